@@ -1,0 +1,175 @@
+//===- RopeOps.td - rope operations ------------------------*- tablegen -*-===//
+#ifndef MROPE_DIALECT_ROPE_IR_ROPEOPS_TD
+#define MROPE_DIALECT_ROPE_IR_ROPEOPS_TD
+
+include "mrope/Dialect/Rope/IR/RopeDialect.td"
+include "mrope/Dialect/Rope/IR/RopeAttrs.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/OpBase.td"
+
+class Rope_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Rope_Dialect, mnemonic, traits>;
+
+def Rope_RotatedType : AnyTypeOf<[RankedTensorOf<[AnyFloat]>,
+                                  MemRefRankOf<[AnyFloat], [4]>],
+    "ranked tensor or memref of floats">;
+def Rope_PositionsType : AnyTypeOf<[RankedTensorOf<[AnySignlessInteger]>,
+                                    MemRefOf<[AnySignlessInteger]>],
+    "ranked tensor or memref of integers">;
+def Rope_FreqTableType : AnyTypeOf<[1DTensorOf<[F32]>, MemRefRankOf<[F32], [1]>],
+    "1-D f32 tensor or memref">;
+
+//===----------------------------------------------------------------------===//
+// rope.apply
+//===----------------------------------------------------------------------===//
+
+def Rope_ApplyOp : Rope_Op<"apply", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "rotate q/k-like tensors by (multi-axis) positions";
+  let description = [{
+    Rotates every tensor of `inputs` (each `[B, H, S, D]`; q and k of one
+    attention together, with any number of heads each) by `positions`
+    (`[A, B, S]`, one row per position axis; `[B, S]` is accepted when
+    `A == 1`) under `semantics`. The angle of frequency `i` at token `(b, s)`
+    is `f32(positions[axis(i), b, s]) * inv_freq[i]` computed in f32; cos and
+    sin are taken in f32 and the rotation of each channel pair is done in the
+    element type. `inv_freq` is the optional `freqs` table; without it the
+    table is recomputed from `theta` in f32.
+
+    On tensors the op returns the rotated tensors. On memrefs it has no
+    results and rotates in place.
+
+    ```mlir
+    %q2, %k2 = rope.apply %q, %k by %pos
+        : tensor<1x28x?x128xf32>, tensor<1x4x?x128xf32> by tensor<3x1x?xi64>
+        with #rope.semantics<sections = [16, 24, 24], rotary_dim = 128, theta = 1.000000e+06>
+    ```
+  }];
+  let arguments = (ins
+    Variadic<Rope_RotatedType>:$inputs,
+    Rope_PositionsType:$positions,
+    Optional<Rope_FreqTableType>:$inv_freq,
+    Rope_SemanticsAttr:$semantics);
+  let results = (outs Variadic<RankedTensorOf<[AnyFloat]>>:$results);
+  let assemblyFormat = [{
+    $inputs `by` $positions (`freqs` $inv_freq^)? `:` type($inputs) `by`
+    type($positions) (`freqs` type($inv_freq)^)? `with` qualified($semantics)
+    attr-dict
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// True when the op works on memrefs (in place, no results).
+    bool hasBufferSemantics() {
+      return ::mlir::isa<::mlir::MemRefType>(getInputs().front().getType());
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// rope.cos_sin and rope.rotate: the explicit-table form graphs spell
+//===----------------------------------------------------------------------===//
+
+def Rope_CosSinOp : Rope_Op<"cos_sin", [Pure, AllTypesMatch<["cos", "sin"]>]> {
+  let summary = "per-token cos/sin tables of a rotation";
+  let description = [{
+    The tables a graph computes before rotating: `cos` and `sin` are
+    `[B, S, R]` (R = rotary_dim), already merged across position axes (what
+    Hugging Face's `apply_multimodal_rotary_pos_emb` builds from its
+    `[3, B, S, R]` tables). Channel `c` holds frequency `c mod R/2` in the
+    `neox` layout and `c / 2` in the `gptj` layout.
+
+    ```mlir
+    %cos, %sin = rope.cos_sin %pos : tensor<3x1x?xi64> -> tensor<1x?x128xf32>
+        with #rope.semantics<sections = [16, 24, 24], rotary_dim = 128, theta = 1.000000e+06>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[AnySignlessInteger]>:$positions,
+    Optional<1DTensorOf<[F32]>>:$inv_freq,
+    Rope_SemanticsAttr:$semantics);
+  let results = (outs RankedTensorOf<[AnyFloat]>:$cos,
+                      RankedTensorOf<[AnyFloat]>:$sin);
+  let assemblyFormat = [{
+    $positions (`freqs` $inv_freq^)? `:` type($positions)
+    (`freqs` type($inv_freq)^)? `->` type($cos) `with` qualified($semantics)
+    attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def Rope_RotateOp : Rope_Op<"rotate", [Pure, AllTypesMatch<["input", "result"]>,
+                                       AllTypesMatch<["cos", "sin"]>]> {
+  let summary = "rotate a tensor by explicit per-token cos/sin tables";
+  let description = [{
+    `y = x * cos + rotate(x) * sin` on the first `R` channels of `x`
+    (`[B, H, S, D]`), where `cos`/`sin` are `[B, S, R]` tables broadcast over
+    heads and `rotate` is `rotate_half` (`neox`) or the pairwise
+    `(-x[2i+1], x[2i])` (`gptj`). Channels `R..D` pass through.
+
+    ```mlir
+    %y = rope.rotate neox %x by %cos, %sin
+        : tensor<1x28x?x128xf32>, tensor<1x?x128xf32>
+    ```
+  }];
+  let arguments = (ins Rope_PairLayoutAttr:$layout,
+                       RankedTensorOf<[AnyFloat]>:$input,
+                       RankedTensorOf<[AnyFloat]>:$cos,
+                       RankedTensorOf<[AnyFloat]>:$sin);
+  let results = (outs RankedTensorOf<[AnyFloat]>:$result);
+  let assemblyFormat = [{
+    custom<LayoutKeyword>($layout) $input `by` $cos `,` $sin attr-dict `:` type($input) `,` type($cos)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// rope.mrope_index
+//===----------------------------------------------------------------------===//
+
+def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]> {
+  let summary = "3D position ids of a multimodal batch (get_rope_index)";
+  let description = [{
+    Computes the `[3, B, S]` M-RoPE position ids of a batch of token ids and
+    the per-row `rope_deltas` (`[B, 1]`), with the semantics of transformers'
+    `Qwen2VLModel.get_rope_index` (v4.47+): text gets the same position on
+    all three rows; an image or video block of grid `(t, h, w)` gets a t-major
+    `(t, h / m, w / m)` grid offset by the text before it (`m` =
+    `spatial_merge`); text after a block resumes at the maximum so far plus
+    one; padded tokens (mask 0) get 1. Blocks consume the rows of
+    `image_grid_thw` / `video_grid_thw` in order across the batch.
+
+    With `tokens_per_second` set (Qwen2.5-VL), the temporal row of a video
+    block is `int64(f32(t) * second_per_grid_t * tokens_per_second)` using
+    `second_per_grid_ts` (images use 0).
+
+    ```mlir
+    %pos, %delta = rope.mrope_index %ids mask %mask images %thw
+        : (tensor<2x?xi64>, tensor<2x?xi64>, tensor<?x3xi64>)
+        -> (tensor<3x2x?xi64>, tensor<2x1xi64>)
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[AnySignlessInteger]>:$input_ids,
+    Optional<RankedTensorOf<[AnySignlessInteger]>>:$attention_mask,
+    Optional<RankedTensorOf<[AnySignlessInteger]>>:$image_grid_thw,
+    Optional<RankedTensorOf<[AnySignlessInteger]>>:$video_grid_thw,
+    Optional<1DTensorOf<[F32]>>:$second_per_grid_ts,
+    DefaultValuedAttr<I64Attr, "151655">:$image_token,
+    DefaultValuedAttr<I64Attr, "151656">:$video_token,
+    DefaultValuedAttr<I64Attr, "151652">:$vision_start,
+    DefaultValuedAttr<I64Attr, "2">:$spatial_merge,
+    OptionalAttr<F32Attr>:$tokens_per_second);
+  let results = (outs RankedTensorOf<[I64]>:$positions,
+                      RankedTensorOf<[I64]>:$rope_deltas);
+  let assemblyFormat = [{
+    $input_ids (`mask` $attention_mask^)? (`images` $image_grid_thw^)?
+    (`videos` $video_grid_thw^)? (`seconds` $second_per_grid_ts^)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MROPE_DIALECT_ROPE_IR_ROPEOPS_TD

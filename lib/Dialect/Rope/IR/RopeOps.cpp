@@ -1,0 +1,275 @@
+//===- RopeOps.cpp - rope operations --------------------------------------===//
+#include "mrope/Dialect/Rope/IR/RopeOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace mrope::rope;
+
+/// The pair layout of rope.rotate as a bare keyword: `rope.rotate neox ...`.
+static ParseResult parseLayoutKeyword(OpAsmParser &parser,
+                                      PairLayoutAttr &layout) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef word;
+  if (parser.parseKeyword(&word))
+    return failure();
+  std::optional<PairLayout> value = symbolizePairLayout(word);
+  if (!value)
+    return parser.emitError(loc)
+           << "expected pair layout 'neox' or 'gptj', got '" << word << "'";
+  layout = PairLayoutAttr::get(parser.getContext(), *value);
+  return success();
+}
+
+static void printLayoutKeyword(OpAsmPrinter &printer, Operation *,
+                               PairLayoutAttr layout) {
+  printer << stringifyPairLayout(layout.getValue());
+}
+
+#define GET_OP_CLASSES
+#include "mrope/Dialect/Rope/IR/RopeOps.cpp.inc"
+
+/// Two extents agree unless both are static and different.
+static bool compatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+static std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? "?" : std::to_string(d);
+}
+
+/// Checks a positions operand (`[A, B, S]`, or `[B, S]` for one axis) against
+/// the semantics and the batch/sequence extents of what it drives.
+static LogicalResult verifyPositions(Operation *op, ShapedType positions,
+                                     SemanticsAttr semantics, int64_t batch,
+                                     int64_t seq) {
+  int64_t numAxes = semantics.getNumAxes();
+  ArrayRef<int64_t> shape = positions.getShape();
+  if (shape.size() == 2) {
+    if (numAxes != 1)
+      return op->emitOpError()
+             << "positions are [B, S] (one position axis) but the semantics "
+                "has "
+             << numAxes << " axes; pass positions as [" << numAxes
+             << ", B, S]";
+    shape = shape.drop_front(0);
+  } else if (shape.size() == 3) {
+    if (!compatible(shape[0], numAxes))
+      return op->emitOpError()
+             << "positions have " << shape[0] << " rows but the semantics has "
+             << numAxes << " position axes";
+    shape = shape.drop_front();
+  } else {
+    return op->emitOpError() << "positions must be [A, B, S] (or [B, S] for "
+                                "one axis), got rank "
+                             << shape.size();
+  }
+  if (!compatible(shape[0], batch) || !compatible(shape[1], seq))
+    return op->emitOpError()
+           << "positions cover batch x seq " << dimStr(shape[0]) << "x"
+           << dimStr(shape[1]) << " but the rotated tensors have "
+           << dimStr(batch) << "x" << dimStr(seq);
+  return success();
+}
+
+static LogicalResult verifyFreqTable(Operation *op, Value invFreq,
+                                     SemanticsAttr semantics) {
+  if (!invFreq)
+    return success();
+  int64_t n = cast<ShapedType>(invFreq.getType()).getDimSize(0);
+  if (!compatible(n, semantics.getTableSize()))
+    return op->emitOpError() << "frequency table has " << n
+                             << " entries but the semantics needs "
+                             << semantics.getTableSize();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ApplyOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ApplyOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location>, ValueRange operands,
+    DictionaryAttr attributes, OpaqueProperties properties, RegionRange regions,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  ApplyOp::Adaptor adaptor(operands, attributes, properties, regions);
+  for (Value input : adaptor.getInputs())
+    if (isa<RankedTensorType>(input.getType()))
+      inferredReturnTypes.push_back(input.getType());
+  return success();
+}
+
+void ApplyOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (!hasBufferSemantics())
+    return;
+  for (OpOperand &operand : getInputsMutable()) {
+    effects.emplace_back(MemoryEffects::Read::get(), &operand);
+    effects.emplace_back(MemoryEffects::Write::get(), &operand);
+  }
+  effects.emplace_back(MemoryEffects::Read::get(), &getPositionsMutable());
+  for (OpOperand &operand : getInvFreqMutable())
+    effects.emplace_back(MemoryEffects::Read::get(), &operand);
+}
+
+LogicalResult ApplyOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one tensor to rotate");
+  SemanticsAttr semantics = getSemantics();
+
+  bool buffers = hasBufferSemantics();
+  for (Value input : getInputs())
+    if (isa<MemRefType>(input.getType()) != buffers)
+      return emitOpError("rotated operands must be all tensors or all memrefs");
+  if (isa<MemRefType>(getPositions().getType()) != buffers)
+    return emitOpError("positions must be a ")
+           << (buffers ? "memref" : "tensor") << " like the rotated operands";
+  if (getInvFreq() && isa<MemRefType>(getInvFreq().getType()) != buffers)
+    return emitOpError("frequency table must be a ")
+           << (buffers ? "memref" : "tensor") << " like the rotated operands";
+
+  auto first = cast<ShapedType>(getInputs().front().getType());
+  int64_t batch = ShapedType::kDynamic, seq = ShapedType::kDynamic,
+          headDim = ShapedType::kDynamic;
+  for (auto [idx, input] : llvm::enumerate(getInputs())) {
+    auto type = cast<ShapedType>(input.getType());
+    if (type.getRank() != 4)
+      return emitOpError() << "operand #" << idx
+                           << " must be [B, H, S, D] (rank 4), got rank "
+                           << type.getRank();
+    if (type.getElementType() != first.getElementType())
+      return emitOpError() << "operand #" << idx << " has element type "
+                           << type.getElementType() << " but operand #0 has "
+                           << first.getElementType();
+    ArrayRef<int64_t> shape = type.getShape();
+    if (!compatible(shape[3], headDim))
+      return emitOpError() << "rotated tensors have different head dims ("
+                           << headDim << " and " << shape[3] << ")";
+    if (!compatible(shape[0], batch) || !compatible(shape[2], seq))
+      return emitOpError() << "operand #" << idx << " has batch x seq "
+                           << dimStr(shape[0]) << "x" << dimStr(shape[2])
+                           << " unlike the other rotated tensors";
+    auto pick = [](int64_t &acc, int64_t v) {
+      if (ShapedType::isDynamic(acc))
+        acc = v;
+    };
+    pick(headDim, shape[3]);
+    pick(batch, shape[0]);
+    pick(seq, shape[2]);
+  }
+  if (!ShapedType::isDynamic(headDim) && headDim < semantics.getRotaryDim())
+    return emitOpError() << "head dim " << headDim
+                         << " is smaller than rotary_dim "
+                         << semantics.getRotaryDim();
+  if (failed(verifyPositions(*this, cast<ShapedType>(getPositions().getType()),
+                             semantics, batch, seq)))
+    return failure();
+  return verifyFreqTable(*this, getInvFreq(), semantics);
+}
+
+//===----------------------------------------------------------------------===//
+// CosSinOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CosSinOp::verify() {
+  SemanticsAttr semantics = getSemantics();
+  auto table = cast<RankedTensorType>(getCos().getType());
+  if (table.getRank() != 3)
+    return emitOpError() << "cos/sin tables must be [B, S, R], got rank "
+                         << table.getRank();
+  if (!compatible(table.getDimSize(2), semantics.getRotaryDim()))
+    return emitOpError() << "tables have " << table.getDimSize(2)
+                         << " channels but rotary_dim is "
+                         << semantics.getRotaryDim();
+  if (failed(verifyPositions(*this, getPositions().getType(), semantics,
+                             table.getDimSize(0), table.getDimSize(1))))
+    return failure();
+  return verifyFreqTable(*this, getInvFreq(), semantics);
+}
+
+//===----------------------------------------------------------------------===//
+// RotateOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RotateOp::verify() {
+  auto x = getInput().getType();
+  auto table = getCos().getType();
+  if (x.getRank() != 4)
+    return emitOpError() << "input must be [B, H, S, D], got rank "
+                         << x.getRank();
+  if (table.getRank() != 3)
+    return emitOpError() << "cos/sin tables must be [B, S, R], got rank "
+                         << table.getRank();
+  int64_t rotary = table.getDimSize(2);
+  if (!ShapedType::isDynamic(rotary) && rotary % 2 != 0)
+    return emitOpError() << "tables have an odd number of channels ("
+                         << rotary << "); rotations act on pairs";
+  if (!compatible(rotary, x.getDimSize(3)) && rotary > x.getDimSize(3))
+    return emitOpError() << "tables have " << rotary
+                         << " channels but the head dim is only "
+                         << x.getDimSize(3);
+  // A batch of one in the tables broadcasts over the batch.
+  if (!(table.getDimSize(0) == 1 || compatible(table.getDimSize(0), x.getDimSize(0))) ||
+      !compatible(table.getDimSize(1), x.getDimSize(2)))
+    return emitOpError() << "tables cover batch x seq "
+                         << dimStr(table.getDimSize(0)) << "x"
+                         << dimStr(table.getDimSize(1))
+                         << " but the input has " << dimStr(x.getDimSize(0))
+                         << "x" << dimStr(x.getDimSize(2));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MRopeIndexOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MRopeIndexOp::verify() {
+  auto ids = getInputIds().getType();
+  if (ids.getRank() != 2)
+    return emitOpError() << "input_ids must be [B, S], got rank "
+                         << ids.getRank();
+  int64_t batch = ids.getDimSize(0), seq = ids.getDimSize(1);
+  if (Value mask = getAttentionMask()) {
+    auto maskType = cast<RankedTensorType>(mask.getType());
+    if (maskType.getRank() != 2 ||
+        !compatible(maskType.getDimSize(0), batch) ||
+        !compatible(maskType.getDimSize(1), seq))
+      return emitOpError("attention_mask must have the shape of input_ids");
+  }
+  for (auto [name, grid] : {std::pair<StringRef, Value>{"image_grid_thw",
+                                                        getImageGridThw()},
+                            {"video_grid_thw", getVideoGridThw()}}) {
+    if (!grid)
+      continue;
+    auto type = cast<RankedTensorType>(grid.getType());
+    if (type.getRank() != 2 || !compatible(type.getDimSize(1), 3))
+      return emitOpError() << name << " must be [N, 3] (t, h, w per block)";
+  }
+  if (getSecondPerGridTs()) {
+    if (!getVideoGridThw())
+      return emitOpError("seconds per grid are given but there are no videos");
+    if (!getTokensPerSecond())
+      return emitOpError("seconds per grid need the tokens_per_second "
+                         "attribute (Qwen2.5-VL temporal scaling)");
+    int64_t n = getSecondPerGridTs().getType().getDimSize(0);
+    if (!compatible(n, getVideoGridThw().getType().getDimSize(0)))
+      return emitOpError("needs one seconds-per-grid value per video");
+  }
+  if (getSpatialMerge() < 1)
+    return emitOpError() << "spatial_merge must be at least 1, got "
+                         << getSpatialMerge();
+  auto pos = getPositions().getType();
+  if (pos.getRank() != 3 || !compatible(pos.getDimSize(0), 3) ||
+      !compatible(pos.getDimSize(1), batch) ||
+      !compatible(pos.getDimSize(2), seq))
+    return emitOpError("positions result must be [3, B, S]");
+  auto deltas = getRopeDeltas().getType();
+  if (deltas.getRank() != 2 || !compatible(deltas.getDimSize(0), batch) ||
+      !compatible(deltas.getDimSize(1), 1))
+    return emitOpError("rope_deltas result must be [B, 1]");
+  return success();
+}

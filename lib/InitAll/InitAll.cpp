@@ -1,0 +1,13 @@
+//===- InitAll.cpp - register every mrope dialect and pass ----------------===//
+#include "mrope/InitAll.h"
+
+#include "mrope/Dialect/Rope/IR/RopeDialect.h"
+#include "mrope/Dialect/Rope/Transforms/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+
+void mrope::registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<mrope::rope::RopeDialect>();
+}
+
+void mrope::registerAllPasses() { mrope::rope::registerRopePasses(); }

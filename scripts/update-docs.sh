@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Regenerates docs/generated/ from the ODS definitions (test/docs.test checks
+# that the committed copies are current).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${MROPE_BUILD_DIR:-$root/build}
+cmake --build "$build" --target mrope-doc
+mkdir -p "$root/docs/generated"
+cp "$build/docs/Dialects/RopeDialect.md" "$root/docs/generated/RopeDialect.md"
+cp "$build/docs/RopePasses.md" "$root/docs/generated/RopePasses.md"
