@@ -8,3 +8,4 @@ cmake --build "$build" --target mrope-doc
 mkdir -p "$root/docs/generated"
 cp "$build/docs/Dialects/RopeDialect.md" "$root/docs/generated/RopeDialect.md"
 cp "$build/docs/RopePasses.md" "$root/docs/generated/RopePasses.md"
+cp "$build/docs/ConversionPasses.md" "$root/docs/generated/ConversionPasses.md"

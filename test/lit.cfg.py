@@ -7,7 +7,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "MROPE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".test", ".onnxtext", ".py"]
+config.suffixes = [".mlir", ".test", ".onnxtext"]
 config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.mrope_obj_root, "test")
@@ -30,3 +30,6 @@ tools = [
     ToolSubst("mrope-opt", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+llvm_config.add_tool_substitutions(
+    ["not", "count", "split-file", "mlir-runner"], [config.llvm_tools_dir]
+)

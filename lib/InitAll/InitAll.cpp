@@ -1,13 +1,20 @@
 //===- InitAll.cpp - register every mrope dialect and pass ----------------===//
 #include "mrope/InitAll.h"
 
+#include "mrope/Conversion/Passes.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
+#include "mrope/Dialect/Rope/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mrope/Dialect/Rope/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 
 void mrope::registerAllDialects(mlir::DialectRegistry &registry) {
   registry.insert<mrope::rope::RopeDialect>();
+  mrope::rope::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
-void mrope::registerAllPasses() { mrope::rope::registerRopePasses(); }
+void mrope::registerAllPasses() {
+  mrope::rope::registerRopePasses();
+  mrope::registerConversionPasses();
+  mrope::registerConversionPipelines();
+}

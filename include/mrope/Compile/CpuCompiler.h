@@ -1,0 +1,74 @@
+//===- CpuCompiler.h - rope kernels -> shared library with a C ABI -*- C++ -*-===//
+//
+// What `mrope-compile --target cpu` and `mrope-bench` share: build the kernel
+// module for a rotation described by flags, lower it with
+// mrope-cpu-pipeline, emit an object with LLVM for the host CPU and link it
+// with a small generated C wrapper (threads over tokens, plain pointers)
+// into a shared library, plus a header describing its one function.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MROPE_COMPILE_CPUCOMPILER_H
+#define MROPE_COMPILE_CPUCOMPILER_H
+
+#include "mrope/Dialect/Rope/IR/RopeAttrs.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+#include <vector>
+
+namespace mrope {
+
+/// One fused rotation of q (and k) by positions, as the kernel flags say.
+struct KernelSpec {
+  std::string name = "mrope_rope";
+  std::vector<int64_t> sections = {16, 24, 24};
+  int64_t headDim = 128;
+  int64_t rotaryDim = 0; ///< 0: 2 * sum(sections)
+  double theta = 1.0e6;
+  rope::PairLayout layout = rope::PairLayout::neox;
+  rope::SectionOrder order = rope::SectionOrder::contiguous;
+  rope::FreqIndex freqs = rope::FreqIndex::global;
+  int64_t qHeads = 0;  ///< 0: any number, read at run time
+  int64_t kvHeads = 0; ///< 0: any number; -1: no second tensor (q only)
+  std::string dtype = "f32"; ///< f32, f16 or bf16 storage (math in f32)
+
+  rope::SemanticsAttr semantics(mlir::MLIRContext *ctx) const;
+  int64_t numTensors() const { return kvHeads < 0 ? 1 : 2; }
+  /// Checks the spec; the message says what is wrong in flag terms.
+  mlir::LogicalResult verify(std::string &error) const;
+};
+
+/// The kernel as MLIR: `func.func @<name>_kernel` on strided memrefs
+/// (llvm.emit_c_interface), rotating in place with one rope.apply.
+mlir::OwningOpRef<mlir::ModuleOp> buildKernelModule(mlir::MLIRContext &ctx,
+                                                    const KernelSpec &spec);
+
+/// Runs mrope-cpu-pipeline (no bufferization: the module is on memrefs).
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module);
+
+/// LLVM IR text of a module in the LLVM dialect, optimized at -O3 for `cpu`
+/// ("native" or an LLVM CPU name), or an object file when `object` is set.
+mlir::FailureOr<std::string> emitMachineCode(mlir::ModuleOp module,
+                                             llvm::StringRef cpu, bool object);
+
+/// The C header and the C wrapper source describing/implementing
+/// `int <name>(T *q, T *k, const int64_t *positions, int64_t batch,
+///             int64_t seq, int num_threads)`.
+std::string emitCHeader(const KernelSpec &spec);
+std::string emitCWrapper(const KernelSpec &spec);
+
+/// Writes `<outPath>` (.so) and the header next to it (same stem, .h),
+/// both via temporary files renamed on success. Needs a C compiler
+/// ($CC or cc) for the small wrapper.
+mlir::LogicalResult compileSharedLibrary(mlir::MLIRContext &ctx,
+                                         const KernelSpec &spec,
+                                         llvm::StringRef outPath,
+                                         llvm::StringRef cpu,
+                                         std::string &error);
+
+} // namespace mrope
+
+#endif // MROPE_COMPILE_CPUCOMPILER_H

@@ -1,0 +1,26 @@
+//===- Passes.h - conversions out of the rope dialect -----------*- C++ -*-===//
+#ifndef MROPE_CONVERSION_PASSES_H
+#define MROPE_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mrope {
+
+#define GEN_PASS_DECL
+#include "mrope/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "mrope/Conversion/Passes.h.inc"
+
+/// Registers the pipelines built from these conversions
+/// (`mrope-cpu-pipeline`).
+void registerConversionPipelines();
+
+} // namespace mrope
+
+#endif // MROPE_CONVERSION_PASSES_H

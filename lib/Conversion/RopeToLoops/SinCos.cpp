@@ -1,0 +1,87 @@
+//===- SinCos.cpp - accurate vector sin/cos for RoPE angles ---------------===//
+//
+// RoPE angles reach 1e5 rad and more (positions times inv_freq[0] = 1), where
+// f32 range reduction (and math.sin's polynomial approximation) loses digits.
+// Every f32 angle is exact in f64, so reduce there: k = round(x * 2/pi),
+// r = x - k * pio2_hi - k * pio2_lo with pio2_hi holding 33 bits (k * pio2_hi
+// exact for |k| < 2^20), then Taylor polynomials on |r| <= pi/4 in f64 (error
+// below 1e-12) and one rounding to f32.
+//
+//===----------------------------------------------------------------------===//
+#include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+
+namespace {
+constexpr double kTwoOverPi = 6.36619772367581382433e-01;
+constexpr double kPio2Hi = 1.57079632673412561417e+00; // first 33 bits of pi/2
+constexpr double kPio2Lo = 6.07710050650619224932e-11; // pi/2 - kPio2Hi
+// Taylor coefficients of sin(r)/r - 1 and cos(r) - 1 in r^2.
+constexpr double kSin[] = {-1.0 / 6, 1.0 / 120, -1.0 / 5040, 1.0 / 362880,
+                           -1.0 / 39916800, 1.0 / 6227020800.0};
+constexpr double kCos[] = {-1.0 / 2,        1.0 / 24,        -1.0 / 720,
+                           1.0 / 40320,     -1.0 / 3628800,  1.0 / 479001600,
+                           -1.0 / 87178291200.0};
+} // namespace
+
+std::pair<Value, Value> mrope::emitSinCos(ImplicitLocOpBuilder &b,
+                                          Value angle) {
+  auto f32Type = cast<VectorType>(angle.getType());
+  auto f64Type = f32Type.clone(b.getF64Type());
+  auto i64Type = f32Type.clone(b.getI64Type());
+  auto cst = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, DenseElementsAttr::get(f64Type, v));
+  };
+  auto icst = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(
+        b, DenseElementsAttr::get(i64Type, b.getI64IntegerAttr(v).getValue()));
+  };
+  auto mul = [&](Value x, Value y) -> Value {
+    return arith::MulFOp::create(b, x, y);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddFOp::create(b, x, y);
+  };
+  auto sub = [&](Value x, Value y) -> Value {
+    return arith::SubFOp::create(b, x, y);
+  };
+  // Horner in r^2 over `coeffs`, returning c0 + r2 * (c1 + r2 * (...)).
+  auto horner = [&](Value r2, ArrayRef<double> coeffs) -> Value {
+    Value acc = cst(coeffs.back());
+    for (double c : llvm::reverse(coeffs.drop_back()))
+      acc = add(cst(c), mul(r2, acc));
+    return acc;
+  };
+
+  Value x = arith::ExtFOp::create(b, f64Type, angle);
+  Value k = math::RoundEvenOp::create(b, mul(x, cst(kTwoOverPi)));
+  Value r = sub(sub(x, mul(k, cst(kPio2Hi))), mul(k, cst(kPio2Lo)));
+  Value r2 = mul(r, r);
+  Value sinR = add(r, mul(mul(r, r2), horner(r2, kSin)));
+  Value cosR = add(cst(1.0), mul(r2, horner(r2, kCos)));
+
+  // Quadrant q = k mod 4 (two's complement & 3 is the right residue for
+  // negative k): sin = [s, c, -s, -c][q], cos = [c, -s, -c, s][q].
+  Value q = arith::AndIOp::create(b, arith::FPToSIOp::create(b, i64Type, k),
+                                  icst(3));
+  Value zero = icst(0);
+  auto bitSet = [&](Value v, int64_t bit) -> Value {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                 arith::AndIOp::create(b, v, icst(bit)), zero);
+  };
+  Value swap = bitSet(q, 1);
+  Value sinBase = arith::SelectOp::create(b, swap, cosR, sinR);
+  Value cosBase = arith::SelectOp::create(b, swap, sinR, cosR);
+  Value negSin = bitSet(q, 2);
+  Value negCos = bitSet(arith::AddIOp::create(b, q, icst(1)), 2);
+  Value sinV = arith::SelectOp::create(
+      b, negSin, arith::NegFOp::create(b, sinBase), sinBase);
+  Value cosV = arith::SelectOp::create(
+      b, negCos, arith::NegFOp::create(b, cosBase), cosBase);
+  return {arith::TruncFOp::create(b, f32Type, sinV),
+          arith::TruncFOp::create(b, f32Type, cosV)};
+}
