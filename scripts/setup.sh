@@ -34,5 +34,5 @@ fi
 # from outside; the bundled linux-x64 CPU library is all we need.
 if [ -f "$root/package.json" ] && [ ! -d "$root/node_modules/onnxruntime-node" ]; then
   echo "setup: installing onnxruntime-node from npm"
-  (cd "$root" && npm install --ignore-scripts --no-audit --no-fund)
+  (cd "$root" && npm ci --ignore-scripts --no-audit --no-fund)
 fi
