@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # The main job on the bundled example, from a fresh Debian 12 machine:
-# install, build, then run the most complete end-to-end path there is.
-#
-# Today that is mrope-opt on examples/qwen2vl-attention.mlir: parse and verify
-# the M-RoPE of one Qwen2-VL attention and decompose it into the cos/sin
-# tables and rotations exported graphs spell. `mrope-fix` on an ONNX model
-# replaces this once it exists (see README, "Status").
+# install, build, then run mrope-fix on a Qwen2-VL-style decoder exported by
+# torch whose M-RoPE gets its three position rows from one 1D tensor (the
+# bug), print the report, write the corrected model, and check the result.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${MROPE_BUILD_DIR:-$root/build}
+model=${1:-$root/test/models/zoo/qwen2vl_expand_bug.onnx}
+out=$build/example
 
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh"
+mkdir -p "$out"
 
-echo "== mrope-opt --rope-decompose examples/qwen2vl-attention.mlir"
-"$build/bin/mrope-opt" --rope-decompose "$root/examples/qwen2vl-attention.mlir"
+echo "== mrope-fix $(basename "$model") --report --arch qwen2-vl -o fixed.onnx"
+"$build/bin/mrope-fix" "$model" --arch qwen2-vl --report "$out/report.json" \
+    -o "$out/fixed.onnx"
+echo "== report ($out/report.json)"
+cat "$out/report.json"
+echo "== the fixed model, analysed again"
+"$build/bin/mrope-fix" "$out/fixed.onnx" --arch qwen2-vl --check

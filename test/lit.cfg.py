@@ -28,8 +28,24 @@ llvm_config.with_environment(
 tool_dirs = [config.mrope_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("mrope-opt", unresolved="fatal"),
+    ToolSubst("mrope-translate", unresolved="fatal"),
+    ToolSubst("mrope-fix", unresolved="fatal"),
+    ToolSubst("mrope-compile", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.add_tool_substitutions(
     ["not", "count", "split-file", "mlir-runner"], [config.llvm_tools_dir]
 )
+
+# The torch model zoo (python/, test/models/zoo/*.onnx) when it is there.
+import glob as _glob
+if _glob.glob(os.path.join(config.mrope_src_root, "test", "models", "zoo", "*.onnx")):
+    config.available_features.add("onnx-zoo")
+
+# The CUDA toolkit's ptxas (no GPU needed): PTX acceptance tests.
+import shutil as _shutil
+_ptxas = _shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None)
+if _ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", _ptxas))

@@ -2,14 +2,17 @@
 #include "mrope/InitAll.h"
 
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Dialect/Onnx/IR/OnnxDialect.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
 #include "mrope/Dialect/Rope/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mrope/Dialect/Rope/Transforms/Passes.h"
+#include "mrope/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 
 void mrope::registerAllDialects(mlir::DialectRegistry &registry) {
   registry.insert<mrope::rope::RopeDialect>();
+  registry.insert<mrope::onnx::OnnxDialect>();
   mrope::rope::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
@@ -17,4 +20,5 @@ void mrope::registerAllPasses() {
   mrope::rope::registerRopePasses();
   mrope::registerConversionPasses();
   mrope::registerConversionPipelines();
+  mrope::registerTransformsPasses();
 }

@@ -5,9 +5,12 @@
 //
 //   mrope-compile --target cpu --head-dim 128 --sections 16,24,24 \
 //       --q-heads 28 --kv-heads 4 --dtype f32 -o libqwen2vl_rope.so
+//   mrope-compile --target cuda --chip sm_90 --sections 16,24,24 \
+//       --q-heads 28 --kv-heads 4 --dtype bf16 -o qwen2vl_rope.ptx
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Compile/CpuCompiler.h"
+#include "mrope/Compile/GpuCompiler.h"
 #include "mrope/InitAll.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -31,14 +34,31 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory category("mrope-compile options");
 
-static cl::opt<std::string> target("target", cl::desc("cpu (shared library)"),
-                                   cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string>
-    emit("emit",
-         cl::desc("so: shared library + header (default); mlir: the kernel "
-                  "before lowering; llvm-dialect: after lowering; llvm: "
-                  "optimized LLVM IR; header: only the C header"),
-         cl::init("so"), cl::cat(category));
+    target("target",
+           cl::desc("cpu (shared library) or cuda (PTX/cubin + JSON)"),
+           cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> emit(
+    "emit",
+    cl::desc("cpu: so: shared library + header (default); mlir: the kernel "
+             "before lowering; llvm-dialect: after lowering; llvm: "
+             "optimized LLVM IR; header: only the C header.\n"
+             "cuda: ptx: PTX + JSON (default); cubin: ptxas's cubin + JSON; "
+             "mlir: before lowering; gpu: after convert-rope-to-gpu; nvvm: "
+             "the NVVM/LLVM dialect before serialization; json: only the "
+             "JSON"),
+    cl::init(""), cl::cat(category));
+static cl::opt<std::string> chip("chip",
+                                 cl::desc("cuda: GPU (sm_80, sm_90, ...)"),
+                                 cl::init("sm_90"), cl::cat(category));
+static cl::opt<std::string>
+    ptxFeatures("ptx-features",
+                cl::desc("cuda: NVPTX features (default +ptx80, CUDA 12.0+)"),
+                cl::init("+ptx80"), cl::cat(category));
+static cl::opt<int64_t>
+    tokensPerBlock("tokens-per-block",
+                   cl::desc("cuda: tokens per thread block (0: ~128 threads)"),
+                   cl::init(0), cl::cat(category));
 static cl::opt<std::string> output("o", cl::desc("output file"),
                                    cl::value_desc("path"), cl::init("-"),
                                    cl::cat(category));
@@ -85,6 +105,61 @@ static int fail(const llvm::Twine &message) {
   return 1;
 }
 
+static int writeText(llvm::StringRef text) {
+  std::string error;
+  auto file = openOutputFile(output, &error);
+  if (!file)
+    return fail(error);
+  file->os() << text;
+  file->keep();
+  return 0;
+}
+
+/// --target cuda: PTX (or cubin) + JSON, or an intermediate stage.
+static int compileCuda(MLIRContext &ctx, const KernelSpec &spec) {
+  GpuTarget gpu;
+  gpu.chip = chip;
+  gpu.features = ptxFeatures;
+  gpu.tokensPerBlock = tokensPerBlock;
+  std::string error;
+  std::string what = emit.empty() ? std::string("ptx") : emit.getValue();
+  if (what == "ptx" || what == "cubin") {
+    if (output == "-")
+      return fail("-o KERNEL." + what + " is required with --target cuda");
+    if (failed(compileGpuKernel(ctx, spec, gpu, output, what == "cubin",
+                                error)))
+      return fail(error);
+    llvm::SmallString<128> json(output.getValue());
+    llvm::sys::path::replace_extension(json, "json");
+    llvm::outs() << "mrope-compile: wrote " << output << " and " << json
+                 << "\n";
+    return 0;
+  }
+  OwningOpRef<ModuleOp> module = buildGpuKernelModule(ctx, spec);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (what == "mlir") {
+    module->print(os);
+  } else if (what == "gpu") {
+    if (failed(lowerToGpuDialect(*module, gpu)))
+      return fail("convert-rope-to-gpu failed");
+    module->print(os);
+  } else if (what == "nvvm" || what == "json") {
+    GpuKernelInfo info;
+    if (failed(lowerToGpuBinary(*module, spec, gpu, /*serialize=*/false, info,
+                                error)))
+      return fail(error);
+    if (what == "nvvm")
+      module->print(os);
+    else
+      os << emitKernelJson(spec, gpu, info);
+  } else {
+    return fail("--emit for --target cuda must be ptx, cubin, mlir, gpu, "
+                "nvvm or json");
+  }
+  return writeText(text);
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerAllPasses();
@@ -99,11 +174,14 @@ int main(int argc, char **argv) {
       "the library (same name, .h) documents the one function it exports.\n"
       "Example (Qwen2-VL-7B attention):\n"
       "  mrope-compile --sections 16,24,24 --head-dim 128 --q-heads 28 "
-      "--kv-heads 4 -o libqwen2vl_rope.so\n");
+      "--kv-heads 4 -o libqwen2vl_rope.so\n"
+      "With --target cuda it writes PTX (or --emit cubin) for --chip and a\n"
+      "JSON file next to it describing the entry point (docs/gpu.md):\n"
+      "  mrope-compile --target cuda --chip sm_90 --sections 16,24,24 "
+      "-o qwen2vl_rope.ptx\n");
 
-  if (target != "cpu")
-    return fail("--target " + target +
-                " is not supported yet (cpu is; cuda is planned)");
+  if (target != "cpu" && target != "cuda")
+    return fail("--target must be cpu or cuda, got '" + target + "'");
   KernelSpec spec;
   spec.name = name;
   if (!sections.empty())
@@ -130,6 +208,10 @@ int main(int argc, char **argv) {
   mrope::registerAllDialects(registry);
   MLIRContext ctx(registry);
 
+  if (target == "cuda")
+    return compileCuda(ctx, spec);
+  if (emit.empty())
+    emit = "so";
   if (emit == "so") {
     if (output == "-")
       return fail("-o LIB.so is required with --emit so");

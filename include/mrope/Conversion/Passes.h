@@ -8,6 +8,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mrope/Dialect/Onnx/IR/OnnxDialect.h"
 
 namespace mrope {
 
@@ -18,7 +19,7 @@ namespace mrope {
 #include "mrope/Conversion/Passes.h.inc"
 
 /// Registers the pipelines built from these conversions
-/// (`mrope-cpu-pipeline`).
+/// (`mrope-cpu-pipeline`, `mrope-gpu-pipeline`).
 void registerConversionPipelines();
 
 } // namespace mrope

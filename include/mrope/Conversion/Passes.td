@@ -34,4 +34,79 @@ def ConvertRopeToLoops : Pass<"convert-rope-to-loops"> {
   ];
 }
 
+def ConvertRopeToOnnx : Pass<"convert-rope-to-onnx"> {
+  let summary = "Lower rope.cos_sin inside ONNX graphs to standard ONNX nodes";
+  let description = [{
+    Rewrites each `rope.cos_sin` inside an `onnx.graph` into standard ONNX
+    nodes that any runtime runs, so that a graph the fix pass changed can be
+    exported:
+
+    ```
+    rows  = initializer i64 [R]   position axis of each channel
+    inv   = initializer f32 [R]   inv_freq of each channel (the graph's bits)
+    a     = Mul(Cast(Transpose(Gather(positions, rows, axis=0), [1, 2, 0]), FLOAT), inv)
+    cos   = Cos(a), sin = Sin(a)
+    ```
+
+    One Gather does the whole M-RoPE section merge (contiguous or
+    interleaved), instead of per-row tables and a Split/Gather/Concat.
+    Angles are one f32 product per channel, as in the reference.
+  }];
+  let options = [
+    Option<"prefix", "prefix", "std::string", /*default=*/"\"mrope\"",
+           "Prefix of the names of new nodes and initializers">,
+  ];
+  let dependentDialects = ["::mrope::onnx::OnnxDialect"];
+}
+
+def ConvertRopeToGPU : Pass<"convert-rope-to-gpu"> {
+  let summary = "Lower in-place rope.apply on memrefs to one gpu.launch";
+  let description = [{
+    Replaces each memref-level (in-place) `rope.apply` by one `gpu.launch`
+    that rotates all of its tensors (q and k) for a block of tokens:
+
+    - `blockDim = (F / V, T, 1)`: thread `x` owns the `V` consecutive
+      frequencies `[x V, x V + V)` (`V` = 16 bytes of the element type by
+      default, 4 for f32, 8 for f16/bf16), `y` is the token within the block;
+      `gridDim = (ceil(B S / T), 1, 1)`; no launch when `B S == 0`;
+    - each thread loads its token's position rows, forms the `V` angles
+      `f32(p[axis(i)]) * inv_freq[i]` (tables of `inv_freq` and of the axis
+      of each frequency are private constant `memref.global`s, which kernel
+      outlining copies into the `gpu.module`), and computes sin and cos once,
+      with the f64 range reduction of the CPU lowering rounded by a magic
+      addition (pure arith, so no libdevice is needed);
+    - it then loops over the heads of every rotated tensor (q, then k),
+      `heads-per-iteration` heads at a time with all their loads issued
+      before their stores, rotating its channel pairs with `V`-element vector
+      loads/stores (`neox`: channels `i` and `i + F`; `gptj`: `2i`, `2i + 1`
+      as one `2V` vector with an in-register pair swap). Consecutive threads
+      touch consecutive 16-byte vectors: the accesses are coalesced. The
+      vectors carry an `alignment` when the layout guarantees it (contiguous
+      rows whose length is a multiple of `V`); the base pointers must then
+      be 16-byte aligned.
+
+    Inside the kernel every buffer's sizes are read (`memref.dim`) before
+    anything else, in operand order, so an outlined kernel takes the
+    rotated buffers first and the positions after them. Lower the result
+    with `mrope-gpu-pipeline` (see `docs/gpu.md`).
+  }];
+  let options = [
+    Option<"tokensPerBlock", "tokens-per-block", "int64_t", /*default=*/"0",
+           "Tokens per thread block (blockDim.y); 0: about 128 threads">,
+    Option<"freqsPerThread", "freqs-per-thread", "int64_t", /*default=*/"0",
+           "Consecutive frequencies per thread; 0: 16 bytes of the element "
+           "type, halved until it divides the number of frequencies">,
+    Option<"headsPerIteration", "heads-per-iteration", "int64_t",
+           /*default=*/"4",
+           "Heads rotated per loop iteration (loads first, then stores)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // MROPE_CONVERSION_PASSES_TD

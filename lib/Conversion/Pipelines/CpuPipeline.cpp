@@ -1,5 +1,6 @@
 //===- CpuPipeline.cpp - rope on tensors -> LLVM dialect ------------------===//
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -50,4 +51,5 @@ void mrope::registerConversionPipelines() {
       "Lower rope ops (on tensors or memrefs) to the LLVM dialect: "
       "bufferize, fused vector loops, then the standard conversions",
       buildCpuPipeline);
+  registerGpuPipeline(); // GpuPipeline.cpp
 }

@@ -29,16 +29,27 @@ constexpr double kCos[] = {-1.0 / 2,        1.0 / 24,        -1.0 / 720,
 } // namespace
 
 std::pair<Value, Value> mrope::emitSinCos(ImplicitLocOpBuilder &b,
-                                          Value angle) {
-  auto f32Type = cast<VectorType>(angle.getType());
-  auto f64Type = f32Type.clone(b.getF64Type());
-  auto i64Type = f32Type.clone(b.getI64Type());
+                                          Value angle, SinCosRounding rounding) {
+  // Scalars and vectors of any width: `like` gives the f64/i64 type of the
+  // same shape, `splat` a constant of it.
+  Type f32Type = angle.getType();
+  auto like = [&](Type elem) -> Type {
+    if (auto vec = dyn_cast<VectorType>(f32Type))
+      return vec.clone(elem);
+    return elem;
+  };
+  Type f64Type = like(b.getF64Type());
+  Type i64Type = like(b.getI64Type());
+  auto splat = [&](Type type, TypedAttr scalar) -> Value {
+    if (auto vec = dyn_cast<VectorType>(type))
+      return arith::ConstantOp::create(b, DenseElementsAttr::get(vec, scalar));
+    return arith::ConstantOp::create(b, scalar);
+  };
   auto cst = [&](double v) -> Value {
-    return arith::ConstantOp::create(b, DenseElementsAttr::get(f64Type, v));
+    return splat(f64Type, b.getF64FloatAttr(v));
   };
   auto icst = [&](int64_t v) -> Value {
-    return arith::ConstantOp::create(
-        b, DenseElementsAttr::get(i64Type, b.getI64IntegerAttr(v).getValue()));
+    return splat(i64Type, b.getI64IntegerAttr(v));
   };
   auto mul = [&](Value x, Value y) -> Value {
     return arith::MulFOp::create(b, x, y);
@@ -58,7 +69,17 @@ std::pair<Value, Value> mrope::emitSinCos(ImplicitLocOpBuilder &b,
   };
 
   Value x = arith::ExtFOp::create(b, f64Type, angle);
-  Value k = math::RoundEvenOp::create(b, mul(x, cst(kTwoOverPi)));
+  Value y = mul(x, cst(kTwoOverPi));
+  Value k;
+  if (rounding == SinCosRounding::MagicAdd) {
+    // (y + 1.5 * 2^52) - 1.5 * 2^52 rounds y to the nearest integer (ties to
+    // even) for |y| < 2^51 in round-to-nearest f64 arithmetic: plain arith,
+    // no libm/libdevice call (math.roundeven becomes __nv_rint on NVVM).
+    Value magic = cst(6755399441055744.0);
+    k = sub(add(y, magic), magic);
+  } else {
+    k = math::RoundEvenOp::create(b, y);
+  }
   Value r = sub(sub(x, mul(k, cst(kPio2Hi))), mul(k, cst(kPio2Lo)));
   Value r2 = mul(r, r);
   Value sinR = add(r, mul(mul(r, r2), horner(r2, kSin)));

@@ -1,0 +1,48 @@
+//===- Import.h - ONNX model -> onnx dialect --------------------*- C++ -*-===//
+#ifndef MROPE_TARGET_ONNX_IMPORT_H
+#define MROPE_TARGET_ONNX_IMPORT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Support/LLVM.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mrope::onnx {
+
+struct ImportOptions {
+  /// Tensors with at most this many elements become `dense<...>` (readable,
+  /// matchable); larger ones `dense_resource` blobs.
+  int64_t denseElementLimit = 64;
+  /// Run libonnx (1.12) shape inference, best effort, to type node outputs
+  /// that have no value_info. Never changes what is exported.
+  bool inferShapes = true;
+  /// Run the libonnx checker and report its findings as warnings.
+  bool runChecker = false;
+  /// Parse the input as ONNX text (onnx::OnnxParser) instead of protobuf;
+  /// chosen automatically for `.onnxtext` files.
+  bool text = false;
+};
+
+/// Imports the ONNX model at `path` (`.onnx` protobuf, or ONNX text) into a
+/// module of the onnx dialect. External data is validated (relative
+/// location, no `..`, no symlink, in bounds) but not read. Errors are
+/// emitted as diagnostics at a location naming the file, with the node
+/// where there is one; returns failure after the first error.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
+importOnnxModel(llvm::StringRef path, mlir::MLIRContext *context,
+                const ImportOptions &options = {});
+
+/// Same, from bytes in memory (a serialized ModelProto, or ONNX text when
+/// options.text); `modelDir` is where external data is looked up and
+/// `displayName` names the input in diagnostics.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
+importOnnxModelFromBuffer(llvm::StringRef bytes, llvm::StringRef modelDir,
+                          llvm::StringRef displayName,
+                          mlir::MLIRContext *context,
+                          const ImportOptions &options = {});
+
+} // namespace mrope::onnx
+
+#endif // MROPE_TARGET_ONNX_IMPORT_H

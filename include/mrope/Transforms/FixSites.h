@@ -1,0 +1,49 @@
+//===- FixSites.h - rewrite buggy RoPE sites to true M-RoPE -----*- C++ -*-===//
+#ifndef MROPE_TRANSFORMS_FIXSITES_H
+#define MROPE_TRANSFORMS_FIXSITES_H
+
+#include "mrope/Analysis/RopeSites.h"
+
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+#include <vector>
+
+namespace mrope {
+
+struct FixOptions {
+  Arch arch = Arch::Auto;
+  /// --sections: M-RoPE sections for sites whose graph has none (plain 1D
+  /// RoPE in a Qwen VL model). Empty: the architecture's default, scaled to
+  /// the site's frequency count ([16,24,24] at 64; Qwen3-VL [24,20,20]).
+  std::vector<int64_t> sections;
+  /// Name of the [3, batch, seq] positions input.
+  std::string positionsName = "position_ids";
+};
+
+/// What the fix did, for the user (one line each) and for tests.
+struct FixResult {
+  std::vector<std::string> changes;
+  int64_t fixedSites = 0;
+};
+
+/// Rewrites every buggy site of `graph` (as findRopeSites reports them for
+/// `options.arch`) to rotate by true 3D positions taken from a graph input
+/// `position_ids` [3, batch, seq] (int64): degenerate M-RoPE gets that input
+/// in place of its in-graph rows; plain 1D RoPE gets M-RoPE tables
+/// (rope.cos_sin, then lowered to ONNX nodes). The old position input is
+/// retyped in place when nothing else uses it. Nodes only the old tables
+/// used are removed; everything else is left as it was.
+mlir::FailureOr<FixResult> fixRopeSites(onnx::GraphOp graph,
+                                        const FixOptions &options,
+                                        std::string &error);
+
+/// Erases the ONNX nodes and initializers that the backward closure of
+/// `seeds` leaves without users (what only a replaced subgraph used); returns
+/// how many nodes went.
+int64_t eraseDeadProducers(onnx::GraphOp graph,
+                           llvm::ArrayRef<mlir::Operation *> seeds);
+
+} // namespace mrope
+
+#endif // MROPE_TRANSFORMS_FIXSITES_H

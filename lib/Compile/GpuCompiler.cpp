@@ -1,0 +1,366 @@
+//===- GpuCompiler.cpp - rope kernels -> PTX / cubin for CUDA -------------===//
+#include "mrope/Compile/GpuCompiler.h"
+
+#include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
+#include "mrope/Dialect/Rope/IR/RopeOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mrope;
+
+static Type gpuElementType(Builder &b, StringRef dtype) {
+  if (dtype == "f16")
+    return b.getF16Type();
+  if (dtype == "bf16")
+    return b.getBF16Type();
+  return b.getF32Type();
+}
+
+OwningOpRef<ModuleOp> mrope::buildGpuKernelModule(MLIRContext &ctx,
+                                                  const KernelSpec &spec) {
+  ctx.loadDialect<func::FuncDialect, rope::RopeDialect>();
+  OpBuilder b(&ctx);
+  Location loc = NameLoc::get(b.getStringAttr(spec.name));
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  // Identity layouts (contiguous tensors): the head dim is static, so every
+  // row starts on a multiple of the vector width and the kernel's vector
+  // accesses may assume 16-byte alignment.
+  int64_t dyn = ShapedType::kDynamic;
+  auto heads = [&](int64_t n) { return n > 0 ? n : dyn; };
+  Type elem = gpuElementType(b, spec.dtype);
+  SmallVector<Type> args;
+  args.push_back(MemRefType::get({dyn, heads(spec.qHeads), dyn, spec.headDim},
+                                 elem));
+  if (spec.numTensors() == 2)
+    args.push_back(MemRefType::get(
+        {dyn, heads(spec.kvHeads), dyn, spec.headDim}, elem));
+  args.push_back(MemRefType::get(
+      {static_cast<int64_t>(spec.sections.size()), dyn, dyn}, b.getI64Type()));
+
+  // The outlined kernel is named <func>_kernel: the PTX entry is
+  // <name>_kernel.
+  auto func =
+      func::FuncOp::create(b, loc, spec.name, b.getFunctionType(args, {}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  ValueRange blockArgs = entry->getArguments();
+  rope::ApplyOp::create(b, loc, TypeRange{}, blockArgs.drop_back(),
+                        blockArgs.back(), Value(), spec.semantics(&ctx));
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+static std::string rewriteOptions(const GpuTarget &target) {
+  return llvm::formatv("tokens-per-block={0} freqs-per-thread={1} "
+                       "heads-per-iteration={2}",
+                       target.tokensPerBlock, target.freqsPerThread,
+                       target.headsPerIteration)
+      .str();
+}
+
+LogicalResult mrope::lowerToGpuDialect(ModuleOp module,
+                                       const GpuTarget &target) {
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline(
+          "convert-rope-to-gpu{" + rewriteOptions(target) + "}",
+          pm)))
+    return failure();
+  return pm.run(module);
+}
+
+LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const KernelSpec &spec,
+                                      const GpuTarget &target, bool serialize,
+                                      GpuKernelInfo &info, std::string &error) {
+  // The launch shape, as convert-rope-to-gpu will choose it.
+  rope::ApplyOp apply;
+  module.walk([&](rope::ApplyOp op) { apply = op; });
+  if (!apply) {
+    error = "no rope.apply in the kernel module";
+    return failure();
+  }
+  RopeToGPUOptions options;
+  options.tokensPerBlock = target.tokensPerBlock;
+  options.freqsPerThread = target.freqsPerThread;
+  options.headsPerIteration = target.headsPerIteration;
+  FailureOr<RopeLaunchShape> shape =
+      chooseRopeLaunchShape(apply, options, error);
+  if (failed(shape))
+    return failure();
+  auto hostFunc = apply->getParentOfType<func::FuncOp>();
+  FunctionType hostType = hostFunc.getFunctionType();
+
+  PassManager pm(module.getContext());
+  std::string pipeline = llvm::formatv(
+      "mrope-gpu-pipeline{{bufferize=false chip={0} features={1} "
+      "serialize={2} {3}}",
+      target.chip, target.features, serialize ? "true" : "false",
+      rewriteOptions(target));
+  if (failed(parsePassPipeline(pipeline, pm))) {
+    error = "cannot build " + pipeline;
+    return failure();
+  }
+  if (failed(pm.run(module))) {
+    error = "mrope-gpu-pipeline failed";
+    return failure();
+  }
+
+  // The ABI the JSON documents: the kernel takes the host function's
+  // arguments, in order, each memref expanded into its descriptor.
+  SmallVector<gpu::LaunchFuncOp> launches;
+  module.walk([&](gpu::LaunchFuncOp op) { launches.push_back(op); });
+  if (launches.size() != 1) {
+    error = "expected one gpu.launch_func, found " +
+            std::to_string(launches.size());
+    return failure();
+  }
+  gpu::LaunchFuncOp launch = launches.front();
+  ValueRange kernelArgs = launch.getKernelOperands();
+  bool sameOrder = kernelArgs.size() == hostType.getNumInputs();
+  for (auto [i, value] : llvm::enumerate(kernelArgs)) {
+    auto arg = dyn_cast<BlockArgument>(value);
+    sameOrder &= arg && arg.getOwner()->isEntryBlock() &&
+                 arg.getArgNumber() == i;
+  }
+  if (!sameOrder) {
+    error = "internal error: the outlined kernel does not take (q, k, "
+            "positions) in order; the documented ABI would be wrong";
+    return failure();
+  }
+  info.entry = launch.getKernelName().str();
+  info.blockX = shape->blockX;
+  info.blockY = shape->tokensPerBlock;
+  info.freqsPerThread = shape->freqsPerThread;
+  info.vectorAlignment = shape->vectorAlignment;
+  info.numParams = 0;
+  for (Type type : hostType.getInputs())
+    info.numParams += 3 + 2 * cast<MemRefType>(type).getRank();
+  return success();
+}
+
+FailureOr<std::string> mrope::extractPtx(ModuleOp module, std::string &error) {
+  SmallVector<gpu::BinaryOp> binaries;
+  module.walk([&](gpu::BinaryOp op) { binaries.push_back(op); });
+  if (binaries.size() != 1) {
+    error = "expected one gpu.binary, found " + std::to_string(binaries.size());
+    return failure();
+  }
+  for (Attribute attr : binaries.front().getObjects()) {
+    auto object = dyn_cast<gpu::ObjectAttr>(attr);
+    if (object && object.getFormat() == gpu::CompilationTarget::Assembly)
+      return object.getObject().getValue().str();
+  }
+  error = "the gpu.binary holds no PTX (format=isa) object";
+  return failure();
+}
+
+std::string mrope::emitKernelJson(const KernelSpec &spec,
+                                  const GpuTarget &target,
+                                  const GpuKernelInfo &info) {
+  namespace json = llvm::json;
+  std::string semantics;
+  {
+    MLIRContext ctx;
+    ctx.loadDialect<rope::RopeDialect>();
+    llvm::raw_string_ostream os(semantics);
+    os << spec.semantics(&ctx);
+  }
+  bool two = spec.numTensors() == 2;
+  int64_t axes = spec.sections.size();
+  // Expanded descriptor of a contiguous rank-r memref: allocated pointer,
+  // aligned pointer, offset, r sizes, r strides (all 64-bit).
+  auto descriptor = [&](StringRef name, ArrayRef<StringRef> sizes) {
+    json::Array fields{json::Value(name.str() + ".allocated (device pointer)"),
+                       json::Value(name.str() + ".aligned (device pointer)"),
+                       json::Value("offset = 0")};
+    for (StringRef s : sizes)
+      fields.push_back(("size " + s).str());
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      std::string stride;
+      for (size_t j = i + 1; j < sizes.size(); ++j)
+        stride += (stride.empty() ? "" : "*") + sizes[j].str();
+      fields.push_back("stride " + (stride.empty() ? std::string("1") : stride));
+    }
+    return json::Object{{"name", name.str()},
+                        {"rank", static_cast<int64_t>(sizes.size())},
+                        {"params", std::move(fields)}};
+  };
+  std::string d = std::to_string(spec.headDim);
+  std::string a = std::to_string(axes);
+  json::Array params;
+  params.push_back(descriptor("q", {"batch", "q_heads", "seq", d}));
+  if (two)
+    params.push_back(descriptor("k", {"batch", "kv_heads", "seq", d}));
+  params.push_back(descriptor("positions", {a, "batch", "seq"}));
+
+  json::Object root{
+      {"generator", "mrope-compile --target cuda"},
+      {"entry", info.entry},
+      {"chip", target.chip},
+      {"ptx_features", target.features},
+      {"semantics", semantics},
+      {"dtype", spec.dtype},
+      {"head_dim", spec.headDim},
+      {"position_axes", axes},
+      {"q_heads", spec.qHeads > 0 ? json::Value(spec.qHeads)
+                                  : json::Value("any")},
+      {"kv_heads", !two ? json::Value(nullptr)
+                        : spec.kvHeads > 0 ? json::Value(spec.kvHeads)
+                                           : json::Value("any")},
+      {"num_tensors", spec.numTensors()},
+      {"block", json::Array{info.blockX, info.blockY, 1}},
+      {"tokens_per_block", info.blockY},
+      {"grid", "[ceil(batch * seq / tokens_per_block), 1, 1]; no launch when "
+               "batch * seq == 0"},
+      {"freqs_per_thread", info.freqsPerThread},
+      {"shared_memory_bytes", 0},
+      {"vector_alignment_bytes", info.vectorAlignment},
+      {"requirements",
+       "q, k: contiguous [batch, heads, seq, head_dim] " + spec.dtype +
+           "; positions: contiguous [axes, batch, seq] int64; device "
+           "pointers 16-byte aligned; rotated in place; the block size is "
+           "fixed (.maxntid)"},
+      {"num_params", info.numParams},
+      {"params", std::move(params)},
+      {"param_type", "every parameter is 64-bit (.u64): pointers and int64"},
+  };
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", json::Value(std::move(root))) << "\n";
+  return text;
+}
+
+std::string mrope::findPtxas() {
+  if (const char *env = std::getenv("MROPE_PTXAS"); env && *env)
+    return llvm::sys::fs::can_execute(env) ? std::string(env) : std::string();
+  if (auto path = llvm::sys::findProgramByName("ptxas"))
+    return *path;
+  SmallVector<StringRef> dirs;
+  std::string cudaHome;
+  if (const char *env = std::getenv("CUDA_HOME"); env && *env) {
+    cudaHome = std::string(env) + "/bin";
+    dirs.push_back(cudaHome);
+  }
+  dirs.push_back("/usr/local/cuda/bin");
+  if (auto path = llvm::sys::findProgramByName("ptxas", dirs))
+    return *path;
+  return "";
+}
+
+/// Writes `contents` to `path` through a temporary file in the same folder.
+static LogicalResult writeAtomically(StringRef path, StringRef contents,
+                                     std::string &error) {
+  llvm::SmallString<256> tmp;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+          path + "-%%%%%%.tmp", fd, tmp)) {
+    error = "cannot write next to " + path.str() + ": " + ec.message();
+    return failure();
+  }
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << contents;
+    os.flush();
+    if (os.has_error()) {
+      error = "cannot write " + tmp.str().str() + ": " + os.error().message();
+      os.clear_error();
+      llvm::sys::fs::remove(tmp);
+      return failure();
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+    llvm::sys::fs::remove(tmp);
+    error = "cannot write " + path.str() + ": " + ec.message();
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult mrope::compileGpuKernel(MLIRContext &ctx, const KernelSpec &spec,
+                                      const GpuTarget &target,
+                                      StringRef outPath, bool cubin,
+                                      std::string &error) {
+  if (failed(spec.verify(error)))
+    return failure();
+  std::string ptxas;
+  if (cubin && (ptxas = findPtxas()).empty()) {
+    error = "--emit cubin needs the CUDA toolkit's ptxas (not found in "
+            "$MROPE_PTXAS, PATH, $CUDA_HOME/bin or /usr/local/cuda/bin); "
+            "--emit ptx works without it";
+    return failure();
+  }
+  OwningOpRef<ModuleOp> module = buildGpuKernelModule(ctx, spec);
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return success();
+  });
+  GpuKernelInfo info;
+  if (failed(lowerToGpuBinary(*module, spec, target, /*serialize=*/true, info,
+                              error))) {
+    error += diagnostics.empty() ? "" : ":\n" + diagnostics;
+    return failure();
+  }
+  FailureOr<std::string> ptx = extractPtx(*module, error);
+  if (failed(ptx))
+    return failure();
+
+  std::string binary = *ptx;
+  if (cubin) {
+    llvm::SmallString<128> dir;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("mrope-compile", dir)) {
+      error = "cannot create a temporary folder: " + ec.message();
+      return failure();
+    }
+    llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(dir); });
+    std::string ptxPath = (dir + "/kernel.ptx").str();
+    std::string cubinPath = (dir + "/kernel.cubin").str();
+    std::string logPath = (dir + "/ptxas.log").str();
+    if (failed(writeAtomically(ptxPath, *ptx, error)))
+      return failure();
+    std::string arch = "-arch=" + target.chip;
+    SmallVector<StringRef> argv = {ptxas, arch, "-O3", ptxPath, "-o",
+                                   cubinPath};
+    std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
+                                            StringRef(logPath)};
+    std::string execError;
+    int rc = llvm::sys::ExecuteAndWait(ptxas, argv, std::nullopt, redirects, 0,
+                                       0, &execError);
+    if (rc != 0) {
+      auto log = llvm::MemoryBuffer::getFile(logPath);
+      error = ptxas + " failed" + (execError.empty() ? "" : ": " + execError) +
+              (log ? "\n" + (*log)->getBuffer().str() : "");
+      return failure();
+    }
+    auto data = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
+    if (!data) {
+      error = "ptxas wrote no cubin";
+      return failure();
+    }
+    binary = (*data)->getBuffer().str();
+  }
+
+  llvm::SmallString<128> jsonPath(outPath);
+  llvm::sys::path::replace_extension(jsonPath, "json");
+  if (failed(writeAtomically(outPath, binary, error)) ||
+      failed(writeAtomically(jsonPath, emitKernelJson(spec, target, info),
+                             error)))
+    return failure();
+  return success();
+}

@@ -1,0 +1,88 @@
+//===- Passes.cpp - rope-classify and rope-fix ----------------------------===//
+#include "mrope/Transforms/Passes.h"
+
+#include "mrope/Analysis/RopeSites.h"
+#include "mrope/Transforms/FixSites.h"
+
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mrope {
+#define GEN_PASS_DEF_ROPECLASSIFY
+#define GEN_PASS_DEF_ROPEFIX
+#include "mrope/Transforms/Passes.h.inc"
+} // namespace mrope
+
+using namespace mlir;
+using namespace mrope;
+
+namespace {
+
+FailureOr<Arch> archOption(Operation *op, StringRef name) {
+  std::optional<Arch> arch = parseArch(name);
+  if (!arch) {
+    op->emitError()
+        << "arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text, got '"
+        << name << "'";
+    return failure();
+  }
+  return *arch;
+}
+
+struct RopeClassifyPass : mrope::impl::RopeClassifyBase<RopeClassifyPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    FailureOr<Arch> parsed = archOption(getOperation(), arch);
+    if (failed(parsed))
+      return signalPassFailure();
+    std::vector<RopeSite> all;
+    getOperation().walk([&](onnx::GraphOp graph) {
+      for (RopeSite &site : findRopeSites(graph, *parsed)) {
+        // Located at the Cos node, without dumping the op.
+        InFlightDiagnostic diag = mlir::emitRemark(site.cosNode.getLoc())
+                                  << "rope site: " << site.kind << " [";
+        llvm::interleaveComma(site.sections, diag);
+        diag << "] " << site.layout << ", rotary_dim " << site.rotaryDim
+             << ", theta " << site.theta << ", " << site.rotations.size()
+             << " rotations; " << (site.bug ? "BUG: " : "ok: ") << site.reason;
+        all.push_back(std::move(site));
+      }
+    });
+    if (report.empty())
+      return;
+    std::string error;
+    auto file = openOutputFile(report, &error);
+    if (!file) {
+      emitError(getOperation().getLoc()) << error;
+      return signalPassFailure();
+    }
+    file->os() << renderReportJson(all, "", *parsed);
+    file->keep();
+  }
+};
+
+struct RopeFixPass : mrope::impl::RopeFixBase<RopeFixPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    FailureOr<Arch> parsed = archOption(getOperation(), arch);
+    if (failed(parsed))
+      return signalPassFailure();
+    FixOptions options;
+    options.arch = *parsed;
+    options.sections.assign(sections.begin(), sections.end());
+    SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
+    for (onnx::GraphOp graph : graphs) {
+      std::string error;
+      FailureOr<FixResult> result = fixRopeSites(graph, options, error);
+      if (failed(result)) {
+        graph.emitError() << error;
+        return signalPassFailure();
+      }
+      for (const std::string &change : result->changes)
+        mlir::emitRemark(graph.getLoc()) << "fixed: " << change;
+    }
+  }
+};
+
+} // namespace

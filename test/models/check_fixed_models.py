@@ -1,0 +1,165 @@
+"""mrope-fix on every bug model of the zoo, checked in ONNX Runtime.
+
+For each bug model with a correct twin (same weights):
+1. `mrope-fix --arch <declared> -o FIXED.onnx` succeeds and FIXED.onnx takes
+   position_ids [3, batch, seq];
+2. FIXED fed true 3D positions (mrope.reference.rope_index) equals the twin
+   fed the same positions: the fix computes what the correctly built model
+   computes (tolerance 1e-5: both run the same f32 ops except the table
+   construction, where FIXED forms each merged channel's angle with one f32
+   product like the twin's K=1 MatMul; ORT's Cos/Sin then see equal angles.
+   Observed differences are printed);
+3. FIXED fed text-only positions as three equal rows equals the ORIGINAL
+   model on the same text-only batch (text-only M-RoPE is 1D RoPE);
+4. FIXED analysed again has no bug left.
+And every correct model comes out of `mrope-fix -o` with its graph unchanged
+(same nodes, inputs, outputs and initializer bytes).
+
+usage: check_fixed_models.py MROPE_FIX ZOO_DIR
+"""
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+
+from mrope import ort
+from mrope.zoo import feeds as zoo_feeds
+
+TOL = 1e-5
+
+
+def fix(tool, model, arch, out):
+    proc = subprocess.run([tool, model, "--arch", arch, "-o", out, "-q"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip())
+
+
+def report(tool, model, arch):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "r.json")
+        subprocess.run([tool, model, "--arch", arch, "--report", path, "-q"], check=True)
+        with open(path) as f:
+            return json.load(f)
+
+
+def input_shapes(path):
+    m = onnx.load(path, load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    out = {}
+    for i in m.graph.input:
+        if i.name in inits:
+            continue
+        out[i.name] = [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+    return out
+
+
+def max_diff(a, b):
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+
+
+def check_bug_model(tool, zoo, desc):
+    name = desc["model"]
+    arch = desc["expected"]["declared"]["arch"]
+    twin = json.load(open(os.path.join(zoo, desc["twin"].replace(".onnx", ".json"))))
+    with tempfile.TemporaryDirectory() as tmp:
+        fixed = os.path.join(tmp, "fixed.onnx")
+        fix(tool, os.path.join(zoo, name), arch, fixed)
+        shapes = input_shapes(fixed)
+        problems = []
+        if len(shapes.get("position_ids", [])) != 3 or shapes["position_ids"][0] != 3:
+            problems.append(f"fixed model's position_ids is {shapes.get('position_ids')}")
+        # 2. multimodal: fixed == twin on true 3D positions
+        feeds, _ = zoo_feeds.decoder_feeds(twin, "multimodal", positions="3d")
+        want = ort.run(os.path.join(zoo, twin["model"]), feeds)
+        got = ort.run(fixed, {k: v for k, v in feeds.items() if k in shapes})
+        d_twin = max_diff(got, want)
+        if d_twin > TOL:
+            problems.append(f"fixed vs twin on multimodal positions: {d_twin:.2e} > {TOL}")
+        # 3. text-only: fixed (three equal rows) == original
+        orig_feeds, _ = zoo_feeds.decoder_feeds(desc, "text")
+        fixed_desc = copy.deepcopy(desc)
+        fixed_desc["inputs"]["position_ids"] = [3, "batch", "sequence"]
+        has_pos = "position_ids" in desc["inputs"]
+        kv = any(n.startswith("past_key_values.") for n in desc["inputs"])
+        fixed_feeds, _ = zoo_feeds.decoder_feeds(fixed_desc, "text", positions="1d-as-3d",
+                                                 padded=has_pos and not kv)
+        want = ort.run(os.path.join(zoo, name), orig_feeds)
+        got = ort.run(fixed, {k: v for k, v in fixed_feeds.items() if k in shapes})
+        d_text = max_diff(got, want)
+        if d_text > TOL:
+            problems.append(f"fixed vs original on text-only positions: {d_text:.2e} > {TOL}")
+        # 4. the same sites, now true M-RoPE, nothing left to fix
+        before = report(tool, os.path.join(zoo, name), arch)["summary"]
+        after = report(tool, fixed, arch)["summary"]
+        if after["bugs"]:
+            problems.append(f"the fixed model still has {after['bugs']} bug(s)")
+        if (after["sites"], after["rotations"]) != (before["sites"], before["rotations"]):
+            problems.append(f"sites/rotations {after['sites']}/{after['rotations']} after the "
+                            f"fix, {before['sites']}/{before['rotations']} before")
+    status = "FAIL" if problems else "ok"
+    print(f"{status} {name} (--arch {arch}): |fixed - twin| = {d_twin:.1e} on multimodal, "
+          f"|fixed - original| = {d_text:.1e} on text" + ("; " + "; ".join(problems) if problems else ""))
+    return not problems
+
+
+def attribute_value(a):
+    """An attribute's value, independent of protobuf field presence."""
+    if a.type == onnx.AttributeProto.TENSOR:
+        t = onnx.numpy_helper.to_array(a.t)
+        return (a.name, str(t.dtype), t.shape, t.tobytes())
+    if a.type == onnx.AttributeProto.GRAPH:
+        return (a.name, graph_signature_of(a.g))
+    return (a.name, repr(onnx.helper.get_attribute_value(a)))
+
+
+def graph_signature_of(g):
+    return ([(n.op_type, n.name, list(n.input), list(n.output), n.domain,
+              [attribute_value(a) for a in n.attribute]) for n in g.node],
+            [i.SerializeToString() for i in g.input],
+            [o.SerializeToString() for o in g.output],
+            sorted((t.name, onnx.numpy_helper.to_array(t).tobytes()) for t in g.initializer))
+
+
+def graph_signature(path):
+    m = onnx.load(path)
+    return (graph_signature_of(m.graph),
+            sorted((o.domain or "", o.version) for o in m.opset_import))
+
+
+def check_correct_model(tool, zoo, desc):
+    name = desc["model"]
+    arch = desc["expected"]["declared"]["arch"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.onnx")
+        fix(tool, os.path.join(zoo, name), arch, out)
+        same = graph_signature(out) == graph_signature(os.path.join(zoo, name))
+    print(f"{'ok' if same else 'FAIL'} {name} (--arch {arch}): "
+          f"{'written unchanged' if same else 'graph changed although nothing was to fix'}")
+    return same
+
+
+def main():
+    tool, zoo = sys.argv[1], sys.argv[2]
+    index = json.load(open(os.path.join(zoo, "index.json")))["models"]
+    results = []
+    for entry in index:
+        desc = json.load(open(os.path.join(zoo, entry["json"])))
+        if desc["expected"]["declared"]["bugs"] and desc.get("twin") and \
+                "inputs_embeds" in desc["inputs"]:
+            results.append(check_bug_model(tool, zoo, desc))
+        elif not desc["expected"]["declared"]["bugs"]:
+            results.append(check_correct_model(tool, zoo, desc))
+    passed = sum(results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

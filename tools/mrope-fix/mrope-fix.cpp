@@ -1,0 +1,184 @@
+//===- mrope-fix.cpp - find the Qwen2-VL 1D-positions bug and fix it ------===//
+//
+//   mrope-fix MODEL.onnx [--report R.json] [--arch auto|qwen2-vl|...] [--check]
+//   mrope-fix MODEL.onnx -o FIXED.onnx [--sections T,H,W] [--positions input]
+//
+// Exit status: 0 ok, 1 error (bad input, cannot fix), 3 with --check when a
+// bug was found. Nothing is left at an output path when a command fails.
+//
+//===----------------------------------------------------------------------===//
+#include "mrope/Analysis/RopeSites.h"
+#include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+#include "mrope/InitAll.h"
+#include "mrope/Target/Onnx/Export.h"
+#include "mrope/Target/Onnx/Import.h"
+#include "mrope/Transforms/FixSites.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mrope;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("mrope-fix options");
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<MODEL.onnx>"),
+                                      cl::cat(category));
+static cl::opt<std::string>
+    outputPath("o",
+               cl::desc("Write the corrected model here (without -o: "
+                        "analysis only)"),
+               cl::value_desc("FIXED.onnx"), cl::cat(category));
+static cl::opt<std::string>
+    reportPath("report", cl::desc("Write the JSON report here"),
+               cl::value_desc("REPORT.json"), cl::cat(category));
+static cl::opt<std::string> archOption(
+    "arch",
+    cl::desc("What the model is: auto (default: only degenerate M-RoPE is a "
+             "bug), qwen2-vl, qwen2.5-vl, qwen3-vl (plain 1D RoPE is a bug "
+             "too), text (1D RoPE is right)"),
+    cl::init("auto"), cl::cat(category));
+static cl::list<int64_t> sections(
+    "sections",
+    cl::desc("M-RoPE sections T,H,W for sites the graph gives none "
+             "(default: the architecture's, scaled to the rotary dim)"),
+    cl::CommaSeparated, cl::cat(category));
+static cl::opt<std::string> positionsMode(
+    "positions",
+    cl::desc("input (default): FIXED.onnx takes position_ids int64 [3, batch, "
+             "seq]; compute: compute them in the graph (not implemented yet)"),
+    cl::init("input"), cl::cat(category));
+static cl::opt<bool> check("check",
+                           cl::desc("Exit 3 when a bug is found (for CI)"),
+                           cl::cat(category));
+static cl::opt<bool> quiet("q", cl::desc("Print only errors"),
+                           cl::cat(category));
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "mrope-fix: error: " << message << "\n";
+  return 1;
+}
+
+static LogicalResult writeAtomically(StringRef path, StringRef text,
+                                     std::string &error) {
+  auto file = openOutputFile(path, &error);
+  if (!file)
+    return failure();
+  file->os() << text;
+  file->keep();
+  return success();
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "mrope-fix: find rotary position embeddings in an ONNX model, tell "
+      "whether\nthey have the Qwen2-VL bug (text, image and video tokens all "
+      "rotated by 1D\npositions), and write a corrected model that takes true "
+      "3D M-RoPE positions.\n\n"
+      "  mrope-fix model.onnx --report report.json       # analysis only\n"
+      "  mrope-fix model.onnx --arch qwen2-vl --check    # exit 3 on a bug\n"
+      "  mrope-fix model.onnx -o fixed.onnx              # fix\n\n"
+      "The fixed model takes `position_ids` int64 [3, batch, seq] (t, h, w "
+      "rows, as\ntransformers' get_rope_index computes them; python: "
+      "mrope.reference.rope_index).\nFor decode steps with a KV cache, pass "
+      "past_length + rope_delta + arange on\nall three rows.\n");
+
+  std::optional<Arch> arch = parseArch(archOption);
+  if (!arch)
+    return fail("--arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text, "
+                "got '" + archOption + "'");
+  if (positionsMode == "compute")
+    return fail("--positions compute is not implemented yet; use --positions "
+                "input and compute the positions on the host "
+                "(mrope.reference.rope_index)");
+  if (positionsMode != "input")
+    return fail("--positions must be input or compute");
+
+  DialectRegistry registry;
+  mrope::registerAllDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  // Diagnostics go to stderr as one line each, naming the file.
+  std::string model = llvm::sys::path::filename(inputPath).str();
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    std::string message = d.str();
+    llvm::errs() << "mrope-fix: "
+                 << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
+                                                                   : "note: ");
+    if (!StringRef(message).contains(inputPath.getValue()))
+      llvm::errs() << inputPath << ": ";
+    llvm::errs() << message << "\n";
+    return success();
+  });
+
+  if (!quiet)
+    llvm::outs() << "mrope-fix: importing " << inputPath << "\n";
+  auto imported = onnx::importOnnxModel(inputPath, &ctx);
+  if (failed(imported))
+    return 1;
+  ModuleOp module = imported->get();
+  onnx::GraphOp graph = onnx::getMainGraph(module);
+  if (!graph)
+    return fail(inputPath + ": no main graph");
+
+  std::vector<RopeSite> sites = findRopeSites(graph, *arch);
+  int64_t bugs = llvm::count_if(sites, [](const RopeSite &s) { return s.bug; });
+  if (!quiet)
+    llvm::outs() << renderReportText(sites, model, *arch);
+  std::string error;
+  if (!reportPath.empty() &&
+      failed(writeAtomically(reportPath, renderReportJson(sites, model, *arch),
+                             error)))
+    return fail(error);
+
+  if (!outputPath.empty()) {
+    if (bugs == 0) {
+      if (!quiet)
+        llvm::outs() << "mrope-fix: nothing to fix; writing the model "
+                        "unchanged to "
+                     << outputPath << "\n";
+    } else {
+      FixOptions options;
+      options.arch = *arch;
+      options.sections.assign(sections.begin(), sections.end());
+      FailureOr<FixResult> fixed = fixRopeSites(graph, options, error);
+      if (failed(fixed))
+        return fail(inputPath + ": " + error);
+      if (failed(verify(module)))
+        return fail(inputPath + ": the fixed graph does not verify");
+      if (!quiet)
+        for (const std::string &change : fixed->changes)
+          llvm::outs() << "  fixed: " << change << "\n";
+      // The fix must leave every site in place and nothing for its own
+      // analysis to flag.
+      std::vector<RopeSite> after = findRopeSites(graph, *arch);
+      if (after.size() != sites.size())
+        return fail(inputPath + ": internal error: the fixed graph has " +
+                    llvm::Twine(after.size()) + " RoPE sites instead of " +
+                    llvm::Twine(sites.size()));
+      for (RopeSite &site : after)
+        if (site.bug)
+          return fail(inputPath + ": internal error: site " +
+                      nodeLabel(site.cosNode) +
+                      " is still a bug after the fix: " + site.reason);
+    }
+    if (!quiet)
+      llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
+    if (failed(onnx::exportOnnxModel(module, outputPath)))
+      return 1;
+  }
+  return (check && bugs) ? 3 : 0;
+}
