@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
@@ -78,10 +79,17 @@ LogicalResult KernelSpec::verify(std::string &error) const {
                                          llvm::APFloat(theta), layout, order,
                                          freqs)))
     return failure();
+  int64_t tableSize = freqs == rope::FreqIndex::global ? rotary / 2
+                                                        : sections.front();
+  if (!invFreq.empty() && static_cast<int64_t>(invFreq.size()) != tableSize) {
+    os << "the frequency table has " << invFreq.size()
+       << " entries; the semantics need " << tableSize;
+    return failure();
+  }
   return success();
 }
 
-static Type elementType(Builder &b, StringRef dtype) {
+Type mrope::elementType(Builder &b, StringRef dtype) {
   if (dtype == "f16")
     return b.getF16Type();
   if (dtype == "bf16")
@@ -89,9 +97,11 @@ static Type elementType(Builder &b, StringRef dtype) {
   return b.getF32Type();
 }
 
-OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
-                                               const KernelSpec &spec) {
-  ctx.loadDialect<func::FuncDialect, rope::RopeDialect>();
+OwningOpRef<ModuleOp> mrope::buildRopeKernelModule(MLIRContext &ctx,
+                                                   const KernelSpec &spec,
+                                                   StringRef funcName,
+                                                   bool strided) {
+  ctx.loadDialect<func::FuncDialect, memref::MemRefDialect, rope::RopeDialect>();
   OpBuilder b(&ctx);
   Location loc = NameLoc::get(b.getStringAttr(spec.name));
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -99,8 +109,9 @@ OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
 
   int64_t dyn = ShapedType::kDynamic;
   auto heads = [&](int64_t n) { return n > 0 ? n : dyn; };
-  // Fully dynamic strides: the C wrapper hands each thread a token slice.
-  auto stridedType = [&](ArrayRef<int64_t> shape, Type elem) {
+  auto bufferType = [&](ArrayRef<int64_t> shape, Type elem) {
+    if (!strided)
+      return MemRefType::get(shape, elem);
     SmallVector<int64_t> strides(shape.size(), dyn);
     strides.back() = 1;
     return MemRefType::get(shape, elem,
@@ -108,22 +119,48 @@ OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
   };
   Type elem = elementType(b, spec.dtype);
   SmallVector<Type> args;
-  args.push_back(stridedType({dyn, heads(spec.qHeads), dyn, spec.headDim}, elem));
+  args.push_back(bufferType({dyn, heads(spec.qHeads), dyn, spec.headDim}, elem));
   if (spec.numTensors() == 2)
     args.push_back(
-        stridedType({dyn, heads(spec.kvHeads), dyn, spec.headDim}, elem));
-  args.push_back(stridedType(
+        bufferType({dyn, heads(spec.kvHeads), dyn, spec.headDim}, elem));
+  args.push_back(bufferType(
       {static_cast<int64_t>(spec.sections.size()), dyn, dyn}, b.getI64Type()));
 
-  auto func = func::FuncOp::create(b, loc, spec.name + "_kernel",
-                                   b.getFunctionType(args, {}));
-  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  // A frequency table taken from a model keeps its exact bits.
+  memref::GlobalOp table;
+  if (!spec.invFreq.empty()) {
+    auto type = MemRefType::get({static_cast<int64_t>(spec.invFreq.size())},
+                                b.getF32Type());
+    table = memref::GlobalOp::create(
+        b, loc, (spec.name + "_inv_freq"), b.getStringAttr("private"), type,
+        DenseElementsAttr::get(RankedTensorType::get(type.getShape(),
+                                                     b.getF32Type()),
+                               ArrayRef<float>(spec.invFreq)),
+        /*constant=*/true, /*alignment=*/nullptr);
+  }
+
+  auto func =
+      func::FuncOp::create(b, loc, funcName, b.getFunctionType(args, {}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
+  Value invFreq;
+  if (table)
+    invFreq = memref::GetGlobalOp::create(b, loc, table.getType(),
+                                          table.getSymName());
   ValueRange blockArgs = entry->getArguments();
   rope::ApplyOp::create(b, loc, TypeRange{}, blockArgs.drop_back(),
-                        blockArgs.back(), Value(), spec.semantics(&ctx));
+                        blockArgs.back(), invFreq, spec.semantics(&ctx));
   func::ReturnOp::create(b, loc);
+  return module;
+}
+
+OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
+                                               const KernelSpec &spec) {
+  // Fully dynamic strides: the C wrapper hands each thread a token slice.
+  OwningOpRef<ModuleOp> module =
+      buildRopeKernelModule(ctx, spec, spec.name + "_kernel", /*strided=*/true);
+  for (auto func : module->getOps<func::FuncOp>())
+    func->setAttr("llvm.emit_c_interface", UnitAttr::get(&ctx));
   return module;
 }
 

@@ -22,48 +22,13 @@
 using namespace mlir;
 using namespace mrope;
 
-static Type gpuElementType(Builder &b, StringRef dtype) {
-  if (dtype == "f16")
-    return b.getF16Type();
-  if (dtype == "bf16")
-    return b.getBF16Type();
-  return b.getF32Type();
-}
-
 OwningOpRef<ModuleOp> mrope::buildGpuKernelModule(MLIRContext &ctx,
                                                   const KernelSpec &spec) {
-  ctx.loadDialect<func::FuncDialect, rope::RopeDialect>();
-  OpBuilder b(&ctx);
-  Location loc = NameLoc::get(b.getStringAttr(spec.name));
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module->getBody());
-
   // Identity layouts (contiguous tensors): the head dim is static, so every
   // row starts on a multiple of the vector width and the kernel's vector
-  // accesses may assume 16-byte alignment.
-  int64_t dyn = ShapedType::kDynamic;
-  auto heads = [&](int64_t n) { return n > 0 ? n : dyn; };
-  Type elem = gpuElementType(b, spec.dtype);
-  SmallVector<Type> args;
-  args.push_back(MemRefType::get({dyn, heads(spec.qHeads), dyn, spec.headDim},
-                                 elem));
-  if (spec.numTensors() == 2)
-    args.push_back(MemRefType::get(
-        {dyn, heads(spec.kvHeads), dyn, spec.headDim}, elem));
-  args.push_back(MemRefType::get(
-      {static_cast<int64_t>(spec.sections.size()), dyn, dyn}, b.getI64Type()));
-
-  // The outlined kernel is named <func>_kernel: the PTX entry is
-  // <name>_kernel.
-  auto func =
-      func::FuncOp::create(b, loc, spec.name, b.getFunctionType(args, {}));
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  ValueRange blockArgs = entry->getArguments();
-  rope::ApplyOp::create(b, loc, TypeRange{}, blockArgs.drop_back(),
-                        blockArgs.back(), Value(), spec.semantics(&ctx));
-  func::ReturnOp::create(b, loc);
-  return module;
+  // accesses may assume 16-byte alignment. The outlined kernel is named
+  // <func>_kernel: the PTX entry is <name>_kernel.
+  return buildRopeKernelModule(ctx, spec, spec.name, /*strided=*/false);
 }
 
 static std::string rewriteOptions(const GpuTarget &target) {

@@ -9,15 +9,19 @@
 //       --q-heads 28 --kv-heads 4 --dtype bf16 -o qwen2vl_rope.ptx
 //
 //===----------------------------------------------------------------------===//
+#include "mrope/Analysis/RopeSites.h"
 #include "mrope/Compile/CpuCompiler.h"
 #include "mrope/Compile/GpuCompiler.h"
+#include "mrope/Dialect/Rope/IR/RopeDialect.h"
 #include "mrope/InitAll.h"
+#include "mrope/Target/Onnx/Import.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
 
 #include "mlir/Support/FileUtilities.h"
 
@@ -34,6 +38,14 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory category("mrope-compile options");
 
+static cl::opt<std::string> modelPath(
+    cl::Positional,
+    cl::desc("[MODEL.onnx | MODEL.onnxtext | MODEL.mlir]: take the kernel's "
+             "semantics from a RoPE site of this model instead of the flags"),
+    cl::init(""), cl::cat(category));
+static cl::opt<int64_t> siteIndex(
+    "site", cl::desc("which RoPE site of MODEL (as mrope-fix numbers them)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<std::string>
     target("target",
            cl::desc("cpu (shared library) or cuda (PTX/cubin + JSON)"),
@@ -160,6 +172,71 @@ static int compileCuda(MLIRContext &ctx, const KernelSpec &spec) {
   return writeText(text);
 }
 
+/// The semantics of RoPE site --site of --model, with the model's own
+/// frequency table; the head dim from the rotated tensors when known.
+static LogicalResult specFromModel(MLIRContext &ctx, KernelSpec &spec,
+                                   std::string &error) {
+  ctx.loadDialect<rope::RopeDialect>();
+  OwningOpRef<ModuleOp> module;
+  {
+    ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+      error += d.str();
+      return success();
+    });
+    if (llvm::StringRef(modelPath).ends_with(".mlir")) {
+      ctx.loadAllAvailableDialects();
+      module = parseSourceFile<ModuleOp>(modelPath, &ctx);
+    } else {
+      auto imported = onnx::importOnnxModel(modelPath, &ctx);
+      if (succeeded(imported))
+        module = std::move(*imported);
+    }
+  }
+  if (!module)
+    return failure();
+  onnx::GraphOp graph = onnx::getMainGraph(*module);
+  if (!graph) {
+    error = "no onnx.graph @main";
+    return failure();
+  }
+  std::vector<RopeSite> sites = findRopeSites(graph, Arch::Auto);
+  if (siteIndex < 0 || siteIndex >= static_cast<int64_t>(sites.size())) {
+    error = "--site " + std::to_string(siteIndex) + " but the model has " +
+            std::to_string(sites.size()) + " RoPE site(s)";
+    return failure();
+  }
+  RopeSite &site = sites[siteIndex];
+  if (site.vision || site.kind == "2d") {
+    error = "site " + std::to_string(siteIndex) +
+            " rotates the vision tower's [tokens, heads, dim] layout; the "
+            "kernel takes [batch, heads, seq, dim]";
+    return failure();
+  }
+  spec.sections.assign(site.sections.begin(), site.sections.end());
+  spec.rotaryDim = site.rotaryDim;
+  spec.theta = site.theta;
+  spec.layout = site.layout == "gptj" ? rope::PairLayout::gptj
+                                      : rope::PairLayout::neox;
+  spec.order = site.interleaved ? rope::SectionOrder::interleaved
+                                : rope::SectionOrder::contiguous;
+  spec.freqs = rope::FreqIndex::global;
+  spec.invFreq.assign(site.invFreq.begin(), site.invFreq.end());
+  if (!headDim.getNumOccurrences()) {
+    spec.headDim = site.rotaryDim;
+    for (onnx::NodeOp mul : site.rotations)
+      for (Value operand : mul.getInputs())
+        if (auto type = dyn_cast<RankedTensorType>(operand.getType());
+            type && type.getRank() == 4 && !type.isDynamicDim(3) &&
+            type.getDimSize(1) != 1)
+          spec.headDim = type.getDimSize(3);
+  }
+  llvm::errs() << "mrope-compile: site " << siteIndex << " of "
+               << llvm::sys::path::filename(modelPath) << ": " << site.kind
+               << ", " << spec.semantics(&ctx) << ", head dim " << spec.headDim
+               << ", the model's inv_freq table\n";
+  return success();
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerAllPasses();
@@ -198,15 +275,21 @@ int main(int argc, char **argv) {
   spec.qHeads = qHeads;
   spec.kvHeads = kvHeads;
   spec.dtype = dtype;
-  std::string error;
-  if (failed(spec.verify(error)))
-    return fail(error);
 
   DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mrope::registerAllDialects(registry);
   MLIRContext ctx(registry);
+
+  std::string error;
+  if (!modelPath.empty() && target == "cuda")
+    return fail("--target cuda takes kernel flags only; compiling a model's "
+                "site (with its own frequency table) is CPU-only for now");
+  if (!modelPath.empty() && failed(specFromModel(ctx, spec, error)))
+    return fail(modelPath + ": " + error);
+  if (failed(spec.verify(error)))
+    return fail(error);
 
   if (target == "cuda")
     return compileCuda(ctx, spec);

@@ -34,6 +34,9 @@ struct KernelSpec {
   int64_t qHeads = 0;  ///< 0: any number, read at run time
   int64_t kvHeads = 0; ///< 0: any number; -1: no second tensor (q only)
   std::string dtype = "f32"; ///< f32, f16 or bf16 storage (math in f32)
+  /// The f32 frequency table, e.g. a model's own inv_freq (exact bits);
+  /// empty: recomputed from theta.
+  std::vector<float> invFreq;
 
   rope::SemanticsAttr semantics(mlir::MLIRContext *ctx) const;
   int64_t numTensors() const { return kvHeads < 0 ? 1 : 2; }
@@ -41,7 +44,17 @@ struct KernelSpec {
   mlir::LogicalResult verify(std::string &error) const;
 };
 
-/// The kernel as MLIR: `func.func @<name>_kernel` on strided memrefs
+/// `func.func @<funcName>(q, [k,] positions)` rotating its memrefs in place
+/// with one rope.apply (reading `spec.invFreq` from a constant global when
+/// given). `strided`: fully dynamic strides, else identity layouts.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildRopeKernelModule(mlir::MLIRContext &ctx, const KernelSpec &spec,
+                      llvm::StringRef funcName, bool strided);
+
+/// The element type a spec's dtype names (f32, f16, bf16).
+mlir::Type elementType(mlir::Builder &b, llvm::StringRef dtype);
+
+/// The CPU kernel as MLIR: `func.func @<name>_kernel` on strided memrefs
 /// (llvm.emit_c_interface), rotating in place with one rope.apply.
 mlir::OwningOpRef<mlir::ModuleOp> buildKernelModule(mlir::MLIRContext &ctx,
                                                     const KernelSpec &spec);
