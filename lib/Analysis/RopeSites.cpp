@@ -754,9 +754,9 @@ std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
        << "    " << (site.bug ? "BUG: " : "ok: ") << site.reason << "\n";
   }
   if (bugs)
-    os << "verdict: " << bugs << " site" << (bugs == 1 ? "" : "s")
-       << " need 3D M-RoPE positions (mrope-fix -o FIXED.onnx rewrites "
-          "them)\n";
+    os << "verdict: " << bugs << (bugs == 1 ? " site needs" : " sites need")
+       << " 3D M-RoPE positions (mrope-fix -o FIXED.onnx rewrites "
+       << (bugs == 1 ? "it" : "them") << ")\n";
   else
     os << "verdict: no RoPE position bug found\n";
   return text;
