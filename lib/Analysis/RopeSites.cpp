@@ -495,6 +495,9 @@ void classify(RopeSite &site, Arch arch) {
     }
   } else if (site.kind == "2d") {
     site.reason = "2D (h, w) positions from " + source + " (vision tower)";
+  } else if (site.computedPositions) {
+    site.reason = "3D positions computed in the graph (get_rope_index) from " +
+                  source + " and the image/video grids";
   } else {
     site.reason = "3D positions [3, batch, seq] from " + source;
   }
@@ -537,6 +540,26 @@ std::optional<RopeSite> matchComputedSite(NodeOp cos, Arch arch) {
                          : matchChannelRows(c.rowGathers, numFreqs);
 
   bool fromInput = isa<BlockArgument>(site.positions);
+  // Positions computed from token ids and [N, 3] grids: get_rope_index in
+  // the graph.
+  Value grids, ids;
+  for (Value in : c.intInputs) {
+    if (rankOf(in) == 2 && dimOf(in, 1) == 3) {
+      grids = in;
+      continue;
+    }
+    // The token ids, by name when the graph says which input they are.
+    auto arg = cast<BlockArgument>(in);
+    auto graph = dyn_cast<onnx::GraphOp>(arg.getOwner()->getParentOp());
+    bool named = graph && graph.getInputName(arg.getArgNumber()) == "input_ids";
+    if (rankOf(in) == 2 && (!ids || named))
+      ids = in;
+  }
+  if ((merge || interleave || channelRows) && grids) {
+    site.computedPositions = true;
+    if (ids)
+      site.positions = ids;
+  }
   if (merge || interleave || channelRows) {
     site.sections = merge        ? merge->sections
                     : interleave ? *interleave
@@ -544,8 +567,9 @@ std::optional<RopeSite> matchComputedSite(NodeOp cos, Arch arch) {
     site.interleaved = interleave || (channelRows && channelRows->second);
     site.rotaryDim = 2 * numFreqs;
     int64_t rows = site.sections.size();
-    if (fromInput && rankOf(site.positions) == 3 &&
-        dimOf(site.positions, 0) == rows) {
+    if (site.computedPositions ||
+        (fromInput && rankOf(site.positions) == 3 &&
+         dimOf(site.positions, 0) == rows)) {
       site.kind = site.interleaved ? "mrope-interleaved" : "mrope";
     } else {
       site.kind = "mrope-degenerate";

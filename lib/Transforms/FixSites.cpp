@@ -65,6 +65,62 @@ void positionDims(onnx::GraphOp graph, Value oldPositions,
       return;
 }
 
+/// --positions compute: rope.mrope_index over graph inputs (found by name
+/// or added), rope_deltas as a new output; returns the [3, B, S] positions.
+FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
+                                         const FixOptions &options,
+                                         ArrayRef<int64_t> shape,
+                                         ArrayRef<std::string> params,
+                                         FixResult &result,
+                                         std::string &error) {
+  OpBuilder b(graph.getContext());
+  Location loc = graph.getLoc();
+  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+    if (graph.getInputName(i).starts_with("past_key_values")) {
+      error = "--positions compute is not implemented for KV-cache decoders "
+              "(input '" +
+              graph.getInputName(i).str() +
+              "'); use --positions input and pass past_length + rope_delta "
+              "for decode steps";
+      return failure();
+    }
+  auto input = [&](StringRef name, Type type,
+                   ArrayRef<StringRef> dims) -> Value {
+    for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+      if (graph.getInputName(i) == name)
+        return graph.getArgument(i);
+    result.changes.push_back("added input '" + name.str() + "'");
+    return graph.addInput(name, type, dims);
+  };
+  Type i64 = b.getI64Type();
+  StringRef batch = params[1], seq = params[2];
+  auto tokens = RankedTensorType::get({shape[1], shape[2]}, i64);
+  auto grids = RankedTensorType::get({ShapedType::kDynamic, 3}, i64);
+  Value ids = input("input_ids", tokens, {batch, seq});
+  Value mask = input("attention_mask", tokens, {batch, seq});
+  Value images = input("image_grid_thw", grids, {"num_images", ""});
+  Value videos = input("video_grid_thw", grids, {"num_videos", ""});
+  Value seconds;
+  FloatAttr tokensPerSecond;
+  if (options.arch == Arch::Qwen25VL) {
+    seconds = input("second_per_grid_ts",
+                    RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type()),
+                    {"num_videos"});
+    tokensPerSecond = b.getF32FloatAttr(2.0f); // released Qwen2.5-VL configs
+  }
+  b.setInsertionPointToStart(&graph.getBodyBlock());
+  auto index = rope::MRopeIndexOp::create(
+      b, loc, RankedTensorType::get(shape, i64),
+      RankedTensorType::get({shape[1], 1}, i64), ids, mask, images, videos,
+      seconds, b.getI64IntegerAttr(151655), b.getI64IntegerAttr(151656),
+      b.getI64IntegerAttr(151652), b.getI64IntegerAttr(2), tokensPerSecond);
+  graph.addOutput("rope_deltas", index.getRopeDeltas(), {batch, ""});
+  result.changes.push_back(
+      "positions computed in the graph from input_ids, attention_mask and "
+      "the grids (get_rope_index); added output 'rope_deltas'");
+  return index.getPositions();
+}
+
 } // namespace
 
 /// Removes the nodes (and initializers) that only the replaced tables used:
@@ -117,8 +173,17 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   positionDims(graph, oldPositions, shape, params);
   SmallVector<StringRef> paramRefs(params.begin(), params.end());
   auto positionsType = RankedTensorType::get(shape, b.getI64Type());
-  BlockArgument positions =
-      graph.addInput("mrope_fix.position_ids", positionsType, paramRefs);
+  Value positions;
+  if (options.computePositions) {
+    FailureOr<Value> computed =
+        computePositionsInGraph(graph, options, shape, params, result, error);
+    if (failed(computed))
+      return failure();
+    positions = *computed;
+  } else {
+    positions =
+        graph.addInput("mrope_fix.position_ids", positionsType, paramRefs);
+  }
 
   SmallVector<Operation *> replaced;
   for (RopeSite *site : buggy) {
@@ -216,7 +281,10 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
     populateRopeToOnnxPatterns(patterns, "mrope_fix");
     FrozenRewritePatternSet frozen(std::move(patterns));
     SmallVector<Operation *> cosSinOps;
-    graph.walk([&](rope::CosSinOp op) { cosSinOps.push_back(op); });
+    graph.walk([&](Operation *op) {
+      if (isa<rope::CosSinOp, rope::MRopeIndexOp>(op))
+        cosSinOps.push_back(op);
+    });
     GreedyRewriteConfig config;
     config.setStrictness(GreedyRewriteStrictness::ExistingOps);
     if (!cosSinOps.empty() &&
@@ -225,7 +293,9 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
       return failure();
     }
     bool left = false;
-    graph.walk([&](rope::CosSinOp) { left = true; });
+    graph.walk([&](Operation *op) {
+      left |= isa<rope::CosSinOp, rope::MRopeIndexOp>(op);
+    });
     if (left) {
       error = "lowering the new M-RoPE tables to ONNX nodes failed";
       return failure();
@@ -236,10 +306,26 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   result.changes.push_back("removed " + std::to_string(erased) +
                            " node(s) only the old tables used");
 
+  auto oldArg = dyn_cast<BlockArgument>(oldPositions);
+  if (options.computePositions) {
+    // The graph computes its positions: an old positions input nothing
+    // reads any more goes.
+    if (oldArg && oldArg.getOwner() == &graph.getBodyBlock() &&
+        oldArg.use_empty()) {
+      std::string oldName = graph.getInputName(oldArg.getArgNumber()).str();
+      if (failed(graph.eraseArgument(oldArg.getArgNumber()))) {
+        error = "could not remove input '" + oldName + "'";
+        return failure();
+      }
+      result.changes.push_back("removed input '" + oldName +
+                               "' (the graph computes its positions now)");
+    }
+    return result;
+  }
+
   // The new input takes the old positions input's place when that one is
   // now unused; otherwise it is appended under its own name.
-  unsigned newIndex = positions.getArgNumber();
-  auto oldArg = dyn_cast<BlockArgument>(oldPositions);
+  unsigned newIndex = cast<BlockArgument>(positions).getArgNumber();
   if (oldArg && oldArg.getOwner() == &graph.getBodyBlock() &&
       oldArg.use_empty()) {
     unsigned oldIndex = oldArg.getArgNumber();

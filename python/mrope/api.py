@@ -58,8 +58,11 @@ def analyze(path: str, *, arch: str = "auto") -> dict:
 def fix(path: str, out: str, *, arch: str = "auto",
         sections: Optional[Sequence[int]] = None, positions: str = "input") -> dict:
     """Write a corrected copy of ``path`` to ``out`` and return the report of
-    the input (what was found). The fixed model takes ``position_ids`` int64
-    ``[3, batch, seq]`` (see :func:`mrope.reference.rope_index`)."""
+    the input (what was found). With ``positions="input"`` the fixed model
+    takes ``position_ids`` int64 ``[3, batch, seq]`` (see
+    :func:`mrope.reference.rope_index`); with ``"compute"`` it computes them
+    from ``input_ids``, ``attention_mask`` and the grids and outputs
+    ``rope_deltas``."""
     args = [str(path), "-o", str(out), "--arch", arch, "--positions", positions]
     if sections:
         args += ["--sections", ",".join(str(int(s)) for s in sections)]

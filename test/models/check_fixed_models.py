@@ -28,14 +28,15 @@ import numpy as np
 import onnx
 import onnx.numpy_helper
 
-from mrope import ort
+from mrope import ort, reference
 from mrope.zoo import feeds as zoo_feeds
 
 TOL = 1e-5
 
 
-def fix(tool, model, arch, out):
-    proc = subprocess.run([tool, model, "--arch", arch, "-o", out, "-q"],
+def fix(tool, model, arch, out, positions="input"):
+    proc = subprocess.run([tool, model, "--arch", arch, "-o", out, "-q",
+                           "--positions", positions],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip())
@@ -103,9 +104,29 @@ def check_bug_model(tool, zoo, desc):
         if (after["sites"], after["rotations"]) != (before["sites"], before["rotations"]):
             problems.append(f"sites/rotations {after['sites']}/{after['rotations']} after the "
                             f"fix, {before['sites']}/{before['rotations']} before")
+        # 5. --positions compute (not for KV-cache decoders): the fixed model
+        # computes the positions from input_ids, the mask and the grids and
+        # equals the twin fed reference positions; rope_deltas as reference.
+        if not kv:
+            computed = os.path.join(tmp, "computed.onnx")
+            fix(tool, os.path.join(zoo, name), arch, computed, positions="compute")
+            ids, mask, grids = zoo_feeds.batch("multimodal", padded=True)
+            cshapes = input_shapes(computed)
+            cfeeds = {k: v for k, v in feeds.items() if k in cshapes}
+            cfeeds.update(input_ids=ids, attention_mask=mask, **grids)
+            got = ort.run(computed, cfeeds)
+            want = ort.run(os.path.join(zoo, twin["model"]), feeds)
+            d_compute = max_diff({k: got[k] for k in want}, want)
+            _, want_deltas = reference.rope_index(ids, attention_mask=mask, **grids)
+            if d_compute > TOL:
+                problems.append(f"--positions compute vs twin: {d_compute:.2e} > {TOL}")
+            if not np.array_equal(got["rope_deltas"], want_deltas):
+                problems.append("--positions compute: rope_deltas differ from the reference")
     status = "FAIL" if problems else "ok"
+    compute = "" if kv else f", compute mode {d_compute:.1e}"
     print(f"{status} {name} (--arch {arch}): |fixed - twin| = {d_twin:.1e} on multimodal, "
-          f"|fixed - original| = {d_text:.1e} on text" + ("; " + "; ".join(problems) if problems else ""))
+          f"|fixed - original| = {d_text:.1e} on text{compute}"
+          + ("; " + "; ".join(problems) if problems else ""))
     return not problems
 
 

@@ -56,7 +56,9 @@ static cl::list<int64_t> sections(
 static cl::opt<std::string> positionsMode(
     "positions",
     cl::desc("input (default): FIXED.onnx takes position_ids int64 [3, batch, "
-             "seq]; compute: compute them in the graph (not implemented yet)"),
+             "seq]; compute: FIXED.onnx computes them from input_ids, "
+             "attention_mask, image_grid_thw, video_grid_thw (added as inputs "
+             "where missing) and outputs rope_deltas"),
     cl::init("input"), cl::cat(category));
 static cl::opt<bool> check("check",
                            cl::desc("Exit 3 when a bug is found (for CI)"),
@@ -100,11 +102,7 @@ int main(int argc, char **argv) {
   if (!arch)
     return fail("--arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text, "
                 "got '" + archOption + "'");
-  if (positionsMode == "compute")
-    return fail("--positions compute is not implemented yet; use --positions "
-                "input and compute the positions on the host "
-                "(mrope.reference.rope_index)");
-  if (positionsMode != "input")
+  if (positionsMode != "input" && positionsMode != "compute")
     return fail("--positions must be input or compute");
 
   DialectRegistry registry;
@@ -154,6 +152,7 @@ int main(int argc, char **argv) {
       FixOptions options;
       options.arch = *arch;
       options.sections.assign(sections.begin(), sections.end());
+      options.computePositions = positionsMode == "compute";
       FailureOr<FixResult> fixed = fixRopeSites(graph, options, error);
       if (failed(fixed))
         return fail(inputPath + ": " + error);

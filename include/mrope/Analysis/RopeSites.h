@@ -49,6 +49,10 @@ struct RopeSite {
   llvm::SmallVector<int64_t> sections;
   bool interleaved = false;
   bool perSectionFreqs = false; ///< vision tower: frequencies restart per axis
+  /// The positions are computed in the graph from token ids and [N, 3]
+  /// image/video grids (get_rope_index), e.g. by mrope-fix --positions
+  /// compute; `positions` is then the token-ids input.
+  bool computedPositions = false;
   /// The rotations act on [tokens, heads, dim] tensors without a batch dim:
   /// the Qwen2-VL vision tower's layout.
   bool vision = false;

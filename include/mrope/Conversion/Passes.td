@@ -35,7 +35,7 @@ def ConvertRopeToLoops : Pass<"convert-rope-to-loops"> {
 }
 
 def ConvertRopeToOnnx : Pass<"convert-rope-to-onnx"> {
-  let summary = "Lower rope.cos_sin inside ONNX graphs to standard ONNX nodes";
+  let summary = "Lower rope.cos_sin and rope.mrope_index inside ONNX graphs to standard ONNX nodes";
   let description = [{
     Rewrites each `rope.cos_sin` inside an `onnx.graph` into standard ONNX
     nodes that any runtime runs, so that a graph the fix pass changed can be
@@ -51,6 +51,14 @@ def ConvertRopeToOnnx : Pass<"convert-rope-to-onnx"> {
     One Gather does the whole M-RoPE section merge (contiguous or
     interleaved), instead of per-row tables and a Split/Gather/Concat.
     Angles are one f32 product per channel, as in the reference.
+
+    `rope.mrope_index` (get_rope_index) becomes loop-free ONNX: with the
+    kept index `j` of a token and, per vision block, `len` tokens spanning
+    `span = max(tmax + 1, h, w)` positions, a text token sits at
+    `j - sum(len - span)` over the blocks before it, a vision token at its
+    block's offset plus its `(t, h, w)`; the sums are CumSums of values
+    placed at each block's first token, blocks are runs of image (video)
+    tokens taking grid rows in order across the batch. Needs opset 13+.
   }];
   let options = [
     Option<"prefix", "prefix", "std::string", /*default=*/"\"mrope\"",

@@ -164,6 +164,256 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
   std::string prefix;
 };
 
+
+/// rope.mrope_index as standard ONNX nodes, without loops: get_rope_index
+/// in closed form over cumulative sums. With kept index j of a token (its
+/// index among mask == 1 tokens) and, per vision block k, len_k tokens
+/// spanning span_k = max(tmax_k + 1, h_k, w_k) positions:
+///   text token:   j - sum_{blocks k up to here} (len_k - span_k)
+///   vision token: (j - l) - sum_{blocks before} (len_k - span_k) + (t, h, w)
+/// where l is its index in its block and (t, h, w) = unravel(l). Blocks are
+/// the runs of image (video) tokens, consumed in order across the batch;
+/// padded slots get 1. Sums over blocks are CumSums over tokens of values
+/// placed at each block's first token.
+struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
+  LowerMRopeIndex(MLIRContext *ctx, StringRef prefix)
+      : OpRewritePattern(ctx), prefix(prefix.str()) {}
+
+  LogicalResult matchAndRewrite(rope::MRopeIndexOp op,
+                                PatternRewriter &rewriter) const override {
+    auto graph = op->getParentOfType<onnx::GraphOp>();
+    if (!graph)
+      return rewriter.notifyMatchFailure(op, "not inside an onnx.graph");
+    int64_t opset = onnx::getOpsetVersion(op).value_or(0);
+    if (opset < 13)
+      return op.emitError("lowering rope.mrope_index to ONNX needs opset 13 "
+                          "or newer (the model has ")
+             << opset << ")";
+
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    std::string base = uniqueName(graph, prefix + "/mrope_index");
+    Type i64 = rewriter.getI64Type(), f32 = rewriter.getF32Type(),
+         i1 = rewriter.getI1Type();
+    int64_t dyn = ShapedType::kDynamic;
+    auto ids = op.getInputIds();
+    auto idsType = cast<RankedTensorType>(ids.getType());
+    int64_t bDim = idsType.getDimSize(0), sDim = idsType.getDimSize(1);
+    auto bs = [&](Type e) { return RankedTensorType::get({bDim, sDim}, e); };
+    int counter = 0;
+
+    OpBuilder::InsertionGuard guard(rewriter);
+    Block &body = graph.getBodyBlock();
+    auto constant = [&](ArrayRef<int64_t> shape, Attribute value) -> Value {
+      OpBuilder::InsertionGuard g(rewriter);
+      rewriter.setInsertionPointToStart(&body);
+      auto type = RankedTensorType::get(shape, cast<TypedAttr>(value).getType());
+      (void)type;
+      auto elements = cast<DenseElementsAttr>(value);
+      return onnx::InitializerOp::create(
+          rewriter, loc, elements.getType(),
+          uniqueName(graph, prefix + ".index_c" + std::to_string(counter++)),
+          elements, nullptr);
+    };
+    auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+      return constant(shape, DenseElementsAttr::get(
+                                 RankedTensorType::get(shape, i64), values));
+    };
+    auto scalar = [&](int64_t v) { return ints({v}, {}); };
+    rewriter.setInsertionPoint(op);
+    auto node = [&](StringRef opType, Type result, ValueRange inputs,
+                    ArrayRef<NamedAttribute> attrs = {}) -> Value {
+      return onnx::NodeOp::create(rewriter, loc, TypeRange{result}, opType,
+                                  inputs, attrs,
+                                  base + "/" + opType.str() + "_" +
+                                      std::to_string(counter++))
+          .getResults()[0];
+    };
+    auto attr = [&](StringRef name, int64_t v) {
+      return rewriter.getNamedAttr(name, rewriter.getI64IntegerAttr(v));
+    };
+    auto castTo = [&](Value v, Type elem, int64_t to) {
+      auto type = llvm::cast<RankedTensorType>(v.getType()).clone(elem);
+      return node("Cast", type, {v}, {attr("to", to)});
+    };
+    auto bin = [&](StringRef opType, Value a, Value b) {
+      return node(opType, a.getType(), {a, b});
+    };
+    auto cmp = [&](StringRef opType, Value a, Value b) {
+      return node(opType, llvm::cast<RankedTensorType>(a.getType()).clone(i1), {a, b});
+    };
+    Value one = scalar(1), zero = scalar(0), axis1 = scalar(1);
+    auto cumsum = [&](Value v) { return node("CumSum", v.getType(), {v, axis1}); };
+    auto asI64 = [&](Value b) { return castTo(b, i64, 7); };
+    // x[:, s - 1] (0 at s = 0), for int64 [B, S].
+    Value sliceStarts = ints({0}, {1}), sliceEnds = ints({-1}, {1});
+    Value pads = ints({0, 1, 0, 0}, {4});
+    auto previous = [&](Value v) {
+      Value head = node("Slice", RankedTensorType::get({bDim, dyn}, i64),
+                        {v, sliceStarts, sliceEnds, ints({1}, {1})});
+      return node("Pad", v.getType(), {head, pads});
+    };
+
+    // Which tokens count, and their index among the kept ones.
+    Value mask = op.getAttentionMask();
+    Value kept = mask ? cmp("Equal", mask.getType() == ids.getType()
+                                         ? mask
+                                         : castTo(mask, i64, 7),
+                            one)
+                      : cmp("Equal", bin("Mul", ids, zero), zero);
+    Value keptI = asI64(kept);
+    Value keptIdx = bin("Sub", cumsum(keptI), one);
+
+    // Vision tokens, block starts and the global index of each block.
+    auto tokens = [&](int64_t id) {
+      return node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept});
+    };
+    Value isImg = tokens(op.getImageToken());
+    Value isVid = tokens(op.getVideoToken());
+    Value isVis = node("Or", bs(i1), {isImg, isVid});
+    auto starts = [&](Value is) {
+      Value isI = asI64(is);
+      Value prevI = previous(isI);
+      return bin("Mul", isI, bin("Sub", one, prevI));
+    };
+    Value imgStart = starts(isImg), vidStart = starts(isVid);
+    Value flat = ints({-1}, {1});
+    Value shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
+    auto globalIndex = [&](Value start) {
+      Value f = node("Reshape", RankedTensorType::get({dyn}, i64), {start, flat});
+      Value c = node("CumSum", f.getType(), {f, zero});
+      Value g = node("Reshape", bs(i64), {c, shapeBS});
+      return node("Max", bs(i64), {bin("Sub", g, one), zero});
+    };
+    int64_t merge = op.getSpatialMerge();
+    // A dummy last row keeps Gather valid when a batch has no image/video.
+    auto gridOf = [&](Value grid, Value start) -> Value {
+      Value dummy = ints({1, merge, merge}, {1, 3});
+      Value rows = grid ? node("Concat", RankedTensorType::get({dyn, 3}, i64),
+                               {llvm::cast<ShapedType>(grid.getType())
+                                        .getElementType()
+                                        .isInteger(64)
+                                    ? grid
+                                    : castTo(grid, i64, 7),
+                                dummy},
+                               {attr("axis", 0)})
+                        : dummy;
+      return node("Gather", RankedTensorType::get({bDim, sDim, 3}, i64),
+                  {rows, globalIndex(start)}, {attr("axis", 0)});
+    };
+    Value gridImg = gridOf(op.getImageGridThw(), imgStart);
+    Value gridVid = gridOf(op.getVideoGridThw(), vidStart);
+    Value lastAxis = ints({-1}, {1});
+    Value isImg3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i1),
+                        {isImg, lastAxis});
+    Value grid = node("Where", RankedTensorType::get({bDim, sDim, 3}, i64),
+                      {isImg3, gridImg, gridVid});
+    auto column = [&](int64_t c) {
+      return node("Gather", bs(i64), {grid, scalar(c)}, {attr("axis", 2)});
+    };
+    Value mScalar = scalar(merge);
+    Value t = column(0);
+    Value h = bin("Div", column(1), mScalar);
+    Value w = bin("Div", column(2), mScalar);
+    Value hw = bin("Mul", h, w);
+    Value len = bin("Mul", t, hw);
+
+    // Qwen2.5-VL: the temporal row is int(f32(f32(ti * sec) * tps)).
+    std::optional<float> tps;
+    if (auto attrTps = op.getTokensPerSecond())
+      tps = attrTps->convertToFloat();
+    Value secTok;
+    if (tps) {
+      Value secRows;
+      if (Value sec = op.getSecondPerGridTs())
+        secRows = node("Concat", RankedTensorType::get({dyn}, f32),
+                       {sec, constant({1}, DenseElementsAttr::get(
+                                               RankedTensorType::get({1}, f32),
+                                               ArrayRef<float>{1.0f}))},
+                       {attr("axis", 0)});
+      else
+        secRows = constant({1}, DenseElementsAttr::get(
+                                    RankedTensorType::get({1}, f32),
+                                    ArrayRef<float>{1.0f}));
+      Value vidSec = node("Gather", bs(f32), {secRows, globalIndex(vidStart)},
+                          {attr("axis", 0)});
+      Value zeroF = constant({}, DenseElementsAttr::get(
+                                     RankedTensorType::get({}, f32),
+                                     ArrayRef<float>{0.0f}));
+      secTok = node("Where", bs(f32), {isVid, vidSec, zeroF});
+    }
+    Value tpsValue =
+        tps ? constant({}, DenseElementsAttr::get(RankedTensorType::get({}, f32),
+                                                  ArrayRef<float>{*tps}))
+            : Value();
+    auto temporal = [&](Value ti) -> Value {
+      if (!tps)
+        return ti;
+      Value scaled = bin("Mul", bin("Mul", castTo(ti, f32, 1), secTok), tpsValue);
+      return castTo(scaled, i64, 7);
+    };
+    Value span = node("Max", bs(i64),
+                      {bin("Add", temporal(bin("Sub", t, one)), one), h, w});
+
+    // Sums over blocks as CumSums of values placed at block starts.
+    Value start = bin("Add", imgStart, vidStart);
+    Value excess = bin("Sub", len, span);
+    Value excessIncl = cumsum(bin("Mul", excess, start));
+    Value lenIncl = cumsum(bin("Mul", len, start));
+    Value visCount = cumsum(asI64(isVis));
+    Value local = bin("Sub", bin("Sub", visCount, one), bin("Sub", lenIncl, len));
+    Value textPos = bin("Sub", keptIdx, excessIncl);
+    Value offset = bin("Sub", bin("Sub", keptIdx, local),
+                       bin("Sub", excessIncl, excess));
+    // Non-vision tokens may carry a dummy grid: keep divisors non-zero.
+    Value hwSafe = node("Max", bs(i64), {hw, one});
+    Value wSafe = node("Max", bs(i64), {w, one});
+    Value hSafe = node("Max", bs(i64), {h, one});
+    Value ti = bin("Div", local, hwSafe);
+    Value hi = bin("Mod", bin("Div", local, wSafe), hSafe);
+    Value wi = bin("Mod", local, wSafe);
+    auto row = [&](Value visPart) {
+      Value pos = node("Where", bs(i64), {isVis, bin("Add", offset, visPart), textPos});
+      return node("Where", bs(i64), {kept, pos, one});
+    };
+    Value axes0 = ints({0}, {1});
+    auto lift = [&](Value v) {
+      return node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i64),
+                  {v, axes0});
+    };
+    auto posType = RankedTensorType::get({3, bDim, sDim}, i64);
+    Value positions =
+        node("Concat", posType,
+             {lift(row(temporal(ti))), lift(row(hi)), lift(row(wi))},
+             {attr("axis", 0)});
+
+    // rope_deltas = max over kept tokens + 1 - S.
+    Value minusOne = scalar(-1);
+    Value kept3 = node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i1),
+                       {kept, axes0});
+    Value masked = node("Where", posType, {kept3, positions, minusOne});
+    Value rowMax;
+    auto maxType = RankedTensorType::get({bDim}, i64);
+    if (opset >= 18)
+      rowMax = node("ReduceMax", maxType, {masked, ints({0, 2}, {2})},
+                    {attr("keepdims", 0)});
+    else
+      rowMax = node("ReduceMax", maxType, {masked},
+                    {rewriter.getNamedAttr(
+                         "axes", DenseI64ArrayAttr::get(ctx, {0, 2})),
+                     attr("keepdims", 0)});
+    Value seqLen = node("Gather", RankedTensorType::get({}, i64),
+                        {shapeBS, one}, {attr("axis", 0)});
+    Value delta = bin("Sub", bin("Add", rowMax, one), seqLen);
+    Value deltas = node("Unsqueeze", RankedTensorType::get({bDim, 1}, i64),
+                        {delta, ints({1}, {1})});
+    rewriter.replaceOp(op, {positions, deltas});
+    return success();
+  }
+
+  std::string prefix;
+};
+
 struct ConvertRopeToOnnxPass
     : mrope::impl::ConvertRopeToOnnxBase<ConvertRopeToOnnxPass> {
   using Base::Base;
@@ -172,10 +422,18 @@ struct ConvertRopeToOnnxPass
     populateRopeToOnnxPatterns(patterns, prefix);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
-    WalkResult left = getOperation()->walk([](rope::CosSinOp op) {
-      op.emitError("could not lower rope.cos_sin to ONNX: it must sit in an "
-                   "onnx.graph with a constant frequency table");
-      return WalkResult::interrupt();
+    WalkResult left = getOperation()->walk([](Operation *op) {
+      if (isa<rope::CosSinOp>(op)) {
+        op->emitError("could not lower rope.cos_sin to ONNX: it must sit in "
+                      "an onnx.graph with a constant frequency table");
+        return WalkResult::interrupt();
+      }
+      if (isa<rope::MRopeIndexOp>(op)) {
+        op->emitError("could not lower rope.mrope_index to ONNX: it must sit "
+                      "in an onnx.graph of opset 13 or newer");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
     });
     if (left.wasInterrupted())
       signalPassFailure();
@@ -186,5 +444,5 @@ struct ConvertRopeToOnnxPass
 
 void mrope::populateRopeToOnnxPatterns(RewritePatternSet &patterns,
                                        StringRef prefix) {
-  patterns.add<LowerCosSin>(patterns.getContext(), prefix);
+  patterns.add<LowerCosSin, LowerMRopeIndex>(patterns.getContext(), prefix);
 }
