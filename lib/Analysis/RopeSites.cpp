@@ -221,12 +221,13 @@ struct Closure {
 std::optional<SmallVector<float>> pickInvFreq(const Closure &c) {
   std::optional<SmallVector<float>> best;
   for (SmallVector<float> values : c.floatConsts) {
-    // A per-channel table [inv, inv] (rotate-half layout): one half is the
-    // frequency table.
-    size_t half = values.size() / 2;
-    if (values.size() % 2 == 0 && half >= 2 &&
-        ArrayRef<float>(values).take_front(half) ==
-            ArrayRef<float>(values).drop_front(half))
+    // A per-channel table [inv, inv] (rotate-half layout; twice again when
+    // h and w share the frequencies): one half is the frequency table.
+    for (size_t half = values.size() / 2;
+         values.size() % 2 == 0 && half >= 2 &&
+         ArrayRef<float>(values).take_front(half) ==
+             ArrayRef<float>(values).drop_front(half);
+         half = values.size() / 2)
       values.resize(half);
     if (values.size() < 2 || values.front() != 1.0f)
       continue;
@@ -386,8 +387,8 @@ void findRotations(Value table, RopeSite &site) {
       NodeOp node = dyn_cast<NodeOp>(user);
       if (!node)
         continue;
-      if (llvm::is_contained({"Unsqueeze", "Cast", "Reshape", "Expand", "Slice",
-                              "Transpose", "Split"},
+      if (llvm::is_contained({"Unsqueeze", "Squeeze", "Cast", "Reshape",
+                              "Expand", "Slice", "Transpose", "Split"},
                              node.getOpType())) {
         if (node.getInputs()[0] == v)
           for (Value r : node.getResults())
@@ -779,7 +780,7 @@ std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
   }
   if (bugs)
     os << "verdict: " << bugs << (bugs == 1 ? " site needs" : " sites need")
-       << " 3D M-RoPE positions (mrope-fix -o FIXED.onnx rewrites "
+       << " true multimodal positions (mrope-fix -o FIXED.onnx rewrites "
        << (bugs == 1 ? "it" : "them") << ")\n";
   else
     os << "verdict: no RoPE position bug found\n";

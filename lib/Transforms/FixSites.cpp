@@ -121,6 +121,105 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   return index.getPositions();
 }
 
+/// The vision tower's flattened 1D patch index -> (h, w) positions per
+/// patch from a `vision_position_ids` [patches, 2] input (found or added;
+/// python: mrope.reference.vision_positions(grid_thw) gives them in 2x2
+/// merge-block order). The tables become the Qwen2-VL vision RoPE: h and w
+/// each own half the frequencies, which restart per axis; the table is the
+/// graph's own, every other entry (theta^(-2j/(D/2)) = theta^(-4j/D) bit for
+/// bit).
+LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site,
+                            FixResult &result, std::string &error) {
+  MLIRContext *ctx = graph.getContext();
+  OpBuilder b(ctx);
+  Location loc = site.cosNode.getLoc();
+  int64_t numFreqs = site.invFreq.size();
+  auto oldType = dyn_cast<RankedTensorType>(site.cosNode.getResults()[0].getType());
+  if (numFreqs % 2 || !oldType || oldType.getRank() != 2) {
+    error = "site " + nodeLabel(site.cosNode) +
+            ": the vision tables are not [patches, dim] with an even number "
+            "of frequencies";
+    return failure();
+  }
+  Type i64 = b.getI64Type();
+  int64_t patches = oldType.getDimSize(0);
+  BlockArgument hw;
+  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+    if (graph.getInputName(i) == "vision_position_ids")
+      hw = graph.getArgument(i);
+  if (!hw) {
+    std::string patchDim = "patches";
+    for (BlockArgument arg : graph.getBodyBlock().getArguments())
+      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
+                                                        onnx::attr::kDimParams))
+        if (!dims.empty())
+          if (auto name = dyn_cast<StringAttr>(dims[0]);
+              name && !name.getValue().empty()) {
+            patchDim = name.getValue().str();
+            break;
+          }
+    hw = graph.addInput("vision_position_ids",
+                        RankedTensorType::get({patches, 2}, i64),
+                        {StringRef(patchDim), StringRef("")});
+    result.changes.push_back("added input 'vision_position_ids' int64 "
+                             "[patches, 2] ((h, w) per patch)");
+  }
+
+  SmallVector<float> table;
+  for (int64_t j = 0; j < numFreqs; j += 2)
+    table.push_back(site.invFreq[j]);
+  int64_t half = table.size();
+  auto semantics = rope::SemanticsAttr::get(
+      ctx, {half, half}, 2 * numFreqs, APFloat(site.theta),
+      rope::PairLayout::neox, rope::SectionOrder::contiguous,
+      rope::FreqIndex::per_section);
+
+  b.setInsertionPointToStart(&graph.getBodyBlock());
+  auto constant = [&](StringRef name, DenseElementsAttr value) -> Value {
+    return onnx::InitializerOp::create(b, loc, value.getType(), name, value,
+                                       nullptr);
+  };
+  auto invType = RankedTensorType::get({half}, b.getF32Type());
+  Value inv = constant("mrope_fix.vision_inv_freq",
+                       DenseElementsAttr::get(invType, ArrayRef<float>(table)));
+  auto axesType = RankedTensorType::get({1}, i64);
+  Value axes = constant("mrope_fix.vision_axes",
+                        DenseElementsAttr::get(axesType, ArrayRef<int64_t>{1}));
+  Value axes0 = constant("mrope_fix.vision_axes0",
+                         DenseElementsAttr::get(axesType, ArrayRef<int64_t>{0}));
+
+  b.setInsertionPoint(site.cosNode);
+  std::string base = "mrope_fix/vision";
+  // [patches, 2] -> [2, 1, patches]: two position rows of one "batch".
+  Value rows = onnx::NodeOp::create(
+                   b, loc, RankedTensorType::get({2, patches}, i64),
+                   "Transpose", {hw},
+                   {b.getNamedAttr("perm", DenseI64ArrayAttr::get(ctx, {1, 0}))},
+                   base + "/Transpose")
+                   .getResults()[0];
+  rows = onnx::NodeOp::create(b, loc, RankedTensorType::get({2, 1, patches}, i64),
+                              "Unsqueeze", {rows, axes}, {}, base + "/Unsqueeze")
+             .getResults()[0];
+  auto tableType =
+      RankedTensorType::get({1, patches, oldType.getDimSize(1)},
+                            oldType.getElementType());
+  auto cosSin = rope::CosSinOp::create(b, loc, tableType, tableType, rows, inv,
+                                       semantics);
+  auto squeeze = [&](Value v, StringRef what) {
+    return onnx::NodeOp::create(b, loc, TypeRange{oldType}, "Squeeze",
+                                ValueRange{v, axes0}, {}, base + "/Squeeze_" + what.str())
+        .getResults()[0];
+  };
+  site.cosNode.getResults()[0].replaceAllUsesWith(squeeze(cosSin.getCos(), "cos"));
+  site.sinNode.getResults()[0].replaceAllUsesWith(squeeze(cosSin.getSin(), "sin"));
+  result.changes.push_back("site " + nodeLabel(site.cosNode) +
+                           " (vision 1d): tables rebuilt as 2D (h, w) RoPE [" +
+                           std::to_string(half) + ", " + std::to_string(half) +
+                           "] from input 'vision_position_ids' (was " +
+                           site.positionsName() + ")");
+  return success();
+}
+
 } // namespace
 
 /// Removes the nodes (and initializers) that only the replaced tables used:
@@ -173,17 +272,24 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   positionDims(graph, oldPositions, shape, params);
   SmallVector<StringRef> paramRefs(params.begin(), params.end());
   auto positionsType = RankedTensorType::get(shape, b.getI64Type());
+  // The decoder's [3, B, S] positions, made on first use: a new input (that
+  // takes the old input's place at the end) or computed in the graph.
   Value positions;
-  if (options.computePositions) {
-    FailureOr<Value> computed =
-        computePositionsInGraph(graph, options, shape, params, result, error);
-    if (failed(computed))
-      return failure();
-    positions = *computed;
-  } else {
-    positions =
-        graph.addInput("mrope_fix.position_ids", positionsType, paramRefs);
-  }
+  auto decoderPositions = [&]() -> FailureOr<Value> {
+    if (positions)
+      return positions;
+    if (options.computePositions) {
+      FailureOr<Value> computed = computePositionsInGraph(
+          graph, options, shape, params, result, error);
+      if (failed(computed))
+        return failure();
+      positions = *computed;
+    } else {
+      positions =
+          graph.addInput("mrope_fix.position_ids", positionsType, paramRefs);
+    }
+    return positions;
+  };
 
   SmallVector<Operation *> replaced;
   for (RopeSite *site : buggy) {
@@ -195,22 +301,25 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
         return failure();
       }
       Operation *builder = site->builtRows.getDefiningOp();
-      Value rows = positions;
+      FailureOr<Value> rows = decoderPositions();
+      if (failed(rows))
+        return failure();
       Type want = cast<ShapedType>(site->builtRows.getType()).getElementType();
       if (want && want != b.getI64Type()) {
         error = siteName + ": the in-graph rows are not int64";
         return failure();
       }
-      site->builtRows.replaceAllUsesWith(rows);
+      site->builtRows.replaceAllUsesWith(*rows);
       replaced.push_back(builder);
       result.changes.push_back(
           siteName + " (mrope-degenerate): rows built by " + nameOf(builder) +
           " from " + site->positionsName() + " replaced by input '" +
           options.positionsName + "' [3, batch, seq]");
     } else if (site->kind == "1d" && site->vision) {
-      error = siteName + ": rewriting the vision tower's flattened patch "
-                         "index into (h, w) positions is not implemented yet";
-      return failure();
+      if (failed(fixVisionSite(graph, *site, result, error)))
+        return failure();
+      replaced.push_back(site->cosNode);
+      replaced.push_back(site->sinNode);
     } else if (site->kind == "1d") {
       if (site->perSectionFreqs || site->sections.size() != 1 ||
           (!site->sinNode.isOnnx("Sin") && !site->sinNode.isOnnx("Gather"))) {
@@ -254,8 +363,11 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
       auto tableType = RankedTensorType::get(
           {shape[1], shape[2], 2 * numFreqs},
           oldType ? oldType.getElementType() : b.getF32Type());
+      FailureOr<Value> rows = decoderPositions();
+      if (failed(rows))
+        return failure();
       auto cosSin = rope::CosSinOp::create(b, site->cosNode.getLoc(), tableType,
-                                           tableType, positions, inv, semantics);
+                                           tableType, *rows, inv, semantics);
       oldCos.replaceAllUsesWith(cosSin.getCos());
       site->sinNode.getResults()[0].replaceAllUsesWith(cosSin.getSin());
       replaced.push_back(site->cosNode);
@@ -307,6 +419,8 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
                            " node(s) only the old tables used");
 
   auto oldArg = dyn_cast<BlockArgument>(oldPositions);
+  if (!positions)
+    return result; // only vision sites: no decoder positions input
   if (options.computePositions) {
     // The graph computes its positions: an old positions input nothing
     // reads any more goes.
