@@ -24,23 +24,9 @@
 const fs = require('fs');
 const path = require('path');
 
-function findOrt() {
-  const candidates = [];
-  if (process.env.MROPE_NODE_MODULES) candidates.push(process.env.MROPE_NODE_MODULES);
-  let dir = __dirname;
-  for (;;) {
-    candidates.push(path.join(dir, 'node_modules'));
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  for (const nm of candidates) {
-    const p = path.join(nm, 'onnxruntime-node');
-    if (fs.existsSync(path.join(p, 'package.json'))) return [require(p), p];
-  }
-  process.stderr.write('mrope: onnxruntime-node is not installed (run scripts/setup.sh)\n');
-  process.exit(2);
-}
+// The same lookup as the run harness (MROPE_NODE_MODULES, then node_modules
+// folders upwards).
+const {findOrtWithPath: findOrt} = require('./ort_run.js');
 
 const ARRAYS = {
   float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array,

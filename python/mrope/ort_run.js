@@ -12,7 +12,8 @@
 const fs = require('fs');
 const path = require('path');
 
-function findOrt() {
+/** onnxruntime-node and the folder it was loaded from (exits 2 when missing). */
+function findOrtWithPath() {
   const tried = [];
   const candidates = [];
   if (process.env.MROPE_NODE_MODULES) candidates.push(process.env.MROPE_NODE_MODULES);
@@ -26,7 +27,7 @@ function findOrt() {
   for (const nm of candidates) {
     const p = path.join(nm, 'onnxruntime-node');
     tried.push(p);
-    if (fs.existsSync(path.join(p, 'package.json'))) return require(p);
+    if (fs.existsSync(path.join(p, 'package.json'))) return [require(p), p];
   }
   process.stderr.write(
       'mrope: onnxruntime-node is not installed (looked in ' + tried.join(', ') + ').\n' +
@@ -34,6 +35,11 @@ function findOrt() {
       'or point MROPE_NODE_MODULES at a node_modules folder that holds onnxruntime-node@1.30.0.\n');
   process.exit(2);
 }
+
+function findOrt() {
+  return findOrtWithPath()[0];
+}
+
 
 const ARRAYS = {
   float32: [Float32Array, 4], float64: [Float64Array, 8], float16: [Uint16Array, 2],
@@ -90,7 +96,11 @@ async function main() {
   fs.writeFileSync(path.join(dir, 'response.json'), JSON.stringify(resp));
 }
 
-main().catch((e) => {
-  process.stderr.write('mrope ort_run.js: ' + (e && e.stack ? e.stack : String(e)) + '\n');
-  process.exit(1);
-});
+module.exports = {findOrtWithPath};
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write('mrope ort_run.js: ' + (e && e.stack ? e.stack : String(e)) + '\n');
+    process.exit(1);
+  });
+}

@@ -326,10 +326,5 @@ int main(int argc, char **argv) {
       return fail("--emit must be so, mlir, llvm-dialect, llvm or header");
     }
   }
-  auto file = openOutputFile(output, &error);
-  if (!file)
-    return fail(error);
-  file->os() << text;
-  file->keep();
-  return 0;
+  return writeText(text);
 }
