@@ -75,15 +75,11 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
                                          std::string &error) {
   OpBuilder b(graph.getContext());
   Location loc = graph.getLoc();
+  // A KV-cache decoder: [batch, kv_heads, past, dim] past keys.
+  Value pastKey;
   for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
-    if (graph.getInputName(i).starts_with("past_key_values")) {
-      error = "--positions compute is not implemented for KV-cache decoders "
-              "(input '" +
-              graph.getInputName(i).str() +
-              "'); use --positions input and pass past_length + rope_delta "
-              "for decode steps";
-      return failure();
-    }
+    if (graph.getInputName(i).starts_with("past_key_values") && !pastKey)
+      pastKey = graph.getArgument(i);
   auto input = [&](StringRef name, Type type,
                    ArrayRef<StringRef> dims) -> Value {
     for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
@@ -109,16 +105,81 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
     tokensPerSecond = b.getF32FloatAttr(2.0f); // released Qwen2.5-VL configs
   }
   b.setInsertionPointToStart(&graph.getBodyBlock());
+  int64_t dyn = ShapedType::kDynamic;
+  int counter = 0;
+  auto node = [&](StringRef opType, Type type, ValueRange inputs,
+                  ArrayRef<NamedAttribute> attrs = {}) -> Value {
+    return onnx::NodeOp::create(b, loc, TypeRange{type}, opType, inputs, attrs,
+                                "mrope_fix/positions/" + opType.str() + "_" +
+                                    std::to_string(counter++))
+        .getResults()[0];
+  };
+  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) -> Value {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&graph.getBodyBlock());
+    auto type = RankedTensorType::get(shape, i64);
+    return onnx::InitializerOp::create(
+        b, loc, type, "mrope_fix.positions_c" + std::to_string(counter++),
+        DenseElementsAttr::get(type, values), nullptr);
+  };
+  auto scalarType = RankedTensorType::get({}, i64);
+  auto bsType = RankedTensorType::get({shape[1], shape[2]}, i64);
+  Value seqLen, indexMask = mask;
+  if (pastKey) {
+    // The mask covers past and new tokens; the index wants the new ones.
+    Value idsShape = node("Shape", RankedTensorType::get({2}, i64), {ids});
+    seqLen = node("Gather", scalarType, {idsShape, ints({1}, {})},
+                  {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+    Value start = node("Unsqueeze", RankedTensorType::get({1}, i64),
+                       {node("Neg", scalarType, {seqLen}), ints({0}, {1})});
+    indexMask = node("Slice", RankedTensorType::get({shape[1], dyn}, i64),
+                     {mask, start, ints({INT64_MAX}, {1}), ints({1}, {1})});
+  }
   auto index = rope::MRopeIndexOp::create(
       b, loc, RankedTensorType::get(shape, i64),
-      RankedTensorType::get({shape[1], 1}, i64), ids, mask, images, videos,
+      RankedTensorType::get({shape[1], 1}, i64), ids, indexMask, images, videos,
       seconds, b.getI64IntegerAttr(151655), b.getI64IntegerAttr(151656),
       b.getI64IntegerAttr(151652), b.getI64IntegerAttr(2), tokensPerSecond);
-  graph.addOutput("rope_deltas", index.getRopeDeltas(), {batch, ""});
+  if (!pastKey) {
+    graph.addOutput("rope_deltas", index.getRopeDeltas(), {batch, ""});
+    result.changes.push_back(
+        "positions computed in the graph from input_ids, attention_mask and "
+        "the grids (get_rope_index); added output 'rope_deltas'");
+    return index.getPositions();
+  }
+  // Decode steps (past > 0) continue as text: past + arange(S) + the
+  // rope_deltas of the prefill on all three rows; the prefill (past = 0)
+  // computes positions and deltas from the prompt.
+  Value pastDeltas = input("past_rope_deltas",
+                           RankedTensorType::get({shape[1], 1}, i64),
+                           {batch, ""});
+  Value pastShape = node("Shape", RankedTensorType::get({4}, i64), {pastKey});
+  Value pastLen = node("Gather", scalarType, {pastShape, ints({2}, {})},
+                       {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+  Value steps = node("Range", RankedTensorType::get({shape[2]}, i64),
+                     {ints({0}, {}), seqLen, ints({1}, {})});
+  Value decode = node("Add", bsType,
+                      {node("Add", RankedTensorType::get({shape[2]}, i64),
+                            {steps, pastLen}),
+                       pastDeltas});
+  Value decode3 = node(
+      "Expand", RankedTensorType::get(shape, i64),
+      {node("Unsqueeze", RankedTensorType::get({1, shape[1], shape[2]}, i64),
+            {decode, ints({0}, {1})}),
+       ints({3, 1, 1}, {3})});
+  Value prefill = node("Equal", RankedTensorType::get({}, b.getI1Type()),
+                       {pastLen, ints({0}, {})});
+  Value positions = node("Where", RankedTensorType::get(shape, i64),
+                         {prefill, index.getPositions(), decode3});
+  Value deltas = node("Where", RankedTensorType::get({shape[1], 1}, i64),
+                      {prefill, index.getRopeDeltas(), pastDeltas});
+  graph.addOutput("rope_deltas", deltas, {batch, ""});
   result.changes.push_back(
-      "positions computed in the graph from input_ids, attention_mask and "
-      "the grids (get_rope_index); added output 'rope_deltas'");
-  return index.getPositions();
+      "positions computed in the graph: from input_ids, attention_mask and "
+      "the grids (get_rope_index) when the past is empty, else past length + "
+      "arange + input 'past_rope_deltas'; added output 'rope_deltas' (feed it "
+      "back as past_rope_deltas)");
+  return positions;
 }
 
 /// The vision tower's flattened 1D patch index -> (h, w) positions per
@@ -313,8 +374,10 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
       replaced.push_back(builder);
       result.changes.push_back(
           siteName + " (mrope-degenerate): rows built by " + nameOf(builder) +
-          " from " + site->positionsName() + " replaced by input '" +
-          options.positionsName + "' [3, batch, seq]");
+          " from " + site->positionsName() + " replaced by " +
+          (options.computePositions
+               ? std::string("the positions computed in the graph")
+               : "input '" + options.positionsName + "' [3, batch, seq]"));
     } else if (site->kind == "1d" && site->vision) {
       if (failed(fixVisionSite(graph, *site, result, error)))
         return failure();
@@ -377,8 +440,11 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
       os << siteName << " (1d): tables rebuilt as M-RoPE [";
       llvm::interleaveComma(sections, os);
       os << "]" << (order == rope::SectionOrder::interleaved ? " interleaved" : "")
-         << " from input '" << options.positionsName
-         << "' [3, batch, seq] (was " << site->positionsName() << ")";
+         << " from "
+         << (options.computePositions
+                 ? std::string("the positions computed in the graph")
+                 : "input '" + options.positionsName + "' [3, batch, seq]")
+         << " (was " << site->positionsName() << ")";
       result.changes.push_back(text);
     } else {
       error = siteName + ": cannot fix a '" + site->kind + "' site";

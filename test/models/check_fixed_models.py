@@ -104,7 +104,7 @@ def check_bug_model(tool, zoo, desc):
         if (after["sites"], after["rotations"]) != (before["sites"], before["rotations"]):
             problems.append(f"sites/rotations {after['sites']}/{after['rotations']} after the "
                             f"fix, {before['sites']}/{before['rotations']} before")
-        # 5. --positions compute (not for KV-cache decoders): the fixed model
+        # 5. --positions compute (prefill graphs): the fixed model
         # computes the positions from input_ids, the mask and the grids and
         # equals the twin fed reference positions; rope_deltas as reference.
         if not kv:
@@ -122,8 +122,13 @@ def check_bug_model(tool, zoo, desc):
                 problems.append(f"--positions compute vs twin: {d_compute:.2e} > {TOL}")
             if not np.array_equal(got["rope_deltas"], want_deltas):
                 problems.append("--positions compute: rope_deltas differ from the reference")
+        # 5b. KV-cache decoder in compute mode: the prefill (empty past)
+        # computes positions and rope_deltas from the prompt; a decode step
+        # (text) continues at past + arange + past_rope_deltas.
+        if kv:
+            d_compute = check_kv_compute(tool, zoo, name, arch, twin, tmp, problems)
     status = "FAIL" if problems else "ok"
-    compute = "" if kv else f", compute mode {d_compute:.1e}"
+    compute = f", compute mode {d_compute:.1e}"
     print(f"{status} {name} (--arch {arch}): |fixed - twin| = {d_twin:.1e} on multimodal, "
           f"|fixed - original| = {d_text:.1e} on text{compute}"
           + ("; " + "; ".join(problems) if problems else ""))
@@ -138,6 +143,45 @@ def attribute_value(a):
     if a.type == onnx.AttributeProto.GRAPH:
         return (a.name, graph_signature_of(a.g))
     return (a.name, repr(onnx.helper.get_attribute_value(a)))
+
+
+def check_kv_compute(tool, zoo, name, arch, twin, tmp, problems):
+    computed = os.path.join(tmp, "computed.onnx")
+    fix(tool, os.path.join(zoo, name), arch, computed, positions="compute")
+    twin_model = os.path.join(zoo, twin["model"])
+    ids, mask, grids = zoo_feeds.batch("multimodal", padded=False)
+    B, S = ids.shape
+    hidden = int(twin["inputs"]["inputs_embeds"][2])
+    rng = np.random.default_rng(5)
+    pasts = sorted(n for n in twin["inputs"] if n.startswith("past_key_values."))
+    empty = {n: np.zeros([B if d == "batch" else 0 if d == "past_sequence" else int(d)
+                          for d in twin["inputs"][n]], np.float32) for n in pasts}
+    embeds = rng.standard_normal((B, S, hidden)).astype(np.float32)
+    pos, deltas = reference.rope_index(ids, attention_mask=mask, **grids)
+    # prefill
+    want = ort.run(twin_model, {"inputs_embeds": embeds, "attention_mask": mask,
+                                "position_ids": pos, **empty})
+    got = ort.run(computed, {"inputs_embeds": embeds, "attention_mask": mask, "input_ids": ids,
+                             "past_rope_deltas": np.zeros((B, 1), np.int64), **grids, **empty})
+    diff = max_diff({k: got[k] for k in want}, want)
+    if not np.array_equal(got["rope_deltas"], deltas):
+        problems.append("KV compute prefill: rope_deltas differ from the reference")
+    # one decode step with a text token, the prefill's cache as past
+    past = {n: got[n.replace("past_key_values", "present")] for n in pasts}
+    new_ids = np.full((B, 1), 77, np.int64)
+    full_mask = np.concatenate([mask, np.ones((B, 1), np.int64)], axis=1)
+    full_pos, _ = reference.rope_index(np.concatenate([ids, new_ids], axis=1),
+                                       attention_mask=full_mask, **grids)
+    step = rng.standard_normal((B, 1, hidden)).astype(np.float32)
+    want = ort.run(twin_model, {"inputs_embeds": step, "attention_mask": full_mask,
+                                "position_ids": full_pos[:, :, S:].copy(), **past})
+    got2 = ort.run(computed, {"inputs_embeds": step, "attention_mask": full_mask,
+                              "input_ids": new_ids, "past_rope_deltas": got["rope_deltas"],
+                              **grids, **past})
+    diff = max(diff, max_diff({k: got2[k] for k in want}, want))
+    if diff > TOL:
+        problems.append(f"KV compute mode vs twin (prefill + decode): {diff:.2e} > {TOL}")
+    return diff
 
 
 def check_vision_model(tool, zoo, desc):

@@ -96,7 +96,10 @@ int main(int argc, char **argv) {
       "The fixed model takes `position_ids` int64 [3, batch, seq] (t, h, w "
       "rows, as\ntransformers' get_rope_index computes them; python: "
       "mrope.reference.rope_index).\nFor decode steps with a KV cache, pass "
-      "past_length + rope_delta + arange on\nall three rows.\n");
+      "past_length + rope_delta + arange on\nall three rows. With --positions "
+      "compute the model computes them from input_ids,\nattention_mask and the "
+      "grids and outputs rope_deltas (KV decoders: feed it back\nas "
+      "past_rope_deltas).\n");
 
   std::optional<Arch> arch = parseArch(archOption);
   if (!arch)
