@@ -34,6 +34,29 @@ def ConvertRopeToLoops : Pass<"convert-rope-to-loops"> {
   ];
 }
 
+def ConvertRopeIndexToLoops : Pass<"convert-rope-index-to-loops"> {
+  let summary = "Lower rope.mrope_index (3D position ids) to scalar loops";
+  let description = [{
+    Rewrites each `rope.mrope_index` into one pass over the tokens of every
+    row (`scf.for` over rows, then tokens; rows in order so the image and
+    video grid rows are consumed across the batch), computing get_rope_index
+    in closed form: a text token sits at `j - excess` (`j` its index among
+    kept tokens, `excess` the sum of `len - span` over the vision blocks so
+    far), a vision token at its block's offset plus the `(t, h, w)` of its
+    index in the block (Qwen2.5-VL: `t` scaled in f32 and truncated), padded
+    slots at 1; `rope_deltas = max + 1 - S` per row. Blocks are runs of image
+    (video) tokens. Inputs are read through `bufferization.to_buffer`, the
+    results are new buffers returned as tensors, so it runs before one-shot
+    bufferization (`mrope-cpu-pipeline` does both).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def ConvertRopeToOnnx : Pass<"convert-rope-to-onnx"> {
   let summary = "Lower rope.cos_sin and rope.mrope_index inside ONNX graphs to standard ONNX nodes";
   let description = [{

@@ -20,6 +20,8 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
 };
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+  // 3D position ids on tensors become loops over new buffers first.
+  pm.addPass(mrope::createConvertRopeIndexToLoops());
   if (options.bufferize) {
     bufferization::OneShotBufferizePassOptions bufferize;
     bufferize.bufferizeFunctionBoundaries = true;

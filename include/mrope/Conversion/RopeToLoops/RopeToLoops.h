@@ -10,6 +10,10 @@ namespace mrope {
 /// Adds the pattern lowering in-place (memref) rope.apply to loops.
 void populateRopeToLoopsPatterns(mlir::RewritePatternSet &patterns);
 
+/// Adds the pattern lowering rope.mrope_index (on tensors) to scalar loops
+/// over new buffers; it runs before bufferization.
+void populateMRopeIndexToLoopsPatterns(mlir::RewritePatternSet &patterns);
+
 /// How emitSinCos rounds x * 2/pi to the quadrant count k.
 enum class SinCosRounding {
   /// math.roundeven (the CPU lowering: one vroundpd/frintn instruction).
