@@ -495,7 +495,10 @@ void classify(RopeSite &site, Arch arch) {
                          : ": right for a text model");
     }
   } else if (site.kind == "2d") {
-    site.reason = "2D (h, w) positions from " + source + " (vision tower)";
+    site.reason = site.computedPositions
+                      ? "2D (h, w) positions computed in the graph from " +
+                            source + " (vision tower)"
+                      : "2D (h, w) positions from " + source + " (vision tower)";
   } else if (site.computedPositions) {
     site.reason = "3D positions computed in the graph (get_rope_index) from " +
                   source + " and the image/video grids";
@@ -580,8 +583,13 @@ std::optional<RopeSite> matchComputedSite(NodeOp cos, Arch arch) {
       addNames(site, merge->nodes);
       cosTable = merge->merged;
     }
-  } else if (fromInput && rankOf(site.positions) == 2 &&
-             dimOf(site.positions, 1) == 2) {
+  } else if ((fromInput && rankOf(site.positions) == 2 &&
+              dimOf(site.positions, 1) == 2) ||
+             grids) {
+    // (h, w) per patch, given, or computed from [N, 3] grids in the graph.
+    site.computedPositions = static_cast<bool>(grids);
+    if (grids)
+      site.positions = grids;
     // Vision tower: (h, w) per patch, each axis with its own copy of the
     // frequencies.
     site.kind = "2d";

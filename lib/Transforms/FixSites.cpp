@@ -189,8 +189,89 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
 /// each own half the frequencies, which restart per axis; the table is the
 /// graph's own, every other entry (theta^(-2j/(D/2)) = theta^(-4j/D) bit for
 /// bit).
+/// (h, w) of every patch from `grid_thw` [images, 3] in the graph, as
+/// Qwen2VisionTransformer.rot_pos_emb orders them: image by image, frame by
+/// frame, m x m merge block by block (row-major), row-major inside a block.
+/// Closed form per patch p: image k = #ends <= p, r = (p - start_k) mod h*w,
+/// block = r / m^2, e = r mod m^2, h = (block / (w/m)) m + e / m,
+/// w = (block mod (w/m)) m + e mod m.
+Value visionPositionsInGraph(onnx::GraphOp graph, Value gridThw,
+                             Value patchesOf, int64_t patches, int64_t merge,
+                             Location loc) {
+  OpBuilder b(graph.getContext());
+  Type i64 = b.getI64Type();
+  int64_t dyn = ShapedType::kDynamic;
+  int counter = 0;
+  auto vec = RankedTensorType::get({patches}, i64);
+  auto perImage = RankedTensorType::get({dyn}, i64);
+  auto scalarType = RankedTensorType::get({}, i64);
+  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) -> Value {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&graph.getBodyBlock());
+    auto type = RankedTensorType::get(shape, i64);
+    return onnx::InitializerOp::create(
+        b, loc, type, "mrope_fix.vision_c" + std::to_string(counter++),
+        DenseElementsAttr::get(type, values), nullptr);
+  };
+  b.setInsertionPointToStart(&graph.getBodyBlock());
+  auto node = [&](StringRef opType, Type type, ValueRange inputs,
+                  ArrayRef<NamedAttribute> attrs = {}) -> Value {
+    return onnx::NodeOp::create(b, loc, TypeRange{type}, opType, inputs, attrs,
+                                "mrope_fix/vision_positions/" + opType.str() +
+                                    "_" + std::to_string(counter++))
+        .getResults()[0];
+  };
+  auto axis = [&](int64_t a) {
+    return b.getNamedAttr("axis", b.getI64IntegerAttr(a));
+  };
+  Value zero = ints({0}, {}), one = ints({1}, {}), m = ints({merge}, {});
+  Value mm = ints({merge * merge}, {});
+  Value shape = node("Shape", RankedTensorType::get({dyn}, i64), {patchesOf});
+  Value n = node("Gather", scalarType, {shape, zero}, {axis(0)});
+  Value p = node("Range", vec, {zero, n, one});
+  auto column = [&](int64_t c) {
+    return node("Gather", perImage, {gridThw, ints({c}, {})}, {axis(1)});
+  };
+  Value t = column(0), h = column(1), w = column(2);
+  Value hw = node("Mul", perImage, {h, w});
+  Value count = node("Mul", perImage, {t, hw});
+  Value ends = node("CumSum", perImage, {count, zero});
+  Value starts = node("Sub", perImage, {ends, count});
+  Value endsRow = node("Unsqueeze", RankedTensorType::get({1, dyn}, i64),
+                       {ends, ints({0}, {1})});
+  Value pCol = node("Unsqueeze", RankedTensorType::get({patches, 1}, i64),
+                    {p, ints({1}, {1})});
+  Value done = node("Cast", RankedTensorType::get({patches, dyn}, i64),
+                    {node("LessOrEqual",
+                          RankedTensorType::get({patches, dyn}, b.getI1Type()),
+                          {endsRow, pCol})},
+                    {b.getNamedAttr("to", b.getI64IntegerAttr(7))});
+  Value k = node("ReduceSum", vec, {done, ints({1}, {1})},
+                 {b.getNamedAttr("keepdims", b.getI64IntegerAttr(0))});
+  auto at = [&](Value perImageValue) {
+    return node("Gather", vec, {perImageValue, k}, {axis(0)});
+  };
+  Value r = node("Mod", vec, {node("Sub", vec, {p, at(starts)}), at(hw)});
+  Value block = node("Div", vec, {r, mm});
+  Value e = node("Mod", vec, {r, mm});
+  Value blocksPerRow = node("Div", vec, {at(w), m});
+  Value hpos = node("Add", vec,
+                    {node("Mul", vec, {node("Div", vec, {block, blocksPerRow}), m}),
+                     node("Div", vec, {e, m})});
+  Value wpos = node("Add", vec,
+                    {node("Mul", vec, {node("Mod", vec, {block, blocksPerRow}), m}),
+                     node("Mod", vec, {e, m})});
+  auto col = RankedTensorType::get({patches, 1}, i64);
+  Value axes1 = ints({1}, {1});
+  return node("Concat", RankedTensorType::get({patches, 2}, i64),
+              {node("Unsqueeze", col, {hpos, axes1}),
+               node("Unsqueeze", col, {wpos, axes1})},
+              {axis(1)});
+}
+
 LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site,
-                            FixResult &result, std::string &error) {
+                            bool compute, FixResult &result,
+                            std::string &error) {
   MLIRContext *ctx = graph.getContext();
   OpBuilder b(ctx);
   Location loc = site.cosNode.getLoc();
@@ -204,11 +285,31 @@ LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site,
   }
   Type i64 = b.getI64Type();
   int64_t patches = oldType.getDimSize(0);
-  BlockArgument hw;
-  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+  Value hw;
+  for (unsigned i = 0, e = graph.getNumArguments(); i < e && !compute; ++i)
     if (graph.getInputName(i) == "vision_position_ids")
       hw = graph.getArgument(i);
-  if (!hw) {
+  if (compute) {
+    // The patches: the first input with a [patches, ...] shape.
+    Value patchesOf;
+    for (BlockArgument arg : graph.getBodyBlock().getArguments())
+      if (auto type = dyn_cast<RankedTensorType>(arg.getType());
+          type && type.getRank() >= 1 && !patchesOf)
+        patchesOf = arg;
+    Value grid;
+    for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+      if (graph.getInputName(i) == "grid_thw")
+        grid = graph.getArgument(i);
+    if (!grid) {
+      grid = graph.addInput("grid_thw",
+                            RankedTensorType::get({ShapedType::kDynamic, 3}, i64),
+                            {StringRef("num_images"), StringRef("")});
+      result.changes.push_back("added input 'grid_thw' int64 [images, 3]");
+    }
+    hw = visionPositionsInGraph(graph, grid, patchesOf, patches, 2, loc);
+    result.changes.push_back("(h, w) of every patch computed in the graph from "
+                             "grid_thw (2x2 merge-block order)");
+  } else if (!hw) {
     std::string patchDim = "patches";
     for (BlockArgument arg : graph.getBodyBlock().getArguments())
       if (auto dims = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
@@ -276,7 +377,10 @@ LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site,
   result.changes.push_back("site " + nodeLabel(site.cosNode) +
                            " (vision 1d): tables rebuilt as 2D (h, w) RoPE [" +
                            std::to_string(half) + ", " + std::to_string(half) +
-                           "] from input 'vision_position_ids' (was " +
+                           "] from " +
+                           (compute ? std::string("(h, w) computed from grid_thw")
+                                    : std::string("input 'vision_position_ids'")) +
+                           " (was " +
                            site.positionsName() + ")");
   return success();
 }
@@ -379,7 +483,8 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
                ? std::string("the positions computed in the graph")
                : "input '" + options.positionsName + "' [3, batch, seq]"));
     } else if (site->kind == "1d" && site->vision) {
-      if (failed(fixVisionSite(graph, *site, result, error)))
+      if (failed(fixVisionSite(graph, *site, options.computePositions, result,
+                               error)))
         return failure();
       replaced.push_back(site->cosNode);
       replaced.push_back(site->sinNode);

@@ -200,13 +200,31 @@ def check_vision_model(tool, zoo, desc):
         diff = max_diff(got, want)
         before = report(tool, os.path.join(zoo, name), arch)["summary"]
         after = report(tool, fixed, arch)["summary"]
+        # --positions compute: (h, w) from grid_thw in the graph; two images,
+        # one of two frames.
+        computed = os.path.join(tmp, "computed.onnx")
+        fix(tool, os.path.join(zoo, name), arch, computed, positions="compute")
+        grid = np.array([[2, 4, 4], [1, 6, 2]], np.int64)
+        hw = reference.vision_positions(grid)
+        x = np.random.default_rng(3).standard_normal(
+            (hw.shape[0], feeds["hidden_states"].shape[1])).astype(np.float32)
+        want = ort.run(os.path.join(zoo, twin["model"]),
+                       {"hidden_states": x, "vision_position_ids": hw})
+        got = ort.run(computed, {"hidden_states": x, "grid_thw": grid})
+        d_compute = max_diff(got, want)
+        after_compute = report(tool, computed, arch)["summary"]
     problems = []
     if diff > TOL:
         problems.append(f"fixed vs twin: {diff:.2e} > {TOL}")
+    if d_compute > TOL:
+        problems.append(f"compute mode vs twin: {d_compute:.2e} > {TOL}")
+    if after_compute["bugs"]:
+        problems.append(f"compute mode: {after_compute}")
     if after["bugs"] or (after["sites"], after["rotations"]) != (before["sites"], before["rotations"]):
         problems.append(f"after the fix: {after}")
     print(f"{'FAIL' if problems else 'ok'} {name} (--arch {arch}): |fixed - twin| = {diff:.1e} "
-          f"on (h, w) positions" + ("; " + "; ".join(problems) if problems else ""))
+          f"on (h, w) positions, compute mode {d_compute:.1e}"
+          + ("; " + "; ".join(problems) if problems else ""))
     return not problems
 
 
