@@ -2,6 +2,7 @@
 #include "mrope/Transforms/FixSites.h"
 
 #include "mrope/Conversion/RopeToOnnx/RopeToOnnx.h"
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -106,21 +107,14 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   }
   b.setInsertionPointToStart(&graph.getBodyBlock());
   int64_t dyn = ShapedType::kDynamic;
-  int counter = 0;
+  onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/positions",
+                         "mrope_fix.positions");
   auto node = [&](StringRef opType, Type type, ValueRange inputs,
-                  ArrayRef<NamedAttribute> attrs = {}) -> Value {
-    return onnx::NodeOp::create(b, loc, TypeRange{type}, opType, inputs, attrs,
-                                "mrope_fix/positions/" + opType.str() + "_" +
-                                    std::to_string(counter++))
-        .getResults()[0];
+                  ArrayRef<NamedAttribute> attrs = {}) {
+    return emit.node(opType, type, inputs, attrs);
   };
-  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) -> Value {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&graph.getBodyBlock());
-    auto type = RankedTensorType::get(shape, i64);
-    return onnx::InitializerOp::create(
-        b, loc, type, "mrope_fix.positions_c" + std::to_string(counter++),
-        DenseElementsAttr::get(type, values), nullptr);
+  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+    return emit.ints(values, shape);
   };
   auto scalarType = RankedTensorType::get({}, i64);
   auto bsType = RankedTensorType::get({shape[1], shape[2]}, i64);
@@ -201,25 +195,18 @@ Value visionPositionsInGraph(onnx::GraphOp graph, Value gridThw,
   OpBuilder b(graph.getContext());
   Type i64 = b.getI64Type();
   int64_t dyn = ShapedType::kDynamic;
-  int counter = 0;
   auto vec = RankedTensorType::get({patches}, i64);
   auto perImage = RankedTensorType::get({dyn}, i64);
   auto scalarType = RankedTensorType::get({}, i64);
-  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) -> Value {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&graph.getBodyBlock());
-    auto type = RankedTensorType::get(shape, i64);
-    return onnx::InitializerOp::create(
-        b, loc, type, "mrope_fix.vision_c" + std::to_string(counter++),
-        DenseElementsAttr::get(type, values), nullptr);
-  };
   b.setInsertionPointToStart(&graph.getBodyBlock());
+  onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/vision_positions",
+                         "mrope_fix.vision");
   auto node = [&](StringRef opType, Type type, ValueRange inputs,
-                  ArrayRef<NamedAttribute> attrs = {}) -> Value {
-    return onnx::NodeOp::create(b, loc, TypeRange{type}, opType, inputs, attrs,
-                                "mrope_fix/vision_positions/" + opType.str() +
-                                    "_" + std::to_string(counter++))
-        .getResults()[0];
+                  ArrayRef<NamedAttribute> attrs = {}) {
+    return emit.node(opType, type, inputs, attrs);
+  };
+  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+    return emit.ints(values, shape);
   };
   auto axis = [&](int64_t a) {
     return b.getNamedAttr("axis", b.getI64IntegerAttr(a));

@@ -16,6 +16,7 @@
 #include "mrope/Conversion/RopeToOnnx/RopeToOnnx.h"
 
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
@@ -200,34 +201,18 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     auto idsType = cast<RankedTensorType>(ids.getType());
     int64_t bDim = idsType.getDimSize(0), sDim = idsType.getDimSize(1);
     auto bs = [&](Type e) { return RankedTensorType::get({bDim, sDim}, e); };
-    int counter = 0;
-
-    OpBuilder::InsertionGuard guard(rewriter);
-    Block &body = graph.getBodyBlock();
-    auto constant = [&](ArrayRef<int64_t> shape, Attribute value) -> Value {
-      OpBuilder::InsertionGuard g(rewriter);
-      rewriter.setInsertionPointToStart(&body);
-      auto type = RankedTensorType::get(shape, cast<TypedAttr>(value).getType());
-      (void)type;
-      auto elements = cast<DenseElementsAttr>(value);
-      return onnx::InitializerOp::create(
-          rewriter, loc, elements.getType(),
-          uniqueName(graph, prefix + ".index_c" + std::to_string(counter++)),
-          elements, nullptr);
+    onnx::OnnxBuilder emit(rewriter, graph, loc, base, prefix + ".index");
+    auto constant = [&](ArrayRef<int64_t>, Attribute value) -> Value {
+      return emit.constant(cast<DenseElementsAttr>(value));
     };
     auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
-      return constant(shape, DenseElementsAttr::get(
-                                 RankedTensorType::get(shape, i64), values));
+      return emit.ints(values, shape);
     };
     auto scalar = [&](int64_t v) { return ints({v}, {}); };
     rewriter.setInsertionPoint(op);
     auto node = [&](StringRef opType, Type result, ValueRange inputs,
                     ArrayRef<NamedAttribute> attrs = {}) -> Value {
-      return onnx::NodeOp::create(rewriter, loc, TypeRange{result}, opType,
-                                  inputs, attrs,
-                                  base + "/" + opType.str() + "_" +
-                                      std::to_string(counter++))
-          .getResults()[0];
+      return emit.node(opType, result, inputs, attrs);
     };
     auto attr = [&](StringRef name, int64_t v) {
       return rewriter.getNamedAttr(name, rewriter.getI64IntegerAttr(v));
