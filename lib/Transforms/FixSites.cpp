@@ -323,44 +323,28 @@ LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site,
       rope::PairLayout::neox, rope::SectionOrder::contiguous,
       rope::FreqIndex::per_section);
 
-  b.setInsertionPointToStart(&graph.getBodyBlock());
-  auto constant = [&](StringRef name, DenseElementsAttr value) -> Value {
-    return onnx::InitializerOp::create(b, loc, value.getType(), name, value,
-                                       nullptr);
-  };
-  auto invType = RankedTensorType::get({half}, b.getF32Type());
-  Value inv = constant("mrope_fix.vision_inv_freq",
-                       DenseElementsAttr::get(invType, ArrayRef<float>(table)));
-  auto axesType = RankedTensorType::get({1}, i64);
-  Value axes = constant("mrope_fix.vision_axes",
-                        DenseElementsAttr::get(axesType, ArrayRef<int64_t>{1}));
-  Value axes0 = constant("mrope_fix.vision_axes0",
-                         DenseElementsAttr::get(axesType, ArrayRef<int64_t>{0}));
-
   b.setInsertionPoint(site.cosNode);
-  std::string base = "mrope_fix/vision";
+  onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/vision", "mrope_fix");
+  auto invType = RankedTensorType::get({half}, b.getF32Type());
+  Value inv = emit.constant(
+      DenseElementsAttr::get(invType, ArrayRef<float>(table)), "vision_inv_freq");
+  Value axes = emit.ints({1}, {1}, "vision_axes");
+  Value axes0 = emit.ints({0}, {1}, "vision_axes0");
   // [patches, 2] -> [2, 1, patches]: two position rows of one "batch".
-  Value rows = onnx::NodeOp::create(
-                   b, loc, RankedTensorType::get({2, patches}, i64),
-                   "Transpose", {hw},
-                   {b.getNamedAttr("perm", DenseI64ArrayAttr::get(ctx, {1, 0}))},
-                   base + "/Transpose")
-                   .getResults()[0];
-  rows = onnx::NodeOp::create(b, loc, RankedTensorType::get({2, 1, patches}, i64),
-                              "Unsqueeze", {rows, axes}, {}, base + "/Unsqueeze")
-             .getResults()[0];
+  Value rows = emit.node(
+      "Transpose", RankedTensorType::get({2, patches}, i64), {hw},
+      {b.getNamedAttr("perm", DenseI64ArrayAttr::get(ctx, {1, 0}))});
+  rows = emit.node("Unsqueeze", RankedTensorType::get({2, 1, patches}, i64),
+                   {rows, axes});
   auto tableType =
       RankedTensorType::get({1, patches, oldType.getDimSize(1)},
                             oldType.getElementType());
   auto cosSin = rope::CosSinOp::create(b, loc, tableType, tableType, rows, inv,
                                        semantics);
-  auto squeeze = [&](Value v, StringRef what) {
-    return onnx::NodeOp::create(b, loc, TypeRange{oldType}, "Squeeze",
-                                ValueRange{v, axes0}, {}, base + "/Squeeze_" + what.str())
-        .getResults()[0];
-  };
-  site.cosNode.getResults()[0].replaceAllUsesWith(squeeze(cosSin.getCos(), "cos"));
-  site.sinNode.getResults()[0].replaceAllUsesWith(squeeze(cosSin.getSin(), "sin"));
+  for (auto [old, table] : {std::pair<Value, Value>{site.cosNode.getResults()[0],
+                                                    cosSin.getCos()},
+                            {site.sinNode.getResults()[0], cosSin.getSin()}})
+    old.replaceAllUsesWith(emit.node("Squeeze", oldType, {table, axes0}));
   result.changes.push_back("site " + nodeLabel(site.cosNode) +
                            " (vision 1d): tables rebuilt as 2D (h, w) RoPE [" +
                            std::to_string(half) + ", " + std::to_string(half) +
@@ -506,13 +490,12 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
           ctx, sections, 2 * numFreqs, APFloat(site->theta), layout, order,
           rope::FreqIndex::global);
 
-      b.setInsertionPointToStart(&graph.getBodyBlock());
-      auto invType = RankedTensorType::get({numFreqs}, b.getF32Type());
-      Value inv = onnx::InitializerOp::create(
-          b, loc, invType, "mrope_fix.inv_freq_table",
-          DenseElementsAttr::get(invType, ArrayRef<float>(site->invFreq)),
-          nullptr);
       b.setInsertionPoint(site->cosNode);
+      auto invType = RankedTensorType::get({numFreqs}, b.getF32Type());
+      Value inv = onnx::OnnxBuilder(b, graph, loc, "mrope_fix", "mrope_fix")
+                      .constant(DenseElementsAttr::get(
+                                    invType, ArrayRef<float>(site->invFreq)),
+                                "inv_freq_table");
       Value oldCos = site->cosNode.getResults()[0];
       auto oldType = dyn_cast<RankedTensorType>(oldCos.getType());
       auto tableType = RankedTensorType::get(

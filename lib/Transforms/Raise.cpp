@@ -1,5 +1,6 @@
 //===- Raise.cpp - RoPE tables in ONNX graphs -> rope.cos_sin -------------===//
 #include "mrope/Analysis/RopeSites.h"
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 #include "mrope/Transforms/FixSites.h"
 #include "mrope/Transforms/Passes.h"
@@ -101,13 +102,12 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
           site.interleaved ? rope::SectionOrder::interleaved
                            : rope::SectionOrder::contiguous,
           rope::FreqIndex::global);
-      b.setInsertionPointToStart(&graph.getBodyBlock());
       auto invType = RankedTensorType::get(
           {static_cast<int64_t>(site.invFreq.size())}, b.getF32Type());
-      Value inv = onnx::InitializerOp::create(
-          b, loc, invType, "mrope_raise.inv_freq",
-          DenseElementsAttr::get(invType, ArrayRef<float>(site.invFreq)),
-          nullptr);
+      Value inv = onnx::OnnxBuilder(b, graph, loc, "mrope_raise", "mrope_raise")
+                      .constant(DenseElementsAttr::get(
+                                    invType, ArrayRef<float>(site.invFreq)),
+                                "inv_freq");
       // Before the first of the old tables: after the positions (they are
       // computed from them), before every consumer.
       Operation *oldCos = cosTable.getDefiningOp();

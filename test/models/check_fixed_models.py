@@ -65,10 +65,16 @@ def max_diff(a, b):
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
+def bug_and_twin(zoo, desc):
+    """(model file, declared arch, the twin's JSON description)."""
+    twin_json = os.path.join(zoo, desc["twin"].replace(".onnx", ".json"))
+    with open(twin_json) as f:
+        twin = json.load(f)
+    return desc["model"], desc["expected"]["declared"]["arch"], twin
+
+
 def check_bug_model(tool, zoo, desc):
-    name = desc["model"]
-    arch = desc["expected"]["declared"]["arch"]
-    twin = json.load(open(os.path.join(zoo, desc["twin"].replace(".onnx", ".json"))))
+    name, arch, twin = bug_and_twin(zoo, desc)
     with tempfile.TemporaryDirectory() as tmp:
         fixed = os.path.join(tmp, "fixed.onnx")
         fix(tool, os.path.join(zoo, name), arch, fixed)
@@ -188,9 +194,7 @@ def check_vision_model(tool, zoo, desc):
     """The vision tower's flattened patch index fixed to (h, w) positions:
     the fixed model fed vision_position_ids (mrope.reference.vision_positions
     of the grid) equals its 2D twin."""
-    name = desc["model"]
-    arch = desc["expected"]["declared"]["arch"]
-    twin = json.load(open(os.path.join(zoo, desc["twin"].replace(".onnx", ".json"))))
+    name, arch, twin = bug_and_twin(zoo, desc)
     with tempfile.TemporaryDirectory() as tmp:
         fixed = os.path.join(tmp, "fixed.onnx")
         fix(tool, os.path.join(zoo, name), arch, fixed)

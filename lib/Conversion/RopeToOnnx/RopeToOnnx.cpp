@@ -94,28 +94,19 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
 
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
-    Block &body = graph.getBodyBlock();
-    std::string base = uniqueName(graph, prefix + "/cos_sin");
     Type i64 = rewriter.getI64Type(), f32 = rewriter.getF32Type();
-
-    // Initializers go first in the graph, like the importer's.
-    OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(&body);
-    auto rowsType = RankedTensorType::get({rotary}, i64);
+    onnx::OnnxBuilder emit(rewriter, graph, loc,
+                           uniqueName(graph, prefix + "/cos_sin"), prefix);
     auto invType = RankedTensorType::get({rotary}, f32);
-    Value rowsInit = onnx::InitializerOp::create(
-        rewriter, loc, rowsType, uniqueName(graph, prefix + ".rows"),
-        DenseElementsAttr::get(rowsType, ArrayRef<int64_t>(rows)), nullptr);
-    Value invInit = onnx::InitializerOp::create(
-        rewriter, loc, invType, uniqueName(graph, prefix + ".inv_freq"),
-        DenseElementsAttr::get(invType, ArrayRef<float>(inv)), nullptr);
+    Value rowsInit = emit.ints(rows, {rotary}, "rows");
+    Value invInit = emit.constant(
+        DenseElementsAttr::get(invType, ArrayRef<float>(inv)), "inv_freq");
 
+    OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPoint(op);
     auto node = [&](StringRef opType, Type result, ValueRange inputs,
-                    ArrayRef<NamedAttribute> attrs = {}) -> Value {
-      return onnx::NodeOp::create(rewriter, loc, TypeRange{result}, opType,
-                                  inputs, attrs, base + "/" + opType.str())
-          .getResults()[0];
+                    ArrayRef<NamedAttribute> attrs = {}) {
+      return emit.node(opType, result, inputs, attrs);
     };
     auto tableType = cast<RankedTensorType>(op.getCos().getType());
     int64_t b = tableType.getDimSize(0), s = tableType.getDimSize(1);
@@ -123,10 +114,7 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
     Value positions = op.getPositions();
     if (cast<ShapedType>(positions.getType()).getRank() == 2) {
       // One axis given as [B, S]: make it [1, B, S].
-      auto axesType = RankedTensorType::get({1}, i64);
-      Value axes = onnx::InitializerOp::create(
-          rewriter, loc, axesType, uniqueName(graph, prefix + ".axes"),
-          DenseElementsAttr::get(axesType, ArrayRef<int64_t>{0}), nullptr);
+      Value axes = emit.ints({0}, {1}, "axes");
       positions = node("Unsqueeze",
                        RankedTensorType::get({1, b, s},
                                              cast<ShapedType>(positions.getType()).getElementType()),
@@ -202,8 +190,9 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     int64_t bDim = idsType.getDimSize(0), sDim = idsType.getDimSize(1);
     auto bs = [&](Type e) { return RankedTensorType::get({bDim, sDim}, e); };
     onnx::OnnxBuilder emit(rewriter, graph, loc, base, prefix + ".index");
-    auto constant = [&](ArrayRef<int64_t>, Attribute value) -> Value {
-      return emit.constant(cast<DenseElementsAttr>(value));
+    auto floatConst = [&](float v, ArrayRef<int64_t> shape) {
+      return emit.constant(
+          DenseElementsAttr::get(RankedTensorType::get(shape, f32), v), "f");
     };
     auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
       return emit.ints(values, shape);
@@ -312,25 +301,16 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
       Value secRows;
       if (Value sec = op.getSecondPerGridTs())
         secRows = node("Concat", RankedTensorType::get({dyn}, f32),
-                       {sec, constant({1}, DenseElementsAttr::get(
-                                               RankedTensorType::get({1}, f32),
-                                               ArrayRef<float>{1.0f}))},
+                       {sec, floatConst(1.0f, {1})},
                        {attr("axis", 0)});
       else
-        secRows = constant({1}, DenseElementsAttr::get(
-                                    RankedTensorType::get({1}, f32),
-                                    ArrayRef<float>{1.0f}));
+        secRows = floatConst(1.0f, {1});
       Value vidSec = node("Gather", bs(f32), {secRows, globalIndex(vidStart)},
                           {attr("axis", 0)});
-      Value zeroF = constant({}, DenseElementsAttr::get(
-                                     RankedTensorType::get({}, f32),
-                                     ArrayRef<float>{0.0f}));
+      Value zeroF = floatConst(0.0f, {});
       secTok = node("Where", bs(f32), {isVid, vidSec, zeroF});
     }
-    Value tpsValue =
-        tps ? constant({}, DenseElementsAttr::get(RankedTensorType::get({}, f32),
-                                                  ArrayRef<float>{*tps}))
-            : Value();
+    Value tpsValue = tps ? floatConst(*tps, {}) : Value();
     auto temporal = [&](Value ti) -> Value {
       if (!tps)
         return ti;

@@ -1,9 +1,10 @@
 //===- OnnxBuilder.h - emit ONNX nodes and constants into a graph -*- C++ -*-===//
 //
-// What passes that write ONNX subgraphs share: nodes named
-// `<prefix>/<OpType>_<n>` at the builder's insertion point, and constants as
-// initializers at the top of the graph named `<constant prefix>.c<n>`, never
-// a name the graph already uses (initializer names are value names).
+// What passes that write ONNX subgraphs share: nodes at the builder's
+// insertion point named like torch names them (`<prefix>/<OpType>`, then
+// `<prefix>/<OpType>_1`, ...), and constants as initializers at the top of
+// the graph named `<constant prefix>.<what>` (`_1`, ... appended when the
+// graph already uses the name: initializer names are value names).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_DIALECT_ONNX_IR_ONNXBUILDER_H
@@ -12,6 +13,7 @@
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
 #include <string>
@@ -31,25 +33,28 @@ public:
   mlir::Value node(llvm::StringRef opType, mlir::Type type,
                    mlir::ValueRange inputs,
                    llvm::ArrayRef<mlir::NamedAttribute> attrs = {}) {
+    unsigned n = opCounts[opType]++;
+    std::string name = nodePrefix + "/" + opType.str();
+    if (n)
+      name += "_" + std::to_string(n);
     return NodeOp::create(b, loc, mlir::TypeRange{type}, opType, inputs, attrs,
-                          nodePrefix + "/" + opType.str() + "_" +
-                              std::to_string(counter++))
+                          name)
         .getResults()[0];
   }
 
   /// An int64 initializer of `shape` holding `values`.
   mlir::Value ints(llvm::ArrayRef<int64_t> values,
-                   llvm::ArrayRef<int64_t> shape) {
+                   llvm::ArrayRef<int64_t> shape, llvm::StringRef what = "c") {
     auto type = mlir::RankedTensorType::get(shape, b.getI64Type());
-    return constant(mlir::DenseElementsAttr::get(type, values));
+    return constant(mlir::DenseElementsAttr::get(type, values), what);
   }
 
-  /// An initializer holding `value`.
-  mlir::Value constant(mlir::DenseElementsAttr value) {
-    std::string name;
-    do
-      name = constantPrefix + ".c" + std::to_string(counter++);
-    while (!used.insert(name).second);
+  /// An initializer holding `value`, named after `what`.
+  mlir::Value constant(mlir::DenseElementsAttr value,
+                       llvm::StringRef what = "c") {
+    std::string base = constantPrefix + "." + what.str(), name = base;
+    for (int i = 1; !used.insert(name).second; ++i)
+      name = base + "_" + std::to_string(i);
     mlir::OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&graph.getBodyBlock());
     return InitializerOp::create(b, loc, value.getType(), name, value,
@@ -66,7 +71,7 @@ private:
   mlir::Location loc;
   std::string nodePrefix, constantPrefix;
   llvm::StringSet<> used;
-  int counter = 0;
+  llvm::StringMap<unsigned> opCounts;
 };
 
 } // namespace mrope::onnx
