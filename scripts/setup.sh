@@ -11,6 +11,7 @@ packages=(
   libonnx-dev protobuf-compiler libprotobuf-dev
   python3 python3-numpy python3-onnx python3-torch python3-pytest
   nodejs npm
+  python3-venv python3-pip python3-setuptools python3-wheel chromium python3-pil
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/InitAll.h"
+#include "mrope/Report/HtmlReport.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
 #include "mrope/Transforms/FixSites.h"
@@ -42,6 +43,11 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     reportPath("report", cl::desc("Write the JSON report here"),
                cl::value_desc("REPORT.json"), cl::cat(category));
+static cl::opt<std::string>
+    htmlPath("html",
+             cl::desc("Write a self-contained HTML report here (sites, "
+                      "positions picture, what the fix rewrites)"),
+             cl::value_desc("REPORT.html"), cl::cat(category));
 static cl::opt<std::string> archOption(
     "arch",
     cl::desc("What the model is: auto (default: only degenerate M-RoPE is a "
@@ -79,6 +85,14 @@ static LogicalResult writeAtomically(StringRef path, StringRef text,
   file->os() << text;
   file->keep();
   return success();
+}
+
+static FixOptions fixOptions(Arch arch) {
+  FixOptions options;
+  options.arch = arch;
+  options.sections.assign(sections.begin(), sections.end());
+  options.computePositions = positionsMode == "compute";
+  return options;
 }
 
 int main(int argc, char **argv) {
@@ -144,6 +158,12 @@ int main(int argc, char **argv) {
       failed(writeAtomically(reportPath, renderReportJson(sites, model, *arch),
                              error)))
     return fail(error);
+  if (!htmlPath.empty()) {
+    HtmlReportOptions html;
+    html.fix = fixOptions(*arch);
+    if (failed(writeHtmlReport(htmlPath, module, sites, model, html, error)))
+      return fail(error);
+  }
 
   if (!outputPath.empty()) {
     if (bugs == 0) {
@@ -152,11 +172,7 @@ int main(int argc, char **argv) {
                         "unchanged to "
                      << outputPath << "\n";
     } else {
-      FixOptions options;
-      options.arch = *arch;
-      options.sections.assign(sections.begin(), sections.end());
-      options.computePositions = positionsMode == "compute";
-      FailureOr<FixResult> fixed = fixRopeSites(graph, options, error);
+      FailureOr<FixResult> fixed = fixRopeSites(graph, fixOptions(*arch), error);
       if (failed(fixed))
         return fail(inputPath + ": " + error);
       if (failed(verify(module)))
