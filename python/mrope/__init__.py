@@ -4,11 +4,15 @@ Submodules:
   mrope.reference  numpy ground truth (3D position ids, (M-)RoPE, vision 2D RoPE)
   mrope.ort        run ONNX models in ONNX Runtime (onnxruntime-node) on numpy inputs
   mrope.zoo        torch Qwen2-VL-style models and their ONNX exports (needs torch)
-  mrope.api        analyze(path) / fix(path, out): the mrope-fix tool from Python
+  mrope.api        analyze(path) / fix(path, out) / report(path, html): the mrope-fix tool
+  mrope.check      check_positions(...): are a training batch's positions right?
+  mrope.report     the mrope-report command (HTML report)
   mrope.cpu_kernel run kernels built by mrope-compile through ctypes
 """
 
 from . import reference  # noqa: F401
-from .api import MRopeError, analyze, fix  # noqa: F401
+from .api import MRopeError, analyze, find_tool, fix, report  # noqa: F401
+from .check import PositionCheck, check_positions  # noqa: F401
 
-__all__ = ["reference", "analyze", "fix", "MRopeError"]
+__all__ = ["reference", "analyze", "fix", "report", "find_tool", "check_positions",
+           "PositionCheck", "MRopeError"]

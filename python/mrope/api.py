@@ -1,8 +1,13 @@
-"""Python entry points of the mrope tools: ``analyze`` and ``fix``.
+"""Python entry points of the mrope tools: ``analyze``, ``fix`` and ``report``.
 
-They run the ``mrope-fix`` binary of a build (``$MROPE_BUILD_DIR/bin``, the
-repository's ``build/bin``, or ``mrope-fix`` on ``PATH``) and return its JSON
-report as a dict, so Python users get exactly what the command line gives.
+They run the ``mrope-fix`` binary and return its JSON report as a dict, so
+Python users get exactly what the command line gives. The binary is looked up
+in this order (:func:`find_tool`):
+
+1. ``PATH`` (an ``apt install ./mrope_*.deb`` puts it in ``/usr/bin``);
+2. an install prefix: ``$MROPE_PREFIX/bin`` (``cmake --install build --prefix P``);
+3. a build tree: ``$MROPE_BUILD_DIR/bin``, else the ``build/bin`` of the
+   source checkout this package was imported from.
 """
 from __future__ import annotations
 
@@ -11,30 +16,51 @@ import os
 import shutil
 import subprocess
 import tempfile
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 
 class MRopeError(RuntimeError):
     """mrope-fix refused the model; the message is its error line."""
 
 
-def _tool() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = []
+def _build_dirs() -> List[str]:
     if os.environ.get("MROPE_BUILD_DIR"):
-        candidates.append(os.path.join(os.environ["MROPE_BUILD_DIR"], "bin", "mrope-fix"))
-    candidates.append(os.path.join(here, "..", "..", "build", "bin", "mrope-fix"))
-    for path in candidates:
-        if os.path.exists(path):
-            return path
-    found = shutil.which("mrope-fix")
+        return [os.environ["MROPE_BUILD_DIR"]]
+    here = os.path.dirname(os.path.abspath(__file__))
+    return [os.path.normpath(os.path.join(here, "..", "..", "build"))]
+
+
+def find_tool(name: str = "mrope-fix") -> str:
+    """Path of an mrope tool: PATH, then ``$MROPE_PREFIX/bin``, then the build tree."""
+    found = shutil.which(name)
     if found:
         return found
-    raise FileNotFoundError("mrope-fix not found: build mrope (scripts/build.sh) "
-                            "or set MROPE_BUILD_DIR")
+    looked = [f"PATH ({name} not on it)"]
+    prefix = os.environ.get("MROPE_PREFIX")
+    if prefix:
+        candidate = os.path.join(prefix, "bin", name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+        looked.append(f"MROPE_PREFIX ({candidate})")
+    else:
+        looked.append("MROPE_PREFIX (not set)")
+    for build in _build_dirs():
+        candidate = os.path.join(build, "bin", name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+        looked.append(f"the build tree ({candidate})")
+    raise FileNotFoundError(
+        f"{name} not found; looked in " + ", ".join(looked) +
+        ". Install mrope (apt install ./mrope_*.deb, or cmake --install build --prefix P and "
+        "set MROPE_PREFIX=P), or build it (scripts/build.sh) and set MROPE_BUILD_DIR")
+
+
+def _tool() -> str:
+    return find_tool("mrope-fix")
 
 
 def _run(args: Sequence[str]) -> dict:
+    """Runs mrope-fix with ``args`` and returns its JSON report."""
     with tempfile.TemporaryDirectory(prefix="mrope-") as tmp:
         report = os.path.join(tmp, "report.json")
         proc = subprocess.run([_tool(), *args, "--report", report, "-q"],
@@ -67,3 +93,9 @@ def fix(path: str, out: str, *, arch: str = "auto",
     if sections:
         args += ["--sections", ",".join(str(int(s)) for s in sections)]
     return _run(args)
+
+
+def report(path: str, html: str, *, arch: str = "auto") -> dict:
+    """Write the HTML report of ``path`` (verdict, sites, the positions
+    picture, what the fix would rewrite) to ``html``; returns the JSON report."""
+    return _run([str(path), "--arch", arch, "--html", str(html)])
