@@ -34,7 +34,8 @@ table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #d5dae3; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f1f4f9; }
 td.bug { color: #9b1c1c; font-weight: 600; } td.ok { color: #14622f; }
-.nodes { font: 12px ui-monospace, monospace; color: #4a5568; max-width: 420px; }
+.nodes { font: 11px ui-monospace, monospace; color: #4a5568; }
+td.bug, td.ok { max-width: 320px; }
 .caption { color: #4a5568; margin: 4px 0 10px; }
 .panel { display: inline-block; vertical-align: top; margin: 0 24px 12px 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
@@ -131,16 +132,17 @@ struct PlanePoint {
 
 std::string positionPlane(llvm::ArrayRef<PlanePoint> points,
                           llvm::StringRef phase, llvm::StringRef cls) {
-  int64_t maxH = 0, maxW = 0, maxT = 0;
-  for (const PlanePoint &p : points) {
-    maxH = std::max(maxH, p.h);
-    maxW = std::max(maxW, p.w);
-    maxT = std::max(maxT, p.t);
-  }
   const double cell = 18, stack = 10, margin = 22;
-  double width = margin + (maxW + 1) * cell + maxT * stack + 8;
-  double height = margin + (maxH + 1) * cell + maxT * stack + 8;
-  Svg svg(width, height, cls,
+  // Frame t is drawn up and to the right of frame 0 (stacked behind it).
+  auto xOf = [&](const PlanePoint &p) { return p.w * cell + p.t * stack; };
+  auto yOf = [&](const PlanePoint &p) { return p.h * cell - p.t * stack; };
+  double minY = 0, maxX = 0, maxY = 0;
+  for (const PlanePoint &p : points) {
+    minY = std::min(minY, yOf(p));
+    maxX = std::max(maxX, xOf(p));
+    maxY = std::max(maxY, yOf(p));
+  }
+  Svg svg(margin + maxX + cell + 8, margin + maxY - minY + cell + 8, cls,
           llvm::formatv("data-phase=\"{0}\"", phase).str());
   svg.text(margin, 12, "w \xe2\x86\x92", "class=\"label\"");
   svg.text(2, margin + 12, "h", "class=\"label\"");
@@ -152,9 +154,7 @@ std::string positionPlane(llvm::ArrayRef<PlanePoint> points,
   std::stable_sort(order.begin(), order.end(),
                    [](auto *a, auto *b) { return a->t > b->t; });
   for (const PlanePoint *p : order) {
-    double x = margin + p->w * cell + p->t * stack;
-    double y = margin + maxT * stack + p->h * cell - p->t * stack;
-    svg.rect(x, y, cell - 3, cell - 3,
+    svg.rect(margin + xOf(*p), margin + yOf(*p) - minY, cell - 3, cell - 3,
              llvm::formatv("class=\"pt pt-{0}\" data-t=\"{1}\" data-h=\"{2}\" "
                            "data-w=\"{3}\" fill-opacity=\"{4}\"",
                            p->kind == "video" ? "video" : "image", p->t, p->h,
@@ -394,7 +394,7 @@ void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites) {
   }
   os << "<table class=\"sites\"><tr><th>#</th><th>positions</th><th>layout</th>"
         "<th>sections</th><th>theta</th><th>rotary dim</th><th>rotations</th>"
-        "<th>positions from</th><th>nodes</th><th>verdict</th></tr>\n";
+        "<th>positions from</th><th>verdict</th></tr>\n";
   for (auto [i, site] : llvm::enumerate(sites)) {
     std::string rotations;
     for (onnx::NodeOp mul : site.rotations)
@@ -405,10 +405,11 @@ void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites) {
        << "]</td><td>" << llvm::format("%g", site.theta) << "</td><td>"
        << site.rotaryDim << "</td><td>" << site.rotations.size()
        << "<div class=\"nodes\">" << escape(rotations) << "</div></td><td>"
-       << escape(site.positionsName()) << "</td><td class=\"nodes\">"
-       << escape(llvm::join(site.nodes, ", ")) << "</td><td class=\""
+       << escape(site.positionsName()) << "</td><td class=\""
        << (site.bug ? "bug\">BUG: " : "ok\">ok: ") << escape(site.reason)
-       << "</td></tr>\n";
+       << "</td></tr>\n<tr class=\"site-nodes\"><td></td><td colspan=\"8\" "
+          "class=\"nodes\">nodes: "
+       << escape(llvm::join(site.nodes, ", ")) << "</td></tr>\n";
   }
   os << "</table>\n";
 }

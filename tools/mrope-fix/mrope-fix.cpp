@@ -163,6 +163,8 @@ int main(int argc, char **argv) {
     html.fix = fixOptions(*arch);
     if (failed(writeHtmlReport(htmlPath, module, sites, model, html, error)))
       return fail(error);
+    if (!quiet)
+      llvm::outs() << "mrope-fix: wrote the HTML report " << htmlPath << "\n";
   }
 
   if (!outputPath.empty()) {
