@@ -204,11 +204,12 @@ void decoderPicture(llvm::raw_ostream &os, const ExamplePrompt &prompt,
     for (size_t i = 0; i < prompt.tokens.size(); ++i)
       row.push_back(i);
   os << "<p class=\"caption\">Example prompt: " << prompt.tokens.size()
-     << " tokens &mdash; text, one image (grid t,h,w = "
-     << escape(gridsText(prompt.images)) << " patches), more text, one video ("
-     << escape(gridsText(prompt.videos))
-     << "), a question. Vision tokens are 2&times;2 merged patches. Positions "
-        "as get_rope_index computes them"
+     << " tokens &mdash; text, " << prompt.images.size()
+     << " image(s) (grids t,h,w in patches: "
+     << escape(gridsText(prompt.images)) << "), " << prompt.videos.size()
+     << " video(s) (" << escape(gridsText(prompt.videos))
+     << "), text between and after. Vision tokens are 2&times;2 merged "
+        "patches. Positions as get_rope_index computes them"
      << (tps > 0 ? " (Qwen2.5-VL: 2 temporal positions per second)" : "")
      << ".</p>\n<p class=\"legend\"><span class=\"tok-text\" "
         "style=\"background:#e6e9ef\">text</span><span "
@@ -252,7 +253,7 @@ void visionPicture(llvm::raw_ostream &os, llvm::ArrayRef<GridThw> grids,
                       modelIs1D ? index : hw[i][1], "patch"});
     after.push_back({0, hw[i][0], hw[i][1], "patch"});
   }
-  os << "<p class=\"caption\">Vision tower, one image of "
+  os << "<p class=\"caption\">Vision tower, grid(s) "
      << escape(gridsText(grids))
      << " patches (t,h,w), patches in 2&times;2 merge-block order. Each square "
         "is a patch at its (h, w) rotary position.</p>\n"
@@ -415,6 +416,47 @@ void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites) {
 }
 
 } // namespace
+
+static LogicalResult parseGrids(llvm::StringRef what,
+                                llvm::ArrayRef<int64_t> flat,
+                                std::vector<GridThw> &grids,
+                                std::string &error) {
+  if (flat.size() % 3) {
+    error = ("--example-" + what + " takes T,H,W triples, got " +
+             llvm::Twine(flat.size()) + " numbers")
+                .str();
+    return failure();
+  }
+  for (size_t i = 0; i < flat.size(); i += 3) {
+    GridThw g{flat[i], flat[i + 1], flat[i + 2]};
+    // Vision tokens are 2x2 merged patches; keep the picture readable.
+    if (g.t < 1 || g.h < 2 || g.w < 2 || g.h % 2 || g.w % 2 || g.t > 8 ||
+        g.h > 64 || g.w > 64) {
+      error = llvm::formatv("--example-{0}: grid {1},{2},{3} must have 1 <= T "
+                            "<= 8 and even H, W in 2..64 (patches)",
+                            what, g.t, g.h, g.w)
+                  .str();
+      return failure();
+    }
+    grids.push_back(g);
+  }
+  return success();
+}
+
+LogicalResult mrope::setExampleGrids(HtmlReportOptions &options,
+                                     llvm::ArrayRef<int64_t> images,
+                                     llvm::ArrayRef<int64_t> videos,
+                                     std::string &error) {
+  if (images.empty() && videos.empty())
+    return success();
+  std::vector<GridThw> imageGrids, videoGrids;
+  if (failed(parseGrids("images", images, imageGrids, error)) ||
+      failed(parseGrids("videos", videos, videoGrids, error)))
+    return failure();
+  options.example = makeExamplePrompt(imageGrids, videoGrids);
+  options.visionGrids = imageGrids.empty() ? videoGrids : imageGrids;
+  return success();
+}
 
 std::string mrope::renderHtmlReport(ModuleOp module,
                                     llvm::ArrayRef<RopeSite> sites,

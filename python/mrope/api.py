@@ -95,7 +95,16 @@ def fix(path: str, out: str, *, arch: str = "auto",
     return _run(args)
 
 
-def report(path: str, html: str, *, arch: str = "auto") -> dict:
+def report(path: str, html: str, *, arch: str = "auto",
+           example_images: Optional[Sequence[Sequence[int]]] = None,
+           example_videos: Optional[Sequence[Sequence[int]]] = None) -> dict:
     """Write the HTML report of ``path`` (verdict, sites, the positions
-    picture, what the fix would rewrite) to ``html``; returns the JSON report."""
-    return _run([str(path), "--arch", arch, "--html", str(html)])
+    picture, what the fix would rewrite) to ``html``; returns the JSON report.
+    ``example_images`` / ``example_videos``: ``[t, h, w]`` grids (patches) of
+    the example prompt drawn in the picture (default: one 1x4x6 image and one
+    2x4x4 video)."""
+    args = [str(path), "--arch", arch, "--html", str(html)]
+    for flag, grids in (("--example-images", example_images), ("--example-videos", example_videos)):
+        if grids:
+            args += [flag, ",".join(str(int(v)) for g in grids for v in g)]
+    return _run(args)

@@ -1,6 +1,7 @@
 """``mrope-report``: the HTML report of an ONNX model, from the command line.
 
     mrope-report MODEL.onnx [-o REPORT.html] [--arch auto|qwen2-vl|...]
+                 [--example-image T,H,W ...] [--example-video T,H,W ...]
 
 Runs ``mrope-fix MODEL --html REPORT`` (found like :func:`mrope.api.find_tool`
 finds it), prints the report's path and the verdict. Exit status: 0 no bug,
@@ -25,11 +26,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("-o", "--output", help="the HTML file (default: MODEL.report.html)")
     parser.add_argument("--arch", default="auto",
                         help="auto (default), qwen2-vl, qwen2.5-vl, qwen3-vl or text")
+    parser.add_argument("--example-image", action="append", default=[], metavar="T,H,W",
+                        help="an image grid (patches) of the example prompt; repeatable")
+    parser.add_argument("--example-video", action="append", default=[], metavar="T,H,W",
+                        help="a video grid (patches) of the example prompt; repeatable")
     args = parser.parse_args(argv)
     out = args.output or os.path.splitext(args.model)[0] + ".report.html"
+    grids = lambda specs: [[int(v) for v in s.split(",")] for s in specs]
     try:
-        result = report(args.model, out, arch=args.arch)
-    except (MRopeError, FileNotFoundError) as e:
+        result = report(args.model, out, arch=args.arch, example_images=grids(args.example_image),
+                        example_videos=grids(args.example_video))
+    except (MRopeError, FileNotFoundError, ValueError) as e:
         print(f"mrope-report: error: {e}", file=sys.stderr)
         return 1
     bugs = result["summary"]["bugs"]

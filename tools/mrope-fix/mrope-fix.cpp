@@ -48,6 +48,14 @@ static cl::opt<std::string>
              cl::desc("Write a self-contained HTML report here (sites, "
                       "positions picture, what the fix rewrites)"),
              cl::value_desc("REPORT.html"), cl::cat(category));
+static cl::list<int64_t> exampleImages(
+    "example-images",
+    cl::desc("--html: image grids T,H,W (patches) of the example prompt"),
+    cl::CommaSeparated, cl::cat(category));
+static cl::list<int64_t> exampleVideos(
+    "example-videos",
+    cl::desc("--html: video grids T,H,W (patches) of the example prompt"),
+    cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> archOption(
     "arch",
     cl::desc("What the model is: auto (default: only degenerate M-RoPE is a "
@@ -121,6 +129,10 @@ int main(int argc, char **argv) {
                 "got '" + archOption + "'");
   if (positionsMode != "input" && positionsMode != "compute")
     return fail("--positions must be input or compute");
+  HtmlReportOptions html;
+  if (std::string error; failed(setExampleGrids(html, exampleImages,
+                                                exampleVideos, error)))
+    return fail(error);
 
   DialectRegistry registry;
   mrope::registerAllDialects(registry);
@@ -159,7 +171,6 @@ int main(int argc, char **argv) {
                              error)))
     return fail(error);
   if (!htmlPath.empty()) {
-    HtmlReportOptions html;
     html.fix = fixOptions(*arch);
     if (failed(writeHtmlReport(htmlPath, module, sites, model, html, error)))
       return fail(error);

@@ -31,6 +31,14 @@ struct HtmlReportOptions {
   std::vector<GridThw> visionGrids;
 };
 
+/// Sets the example prompt (and the vision tower's grids) from flat T,H,W
+/// triples (mrope-fix --example-images / --example-videos); empty lists keep
+/// the worked example. Fails with a message on a bad grid.
+mlir::LogicalResult setExampleGrids(HtmlReportOptions &options,
+                                    llvm::ArrayRef<int64_t> images,
+                                    llvm::ArrayRef<int64_t> videos,
+                                    std::string &error);
+
 /// The report of `module` (left unchanged) whose main graph has `sites`.
 std::string renderHtmlReport(mlir::ModuleOp module,
                              llvm::ArrayRef<RopeSite> sites,
