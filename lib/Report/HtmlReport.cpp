@@ -4,12 +4,10 @@
 #include "Svg.h"
 #include "mrope/Report/GraphDiff.h"
 
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 #include <algorithm>
 #include <map>
@@ -505,18 +503,4 @@ std::string mrope::renderHtmlReport(ModuleOp module,
   os << "<p class=\"caption\">Written by mrope-fix. Self-contained: no "
         "scripts, no network.</p>\n</body></html>\n";
   return html;
-}
-
-LogicalResult mrope::writeHtmlReport(llvm::StringRef path, ModuleOp module,
-                                     llvm::ArrayRef<RopeSite> sites,
-                                     llvm::StringRef model,
-                                     const HtmlReportOptions &options,
-                                     std::string &error) {
-  std::string html = renderHtmlReport(module, sites, model, options);
-  auto file = openOutputFile(path, &error);
-  if (!file)
-    return failure();
-  file->os() << html;
-  file->keep();
-  return success();
 }

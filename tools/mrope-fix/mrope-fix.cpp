@@ -172,7 +172,8 @@ int main(int argc, char **argv) {
     return fail(error);
   if (!htmlPath.empty()) {
     html.fix = fixOptions(*arch);
-    if (failed(writeHtmlReport(htmlPath, module, sites, model, html, error)))
+    if (failed(writeAtomically(
+            htmlPath, renderHtmlReport(module, sites, model, html), error)))
       return fail(error);
     if (!quiet)
       llvm::outs() << "mrope-fix: wrote the HTML report " << htmlPath << "\n";

@@ -45,13 +45,6 @@ std::string renderHtmlReport(mlir::ModuleOp module,
                              llvm::StringRef model,
                              const HtmlReportOptions &options);
 
-/// renderHtmlReport written to `path`; nothing is left there on failure.
-mlir::LogicalResult writeHtmlReport(llvm::StringRef path, mlir::ModuleOp module,
-                                    llvm::ArrayRef<RopeSite> sites,
-                                    llvm::StringRef model,
-                                    const HtmlReportOptions &options,
-                                    std::string &error);
-
 } // namespace mrope
 
 #endif // MROPE_REPORT_HTMLREPORT_H
