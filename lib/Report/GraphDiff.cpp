@@ -116,8 +116,10 @@ GraphDiff mrope::diffGraphs(const GraphSnapshot &before,
       else if (old->type != node.type || old->label != node.label)
         diff.inputChanges.push_back(old->label + ": " + old->type + " -> " +
                                     node.label + ": " + node.type);
-      if (!old || old->type != node.type)
-        added.insert(node.id); // drawn as changed in the after panel
+      if (!old || old->type != node.type) {
+        added.insert(node.id);
+        diff.changedInputs.push_back(node.id);
+      }
       continue;
     }
     if (!beforeIds.contains(node.id)) {

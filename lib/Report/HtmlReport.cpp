@@ -374,9 +374,7 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
   llvm::DenseSet<int64_t> removed, added;
   for (const SnapshotNode &node : diff.removed)
     removed.insert(node.id);
-  for (int64_t id : diff.afterIds)
-    if (!before.find(id) || id < 0)
-      added.insert(id);
+  added.insert(diff.changedInputs.begin(), diff.changedInputs.end());
   for (const SnapshotNode &node : diff.added)
     added.insert(node.id);
   os << "<h3>Before</h3><div class=\"scroll\">"

@@ -10,7 +10,8 @@
   checks the C++ get_rope_index against the Python ground truth); "before" of
   a bug model is 1D (t = h = w = token index); one plane point per vision token;
 - vision towers: one square per patch, (h, w) after = reference.vision_positions;
-- the verdict, one table row per site, and the rewrite lists removed nodes;
+- the verdict, one table row per site, and the rewrite lists removed/added
+  nodes and marks changed ones in the graphs (graph inputs only when changed);
 - the screenshot is a real picture (decoded with Pillow): more than 2% of its pixels
   are not background and it has more than 8 colours.
 Prints one "ok: ..." line per check; exits 1 on the first failure.
@@ -186,6 +187,12 @@ def main():
         changed = dom.find("rect", cls="node-removed") + dom.find("rect", cls="node-added")
         if not changed:
             fail("the rewrite graph marks no node")
+        # Only inputs the fix adds or retypes are marked, never the untouched ones.
+        input_changes = " ".join(text for _, text in dom.find("li", cls="input-change"))
+        for a, _ in dom.find("rect", cls="node-added"):
+            name = a["data-node"]
+            if name.startswith("input '") and name not in input_changes:
+                fail(f"{name} is marked as changed but the fix does not change it")
         print(f"ok: rewrite: {len(removed)} node(s) removed, "
               f"{len(dom.find('div', cls='added'))} added, {len(changed)} marked in the graphs")
     elif rewrite or removed:

@@ -44,6 +44,8 @@ struct GraphDiff {
   std::vector<SnapshotNode> removed, added;
   /// Graph inputs whose type changed, or that are new: "name: before -> after".
   std::vector<std::string> inputChanges;
+  /// Their ids (drawn as changed in the after panel).
+  std::vector<int64_t> changedInputs;
   /// Ids of the nodes to draw in each panel: the changed nodes and their
   /// direct neighbours (at most `limit` per panel).
   std::vector<int64_t> beforeIds, afterIds;
