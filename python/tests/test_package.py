@@ -5,7 +5,6 @@ mrope-report console script and check_positions."""
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
