@@ -34,6 +34,8 @@
 #include <dlfcn.h>
 #include <numeric>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <random>
 #include <time.h>
@@ -319,7 +321,9 @@ static void *copyWorker(void *arg) {
 }
 
 /// Worker threads kept for the whole run, like the kernel's own pool, so
-/// the copies pay no thread creation either. Workers spin between jobs.
+/// the copies pay no thread creation either. Between jobs a worker spins
+/// for 50 us, then sleeps (as the kernel's pool does): a worker spinning
+/// while the kernel runs would take a core from it.
 class CopyPool {
 public:
   explicit CopyPool(int parts) : jobs(parts) {
@@ -327,7 +331,11 @@ public:
       threads.emplace_back([this, i] { work(i); });
   }
   ~CopyPool() {
-    quit.store(true);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      quit.store(true);
+    }
+    wake.notify_all();
     for (std::thread &t : threads)
       t.join();
   }
@@ -339,27 +347,38 @@ public:
       jobs[i] = CopyJob{{qs.data, ks.data}, {qd.data, kd.data},
                         {qs.count, ks.count}, i, parts, nonTemporal};
     pending.store(parts - 1);
-    generation.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      generation.fetch_add(1);
+    }
+    wake.notify_all();
     copyWorker(&jobs[0]);
     while (pending.load() != 0)
-      ;
+      std::this_thread::yield();
   }
 
 private:
   void work(int index) {
     uint64_t seen = 0;
     while (true) {
-      uint64_t g;
-      while ((g = generation.load()) == seen)
-        if (quit.load())
-          return;
-      seen = g;
+      double until = nowMs() + 0.05;
+      while (generation.load() == seen && !quit.load() && nowMs() < until)
+        ;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] { return generation.load() != seen || quit.load(); });
+      }
+      if (quit.load())
+        return;
+      seen = generation.load();
       copyWorker(&jobs[index]);
       pending.fetch_sub(1);
     }
   }
   std::vector<CopyJob> jobs;
   std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::condition_variable wake;
   std::atomic<uint64_t> generation{0};
   std::atomic<int> pending{0};
   std::atomic<bool> quit{false};
