@@ -1,34 +1,38 @@
 #!/usr/bin/env python3
-"""CPU M-RoPE benchmark: our fused kernel against copies and against peers.
+"""CPU M-RoPE benchmark: our fused kernel against copies and against ONNX Runtime.
 
-Run from the repository root with Debian's python (torch, onnx, numpy):
+Run from the repository root with Debian's python (onnx, numpy):
 
-    PYTHONPATH=python /usr/bin/python3 scripts/bench-cpu.py --build-dir build-bench
+    PYTHONPATH=python /usr/bin/python3 scripts/bench-cpu.py --build-dir build
 
-For every S in --seqs and every thread count in --threads, in one run:
+In one run, for every S in --seqs, thread count in --threads and storage
+layout in --layouts (bhsd: q [1,28,S,128], k [1,4,S,128]; bshd: q [1,S,28*128],
+k [1,S,4*128]):
 
-* ``mrope-bench --seq S --threads T --json`` (tools/mrope-bench): our kernel
-  in place, memcpy of the same bytes, a non-temporal-store copy, max abs error
-  against a float64 reference; its positions are dumped and checked against
-  ``mrope.reference.rope_index`` on the same token sequence;
-* PyTorch eager, the Hugging Face Qwen2-VL code (``Qwen2VLRotaryEmbedding``
-  forward + ``apply_multimodal_rotary_pos_emb``), cos/sin included in the time,
-  ``torch.set_num_threads(T)``;
+* ``mrope-bench --seq S --threads T --layout L --json`` (tools/mrope-bench):
+  our kernel in place, memcpy of the same bytes, a non-temporal-store copy,
+  max abs error against a float64 reference; its positions are dumped and
+  checked against ``mrope.reference.rope_index`` on the same token sequence;
 * ONNX Runtime (onnxruntime-node, ``python/mrope/ort_bench.js``; session made
-  once, only ``session.run`` timed, intraOpNumThreads = T) on three models:
-  the unfused M-RoPE subgraph (opset 17), ``com.microsoft.RotaryEmbedding`` fed
-  merged per-token caches with position_ids = arange(S) (the way ONNX Runtime
-  GenAI runs M-RoPE), and ``com.microsoft.MRotaryEmbedding`` (positions [3,B,S]
-  and per-position caches), if ORT's CPU provider has it.
+  once, intraOpNumThreads = T) on the fused ops its CPU provider has, fed the
+  same q/k in the same layout: ``com.microsoft.RotaryEmbedding`` with merged
+  per-token caches and position_ids = arange(S) (how ONNX Runtime GenAI runs
+  M-RoPE), ``com.microsoft.MRotaryEmbedding`` (positions [3,B,S]) and the
+  ONNX ``RotaryEmbedding``-23 with merged per-token caches [B,S,64]. ORT's own
+  kernel time (profiler, sum of node times) is what the targets use; the
+  wall time of session.run through the node binding is shown too.
+* --small-seqs (default 1,256): the kernel and the copies only, for the
+  per-call overhead (thread pool wake-up, decode-sized calls).
+* --slow-peers: also PyTorch eager (the Hugging Face code) and the unfused
+  ORT subgraph ([B,H,S,D] only).
 
-All peers get the same positions [3,1,S]; q and k are seeded uniform(-1,1).
-Every peer's output is checked against the float64 reference. Bytes are
-counted alike for everyone: 2 x (size of q + size of k) (read once, written
-once); peers that write new tensors or read caches move more than that, so
-their GB/s is "effective" GB/s at the kernel's byte count.
+Every peer's output is checked against the float64 reference (on token
+chunks, so S = 32768 fits in memory). Bytes are counted alike for everyone:
+2 x (size of q + size of k) (read once, written once).
 
-Writes the section "CPU M-RoPE kernel" of docs/benchmarks.md (other sections
-are kept) and docs/benchmarks-cpu.png (matplotlib), unless --no-docs.
+Prints the host (CPU model, ISA level, L2/L3, LLVM CPU name, load average
+before and after) and writes the section "CPU M-RoPE kernel: <host>" of
+docs/benchmarks.md (sections of other hosts are kept), unless --no-docs.
 """
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ HEAD_DIM = 128
 THETA = 1.0e6
 Q_HEADS = 28
 KV_HEADS = 4
-SECTION_TITLE = "## CPU M-RoPE kernel"
+
 
 
 # --------------------------------------------------------------------------
@@ -89,13 +93,14 @@ def reference_positions(seq: int) -> np.ndarray:
     return pos
 
 
-def run_mrope_bench(bench: Path, seq: int, threads: int, reps: int, dump: Path = None):
-    cmd = [str(bench), "--seq", str(seq), "--threads", str(threads), "--reps", str(reps), "--json"]
+def run_mrope_bench(bench: Path, seq: int, threads: int, reps: int, layout: str,
+                    dump: Path = None):
+    cmd = [str(bench), "--seq", str(seq), "--threads", str(threads), "--reps", str(reps),
+           "--layout", layout, "--json"]
     if dump is not None:
         cmd += ["--dump-positions", str(dump)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1]), " ".join(
-        ["build-bench/bin/mrope-bench"] + cmd[1:])
+    return json.loads(out.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------
@@ -218,10 +223,29 @@ def unfused_model(seq, path):
     _save(model, path)
 
 
-def contrib_model(seq, path, op, n_rows):
+def qk_shapes(seq, layout):
+    if layout == "bshd":
+        return [1, seq, Q_HEADS * HEAD_DIM], [1, seq, KV_HEADS * HEAD_DIM]
+    return [1, Q_HEADS, seq, HEAD_DIM], [1, KV_HEADS, seq, HEAD_DIM]
+
+
+def _graph(nodes, name, seq, layout, extra_inputs, opsets, ir_version=8):
+    from onnx import TensorProto, helper
+    qs, ks = qk_shapes(seq, layout)
+    graph = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("q", TensorProto.FLOAT, qs),
+         helper.make_tensor_value_info("k", TensorProto.FLOAT, ks)] + extra_inputs,
+        [helper.make_tensor_value_info("q_out", TensorProto.FLOAT, qs),
+         helper.make_tensor_value_info("k_out", TensorProto.FLOAT, ks)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
+    model.ir_version = ir_version
+    return model
+
+
+def contrib_model(seq, layout, path, op, n_rows):
     """com.microsoft.RotaryEmbedding (position_ids [B,S]) or MRotaryEmbedding ([3,B,S])."""
     from onnx import TensorProto, helper
-
     F = HEAD_DIM // 2
     attrs = {"interleaved": 0}
     pos_shape = [1, seq]
@@ -231,45 +255,39 @@ def contrib_model(seq, path, op, n_rows):
     nodes = [helper.make_node(op, [x, "position_ids", "cos_cache", "sin_cache"], [f"{x}_out"],
                               domain="com.microsoft", num_heads=h, **attrs)
              for x, h in (("q", Q_HEADS), ("k", KV_HEADS))]
-    graph = helper.make_graph(
-        nodes, f"mrope_{op}",
-        [helper.make_tensor_value_info("q", TensorProto.FLOAT, [1, Q_HEADS, seq, HEAD_DIM]),
-         helper.make_tensor_value_info("k", TensorProto.FLOAT, [1, KV_HEADS, seq, HEAD_DIM]),
-         helper.make_tensor_value_info("position_ids", TensorProto.INT64, pos_shape),
-         helper.make_tensor_value_info("cos_cache", TensorProto.FLOAT, [n_rows, F]),
-         helper.make_tensor_value_info("sin_cache", TensorProto.FLOAT, [n_rows, F])],
-        [helper.make_tensor_value_info("q_out", TensorProto.FLOAT, [1, Q_HEADS, seq, HEAD_DIM]),
-         helper.make_tensor_value_info("k_out", TensorProto.FLOAT, [1, KV_HEADS, seq, HEAD_DIM])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("com.microsoft", 1)])
-    model.ir_version = 8
-    _save(model, path)
+    extra = [helper.make_tensor_value_info("position_ids", TensorProto.INT64, pos_shape),
+             helper.make_tensor_value_info("cos_cache", TensorProto.FLOAT, [n_rows, F]),
+             helper.make_tensor_value_info("sin_cache", TensorProto.FLOAT, [n_rows, F])]
+    _save(_graph(nodes, f"mrope_{op}", seq, layout, extra, [("", 17), ("com.microsoft", 1)]), path)
 
 
-def identity_model(seq, path):
-    """q -> q_out, k -> k_out: what running any model through onnxruntime-node costs at least."""
-    import onnx
+def rope23_model(seq, layout, path):
+    """ONNX RotaryEmbedding (opset 23) with merged per-token caches [B,S,F], no position_ids."""
     from onnx import TensorProto, helper
+    F = HEAD_DIM // 2
+    nodes = [helper.make_node("RotaryEmbedding", [x, "cos_cache", "sin_cache"], [f"{x}_out"],
+                              interleaved=0, **({"num_heads": h} if layout == "bshd" else {}))
+             for x, h in (("q", Q_HEADS), ("k", KV_HEADS))]
+    extra = [helper.make_tensor_value_info("cos_cache", TensorProto.FLOAT, [1, seq, F]),
+             helper.make_tensor_value_info("sin_cache", TensorProto.FLOAT, [1, seq, F])]
+    _save(_graph(nodes, "mrope_rope23", seq, layout, extra, [("", 23)], ir_version=11), path)
 
+
+def identity_model(seq, layout, path):
+    """q -> q_out, k -> k_out: what running any model through onnxruntime-node costs at least."""
+    from onnx import helper
     nodes = [helper.make_node("Identity", [x], [f"{x}_out"]) for x in ("q", "k")]
-    graph = helper.make_graph(
-        nodes, "copy_floor",
-        [helper.make_tensor_value_info("q", TensorProto.FLOAT, [1, Q_HEADS, seq, HEAD_DIM]),
-         helper.make_tensor_value_info("k", TensorProto.FLOAT, [1, KV_HEADS, seq, HEAD_DIM])],
-        [helper.make_tensor_value_info("q_out", TensorProto.FLOAT, [1, Q_HEADS, seq, HEAD_DIM]),
-         helper.make_tensor_value_info("k_out", TensorProto.FLOAT, [1, KV_HEADS, seq, HEAD_DIM])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    _save(model, path)
+    _save(_graph(nodes, "copy_floor", seq, layout, [], [("", 17)]), path)
 
 
-def ort_bench(node, model, inputs, threads, reps, workdir, warmup=3):
-    """inputs: name -> numpy array. Returns (median ms, outputs dict) or raises."""
+def ort_bench(node, model, inputs, threads, reps, workdir, tag, warmup=3):
+    """inputs: name -> numpy array (q and k are written once per workdir, the
+    others per `tag`). Returns (median ms, outputs dict, version,
+    preallocated?, kernel-only median ms) or raises."""
     dtypes = {np.dtype(np.float32): "float32", np.dtype(np.int64): "int64"}
     ins = []
     for name, arr in inputs.items():
-        f = workdir / f"{name}.bin"
+        f = workdir / (f"{name}.in" if name in ("q", "k") else f"{tag}_{name}.in")
         if not f.exists():
             np.ascontiguousarray(arr).tofile(f)
         ins.append({"name": name, "dtype": dtypes[arr.dtype], "shape": list(arr.shape), "file": f.name})
@@ -279,14 +297,34 @@ def ort_bench(node, model, inputs, threads, reps, workdir, warmup=3):
                        {"name": "k_out", "shape": list(inputs["k"].shape)}]}
     (workdir / "request.json").write_text(json.dumps(req))
     proc = subprocess.run([node, str(ROOT / "python" / "mrope" / "ort_bench.js"), str(workdir)],
-                          capture_output=True, text=True, timeout=1800)
+                          capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip())
+        raise RuntimeError(proc.stderr.strip() or f"ort_bench.js exited {proc.returncode}")
     resp = json.loads((workdir / "response.json").read_text())
     outs = {}
     for o in resp["outputs"]:
         outs[o["name"]] = np.fromfile(workdir / o["file"], dtype=np.float32).reshape(o["shape"])
-    return resp["median_ms"], outs, resp["version"], resp["preallocated_outputs"], resp.get("kernel_median_ms")
+    for f in workdir.glob("*.bin"):
+        f.unlink()
+    return (resp["median_ms"], outs, resp["version"], resp["preallocated_outputs"],
+            resp.get("kernel_median_ms"))
+
+
+def max_err(x_bhsd, pos, out, layout, chunk=2048):
+    """max |out - float64 reference| over token chunks (out in `layout`)."""
+    err = 0.0
+    S = x_bhsd.shape[2]
+    H = x_bhsd.shape[1]
+    for s0 in range(0, S, chunk):
+        s1 = min(S, s0 + chunk)
+        want = reference.apply_rope(x_bhsd[:, :, s0:s1], pos[:, :, s0:s1], sections=SECTIONS,
+                                    theta=THETA, dtype=np.float64)
+        if layout == "bshd":
+            got = out[:, s0:s1].reshape(1, s1 - s0, H, HEAD_DIM).transpose(0, 2, 1, 3)
+        else:
+            got = out[:, :, s0:s1]
+        err = max(err, float(np.abs(got - want).max()))
+    return err
 
 
 # --------------------------------------------------------------------------
@@ -297,363 +335,304 @@ def fmt_ms(v):
     return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
 
 
-def write_plot(results, seqs, threads_list, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    for r in results:
-        for n, kms in r.get("kernel_only_ms", {}).items():
-            if not n.startswith("ORT Identity"):
-                r["gbps"][n + " [kernels only]"] = r["bench"]["bytes"] / (kms * 1e-3) / 1e9
-    names = []
-    for r in results:
-        for n in r["gbps"]:
-            if n.endswith(" [kernels only]") or n.startswith("ORT Identity") or n in names:
-                continue
-            names.append(n)
-            if any(n + " [kernels only]" in rr["gbps"] for rr in results):
-                names.append(n + " [kernels only]")
-    short = {"ORT RotaryEmbedding (merged caches)": "ORT RotaryEmbedding\n(merged caches)",
-             "ORT RotaryEmbedding (merged caches) [kernels only]": "ORT RotaryEmbedding\n[kernels only]",
-             "ORT unfused subgraph [kernels only]": "ORT unfused\n[kernels only]",
-             "ORT MRotaryEmbedding [kernels only]": "ORT MRotaryEmbedding\n[kernels only]"}
-    fig, axes = plt.subplots(1, len(seqs), figsize=(7 * len(seqs), 5.5), sharey=True)
-    if len(seqs) == 1:
-        axes = [axes]
-    width = 0.8 / len(threads_list)
-    for ax, seq in zip(axes, seqs):
-        for j, t in enumerate(threads_list):
-            r = next(r for r in results if r["seq"] == seq and r["threads"] == t)
-            vals = [r["gbps"].get(n, float("nan")) for n in names]
-            xs = np.arange(len(names)) + (j - (len(threads_list) - 1) / 2) * width
-            ax.bar(xs, [v if v == v else 0 for v in vals], width, label=f"{t} thread{'s' if t > 1 else ''}")
-            for x, v in zip(xs, vals):
-                if v == v:
-                    ax.text(x, v * 1.05, f"{v:.1f}", ha="center", va="bottom", fontsize=7, rotation=90)
-        ax.set_yscale("log")
-        ax.set_xticks(np.arange(len(names)))
-        ax.set_xticklabels([short.get(n, n) for n in names], rotation=40, ha="right", fontsize=8)
-        lo, hi = ax.get_ylim()
-        ax.set_ylim(lo, hi * 3)
-        ax.set_title(f"S = {seq} (B=1, 28 q + 4 kv heads, D=128, f32)")
-        ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0].set_ylabel("GB/s (2 x bytes of q+k per run; higher is better)")
-    axes[-1].legend(loc="upper right", fontsize=8)
-    fig.suptitle("Qwen2-VL-7B prefill M-RoPE on CPU, one run on a shared 2-core VM")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
-
-
-def write_docs(path, section):
+def write_docs(path, section, title):
+    """Replaces this host's section of docs/benchmarks.md (others stay)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## CPU M-RoPE kernel\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(r"^" + re.escape(title) + r"\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
+    else:  # new host: before the CPU sections of other hosts
+        at = text.find("\n## CPU M-RoPE kernel")
+        at = at if at >= 0 else text.find("\n## ONNX import/export")
+        text = (text[:at + 1] + section.rstrip("\n") + "\n\n" + text[at + 1:] if at >= 0
+                else text.rstrip("\n") + "\n\n" + section)
     path.write_text(text.rstrip("\n") + "\n")
+
+
+def host_info():
+    """CPU model, x86-64 ISA level, caches, cores, from lscpu and /proc/cpuinfo."""
+    info = {"model": platform.processor() or "unknown", "isa": "?", "l2": "?", "l3": "?",
+            "cores": os.cpu_count(), "flags": set()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for key, field in (("Model name", "model"), ("L2 cache", "l2"), ("L3 cache", "l3")):
+            m = re.search(rf"^{key}:\s*(.+)$", out, re.M)
+            if m:
+                info[field] = m.group(1).strip()
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                info["flags"] = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    f = info["flags"]
+    if {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} <= f:
+        info["isa"] = "x86-64-v4"
+    elif {"avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe"} <= f:
+        info["isa"] = "x86-64-v3"
+    elif {"sse4_2", "popcnt", "ssse3"} <= f:
+        info["isa"] = "x86-64-v2"
+    elif f:
+        info["isa"] = "x86-64"
+    info["bf16"] = "avx512_bf16" in f
+    return info
+
+
+def loadavg():
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+PEERS = ["ORT RotaryEmbedding (merged caches)", "ORT MRotaryEmbedding", "ORT RotaryEmbedding-23"]
+SLOW_PEERS = ["torch eager (HF)", "ORT unfused subgraph"]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build-dir", default="build-bench", help="where bin/mrope-bench is (default build-bench)")
-    ap.add_argument("--seqs", default="1024,4096")
+    ap.add_argument("--build-dir", default="build", help="where bin/mrope-bench is (default build)")
+    ap.add_argument("--seqs", default="4096,32768")
+    ap.add_argument("--small-seqs", default="1,256", help="kernel and copies only ('' for none)")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--kernel-reps", type=int, default=50, help="mrope-bench --reps")
-    ap.add_argument("--peer-reps", type=int, default=15, help="timed runs of torch and ORT")
+    ap.add_argument("--layouts", default="bhsd,bshd")
+    ap.add_argument("--kernel-reps", type=int, default=20, help="mrope-bench --reps")
+    ap.add_argument("--small-reps", type=int, default=2000, help="mrope-bench --reps at --small-seqs")
+    ap.add_argument("--peer-reps", type=int, default=10, help="timed runs of each ORT model")
+    ap.add_argument("--slow-peers", action="store_true", help="also torch eager and the unfused ORT graph")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
     ap.add_argument("--json-out", help="also write all results to this JSON file")
     a = ap.parse_args(argv)
-    seqs = [int(s) for s in a.seqs.split(",")]
+    seqs = [int(x) for x in a.seqs.split(",") if x]
+    small = [int(x) for x in a.small_seqs.split(",") if x]
     threads_list = [int(t) for t in a.threads.split(",")]
+    layouts = a.layouts.split(",")
     bench = (ROOT / a.build_dir / "bin" / "mrope-bench").resolve()
     if not bench.exists():
         sys.exit(f"{bench} not found: ninja -C {a.build_dir} mrope-bench")
     node = shutil.which("node")
     command = "PYTHONPATH=python /usr/bin/python3 scripts/bench-cpu.py " + " ".join(
         (argv if argv is not None else sys.argv[1:]))
+    host = host_info()
+    load_before = loadavg()
+    started = datetime.datetime.now(datetime.timezone.utc)
 
-    results, notes, raw = [], [], []
+    results, notes, raw, failures = [], [], [], {}
     versions = {}
     rng = np.random.default_rng(0)
     tmp = Path(tempfile.mkdtemp(prefix="mrope-bench-"))
     try:
+        for seq in small:
+            for layout in layouts:
+                for t in threads_list:
+                    print(f"S={seq} {layout} threads={t}: mrope-bench ...", flush=True)
+                    mb = run_mrope_bench(bench, seq, t, a.small_reps, layout)
+                    raw.append(mb)
+                    results.append({"seq": seq, "threads": t, "layout": layout, "bench": mb,
+                                    "ms": {}, "kernel_only_ms": {}, "err": {}})
         for seq in seqs:
             dump = tmp / f"pos{seq}.bin"
             q = rng.uniform(-1, 1, size=(1, Q_HEADS, seq, HEAD_DIM)).astype(np.float32)
             k = rng.uniform(-1, 1, size=(1, KV_HEADS, seq, HEAD_DIM)).astype(np.float32)
-            want_q = want_k = None
             pos = None
-            models = {}
             workdir = tmp / f"ort{seq}"
             workdir.mkdir()
-            for t in threads_list:
-                print(f"S={seq} threads={t}: mrope-bench ...", flush=True)
-                mb, cmd = run_mrope_bench(bench, seq, t, a.kernel_reps, dump if pos is None else None)
-                raw.append(mb)
-                if pos is None:
-                    pos = np.fromfile(dump, dtype=np.int64).reshape(3, 1, seq)
-                    ref_pos = reference_positions(seq)
-                    same = np.array_equal(pos, ref_pos)
-                    notes.append(f"S={seq}: positions: {mb['positions']}; "
-                                 f"{'identical to' if same else 'DIFFERENT from'} "
-                                 "mrope.reference.rope_index on that token sequence.")
-                    want_q = reference.apply_rope(q, pos, sections=SECTIONS, theta=THETA, dtype=np.float64)
-                    want_k = reference.apply_rope(k, pos, sections=SECTIONS, theta=THETA, dtype=np.float64)
-                    F = HEAD_DIM // 2
-                    cos_m, sin_m = reference.cos_sin(pos, sections=SECTIONS, theta=THETA)   # [1,S,D] f32
-                    # ORT refuses caches with fewer rows than S ("updating cos_cache ... not
-                    # supported"), so the per-position cache has max(S, max position + 1) rows.
-                    maxp = max(int(pos.max()), seq - 1)
-                    rows = np.arange(maxp + 1, dtype=np.int64)
-                    c1, s1 = reference.cos_sin(rows[None, None], sections=[F], theta=THETA)  # [1,P,D]
-                    feeds_common = {"q": q, "k": k}
-                    models = {
-                        "ORT Identity (floor, not a peer)": (identity_model, {}),
-                        "ORT unfused subgraph": (unfused_model, {"position_ids": pos}),
-                        "ORT RotaryEmbedding (merged caches)": (
-                            lambda s, p: contrib_model(s, p, "RotaryEmbedding", seq),
-                            {"position_ids": np.arange(seq, dtype=np.int64)[None],
-                             "cos_cache": np.ascontiguousarray(cos_m[0, :, :F]),
-                             "sin_cache": np.ascontiguousarray(sin_m[0, :, :F])}),
-                        "ORT MRotaryEmbedding": (
-                            lambda s, p: contrib_model(s, p, "MRotaryEmbedding", maxp + 1),
-                            {"position_ids": pos,
-                             "cos_cache": np.ascontiguousarray(c1[0, :, :F]),
-                             "sin_cache": np.ascontiguousarray(s1[0, :, :F])}),
-                    }
-                    for i, (name, (build, feeds)) in enumerate(models.items()):
-                        mpath = tmp / f"model{seq}_{i}.onnx"
-                        build(seq, mpath)
-                        models[name] = (mpath, {**feeds_common, **feeds})
-                bytes_ = mb["bytes"]
-                gb = lambda ms: bytes_ / (ms * 1e-3) / 1e9
-                row = {"seq": seq, "threads": t, "bench": mb, "ms": {}, "gbps": {}, "err": {}}
-                row["ms"]["our kernel"] = mb["kernel_ms"]
-                row["err"]["our kernel"] = mb["max_abs_err"]
-                row["ms"]["memcpy"] = mb["memcpy_ms"]
-                row["ms"]["non-temporal copy"] = mb["nt_copy_ms"]
-
-                print(f"S={seq} threads={t}: torch eager ...", flush=True)
-                ms, oq, ok_, tv = torch_bench(q, k, pos, t, a.peer_reps)
-                versions["torch"] = tv
-                row["ms"]["torch eager (HF)"] = ms
-                row["err"]["torch eager (HF)"] = max(float(np.abs(oq - want_q).max()),
-                                                    float(np.abs(ok_ - want_k).max()))
-                if node is None:
-                    notes.append("node not found: ONNX Runtime peers skipped.")
-                for name, (mpath, feeds) in models.items():
-                    if node is None:
-                        break
-                    print(f"S={seq} threads={t}: {name} ...", flush=True)
-                    try:
-                        for f in workdir.glob("*.bin"):
-                            f.unlink()
-                        ms, outs, ver, prealloc, kms = ort_bench(node, mpath, feeds, t, a.peer_reps, workdir)
-                        if kms:
-                            row.setdefault("kernel_only_ms", {})[name] = kms
-                        versions["onnxruntime-node"] = ver
-                        versions.setdefault("ort_prealloc", [])
-                        if prealloc not in versions["ort_prealloc"]:
-                            versions["ort_prealloc"].append(prealloc)
-                        row["ms"][name] = ms
-                        if name.startswith("ORT Identity"):
-                            if not (np.array_equal(outs["q_out"], q) and np.array_equal(outs["k_out"], k)):
-                                raise RuntimeError("Identity did not return its inputs")
-                        else:
-                            row["err"][name] = max(float(np.abs(outs["q_out"] - want_q).max()),
-                                                   float(np.abs(outs["k_out"] - want_k).max()))
-                    except Exception as e:  # noqa: BLE001 - report and go on
-                        msg = str(e).splitlines()[-1] if str(e) else repr(e)
-                        row.setdefault("failed", {})[name] = msg
-                        print(f"  {name} failed: {msg}", flush=True)
-                for n, ms in row["ms"].items():
-                    row["gbps"][n] = gb(ms)
-                results.append(row)
-                print(f"  {json.dumps({n: round(v, 3) for n, v in row['ms'].items()})}", flush=True)
+            for layout in layouts:
+                if layout == "bshd":
+                    to_bshd = lambda x: np.ascontiguousarray(x.transpose(0, 2, 1, 3)).reshape(1, seq, -1)
+                    fq, fk = to_bshd(q), to_bshd(k)
+                else:
+                    fq, fk = q, k
+                models = None
+                (workdir / layout).mkdir()
+                for t in threads_list:
+                    print(f"S={seq} {layout} threads={t}: mrope-bench ...", flush=True)
+                    mb = run_mrope_bench(bench, seq, t, a.kernel_reps, layout, dump if pos is None else None)
+                    raw.append(mb)
+                    if pos is None:
+                        pos = np.fromfile(dump, dtype=np.int64).reshape(3, 1, seq)
+                        same = np.array_equal(pos, reference_positions(seq))
+                        notes.append(f"S={seq}: {mb['positions']}; "
+                                     f"{'identical to' if same else 'DIFFERENT from'} "
+                                     "mrope.reference.rope_index on that token sequence.")
+                    if models is None:
+                        F = HEAD_DIM // 2
+                        cos_m, sin_m = reference.cos_sin(pos, sections=SECTIONS, theta=THETA)  # [1,S,D]
+                        # ORT refuses caches with fewer rows than S, so the per-position
+                        # cache has max(S, max position + 1) rows.
+                        maxp = max(int(pos.max()), seq - 1)
+                        rows = np.arange(maxp + 1, dtype=np.int64)
+                        c1, s1 = reference.cos_sin(rows[None, None], sections=[F], theta=THETA)
+                        specs = {
+                            "ORT Identity (floor, not a peer)": (identity_model, {}),
+                            "ORT RotaryEmbedding (merged caches)": (
+                                lambda s_, l_, p_: contrib_model(s_, l_, p_, "RotaryEmbedding", seq),
+                                {"position_ids": np.arange(seq, dtype=np.int64)[None],
+                                 "cos_cache": np.ascontiguousarray(cos_m[0, :, :F]),
+                                 "sin_cache": np.ascontiguousarray(sin_m[0, :, :F])}),
+                            "ORT MRotaryEmbedding": (
+                                lambda s_, l_, p_: contrib_model(s_, l_, p_, "MRotaryEmbedding", maxp + 1),
+                                {"position_ids": pos,
+                                 "cos_cache": np.ascontiguousarray(c1[0, :, :F]),
+                                 "sin_cache": np.ascontiguousarray(s1[0, :, :F])}),
+                            "ORT RotaryEmbedding-23": (
+                                rope23_model,
+                                {"cos_cache": np.ascontiguousarray(cos_m[:, :, :F]),
+                                 "sin_cache": np.ascontiguousarray(sin_m[:, :, :F])}),
+                        }
+                        if a.slow_peers and layout == "bhsd":
+                            specs["ORT unfused subgraph"] = (lambda s_, l_, p_: unfused_model(s_, p_),
+                                                             {"position_ids": pos})
+                        models = {}
+                        for i, (name, (build, feeds)) in enumerate(specs.items()):
+                            mpath = tmp / f"model{seq}_{layout}_{i}.onnx"
+                            build(seq, layout, mpath)
+                            models[name] = (mpath, {"q": fq, "k": fk, **feeds})
+                    row = {"seq": seq, "threads": t, "layout": layout, "bench": mb, "ms": {},
+                           "kernel_only_ms": {}, "err": {}}
+                    if a.slow_peers and layout == "bhsd":
+                        print(f"S={seq} {layout} threads={t}: torch eager ...", flush=True)
+                        ms, oq, ok_, tv = torch_bench(q, k, pos, t, a.peer_reps)
+                        versions["torch"] = tv
+                        row["ms"]["torch eager (HF)"] = ms
+                        row["err"]["torch eager (HF)"] = max(max_err(q, pos, oq, "bhsd"),
+                                                            max_err(k, pos, ok_, "bhsd"))
+                    for name, (mpath, feeds) in models.items():
+                        if node is None:
+                            failures[name] = "node not found"
+                            continue
+                        print(f"S={seq} {layout} threads={t}: {name} ...", flush=True)
+                        try:
+                            ms, outs, ver, prealloc, kms = ort_bench(node, mpath, feeds, t, a.peer_reps,
+                                                                      workdir / layout, mpath.stem)
+                            versions["onnxruntime-node"] = ver
+                            versions.setdefault("ort_prealloc", set()).add(prealloc)
+                            row["ms"][name] = ms
+                            if kms:
+                                row["kernel_only_ms"][name] = kms
+                            if name.startswith("ORT Identity"):
+                                if not (np.array_equal(outs["q_out"], fq) and np.array_equal(outs["k_out"], fk)):
+                                    raise RuntimeError("Identity did not return its inputs")
+                            else:
+                                row["err"][name] = max(max_err(q, pos, outs["q_out"], layout),
+                                                       max_err(k, pos, outs["k_out"], layout))
+                            del outs
+                        except Exception as e:  # noqa: BLE001 - report and go on
+                            msg = str(e).splitlines()[-1] if str(e) else repr(e)
+                            row.setdefault("failed", {})[name] = msg
+                            failures.setdefault(name, msg)
+                            print(f"  {name} failed: {msg}", flush=True)
+                    results.append(row)
+                    print("  kernel %.3f ms, memcpy %.3f ms, peers %s" % (
+                        mb["kernel_ms"], mb["memcpy_ms"],
+                        json.dumps({n: round(v, 3) for n, v in row["kernel_only_ms"].items()})), flush=True)
+                del fq, fk
+                shutil.rmtree(workdir / layout, ignore_errors=True)
+            del q, k
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    section = render(results, seqs, threads_list, notes, versions, command, raw, a.peer_reps,
-                     codegen_summary((ROOT / a.build_dir).resolve()))
+    if "ort_prealloc" in versions:
+        versions["ort_prealloc"] = sorted(versions["ort_prealloc"])
+    run = {"started": started.strftime("%Y-%m-%d %H:%M UTC"), "load_before": load_before,
+           "load_after": loadavg(), "command": command}
+    section, title = render(results, host, run, notes, versions, raw, a, failures)
     print(section)
     if a.json_out:
-        Path(a.json_out).write_text(json.dumps({"results": results, "notes": notes, "versions": versions}, indent=1))
+        Path(a.json_out).write_text(json.dumps({"results": results, "notes": notes, "versions": versions,
+                                                "host": {k: v for k, v in host.items() if k != "flags"},
+                                                "run": run}, indent=1))
     if not a.no_docs:
-        docs = ROOT / "docs"
-        plotted = write_plot(results, seqs, threads_list, docs / "benchmarks-cpu.png")
-        if not plotted:
-            section = section.replace("![CPU M-RoPE benchmark](benchmarks-cpu.png)",
-                                      "(No plot: matplotlib is not installed.)")
-        write_docs(docs / "benchmarks.md", section)
-        print(f"wrote docs/benchmarks.md{' and docs/benchmarks-cpu.png' if plotted else ''}")
+        write_docs(ROOT / "docs" / "benchmarks.md", section, title)
+        print("wrote docs/benchmarks.md")
     return 0
 
 
-def lscpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        m = re.search(r"^Model name:\s*(.+)$", out, re.M)
-        return m.group(1).strip() if m else platform.processor()
-    except OSError:
-        return platform.processor()
+def fmt_row_ms(v):
+    return "" if v is None else fmt_ms(v)
 
 
-def codegen_summary(build_dir: Path) -> str:
-    """Counts zmm/ymm/xmm register operands in the kernel mrope-compile makes with mrope-bench's flags."""
-    compile_ = build_dir / "bin" / "mrope-compile"
-    objdump = shutil.which("objdump") or shutil.which("llvm-objdump-22")
-    if not compile_.exists() or not objdump:
-        return ""
-    with tempfile.TemporaryDirectory(prefix="mrope-bench-cg-") as d:
-        lib = Path(d) / "libmrope_rope.so"
-        subprocess.run([str(compile_), "--target", "cpu", "--sections", "16,24,24", "--head-dim", "128",
-                        "--q-heads", str(Q_HEADS), "--kv-heads", str(KV_HEADS), "--dtype", "f32",
-                        "-o", str(lib)], check=True, capture_output=True)
-        asm = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(lib)], check=True,
-                             capture_output=True, text=True).stdout
-    counts = {r: len(re.findall(rf"%{r}\d", asm)) for r in ("zmm", "ymm", "xmm")}
-    return ", ".join(f"{n} {r} register operands" for r, n in counts.items())
-
-
-def render(results, seqs, threads_list, notes, versions, command, raw, peer_reps, codegen=""):
-    peers = ["torch eager (HF)", "ORT unfused subgraph", "ORT RotaryEmbedding (merged caches)",
-             "ORT MRotaryEmbedding"]
-    L = [SECTION_TITLE, ""]
+def render(results, host, run, notes, versions, raw, a, failures):
     b0 = raw[0]
-    L.append(f"Generated by `scripts/bench-cpu.py` on {datetime.date.today().isoformat()}; every figure "
-             "below is what that run measured (nothing edited by hand). Machine: "
-             f"{lscpu_model()} (LLVM: `{b0['llvm_cpu']}`), {os.cpu_count()} cores, a KVM guest "
-             "**shared with two other people compiling at the same time**, so absolute times are noisy; "
-             "the ratios compare measurements taken in the same run (the kernel, memcpy and NT copy are even "
-             "interleaved round by round).")
+    title = f"## CPU M-RoPE kernel: {host['model']} (`{b0['llvm_cpu']}`)"
+    L = [title, ""]
+    L.append(f"Generated by `scripts/bench-cpu.py` ({run['started']}); every figure below is what that run "
+             "measured, nothing edited by hand.")
+    L.append("")
+    L.append(f"- Host: {host['model']}, LLVM CPU `{b0['llvm_cpu']}`, ISA level {host['isa']}"
+             f"{', AVX-512 BF16' if host.get('bf16') else ', no AVX-512, no BF16 instructions' if host['isa'] != 'x86-64-v4' else ''}; "
+             f"L2 {host['l2']}, L3 {host['l3']}; {host['cores']} cores (a shared KVM guest).")
+    L.append(f"- Load average (1/5/15 min) before the run: {run['load_before']}; after: {run['load_after']} "
+             "(other people compiled on the same 2 cores: absolute times are noisy; the kernel, memcpy and "
+             "the NT copy are interleaved round by round, so their ratios are the reliable figures).")
+    L.append(f"- Kernel: tokens per cos/sin block {b0.get('tokens_per_block', '?')} (from the host's L2), "
+             "persistent thread pool; copies: memcpy and "
+             f"`{b0['nt_copy_kind']}` + sfence, on threads kept for the whole run.")
+    L.append(f"- Versions: onnxruntime-node {versions.get('onnxruntime-node', '?')} (CPU provider), "
+             f"numpy {np.__version__}" + (f", torch {versions['torch']}" if "torch" in versions else "") + ".")
     L.append("")
     L.append("```sh")
-    L.append("cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit")
-    L.append("ninja -C build-bench mrope-bench")
-    L.append(command.strip())
+    L.append("ninja -C build mrope-bench")
+    L.append(run["command"].strip())
     L.append("```")
     L.append("")
-    L.append("Shapes: Qwen2-VL-7B prefill, B = 1, q [1,28,S,128], k [1,4,S,128], f32, M-RoPE sections "
-             "[16,24,24], theta 1e6, rotate-half. Positions [3,1,S] are multimodal: " +
-             " ".join(n for n in notes if "positions" in n))
+    L.append("Shapes: Qwen2-VL-7B prefill, B = 1, 28 q heads, 4 kv heads, D = 128, f32, M-RoPE sections "
+             "[16,24,24], theta 1e6, rotate-half; `bhsd`: q [1,28,S,128], k [1,4,S,128]; `bshd`: q "
+             "[1,S,28*128], k [1,S,4*128]. " + " ".join(notes))
     L.append("")
-    L.append("Byte convention (all rows): bytes = 2 x (size of q + size of k) = S x 32 heads x 128 x 4 B x 2 "
-             "(read once, write once); GB/s = bytes / time. Our kernel rotates in place; the copies copy q "
-             "and k to other buffers; torch and ORT write new tensors and also read their cos/sin "
-             "(effective GB/s at the same byte count). `x kernel` = that row's time / our kernel's time "
-             "(how many times slower than our kernel). Errors: max |out - float64 reference| over q and k "
-             "(reference: f32 inputs, f32 angle f32(p)*inv_freq, cos/sin and rotation in float64).")
+    L.append("Bytes: 2 x (size of q + size of k) (read once, written once); GB/s = bytes / time. "
+             "`kernel / memcpy` = memcpy time / kernel time (>= 0.85 is the target; > 1: faster than "
+             "memcpy). ORT: `kernel ms` is ORT's own kernel time (profiler, sum over the nodes), `run ms` "
+             "the wall time of `session.run` through the node binding; `x ours` = ORT kernel time / our "
+             "kernel time (> 1: ours is faster). Errors: max |out - float64 reference| over q and k.")
     L.append("")
-    L.append("What is timed: our kernel, one C call (threads created inside, like the wrapper does); memcpy "
-             "and the non-temporal-store copy (`" + b0["nt_copy_kind"] + "` + sfence) of the same bytes over "
-             "the same number of fresh pthreads; torch: the HF `Qwen2VLRotaryEmbedding.forward` (cos/sin "
-             "from positions) + `apply_multimodal_rotary_pos_emb` under `torch.no_grad()`, "
-             "`torch.set_num_threads(T)`; ORT: `session.run` only (session created once, "
-             "intraOpNumThreads = T), the RotaryEmbedding / MRotaryEmbedding caches are precomputed inputs "
-             "(not timed). Medians of " + f"{b0['reps']} rounds for mrope-bench (after 3 warm-up rounds) and of "
-             f"{peer_reps} runs for each peer (after 2 (torch) or 3 (ORT) warm-up runs).")
-    L.append("")
-    L.append("![CPU M-RoPE benchmark](benchmarks-cpu.png)")
-    L.append("")
-    L.append("| S | threads | implementation | ms | GB/s | x kernel | ORT kernels only: ms | x kernel | "
-             "max abs err |")
-    L.append("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in results:
-        base = r["ms"]["our kernel"]
-        for name in ["our kernel", "memcpy", "non-temporal copy"] + peers + ["ORT Identity (floor, not a peer)"]:
-            if name in r["ms"]:
-                ms = r["ms"][name]
-                err = r["err"].get(name)
-                kms = r.get("kernel_only_ms", {}).get(name)
-                only = f"{fmt_ms(kms)} | {kms / base:.2f}" if kms else " | "
-                L.append(f"| {r['seq']} | {r['threads']} | {name} | {fmt_ms(ms)} | {r['gbps'][name]:.2f} | "
-                         f"{ms / base:.2f} | {only} | {'' if err is None else f'{err:.2e}'} |")
-            elif name in r.get("failed", {}):
-                L.append(f"| {r['seq']} | {r['threads']} | {name} | failed | | | | | {r['failed'][name]} |")
-    L.append("")
-    L.append("Targets (kernel throughput / copy throughput = copy time / kernel time):")
-    L.append("")
-    L.append("| S | threads | kernel / memcpy (target >= 0.85) | kernel / NT copy (aim >= 0.75) | "
-             "closest peer: its time / kernel time (ORT: kernels only) | faster than every peer |")
-    L.append("| ---: | ---: | ---: | ---: | ---: | --- |")
+    L.append("| S | layout | threads | kernel ms | GB/s | memcpy ms | NT copy ms | kernel / memcpy | "
+             "kernel / NT copy | max abs err | slowest-to-fastest ORT fused op: kernel ms (x ours) | "
+             "targets |")
+    L.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for r in results:
         b = r["bench"]
-        base = r["ms"]["our kernel"]
-        # The strictest comparison: ORT's profiler kernel time where it is smaller.
-        peer_ms = {n: min(r["ms"][n], r.get("kernel_only_ms", {}).get(n, float("inf")))
-                   for n in peers if n in r["ms"]}
-        best = min(peer_ms, key=peer_ms.get) if peer_ms else None
-        m1 = "met" if b["ratio_vs_memcpy"] >= 0.85 else "**missed**"
-        m2 = "met" if b["ratio_vs_nt_copy"] >= 0.75 else "**missed**"
-        faster = all(v > base for v in peer_ms.values()) if peer_ms else False
-        L.append(f"| {r['seq']} | {r['threads']} | {b['ratio_vs_memcpy']:.2f} ({m1}) | "
-                 f"{b['ratio_vs_nt_copy']:.2f} ({m2}) | "
-                 + (f"{peer_ms[best] / base:.2f} ({best})" if best else "n/a")
-                 + f" | {'yes' if faster else '**no**'} |")
+        peers = {n: r["kernel_only_ms"].get(n) for n in PEERS if n in r["ms"]}
+        peer_txt = "; ".join(f"{n.replace('ORT ', '')}: {fmt_ms(v)} ({v / b['kernel_ms']:.2f})"
+                             for n, v in sorted(peers.items(), key=lambda kv: -(kv[1] or 0)) if v)
+        missing = [n for n in PEERS if n in r.get("failed", {})]
+        if missing:
+            peer_txt += ("; " if peer_txt else "") + ", ".join(n.replace("ORT ", "") for n in missing) + ": failed"
+        ok_copy = b["ratio_vs_memcpy"] >= 0.85
+        ok_peer = all(v and v > b["kernel_ms"] for v in peers.values()) if peers else None
+        ok_err = b["max_abs_err"] <= 2e-6
+        verdict = []
+        verdict.append("memcpy met" if ok_copy else "memcpy **missed**")
+        if ok_peer is not None:
+            verdict.append("ORT met" if ok_peer else "ORT **missed**")
+        verdict.append("err met" if ok_err else "err **missed**")
+        L.append(f"| {r['seq']} | {r['layout']} | {r['threads']} | {fmt_ms(b['kernel_ms'])} | "
+                 f"{b['kernel_gbps']:.1f} | {fmt_ms(b['memcpy_ms'])} | {fmt_ms(b['nt_copy_ms'])} | "
+                 f"{b['ratio_vs_memcpy']:.2f} | {b['ratio_vs_nt_copy']:.2f} | {b['max_abs_err']:.2e} | "
+                 f"{peer_txt or 'not run (small S)'} | {', '.join(verdict)} |")
     L.append("")
-    fails = {}
-    for r in results:
-        for n, m in r.get("failed", {}).items():
-            fails.setdefault(n, m)
-    for n, m in fails.items():
-        L.append(f"- {n}: failed to run in onnxruntime-node {versions.get('onnxruntime-node', '?')}: `{m}`")
-    L.append("- ORT rows: `ms` is the wall time of `session.run` through onnxruntime-node; `ORT kernels only` "
-             "is the median over the same number of runs of a second, profiled session (enableProfiling) of the "
-             "sum of ORT's per-node kernel times, i.e. ORT's kernels without the session and the node binding "
-             "around them. The target check uses the smaller of the two (the strictest comparison).")
-    L.append("- `ORT Identity (floor, not a peer)`: a model that only returns q and k (Identity nodes), run "
-             "the same way: what any model costs through onnxruntime-node here (binding + one copy). It is a "
-             "yardstick for the ORT rows, not an M-RoPE implementation.")
-    pre = versions.get("ort_prealloc", [])
-    if pre:
-        L.append("- ONNX Runtime outputs: " + (
-            "preallocated once and passed to every `session.run` (ORT writes into them; no per-run "
-            "output allocation or copy into JS buffers is timed)." if pre == [True] else
-            "allocated by ORT on every run (the node binding refused preallocated outputs"
-            + (" for some models" if True in pre else "") + "); that allocation is in the time."))
-    L.append(f"- Versions: torch {versions.get('torch', '?')} (Debian), onnxruntime-node "
-             f"{versions.get('onnxruntime-node', '?')} (CPU provider), numpy {np.__version__}.")
-    L.append("")
-    L.append("Reading the numbers:")
-    L.append("")
-    slower = []
-    for seq in seqs:
-        by_t = {r["threads"]: r for r in results if r["seq"] == seq}
-        if 1 in by_t and 2 in by_t:
-            for n, ms2 in by_t[2]["ms"].items():
-                ms1 = by_t[1]["ms"].get(n)
-                if ms1 and ms2 > ms1:
-                    slower.append(f"{n} at S={seq} ({fmt_ms(ms1)} -> {fmt_ms(ms2)} ms)")
-    if slower:
-        L.append("- Slower with 2 threads than with 1 in this run: " + "; ".join(slower) + ". On this shared "
-                 "2-core VM the second core was at times busy with other people's compiles, and a thread "
-                 "that must wait for it (OpenMP barriers in torch, ORT's pool, our per-call pthread) stalls "
-                 "the whole call; treat 2-thread rows as noisy.")
-    L.append("- memcpy is slower than the non-temporal copy and than our in-place kernel on this machine: it "
-             "writes to a second buffer (twice the footprint) with ordinary stores, which first read every "
-             "destination line (read-for-ownership), so it moves about 3 lines of traffic per line copied; the "
-             "streaming copy skips that read, and the in-place kernel reads and writes the same lines, which at "
-             "these sizes (" + ", ".join(f"S={r['seq']}: {r['bench']['bytes'] / 2e6:.0f} MB of q+k" for r in results
-                                 if r["threads"] == threads_list[0]) +
-             ") can largely stay in the large last-level cache this VM reports. So `kernel / memcpy` > 1 says the kernel is not compute-bound, and "
-             "`kernel / NT copy` near or above 1 says it runs at the speed of the fastest way to touch those "
-             "bytes once each.")
-    if codegen:
-        L.append(f"- Generated code (same flags, `mrope-compile -o lib.so`, `objdump -d`): {codegen}. cos/sin "
-                 "are computed once per token and shared by all 32 heads, so the trigonometry is a small part "
-                 "of the element work.")
-    L.append("- torch and the unfused ORT graph build [3,B,S,128] cos/sin tables, merge them and run several "
-             "elementwise passes (neg, concat, two muls, add) over q and k, each writing a new tensor; `com.microsoft.RotaryEmbedding` is "
-             "one pass but reads a cos and a sin row per token from caches built outside the timing; "
-             "`com.microsoft.MRotaryEmbedding` gathers the merged cos/sin row again for every (token, head) "
-             "pair (onnxruntime/contrib_ops/cpu/bert/mrotary_embedding.cc) and first range-checks every "
-             "position.")
+    rows = [r for r in results if r["ms"]]
+    if rows:
+        L.append("ONNX Runtime details (run ms = session.run wall time; kernel ms = ORT's profiler):")
+        L.append("")
+        L.append("| S | layout | threads | op | run ms | kernel ms | x ours (kernel ms) | max abs err |")
+        L.append("| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            base = r["bench"]["kernel_ms"]
+            for n, ms in r["ms"].items():
+                kms = r["kernel_only_ms"].get(n)
+                err = r["err"].get(n)
+                L.append(f"| {r['seq']} | {r['layout']} | {r['threads']} | {n} | {fmt_ms(ms)} | "
+                         f"{fmt_row_ms(kms)} | {'' if not kms else f'{kms / base:.2f}'} | "
+                         f"{'' if err is None else f'{err:.2e}'} |")
+        L.append("")
+    for n, m in failures.items():
+        L.append(f"- {n}: did not run in onnxruntime-node {versions.get('onnxruntime-node', '?')}: `{m}`")
+    L.append("- `ORT Identity (floor, not a peer)`: a model that only returns q and k, run the same way: "
+             "what any model costs through onnxruntime-node (binding + one copy).")
     L.append("")
     L.append("<details><summary>raw mrope-bench JSON</summary>")
     L.append("")
@@ -664,7 +643,7 @@ def render(results, seqs, threads_list, notes, versions, command, raw, peer_reps
     L.append("")
     L.append("</details>")
     L.append("")
-    return "\n".join(L)
+    return "\n".join(L), title
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -29,6 +31,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <algorithm>
 #include <numeric>
 
 using namespace mlir;
@@ -51,6 +54,15 @@ LogicalResult KernelSpec::verify(std::string &error) const {
   }
   if (dtype != "f32" && dtype != "f16" && dtype != "bf16") {
     os << "--dtype must be f32, f16 or bf16, got '" << dtype << "'";
+    return failure();
+  }
+  if (tensorLayout != "bhsd" && tensorLayout != "bshd") {
+    os << "--layout must be bhsd or bshd (or neox/gptj for the pairs), got '"
+       << tensorLayout << "'";
+    return failure();
+  }
+  if (tokensPerBlock < 0) {
+    os << "--tokens-per-block must be >= 0 (0: from the L2 size)";
     return failure();
   }
   if (headDim <= 0 || qHeads < 0 || kvHeads < -1) {
@@ -109,22 +121,29 @@ OwningOpRef<ModuleOp> mrope::buildRopeKernelModule(MLIRContext &ctx,
 
   int64_t dyn = ShapedType::kDynamic;
   auto heads = [&](int64_t n) { return n > 0 ? n : dyn; };
-  auto bufferType = [&](ArrayRef<int64_t> shape, Type elem) {
+  // Strided: the C wrapper views each thread's token slice. The one static
+  // stride says how q and k are stored: [B, H, S, D] has tokens D apart,
+  // [B, S, H * D] heads D apart (the lowering picks its loop order from it).
+  auto bufferType = [&](ArrayRef<int64_t> shape, Type elem, bool rotated) {
     if (!strided)
       return MemRefType::get(shape, elem);
     SmallVector<int64_t> strides(shape.size(), dyn);
     strides.back() = 1;
+    if (rotated)
+      strides[spec.tokenMajor() ? 1 : 2] = spec.headDim;
     return MemRefType::get(shape, elem,
                            StridedLayoutAttr::get(&ctx, dyn, strides));
   };
   Type elem = elementType(b, spec.dtype);
   SmallVector<Type> args;
-  args.push_back(bufferType({dyn, heads(spec.qHeads), dyn, spec.headDim}, elem));
+  args.push_back(
+      bufferType({dyn, heads(spec.qHeads), dyn, spec.headDim}, elem, true));
   if (spec.numTensors() == 2)
     args.push_back(
-        bufferType({dyn, heads(spec.kvHeads), dyn, spec.headDim}, elem));
-  args.push_back(bufferType(
-      {static_cast<int64_t>(spec.sections.size()), dyn, dyn}, b.getI64Type()));
+        bufferType({dyn, heads(spec.kvHeads), dyn, spec.headDim}, elem, true));
+  args.push_back(
+      bufferType({static_cast<int64_t>(spec.sections.size()), dyn, dyn},
+                 b.getI64Type(), false));
 
   // A frequency table taken from a model keeps its exact bits.
   memref::GlobalOp table;
@@ -164,17 +183,113 @@ OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
   return module;
 }
 
-LogicalResult mrope::lowerToLLVMDialect(ModuleOp module) {
+/// A target machine for `cpu` ("native": the host CPU and its features).
+static llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(StringRef cpu) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!builder)
+    return builder.takeError();
+  if (cpu != "native") {
+    builder->setCPU(cpu.str());
+    builder->setFeatures("");
+  }
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  builder->setRelocationModel(llvm::Reloc::PIC_);
+  return builder->createTargetMachine();
+}
+
+/// The host's per-core L2 size from sysfs, 0 when unknown.
+static int64_t hostL2Bytes() {
+  for (int i = 0; i < 8; ++i) {
+    std::string dir =
+        "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    auto level = llvm::MemoryBuffer::getFileAsStream(dir + "level");
+    auto size = llvm::MemoryBuffer::getFileAsStream(dir + "size");
+    if (!level || !size)
+      continue;
+    if ((*level)->getBuffer().trim() != "2")
+      continue;
+    StringRef text = (*size)->getBuffer().trim();
+    int64_t scale = text.consume_back("K") ? 1024
+                    : text.consume_back("M") ? 1024 * 1024
+                                              : 1;
+    int64_t value = 0;
+    if (!text.getAsInteger(10, value))
+      return value * scale;
+  }
+  return 0;
+}
+
+FailureOr<CpuTarget> mrope::describeCpu(StringRef cpu, std::string &error) {
+  auto machine = createTargetMachine(cpu);
+  if (!machine) {
+    error = "cannot create a target machine for --cpu " + cpu.str() + ": " +
+            llvm::toString(machine.takeError());
+    return failure();
+  }
+  const llvm::MCSubtargetInfo *sti = (*machine)->getMCSubtargetInfo();
+  CpuTarget target;
+  target.cpu = cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu.str();
+  if (cpu != "native" && !sti->isCPUStringValid(cpu)) {
+    error = "--cpu '" + cpu.str() + "' is not a CPU LLVM knows for " +
+            (*machine)->getTargetTriple().str();
+    return failure();
+  }
+  auto has = [&](StringRef features) {
+    return sti->checkFeatures(features);
+  };
+  if ((*machine)->getTargetTriple().isX86()) {
+    target.vectorWidth = has("+avx512f") ? 16 : has("+avx") ? 8 : 4;
+    target.nativeF16 = has("+f16c");
+    target.isaLevel =
+        has("+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl") &&
+                has("+avx2,+bmi2,+fma,+f16c,+movbe")
+            ? "x86-64-v4"
+        : has("+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe") ? "x86-64-v3"
+        : has("+sse4.2,+popcnt,+ssse3,+cx16")               ? "x86-64-v2"
+                                                             : "x86-64";
+  } else if ((*machine)->getTargetTriple().isAArch64()) {
+    target.vectorWidth = 4;
+    target.nativeF16 = true;
+  }
+  int64_t hostL2 = cpu == "native" ? hostL2Bytes() : 0;
+  target.l2Bytes = hostL2 ? hostL2 : 256 * 1024;
+  return target;
+}
+
+int64_t CpuTarget::tokensPerBlock(const KernelSpec &spec) const {
+  if (spec.tokensPerBlock > 0)
+    return spec.tokensPerBlock;
+  // The two cos/sin tables of a block (8 bytes per rotary channel and
+  // token) get a sixteenth of L2, so they stay in L1/L2 while the block's
+  // rows stream past them: 32 tokens on a 512 KiB L2 at rotary dim 128.
+  int64_t rotary = spec.rotaryDim
+                       ? spec.rotaryDim
+                       : 2 * std::accumulate(spec.sections.begin(),
+                                             spec.sections.end(), int64_t{0});
+  int64_t tokens = l2Bytes / 16 / std::max<int64_t>(1, 8 * rotary);
+  return std::clamp<int64_t>(llvm::bit_floor(static_cast<uint64_t>(
+                                 std::max<int64_t>(1, tokens))),
+                             8, 256);
+}
+
+LogicalResult mrope::lowerToLLVMDialect(ModuleOp module, const KernelSpec &spec,
+                                        const CpuTarget &target) {
   PassManager pm(module.getContext());
-  if (failed(parsePassPipeline("mrope-cpu-pipeline{bufferize=false}", pm)))
+  std::string pipeline = llvm::formatv(
+      "mrope-cpu-pipeline{{bufferize=false tokens-per-block={0} "
+      "vector-width={1} native-f16={2}}",
+      target.tokensPerBlock(spec), target.vectorWidth,
+      target.nativeF16 ? "true" : "false");
+  if (failed(parsePassPipeline(pipeline, pm)))
     return failure();
   return pm.run(module);
 }
 
 FailureOr<std::string> mrope::emitMachineCode(ModuleOp module, StringRef cpu,
                                               bool object) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
@@ -186,18 +301,7 @@ FailureOr<std::string> mrope::emitMachineCode(ModuleOp module, StringRef cpu,
   if (!llvmModule)
     return module.emitError("translation to LLVM IR failed"), failure();
 
-  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!builder)
-    return module.emitError("no host target: ")
-               << llvm::toString(builder.takeError()),
-           failure();
-  if (cpu != "native") {
-    builder->setCPU(cpu.str());
-    builder->setFeatures("");
-  }
-  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  builder->setRelocationModel(llvm::Reloc::PIC_);
-  auto machine = builder->createTargetMachine();
+  auto machine = createTargetMachine(cpu);
   if (!machine)
     return module.emitError("cannot create a target machine: ")
                << llvm::toString(machine.takeError()),
@@ -243,113 +347,283 @@ static std::string describe(const KernelSpec &spec) {
   return text;
 }
 
-std::string mrope::emitCHeader(const KernelSpec &spec) {
-  std::string guard = llvm::StringRef(spec.name).upper() + "_H";
+/// `text` with every @KEY@ replaced by its value.
+static std::string fillTemplate(
+    StringRef text,
+    std::initializer_list<std::pair<StringRef, std::string>> values) {
+  std::string out = text.str();
+  for (auto &[key, value] : values) {
+    std::string pattern = "@" + key.str() + "@";
+    for (size_t at = out.find(pattern); at != std::string::npos;
+         at = out.find(pattern, at + value.size()))
+      out.replace(at, pattern.size(), value);
+  }
+  return out;
+}
+
+/// The parameters both entry points share, in the header's spelling.
+static std::string cParams(const KernelSpec &spec) {
   std::string t = cElementType(spec);
-  std::string storage =
-      spec.dtype == "f32" ? "float" : spec.dtype + " bit patterns (uint16_t)";
+  bool two = spec.numTensors() == 2;
+  return t + " *q, " + (two ? t + " *k, " : "") + "int64_t q_heads, " +
+         (two ? "int64_t kv_heads, " : "") +
+         "const int64_t *positions,\n    int64_t batch, int64_t seq";
+}
+
+std::string mrope::emitCHeader(const KernelSpec &spec) {
+  std::string upper = llvm::StringRef(spec.name).upper();
+  bool two = spec.numTensors() == 2;
   auto heads = [](int64_t n, const char *name) {
     return n > 0 ? std::to_string(n) : std::string(name);
   };
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "/* Generated by mrope-compile: in-place rotary position embedding.\n"
-     << " *\n"
-     << " *   " << describe(spec) << "\n"
-     << " *\n"
-     << " * q" << (spec.numTensors() == 2 ? " and k are" : " is")
-     << " contiguous [batch, heads, seq, " << spec.headDim << "] " << storage
-     << ",\n"
-     << " * q with " << heads(spec.qHeads, "any number of") << " heads";
-  if (spec.numTensors() == 2)
-    os << ", k with " << heads(spec.kvHeads, "any number of") << " heads";
-  os << ";\n * positions is contiguous [" << spec.sections.size()
-     << ", batch, seq] int64 (one row per position axis).\n"
-     << " * Channels are rotated in place; the tokens are split over\n"
-     << " * num_threads threads (<= 0: one). Returns 0, or -1 on bad sizes.\n"
-     << " */\n"
-     << "#ifndef " << guard << "\n#define " << guard << "\n\n"
-     << "#include <stdint.h>\n\n"
-     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-     << "#define " << llvm::StringRef(spec.name).upper() << "_HEAD_DIM "
-     << spec.headDim << "\n"
-     << "#define " << llvm::StringRef(spec.name).upper() << "_POSITION_AXES "
-     << spec.sections.size() << "\n\n"
-     << "int " << spec.name << "(" << t << " *q, ";
-  if (spec.numTensors() == 2)
-    os << t << " *k, ";
-  os << "int64_t q_heads, ";
-  if (spec.numTensors() == 2)
-    os << "int64_t kv_heads, ";
-  os << "const int64_t *positions,\n    int64_t batch, int64_t seq, "
-        "int num_threads);\n\n"
-     << "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
-  return text;
+  std::string storage =
+      spec.dtype == "f32" ? "float" : spec.dtype + " bit patterns (uint16_t)";
+  std::string shape = spec.tokenMajor()
+                          ? "[batch, seq, heads * " + std::to_string(spec.headDim) + "]"
+                          : "[batch, heads, seq, " + std::to_string(spec.headDim) + "]";
+  std::string who = std::string(" * q with ") + heads(spec.qHeads, "any number of") +
+                    " heads" +
+                    (two ? std::string(", k with ") +
+                               heads(spec.kvHeads, "any number of") + " heads"
+                         : std::string());
+  return fillTemplate(R"(/* Generated by mrope-compile: in-place rotary position embedding.
+ *
+ *   @SEMANTICS@
+ *
+ * @TENSORS@ contiguous @SHAPE@ @STORAGE@,
+@WHO@;
+ * positions is contiguous [@AXES@, batch, seq] int64 (one row per position axis).
+ * Channels are rotated in place.
+ *
+ * @NAME@: the tokens are split over num_threads threads (<= 0: one) of a
+ * pool the library keeps between calls. @NAME@_tokens: rotates tokens
+ * [first, first + count) of every batch row on the calling thread, for
+ * callers with threads of their own. Both return 0, or -1 on bad sizes.
+ */
+#ifndef @UPPER@_H
+#define @UPPER@_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define @UPPER@_HEAD_DIM @HEAD_DIM@
+#define @UPPER@_POSITION_AXES @AXES@
+
+int @NAME@(@PARAMS@, int num_threads);
+int @NAME@_tokens(@PARAMS@,
+    int64_t first, int64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
+)",
+                      {{"SEMANTICS", describe(spec)},
+                       {"TENSORS", two ? "q and k are" : "q is"},
+                       {"SHAPE", shape},
+                       {"STORAGE", storage},
+                       {"WHO", who},
+                       {"AXES", std::to_string(spec.sections.size())},
+                       {"NAME", spec.name},
+                       {"UPPER", upper},
+                       {"HEAD_DIM", std::to_string(spec.headDim)},
+                       {"PARAMS", cParams(spec)}});
 }
 
-std::string mrope::emitCWrapper(const KernelSpec &spec) {
-  std::string t = cElementType(spec);
-  int64_t axes = spec.sections.size();
+/// The C wrapper: memref descriptors for a token slice, argument checks, a
+/// persistent pool of worker threads (they spin ~50 us after a call for the
+/// next one, then sleep on a condition variable; the library's destructor
+/// stops them, so dlclose is safe).
+static const char *const kWrapperTemplate = R"(/* Generated by mrope-compile: C ABI and threads around the MLIR kernel. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef @T@ elem_t;
+typedef struct { elem_t *allocated, *aligned; int64_t offset, sizes[4], strides[4]; } md4;
+typedef struct { int64_t *allocated, *aligned; int64_t offset, sizes[3], strides[3]; } md3;
+
+void _mlir_ciface_@NAME@_kernel(md4 *q, @KARG@md3 *positions);
+
+typedef struct { elem_t *q, *k; const int64_t *pos; int64_t hq, hk, batch, seq, s0, n; } slice;
+
+/* Tokens [s0, s0 + n) of every batch row of a [B,H,S,D] or [B,S,H*D] tensor. */
+static md4 view4(elem_t *base, int64_t b, int64_t h, int64_t s, int64_t s0, int64_t n) {
+  const int64_t d = @HEAD_DIM@;
+  md4 m = {base, base, 0, {b, h, n, d}, {0, 0, 0, 1}};
+  if (@TOKEN_MAJOR@) {
+    m.offset = s0 * h * d; m.strides[0] = s * h * d; m.strides[1] = d; m.strides[2] = h * d;
+  } else {
+    m.offset = s0 * d; m.strides[0] = h * s * d; m.strides[1] = s * d; m.strides[2] = d;
+  }
+  return m;
+}
+
+static void run_slice(const slice *w) {
+  if (w->n <= 0 || w->batch <= 0) return;
+  md4 q = view4(w->q, w->batch, w->hq, w->seq, w->s0, w->n);
+  md4 k = view4(w->k, w->batch, w->hk, w->seq, w->s0, w->n);
+  md3 p = {(int64_t *)w->pos, (int64_t *)w->pos, w->s0, {@AXES@, w->batch, w->n},
+           {w->batch * w->seq, w->seq, 1}};
+  (void)k;
+  _mlir_ciface_@NAME@_kernel(&q, @KREF@&p);
+}
+
+static int check(int64_t q_heads, int64_t kv_heads, int64_t batch, int64_t seq) {
+  if (batch < 0 || seq < 0 || q_heads < 0 || kv_heads < 0) return -1;
+  if (@Q_HEADS@ > 0 && q_heads != @Q_HEADS@) return -1;
+  if (@KV_HEADS@ > 0 && kv_heads != @KV_HEADS@) return -1;
+  return 0;
+}
+
+/* ---- persistent pool ---------------------------------------------------- */
+#define POOL_MAX 255
+static pthread_mutex_t pool_call = PTHREAD_MUTEX_INITIALIZER; /* one pooled call at a time */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER; /* guards sleeping */
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_t pool_thread[POOL_MAX];
+static uint64_t pool_seen0[POOL_MAX];
+static int pool_started, pool_sleeping;
+static pid_t pool_pid;
+/* generation << 16 | workers taking part: read together, so a worker never
+   pairs one call's generation with another call's worker count. */
+static uint64_t pool_word;
+static int pool_pending, pool_quit;
+static slice pool_work[POOL_MAX + 1];
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static void *pool_worker(void *arg) {
+  int index = (int)(intptr_t)arg;
+  uint64_t seen = pool_seen0[index];
+  for (;;) {
+    int64_t until = now_ns() + 50000;
+    unsigned spins = 0;
+    while (__atomic_load_n(&pool_word, __ATOMIC_ACQUIRE) == seen &&
+           !__atomic_load_n(&pool_quit, __ATOMIC_ACQUIRE)) {
+      relax();
+      if ((++spins & 63) == 0 && now_ns() > until) {
+        pthread_mutex_lock(&pool_lock);
+        ++pool_sleeping;
+        while (__atomic_load_n(&pool_word, __ATOMIC_ACQUIRE) == seen &&
+               !__atomic_load_n(&pool_quit, __ATOMIC_ACQUIRE))
+          pthread_cond_wait(&pool_wake, &pool_lock);
+        --pool_sleeping;
+        pthread_mutex_unlock(&pool_lock);
+      }
+    }
+    if (__atomic_load_n(&pool_quit, __ATOMIC_ACQUIRE)) return 0;
+    seen = __atomic_load_n(&pool_word, __ATOMIC_ACQUIRE);
+    if (index < (int)(seen & 0xffff)) {
+      run_slice(&pool_work[index + 1]);
+      __atomic_fetch_sub(&pool_pending, 1, __ATOMIC_ACQ_REL);
+    }
+  }
+}
+
+__attribute__((destructor)) static void pool_stop(void) {
+  if (pool_pid != getpid()) return;
+  pthread_mutex_lock(&pool_lock);
+  __atomic_store_n(&pool_quit, 1, __ATOMIC_RELEASE);
+  pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_lock);
+  for (int i = 0; i < pool_started; ++i) pthread_join(pool_thread[i], 0);
+  pool_started = 0;
+}
+
+/* Runs work[0..n) with the caller as slice 0 and n - 1 pool workers. */
+static void pool_run(slice *work, int n) {
+  pthread_mutex_lock(&pool_call);
+  if (pool_pid != getpid()) { pool_started = 0; pool_pid = getpid(); } /* after fork */
+  while (pool_started < n - 1) {
+    pool_seen0[pool_started] = __atomic_load_n(&pool_word, __ATOMIC_ACQUIRE);
+    if (pthread_create(&pool_thread[pool_started], 0, pool_worker,
+                       (void *)(intptr_t)pool_started) != 0) break;
+    ++pool_started;
+  }
+  int workers = n - 1 < pool_started ? n - 1 : pool_started;
+  for (int i = 0; i < n; ++i) pool_work[i] = work[i];
+  __atomic_store_n(&pool_pending, workers, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&pool_lock);
+  uint64_t generation = (__atomic_load_n(&pool_word, __ATOMIC_RELAXED) >> 16) + 1;
+  __atomic_store_n(&pool_word, generation << 16 | (uint64_t)workers, __ATOMIC_RELEASE);
+  if (pool_sleeping) pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_lock);
+  run_slice(&pool_work[0]);
+  for (int i = workers + 1; i < n; ++i) run_slice(&pool_work[i]); /* no thread for them */
+  unsigned spins = 0;
+  while (__atomic_load_n(&pool_pending, __ATOMIC_ACQUIRE) != 0)
+    if (++spins < 4096) relax(); else sched_yield();
+  pthread_mutex_unlock(&pool_call);
+}
+
+/* ---- entry points ------------------------------------------------------- */
+int @NAME@(@PARAMS@, int num_threads) {
+@NO_K@  if (check(q_heads, kv_heads, batch, seq)) return -1;
+  if (num_threads < 1) num_threads = 1;
+  if (num_threads > POOL_MAX + 1) num_threads = POOL_MAX + 1;
+  if (num_threads > seq) num_threads = seq > 0 ? (int)seq : 1;
+  /* Whole blocks of @BLOCK@ tokens per thread where there are enough. */
+  int64_t chunk = (seq + num_threads - 1) / num_threads;
+  if (chunk > @BLOCK@) chunk = (chunk + @BLOCK@ - 1) / @BLOCK@ * @BLOCK@;
+  slice work[POOL_MAX + 1];
+  int n = 0;
+  for (int64_t s0 = 0; s0 < seq || n == 0; s0 += chunk) {
+    int64_t left = seq - s0;
+    slice w = {q, k, positions, q_heads, kv_heads, batch, seq, s0, left < chunk ? left : chunk};
+    work[n++] = w;
+    if (seq == 0) break;
+  }
+  if (n == 1) run_slice(&work[0]);
+  else pool_run(work, n);
+  return 0;
+}
+
+int @NAME@_tokens(@PARAMS@,
+    int64_t first, int64_t count) {
+@NO_K@  if (check(q_heads, kv_heads, batch, seq)) return -1;
+  if (first < 0 || count < 0 || first > seq || count > seq - first) return -1;
+  slice w = {q, k, positions, q_heads, kv_heads, batch, seq, first, count};
+  run_slice(&w);
+  return 0;
+}
+)";
+
+std::string mrope::emitCWrapper(const KernelSpec &spec,
+                                const CpuTarget &target) {
   bool two = spec.numTensors() == 2;
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "/* Generated by mrope-compile: C ABI and threads around the MLIR "
-        "kernel. */\n"
-     << "#include <pthread.h>\n#include <stdint.h>\n\n"
-     << "typedef struct { " << t << " *allocated, *aligned; int64_t offset, "
-     << "sizes[4], strides[4]; } md4;\n"
-     << "typedef struct { int64_t *allocated, *aligned; int64_t offset, "
-     << "sizes[3], strides[3]; } md3;\n\n"
-     << "void _mlir_ciface_" << spec.name << "_kernel(md4 *q, "
-     << (two ? "md4 *k, " : "") << "md3 *positions);\n\n"
-     << "typedef struct { " << t << " *q, *k; const int64_t *pos; int64_t "
-        "hq, hk, batch, seq, s0, n; } slice;\n\n"
-     << "static md4 view4(" << t
-     << " *base, int64_t b, int64_t h, int64_t s, int64_t s0, int64_t n) {\n"
-     << "  const int64_t d = " << spec.headDim << ";\n"
-     << "  md4 m = {base, base, s0 * d, {b, h, n, d}, {h * s * d, s * d, d, "
-        "1}};\n  return m;\n}\n\n"
-     << "static void *run(void *arg) {\n  slice *w = (slice *)arg;\n"
-     << "  md4 q = view4(w->q, w->batch, w->hq, w->seq, w->s0, w->n);\n";
-  if (two)
-    os << "  md4 k = view4(w->k, w->batch, w->hk, w->seq, w->s0, w->n);\n";
-  os << "  md3 p = {(int64_t *)w->pos, (int64_t *)w->pos, w->s0, {" << axes
-     << ", w->batch, w->n}, {w->batch * w->seq, w->seq, 1}};\n"
-     << "  _mlir_ciface_" << spec.name << "_kernel(&q, " << (two ? "&k, " : "")
-     << "&p);\n  return 0;\n}\n\n"
-     << "int " << spec.name << "(" << t << " *q, " << (two ? t + " *k, " : "")
-     << "int64_t q_heads, " << (two ? "int64_t kv_heads, " : "")
-     << "const int64_t *positions,\n    int64_t batch, int64_t seq, int "
-        "num_threads) {\n";
-  if (!two)
-    os << "  " << t << " *k = 0;\n  int64_t kv_heads = 0;\n";
-  if (spec.qHeads > 0)
-    os << "  if (q_heads != " << spec.qHeads << ") return -1;\n";
-  if (two && spec.kvHeads > 0)
-    os << "  if (kv_heads != " << spec.kvHeads << ") return -1;\n";
-  os << "  if (batch < 0 || seq < 0 || q_heads < 0 || kv_heads < 0) return "
-        "-1;\n"
-     << "  if (num_threads < 1) num_threads = 1;\n"
-     << "  if (num_threads > 256) num_threads = 256;\n"
-     << "  if (num_threads > seq) num_threads = seq > 0 ? (int)seq : 1;\n"
-     << "  pthread_t threads[256];\n  slice work[256];\n  int started[256] = "
-        "{0};\n"
-     << "  int64_t chunk = (seq + num_threads - 1) / num_threads;\n"
-     << "  for (int i = 0; i < num_threads; ++i) {\n"
-     << "    int64_t s0 = i * chunk, n = seq - s0 < chunk ? seq - s0 : chunk;\n"
-     << "    if (n < 0) n = 0;\n"
-     << "    slice w = {q, k, positions, q_heads, kv_heads, batch, seq, s0, "
-        "n};\n"
-     << "    work[i] = w;\n"
-     << "  }\n"
-     << "  for (int i = 1; i < num_threads; ++i)\n"
-     << "    if (!(started[i] = pthread_create(&threads[i], 0, run, &work[i]) "
-        "== 0)) run(&work[i]);\n"
-     << "  run(&work[0]);\n"
-     << "  for (int i = 1; i < num_threads; ++i)\n"
-     << "    if (started[i]) pthread_join(threads[i], 0);\n"
-     << "  return 0;\n}\n";
-  return text;
+  return fillTemplate(
+      kWrapperTemplate,
+      {{"T", cElementType(spec)},
+       {"NAME", spec.name},
+       {"KARG", two ? "md4 *k, " : ""},
+       {"KREF", two ? "&k, " : ""},
+       {"HEAD_DIM", std::to_string(spec.headDim)},
+       {"TOKEN_MAJOR", spec.tokenMajor() ? "1" : "0"},
+       {"AXES", std::to_string(spec.sections.size())},
+       {"Q_HEADS", std::to_string(spec.qHeads)},
+       {"KV_HEADS", std::to_string(two ? spec.kvHeads : 0)},
+       {"BLOCK", std::to_string(target.tokensPerBlock(spec))},
+       {"PARAMS", cParams(spec)},
+       {"NO_K", two ? "" : "  elem_t *k = 0;\n  int64_t kv_heads = 0;\n"}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -374,6 +648,9 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
                                           std::string &error) {
   if (failed(spec.verify(error)))
     return failure();
+  FailureOr<CpuTarget> target = describeCpu(cpu, error);
+  if (failed(target))
+    return failure();
   OwningOpRef<ModuleOp> module = buildKernelModule(ctx, spec);
   std::string diagnostics;
   {
@@ -381,7 +658,7 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
       diagnostics += d.str() + "\n";
       return success();
     });
-    if (failed(lowerToLLVMDialect(*module))) {
+    if (failed(lowerToLLVMDialect(*module, spec, *target))) {
       error = "lowering the kernel failed: " + diagnostics;
       return failure();
     }
@@ -404,7 +681,7 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
     std::string wrapperPath = (dir + "/wrapper.c").str();
     std::string soTmp = (dir + "/out.so").str();
     if (failed(writeFile(objPath, *object, error)) ||
-        failed(writeFile(wrapperPath, emitCWrapper(spec), error)))
+        failed(writeFile(wrapperPath, emitCWrapper(spec, *target), error)))
       return failure();
 
     const char *ccEnv = std::getenv("CC");

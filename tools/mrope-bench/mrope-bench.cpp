@@ -33,7 +33,10 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <numeric>
-#include <pthread.h>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <random>
 #include <time.h>
 #include <vector>
@@ -100,6 +103,15 @@ static cl::opt<std::string> dumpPositions(
     cl::value_desc("path"), cl::init(""), cl::cat(category));
 static cl::opt<bool> json("json", cl::desc("print one JSON object"),
                           cl::init(false), cl::cat(category));
+static cl::opt<std::string> tensorLayout(
+    "layout",
+    cl::desc("storage of q and k: bhsd ([B,H,S,D], default) or bshd "
+             "([B,S,H*D])"),
+    cl::init("bhsd"), cl::cat(category));
+static cl::opt<int64_t> tokensPerBlock(
+    "tokens-per-block",
+    cl::desc("tokens per cos/sin block of the kernel (0: from the L2 size)"),
+    cl::init(0), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-bench: error: " << message << "\n";
@@ -308,27 +320,69 @@ static void *copyWorker(void *arg) {
   return nullptr;
 }
 
-/// q and k src -> dst over `parts` threads (the caller is thread 0), a fresh
-/// pthread per extra part per call, as the kernel's C wrapper does.
-static void parallelCopy(const AlignedBuffer &qs, const AlignedBuffer &ks,
-                         AlignedBuffer &qd, AlignedBuffer &kd, int parts,
-                         bool nonTemporal) {
-  std::vector<CopyJob> jobs(parts);
-  std::vector<pthread_t> ids(parts);
-  std::vector<char> started(parts, 0);
-  for (int i = 0; i < parts; ++i)
-    jobs[i] = CopyJob{{qs.data, ks.data}, {qd.data, kd.data},
-                      {qs.count, ks.count}, i, parts, nonTemporal};
-  for (int i = 1; i < parts; ++i)
-    started[i] = pthread_create(&ids[i], nullptr, copyWorker, &jobs[i]) == 0;
-  for (int i = 1; i < parts; ++i)
-    if (!started[i])
-      copyWorker(&jobs[i]);
-  copyWorker(&jobs[0]);
-  for (int i = 1; i < parts; ++i)
-    if (started[i])
-      pthread_join(ids[i], nullptr);
-}
+/// Worker threads kept for the whole run, like the kernel's own pool, so
+/// the copies pay no thread creation either. Between jobs a worker spins
+/// for 50 us, then sleeps (as the kernel's pool does): a worker spinning
+/// while the kernel runs would take a core from it.
+class CopyPool {
+public:
+  explicit CopyPool(int parts) : jobs(parts) {
+    for (int i = 1; i < parts; ++i)
+      threads.emplace_back([this, i] { work(i); });
+  }
+  ~CopyPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      quit.store(true);
+    }
+    wake.notify_all();
+    for (std::thread &t : threads)
+      t.join();
+  }
+  /// q and k src -> dst over all parts (the caller is part 0).
+  void copy(const AlignedBuffer &qs, const AlignedBuffer &ks,
+            AlignedBuffer &qd, AlignedBuffer &kd, bool nonTemporal) {
+    int parts = static_cast<int>(jobs.size());
+    for (int i = 0; i < parts; ++i)
+      jobs[i] = CopyJob{{qs.data, ks.data}, {qd.data, kd.data},
+                        {qs.count, ks.count}, i, parts, nonTemporal};
+    pending.store(parts - 1);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      generation.fetch_add(1);
+    }
+    wake.notify_all();
+    copyWorker(&jobs[0]);
+    while (pending.load() != 0)
+      std::this_thread::yield();
+  }
+
+private:
+  void work(int index) {
+    uint64_t seen = 0;
+    while (true) {
+      double until = nowMs() + 0.05;
+      while (generation.load() == seen && !quit.load() && nowMs() < until)
+        ;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] { return generation.load() != seen || quit.load(); });
+      }
+      if (quit.load())
+        return;
+      seen = generation.load();
+      copyWorker(&jobs[index]);
+      pending.fetch_sub(1);
+    }
+  }
+  std::vector<CopyJob> jobs;
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> pending{0};
+  std::atomic<bool> quit{false};
+};
 
 //===----------------------------------------------------------------------===//
 // float64 reference
@@ -338,7 +392,7 @@ static void parallelCopy(const AlignedBuffer &qs, const AlignedBuffer &ks,
 /// the f32 angle f32(p) * inv_freq[i] (rotate-half layout, contiguous
 /// sections, global frequency index; channels past the rotary dim pass).
 static double maxAbsErr(const float *orig, const float *got, int64_t B,
-                        int64_t H, int64_t S, int64_t D,
+                        int64_t H, int64_t S, int64_t D, bool tokenMajor,
                         const std::vector<int64_t> &pos,
                         llvm::ArrayRef<float> invFreq,
                         llvm::ArrayRef<int64_t> sections) {
@@ -363,7 +417,8 @@ static double maxAbsErr(const float *orig, const float *got, int64_t B,
       }
       (void)axes;
       for (int64_t h = 0; h < H; ++h) {
-        size_t base = ((b * H + h) * S + t) * D;
+        size_t base = tokenMajor ? ((b * S + t) * H + h) * D
+                                 : ((b * H + h) * S + t) * D;
         const float *x = orig + base;
         const float *y = got + base;
         for (int64_t i = 0; i < F; ++i) {
@@ -462,12 +517,13 @@ int main(int argc, char **argv) {
       "     interleaved measurements (so noise hits all three alike), and\n"
       "     reports the medians:\n"
       "       kernel:  the kernel, in place on q and k, --threads threads\n"
-      "                (tokens split over pthreads by its C wrapper); each\n"
+      "                (tokens split over the persistent thread pool of its\n"
+      "                C wrapper; --layout bhsd|bshd storage); each\n"
       "                round rotates the previous round's output, which is\n"
       "                fine: rotations keep magnitudes;\n"
       "       memcpy:  memcpy of the same bytes (q and k, src -> separate\n"
-      "                dst buffers), split into --threads parts on fresh\n"
-      "                pthreads like the wrapper does;\n"
+      "                dst buffers), split into --threads parts on threads\n"
+      "                kept for the whole run (no thread creation timed);\n"
       "       nt_copy: the same copy with non-temporal (streaming) stores\n"
       "                (AVX-512/AVX/SSE stream_ps, then sfence).\n\n"
       "Bytes convention: bytes = 2 x (size of q + size of k): each element\n"
@@ -507,6 +563,11 @@ int main(int argc, char **argv) {
   spec.qHeads = qHeads;
   spec.kvHeads = kvHeads;
   spec.dtype = "f32";
+  if (tensorLayout != "bhsd" && tensorLayout != "bshd")
+    return fail("--layout must be bhsd or bshd");
+  spec.tensorLayout = tensorLayout;
+  spec.tokensPerBlock = tokensPerBlock;
+  const bool tokenMajor = spec.tokenMajor();
   std::string error;
   if (failed(spec.verify(error)))
     return fail(error);
@@ -571,9 +632,9 @@ int main(int argc, char **argv) {
              threads) != 0)
     return fail("the kernel rejected the sizes");
   double err = std::max(
-      maxAbsErr(q0.data, q.data, B, qHeads, S, D, positions, invFreq,
+      maxAbsErr(q0.data, q.data, B, qHeads, S, D, tokenMajor, positions, invFreq,
                 spec.sections),
-      maxAbsErr(k0.data, k.data, B, kvHeads, S, D, positions, invFreq,
+      maxAbsErr(k0.data, k.data, B, kvHeads, S, D, tokenMajor, positions, invFreq,
                 spec.sections));
 
   // Timing: kernel in place on q/k; copies q0/k0 -> qd/kd.
@@ -581,13 +642,14 @@ int main(int argc, char **argv) {
   std::memset(qd.data, 0, qd.bytes()); // fault the pages in
   std::memset(kd.data, 0, kd.bytes());
   std::vector<double> kernelMs, memcpyMs, ntMs;
+  CopyPool pool(threads);
   for (int r = 0; r < warmup + reps; ++r) {
     double t0 = nowMs();
     kernel(q.data, k.data, qHeads, kvHeads, positions.data(), B, S, threads);
     double t1 = nowMs();
-    parallelCopy(q0, k0, qd, kd, threads, /*nonTemporal=*/false);
+    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false);
     double t2 = nowMs();
-    parallelCopy(q0, k0, qd, kd, threads, /*nonTemporal=*/true);
+    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true);
     double t3 = nowMs();
     if (r < warmup)
       continue;
@@ -603,6 +665,8 @@ int main(int argc, char **argv) {
   double kMs = median(kernelMs), mMs = median(memcpyMs), nMs = median(ntMs);
   auto gbps = [&](double ms) { return bytes / (ms * 1e-3) / 1e9; };
   std::string posText = layout.describe(maxPos);
+  FailureOr<mrope::CpuTarget> target = mrope::describeCpu(cpu, error);
+  int64_t blockTokens = succeeded(target) ? target->tokensPerBlock(spec) : 0;
   std::string cpuName = cpuModelName();
   std::string llvmCpu = llvm::sys::getHostCPUName().str();
   std::string secText = llvm::join(
@@ -629,6 +693,8 @@ int main(int argc, char **argv) {
         "{2:f3}, \"ratio_vs_memcpy\": {3:f4}, \"ratio_vs_nt_copy\": {4:f4}, ",
         gbps(kMs), gbps(mMs), gbps(nMs), mMs / kMs, nMs / kMs);
     llvm::outs() << llvm::formatv("\"max_abs_err\": {0:e3}, ", err);
+    llvm::outs() << "\"layout\": \"" << spec.tensorLayout
+                 << "\", \"tokens_per_block\": " << blockTokens << ", ";
     llvm::outs() << "\"positions\": \"" << jsonEscape(posText)
                  << "\", \"nt_copy_kind\": \"" << ntCopyKind()
                  << "\", \"cpu\": \"" << jsonEscape(cpuName)
@@ -638,12 +704,13 @@ int main(int argc, char **argv) {
                  << "\"}\n";
   } else {
     llvm::outs() << llvm::formatv(
-        "S={0} threads={1}: kernel {2:f3} ms ({3:f2} GB/s), memcpy {4:f3} ms "
+        "S={0} threads={1} layout {15}: kernel {2:f3} ms ({3:f2} GB/s), memcpy {4:f3} ms "
         "({5:f2} GB/s), nt copy {6:f3} ms ({7:f2} GB/s); kernel/memcpy "
         "throughput {8:f3}, kernel/nt-copy {9:f3}; max abs err {10:e2}; "
         "{11:f1} MB moved; {12} ({13})\n  positions: {14}\n",
         S, threads.getValue(), kMs, gbps(kMs), mMs, gbps(mMs), nMs, gbps(nMs),
-        mMs / kMs, nMs / kMs, err, bytes / 1e6, cpuName, llvmCpu, posText);
+        mMs / kMs, nMs / kMs, err, bytes / 1e6, cpuName, llvmCpu, posText,
+        spec.tensorLayout);
   }
   return 0;
 }

@@ -67,10 +67,11 @@ static cl::opt<std::string>
     ptxFeatures("ptx-features",
                 cl::desc("cuda: NVPTX features (default +ptx80, CUDA 12.0+)"),
                 cl::init("+ptx80"), cl::cat(category));
-static cl::opt<int64_t>
-    tokensPerBlock("tokens-per-block",
-                   cl::desc("cuda: tokens per thread block (0: ~128 threads)"),
-                   cl::init(0), cl::cat(category));
+static cl::opt<int64_t> tokensPerBlock(
+    "tokens-per-block",
+    cl::desc("cpu: tokens per cos/sin block (0: from the L2 size); cuda: "
+             "tokens per thread block (0: ~128 threads)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<std::string> output("o", cl::desc("output file"),
                                    cl::value_desc("path"), cl::init("-"),
                                    cl::cat(category));
@@ -89,9 +90,15 @@ static cl::opt<int64_t> rotaryDim(
     cl::init(0), cl::cat(category));
 static cl::opt<double> theta("theta", cl::desc("frequency base"),
                              cl::init(1.0e6), cl::cat(category));
-static cl::opt<std::string> layout("layout",
-                                   cl::desc("neox (rotate-half) or gptj (pairs)"),
-                                   cl::init("neox"), cl::cat(category));
+static cl::opt<std::string> layout(
+    "layout",
+    cl::desc("cpu: how q and k are stored: bhsd ([B, H, S, D], default) or "
+             "bshd ([B, S, H*D]); neox/gptj are still accepted here as the "
+             "--pairs value"),
+    cl::init("bhsd"), cl::cat(category));
+static cl::opt<std::string> pairs("pairs",
+                                  cl::desc("neox (rotate-half) or gptj (pairs)"),
+                                  cl::init("neox"), cl::cat(category));
 static cl::opt<bool> interleaved(
     "interleaved", cl::desc("Qwen3-VL interleaved sections"), cl::init(false),
     cl::cat(category));
@@ -266,9 +273,21 @@ int main(int argc, char **argv) {
   spec.headDim = headDim;
   spec.rotaryDim = rotaryDim;
   spec.theta = theta;
-  if (layout != "neox" && layout != "gptj")
-    return fail("--layout must be neox or gptj, got '" + layout + "'");
-  spec.layout = layout == "gptj" ? rope::PairLayout::gptj : rope::PairLayout::neox;
+  // --layout neox|gptj predates --pairs; it still names the pairs.
+  std::string pairLayout = pairs;
+  if (layout == "neox" || layout == "gptj") {
+    if (pairs.getNumOccurrences() && pairs != layout)
+      return fail("--layout " + layout + " contradicts --pairs " + pairs);
+    pairLayout = layout;
+  } else {
+    spec.tensorLayout = layout;
+  }
+  if (pairLayout != "neox" && pairLayout != "gptj")
+    return fail("--pairs must be neox or gptj, got '" + pairLayout + "'");
+  spec.layout =
+      pairLayout == "gptj" ? rope::PairLayout::gptj : rope::PairLayout::neox;
+  if (target == "cpu")
+    spec.tokensPerBlock = tokensPerBlock;
   spec.order = interleaved ? rope::SectionOrder::interleaved
                            : rope::SectionOrder::contiguous;
   spec.freqs = perSection ? rope::FreqIndex::per_section : rope::FreqIndex::global;
@@ -291,8 +310,12 @@ int main(int argc, char **argv) {
   if (failed(spec.verify(error)))
     return fail(error);
 
-  if (target == "cuda")
+  if (target == "cuda") {
+    if (spec.tokenMajor())
+      return fail("--layout bshd is CPU-only for now; the CUDA kernel takes "
+                  "[B, H, S, D]");
     return compileCuda(ctx, spec);
+  }
   if (emit.empty())
     emit = "so";
   if (emit == "so") {
@@ -311,8 +334,11 @@ int main(int argc, char **argv) {
   if (emit == "header") {
     text = emitCHeader(spec);
   } else {
+    FailureOr<CpuTarget> cpuTarget = describeCpu(cpu, error);
+    if (failed(cpuTarget))
+      return fail(error);
     OwningOpRef<ModuleOp> module = buildKernelModule(ctx, spec);
-    if (emit != "mlir" && failed(lowerToLLVMDialect(*module)))
+    if (emit != "mlir" && failed(lowerToLLVMDialect(*module, spec, *cpuTarget)))
       return fail("lowering the kernel failed");
     if (emit == "mlir" || emit == "llvm-dialect") {
       llvm::raw_string_ostream os(text);

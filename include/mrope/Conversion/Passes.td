@@ -5,26 +5,39 @@
 include "mlir/Pass/PassBase.td"
 
 def ConvertRopeToLoops : Pass<"convert-rope-to-loops"> {
-  let summary = "Lower in-place rope.apply on memrefs to fused vector loops";
+  let summary = "Lower in-place rope.apply on memrefs to blocked vector loops";
   let description = [{
-    Lowers each memref-level (in-place) `rope.apply` into one fused loop nest:
+    Lowers each memref-level (in-place) `rope.apply` into one loop nest over
+    the batch and over blocks of `tokens-per-block` tokens:
 
-    - `scf.parallel` over the tokens `(b, s)`;
-    - per token, the positions of every axis are loaded once and the angles
-      of all `F = rotary_dim / 2` frequencies are formed as one
-      `vector<F x f32>` (`f32(p[axis(i)]) * inv_freq[i]`, the axis of each
-      frequency resolved at compile time into constant lane masks), then
-      cos and sin are computed once, with range reduction in f64 that is
-      accurate for any angle an f32 position can produce;
-    - an `scf.for` over the heads of every rotated tensor (q and k share the
-      cos/sin of the token) rotates the channel pairs with contiguous
-      `vector.load`/`vector.store` of whole halves (`neox`) or of the whole
-      rotary span with an in-register pair swap (`gptj`); no gathers.
+    - phase 1: for every token of the block, the positions of every axis are
+      loaded once and cos/sin of all `F = rotary_dim / 2` frequencies are
+      computed `vector-width` lanes at a time (the axis of each lane resolved
+      at compile time; range reduction in f64, accurate for any angle an f32
+      position can produce) into two small tables on the stack
+      (`memref.alloca`, `tokens-per-block x F` f32 each);
+    - phase 2: the block is rotated in place, each row in chunks of
+      `vector-width` lanes (x1, x2, cos, sin: what is live fits the vector
+      registers). Heads are streamed one after another, each over the
+      block's tokens, for `[B, H, S, D]` storage; tokens one after another,
+      each over all heads, when the memref strides say the heads of a token
+      are adjacent (`[B, S, H, D]` storage seen as `[B, H, S, D]`, e.g.
+      through `memref.transpose`). Either way one contiguous stream.
 
     Tensor-level `rope.apply` must be bufferized first
     (`one-shot-bufferize`, see `docs/lowering.md`). f16/bf16 tensors are
-    rotated in f32 and rounded once.
+    rotated in f32 and rounded once; the conversions are emitted as integer
+    code (no libcalls) unless `native-f16` says the target converts f16 in
+    hardware.
   }];
+  let options = [
+    Option<"tokensPerBlock", "tokens-per-block", "int64_t", /*default=*/"32",
+           "tokens whose cos/sin are tabulated together">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes per vector operation (4: SSE, 8: AVX2, 16: AVX-512)">,
+    Option<"nativeF16", "native-f16", "bool", /*default=*/"false",
+           "the target converts f16 <-> f32 in hardware (x86 F16C)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect",

@@ -17,6 +17,19 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
                          llvm::cl::desc("Bufferize tensor functions first "
                                         "(function boundaries included)"),
                          llvm::cl::init(true)};
+  // Forwarded to convert-rope-to-loops (see its options).
+  Option<int64_t> tokensPerBlock{
+      *this, "tokens-per-block",
+      llvm::cl::desc("tokens whose cos/sin are tabulated together"),
+      llvm::cl::init(32)};
+  Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("f32 lanes per vector operation (4, 8, 16)"),
+      llvm::cl::init(8)};
+  Option<bool> nativeF16{
+      *this, "native-f16",
+      llvm::cl::desc("the target converts f16 <-> f32 in hardware"),
+      llvm::cl::init(false)};
 };
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
@@ -29,7 +42,11 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
         bufferization::LayoutMapOption::IdentityLayoutMap;
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   }
-  pm.addPass(mrope::createConvertRopeToLoops());
+  mrope::ConvertRopeToLoopsOptions loops;
+  loops.tokensPerBlock = options.tokensPerBlock;
+  loops.vectorWidth = options.vectorWidth;
+  loops.nativeF16 = options.nativeF16;
+  pm.addPass(mrope::createConvertRopeToLoops(loops));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // The sequence toolchain.md records as working with MLIR 22

@@ -1,4 +1,20 @@
-//===- RopeToLoops.cpp - in-place rope.apply -> fused vector loops --------===//
+//===- RopeToLoops.cpp - in-place rope.apply -> blocked vector loops ------===//
+//
+// The loop nest (docs/lowering.md explains the choices):
+//
+//   for b, for each block of T tokens:
+//     phase 1: cos/sin of the block's T x F angles into a small stack table
+//              (W lanes at a time, accurate f64 reduction);
+//     phase 2: stream the block through the table, in place:
+//       [B,H,S,D] storage: for each tensor, head: for each token of the block
+//       [B,S,H,D] storage: for each token: for each tensor, head
+//       and per row W-lane chunks: x1, x2, cos, sin -> y1, y2.
+//
+// Nothing in the inner loop is wider than the target's vector registers, so
+// what is live fits AVX2's 16 registers as well as AVX-512's 32; one head's
+// block (or one token's heads) is one contiguous stream.
+//
+//===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
 
 #include "mrope/Conversion/Passes.h"
@@ -27,208 +43,302 @@ bool hasUnitInnerStride(MemRefType type) {
   return !strides.empty() && strides.back() == 1;
 }
 
+/// True when the heads of one token are closer in memory than the tokens of
+/// one head: [B, S, H, D] storage seen as [B, H, S, D] through strides
+/// (e.g. memref.transpose of the [B, S, H, D] buffer). Decided from static
+/// strides only; dynamic ones mean [B, H, S, D].
+bool isTokenMajor(MemRefType type) {
+  auto [strides, offset] = type.getStridesAndOffset();
+  if (ShapedType::isDynamic(strides[1]))
+    return false;
+  return ShapedType::isDynamic(strides[2]) || strides[2] > strides[1];
+}
+
+/// One W-lane chunk [offset, offset + width) of the F frequencies.
+struct Chunk {
+  int64_t offset, width;
+};
+
 struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerApplyToLoops(MLIRContext *ctx, const RopeToLoopsOptions &options)
+      : OpRewritePattern(ctx), options(options) {}
 
   LogicalResult matchAndRewrite(ApplyOp op,
                                 PatternRewriter &rewriter) const override {
     if (!op.hasBufferSemantics())
       return rewriter.notifyMatchFailure(
           op, "bufferize first: only in-place rope.apply on memrefs lowers");
-    SemanticsAttr sem = op.getSemantics();
     auto firstType = cast<MemRefType>(op.getInputs().front().getType());
     Type elemType = firstType.getElementType();
     if (!isa<Float32Type, Float16Type, BFloat16Type>(elemType))
       return rewriter.notifyMatchFailure(op, "element type must be f32/f16/bf16");
+    bool tokenMajor = true;
     for (Value input : op.getInputs()) {
       auto type = cast<MemRefType>(input.getType());
       if (!hasUnitInnerStride(type))
         return rewriter.notifyMatchFailure(op, "channel dim is not contiguous");
+      tokenMajor &= isTokenMajor(type);
     }
+    Operation *scope =
+        op->getParentWithTrait<OpTrait::AutomaticAllocationScope>();
+    if (!scope || scope->getNumRegions() == 0 || scope->getRegion(0).empty())
+      return rewriter.notifyMatchFailure(op, "no allocation scope for tables");
 
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    SemanticsAttr sem = op.getSemantics();
     const int64_t numFreqs = sem.getNumFreqs();
-    const int64_t numAxes = sem.getNumAxes();
-    auto f32 = b.getF32Type();
-    auto freqVec = VectorType::get({numFreqs}, f32);
+    const bool neox = sem.getLayout() == PairLayout::neox;
+    const int64_t tableWidth = neox ? numFreqs : 2 * numFreqs;
+    const int64_t T = std::max<int64_t>(1, options.tokensPerBlock);
+    // GPT-J chunks cover whole pairs.
+    const int64_t W = std::max<int64_t>(2, options.vectorWidth) & ~int64_t{1};
+    SmallVector<Chunk> chunks;
+    for (int64_t o = 0; o < numFreqs; o += W)
+      chunks.push_back({o, std::min(W, numFreqs - o)});
+
+    // The cos/sin tables of one block live on the stack of the function.
+    auto f32 = rewriter.getF32Type();
+    auto tableType = MemRefType::get({T, tableWidth}, f32);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&scope->getRegion(0).front());
+    ImplicitLocOpBuilder sb(op.getLoc(), rewriter);
+    auto align = sb.getI64IntegerAttr(64);
+    Value cosTab = memref::AllocaOp::create(sb, tableType, align);
+    Value sinTab = memref::AllocaOp::create(sb, tableType, align);
+
+    rewriter.setInsertionPoint(op);
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     auto idx = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, v);
     };
-    Value c0 = idx(0), c1 = idx(1);
-
-    // Token-invariant values, built once before the loop.
-    Value invFreq = buildInvFreq(b, op, freqVec);
-    SmallVector<Value> axisMasks; // lane mask per axis > 0
-    for (int64_t a = 1; a < numAxes; ++a) {
-      SmallVector<bool> lanes(numFreqs);
-      for (int64_t i = 0; i < numFreqs; ++i)
-        lanes[i] = sem.axisOfFreq(i) == a;
-      axisMasks.push_back(arith::ConstantOp::create(
-          b, DenseElementsAttr::get(freqVec.clone(b.getI1Type()),
-                                    ArrayRef<bool>(lanes))));
-    }
+    Value c0 = idx(0), c1 = idx(1), cT = idx(T);
+    SmallVector<Value> invFreq = buildInvFreq(b, op, chunks);
 
     Value anyInput = op.getInputs().front();
     Value batch = memref::DimOp::create(b, anyInput, 0);
     Value seq = memref::DimOp::create(b, anyInput, 2);
-    Value positions = op.getPositions();
-    bool rowsFirst = cast<MemRefType>(positions.getType()).getRank() == 3;
-    Type posElem = cast<MemRefType>(positions.getType()).getElementType();
+    auto forLoop = [&](ImplicitLocOpBuilder &at, Value lb, Value ub, Value step,
+                       function_ref<void(ImplicitLocOpBuilder &, Value)> body) {
+      scf::ForOp::create(at, lb, ub, step, ValueRange{},
+                         [&](OpBuilder &nested, Location loc, Value iv,
+                             ValueRange) {
+                           ImplicitLocOpBuilder nb(loc, nested);
+                           body(nb, iv);
+                           scf::YieldOp::create(nb);
+                         });
+    };
 
-    scf::ParallelOp::create(
-        b, ValueRange{c0, c0}, ValueRange{batch, seq}, ValueRange{c1, c1},
-        [&](OpBuilder &nested, Location loc, ValueRange ivs) {
-          ImplicitLocOpBuilder nb(loc, nested);
-          Value bi = ivs[0], si = ivs[1];
-          // f32(p) per axis; the lane of each frequency picks its axis.
-          auto loadPos = [&](int64_t axis) -> Value {
-            SmallVector<Value> indices;
-            if (rowsFirst)
-              indices.push_back(arith::ConstantIndexOp::create(nb, axis));
-            indices.append({bi, si});
-            Value p = memref::LoadOp::create(nb, positions, indices);
-            Value pf = arith::SIToFPOp::create(nb, f32, p);
-            (void)posElem;
-            return vector::BroadcastOp::create(nb, freqVec, pf);
-          };
-          Value pos = loadPos(0);
-          for (int64_t a = 1; a < numAxes; ++a)
-            pos = arith::SelectOp::create(nb, axisMasks[a - 1], loadPos(a), pos);
-          Value angle = arith::MulFOp::create(nb, pos, invFreq);
-          auto [sinV, cosV] = emitSinCos(nb, angle);
-
-          if (sem.getLayout() == PairLayout::neox)
-            rotateNeox(nb, op, bi, si, cosV, sinV, numFreqs);
-          else
-            rotateGptj(nb, op, bi, si, cosV, sinV, numFreqs);
-          scf::ReduceOp::create(nb);
+    forLoop(b, c0, batch, c1, [&](ImplicitLocOpBuilder &bb, Value bi) {
+      forLoop(bb, c0, seq, cT, [&](ImplicitLocOpBuilder &kb, Value s0) {
+        Value n = arith::MinSIOp::create(
+            kb, cT, arith::SubIOp::create(kb, seq, s0));
+        // Phase 1: the block's cos/sin table.
+        forLoop(kb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+          Value si = arith::AddIOp::create(tb, s0, t);
+          fillTables(tb, op, bi, si, t, chunks, invFreq, cosTab, sinTab);
         });
+        // Phase 2: rotate every row of the block in place.
+        auto rotateRows = [&](ImplicitLocOpBuilder &rb, Value buffer, Value hi,
+                              Value t) {
+          Value si = arith::AddIOp::create(rb, s0, t);
+          rotateRow(rb, buffer, ValueRange{bi, hi, si}, t, chunks, numFreqs,
+                    neox, cosTab, sinTab);
+        };
+        if (tokenMajor) {
+          forLoop(kb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+            for (Value buffer : op.getInputs())
+              forLoop(tb, c0, memref::DimOp::create(tb, buffer, 1), c1,
+                      [&](ImplicitLocOpBuilder &hb, Value hi) {
+                        rotateRows(hb, buffer, hi, t);
+                      });
+          });
+        } else {
+          for (Value buffer : op.getInputs())
+            forLoop(kb, c0, memref::DimOp::create(kb, buffer, 1), c1,
+                    [&](ImplicitLocOpBuilder &hb, Value hi) {
+                      forLoop(hb, c0, n, c1,
+                              [&](ImplicitLocOpBuilder &tb, Value t) {
+                                rotateRows(tb, buffer, hi, t);
+                              });
+                    });
+        }
+      });
+    });
     rewriter.eraseOp(op);
     return success();
   }
 
 private:
-  /// inv_freq per frequency lane: the op's table (indexed per section when
-  /// frequencies restart) or the f32 recomputation from theta.
-  static Value buildInvFreq(ImplicitLocOpBuilder &b, ApplyOp op,
-                            VectorType freqVec) {
+  RopeToLoopsOptions options;
+
+  /// inv_freq of each chunk's lanes: the op's table (indexed per section
+  /// when frequencies restart) or the f32 recomputation from theta.
+  static SmallVector<Value> buildInvFreq(ImplicitLocOpBuilder &b, ApplyOp op,
+                                         ArrayRef<Chunk> chunks) {
     SemanticsAttr sem = op.getSemantics();
-    int64_t numFreqs = sem.getNumFreqs();
+    SmallVector<Value> result;
+    auto f32 = b.getF32Type();
     if (!op.getInvFreq()) {
       SmallVector<float> table = sem.computeInvFreq();
-      SmallVector<float> lanes(numFreqs);
-      for (int64_t i = 0; i < numFreqs; ++i)
-        lanes[i] = table[sem.tableIndexOfFreq(i)];
-      return arith::ConstantOp::create(
-          b, DenseElementsAttr::get(freqVec, ArrayRef<float>(lanes)));
+      for (Chunk c : chunks) {
+        SmallVector<float> lanes;
+        for (int64_t i = c.offset; i < c.offset + c.width; ++i)
+          lanes.push_back(table[sem.tableIndexOfFreq(i)]);
+        result.push_back(arith::ConstantOp::create(
+            b, DenseElementsAttr::get(VectorType::get({c.width}, f32),
+                                      ArrayRef<float>(lanes))));
+      }
+      return result;
     }
     int64_t tableSize = sem.getTableSize();
     Value table = vector::LoadOp::create(
-        b, VectorType::get({tableSize}, b.getF32Type()), op.getInvFreq(),
+        b, VectorType::get({tableSize}, f32), op.getInvFreq(),
         ValueRange{arith::ConstantIndexOp::create(b, 0)});
-    if (tableSize == numFreqs)
-      return table;
-    SmallVector<int64_t> mask(numFreqs);
-    for (int64_t i = 0; i < numFreqs; ++i)
-      mask[i] = sem.tableIndexOfFreq(i);
-    return vector::ShuffleOp::create(b, table, table, mask);
+    for (Chunk c : chunks) {
+      SmallVector<int64_t> mask;
+      for (int64_t i = c.offset; i < c.offset + c.width; ++i)
+        mask.push_back(sem.tableIndexOfFreq(i));
+      result.push_back(vector::ShuffleOp::create(b, table, table, mask));
+    }
+    return result;
   }
 
-  /// Loads `width` channels at `offset` as f32, whatever the element type.
-  static Value loadF32(ImplicitLocOpBuilder &b, Value buffer,
-                       ValueRange prefix, int64_t offset, int64_t width) {
+  /// cos/sin of token (bi, si) into row t of the tables. neox: lane i holds
+  /// frequency i; gptj: lanes 2i, 2i+1 hold cos_i, cos_i and -sin_i, sin_i.
+  static void fillTables(ImplicitLocOpBuilder &b, ApplyOp op, Value bi,
+                         Value si, Value t, ArrayRef<Chunk> chunks,
+                         ArrayRef<Value> invFreq, Value cosTab, Value sinTab) {
+    SemanticsAttr sem = op.getSemantics();
+    Value positions = op.getPositions();
+    bool rowsFirst = cast<MemRefType>(positions.getType()).getRank() == 3;
+    auto f32 = b.getF32Type();
+    // f32(p) per axis, loaded once per token.
+    SmallVector<Value> pos;
+    for (int64_t a = 0; a < sem.getNumAxes(); ++a) {
+      SmallVector<Value> indices;
+      if (rowsFirst)
+        indices.push_back(arith::ConstantIndexOp::create(b, a));
+      indices.append({bi, si});
+      Value p = memref::LoadOp::create(b, positions, indices);
+      pos.push_back(arith::SIToFPOp::create(b, f32, p));
+    }
+    bool neox = sem.getLayout() == PairLayout::neox;
+    for (auto [chunk, inv] : llvm::zip(chunks, invFreq)) {
+      auto vec = VectorType::get({chunk.width}, f32);
+      // The axis of each lane is known here: a broadcast per axis present,
+      // merged by constant lane masks.
+      SmallVector<int64_t> axisOf;
+      for (int64_t i = chunk.offset; i < chunk.offset + chunk.width; ++i)
+        axisOf.push_back(sem.axisOfFreq(i));
+      Value p = vector::BroadcastOp::create(b, vec, pos[axisOf.front()]);
+      for (int64_t a = 0; a < sem.getNumAxes(); ++a) {
+        if (a == axisOf.front() || !llvm::is_contained(axisOf, a))
+          continue;
+        SmallVector<bool> lanes;
+        for (int64_t ax : axisOf)
+          lanes.push_back(ax == a);
+        Value mask = arith::ConstantOp::create(
+            b, DenseElementsAttr::get(vec.clone(b.getI1Type()),
+                                      ArrayRef<bool>(lanes)));
+        p = arith::SelectOp::create(
+            b, mask, vector::BroadcastOp::create(b, vec, pos[a]), p);
+      }
+      Value angle = arith::MulFOp::create(b, p, inv);
+      auto [sinV, cosV] = emitSinCos(b, angle);
+      Value col = arith::ConstantIndexOp::create(
+          b, neox ? chunk.offset : 2 * chunk.offset);
+      if (!neox) {
+        int64_t w = chunk.width;
+        SmallVector<int64_t> dup(2 * w), signedSin(2 * w);
+        for (int64_t i = 0; i < w; ++i) {
+          dup[2 * i] = dup[2 * i + 1] = i;
+          signedSin[2 * i] = w + i; // lane i of -sin
+          signedSin[2 * i + 1] = i; // lane i of sin
+        }
+        cosV = vector::ShuffleOp::create(b, cosV, cosV, dup);
+        sinV = vector::ShuffleOp::create(b, sinV,
+                                         arith::NegFOp::create(b, sinV),
+                                         signedSin);
+      }
+      vector::StoreOp::create(b, cosV, cosTab, ValueRange{t, col});
+      vector::StoreOp::create(b, sinV, sinTab, ValueRange{t, col});
+    }
+  }
+
+  Value loadF32(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
+                int64_t offset, int64_t width) const {
     Type elem = cast<MemRefType>(buffer.getType()).getElementType();
     SmallVector<Value> indices(prefix);
     indices.push_back(arith::ConstantIndexOp::create(b, offset));
     Value v = vector::LoadOp::create(b, VectorType::get({width}, elem), buffer,
                                      indices);
-    if (!elem.isF32())
-      v = arith::ExtFOp::create(b, VectorType::get({width}, b.getF32Type()), v);
-    return v;
+    return emitExtToF32(b, v, options.nativeF16);
   }
 
-  static void storeF32(ImplicitLocOpBuilder &b, Value value, Value buffer,
-                       ValueRange prefix, int64_t offset) {
+  void storeF32(ImplicitLocOpBuilder &b, Value value, Value buffer,
+                ValueRange prefix, int64_t offset) const {
     Type elem = cast<MemRefType>(buffer.getType()).getElementType();
-    auto type = cast<VectorType>(value.getType());
-    if (!elem.isF32())
-      value = arith::TruncFOp::create(b, type.clone(elem), value);
+    value = emitTruncFromF32(b, value, elem, options.nativeF16);
     SmallVector<Value> indices(prefix);
     indices.push_back(arith::ConstantIndexOp::create(b, offset));
     vector::StoreOp::create(b, value, buffer, indices);
   }
 
-  /// Runs `body(buffer, prefix)` for every head of every rotated buffer,
-  /// prefix being the (b, h, s) indices.
-  template <typename Body>
-  static void forEachHead(ImplicitLocOpBuilder &b, ApplyOp op, Value bi,
-                          Value si, Body body) {
-    Value c0 = arith::ConstantIndexOp::create(b, 0);
-    Value c1 = arith::ConstantIndexOp::create(b, 1);
-    for (Value buffer : op.getInputs()) {
-      Value heads = memref::DimOp::create(b, buffer, 1);
-      scf::ForOp::create(b, c0, heads, c1, ValueRange{},
-                         [&](OpBuilder &nested, Location loc, Value hi,
-                             ValueRange) {
-                           ImplicitLocOpBuilder hb(loc, nested);
-                           body(hb, buffer, ValueRange{bi, hi, si});
-                           scf::YieldOp::create(hb);
-                         });
+  /// Rotates one row (b, h, s) with table row t, W lanes at a time.
+  /// neox: y1 = x1 c - x2 s, y2 = x2 c + x1 s on the halves [0, F), [F, 2F);
+  /// gptj: y = x * [c0 c0 ..] + swap(x) * [-s0 s0 ..], swap exchanging the
+  /// two lanes of every pair in registers.
+  void rotateRow(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
+                 Value t, ArrayRef<Chunk> chunks, int64_t numFreqs, bool neox,
+                 Value cosTab, Value sinTab) const {
+    auto f32 = b.getF32Type();
+    for (Chunk chunk : chunks) {
+      int64_t o = neox ? chunk.offset : 2 * chunk.offset;
+      int64_t w = neox ? chunk.width : 2 * chunk.width;
+      auto vec = VectorType::get({w}, f32);
+      Value col = arith::ConstantIndexOp::create(b, o);
+      Value c = vector::LoadOp::create(b, vec, cosTab, ValueRange{t, col});
+      Value s = vector::LoadOp::create(b, vec, sinTab, ValueRange{t, col});
+      if (neox) {
+        Value x1 = loadF32(b, buffer, prefix, o, w);
+        Value x2 = loadF32(b, buffer, prefix, numFreqs + o, w);
+        Value y1 = arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c),
+                                         arith::MulFOp::create(b, x2, s));
+        Value y2 = arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c),
+                                         arith::MulFOp::create(b, x1, s));
+        storeF32(b, y1, buffer, prefix, o);
+        storeF32(b, y2, buffer, prefix, numFreqs + o);
+        continue;
+      }
+      SmallVector<int64_t> pairSwap(w);
+      for (int64_t i = 0; i < w; i += 2) {
+        pairSwap[i] = i + 1;
+        pairSwap[i + 1] = i;
+      }
+      Value x = loadF32(b, buffer, prefix, o, w);
+      Value xs = vector::ShuffleOp::create(b, x, x, pairSwap);
+      Value y = arith::AddFOp::create(b, arith::MulFOp::create(b, x, c),
+                                      arith::MulFOp::create(b, xs, s));
+      storeF32(b, y, buffer, prefix, o);
     }
-  }
-
-  /// Rotate-half: y1 = x1 c - x2 s, y2 = x2 c + x1 s on the two contiguous
-  /// halves [0, F) and [F, 2F).
-  static void rotateNeox(ImplicitLocOpBuilder &b, ApplyOp op, Value bi,
-                         Value si, Value cosV, Value sinV, int64_t numFreqs) {
-    forEachHead(b, op, bi, si,
-                [&](ImplicitLocOpBuilder &hb, Value buffer, ValueRange prefix) {
-                  Value x1 = loadF32(hb, buffer, prefix, 0, numFreqs);
-                  Value x2 = loadF32(hb, buffer, prefix, numFreqs, numFreqs);
-                  Value y1 = arith::SubFOp::create(
-                      hb, arith::MulFOp::create(hb, x1, cosV),
-                      arith::MulFOp::create(hb, x2, sinV));
-                  Value y2 = arith::AddFOp::create(
-                      hb, arith::MulFOp::create(hb, x2, cosV),
-                      arith::MulFOp::create(hb, x1, sinV));
-                  storeF32(hb, y1, buffer, prefix, 0);
-                  storeF32(hb, y2, buffer, prefix, numFreqs);
-                });
-  }
-
-  /// GPT-J pairs: y = x * [c0 c0 c1 c1 ..] + swap(x) * [-s0 s0 -s1 s1 ..]
-  /// where swap exchanges the two lanes of every pair, all in registers.
-  static void rotateGptj(ImplicitLocOpBuilder &b, ApplyOp op, Value bi,
-                         Value si, Value cosV, Value sinV, int64_t numFreqs) {
-    int64_t width = 2 * numFreqs;
-    SmallVector<int64_t> dup(width), pairSwap(width), signedSin(width);
-    for (int64_t i = 0; i < numFreqs; ++i) {
-      dup[2 * i] = dup[2 * i + 1] = i;
-      pairSwap[2 * i] = 2 * i + 1;
-      pairSwap[2 * i + 1] = 2 * i;
-      signedSin[2 * i] = numFreqs + i; // lane i of -sin
-      signedSin[2 * i + 1] = i;        // lane i of sin
-    }
-    Value cos2 = vector::ShuffleOp::create(b, cosV, cosV, dup);
-    Value sin2 = vector::ShuffleOp::create(
-        b, sinV, arith::NegFOp::create(b, sinV), signedSin);
-    forEachHead(b, op, bi, si,
-                [&](ImplicitLocOpBuilder &hb, Value buffer, ValueRange prefix) {
-                  Value x = loadF32(hb, buffer, prefix, 0, width);
-                  Value xs = vector::ShuffleOp::create(hb, x, x, pairSwap);
-                  Value y = arith::AddFOp::create(
-                      hb, arith::MulFOp::create(hb, x, cos2),
-                      arith::MulFOp::create(hb, xs, sin2));
-                  storeF32(hb, y, buffer, prefix, 0);
-                });
   }
 };
 
 struct ConvertRopeToLoopsPass
     : mrope::impl::ConvertRopeToLoopsBase<ConvertRopeToLoopsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    if (tokensPerBlock < 1 || vectorWidth < 2) {
+      getOperation()->emitError("convert-rope-to-loops: tokens-per-block must "
+                                "be >= 1 and vector-width >= 2");
+      return signalPassFailure();
+    }
+    RopeToLoopsOptions options;
+    options.tokensPerBlock = tokensPerBlock;
+    options.vectorWidth = vectorWidth;
+    options.nativeF16 = nativeF16;
     RewritePatternSet patterns(&getContext());
-    populateRopeToLoopsPatterns(patterns);
+    populateRopeToLoopsPatterns(patterns, options);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // A rope.apply left behind could not be lowered: say why, by name.
@@ -246,6 +356,7 @@ struct ConvertRopeToLoopsPass
 
 } // namespace
 
-void mrope::populateRopeToLoopsPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerApplyToLoops>(patterns.getContext());
+void mrope::populateRopeToLoopsPatterns(RewritePatternSet &patterns,
+                                        const RopeToLoopsOptions &options) {
+  patterns.add<LowerApplyToLoops>(patterns.getContext(), options);
 }

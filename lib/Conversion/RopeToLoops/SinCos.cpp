@@ -70,39 +70,43 @@ std::pair<Value, Value> mrope::emitSinCos(ImplicitLocOpBuilder &b,
 
   Value x = arith::ExtFOp::create(b, f64Type, angle);
   Value y = mul(x, cst(kTwoOverPi));
+  // (y + 1.5 * 2^52) - 1.5 * 2^52 rounds y to the nearest integer (ties to
+  // even) for |y| < 2^51 in round-to-nearest f64 arithmetic, and the low
+  // bits of (y + 1.5 * 2^52) hold that integer in two's complement. Plain
+  // arith: no roundeven libcall (x86-64 before SSE4.1, NVVM's __nv_rint) and
+  // no f64 -> i64 vector conversion (AVX-512DQ only).
+  Value magic = cst(6755399441055744.0);
+  Value shifted = add(y, magic);
   Value k;
-  if (rounding == SinCosRounding::MagicAdd) {
-    // (y + 1.5 * 2^52) - 1.5 * 2^52 rounds y to the nearest integer (ties to
-    // even) for |y| < 2^51 in round-to-nearest f64 arithmetic: plain arith,
-    // no libm/libdevice call (math.roundeven becomes __nv_rint on NVVM).
-    Value magic = cst(6755399441055744.0);
-    k = sub(add(y, magic), magic);
-  } else {
+  if (rounding == SinCosRounding::MagicAdd)
+    k = sub(shifted, magic);
+  else
     k = math::RoundEvenOp::create(b, y);
-  }
   Value r = sub(sub(x, mul(k, cst(kPio2Hi))), mul(k, cst(kPio2Lo)));
   Value r2 = mul(r, r);
   Value sinR = add(r, mul(mul(r, r2), horner(r2, kSin)));
   Value cosR = add(cst(1.0), mul(r2, horner(r2, kCos)));
 
-  // Quadrant q = k mod 4 (two's complement & 3 is the right residue for
-  // negative k): sin = [s, c, -s, -c][q], cos = [c, -s, -c, s][q].
-  Value q = arith::AndIOp::create(b, arith::FPToSIOp::create(b, i64Type, k),
-                                  icst(3));
+  // Quadrant q = k mod 4 from the low bits: sin = [s, c, -s, -c][q],
+  // cos = [c, -s, -c, s][q]. Negation flips the sign bit (bit 63).
+  Value bits = arith::BitcastOp::create(b, i64Type, shifted);
   Value zero = icst(0);
-  auto bitSet = [&](Value v, int64_t bit) -> Value {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
-                                 arith::AndIOp::create(b, v, icst(bit)), zero);
-  };
-  Value swap = bitSet(q, 1);
+  Value swap = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::ne, arith::AndIOp::create(b, bits, icst(1)),
+      zero);
   Value sinBase = arith::SelectOp::create(b, swap, cosR, sinR);
   Value cosBase = arith::SelectOp::create(b, swap, sinR, cosR);
-  Value negSin = bitSet(q, 2);
-  Value negCos = bitSet(arith::AddIOp::create(b, q, icst(1)), 2);
-  Value sinV = arith::SelectOp::create(
-      b, negSin, arith::NegFOp::create(b, sinBase), sinBase);
-  Value cosV = arith::SelectOp::create(
-      b, negCos, arith::NegFOp::create(b, cosBase), cosBase);
+  auto signOf = [&](Value v) -> Value { // bit 1 of v moved to bit 63
+    return arith::ShLIOp::create(b, arith::AndIOp::create(b, v, icst(2)),
+                                 icst(62));
+  };
+  auto flip = [&](Value v, Value sign) -> Value {
+    Value vb = arith::BitcastOp::create(b, i64Type, v);
+    return arith::BitcastOp::create(b, f64Type,
+                                    arith::XOrIOp::create(b, vb, sign));
+  };
+  Value sinV = flip(sinBase, signOf(bits));
+  Value cosV = flip(cosBase, signOf(arith::AddIOp::create(b, bits, icst(1))));
   return {arith::TruncFOp::create(b, f32Type, sinV),
           arith::TruncFOp::create(b, f32Type, cosV)};
 }

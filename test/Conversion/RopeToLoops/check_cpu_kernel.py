@@ -21,6 +21,7 @@ from mrope.cpu_kernel import CpuKernel
 
 ROT_TOL = 4e-6
 TRIG_TOL = 2e-6
+CPU = None  # --cpu: the LLVM CPU every kernel is built for (None: the host)
 
 
 def positions_for(rng, axes, batch, seq, high):
@@ -29,10 +30,11 @@ def positions_for(rng, axes, batch, seq, high):
 
 def check_rotation(name, *, sections, head_dim, theta, layout="neox",
                    interleaved=False, q_heads=3, kv_heads=2, batch=2, seq=5,
-                   threads=1, high=4096, seed=0):
+                   threads=1, high=4096, seed=0, tensor_layout="bhsd", tokens_per_block=0):
     rng = np.random.default_rng(seed)
     kern = CpuKernel(sections=sections, head_dim=head_dim, theta=theta, layout=layout,
-                     interleaved=interleaved, q_heads=q_heads, kv_heads=kv_heads)
+                     interleaved=interleaved, q_heads=q_heads, kv_heads=kv_heads,
+                     tensor_layout=tensor_layout, cpu=CPU, tokens_per_block=tokens_per_block)
     q = rng.uniform(-5, 5, size=(batch, q_heads, seq, head_dim)).astype(np.float32)
     k = rng.uniform(-5, 5, size=(batch, kv_heads, seq, head_dim)).astype(np.float32)
     pos = positions_for(rng, len(sections), batch, seq, high)
@@ -40,8 +42,16 @@ def check_rotation(name, *, sections, head_dim, theta, layout="neox",
                                   interleaved=interleaved)
     want_k = reference.apply_rope(k, pos, sections=sections, theta=theta, layout=layout,
                                   interleaved=interleaved)
-    got_q, got_k = q.copy(), k.copy()
-    kern(got_q, got_k, pos, threads=threads)
+    if tensor_layout == "bshd":  # [B,S,H*D] storage, compared as [B,H,S,D]
+        to_bshd = lambda x: np.ascontiguousarray(x.transpose(0, 2, 1, 3)).reshape(
+            x.shape[0], x.shape[2], -1)
+        sq, sk = to_bshd(q), to_bshd(k)
+        kern(sq, sk, pos, threads=threads)
+        got_q = sq.reshape(batch, seq, q_heads, head_dim).transpose(0, 2, 1, 3)
+        got_k = sk.reshape(batch, seq, kv_heads, head_dim).transpose(0, 2, 1, 3)
+    else:
+        got_q, got_k = q.copy(), k.copy()
+        kern(got_q, got_k, pos, threads=threads)
     err = max(np.abs(got_q - want_q).max(), np.abs(got_k - want_k).max())
     rotary = 2 * sum(sections)
     untouched = np.array_equal(got_q[..., rotary:], q[..., rotary:])
@@ -66,7 +76,7 @@ def check_half(dtype, *, sections=(16, 24, 24), head_dim=128, theta=1e6, seq=9, 
     the widened inputs, rounded once (tolerance: 1 unit of the storage type)."""
     rng = np.random.default_rng(seed)
     kern = CpuKernel(sections=sections, head_dim=head_dim, theta=theta, kv_heads=-1,
-                     dtype=dtype)
+                     dtype=dtype, cpu=CPU)
     x32 = rng.uniform(-5, 5, size=(1, 2, seq, head_dim)).astype(np.float32)
     if dtype == "f16":
         bits = x32.astype(np.float16).view(np.uint16)
@@ -77,22 +87,50 @@ def check_half(dtype, *, sections=(16, 24, 24), head_dim=128, theta=1e6, seq=9, 
         bits = _f32_to_bf16(x32)
         widen, narrow, ulp = _bf16_to_f32, _f32_to_bf16, 2.0 ** -7
     pos = positions_for(rng, len(sections), 1, seq, 1 << 15)
-    want = widen(narrow(reference.apply_rope(widen(bits), pos, sections=list(sections), theta=theta)))
+    want_bits = narrow(reference.apply_rope(widen(bits), pos, sections=list(sections), theta=theta))
+    want = widen(want_bits)
     got = bits.copy()
     kern(got, None, pos)
     err = np.abs(widen(got) - want).max()
     tol = ulp * 8  # one unit at |y| < 8
+    same = int(np.count_nonzero(got == want_bits))
     ok = err <= tol
     print(f"{'ok' if ok else 'FAIL'} rotation {dtype} storage: max |kernel - rounded reference| "
-          f"= {err:.2e} (tol {tol:g})")
+          f"= {err:.2e} (tol {tol:g}); bit-identical {same}/{got.size}")
     return ok
+
+
+def check_half_edges():
+    """Every f16 and bf16 bit pattern through the kernel at position 0
+    (cos 1, sin 0, partner channel 0): y = x * 1 - 0 * 0 must give back the
+    same bits (subnormals, infinities, extremes), NaN must stay NaN."""
+    ok_all = True
+    for dtype in ("f16", "bf16"):
+        kern = CpuKernel(sections=[64], head_dim=128, theta=1e6, kv_heads=-1, dtype=dtype,
+                         cpu=CPU)
+        x = np.zeros((1, 8, 128, 128), dtype=np.uint16)
+        x[..., :64] = np.arange(65536, dtype=np.uint16).reshape(8, 128, 64)
+        got = x.copy()
+        kern(got, None, np.zeros((1, 1, 128), dtype=np.int64))
+        widen = (lambda b: b.view(np.float16).astype(np.float32)) if dtype == "f16" else _bf16_to_f32
+        nan = lambda b: np.isnan(widen(b))
+        src, out = x[..., :64], got[..., :64]
+        nan_ok = bool(np.all(nan(out) == nan(src)))
+        same = bool(np.array_equal(src[~nan(src)], out[~nan(src)]))
+        # The partner channel gets 0 * 1 + x * 0: zero where x is finite.
+        zeros = bool(np.all(got[..., 64:][np.isfinite(widen(src))] == 0))
+        ok = nan_ok and same and zeros
+        ok_all &= ok
+        print(f"{'ok' if ok else 'FAIL'} {dtype}: all 65536 bit patterns round-trip "
+              f"(non-NaN identical: {same}, NaN stays NaN: {nan_ok})")
+    return ok_all
 
 
 def check_vision(*, head_dim=80, theta=1e4, seq=12, heads=2, seed=4):
     """Qwen2-VL vision tower: (h, w) positions, frequencies restart per axis."""
     rng = np.random.default_rng(seed)
     kern = CpuKernel(sections=[head_dim // 4] * 2, head_dim=head_dim, theta=theta,
-                     per_section_freqs=True, kv_heads=-1)
+                     per_section_freqs=True, kv_heads=-1, cpu=CPU)
     x = rng.uniform(-5, 5, size=(1, heads, seq, head_dim)).astype(np.float32)
     hw = rng.integers(0, 64, size=(seq, 2), dtype=np.int64)
     want = reference.apply_vision_rope(np.transpose(x[0], (1, 0, 2)), hw, theta=theta)
@@ -108,7 +146,7 @@ def check_vision(*, head_dim=80, theta=1e4, seq=12, heads=2, seed=4):
 def check_trig(*, high_positions):
     """cos/sin through the kernel: rotate e_i by the angle of frequency i."""
     sections, head_dim, theta = [64], 128, 1.0e6
-    kern = CpuKernel(sections=sections, head_dim=head_dim, theta=theta, kv_heads=-1)
+    kern = CpuKernel(sections=sections, head_dim=head_dim, theta=theta, kv_heads=-1, cpu=CPU)
     F = head_dim // 2
     seq = len(high_positions)
     q = np.zeros((1, F, seq, head_dim), dtype=np.float32)
@@ -132,7 +170,11 @@ def check_trig(*, high_positions):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("which", choices=["shapes", "trig"])
+    parser.add_argument("--cpu", help="LLVM CPU to build every kernel for (default: the host)")
     args = parser.parse_args()
+    global CPU
+    CPU = args.cpu
+    print(f"kernels built for {CPU or 'the host CPU'}")
     results = []
     if args.which == "shapes":
         results += [
@@ -151,9 +193,17 @@ def main():
                            theta=1e4, seq=6),
             check_rotation("large positions mrope", sections=[16, 24, 24], head_dim=128, theta=1e6,
                            seq=8, high=1 << 17),
+            check_rotation("bshd mrope GQA 3/2, S=70 over 3 blocks of 32, 2 threads",
+                           sections=[16, 24, 24], head_dim=128, theta=1e6, seq=70, threads=2,
+                           tensor_layout="bshd", tokens_per_block=32),
+            check_rotation("bshd gptj partial [8] d64", sections=[8], head_dim=64, theta=1e4,
+                           layout="gptj", seq=7, tensor_layout="bshd"),
+            check_rotation("bhsd S=45, blocks of 8, 3 threads", sections=[4, 6, 6], head_dim=40,
+                           theta=1e6, seq=45, threads=3, tokens_per_block=8),
             check_vision(),
             check_half("f16"),
             check_half("bf16"),
+            check_half_edges(),
         ]
     else:
         rng = np.random.default_rng(1)

@@ -1,36 +1,57 @@
 // RUN: mrope-opt %s --convert-rope-to-loops --split-input-file | FileCheck %s
+// RUN: mrope-opt %s --convert-rope-to-loops="tokens-per-block=16 vector-width=16 native-f16=true" --split-input-file | FileCheck %s --check-prefix=W16
 
-// M-RoPE, q and k in one loop nest: one scf.parallel over tokens, the three
-// position rows loaded once per token, cos/sin of the 64 frequencies formed
-// once as vectors and reused by every head of q and of k, halves moved with
-// contiguous vector loads/stores.
+// M-RoPE, q and k in one loop nest (defaults: blocks of 32 tokens, 8 lanes).
+// The cos/sin tables of a block are two stack buffers made once at function
+// entry. Per block: phase 1 fills them, per token the three position rows
+// loaded once, 8 frequencies at a time (each chunk of [16,24,24] lies in one
+// section: a broadcast, no select); phase 2 streams every head of q, then of
+// k, over the block's tokens ([B,H,S,D] storage), each row in 8-lane chunks
+// of both halves with the table's cos/sin.
 // CHECK-LABEL: func.func @mrope_qk
 // CHECK-SAME: (%[[Q:.*]]: memref<1x28x?x128xf32>, %[[K:.*]]: memref<1x4x?x128xf32>, %[[P:.*]]: memref<3x1x?xi64>)
-// CHECK-DAG: %[[INV:.*]] = arith.constant dense<[1.000000e+00, 0.80584222, {{.*}}]> : vector<64xf32>
-// CHECK-DAG: arith.constant dense<[false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true, {{.*}}]> : vector<64xi1>
-// CHECK: scf.parallel (%[[B:.*]], %[[S:.*]]) =
-// CHECK-COUNT-3: memref.load %[[P]][%{{.*}}, %[[B]], %[[S]]] : memref<3x1x?xi64>
+// CHECK-DAG: %[[INV0:.*]] = arith.constant dense<[1.000000e+00, 0.80584222, {{.*}}]> : vector<8xf32>
+// CHECK-DAG: %[[COS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x64xf32>
+// CHECK-DAG: %[[SIN:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x64xf32>
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: scf.for %[[S0:.*]] = %{{.*}} to %{{.*}} step %c32
+// CHECK: %[[N:.*]] = arith.minsi
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %[[N]] step
+// CHECK-COUNT-3: memref.load %[[P]][%{{.*}}, %[[B]], %{{.*}}] : memref<3x1x?xi64>
 // CHECK-NOT: memref.load
-// CHECK: %[[ANGLE:.*]] = arith.mulf %{{.*}}, %[[INV]] : vector<64xf32>
-// CHECK: arith.extf %[[ANGLE]] : vector<64xf32> to vector<64xf64>
-// CHECK: math.roundeven %{{.*}} : vector<64xf64>
-// CHECK: %[[SIN:.*]] = arith.truncf %{{.*}} : vector<64xf64> to vector<64xf32>
-// CHECK: %[[COS:.*]] = arith.truncf %{{.*}} : vector<64xf64> to vector<64xf32>
-// CHECK: scf.for %[[H:.*]] = %{{.*}} to %{{.*}} step
-// CHECK: %[[X1:.*]] = vector.load %[[Q]][%[[B]], %[[H]], %[[S]], %{{.*}}] : memref<1x28x?x128xf32>, vector<64xf32>
-// CHECK: %[[X2:.*]] = vector.load %[[Q]][%[[B]], %[[H]], %[[S]], %{{.*}}] : memref<1x28x?x128xf32>, vector<64xf32>
-// CHECK: %[[C:.*]] = arith.mulf %[[X2]], %[[SIN]]
-// CHECK: %[[A:.*]] = arith.mulf %[[X1]], %[[COS]]
-// CHECK: %[[Y1:.*]] = arith.subf %[[A]], %[[C]]
-// CHECK: %[[E:.*]] = arith.mulf %[[X1]], %[[SIN]]
-// CHECK: %[[D:.*]] = arith.mulf %[[X2]], %[[COS]]
-// CHECK: %[[Y2:.*]] = arith.addf %[[D]], %[[E]]
-// CHECK: vector.store %[[Y1]], %[[Q]][%[[B]], %[[H]], %[[S]], %{{.*}}] : memref<1x28x?x128xf32>, vector<64xf32>
-// CHECK: vector.store %[[Y2]], %[[Q]][%[[B]], %[[H]], %[[S]], %{{.*}}] : memref<1x28x?x128xf32>, vector<64xf32>
-// CHECK: scf.for
+// CHECK-NOT: arith.select {{.*}} vector<8xi1>, vector<8xf32>
+// CHECK: %[[ANGLE:.*]] = arith.mulf %{{.*}}, %[[INV0]] : vector<8xf32>
+// CHECK: arith.extf %[[ANGLE]] : vector<8xf32> to vector<8xf64>
+// CHECK-NOT: math.roundeven
+// CHECK: vector.store %{{.*}}, %[[COS]][%[[T]], %{{.*}}] : memref<32x64xf32>, vector<8xf32>
+// CHECK: vector.store %{{.*}}, %[[SIN]][%[[T]], %{{.*}}] : memref<32x64xf32>, vector<8xf32>
+// CHECK-COUNT-7: vector.store %{{.*}}, %[[SIN]]
+// CHECK: scf.for %[[H:.*]] = %{{.*}} to %c28 step
+// CHECK-NEXT: scf.for %[[T2:.*]] = %{{.*}} to %[[N]] step
+// CHECK: %[[C:.*]] = vector.load %[[COS]][%[[T2]], %c0] : memref<32x64xf32>, vector<8xf32>
+// CHECK: %[[S:.*]] = vector.load %[[SIN]][%[[T2]], %c0] : memref<32x64xf32>, vector<8xf32>
+// CHECK: %[[X1:.*]] = vector.load %[[Q]][%[[B]], %[[H]], %{{.*}}, %c0] : memref<1x28x?x128xf32>, vector<8xf32>
+// CHECK: %[[X2:.*]] = vector.load %[[Q]][%[[B]], %[[H]], %{{.*}}, %c64] : memref<1x28x?x128xf32>, vector<8xf32>
+// CHECK-DAG: %[[A:.*]] = arith.mulf %[[X1]], %[[C]]
+// CHECK-DAG: %[[E:.*]] = arith.mulf %[[X2]], %[[S]]
+// CHECK-DAG: %[[Y1:.*]] = arith.subf %[[A]], %[[E]]
+// CHECK-DAG: %[[F:.*]] = arith.mulf %[[X2]], %[[C]]
+// CHECK-DAG: %[[G:.*]] = arith.mulf %[[X1]], %[[S]]
+// CHECK-DAG: %[[Y2:.*]] = arith.addf %[[F]], %[[G]]
+// CHECK: vector.store %[[Y1]], %[[Q]][%[[B]], %[[H]], %{{.*}}, %c0]
+// CHECK: vector.store %[[Y2]], %[[Q]][%[[B]], %[[H]], %{{.*}}, %c64]
+// CHECK-COUNT-7: vector.load %[[COS]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c4 step
 // CHECK: vector.load %[[K]]
-// CHECK-NOT: math.sin
+// CHECK-NOT: vector<64xf32>
 // CHECK-NOT: rope.apply
+// With 16 lanes and blocks of 16 tokens: chunk [32, 48) spans the h and w
+// sections, so its positions are merged by a constant lane mask.
+// W16-LABEL: func.func @mrope_qk
+// W16-DAG: memref.alloca() {alignment = 64 : i64} : memref<16x64xf32>
+// W16-DAG: %[[MASK:.*]] = arith.constant dense<[false, false, false, false, false, false, false, false, true, true, true, true, true, true, true, true]> : vector<16xi1>
+// W16: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<16xi1>, vector<16xf32>
+// W16: vector.load {{.*}} : memref<1x28x?x128xf32>, vector<16xf32>
 func.func @mrope_qk(%q: memref<1x28x?x128xf32>, %k: memref<1x4x?x128xf32>, %pos: memref<3x1x?xi64>) {
   rope.apply %q, %k by %pos : memref<1x28x?x128xf32>, memref<1x4x?x128xf32> by memref<3x1x?xi64>
       with #rope.semantics<sections = [16, 24, 24], rotary_dim = 128, theta = 1.0e6>
@@ -39,19 +60,41 @@ func.func @mrope_qk(%q: memref<1x28x?x128xf32>, %k: memref<1x4x?x128xf32>, %pos:
 
 // -----
 
-// GPT-J pairs on a partial rotary dim: the 16 rotated channels are one
-// vector; pairs are swapped in registers, channels 16..63 are not touched.
-// One position row ([B, S]) is loaded once.
+// [B, S, H, D] storage seen as [B, H, S, D] (heads 128 floats apart, tokens
+// 28 * 128): per token, all heads of q then of k, one contiguous stream.
+// CHECK-LABEL: func.func @token_major
+// CHECK: scf.for %[[S0:.*]] = %{{.*}} to %{{.*}} step %c32
+// CHECK: scf.for %[[T:.*]] =
+// CHECK: memref.load
+// CHECK: scf.for %[[T2:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: scf.for %[[H:.*]] = %{{.*}} to %c28 step
+// CHECK: vector.load %arg0[%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x28x?x128xf32, strided<[?, 128, 3584, 1]>>, vector<8xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c4 step
+// CHECK: vector.load %arg1
+func.func @token_major(%q: memref<1x28x?x128xf32, strided<[?, 128, 3584, 1]>>,
+                       %k: memref<1x4x?x128xf32, strided<[?, 128, 512, 1]>>, %pos: memref<3x1x?xi64>) {
+  rope.apply %q, %k by %pos : memref<1x28x?x128xf32, strided<[?, 128, 3584, 1]>>,
+      memref<1x4x?x128xf32, strided<[?, 128, 512, 1]>> by memref<3x1x?xi64>
+      with #rope.semantics<sections = [16, 24, 24], rotary_dim = 128, theta = 1.0e6>
+  return
+}
+
+// -----
+
+// GPT-J pairs on a partial rotary dim: the 8 frequencies are one chunk; the
+// table holds [c0 c0 c1 c1 ..] and [-s0 s0 -s1 s1 ..] (16 lanes), the row
+// chunks of 8 lanes swap pairs in registers; channels 16..63 are untouched.
+// One position row ([B, S]) is loaded once per token.
 // CHECK-LABEL: func.func @gptj_partial
-// CHECK: scf.parallel
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<32x16xf32>
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
 // CHECK: arith.sitofp %{{.*}} : i32 to f32
 // CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7] : vector<8xf32>, vector<8xf32>
-// CHECK: scf.for
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [8, 0, 9, 1, 10, 2, 11, 3, 12, 4, 13, 5, 14, 6, 15, 7] : vector<8xf32>, vector<8xf32>
 // CHECK: %[[X:.*]] = vector.load %{{.*}} : memref<?x8x?x64xf32>, vector<16xf32>
 // CHECK: vector.shuffle %[[X]], %[[X]] [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14]
 // CHECK: vector.store %{{.*}} : memref<?x8x?x64xf32>, vector<16xf32>
-// CHECK-NOT: vector.store
+// CHECK-NOT: vector.store %{{.*}} : memref<?x8x?x64xf32>
 func.func @gptj_partial(%x: memref<?x8x?x64xf32>, %pos: memref<?x?xi32>) {
   rope.apply %x by %pos : memref<?x8x?x64xf32> by memref<?x?xi32>
       with #rope.semantics<sections = [8], rotary_dim = 16, theta = 1.0e4, layout = gptj>
@@ -60,20 +103,44 @@ func.func @gptj_partial(%x: memref<?x8x?x64xf32>, %pos: memref<?x?xi32>) {
 
 // -----
 
-// An explicit frequency table is loaded once, outside the token loop; vision
-// frequencies restart per section, so the 20-entry table is spread over the
-// 40 lanes by a shuffle. bf16 storage is rotated in f32.
+// An explicit frequency table is loaded once, outside the loops; vision
+// frequencies restart per section, so each 8-lane chunk of the 40 lanes is a
+// shuffle of the 20-entry table. bf16 storage is widened by a shift and
+// rounded back with integer code (no arith.extf/truncf on bf16: LLVM would
+// call __truncsfbf2), with or without native f16.
 // CHECK-LABEL: func.func @vision_table_bf16
 // CHECK: %[[T:.*]] = vector.load %{{.*}}[%{{.*}}] : memref<20xf32>, vector<20xf32>
-// CHECK: %[[INV:.*]] = vector.shuffle %[[T]], %[[T]] [0, 1, 2, {{.*}}, 19, 0, 1, {{.*}}, 19] : vector<20xf32>, vector<20xf32>
-// CHECK: scf.parallel
-// CHECK: arith.mulf %{{.*}}, %[[INV]] : vector<40xf32>
-// CHECK: vector.load {{.*}} : memref<1x16x?x80xbf16>, vector<40xbf16>
-// CHECK: arith.extf %{{.*}} : vector<40xbf16> to vector<40xf32>
-// CHECK: arith.truncf %{{.*}} : vector<40xf32> to vector<40xbf16>
+// CHECK: vector.shuffle %[[T]], %[[T]] [16, 17, 18, 19, 0, 1, 2, 3] : vector<20xf32>, vector<20xf32>
+// CHECK: scf.for
+// CHECK: vector.load {{.*}} : memref<1x16x?x80xbf16>, vector<8xbf16>
+// CHECK: arith.bitcast %{{.*}} : vector<8xbf16> to vector<8xi16>
+// CHECK: arith.extui %{{.*}} : vector<8xi16> to vector<8xi32>
+// CHECK: arith.cmpf uno
+// CHECK: arith.trunci %{{.*}} : vector<8xi32> to vector<8xi16>
+// CHECK: arith.bitcast %{{.*}} : vector<8xi16> to vector<8xbf16>
+// CHECK-NOT: arith.extf {{.*}}bf16
+// CHECK-NOT: arith.truncf {{.*}}bf16
+// W16-LABEL: func.func @vision_table_bf16
+// W16-NOT: arith.truncf {{.*}}bf16
 func.func @vision_table_bf16(%x: memref<1x16x?x80xbf16>, %pos: memref<2x1x?xi64>, %inv: memref<20xf32>) {
   rope.apply %x by %pos freqs %inv : memref<1x16x?x80xbf16> by memref<2x1x?xi64> freqs memref<20xf32>
       with #rope.semantics<sections = [20, 20], rotary_dim = 80, theta = 1.0e4, freqs = per_section>
   return
 }
 
+// -----
+
+// f16: integer code by default (no F16C on the x86-64 baseline: LLVM would
+// call __extendhfsf2/__truncsfhf2); arith.extf/truncf with native-f16.
+// CHECK-LABEL: func.func @half
+// CHECK: arith.bitcast %{{.*}} : vector<8xf16> to vector<8xi16>
+// CHECK-NOT: arith.extf {{.*}}f16
+// CHECK-NOT: arith.truncf {{.*}}f16
+// W16-LABEL: func.func @half
+// W16: arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// W16: arith.truncf %{{.*}} : vector<16xf32> to vector<16xf16>
+func.func @half(%x: memref<1x2x?x64xf16>, %pos: memref<1x?xi64>) {
+  rope.apply %x by %pos : memref<1x2x?x64xf16> by memref<1x?xi64>
+      with #rope.semantics<sections = [32], rotary_dim = 64, theta = 1.0e4>
+  return
+}

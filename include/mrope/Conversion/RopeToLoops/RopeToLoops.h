@@ -7,8 +7,22 @@
 
 namespace mrope {
 
+/// How the CPU loops are tiled for a target (see docs/lowering.md).
+struct RopeToLoopsOptions {
+  /// Tokens whose cos/sin are tabulated together before the rotation pass.
+  int64_t tokensPerBlock = 32;
+  /// f32 lanes per vector operation: the target's vector register width
+  /// (4: SSE/NEON, 8: AVX2, 16: AVX-512).
+  int64_t vectorWidth = 8;
+  /// The target converts f16 <-> f32 in hardware (x86 F16C): use
+  /// arith.extf/truncf. Otherwise integer code is emitted inline (LLVM
+  /// would call __extendhfsf2/__truncsfhf2 from libgcc/compiler-rt).
+  bool nativeF16 = false;
+};
+
 /// Adds the pattern lowering in-place (memref) rope.apply to loops.
-void populateRopeToLoopsPatterns(mlir::RewritePatternSet &patterns);
+void populateRopeToLoopsPatterns(mlir::RewritePatternSet &patterns,
+                                 const RopeToLoopsOptions &options = {});
 
 /// Adds the pattern lowering rope.mrope_index (on tensors) to scalar loops
 /// over new buffers; it runs before bufferization.
@@ -16,11 +30,11 @@ void populateMRopeIndexToLoopsPatterns(mlir::RewritePatternSet &patterns);
 
 /// How emitSinCos rounds x * 2/pi to the quadrant count k.
 enum class SinCosRounding {
-  /// math.roundeven (the CPU lowering: one vroundpd/frintn instruction).
-  RoundEven,
-  /// (y + 1.5 * 2^52) - 1.5 * 2^52 in f64: pure arith, so a GPU kernel
-  /// needs no libdevice (math.roundeven becomes a __nv_rint call on NVVM).
+  /// (y + 1.5 * 2^52) - 1.5 * 2^52 in f64: pure arith on every target (no
+  /// roundeven libcall on x86-64 without SSE4.1, no __nv_rint on NVVM).
   MagicAdd,
+  /// math.roundeven (one vroundpd/frintn where the target has it).
+  RoundEven,
 };
 
 /// sin and cos of an f32 scalar or vector (any width), each within 1e-7 of
@@ -29,7 +43,18 @@ enum class SinCosRounding {
 /// polynomials run in f64. Returns {sin, cos} of the type of `angle`.
 std::pair<mlir::Value, mlir::Value>
 emitSinCos(mlir::ImplicitLocOpBuilder &b, mlir::Value angle,
-           SinCosRounding rounding = SinCosRounding::RoundEven);
+           SinCosRounding rounding = SinCosRounding::MagicAdd);
+
+/// `v` (a vector of f16/bf16/f32) widened to f32. bf16 is always a shift;
+/// f16 is inline integer code unless `nativeF16` (then arith.extf).
+mlir::Value emitExtToF32(mlir::ImplicitLocOpBuilder &b, mlir::Value v,
+                         bool nativeF16);
+
+/// `v` (a vector of f32) rounded to nearest even into `elem` (f16, bf16 or
+/// f32) with integer code (bf16 always, f16 unless `nativeF16`); NaN stays
+/// NaN (quiet), overflow becomes infinity, f16 subnormals are exact.
+mlir::Value emitTruncFromF32(mlir::ImplicitLocOpBuilder &b, mlir::Value v,
+                             mlir::Type elem, bool nativeF16);
 
 } // namespace mrope
 
