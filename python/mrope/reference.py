@@ -45,6 +45,7 @@ __all__ = [
     "apply_rope",
     "rotate",
     "vision_positions",
+    "vision_window_index",
     "vision_inv_freq",
     "vision_cos_sin",
     "apply_vision_rope",
@@ -334,6 +335,34 @@ def vision_positions(grid_thw, spatial_merge_size: int = 2) -> np.ndarray:
     if not out:
         return np.zeros((0, 2), np.int64)
     return np.concatenate(out, axis=0).astype(np.int64)
+
+
+def vision_window_index(grid_thw, *, window_size: int = 112, patch_size: int = 14,
+                        spatial_merge_size: int = 2) -> np.ndarray:
+    """Qwen2.5-VL window order of the merge units (``spatial_merge_size**2`` patches each).
+
+    Per image, the ``(h/m) x (w/m)`` merge units are cut into square windows of
+    ``vw = window_size // spatial_merge_size // patch_size`` units, row-major over
+    windows, row-major inside a window; the grid is padded to whole windows
+    (upstream pads by ``vw - n % vw``, a whole empty window when ``vw`` divides ``n``,
+    which changes nothing) and padding units are dropped.  Images follow each other with
+    their unit numbers offset.  Returns ``[units]`` int64 (a permutation).
+    """
+    m = int(spatial_merge_size)
+    vw = int(window_size) // m // int(patch_size)
+    if vw < 1:
+        raise ValueError(f"window of {window_size} px holds no merge unit of {m}x{patch_size} px")
+    out, offset = [], 0
+    for t, h, w in np.asarray(grid_thw, np.int64).reshape(-1, 3):
+        gt, gh, gw = int(t), int(h) // m, int(w) // m
+        index = np.arange(gt * gh * gw, dtype=np.int64).reshape(gt, gh, gw)
+        ph, pw = vw - gh % vw, vw - gw % vw
+        padded = np.pad(index, ((0, 0), (0, ph), (0, pw)), constant_values=-1)
+        nh, nw = (gh + ph) // vw, (gw + pw) // vw
+        order = padded.reshape(gt, nh, vw, nw, vw).transpose(0, 1, 3, 2, 4).reshape(-1)
+        out.append(order[order >= 0] + offset)
+        offset += gt * gh * gw
+    return np.concatenate(out) if out else np.zeros((0,), np.int64)
 
 
 def vision_inv_freq(head_dim: int, theta: float = 10000.0) -> np.ndarray:

@@ -346,6 +346,23 @@ def test_vision_positions_merge_order():
     np.testing.assert_array_equal(hw2[8:], [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3]])
 
 
+def test_vision_window_index_hand_worked():
+    # grid [1,4,6] -> 2x3 merge units; 2x2-unit windows (56 px / 2 / 14 px): the width pads to 4,
+    # windows (rows 0-1, cols 0-1) = units 0 1 3 4 and (rows 0-1, cols 2-3) = units 2 5.
+    np.testing.assert_array_equal(ref.vision_window_index([[1, 4, 6]], window_size=56), [0, 1, 3, 4, 2, 5])
+    # a second image is offset by the first one's units; two frames are windowed frame by frame
+    got = ref.vision_window_index([[1, 4, 6], [2, 4, 4]], window_size=56)
+    np.testing.assert_array_equal(got, [0, 1, 3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+    # 4x4 units in 2x2 windows
+    np.testing.assert_array_equal(ref.vision_window_index([[1, 8, 8]], window_size=56),
+                                  [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15])
+    # the released 112 px window holds 4x4 units: a 4x4-unit image is one window
+    np.testing.assert_array_equal(ref.vision_window_index([[1, 8, 8]]), np.arange(16))
+    for grid in ([[3, 10, 6]], [[1, 14, 22], [2, 6, 6]]):
+        idx = ref.vision_window_index(grid, window_size=56)
+        assert sorted(idx) == list(range(len(idx)))          # a permutation of the merge units
+
+
 def test_vision_rope_is_two_1d_ropes_on_h_and_w_channels():
     rng = np.random.default_rng(8)
     D, Q = 80, 20

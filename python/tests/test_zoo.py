@@ -88,6 +88,33 @@ def test_sites_and_expectations(name):
         assert d["sites"] == [] and not d["bug"]
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_and_strict_shape_inference(name):
+    """Every committed model passes the full checker and strict shape inference with its declared
+    inputs (what a fixed model must also pass before it is written)."""
+    m = load(name)
+    onnx.checker.check_model(m, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+    out = {o.name: o for o in inferred.graph.output}
+    assert out[desc(name)["output"]].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+@pytest.mark.parametrize("name", ["qwen2vl_const_table_mrope", "qwen2vl_const_table_1d_bug",
+                                  "qwen2vl_gptj_mrope", "qwen2vl_gptj_1d_bug"])
+def test_cos_sin_tables_live_in_constant_nodes(name):
+    """The gathered cos/sin (or sin|cos) tables are Constant nodes, not initializers: the spelling
+    torch.onnx.export writes for non-persistent buffers."""
+    m = load(name)
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in m.graph.node
+              if n.op_type == "Constant"}
+    inits = {t.name for t in m.graph.initializer}
+    tables = [n.input[0] for n in m.graph.node if n.op_type == "Gather" and n.input[1] == "position_ids"]
+    assert tables, "no Gather by position_ids"
+    for t in tables:
+        assert t in consts and t not in inits
+        assert consts[t].shape == (256, 32 if "const_table" in name else 16)
+
+
 def _graph_position_rank(m):
     for i in m.graph.input:
         if i.name == "position_ids":

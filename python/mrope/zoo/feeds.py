@@ -123,8 +123,14 @@ def decoder_feeds(desc, kind: str = "multimodal", *, padded: Optional[bool] = No
     return feeds, mask.astype(bool)
 
 
+# Qwen2.5-VL window of the tiny towers: 56 px windows of 14 px patches, 2x2 merge -> 2x2 merge units
+# per window (the released 112 px would put the whole 4x6 test image in one window: no reordering).
+WINDOW_SIZE, PATCH_SIZE = 56, 14
+
+
 def vision_feeds(desc, grid=(1, 4, 6), *, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Inputs for a vision model: patch embeddings of one image and, if taken, (h,w) per patch."""
+    """Inputs for a vision model: patch embeddings of one image and, by what the model takes,
+    (h,w) per patch, its grid_thw [1,3] and its window_index (Qwen2.5-VL window order)."""
     d = load_desc(desc)
     ins = d["inputs"]
     hw = ref.vision_positions([list(grid)])
@@ -132,6 +138,11 @@ def vision_feeds(desc, grid=(1, 4, 6), *, seed: int = 0) -> Dict[str, np.ndarray
     feeds = {"hidden_states": rng.standard_normal((hw.shape[0], int(ins["hidden_states"][1]))).astype(np.float32)}
     if "vision_position_ids" in ins:
         feeds["vision_position_ids"] = hw
+    if "grid_thw" in ins:
+        feeds["grid_thw"] = np.array([list(grid)], np.int64)
+    if "window_index" in ins:
+        feeds["window_index"] = ref.vision_window_index([list(grid)], window_size=WINDOW_SIZE,
+                                                        patch_size=PATCH_SIZE)
     return feeds
 
 
