@@ -221,3 +221,17 @@ def test_torch_text_and_vision_tables_equal_reference():
     rc, rs = ref.vision_cos_sin(hw, head_dim=80, inv_freq=m.rotary_pos_emb.inv_freq.numpy())
     np.testing.assert_allclose(c.numpy(), rc, rtol=0, atol=1.2e-7)
     np.testing.assert_allclose(s.numpy(), rs, rtol=0, atol=1.2e-7)
+
+
+def test_qwen3_feeds_write_one_block_per_frame():
+    """feeds.batch(arch="qwen3-vl"): row 1's video as the Qwen3-VL processor writes it, positions
+    by rope_index(arch="qwen3-vl"); the default batch is unchanged by the arch argument's existence."""
+    from mrope.zoo import feeds as F
+    ids, mask, grids = F.batch("multimodal", True, "qwen3-vl")
+    assert ids.shape == (2, 14) and grids["video_grid_thw"].tolist() == [[2, 2, 4]]
+    pos, _ = F.positions_3d("multimodal", True, False, "qwen3-vl")
+    np.testing.assert_array_equal(pos[:, 1], [[1, 1, 0, 1, 2, 3, 3, 5, 6, 7, 8, 8, 10, 11],
+                                              [1, 1, 0, 1, 2, 3, 3, 5, 6, 7, 8, 8, 10, 11],
+                                              [1, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]])
+    legacy, _ = F.positions_3d("multimodal", True, False)
+    np.testing.assert_array_equal(legacy[:, 1, 2:6], [[0, 1, 2, 2], [0, 1, 2, 2], [0, 1, 2, 3]])

@@ -109,6 +109,20 @@ def test_bug_is_twin_with_1d_positions(ort_ready, name):
     assert maxdiff(a, b, keep) <= ATOL_TWIN
 
 
+def test_qwen3_decoders_on_the_qwen3_video_layout(ort_ready):
+    """On the Qwen3-VL per-frame video layout with Qwen3-VL positions, the correct decoder equals
+    the numpy reference and its degenerate bug differs from it (and equals it on text tokens
+    before the first image)."""
+    f, keep = F.decoder_feeds(desc("qwen3vl_mrope"), arch="qwen3-vl")
+    got = ort.run(path("qwen3vl_mrope"), f)["logits"]
+    want = torch_run(reference_model(BY_NAME["qwen3vl_mrope"]), f)["logits"]
+    assert maxdiff(got, want) <= ATOL_VS_TORCH
+    fb, _ = F.decoder_feeds(desc("qwen3vl_expand_bug"), arch="qwen3-vl")
+    bug = ort.run(path("qwen3vl_expand_bug"), fb)["logits"]
+    assert maxdiff(bug, got, keep) > MIN_BUG_EFFECT
+    assert maxdiff(bug[0, :3], got[0, :3]) <= ATOL_TWIN
+
+
 def test_vision_bug_vs_twin(ort_ready):
     f = feeds("vision_rope2d")[0]
     a = ort.run(path("vision_rope1d_bug"), {"hidden_states": f["hidden_states"]})["last_hidden_state"]
