@@ -115,6 +115,24 @@ def test_cos_sin_tables_live_in_constant_nodes(name):
         assert consts[t].shape == (256, 32 if "const_table" in name else 16)
 
 
+@pytest.mark.parametrize("name,identity", [("qwen2vl_init_table_mrope", False),
+                                           ("qwen2vl_identity_table_1d_bug", True)])
+def test_cos_sin_tables_in_initializers(name, identity):
+    """The other hiding places: the same [256,32] tables as initializers, read directly or through
+    an Identity node, and no Constant table left."""
+    m = load(name)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    producers = {o: n for n in m.graph.node for o in n.output}
+    tables = [n.input[0] for n in m.graph.node if n.op_type == "Gather" and n.input[1] == "position_ids"]
+    assert len(tables) == 2
+    for t in tables:
+        if identity:
+            assert producers[t].op_type == "Identity"
+            t = producers[t].input[0]
+        assert t not in producers and inits[t].shape == (256, 32)
+    assert not any(n.op_type == "Constant" and len(n.attribute[0].t.dims) == 2 for n in m.graph.node)
+
+
 def _graph_position_rank(m):
     for i in m.graph.input:
         if i.name == "position_ids":

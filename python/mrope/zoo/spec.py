@@ -21,6 +21,9 @@ class Entry:
     opset: int = 14
     sites: List[dict] = field(default_factory=list)
     declared_arch: Optional[str] = None   # the model's real arch for --arch declared (default: arch)
+    # where the gathered cos/sin tables live: "constant" (Constant nodes, what torch writes),
+    # "initializer", or "identity" (an initializer read through an Identity node)
+    tables: str = "constant"
 
     @property
     def is_bug(self) -> bool:
@@ -168,6 +171,14 @@ def _entries() -> List[Entry]:
               "gathered by 1D position_ids [B,S] (pre-4.45 text rotary) in a Qwen2-VL decoder",
               "qwen2-vl", replace(SMALL, rope="1d-cache", positions="input2"), seed=12, opset=17,
               twin="qwen2vl_const_table_mrope", sites=[site("1d", (16,), 1e6, 32, r_small)]),
+        Entry("qwen2vl_init_table_mrope", "qwen2vl_const_table_mrope with the cos/sin tables moved into "
+              "initializers (what other exporters and optimizers write)", "qwen2-vl",
+              replace(SMALL, rope="mrope-cache", merge_per_layer=True), seed=12, opset=17, tables="initializer",
+              sites=[site("mrope", (4, 6, 6), 1e6, 32, r_small)]),
+        Entry("qwen2vl_identity_table_1d_bug", "the Constant-table bug with each table an initializer read "
+              "through an Identity node before the Gather by 1D position_ids [B,S]", "qwen2-vl",
+              replace(SMALL, rope="1d-cache", positions="input2"), seed=12, opset=17, tables="identity",
+              twin="qwen2vl_init_table_mrope", sites=[site("1d", (16,), 1e6, 32, r_small)]),
         Entry("qwen2vl_gptj_mrope", "M-RoPE in the GPT-J pair layout: a [256,16] sin|cos Constant table "
               "gathered by position_ids [3,B,S], sections [2,3,3] picked on the frequency axis, pairs "
               "(rotate_every_two) on the first 16 of 32 channels, rotation before the head transpose",
