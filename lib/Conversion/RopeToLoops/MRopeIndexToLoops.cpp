@@ -7,7 +7,10 @@
 // vision token at its block's offset plus (t, h, w) of its index in the
 // block. Blocks are runs of image (video) tokens. Works on tensors: inputs
 // are read through bufferization.to_buffer, outputs are new buffers turned
-// back into tensors, so it runs before one-shot bufferization.
+// back into tensors, so it runs before one-shot bufferization. Under
+// qwen3_vl a video block reads the row holding its frame, as [1, h, w]; a
+// block past the last grid row reads the dummy [1, m, m], as the ONNX
+// lowering does.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
@@ -20,6 +23,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mrope {
@@ -38,6 +42,9 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
 
   LogicalResult matchAndRewrite(MRopeIndexOp op,
                                 PatternRewriter &rewriter) const override {
+    // Ops built from graph inputs may carry any type: check before reading.
+    if (failed(verify(op, /*verifyRecursively=*/false)))
+      return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Type i64 = b.getI64Type(), f32 = b.getF32Type();
     auto c64 = [&](int64_t v) -> Value {
@@ -61,9 +68,8 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
     Value images = buffer(op.getImageGridThw());
     Value videos = buffer(op.getVideoGridThw());
     Value seconds = buffer(op.getSecondPerGridTs());
-    std::optional<float> tps;
-    if (auto attr = op.getTokensPerSecond())
-      tps = attr->convertToFloat();
+    std::optional<float> tps = op.getEffectiveTokensPerSecond();
+    bool splitFrames = op.splitsVideoFrames();
 
     Value batch = memref::DimOp::create(b, ids, 0);
     Value seq = memref::DimOp::create(b, ids, 1);
@@ -142,13 +148,56 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                 {
                   OpBuilder::InsertionGuard guard(t);
                   t.setInsertionPointToStart(&startIf.getThenRegion().front());
-                  auto load = [&](Value grid, Value row, int64_t col) -> Value {
+                  // Row `row` of a grid, or the dummy [1, m, m] when there is
+                  // no such row (more blocks than rows: malformed input).
+                  auto loadRow = [&](Value grid,
+                                     Value row) -> SmallVector<Value> {
+                    SmallVector<Value> dummy = {one, merge, merge};
                     if (!grid)
-                      return one;
-                    Value v = memref::LoadOp::create(
-                        t, grid, ValueRange{toIndex(t, tloc, row), cIdx(col)});
-                    return v.getType() == i64 ? v
-                                              : arith::ExtSIOp::create(t, i64, v);
+                      return dummy;
+                    Value r = toIndex(t, tloc, row);
+                    Value inRange = arith::CmpIOp::create(
+                        t, arith::CmpIPredicate::ult, r,
+                        memref::DimOp::create(t, grid, 0));
+                    auto ifRow = scf::IfOp::create(
+                        t, TypeRange{i64, i64, i64}, inRange, true);
+                    OpBuilder::InsertionGuard g(t);
+                    t.setInsertionPointToStart(&ifRow.getThenRegion().front());
+                    SmallVector<Value> cols;
+                    for (int64_t c = 0; c < 3; ++c) {
+                      Value v = memref::LoadOp::create(t, grid,
+                                                       ValueRange{r, cIdx(c)});
+                      cols.push_back(v.getType() == i64
+                                         ? v
+                                         : arith::ExtSIOp::create(t, i64, v));
+                    }
+                    scf::YieldOp::create(t, cols);
+                    t.setInsertionPointToStart(&ifRow.getElseRegion().front());
+                    scf::YieldOp::create(t, dummy);
+                    return SmallVector<Value>(ifRow.getResults());
+                  };
+                  // qwen3_vl: video block k is frame k of all videos' frames:
+                  // the row r with cumsum(t)[r-1] <= k < cumsum(t)[r].
+                  auto frameRow = [&](Value k) -> Value {
+                    Value n = memref::DimOp::create(t, videos, 0);
+                    auto scan = scf::ForOp::create(
+                        t, i0, n, i1, ValueRange{zero, zero},
+                        [&](OpBuilder &sb, Location sloc, Value ri,
+                            ValueRange acc) {
+                          ImplicitLocOpBuilder x(sloc, sb);
+                          Value ft = memref::LoadOp::create(
+                              x, videos, ValueRange{ri, cIdx(0)});
+                          if (ft.getType() != i64)
+                            ft = arith::ExtSIOp::create(x, i64, ft);
+                          Value end = arith::AddIOp::create(x, acc[0], ft);
+                          Value before = arith::CmpIOp::create(
+                              x, arith::CmpIPredicate::sle, end, k);
+                          Value r = arith::SelectOp::create(
+                              x, before, arith::AddIOp::create(x, acc[1], one),
+                              acc[1]);
+                          scf::YieldOp::create(x, ValueRange{end, r});
+                        });
+                    return scan.getResult(1);
                   };
                   auto pick = scf::IfOp::create(t, gridTypes, isImg, true);
                   {
@@ -156,19 +205,38 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                     t.setInsertionPointToStart(&pick.getThenRegion().front());
                     Value zeroF = arith::ConstantFloatOp::create(
                         t, cast<FloatType>(f32), APFloat(0.0f));
-                    scf::YieldOp::create(t, ValueRange{load(images, imgIdx, 0),
-                                                       load(images, imgIdx, 1),
-                                                       load(images, imgIdx, 2),
+                    SmallVector<Value> img = loadRow(images, imgIdx);
+                    scf::YieldOp::create(t, ValueRange{img[0], img[1], img[2],
                                                        zeroF});
                     t.setInsertionPointToStart(&pick.getElseRegion().front());
                     Value s = arith::ConstantFloatOp::create(
                         t, cast<FloatType>(f32), APFloat(1.0f));
-                    if (seconds)
-                      s = memref::LoadOp::create(
-                          t, seconds, ValueRange{toIndex(t, tloc, vidIdx)});
-                    scf::YieldOp::create(t, ValueRange{load(videos, vidIdx, 0),
-                                                       load(videos, vidIdx, 1),
-                                                       load(videos, vidIdx, 2),
+                    if (seconds) {
+                      Value r = toIndex(t, tloc, vidIdx);
+                      Value inRange = arith::CmpIOp::create(
+                          t, arith::CmpIPredicate::ult, r,
+                          memref::DimOp::create(t, seconds, 0));
+                      auto ifSec = scf::IfOp::create(t, TypeRange{f32}, inRange,
+                                                     true);
+                      OpBuilder::InsertionGuard g3(t);
+                      t.setInsertionPointToStart(
+                          &ifSec.getThenRegion().front());
+                      scf::YieldOp::create(
+                          t, ValueRange{memref::LoadOp::create(
+                                 t, seconds, ValueRange{r})});
+                      t.setInsertionPointToStart(
+                          &ifSec.getElseRegion().front());
+                      scf::YieldOp::create(t, ValueRange{s});
+                      s = ifSec.getResult(0);
+                    }
+                    SmallVector<Value> vid;
+                    if (splitFrames && videos) {
+                      vid = loadRow(videos, frameRow(vidIdx));
+                      vid[0] = one;
+                    } else {
+                      vid = loadRow(videos, vidIdx);
+                    }
+                    scf::YieldOp::create(t, ValueRange{vid[0], vid[1], vid[2],
                                                        s});
                   }
                   scf::YieldOp::create(t, pick.getResults());

@@ -21,6 +21,7 @@
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -163,7 +164,8 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
 /// where l is its index in its block and (t, h, w) = unravel(l). Blocks are
 /// the runs of image (video) tokens, consumed in order across the batch;
 /// padded slots get 1. Sums over blocks are CumSums over tokens of values
-/// placed at each block's first token.
+/// placed at each block's first token. Under qwen3_vl the k-th video block
+/// reads the video row r with cumsum(t)[r-1] <= k < cumsum(t)[r], as [1, h, w].
 struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
   LowerMRopeIndex(MLIRContext *ctx, StringRef prefix)
       : OpRewritePattern(ctx), prefix(prefix.str()) {}
@@ -173,6 +175,9 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     auto graph = op->getParentOfType<onnx::GraphOp>();
     if (!graph)
       return rewriter.notifyMatchFailure(op, "not inside an onnx.graph");
+    // Built from graph inputs of any type: check them before reading them.
+    if (failed(verify(op, /*verifyRecursively=*/false)))
+      return failure();
     int64_t opset = onnx::getOpsetVersion(op).value_or(0);
     if (opset < 13)
       return op.emitError("lowering rope.mrope_index to ONNX needs opset 13 "
@@ -275,8 +280,39 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
       return node("Gather", RankedTensorType::get({bDim, sDim, 3}, i64),
                   {rows, globalIndex(start)}, {attr("axis", 0)});
     };
+    // qwen3_vl: block k is frame k of the videos' frames in order: row
+    // r = #{rows with cumsum(t) <= k}, grid [1, h, w]; past the last frame
+    // the dummy row.
+    auto frameGrid = [&](Value grid, Value block) -> Value {
+      Type elem = llvm::cast<ShapedType>(grid.getType()).getElementType();
+      Value g = elem.isInteger(64) ? grid : castTo(grid, i64, 7);
+      auto vecType = RankedTensorType::get({dyn}, i64);
+      Value frames = node("Gather", vecType, {g, zero}, {attr("axis", 1)});
+      // A never-reached last end keeps the reduced axis non-empty without
+      // videos (ORT then broke the Where that reads the row).
+      Value ends = node("Concat", vecType,
+                        {node("CumSum", vecType, {frames, zero}),
+                         ints({INT64_MAX}, {1})},
+                        {attr("axis", 0)});
+      Value k = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
+                     {block, ints({-1}, {1})});
+      Value before = node("LessOrEqual",
+                          RankedTensorType::get({bDim, sDim, dyn}, i1),
+                          {ends, k});
+      Value row = node("ReduceSum", bs(i64), {asI64(before), ints({-1}, {1})},
+                       {attr("keepdims", 0)});
+      Value oneFrame = bin("Add", bin("Mul", g, ints({0, 1, 1}, {3})),
+                           ints({1, 0, 0}, {3}));
+      Value rows = node("Concat", RankedTensorType::get({dyn, 3}, i64),
+                        {oneFrame, ints({1, merge, merge}, {1, 3})},
+                        {attr("axis", 0)});
+      return node("Gather", RankedTensorType::get({bDim, sDim, 3}, i64),
+                  {rows, row}, {attr("axis", 0)});
+    };
     Value gridImg = gridOf(op.getImageGridThw(), imgStart);
-    Value gridVid = gridOf(op.getVideoGridThw(), vidStart);
+    Value gridVid = op.splitsVideoFrames() && op.getVideoGridThw()
+                        ? frameGrid(op.getVideoGridThw(), globalIndex(vidStart))
+                        : gridOf(op.getVideoGridThw(), vidStart);
     Value lastAxis = ints({-1}, {1});
     Value isImg3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i1),
                         {isImg, lastAxis});
@@ -293,9 +329,7 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     Value len = bin("Mul", t, hw);
 
     // Qwen2.5-VL: the temporal row is int(f32(f32(ti * sec) * tps)).
-    std::optional<float> tps;
-    if (auto attrTps = op.getTokensPerSecond())
-      tps = attrTps->convertToFloat();
+    std::optional<float> tps = op.getEffectiveTokensPerSecond();
     Value secTok;
     if (tps) {
       Value secRows;

@@ -57,12 +57,19 @@ def example_inputs(entry: Entry, model) -> tuple:
     g = torch.Generator().manual_seed(7)
     cfg = entry.config
     if isinstance(cfg, VisionConfig):
+        from mrope import reference as ref
+        from .feeds import PATCH_SIZE, WINDOW_SIZE
         n = 24
         x = torch.randn(n, cfg.hidden, generator=g)
+        args = [x]
         if cfg.positions == "2d":
-            from mrope.reference import vision_positions
-            return (x, torch.from_numpy(vision_positions([[1, 4, 6]])))
-        return (x,)
+            args.append(torch.from_numpy(ref.vision_positions([[1, 4, 6]])))
+        if cfg.positions == "grid":
+            args.append(torch.tensor([[1, 4, 6]], dtype=torch.int64))
+        if cfg.window:
+            args.append(torch.from_numpy(ref.vision_window_index([[1, 4, 6]], window_size=WINDOW_SIZE,
+                                                                 patch_size=PATCH_SIZE)))
+        return tuple(args)
     B, S, P = 2, 5, 3
     args = [torch.randn(B, S, cfg.hidden, generator=g),
             torch.ones(B, (P + S) if cfg.kv_cache else S, dtype=torch.int64)]
@@ -105,11 +112,38 @@ def export(entry: Entry, out_dir: Path) -> Path:
     data = buf.getvalue()
     import onnx
     m = onnx.load_from_string(data)
+    if entry.tables != "constant":
+        move_tables(m, identity=entry.tables == "identity")
     onnx.checker.check_model(m)
     m.doc_string = entry.description
     path.write_bytes(m.SerializeToString())
     (out_dir / f"{entry.name}.json").write_text(dumps(describe(entry, model)))
     return path
+
+
+def move_tables(m, identity: bool) -> None:
+    """Constant nodes whose value a Gather by position_ids reads become initializers (of the same
+    name), read directly or through an Identity node."""
+    import onnx
+    from onnx import helper
+    g = m.graph
+    tables = {n.input[0] for n in g.node if n.op_type == "Gather" and n.input[1] == "position_ids"}
+    moved = [n for n in g.node if n.op_type == "Constant" and n.output[0] in tables]
+    if not moved:
+        raise RuntimeError("no Constant table gathered by position_ids")
+    nodes = [n for n in g.node if n not in moved]
+    for n in moved:
+        t = onnx.TensorProto()
+        t.CopyFrom(n.attribute[0].t)
+        name = n.output[0]
+        if identity:
+            t.name = name + "_init"
+            nodes.insert(0, helper.make_node("Identity", [t.name], [name], name=n.name + "_identity"))
+        else:
+            t.name = name
+        g.initializer.append(t)
+    del g.node[:]
+    g.node.extend(nodes)
 
 
 def dumps(obj) -> str:

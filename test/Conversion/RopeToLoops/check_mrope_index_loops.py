@@ -1,9 +1,10 @@
 """rope.mrope_index lowered to loops (mrope-cpu-pipeline), JIT-run by
 mlir-runner, against mrope.reference.rope_index: the worked example and
-random batches (left padding, several images and videos per row, rows
-without vision), Qwen2-VL and Qwen2.5-VL. Exact equality (integers).
+random batches of check_mrope_index.py (left padding, several images and
+videos per row, rows without vision), under the rules of --arch (the op's
+arch attribute). Exact equality (integers).
 
-usage: check_mrope_index_loops.py BIN_DIR LLVM_TOOLS_DIR LIB_DIR [--qwen25] [--batches N]
+usage: check_mrope_index_loops.py BIN_DIR LLVM_TOOLS_DIR LIB_DIR [--arch A] [--batches N]
 """
 import argparse
 import importlib.util
@@ -32,7 +33,10 @@ def dense(a, elem):
     return f"dense<{body}> : tensor<{shape}>"
 
 
-def case(k, ids, mask, img, vid, sec, qwen25):
+ARCH_ATTR = {"qwen2-vl": "qwen2_vl", "qwen2.5-vl": "qwen2_5_vl", "qwen3-vl": "qwen3_vl"}
+
+
+def case(k, ids, mask, img, vid, sec, arch):
     B, S = ids.shape
     ty = lambda a, e="i64": "tensor<" + "x".join(str(d) for d in a.shape) + "x" + e + ">"
     pos_t, delta_t = f"tensor<3x{B}x{S}xi64>", f"tensor<{B}x1xi64>"
@@ -43,12 +47,12 @@ def case(k, ids, mask, img, vid, sec, qwen25):
              f"  %vid = arith.constant {dense(vid, 'i64')}"]
     operands = "%ids mask %mask images %img videos %vid"
     types = f"{ty(ids)}, {ty(mask)}, {ty(img)}, {ty(vid)}"
-    attrs = ""
-    if qwen25:
+    # tokens_per_second is left to the qwen2_5_vl default (2)
+    attrs = f" {{arch = #rope.index_arch<{ARCH_ATTR[arch]}>}}"
+    if arch == "qwen2.5-vl":
         lines.append(f"  %sec = arith.constant {dense(sec, 'f32')}")
         operands += " seconds %sec"
         types += f", {ty(sec, 'f32')}"
-        attrs = " {tokens_per_second = 2.0 : f32}"
     lines += [f"  %p, %d = rope.mrope_index {operands}{attrs} : ({types}) -> ({pos_t}, {delta_t})",
               f"  %pm = bufferization.to_buffer %p : {pos_t} to memref<3x{B}x{S}xi64>",
               f"  %pu = memref.cast %pm : memref<3x{B}x{S}xi64> to memref<*xi64>",
@@ -65,17 +69,14 @@ def main():
     ap.add_argument("bindir")
     ap.add_argument("llvm_tools")
     ap.add_argument("libdir")
-    ap.add_argument("--qwen25", action="store_true")
+    ap.add_argument("--arch", choices=list(reference.ARCHS), default="qwen2-vl")
     ap.add_argument("--batches", type=int, default=40)
     a = ap.parse_args()
-    VS, IMG = reference.VISION_START_TOKEN_ID, reference.IMAGE_TOKEN_ID
-    ids = np.array([[1, 2, VS] + [IMG] * 6 + [3, 4]], np.int64)
-    cases = [(ids, np.ones_like(ids), np.array([[1, 4, 6]], np.int64),
-              np.zeros((0, 3), np.int64), np.zeros(0, np.float32))]
+    cases = [gen.worked_example(a.arch)]
     rng = np.random.default_rng(7)
-    cases += [gen.random_batch(rng, a.qwen25) for _ in range(a.batches)]
+    cases += [gen.random_batch(rng, a.arch) for _ in range(a.batches)]
     module = ["func.func private @printMemrefI64(memref<*xi64>)"]
-    module += [case(k, *c, a.qwen25) for k, c in enumerate(cases)]
+    module += [case(k, *c, a.arch) for k, c in enumerate(cases)]
     module += ["func.func @main() {"] + [f"  call @case{k}() : () -> ()" for k in range(len(cases))]
     module += ["  return", "}"]
     lowered = subprocess.run([os.path.join(a.bindir, "mrope-opt"), "--mrope-cpu-pipeline"],
@@ -90,8 +91,7 @@ def main():
               for p in printed]
     bad = []
     for k, (ids, mask, img, vid, sec) in enumerate(cases):
-        kw = dict(second_per_grid_ts=sec, tokens_per_second=2.0) if a.qwen25 else {}
-        pos, delta = reference.rope_index(ids, img, vid, mask, **kw)
+        pos, delta = gen.reference_positions(ids, mask, img, vid, sec, a.arch)
         if not (np.array_equal(values[2 * k], pos.reshape(-1)) and
                 np.array_equal(values[2 * k + 1], delta.reshape(-1))):
             bad.append(k)

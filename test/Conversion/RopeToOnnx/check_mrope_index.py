@@ -1,10 +1,12 @@
 """rope.mrope_index lowered to ONNX (convert-rope-to-onnx) against
-mrope.reference.rope_index, in ONNX Runtime, on the worked example of
-mrope-semantics.md and on many random batches (left padding, several images
-and videos per row, consumed in order across the batch, text between and
-after blocks, rows without vision). Exact equality: integers.
+mrope.reference.rope_index(arch=ARCH), in ONNX Runtime, on a worked example
+and on many random batches (left padding, several images and videos per row,
+consumed in order across the batch, text between and after blocks, rows
+without vision). Qwen2.5-VL batches carry seconds per grid; Qwen3-VL batches
+write each video frame as the Qwen3-VL processor does (timestamp tokens,
+vision_start, the frame, vision_end). Exact equality: integers.
 
-usage: check_mrope_index.py MODEL.onnx [--qwen25] [--batches N]
+usage: check_mrope_index.py MODEL.onnx [--arch qwen2-vl|qwen2.5-vl|qwen3-vl] [--batches N]
 """
 import argparse
 import sys
@@ -14,10 +16,10 @@ import numpy as np
 from mrope import ort, reference
 
 IMG, VID, VS, VE = (reference.IMAGE_TOKEN_ID, reference.VIDEO_TOKEN_ID,
-                    reference.VISION_START_TOKEN_ID, 151653)
+                    reference.VISION_START_TOKEN_ID, reference.VISION_END_TOKEN_ID)
 
 
-def random_batch(rng, qwen25):
+def random_batch(rng, arch):
     B = int(rng.integers(1, 4))
     rows, images, videos, seconds = [], [], [], []
     for _ in range(B):
@@ -29,7 +31,12 @@ def random_batch(rng, qwen25):
             (videos if video else images).append([t, h, w])
             if video:
                 seconds.append(float(rng.choice([0.5, 1.0, 0.7, 2.0])))
-            toks += [VS] + [VID if video else IMG] * (t * h * w // 4) + [VE]
+            if video and arch == "qwen3-vl":
+                for _ in range(t):      # <timestamp> VS frame VE, per frame
+                    toks += list(rng.integers(10, 1000, size=int(rng.integers(1, 4))))
+                    toks += [VS] + [VID] * (h * w // 4) + [VE]
+            else:
+                toks += [VS] + [VID if video else IMG] * (t * h * w // 4) + [VE]
             toks += list(rng.integers(10, 1000, size=int(rng.integers(0, 3))))
         rows.append(toks)
     S = max(1, max(len(r) for r in rows)) + int(rng.integers(0, 3))
@@ -44,14 +51,29 @@ def random_batch(rng, qwen25):
     return ids, mask, img, vid, sec
 
 
-def feeds_and_reference(ids, mask, img, vid, sec, qwen25):
+def worked_example(arch):
+    """mrope-semantics.md's image example; for Qwen3-VL a 2-frame video written per frame
+    (positions hand-worked in python/tests/test_reference.py, rope_deltas -4)."""
+    if arch == "qwen3-vl":
+        ids = np.array([[1, 20, 21, VS] + [VID] * 4 + [VE, 22, 23, VS] + [VID] * 4 + [VE, 2]], np.int64)
+        return (ids, np.ones_like(ids), np.zeros((0, 3), np.int64), np.array([[2, 4, 4]], np.int64),
+                np.zeros(0, np.float32))
+    ids = np.array([[1, 2, VS] + [IMG] * 6 + [3, 4]], np.int64)
+    return (ids, np.ones_like(ids), np.array([[1, 4, 6]], np.int64), np.zeros((0, 3), np.int64),
+            np.zeros(0, np.float32))
+
+
+def reference_positions(ids, mask, img, vid, sec, arch):
+    kw = dict(second_per_grid_ts=sec) if arch == "qwen2.5-vl" else {}
+    return reference.rope_index(ids, img, vid, mask, arch=arch, **kw)
+
+
+def feeds_and_reference(ids, mask, img, vid, sec, arch):
     feeds = {"input_ids": ids, "attention_mask": mask, "image_grid_thw": img,
              "video_grid_thw": vid}
-    kw = {}
-    if qwen25:
+    if arch == "qwen2.5-vl":
         feeds["second_per_grid_ts"] = sec
-        kw = dict(second_per_grid_ts=sec, tokens_per_second=2.0)
-    return feeds, reference.rope_index(ids, img, vid, mask, **kw)
+    return feeds, reference_positions(ids, mask, img, vid, sec, arch)
 
 
 def matches(got, want):
@@ -62,16 +84,12 @@ def matches(got, want):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
-    ap.add_argument("--qwen25", action="store_true")
+    ap.add_argument("--arch", choices=list(reference.ARCHS), default="qwen2-vl")
     ap.add_argument("--batches", type=int, default=200)
     a = ap.parse_args()
-    # The worked example: 3 text, image [1,4,6], 2 text.
-    ids = np.array([[1, 2, VS] + [IMG] * 6 + [3, 4]], np.int64)
-    example = feeds_and_reference(ids, np.ones_like(ids), np.array([[1, 4, 6]], np.int64),
-                                  np.zeros((0, 3), np.int64), np.zeros(0, np.float32), a.qwen25)
     rng = np.random.default_rng(2024)
-    cases = [example] + [feeds_and_reference(*random_batch(rng, a.qwen25), a.qwen25)
-                         for _ in range(a.batches)]
+    cases = [feeds_and_reference(*worked_example(a.arch), a.arch)]
+    cases += [feeds_and_reference(*random_batch(rng, a.arch), a.arch) for _ in range(a.batches)]
     # One ONNX Runtime session runs every batch.
     outputs = ort.run_many(a.model, [feeds for feeds, _ in cases])
     results = [matches(got, want) for got, (_, want) in zip(outputs, cases)]

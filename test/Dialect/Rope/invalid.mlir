@@ -299,7 +299,7 @@ func.func @index_grid_shape(%ids: tensor<2x8xi64>, %g: tensor<1x2xi64>) {
 // -----
 
 func.func @index_seconds_without_scaling(%ids: tensor<2x8xi64>, %g: tensor<1x3xi64>, %s: tensor<1xf32>) {
-  // expected-error @+1 {{seconds per grid need the tokens_per_second attribute (Qwen2.5-VL temporal scaling)}}
+  // expected-error @+1 {{seconds per grid need the tokens_per_second attribute or arch qwen2_5_vl (Qwen2.5-VL temporal scaling)}}
   %p, %d = rope.mrope_index %ids videos %g seconds %s : (tensor<2x8xi64>, tensor<1x3xi64>, tensor<1xf32>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
   return
 }
@@ -333,5 +333,54 @@ func.func @index_positions_shape(%ids: tensor<2x8xi64>) {
 func.func @index_deltas_shape(%ids: tensor<2x8xi64>) {
   // expected-error @+1 {{rope_deltas result must be [B, 1]}}
   %p, %d = rope.mrope_index %ids : (tensor<2x8xi64>) -> (tensor<3x2x8xi64>, tensor<2xi64>)
+  return
+}
+
+// -----
+
+func.func @index_qwen2_scaling(%ids: tensor<2x8xi64>) {
+  // expected-error @+1 {{qwen2_vl has no temporal scaling: tokens_per_second and second_per_grid_ts are Qwen2.5-VL's}}
+  %p, %d = rope.mrope_index %ids {arch = #rope.index_arch<qwen2_vl>, tokens_per_second = 2.0 : f32} : (tensor<2x8xi64>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
+  return
+}
+
+// -----
+
+func.func @index_qwen3_seconds(%ids: tensor<2x8xi64>, %g: tensor<1x3xi64>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{qwen3_vl has no temporal scaling}}
+  %p, %d = rope.mrope_index %ids videos %g seconds %s {arch = #rope.index_arch<qwen3_vl>} : (tensor<2x8xi64>, tensor<1x3xi64>, tensor<1xf32>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
+  return
+}
+
+// -----
+
+func.func @index_tokens_per_second(%ids: tensor<2x8xi64>) {
+  // expected-error @+1 {{tokens_per_second must be a finite positive number}}
+  %p, %d = rope.mrope_index %ids {arch = #rope.index_arch<qwen2_5_vl>, tokens_per_second = 0.0 : f32} : (tensor<2x8xi64>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
+  return
+}
+
+// -----
+
+func.func @index_unknown_arch(%ids: tensor<2x8xi64>) {
+  // expected-error @+2 {{expected ::mrope::rope::IndexArch to be one of: qwen2_vl, qwen2_5_vl, qwen3_vl}}
+  // expected-error @+1 {{failed to parse Rope_IndexArchAttr parameter}}
+  %p, %d = rope.mrope_index %ids {arch = #rope.index_arch<qwen25_vl>} : (tensor<2x8xi64>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
+  return
+}
+
+// -----
+
+func.func @index_grid_type(%ids: tensor<2x8xi64>, %g: tensor<1x3xf32>) {
+  // expected-error @+1 {{operand #1 must be ranked tensor of signless integer values}}
+  %p, %d = rope.mrope_index %ids images %g : (tensor<2x8xi64>, tensor<1x3xf32>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
+  return
+}
+
+// -----
+
+func.func @index_grid_rank(%ids: tensor<2x8xi64>, %g: tensor<1x1x1x3xi32>) {
+  // expected-error @+1 {{video_grid_thw must be [N, 3] (t, h, w per block)}}
+  %p, %d = rope.mrope_index %ids videos %g : (tensor<2x8xi64>, tensor<1x1x1x3xi32>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
   return
 }

@@ -72,6 +72,20 @@ func.func @index_defaults(%ids: tensor<2x?xi64>, %mask: tensor<2x?xi64>, %thw: t
   return %pos, %delta : tensor<3x2x?xi64>, tensor<2x1xi64>
 }
 
+// The arch attribute: Qwen3-VL's per-frame video blocks; Qwen2.5-VL with
+// seconds per grid and tokens_per_second left to its default.
+// CHECK-LABEL: func.func @index_arch
+// CHECK: rope.mrope_index %{{.*}} videos %{{.*}} {arch = #rope.index_arch<qwen3_vl>} :
+// CHECK: rope.mrope_index %{{.*}} videos %{{.*}} seconds %{{.*}} {arch = #rope.index_arch<qwen2_5_vl>} :
+func.func @index_arch(%ids: tensor<1x?xi64>, %vthw: tensor<2x3xi32>, %sec: tensor<2xf32>)
+    -> (tensor<3x1x?xi64>, tensor<3x1x?xi64>) {
+  %pos, %delta = rope.mrope_index %ids videos %vthw {arch = #rope.index_arch<qwen3_vl>}
+      : (tensor<1x?xi64>, tensor<2x3xi32>) -> (tensor<3x1x?xi64>, tensor<1x1xi64>)
+  %pos25, %delta25 = rope.mrope_index %ids videos %vthw seconds %sec {arch = #rope.index_arch<qwen2_5_vl>}
+      : (tensor<1x?xi64>, tensor<2x3xi32>, tensor<2xf32>) -> (tensor<3x1x?xi64>, tensor<1x1xi64>)
+  return %pos, %pos25 : tensor<3x1x?xi64>, tensor<3x1x?xi64>
+}
+
 // Qwen2.5-VL: videos with seconds per grid and temporal scaling.
 // CHECK-LABEL: func.func @index_qwen25
 // CHECK: rope.mrope_index %{{.*}} images %{{.*}} videos %{{.*}} seconds %{{.*}} {spatial_merge = 4 : i64, tokens_per_second = 2.000000e+00 : f32} :

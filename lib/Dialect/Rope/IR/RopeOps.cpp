@@ -6,6 +6,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mrope::rope;
 
@@ -227,6 +229,18 @@ LogicalResult RotateOp::verify() {
 // MRopeIndexOp
 //===----------------------------------------------------------------------===//
 
+std::optional<float> MRopeIndexOp::getEffectiveTokensPerSecond() {
+  if (auto tps = getTokensPerSecond())
+    return tps->convertToFloat();
+  if (getArch() == IndexArch::qwen2_5_vl)
+    return 2.0f; // vision_config.tokens_per_second of the released models
+  return std::nullopt;
+}
+
+bool MRopeIndexOp::splitsVideoFrames() {
+  return getArch() == IndexArch::qwen3_vl;
+}
+
 LogicalResult MRopeIndexOp::verify() {
   auto ids = getInputIds().getType();
   if (ids.getRank() != 2)
@@ -249,12 +263,24 @@ LogicalResult MRopeIndexOp::verify() {
     if (type.getRank() != 2 || !compatible(type.getDimSize(1), 3))
       return emitOpError() << name << " must be [N, 3] (t, h, w per block)";
   }
+  std::optional<IndexArch> arch = getArch();
+  if (arch && *arch != IndexArch::qwen2_5_vl &&
+      (getTokensPerSecond() || getSecondPerGridTs()))
+    return emitOpError() << stringifyIndexArch(*arch)
+                         << " has no temporal scaling: tokens_per_second and "
+                            "second_per_grid_ts are Qwen2.5-VL's";
+  if (auto tps = getTokensPerSecond()) {
+    float value = tps->convertToFloat();
+    if (!(value > 0.0f && std::isfinite(value)))
+      return emitOpError("tokens_per_second must be a finite positive number");
+  }
   if (getSecondPerGridTs()) {
     if (!getVideoGridThw())
       return emitOpError("seconds per grid are given but there are no videos");
-    if (!getTokensPerSecond())
+    if (!getEffectiveTokensPerSecond())
       return emitOpError("seconds per grid need the tokens_per_second "
-                         "attribute (Qwen2.5-VL temporal scaling)");
+                         "attribute or arch qwen2_5_vl (Qwen2.5-VL temporal "
+                         "scaling)");
     int64_t n = getSecondPerGridTs().getType().getDimSize(0);
     if (!compatible(n, getVideoGridThw().getType().getDimSize(0)))
       return emitOpError("needs one seconds-per-grid value per video");

@@ -50,6 +50,27 @@ def Rope_FreqIndex : I32EnumAttr<"FreqIndex",
   }];
 }
 
+def Rope_IndexArch : I32EnumAttr<"IndexArch",
+    "whose get_rope_index rules rope.mrope_index follows", [
+      I32EnumAttrCase<"qwen2_vl", 0>,
+      I32EnumAttrCase<"qwen2_5_vl", 1>,
+      I32EnumAttrCase<"qwen3_vl", 2>
+    ]> {
+  let cppNamespace = "::mrope::rope";
+  let genSpecializedAttr = 0;
+  let description = [{
+    `qwen2_vl`: a block's temporal row is its frame index.
+    `qwen2_5_vl`: the temporal row is scaled by seconds per grid and
+    tokens per second (2 unless the op says otherwise).
+    `qwen3_vl`: a video of `t` frames is `t` blocks of one frame each (the
+    processor writes a timestamp and a vision_start before every frame).
+  }];
+}
+
+def Rope_IndexArchAttr : EnumAttr<Rope_Dialect, Rope_IndexArch, "index_arch"> {
+  let assemblyFormat = "`<` $value `>`";   // #rope.index_arch<qwen3_vl>
+}
+
 def Rope_SemanticsAttr : AttrDef<Rope_Dialect, "Semantics"> {
   let mnemonic = "semantics";
   let summary = "what the position axes of a rotation mean";

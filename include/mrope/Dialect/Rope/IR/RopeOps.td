@@ -141,13 +141,29 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     one; padded tokens (mask 0) get 1. Blocks consume the rows of
     `image_grid_thw` / `video_grid_thw` in order across the batch.
 
-    With `tokens_per_second` set (Qwen2.5-VL), the temporal row of a video
-    block is `int64(f32(t) * second_per_grid_t * tokens_per_second)` using
-    `second_per_grid_ts` (images use 0).
+    `arch` picks whose rules apply (absent: Qwen2-VL's, with Qwen2.5-VL's
+    temporal scaling when `tokens_per_second` is set):
+    - `qwen2_vl`: the temporal row of a block is its frame index;
+      `tokens_per_second` and `second_per_grid_ts` are not allowed.
+    - `qwen2_5_vl`: the temporal row of a video block is
+      `int64(f32(f32(t) * second_per_grid_t) * tokens_per_second)` with
+      `second_per_grid_ts` (1.0 when absent; images use 0) and
+      `tokens_per_second` (2.0 when absent, the released configs).
+    - `qwen3_vl`: each row `[t, h, w]` of `video_grid_thw` stands for `t`
+      blocks `[1, h, w]`, one per frame (the processor writes each frame
+      after a timestamp and its own vision_start); no temporal scaling.
+
+    Blocks are the runs of image (video) tokens; the lowerings assume each
+    run holds as many tokens as its grid row says (what the processors
+    write) and give padded or dummy values, not errors, otherwise.
 
     ```mlir
     %pos, %delta = rope.mrope_index %ids mask %mask images %thw
         : (tensor<2x?xi64>, tensor<2x?xi64>, tensor<?x3xi64>)
+        -> (tensor<3x2x?xi64>, tensor<2x1xi64>)
+    %pos3, %delta3 = rope.mrope_index %ids videos %vthw
+        {arch = #rope.index_arch<qwen3_vl>}
+        : (tensor<2x?xi64>, tensor<?x3xi64>)
         -> (tensor<3x2x?xi64>, tensor<2x1xi64>)
     ```
   }];
@@ -161,13 +177,36 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     DefaultValuedAttr<I64Attr, "151656">:$video_token,
     DefaultValuedAttr<I64Attr, "151652">:$vision_start,
     DefaultValuedAttr<I64Attr, "2">:$spatial_merge,
-    OptionalAttr<F32Attr>:$tokens_per_second);
+    OptionalAttr<F32Attr>:$tokens_per_second,
+    OptionalAttr<Rope_IndexArchAttr>:$arch);
   let results = (outs RankedTensorOf<[I64]>:$positions,
                       RankedTensorOf<[I64]>:$rope_deltas);
   let assemblyFormat = [{
     $input_ids (`mask` $attention_mask^)? (`images` $image_grid_thw^)?
     (`videos` $video_grid_thw^)? (`seconds` $second_per_grid_ts^)? attr-dict
     `:` functional-type(operands, results)
+  }];
+  // Without `arch`: the rules before there was one.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$positions, "::mlir::Type":$rope_deltas,
+                   "::mlir::Value":$input_ids, "::mlir::Value":$attention_mask,
+                   "::mlir::Value":$image_grid_thw, "::mlir::Value":$video_grid_thw,
+                   "::mlir::Value":$second_per_grid_ts,
+                   "::mlir::IntegerAttr":$image_token, "::mlir::IntegerAttr":$video_token,
+                   "::mlir::IntegerAttr":$vision_start, "::mlir::IntegerAttr":$spatial_merge,
+                   "::mlir::FloatAttr":$tokens_per_second), [{
+      build($_builder, $_state, positions, rope_deltas, input_ids, attention_mask,
+            image_grid_thw, video_grid_thw, second_per_grid_ts, image_token,
+            video_token, vision_start, spatial_merge, tokens_per_second,
+            /*arch=*/IndexArchAttr());
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// tokens_per_second as the lowerings use it: the attribute, else 2 under
+    /// qwen2_5_vl; none means no temporal scaling.
+    std::optional<float> getEffectiveTokensPerSecond();
+    /// Whether a video row [t, h, w] is t one-frame blocks (qwen3_vl).
+    bool splitsVideoFrames();
   }];
   let hasVerifier = 1;
 }
