@@ -38,10 +38,12 @@ struct FixResult {
 /// in place of its in-graph rows; plain 1D RoPE gets M-RoPE tables
 /// (rope.cos_sin, then lowered to ONNX nodes). The old position input is
 /// retyped in place when nothing else uses it. Nodes only the old tables
-/// used are removed; everything else is left as it was.
+/// used are removed; everything else is left as it was. Degenerate, text
+/// and vision sites each have their own fixer. Errors are emitted as
+/// diagnostics at the site's node (or the graph); nothing is rolled back,
+/// so a caller that fails must drop the module.
 mlir::FailureOr<FixResult> fixRopeSites(onnx::GraphOp graph,
-                                        const FixOptions &options,
-                                        std::string &error);
+                                        const FixOptions &options);
 
 /// Erases the ONNX nodes and initializers that the backward closure of
 /// `seeds` leaves without users (what only a replaced subgraph used); returns
