@@ -621,6 +621,16 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
       layout, rope::SectionOrder::contiguous, rope::FreqIndex::global, why);
   if (!site.semantics)
     return explain.reject(gatherOp, "inconsistent semantics: " + why);
+  // atan2 of the cached f32 values recovers inv_freq to a few ulps only; when
+  // theta^(-2i/R) in f32 (how the caches are built) agrees, take its exact
+  // bits, so the fix and a re-analysis see the model's own table.
+  SmallVector<float> exact = site.semantics.computeInvFreq();
+  if (exact.size() == site.invFreq.size() &&
+      llvm::all_of(llvm::zip(exact, site.invFreq), [](auto pair) {
+        auto [e, r] = pair;
+        return std::abs(e - r) <= 1e-5f * std::max(std::abs(e), 1e-3f);
+      }))
+    site.invFreq = exact;
   addNodes(site, c.nodes.getArrayRef());
   addNodes(site, {site.cosNode, site.sinNode});
   classify(site, arch);
