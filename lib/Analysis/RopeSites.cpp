@@ -516,6 +516,24 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
   return site;
 }
 
+/// A constant cache under the views that keep its rows 0 and 1 (all the
+/// cache match reads): rows [0, n) (`cos_cached[:seq_len]`) and casts.
+Value peelCacheView(Value cache) {
+  for (NodeBinder view(cache); view.isAnyOf("Slice", "Cast") && view.input(0);
+       view = NodeBinder(cache)) {
+    if (view.is("Slice")) {
+      auto starts = view.constInts(1);
+      auto axes = view.input(3) ? view.constInts(3) : SmallVector<int64_t>{0};
+      auto steps = view.input(4) ? view.constInts(4) : SmallVector<int64_t>{1};
+      if (!starts || !axes || !steps || *starts != SmallVector<int64_t>{0} ||
+          *axes != SmallVector<int64_t>{0} || *steps != SmallVector<int64_t>{1})
+        break;
+    }
+    cache = view.input(0);
+  }
+  return cache;
+}
+
 /// A site whose tables are constant caches gathered by position: a cos cache
 /// and a sin cache gathered with the same indices, or one sin|cos cache
 /// (GPT-J) split in two after the Gather.
@@ -526,6 +544,7 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
   if (!cache || !index || isConstant(index) || gather.intAttr("axis", 0) != 0 ||
       !gather.result())
     return std::nullopt; // not a lookup by position: not worth a line
+  cache = peelCacheView(cache);
   std::optional<DenseElementsAttr> table = constantOf(cache, 1 << 22);
   if (!table)
     return std::nullopt;
@@ -554,7 +573,7 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
       if (!other.is("Gather") || other.getNode() == gatherOp ||
           other.input(1) != index || !other.input(0) || !other.result())
         continue;
-      auto sinValues = floatsOf(other.input(0), 1 << 22);
+      auto sinValues = floatsOf(peelCacheView(other.input(0)), 1 << 22);
       if (sinValues && sinValues->size() == values->size() &&
           all(ArrayRef<float>(*sinValues).take_front(width), 0.0f)) {
         site.sinNode = other.getNode();
@@ -683,15 +702,23 @@ std::vector<RopeSite> mrope::findRopeSites(onnx::GraphOp graph,
   // Sites carry #rope.semantics, whichever pass or tool asks.
   graph.getContext()->getOrLoadDialect<rope::RopeDialect>();
   std::vector<RopeSite> sites;
+  // The table producers of sites found so far (a sin cache's Gather is not
+  // a candidate of its own).
+  llvm::DenseSet<Operation *> claimed;
   for (Operation &op : graph.getBodyBlock()) {
     NodeBinder node(dyn_cast<NodeOp>(op));
+    if (claimed.contains(&op))
+      continue;
     std::optional<RopeSite> site;
     if (node.is("Cos"))
       site = matchComputedSite(node.getNode(), options.arch, explain);
     else if (node.is("Gather"))
       site = matchCachedSite(node.getNode(), options.arch, explain);
-    if (site)
+    if (site) {
+      claimed.insert(site->cosNode);
+      claimed.insert(site->sinNode);
       sites.push_back(std::move(*site));
+    }
   }
   // Fused-op sites (com.microsoft.RotaryEmbedding, MRotaryEmbedding,
   // RotaryEmbedding-23, GroupQueryAttention do_rotary) join the list here.

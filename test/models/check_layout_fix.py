@@ -1,7 +1,9 @@
-"""mrope-fix --arch qwen2-vl on RoPE layouts beyond rotate-half, in ORT.
+"""mrope-fix --arch qwen2-vl on RoPE spellings beyond the plain one, in ORT.
 
 For each zoo decoder whose 1D RoPE uses another spelling (GPT-J pairs via a
-sin|cos cache gathered by position, partial rotary), the fixed model, fed
+sin|cos cache gathered by position, partial rotary; cos/sin caches held in
+initializers, in Constant nodes, behind Identity, or sliced to the sequence
+before the Gather: variants made here with onnx.helper), the fixed model, fed
 true 3D positions (mrope.reference.rope_index of a multimodal batch), must
 equal the zoo model's torch module with its rotary tables replaced by
 mrope.reference.cos_sin M-RoPE tables of the same sections, pair layout and
@@ -21,12 +23,63 @@ import sys
 import tempfile
 
 import numpy as np
+import onnx
+from onnx import helper, numpy_helper
 
 from mrope import ort
 from mrope.zoo import evaluate, feeds as zoo_feeds, spec
 
 TOL = 1e-5
-CASES = [("text_rope_gptj", "qwen2-vl", (2, 3, 3))]
+
+
+def cache_constants(m):
+    """The Constant nodes holding 2D float caches that Gathers read."""
+    prod = {o: n for n in m.graph.node for o in n.output}
+    out = []
+    for n in m.graph.node:
+        c = prod.get(n.input[0]) if n.op_type == "Gather" else None
+        if c is not None and c.op_type == "Constant" and len(c.attribute[0].t.dims) == 2:
+            out.append(c)
+    return out
+
+
+def as_initializers(m):
+    for c in cache_constants(m):
+        t = onnx.TensorProto()
+        t.CopyFrom(c.attribute[0].t)
+        t.name = c.output[0]
+        m.graph.initializer.append(t)
+        m.graph.node.remove(c)
+
+
+def behind(op_type, extra_inputs):
+    def edit(m):
+        for i, (name, value) in enumerate(extra_inputs):
+            m.graph.initializer.append(numpy_helper.from_array(value, name))
+        nodes = list(m.graph.node)
+        for c in cache_constants(m):
+            out = c.output[0]
+            view = helper.make_node(op_type, [out] + [n for n, _ in extra_inputs],
+                                    [out + "_view"], name="view_" + out)
+            for n in nodes:
+                if n is not c:
+                    n.input[:] = [out + "_view" if i == out else i for i in n.input]
+            nodes.insert(nodes.index(c) + 1, view)
+        del m.graph.node[:]
+        m.graph.node.extend(nodes)
+    return edit
+
+
+VARIANTS = {
+    None: None,
+    "caches in initializers": as_initializers,
+    "caches behind Identity": behind("Identity", []),
+    "caches sliced to [0, 200)": behind("Slice", [
+        ("view_starts", np.array([0], np.int64)), ("view_ends", np.array([200], np.int64)),
+        ("view_axes", np.array([0], np.int64))]),
+}
+CASES = [("text_rope_gptj", "qwen2-vl", (2, 3, 3), None)] + [
+    ("text_rope_cache", "qwen2-vl", (4, 6, 6), v) for v in VARIANTS]
 
 
 def main():
@@ -34,8 +87,14 @@ def main():
     entries = {e.name: e for e in spec.ENTRIES}
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name, arch, sections in CASES:
+        for name, arch, sections, variant in CASES:
             model = os.path.join(zoo, name + ".onnx")
+            if variant:
+                m = onnx.load(model)
+                VARIANTS[variant](m)
+                onnx.checker.check_model(m)
+                model = os.path.join(tmp, name + ".variant.onnx")
+                onnx.save(m, model)
             fixed = os.path.join(tmp, name + ".fixed.onnx")
             proc = subprocess.run([tool, model, "--arch", arch, "-q", "-o", fixed],
                                   capture_output=True, text=True)
@@ -59,9 +118,10 @@ def main():
                               - ort.run(model, feeds1d)["logits"])[keep].max())
             bad = not (d3 <= TOL and dt <= TOL)
             failed += bad
-            print("%s %s (--arch %s, M-RoPE %s %s, rotary_dim %d): |fixed - twin| = %.1e "
+            print("%s %s%s (--arch %s, M-RoPE %s %s, rotary_dim %d): |fixed - twin| = %.1e "
                   "on 3D positions, |fixed - original| = %.1e on text positions" % (
-                      "FAIL" if bad else "ok", name, arch, list(sections), site["layout"],
+                      "FAIL" if bad else "ok", name, ", " + variant if variant else "", arch,
+                      list(sections), site["layout"],
                       site["rotary_dim"], d3, dt))
     print("%d passed, %d failed" % (len(CASES) - failed, failed))
     return 1 if failed else 0
