@@ -61,12 +61,14 @@ void positionDims(onnx::GraphOp graph, Value oldPositions,
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (!type || type.getRank() < 2)
       return false;
-    shape[1] = type.getDimSize(0);
-    shape[2] = type.getDimSize(1);
+    // [B, S], or already [3, B, S] (a correct model computing its own).
+    int first = type.getRank() == 3 && type.getDimSize(0) == 3 ? 1 : 0;
+    shape[1] = type.getDimSize(first);
+    shape[2] = type.getDimSize(first + 1);
     if (auto dims = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
                                                       onnx::attr::kDimParams))
-      for (int i = 0; i < 2 && i < static_cast<int>(dims.size()); ++i)
-        if (auto s = dyn_cast<StringAttr>(dims[i]))
+      for (int i = 0; i < 2 && first + i < static_cast<int>(dims.size()); ++i)
+        if (auto s = dyn_cast<StringAttr>(dims[first + i]))
           params[i + 1] = s.getValue().str();
     return true;
   };
@@ -658,6 +660,55 @@ int64_t mrope::eraseDeadProducers(onnx::GraphOp graph,
   return erased;
 }
 
+/// --positions compute on a model without bugs: M-RoPE sites that read
+/// [3, B, S] positions from a graph input get them computed in the graph
+/// instead (get_rope_index), and the input goes. Nothing else applies.
+static FailureOr<FixResult> computePositionsOfCorrectModel(onnx::GraphOp graph,
+                                                    ArrayRef<RopeSite> sites,
+                                                    const FixOptions &options) {
+  FixResult result;
+  Value input;
+  for (const RopeSite &site : sites) {
+    bool mrope = site.kind == PositionKind::MRope ||
+                 site.kind == PositionKind::MRopeInterleaved;
+    if (!mrope || site.source != PositionSource::GraphInput)
+      continue;
+    if (input && input != site.positions)
+      return mlir::emitError(graph.getLoc())
+             << "--positions compute: the M-RoPE sites read their positions "
+                "from different inputs";
+    input = site.positions;
+  }
+  if (!input) {
+    result.notes.push_back("--positions compute: nothing applies (no M-RoPE "
+                           "site reads [3, batch, seq] positions from an "
+                           "input)");
+    return result;
+  }
+  auto arg = cast<BlockArgument>(input);
+  std::string name = graph.getInputName(arg.getArgNumber()).str();
+  if (rankOf(input) != 3 || dimOf(input, 0) != 3 ||
+      !elementTypeOf(input).isInteger(64))
+    return mlir::emitError(graph.getLoc())
+           << "--positions compute: input '" << name
+           << "' is not int64 [3, batch, seq]";
+  if (failed(checkModelForFix(graph)))
+    return failure();
+  DecoderPositions positions(graph, options, result, input);
+  FailureOr<Value> computed = positions.get();
+  if (failed(computed))
+    return failure();
+  input.replaceAllUsesWith(*computed);
+  if (failed(lowerNewRopeOps(graph)))
+    return failure();
+  if (failed(graph.eraseArgument(arg.getArgNumber())))
+    return mlir::emitError(graph.getLoc())
+           << "could not remove input '" << name << "'";
+  result.changes.push_back("removed input '" + name +
+                           "' (the graph computes its positions now)");
+  return result;
+}
+
 FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
                                          const FixOptions &options) {
   std::vector<RopeSite> sites = findRopeSites(graph, options.arch);
@@ -667,7 +718,9 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
     if (site.bug)
       buggy.push_back(&site);
   if (buggy.empty())
-    return result;
+    return options.computePositions
+               ? computePositionsOfCorrectModel(graph, sites, options)
+               : FailureOr<FixResult>(result);
   if (failed(checkModelForFix(graph)))
     return failure();
 

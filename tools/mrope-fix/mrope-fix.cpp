@@ -181,7 +181,8 @@ int main(int argc, char **argv) {
     return fail(error);
 
   if (!outputPath.empty()) {
-    if (bugs == 0) {
+    bool compute = positionsMode == "compute";
+    if (bugs == 0 && !compute) {
       if (!quiet)
         llvm::outs() << "mrope-fix: nothing to fix; writing the model "
                         "unchanged to "
@@ -196,9 +197,14 @@ int main(int argc, char **argv) {
         return 1; // the fix emitted one error naming the node
       if (failed(verify(module)))
         return fail(inputPath + ": the fixed graph does not verify");
-      if (!quiet)
+      if (!quiet) {
         for (const std::string &change : fixed->changes)
           llvm::outs() << "  fixed: " << change << "\n";
+        for (const std::string &note : fixed->notes)
+          llvm::outs() << "mrope-fix: " << note
+                       << "; writing the model unchanged to " << outputPath
+                       << "\n";
+      }
       // The fix must leave every site in place and nothing for its own
       // analysis to flag.
       std::vector<RopeSite> after = findRopeSites(graph, *arch);
@@ -218,7 +224,7 @@ int main(int argc, char **argv) {
     if (failed(onnx::exportOnnxModel(module, outputPath)))
       return 1;
     // What was written must pass the checker too; otherwise it goes.
-    if (bugs) {
+    if (bugs || compute) {
       MLIRContext checkCtx(registry);
       checkCtx.loadAllAvailableDialects();
       std::string finding;
