@@ -32,12 +32,20 @@ import numpy as np
 IMAGE_TOKEN_ID = 151655
 VIDEO_TOKEN_ID = 151656
 VISION_START_TOKEN_ID = 151652
+VISION_END_TOKEN_ID = 151653
+
+# get_rope_index rules, by architecture (see rope_index).
+ARCHS = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl")
+QWEN25_TOKENS_PER_SECOND = 2      # Qwen2.5-VL vision_config.tokens_per_second
 
 __all__ = [
     "IMAGE_TOKEN_ID",
     "VIDEO_TOKEN_ID",
     "VISION_START_TOKEN_ID",
+    "VISION_END_TOKEN_ID",
+    "ARCHS",
     "rope_index",
+    "split_video_grids",
     "text_positions",
     "inv_freq",
     "frequency_rows",
@@ -45,6 +53,7 @@ __all__ = [
     "apply_rope",
     "rotate",
     "vision_positions",
+    "vision_window_index",
     "vision_inv_freq",
     "vision_cos_sin",
     "apply_vision_rope",
@@ -74,26 +83,60 @@ def text_positions(attention_mask: Optional[np.ndarray], batch: int = None,
     return pos.astype(np.int64), delta.astype(np.int64)
 
 
+def split_video_grids(video_grid_thw) -> np.ndarray:
+    """Qwen3-VL: each video ``[t,h,w]`` row becomes ``t`` rows ``[1,h,w]`` (one block per frame).
+
+    The Qwen3-VL processor writes every frame as its own block, a timestamp
+    (ordinary text tokens such as ``<0.5 seconds>``) before each:
+    ``<t1> vision_start frame1 vision_end <t2> vision_start frame2 vision_end``.
+    """
+    videos = np.asarray(video_grid_thw, np.int64).reshape(-1, 3)
+    if (videos[:, 0] < 0).any():
+        raise ValueError("video_grid_thw has a negative frame count")
+    rows = np.repeat(videos, videos[:, 0], axis=0)
+    rows[:, 0] = 1
+    return rows
+
+
 def rope_index(input_ids, image_grid_thw=None, video_grid_thw=None,
                attention_mask=None, *, spatial_merge_size: int = 2,
                second_per_grid_ts=None, tokens_per_second=None,
                image_token_id: int = IMAGE_TOKEN_ID,
                video_token_id: int = VIDEO_TOKEN_ID,
-               vision_start_token_id: int = VISION_START_TOKEN_ID):
-    """3D M-RoPE position ids of a batch (Qwen2-VL / Qwen2.5-VL ``get_rope_index``).
+               vision_start_token_id: int = VISION_START_TOKEN_ID,
+               arch: Optional[str] = None):
+    """3D M-RoPE position ids of a batch (``get_rope_index`` of Qwen2-VL, Qwen2.5-VL, Qwen3-VL).
 
     ``input_ids`` ``[B,S]``; ``image_grid_thw`` ``[Ni,3]`` and
     ``video_grid_thw`` ``[Nv,3]`` are consumed in order across the whole
     batch; ``attention_mask`` ``[B,S]`` (padding anywhere, typically left).
 
-    ``tokens_per_second`` switches on Qwen2.5-VL temporal scaling: the temporal
-    row of a block becomes ``int64(f32(f32(ti * second_per_grid_t) *
-    tokens_per_second))`` (truncation toward zero) with ``second_per_grid_t`` 0
-    for images and ``second_per_grid_ts[video]`` (1.0 if not given) for videos.
+    ``arch`` picks the rules:
+
+    * ``"qwen2-vl"``: a block's temporal row is the frame-group index ``ti``;
+      ``second_per_grid_ts`` / ``tokens_per_second`` are refused (not Qwen2-VL inputs).
+    * ``"qwen2.5-vl"``: temporal scaling always on, ``tokens_per_second``
+      defaulting to 2 (the released vision config): the temporal row becomes
+      ``int64(f32(f32(ti * second_per_grid_t) * tokens_per_second))`` (truncation
+      toward zero) with ``second_per_grid_t`` 0 for images and
+      ``second_per_grid_ts[video]`` (1.0 if not given) for videos.
+    * ``"qwen3-vl"``: videos are split into one ``[1,h,w]`` block per frame
+      (:func:`split_video_grids`); each frame block needs its own vision_start,
+      as the Qwen3-VL processor writes them; otherwise the Qwen2-VL rule.
+    * ``None`` (default, the original behaviour): Qwen2-VL, with Qwen2.5-VL
+      scaling switched on by passing ``tokens_per_second``.
 
     Returns ``(position_ids [3,B,S] int64, rope_deltas [B,1] int64)``.
     Padded slots get position 1 on all rows.
     """
+    if arch is not None and arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r} (expected one of {', '.join(ARCHS)})")
+    if arch in ("qwen2-vl", "qwen3-vl") and (tokens_per_second is not None or second_per_grid_ts is not None):
+        raise ValueError(f"{arch} get_rope_index takes no second_per_grid_ts / tokens_per_second")
+    if arch == "qwen2.5-vl" and tokens_per_second is None:
+        tokens_per_second = QWEN25_TOKENS_PER_SECOND
+    if arch == "qwen3-vl" and video_grid_thw is not None:
+        video_grid_thw = split_video_grids(video_grid_thw)
     input_ids = np.asarray(input_ids)
     if input_ids.ndim != 2:
         raise ValueError(f"input_ids must be [B,S], got shape {input_ids.shape}")
@@ -334,6 +377,34 @@ def vision_positions(grid_thw, spatial_merge_size: int = 2) -> np.ndarray:
     if not out:
         return np.zeros((0, 2), np.int64)
     return np.concatenate(out, axis=0).astype(np.int64)
+
+
+def vision_window_index(grid_thw, *, window_size: int = 112, patch_size: int = 14,
+                        spatial_merge_size: int = 2) -> np.ndarray:
+    """Qwen2.5-VL window order of the merge units (``spatial_merge_size**2`` patches each).
+
+    Per image, the ``(h/m) x (w/m)`` merge units are cut into square windows of
+    ``vw = window_size // spatial_merge_size // patch_size`` units, row-major over
+    windows, row-major inside a window; the grid is padded to whole windows
+    (upstream pads by ``vw - n % vw``, a whole empty window when ``vw`` divides ``n``,
+    which changes nothing) and padding units are dropped.  Images follow each other with
+    their unit numbers offset.  Returns ``[units]`` int64 (a permutation).
+    """
+    m = int(spatial_merge_size)
+    vw = int(window_size) // m // int(patch_size)
+    if vw < 1:
+        raise ValueError(f"window of {window_size} px holds no merge unit of {m}x{patch_size} px")
+    out, offset = [], 0
+    for t, h, w in np.asarray(grid_thw, np.int64).reshape(-1, 3):
+        gt, gh, gw = int(t), int(h) // m, int(w) // m
+        index = np.arange(gt * gh * gw, dtype=np.int64).reshape(gt, gh, gw)
+        ph, pw = vw - gh % vw, vw - gw % vw
+        padded = np.pad(index, ((0, 0), (0, ph), (0, pw)), constant_values=-1)
+        nh, nw = (gh + ph) // vw, (gw + pw) // vw
+        order = padded.reshape(gt, nh, vw, nw, vw).transpose(0, 1, 3, 2, 4).reshape(-1)
+        out.append(order[order >= 0] + offset)
+        offset += gt * gh * gw
+    return np.concatenate(out) if out else np.zeros((0,), np.int64)
 
 
 def vision_inv_freq(head_dim: int, theta: float = 10000.0) -> np.ndarray:

@@ -122,30 +122,53 @@ def test_row_without_vision_in_multimodal_batch():
 # rope_index: property tests on random batches (seeded numpy RNG)
 # ---------------------------------------------------------------------------
 
-def _random_batch(rng, B, m=2):
+def _random_batch(rng, B, m=2, arch="qwen2-vl", tps=2):
     """Random rows of text / image / video segments, left padded; expected positions built
-    segment by segment, independently of rope_index's walk over tokens."""
-    rows, expects, images, videos = [], [], [], []
+    segment by segment, independently of rope_index's walk over tokens.
+
+    qwen3-vl videos are written as the Qwen3-VL processor writes them: per frame a timestamp
+    (1-3 text tokens), vision_start, the frame's tokens, vision_end.  qwen2.5-vl videos get a
+    random seconds-per-grid and temporal rows ``int(f32(f32(ti * s) * tps))``."""
+    rows, expects, images, videos, seconds = [], [], [], [], []
+
+    def text(toks, exp, nxt, words):
+        toks += words
+        exp += [[nxt + k] * 3 for k in range(len(words))]
+        return nxt + len(words)
+
+    def block(toks, exp, start, token, frames, gh, gw, tscale=None):
+        for ti in range(frames):
+            t = ti if tscale is None else int(np.float32(np.float32(ti * np.float32(tscale)) * np.float32(tps)))
+            for hi in range(gh):
+                for wi in range(gw):
+                    toks.append(token)
+                    exp.append([start + t, start + hi, start + wi])
+        return max(max(e) for e in exp) + 1
+
     for _ in range(B):
         toks, exp, nxt = [], [], 0
         for _ in range(rng.integers(0, 4)):
-            pre = [int(x) for x in rng.integers(0, 1000, rng.integers(0, 4))] + [VS]
-            toks += pre
-            exp += [[nxt + k] * 3 for k in range(len(pre))]
-            text_end = nxt + len(pre)
+            nxt = text(toks, exp, nxt, [int(x) for x in rng.integers(0, 1000, rng.integers(0, 4))])
             is_video = bool(rng.integers(0, 2))
             t = int(rng.integers(1, 4)) if is_video else 1
             h, w = 2 * int(rng.integers(1, 4)), 2 * int(rng.integers(1, 4))
             (videos if is_video else images).append([t, h, w])
-            for ti in range(t):
-                for hi in range(h // m):
-                    for wi in range(w // m):
-                        toks.append(V if is_video else I)
-                        exp.append([text_end + ti, text_end + hi, text_end + wi])
-            nxt = max(max(e) for e in exp) + 1
-        tail = [int(x) for x in rng.integers(0, 1000, rng.integers(0, 4))]
-        toks += tail
-        exp += [[nxt + k] * 3 for k in range(len(tail))]
+            if is_video and arch == "qwen3-vl":
+                for f in range(t):
+                    if f:
+                        nxt = text(toks, exp, nxt, [ref.VISION_END_TOKEN_ID])
+                    nxt = text(toks, exp, nxt, [int(x) for x in rng.integers(0, 1000, rng.integers(1, 4))] + [VS])
+                    nxt = block(toks, exp, nxt, V, 1, h // m, w // m)
+                continue
+            nxt = text(toks, exp, nxt, [VS])
+            tscale = None
+            if arch == "qwen2.5-vl":
+                tscale = 0.0
+                if is_video:
+                    tscale = float(rng.choice([0.5, 0.7, 1.0, 2.0, 0.3]))
+                    seconds.append(tscale)
+            nxt = block(toks, exp, nxt, V if is_video else I, t, h // m, w // m, tscale)
+        text(toks, exp, nxt, [int(x) for x in rng.integers(0, 1000, rng.integers(0, 4))])
         if not toks:
             toks, exp = [5], [[0, 0, 0]]
         rows.append(toks)
@@ -158,15 +181,19 @@ def _random_batch(rng, B, m=2):
         ids[b, S - len(r):] = r
         mask[b, S - len(r):] = 1
         want[:, b, S - len(r):] = np.array(e).T
-    return ids, mask, np.array(images).reshape(-1, 3), np.array(videos).reshape(-1, 3), want
+    return (ids, mask, np.array(images).reshape(-1, 3), np.array(videos).reshape(-1, 3), want,
+            np.array(seconds, np.float32))
 
 
+@pytest.mark.parametrize("arch", ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"])
 @pytest.mark.parametrize("seed", range(40))
-def test_random_batches(seed):
+def test_random_batches(seed, arch):
     rng = np.random.default_rng(seed)
     B = int(rng.integers(1, 4))
-    ids, mask, images, videos, want = _random_batch(rng, B)
-    pos, delta = ref.rope_index(ids, images if len(images) else None, videos if len(videos) else None, mask)
+    ids, mask, images, videos, want, seconds = _random_batch(rng, B, arch=arch)
+    kw = {"second_per_grid_ts": seconds} if arch == "qwen2.5-vl" and len(seconds) else {}
+    pos, delta = ref.rope_index(ids, images if len(images) else None, videos if len(videos) else None, mask,
+                                arch=arch, **kw)
     if not len(images) and not len(videos):
         want, _ = ref.text_positions(mask)
         want = np.broadcast_to(want, pos.shape)
@@ -181,6 +208,102 @@ def test_random_batches(seed):
         text = keep[b] & (ids[b] != I) & (ids[b] != V)
         assert (pos[0, b, text] == pos[1, b, text]).all() and (pos[0, b, text] == pos[2, b, text]).all()
         assert (np.diff(pos[0, b, text]) > 0).all()
+    if arch == "qwen2-vl":
+        # the default (arch=None) is the Qwen2-VL rule
+        legacy, legacy_delta = ref.rope_index(ids, images if len(images) else None,
+                                              videos if len(videos) else None, mask)
+        np.testing.assert_array_equal(legacy, pos)
+        np.testing.assert_array_equal(legacy_delta, delta)
+
+
+# ---------------------------------------------------------------------------
+# rope_index: per-architecture rules, hand-worked
+# ---------------------------------------------------------------------------
+
+VE = ref.VISION_END_TOKEN_ID
+
+
+def test_qwen3_video_is_one_block_per_frame():
+    # text 1, timestamp 20 21, [VS, 4 tokens of frame 0 (2x2 units), VE], timestamp 22 23,
+    # [VS, frame 1, VE], text 2.  Each frame is a [1,4,4] block starting above what precedes it.
+    ids = np.array([[1, 20, 21, VS, V, V, V, V, VE, 22, 23, VS, V, V, V, V, VE, 2]])
+    pos, delta = ref.rope_index(ids, video_grid_thw=[[2, 4, 4]], arch="qwen3-vl")
+    np.testing.assert_array_equal(pos[:, 0], [
+        [0, 1, 2, 3, 4, 4, 4, 4, 6, 7, 8, 9, 10, 10, 10, 10, 12, 13],
+        [0, 1, 2, 3, 4, 4, 5, 5, 6, 7, 8, 9, 10, 10, 11, 11, 12, 13],
+        [0, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9, 10, 11, 10, 11, 12, 13]])
+    assert delta[0, 0] == 14 - 18
+    # Qwen2-VL's rule finds two video blocks for one grid row: an error, not a guess
+    with pytest.raises(ValueError):
+        ref.rope_index(ids, video_grid_thw=[[2, 4, 4]], arch="qwen2-vl")
+
+
+def test_qwen3_frames_are_consumed_in_order_across_the_batch():
+    # video A [2,2,4] (2 frames of 1x2 units) in row 0, video B [1,2,2] then an image in row 1
+    # (left padded): the split grid rows are A0 A1 B0, consumed in that order.
+    ids = np.array([[7, VS, V, V, VE, 8, VS, V, V, VE],
+                    [0, 0, 0, VS, V, VE, VS, I, I, 9]])
+    mask = np.array([[1] * 10, [0] * 3 + [1] * 7])
+    pos, delta = ref.rope_index(ids, image_grid_thw=[[1, 2, 4]], video_grid_thw=[[2, 2, 4], [1, 2, 2]],
+                                attention_mask=mask, arch="qwen3-vl")
+    np.testing.assert_array_equal(pos[:, 0], [[0, 1, 2, 2, 4, 5, 6, 7, 7, 9],
+                                              [0, 1, 2, 2, 4, 5, 6, 7, 7, 9],
+                                              [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]])
+    np.testing.assert_array_equal(pos[:, 1], [[1, 1, 1, 0, 1, 2, 3, 4, 4, 6],
+                                              [1, 1, 1, 0, 1, 2, 3, 4, 4, 6],
+                                              [1, 1, 1, 0, 1, 2, 3, 4, 5, 6]])
+    np.testing.assert_array_equal(delta, [[10 - 10], [7 - 10]])
+
+
+def test_qwen3_images_follow_the_qwen2_rule():
+    ids = np.array([[1, 2, VS] + [I] * 6 + [3, 4]])
+    a = ref.rope_index(ids, image_grid_thw=[[1, 4, 6]], arch="qwen3-vl")
+    b = ref.rope_index(ids, image_grid_thw=[[1, 4, 6]], arch="qwen2-vl")
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_qwen3_on_the_qwen2_video_layout():
+    # One vision_start before all 8 tokens of a 2-frame video (the Qwen2-VL layout): Qwen3-VL's
+    # rule sees one frame block (4 tokens) and treats the other 4 as text, like upstream.
+    ids = np.array([[5, 5, 5, VS] + [V] * 8 + [7, 8]])
+    pos, delta = ref.rope_index(ids, video_grid_thw=[[2, 4, 4]], arch="qwen3-vl")
+    np.testing.assert_array_equal(pos[0, 0], [0, 1, 2, 3, 4, 4, 4, 4, 6, 7, 8, 9, 10, 11])
+    assert delta[0, 0] == 12 - 14
+    q2, q2_delta = ref.rope_index(ids, video_grid_thw=[[2, 4, 4]], arch="qwen2-vl")
+    assert q2_delta[0, 0] == 8 - 14
+
+
+def test_split_video_grids():
+    np.testing.assert_array_equal(ref.split_video_grids([[2, 4, 4], [1, 2, 6], [3, 2, 2]]),
+                                  [[1, 4, 4], [1, 4, 4], [1, 2, 6], [1, 2, 2], [1, 2, 2], [1, 2, 2]])
+    assert ref.split_video_grids(np.zeros((0, 3), np.int64)).shape == (0, 3)
+
+
+def test_qwen25_arch_defaults_to_two_tokens_per_second():
+    # video [3,2,2] (one unit per frame), 1 s per grid by default: t = 0, 2, 4; the image [1,2,2]
+    # has t = 0
+    ids = np.array([[3, VS, V, V, V, 4, VS, I, 5]])
+    grids = dict(image_grid_thw=[[1, 2, 2]], video_grid_thw=[[3, 2, 2]])
+    pos, delta = ref.rope_index(ids, **grids, arch="qwen2.5-vl")
+    np.testing.assert_array_equal(pos[0, 0], [0, 1, 2, 4, 6, 7, 8, 9, 10])
+    np.testing.assert_array_equal(pos[1, 0], [0, 1, 2, 2, 2, 7, 8, 9, 10])
+    assert delta[0, 0] == 11 - 9
+    legacy, _ = ref.rope_index(ids, **grids, tokens_per_second=2)
+    np.testing.assert_array_equal(legacy, pos)
+    half, _ = ref.rope_index(ids, **grids, arch="qwen2.5-vl", second_per_grid_ts=[0.5])
+    np.testing.assert_array_equal(half[0, 0], [0, 1, 2, 3, 4, 5, 6, 7, 8])
+    q2, _ = ref.rope_index(ids, **grids, arch="qwen2-vl")
+    np.testing.assert_array_equal(q2, half)      # 0.5 s x 2 tokens/s is the Qwen2-VL frame index
+
+
+def test_arch_argument_is_checked():
+    ids = np.array([[VS, V, 5]])
+    with pytest.raises(ValueError, match="unknown arch"):
+        ref.rope_index(ids, video_grid_thw=[[1, 2, 2]], arch="qwen2vl")
+    for arch in ("qwen2-vl", "qwen3-vl"):
+        with pytest.raises(ValueError, match="second_per_grid_ts"):
+            ref.rope_index(ids, video_grid_thw=[[1, 2, 2]], arch=arch, tokens_per_second=2)
 
 
 # ---------------------------------------------------------------------------
@@ -344,6 +467,23 @@ def test_vision_positions_merge_order():
     hw2 = ref.vision_positions([[2, 2, 2], [1, 2, 4]])
     np.testing.assert_array_equal(hw2[:8], [[0, 0], [0, 1], [1, 0], [1, 1]] * 2)   # frames repeat
     np.testing.assert_array_equal(hw2[8:], [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3]])
+
+
+def test_vision_window_index_hand_worked():
+    # grid [1,4,6] -> 2x3 merge units; 2x2-unit windows (56 px / 2 / 14 px): the width pads to 4,
+    # windows (rows 0-1, cols 0-1) = units 0 1 3 4 and (rows 0-1, cols 2-3) = units 2 5.
+    np.testing.assert_array_equal(ref.vision_window_index([[1, 4, 6]], window_size=56), [0, 1, 3, 4, 2, 5])
+    # a second image is offset by the first one's units; two frames are windowed frame by frame
+    got = ref.vision_window_index([[1, 4, 6], [2, 4, 4]], window_size=56)
+    np.testing.assert_array_equal(got, [0, 1, 3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+    # 4x4 units in 2x2 windows
+    np.testing.assert_array_equal(ref.vision_window_index([[1, 8, 8]], window_size=56),
+                                  [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15])
+    # the released 112 px window holds 4x4 units: a 4x4-unit image is one window
+    np.testing.assert_array_equal(ref.vision_window_index([[1, 8, 8]]), np.arange(16))
+    for grid in ([[3, 10, 6]], [[1, 14, 22], [2, 6, 6]]):
+        idx = ref.vision_window_index(grid, window_size=56)
+        assert sorted(idx) == list(range(len(idx)))          # a permutation of the merge units
 
 
 def test_vision_rope_is_two_1d_ropes_on_h_and_w_channels():

@@ -88,6 +88,33 @@ def test_sites_and_expectations(name):
         assert d["sites"] == [] and not d["bug"]
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_checker_and_strict_shape_inference(name):
+    """Every committed model passes the full checker and strict shape inference with its declared
+    inputs (what a fixed model must also pass before it is written)."""
+    m = load(name)
+    onnx.checker.check_model(m, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+    out = {o.name: o for o in inferred.graph.output}
+    assert out[desc(name)["output"]].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+@pytest.mark.parametrize("name", ["qwen2vl_const_table_mrope", "qwen2vl_const_table_1d_bug",
+                                  "qwen2vl_gptj_mrope", "qwen2vl_gptj_1d_bug"])
+def test_cos_sin_tables_live_in_constant_nodes(name):
+    """The gathered cos/sin (or sin|cos) tables are Constant nodes, not initializers: the spelling
+    torch.onnx.export writes for non-persistent buffers."""
+    m = load(name)
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in m.graph.node
+              if n.op_type == "Constant"}
+    inits = {t.name for t in m.graph.initializer}
+    tables = [n.input[0] for n in m.graph.node if n.op_type == "Gather" and n.input[1] == "position_ids"]
+    assert tables, "no Gather by position_ids"
+    for t in tables:
+        assert t in consts and t not in inits
+        assert consts[t].shape == (256, 32 if "const_table" in name else 16)
+
+
 def _graph_position_rank(m):
     for i in m.graph.input:
         if i.name == "position_ids":
@@ -194,3 +221,17 @@ def test_torch_text_and_vision_tables_equal_reference():
     rc, rs = ref.vision_cos_sin(hw, head_dim=80, inv_freq=m.rotary_pos_emb.inv_freq.numpy())
     np.testing.assert_allclose(c.numpy(), rc, rtol=0, atol=1.2e-7)
     np.testing.assert_allclose(s.numpy(), rs, rtol=0, atol=1.2e-7)
+
+
+def test_qwen3_feeds_write_one_block_per_frame():
+    """feeds.batch(arch="qwen3-vl"): row 1's video as the Qwen3-VL processor writes it, positions
+    by rope_index(arch="qwen3-vl"); the default batch is unchanged by the arch argument's existence."""
+    from mrope.zoo import feeds as F
+    ids, mask, grids = F.batch("multimodal", True, "qwen3-vl")
+    assert ids.shape == (2, 14) and grids["video_grid_thw"].tolist() == [[2, 2, 4]]
+    pos, _ = F.positions_3d("multimodal", True, False, "qwen3-vl")
+    np.testing.assert_array_equal(pos[:, 1], [[1, 1, 0, 1, 2, 3, 3, 5, 6, 7, 8, 8, 10, 11],
+                                              [1, 1, 0, 1, 2, 3, 3, 5, 6, 7, 8, 8, 10, 11],
+                                              [1, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]])
+    legacy, _ = F.positions_3d("multimodal", True, False)
+    np.testing.assert_array_equal(legacy[:, 1, 2:6], [[0, 1, 2, 2], [0, 1, 2, 2], [0, 1, 2, 3]])

@@ -109,6 +109,20 @@ def test_bug_is_twin_with_1d_positions(ort_ready, name):
     assert maxdiff(a, b, keep) <= ATOL_TWIN
 
 
+def test_qwen3_decoders_on_the_qwen3_video_layout(ort_ready):
+    """On the Qwen3-VL per-frame video layout with Qwen3-VL positions, the correct decoder equals
+    the numpy reference and its degenerate bug differs from it (and equals it on text tokens
+    before the first image)."""
+    f, keep = F.decoder_feeds(desc("qwen3vl_mrope"), arch="qwen3-vl")
+    got = ort.run(path("qwen3vl_mrope"), f)["logits"]
+    want = torch_run(reference_model(BY_NAME["qwen3vl_mrope"]), f)["logits"]
+    assert maxdiff(got, want) <= ATOL_VS_TORCH
+    fb, _ = F.decoder_feeds(desc("qwen3vl_expand_bug"), arch="qwen3-vl")
+    bug = ort.run(path("qwen3vl_expand_bug"), fb)["logits"]
+    assert maxdiff(bug, got, keep) > MIN_BUG_EFFECT
+    assert maxdiff(bug[0, :3], got[0, :3]) <= ATOL_TWIN
+
+
 def test_vision_bug_vs_twin(ort_ready):
     f = feeds("vision_rope2d")[0]
     a = ort.run(path("vision_rope1d_bug"), {"hidden_states": f["hidden_states"]})["last_hidden_state"]
@@ -119,6 +133,35 @@ def test_vision_bug_vs_twin(ort_ready):
     a1 = ort.run(path("vision_rope1d_bug"), {"hidden_states": one["hidden_states"]})["last_hidden_state"]
     b1 = ort.run(path("vision_rope2d"), one)["last_hidden_state"]
     assert maxdiff(a1, b1) <= ATOL_TWIN
+
+
+GRID_TOWERS = [e.name for e in ENTRIES if getattr(e.config, "positions", None) == "grid"]
+
+
+@pytest.mark.parametrize("name", GRID_TOWERS)
+@pytest.mark.parametrize("grid", [(1, 4, 6), (2, 6, 4), (1, 10, 14), (3, 2, 2)])
+def test_grid_towers_compute_hw_for_any_grid(ort_ready, name, grid):
+    """The stock towers compute (h, w) (and follow the window order) in the graph: on grids other
+    than the one traced at export, ORT equals the torch network with reference tables."""
+    f = F.vision_feeds(desc(name), grid, seed=5)
+    got = ort.run(path(name), f)["last_hidden_state"]
+    want = torch_run(reference_model(BY_NAME[name]), f)["last_hidden_state"]
+    assert maxdiff(got, want) <= ATOL_VS_TORCH
+
+
+def test_window_tower_vs_flat_bug(ort_ready):
+    """qwen25vl_vision_window_flat_bug differs from its twin; the twin without the reordering (the
+    same blocks on the same patches: full attention is order-free) gives the same output, so the
+    window order of the rotary table follows the patches."""
+    f = feeds("qwen25vl_vision_window")[0]
+    twin = ort.run(path("qwen25vl_vision_window"), f)["last_hidden_state"]
+    bug = ort.run(path("qwen25vl_vision_window_flat_bug"),
+                  {k: f[k] for k in ("hidden_states", "window_index")})["last_hidden_state"]
+    assert maxdiff(bug, twin) > MIN_BUG_EFFECT
+    identity = dict(f, window_index=np.arange(f["window_index"].shape[0], dtype=np.int64))
+    same = ort.run(path("qwen25vl_vision_window"), identity)["last_hidden_state"]
+    assert not np.array_equal(f["window_index"], identity["window_index"])
+    assert maxdiff(same, twin) <= ATOL_VS_TORCH
 
 
 def test_kv_cache_decoding_matches_full_sequence(ort_ready):

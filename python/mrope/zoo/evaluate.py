@@ -45,14 +45,22 @@ def reference_model(entry: Entry):
     sections, theta = s["sections"], s["theta"]
 
     if isinstance(model, VisionTower):
-        def vision_rotary(hidden_states, pos_ids=None):
+        def vision_rotary(hidden_states, pos_ids=None, window_index=None):
             if s["positions"] == "2d":
-                c, si = ref.vision_cos_sin(pos_ids.numpy(), head_dim=s["rotary_dim"], theta=theta)
+                hw = pos_ids.numpy()
+                if model.cfg.positions == "grid":          # pos_ids is grid_thw
+                    hw = ref.vision_positions(hw, model.cfg.spatial_merge)
+                c, si = ref.vision_cos_sin(hw, head_dim=s["rotary_dim"], theta=theta)
             else:
                 n = hidden_states.shape[0]
                 c, si = ref.cos_sin(np.arange(n)[None, None], sections=sections, theta=theta)
                 c, si = c[0], si[0]
-            return torch.from_numpy(c), torch.from_numpy(si)
+            if window_index is not None:
+                # patches of merge unit window_index[u] go to slot u, tables with them
+                unit = model.cfg.spatial_merge ** 2
+                rows = (window_index.numpy()[:, None] * unit + np.arange(unit)).reshape(-1)
+                c, si = c[rows], si[rows]
+            return torch.from_numpy(np.ascontiguousarray(c)), torch.from_numpy(np.ascontiguousarray(si))
         model.rotary = vision_rotary
         return model
 
@@ -66,9 +74,9 @@ def reference_model(entry: Entry):
             p = p[None]
         c, si = ref.cos_sin(p, sections=sections, theta=theta, layout=s["layout"], interleaved=s["interleaved"],
                             rotary_dim=s["rotary_dim"])
-        if cfg.rope == "gptj":
+        if cfg.rope in ("gptj", "mrope-gptj"):
             c, si = c[..., 0::2], si[..., 0::2]          # the model duplicates pairs itself
-        if cfg.rope == "mrope" and cfg.merge_per_layer:
+        if cfg.rope in ("mrope", "mrope-cache") and cfg.merge_per_layer:
             # merging three identical merged tables gives the merged table back
             c, si = np.broadcast_to(c, (3,) + c.shape), np.broadcast_to(si, (3,) + si.shape)
         return torch.from_numpy(np.ascontiguousarray(c)), torch.from_numpy(np.ascontiguousarray(si))

@@ -11,6 +11,11 @@ Batches (token ids only decide the positions; the decoders take ``inputs_embeds`
   S = 14.  Left padding is used only for models that take explicit positions
   and have no KV cache (an in-graph ``arange`` ignores padding by design).
 * ``text``: the same shapes with text tokens only.
+* ``arch="qwen3-vl"`` (opt-in) writes row 1's video as the Qwen3-VL processor does: per frame a
+  timestamp token, vision_start, the frame, vision_end: 2 pads, 1 text, [t0, VS, 2 tokens, VE],
+  [t1, VS, 2 tokens, VE], 1 text, with video grid [2,2,4]; positions then follow Qwen3-VL's
+  rule (``rope_index(arch="qwen3-vl")``: one block per frame).  ``arch="qwen2.5-vl"`` keeps the
+  batch and applies Qwen2.5-VL's temporal scaling (2 tokens per second, 1 s per grid).
 
 Positions fed to a decoder depend on its ``position_ids`` input:
 ``[3,B,S]`` -> :func:`mrope.reference.rope_index` (the correct 3D positions);
@@ -36,15 +41,26 @@ PAST = 3
 PAST_IDS = [11, 12, 13]
 
 
-def batch(kind: str = "multimodal", padded: bool = True) -> Tuple[np.ndarray, np.ndarray, dict]:
+QWEN3_VIDEO_GRIDS = np.array([[2, 2, 4]], np.int64)
+VE = ref.VISION_END_TOKEN_ID
+
+
+def batch(kind: str = "multimodal", padded: bool = True, arch: Optional[str] = None
+          ) -> Tuple[np.ndarray, np.ndarray, dict]:
     """(input_ids [2,14], attention_mask [2,14], grids kwargs for rope_index)."""
     row0 = [1, 2, VS] + [I] * 6 + [3, 4] + [9, 9, 9]
-    row1 = ([0, 0] if padded else [5, 5]) + [5, VS] + [V] * 8 + [7, 8]
+    lead = [0, 0] if padded else [5, 5]
+    if arch == "qwen3-vl":
+        row1 = lead + [5, 30, VS, V, V, VE, 31, VS, V, V, VE, 7]
+        videos = QWEN3_VIDEO_GRIDS
+    else:
+        row1 = lead + [5, VS] + [V] * 8 + [7, 8]
+        videos = VIDEO_GRIDS
     ids = np.array([row0, row1], np.int64)
     mask = np.ones_like(ids)
     if padded:
         mask[1, :2] = 0
-    grids = {"image_grid_thw": IMAGE_GRIDS, "video_grid_thw": VIDEO_GRIDS}
+    grids = {"image_grid_thw": IMAGE_GRIDS, "video_grid_thw": videos}
     if kind == "text":
         ids = np.where((ids == I) | (ids == V) | (ids == VS), 42, ids)
         grids = {}
@@ -59,9 +75,12 @@ def load_desc(desc: Union[str, Path, dict]) -> dict:
     return json.loads(Path(desc).read_text())
 
 
-def positions_3d(kind: str, padded: bool, kv: bool) -> Tuple[np.ndarray, np.ndarray]:
+def positions_3d(kind: str, padded: bool, kv: bool, arch: Optional[str] = None
+                 ) -> Tuple[np.ndarray, np.ndarray]:
     """Correct 3D positions [3,B,S] of the batch (and the attention mask of the new tokens)."""
-    ids, mask, grids = batch(kind, padded)
+    ids, mask, grids = batch(kind, padded, arch)
+    if arch is not None:
+        grids = dict(grids, arch=arch)
     if kv:
         B = ids.shape[0]
         full_ids = np.concatenate([np.tile(PAST_IDS, (B, 1)), ids], axis=1)
@@ -72,9 +91,9 @@ def positions_3d(kind: str, padded: bool, kv: bool) -> Tuple[np.ndarray, np.ndar
     return pos, mask
 
 
-def positions_1d(kind: str, padded: bool, kv: bool) -> np.ndarray:
+def positions_1d(kind: str, padded: bool, kv: bool, arch: Optional[str] = None) -> np.ndarray:
     """The 1D positions [B,S] a text pipeline passes (ignores vision blocks)."""
-    ids, mask, _ = batch(kind, padded)
+    ids, mask, _ = batch(kind, padded, arch)
     if kv:
         full_mask = np.concatenate([np.ones((ids.shape[0], PAST), np.int64), mask], axis=1)
         return ref.text_positions(full_mask)[0][:, PAST:].copy()
@@ -82,12 +101,14 @@ def positions_1d(kind: str, padded: bool, kv: bool) -> np.ndarray:
 
 
 def decoder_feeds(desc, kind: str = "multimodal", *, padded: Optional[bool] = None,
-                  positions: str = "auto", seed: int = 0) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
+                  positions: str = "auto", seed: int = 0, arch: Optional[str] = None
+                  ) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
     """Inputs for a decoder described by ``desc`` (JSON path or dict).
 
     ``positions``: ``"auto"`` (by the model's position input, see module doc),
     ``"3d"`` (force rope_index positions into a ``[3,B,S]`` input), ``"1d-as-3d"``
     (1D positions broadcast to three identical rows: what the bug computes).
+    ``arch``: see the module doc (default: the Qwen2-VL batch and rule).
     Returns ``(feeds, keep)`` where ``keep [B,S]`` marks unpadded tokens.
     """
     d = load_desc(desc)
@@ -98,7 +119,7 @@ def decoder_feeds(desc, kind: str = "multimodal", *, padded: Optional[bool] = No
     kv = bool(past_names)
     if padded is None:
         padded = pos_shape is not None and not kv
-    ids, mask, _ = batch(kind, padded)
+    ids, mask, _ = batch(kind, padded, arch)
     B, S = ids.shape
     rng = np.random.default_rng(seed)
     feeds = {"inputs_embeds": rng.standard_normal((B, S, hidden)).astype(np.float32)}
@@ -107,11 +128,11 @@ def decoder_feeds(desc, kind: str = "multimodal", *, padded: Optional[bool] = No
         if positions == "auto":
             positions = "3d" if len(pos_shape) == 3 else "1d"
         if positions == "3d":
-            p = positions_3d(kind, padded, kv)[0]
+            p = positions_3d(kind, padded, kv, arch)[0]
         elif positions == "1d":
-            p = positions_1d(kind, padded, kv)
+            p = positions_1d(kind, padded, kv, arch)
         elif positions == "1d-as-3d":
-            p = np.broadcast_to(positions_1d(kind, padded, kv), (3, B, S)).copy()
+            p = np.broadcast_to(positions_1d(kind, padded, kv, arch), (3, B, S)).copy()
         else:
             raise ValueError(positions)
         if len(pos_shape) == 2 and p.ndim == 3:
@@ -123,8 +144,14 @@ def decoder_feeds(desc, kind: str = "multimodal", *, padded: Optional[bool] = No
     return feeds, mask.astype(bool)
 
 
+# Qwen2.5-VL window of the tiny towers: 56 px windows of 14 px patches, 2x2 merge -> 2x2 merge units
+# per window (the released 112 px would put the whole 4x6 test image in one window: no reordering).
+WINDOW_SIZE, PATCH_SIZE = 56, 14
+
+
 def vision_feeds(desc, grid=(1, 4, 6), *, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Inputs for a vision model: patch embeddings of one image and, if taken, (h,w) per patch."""
+    """Inputs for a vision model: patch embeddings of one image and, by what the model takes,
+    (h,w) per patch, its grid_thw [1,3] and its window_index (Qwen2.5-VL window order)."""
     d = load_desc(desc)
     ins = d["inputs"]
     hw = ref.vision_positions([list(grid)])
@@ -132,6 +159,11 @@ def vision_feeds(desc, grid=(1, 4, 6), *, seed: int = 0) -> Dict[str, np.ndarray
     feeds = {"hidden_states": rng.standard_normal((hw.shape[0], int(ins["hidden_states"][1]))).astype(np.float32)}
     if "vision_position_ids" in ins:
         feeds["vision_position_ids"] = hw
+    if "grid_thw" in ins:
+        feeds["grid_thw"] = np.array([list(grid)], np.int64)
+    if "window_index" in ins:
+        feeds["window_index"] = ref.vision_window_index([list(grid)], window_size=WINDOW_SIZE,
+                                                        patch_size=PATCH_SIZE)
     return feeds
 
 
@@ -150,6 +182,8 @@ def main(argv=None) -> int:
     ap.add_argument("--positions", default="auto", choices=["auto", "3d", "1d", "1d-as-3d"])
     ap.add_argument("--padded", choices=["auto", "yes", "no"], default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--arch", choices=list(ref.ARCHS), help="get_rope_index rules and video layout "
+                    "(default: the Qwen2-VL batch and rule)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     d = load_desc(a.json)
@@ -157,7 +191,7 @@ def main(argv=None) -> int:
         f = vision_feeds(d, seed=a.seed)
     else:
         padded = None if a.padded == "auto" else a.padded == "yes"
-        f, _ = decoder_feeds(d, a.kind, padded=padded, positions=a.positions, seed=a.seed)
+        f, _ = decoder_feeds(d, a.kind, padded=padded, positions=a.positions, seed=a.seed, arch=a.arch)
     np.savez(a.out, **f)
     return 0
 

@@ -57,12 +57,19 @@ def example_inputs(entry: Entry, model) -> tuple:
     g = torch.Generator().manual_seed(7)
     cfg = entry.config
     if isinstance(cfg, VisionConfig):
+        from mrope import reference as ref
+        from .feeds import PATCH_SIZE, WINDOW_SIZE
         n = 24
         x = torch.randn(n, cfg.hidden, generator=g)
+        args = [x]
         if cfg.positions == "2d":
-            from mrope.reference import vision_positions
-            return (x, torch.from_numpy(vision_positions([[1, 4, 6]])))
-        return (x,)
+            args.append(torch.from_numpy(ref.vision_positions([[1, 4, 6]])))
+        if cfg.positions == "grid":
+            args.append(torch.tensor([[1, 4, 6]], dtype=torch.int64))
+        if cfg.window:
+            args.append(torch.from_numpy(ref.vision_window_index([[1, 4, 6]], window_size=WINDOW_SIZE,
+                                                                 patch_size=PATCH_SIZE)))
+        return tuple(args)
     B, S, P = 2, 5, 3
     args = [torch.randn(B, S, cfg.hidden, generator=g),
             torch.ones(B, (P + S) if cfg.kv_cache else S, dtype=torch.int64)]

@@ -184,11 +184,15 @@ class DecoderConfig:
     vocab: int = 64
     theta: float = 1e6
     # "mrope" (Qwen2-VL), "mrope-interleaved" (Qwen3-VL), "1d" (Qwen2/Llama on the fly),
-    # "1d-cache" (gathered cos/sin tables), "gptj", or a decoy:
+    # "1d-cache" (gathered cos/sin tables), "mrope-cache" (the same tables gathered by [3,B,S]
+    # positions, then the section merge), "gptj" (1D, pairs), "mrope-gptj" (M-RoPE with the GPT-J
+    # pair layout: the sections merged on the frequency axis of the gathered sin|cos table), or a decoy:
     # "decoy-const", "decoy-activation", "decoy-sinusoidal"
     rope: str = "mrope"
     sections: Sequence[int] = (16, 24, 24)
-    rotary_dim: Optional[int] = None          # gptj partial rotary
+    # partial rotary: only the first rotary_dim channels rotate (gptj: required; "1d"/"mrope":
+    # None means the whole head dim)
+    rotary_dim: Optional[int] = None
     # "input3" [3,B,S] input, "input2" [B,S] input, "expand" [B,S] input expanded to 3 rows in the
     # graph, "stack" [B,S] input stacked three times, "range" no position input (arange over the
     # sequence, offset by the cache length)
@@ -221,7 +225,7 @@ class Attention(nn.Module):
 
     def _rotate(self, q, k, cos, sin, hidden_states):
         cfg = self.cfg
-        if cfg.rope in ("mrope",) and cfg.merge_per_layer:
+        if cfg.rope in ("mrope", "mrope-cache") and cfg.merge_per_layer:
             # apply_multimodal_rotary_pos_emb
             cos, sin = merge_mrope_sections(cos, sin, cfg.sections)
             cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
@@ -233,6 +237,14 @@ class Attention(nn.Module):
             cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
         else:
             cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        rd = cfg.rotary_dim
+        if rd is not None and rd < cfg.head_dim:
+            # partial rotary (Phi / StableLM / GLM): rotate-half on the first rd channels only
+            q_rot, q_pass = q[..., :rd], q[..., rd:]
+            k_rot, k_pass = k[..., :rd], k[..., rd:]
+            q_embed = (q_rot * cos) + (rotate_half(q_rot) * sin)
+            k_embed = (k_rot * cos) + (rotate_half(k_rot) * sin)
+            return torch.cat((q_embed, q_pass), dim=-1), torch.cat((k_embed, k_pass), dim=-1)
         q_embed = (q * cos) + (rotate_half(q) * sin)
         k_embed = (k * cos) + (rotate_half(k) * sin)
         return q_embed, k_embed
@@ -246,7 +258,7 @@ class Attention(nn.Module):
         v = self.v_proj(hidden_states).view(B, S, cfg.kv_heads, D).transpose(1, 2)
         if cfg.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
-        if cfg.rope == "gptj":
+        if cfg.rope in ("gptj", "mrope-gptj"):
             # GPT-J rotates in [B,S,H,D], before the head transpose, on the first rotary_dim channels.
             rd = cfg.rotary_dim
             sin_r = torch.repeat_interleave(sin[:, :, None, :], 2, 3)
@@ -312,15 +324,16 @@ class Decoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         D = cfg.head_dim
+        rd = cfg.rotary_dim or D
         if cfg.rope == "mrope":
-            self.rotary_emb = Qwen2VLRotaryEmbedding(D, cfg.theta)
+            self.rotary_emb = Qwen2VLRotaryEmbedding(rd, cfg.theta)
         elif cfg.rope == "mrope-interleaved":
             self.rotary_emb = Qwen3VLRotaryEmbedding(D, cfg.theta, cfg.sections)
         elif cfg.rope == "1d":
-            self.rotary_emb = TextRotaryEmbedding(D, cfg.theta)
-        elif cfg.rope == "1d-cache":
+            self.rotary_emb = TextRotaryEmbedding(rd, cfg.theta)
+        elif cfg.rope in ("1d-cache", "mrope-cache"):
             self.rotary_emb = CachedRotaryEmbedding(D, cfg.theta, cfg.max_positions)
-        elif cfg.rope == "gptj":
+        elif cfg.rope in ("gptj", "mrope-gptj"):
             self.rotary_emb = GPTJSinCos(cfg.rotary_dim, cfg.theta, cfg.max_positions)
         elif cfg.rope == "decoy-const":
             self.rope_cos = nn.Parameter(torch.empty(D).uniform_(-1, 1))
@@ -385,7 +398,7 @@ class Decoder(nn.Module):
         B, S = inputs_embeds.shape[0], inputs_embeds.shape[1]
         if cfg.positions == "range":
             cache_position = torch.arange(past_len, past_len + S, device=inputs_embeds.device)
-            if cfg.rope in ("mrope", "mrope-interleaved"):
+            if cfg.rope in ("mrope", "mrope-interleaved", "mrope-cache", "mrope-gptj"):
                 # transformers 4.45/4.46 Qwen2-VL: the bug this project exists for
                 return cache_position.view(1, 1, -1).expand(3, B, -1)
             return cache_position.unsqueeze(0)               # Llama: right for text models
@@ -404,6 +417,17 @@ class Decoder(nn.Module):
             cos, sin = self.rotary_emb(x, pos)
             if not cfg.merge_per_layer:
                 cos, sin = merge_mrope_sections(cos, sin, cfg.sections)
+            return cos, sin
+        if cfg.rope == "mrope-cache":
+            cos, sin = self.rotary_emb(x, pos)             # [3,B,S,D]: merged inside the layers
+            if not cfg.merge_per_layer:
+                cos, sin = merge_mrope_sections(cos, sin, cfg.sections)
+            return cos, sin
+        if cfg.rope == "mrope-gptj":
+            # [3,B,S,R/2] halves of the sin|cos table; the sections pick rows per frequency
+            cos, sin = self.rotary_emb(x, pos)
+            cos = torch.cat([m[i % 3] for i, m in enumerate(cos.split(list(cfg.sections), dim=-1))], dim=-1)
+            sin = torch.cat([m[i % 3] for i, m in enumerate(sin.split(list(cfg.sections), dim=-1))], dim=-1)
             return cos, sin
         if cfg.rope in ("mrope-interleaved", "1d", "1d-cache", "gptj"):
             return self.rotary_emb(x, pos)
@@ -458,7 +482,13 @@ class VisionConfig:
     blocks: int = 2
     mlp: int = 32
     theta: float = 1e4
-    positions: str = "2d"        # "2d": (h,w) per patch input; "1d-range": flattened patch index
+    # "2d": (h,w) per patch as an input [N,2]; "grid": (h,w) computed in the graph from a
+    # grid_thw [1,3] input (the stock rot_pos_emb); "1d-range": the flattened patch index arange(N)
+    positions: str = "2d"
+    # Qwen2.5-VL window attention order: patches and the rotary table reordered by a window_index
+    # input (merge units, as get_window_index returns it), the output put back by its argsort.
+    window: bool = False
+    spatial_merge: int = 2
 
 
 class VisionRotaryEmbedding(nn.Module):
@@ -514,12 +544,14 @@ class VisionBlock(nn.Module):
 
 
 class VisionTower(nn.Module):
-    """Qwen2-VL ViT blocks on already-embedded patches (one image; full attention)."""
+    """Qwen2-VL / Qwen2.5-VL ViT blocks on already-embedded patches (one image; full attention).
+
+    forward(*inputs) takes ``input_names()`` in order."""
 
     def __init__(self, cfg: VisionConfig):
         super().__init__()
         self.cfg = cfg
-        if cfg.positions == "2d":
+        if cfg.positions in ("2d", "grid"):
             self.rotary_pos_emb = VisionRotaryEmbedding(cfg.head_dim // 2, cfg.theta)
         else:
             # the bug: a text-style 1D rotary over the whole head dim, indexed by patch number
@@ -527,7 +559,14 @@ class VisionTower(nn.Module):
         self.blocks = nn.ModuleList([VisionBlock(cfg) for _ in range(cfg.blocks)])
 
     def input_names(self):
-        return ["hidden_states", "vision_position_ids"] if self.cfg.positions == "2d" else ["hidden_states"]
+        names = ["hidden_states"]
+        if self.cfg.positions == "2d":
+            names.append("vision_position_ids")
+        if self.cfg.positions == "grid":
+            names.append("grid_thw")
+        if self.cfg.window:
+            names.append("window_index")
+        return names
 
     def output_names(self):
         return ["last_hidden_state"]
@@ -536,30 +575,64 @@ class VisionTower(nn.Module):
         s = {"hidden_states": ["patches", self.cfg.hidden]}
         if self.cfg.positions == "2d":
             s["vision_position_ids"] = ["patches", 2]
+        if self.cfg.positions == "grid":
+            s["grid_thw"] = [1, 3]
+        if self.cfg.window:
+            s["window_index"] = ["merge_units"]
         return s
 
     def dynamic_axes(self):
         ax = {"hidden_states": {0: "patches"}, "last_hidden_state": {0: "patches"}}
         if self.cfg.positions == "2d":
             ax["vision_position_ids"] = {0: "patches"}
+        if self.cfg.window:
+            ax["window_index"] = {0: "merge_units"}
         return ax
 
-    def rotary(self, hidden_states, pos_ids=None):
-        """cos/sin [N, head_dim] shared by all blocks."""
-        if self.cfg.positions == "2d":
+    def grid_positions(self, grid_thw):
+        """rot_pos_emb's (h, w) of every patch, computed from the grid (one image, traced)."""
+        m = self.cfg.spatial_merge
+        t, h, w = grid_thw[0, 0], grid_thw[0, 1], grid_thw[0, 2]
+        hpos = torch.arange(h).unsqueeze(1).expand(-1, w)
+        hpos = hpos.reshape(h // m, m, w // m, m).permute(0, 2, 1, 3).flatten()
+        wpos = torch.arange(w).unsqueeze(0).expand(h, -1)
+        wpos = wpos.reshape(h // m, m, w // m, m).permute(0, 2, 1, 3).flatten()
+        return torch.stack([hpos, wpos], dim=-1).repeat(t, 1), grid_thw[:, 1:].max()
+
+    def _window_order(self, x, index):
+        """Rows of ``x`` [N, ...] reordered by merge unit (spatial_merge**2 patches) as ``index`` says."""
+        unit = self.cfg.spatial_merge ** 2
+        n = x.shape[0]
+        return x.reshape(n // unit, unit, -1)[index, :, :].reshape(n, -1)
+
+    def rotary(self, hidden_states, pos_ids=None, window_index=None):
+        """cos/sin [N, head_dim] shared by all blocks (pos_ids: [N,2] (h,w) or grid_thw [1,3])."""
+        if self.cfg.positions in ("2d", "grid"):
             # rot_pos_emb: table over max(h, w), gathered by (h, w), flattened to [h | w]
-            max_grid_size = pos_ids.max() + 1
-            rotary_pos_emb_full = self.rotary_pos_emb(max_grid_size)
+            if self.cfg.positions == "grid":
+                pos_ids, table_rows = self.grid_positions(pos_ids)    # rows: max(h, w) of the grid
+            else:
+                table_rows = pos_ids.max() + 1
+            rotary_pos_emb_full = self.rotary_pos_emb(table_rows)
             rotary_pos_emb = rotary_pos_emb_full[pos_ids].flatten(1)
         else:
             seq = torch.arange(hidden_states.shape[0], dtype=torch.float32)
             rotary_pos_emb = torch.outer(seq, self.inv_freq)
+        if window_index is not None:
+            rotary_pos_emb = self._window_order(rotary_pos_emb, window_index)
         emb = torch.cat((rotary_pos_emb, rotary_pos_emb), dim=-1)
         return emb.cos(), emb.sin()
 
-    def forward(self, hidden_states, pos_ids=None):
-        cos, sin = self.rotary(hidden_states, pos_ids)
+    def forward(self, hidden_states, *rest):
+        it = iter(rest)
+        pos_ids = next(it) if self.cfg.positions in ("2d", "grid") else None
+        window_index = next(it) if self.cfg.window else None
+        cos, sin = self.rotary(hidden_states, pos_ids, window_index)
         x = hidden_states
+        if window_index is not None:
+            x = self._window_order(x, window_index)
         for blk in self.blocks:
             x = blk(x, cos, sin)
+        if window_index is not None:
+            x = self._window_order(x, torch.argsort(window_index))
         return x

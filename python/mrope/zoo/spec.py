@@ -54,6 +54,9 @@ QWEN3 = DecoderConfig(hidden=32, layers=2, q_heads=2, kv_heads=1, head_dim=128, 
 TEXT = DecoderConfig(hidden=32, layers=2, q_heads=2, kv_heads=1, head_dim=32, intermediate=64, vocab=64,
                      theta=1e6, rope="1d", sections=(16,), positions="input2", qkv_bias=False)
 VISION = VisionConfig(hidden=80, heads=1, head_dim=80, blocks=2, mlp=32, theta=1e4, positions="2d")
+# Partial rotary / pair layout under a Qwen-VL arch: head dim 32, rotary dim 16 (8 frequencies),
+# M-RoPE sections [2,3,3] over those 8 frequencies.
+PARTIAL = replace(SMALL, rotary_dim=16, sections=(2, 3, 3), merge_per_layer=True, qkv_bias=False)
 
 
 def _entries() -> List[Entry]:
@@ -134,6 +137,54 @@ def _entries() -> List[Entry]:
               "indexed by the flattened patch number arange(N)", "vision",
               replace(VISION, positions="1d-range"), seed=6, opset=17, declared_arch="qwen2-vl",
               twin="vision_rope2d", sites=[site("1d", (40,), 1e4, 80, rv)]),
+    ]
+    # -- real-export spellings (issue #12) ----------------------------------------------------------
+    E += [
+        Entry("qwen2vl_vision_grid", "stock Qwen2-VL vision tower rotary: (h, w) computed in the graph from "
+              "grid_thw [1,3] (aranges reshaped/permuted into 2x2 merge-block order, stacked, repeated over "
+              "t); rows of a [max(h,w), 20] frequency table gathered by h and by w, flattened to 40; "
+              "cat(freqs, freqs); cos/sin. Head dim 80", "vision", replace(VISION, positions="grid"),
+              seed=10, opset=17, declared_arch="qwen2-vl", sites=[site("2d", (20, 20), 1e4, 80, rv)]),
+        Entry("qwen25vl_vision_window", "stock Qwen2.5-VL vision tower rotary: (h, w) from grid_thw as in "
+              "qwen2vl_vision_grid, then the patches and the rotary table reordered by window_index "
+              "(merge units in window order, an input computed by the host as get_window_index does), "
+              "the output put back by argsort(window_index). Full attention in every block",
+              "vision", replace(VISION, positions="grid", window=True), seed=11, opset=17,
+              declared_arch="qwen2.5-vl", sites=[site("2d", (20, 20), 1e4, 80, rv)]),
+        Entry("qwen25vl_vision_window_flat_bug", "vision bug under window attention: 1D RoPE over the whole "
+              "head dim indexed by the flattened patch number arange(N), that table reordered by "
+              "window_index with the patches (no grid_thw input: nothing reads it)", "vision",
+              replace(VISION, positions="1d-range", window=True), seed=11, opset=17,
+              declared_arch="qwen2.5-vl", twin="qwen25vl_vision_window", sites=[site("1d", (40,), 1e4, 80, rv)]),
+    ]
+    r_small = 2 * SMALL.layers
+    E += [
+        Entry("qwen2vl_const_table_mrope", "Qwen2-VL decoder with pre-computed cos/sin tables [256,32] held "
+              "in Constant nodes (how torch exports non-persistent buffers), gathered by position_ids "
+              "[3,B,S] to [3,B,S,32], then the section merge [4,6,6] in every layer", "qwen2-vl",
+              replace(SMALL, rope="mrope-cache", merge_per_layer=True), seed=12, opset=17,
+              sites=[site("mrope", (4, 6, 6), 1e6, 32, r_small)]),
+        Entry("qwen2vl_const_table_1d_bug", "the bug with Constant-node tables: the [256,32] cos/sin tables "
+              "gathered by 1D position_ids [B,S] (pre-4.45 text rotary) in a Qwen2-VL decoder",
+              "qwen2-vl", replace(SMALL, rope="1d-cache", positions="input2"), seed=12, opset=17,
+              twin="qwen2vl_const_table_mrope", sites=[site("1d", (16,), 1e6, 32, r_small)]),
+        Entry("qwen2vl_gptj_mrope", "M-RoPE in the GPT-J pair layout: a [256,16] sin|cos Constant table "
+              "gathered by position_ids [3,B,S], sections [2,3,3] picked on the frequency axis, pairs "
+              "(rotate_every_two) on the first 16 of 32 channels, rotation before the head transpose",
+              "qwen2-vl", replace(PARTIAL, rope="mrope-gptj"), seed=13, opset=17,
+              sites=[site("mrope", (2, 3, 3), 1e6, 16, r_small, layout="gptj")]),
+        Entry("qwen2vl_gptj_1d_bug", "the bug in the GPT-J pair layout: 1D position_ids [B,S] gather the "
+              "sin|cos table (rotate_every_two, partial rotary 16 of 32) in a Qwen2-VL decoder",
+              "qwen2-vl", replace(PARTIAL, rope="gptj", positions="input2"), seed=13, opset=17,
+              twin="qwen2vl_gptj_mrope", sites=[site("1d", (8,), 1e6, 16, r_small, layout="gptj")]),
+        Entry("qwen2vl_partial_mrope", "M-RoPE on a partial rotary range: rotate-half on the first 16 of "
+              "32 channels (the other 16 pass through), inv_freq over 16, sections [2,3,3], position_ids "
+              "[3,B,S]", "qwen2-vl", replace(PARTIAL, rope="mrope"), seed=14, opset=17,
+              sites=[site("mrope", (2, 3, 3), 1e6, 16, r_small)]),
+        Entry("qwen2vl_partial_1d_bug", "the bug with partial rotary: 1D position_ids [B,S], rotate-half on "
+              "the first 16 of 32 channels (Phi/StableLM-style text rotary) in a Qwen2-VL decoder",
+              "qwen2-vl", replace(PARTIAL, rope="1d", positions="input2"), seed=14, opset=17,
+              twin="qwen2vl_partial_mrope", sites=[site("1d", (8,), 1e6, 16, r_small)]),
     ]
     E += [
         Entry("decoy_rotate_half_const", "decoy: q*C + rotate_half(q)*S with learned vectors C,S that do "
