@@ -175,7 +175,9 @@ struct Merge {
 
 /// Hugging Face's M-RoPE merge of [A, B, S, R] tables: split the last axis
 /// into [s0..sA-1, s0..sA-1], take chunk j from row j % A, concatenate.
-std::optional<Merge> matchSectionMerge(Value table) {
+/// A per-frequency table (one column per frequency, e.g. GPT-J's sin|cos
+/// halves) is split once, [s0..sA-1].
+std::optional<Merge> matchSectionMerge(Value table, bool perFrequency = false) {
   for (Operation *user : table.getUsers()) {
     NodeBinder split(dyn_cast<NodeOp>(user));
     if (!split.is("Split") || split.input(0) != table)
@@ -183,13 +185,15 @@ std::optional<Merge> matchSectionMerge(Value table) {
     std::optional<SmallVector<int64_t>> sizes = split.intsAttr("split");
     if (!sizes && split.input(1))
       sizes = split.constInts(1);
-    if (!sizes || sizes->size() % 2 || sizes->size() < 4 ||
-        split.intAttr("axis", 0) != -1 ||
+    if (!sizes || split.intAttr("axis", 0) != -1 ||
         split.getNode().getNumResults() != sizes->size())
       continue;
-    size_t numAxes = sizes->size() / 2;
+    if (perFrequency ? sizes->size() < 2
+                     : (sizes->size() % 2 || sizes->size() < 4))
+      continue;
+    size_t numAxes = perFrequency ? sizes->size() : sizes->size() / 2;
     ArrayRef<int64_t> half(*sizes);
-    if (half.take_front(numAxes) != half.drop_front(numAxes))
+    if (!perFrequency && half.take_front(numAxes) != half.drop_front(numAxes))
       continue;
     Merge merge;
     merge.sections.assign(half.begin(), half.begin() + numAxes);
@@ -384,6 +388,78 @@ rope::PairLayout siteLayout(const RopeSite &site) {
              : rope::PairLayout::neox;
 }
 
+/// Whether `idx` holds (h, w) pairs [N, 2]: so typed, or (where shape
+/// inference left it unranked) a stack of two columns on the last axis,
+/// torch.stack([h, w], -1), seen through Tile/Expand/Cast/Identity and row
+/// Gathers (a window reorder).
+bool isPairIndex(Value idx) {
+  if (rankOf(idx) == 2 && dimOf(idx, -1) == 2)
+    return true;
+  for (int hops = 0; idx && hops < 16; ++hops) {
+    NodeBinder node(idx);
+    if (node.isAnyOf("Tile", "Expand", "Cast", "Identity", "Gather")) {
+      idx = node.input(0);
+      continue;
+    }
+    if (!node.is("Concat") || node.numInputs() != 2)
+      return false;
+    int64_t axis = node.intAttr("axis", 0);
+    for (unsigned i = 0; i < 2; ++i) {
+      NodeBinder column(node.input(i));
+      std::optional<SmallVector<int64_t>> axes =
+          column.is("Unsqueeze") ? column.constInts(1) : std::nullopt;
+      if (!axes || axes->size() != 1 || (*axes)[0] != axis ||
+          !(axis == -1 || axis == 1))
+        return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+/// The stock Qwen2-VL/2.5-VL vision tower's lookup: rows of a frequency
+/// table computed from a Range (outer(arange(max_grid), inv_freq)) gathered
+/// by integer (h, w) pairs [N, 2], then flattened: every patch gets the
+/// frequencies of its h and of its w.
+NodeOp matchAxisTableGather(const PositionWalk &c) {
+  for (Operation *op : c.nodes) {
+    NodeBinder g(cast<NodeOp>(op));
+    if (!g.is("Gather") || g.intAttr("axis", 0) != 0)
+      continue;
+    Value table = g.input(0), idx = g.input(1);
+    if (!table || !idx || isConstant(idx) || !isIntTensor(idx) ||
+        !isFloatTensor(table) || !isPairIndex(idx))
+      continue;
+    PositionWalk t;
+    t.walk(table);
+    if (t.ranges.empty() || t.floatConsts.empty() || !t.floatInputs.empty())
+      continue;
+    return g.getNode();
+  }
+  return {};
+}
+
+/// The [N, 3] integer grid input (grid_thw) `v` is computed from, through
+/// any node (Range bounds and shapes included); null when none.
+Value gridInputOf(Value v) {
+  SmallVector<Value> work{v};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value cur = work.pop_back_val();
+    if (!cur || !seen.insert(cur).second || seen.size() > 4096)
+      continue;
+    if (isa<BlockArgument>(cur)) {
+      if (isIntTensor(cur) && rankOf(cur) == 2 && dimOf(cur, 1) == 3)
+        return cur;
+      continue;
+    }
+    if (Operation *def = cur.getDefiningOp())
+      for (Value operand : def->getOperands())
+        work.push_back(operand);
+  }
+  return {};
+}
+
 /// A site whose tables are computed on the fly: Cos/Sin of an angle.
 std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
                                           const Explain &explain) {
@@ -482,12 +558,28 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
       addNodes(site, merge->nodes);
       cosTable = merge->merged;
     }
-  } else if ((fromInput && rankOf(site.positions) == 2 &&
-              dimOf(site.positions, 1) == 2) ||
+  } else if (NodeOp axisGather = matchAxisTableGather(c);
+             axisGather || (fromInput && rankOf(site.positions) == 2 &&
+                            dimOf(site.positions, 1) == 2) ||
              grids) {
-    // (h, w) per patch, given, or computed from [N, 3] grids in the graph.
-    // Vision tower: each axis with its own copy of the frequencies.
-    if (grids) {
+    // (h, w) per patch, given, or computed from [N, 3] grids in the graph,
+    // or rows of a per-axis table gathered by (h, w) wherever they come
+    // from. Vision tower: each axis with its own copy of the frequencies.
+    if (axisGather) {
+      Value hw = axisGather.getInputs()[1];
+      if (isa<BlockArgument>(hw)) {
+        site.source = PositionSource::GraphInput;
+        site.positions = hw;
+      } else if (Value grid = gridInputOf(hw)) {
+        site.source = PositionSource::Grid;
+        site.positions = grid;
+      } else {
+        PositionWalk hwWalk;
+        hwWalk.walk(hw);
+        if (Value leaf = hwWalk.positionsLeaf())
+          site.positions = leaf;
+      }
+    } else if (grids) {
       site.source = PositionSource::Grid;
       site.positions = grids;
     }
@@ -618,6 +710,25 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
                                     "input and no Range");
   site.source = isa<BlockArgument>(site.positions) ? PositionSource::GraphInput
                                                    : PositionSource::Range;
+  // Caches gathered by [A, B, S] rows, then HF's section merge.
+  SmallVector<Operation *> chain;
+  std::optional<Merge> merge =
+      matchSectionMerge(followTableChain(cosTable, chain), !perChannel);
+  SmallVector<int64_t> sections;
+  if (merge) {
+    sections = merge->sections;
+    addNodes(site, chain);
+    addNodes(site, merge->nodes);
+    cosTable = merge->merged;
+    int64_t rows = sections.size();
+    if (site.source == PositionSource::GraphInput &&
+        rankOf(site.positions) == 3 && dimOf(site.positions, 0) == rows) {
+      site.kind = PositionKind::MRope;
+    } else {
+      site.kind = PositionKind::MRopeDegenerate;
+      site.builtRows = findBuiltRows(site.positions, c);
+    }
+  }
   findRotations(cosTable, site, explain);
   if (site.rotations.empty())
     return explain.reject(gatherOp, "its tables rotate nothing (no Mul by the "
@@ -633,10 +744,13 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
     site.invFreq.push_back(
         static_cast<float>(std::atan2(sinRow[ch], cosRow[ch])));
   }
-  site.kind = PositionKind::OneD;
+  if (!merge) {
+    site.kind = PositionKind::OneD;
+    sections = {numFreqs};
+  }
   std::string why;
   site.semantics = makeSemantics(
-      gatherOp.getContext(), {numFreqs}, 2 * numFreqs, thetaOf(site.invFreq),
+      gatherOp.getContext(), sections, 2 * numFreqs, thetaOf(site.invFreq),
       layout, rope::SectionOrder::contiguous, rope::FreqIndex::global, why);
   if (!site.semantics)
     return explain.reject(gatherOp, "inconsistent semantics: " + why);

@@ -479,10 +479,14 @@ LogicalResult fixTextSite(onnx::GraphOp graph, RopeSite &site,
   if (!oldType || !isa<FloatType>(oldType.getElementType()) ||
       !site.sinTable || site.sinTable.getType() != oldType)
     return siteError(site) << "its cos/sin tables have no known float type "
-                              "(shape inference could not type them)";
+                              "(shape inference could not type them), so "
+                              "they cannot be rebuilt as [batch, seq, dim] "
+                              "M-RoPE tables (a vision tower's tables are "
+                              "[patches, dim]); no model written";
   if (oldType.getRank() != 3)
     return siteError(site) << "its tables have rank " << oldType.getRank()
-                           << "; only [batch, seq, dim] tables are rewritten";
+                           << "; only a decoder's [batch, seq, dim] tables "
+                              "are rebuilt as M-RoPE; no model written";
   int64_t width = oldType.getDimSize(2);
   bool perFrequency = width == numFreqs;
   if (!perFrequency && width != 2 * numFreqs)
@@ -660,6 +664,19 @@ int64_t mrope::eraseDeadProducers(onnx::GraphOp graph,
   return erased;
 }
 
+/// Drops a positions input the graph now computes itself.
+static LogicalResult removeComputedInput(onnx::GraphOp graph,
+                                         BlockArgument input,
+                                         FixResult &result) {
+  std::string name = graph.getInputName(input.getArgNumber()).str();
+  if (failed(graph.eraseArgument(input.getArgNumber())))
+    return mlir::emitError(graph.getLoc())
+           << "could not remove input '" << name << "'";
+  result.changes.push_back("removed input '" + name +
+                           "' (the graph computes its positions now)");
+  return success();
+}
+
 /// --positions compute on a model without bugs: M-RoPE sites that read
 /// [3, B, S] positions from a graph input get them computed in the graph
 /// instead (get_rope_index), and the input goes. Nothing else applies.
@@ -701,11 +718,8 @@ static FailureOr<FixResult> computePositionsOfCorrectModel(onnx::GraphOp graph,
   input.replaceAllUsesWith(*computed);
   if (failed(lowerNewRopeOps(graph)))
     return failure();
-  if (failed(graph.eraseArgument(arg.getArgNumber())))
-    return mlir::emitError(graph.getLoc())
-           << "could not remove input '" << name << "'";
-  result.changes.push_back("removed input '" + name +
-                           "' (the graph computes its positions now)");
+  if (failed(removeComputedInput(graph, arg, result)))
+    return failure();
   return result;
 }
 
@@ -771,14 +785,8 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   if (options.computePositions) {
     // The graph computes its positions: an old positions input nothing
     // reads any more goes.
-    if (oldUnused) {
-      std::string oldName = graph.getInputName(oldArg.getArgNumber()).str();
-      if (failed(graph.eraseArgument(oldArg.getArgNumber())))
-        return mlir::emitError(graph.getLoc())
-               << "could not remove input '" << oldName << "'";
-      result.changes.push_back("removed input '" + oldName +
-                               "' (the graph computes its positions now)");
-    }
+    if (oldUnused && failed(removeComputedInput(graph, oldArg, result)))
+      return failure();
     return result;
   }
 
