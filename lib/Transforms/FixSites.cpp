@@ -461,6 +461,18 @@ LogicalResult fixTextSite(onnx::GraphOp graph, RopeSite &site,
   int64_t numFreqs = site.invFreq.size();
   if (site.hasPerSectionFreqs() || site.getSections().size() != 1)
     return siteError(site) << "only 1D text RoPE can be rewritten to M-RoPE";
+  RankedTensorType oldType = rankedTypeOf(site.cosTable);
+  if (!oldType || !isa<FloatType>(oldType.getElementType()) ||
+      !site.sinTable || site.sinTable.getType() != oldType)
+    return siteError(site) << "its cos/sin tables have no known float type "
+                              "(shape inference could not type them), so "
+                              "they cannot be rebuilt as [batch, seq, dim] "
+                              "M-RoPE tables (a vision tower's tables are "
+                              "[patches, dim]); no model written";
+  if (oldType.getRank() != 3)
+    return siteError(site) << "its tables have rank " << oldType.getRank()
+                           << "; only a decoder's [batch, seq, dim] tables "
+                              "are rebuilt as M-RoPE; no model written";
   SmallVector<int64_t> sections;
   if (!options.sections.empty()) {
     sections.assign(options.sections.begin(), options.sections.end());
@@ -475,18 +487,6 @@ LogicalResult fixTextSite(onnx::GraphOp graph, RopeSite &site,
       llvm::any_of(sections, [](int64_t s) { return s <= 0; }))
     return siteError(site) << "--sections must be positive and sum to "
                            << numFreqs << " (rotary dim / 2)";
-  RankedTensorType oldType = rankedTypeOf(site.cosTable);
-  if (!oldType || !isa<FloatType>(oldType.getElementType()) ||
-      !site.sinTable || site.sinTable.getType() != oldType)
-    return siteError(site) << "its cos/sin tables have no known float type "
-                              "(shape inference could not type them), so "
-                              "they cannot be rebuilt as [batch, seq, dim] "
-                              "M-RoPE tables (a vision tower's tables are "
-                              "[patches, dim]); no model written";
-  if (oldType.getRank() != 3)
-    return siteError(site) << "its tables have rank " << oldType.getRank()
-                           << "; only a decoder's [batch, seq, dim] tables "
-                              "are rebuilt as M-RoPE; no model written";
   int64_t width = oldType.getDimSize(2);
   bool perFrequency = width == numFreqs;
   if (!perFrequency && width != 2 * numFreqs)
