@@ -297,12 +297,17 @@ LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site, bool compute,
   if (hw && (!isIntTensor(hw) || rankOf(hw) != 2 || dimOf(hw, 1) != 2))
     return siteError(site) << "input 'vision_position_ids' is not an integer "
                               "[patches, 2] tensor";
+  // The patches the tables are for: the float [patches, ...] input (the
+  // hidden states), never an unrelated input such as the grid.
+  BlockArgument patchesOf;
+  for (BlockArgument arg : graph.getBodyBlock().getArguments())
+    if (!patchesOf && isFloatTensor(arg) && rankOf(arg) >= 2 &&
+        (ShapedType::isDynamic(patches) || dimOf(arg, 0) == patches))
+      patchesOf = arg;
+  if (!patchesOf)
+    return siteError(site) << "no float [patches, ...] graph input gives the "
+                              "patch count of the vision tables";
   if (compute) {
-    // The patches: the first input with a [patches, ...] shape.
-    Value patchesOf;
-    for (BlockArgument arg : graph.getBodyBlock().getArguments())
-      if (rankOf(arg) >= 1 && !patchesOf)
-        patchesOf = arg;
     Value grid;
     for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
       if (graph.getInputName(i) == "grid_thw")
@@ -310,8 +315,6 @@ LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site, bool compute,
     if (grid && (!isIntTensor(grid) || rankOf(grid) != 2 || dimOf(grid, 1) != 3 ||
                  elementTypeOf(grid) != i64))
       return siteError(site) << "input 'grid_thw' is not int64 [images, 3]";
-    if (!patchesOf)
-      return siteError(site) << "no ranked graph input gives the patch count";
     if (!grid) {
       grid = graph.addInput("grid_thw",
                             RankedTensorType::get({ShapedType::kDynamic, 3}, i64),
@@ -323,15 +326,12 @@ LogicalResult fixVisionSite(onnx::GraphOp graph, RopeSite &site, bool compute,
                              "grid_thw (2x2 merge-block order)");
   } else if (!hw) {
     std::string patchDim = "patches";
-    for (BlockArgument arg : graph.getBodyBlock().getArguments())
-      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
-                                                        onnx::attr::kDimParams))
-        if (!dims.empty())
-          if (auto name = dyn_cast<StringAttr>(dims[0]);
-              name && !name.getValue().empty()) {
-            patchDim = name.getValue().str();
-            break;
-          }
+    if (auto dims = graph.getArgAttrOfType<ArrayAttr>(
+            patchesOf.getArgNumber(), onnx::attr::kDimParams);
+        dims && !dims.empty())
+      if (auto name = dyn_cast<StringAttr>(dims[0]);
+          name && !name.getValue().empty())
+        patchDim = name.getValue().str();
     hw = graph.addInput("vision_position_ids",
                         RankedTensorType::get({patches, 2}, i64),
                         {StringRef(patchDim), StringRef("")});
