@@ -1,224 +1,116 @@
-//===- RopeSites.cpp - find and classify RoPE in ONNX graphs --------------===//
+//===- RopeSites.cpp - find RoPE sites in ONNX graphs ---------------------===//
+//
+// Site matching: a Cos/Sin pair of a positional angle, or constant caches
+// gathered by position; the frequency table, the section merge and the
+// rotations the tables feed. Types and constants come from OnnxMatchers.h,
+// the backward walk from PositionWalk.h; the verdict from RopeClassify.h.
+//
+//===----------------------------------------------------------------------===//
 #include "mrope/Analysis/RopeSites.h"
 
-#include "mlir/IR/BuiltinTypes.h"
+#include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/PositionWalk.h"
+#include "mrope/Analysis/RopeClassify.h"
+#include "mrope/Analysis/RopeReport.h"
+#include "mrope/Dialect/Rope/IR/RopeDialect.h"
+
+#include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/SetVector.h"
-#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Debug.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
 #include <map>
-#include <numeric>
+
+#define DEBUG_TYPE "rope-sites"
 
 using namespace mlir;
 using namespace mrope;
+using namespace mrope::match;
 using onnx::NodeOp;
-
-std::optional<Arch> mrope::parseArch(StringRef name) {
-  return llvm::StringSwitch<std::optional<Arch>>(name)
-      .Case("auto", Arch::Auto)
-      .Case("qwen2-vl", Arch::Qwen2VL)
-      .Case("qwen2.5-vl", Arch::Qwen25VL)
-      .Case("qwen3-vl", Arch::Qwen3VL)
-      .Case("text", Arch::Text)
-      .Default(std::nullopt);
-}
-
-StringRef mrope::archName(Arch arch) {
-  switch (arch) {
-  case Arch::Auto:
-    return "auto";
-  case Arch::Qwen2VL:
-    return "qwen2-vl";
-  case Arch::Qwen25VL:
-    return "qwen2.5-vl";
-  case Arch::Qwen3VL:
-    return "qwen3-vl";
-  case Arch::Text:
-    return "text";
-  }
-  llvm_unreachable("unknown arch");
-}
-
-bool mrope::isQwenVL(Arch arch) {
-  return arch == Arch::Qwen2VL || arch == Arch::Qwen25VL ||
-         arch == Arch::Qwen3VL;
-}
-
-std::string mrope::nodeLabel(onnx::NodeOp node) {
-  if (!node.getNodeName().empty())
-    return node.getNodeName().str();
-  if (node.getNumResults() && !node.getOutputName(0).empty())
-    return "output '" + node.getOutputName(0) + "'";
-  return "an unnamed " + node.getOpType().str() + " node";
-}
-
-std::string RopeSite::positionsName() const {
-  if (auto arg = dyn_cast<BlockArgument>(positions)) {
-    if (auto graph = dyn_cast<onnx::GraphOp>(arg.getOwner()->getParentOp()))
-      return ("input '" + graph.getInputName(arg.getArgNumber()) + "'").str();
-    return "a subgraph input";
-  }
-  if (auto node = positions.getDefiningOp<NodeOp>())
-    return "Range " + nodeLabel(node);
-  return "an unknown value";
-}
 
 namespace {
 
-Type elementTypeOf(Value v) {
-  if (auto shaped = dyn_cast<ShapedType>(v.getType()))
-    return shaped.getElementType();
-  return {};
-}
-
-/// Float contents of a small constant, whatever its float width.
-std::optional<SmallVector<float>> floatConstant(Value v) {
-  std::optional<DenseElementsAttr> attr = onnx::getConstantValue(v, 1 << 16);
-  if (!attr || !isa<FloatType>(attr->getElementType()))
+/// Says why a candidate is not a site: to LLVM's debug stream
+/// (-debug-only=rope-sites, in builds where LLVM_DEBUG is compiled in) and
+/// to the --explain stream.
+class Explain {
+public:
+  explicit Explain(llvm::raw_ostream *os) : os(os) {}
+  /// Always returns nullopt, so matchers can `return reject(...)`.
+  std::nullopt_t reject(NodeOp node, const llvm::Twine &why) const {
+    std::string line = (node.getOpType() + " " + nodeLabel(node) +
+                        ": not a RoPE site: " + why)
+                           .str();
+    LLVM_DEBUG(llvm::dbgs() << "[" DEBUG_TYPE "] " << line << "\n");
+    if (os)
+      *os << line << "\n";
     return std::nullopt;
-  SmallVector<float> values;
-  for (APFloat f : attr->getValues<APFloat>()) {
-    bool lost = false;
-    f.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven, &lost);
-    values.push_back(f.convertToFloat());
   }
-  return values;
-}
+  void note(NodeOp node, const llvm::Twine &what) const {
+    std::string line = (node.getOpType() + " " + nodeLabel(node) + ": " + what)
+                           .str();
+    LLVM_DEBUG(llvm::dbgs() << "[" DEBUG_TYPE "] " << line << "\n");
+    if (os)
+      *os << line << "\n";
+  }
 
-bool scalarConstantValue(Value v);
+private:
+  llvm::raw_ostream *os;
+};
 
 /// Sections from a Gather that picks the position row of every channel (the
 /// form convert-rope-to-onnx writes): rows of the first F channels, in the
-/// rotate-half layout.
+/// rotate-half layout. Returns the sections and whether they interleave.
 std::optional<std::pair<SmallVector<int64_t>, bool>>
 matchChannelRows(ArrayRef<NodeOp> gathers, int64_t numFreqs) {
   for (NodeOp gather : gathers) {
-    auto rows = onnx::getConstantInts(gather.getInputs()[1]);
+    std::optional<SmallVector<int64_t>> rows = NodeBinder(gather).constInts(1);
     if (!rows || static_cast<int64_t>(rows->size()) != 2 * numFreqs)
       continue;
     ArrayRef<int64_t> first = ArrayRef<int64_t>(*rows).take_front(numFreqs);
     if (first != ArrayRef<int64_t>(*rows).drop_front(numFreqs))
       continue;
     int64_t numAxes = *llvm::max_element(first) + 1;
-    if (numAxes < 2 || *llvm::min_element(first) < 0)
+    if (numAxes < 2 || numAxes > 16 || *llvm::min_element(first) < 0)
       continue;
     SmallVector<int64_t> sections(numAxes, 0);
     for (int64_t r : first)
       ++sections[r];
-    bool contiguous = llvm::is_sorted(first);
-    return std::make_pair(sections, !contiguous);
+    return std::make_pair(sections, !llvm::is_sorted(first));
   }
   return std::nullopt;
 }
 
-bool scalarConstantValue(Value v) {
-  auto values = floatConstant(v);
-  return values && values->size() == 1;
-}
-
-bool isConstant(Value v) {
-  if (v.getDefiningOp<onnx::InitializerOp>())
-    return true;
-  NodeOp node = v.getDefiningOp<NodeOp>();
-  return node && node.isOnnx("Constant");
-}
-
-std::optional<int64_t> scalarInt(Value v) {
-  auto ints = onnx::getConstantInts(v);
-  if (!ints || ints->size() != 1)
+/// Qwen3-VL's interleave: freqs[..., a:A*s_a:A] taken from row a, spelled as
+/// Slices with step A on the last axis. Sections from their bounds.
+std::optional<SmallVector<int64_t>> matchInterleave(const PositionWalk &c,
+                                                    int64_t numFreqs) {
+  constexpr int64_t kAxes = 3;
+  std::map<int64_t, int64_t> countByStart;
+  for (NodeOp slice : c.slices) {
+    NodeBinder s(slice);
+    auto starts = s.constInts(1), ends = s.constInts(2), steps = s.constInts(4);
+    if (!starts || !ends || !steps || starts->size() != 1 ||
+        ends->size() != 1 || steps->size() != 1 || steps->front() != kAxes)
+      continue;
+    int64_t start = starts->front();
+    int64_t end = std::min(ends->front(), numFreqs);
+    if (start <= 0 || start >= kAxes || end <= start)
+      continue;
+    countByStart[start] = (end - start + kAxes - 1) / kAxes;
+  }
+  if (countByStart.size() != kAxes - 1)
     return std::nullopt;
-  return ints->front();
+  int64_t rest = numFreqs - countByStart[1] - countByStart[2];
+  if (rest <= 0)
+    return std::nullopt;
+  return SmallVector<int64_t>{rest, countByStart[1], countByStart[2]};
 }
-
-/// Inputs of `node` that carry data into its result (not shapes, axes or
-/// constant indices).
-SmallVector<Value> dataInputs(NodeOp node) {
-  StringRef t = node.getOpType();
-  auto in = node.getInputs();
-  auto only = [&](std::initializer_list<unsigned> idx) {
-    SmallVector<Value> out;
-    for (unsigned i : idx)
-      if (i < in.size() && !isa<NoneType>(in[i].getType()))
-        out.push_back(in[i]);
-    return out;
-  };
-  if (llvm::is_contained({"Reshape", "Expand", "Tile", "Unsqueeze", "Squeeze",
-                          "Slice", "Pad", "Flatten", "Transpose", "Cast"},
-                         t))
-    return only({0});
-  if (t == "ScatterND" || t == "ScatterElements")
-    return only({0, 2});
-  if (t == "Where")
-    return only({1, 2});
-  if (t == "Gather" || t == "GatherElements" || t == "GatherND")
-    return isConstant(in[1]) ? only({0}) : only({0, 1});
-  return SmallVector<Value>(in.begin(), in.end());
-}
-
-/// Everything the value of an angle (or a table index) depends on.
-struct Closure {
-  llvm::SetVector<Operation *> nodes;
-  SmallVector<Value> intInputs, floatInputs;
-  SmallVector<NodeOp> ranges;
-  SmallVector<SmallVector<float>> floatConsts;
-  SmallVector<NodeOp> slices;
-  /// Gathers along axis 0 by constant indices (our own M-RoPE lowering picks
-  /// the position row of every channel this way).
-  SmallVector<NodeOp> rowGathers;
-  llvm::DenseSet<Value> seen;
-
-  /// The positions the closure depends on: an integer graph input wins
-  /// over a Range (a Range may only index a table); null when neither.
-  Value positionsLeaf() const {
-    if (!intInputs.empty())
-      return intInputs.front();
-    return ranges.empty() ? Value() : ranges.front()->getResult(0);
-  }
-
-  void walk(Value v) {
-    if (!v || !seen.insert(v).second)
-      return;
-    if (auto arg = dyn_cast<BlockArgument>(v)) {
-      Type elem = elementTypeOf(arg);
-      if (elem && isa<IntegerType>(elem))
-        intInputs.push_back(arg);
-      else if (elem && isa<FloatType>(elem))
-        floatInputs.push_back(arg);
-      return;
-    }
-    if (std::optional<SmallVector<float>> c = floatConstant(v)) {
-      floatConsts.push_back(*c);
-      return;
-    }
-    NodeOp node = v.getDefiningOp<NodeOp>();
-    if (!node || node.isOnnx("Constant"))
-      return;
-    StringRef t = node.getOpType();
-    // Shapes say how big, not which positions.
-    if (t == "Shape" || t == "Size" || t == "ConstantOfShape")
-      return;
-    nodes.insert(node);
-    if (t == "Range") {
-      ranges.push_back(node);
-      return;
-    }
-    if (t == "Slice")
-      slices.push_back(node);
-    if (t == "Gather" && node.getIntAttr("axis").value_or(0) == 0 &&
-        isConstant(node.getInputs()[1]))
-      rowGathers.push_back(node);
-    for (Value in : dataInputs(node))
-      walk(in);
-  }
-};
 
 /// The frequency table among the constants an angle depends on: the largest
 /// positive, non-increasing float vector starting at 1.
-std::optional<SmallVector<float>> pickInvFreq(const Closure &c) {
+std::optional<SmallVector<float>> pickInvFreq(const PositionWalk &c) {
   std::optional<SmallVector<float>> best;
   for (SmallVector<float> values : c.floatConsts) {
     // A per-channel table [inv, inv] (rotate-half layout; twice again when
@@ -249,7 +141,11 @@ double thetaOf(ArrayRef<float> invFreq) {
     num += static_cast<double>(i) * std::log(static_cast<double>(f));
     den += static_cast<double>(i) * static_cast<double>(i);
   }
+  if (den == 0.0 || num == 0.0)
+    return 0.0;
   double theta = std::exp(-n * num / den);
+  if (!std::isfinite(theta))
+    return 0.0;
   // Report the 5 significant digits the f32 table pins down.
   return std::stod(llvm::formatv("{0:e4}", theta).str());
 }
@@ -257,18 +153,16 @@ double thetaOf(ArrayRef<float> invFreq) {
 /// Nodes that pass a table through unchanged up to scaling and dtype.
 Value followTableChain(Value v, SmallVectorImpl<Operation *> &chain) {
   while (v.hasOneUse()) {
-    NodeOp user = dyn_cast<NodeOp>(*v.getUsers().begin());
-    if (!user)
+    NodeBinder user(dyn_cast<NodeOp>(*v.getUsers().begin()));
+    bool pass = user.is("Cast") ||
+                (user.isAnyOf("Mul", "Div") && user.input(0) == v &&
+                 user.input(1) && isScalarFloat(user.input(1))) ||
+                (user.is("Mul") && user.input(1) == v && user.input(0) &&
+                 isScalarFloat(user.input(0)));
+    if (!pass || !user.result())
       break;
-    bool pass = user.isOnnx("Cast") ||
-                ((user.isOnnx("Mul") || user.isOnnx("Div")) &&
-                 user.getInputs()[0] == v && scalarConstantValue(user.getInputs()[1]));
-    if (!pass && user.isOnnx("Mul") && user.getInputs()[1] == v)
-      pass = scalarConstantValue(user.getInputs()[0]);
-    if (!pass)
-      break;
-    chain.push_back(user);
-    v = user.getResults()[0];
+    chain.push_back(user.getNode());
+    v = user.result();
   }
   return v;
 }
@@ -281,46 +175,47 @@ struct Merge {
 
 /// Hugging Face's M-RoPE merge of [A, B, S, R] tables: split the last axis
 /// into [s0..sA-1, s0..sA-1], take chunk j from row j % A, concatenate.
-std::optional<Merge> matchSectionMerge(Value table) {
+/// A per-frequency table (one column per frequency, e.g. GPT-J's sin|cos
+/// halves) is split once, [s0..sA-1].
+std::optional<Merge> matchSectionMerge(Value table, bool perFrequency = false) {
   for (Operation *user : table.getUsers()) {
-    NodeOp split = dyn_cast<NodeOp>(user);
-    if (!split || !split.isOnnx("Split") || split.getInputs()[0] != table)
+    NodeBinder split(dyn_cast<NodeOp>(user));
+    if (!split.is("Split") || split.input(0) != table)
       continue;
-    std::optional<SmallVector<int64_t>> sizes = split.getIntsAttr("split");
-    if (!sizes && split.getInputs().size() > 1)
-      sizes = onnx::getConstantInts(split.getInputs()[1]);
-    int64_t axis = split.getIntAttr("axis").value_or(0);
-    if (!sizes || sizes->size() % 2 || sizes->size() < 4 || axis != -1)
+    std::optional<SmallVector<int64_t>> sizes = split.intsAttr("split");
+    if (!sizes && split.input(1))
+      sizes = split.constInts(1);
+    if (!sizes || split.intAttr("axis", 0) != -1 ||
+        split.getNode().getNumResults() != sizes->size())
       continue;
-    size_t numAxes = sizes->size() / 2;
+    if (perFrequency ? sizes->size() < 2
+                     : (sizes->size() % 2 || sizes->size() < 4))
+      continue;
+    size_t numAxes = perFrequency ? sizes->size() : sizes->size() / 2;
     ArrayRef<int64_t> half(*sizes);
-    if (half.take_front(numAxes) != half.drop_front(numAxes))
+    if (!perFrequency && half.take_front(numAxes) != half.drop_front(numAxes))
       continue;
     Merge merge;
     merge.sections.assign(half.begin(), half.begin() + numAxes);
-    merge.nodes.push_back(split);
+    merge.nodes.push_back(split.getNode());
     NodeOp concat;
     bool ok = true;
-    for (auto [j, chunk] : llvm::enumerate(split.getResults())) {
-      NodeOp gather = chunk.hasOneUse()
-                          ? dyn_cast<NodeOp>(*chunk.getUsers().begin())
-                          : NodeOp();
-      if (!gather || !gather.isOnnx("Gather") ||
-          gather.getIntAttr("axis").value_or(0) != 0 ||
-          scalarInt(gather.getInputs()[1]) !=
-              static_cast<int64_t>(j % numAxes) ||
-          !gather.getResults()[0].hasOneUse()) {
+    for (auto [j, chunk] : llvm::enumerate(split.getNode().getResults())) {
+      NodeBinder gather = split.soleUser(j);
+      if (!gather.is("Gather") || gather.intAttr("axis", 0) != 0 ||
+          !gather.input(1) ||
+          scalarIntOf(gather.input(1)) != static_cast<int64_t>(j % numAxes)) {
         ok = false;
         break;
       }
-      NodeOp next = dyn_cast<NodeOp>(*gather.getResults()[0].getUsers().begin());
-      if (!next || !next.isOnnx("Concat") || (concat && next != concat) ||
-          next.getInputs()[j] != gather.getResults()[0]) {
+      NodeBinder next = gather.soleUser();
+      if (!next.is("Concat") || (concat && next.getNode() != concat) ||
+          next.input(j) != gather.result()) {
         ok = false;
         break;
       }
-      concat = next;
-      merge.nodes.push_back(gather);
+      concat = next.getNode();
+      merge.nodes.push_back(gather.getNode());
     }
     if (!ok || !concat || concat.getInputs().size() != sizes->size())
       continue;
@@ -331,52 +226,59 @@ std::optional<Merge> matchSectionMerge(Value table) {
   return std::nullopt;
 }
 
-/// Qwen3-VL's interleave: freqs[..., a:A*s_a:A] taken from row a, spelled as
-/// Slices with step A on the last axis. Sections from their bounds.
-std::optional<SmallVector<int64_t>> matchInterleave(const Closure &c,
-                                                    int64_t numFreqs) {
-  constexpr int64_t kAxes = 3;
-  std::map<int64_t, int64_t> countByStart;
-  for (NodeOp slice : c.slices) {
-    auto in = slice.getInputs();
-    if (in.size() < 5)
-      continue;
-    auto starts = onnx::getConstantInts(in[1]);
-    auto ends = onnx::getConstantInts(in[2]);
-    auto steps = onnx::getConstantInts(in[4]);
-    if (!starts || !ends || !steps || starts->size() != 1 ||
-        steps->front() != kAxes)
-      continue;
-    int64_t start = starts->front();
-    int64_t end = std::min(ends->front(), numFreqs);
-    if (start <= 0 || start >= kAxes || end <= start)
-      continue;
-    countByStart[start] = (end - start + kAxes - 1) / kAxes;
+/// How the sin product's rotated operand spells rotate(x): a Reshape or
+/// Flatten of stacked halves is GPT-J's pair interleave; anything else
+/// (Concat(-x2, x1)) rotate-half.
+rope::PairLayout rotateLayout(Value sinProduct) {
+  NodeBinder mul(sinProduct);
+  for (unsigned i = 0; i < mul.numInputs(); ++i) {
+    NodeBinder rot(mul.input(i));
+    if (rot.isAnyOf("Reshape", "Flatten"))
+      if (NodeBinder inner(rot.input(0)); inner.isAnyOf("Concat", "Unsqueeze"))
+        return rope::PairLayout::gptj;
   }
-  if (countByStart.size() != kAxes - 1)
-    return std::nullopt;
-  int64_t rest = numFreqs - countByStart[1] - countByStart[2];
-  if (rest <= 0)
-    return std::nullopt;
-  return SmallVector<int64_t>{rest, countByStart[1], countByStart[2]};
+  return rope::PairLayout::neox;
 }
 
-int64_t rankOf(Value v) {
-  auto shaped = dyn_cast<ShapedType>(v.getType());
-  return shaped && shaped.hasRank() ? shaped.getRank() : -1;
-}
-
-int64_t dimOf(Value v, int64_t i) {
-  auto shaped = dyn_cast<ShapedType>(v.getType());
-  if (!shaped || !shaped.hasRank() || i >= shaped.getRank())
-    return ShapedType::kDynamic;
-  return shaped.getDimSize(i);
+/// Partial rotary: `x` as a constant Slice of the last axis of a wider
+/// tensor.
+void rotatedRange(Rotation &r) {
+  r.source = r.x;
+  r.rotaryBegin = 0;
+  int64_t dim = dimOf(r.x, -1);
+  r.rotaryEnd = ShapedType::isDynamic(dim) ? -1 : dim;
+  NodeBinder slice(r.x);
+  if (!slice.is("Slice") || !slice.input(0))
+    return;
+  auto starts = slice.constInts(1), ends = slice.constInts(2);
+  std::optional<SmallVector<int64_t>> axes =
+      slice.input(3) ? slice.constInts(3) : SmallVector<int64_t>{-1};
+  std::optional<SmallVector<int64_t>> steps =
+      slice.input(4) ? slice.constInts(4) : SmallVector<int64_t>{1};
+  Value src = slice.input(0);
+  int64_t rank = rankOf(src), width = dimOf(src, -1);
+  if (!starts || !ends || !axes || !steps || starts->size() != 1 ||
+      ends->size() != 1 || axes->size() != 1 || steps->size() != 1 ||
+      steps->front() != 1 || rank < 1 || ShapedType::isDynamic(width) ||
+      !(axes->front() == -1 || axes->front() == rank - 1))
+    return;
+  auto clampIndex = [&](int64_t i) {
+    if (i < 0)
+      i += width;
+    return std::clamp<int64_t>(i, 0, width);
+  };
+  int64_t begin = clampIndex(starts->front()), end = clampIndex(ends->front());
+  if (end <= begin)
+    return;
+  r.source = src;
+  r.rotaryBegin = begin;
+  r.rotaryEnd = end;
 }
 
 /// Follows a table to the Muls that apply it (through Unsqueeze, Cast,
 /// Reshape, Expand, Slice of the table): a rotation is such a Mul whose
 /// result is added to (or subtracted from) another product.
-void findRotations(Value table, RopeSite &site) {
+void findRotations(Value table, RopeSite &site, const Explain &explain) {
   SmallVector<Value> work{table};
   llvm::DenseSet<Value> seen;
   while (!work.empty()) {
@@ -384,64 +286,62 @@ void findRotations(Value table, RopeSite &site) {
     if (!seen.insert(v).second)
       continue;
     for (Operation *user : v.getUsers()) {
-      NodeOp node = dyn_cast<NodeOp>(user);
-      if (!node)
-        continue;
-      if (llvm::is_contained({"Unsqueeze", "Squeeze", "Cast", "Reshape",
-                              "Expand", "Slice", "Transpose", "Split"},
-                             node.getOpType())) {
-        if (node.getInputs()[0] == v)
-          for (Value r : node.getResults())
+      NodeBinder node(dyn_cast<NodeOp>(user));
+      if (node.isAnyOf("Unsqueeze", "Squeeze", "Cast", "Reshape", "Expand",
+                       "Slice", "Transpose", "Split")) {
+        if (node.input(0) == v)
+          for (Value r : node.getNode().getResults())
             work.push_back(r);
         continue;
       }
       // GPT-J's repeat_interleave rebuilds the table from its columns.
-      if (node.isOnnx("Concat")) {
-        work.push_back(node.getResults()[0]);
+      if (node.is("Concat")) {
+        work.push_back(node.result());
         continue;
       }
-      if (!node.isOnnx("Mul"))
+      if (!node.is("Mul") || node.numInputs() != 2)
         continue;
-      Value product = node.getResults()[0];
+      Value product = node.result();
+      Value x = node.input(0) == v ? node.input(1) : node.input(0);
+      bool found = false;
       for (Operation *sumUser : product.getUsers()) {
-        NodeOp sum = dyn_cast<NodeOp>(sumUser);
-        if (!sum || !(sum.isOnnx("Add") || sum.isOnnx("Sub")))
+        NodeBinder sum(dyn_cast<NodeOp>(sumUser));
+        if (!sum.isAnyOf("Add", "Sub") || sum.numInputs() != 2 || !x)
           continue;
-        site.rotations.push_back(node);
+        Rotation r;
+        r.cosMul = node.getNode();
+        r.combine = sum.getNode();
+        r.x = x;
+        // The other product holds rotate(x).
+        Value other = sum.input(0) == product ? sum.input(1) : sum.input(0);
+        r.layout = rotateLayout(other);
+        rotatedRange(r);
+        site.rotations.push_back(r);
         // The table broadcast against [tokens, heads, dim] (vision) has
         // rank 3; against [batch, heads, seq, dim] rank 4.
         if (rankOf(v) == 3)
           site.vision = true;
-        // The other product holds rotate(x): rotate-half is a Concat of
-        // (-x2, x1); GPT-J pairs are re-interleaved by a Reshape/Flatten.
-        Value other = sum.getInputs()[0] == product ? sum.getInputs()[1]
-                                                    : sum.getInputs()[0];
-        if (NodeOp mul = other.getDefiningOp<NodeOp>()) {
-          for (Value operand : mul.getInputs()) {
-            NodeOp rot = operand.getDefiningOp<NodeOp>();
-            if (rot && (rot.isOnnx("Reshape") || rot.isOnnx("Flatten")))
-              if (NodeOp inner = rot.getInputs()[0].getDefiningOp<NodeOp>())
-                if (inner.isOnnx("Concat") || inner.isOnnx("Unsqueeze"))
-                  site.layout = "gptj";
-          }
-        }
+        found = true;
         break;
       }
+      if (!found)
+        explain.note(node.getNode(),
+                     "multiplies by the table of " + nodeLabel(site.cosNode) +
+                         " but its product is not added to another: not a "
+                         "rotation");
     }
   }
 }
 
-void addNames(RopeSite &site, ArrayRef<Operation *> ops) {
+void addNodes(RopeSite &site, ArrayRef<Operation *> ops) {
   for (Operation *op : ops)
-    if (auto node = dyn_cast<NodeOp>(op))
-      if (std::string label = nodeLabel(node);
-          !llvm::is_contained(site.nodes, label))
-        site.nodes.push_back(label);
+    if (op && isa<NodeOp>(op) && !llvm::is_contained(site.nodes, op))
+      site.nodes.push_back(op);
 }
 
 /// The first value on the way from `leaf` to the angle that stacks rows:
 /// an Expand, Tile or Concat output inside the angle's closure.
-Value findBuiltRows(Value leaf, const Closure &c) {
+Value findBuiltRows(Value leaf, const PositionWalk &c) {
   SmallVector<Value> work{leaf};
   llvm::DenseSet<Value> seen;
   while (!work.empty()) {
@@ -451,91 +351,160 @@ Value findBuiltRows(Value leaf, const Closure &c) {
     for (Operation *user : v.getUsers()) {
       if (!c.nodes.contains(user))
         continue;
-      NodeOp node = cast<NodeOp>(user);
-      if (node.isOnnx("Expand") || node.isOnnx("Tile") ||
-          node.isOnnx("Concat"))
-        return node.getResults()[0];
-      for (Value r : node.getResults())
+      NodeBinder node(cast<NodeOp>(user));
+      if (node.isAnyOf("Expand", "Tile", "Concat"))
+        return node.result();
+      for (Value r : node.getNode().getResults())
         work.push_back(r);
     }
   }
   return {};
 }
 
-void classify(RopeSite &site, Arch arch) {
-  std::string source = site.positionsName();
-  if (site.kind == "mrope-degenerate") {
-    site.bug = true;
-    site.reason = "the " + std::to_string(site.sections.size()) +
-                  " position rows of this M-RoPE are built in the graph from "
-                  "one 1D tensor (" +
-                  source +
-                  "): text, image and video tokens all get 1D positions";
-  } else if (site.kind == "1d" && site.vision) {
-    if (isQwenVL(arch)) {
-      site.bug = true;
-      site.reason = "the vision tower rotates patches by a flattened 1D index "
-                    "from " + source +
-                    "; Qwen VL vision RoPE needs (h, w) positions per patch";
-    } else {
-      site.reason = "1D positions from " + source + " over [tokens, heads, dim]";
+/// Sections, rotary dim, theta, layout, order and frequency indexing as one
+/// attribute; null when the recovered parameters are inconsistent (what the
+/// verifier says goes to `why`).
+rope::SemanticsAttr makeSemantics(MLIRContext *ctx, ArrayRef<int64_t> sections,
+                                  int64_t rotaryDim, double theta,
+                                  rope::PairLayout layout,
+                                  rope::SectionOrder order,
+                                  rope::FreqIndex freqs, std::string &why) {
+  ScopedDiagnosticHandler quiet(ctx, [&](Diagnostic &d) {
+    why = d.str();
+    return success();
+  });
+  return rope::SemanticsAttr::getChecked(
+      [&] { return mlir::emitError(UnknownLoc::get(ctx)); }, ctx, sections,
+      rotaryDim, APFloat(theta), layout, order, freqs);
+}
+
+/// The site-wide layout: GPT-J pairs when any rotation spells them.
+rope::PairLayout siteLayout(const RopeSite &site) {
+  return llvm::any_of(site.rotations,
+                      [](const Rotation &r) {
+                        return r.layout == rope::PairLayout::gptj;
+                      })
+             ? rope::PairLayout::gptj
+             : rope::PairLayout::neox;
+}
+
+/// Whether `idx` holds (h, w) pairs [N, 2]: so typed, or (where shape
+/// inference left it unranked) a stack of two columns on the last axis,
+/// torch.stack([h, w], -1), seen through Tile/Expand/Cast/Identity and row
+/// Gathers (a window reorder).
+bool isPairIndex(Value idx) {
+  if (rankOf(idx) == 2 && dimOf(idx, -1) == 2)
+    return true;
+  for (int hops = 0; idx && hops < 16; ++hops) {
+    NodeBinder node(idx);
+    if (node.isAnyOf("Tile", "Expand", "Cast", "Identity", "Gather")) {
+      idx = node.input(0);
+      continue;
     }
-  } else if (site.kind == "1d") {
-    if (isQwenVL(arch)) {
-      site.bug = true;
-      site.reason = ("a " + archName(arch) +
-                     " model rotates by 1D positions from " + source +
-                     "; its multimodal RoPE needs 3D positions [3, batch, seq]")
-                        .str();
-    } else {
-      site.reason = "1D positions from " + source +
-                    (arch == Arch::Auto
-                         ? ": right for a text model (declare --arch "
-                           "qwen2-vl to check it as a Qwen VL model)"
-                         : ": right for a text model");
+    if (!node.is("Concat") || node.numInputs() != 2)
+      return false;
+    int64_t axis = node.intAttr("axis", 0);
+    for (unsigned i = 0; i < 2; ++i) {
+      NodeBinder column(node.input(i));
+      std::optional<SmallVector<int64_t>> axes =
+          column.is("Unsqueeze") ? column.constInts(1) : std::nullopt;
+      if (!axes || axes->size() != 1 || (*axes)[0] != axis ||
+          !(axis == -1 || axis == 1))
+        return false;
     }
-  } else if (site.kind == "2d") {
-    site.reason = site.computedPositions
-                      ? "2D (h, w) positions computed in the graph from " +
-                            source + " (vision tower)"
-                      : "2D (h, w) positions from " + source + " (vision tower)";
-  } else if (site.computedPositions) {
-    site.reason = "3D positions computed in the graph (get_rope_index) from " +
-                  source + " and the image/video grids";
-  } else {
-    site.reason = "3D positions [3, batch, seq] from " + source;
+    return true;
   }
+  return false;
+}
+
+/// The stock Qwen2-VL/2.5-VL vision tower's lookup: rows of a frequency
+/// table computed from a Range (outer(arange(max_grid), inv_freq)) gathered
+/// by integer (h, w) pairs [N, 2], then flattened: every patch gets the
+/// frequencies of its h and of its w.
+NodeOp matchAxisTableGather(const PositionWalk &c) {
+  for (Operation *op : c.nodes) {
+    NodeBinder g(cast<NodeOp>(op));
+    if (!g.is("Gather") || g.intAttr("axis", 0) != 0)
+      continue;
+    Value table = g.input(0), idx = g.input(1);
+    if (!table || !idx || isConstant(idx) || !isIntTensor(idx) ||
+        !isFloatTensor(table) || !isPairIndex(idx))
+      continue;
+    PositionWalk t;
+    t.walk(table);
+    if (t.ranges.empty() || t.floatConsts.empty() || !t.floatInputs.empty())
+      continue;
+    return g.getNode();
+  }
+  return {};
+}
+
+/// The [N, 3] integer grid input (grid_thw) `v` is computed from, through
+/// any node (Range bounds and shapes included); null when none.
+Value gridInputOf(Value v) {
+  SmallVector<Value> work{v};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value cur = work.pop_back_val();
+    if (!cur || !seen.insert(cur).second || seen.size() > 4096)
+      continue;
+    if (isa<BlockArgument>(cur)) {
+      if (isIntTensor(cur) && rankOf(cur) == 2 && dimOf(cur, 1) == 3)
+        return cur;
+      continue;
+    }
+    if (Operation *def = cur.getDefiningOp())
+      for (Value operand : def->getOperands())
+        work.push_back(operand);
+  }
+  return {};
 }
 
 /// A site whose tables are computed on the fly: Cos/Sin of an angle.
-std::optional<RopeSite> matchComputedSite(NodeOp cos, Arch arch) {
-  Value angle = cos.getInputs()[0];
+std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
+                                          const Explain &explain) {
+  NodeBinder cos(cosOp);
+  Value angle = cos.input(0);
+  if (!angle || !cos.result())
+    return explain.reject(cosOp, "no input angle");
   NodeOp sin;
   for (Operation *user : angle.getUsers())
-    if (auto node = dyn_cast<NodeOp>(user); node && node.isOnnx("Sin"))
-      sin = node;
+    if (NodeBinder node(dyn_cast<NodeOp>(user)); node.is("Sin") && node.result())
+      sin = node.getNode();
   if (!sin)
-    return std::nullopt;
+    return explain.reject(cosOp, "no Sin of the same angle");
 
-  Closure c;
+  PositionWalk c;
   c.walk(angle);
   // Tables built from activations or constants only are not positional.
-  if (!c.floatInputs.empty() || !c.positionsLeaf())
-    return std::nullopt;
+  if (!c.floatInputs.empty())
+    return explain.reject(
+        cosOp, "the angle depends on a float graph input (activations, not "
+               "positions)");
+  if (!c.positionsLeaf())
+    return explain.reject(cosOp, "the angle depends on no integer graph input "
+                                 "and no Range (constant angles)");
   std::optional<SmallVector<float>> invFreq = pickInvFreq(c);
   if (!invFreq)
-    return std::nullopt;
+    return explain.reject(cosOp,
+                          "no frequency table among the angle's constants (a "
+                          "positive, non-increasing float vector starting "
+                          "at 1)");
 
   RopeSite site;
-  site.cosNode = cos;
+  site.cosNode = cosOp;
   site.sinNode = sin;
+  site.cosTable = cos.result();
+  site.sinTable = sin.getResults()[0];
   site.invFreq = *invFreq;
-  site.theta = thetaOf(*invFreq);
+  double theta = thetaOf(*invFreq);
   int64_t numFreqs = invFreq->size();
   site.positions = c.positionsLeaf();
+  site.source = isa<BlockArgument>(site.positions) ? PositionSource::GraphInput
+                                                   : PositionSource::Range;
 
   SmallVector<Operation *> chain;
-  Value cosTable = followTableChain(cos.getResults()[0], chain);
+  Value cosTable = followTableChain(cos.result(), chain);
   std::optional<Merge> merge = matchSectionMerge(cosTable);
   std::optional<SmallVector<int64_t>> interleave =
       merge ? std::nullopt : matchInterleave(c, numFreqs);
@@ -543,7 +512,7 @@ std::optional<RopeSite> matchComputedSite(NodeOp cos, Arch arch) {
                          ? std::nullopt
                          : matchChannelRows(c.rowGathers, numFreqs);
 
-  bool fromInput = isa<BlockArgument>(site.positions);
+  bool fromInput = site.source == PositionSource::GraphInput;
   // Positions computed from token ids and [N, 3] grids: get_rope_index in
   // the graph.
   Value grids, ids;
@@ -559,74 +528,126 @@ std::optional<RopeSite> matchComputedSite(NodeOp cos, Arch arch) {
     if (rankOf(in) == 2 && (!ids || named))
       ids = in;
   }
-  if ((merge || interleave || channelRows) && grids) {
-    site.computedPositions = true;
-    if (ids)
-      site.positions = ids;
-  }
+  SmallVector<int64_t> sections;
+  int64_t rotaryDim = 2 * numFreqs;
+  auto order = rope::SectionOrder::contiguous;
+  auto freqs = rope::FreqIndex::global;
   if (merge || interleave || channelRows) {
-    site.sections = merge        ? merge->sections
-                    : interleave ? *interleave
-                                 : channelRows->first;
-    site.interleaved = interleave || (channelRows && channelRows->second);
-    site.rotaryDim = 2 * numFreqs;
-    int64_t rows = site.sections.size();
-    if (site.computedPositions ||
+    if (grids) {
+      site.source = PositionSource::GetRopeIndex;
+      if (ids)
+        site.positions = ids;
+    }
+    sections = merge        ? merge->sections
+               : interleave ? *interleave
+                            : channelRows->first;
+    if (interleave || (channelRows && channelRows->second))
+      order = rope::SectionOrder::interleaved;
+    int64_t rows = sections.size();
+    if (site.hasComputedPositions() ||
         (fromInput && rankOf(site.positions) == 3 &&
          dimOf(site.positions, 0) == rows)) {
-      site.kind = site.interleaved ? "mrope-interleaved" : "mrope";
+      site.kind = order == rope::SectionOrder::interleaved
+                      ? PositionKind::MRopeInterleaved
+                      : PositionKind::MRope;
     } else {
-      site.kind = "mrope-degenerate";
+      site.kind = PositionKind::MRopeDegenerate;
       site.builtRows = findBuiltRows(site.positions, c);
     }
     if (merge) {
-      addNames(site, merge->nodes);
+      addNodes(site, merge->nodes);
       cosTable = merge->merged;
     }
-  } else if ((fromInput && rankOf(site.positions) == 2 &&
-              dimOf(site.positions, 1) == 2) ||
+  } else if (NodeOp axisGather = matchAxisTableGather(c);
+             axisGather || (fromInput && rankOf(site.positions) == 2 &&
+                            dimOf(site.positions, 1) == 2) ||
              grids) {
-    // (h, w) per patch, given, or computed from [N, 3] grids in the graph.
-    site.computedPositions = static_cast<bool>(grids);
-    if (grids)
+    // (h, w) per patch, given, or computed from [N, 3] grids in the graph,
+    // or rows of a per-axis table gathered by (h, w) wherever they come
+    // from. Vision tower: each axis with its own copy of the frequencies.
+    if (axisGather) {
+      Value hw = axisGather.getInputs()[1];
+      if (isa<BlockArgument>(hw)) {
+        site.source = PositionSource::GraphInput;
+        site.positions = hw;
+      } else if (Value grid = gridInputOf(hw)) {
+        site.source = PositionSource::Grid;
+        site.positions = grid;
+      } else {
+        PositionWalk hwWalk;
+        hwWalk.walk(hw);
+        if (Value leaf = hwWalk.positionsLeaf())
+          site.positions = leaf;
+      }
+    } else if (grids) {
+      site.source = PositionSource::Grid;
       site.positions = grids;
-    // Vision tower: (h, w) per patch, each axis with its own copy of the
-    // frequencies.
-    site.kind = "2d";
-    site.sections = {numFreqs, numFreqs};
-    site.perSectionFreqs = true;
-    site.rotaryDim = 4 * numFreqs;
+    }
+    site.kind = PositionKind::TwoD;
+    sections = {numFreqs, numFreqs};
+    freqs = rope::FreqIndex::per_section;
+    rotaryDim = 4 * numFreqs;
   } else {
-    site.kind = "1d";
-    site.sections = {numFreqs};
-    site.rotaryDim = 2 * numFreqs;
+    site.kind = PositionKind::OneD;
+    sections = {numFreqs};
   }
-  findRotations(cosTable, site);
+  findRotations(cosTable, site, explain);
   if (site.rotations.empty())
-    return std::nullopt; // sin/cos that rotate nothing (absolute embeddings)
-  addNames(site, c.nodes.getArrayRef());
-  addNames(site, {cos, sin});
-  addNames(site, chain);
+    return explain.reject(cosOp, "its tables rotate nothing (no Mul by the "
+                                 "table feeds an Add or Sub): absolute "
+                                 "embeddings, not RoPE");
+  std::string why;
+  site.semantics = makeSemantics(cosOp.getContext(), sections, rotaryDim,
+                                 theta, siteLayout(site), order, freqs, why);
+  if (!site.semantics)
+    return explain.reject(cosOp, "inconsistent semantics: " + why);
+  addNodes(site, c.nodes.getArrayRef());
+  addNodes(site, {cosOp, sin});
+  addNodes(site, chain);
   classify(site, arch);
   return site;
+}
+
+/// A constant cache under the views that keep its rows 0 and 1 (all the
+/// cache match reads): rows [0, n) (`cos_cached[:seq_len]`) and casts.
+Value peelCacheView(Value cache) {
+  for (NodeBinder view(cache); view.isAnyOf("Slice", "Cast") && view.input(0);
+       view = NodeBinder(cache)) {
+    if (view.is("Slice")) {
+      auto starts = view.constInts(1);
+      auto axes = view.input(3) ? view.constInts(3) : SmallVector<int64_t>{0};
+      auto steps = view.input(4) ? view.constInts(4) : SmallVector<int64_t>{1};
+      if (!starts || !axes || !steps || *starts != SmallVector<int64_t>{0} ||
+          *axes != SmallVector<int64_t>{0} || *steps != SmallVector<int64_t>{1})
+        break;
+    }
+    cache = view.input(0);
+  }
+  return cache;
 }
 
 /// A site whose tables are constant caches gathered by position: a cos cache
 /// and a sin cache gathered with the same indices, or one sin|cos cache
 /// (GPT-J) split in two after the Gather.
-std::optional<RopeSite> matchCachedSite(NodeOp gather, Arch arch) {
-  auto in = gather.getInputs();
-  if (in.size() != 2 || isConstant(in[1]) ||
-      gather.getIntAttr("axis").value_or(0) != 0)
+std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
+                                        const Explain &explain) {
+  NodeBinder gather(gatherOp);
+  Value cache = gather.input(0), index = gather.input(1);
+  if (!cache || !index || isConstant(index) || gather.intAttr("axis", 0) != 0 ||
+      !gather.result())
+    return std::nullopt; // not a lookup by position: not worth a line
+  cache = peelCacheView(cache);
+  std::optional<DenseElementsAttr> table = constantOf(cache, 1 << 22);
+  if (!table)
     return std::nullopt;
-  std::optional<DenseElementsAttr> table = onnx::getConstantValue(in[0], 1 << 22);
-  if (!table || !isa<FloatType>(table->getElementType()) ||
+  if (!isa<FloatType>(table->getElementType()) ||
       table->getType().getRank() != 2 || table->getType().getDimSize(0) < 2)
-    return std::nullopt;
-  std::optional<SmallVector<float>> values = floatConstant(in[0]);
+    return explain.reject(gatherOp, "gathers from a constant that is not a "
+                                    "float [positions, dim] table");
+  std::optional<SmallVector<float>> values = floatsOf(cache, 1 << 22);
   int64_t width = table->getType().getDimSize(1);
-  if (!values || width % 2)
-    return std::nullopt;
+  if (!values || width % 2 || width == 0)
+    return explain.reject(gatherOp, "its table has an odd width");
   ArrayRef<float> row0 = ArrayRef<float>(*values).take_front(width);
   ArrayRef<float> row1 = ArrayRef<float>(*values).slice(width, width);
   auto all = [](ArrayRef<float> v, float x) {
@@ -636,161 +657,186 @@ std::optional<RopeSite> matchCachedSite(NodeOp gather, Arch arch) {
   RopeSite site;
   SmallVector<float> cosRow, sinRow;
   Value cosTable;
+  bool perChannel = true;
   if (all(row0, 1.0f)) {
     // cos(0) = 1: a cos cache; its sin cache is gathered by the same indices.
-    for (Operation *user : in[1].getUsers()) {
-      auto node = dyn_cast<NodeOp>(user);
-      if (!node || node == gather || !node.isOnnx("Gather"))
+    for (Operation *user : index.getUsers()) {
+      NodeBinder other(dyn_cast<NodeOp>(user));
+      if (!other.is("Gather") || other.getNode() == gatherOp ||
+          other.input(1) != index || !other.input(0) || !other.result())
         continue;
-      auto sinValues = floatConstant(node.getInputs()[0]);
+      auto sinValues = floatsOf(peelCacheView(other.input(0)), 1 << 22);
       if (sinValues && sinValues->size() == values->size() &&
           all(ArrayRef<float>(*sinValues).take_front(width), 0.0f)) {
-        site.sinNode = node;
-        sinRow.assign(sinValues->begin() + width, sinValues->begin() + 2 * width);
+        site.sinNode = other.getNode();
+        sinRow.assign(sinValues->begin() + width,
+                      sinValues->begin() + 2 * width);
         break;
       }
     }
     if (!site.sinNode)
-      return std::nullopt;
-    site.cosNode = gather;
+      return explain.reject(gatherOp, "a cos cache (row 0 all ones) without a "
+                                      "sin cache gathered by the same indices");
+    site.cosNode = gatherOp;
     cosRow.assign(row1.begin(), row1.end());
-    cosTable = gather.getResults()[0];
+    cosTable = gather.result();
+    site.sinTable = site.sinNode.getResults()[0];
   } else if (all(row0.take_front(width / 2), 0.0f) &&
              all(row0.drop_front(width / 2), 1.0f)) {
     // sin | cos in one cache, split after the Gather.
-    Value gathered = gather.getResults()[0];
-    NodeOp split = gathered.hasOneUse()
-                       ? dyn_cast<NodeOp>(*gathered.getUsers().begin())
-                       : NodeOp();
-    if (!split || !split.isOnnx("Split") || split.getNumResults() != 2)
-      return std::nullopt;
-    site.cosNode = gather;
-    site.sinNode = split;
-    ArrayRef<float> half = row1;
-    sinRow.assign(half.begin(), half.begin() + width / 2);
-    cosRow.assign(half.begin() + width / 2, half.end());
-    cosTable = split.getResults()[1];
+    NodeBinder split = gather.soleUser();
+    if (!split.is("Split") || split.getNode().getNumResults() != 2)
+      return explain.reject(gatherOp, "a sin|cos cache not split in two "
+                                      "after the Gather");
+    site.cosNode = gatherOp;
+    site.sinNode = split.getNode();
+    sinRow.assign(row1.begin(), row1.begin() + width / 2);
+    cosRow.assign(row1.begin() + width / 2, row1.end());
+    cosTable = split.result(1);
+    site.sinTable = split.result(0);
     width /= 2;
+    perChannel = false;
   } else {
-    return std::nullopt;
+    return explain.reject(gatherOp, "row 0 of the gathered table is neither "
+                                    "cos(0) = 1 nor sin(0)|cos(0) = 0|1");
   }
 
-  Closure c;
-  c.walk(in[1]);
+  site.cosTable = cosTable;
+  PositionWalk c;
+  c.walk(index);
   site.positions = c.positionsLeaf();
   if (!site.positions)
-    return std::nullopt;
-  findRotations(cosTable, site);
+    return explain.reject(gatherOp, "its indices depend on no integer graph "
+                                    "input and no Range");
+  site.source = isa<BlockArgument>(site.positions) ? PositionSource::GraphInput
+                                                   : PositionSource::Range;
+  // Caches gathered by [A, B, S] rows, then HF's section merge.
+  SmallVector<Operation *> chain;
+  std::optional<Merge> merge =
+      matchSectionMerge(followTableChain(cosTable, chain), !perChannel);
+  SmallVector<int64_t> sections;
+  if (merge) {
+    sections = merge->sections;
+    addNodes(site, chain);
+    addNodes(site, merge->nodes);
+    cosTable = merge->merged;
+    int64_t rows = sections.size();
+    if (site.source == PositionSource::GraphInput &&
+        rankOf(site.positions) == 3 && dimOf(site.positions, 0) == rows) {
+      site.kind = PositionKind::MRope;
+    } else {
+      site.kind = PositionKind::MRopeDegenerate;
+      site.builtRows = findBuiltRows(site.positions, c);
+    }
+  }
+  findRotations(cosTable, site, explain);
   if (site.rotations.empty())
-    return std::nullopt;
+    return explain.reject(gatherOp, "its tables rotate nothing (no Mul by the "
+                                    "table feeds an Add or Sub)");
+  rope::PairLayout layout = siteLayout(site);
   // Row 1 holds cos/sin of inv_freq itself. A sin|cos cache stores one
   // column per frequency; a cos cache one per channel (pairs by layout).
-  bool perChannel = site.sinNode.isOnnx("Gather");
   int64_t numFreqs = perChannel ? width / 2 : width;
   for (int64_t i = 0; i < numFreqs; ++i) {
-    int64_t ch = !perChannel ? i : site.layout == "gptj" ? 2 * i : i;
+    int64_t ch = !perChannel                        ? i
+                 : layout == rope::PairLayout::gptj ? 2 * i
+                                                    : i;
     site.invFreq.push_back(
         static_cast<float>(std::atan2(sinRow[ch], cosRow[ch])));
   }
-  site.theta = thetaOf(site.invFreq);
-  site.kind = "1d";
-  site.sections = {numFreqs};
-  site.rotaryDim = 2 * numFreqs;
-  addNames(site, c.nodes.getArrayRef());
-  addNames(site, {site.cosNode, site.sinNode});
+  if (!merge) {
+    site.kind = PositionKind::OneD;
+    sections = {numFreqs};
+  }
+  std::string why;
+  site.semantics = makeSemantics(
+      gatherOp.getContext(), sections, 2 * numFreqs, thetaOf(site.invFreq),
+      layout, rope::SectionOrder::contiguous, rope::FreqIndex::global, why);
+  if (!site.semantics)
+    return explain.reject(gatherOp, "inconsistent semantics: " + why);
+  // atan2 of the cached f32 values recovers inv_freq to a few ulps only; when
+  // theta^(-2i/R) in f32 (how the caches are built) agrees, take its exact
+  // bits, so the fix and a re-analysis see the model's own table.
+  SmallVector<float> exact = site.semantics.computeInvFreq();
+  if (exact.size() == site.invFreq.size() &&
+      llvm::all_of(llvm::zip(exact, site.invFreq), [](auto pair) {
+        auto [e, r] = pair;
+        return std::abs(e - r) <= 1e-5f * std::max(std::abs(e), 1e-3f);
+      }))
+    site.invFreq = exact;
+  addNodes(site, c.nodes.getArrayRef());
+  addNodes(site, {site.cosNode, site.sinNode});
   classify(site, arch);
   return site;
 }
 
+/// Rotations without a site: an Add of two products, one of them by a
+/// rotate-half Concat(-x2, x1), that no site claimed. Says so for --explain
+/// (the table is a constant or an activation, not a table of positions).
+void explainUnclaimedRotations(onnx::GraphOp graph,
+                               ArrayRef<RopeSite> sites,
+                               const Explain &explain) {
+  llvm::DenseSet<Operation *> claimed;
+  for (const RopeSite &site : sites)
+    for (const Rotation &r : site.rotations)
+      claimed.insert(r.combine);
+  auto isRotateHalf = [](Value v) {
+    NodeBinder concat(v);
+    if (!concat.is("Concat"))
+      return false;
+    for (unsigned i = 0; i < concat.numInputs(); ++i)
+      if (NodeBinder(concat.input(i)).is("Neg"))
+        return true;
+    return false;
+  };
+  graph.walk([&](NodeOp op) {
+    NodeBinder add(op);
+    if (!add.isAnyOf("Add", "Sub") || add.numInputs() != 2 ||
+        claimed.contains(op))
+      return;
+    NodeBinder lhs(add.input(0)), rhs(add.input(1));
+    if (!lhs.is("Mul") || !rhs.is("Mul"))
+      return;
+    for (NodeBinder mul : {lhs, rhs})
+      if (isRotateHalf(mul.input(0)) || isRotateHalf(mul.input(1))) {
+        explain.reject(op, "adds x * c and rotate_half(x) * s, but no Cos of "
+                           "a positional angle or cache gathered by "
+                           "position feeds c (a constant or activation "
+                           "table)");
+        return;
+      }
+  });
+}
+
 } // namespace
 
-std::vector<RopeSite> mrope::findRopeSites(onnx::GraphOp graph, Arch arch) {
+std::vector<RopeSite> mrope::findRopeSites(onnx::GraphOp graph,
+                                           const FindOptions &options) {
+  Explain explain(options.explain);
+  // Sites carry #rope.semantics, whichever pass or tool asks.
+  graph.getContext()->getOrLoadDialect<rope::RopeDialect>();
   std::vector<RopeSite> sites;
+  // The table producers of sites found so far (a sin cache's Gather is not
+  // a candidate of its own).
+  llvm::DenseSet<Operation *> claimed;
   for (Operation &op : graph.getBodyBlock()) {
-    auto node = dyn_cast<NodeOp>(op);
-    if (!node)
+    NodeBinder node(dyn_cast<NodeOp>(op));
+    if (claimed.contains(&op))
       continue;
     std::optional<RopeSite> site;
-    if (node.isOnnx("Cos"))
-      site = matchComputedSite(node, arch);
-    else if (node.isOnnx("Gather"))
-      site = matchCachedSite(node, arch);
-    if (site)
+    if (node.is("Cos"))
+      site = matchComputedSite(node.getNode(), options.arch, explain);
+    else if (node.is("Gather"))
+      site = matchCachedSite(node.getNode(), options.arch, explain);
+    if (site) {
+      claimed.insert(site->cosNode);
+      claimed.insert(site->sinNode);
       sites.push_back(std::move(*site));
+    }
   }
+  // Fused-op sites (com.microsoft.RotaryEmbedding, MRotaryEmbedding,
+  // RotaryEmbedding-23, GroupQueryAttention do_rotary) join the list here.
+  if (options.explain)
+    explainUnclaimedRotations(graph, sites, explain);
   return sites;
-}
-
-//===----------------------------------------------------------------------===//
-// Reports
-//===----------------------------------------------------------------------===//
-
-std::string mrope::renderReportJson(ArrayRef<RopeSite> sites, StringRef model,
-                                    Arch arch) {
-  llvm::json::Array list;
-  int64_t rotations = 0, bugs = 0;
-  for (const RopeSite &site : sites) {
-    rotations += site.rotations.size();
-    bugs += site.bug;
-    llvm::json::Array nodes;
-    for (const std::string &n : site.nodes)
-      nodes.push_back(n);
-    list.push_back(llvm::json::Object{
-        {"positions", site.kind},
-        {"layout", site.layout},
-        {"sections", llvm::json::Array(site.sections)},
-        {"interleaved", site.interleaved},
-        {"theta", site.theta},
-        {"rotary_dim", site.rotaryDim},
-        {"rotations", static_cast<int64_t>(site.rotations.size())},
-        {"positions_source", site.positionsName()},
-        {"nodes", std::move(nodes)},
-        {"bug", site.bug},
-        {"reason", site.reason},
-    });
-  }
-  llvm::json::Object report{
-      {"model", model},
-      {"arch", archName(arch)},
-      {"sites", std::move(list)},
-      {"summary", llvm::json::Object{{"sites", static_cast<int64_t>(sites.size())},
-                                     {"rotations", rotations},
-                                     {"bugs", bugs}}},
-  };
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(report))) << "\n";
-  return text;
-}
-
-std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
-                                    Arch arch) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  int64_t bugs = 0, rotations = 0;
-  for (const RopeSite &site : sites) {
-    bugs += site.bug;
-    rotations += site.rotations.size();
-  }
-  os << model << ": " << sites.size() << " RoPE site"
-     << (sites.size() == 1 ? "" : "s") << ", " << rotations << " rotation"
-     << (rotations == 1 ? "" : "s") << ", " << bugs << " bug"
-     << (bugs == 1 ? "" : "s") << " (arch " << archName(arch) << ")\n";
-  for (auto [i, constSite] : llvm::enumerate(sites)) {
-    RopeSite site = constSite;
-    os << "  site " << i << ": " << site.kind << " [";
-    llvm::interleaveComma(site.sections, os);
-    os << "] " << site.layout << ", rotary_dim " << site.rotaryDim
-       << ", theta " << site.theta << ", " << site.rotations.size()
-       << " rotations, tables by " << nodeLabel(site.cosNode) << " / "
-       << nodeLabel(site.sinNode) << "\n"
-       << "    " << (site.bug ? "BUG: " : "ok: ") << site.reason << "\n";
-  }
-  if (bugs)
-    os << "verdict: " << bugs << (bugs == 1 ? " site needs" : " sites need")
-       << " true multimodal positions (mrope-fix -o FIXED.onnx rewrites "
-       << (bugs == 1 ? "it" : "them") << ")\n";
-  else
-    os << "verdict: no RoPE position bug found\n";
-  return text;
 }

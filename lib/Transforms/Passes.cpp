@@ -1,6 +1,7 @@
 //===- Passes.cpp - rope-classify and rope-fix ----------------------------===//
 #include "mrope/Transforms/Passes.h"
 
+#include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Transforms/FixSites.h"
 
@@ -40,12 +41,9 @@ struct RopeClassifyPass : mrope::impl::RopeClassifyBase<RopeClassifyPass> {
     getOperation().walk([&](onnx::GraphOp graph) {
       for (RopeSite &site : findRopeSites(graph, *parsed)) {
         // Located at the Cos node, without dumping the op.
-        InFlightDiagnostic diag = mlir::emitRemark(site.cosNode.getLoc())
-                                  << "rope site: " << site.kind << " [";
-        llvm::interleaveComma(site.sections, diag);
-        diag << "] " << site.layout << ", rotary_dim " << site.rotaryDim
-             << ", theta " << site.theta << ", " << site.rotations.size()
-             << " rotations; " << (site.bug ? "BUG: " : "ok: ") << site.reason;
+        mlir::emitRemark(site.cosNode.getLoc())
+            << "rope site: " << siteSummary(site) << "; "
+            << (site.bug ? "BUG: " : "ok: ") << siteReason(site, *parsed);
         all.push_back(std::move(site));
       }
     });
@@ -73,12 +71,9 @@ struct RopeFixPass : mrope::impl::RopeFixBase<RopeFixPass> {
     options.sections.assign(sections.begin(), sections.end());
     SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
     for (onnx::GraphOp graph : graphs) {
-      std::string error;
-      FailureOr<FixResult> result = fixRopeSites(graph, options, error);
-      if (failed(result)) {
-        graph.emitError() << error;
+      FailureOr<FixResult> result = fixRopeSites(graph, options);
+      if (failed(result))
         return signalPassFailure();
-      }
       for (const std::string &change : result->changes)
         mlir::emitRemark(graph.getLoc()) << "fixed: " << change;
     }

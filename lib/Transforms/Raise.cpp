@@ -1,4 +1,6 @@
 //===- Raise.cpp - RoPE tables in ONNX graphs -> rope.cos_sin -------------===//
+#include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
@@ -74,34 +76,24 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
       };
       if (!site.cosNode.isOnnx("Cos"))
         { skip("tables gathered from constant caches"); continue; }
-      if (site.kind == "2d" || site.vision)
+      if (site.kind == PositionKind::TwoD || site.vision)
         { skip("vision tower positions are [tokens, 2]"); continue; }
-      bool hasMerge = site.sections.size() > 1 && !site.interleaved &&
-                      site.kind != "mrope-interleaved";
       // Qwen3-VL merges the angles before Cos; contiguous M-RoPE after.
-      if (site.interleaved)
-        hasMerge = false;
+      bool hasMerge = site.getSections().size() > 1 && !site.isInterleaved();
       Value cosTable = mergedTable(site.cosNode, hasMerge);
       Value sinTable = mergedTable(site.sinNode, hasMerge);
-      Value positions =
-          site.kind == "mrope-degenerate" ? site.builtRows : site.positions;
-      auto tableType = cosTable ? dyn_cast<RankedTensorType>(cosTable.getType())
-                                : RankedTensorType();
-      auto posType = positions ? dyn_cast<RankedTensorType>(positions.getType())
-                               : RankedTensorType();
+      Value positions = site.kind == PositionKind::MRopeDegenerate
+                            ? site.builtRows
+                            : site.positions;
+      RankedTensorType tableType = match::rankedTypeOf(cosTable);
       if (!cosTable || !sinTable || cosTable.getType() != sinTable.getType())
         { skip("the tables are scaled or cast before the merge"); continue; }
-      if (!tableType || tableType.getRank() != 3 || !posType ||
-          !isa<IntegerType>(posType.getElementType()))
+      if (!tableType || tableType.getRank() != 3 ||
+          !isa<FloatType>(tableType.getElementType()) ||
+          match::rankOf(positions) < 2 || !match::isIntTensor(positions))
         { skip("table or position shapes are not known"); continue; }
 
-      auto semantics = rope::SemanticsAttr::get(
-          &getContext(), site.sections, site.rotaryDim, APFloat(site.theta),
-          site.layout == "gptj" ? rope::PairLayout::gptj
-                                : rope::PairLayout::neox,
-          site.interleaved ? rope::SectionOrder::interleaved
-                           : rope::SectionOrder::contiguous,
-          rope::FreqIndex::global);
+      rope::SemanticsAttr semantics = site.semantics;
       auto invType = RankedTensorType::get(
           {static_cast<int64_t>(site.invFreq.size())}, b.getF32Type());
       Value inv = onnx::OnnxBuilder(b, graph, loc, "mrope_raise", "mrope_raise")

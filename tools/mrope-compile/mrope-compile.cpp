@@ -9,6 +9,7 @@
 //       --q-heads 28 --kv-heads 4 --dtype bf16 -o qwen2vl_rope.ptx
 //
 //===----------------------------------------------------------------------===//
+#include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Compile/CpuCompiler.h"
 #include "mrope/Compile/GpuCompiler.h"
@@ -213,32 +214,31 @@ static LogicalResult specFromModel(MLIRContext &ctx, KernelSpec &spec,
     return failure();
   }
   RopeSite &site = sites[siteIndex];
-  if (site.vision || site.kind == "2d") {
+  if (site.vision || site.kind == PositionKind::TwoD) {
     error = "site " + std::to_string(siteIndex) +
             " rotates the vision tower's [tokens, heads, dim] layout; the "
             "kernel takes [batch, heads, seq, dim]";
     return failure();
   }
-  spec.sections.assign(site.sections.begin(), site.sections.end());
-  spec.rotaryDim = site.rotaryDim;
-  spec.theta = site.theta;
-  spec.layout = site.layout == "gptj" ? rope::PairLayout::gptj
-                                      : rope::PairLayout::neox;
-  spec.order = site.interleaved ? rope::SectionOrder::interleaved
-                                : rope::SectionOrder::contiguous;
-  spec.freqs = rope::FreqIndex::global;
+  spec.sections.assign(site.getSections().begin(), site.getSections().end());
+  spec.rotaryDim = site.getRotaryDim();
+  spec.theta = site.getTheta();
+  spec.layout = site.getLayout();
+  spec.order = site.semantics.getOrder();
+  spec.freqs = site.semantics.getFreqs();
   spec.invFreq.assign(site.invFreq.begin(), site.invFreq.end());
   if (!headDim.getNumOccurrences()) {
-    spec.headDim = site.rotaryDim;
-    for (onnx::NodeOp mul : site.rotations)
-      for (Value operand : mul.getInputs())
+    spec.headDim = site.getRotaryDim();
+    for (Rotation &rotation : site.rotations)
+      for (Value operand : rotation.cosMul.getInputs())
         if (auto type = dyn_cast<RankedTensorType>(operand.getType());
             type && type.getRank() == 4 && !type.isDynamicDim(3) &&
             type.getDimSize(1) != 1)
           spec.headDim = type.getDimSize(3);
   }
   llvm::errs() << "mrope-compile: site " << siteIndex << " of "
-               << llvm::sys::path::filename(modelPath) << ": " << site.kind
+               << llvm::sys::path::filename(modelPath) << ": "
+               << positionKindName(site.kind)
                << ", " << spec.semantics(&ctx) << ", head dim " << spec.headDim
                << ", the model's inv_freq table\n";
   return success();

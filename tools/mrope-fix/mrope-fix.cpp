@@ -7,6 +7,7 @@
 // bug was found. Nothing is left at an output path when a command fails.
 //
 //===----------------------------------------------------------------------===//
+#include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/InitAll.h"
@@ -20,7 +21,9 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -79,6 +82,11 @@ static cl::opt<bool> check("check",
                            cl::cat(category));
 static cl::opt<bool> quiet("q", cl::desc("Print only errors"),
                            cl::cat(category));
+static cl::opt<bool> explain(
+    "explain",
+    cl::desc("Say why each Cos, cos/sin cache Gather or table Mul that is not "
+             "(part of) a RoPE site was rejected"),
+    cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-fix: error: " << message << "\n";
@@ -140,8 +148,17 @@ int main(int argc, char **argv) {
   ctx.loadAllAvailableDialects();
   // Diagnostics go to stderr as one line each, naming the file.
   std::string model = llvm::sys::path::filename(inputPath).str();
+  // libonnx checker findings (warnings from the importer) are collected, not
+  // printed: with -o they decide whether a model may be written.
+  std::string checkerFinding;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
     std::string message = d.str();
+    if (d.getSeverity() == DiagnosticSeverity::Warning &&
+        StringRef(message).starts_with("onnx checker")) {
+      if (checkerFinding.empty())
+        checkerFinding = message;
+      return success();
+    }
     llvm::errs() << "mrope-fix: "
                  << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
                                                                    : "note: ");
@@ -153,15 +170,33 @@ int main(int argc, char **argv) {
 
   if (!quiet)
     llvm::outs() << "mrope-fix: importing " << inputPath << "\n";
-  auto imported = onnx::importOnnxModel(inputPath, &ctx);
+  // With -o, the input must pass the ONNX checker: the fix rewrites valid
+  // models only, and what it writes is checked the same way.
+  onnx::ImportOptions importOptions;
+  importOptions.runChecker = !outputPath.empty();
+  auto imported = onnx::importOnnxModel(inputPath, &ctx, importOptions);
   if (failed(imported))
     return 1;
+  if (!checkerFinding.empty())
+    return fail(inputPath + ": the model fails the ONNX checker, so it is "
+                "not rewritten: " + StringRef(checkerFinding).drop_front(
+                                        StringRef(checkerFinding).find(':') + 2));
   ModuleOp module = imported->get();
   onnx::GraphOp graph = onnx::getMainGraph(module);
   if (!graph)
     return fail(inputPath + ": no main graph");
 
-  std::vector<RopeSite> sites = findRopeSites(graph, *arch);
+  FindOptions findOptions;
+  findOptions.arch = *arch;
+  std::string explained;
+  llvm::raw_string_ostream explainStream(explained);
+  if (explain)
+    findOptions.explain = &explainStream;
+  std::vector<RopeSite> sites = findRopeSites(graph, findOptions);
+  if (explain)
+    for (StringRef line : llvm::split(StringRef(explained), '\n'))
+      if (!line.empty())
+        llvm::outs() << "explain: " << line << "\n";
   int64_t bugs = llvm::count_if(sites, [](const RopeSite &s) { return s.bug; });
   if (!quiet)
     llvm::outs() << renderReportText(sites, model, *arch);
@@ -180,20 +215,26 @@ int main(int argc, char **argv) {
   }
 
   if (!outputPath.empty()) {
-    if (bugs == 0) {
+    bool compute = positionsMode == "compute";
+    if (bugs == 0 && !compute) {
       if (!quiet)
         llvm::outs() << "mrope-fix: nothing to fix; writing the model "
                         "unchanged to "
                      << outputPath << "\n";
     } else {
-      FailureOr<FixResult> fixed = fixRopeSites(graph, fixOptions(*arch), error);
+      FailureOr<FixResult> fixed = fixRopeSites(graph, fixOptions(*arch));
       if (failed(fixed))
-        return fail(inputPath + ": " + error);
+        return 1; // the fix emitted one error naming the node
       if (failed(verify(module)))
         return fail(inputPath + ": the fixed graph does not verify");
-      if (!quiet)
+      if (!quiet) {
         for (const std::string &change : fixed->changes)
           llvm::outs() << "  fixed: " << change << "\n";
+        for (const std::string &note : fixed->notes)
+          llvm::outs() << "mrope-fix: " << note
+                       << "; writing the model unchanged to " << outputPath
+                       << "\n";
+      }
       // The fix must leave every site in place and nothing for its own
       // analysis to flag.
       std::vector<RopeSite> after = findRopeSites(graph, *arch);
@@ -205,12 +246,34 @@ int main(int argc, char **argv) {
         if (site.bug)
           return fail(inputPath + ": internal error: site " +
                       nodeLabel(site.cosNode) +
-                      " is still a bug after the fix: " + site.reason);
+                      " is still a bug after the fix: " +
+                      siteReason(site, *arch));
     }
     if (!quiet)
       llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
     if (failed(onnx::exportOnnxModel(module, outputPath)))
       return 1;
+    // What was written must pass the checker too; otherwise it goes.
+    if (bugs || compute) {
+      MLIRContext checkCtx(registry);
+      checkCtx.loadAllAvailableDialects();
+      std::string finding;
+      ScopedDiagnosticHandler collect(&checkCtx, [&](Diagnostic &d) {
+        if (finding.empty())
+          finding = d.str();
+        return success();
+      });
+      onnx::ImportOptions recheck;
+      recheck.runChecker = true;
+      recheck.inferShapes = false;
+      auto written = onnx::importOnnxModel(outputPath, &checkCtx, recheck);
+      if (failed(written) || !finding.empty()) {
+        llvm::sys::fs::remove(outputPath);
+        llvm::sys::fs::remove(outputPath + ".data");
+        return fail(inputPath + ": internal error: the fixed model fails the "
+                    "ONNX checker and was not kept: " + finding);
+      }
+    }
   }
   return (check && bugs) ? 3 : 0;
 }

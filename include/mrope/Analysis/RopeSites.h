@@ -4,22 +4,28 @@
 // every layer that rotates with it). The analysis finds sites by dataflow,
 // not by fixed node lists: from each Cos (paired with the Sin of the same
 // angle, or a Gather of a constant cos table) it walks the data inputs back
-// (looking through casts, reshapes, expands; not into shape computations) to
-// the frequency table and to the positions (an integer graph input or a
-// Range), recognizes the M-RoPE section merge (Split/Gather/Concat after Cos,
-// or Qwen3-VL's strided Slice/ScatterND interleave before it), and follows
-// the tables forward to the rotations of q and k.
+// (PositionWalk.h) to the frequency table and to the positions, recognizes
+// the M-RoPE section merge (Split/Gather/Concat after Cos, or Qwen3-VL's
+// strided Slice/ScatterND interleave before it), follows the tables forward
+// to the rotations of q and k, and classifies the positions for the declared
+// architecture (RopeClassify.h). The report writer (RopeReport.h) is the
+// only place that turns a site into words.
+//
+// Files: OnnxMatchers (types, constants, op dispatch), PositionWalk (what an
+// angle depends on), RopeSites (site matching), RopeClassify (bug or not),
+// RopeReport (text and JSON).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_ANALYSIS_ROPESITES_H
 #define MROPE_ANALYSIS_ROPESITES_H
 
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+#include "mrope/Dialect/Rope/IR/RopeAttrs.h"
 
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <optional>
-#include <string>
 #include <vector>
 
 namespace mrope {
@@ -31,59 +37,108 @@ llvm::StringRef archName(Arch arch);
 /// Qwen2-VL, Qwen2.5-VL and Qwen3-VL: models whose decoder needs M-RoPE.
 bool isQwenVL(Arch arch);
 
-struct RopeSite {
-  /// The table producers: Cos and Sin of the same angle, or the Gathers of
-  /// constant cos/sin caches.
-  onnx::NodeOp cosNode, sinNode;
-  /// The positions the site depends on: an integer graph input (block
-  /// argument) or the result of a Range node.
-  mlir::Value positions;
-  /// mrope-degenerate only: the in-graph value holding the three identical
-  /// position rows built from `positions` (what the fix replaces).
-  mlir::Value builtRows;
-  /// The f32 frequency table as the graph stores it (exact bits).
-  llvm::SmallVector<float> invFreq;
-  /// 1d | 2d | mrope | mrope-interleaved | mrope-degenerate
-  std::string kind;
-  std::string layout = "neox"; ///< neox | gptj
-  llvm::SmallVector<int64_t> sections;
-  bool interleaved = false;
-  bool perSectionFreqs = false; ///< vision tower: frequencies restart per axis
-  /// The positions are computed in the graph from token ids and [N, 3]
-  /// image/video grids (get_rope_index), e.g. by mrope-fix --positions
-  /// compute; `positions` is then the token-ids input.
-  bool computedPositions = false;
-  /// The rotations act on [tokens, heads, dim] tensors without a batch dim:
-  /// the Qwen2-VL vision tower's layout.
-  bool vision = false;
-  int64_t rotaryDim = 0;
-  double theta = 0.0;
-  /// The Mul nodes applying the cos table to a rotated tensor (q, k of
-  /// every layer).
-  llvm::SmallVector<onnx::NodeOp> rotations;
-  /// Names of the ONNX nodes that make up the site (tables and merge).
-  llvm::SmallVector<std::string> nodes;
-  bool bug = false;
-  std::string reason;
-
-  /// Name of the positions source for messages: the graph input name or
-  /// "Range node <name>".
-  std::string positionsName() const;
+/// What the positions of a site are.
+enum class PositionKind {
+  OneD,             ///< one position per token (text RoPE, flat patch index)
+  TwoD,             ///< (h, w) per patch, frequencies restart per axis
+  MRope,            ///< [3, B, S] rows, contiguous sections
+  MRopeInterleaved, ///< [3, B, S] rows, Qwen3-VL interleaved sections
+  MRopeDegenerate,  ///< M-RoPE of rows the graph builds from one 1D tensor
 };
 
-/// How messages name a node: its name, else "output '<first output>'".
-std::string nodeLabel(onnx::NodeOp node);
+/// Where `RopeSite::positions` comes from.
+enum class PositionSource {
+  GraphInput,   ///< a graph input (block argument) of integer type
+  Range,        ///< the result of a Range node in the graph
+  GetRopeIndex, ///< computed in the graph from the token ids (`positions`)
+                ///< and [N, 3] image/video grids
+  Grid,         ///< (h, w) computed in the graph from the [N, 3] grid
+                ///< input (`positions`)
+};
 
-/// All RoPE sites of `graph`, classified for `arch`.
-std::vector<RopeSite> findRopeSites(onnx::GraphOp graph, Arch arch);
+/// One rotation a site's tables feed: out = x * cos + rotate(x) * sin.
+struct Rotation {
+  /// The Mul applying the cos table, and the Add (or Sub) combining it with
+  /// the rotated product.
+  onnx::NodeOp cosMul, combine;
+  /// The rotated operand (q or k of a layer, or its rotated slice).
+  mlir::Value x;
+  /// How rotate(x) is spelled: Concat(-x2, x1) is `neox` (rotate-half);
+  /// a Reshape/Flatten of stacked (-x_odd, x_even) is `gptj` (pairs).
+  rope::PairLayout layout = rope::PairLayout::neox;
+  /// Partial rotary: `x` is channels [rotaryBegin, rotaryEnd) of `source`'s
+  /// last axis (a constant Slice); otherwise `source` is `x` and the range
+  /// is its whole last axis (rotaryEnd -1 when that is not known).
+  mlir::Value source;
+  int64_t rotaryBegin = 0, rotaryEnd = -1;
+};
 
-/// The JSON report: {"sites": [...], "summary": {"rotations": N, "bugs": N}}.
-std::string renderReportJson(llvm::ArrayRef<RopeSite> sites,
-                             llvm::StringRef model, Arch arch);
+struct RopeSite {
+  /// The table producers: Cos and Sin of the same angle, the Gathers of
+  /// constant cos/sin caches, or the Gather and Split of a sin|cos cache.
+  onnx::NodeOp cosNode, sinNode;
+  /// The per-token cos and sin tables as the graph produces them, before
+  /// any section merge: the Cos/Sin results, the two Gathers' results, or
+  /// the Split halves of a sin|cos cache. What a fix replaces.
+  mlir::Value cosTable, sinTable;
+  PositionKind kind = PositionKind::OneD;
+  /// Sections, rotary dim, theta, pair layout, section order, frequency
+  /// indexing, as recovered from the graph.
+  rope::SemanticsAttr semantics;
+  /// The frequency table as the graph stores it (exact f32 bits; per axis
+  /// for TwoD).
+  llvm::SmallVector<float> invFreq;
+  /// The positions the site depends on, and where they come from.
+  mlir::Value positions;
+  PositionSource source = PositionSource::GraphInput;
+  /// MRopeDegenerate only: the in-graph value holding the rows built from
+  /// `positions` (what the fix replaces).
+  mlir::Value builtRows;
+  /// The rotations act on [tokens, heads, dim] without a batch dim: the
+  /// Qwen2-VL vision tower's layout.
+  bool vision = false;
+  /// Every rotation the tables feed (q and k of every layer).
+  llvm::SmallVector<Rotation> rotations;
+  /// The nodes that make up the site (tables, merge, position walk).
+  llvm::SmallVector<mlir::Operation *> nodes;
+  /// Set by the classifier (RopeClassify.h) for the declared architecture.
+  bool bug = false;
 
-/// The human summary mrope-fix prints.
-std::string renderReportText(llvm::ArrayRef<RopeSite> sites,
-                             llvm::StringRef model, Arch arch);
+  llvm::ArrayRef<int64_t> getSections() const {
+    return semantics.getSections();
+  }
+  int64_t getRotaryDim() const { return semantics.getRotaryDim(); }
+  double getTheta() const { return semantics.getTheta().convertToDouble(); }
+  rope::PairLayout getLayout() const { return semantics.getLayout(); }
+  bool isInterleaved() const {
+    return semantics.getOrder() == rope::SectionOrder::interleaved;
+  }
+  bool hasPerSectionFreqs() const {
+    return semantics.getFreqs() == rope::FreqIndex::per_section;
+  }
+  bool hasComputedPositions() const {
+    return source == PositionSource::GetRopeIndex ||
+           source == PositionSource::Grid;
+  }
+};
+
+/// How the analysis runs.
+struct FindOptions {
+  Arch arch = Arch::Auto;
+  /// --explain: one line per candidate Cos/Gather/Mul that is not (part of)
+  /// a site, saying why. The same lines go to `-debug-only=rope-sites` in
+  /// builds with LLVM debug output (see docs/analysis.md).
+  llvm::raw_ostream *explain = nullptr;
+};
+
+/// All RoPE sites of `graph`, classified for `options.arch`.
+std::vector<RopeSite> findRopeSites(onnx::GraphOp graph,
+                                    const FindOptions &options);
+inline std::vector<RopeSite> findRopeSites(onnx::GraphOp graph, Arch arch) {
+  FindOptions options;
+  options.arch = arch;
+  return findRopeSites(graph, options);
+}
 
 } // namespace mrope
 

@@ -29,6 +29,9 @@ struct FixOptions {
 /// What the fix did, for the user (one line each) and for tests.
 struct FixResult {
   std::vector<std::string> changes;
+  /// What did not apply, for the user (e.g. --positions compute on a text
+  /// model).
+  std::vector<std::string> notes;
   int64_t fixedSites = 0;
 };
 
@@ -38,10 +41,14 @@ struct FixResult {
 /// in place of its in-graph rows; plain 1D RoPE gets M-RoPE tables
 /// (rope.cos_sin, then lowered to ONNX nodes). The old position input is
 /// retyped in place when nothing else uses it. Nodes only the old tables
-/// used are removed; everything else is left as it was.
+/// used are removed; everything else is left as it was. With
+/// `computePositions` and no bug, a correct M-RoPE model's [3, B, S]
+/// positions input is replaced by the in-graph computation. Degenerate, text
+/// and vision sites each have their own fixer. Errors are emitted as
+/// diagnostics at the site's node (or the graph); nothing is rolled back,
+/// so a caller that fails must drop the module.
 mlir::FailureOr<FixResult> fixRopeSites(onnx::GraphOp graph,
-                                        const FixOptions &options,
-                                        std::string &error);
+                                        const FixOptions &options);
 
 /// Erases the ONNX nodes and initializers that the backward closure of
 /// `seeds` leaves without users (what only a replaced subgraph used); returns

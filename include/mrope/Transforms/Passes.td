@@ -21,6 +21,8 @@ def RopeClassify : Pass<"rope-classify", "::mlir::ModuleOp"> {
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write the JSON report to this file ('-' for stdout)">,
   ];
+  // Sites carry #rope.semantics.
+  let dependentDialects = ["::mrope::rope::RopeDialect"];
 }
 
 def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {

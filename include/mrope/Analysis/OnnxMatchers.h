@@ -1,0 +1,103 @@
+//===- OnnxMatchers.h - typed, null-safe access to ONNX graph values -*- C++ -*-===//
+//
+// The matcher layer the RoPE analysis is written against. Everything here
+// takes what a graph says about a value (its type, its constant contents,
+// the node that produces it) and answers "not known" instead of asserting:
+// imported graphs may carry unranked, opaque or mistyped values, nodes of
+// unknown domains and constants spelled half a dozen ways.
+//
+// - Types: rankOf/dimOf/elementTypeOf never dereference a null or unranked
+//   type.
+// - Constants: an initializer, a `Constant` node, a `ConstantOfShape` of a
+//   constant shape, or an `Identity` of any of those.
+// - Operands: through the views that keep the values (Cast, Reshape,
+//   Unsqueeze, Squeeze, Identity).
+// - Op dispatch: NodeBinder, in the spirit of torch-mlir's OpBinder: a node
+//   of the default domain, its optional operands and typed attributes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MROPE_ANALYSIS_ONNXMATCHERS_H
+#define MROPE_ANALYSIS_ONNXMATCHERS_H
+
+#include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+
+namespace mrope::match {
+
+/// Rank of a ranked tensor value, -1 otherwise (unranked, opaque, none).
+int64_t rankOf(mlir::Value v);
+/// Dim `i` of a ranked tensor value (negative `i` counts from the back);
+/// ShapedType::kDynamic when unknown or out of range.
+int64_t dimOf(mlir::Value v, int64_t i);
+/// Element type of a tensor value (ranked or not), null otherwise.
+mlir::Type elementTypeOf(mlir::Value v);
+/// The value's ranked tensor type, null otherwise.
+mlir::RankedTensorType rankedTypeOf(mlir::Value v);
+bool isIntTensor(mlir::Value v);
+bool isFloatTensor(mlir::Value v);
+
+/// `v` with the value-preserving views above it peeled off: Cast, Reshape,
+/// Unsqueeze, Squeeze and Identity nodes of the default domain.
+mlir::Value skipViews(mlir::Value v);
+
+/// Constant contents of `v` wherever a constant hides (see the file
+/// comment); nullopt when `v` is not constant or has more than
+/// `maxElements` elements.
+std::optional<mlir::DenseElementsAttr> constantOf(mlir::Value v,
+                                                  int64_t maxElements = 1
+                                                                        << 20);
+/// Whether `v` is a constant (without reading its contents).
+bool isConstant(mlir::Value v);
+/// Float contents, converted to f32 whatever the float width.
+std::optional<llvm::SmallVector<float>> floatsOf(mlir::Value v,
+                                                 int64_t maxElements = 1 << 16);
+/// Integer contents, any integer width.
+std::optional<llvm::SmallVector<int64_t>> intsOf(mlir::Value v);
+/// The single integer of a one-element integer constant.
+std::optional<int64_t> scalarIntOf(mlir::Value v);
+/// Whether `v` is a one-element float constant.
+bool isScalarFloat(mlir::Value v);
+
+/// Typed access to one node. A binder is only "of" an op type when the node
+/// is in the default domain: a `Constant` of a custom domain is not a
+/// constant.
+class NodeBinder {
+public:
+  explicit NodeBinder(onnx::NodeOp node) : node(node) {}
+  explicit NodeBinder(mlir::Value v)
+      : node(v ? v.getDefiningOp<onnx::NodeOp>() : onnx::NodeOp()) {}
+
+  explicit operator bool() const { return static_cast<bool>(node); }
+  onnx::NodeOp getNode() const { return node; }
+  bool is(llvm::StringRef opType) const { return node && node.isOnnx(opType); }
+  template <typename... Names>
+  bool isAnyOf(Names... names) const {
+    return (is(names) || ...);
+  }
+  unsigned numInputs() const;
+  /// Input `i`, null when absent or an empty (`onnx.none`) input.
+  mlir::Value input(unsigned i) const;
+  mlir::Value result(unsigned i = 0) const;
+  /// An integer attribute, `dflt` when absent.
+  int64_t intAttr(llvm::StringRef name, int64_t dflt) const;
+  std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name) const;
+  /// Constant integer input `i`.
+  std::optional<llvm::SmallVector<int64_t>> constInts(unsigned i) const {
+    mlir::Value v = input(i);
+    return v ? intsOf(v) : std::nullopt;
+  }
+  /// The single user of result `i` when it has exactly one, as a binder.
+  NodeBinder soleUser(unsigned i = 0) const;
+
+private:
+  mutable onnx::NodeOp node;
+};
+
+} // namespace mrope::match
+
+#endif // MROPE_ANALYSIS_ONNXMATCHERS_H
