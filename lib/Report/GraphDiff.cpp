@@ -1,7 +1,7 @@
 //===- GraphDiff.cpp - what a fix changes in an ONNX graph ----------------===//
 #include "mrope/Report/GraphDiff.h"
 
-#include "mrope/Analysis/RopeSites.h"
+#include "mrope/Analysis/RopeReport.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseSet.h"

@@ -3,7 +3,9 @@
 
 #include "Svg.h"
 #include "mrope/Report/GraphDiff.h"
+#include "mrope/Analysis/RopeReport.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
@@ -343,8 +345,18 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
   onnx::GraphOp graph = onnx::getMainGraph(*copy);
   int64_t nextId = 0;
   GraphSnapshot before = snapshotGraph(graph, nextId);
+  // The fix reports through diagnostics: keep its message for the page
+  // instead of printing it.
   std::string error;
-  FailureOr<FixResult> fixed = fixRopeSites(graph, fixOptions, error);
+  FailureOr<FixResult> fixed = failure();
+  {
+    ScopedDiagnosticHandler capture(copy->getContext(), [&](Diagnostic &d) {
+      if (d.getSeverity() == DiagnosticSeverity::Error && error.empty())
+        error = d.str();
+      return success();
+    });
+    fixed = fixRopeSites(graph, fixOptions);
+  }
   if (failed(fixed)) {
     os << "<p class=\"verdict verdict-bug\">The fix fails: " << escape(error)
        << "</p>\n";
@@ -383,7 +395,8 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
      << graphPanel(after, diff.afterIds, added, "after") << "</div>\n";
 }
 
-void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites) {
+void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites,
+                Arch arch) {
   os << "<h2>RoPE sites</h2>\n";
   if (sites.empty()) {
     os << "<p class=\"caption\">No RoPE site found.</p>\n";
@@ -393,20 +406,27 @@ void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites) {
         "<th>sections</th><th>theta</th><th>rotary dim</th><th>rotations</th>"
         "<th>positions from</th><th>verdict</th></tr>\n";
   for (auto [i, site] : llvm::enumerate(sites)) {
-    std::string rotations;
-    for (onnx::NodeOp mul : site.rotations)
-      rotations += (rotations.empty() ? "" : ", ") + nodeLabel(mul);
-    os << "<tr class=\"site\"><td>" << i << "</td><td>" << escape(site.kind)
+    std::string rotations, nodes;
+    for (const Rotation &rotation : site.rotations)
+      rotations +=
+          (rotations.empty() ? "" : ", ") + nodeLabel(rotation.cosMul);
+    for (Operation *op : site.nodes)
+      if (auto node = dyn_cast<onnx::NodeOp>(op))
+        nodes += (nodes.empty() ? "" : ", ") + nodeLabel(node);
+    os << "<tr class=\"site\"><td>" << i << "</td><td>"
+       << escape(positionKindName(site.kind))
        << (site.vision ? " (vision)" : "") << "</td><td>"
-       << escape(site.layout) << "</td><td>[" << join(site.sections)
-       << "]</td><td>" << llvm::format("%g", site.theta) << "</td><td>"
-       << site.rotaryDim << "</td><td>" << site.rotations.size()
+       << escape(pairLayoutName(site.getLayout())) << "</td><td>["
+       << join(site.getSections()) << "]</td><td>"
+       << llvm::format("%g", site.getTheta()) << "</td><td>"
+       << site.getRotaryDim() << "</td><td>" << site.rotations.size()
        << "<div class=\"nodes\">" << escape(rotations) << "</div></td><td>"
-       << escape(site.positionsName()) << "</td><td class=\""
-       << (site.bug ? "bug\">BUG: " : "ok\">ok: ") << escape(site.reason)
+       << escape(positionsName(site)) << "</td><td class=\""
+       << (site.bug ? "bug\">BUG: " : "ok\">ok: ")
+       << escape(siteReason(site, arch))
        << "</td></tr>\n<tr class=\"site-nodes\"><td></td><td colspan=\"8\" "
           "class=\"nodes\">nodes: "
-       << escape(llvm::join(site.nodes, ", ")) << "</td></tr>\n";
+       << escape(nodes) << "</td></tr>\n";
   }
   os << "</table>\n";
 }
@@ -471,7 +491,7 @@ std::string mrope::renderHtmlReport(ModuleOp module,
      << (bugs ? "verdict-bug\">BUG: " : "verdict-ok\">OK: ") << bugs
      << " of " << sites.size()
      << " site(s) rotate by the wrong positions</p>\n";
-  sitesTable(os, sites);
+  sitesTable(os, sites, arch);
 
   const RopeSite *decoder = nullptr, *vision = nullptr;
   for (const RopeSite &site : sites) {
@@ -481,7 +501,8 @@ std::string mrope::renderHtmlReport(ModuleOp module,
   }
   os << "<h2>Positions</h2>\n";
   auto is1D = [](const RopeSite *site) {
-    return site->kind == "1d" || site->kind == "mrope-degenerate";
+    return site->kind == PositionKind::OneD ||
+           site->kind == PositionKind::MRopeDegenerate;
   };
   if (decoder && arch == Arch::Text)
     os << "<p class=\"caption\">A text model: 1D positions are right.</p>\n";

@@ -21,6 +21,19 @@ using namespace mrope;
 using onnx::NodeOp;
 using namespace mrope::match;
 
+/// The get_rope_index rule of the declared architecture (Qwen2-VL's for
+/// Auto, as the fix's default sections are).
+static rope::IndexArch indexArch(Arch arch) {
+  switch (arch) {
+  case Arch::Qwen25VL:
+    return rope::IndexArch::qwen2_5_vl;
+  case Arch::Qwen3VL:
+    return rope::IndexArch::qwen3_vl;
+  default:
+    return rope::IndexArch::qwen2_vl;
+  }
+}
+
 namespace {
 
 /// The architecture's M-RoPE sections scaled to `numFreqs` frequencies.
@@ -146,7 +159,8 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
       b, loc, RankedTensorType::get(shape, i64),
       RankedTensorType::get({shape[1], 1}, i64), ids, indexMask, images, videos,
       seconds, b.getI64IntegerAttr(151655), b.getI64IntegerAttr(151656),
-      b.getI64IntegerAttr(151652), b.getI64IntegerAttr(2), tokensPerSecond);
+      b.getI64IntegerAttr(151652), b.getI64IntegerAttr(2), tokensPerSecond,
+      rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)));
   if (!pastKey) {
     graph.addOutput("rope_deltas", index.getRopeDeltas(), {batch, ""});
     result.changes.push_back(
