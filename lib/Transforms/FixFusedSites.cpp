@@ -127,8 +127,10 @@ Value Fixer::positions3(Value old) {
   std::string name = options.positionsName;
   if (names.contains(name))
     name += "_3d";
-  newPositions = graph.addInput(
-      name, RankedTensorType::get(shape, b.getI64Type()), params);
+  bool named = llvm::any_of(params, [](StringRef p) { return !p.empty(); });
+  newPositions =
+      graph.addInput(name, RankedTensorType::get(shape, b.getI64Type()),
+                     named ? ArrayRef<StringRef>(params) : ArrayRef<StringRef>());
   return newPositions;
 }
 
@@ -201,8 +203,10 @@ LogicalResult Fixer::fixOnnxRotary(const FusedRopeSite &site) {
   // merged[b, s, i] = cache[pos[axis(i), b, s], i], as one Gather of the
   // flattened cache at pos * F + i: exact, any section order.
   b.setInsertionPoint(first);
-  onnx::OnnxBuilder emit(b, graph, first.getLoc(),
-                         nodeLabel(first) + "/mrope_caches", "mrope.fused");
+  std::string prefix =
+      first.getNodeName().empty() ? "mrope" : first.getNodeName().str();
+  onnx::OnnxBuilder emit(b, graph, first.getLoc(), prefix + "/mrope_caches",
+                         "mrope.fused");
   int64_t dyn = ShapedType::kDynamic;
   Type i64 = b.getI64Type();
   auto bsf = [&](Type elem) {
@@ -276,7 +280,9 @@ LogicalResult Fixer::fixGqa(const FusedRopeSite &site) {
           intAttr("rotary_embedding_dim", site.rotaryDim),
           b.getNamedAttr("mrope_section", b.getDenseI64ArrayAttr(*sections)),
           intAttr("mrope_layout", interleaved() ? 1 : 0)};
-      std::string name = nodeLabel(node) + "/mrope_" + what.str();
+      std::string name =
+          (node.getNodeName().empty() ? "mrope" : node.getNodeName().str()) +
+          "/mrope_" + what.str();
       return NodeOp::create(b, node.getLoc(), TypeRange{x.getType()},
                             "MRotaryEmbedding",
                             ValueRange{x, pos, site.cosCache, site.sinCache},
