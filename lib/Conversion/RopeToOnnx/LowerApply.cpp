@@ -78,15 +78,16 @@ struct LowerApply : OpRewritePattern<rope::ApplyOp> {
         onnx::getOpsetVersion(op).value_or(0) < 23)
       return rewriter.notifyMatchFailure(op, "opset older than 23");
     rewriter.setInsertionPoint(op);
-    onnx::OnnxBuilder emit(rewriter, graph, op.getLoc(), prefix + "/rope",
-                           prefix);
+    // One name scope per op: layers do not share node names.
+    std::string scope = prefix + "/rope_" + std::to_string(counter++);
+    onnx::OnnxBuilder emit(rewriter, graph, op.getLoc(), scope, prefix);
     SmallVector<Value> results;
     switch (form) {
     case RopeEmit::Plain:
       results = lowerPlain(op, emit, rewriter, *table);
       break;
     case RopeEmit::Ort:
-      results = lowerOrt(op, emit, rewriter, *table);
+      results = lowerOrt(op, emit, rewriter, *table, scope);
       break;
     case RopeEmit::Onnx23:
       results = lowerOnnx23(op, emit, rewriter, *table);
@@ -209,8 +210,8 @@ private:
   }
 
   SmallVector<Value> lowerOrt(rope::ApplyOp op, onnx::OnnxBuilder &emit,
-                              PatternRewriter &b,
-                              ArrayRef<float> table) const {
+                              PatternRewriter &b, ArrayRef<float> table,
+                              StringRef scope) const {
     rope::SemanticsAttr sem = op.getSemantics();
     importOpset(op, "com.microsoft", 1);
     SmallVector<int64_t> rows;
@@ -278,7 +279,10 @@ private:
       results.push_back(
           onnx::NodeOp::create(b, op.getLoc(), TypeRange{x.getType()}, opType,
                                ValueRange{x, ids, cos, sin}, nodeAttrs,
-                               nextName(emit, opType), "com.microsoft")
+                               (scope + "/" + opType + "_" +
+                                Twine(results.size()))
+                                   .str(),
+                               "com.microsoft")
               .getResults()[0]);
     }
     return results;
@@ -298,11 +302,6 @@ private:
       results.push_back(emit.node("RotaryEmbedding", x.getType(),
                                   {x, cos, sin}, attrs));
     return results;
-  }
-
-  /// A node name like OnnxBuilder's for nodes of another domain.
-  std::string nextName(onnx::OnnxBuilder &, StringRef opType) const {
-    return prefix + "/rope/" + opType.str() + "_" + std::to_string(counter++);
   }
 
   std::string prefix;

@@ -86,8 +86,17 @@ rope_to_onnx::emitPositionCaches(onnx::OnnxBuilder &emit, OpBuilder &b,
         {positions}, {emit.intAttr("to", 7)});
   Value maxPos = emit.node("ReduceMax", scalar, {positions},
                            {emit.intAttr("keepdims", 0)});
+  // ONNX Runtime's kernels also want at least as many rows as tokens in a
+  // sequence, which M-RoPE positions (images advance them by less than their
+  // token count) may not reach.
   Value one = emit.ints({1}, {}, "one");
-  Value count = emit.node("Add", scalar, {maxPos, one});
+  auto posType = cast<RankedTensorType>(positions.getType());
+  Value shape = emit.node(
+      "Shape", RankedTensorType::get({posType.getRank()}, i64), {positions});
+  Value seqLen = emit.node("Gather", scalar, {shape, emit.ints({-1}, {}, "last")},
+                           {emit.intAttr("axis", 0)});
+  Value count =
+      emit.node("Max", scalar, {emit.node("Add", scalar, {maxPos, one}), seqLen});
   Value range = emit.node("Range", RankedTensorType::get({dyn}, i64),
                           {emit.ints({0}, {}, "zero"), count, one});
   Value asFloat = emit.node("Cast", RankedTensorType::get({dyn}, f32), {range},

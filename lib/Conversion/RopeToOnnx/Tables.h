@@ -35,7 +35,8 @@ emitTokenTables(onnx::OnnxBuilder &emit, mlir::OpBuilder &b,
                 mlir::Value positions, llvm::ArrayRef<int64_t> rows,
                 llvm::ArrayRef<float> inv, mlir::Type elem);
 
-/// Position-indexed caches [M, F], M = max(positions) + 1, row p holding
+/// Position-indexed caches [M, F], M = max(max(positions) + 1, S) (ONNX
+/// Runtime wants a row per token at least), row p holding
 /// cos/sin(f32(p) * inv[i]): what RotaryEmbedding and MRotaryEmbedding of
 /// com.microsoft take.
 std::pair<mlir::Value, mlir::Value>
