@@ -93,13 +93,7 @@ struct LowerApply : OpRewritePattern<rope::ApplyOp> {
       results = lowerOnnx23(op, emit, rewriter, *table);
       break;
     }
-    Value tableOperand = op.getInvFreq();
-    rewriter.replaceOp(op, results);
-    if (auto init = tableOperand
-                        ? tableOperand.getDefiningOp<onnx::InitializerOp>()
-                        : onnx::InitializerOp();
-        init && init->use_empty())
-      rewriter.eraseOp(init);
+    replaceDroppingTable(rewriter, op, results, op.getInvFreq());
     return success();
   }
 

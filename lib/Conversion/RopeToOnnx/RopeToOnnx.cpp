@@ -84,14 +84,8 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
     auto [cos, sin] = rope_to_onnx::emitTokenTables(
         emit, rewriter, op.getPositions(), rows, inv,
         tableType.getElementType());
-    Value tableOperand = op.getInvFreq();
-    rewriter.replaceOp(op, {cos, sin});
-    // Its values now live in the per-channel initializer.
-    if (auto init = tableOperand
-                        ? tableOperand.getDefiningOp<onnx::InitializerOp>()
-                        : onnx::InitializerOp();
-        init && init->use_empty())
-      rewriter.eraseOp(init);
+    rope_to_onnx::replaceDroppingTable(rewriter, op, {cos, sin},
+                                       op.getInvFreq());
     return success();
   }
 

@@ -109,3 +109,13 @@ rope_to_onnx::emitPositionCaches(onnx::OnnxBuilder &emit, OpBuilder &b,
                           {column, invInit});
   return cosSinOf(emit, b, angle, elem);
 }
+
+void rope_to_onnx::replaceDroppingTable(PatternRewriter &rewriter,
+                                        Operation *op, ValueRange results,
+                                        Value invFreq) {
+  rewriter.replaceOp(op, results);
+  if (auto init = invFreq ? invFreq.getDefiningOp<onnx::InitializerOp>()
+                          : onnx::InitializerOp();
+      init && init->use_empty())
+    rewriter.eraseOp(init);
+}

@@ -44,6 +44,12 @@ emitPositionCaches(onnx::OnnxBuilder &emit, mlir::OpBuilder &b,
                    mlir::Value positions, llvm::ArrayRef<float> inv,
                    mlir::Type elem);
 
+/// Replaces `op` by `results`, then erases its frequency table initializer
+/// `invFreq` when nothing else reads it (its values now live in the new
+/// nodes' initializers).
+void replaceDroppingTable(mlir::PatternRewriter &rewriter, mlir::Operation *op,
+                          mlir::ValueRange results, mlir::Value invFreq);
+
 } // namespace mrope::rope_to_onnx
 
 #endif // MROPE_LIB_CONVERSION_ROPETOONNX_TABLES_H
