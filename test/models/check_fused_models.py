@@ -1,7 +1,7 @@
 """The fused-op zoo (python/mrope/zoo/fused.py) through the fused-site
 analysis and fix, checked in ONNX Runtime.
 
-For every model of test/models/zoo/fused-index.json:
+For every model of test/models/zoo-fused/index.json:
 1. `rope-classify-fused` under --arch auto and under the model's arch
    reports what its JSON description says (kind, layout, sections, rotary
    dim, theta within 1e-4, rotations, op) and the expected bug counts;
@@ -122,7 +122,7 @@ def check(translate, opt, zoo, desc):
 
 def main():
     translate, opt, zoo = sys.argv[1:4]
-    with open(os.path.join(zoo, "fused-index.json")) as f:
+    with open(os.path.join(zoo, "index.json")) as f:
         index = json.load(f)["models"]
     passed = failed = 0
     for entry in index:

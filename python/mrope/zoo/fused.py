@@ -1,8 +1,9 @@
 """Zoo models whose RoPE is one fused ONNX Runtime op, built with onnx.helper.
 
-``python -m mrope.zoo.fused --out test/models/zoo`` writes ``NAME.onnx`` +
-``NAME.json`` for every entry below and ``fused-index.json`` (same format as
-``index.json``).
+``python -m mrope.zoo.fused --out test/models/zoo-fused`` writes ``NAME.onnx``
++ ``NAME.json`` for every entry below and an ``index.json`` (the format of the
+torch zoo's). They live in their own folder: the torch zoo's checks feed
+decoders by name and know nothing of GroupQueryAttention's inputs.
 
 Each model is a small decoder (2 layers, hidden 32, 2 heads of 32 channels):
 q/k/v projections, RoPE on q and k by a fused op, softmax attention, output
@@ -325,7 +326,7 @@ def main(argv=None) -> int:
     index = {"models": [{"name": e.name, "model": f"{e.name}.onnx", "json": f"{e.name}.json",
                          "arch": e.arch, "bug": e.is_bug, "twin": f"{e.twin}.onnx" if e.twin else None}
                         for e in ENTRIES]}
-    (a.out / "fused-index.json").write_text(dumps(index))
+    (a.out / "index.json").write_text(dumps(index))
     return 0
 
 
