@@ -6,6 +6,7 @@
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
 #include "mrope/Dialect/Rope/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mrope/Dialect/Rope/Transforms/Passes.h"
+#include "mrope/Transforms/FusedPasses.h"
 #include "mrope/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -21,4 +22,5 @@ void mrope::registerAllPasses() {
   mrope::registerConversionPasses();
   mrope::registerConversionPipelines();
   mrope::registerTransformsPasses();
+  mrope::registerFusedTransformsPasses();
 }

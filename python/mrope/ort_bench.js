@@ -6,7 +6,9 @@
 //   {"model": "/abs/model.onnx", "threads": 1, "warmup": 3, "reps": 20,
 //    "inputs": [{"name", "dtype", "shape", "file"}], "save_outputs": true,
 //    "outputs": [{"name", "shape"}] (optional: float32 outputs to preallocate once),
-//    "profile": true (optional: also report ORT's profiler kernel times, see below)}
+//    "profile": true (optional: also report ORT's profiler kernel times, see below),
+//    "node_groups": {"name": "regex"} (optional, with profile: kernel time of the
+//    nodes whose names match, per group)}
 // Tensor files hold raw little-endian bytes (see ort_run.js).
 // The session is created once (intraOpNumThreads = threads, interOpNumThreads = 1,
 // sequential execution, all graph optimizations), then `warmup` untimed runs and
@@ -107,6 +109,7 @@ async function main() {
   // binding around them).
   let kernelMedian = null;
   let nodeOps = null;
+  const groupMedians = {};
   if (req.profile) {
     const prefix = path.join(dir, 'ortprof');
     const prof = await ort.InferenceSession.create(req.model, {
@@ -131,6 +134,16 @@ async function main() {
       const s2 = sums.slice().sort((a, b) => a - b);
       const m = s2.length;
       if (m) kernelMedian = m % 2 ? s2[(m - 1) / 2] : 0.5 * (s2[m / 2 - 1] + s2[m / 2]);
+      // Optional "node_groups": {group: regex on node names} -> the median
+      // per-run kernel time of the nodes whose name matches.
+      for (const [group, pattern] of Object.entries(req.node_groups || {})) {
+        const re = new RegExp(pattern);
+        const g = runs.slice(warm).map((r) => nodes
+            .filter((e) => re.test(e.name) && e.ts >= r.ts && e.ts + e.dur <= r.ts + r.dur)
+            .reduce((a, e) => a + e.dur, 0) / 1000).sort((a, b) => a - b);
+        const k = g.length;
+        groupMedians[group] = k ? (k % 2 ? g[(k - 1) / 2] : 0.5 * (g[k / 2 - 1] + g[k / 2])) : null;
+      }
       for (const f of fs.readdirSync(dir).filter((f) => f.startsWith('ortprof')))
         fs.unlinkSync(path.join(dir, f));
     }
@@ -138,7 +151,7 @@ async function main() {
   const version = JSON.parse(fs.readFileSync(path.join(ortDir, 'package.json'), 'utf8')).version;
   fs.writeFileSync(path.join(dir, 'response.json'), JSON.stringify(
       {version: version, preallocated_outputs: fetches !== null, median_ms: median,
-       kernel_median_ms: kernelMedian, node_ops: nodeOps, min_ms: sorted[0], times_ms: times, outputs: outputs}));
+       kernel_median_ms: kernelMedian, group_kernel_median_ms: groupMedians, node_ops: nodeOps, min_ms: sorted[0], times_ms: times, outputs: outputs}));
 }
 
 main().catch((e) => {

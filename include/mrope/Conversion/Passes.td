@@ -71,7 +71,7 @@ def ConvertRopeIndexToLoops : Pass<"convert-rope-index-to-loops"> {
 }
 
 def ConvertRopeToOnnx : Pass<"convert-rope-to-onnx"> {
-  let summary = "Lower rope.cos_sin and rope.mrope_index inside ONNX graphs to standard ONNX nodes";
+  let summary = "Lower rope.apply, rope.cos_sin and rope.mrope_index inside ONNX graphs to ONNX nodes";
   let description = [{
     Rewrites each `rope.cos_sin` inside an `onnx.graph` into standard ONNX
     nodes that any runtime runs, so that a graph the fix pass changed can be
@@ -95,10 +95,35 @@ def ConvertRopeToOnnx : Pass<"convert-rope-to-onnx"> {
     block's offset plus its `(t, h, w)`; the sums are CumSums of values
     placed at each block's first token, blocks are runs of image (video)
     tokens taking grid rows in order across the batch. Needs opset 13+.
+
+    `rope.apply` on tensors becomes what `emit` says:
+
+    - `plain` (default): the per-token tables above, then
+      `x * cos + rotate(x) * sin` with Slice/Neg/Concat (rotate-half) or a
+      `[.., F, 2]` Reshape/Slice/Concat (GPT-J pairs); channels past the
+      rotary dim are concatenated back. Any runtime, opset 13+.
+    - `ort`: ONNX Runtime's fused ops. `com.microsoft.MRotaryEmbedding` for
+      3-axis M-RoPE (contiguous or interleaved sections) and
+      `com.microsoft.RotaryEmbedding` for 1D, both over `[max_pos + 1, F]`
+      caches computed in the graph from the positions (`Range`, one f32
+      product, Cos, Sin); 2D and per-section frequencies go through
+      `RotaryEmbedding` over merged per-token caches `[B * S, F]` indexed by
+      `b * S + s`. Adds the `com.microsoft` opset import.
+    - `onnx23`: `RotaryEmbedding` of opset 23 over merged per-token caches
+      `[B, S, F]` (no position_ids). The model must import opset 23 or
+      newer; otherwise the pass fails naming the op.
+
+    Every form forms the angle `f32(p) * inv_freq` as the reference does.
+    `rope.cos_sin` has no fused form and is lowered as above for every
+    `emit`.
   }];
   let options = [
     Option<"prefix", "prefix", "std::string", /*default=*/"\"mrope\"",
            "Prefix of the names of new nodes and initializers">,
+    Option<"emit", "emit", "std::string", /*default=*/"\"plain\"",
+           "What rope.apply becomes: plain (standard ops), ort "
+           "(com.microsoft.MRotaryEmbedding / RotaryEmbedding) or onnx23 "
+           "(RotaryEmbedding, opset 23)">,
   ];
   let dependentDialects = ["::mrope::onnx::OnnxDialect"];
 }

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToOnnx/RopeToOnnx.h"
+#include "Tables.h"
 
 #include "mrope/Conversion/Passes.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
@@ -34,17 +35,6 @@ using namespace mlir;
 using namespace mrope;
 
 namespace {
-
-/// ONNX TensorProto.DataType of a float element type.
-int64_t onnxFloatType(Type type) {
-  if (type.isF16())
-    return 10;
-  if (type.isBF16())
-    return 16;
-  if (type.isF64())
-    return 11;
-  return 1;
-}
 
 /// A name no initializer or node of `graph` uses yet.
 std::string uniqueName(Operation *graph, StringRef base) {
@@ -74,86 +64,34 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
     int64_t rotary = sem.getRotaryDim(), numFreqs = sem.getNumFreqs();
 
     // The table, per frequency, exactly as given (or recomputed in f32).
-    SmallVector<float> table;
-    if (Value inv = op.getInvFreq()) {
-      std::optional<DenseElementsAttr> values = onnx::getConstantValue(inv);
-      if (!values)
-        return rewriter.notifyMatchFailure(op, "frequency table is not constant");
-      for (float f : values->getValues<float>())
-        table.push_back(f);
-    } else {
-      table = sem.computeInvFreq();
-    }
+    std::optional<SmallVector<float>> table =
+        rope_to_onnx::frequencyTable(op.getInvFreq(), sem);
+    if (!table)
+      return rewriter.notifyMatchFailure(op, "frequency table is not constant");
     SmallVector<int64_t> rows(rotary);
     SmallVector<float> inv(rotary);
     for (int64_t c = 0; c < rotary; ++c) {
       int64_t freq = sem.getLayout() == rope::PairLayout::neox ? c % numFreqs
                                                                 : c / 2;
       rows[c] = sem.axisOfFreq(freq);
-      inv[c] = table[sem.tableIndexOfFreq(freq)];
+      inv[c] = (*table)[sem.tableIndexOfFreq(freq)];
     }
-
-    Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    Type i64 = rewriter.getI64Type(), f32 = rewriter.getF32Type();
-    onnx::OnnxBuilder emit(rewriter, graph, loc,
-                           uniqueName(graph, prefix + "/cos_sin"), prefix);
-    auto invType = RankedTensorType::get({rotary}, f32);
-    Value rowsInit = emit.ints(rows, {rotary}, "rows");
-    Value invInit = emit.constant(
-        DenseElementsAttr::get(invType, ArrayRef<float>(inv)), "inv_freq");
 
     OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPoint(op);
-    auto node = [&](StringRef opType, Type result, ValueRange inputs,
-                    ArrayRef<NamedAttribute> attrs = {}) {
-      return emit.node(opType, result, inputs, attrs);
-    };
+    onnx::OnnxBuilder emit(rewriter, graph, op.getLoc(),
+                           uniqueName(graph, prefix + "/cos_sin"), prefix);
     auto tableType = cast<RankedTensorType>(op.getCos().getType());
-    int64_t b = tableType.getDimSize(0), s = tableType.getDimSize(1);
-
-    Value positions = op.getPositions();
-    if (cast<ShapedType>(positions.getType()).getRank() == 2) {
-      // One axis given as [B, S]: make it [1, B, S].
-      Value axes = emit.ints({0}, {1}, "axes");
-      positions = node("Unsqueeze",
-                       RankedTensorType::get({1, b, s},
-                                             cast<ShapedType>(positions.getType()).getElementType()),
-                       {positions, axes});
-    }
-    Type posElem = cast<ShapedType>(positions.getType()).getElementType();
-    Value gathered = node("Gather", RankedTensorType::get({rotary, b, s}, posElem),
-                          {positions, rowsInit},
-                          {rewriter.getNamedAttr("axis", rewriter.getI64IntegerAttr(0))});
-    Value perToken = node(
-        "Transpose", RankedTensorType::get({b, s, rotary}, posElem), {gathered},
-        {rewriter.getNamedAttr("perm", DenseI64ArrayAttr::get(ctx, {1, 2, 0}))});
-    auto angleType = RankedTensorType::get({b, s, rotary}, f32);
-    Value asFloat = node("Cast", angleType, {perToken},
-                         {rewriter.getNamedAttr("to", rewriter.getI64IntegerAttr(1))});
-    Value angle = node("Mul", angleType, {asFloat, invInit});
-    Value cos = node("Cos", angleType, {angle});
-    Value sin = node("Sin", angleType, {angle});
-    if (!tableType.getElementType().isF32()) {
-      auto to = rewriter.getNamedAttr(
-          "to", rewriter.getI64IntegerAttr(onnxFloatType(tableType.getElementType())));
-      cos = node("Cast", tableType, {cos}, {to});
-      sin = node("Cast", tableType, {sin}, {to});
-    }
-    Value tableOperand = op.getInvFreq();
-    rewriter.replaceOp(op, {cos, sin});
-    // Its values now live in the per-channel initializer.
-    if (auto init = tableOperand
-                        ? tableOperand.getDefiningOp<onnx::InitializerOp>()
-                        : onnx::InitializerOp();
-        init && init->use_empty())
-      rewriter.eraseOp(init);
+    auto [cos, sin] = rope_to_onnx::emitTokenTables(
+        emit, rewriter, op.getPositions(), rows, inv,
+        tableType.getElementType());
+    rope_to_onnx::replaceDroppingTable(rewriter, op, {cos, sin},
+                                       op.getInvFreq());
     return success();
   }
 
   std::string prefix;
 };
-
 
 /// rope.mrope_index as standard ONNX nodes, without loops: get_rope_index
 /// in closed form over cumulative sums. With kept index j of a token (its
@@ -417,14 +355,29 @@ struct ConvertRopeToOnnxPass
     : mrope::impl::ConvertRopeToOnnxBase<ConvertRopeToOnnxPass> {
   using Base::Base;
   void runOnOperation() override {
+    std::optional<RopeEmit> form = parseRopeEmit(emit);
+    if (!form) {
+      getOperation()->emitError("convert-rope-to-onnx: emit must be plain, "
+                                "ort or onnx23, got '")
+          << emit << "'";
+      return signalPassFailure();
+    }
+    if (failed(checkRopeEmitOpset(getOperation(), *form)))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    populateRopeToOnnxPatterns(patterns, prefix);
+    populateRopeToOnnxPatterns(patterns, prefix, *form);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {
       if (isa<rope::CosSinOp>(op)) {
         op->emitError("could not lower rope.cos_sin to ONNX: it must sit in "
                       "an onnx.graph with a constant frequency table");
+        return WalkResult::interrupt();
+      }
+      if (auto apply = dyn_cast<rope::ApplyOp>(op);
+          apply && !apply.hasBufferSemantics()) {
+        op->emitError("could not lower rope.apply to ONNX: it must sit in an "
+                      "onnx.graph with a constant frequency table");
         return WalkResult::interrupt();
       }
       if (isa<rope::MRopeIndexOp>(op)) {
@@ -442,6 +395,7 @@ struct ConvertRopeToOnnxPass
 } // namespace
 
 void mrope::populateRopeToOnnxPatterns(RewritePatternSet &patterns,
-                                       StringRef prefix) {
+                                       StringRef prefix, RopeEmit emit) {
   patterns.add<LowerCosSin, LowerMRopeIndex>(patterns.getContext(), prefix);
+  populateRopeApplyToOnnxPatterns(patterns, prefix, emit);
 }

@@ -1,17 +1,45 @@
-//===- RopeToOnnx.h - rope ops -> standard ONNX nodes -----------*- C++ -*-===//
+//===- RopeToOnnx.h - rope ops -> ONNX nodes --------------------*- C++ -*-===//
 #ifndef MROPE_CONVERSION_ROPETOONNX_ROPETOONNX_H
 #define MROPE_CONVERSION_ROPETOONNX_ROPETOONNX_H
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Support/LLVM.h"
 
+#include <optional>
+
 namespace mrope {
 
-/// Patterns lowering rope.cos_sin inside an onnx.graph to standard ONNX
-/// nodes (Gather, Transpose, Cast, Mul, Cos, Sin) plus two initializers.
-/// New nodes are named `<prefix>/...`, new initializers `<prefix>.<what>`.
+/// Which ONNX ops rope.apply becomes (convert-rope-to-onnx{emit=...},
+/// mrope-fix --emit).
+enum class RopeEmit {
+  /// Standard ops only (Gather, Cos, Sin, Mul, Slice, Concat, ...); any
+  /// runtime, any opset >= 13.
+  Plain,
+  /// ONNX Runtime's fused ops: com.microsoft.MRotaryEmbedding for 3-axis
+  /// M-RoPE, com.microsoft.RotaryEmbedding otherwise (1D over position
+  /// caches; 2D and per-section frequencies over merged per-token caches).
+  Ort,
+  /// RotaryEmbedding of opset 23 over merged per-token caches; the model's
+  /// opset must be 23 or newer.
+  Onnx23,
+};
+std::optional<RopeEmit> parseRopeEmit(llvm::StringRef name);
+
+/// Patterns lowering rope.cos_sin and rope.mrope_index inside an onnx.graph
+/// to standard ONNX nodes, and rope.apply on tensors to the ops `emit`
+/// selects. New nodes are named `<prefix>/...`, new initializers
+/// `<prefix>.<what>`.
 void populateRopeToOnnxPatterns(mlir::RewritePatternSet &patterns,
-                                llvm::StringRef prefix = "mrope");
+                                llvm::StringRef prefix = "mrope",
+                                RopeEmit emit = RopeEmit::Plain);
+
+/// Fails, with an error on the first such op, when `emit` is onnx23 and a
+/// rope.apply to lower sits in a model older than opset 23.
+mlir::LogicalResult checkRopeEmitOpset(mlir::Operation *root, RopeEmit emit);
+
+/// The rope.apply pattern alone.
+void populateRopeApplyToOnnxPatterns(mlir::RewritePatternSet &patterns,
+                                     llvm::StringRef prefix, RopeEmit emit);
 
 } // namespace mrope
 

@@ -1,0 +1,555 @@
+//===- FusedRopeSites.cpp - RoPE done by one fused ONNX op ----------------===//
+#include "mrope/Analysis/FusedRopeSites.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mrope;
+using onnx::NodeOp;
+
+StringRef mrope::fusedOpName(FusedOp op) {
+  switch (op) {
+  case FusedOp::MsRotary:
+    return "com.microsoft.RotaryEmbedding";
+  case FusedOp::MsMRotary:
+    return "com.microsoft.MRotaryEmbedding";
+  case FusedOp::OnnxRotary:
+    return "RotaryEmbedding";
+  case FusedOp::GroupQueryAttention:
+    return "com.microsoft.GroupQueryAttention";
+  }
+  llvm_unreachable("unknown fused op");
+}
+
+StringRef mrope::fusedPositionsName(FusedPositions kind) {
+  switch (kind) {
+  case FusedPositions::OneD:
+    return "1d";
+  case FusedPositions::MRope:
+    return "mrope";
+  case FusedPositions::MRopeInterleaved:
+    return "mrope-interleaved";
+  case FusedPositions::MRopeDegenerate:
+    return "mrope-degenerate";
+  case FusedPositions::PerToken:
+    return "per-token";
+  }
+  llvm_unreachable("unknown positions kind");
+}
+
+namespace {
+
+/// The node defining `v`, when it is an onnx.node.
+NodeOp producer(Value v) { return v ? v.getDefiningOp<NodeOp>() : NodeOp(); }
+
+bool isAbsent(Value v) { return !v || v.getDefiningOp<onnx::NoneOp>(); }
+
+/// Operand `i` of `node`, null when missing or absent.
+Value operandOr(NodeOp node, unsigned i) {
+  if (i >= node.getInputs().size())
+    return {};
+  Value v = node.getInputs()[i];
+  return isAbsent(v) ? Value() : v;
+}
+
+/// `v` seen through ops that keep its values: Cast, Identity, Reshape,
+/// Unsqueeze, Squeeze, Flatten (all on their data operand).
+Value throughViews(Value v) {
+  while (NodeOp node = producer(v)) {
+    if (!(node.isOnnx("Cast") || node.isOnnx("Identity") ||
+          node.isOnnx("Reshape") || node.isOnnx("Unsqueeze") ||
+          node.isOnnx("Squeeze") || node.isOnnx("Flatten")) ||
+        node.getInputs().empty())
+      break;
+    v = node.getInputs()[0];
+  }
+  return v;
+}
+
+/// The ONNX name of a value: graph input, initializer or node output.
+std::string valueName(Value v) {
+  if (!v)
+    return "";
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (auto graph = dyn_cast<onnx::GraphOp>(arg.getOwner()->getParentOp()))
+      return graph.getInputName(arg.getArgNumber()).str();
+    return "";
+  }
+  if (auto init = v.getDefiningOp<onnx::InitializerOp>())
+    return init.getName().str();
+  if (NodeOp node = producer(v))
+    return node.getOutputName(cast<OpResult>(v).getResultNumber());
+  return "";
+}
+
+/// How messages name where positions come from.
+std::string describeSource(Value v) {
+  if (!v)
+    return "?";
+  if (isa<BlockArgument>(v))
+    return "input '" + valueName(v) + "'";
+  if (NodeOp node = producer(v))
+    return node.getOpType().str() + " node " + nodeLabel(node);
+  if (v.getDefiningOp<onnx::InitializerOp>())
+    return "initializer '" + valueName(v) + "'";
+  return "?";
+}
+
+SmallVector<int64_t> staticShape(Value v) {
+  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+  if (!type)
+    return {};
+  SmallVector<int64_t> shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  return shape;
+}
+
+/// When `rows` ([3, B, S] positions) are built in the graph as copies of one
+/// 1D tensor (Expand/Tile of a leading-1 view, or a Concat of one value),
+/// that tensor (seen through views).
+Value degenerateRowsSource(Value rows) {
+  Value v = rows;
+  while (NodeOp node = producer(v)) {
+    if (!(node.isOnnx("Cast") || node.isOnnx("Identity")))
+      break;
+    v = node.getInputs()[0];
+  }
+  NodeOp node = producer(v);
+  if (!node)
+    return {};
+  if ((node.isOnnx("Expand") || node.isOnnx("Tile")) &&
+      !node.getInputs().empty()) {
+    Value data = node.getInputs()[0];
+    SmallVector<int64_t> shape = staticShape(data);
+    // The copied tensor has no row axis of its own (rank 2, or a leading 1,
+    // or an Unsqueeze when shapes are unknown).
+    NodeOp view = producer(data);
+    if ((!shape.empty() && (shape.size() < 3 || shape.front() == 1)) ||
+        (shape.empty() && view && view.isOnnx("Unsqueeze")))
+      return throughViews(data);
+    return {};
+  }
+  if (node.isOnnx("Concat") && node.getInputs().size() >= 2) {
+    Value first = throughViews(node.getInputs()[0]);
+    for (Value in : node.getInputs().drop_front())
+      if (throughViews(in) != first)
+        return {};
+    return first;
+  }
+  return {};
+}
+
+/// Per-token caches ([B, S, F], opset-23 RotaryEmbedding without
+/// position_ids): the [A, B, S] positions and the axis of each channel
+/// (`rows`) of the Gather(positions, rows, axis = 0) they were built from
+/// (rope.cos_sin's lowering, or the fused fix's gather of a cache). Walks
+/// back a few nodes along data operands.
+struct RowGather {
+  Value positions;
+  SmallVector<int64_t> rows;
+};
+std::optional<RowGather> findRowGather(Value cache) {
+  SmallVector<std::pair<Value, int>> work{{cache, 0}};
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  while (!work.empty()) {
+    auto [v, depth] = work.pop_back_val();
+    NodeOp node = producer(v);
+    if (!node || depth > 10 || !seen.insert(node).second)
+      continue;
+    if (node.isOnnx("Gather") && node.getIntAttr("axis").value_or(0) == 0 &&
+        node.getInputs().size() == 2) {
+      Value data = node.getInputs()[0];
+      auto type = dyn_cast<RankedTensorType>(data.getType());
+      std::optional<SmallVector<int64_t>> rows =
+          onnx::getConstantInts(node.getInputs()[1]);
+      if (type && isa<IntegerType>(type.getElementType()) && rows &&
+          !data.getDefiningOp<onnx::InitializerOp>())
+        return RowGather{data, *rows};
+    }
+    for (Value in : node.getInputs())
+      if (!isAbsent(in) && !in.getDefiningOp<onnx::InitializerOp>())
+        work.push_back({in, depth + 1});
+  }
+  return std::nullopt;
+}
+
+/// Hugging Face's section merge of gathered caches: Concat over j of
+/// Gather(chunk_j, j, axis 0), the chunks a Split of Gather(cache,
+/// positions [3, B, S]) along the last axis. The rows come out contiguous.
+std::optional<RowGather> findSplitMerge(Value cache) {
+  NodeOp concat = producer(throughViews(cache));
+  if (!concat || !concat.isOnnx("Concat") || concat.getInputs().size() < 2)
+    return std::nullopt;
+  NodeOp split;
+  RowGather found;
+  for (auto [j, in] : llvm::enumerate(concat.getInputs())) {
+    NodeOp row = producer(in);
+    if (!row || !row.isOnnx("Gather") ||
+        row.getIntAttr("axis").value_or(0) != 0)
+      return std::nullopt;
+    std::optional<SmallVector<int64_t>> index =
+        onnx::getConstantInts(row.getInputs()[1]);
+    NodeOp chunk = producer(row.getInputs()[0]);
+    if (!index || index->size() != 1 || (*index)[0] != (int64_t)j || !chunk ||
+        !chunk.isOnnx("Split") || (split && chunk != split))
+      return std::nullopt;
+    split = chunk;
+    SmallVector<int64_t> shape = staticShape(row.getInputs()[0]);
+    if (shape.empty() || shape.back() < 0)
+      return std::nullopt;
+    found.rows.append(shape.back(), static_cast<int64_t>(j));
+  }
+  NodeOp gather = producer(split.getInputs()[0]);
+  if (!gather || !gather.isOnnx("Gather") ||
+      gather.getIntAttr("axis").value_or(0) != 0)
+    return std::nullopt;
+  found.positions = gather.getInputs()[1];
+  return found;
+}
+
+/// Sections and order of per-channel axes `rows`: contiguous when the axes
+/// rise 0, 1, 2 in runs; Qwen3-VL interleaved when they follow its pattern.
+std::optional<std::pair<SmallVector<int64_t>, bool>>
+sectionsOfRows(ArrayRef<int64_t> rows) {
+  if (rows.empty())
+    return std::nullopt;
+  int64_t axes = *llvm::max_element(rows) + 1;
+  SmallVector<int64_t> counts(axes, 0);
+  for (int64_t r : rows) {
+    if (r < 0)
+      return std::nullopt;
+    ++counts[r];
+  }
+  if (llvm::is_sorted(rows))
+    return std::make_pair(counts, false);
+  if (axes != 3)
+    return std::nullopt;
+  for (auto [i, r] : llvm::enumerate(rows)) {
+    int64_t want = 0;
+    int64_t f = static_cast<int64_t>(i);
+    if (f % 3 == 1 && f < 3 * counts[1])
+      want = 1;
+    else if (f % 3 == 2 && f < 3 * counts[2])
+      want = 2;
+    if (r != want)
+      return std::nullopt;
+  }
+  return std::make_pair(counts, true);
+}
+
+/// The constant [M, F] cache per-token caches were gathered from (or
+/// `cache` itself when it is one).
+Value constantTable(Value cache) {
+  SmallVector<std::pair<Value, int>> work{{cache, 0}};
+  while (!work.empty()) {
+    auto [v, depth] = work.pop_back_val();
+    Value seen = throughViews(v);
+    if (seen.getDefiningOp<onnx::InitializerOp>() ||
+        (producer(seen) && producer(seen).isOnnx("Constant"))) {
+      auto type = dyn_cast<RankedTensorType>(seen.getType());
+      if (type && type.getRank() == 2 && isa<FloatType>(type.getElementType()))
+        return seen;
+      continue;
+    }
+    NodeOp node = producer(seen);
+    if (!node || depth > 10)
+      continue;
+    for (Value in : node.getInputs())
+      if (!isAbsent(in))
+        work.push_back({in, depth + 1});
+  }
+  return {};
+}
+
+/// Frequencies and the fitted theta of constant [M, F] caches (M >= 2):
+/// inv_freq[i] = atan2(sin[1, i], cos[1, i]), theta from the last one
+/// (inv_freq[i] = theta^(-2i/R)), where the fit is best conditioned.
+void fitCaches(FusedRopeSite &site) {
+  Value cosTable = constantTable(site.cosCache);
+  Value sinTable = constantTable(site.sinCache);
+  if (!cosTable || !sinTable)
+    return;
+  std::optional<DenseElementsAttr> cos = onnx::getConstantValue(cosTable);
+  std::optional<DenseElementsAttr> sin = onnx::getConstantValue(sinTable);
+  if (!cos || !sin)
+    return;
+  auto type = cast<ShapedType>(cos->getType());
+  if (type.getRank() != 2 || type.getDimSize(0) < 2 ||
+      !type.getElementType().isF32())
+    return;
+  int64_t f = type.getDimSize(1);
+  auto c = cos->getValues<float>(), s = sin->getValues<float>();
+  for (int64_t i = 0; i < f; ++i)
+    site.invFreq.push_back(static_cast<float>(
+        std::atan2(static_cast<double>(s[f + i]), static_cast<double>(c[f + i]))));
+  int64_t rotary = site.rotaryDim ? site.rotaryDim : 2 * f;
+  if (f >= 2 && site.invFreq.back() > 0)
+    site.theta = std::pow(static_cast<double>(site.invFreq.back()),
+                          -static_cast<double>(rotary) / (2.0 * (f - 1)));
+}
+
+/// Head size of a [B, N, S, H] or [B, S, N*H] input, 0 when unknown.
+int64_t headSize(Value x, std::optional<int64_t> numHeads) {
+  SmallVector<int64_t> shape = staticShape(x);
+  if (shape.size() == 4 && shape[3] > 0)
+    return shape[3];
+  if (shape.size() == 3 && shape[2] > 0 && numHeads && *numHeads > 0)
+    return shape[2] / *numHeads;
+  return 0;
+}
+
+/// Reads one fused node; nullopt when it is not a RoPE node.
+std::optional<FusedRopeSite> readNode(NodeOp node) {
+  FusedRopeSite site;
+  StringRef type = node.getOpType(), domain = node.getDomain();
+  Value x;
+  if (domain == "com.microsoft" && type == "RotaryEmbedding") {
+    site.op = FusedOp::MsRotary;
+    x = operandOr(node, 0);
+    site.positions = operandOr(node, 1);
+    site.cosCache = operandOr(node, 2);
+    site.sinCache = operandOr(node, 3);
+  } else if (domain == "com.microsoft" && type == "MRotaryEmbedding") {
+    site.op = FusedOp::MsMRotary;
+    x = operandOr(node, 0);
+    site.positions = operandOr(node, 1);
+    site.cosCache = operandOr(node, 2);
+    site.sinCache = operandOr(node, 3);
+  } else if (node.isOnnx("RotaryEmbedding")) {
+    site.op = FusedOp::OnnxRotary;
+    x = operandOr(node, 0);
+    site.cosCache = operandOr(node, 1);
+    site.sinCache = operandOr(node, 2);
+    site.positions = operandOr(node, 3);
+  } else if (domain == "com.microsoft" && type == "GroupQueryAttention") {
+    if (node.getIntAttr("do_rotary").value_or(0) == 0)
+      return std::nullopt;
+    site.op = FusedOp::GroupQueryAttention;
+    x = operandOr(node, 0);
+    site.cosCache = operandOr(node, 7);
+    site.sinCache = operandOr(node, 8);
+    site.positions = operandOr(node, 9);
+  } else {
+    return std::nullopt;
+  }
+  site.nodes.push_back(node);
+  site.gptj = node.getIntAttr(site.op == FusedOp::GroupQueryAttention
+                                  ? "rotary_interleaved"
+                                  : "interleaved")
+                  .value_or(0) != 0;
+  site.cacheShape = staticShape(site.cosCache);
+
+  // Rotated channels: the attribute, else the cache width, else the head.
+  int64_t rotary = node.getIntAttr("rotary_embedding_dim").value_or(0);
+  if (!rotary && site.cacheShape.size() >= 2 && site.cacheShape.back() > 0)
+    rotary = 2 * site.cacheShape.back();
+  if (!rotary)
+    rotary = headSize(x, node.getIntAttr("num_heads"));
+  site.rotaryDim = rotary;
+  int64_t numFreqs = rotary / 2;
+
+  if (site.op == FusedOp::MsMRotary) {
+    site.sections.assign(
+        node.getIntsAttr("mrope_section").value_or(SmallVector<int64_t>{}));
+    site.kind = node.getIntAttr("mrope_layout").value_or(0) == 1
+                    ? FusedPositions::MRopeInterleaved
+                    : FusedPositions::MRope;
+    if (Value one = degenerateRowsSource(site.positions)) {
+      site.kind = FusedPositions::MRopeDegenerate;
+      site.source = one;
+    } else {
+      site.source = throughViews(site.positions);
+    }
+  } else if (site.positions || site.op == FusedOp::GroupQueryAttention ||
+             site.op == FusedOp::MsRotary) {
+    site.kind = FusedPositions::OneD;
+    site.sections = {numFreqs};
+    site.source = throughViews(site.positions);
+    if (!site.positions)
+      site.sourceLabel = "GroupQueryAttention's seqlens_k (implicit: past "
+                         "length + token index)";
+  } else if (std::optional<RowGather> gather =
+                 findRowGather(site.cosCache)
+                     ? findRowGather(site.cosCache)
+                     : findSplitMerge(site.cosCache)) {
+    // Opset-23 RotaryEmbedding with per-token caches.
+    site.positions = gather->positions;
+    auto split = sectionsOfRows(gather->rows);
+    if (split && split->first.size() == 1) {
+      site.kind = FusedPositions::OneD;
+    } else if (split && split->first.size() == 3) {
+      site.kind = split->second ? FusedPositions::MRopeInterleaved
+                                : FusedPositions::MRope;
+    } else {
+      site.kind = FusedPositions::PerToken;
+    }
+    if (split)
+      site.sections = split->first;
+    if (site.kind != FusedPositions::OneD &&
+        site.kind != FusedPositions::PerToken)
+      if (Value one = degenerateRowsSource(gather->positions)) {
+        site.kind = FusedPositions::MRopeDegenerate;
+        site.source = one;
+      }
+    if (!site.source)
+      site.source = throughViews(gather->positions);
+  } else {
+    site.kind = FusedPositions::PerToken;
+    site.sourceLabel = "per-token caches " + valueName(site.cosCache) + " / " +
+                       valueName(site.sinCache);
+  }
+  fitCaches(site);
+  return site;
+}
+
+void classify(FusedRopeSite &site, Arch arch) {
+  std::string from = site.positionsName();
+  std::string op = fusedOpName(site.op).str();
+  switch (site.kind) {
+  case FusedPositions::OneD:
+    if (isQwenVL(arch)) {
+      site.bug = true;
+      site.reason = "a " + archName(arch).str() +
+                    " model rotates by 1D positions from " + from + " in " +
+                    op + ": images and video need 3D M-RoPE positions";
+    } else {
+      site.reason = "1D positions from " + from + " in " + op +
+                    ": right for a text model";
+    }
+    return;
+  case FusedPositions::MRopeDegenerate:
+    site.bug = true;
+    site.reason = "the 3 position rows of " + op +
+                  " are built in the graph from one 1D tensor (" + from + ")";
+    return;
+  case FusedPositions::MRope:
+  case FusedPositions::MRopeInterleaved:
+    site.reason = "3D positions [3, batch, seq] from " + from + " in " + op;
+    return;
+  case FusedPositions::PerToken:
+    site.reason = "per-token caches whose positions could not be followed (" +
+                  from + "); not classified";
+    return;
+  }
+}
+
+bool sameSite(const FusedRopeSite &a, const FusedRopeSite &b) {
+  return a.op == b.op && a.positions == b.positions &&
+         a.cosCache == b.cosCache && a.sinCache == b.sinCache &&
+         a.gptj == b.gptj && a.rotaryDim == b.rotaryDim &&
+         a.sections == b.sections && a.kind == b.kind;
+}
+
+} // namespace
+
+int64_t FusedRopeSite::rotations() const {
+  int64_t perNode = op == FusedOp::GroupQueryAttention ? 2 : 1;
+  return perNode * static_cast<int64_t>(nodes.size());
+}
+
+std::string FusedRopeSite::positionsName() const {
+  if (!sourceLabel.empty())
+    return sourceLabel;
+  return describeSource(source);
+}
+
+std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
+                                                     Arch arch) {
+  std::vector<FusedRopeSite> sites;
+  graph.walk([&](NodeOp node) {
+    std::optional<FusedRopeSite> read = readNode(node);
+    if (!read)
+      return;
+    for (FusedRopeSite &site : sites)
+      if (sameSite(site, *read)) {
+        site.nodes.push_back(node);
+        return;
+      }
+    sites.push_back(std::move(*read));
+  });
+  for (FusedRopeSite &site : sites)
+    classify(site, arch);
+  return sites;
+}
+
+llvm::json::Array
+mrope::renderFusedSitesJson(ArrayRef<FusedRopeSite> sites) {
+  llvm::json::Array list;
+  for (const FusedRopeSite &site : sites) {
+    llvm::json::Array nodes;
+    for (NodeOp node : site.nodes)
+      nodes.push_back(nodeLabel(node));
+    list.push_back(llvm::json::Object{
+        {"positions", fusedPositionsName(site.kind)},
+        {"layout", site.gptj ? "gptj" : "neox"},
+        {"sections", llvm::json::Array(site.sections)},
+        {"interleaved", site.kind == FusedPositions::MRopeInterleaved},
+        {"theta", site.theta},
+        {"rotary_dim", site.rotaryDim},
+        {"rotations", site.rotations()},
+        {"positions_source", site.positionsName()},
+        {"nodes", std::move(nodes)},
+        {"bug", site.bug},
+        {"reason", site.reason},
+        {"fused_op", fusedOpName(site.op)},
+        {"caches", llvm::json::Object{
+                       {"cos", valueName(site.cosCache)},
+                       {"sin", valueName(site.sinCache)},
+                       {"shape", llvm::json::Array(site.cacheShape)}}},
+    });
+  }
+  return list;
+}
+
+std::string mrope::addFusedSitesToReport(StringRef reportJson,
+                                         ArrayRef<FusedRopeSite> sites) {
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(reportJson);
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return reportJson.str();
+  }
+  llvm::json::Object *report = parsed->getAsObject();
+  llvm::json::Array *list = report ? report->getArray("sites") : nullptr;
+  llvm::json::Object *summary = report ? report->getObject("summary") : nullptr;
+  if (!list || !summary)
+    return reportJson.str();
+  int64_t rotations = summary->getInteger("rotations").value_or(0);
+  int64_t bugs = summary->getInteger("bugs").value_or(0);
+  for (const FusedRopeSite &site : sites) {
+    rotations += site.rotations();
+    bugs += site.bug;
+  }
+  for (llvm::json::Value &entry : renderFusedSitesJson(sites))
+    list->push_back(std::move(entry));
+  (*summary)["sites"] = static_cast<int64_t>(list->size());
+  (*summary)["rotations"] = rotations;
+  (*summary)["bugs"] = bugs;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", *parsed) << "\n";
+  return text;
+}
+
+std::string mrope::renderFusedSitesText(ArrayRef<FusedRopeSite> sites,
+                                        int64_t firstIndex) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  for (auto [i, site] : llvm::enumerate(sites)) {
+    os << "  site " << firstIndex + static_cast<int64_t>(i) << ": "
+       << fusedPositionsName(site.kind) << " [";
+    llvm::interleaveComma(site.sections, os);
+    os << "] " << (site.gptj ? "gptj" : "neox") << ", rotary_dim "
+       << site.rotaryDim << ", theta " << site.theta << ", "
+       << site.rotations() << " rotations, fused " << fusedOpName(site.op)
+       << " " << nodeLabel(site.nodes.front());
+    if (site.nodes.size() > 1)
+      os << " (+" << site.nodes.size() - 1 << " more)";
+    os << "\n    " << (site.bug ? "BUG: " : "ok: ") << site.reason << "\n";
+  }
+  return text;
+}

@@ -1,0 +1,423 @@
+//===- FixFusedSites.cpp - fused RoPE ops to true M-RoPE ------------------===//
+#include "mrope/Transforms/FixFusedSites.h"
+
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
+#include "mrope/Transforms/FixSites.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mrope;
+using onnx::NodeOp;
+
+namespace {
+
+/// Per-frequency position axis of M-RoPE `sections` (contiguous, or
+/// Qwen3-VL interleaved).
+SmallVector<int64_t> axisOfFreqs(ArrayRef<int64_t> sections, bool interleaved) {
+  int64_t numFreqs = 0;
+  for (int64_t s : sections)
+    numFreqs += s;
+  SmallVector<int64_t> axes;
+  if (!interleaved) {
+    for (auto [axis, count] : llvm::enumerate(sections))
+      axes.append(count, static_cast<int64_t>(axis));
+    return axes;
+  }
+  int64_t numAxes = sections.size();
+  for (int64_t i = 0; i < numFreqs; ++i) {
+    int64_t axis = 0;
+    for (int64_t a = 1; a < numAxes; ++a)
+      if (i % numAxes == a && i < numAxes * sections[a])
+        axis = a;
+    axes.push_back(axis);
+  }
+  return axes;
+}
+
+class Fixer {
+public:
+  Fixer(onnx::GraphOp graph, const FusedFixOptions &options)
+      : graph(graph), options(options), b(graph.getContext()) {}
+
+  LogicalResult fix(const FusedRopeSite &site);
+  LogicalResult finish();
+  FusedFixResult result;
+
+private:
+  /// The architecture's sections for `site` (or --sections).
+  FailureOr<SmallVector<int64_t>> sectionsFor(const FusedRopeSite &site);
+  bool interleaved() const { return options.arch == Arch::Qwen3VL; }
+  /// The [3, B, S] positions input (added on first use); `old` is the 1D
+  /// input it may replace.
+  Value positions3(Value old);
+  NamedAttribute intAttr(StringRef name, int64_t v) {
+    return b.getNamedAttr(name, b.getI64IntegerAttr(v));
+  }
+  /// A copy of `node` with `opType`, `inputs` and `attrs` (name and output
+  /// names kept) that replaces it.
+  NodeOp replaceNode(NodeOp node, StringRef opType, StringRef domain,
+                     ValueRange inputs, ArrayRef<NamedAttribute> attrs);
+  SmallVector<NamedAttribute> attrsOf(NodeOp node,
+                                      ArrayRef<StringRef> drop = {});
+
+  LogicalResult fixMsRotary(const FusedRopeSite &site);
+  LogicalResult fixOnnxRotary(const FusedRopeSite &site);
+  LogicalResult fixGqa(const FusedRopeSite &site);
+  LogicalResult fixDegenerate(const FusedRopeSite &site);
+
+  onnx::GraphOp graph;
+  const FusedFixOptions &options;
+  OpBuilder b;
+  Value newPositions;
+  BlockArgument oldInput;
+};
+
+FailureOr<SmallVector<int64_t>> Fixer::sectionsFor(const FusedRopeSite &site) {
+  int64_t numFreqs = site.rotaryDim / 2;
+  SmallVector<int64_t> sections(options.sections.begin(),
+                                options.sections.end());
+  if (sections.empty()) {
+    SmallVector<int64_t> base = interleaved() ? SmallVector<int64_t>{24, 20, 20}
+                                              : SmallVector<int64_t>{16, 24, 24};
+    for (int64_t s : base) {
+      if ((s * numFreqs) % 64)
+        return NodeOp(site.nodes.front()).emitError()
+               << "cannot scale the default M-RoPE sections to " << numFreqs
+               << " frequencies: pass --sections";
+      sections.push_back(s * numFreqs / 64);
+    }
+  }
+  int64_t sum = 0;
+  for (int64_t s : sections)
+    sum += s;
+  if (sections.size() != 3 || sum != numFreqs)
+    return NodeOp(site.nodes.front()).emitError()
+           << "M-RoPE needs 3 sections summing to " << numFreqs
+           << " (rotary_dim / 2)";
+  return sections;
+}
+
+Value Fixer::positions3(Value old) {
+  if (!oldInput)
+    if (auto arg = dyn_cast_or_null<BlockArgument>(old);
+        arg && arg.getOwner() == &graph.getBodyBlock())
+      oldInput = arg;
+  if (newPositions)
+    return newPositions;
+  SmallVector<int64_t> shape{3, ShapedType::kDynamic, ShapedType::kDynamic};
+  SmallVector<StringRef> params{"", "", ""};
+  if (oldInput) {
+    auto type = dyn_cast<RankedTensorType>(oldInput.getType());
+    if (type && type.getRank() == 2) {
+      shape[1] = type.getDimSize(0);
+      shape[2] = type.getDimSize(1);
+      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(
+              oldInput.getArgNumber(), onnx::attr::kDimParams))
+        for (auto [i, d] : llvm::enumerate(dims.getAsValueRange<StringAttr>()))
+          if (i < 2)
+            params[i + 1] = d;
+    }
+  }
+  llvm::StringSet<> names;
+  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+    names.insert(graph.getInputName(i));
+  std::string name = options.positionsName;
+  if (names.contains(name))
+    name += "_3d";
+  bool named = llvm::any_of(params, [](StringRef p) { return !p.empty(); });
+  newPositions =
+      graph.addInput(name, RankedTensorType::get(shape, b.getI64Type()),
+                     named ? ArrayRef<StringRef>(params) : ArrayRef<StringRef>());
+  return newPositions;
+}
+
+SmallVector<NamedAttribute> Fixer::attrsOf(NodeOp node,
+                                           ArrayRef<StringRef> drop) {
+  SmallVector<NamedAttribute> attrs;
+  if (DictionaryAttr dict = node.getAttrsAttr())
+    for (NamedAttribute a : dict)
+      if (!llvm::is_contained(drop, a.getName().strref()))
+        attrs.push_back(a);
+  return attrs;
+}
+
+NodeOp Fixer::replaceNode(NodeOp node, StringRef opType, StringRef domain,
+                          ValueRange inputs, ArrayRef<NamedAttribute> attrs) {
+  b.setInsertionPoint(node);
+  NodeOp copy = NodeOp::create(b, node.getLoc(), node.getResultTypes(), opType,
+                               inputs, attrs, node.getNodeName(), domain);
+  if (ArrayAttr outputs = node.getOutputsAttr())
+    copy.setOutputsAttr(outputs);
+  node.replaceAllUsesWith(copy.getResults());
+  node.erase();
+  return copy;
+}
+
+LogicalResult Fixer::fixMsRotary(const FusedRopeSite &site) {
+  FailureOr<SmallVector<int64_t>> sections = sectionsFor(site);
+  if (failed(sections))
+    return failure();
+  for (NodeOp node : site.nodes) {
+    if (node.getIntAttr("is_packed_batching").value_or(0) != 0)
+      return node.emitError("cannot fix RotaryEmbedding with "
+                            "is_packed_batching = 1: MRotaryEmbedding has no "
+                            "packed mode");
+    if (node.getFloatAttr("scale").value_or(1.0f) != 1.0f)
+      return node.emitError("cannot fix RotaryEmbedding with scale != 1: "
+                            "MRotaryEmbedding has no scale");
+    Value pos = positions3(site.source);
+    SmallVector<NamedAttribute> attrs =
+        attrsOf(node, {"is_packed_batching", "scale"});
+    attrs.push_back(b.getNamedAttr("mrope_section",
+                                   b.getDenseI64ArrayAttr(*sections)));
+    attrs.push_back(intAttr("mrope_layout", interleaved() ? 1 : 0));
+    Value x = node.getInputs()[0];
+    replaceNode(node, "MRotaryEmbedding", "com.microsoft",
+                {x, pos, site.cosCache, site.sinCache}, attrs);
+  }
+  result.changes.push_back(
+      llvm::formatv("{0} x com.microsoft.RotaryEmbedding -> MRotaryEmbedding "
+                    "(sections [{1}], {2}) over the same caches",
+                    site.nodes.size(),
+                    llvm::make_range(sections->begin(), sections->end()),
+                    interleaved() ? "interleaved" : "contiguous")
+          .str());
+  return success();
+}
+
+LogicalResult Fixer::fixOnnxRotary(const FusedRopeSite &site) {
+  FailureOr<SmallVector<int64_t>> sections = sectionsFor(site);
+  if (failed(sections))
+    return failure();
+  NodeOp first = site.nodes.front();
+  auto cacheType = dyn_cast<RankedTensorType>(site.cosCache.getType());
+  int64_t numFreqs = site.rotaryDim / 2;
+  if (!cacheType || cacheType.getRank() != 2 ||
+      (!cacheType.isDynamicDim(1) && cacheType.getDimSize(1) != numFreqs))
+    return first.emitError("cannot fix RotaryEmbedding: its caches are not "
+                           "[max_position, rotary_dim / 2]");
+  Value pos = positions3(site.source);
+  // merged[b, s, i] = cache[pos[axis(i), b, s], i], as one Gather of the
+  // flattened cache at pos * F + i: exact, any section order.
+  b.setInsertionPoint(first);
+  std::string prefix =
+      first.getNodeName().empty() ? "mrope" : first.getNodeName().str();
+  onnx::OnnxBuilder emit(b, graph, first.getLoc(), prefix + "/mrope_caches",
+                         "mrope.fused");
+  int64_t dyn = ShapedType::kDynamic;
+  Type i64 = b.getI64Type();
+  auto bsf = [&](Type elem) {
+    return RankedTensorType::get({dyn, dyn, numFreqs}, elem);
+  };
+  Value rows = emit.ints(axisOfFreqs(*sections, interleaved()), {numFreqs},
+                         "rows");
+  Value gathered =
+      emit.node("Gather", RankedTensorType::get({numFreqs, dyn, dyn}, i64),
+                {pos, rows}, {intAttr("axis", 0)});
+  Value perToken =
+      emit.node("Transpose", bsf(i64), {gathered},
+                {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 2, 0}))});
+  SmallVector<int64_t> channel;
+  for (int64_t i = 0; i < numFreqs; ++i)
+    channel.push_back(i);
+  Value index = emit.node(
+      "Add", bsf(i64),
+      {emit.node("Mul", bsf(i64), {perToken, emit.ints({numFreqs}, {}, "width")}),
+       emit.ints(channel, {numFreqs}, "channel")});
+  Value flat = emit.ints({-1}, {1}, "flat");
+  auto merged = [&](Value cache) {
+    Type elem = cast<ShapedType>(cache.getType()).getElementType();
+    Value flatCache = emit.node("Reshape", RankedTensorType::get({dyn}, elem),
+                                {cache, flat});
+    return emit.node("Gather", bsf(elem), {flatCache, index},
+                     {intAttr("axis", 0)});
+  };
+  Value cos = merged(site.cosCache), sin = merged(site.sinCache);
+  for (NodeOp node : site.nodes)
+    replaceNode(node, "RotaryEmbedding", "", {node.getInputs()[0], cos, sin},
+                attrsOf(node));
+  result.changes.push_back(
+      llvm::formatv("{0} x RotaryEmbedding: per-token M-RoPE caches (sections "
+                    "[{1}], {2}) gathered from the old caches, no position_ids",
+                    site.nodes.size(),
+                    llvm::make_range(sections->begin(), sections->end()),
+                    interleaved() ? "interleaved" : "contiguous")
+          .str());
+  return success();
+}
+
+LogicalResult Fixer::fixGqa(const FusedRopeSite &site) {
+  FailureOr<SmallVector<int64_t>> sections = sectionsFor(site);
+  if (failed(sections))
+    return failure();
+  for (NodeOp node : site.nodes) {
+    auto in = node.getInputs();
+    auto present = [&](unsigned i) {
+      return i < in.size() && !in[i].getDefiningOp<onnx::NoneOp>();
+    };
+    if (!present(1) || !present(2))
+      return node.emitError("cannot fix GroupQueryAttention with packed QKV: "
+                            "its query and key cannot be rotated apart");
+    for (unsigned i = 12; i < in.size(); ++i)
+      if (present(i))
+        return node.emitError("cannot fix GroupQueryAttention with inputs "
+                              "after head_sink (q/k norm happens inside the "
+                              "op, before its rotary)");
+    std::optional<int64_t> heads = node.getIntAttr("num_heads");
+    std::optional<int64_t> kvHeads = node.getIntAttr("kv_num_heads");
+    if (!heads || !kvHeads)
+      return node.emitError("GroupQueryAttention without num_heads and "
+                            "kv_num_heads");
+    Value pos = positions3(site.positions ? site.source : Value());
+    b.setInsertionPoint(node);
+    auto rotate = [&](Value x, int64_t numHeads, StringRef what) {
+      SmallVector<NamedAttribute> attrs{
+          intAttr("num_heads", numHeads),
+          intAttr("interleaved", site.gptj ? 1 : 0),
+          intAttr("rotary_embedding_dim", site.rotaryDim),
+          b.getNamedAttr("mrope_section", b.getDenseI64ArrayAttr(*sections)),
+          intAttr("mrope_layout", interleaved() ? 1 : 0)};
+      std::string name =
+          (node.getNodeName().empty() ? "mrope" : node.getNodeName().str()) +
+          "/mrope_" + what.str();
+      return NodeOp::create(b, node.getLoc(), TypeRange{x.getType()},
+                            "MRotaryEmbedding",
+                            ValueRange{x, pos, site.cosCache, site.sinCache},
+                            attrs, name, "com.microsoft")
+          .getResults()[0];
+    };
+    Value q = rotate(in[0], *heads, "q"), k = rotate(in[1], *kvHeads, "k");
+    node->setOperand(0, q);
+    node->setOperand(1, k);
+    // The op no longer rotates: drop its caches and positions (absent
+    // inputs where attention_bias or head_sink follow).
+    unsigned keep = 7;
+    for (unsigned i = 10; i < in.size(); ++i)
+      if (present(i))
+        keep = i + 1;
+    if (keep > 7) {
+      b.setInsertionPointToStart(&graph.getBodyBlock());
+      Value none = onnx::NoneOp::create(b, node.getLoc());
+      for (unsigned i = 7; i < 10 && i < keep; ++i)
+        node->setOperand(i, none);
+    }
+    if (node->getNumOperands() > keep)
+      node->eraseOperands(keep, node->getNumOperands() - keep);
+    node.setOnnxAttr("do_rotary", b.getI64IntegerAttr(0));
+    node.removeOnnxAttr("rotary_interleaved");
+  }
+  result.changes.push_back(
+      llvm::formatv("{0} x GroupQueryAttention: do_rotary = 0, query and key "
+                    "rotated first by MRotaryEmbedding (sections [{1}], {2}) "
+                    "over the same caches",
+                    site.nodes.size(),
+                    llvm::make_range(sections->begin(), sections->end()),
+                    interleaved() ? "interleaved" : "contiguous")
+          .str());
+  return success();
+}
+
+LogicalResult Fixer::fixDegenerate(const FusedRopeSite &site) {
+  Value built = site.positions;
+  Value pos = positions3(site.source);
+  Operation *producer = built.getDefiningOp();
+  if (site.op == FusedOp::MsMRotary) {
+    for (NodeOp node : site.nodes)
+      node->setOperand(1, pos);
+  } else {
+    built.replaceAllUsesWith(pos);
+  }
+  if (producer)
+    eraseDeadProducers(graph, {producer});
+  result.changes.push_back(
+      llvm::formatv("{0}: the three position rows built from {1} replaced by "
+                    "the [3, batch, seq] input",
+                    fusedOpName(site.op), site.positionsName())
+          .str());
+  return success();
+}
+
+LogicalResult Fixer::fix(const FusedRopeSite &site) {
+  LogicalResult fixed = failure();
+  if (site.kind == FusedPositions::MRopeDegenerate)
+    fixed = fixDegenerate(site);
+  else if (site.kind != FusedPositions::OneD)
+    return NodeOp(site.nodes.front()).emitError("no fix for fused site: ")
+           << site.reason;
+  else if (site.op == FusedOp::MsRotary)
+    fixed = fixMsRotary(site);
+  else if (site.op == FusedOp::OnnxRotary)
+    fixed = fixOnnxRotary(site);
+  else if (site.op == FusedOp::GroupQueryAttention)
+    fixed = fixGqa(site);
+  else
+    return NodeOp(site.nodes.front()).emitError("no fix for 1D positions in ")
+           << fusedOpName(site.op);
+  if (succeeded(fixed))
+    ++result.fixedSites;
+  return fixed;
+}
+
+LogicalResult Fixer::finish() {
+  if (!newPositions)
+    return success();
+  // The new input takes the old 1D input's place when nothing reads that
+  // any more.
+  if (oldInput && oldInput.use_empty()) {
+    unsigned oldIndex = oldInput.getArgNumber();
+    auto newArg = cast<BlockArgument>(newPositions);
+    unsigned newIndex = newArg.getArgNumber();
+    std::string oldName = graph.getInputName(oldIndex).str();
+    SmallVector<std::string> params;
+    if (auto dims = graph.getArgAttrOfType<ArrayAttr>(newIndex,
+                                                      onnx::attr::kDimParams))
+      for (StringRef d : dims.getAsValueRange<StringAttr>())
+        params.push_back(d.str());
+    SmallVector<StringRef> refs(params.begin(), params.end());
+    graph.setInputType(oldIndex, newArg.getType(), refs);
+    newArg.replaceAllUsesWith(oldInput);
+    if (failed(graph.eraseArgument(newIndex)))
+      return graph.emitError("could not remove a temporary input");
+    result.changes.push_back("input '" + oldName +
+                             "' is now int64 [3, batch, seq]");
+    return success();
+  }
+  result.changes.push_back(
+      "added input '" +
+      graph.getInputName(cast<BlockArgument>(newPositions).getArgNumber())
+          .str() +
+      "' int64 [3, batch, seq]");
+  return success();
+}
+
+} // namespace
+
+FailureOr<FusedFixResult>
+mrope::fixFusedSites(onnx::GraphOp graph, const FusedFixOptions &options) {
+  std::vector<FusedRopeSite> sites = findFusedRopeSites(graph, options.arch);
+  Fixer fixer(graph, options);
+  for (const FusedRopeSite &site : sites)
+    if (site.bug && failed(fixer.fix(site)))
+      return failure();
+  if (failed(fixer.finish()))
+    return failure();
+  // The fix must leave every site in place and none a bug.
+  std::vector<FusedRopeSite> after = findFusedRopeSites(graph, options.arch);
+  int64_t before = 0, now = 0;
+  for (const FusedRopeSite &site : sites)
+    before += site.rotations();
+  for (const FusedRopeSite &site : after) {
+    now += site.rotations();
+    if (site.bug)
+      return NodeOp(site.nodes.front()).emitError(
+                 "internal error: fused site still a bug after the fix: ")
+             << site.reason;
+  }
+  if (now != before)
+    return graph.emitError("internal error: the fixed graph rotates ")
+           << now << " tensors with fused ops instead of " << before;
+  return std::move(fixer.result);
+}

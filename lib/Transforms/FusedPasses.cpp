@@ -1,0 +1,88 @@
+//===- FusedPasses.cpp - rope-classify-fused and rope-fix-fused -----------===//
+#include "mrope/Transforms/FusedPasses.h"
+
+#include "mrope/Analysis/FusedRopeSites.h"
+#include "mrope/Transforms/FixFusedSites.h"
+
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+namespace mrope {
+#define GEN_PASS_DEF_ROPECLASSIFYFUSED
+#define GEN_PASS_DEF_ROPEFIXFUSED
+#include "mrope/Transforms/FusedPasses.h.inc"
+} // namespace mrope
+
+using namespace mlir;
+using namespace mrope;
+
+namespace {
+
+FailureOr<Arch> parseArchOption(Operation *op, StringRef name) {
+  if (std::optional<Arch> arch = parseArch(name))
+    return *arch;
+  return op->emitError() << "arch must be auto, qwen2-vl, qwen2.5-vl, "
+                            "qwen3-vl or text, got '"
+                         << name << "'";
+}
+
+struct RopeClassifyFusedPass
+    : mrope::impl::RopeClassifyFusedBase<RopeClassifyFusedPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
+    if (failed(parsed))
+      return signalPassFailure();
+    std::vector<FusedRopeSite> all;
+    getOperation().walk([&](onnx::GraphOp graph) {
+      for (FusedRopeSite &site : findFusedRopeSites(graph, *parsed)) {
+        InFlightDiagnostic diag =
+            mlir::emitRemark(site.nodes.front().getLoc())
+            << "fused rope site: " << fusedOpName(site.op) << " "
+            << fusedPositionsName(site.kind) << " [";
+        llvm::interleaveComma(site.sections, diag);
+        diag << "] " << (site.gptj ? "gptj" : "neox") << ", rotary_dim "
+             << site.rotaryDim << ", theta "
+             << llvm::formatv("{0:e4}", site.theta).str() << ", "
+             << site.rotations() << " rotations; "
+             << (site.bug ? "BUG: " : "ok: ") << site.reason;
+        all.push_back(std::move(site));
+      }
+    });
+    if (report.empty())
+      return;
+    std::string error;
+    auto file = openOutputFile(report, &error);
+    if (!file) {
+      emitError(getOperation().getLoc()) << error;
+      return signalPassFailure();
+    }
+    file->os() << llvm::formatv("{0:2}",
+                                llvm::json::Value(renderFusedSitesJson(all)))
+               << "\n";
+    file->keep();
+  }
+};
+
+struct RopeFixFusedPass : mrope::impl::RopeFixFusedBase<RopeFixFusedPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
+    if (failed(parsed))
+      return signalPassFailure();
+    FusedFixOptions options;
+    options.arch = *parsed;
+    options.sections.assign(sections.begin(), sections.end());
+    SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
+    for (onnx::GraphOp graph : graphs) {
+      FailureOr<FusedFixResult> result = fixFusedSites(graph, options);
+      if (failed(result))
+        return signalPassFailure();
+      for (const std::string &change : result->changes)
+        mlir::emitRemark(graph.getLoc()) << "fixed: " << change;
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""What `--emit plain|ort|onnx23` costs in ONNX Runtime: RoPE kernel time per
+layer and whole-model time of one decoder in five forms.
+
+The decoder (onnx.helper, random weights): L layers (default 4) of q/k
+projections from hidden 256 to 28 query and 4 KV heads of 128 channels,
+M-RoPE [16, 24, 24] (theta 1e6) on q and k by position_ids [3, 1, S], and
+projections back with a residual. Attention itself is left out: at S = 4096
+its [28, S, S] scores would not fit the shared 2-core host, and it is the
+same in every form; the whole-model figures are therefore of this
+RoPE-heavy decoder, not of a full one.
+
+Forms:
+* original: Hugging Face's unfused spelling (Qwen2-VL): cos/sin [3, 1, S, 128]
+  from an inv_freq MatMul once per model, the Split/Gather/Concat section
+  merge and rotate_half (Slice, Neg, Concat, Mul, Add) in every layer;
+* plain, ort, onnx23: the same decoder with rope.apply lowered by
+  `mrope-opt --convert-rope-to-onnx{emit=...}` (onnx23 at opset 23);
+* none: no RoPE at all (the baseline the RoPE time is measured against).
+
+RoPE time per layer: ORT's profiler kernel time of the RoPE nodes (by name)
+/ L, median of the timed runs, one session per form and thread count
+(python/mrope/ort_bench.js); cross-checked by (kernel time of the form -
+that of `none`) / L, which does not depend on names. Each form's output is
+checked against the original's first.
+
+usage: scripts/bench-emit.py [--seq 4096] [--layers 4] [--threads 1 2]
+                              [--reps 5] [--docs docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+from mrope import ort, reference as ref  # noqa: E402
+
+HIDDEN, QH, KVH, D = 256, 28, 4, 128
+SECTIONS, THETA = (16, 24, 24), 1e6
+FORMS = ("original", "plain", "ort", "onnx23", "none")
+# Names of the RoPE nodes: the original's /rope_tables/ and /layers.L/rope/,
+# the lowered forms' mrope/rope_N/ (ORT keeps node names in its profile).
+ROPE_NODES = "/rope"
+
+
+def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
+    """rope: 'original' (HF spelling), 'placeholder' (a mrope.bench.RopeApply
+    node for rope.apply to replace) or 'none'."""
+    rng = np.random.default_rng(0)
+    nodes, inits, infos = [], [], []
+    F = D // 2
+
+    def init(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def node(op, ins, name, n_out=1, domain="", **attrs):
+        outs = [f"{name}_out{i}" for i in range(n_out)]
+        nodes.append(helper.make_node(op, ins, outs, name=name, domain=domain, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    ints = lambda name, v: init(name, np.array(v, np.int64))
+    if rope == "original":
+        # Qwen2VLRotaryEmbedding: [3, 1, F, 1] @ [3, 1, 1, S] -> [3, 1, F, S].
+        inv = np.broadcast_to(ref.inv_freq(D, THETA)[None, None, :, None], (3, 1, F, 1)).copy()
+        p = node("Cast", ["position_ids"], "/rope_tables/Cast", to=TensorProto.FLOAT)
+        p = node("Unsqueeze", [p, ints("axis2", [2])], "/rope_tables/Unsqueeze")
+        freqs = node("MatMul", [init("inv_freq", inv), p], "/rope_tables/MatMul")
+        freqs = node("Transpose", [freqs], "/rope_tables/Transpose", perm=[0, 1, 3, 2])
+        emb = node("Concat", [freqs, freqs], "/rope_tables/Concat", axis=-1)
+        cos = node("Cos", [emb], "/rope_tables/Cos")
+        sin = node("Sin", [emb], "/rope_tables/Sin")
+        split = ints("split", list(SECTIONS) * 2)
+    for l in range(layers):
+        x = "inputs_embeds" if l == 0 else f"/layers.{l - 1}/Add_1_out0"
+        wq = init(f"layers.{l}.wq", (rng.standard_normal((HIDDEN, QH * D)) * 0.05).astype(np.float32))
+        wk = init(f"layers.{l}.wk", (rng.standard_normal((HIDDEN, KVH * D)) * 0.05).astype(np.float32))
+        woq = init(f"layers.{l}.woq", (rng.standard_normal((QH * D, HIDDEN)) * 0.02).astype(np.float32))
+        wok = init(f"layers.{l}.wok", (rng.standard_normal((KVH * D, HIDDEN)) * 0.02).astype(np.float32))
+        P = f"/layers.{l}"
+
+        def heads(v, h, tag):
+            r = node("Reshape", [v, ints(f"shape{h}", [1, seq, h, D])], f"{P}/{tag}/Reshape")
+            return node("Transpose", [r], f"{P}/{tag}/Transpose", perm=[0, 2, 1, 3])
+
+        q = heads(node("MatMul", [x, wq], f"{P}/q/MatMul"), QH, "q")
+        k = heads(node("MatMul", [x, wk], f"{P}/k/MatMul"), KVH, "k")
+        if rope == "original":
+            def merged(table, tag):
+                chunks = node("Split", [table, split], f"{P}/rope/{tag}/Split", n_out=6, axis=-1)
+                rows = [node("Gather", [c, init(f"row{i % 3}", np.array(i % 3, np.int64))],
+                             f"{P}/rope/{tag}/Gather_{i}", axis=0) for i, c in enumerate(chunks)]
+                m = node("Concat", rows, f"{P}/rope/{tag}/Concat", axis=-1)
+                return node("Unsqueeze", [m, ints("axis1", [1])], f"{P}/rope/{tag}/Unsqueeze")
+            c, s = merged(cos, "cos"), merged(sin, "sin")
+
+            def rotate(v, tag):
+                lo = node("Slice", [v, ints("zero", [0]), ints("half", [F]), ints("axis3", [3])],
+                          f"{P}/rope/{tag}/Slice")
+                hi = node("Slice", [v, ints("half", [F]), ints("full", [D]), ints("axis3", [3])],
+                          f"{P}/rope/{tag}/Slice_1")
+                rh = node("Concat", [node("Neg", [hi], f"{P}/rope/{tag}/Neg"), lo],
+                          f"{P}/rope/{tag}/Concat", axis=-1)
+                return node("Add", [node("Mul", [v, c], f"{P}/rope/{tag}/Mul"),
+                                    node("Mul", [rh, s], f"{P}/rope/{tag}/Mul_1")], f"{P}/rope/{tag}/Add")
+            q, k = rotate(q, "q"), rotate(k, "k")
+        elif rope == "placeholder":
+            q, k = node("RopeApply", [q, k, "position_ids"], f"{P}/rope", n_out=2, domain="mrope.bench")
+            infos += [helper.make_tensor_value_info(q, TensorProto.FLOAT, [1, QH, seq, D]),
+                      helper.make_tensor_value_info(k, TensorProto.FLOAT, [1, KVH, seq, D])]
+
+        def back(v, h, w, tag):
+            t = node("Transpose", [v], f"{P}/{tag}/Transpose_1", perm=[0, 2, 1, 3])
+            r = node("Reshape", [t, ints(f"flat{h}", [1, seq, h * D])], f"{P}/{tag}/Reshape_1")
+            return node("MatMul", [r, w], f"{P}/{tag}/MatMul_1")
+
+        o = node("Add", [back(q, QH, woq, "q"), back(k, KVH, wok, "k")], f"{P}/Add")
+        node("Add", [x, o], f"{P}/Add_1")
+    nodes.append(helper.make_node("Identity", [f"/layers.{layers - 1}/Add_1_out0"], ["out"], name="/out"))
+    seen, unique = set(), []
+    for t in inits:
+        if t.name not in seen:
+            seen.add(t.name)
+            unique.append(t)
+    graph = helper.make_graph(
+        nodes, "bench_emit",
+        [helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, [1, seq, HIDDEN]),
+         helper.make_tensor_value_info("position_ids", TensorProto.INT64, [3, 1, seq])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, seq, HIDDEN])], unique,
+        value_info=infos)
+    opsets = [helper.make_opsetid("", 17)]
+    if rope == "placeholder":
+        opsets.append(helper.make_opsetid("mrope.bench", 1))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="bench-emit")
+    model.ir_version = 8
+    return model
+
+
+PLACEHOLDER = re.compile(
+    r'(%\S+) = onnx\.node "RopeApply"\((%[^,]+), (%[^,]+), (%[^)]+)\) \{[^\n]*?\} : '
+    r'\(([^,]+), ([^,]+), ([^)]+)\) -> [^\n]*')
+
+
+def lowered(placeholder: Path, emit: str, build_dir: Path, tmp: Path) -> Path:
+    """The placeholder decoder with rope.apply lowered by convert-rope-to-onnx{emit}."""
+    tools = build_dir / "bin"
+    text = subprocess.run([str(tools / "mrope-translate"), "--import-onnx", str(placeholder)],
+                          capture_output=True, text=True, check=True).stdout
+    sem = (f"#rope.semantics<sections = [{', '.join(map(str, SECTIONS))}], rotary_dim = {D}, "
+           f"theta = {THETA:e}>")
+    text, n = PLACEHOLDER.subn(
+        lambda m: f"{m[1]} = rope.apply {m[2]}, {m[3]} by {m[4]} : {m[5]}, {m[6]} by {m[7]} with {sem}",
+        text)
+    if not n:
+        raise RuntimeError("no RopeApply placeholder found in the imported decoder")
+    text = text.replace('#onnx.opset<"mrope.bench", 1>', "").replace(", ]", "]").replace("[, ", "[")
+    if emit == "onnx23":
+        text = text.replace('#onnx.opset<"", 17>', '#onnx.opset<"", 23>')
+    src = tmp / f"{emit}.mlir"
+    src.write_text(text)
+    out = tmp / f"{emit}.onnx"
+    low = subprocess.run([str(tools / "mrope-opt"), str(src), f"--convert-rope-to-onnx=emit={emit}"],
+                         capture_output=True, text=True, check=True).stdout
+    subprocess.run([str(tools / "mrope-translate"), "--export-onnx", "-o", str(out)], input=low,
+                   text=True, check=True)
+    return out
+
+
+def bench(model: Path, feeds: dict, threads: int, reps: int, workdir: Path) -> dict:
+    workdir.mkdir(parents=True, exist_ok=True)
+    inputs = []
+    for i, (name, arr) in enumerate(feeds.items()):
+        f = f"in{i}.bin"
+        arr.tofile(workdir / f)
+        inputs.append({"name": name, "dtype": str(arr.dtype), "shape": list(arr.shape), "file": f})
+    (workdir / "request.json").write_text(json.dumps(
+        {"model": str(model), "threads": threads, "warmup": 2, "reps": reps, "inputs": inputs,
+         "profile": True, "node_groups": {"rope": ROPE_NODES}}))
+    env = {"MROPE_NODE_MODULES": str(ort.node_modules())}
+    import os
+    subprocess.run(["node", str(ROOT / "python" / "mrope" / "ort_bench.js"), str(workdir)],
+                   check=True, env=dict(os.environ, **env))
+    return json.loads((workdir / "response.json").read_text())
+
+
+def lscpu_model() -> str:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seq", type=int, default=4096)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--build", type=Path, default=ROOT / "build")
+    ap.add_argument("--docs", type=Path, help="replace the section of this markdown file")
+    a = ap.parse_args(argv)
+    rng = np.random.default_rng(1)
+    S, L = a.seq, a.layers
+    # True 3D positions of a long multimodal prompt: text, a 64x64-patch image
+    # (32x32 merged tokens), text up to S.
+    n_img = 32 * 32 if S >= 2048 else 4
+    ids = np.full((1, S), 9, np.int64)
+    ids[0, 10] = ref.VISION_START_TOKEN_ID
+    ids[0, 11:11 + n_img] = ref.IMAGE_TOKEN_ID
+    pos, _ = ref.rope_index(ids, image_grid_thw=np.array([[1, 64, 64] if S >= 2048 else [1, 4, 4]], np.int64))
+    feeds = {"inputs_embeds": rng.standard_normal((1, S, HIDDEN)).astype(np.float32),
+             "position_ids": pos.astype(np.int64)}
+    with tempfile.TemporaryDirectory(prefix="bench-emit-") as tmpname:
+        tmp = Path(tmpname)
+        models = {}
+        for form in ("original", "none"):
+            models[form] = tmp / f"{form}.onnx"
+            onnx.save(build(S, L, form), models[form])
+        placeholder = tmp / "placeholder.onnx"
+        onnx.save(build(S, L, "placeholder"), placeholder)
+        for emit in ("plain", "ort", "onnx23"):
+            models[emit] = lowered(placeholder, emit, a.build, tmp)
+        want = ort.run(models["original"], feeds)["out"]
+        diffs = {f: float(np.max(np.abs(ort.run(models[f], feeds)["out"] - want)))
+                 for f in ("plain", "ort", "onnx23")}
+        for f, d in diffs.items():
+            print(f"{f}: max |out - original| = {d:.2e}", flush=True)
+            if d > 1e-3:
+                print(f"error: the {f} form does not compute what the original does", file=sys.stderr)
+                return 1
+        results = {}
+        for t in a.threads:
+            for form in FORMS:
+                r = bench(models[form], feeds, t, a.reps, tmp / f"run-{form}-{t}")
+                results[(form, t)] = r
+                print(f"{form:8s} threads {t}: model {r['median_ms']:.1f} ms, kernels "
+                      f"{r['kernel_median_ms']:.1f} ms", flush=True)
+        version = r["version"]
+    rows = []
+    for t in a.threads:
+        base = results[("none", t)]["kernel_median_ms"]
+        named = {f: results[(f, t)]["group_kernel_median_ms"]["rope"] / L for f in FORMS[:-1]}
+        for form in FORMS[:-1]:
+            r = results[(form, t)]
+            diff = (r["kernel_median_ms"] - base) / L
+            rows.append(f"| {form} | {t} | {named[form]:.2f} | {named[form] / named['plain']:.2f} | "
+                        f"{diff:.1f} | {r['kernel_median_ms']:.1f} | {r['median_ms']:.1f} |")
+        rows.append(f"| none (no RoPE) | {t} | - | - | - | {base:.1f} | "
+                    f"{results[('none', t)]['median_ms']:.1f} |")
+    host = lscpu_model()
+    section = "\n".join([
+        "## `--emit`: RoPE in ONNX Runtime as plain ops, fused com.microsoft ops or RotaryEmbedding-23",
+        "",
+        f"`scripts/bench-emit.py --seq {S} --layers {L}` on {host}, ONNX Runtime {version} (CPU, "
+        f"onnxruntime-node), median of {a.reps} profiled runs after 2 warm-up runs, in one run of the script.",
+        f"Decoder: {L} layers, q 28 heads and k 4 heads of 128 channels, hidden 256, M-RoPE "
+        "[16, 24, 24] by true 3D positions of a prompt with a 64x64-patch image; no attention (see the "
+        "script). RoPE ms/layer: ORT profiler kernel time of the RoPE nodes (tables, merge, "
+        "rotation; found by name) / layers; `vs plain`: its ratio to plain at the same thread "
+        "count; `minus none`: (kernel time of the whole form - that of the decoder without "
+        "RoPE) / layers, a cross-check that survives renaming but carries the noise of two totals.",
+        "",
+        "| form | threads | RoPE ms/layer | vs plain | minus none ms/layer | kernels ms (model) | "
+        "session.run ms (model) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        "Outputs of plain / ort / onnx23 against the original: "
+        + ", ".join(f"{f} {d:.1e}" for f, d in diffs.items()) + " (max abs).",
+        "",
+    ])
+    print(section)
+    if a.docs:
+        text = a.docs.read_text() if a.docs.exists() else ""
+        head = section.splitlines()[0]
+        if head in text:
+            start = text.index(head)
+            nxt = text.find("\n## ", start + 1)
+            text = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+        a.docs.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""rope.apply lowered by convert-rope-to-onnx{emit=plain|ort|onnx23}, run in
+ONNX Runtime, against the numpy reference (python/mrope/reference.py).
+
+Each case is one onnx.graph rotating q [2, 4, S, D] and k [2, 2, S, D] by
+positions under one #rope.semantics; every form of every case must equal the
+reference within 1e-5. The reference takes cos/sin of the same f32 angle in
+float64; ORT's fused kernels and Cos/Sin take them in f32 (error about 1 ulp
+of values <= 1, so ~1.2e-7 per factor), and each output channel is
+x * cos + x' * sin of |x| <= ~4 inputs: 1e-5 leaves ~10x headroom and is far
+below what a wrong frequency, row or pair (differences of order 1) gives.
+Positions reach 5000, so the caches ORT gets are 5001 rows deep.
+
+usage: check_emit.py MROPE_OPT MROPE_TRANSLATE WORKDIR
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from mrope import ort, reference as ref
+
+TOL = 1e-5
+B, S = 2, 7
+
+# name, sections, rotary_dim, head_dim, layout, order, freqs, theta
+CASES = [
+    ("text_neox", [16], 32, 32, "neox", "contiguous", "global", 1e6),
+    ("text_gptj_partial", [8], 16, 32, "gptj", "contiguous", "global", 1e4),
+    ("mrope", [4, 6, 6], 32, 32, "neox", "contiguous", "global", 1e6),
+    ("mrope_gptj_partial", [2, 3, 3], 16, 24, "gptj", "contiguous", "global", 1e6),
+    ("mrope_interleaved", [6, 5, 5], 32, 32, "neox", "interleaved", "global", 5e6),
+    ("vision_2d", [4, 4], 16, 16, "neox", "contiguous", "per_section", 1e4),
+    # Positions below the sequence length, as M-RoPE gives a prompt with an
+    # image (ONNX Runtime's kernels still want a cache row per token).
+    ("mrope_low_positions", [4, 6, 6], 32, 32, "neox", "contiguous", "global", 1e6),
+]
+
+
+def semantics(sections, rotary, layout, order, freqs, theta):
+    text = f"sections = [{', '.join(map(str, sections))}], rotary_dim = {rotary}, theta = {theta:e}"
+    if layout != "neox":
+        text += f", layout = {layout}"
+    if order != "contiguous":
+        text += f", order = {order}"
+    if freqs != "global":
+        text += f", freqs = {freqs}"
+    return f"#rope.semantics<{text}>"
+
+
+def module(case, opset):
+    name, sections, rotary, head, layout, order, freqs, theta = case
+    A = len(sections)
+    q, k, p = f"tensor<{B}x4x{S}x{head}xf32>", f"tensor<{B}x2x{S}x{head}xf32>", f"tensor<{A}x{B}x{S}xi64>"
+    sem = semantics(sections, rotary, layout, order, freqs, theta)
+    return f"""module attributes {{onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", {opset}>]}} {{
+  onnx.graph @main(%q: {q} {{onnx.name = "q"}}, %k: {k} {{onnx.name = "k"}}, %pos: {p} {{onnx.name = "positions"}}) -> ({q} {{onnx.name = "q_out"}}, {k} {{onnx.name = "k_out"}}) {{
+    %q2, %k2 = rope.apply %q, %k by %pos : {q}, {k} by {p} with {sem}
+    onnx.return %q2, %k2 : {q}, {k}
+  }}
+}}
+"""
+
+
+def expected(case, x, pos):
+    name, sections, rotary, head, layout, order, freqs, theta = case
+    if freqs == "global":
+        return ref.apply_rope(x, pos, sections=sections, theta=theta, layout=layout,
+                              interleaved=order == "interleaved", rotary_dim=rotary)
+    # Per-section frequencies (vision tower): axis a owns frequencies
+    # [a*n, (a+1)*n), each restarting the n-entry table of theta^(-j/n).
+    n = sections[0]
+    table = ref.inv_freq(2 * n, theta)
+    F = rotary // 2
+    axis = np.repeat(np.arange(len(sections)), sections)
+    inv = table[np.arange(F) % n]
+    ang = (np.moveaxis(pos.astype(np.float32)[axis], 0, -1) * inv).astype(np.float32)
+    emb = np.concatenate([ang, ang], -1) if layout == "neox" else np.repeat(ang, 2, -1)
+    e = emb.astype(np.float64)
+    return ref.rotate(x, np.cos(e).astype(np.float32), np.sin(e).astype(np.float32), layout=layout)
+
+
+def main():
+    opt, translate, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    rng = np.random.default_rng(0)
+    failed = passed = 0
+    for case in CASES:
+        name, sections, rotary, head = case[:4]
+        A = len(sections)
+        q = rng.standard_normal((B, 4, S, head)).astype(np.float32)
+        k = rng.standard_normal((B, 2, S, head)).astype(np.float32)
+        top = 3 if name.endswith("low_positions") else 5000
+        pos = rng.integers(0, top + 1, (A, B, S)).astype(np.int64)
+        pos[:, 0, 0] = top
+        for emit in ("plain", "ort", "onnx23"):
+            stem = os.path.join(work, f"{name}.{emit}")
+            with open(stem + ".mlir", "w") as f:
+                f.write(module(case, 23 if emit == "onnx23" else 17))
+            try:
+                lowered = subprocess.run([opt, stem + ".mlir", f"--convert-rope-to-onnx=emit={emit}"],
+                                         capture_output=True, text=True, check=True).stdout
+                subprocess.run([translate, "--export-onnx", "-o", stem + ".onnx"], input=lowered,
+                               text=True, check=True, capture_output=True)
+                out = ort.run(stem + ".onnx", {"q": q, "k": k, "positions": pos})
+                diff = max(float(np.max(np.abs(out["q_out"] - expected(case, q, pos)))),
+                           float(np.max(np.abs(out["k_out"] - expected(case, k, pos)))))
+                ok = diff <= TOL
+            except (subprocess.CalledProcessError, ort.OrtError) as e:
+                diff, ok = float("nan"), False
+                print(f"  {getattr(e, 'stderr', '') or e}".strip()[:400])
+            print(f"{'ok' if ok else 'FAIL'} {name} emit={emit}: max |onnx - reference| = {diff:.1e}")
+            passed += ok
+            failed += not ok
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
