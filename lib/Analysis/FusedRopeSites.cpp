@@ -1,5 +1,6 @@
 //===- FusedRopeSites.cpp - RoPE done by one fused ONNX op ----------------===//
 #include "mrope/Analysis/FusedRopeSites.h"
+#include "mrope/Analysis/RopeReport.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"

@@ -1,5 +1,6 @@
 //===- RopeReport.cpp - RoPE sites in words -------------------------------===//
 #include "mrope/Analysis/RopeReport.h"
+#include "mrope/Analysis/FusedRopeSites.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -152,7 +153,8 @@ std::string mrope::renderReportJson(ArrayRef<RopeSite> sites, StringRef model,
 }
 
 std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
-                                    Arch arch) {
+                                    Arch arch,
+                                    ArrayRef<FusedRopeSite> fused) {
   std::string text;
   llvm::raw_string_ostream os(text);
   int64_t bugs = 0, rotations = 0;
@@ -160,16 +162,22 @@ std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
     bugs += site.bug;
     rotations += site.rotations.size();
   }
-  os << model << ": " << sites.size() << " RoPE site"
-     << (sites.size() == 1 ? "" : "s") << ", " << rotations << " rotation"
-     << (rotations == 1 ? "" : "s") << ", " << bugs << " bug"
-     << (bugs == 1 ? "" : "s") << " (arch " << archName(arch) << ")\n";
+  for (const FusedRopeSite &site : fused) {
+    bugs += site.bug;
+    rotations += site.rotations();
+  }
+  size_t count = sites.size() + fused.size();
+  os << model << ": " << count << " RoPE site" << (count == 1 ? "" : "s")
+     << ", " << rotations << " rotation" << (rotations == 1 ? "" : "s")
+     << ", " << bugs << " bug" << (bugs == 1 ? "" : "s") << " (arch "
+     << archName(arch) << ")\n";
   for (auto [i, site] : llvm::enumerate(sites)) {
     os << "  site " << i << ": " << siteSummary(site) << ", tables by "
        << nodeLabel(site.cosNode) << " / " << nodeLabel(site.sinNode) << "\n"
        << "    " << (site.bug ? "BUG: " : "ok: ") << siteReason(site, arch)
        << "\n";
   }
+  os << renderFusedSitesText(fused, sites.size());
   if (bugs)
     os << "verdict: " << bugs << (bugs == 1 ? " site needs" : " sites need")
        << " true multimodal positions (mrope-fix -o FIXED.onnx rewrites "

@@ -7,6 +7,7 @@
 // bug was found. Nothing is left at an output path when a command fails.
 //
 //===----------------------------------------------------------------------===//
+#include "mrope/Analysis/FusedRopeSites.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
@@ -14,6 +15,7 @@
 #include "mrope/Report/HtmlReport.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
+#include "mrope/Transforms/FixFusedSites.h"
 #include "mrope/Transforms/FixSites.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -197,13 +199,22 @@ int main(int argc, char **argv) {
     for (StringRef line : llvm::split(StringRef(explained), '\n'))
       if (!line.empty())
         llvm::outs() << "explain: " << line << "\n";
-  int64_t bugs = llvm::count_if(sites, [](const RopeSite &s) { return s.bug; });
+  // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
+  // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
+  std::vector<FusedRopeSite> fused = findFusedRopeSites(graph, *arch);
+  int64_t ropeBugs =
+      llvm::count_if(sites, [](const RopeSite &s) { return s.bug; });
+  int64_t fusedBugs =
+      llvm::count_if(fused, [](const FusedRopeSite &s) { return s.bug; });
+  int64_t bugs = ropeBugs + fusedBugs;
   if (!quiet)
-    llvm::outs() << renderReportText(sites, model, *arch);
+    llvm::outs() << renderReportText(sites, model, *arch, fused);
   std::string error;
   if (!reportPath.empty() &&
-      failed(writeAtomically(reportPath, renderReportJson(sites, model, *arch),
-                             error)))
+      failed(writeAtomically(
+          reportPath,
+          addFusedSitesToReport(renderReportJson(sites, model, *arch), fused),
+          error)))
     return fail(error);
   if (!htmlPath.empty()) {
     html.fix = fixOptions(*arch);
@@ -222,6 +233,23 @@ int main(int argc, char **argv) {
                         "unchanged to "
                      << outputPath << "\n";
     } else {
+      if (fusedBugs && compute)
+        return fail(inputPath + ": --positions compute is not available for "
+                                "fused RoPE ops; use --positions input");
+      if (fusedBugs) {
+        FusedFixOptions fusedOptions;
+        fusedOptions.arch = *arch;
+        fusedOptions.sections.assign(sections.begin(), sections.end());
+        FailureOr<FusedFixResult> fixedFused =
+            fixFusedSites(graph, fusedOptions);
+        if (failed(fixedFused))
+          return 1; // the fix emitted one error naming the node
+        if (!quiet)
+          for (const std::string &change : fixedFused->changes)
+            llvm::outs() << "  fixed: " << change << "\n";
+      }
+    }
+    if (ropeBugs || (compute && !fusedBugs)) {
       FailureOr<FixResult> fixed = fixRopeSites(graph, fixOptions(*arch));
       if (failed(fixed))
         return 1; // the fix emitted one error naming the node

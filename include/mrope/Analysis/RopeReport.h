@@ -15,6 +15,8 @@
 
 namespace mrope {
 
+struct FusedRopeSite;
+
 /// 1d | 2d | mrope | mrope-interleaved | mrope-degenerate
 llvm::StringRef positionKindName(PositionKind kind);
 /// neox | gptj
@@ -33,9 +35,11 @@ std::string siteSummary(const RopeSite &site);
 std::string renderReportJson(llvm::ArrayRef<RopeSite> sites,
                              llvm::StringRef model, Arch arch);
 
-/// The human summary mrope-fix prints.
+/// The human summary mrope-fix prints; fused-op sites (FusedRopeSites.h)
+/// are numbered after the others and counted in the header and verdict.
 std::string renderReportText(llvm::ArrayRef<RopeSite> sites,
-                             llvm::StringRef model, Arch arch);
+                             llvm::StringRef model, Arch arch,
+                             llvm::ArrayRef<FusedRopeSite> fused = {});
 
 } // namespace mrope
 
