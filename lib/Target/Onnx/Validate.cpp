@@ -398,7 +398,11 @@ mrope::onnx::detail::checkOpsetImports(const ModelProto &model,
     std::string domain = isDefaultDomain(o.domain()) ? "" : o.domain();
     auto [it, inserted] = seen.try_emplace(domain, o.version());
     if (!inserted)
-      return error("opset_import lists domain '" + domain + "' twice (versions " +
+      return error("opset_import lists " +
+                   (domain.empty() ? std::string("the default domain ('' or "
+                                                 "'ai.onnx')")
+                                   : "domain '" + domain + "'") +
+                   " twice (versions " +
                    llvm::Twine(it->second) + " and " + llvm::Twine(o.version()) +
                    ")");
     if (domain.empty())
