@@ -762,11 +762,9 @@ void Exporter::checkWithLibonnx(const ::onnx::ModelProto &model) {
     return; // ONNX Runtime is the judge there (docs/onnx-dialect.md)
   std::optional<std::string> finding = checkModelContained(model, ImportOptions());
   if (!finding)
-    fail("internal error: the ONNX checker (libonnx) did not finish on the "
-         "model to write");
+    fail("the ONNX checker (libonnx) did not finish on the model to write");
   if (!finding->empty())
-    fail("internal error: the model to write fails the ONNX checker "
-         "(libonnx): " + *finding);
+    fail("the model to write fails the ONNX checker (libonnx): " + *finding);
 }
 
 LogicalResult Exporter::run() {
