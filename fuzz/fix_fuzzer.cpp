@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ModelMutator.h"
+#include "WorkDir.h"
 
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
@@ -25,31 +26,16 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <random>
 #include <string>
-#include <unistd.h>
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t maxSize);
 
-static std::string workDir() {
-  static std::string dir = [] {
-    std::string d = "/tmp/mrope-fix-fuzzer-" + std::to_string(getpid());
-    llvm::sys::fs::create_directories(d);
-    // A data file external-data tensors may point at.
-    std::string data(4096, '\x01');
-    if (FILE *f = std::fopen((d + "/data.bin").c_str(), "wb")) {
-      std::fwrite(data.data(), 1, data.size(), f);
-      std::fclose(f);
-    }
-    return d;
-  }();
-  return dir;
-}
+static std::string workDir() { return mrope::fuzz::workDir("mrope-fix-fuzzer"); }
 
 [[noreturn]] static void finding(const char *what) {
   llvm::errs() << "mrope-fix-fuzzer: " << what << "\n";

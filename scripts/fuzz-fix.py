@@ -85,14 +85,17 @@ def _node(g, r, ops=None):
     return r.choice(g.node)
 
 
-def e_delete_node(m, r):
-    g = m.graph
-    if not g.node:
+def _delete_one(field, r, what):
+    if not field:
         return None
-    i = r.randrange(len(g.node))
-    name = g.node[i].name
-    del g.node[i]
-    return f"delete node {name}"
+    i = r.randrange(len(field))
+    name = field[i].name
+    del field[i]
+    return f"{what} {name} deleted"
+
+
+def e_delete_node(m, r):
+    return _delete_one(m.graph.node, r, "node")
 
 
 def e_duplicate_node(m, r):
@@ -341,13 +344,7 @@ def e_outputs(m, r):
 
 
 def e_delete_initializer(m, r):
-    g = m.graph
-    if not g.initializer:
-        return None
-    i = r.randrange(len(g.initializer))
-    name = g.initializer[i].name
-    del g.initializer[i]
-    return f"initializer {name} deleted"
+    return _delete_one(m.graph.initializer, r, "initializer")
 
 
 def e_arity(m, r):

@@ -35,6 +35,25 @@ std::string shapeText(llvm::ArrayRef<int64_t> dims) {
   return s + "]";
 }
 
+/// Why `shape` breaks the limits (a negative dim, a dim above maxDim, more
+/// than maxElements elements), or "".
+std::string dimsProblem(llvm::ArrayRef<int64_t> shape,
+                        const ImportOptions &options) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return "negative dimension " + std::to_string(d);
+    if (d > options.maxDim)
+      return "dimension " + std::to_string(d) + " is above the limit (" +
+             limitText(options.maxDim) + ")";
+    if (d && n > options.maxElements / d)
+      return "shape " + shapeText(shape) + " has more than " +
+             limitText(options.maxElements) + " elements (the limit)";
+    n *= d;
+  }
+  return "";
+}
+
 /// Bytes one value of a typed field takes once converted to raw_data (what
 /// the importer appends per value), 0 for types without a typed field.
 int64_t typedBytesPerValue(int32_t dt) {
@@ -184,24 +203,8 @@ private:
   void dims(const google::protobuf::RepeatedField<int64_t> &ds,
             const std::string &label) {
     llvm::SmallVector<int64_t> shape(ds.begin(), ds.end());
-    if (auto p = shapeProblem(shape); !p.empty())
+    if (auto p = dimsProblem(shape, options); !p.empty())
       fail(label + ": " + p);
-  }
-
-  std::string shapeProblem(llvm::ArrayRef<int64_t> shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) {
-      if (d < 0)
-        return "negative dimension " + std::to_string(d);
-      if (d > options.maxDim)
-        return "dimension " + std::to_string(d) + " is above the limit (" +
-               limitText(options.maxDim) + ")";
-      if (d && n > options.maxElements / d)
-        return "shape " + shapeText(shape) + " has more than " +
-               limitText(options.maxElements) + " elements (the limit)";
-      n *= d;
-    }
-    return "";
   }
 
   void declared(const ::onnx::ValueInfoProto &vi, const std::string &label) {
@@ -219,7 +222,7 @@ private:
         if (d.dim_value() >= 0)
           shape.push_back(d.dim_value());
       }
-    if (auto p = shapeProblem(shape); !p.empty())
+    if (auto p = dimsProblem(shape, options); !p.empty())
       fail(label + " '" + vi.name() + "': " + p);
   }
 
@@ -346,7 +349,7 @@ private:
         if (const AttributeProto *a = attribute(n, shapeAttr);
             a && a->type() == AttributeProto::INTS) {
           llvm::SmallVector<int64_t> shape(a->ints().begin(), a->ints().end());
-          if (auto p = shapeProblem(shape); !p.empty())
+          if (auto p = dimsProblem(shape, options); !p.empty())
             fail(describeNode(n) + ": attribute '" + shapeAttr + "': " + p);
         }
     }
@@ -429,18 +432,11 @@ std::string mrope::onnx::detail::tensorProblem(const TensorProto &t,
     return "unsupported element type " + std::to_string(dt) + " (" +
            dataTypeName(dt).str() + ")";
   llvm::SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
+  if (std::string p = dimsProblem(shape, options); !p.empty())
+    return p;
   int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0)
-      return "negative dimension " + std::to_string(d);
-    if (d > options.maxDim)
-      return "dimension " + std::to_string(d) + " is above the limit (" +
-             limitText(options.maxDim) + ")";
-    if (d && n > options.maxElements / d)
-      return "shape " + shapeText(shape) + " has more than " +
-             limitText(options.maxElements) + " elements (the limit)";
+  for (int64_t d : shape)
     n *= d;
-  }
   if (t.has_data_location() && t.data_location() == TensorProto::EXTERNAL)
     return "";
   if (dt == STRING) {
