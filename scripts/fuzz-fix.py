@@ -547,7 +547,10 @@ def main():
         path = save(args, models, res)
         xfail = res["verdict"] == "crash" and res["cls"] in args.xfail
         bad += not xfail
-        first = next((l for l in res["stderr"].splitlines() if l.strip()), "")
+        lines = [l.strip() for l in res["stderr"].splitlines() if l.strip()]
+        # For a crash, the frame that placed it; else the first line.
+        pattern = dict(CLASSES).get(res["cls"])
+        first = next((l for l in lines if pattern and pattern.search(l)), lines[0] if lines else "")
         print(f"{'XFAIL' if xfail else 'FAIL'} {res['verdict']}"
               f"{' [' + res['cls'] + ']' if res['cls'] else ''} run {res['run']} "
               f"{res['model']}{' compute' if res['compute'] else ''}: "
