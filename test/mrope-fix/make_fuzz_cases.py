@@ -118,6 +118,23 @@ def unsqueeze_loses_axes(m):  # fixRopeSites, compute mode
     del named(m.graph, "/layers.0/self_attn/Unsqueeze_14").input[-1]
 
 
+def cos_value_info_float16(m):  # fixRopeSites
+    vi = m.graph.value_info.add()
+    vi.CopyFrom(helper.make_tensor_value_info("/rotary_emb/Cos_output_0", TensorProto.FLOAT16, None))
+
+
+def graph_output_internal(m):  # fixRopeSites
+    m.graph.output[0].name = "/Unsqueeze_8_output_0"
+
+
+def constant_to_gather(m):  # fixRopeSites
+    named(m.graph, "Constant_249").op_type = "Gather"
+
+
+def input_untyped(m):  # fixRopeSites, compute mode, vision tower
+    m.graph.input[0].ClearField("type")
+
+
 def grid_rank4(m):  # mrope_index lowering: writes a model the checker rejects
     m.graph.input.append(helper.make_tensor_value_info("image_grid_thw", TensorProto.INT64,
                                                        [1, 2, 3, 4]))
@@ -157,6 +174,10 @@ OPEN = {
     "constant_to_cos": ("qwen2vl_1d_bug.onnx", constant_to_cos, "input"),
     "unsqueeze_loses_axes": ("qwen2vl_range_kv_bug.onnx", unsqueeze_loses_axes, "compute"),
     "concat_ai_onnx_domain": ("qwen2vl_range_kv_bug.onnx", node_domain("Concat", "ai.onnx"), "input"),
+    "cos_value_info_float16": ("qwen2vl_expand_bug.onnx", cos_value_info_float16, "compute"),
+    "graph_output_internal": ("qwen2vl_expand_bug.onnx", graph_output_internal, "input"),
+    "constant_to_gather": ("qwen2vl_expand_bug.onnx", constant_to_gather, "input"),
+    "vision_input_untyped": ("vision_rope1d_bug.onnx", input_untyped, "compute"),
     "grid_thw_rank4": ("qwen2vl_1d_bug.onnx", grid_rank4, "compute"),
 }
 
