@@ -86,8 +86,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return mlir::success();
   });
   llvm::StringRef bytes(reinterpret_cast<const char *>(data), size);
-  auto module = mrope::onnx::importOnnxModelFromBuffer(bytes, workDir(),
-                                                       "fuzz.onnx", &ctx);
+  // libonnx runs contained, as in the tool; MROPE_FUZZ_INLINE_LIBONNX=1 runs
+  // it in this process instead, to find (and save) the inputs that crash it
+  // past the importer's checks.
+  static const bool inlineLibonnx = std::getenv("MROPE_FUZZ_INLINE_LIBONNX");
+  mrope::onnx::ImportOptions importOptions;
+  importOptions.isolateLibonnx = !inlineLibonnx;
+  auto module = mrope::onnx::importOnnxModelFromBuffer(
+      bytes, workDir(), "fuzz.onnx", &ctx, importOptions);
   if (mlir::failed(module))
     return 0;
   mrope::onnx::GraphOp graph = mrope::onnx::getMainGraph(**module);

@@ -29,6 +29,10 @@
 #endif
 #endif
 
+#ifdef MROPE_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 using namespace mrope::onnx;
 using namespace mrope::onnx::detail;
 
@@ -69,7 +73,11 @@ runContained(llvm::function_ref<std::optional<std::string>()> work,
       dup2(devnull, 1);
       dup2(devnull, 2);
     }
-#ifndef MROPE_ASAN // ASan reserves terabytes of address space up front
+#ifdef MROPE_ASAN
+    // A sanitizer report in libonnx stays in the child: no death callback
+    // (libFuzzer's would save the parent's input as a crash of its own).
+    __sanitizer_set_death_callback(nullptr);
+#else // ASan reserves terabytes of address space up front
     if (options.libonnxMemoryBytes > 0) {
       long pages = 0;
       if (FILE *f = fopen("/proc/self/statm", "r")) {
