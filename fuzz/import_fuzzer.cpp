@@ -6,6 +6,8 @@
 // resolves against a folder holding one small data file.
 //
 //===----------------------------------------------------------------------===//
+#include "WorkDir.h"
+
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
@@ -14,28 +16,12 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <unistd.h>
 
-static std::string workDir() {
-  static std::string dir = [] {
-    std::string d = "/tmp/mrope-import-fuzzer-" + std::to_string(getpid());
-    llvm::sys::fs::create_directories(d);
-    // A data file external-data tensors may point at.
-    std::string data(4096, '\x01');
-    if (FILE *f = std::fopen((d + "/data.bin").c_str(), "wb")) {
-      std::fwrite(data.data(), 1, data.size(), f);
-      std::fclose(f);
-    }
-    return d;
-  }();
-  return dir;
-}
+static std::string workDir() { return mrope::fuzz::workDir("mrope-import-fuzzer"); }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);

@@ -18,6 +18,20 @@ if [ -d "$root/python/tests" ]; then
   (cd "$root/python" && /usr/bin/python3 -m pytest -q tests) || status=1
 fi
 
+# Mutation fuzzing of mrope-fix over the zoo (scripts/fuzz-fix.py), seeded
+# and time-boxed; MROPE_FUZZ_SECONDS=0 skips it. Crash classes listed in
+# MROPE_FUZZ_XFAIL (fix, analysis, mrope-index: open in issue 15) are
+# reported but do not fail the suite; empty it once they are fixed.
+fuzz_seconds=${MROPE_FUZZ_SECONDS:-120}
+if [ "$fuzz_seconds" != 0 ]; then
+  echo "== fuzz-fix: ${fuzz_seconds} s of mutants through mrope-fix"
+  xfail=()
+  for c in ${MROPE_FUZZ_XFAIL-fix analysis mrope-index}; do xfail+=(--xfail "$c"); done
+  /usr/bin/python3 "$root/scripts/fuzz-fix.py" --tool "$build/bin/mrope-fix" \
+    --seed "${MROPE_FUZZ_SEED:-1}" --seconds "$fuzz_seconds" --jobs 2 \
+    --failures "$build/fuzz-fix-failures" "${xfail[@]}" || status=1
+fi
+
 if [ $status -ne 0 ]; then
   echo "mrope tests: FAILED" >&2
 fi

@@ -65,7 +65,8 @@ static cl::opt<bool> noShapeInference(
 static cl::opt<bool> checkOnnx(
     "check-onnx",
     cl::desc("Import: run the libonnx 1.12 checker and print what it finds as "
-             "warnings (it does not know opsets above 17)"),
+             "warnings; export: refuse to write a model it rejects (it does "
+             "not know opsets above 17: those are not checked)"),
     cl::cat(category));
 static cl::opt<bool> emitBytecode("emit-bytecode",
                                   cl::desc("Import: write MLIR bytecode"),
@@ -141,6 +142,7 @@ static mrope::onnx::ExportOptions exportOptions() {
     o.externalThreshold = externalThreshold;
   }
   o.dataFileName = dataFile;
+  o.check = checkOnnx;
   return o;
 }
 

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "mrope/Target/Onnx/Export.h"
 #include "Common.h"
+#include "Libonnx.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -51,13 +52,15 @@ struct TensorSource {
 
 class Exporter {
 public:
-  Exporter(ModuleOp module, StringRef outPath, const ExportOptions &options)
+  Exporter(ModuleOp module, StringRef outPath, const ExportOptions &options,
+           std::string *buffer = nullptr)
       : module(module), ctx(module.getContext()), outPath(outPath.str()),
-        options(options) {}
+        options(options), buffer(buffer) {}
 
   LogicalResult run();
 
 private:
+  void checkWithLibonnx(const ::onnx::ModelProto &model);
   [[noreturn]] void fail(Location loc, const Twine &msg) {
     emitError(loc) << msg.str();
     throw ExportError();
@@ -119,6 +122,7 @@ private:
   MLIRContext *ctx;
   std::string outPath, dataPath, dataLocation, modelDir;
   const ExportOptions &options;
+  std::string *buffer; // export to memory, not to outPath
   ExportOptions::Placement placement = ExportOptions::Placement::Keep;
   std::vector<llvm::StringSet<>> scopes;
   std::vector<llvm::StringSet<>> nodeNames; // per graph
@@ -747,6 +751,22 @@ void Exporter::exportGraph(Operation *graphOp, ::onnx::GraphProto *g) {
 // Model
 //===----------------------------------------------------------------------===//
 
+/// The writer's own check (ExportOptions::check): libonnx's checker, where
+/// libonnx knows every op schema of the model's opset.
+void Exporter::checkWithLibonnx(const ::onnx::ModelProto &model) {
+  int64_t opset = 0;
+  for (const auto &o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx")
+      opset = o.version();
+  if (opset > libonnxMaxOpset())
+    return; // ONNX Runtime is the judge there (docs/onnx-dialect.md)
+  std::optional<std::string> finding = checkModelContained(model, ImportOptions());
+  if (!finding)
+    fail("the ONNX checker (libonnx) did not finish on the model to write");
+  if (!finding->empty())
+    fail("the model to write fails the ONNX checker (libonnx): " + *finding);
+}
+
 LogicalResult Exporter::run() {
   try {
     GraphOp main = getMainGraph(module);
@@ -768,7 +788,7 @@ LogicalResult Exporter::run() {
     llvm::sys::path::append(dp, dataLocation);
     dataPath = std::string(dp);
 
-    placement = options.placement;
+    placement = buffer ? ExportOptions::Placement::Inline : options.placement;
     if (placement == ExportOptions::Placement::Keep) {
       // Inline data over the protobuf limit would not serialize: move the
       // large tensors out.
@@ -843,11 +863,19 @@ LogicalResult Exporter::run() {
             llvm::cast<ProtoAttr>(a).getBytes().str());
     restoreUnknown(module, model);
 
+    if (options.check)
+      checkWithLibonnx(model);
+
     size_t size = model.ByteSizeLong();
     if (size > (size_t)INT_MAX)
       fail("the model is " + Twine(size) +
            " bytes inline, over protobuf's 2 GB limit; export with external "
            "data (--external-threshold)");
+    if (buffer) {
+      if (!model.SerializeToString(buffer))
+        fail("cannot serialize the model");
+      return success();
+    }
     auto temp = llvm::sys::fs::TempFile::create(outPath + "-%%%%%%%%.tmp");
     if (!temp)
       fail("cannot create '" + outPath + "': " + llvm::toString(temp.takeError()));
@@ -881,5 +909,12 @@ LogicalResult Exporter::run() {
 LogicalResult mrope::onnx::exportOnnxModel(ModuleOp module, StringRef outPath,
                                            const ExportOptions &options) {
   Exporter exporter(module, outPath, options);
+  return exporter.run();
+}
+
+LogicalResult mrope::onnx::exportOnnxModelToBuffer(ModuleOp module,
+                                                   std::string &bytes,
+                                                   const ExportOptions &options) {
+  Exporter exporter(module, "model.onnx", options, &bytes);
   return exporter.run();
 }

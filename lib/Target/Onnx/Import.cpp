@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "mrope/Target/Onnx/Import.h"
 #include "Common.h"
+#include "Libonnx.h"
+#include "Validate.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -28,10 +30,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
-#include <onnx/checker.h>
 #include <onnx/defs/parser.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <climits>
 #include <queue>
@@ -76,10 +76,7 @@ private:
     throw ImportError();
   }
   std::string describe(const ::onnx::NodeProto &node) {
-    std::string s = "node '" + node.name() + "' (" + node.op_type();
-    if (!node.domain().empty())
-      s += ", domain '" + node.domain() + "'";
-    return s + ")";
+    return describeNode(node);
   }
 
   // Types -------------------------------------------------------------------
@@ -219,16 +216,15 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
   if (!et)
     fail(label + ": unsupported element type " + Twine(dt) + " (" +
          dataTypeName(dt) + ")");
-  SmallVector<int64_t> shape;
+  // Type, dims within the limits and inline payload size (what libonnx
+  // would trust) were checked by validateModel; check again for callers
+  // that come here another way.
+  if (std::string problem = tensorProblem(t, options); !problem.empty())
+    fail(label + ": " + problem);
+  SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
   int64_t n = 1;
-  for (int64_t d : t.dims()) {
-    if (d < 0)
-      fail(label + ": negative dimension " + Twine(d));
-    shape.push_back(d);
-    if (d != 0 && n > (INT64_MAX / 4) / d)
-      fail(label + ": shape is too large");
+  for (int64_t d : shape)
     n *= d;
-  }
   auto type = RankedTensorType::get(shape, et);
   int64_t expected = rawByteSize(dt, n);
   auto sizeText = [&](int64_t bytes) {
@@ -279,9 +275,6 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
   }
 
   if (dt == STRING) {
-    if (t.string_data_size() != n)
-      fail(label + ": has " + Twine(t.string_data_size()) +
-           " strings for " + Twine(n) + " elements");
     SmallVector<StringRef> strs;
     for (const std::string &s : t.string_data())
       strs.push_back(s);
@@ -291,43 +284,33 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
   // Everything else becomes the exact raw_data bytes.
   std::string raw;
   if (t.has_raw_data()) {
-    if ((int64_t)t.raw_data().size() != expected)
-      fail(label + ": raw data size does not match its type: " +
-           sizeText(t.raw_data().size()));
     raw.swap(*t.mutable_raw_data());
   } else {
-    int64_t count = 0;
     raw.reserve(expected);
     switch (dt) {
     case FLOAT:
     case COMPLEX64:
-      count = t.float_data_size();
       for (float v : t.float_data())
         appendLE(raw, v);
       break;
     case DOUBLE:
     case COMPLEX128:
-      count = t.double_data_size();
       for (double v : t.double_data())
         appendLE(raw, v);
       break;
     case INT64:
-      count = t.int64_data_size();
       for (int64_t v : t.int64_data())
         appendLE(raw, v);
       break;
     case UINT32:
-      count = t.uint64_data_size();
       for (uint64_t v : t.uint64_data())
         appendLE(raw, (uint32_t)v);
       break;
     case UINT64:
-      count = t.uint64_data_size();
       for (uint64_t v : t.uint64_data())
         appendLE(raw, v);
       break;
     case INT32:
-      count = t.int32_data_size();
       for (int32_t v : t.int32_data())
         appendLE(raw, v);
       break;
@@ -335,19 +318,15 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
     case UINT16:
     case FLOAT16:
     case BFLOAT16:
-      count = t.int32_data_size();
       for (int32_t v : t.int32_data())
         appendLE(raw, (uint16_t)v);
       break;
     default: // 8-bit and packed 4-bit types, bool
-      count = t.int32_data_size();
       for (int32_t v : t.int32_data())
         raw.push_back((char)(uint8_t)v);
       break;
     }
-    if ((int64_t)raw.size() != expected)
-      fail(label + ": has " + Twine(count) + " values, which does not match "
-           "its type: " + sizeText(raw.size()));
+    assert((int64_t)raw.size() == expected && "checked by tensorProblem");
   }
 
   bool denseOk = n <= options.denseElementLimit &&
@@ -735,6 +714,20 @@ void Importer::importNodes(
       } else if (auto it3 = inferred.find(out); !out.empty() && it3 != inferred.end()) {
         std::vector<std::string> storage;
         t = convertType(it3->second, nullptr, storage);
+        // libonnx's guesses obey the same ceiling as declared shapes.
+        if (auto rt = llvm::dyn_cast_or_null<RankedTensorType>(t)) {
+          int64_t elements = 1;
+          for (int64_t d : rt.getShape()) {
+            if (ShapedType::isDynamic(d))
+              continue;
+            if (d > options.maxDim ||
+                (d && elements > options.maxElements / d)) {
+              t = nullptr;
+              break;
+            }
+            elements *= d;
+          }
+        }
       }
       resultTypes.push_back(t ? t : UnknownType::get(ctx));
     }
@@ -813,57 +806,6 @@ void Importer::importNodes(
 // Model
 //===----------------------------------------------------------------------===//
 
-/// Best-effort libonnx shape inference on a copy of the model without the
-/// large tensor payloads; fills `inferred` with the value_info it finds.
-static void inferShapes(const ::onnx::ModelProto &model,
-                        llvm::StringMap<::onnx::TypeProto> &inferred) {
-  ::onnx::ModelProto copy;
-  *copy.mutable_opset_import() = model.opset_import();
-  copy.set_ir_version(model.ir_version());
-  *copy.mutable_functions() = model.functions();
-  ::onnx::GraphProto *g = copy.mutable_graph();
-  const ::onnx::GraphProto &src = model.graph();
-  // Everything but the initializer payloads (subgraph initializers are
-  // small in practice and copied as they are).
-  *g->mutable_node() = src.node();
-  *g->mutable_input() = src.input();
-  *g->mutable_output() = src.output();
-  *g->mutable_value_info() = src.value_info();
-  for (const auto &t : src.initializer()) {
-    ::onnx::TensorProto *c = g->add_initializer();
-    c->set_name(t.name());
-    c->set_data_type(t.data_type());
-    *c->mutable_dims() = t.dims();
-    bool small = t.raw_data().size() <= 4096 && t.float_data_size() <= 1024 &&
-                 t.int64_data_size() <= 1024 && t.int32_data_size() <= 1024;
-    if (small && t.data_location() != ::onnx::TensorProto::EXTERNAL)
-      c->CopyFrom(t);
-  }
-  try {
-    ::onnx::ShapeInferenceOptions opts(/*check_type=*/false,
-                                       /*strict_mode=*/0,
-                                       /*data_prop=*/false);
-    ::onnx::shape_inference::InferShapes(copy, ::onnx::OpSchemaRegistry::Instance(),
-                                         opts);
-  } catch (...) {
-    // Best effort only.
-  }
-  std::function<void(const ::onnx::GraphProto &)> collect =
-      [&](const ::onnx::GraphProto &graph) {
-        for (const auto &vi : graph.value_info())
-          if (vi.has_type())
-            inferred.try_emplace(vi.name(), vi.type());
-        for (const auto &n : graph.node())
-          for (const auto &a : n.attribute()) {
-            if (a.has_g())
-              collect(a.g());
-            for (const auto &sg : a.graphs())
-              collect(sg);
-          }
-      };
-  collect(copy.graph());
-}
-
 FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
   try {
     if (!model.has_graph())
@@ -871,23 +813,24 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
     if (model.ir_version() <= 0)
       fail("not an ONNX model: ir_version is missing");
 
+    // What libonnx and the passes trust is checked before either runs.
+    auto opset = checkOpsetImports(model, options);
+    if (!opset)
+      fail(llvm::toString(opset.takeError()));
+    if (llvm::Error e = validateModel(model, options))
+      fail(llvm::toString(std::move(e)));
+
     if (options.runChecker) {
-      try {
-        ::onnx::checker::CheckerContext cctx;
-        cctx.set_ir_version(model.ir_version());
-        std::unordered_map<std::string, int> opsets;
-        for (const auto &o : model.opset_import())
-          opsets[o.domain()] = o.version();
-        cctx.set_opset_imports(opsets);
-        cctx.set_model_dir(modelDir);
-        ::onnx::checker::check_model(model);
-      } catch (const std::exception &e) {
+      std::optional<std::string> finding = checkModelContained(model, options);
+      if (!finding)
         emitWarning(fileLoc) << "onnx checker (libonnx 1.12, best effort): "
-                             << StringRef(e.what()).split('\n').first;
-      }
+                                "did not run to the end";
+      else if (!finding->empty())
+        emitWarning(fileLoc) << "onnx checker (libonnx 1.12, best effort): "
+                             << *finding;
     }
     if (options.inferShapes)
-      inferShapes(model, inferred);
+      inferShapesContained(model, options, inferred);
 
     OwningOpRef<ModuleOp> module(ModuleOp::create(fileLoc));
     ModuleOp m = *module;

@@ -20,6 +20,11 @@ struct ExportOptions {
   int64_t externalThreshold = 1024;
   /// Name of the data file, next to the output; default `<output>.data`.
   std::string dataFileName;
+  /// Refuse to write a model libonnx's checker rejects. libonnx 1.12 knows
+  /// default-domain opsets up to 17 and would judge newer models by older
+  /// op schemas: those are not checked here (ONNX Runtime is their judge;
+  /// see docs/onnx-dialect.md, "Which checker").
+  bool check = false;
 };
 
 /// Exports a module of the onnx dialect to `outPath` (and its data file when
@@ -28,6 +33,11 @@ struct ExportOptions {
 mlir::LogicalResult exportOnnxModel(mlir::ModuleOp module,
                                     llvm::StringRef outPath,
                                     const ExportOptions &options = {});
+
+/// Same, into `bytes` (every tensor inline; fails over 2 GB).
+mlir::LogicalResult exportOnnxModelToBuffer(mlir::ModuleOp module,
+                                            std::string &bytes,
+                                            const ExportOptions &options = {});
 
 } // namespace mrope::onnx
 

@@ -11,6 +11,14 @@
 
 namespace mrope::onnx {
 
+/// Default-domain opset versions mrope reads and writes: the fix emits
+/// Unsqueeze/Squeeze/ReduceSum with axes inputs (opset 13), and 26 is the
+/// newest ONNX Runtime 1.30 loads. After a successful import the model has
+/// exactly one default-domain entry in this range, so
+/// `onnx::getOpsetVersion(op)` is the checked version.
+inline constexpr int64_t kMinOpset = 13;
+inline constexpr int64_t kMaxOpset = 26;
+
 struct ImportOptions {
   /// Tensors with at most this many elements become `dense<...>` (readable,
   /// matchable); larger ones `dense_resource` blobs.
@@ -23,6 +31,21 @@ struct ImportOptions {
   /// Parse the input as ONNX text (onnx::OnnxParser) instead of protobuf;
   /// chosen automatically for `.onnxtext` files.
   bool text = false;
+
+  /// Default-domain opset versions accepted (see kMinOpset).
+  int64_t minOpset = kMinOpset;
+  int64_t maxOpset = kMaxOpset;
+  /// Resource ceiling: no dimension above `maxDim` and no tensor, static
+  /// shape or constant shape operand (Reshape, Expand, ConstantOfShape,
+  /// Tile, Resize, Range, OneHot) of more than `maxElements` elements.
+  int64_t maxDim = int64_t(1) << 31;
+  int64_t maxElements = int64_t(1) << 40;
+  /// Run libonnx (shape inference, checker) in a child process under a
+  /// memory ceiling and a time limit, so a crash, hang or out-of-memory in
+  /// libonnx only costs the inferred types (POSIX only; inline elsewhere).
+  bool isolateLibonnx = true;
+  int64_t libonnxMemoryBytes = int64_t(4) << 30;
+  unsigned libonnxTimeoutSeconds = 60;
 };
 
 /// Imports the ONNX model at `path` (`.onnx` protobuf, or ONNX text) into a
