@@ -15,7 +15,7 @@ For every model of test/models/zoo-fused/index.json:
 3. a correct model comes out of `rope-fix-fused` byte-identical to a plain
    import/export round trip.
 
-usage: check_fused_models.py MROPE_TRANSLATE MROPE_OPT ZOO_DIR
+usage: check_fused_models.py MROPE_TRANSLATE MROPE_OPT ZOO_DIR [MROPE_FIX]
 """
 import json
 import os
@@ -30,6 +30,10 @@ from mrope import ort
 from mrope.zoo import fused
 
 TOL = 1e-5
+
+
+# mrope-fix, when given: fix with the tool instead of rope-fix-fused.
+FIXER = None
 
 
 def pipeline(translate, opt, model, passes, out=None):
@@ -94,7 +98,10 @@ def check(translate, opt, zoo, desc):
     detail = ""
     with tempfile.TemporaryDirectory() as tmp:
         fixed = os.path.join(tmp, "fixed.onnx")
-        pipeline(translate, opt, model, [f"--rope-fix-fused=arch={arch}"], fixed)
+        if FIXER:  # the user's path: mrope-fix -o
+            subprocess.run([FIXER, model, "--arch", arch, "-q", "-o", fixed], check=True)
+        else:
+            pipeline(translate, opt, model, [f"--rope-fix-fused=arch={arch}"], fixed)
         if desc["bug"]:
             twin = os.path.join(zoo, desc["twin"])
             d_twin = max_diff(run(fixed, "multimodal"), run(twin, "multimodal"))
@@ -115,13 +122,15 @@ def check(translate, opt, zoo, desc):
             pipeline(translate, opt, model, [], plain)
             with open(fixed, "rb") as a, open(plain, "rb") as b:
                 if a.read() != b.read():
-                    problems.append("rope-fix-fused changed a correct model")
+                    problems.append("the fix changed a correct model")
             detail = ": unchanged"
     return problems, detail
 
 
 def main():
+    global FIXER
     translate, opt, zoo = sys.argv[1:4]
+    FIXER = sys.argv[4] if len(sys.argv) > 4 else None
     with open(os.path.join(zoo, "index.json")) as f:
         index = json.load(f)["models"]
     passed = failed = 0
