@@ -222,8 +222,9 @@ struct Mutator {
         return "opset-version";
       }
       case 2:
-        if (m.opset_import_size())
-          *m.add_opset_import() = m.opset_import(0);
+        if (m.opset_import_size() == 0)
+          return "none";
+        *m.add_opset_import() = m.opset_import(0);
         if (coin())
           m.mutable_opset_import(m.opset_import_size() - 1)->set_domain("ai.onnx");
         return "opset-duplicated";
