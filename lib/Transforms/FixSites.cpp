@@ -787,11 +787,13 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   if (failed(lowerNewRopeOps(graph)))
     return failure();
 
+  // Read the old positions before erasing: a Range that produced them may
+  // be among what goes, and its result must not be touched after that.
+  auto oldArg = dyn_cast_or_null<BlockArgument>(oldPositions);
   int64_t erased = eraseDeadProducers(graph, replaced);
   result.changes.push_back("removed " + std::to_string(erased) +
                            " node(s) only the old tables used");
 
-  auto oldArg = dyn_cast_or_null<BlockArgument>(oldPositions);
   bool oldUnused = oldArg && oldArg.getOwner() == &graph.getBodyBlock() &&
                    oldArg.use_empty();
   if (!positions.value)

@@ -116,14 +116,19 @@ def check_bug_model(tool, zoo, desc):
         if not kv:
             computed = os.path.join(tmp, "computed.onnx")
             fix(tool, os.path.join(zoo, name), arch, computed, positions="compute")
-            ids, mask, grids = zoo_feeds.batch("multimodal", padded=True)
+            # Qwen3-VL lays a video out one frame block at a time, and its
+            # get_rope_index follows that layout: the batch and the twin's
+            # reference positions use the declared arch's rule.
+            rule = "qwen3-vl" if arch == "qwen3-vl" else None
+            ids, mask, grids = zoo_feeds.batch("multimodal", padded=True, arch=rule)
+            tfeeds, _ = zoo_feeds.decoder_feeds(twin, "multimodal", positions="3d", arch=rule)
             cshapes = input_shapes(computed)
-            cfeeds = {k: v for k, v in feeds.items() if k in cshapes}
+            cfeeds = {k: v for k, v in tfeeds.items() if k in cshapes}
             cfeeds.update(input_ids=ids, attention_mask=mask, **grids)
             got = ort.run(computed, cfeeds)
-            want = ort.run(os.path.join(zoo, twin["model"]), feeds)
+            want = ort.run(os.path.join(zoo, twin["model"]), tfeeds)
             d_compute = max_diff({k: got[k] for k in want}, want)
-            _, want_deltas = reference.rope_index(ids, attention_mask=mask, **grids)
+            _, want_deltas = reference.rope_index(ids, attention_mask=mask, **grids, arch=rule)
             if d_compute > TOL:
                 problems.append(f"--positions compute vs twin: {d_compute:.2e} > {TOL}")
             if not np.array_equal(got["rope_deltas"], want_deltas):
