@@ -49,7 +49,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(mrope::createConvertRopeToLoops(loops));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // The sequence toolchain.md records as working with MLIR 22
+  // The sequence docs/toolchain.md records as working with MLIR 22
   // (convert-to-llvm alone leaves vector transfers behind).
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createSCFToControlFlowPass());
