@@ -6,6 +6,14 @@
 using namespace mlir;
 using namespace mrope;
 
+FailureOr<Arch> mrope::parseArchOption(Operation *op, StringRef name) {
+  if (std::optional<Arch> arch = parseArch(name))
+    return *arch;
+  return op->emitError() << "arch must be auto, qwen2-vl, qwen2.5-vl, "
+                            "qwen3-vl or text, got '"
+                         << name << "'";
+}
+
 std::optional<Arch> mrope::parseArch(StringRef name) {
   return llvm::StringSwitch<std::optional<Arch>>(name)
       .Case("auto", Arch::Auto)

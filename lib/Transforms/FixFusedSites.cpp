@@ -5,7 +5,6 @@
 #include "mrope/Transforms/FixSites.h"
 
 #include "mlir/IR/Builders.h"
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -121,12 +120,7 @@ Value Fixer::positions3(Value old) {
             params[i + 1] = d;
     }
   }
-  llvm::StringSet<> names;
-  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
-    names.insert(graph.getInputName(i));
-  std::string name = options.positionsName;
-  if (names.contains(name))
-    name += "_3d";
+  std::string name = positionsInputName(graph, options.positionsName);
   bool named = llvm::any_of(params, [](StringRef p) { return !p.empty(); });
   newPositions =
       graph.addInput(name, RankedTensorType::get(shape, b.getI64Type()),

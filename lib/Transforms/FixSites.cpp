@@ -12,7 +12,6 @@
 #include "mlir/Rewrite/FrozenRewritePatternSet.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/SetVector.h"
-#include "llvm/ADT/StringSet.h"
 
 #include <numeric>
 
@@ -654,6 +653,13 @@ LogicalResult lowerNewRopeOps(onnx::GraphOp graph) {
 
 /// Removes the nodes (and initializers) that only the replaced tables used:
 /// the backward closure of `seeds` minus what is still used elsewhere.
+std::string mrope::positionsInputName(onnx::GraphOp graph, StringRef base) {
+  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+    if (graph.getInputName(i) == base)
+      return (base + "_3d").str();
+  return base.str();
+}
+
 int64_t mrope::eraseDeadProducers(onnx::GraphOp graph,
                                   ArrayRef<Operation *> seeds) {
   llvm::SetVector<Operation *> candidates;
@@ -822,12 +828,7 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
     result.changes.push_back("input '" + oldName +
                              "' is now int64 [3, batch, seq] (was [batch, seq])");
   } else {
-    llvm::StringSet<> names;
-    for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
-      names.insert(graph.getInputName(i));
-    std::string name = options.positionsName;
-    if (names.contains(name))
-      name += "_3d";
+    std::string name = positionsInputName(graph, options.positionsName);
     graph.setArgAttr(newIndex, onnx::attr::kName,
                      StringAttr::get(graph.getContext(), name));
     result.changes.push_back("added input '" + name +

@@ -19,14 +19,6 @@ using namespace mrope;
 
 namespace {
 
-FailureOr<Arch> parseArchOption(Operation *op, StringRef name) {
-  if (std::optional<Arch> arch = parseArch(name))
-    return *arch;
-  return op->emitError() << "arch must be auto, qwen2-vl, qwen2.5-vl, "
-                            "qwen3-vl or text, got '"
-                         << name << "'";
-}
-
 struct RopeClassifyFusedPass
     : mrope::impl::RopeClassifyFusedBase<RopeClassifyFusedPass> {
   using Base::Base;

@@ -20,21 +20,10 @@ using namespace mrope;
 
 namespace {
 
-FailureOr<Arch> archOption(Operation *op, StringRef name) {
-  std::optional<Arch> arch = parseArch(name);
-  if (!arch) {
-    op->emitError()
-        << "arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text, got '"
-        << name << "'";
-    return failure();
-  }
-  return *arch;
-}
-
 struct RopeClassifyPass : mrope::impl::RopeClassifyBase<RopeClassifyPass> {
   using Base::Base;
   void runOnOperation() override {
-    FailureOr<Arch> parsed = archOption(getOperation(), arch);
+    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
     if (failed(parsed))
       return signalPassFailure();
     std::vector<RopeSite> all;
@@ -63,7 +52,7 @@ struct RopeClassifyPass : mrope::impl::RopeClassifyBase<RopeClassifyPass> {
 struct RopeFixPass : mrope::impl::RopeFixBase<RopeFixPass> {
   using Base::Base;
   void runOnOperation() override {
-    FailureOr<Arch> parsed = archOption(getOperation(), arch);
+    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
     if (failed(parsed))
       return signalPassFailure();
     FixOptions options;

@@ -53,6 +53,10 @@ mlir::FailureOr<FixResult> fixRopeSites(onnx::GraphOp graph,
 /// Erases the ONNX nodes and initializers that the backward closure of
 /// `seeds` leaves without users (what only a replaced subgraph used); returns
 /// how many nodes went.
+/// `base`, or `base` + "_3d" when the graph already has an input of that name:
+/// the name of the [3, batch, seq] positions input a fix adds.
+std::string positionsInputName(onnx::GraphOp graph, llvm::StringRef base);
+
 int64_t eraseDeadProducers(onnx::GraphOp graph,
                            llvm::ArrayRef<mlir::Operation *> seeds);
 
