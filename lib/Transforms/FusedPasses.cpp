@@ -3,10 +3,9 @@
 
 #include "mrope/Analysis/FusedRopeSites.h"
 #include "mrope/Transforms/FixFusedSites.h"
+#include "mrope/Transforms/Passes.h"
 
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 namespace mrope {
 #define GEN_PASS_DEF_ROPECLASSIFYFUSED
@@ -44,16 +43,10 @@ struct RopeClassifyFusedPass
     });
     if (report.empty())
       return;
-    std::string error;
-    auto file = openOutputFile(report, &error);
-    if (!file) {
-      emitError(getOperation().getLoc()) << error;
+    std::string json = llvm::formatv(
+        "{0:2}\n", llvm::json::Value(renderFusedSitesJson(all)));
+    if (failed(writePassReport(getOperation(), report, json)))
       return signalPassFailure();
-    }
-    file->os() << llvm::formatv("{0:2}",
-                                llvm::json::Value(renderFusedSitesJson(all)))
-               << "\n";
-    file->keep();
   }
 };
 

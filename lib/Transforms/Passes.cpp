@@ -18,6 +18,17 @@ namespace mrope {
 using namespace mlir;
 using namespace mrope;
 
+LogicalResult mrope::writePassReport(Operation *op, StringRef path,
+                                    StringRef text) {
+  std::string error;
+  auto file = openOutputFile(path, &error);
+  if (!file)
+    return op->emitError() << error;
+  file->os() << text;
+  file->keep();
+  return success();
+}
+
 namespace {
 
 struct RopeClassifyPass : mrope::impl::RopeClassifyBase<RopeClassifyPass> {
@@ -38,14 +49,9 @@ struct RopeClassifyPass : mrope::impl::RopeClassifyBase<RopeClassifyPass> {
     });
     if (report.empty())
       return;
-    std::string error;
-    auto file = openOutputFile(report, &error);
-    if (!file) {
-      emitError(getOperation().getLoc()) << error;
+    if (failed(writePassReport(getOperation(), report,
+                               renderReportJson(all, "", *parsed))))
       return signalPassFailure();
-    }
-    file->os() << renderReportJson(all, "", *parsed);
-    file->keep();
   }
 };
 

@@ -16,6 +16,10 @@ namespace mrope {
 #define GEN_PASS_REGISTRATION
 #include "mrope/Transforms/Passes.h.inc"
 
+/// Writes a classify pass's `report=` file; an error on `op` when it cannot.
+mlir::LogicalResult writePassReport(mlir::Operation *op, llvm::StringRef path,
+                                    llvm::StringRef text);
+
 } // namespace mrope
 
 #endif // MROPE_TRANSFORMS_PASSES_H
