@@ -37,147 +37,11 @@
 using namespace mlir;
 using namespace mrope;
 
-rope::SemanticsAttr KernelSpec::semantics(MLIRContext *ctx) const {
-  int64_t rotary = rotaryDim ? rotaryDim
-                             : 2 * std::accumulate(sections.begin(),
-                                                   sections.end(), int64_t{0});
-  return rope::SemanticsAttr::get(ctx, sections, rotary, llvm::APFloat(theta),
-                                  layout, order, freqs);
-}
-
-LogicalResult KernelSpec::verify(std::string &error) const {
-  llvm::raw_string_ostream os(error);
-  if (name.empty() || !(std::isalpha(name[0]) || name[0] == '_') ||
-      !llvm::all_of(name, [](char c) { return std::isalnum(c) || c == '_'; })) {
-    os << "--name '" << name << "' is not a C identifier";
-    return failure();
-  }
-  if (dtype != "f32" && dtype != "f16" && dtype != "bf16") {
-    os << "--dtype must be f32, f16 or bf16, got '" << dtype << "'";
-    return failure();
-  }
-  if (tensorLayout != "bhsd" && tensorLayout != "bshd") {
-    os << "--layout must be bhsd or bshd (or neox/gptj for the pairs), got '"
-       << tensorLayout << "'";
-    return failure();
-  }
-  if (tokensPerBlock < 0) {
-    os << "--tokens-per-block must be >= 0 (0: from the L2 size)";
-    return failure();
-  }
-  if (headDim <= 0 || qHeads < 0 || kvHeads < -1) {
-    os << "head dim and head counts must be positive";
-    return failure();
-  }
-  int64_t rotary = rotaryDim ? rotaryDim
-                             : 2 * std::accumulate(sections.begin(),
-                                                   sections.end(), int64_t{0});
-  if (rotary > headDim) {
-    os << "rotary dim " << rotary << " (2 x sum of --sections) exceeds --head-dim "
-       << headDim;
-    return failure();
-  }
-  // The attribute verifier knows the rest (sums, interleaving, ...).
-  MLIRContext ctx;
-  ctx.loadDialect<rope::RopeDialect>();
-  auto diag = [&]() {
-    return emitError(UnknownLoc::get(&ctx));
-  };
-  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
-    os << d.str();
-    return success();
-  });
-  if (failed(rope::SemanticsAttr::verify(diag, sections, rotary,
-                                         llvm::APFloat(theta), layout, order,
-                                         freqs)))
-    return failure();
-  int64_t tableSize = freqs == rope::FreqIndex::global ? rotary / 2
-                                                        : sections.front();
-  if (!invFreq.empty() && static_cast<int64_t>(invFreq.size()) != tableSize) {
-    os << "the frequency table has " << invFreq.size()
-       << " entries; the semantics need " << tableSize;
-    return failure();
-  }
-  return success();
-}
-
-Type mrope::elementType(Builder &b, StringRef dtype) {
-  if (dtype == "f16")
-    return b.getF16Type();
-  if (dtype == "bf16")
-    return b.getBF16Type();
-  return b.getF32Type();
-}
-
-OwningOpRef<ModuleOp> mrope::buildRopeKernelModule(MLIRContext &ctx,
-                                                   const KernelSpec &spec,
-                                                   StringRef funcName,
-                                                   bool strided) {
-  ctx.loadDialect<func::FuncDialect, memref::MemRefDialect, rope::RopeDialect>();
-  OpBuilder b(&ctx);
-  Location loc = NameLoc::get(b.getStringAttr(spec.name));
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module->getBody());
-
-  int64_t dyn = ShapedType::kDynamic;
-  auto heads = [&](int64_t n) { return n > 0 ? n : dyn; };
-  // Strided: the C wrapper views each thread's token slice. The one static
-  // stride says how q and k are stored: [B, H, S, D] has tokens D apart,
-  // [B, S, H * D] heads D apart (the lowering picks its loop order from it).
-  auto bufferType = [&](ArrayRef<int64_t> shape, Type elem, bool rotated) {
-    if (!strided)
-      return MemRefType::get(shape, elem);
-    SmallVector<int64_t> strides(shape.size(), dyn);
-    strides.back() = 1;
-    if (rotated)
-      strides[spec.tokenMajor() ? 1 : 2] = spec.headDim;
-    return MemRefType::get(shape, elem,
-                           StridedLayoutAttr::get(&ctx, dyn, strides));
-  };
-  Type elem = elementType(b, spec.dtype);
-  SmallVector<Type> args;
-  args.push_back(
-      bufferType({dyn, heads(spec.qHeads), dyn, spec.headDim}, elem, true));
-  if (spec.numTensors() == 2)
-    args.push_back(
-        bufferType({dyn, heads(spec.kvHeads), dyn, spec.headDim}, elem, true));
-  args.push_back(
-      bufferType({static_cast<int64_t>(spec.sections.size()), dyn, dyn},
-                 b.getI64Type(), false));
-
-  // A frequency table taken from a model keeps its exact bits.
-  memref::GlobalOp table;
-  if (!spec.invFreq.empty()) {
-    auto type = MemRefType::get({static_cast<int64_t>(spec.invFreq.size())},
-                                b.getF32Type());
-    table = memref::GlobalOp::create(
-        b, loc, (spec.name + "_inv_freq"), b.getStringAttr("private"), type,
-        DenseElementsAttr::get(RankedTensorType::get(type.getShape(),
-                                                     b.getF32Type()),
-                               ArrayRef<float>(spec.invFreq)),
-        /*constant=*/true, /*alignment=*/nullptr);
-  }
-
-  auto func =
-      func::FuncOp::create(b, loc, funcName, b.getFunctionType(args, {}));
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  Value invFreq;
-  if (table)
-    invFreq = memref::GetGlobalOp::create(b, loc, table.getType(),
-                                          table.getSymName());
-  ValueRange blockArgs = entry->getArguments();
-  rope::ApplyOp::create(b, loc, TypeRange{}, blockArgs.drop_back(),
-                        blockArgs.back(), invFreq, spec.semantics(&ctx));
-  func::ReturnOp::create(b, loc);
-  return module;
-}
-
 OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
-                                               const KernelSpec &spec) {
+                                               const RopeKernel &kernel) {
   // Fully dynamic strides: the C wrapper hands each thread a token slice.
   OwningOpRef<ModuleOp> module =
-      buildRopeKernelModule(ctx, spec, spec.name + "_kernel", /*strided=*/true);
+      buildRopeKernelModule(ctx, kernel, kernel.options.name + "_kernel", /*strided=*/true);
   for (auto func : module->getOps<func::FuncOp>())
     func->setAttr("llvm.emit_c_interface", UnitAttr::get(&ctx));
   return module;
@@ -259,29 +123,26 @@ FailureOr<CpuTarget> mrope::describeCpu(StringRef cpu, std::string &error) {
   return target;
 }
 
-int64_t CpuTarget::tokensPerBlock(const KernelSpec &spec) const {
-  if (spec.tokensPerBlock > 0)
-    return spec.tokensPerBlock;
+int64_t CpuTarget::tokensPerBlock(const RopeKernel &kernel) const {
+  if (kernel.options.tokensPerBlock > 0)
+    return kernel.options.tokensPerBlock;
   // The two cos/sin tables of a block (8 bytes per rotary channel and
   // token) get a sixteenth of L2, so they stay in L1/L2 while the block's
   // rows stream past them: 32 tokens on a 512 KiB L2 at rotary dim 128.
-  int64_t rotary = spec.rotaryDim
-                       ? spec.rotaryDim
-                       : 2 * std::accumulate(spec.sections.begin(),
-                                             spec.sections.end(), int64_t{0});
+  int64_t rotary = kernel.semantics.getRotaryDim();
   int64_t tokens = l2Bytes / 16 / std::max<int64_t>(1, 8 * rotary);
   return std::clamp<int64_t>(llvm::bit_floor(static_cast<uint64_t>(
                                  std::max<int64_t>(1, tokens))),
                              8, 256);
 }
 
-LogicalResult mrope::lowerToLLVMDialect(ModuleOp module, const KernelSpec &spec,
+LogicalResult mrope::lowerToLLVMDialect(ModuleOp module, const RopeKernel &kernel,
                                         const CpuTarget &target) {
   PassManager pm(module.getContext());
   std::string pipeline = llvm::formatv(
       "mrope-cpu-pipeline{{bufferize=false tokens-per-block={0} "
       "vector-width={1} native-f16={2}}",
-      target.tokensPerBlock(spec), target.vectorWidth,
+      target.tokensPerBlock(kernel), target.vectorWidth,
       target.nativeF16 ? "true" : "false");
   if (failed(parsePassPipeline(pipeline, pm)))
     return failure();
@@ -334,16 +195,14 @@ FailureOr<std::string> mrope::emitMachineCode(ModuleOp module, StringRef cpu,
 // C header and wrapper
 //===----------------------------------------------------------------------===//
 
-static std::string cElementType(const KernelSpec &spec) {
-  return spec.dtype == "f32" ? "float" : "uint16_t";
+static std::string cElementType(const RopeKernel &kernel) {
+  return kernel.dtype() == "f32" ? "float" : "uint16_t";
 }
 
-static std::string describe(const KernelSpec &spec) {
+static std::string describe(const RopeKernel &kernel) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  MLIRContext ctx;
-  ctx.loadDialect<rope::RopeDialect>();
-  os << spec.semantics(&ctx);
+  os << kernel.semantics;
   return text;
 }
 
@@ -362,29 +221,29 @@ static std::string fillTemplate(
 }
 
 /// The parameters both entry points share, in the header's spelling.
-static std::string cParams(const KernelSpec &spec) {
-  std::string t = cElementType(spec);
-  bool two = spec.numTensors() == 2;
+static std::string cParams(const RopeKernel &kernel) {
+  std::string t = cElementType(kernel);
+  bool two = kernel.numTensors() == 2;
   return t + " *q, " + (two ? t + " *k, " : "") + "int64_t q_heads, " +
          (two ? "int64_t kv_heads, " : "") +
          "const int64_t *positions,\n    int64_t batch, int64_t seq";
 }
 
-std::string mrope::emitCHeader(const KernelSpec &spec) {
-  std::string upper = llvm::StringRef(spec.name).upper();
-  bool two = spec.numTensors() == 2;
+std::string mrope::emitCHeader(const RopeKernel &kernel) {
+  std::string upper = llvm::StringRef(kernel.options.name).upper();
+  bool two = kernel.numTensors() == 2;
   auto heads = [](int64_t n, const char *name) {
     return n > 0 ? std::to_string(n) : std::string(name);
   };
   std::string storage =
-      spec.dtype == "f32" ? "float" : spec.dtype + " bit patterns (uint16_t)";
-  std::string shape = spec.tokenMajor()
-                          ? "[batch, seq, heads * " + std::to_string(spec.headDim) + "]"
-                          : "[batch, heads, seq, " + std::to_string(spec.headDim) + "]";
-  std::string who = std::string(" * q with ") + heads(spec.qHeads, "any number of") +
+      kernel.dtype() == "f32" ? "float" : kernel.dtype() + " bit patterns (uint16_t)";
+  std::string shape = kernel.tokenMajor()
+                          ? "[batch, seq, heads * " + std::to_string(kernel.headDim) + "]"
+                          : "[batch, heads, seq, " + std::to_string(kernel.headDim) + "]";
+  std::string who = std::string(" * q with ") + heads(kernel.qHeads, "any number of") +
                     " heads" +
                     (two ? std::string(", k with ") +
-                               heads(spec.kvHeads, "any number of") + " heads"
+                               heads(kernel.kvHeads, "any number of") + " heads"
                          : std::string());
   return fillTemplate(R"(/* Generated by mrope-compile: in-place rotary position embedding.
  *
@@ -422,16 +281,16 @@ int @NAME@_tokens(@PARAMS@,
 
 #endif
 )",
-                      {{"SEMANTICS", describe(spec)},
+                      {{"SEMANTICS", describe(kernel)},
                        {"TENSORS", two ? "q and k are" : "q is"},
                        {"SHAPE", shape},
                        {"STORAGE", storage},
                        {"WHO", who},
-                       {"AXES", std::to_string(spec.sections.size())},
-                       {"NAME", spec.name},
+                       {"AXES", std::to_string(kernel.numAxes())},
+                       {"NAME", kernel.options.name},
                        {"UPPER", upper},
-                       {"HEAD_DIM", std::to_string(spec.headDim)},
-                       {"PARAMS", cParams(spec)}});
+                       {"HEAD_DIM", std::to_string(kernel.headDim)},
+                       {"PARAMS", cParams(kernel)}});
 }
 
 /// The C wrapper: memref descriptors for a token slice, argument checks, a
@@ -607,22 +466,22 @@ int @NAME@_tokens(@PARAMS@,
 }
 )";
 
-std::string mrope::emitCWrapper(const KernelSpec &spec,
+std::string mrope::emitCWrapper(const RopeKernel &kernel,
                                 const CpuTarget &target) {
-  bool two = spec.numTensors() == 2;
+  bool two = kernel.numTensors() == 2;
   return fillTemplate(
       kWrapperTemplate,
-      {{"T", cElementType(spec)},
-       {"NAME", spec.name},
+      {{"T", cElementType(kernel)},
+       {"NAME", kernel.options.name},
        {"KARG", two ? "md4 *k, " : ""},
        {"KREF", two ? "&k, " : ""},
-       {"HEAD_DIM", std::to_string(spec.headDim)},
-       {"TOKEN_MAJOR", spec.tokenMajor() ? "1" : "0"},
-       {"AXES", std::to_string(spec.sections.size())},
-       {"Q_HEADS", std::to_string(spec.qHeads)},
-       {"KV_HEADS", std::to_string(two ? spec.kvHeads : 0)},
-       {"BLOCK", std::to_string(target.tokensPerBlock(spec))},
-       {"PARAMS", cParams(spec)},
+       {"HEAD_DIM", std::to_string(kernel.headDim)},
+       {"TOKEN_MAJOR", kernel.tokenMajor() ? "1" : "0"},
+       {"AXES", std::to_string(kernel.numAxes())},
+       {"Q_HEADS", std::to_string(kernel.qHeads)},
+       {"KV_HEADS", std::to_string(two ? kernel.kvHeads : 0)},
+       {"BLOCK", std::to_string(target.tokensPerBlock(kernel))},
+       {"PARAMS", cParams(kernel)},
        {"NO_K", two ? "" : "  elem_t *k = 0;\n  int64_t kv_heads = 0;\n"}});
 }
 
@@ -643,22 +502,22 @@ static LogicalResult writeFile(StringRef path, StringRef contents,
 }
 
 LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
-                                          const KernelSpec &spec,
+                                          const RopeKernel &kernel,
                                           StringRef outPath, StringRef cpu,
                                           std::string &error) {
-  if (failed(spec.verify(error)))
+  if (failed(kernel.verify(error)))
     return failure();
   FailureOr<CpuTarget> target = describeCpu(cpu, error);
   if (failed(target))
     return failure();
-  OwningOpRef<ModuleOp> module = buildKernelModule(ctx, spec);
+  OwningOpRef<ModuleOp> module = buildKernelModule(ctx, kernel);
   std::string diagnostics;
   {
     ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
       diagnostics += d.str() + "\n";
       return success();
     });
-    if (failed(lowerToLLVMDialect(*module, spec, *target))) {
+    if (failed(lowerToLLVMDialect(*module, kernel, *target))) {
       error = "lowering the kernel failed: " + diagnostics;
       return failure();
     }
@@ -681,7 +540,7 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
     std::string wrapperPath = (dir + "/wrapper.c").str();
     std::string soTmp = (dir + "/out.so").str();
     if (failed(writeFile(objPath, *object, error)) ||
-        failed(writeFile(wrapperPath, emitCWrapper(spec, *target), error)))
+        failed(writeFile(wrapperPath, emitCWrapper(kernel, *target), error)))
       return failure();
 
     const char *ccEnv = std::getenv("CC");
@@ -713,7 +572,7 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
     llvm::SmallString<128> headerPath(outPath);
     llvm::sys::path::replace_extension(headerPath, "h");
     std::string headerTmp = (dir + "/out.h").str();
-    if (failed(writeFile(headerTmp, emitCHeader(spec), error)))
+    if (failed(writeFile(headerTmp, emitCHeader(kernel), error)))
       return failure();
     for (auto [from, to] : {std::pair<std::string, std::string>{
                                 soTmp, outPath.str()},

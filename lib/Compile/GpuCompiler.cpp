@@ -6,11 +6,14 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -23,12 +26,12 @@ using namespace mlir;
 using namespace mrope;
 
 OwningOpRef<ModuleOp> mrope::buildGpuKernelModule(MLIRContext &ctx,
-                                                  const KernelSpec &spec) {
+                                                  const RopeKernel &kernel) {
   // Identity layouts (contiguous tensors): the head dim is static, so every
   // row starts on a multiple of the vector width and the kernel's vector
   // accesses may assume 16-byte alignment. The outlined kernel is named
   // <func>_kernel: the PTX entry is <name>_kernel.
-  return buildRopeKernelModule(ctx, spec, spec.name, /*strided=*/false);
+  return buildRopeKernelModule(ctx, kernel, kernel.options.name, /*strided=*/false);
 }
 
 static std::string rewriteOptions(const GpuTarget &target) {
@@ -49,7 +52,26 @@ LogicalResult mrope::lowerToGpuDialect(ModuleOp module,
   return pm.run(module);
 }
 
-LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const KernelSpec &spec,
+/// A model's frequency table is a constant memref.global the host function
+/// reads; the launch body gets its own memref.get_global, so that outlining
+/// copies the global into the gpu.module instead of making the table a
+/// kernel parameter (the ABI is q, k, positions).
+static void sinkConstantTables(ModuleOp module) {
+  module.walk([](gpu::LaunchOp launch) {
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(launch.getBody(), captured);
+    OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
+    for (Value value : captured) {
+      auto get = value.getDefiningOp<memref::GetGlobalOp>();
+      if (!get)
+        continue;
+      Operation *copy = b.clone(*get);
+      replaceAllUsesInRegionWith(value, copy->getResult(0), launch.getBody());
+    }
+  });
+}
+
+LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const RopeKernel &kernel,
                                       const GpuTarget &target, bool serialize,
                                       GpuKernelInfo &info, std::string &error) {
   // The launch shape, as convert-rope-to-gpu will choose it.
@@ -70,6 +92,13 @@ LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const KernelSpec &spec,
   auto hostFunc = apply->getParentOfType<func::FuncOp>();
   FunctionType hostType = hostFunc.getFunctionType();
 
+  // convert-rope-to-gpu first, so the tables can be sunk into the launch;
+  // the pipeline's own rewrite then finds no rope op left.
+  if (failed(lowerToGpuDialect(module, target))) {
+    error = "convert-rope-to-gpu failed";
+    return failure();
+  }
+  sinkConstantTables(module);
   PassManager pm(module.getContext());
   std::string pipeline = llvm::formatv(
       "mrope-gpu-pipeline{{bufferize=false chip={0} features={1} "
@@ -134,19 +163,14 @@ FailureOr<std::string> mrope::extractPtx(ModuleOp module, std::string &error) {
   return failure();
 }
 
-std::string mrope::emitKernelJson(const KernelSpec &spec,
+std::string mrope::emitKernelJson(const RopeKernel &kernel,
                                   const GpuTarget &target,
                                   const GpuKernelInfo &info) {
   namespace json = llvm::json;
   std::string semantics;
-  {
-    MLIRContext ctx;
-    ctx.loadDialect<rope::RopeDialect>();
-    llvm::raw_string_ostream os(semantics);
-    os << spec.semantics(&ctx);
-  }
-  bool two = spec.numTensors() == 2;
-  int64_t axes = spec.sections.size();
+  llvm::raw_string_ostream(semantics) << kernel.semantics;
+  bool two = kernel.numTensors() == 2;
+  int64_t axes = kernel.numAxes();
   // Expanded descriptor of a contiguous rank-r memref: allocated pointer,
   // aligned pointer, offset, r sizes, r strides (all 64-bit).
   auto descriptor = [&](StringRef name, ArrayRef<StringRef> sizes) {
@@ -165,7 +189,7 @@ std::string mrope::emitKernelJson(const KernelSpec &spec,
                         {"rank", static_cast<int64_t>(sizes.size())},
                         {"params", std::move(fields)}};
   };
-  std::string d = std::to_string(spec.headDim);
+  std::string d = std::to_string(kernel.headDim);
   std::string a = std::to_string(axes);
   json::Array params;
   params.push_back(descriptor("q", {"batch", "q_heads", "seq", d}));
@@ -179,15 +203,15 @@ std::string mrope::emitKernelJson(const KernelSpec &spec,
       {"chip", target.chip},
       {"ptx_features", target.features},
       {"semantics", semantics},
-      {"dtype", spec.dtype},
-      {"head_dim", spec.headDim},
+      {"dtype", kernel.dtype()},
+      {"head_dim", kernel.headDim},
       {"position_axes", axes},
-      {"q_heads", spec.qHeads > 0 ? json::Value(spec.qHeads)
+      {"q_heads", kernel.qHeads > 0 ? json::Value(kernel.qHeads)
                                   : json::Value("any")},
       {"kv_heads", !two ? json::Value(nullptr)
-                        : spec.kvHeads > 0 ? json::Value(spec.kvHeads)
+                        : kernel.kvHeads > 0 ? json::Value(kernel.kvHeads)
                                            : json::Value("any")},
-      {"num_tensors", spec.numTensors()},
+      {"num_tensors", kernel.numTensors()},
       {"block", json::Array{info.blockX, info.blockY, 1}},
       {"tokens_per_block", info.blockY},
       {"grid", "[ceil(batch * seq / tokens_per_block), 1, 1]; no launch when "
@@ -196,7 +220,7 @@ std::string mrope::emitKernelJson(const KernelSpec &spec,
       {"shared_memory_bytes", 0},
       {"vector_alignment_bytes", info.vectorAlignment},
       {"requirements",
-       "q, k: contiguous [batch, heads, seq, head_dim] " + spec.dtype +
+       "q, k: contiguous [batch, heads, seq, head_dim] " + kernel.dtype() +
            "; positions: contiguous [axes, batch, seq] int64; device "
            "pointers 16-byte aligned; rotated in place; the block size is "
            "fixed (.maxntid)"},
@@ -256,11 +280,11 @@ static LogicalResult writeAtomically(StringRef path, StringRef contents,
   return success();
 }
 
-LogicalResult mrope::compileGpuKernel(MLIRContext &ctx, const KernelSpec &spec,
+LogicalResult mrope::compileGpuKernel(MLIRContext &ctx, const RopeKernel &kernel,
                                       const GpuTarget &target,
                                       StringRef outPath, bool cubin,
                                       std::string &error) {
-  if (failed(spec.verify(error)))
+  if (failed(kernel.verify(error)))
     return failure();
   std::string ptxas;
   if (cubin && (ptxas = findPtxas()).empty()) {
@@ -269,14 +293,14 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx, const KernelSpec &spec,
             "--emit ptx works without it";
     return failure();
   }
-  OwningOpRef<ModuleOp> module = buildGpuKernelModule(ctx, spec);
+  OwningOpRef<ModuleOp> module = buildGpuKernelModule(ctx, kernel);
   std::string diagnostics;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
     diagnostics += d.str() + "\n";
     return success();
   });
   GpuKernelInfo info;
-  if (failed(lowerToGpuBinary(*module, spec, target, /*serialize=*/true, info,
+  if (failed(lowerToGpuBinary(*module, kernel, target, /*serialize=*/true, info,
                               error))) {
     error += diagnostics.empty() ? "" : ":\n" + diagnostics;
     return failure();
@@ -324,7 +348,7 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx, const KernelSpec &spec,
   llvm::SmallString<128> jsonPath(outPath);
   llvm::sys::path::replace_extension(jsonPath, "json");
   if (failed(writeAtomically(outPath, binary, error)) ||
-      failed(writeAtomically(jsonPath, emitKernelJson(spec, target, info),
+      failed(writeAtomically(jsonPath, emitKernelJson(kernel, target, info),
                              error)))
     return failure();
   return success();

@@ -551,26 +551,15 @@ int main(int argc, char **argv) {
   if (positionsKind != "image" && positionsKind != "text")
     return fail("--positions must be image or text");
 
-  mrope::KernelSpec spec;
-  spec.name = kernelName;
+  std::vector<int64_t> sections = {16, 24, 24};
   if (!sectionsOpt.empty())
-    spec.sections.assign(sectionsOpt.begin(), sectionsOpt.end());
-  if (spec.sections.size() != 3)
+    sections.assign(sectionsOpt.begin(), sectionsOpt.end());
+  if (sections.size() != 3)
     return fail("mrope-bench lays out 3D (t,h,w) positions: --sections needs "
                 "three values");
-  spec.headDim = headDim;
-  spec.theta = theta;
-  spec.qHeads = qHeads;
-  spec.kvHeads = kvHeads;
-  spec.dtype = "f32";
   if (tensorLayout != "bhsd" && tensorLayout != "bshd")
     return fail("--layout must be bhsd or bshd");
-  spec.tensorLayout = tensorLayout;
-  spec.tokensPerBlock = tokensPerBlock;
-  const bool tokenMajor = spec.tokenMajor();
-  std::string error;
-  if (failed(spec.verify(error)))
-    return fail(error);
+  const bool tokenMajor = tensorLayout == "bshd";
 
   DialectRegistry registry;
   mlir::registerAllDialects(registry);
@@ -578,7 +567,34 @@ int main(int argc, char **argv) {
   mrope::registerAllDialects(registry);
   MLIRContext ctx(registry);
   ctx.getOrLoadDialect("rope");
-  llvm::SmallVector<float> invFreq(spec.semantics(&ctx).computeInvFreq());
+  // The kernel of the template rope.apply these flags describe: the path
+  // `mrope-compile --target cpu --dtype f32` takes.
+  std::string error;
+  mrope::TemplateRotation rotation;
+  rotation.semantics = mrope::rope::SemanticsAttr::getChecked(
+      [&] { return mlir::emitError(mlir::UnknownLoc::get(&ctx)); }, &ctx,
+      llvm::ArrayRef<int64_t>(sections),
+      2 * std::accumulate(sections.begin(), sections.end(), int64_t{0}),
+      llvm::APFloat(theta.getValue()), mrope::rope::PairLayout::neox,
+      mrope::rope::SectionOrder::contiguous, mrope::rope::FreqIndex::global);
+  if (!rotation.semantics)
+    return fail("--sections/--theta do not make a rotation");
+  rotation.elementType = mlir::Float32Type::get(&ctx);
+  rotation.headDim = headDim;
+  rotation.qHeads = qHeads;
+  rotation.kvHeads = kvHeads;
+  auto rotationModule = mrope::buildTemplateApply(ctx, rotation, error);
+  if (!rotationModule)
+    return fail(error);
+  mrope::KernelOptions options;
+  options.name = kernelName;
+  options.tensorLayout = tensorLayout;
+  options.tokensPerBlock = tokensPerBlock;
+  auto spec = mrope::RopeKernel::fromApply(
+      mrope::getTemplateApply(*rotationModule), options, error);
+  if (failed(spec) || failed(spec->verify(error)))
+    return fail(error);
+  llvm::SmallVector<float> invFreq(spec->semantics.computeInvFreq());
 
   // Kernel library: compile into a temporary folder unless given.
   llvm::SmallString<128> tmpDir;
@@ -587,8 +603,8 @@ int main(int argc, char **argv) {
     if (std::error_code ec =
             llvm::sys::fs::createUniqueDirectory("mrope-bench", tmpDir))
       return fail("cannot create a temporary folder: " + ec.message());
-    libPath = (tmpDir + "/lib" + spec.name + ".so").str();
-    if (failed(mrope::compileSharedLibrary(ctx, spec, libPath, cpu, error))) {
+    libPath = (tmpDir + "/lib" + spec->options.name + ".so").str();
+    if (failed(mrope::compileSharedLibrary(ctx, *spec, libPath, cpu, error))) {
       llvm::sys::fs::remove_directories(tmpDir);
       return fail(error);
     }
@@ -599,9 +615,9 @@ int main(int argc, char **argv) {
       llvm::sys::fs::remove_directories(tmpDir);
     return fail(llvm::Twine("cannot load ") + libPath + ": " + dlerror());
   }
-  auto kernel = reinterpret_cast<KernelFn>(dlsym(handle, spec.name.c_str()));
+  auto kernel = reinterpret_cast<KernelFn>(dlsym(handle, spec->options.name.c_str()));
   if (!kernel)
-    return fail("no symbol " + spec.name + " in " + libPath);
+    return fail("no symbol " + spec->options.name + " in " + libPath);
 
   // Data.
   const int64_t B = batch, S = seq, D = headDim;
@@ -633,9 +649,9 @@ int main(int argc, char **argv) {
     return fail("the kernel rejected the sizes");
   double err = std::max(
       maxAbsErr(q0.data, q.data, B, qHeads, S, D, tokenMajor, positions, invFreq,
-                spec.sections),
+                sections),
       maxAbsErr(k0.data, k.data, B, kvHeads, S, D, tokenMajor, positions, invFreq,
-                spec.sections));
+                sections));
 
   // Timing: kernel in place on q/k; copies q0/k0 -> qd/kd.
   AlignedBuffer qd(qCount), kd(kCount);
@@ -666,11 +682,11 @@ int main(int argc, char **argv) {
   auto gbps = [&](double ms) { return bytes / (ms * 1e-3) / 1e9; };
   std::string posText = layout.describe(maxPos);
   FailureOr<mrope::CpuTarget> target = mrope::describeCpu(cpu, error);
-  int64_t blockTokens = succeeded(target) ? target->tokensPerBlock(spec) : 0;
+  int64_t blockTokens = succeeded(target) ? target->tokensPerBlock(*spec) : 0;
   std::string cpuName = cpuModelName();
   std::string llvmCpu = llvm::sys::getHostCPUName().str();
   std::string secText = llvm::join(
-      llvm::map_range(spec.sections,
+      llvm::map_range(sections,
                       [](int64_t v) { return std::to_string(v); }),
       ",");
 
@@ -693,7 +709,7 @@ int main(int argc, char **argv) {
         "{2:f3}, \"ratio_vs_memcpy\": {3:f4}, \"ratio_vs_nt_copy\": {4:f4}, ",
         gbps(kMs), gbps(mMs), gbps(nMs), mMs / kMs, nMs / kMs);
     llvm::outs() << llvm::formatv("\"max_abs_err\": {0:e3}, ", err);
-    llvm::outs() << "\"layout\": \"" << spec.tensorLayout
+    llvm::outs() << "\"layout\": \"" << tensorLayout
                  << "\", \"tokens_per_block\": " << blockTokens << ", ";
     llvm::outs() << "\"positions\": \"" << jsonEscape(posText)
                  << "\", \"nt_copy_kind\": \"" << ntCopyKind()
@@ -710,7 +726,7 @@ int main(int argc, char **argv) {
         "{11:f1} MB moved; {12} ({13})\n  positions: {14}\n",
         S, threads.getValue(), kMs, gbps(kMs), mMs, gbps(mMs), nMs, gbps(nMs),
         mMs / kMs, nMs / kMs, err, bytes / 1e6, cpuName, llvmCpu, posText,
-        spec.tensorLayout);
+        tensorLayout);
   }
   return 0;
 }

@@ -1,18 +1,21 @@
 //===- mrope-compile.cpp - rope kernels -> shared library + C header ------===//
 //
-// For integrators who do not use MLIR: describe the rotation with flags and
-// get a shared library with one C function and a header that documents it.
+// For integrators who do not use MLIR: get a shared library with one C
+// function and a header that documents it (or PTX/cubin and a JSON ABI) for
+// the rotation of a model's RoPE site, as rope-raise raises it to rope.apply,
+// or for a rope.apply the flags describe.
 //
+//   mrope-compile model.onnx --site 0 -o librope.so
 //   mrope-compile --target cpu --head-dim 128 --sections 16,24,24 \
 //       --q-heads 28 --kv-heads 4 --dtype f32 -o libqwen2vl_rope.so
 //   mrope-compile --target cuda --chip sm_90 --sections 16,24,24 \
 //       --q-heads 28 --kv-heads 4 --dtype bf16 -o qwen2vl_rope.ptx
 //
 //===----------------------------------------------------------------------===//
-#include "mrope/Analysis/RopeReport.h"
-#include "mrope/Analysis/RopeSites.h"
 #include "mrope/Compile/CpuCompiler.h"
 #include "mrope/Compile/GpuCompiler.h"
+#include "mrope/Compile/RaisedSite.h"
+#include "mrope/Compile/RopeKernel.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
 #include "mrope/InitAll.h"
 #include "mrope/Target/Onnx/Import.h"
@@ -41,11 +44,14 @@ static cl::OptionCategory category("mrope-compile options");
 
 static cl::opt<std::string> modelPath(
     cl::Positional,
-    cl::desc("[MODEL.onnx | MODEL.onnxtext | MODEL.mlir]: take the kernel's "
-             "semantics from a RoPE site of this model instead of the flags"),
+    cl::desc("[MODEL.onnx | MODEL.onnxtext | MODEL.mlir]: compile the "
+             "rope.apply rope-raise makes of a RoPE site of this model "
+             "(semantics, frequency table, element type, head dim and "
+             "counts) instead of one the flags describe"),
     cl::init(""), cl::cat(category));
 static cl::opt<int64_t> siteIndex(
-    "site", cl::desc("which RoPE site of MODEL (as mrope-fix numbers them)"),
+    "site", cl::desc("which RoPE site of MODEL, in analysis order (as mrope-fix "
+                    "numbers them; the raised ops' mrope.site)"),
     cl::init(0), cl::cat(category));
 static cl::opt<std::string>
     target("target",
@@ -136,7 +142,7 @@ static int writeText(llvm::StringRef text) {
 }
 
 /// --target cuda: PTX (or cubin) + JSON, or an intermediate stage.
-static int compileCuda(MLIRContext &ctx, const KernelSpec &spec) {
+static int compileCuda(MLIRContext &ctx, const RopeKernel &kernel) {
   GpuTarget gpu;
   gpu.chip = chip;
   gpu.features = ptxFeatures;
@@ -146,7 +152,7 @@ static int compileCuda(MLIRContext &ctx, const KernelSpec &spec) {
   if (what == "ptx" || what == "cubin") {
     if (output == "-")
       return fail("-o KERNEL." + what + " is required with --target cuda");
-    if (failed(compileGpuKernel(ctx, spec, gpu, output, what == "cubin",
+    if (failed(compileGpuKernel(ctx, kernel, gpu, output, what == "cubin",
                                 error)))
       return fail(error);
     llvm::SmallString<128> json(output.getValue());
@@ -155,7 +161,7 @@ static int compileCuda(MLIRContext &ctx, const KernelSpec &spec) {
                  << "\n";
     return 0;
   }
-  OwningOpRef<ModuleOp> module = buildGpuKernelModule(ctx, spec);
+  OwningOpRef<ModuleOp> module = buildGpuKernelModule(ctx, kernel);
   std::string text;
   llvm::raw_string_ostream os(text);
   if (what == "mlir") {
@@ -166,13 +172,13 @@ static int compileCuda(MLIRContext &ctx, const KernelSpec &spec) {
     module->print(os);
   } else if (what == "nvvm" || what == "json") {
     GpuKernelInfo info;
-    if (failed(lowerToGpuBinary(*module, spec, gpu, /*serialize=*/false, info,
-                                error)))
+    if (failed(lowerToGpuBinary(*module, kernel, gpu, /*serialize=*/false,
+                                info, error)))
       return fail(error);
     if (what == "nvvm")
       module->print(os);
     else
-      os << emitKernelJson(spec, gpu, info);
+      os << emitKernelJson(kernel, gpu, info);
   } else {
     return fail("--emit for --target cuda must be ptx, cubin, mlir, gpu, "
                 "nvvm or json");
@@ -180,68 +186,132 @@ static int compileCuda(MLIRContext &ctx, const KernelSpec &spec) {
   return writeText(text);
 }
 
-/// The semantics of RoPE site --site of --model, with the model's own
-/// frequency table; the head dim from the rotated tensors when known.
-static LogicalResult specFromModel(MLIRContext &ctx, KernelSpec &spec,
-                                   std::string &error) {
+/// The flags that describe the rotation itself; with a model, its site's
+/// rope.apply says all of that.
+static cl::Option *const rotationFlags[] = {
+    std::addressof(sections),
+    &headDim,
+    &rotaryDim,
+    &theta,
+    &pairs,
+    &interleaved,
+    &perSection,
+    &qHeads,
+    &kvHeads,
+    &dtype};
+
+/// The template rope.apply the rotation flags describe.
+static OwningOpRef<ModuleOp>
+templateFromFlags(MLIRContext &ctx, llvm::StringRef pairLayout,
+                  std::string &error) {
+  if (dtype != "f32" && dtype != "f16" && dtype != "bf16") {
+    error = "--dtype must be f32, f16 or bf16, got '" + dtype + "'";
+    return nullptr;
+  }
+  if (headDim <= 0 || qHeads < 0 || kvHeads < -1) {
+    error = "head dim and head counts must be positive";
+    return nullptr;
+  }
+  llvm::SmallVector<int64_t> secs = {16, 24, 24};
+  if (!sections.empty())
+    secs.assign(sections.begin(), sections.end());
+  int64_t sum = 0;
+  for (int64_t s : secs)
+    sum += s;
   ctx.loadDialect<rope::RopeDialect>();
-  OwningOpRef<ModuleOp> module;
+  Builder b(&ctx);
+  TemplateRotation rotation;
   {
     ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
-      error += d.str();
+      if (error.empty())
+        error = d.str();
       return success();
     });
-    if (llvm::StringRef(modelPath).ends_with(".mlir")) {
-      ctx.loadAllAvailableDialects();
-      module = parseSourceFile<ModuleOp>(modelPath, &ctx);
-    } else {
-      auto imported = onnx::importOnnxModel(modelPath, &ctx);
-      if (succeeded(imported))
-        module = std::move(*imported);
+    rotation.semantics = rope::SemanticsAttr::getChecked(
+        [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx,
+        ArrayRef<int64_t>(secs),
+        rotaryDim ? rotaryDim.getValue() : 2 * sum, llvm::APFloat(theta),
+        pairLayout == "gptj" ? rope::PairLayout::gptj : rope::PairLayout::neox,
+        interleaved ? rope::SectionOrder::interleaved
+                    : rope::SectionOrder::contiguous,
+        perSection ? rope::FreqIndex::per_section : rope::FreqIndex::global);
+  }
+  if (!rotation.semantics)
+    return nullptr;
+  rotation.elementType = dtype == "f16"    ? Type(b.getF16Type())
+                         : dtype == "bf16" ? Type(b.getBF16Type())
+                                           : Type(b.getF32Type());
+  rotation.headDim = headDim;
+  rotation.qHeads = qHeads;
+  rotation.kvHeads = kvHeads;
+  return buildTemplateApply(ctx, rotation, error);
+}
+
+/// Imports `modelPath` (.onnx, .onnxtext, or .mlir from mrope-opt) into
+/// `module`; the diagnostics in `error`.
+static LogicalResult loadModel(MLIRContext &ctx, OwningOpRef<ModuleOp> &module,
+                               std::string &error) {
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    error += (error.empty() ? "" : "; ") + d.str();
+    return success();
+  });
+  if (llvm::StringRef(modelPath).ends_with(".mlir")) {
+    ctx.loadAllAvailableDialects();
+    module = parseSourceFile<ModuleOp>(modelPath, &ctx);
+  } else {
+    auto imported = onnx::importOnnxModel(modelPath, &ctx);
+    if (succeeded(imported))
+      module = std::move(*imported);
+  }
+  return success(static_cast<bool>(module));
+}
+
+/// The kernel of site --site of the model: its first raised rope.apply; the
+/// others (one per layer) must say the same.
+static FailureOr<RopeKernel> kernelOfSite(MLIRContext &ctx,
+                                          const KernelOptions &options,
+                                          std::string &error) {
+  ctx.loadDialect<rope::RopeDialect>();
+  OwningOpRef<ModuleOp> module;
+  if (failed(loadModel(ctx, module, error)))
+    return failure();
+  FailureOr<SmallVector<rope::ApplyOp>> ops =
+      raiseSite(*module, siteIndex, error);
+  if (failed(ops))
+    return failure();
+  FailureOr<RopeKernel> kernel =
+      RopeKernel::fromApply(ops->front(), options, error);
+  if (failed(kernel))
+    return failure();
+  for (rope::ApplyOp other : llvm::drop_begin(*ops)) {
+    FailureOr<RopeKernel> same = RopeKernel::fromApply(other, options, error);
+    if (failed(same))
+      return failure();
+    if (same->semantics != kernel->semantics ||
+        same->invFreq != kernel->invFreq ||
+        same->elementType != kernel->elementType ||
+        same->headDim != kernel->headDim || same->qHeads != kernel->qHeads ||
+        same->kvHeads != kernel->kvHeads) {
+      error = "site " + std::to_string(siteIndex) +
+              " is raised to rope.apply ops that rotate different tensors; "
+              "one kernel cannot serve them all";
+      return failure();
     }
   }
-  if (!module)
-    return failure();
-  onnx::GraphOp graph = onnx::getMainGraph(*module);
-  if (!graph) {
-    error = "no onnx.graph @main";
-    return failure();
-  }
-  std::vector<RopeSite> sites = findRopeSites(graph, Arch::Auto);
-  if (siteIndex < 0 || siteIndex >= static_cast<int64_t>(sites.size())) {
-    error = "--site " + std::to_string(siteIndex) + " but the model has " +
-            std::to_string(sites.size()) + " RoPE site(s)";
-    return failure();
-  }
-  RopeSite &site = sites[siteIndex];
-  if (site.vision || site.kind == PositionKind::TwoD) {
-    error = "site " + std::to_string(siteIndex) +
-            " rotates the vision tower's [tokens, heads, dim] layout; the "
-            "kernel takes [batch, heads, seq, dim]";
-    return failure();
-  }
-  spec.sections.assign(site.getSections().begin(), site.getSections().end());
-  spec.rotaryDim = site.getRotaryDim();
-  spec.theta = site.getTheta();
-  spec.layout = site.getLayout();
-  spec.order = site.semantics.getOrder();
-  spec.freqs = site.semantics.getFreqs();
-  spec.invFreq.assign(site.invFreq.begin(), site.invFreq.end());
-  if (!headDim.getNumOccurrences()) {
-    spec.headDim = site.getRotaryDim();
-    for (Rotation &rotation : site.rotations)
-      for (Value operand : rotation.cosMul.getInputs())
-        if (auto type = dyn_cast<RankedTensorType>(operand.getType());
-            type && type.getRank() == 4 && !type.isDynamicDim(3) &&
-            type.getDimSize(1) != 1)
-          spec.headDim = type.getDimSize(3);
-  }
+  auto heads = [](int64_t n) {
+    return n > 0 ? std::to_string(n) : std::string("any");
+  };
   llvm::errs() << "mrope-compile: site " << siteIndex << " of "
-               << llvm::sys::path::filename(modelPath) << ": "
-               << positionKindName(site.kind)
-               << ", " << spec.semantics(&ctx) << ", head dim " << spec.headDim
-               << ", the model's inv_freq table\n";
-  return success();
+               << llvm::sys::path::filename(modelPath) << ": " << ops->size()
+               << " rope.apply, " << kernel->semantics << ", "
+               << kernel->elementType << ", head dim " << kernel->headDim
+               << ", q heads " << heads(kernel->qHeads) << ", kv heads "
+               << (kernel->kvHeads < 0 ? std::string("none")
+                                       : heads(kernel->kvHeads))
+               << (kernel->invFreq.empty() ? ", inv_freq from theta"
+                                           : ", the model's inv_freq table")
+               << "\n";
+  return kernel;
 }
 
 int main(int argc, char **argv) {
@@ -254,9 +324,11 @@ int main(int argc, char **argv) {
       "mrope-compile: compile a fused RoPE / M-RoPE kernel into a shared "
       "library with a C ABI.\n\n"
       "The kernel rotates q (and k) in place by positions [axes, batch, seq]\n"
-      "under the semantics the flags describe; the header written next to\n"
-      "the library (same name, .h) documents the one function it exports.\n"
-      "Example (Qwen2-VL-7B attention):\n"
+      "under the semantics of one rope.apply: the one rope-raise makes of\n"
+      "site --site of MODEL, or else the one the flags describe. The header\n"
+      "written next to the library (same name, .h) documents the one\n"
+      "function it exports. Examples:\n"
+      "  mrope-compile model.onnx --site 0 -o librope.so\n"
       "  mrope-compile --sections 16,24,24 --head-dim 128 --q-heads 28 "
       "--kv-heads 4 -o libqwen2vl_rope.so\n"
       "With --target cuda it writes PTX (or --emit cubin) for --chip and a\n"
@@ -266,13 +338,8 @@ int main(int argc, char **argv) {
 
   if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, got '" + target + "'");
-  KernelSpec spec;
-  spec.name = name;
-  if (!sections.empty())
-    spec.sections.assign(sections.begin(), sections.end());
-  spec.headDim = headDim;
-  spec.rotaryDim = rotaryDim;
-  spec.theta = theta;
+  KernelOptions options;
+  options.name = name;
   // --layout neox|gptj predates --pairs; it still names the pairs.
   std::string pairLayout = pairs;
   if (layout == "neox" || layout == "gptj") {
@@ -280,20 +347,12 @@ int main(int argc, char **argv) {
       return fail("--layout " + layout + " contradicts --pairs " + pairs);
     pairLayout = layout;
   } else {
-    spec.tensorLayout = layout;
+    options.tensorLayout = layout;
   }
   if (pairLayout != "neox" && pairLayout != "gptj")
     return fail("--pairs must be neox or gptj, got '" + pairLayout + "'");
-  spec.layout =
-      pairLayout == "gptj" ? rope::PairLayout::gptj : rope::PairLayout::neox;
   if (target == "cpu")
-    spec.tokensPerBlock = tokensPerBlock;
-  spec.order = interleaved ? rope::SectionOrder::interleaved
-                           : rope::SectionOrder::contiguous;
-  spec.freqs = perSection ? rope::FreqIndex::per_section : rope::FreqIndex::global;
-  spec.qHeads = qHeads;
-  spec.kvHeads = kvHeads;
-  spec.dtype = dtype;
+    options.tokensPerBlock = tokensPerBlock;
 
   DialectRegistry registry;
   mlir::registerAllDialects(registry);
@@ -302,26 +361,45 @@ int main(int argc, char **argv) {
   MLIRContext ctx(registry);
 
   std::string error;
-  if (!modelPath.empty() && target == "cuda")
-    return fail("--target cuda takes kernel flags only; compiling a model's "
-                "site (with its own frequency table) is CPU-only for now");
-  if (!modelPath.empty() && failed(specFromModel(ctx, spec, error)))
-    return fail(modelPath + ": " + error);
-  if (failed(spec.verify(error)))
+  FailureOr<RopeKernel> kernel = failure();
+  if (!modelPath.empty()) {
+    for (cl::Option *flag : rotationFlags)
+      if (flag->getNumOccurrences())
+        return fail("--" + flag->ArgStr +
+                    " describes the rotation; with a model, site --site's "
+                    "rope.apply does");
+    if (layout == "neox" || layout == "gptj")
+      return fail("--layout " + layout +
+                  " describes the rotation; with a model, site --site's "
+                  "rope.apply does");
+    kernel = kernelOfSite(ctx, options, error);
+    if (failed(kernel))
+      return fail(modelPath + ": " + error);
+  } else {
+    if (siteIndex.getNumOccurrences())
+      return fail("--site needs a MODEL");
+    OwningOpRef<ModuleOp> module = templateFromFlags(ctx, pairLayout, error);
+    if (!module)
+      return fail(error);
+    kernel = RopeKernel::fromApply(getTemplateApply(*module), options, error);
+    if (failed(kernel))
+      return fail(error);
+  }
+  if (failed(kernel->verify(error)))
     return fail(error);
 
   if (target == "cuda") {
-    if (spec.tokenMajor())
+    if (kernel->tokenMajor())
       return fail("--layout bshd is CPU-only for now; the CUDA kernel takes "
                   "[B, H, S, D]");
-    return compileCuda(ctx, spec);
+    return compileCuda(ctx, *kernel);
   }
   if (emit.empty())
     emit = "so";
   if (emit == "so") {
     if (output == "-")
       return fail("-o LIB.so is required with --emit so");
-    if (failed(compileSharedLibrary(ctx, spec, output, cpu, error)))
+    if (failed(compileSharedLibrary(ctx, *kernel, output, cpu, error)))
       return fail(error);
     llvm::SmallString<128> header(output.getValue());
     llvm::sys::path::replace_extension(header, "h");
@@ -332,13 +410,14 @@ int main(int argc, char **argv) {
 
   std::string text;
   if (emit == "header") {
-    text = emitCHeader(spec);
+    text = emitCHeader(*kernel);
   } else {
     FailureOr<CpuTarget> cpuTarget = describeCpu(cpu, error);
     if (failed(cpuTarget))
       return fail(error);
-    OwningOpRef<ModuleOp> module = buildKernelModule(ctx, spec);
-    if (emit != "mlir" && failed(lowerToLLVMDialect(*module, spec, *cpuTarget)))
+    OwningOpRef<ModuleOp> module = buildKernelModule(ctx, *kernel);
+    if (emit != "mlir" &&
+        failed(lowerToLLVMDialect(*module, *kernel, *cpuTarget)))
       return fail("lowering the kernel failed");
     if (emit == "mlir" || emit == "llvm-dialect") {
       llvm::raw_string_ostream os(text);

@@ -1,7 +1,7 @@
 //===- GpuCompiler.h - rope kernels -> PTX / cubin for CUDA -----*- C++ -*-===//
 //
-// What `mrope-compile --target cuda` does: build the kernel module for a
-// rotation described by flags (the same KernelSpec as the CPU target), lower
+// What `mrope-compile --target cuda` does: build the kernel module for the
+// rotation one rope.apply describes (the same RopeKernel as the CPU target), lower
 // it with mrope-gpu-pipeline to a gpu.binary holding PTX, and write the PTX
 // (or a cubin made by the CUDA toolkit's ptxas) plus a JSON file describing
 // the entry point's ABI and launch geometry. See docs/gpu.md.
@@ -38,13 +38,13 @@ struct GpuKernelInfo {
 /// contiguous memrefs `q [B, Hq, S, D]`, `k [B, Hk, S, D]` (unless q only) and
 /// `positions [A, B, S]` (i64), rotating in place with one rope.apply.
 mlir::OwningOpRef<mlir::ModuleOp> buildGpuKernelModule(mlir::MLIRContext &ctx,
-                                                       const KernelSpec &spec);
+                                                       const RopeKernel &kernel);
 
 /// Runs mrope-gpu-pipeline on `module` (no bufferization). With `serialize`
 /// false it stops at the NVVM/LLVM dialect. Fills `info` and checks that the
 /// outlined kernel takes exactly the host function's arguments, in order.
 mlir::LogicalResult lowerToGpuBinary(mlir::ModuleOp module,
-                                     const KernelSpec &spec,
+                                     const RopeKernel &kernel,
                                      const GpuTarget &target, bool serialize,
                                      GpuKernelInfo &info, std::string &error);
 
@@ -58,7 +58,7 @@ mlir::FailureOr<std::string> extractPtx(mlir::ModuleOp module,
 
 /// The JSON document describing the entry point (ABI, launch shape,
 /// semantics).
-std::string emitKernelJson(const KernelSpec &spec, const GpuTarget &target,
+std::string emitKernelJson(const RopeKernel &kernel, const GpuTarget &target,
                            const GpuKernelInfo &info);
 
 /// The CUDA toolkit's ptxas: $MROPE_PTXAS, PATH, $CUDA_HOME/bin,
@@ -69,7 +69,7 @@ std::string findPtxas();
 /// and `<stem>.json` next to it, each via a temporary file renamed on
 /// success.
 mlir::LogicalResult compileGpuKernel(mlir::MLIRContext &ctx,
-                                     const KernelSpec &spec,
+                                     const RopeKernel &kernel,
                                      const GpuTarget &target,
                                      llvm::StringRef outPath, bool cubin,
                                      std::string &error);

@@ -1,0 +1,93 @@
+//===- RaisedSite.cpp - the rope.apply rope-raise made of a site ----------===//
+#include "mrope/Compile/RaisedSite.h"
+
+#include "mrope/Analysis/RopeReport.h"
+#include "mrope/Analysis/RopeSites.h"
+#include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+#include "mrope/Transforms/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mrope;
+
+static std::optional<int64_t> siteOf(rope::ApplyOp op) {
+  if (auto attr = op->getAttrOfType<IntegerAttr>(kRopeSiteAttrName))
+    return attr.getInt();
+  return std::nullopt;
+}
+
+static SmallVector<rope::ApplyOp> appliesOfSite(ModuleOp module, int64_t site) {
+  SmallVector<rope::ApplyOp> ops;
+  module.walk([&](rope::ApplyOp op) {
+    if (siteOf(op) == site)
+      ops.push_back(op);
+  });
+  return ops;
+}
+
+FailureOr<SmallVector<rope::ApplyOp>>
+mrope::raiseSite(ModuleOp module, int64_t site, std::string &error) {
+  bool raised = false;
+  module.walk([&](rope::ApplyOp op) { raised |= siteOf(op).has_value(); });
+  if (raised) {
+    // Already through rope-raise (an .mlir file from mrope-opt).
+    SmallVector<rope::ApplyOp> ops = appliesOfSite(module, site);
+    if (ops.empty())
+      error = "no rope.apply has " + kRopeSiteAttrName.str() + " = " +
+              std::to_string(site);
+    return ops.empty() ? FailureOr<SmallVector<rope::ApplyOp>>(failure())
+                       : FailureOr<SmallVector<rope::ApplyOp>>(ops);
+  }
+
+  onnx::GraphOp graph = onnx::getMainGraph(module);
+  if (!graph) {
+    error = "no onnx.graph @main";
+    return failure();
+  }
+  // The sites as rope-raise numbers them, to name the one asked for.
+  std::vector<RopeSite> sites = findRopeSites(graph, Arch::Auto);
+  if (site < 0 || site >= static_cast<int64_t>(sites.size())) {
+    error = "--site " + std::to_string(site) + " but the model has " +
+            std::to_string(sites.size()) + " RoPE site(s)";
+    return failure();
+  }
+  Location siteLoc = sites[site].cosNode.getLoc();
+  std::string label = nodeLabel(sites[site].cosNode);
+
+  // rope-raise says why it leaves a site alone in a remark at the site.
+  std::string siteRemark, diagnostics;
+  PassManager pm(module.getContext());
+  pm.addPass(createRopeRaise());
+  LogicalResult ran = success();
+  {
+    ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
+      if (d.getSeverity() == DiagnosticSeverity::Remark) {
+        if (d.getLocation() == siteLoc ||
+            (siteRemark.empty() && StringRef(d.str()).contains(label)))
+          siteRemark = d.str();
+      } else {
+        diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+      }
+      return success();
+    });
+    ran = pm.run(module);
+  }
+  if (failed(ran)) {
+    error = "rope-raise failed: " + diagnostics;
+    return failure();
+  }
+  SmallVector<rope::ApplyOp> ops = appliesOfSite(module, site);
+  if (!ops.empty())
+    return ops;
+  // One line: the remark names the node and says why.
+  std::replace(siteRemark.begin(), siteRemark.end(), '\n', ' ');
+  error = "site " + std::to_string(site) + " was not raised to rope.apply: " +
+          (siteRemark.empty()
+               ? "rope-raise left " + label + " as it was and gave no reason"
+               : siteRemark);
+  return failure();
+}
