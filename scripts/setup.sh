@@ -7,7 +7,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
   build-essential cmake ninja-build ccache git time
-  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
   libonnx-dev protobuf-compiler libprotobuf-dev
   python3 python3-numpy python3-onnx python3-torch python3-pytest
   nodejs npm
