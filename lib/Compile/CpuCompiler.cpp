@@ -1,6 +1,7 @@
 //===- CpuCompiler.cpp - rope kernels -> shared library with a C ABI ------===//
 #include "mrope/Compile/CpuCompiler.h"
 
+#include "mrope/Conversion/Pipelines.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -139,13 +140,12 @@ int64_t CpuTarget::tokensPerBlock(const RopeKernel &kernel) const {
 LogicalResult mrope::lowerToLLVMDialect(ModuleOp module, const RopeKernel &kernel,
                                         const CpuTarget &target) {
   PassManager pm(module.getContext());
-  std::string pipeline = llvm::formatv(
-      "mrope-cpu-pipeline{{bufferize=false tokens-per-block={0} "
-      "vector-width={1} native-f16={2}}",
-      target.tokensPerBlock(kernel), target.vectorWidth,
-      target.nativeF16 ? "true" : "false");
-  if (failed(parsePassPipeline(pipeline, pm)))
-    return failure();
+  CpuPipelineOptions options;
+  options.bufferize = false;
+  options.tokensPerBlock = target.tokensPerBlock(kernel);
+  options.vectorWidth = target.vectorWidth;
+  options.nativeF16 = target.nativeF16;
+  buildCpuPipeline(pm, options);
   return pm.run(module);
 }
 

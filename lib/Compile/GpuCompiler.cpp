@@ -1,6 +1,7 @@
 //===- GpuCompiler.cpp - rope kernels -> PTX / cubin for CUDA -------------===//
 #include "mrope/Compile/GpuCompiler.h"
 
+#include "mrope/Conversion/Pipelines.h"
 #include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
@@ -100,15 +101,15 @@ LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const RopeKernel &kernel,
   }
   sinkConstantTables(module);
   PassManager pm(module.getContext());
-  std::string pipeline = llvm::formatv(
-      "mrope-gpu-pipeline{{bufferize=false chip={0} features={1} "
-      "serialize={2} {3}}",
-      target.chip, target.features, serialize ? "true" : "false",
-      rewriteOptions(target));
-  if (failed(parsePassPipeline(pipeline, pm))) {
-    error = "cannot build " + pipeline;
-    return failure();
-  }
+  GpuPipelineOptions pipeline;
+  pipeline.bufferize = false;
+  pipeline.chip = target.chip;
+  pipeline.features = target.features;
+  pipeline.serialize = serialize;
+  pipeline.tokensPerBlock = target.tokensPerBlock;
+  pipeline.freqsPerThread = target.freqsPerThread;
+  pipeline.headsPerIteration = target.headsPerIteration;
+  buildGpuPipeline(pm, pipeline);
   if (failed(pm.run(module))) {
     error = "mrope-gpu-pipeline failed";
     return failure();

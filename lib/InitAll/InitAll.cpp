@@ -2,6 +2,7 @@
 #include "mrope/InitAll.h"
 
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Conversion/Pipelines.h"
 #include "mrope/Dialect/Onnx/IR/OnnxDialect.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
 #include "mrope/Dialect/Rope/Transforms/BufferizableOpInterfaceImpl.h"

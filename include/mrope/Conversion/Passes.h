@@ -19,10 +19,6 @@ namespace mrope {
 #define GEN_PASS_REGISTRATION
 #include "mrope/Conversion/Passes.h.inc"
 
-/// Registers the pipelines built from these conversions
-/// (`mrope-cpu-pipeline`, `mrope-gpu-pipeline`).
-void registerConversionPipelines();
-
 } // namespace mrope
 
 #endif // MROPE_CONVERSION_PASSES_H

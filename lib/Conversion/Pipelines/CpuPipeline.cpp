@@ -1,6 +1,10 @@
 //===- CpuPipeline.cpp - rope on tensors -> LLVM dialect ------------------===//
+//
+// mrope-cpu-pipeline, and the registration of both pipelines.
+//
+//===----------------------------------------------------------------------===//
+#include "mrope/Conversion/Pipelines.h"
 #include "mrope/Conversion/Passes.h"
-#include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -11,28 +15,8 @@
 
 using namespace mlir;
 
-namespace {
-struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
-  Option<bool> bufferize{*this, "bufferize",
-                         llvm::cl::desc("Bufferize tensor functions first "
-                                        "(function boundaries included)"),
-                         llvm::cl::init(true)};
-  // Forwarded to convert-rope-to-loops (see its options).
-  Option<int64_t> tokensPerBlock{
-      *this, "tokens-per-block",
-      llvm::cl::desc("tokens whose cos/sin are tabulated together"),
-      llvm::cl::init(32)};
-  Option<int64_t> vectorWidth{
-      *this, "vector-width",
-      llvm::cl::desc("f32 lanes per vector operation (4, 8, 16)"),
-      llvm::cl::init(8)};
-  Option<bool> nativeF16{
-      *this, "native-f16",
-      llvm::cl::desc("the target converts f16 <-> f32 in hardware"),
-      llvm::cl::init(false)};
-};
-
-void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+void mrope::buildCpuPipeline(OpPassManager &pm,
+                             const CpuPipelineOptions &options) {
   // 3D position ids on tensors become loops over new buffers first.
   pm.addPass(mrope::createConvertRopeIndexToLoops());
   if (options.bufferize) {
@@ -62,7 +46,6 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
-} // namespace
 
 void mrope::registerConversionPipelines() {
   PassPipelineRegistration<CpuPipelineOptions>(
@@ -70,5 +53,10 @@ void mrope::registerConversionPipelines() {
       "Lower rope ops (on tensors or memrefs) to the LLVM dialect: "
       "bufferize, fused vector loops, then the standard conversions",
       buildCpuPipeline);
-  registerGpuPipeline(); // GpuPipeline.cpp
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "mrope-gpu-pipeline",
+      "Lower rope ops to an NVVM kernel serialized to PTX: bufferize, "
+      "convert-rope-to-gpu, outlining, convert-gpu-to-nvvm, "
+      "gpu-module-to-binary",
+      buildGpuPipeline);
 }

@@ -12,8 +12,7 @@
 // defaults to +ptx80 (CUDA 12.0+ drivers), valid for sm_80 and sm_90.
 //
 //===----------------------------------------------------------------------===//
-#include "mrope/Conversion/Passes.h"
-#include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
+#include "mrope/Conversion/Pipelines.h"
 
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
@@ -43,42 +42,10 @@ struct RegisterGpuTranslationsPass
   void runOnOperation() override {}
 };
 
-struct GpuPipelineOptions : PassPipelineOptions<GpuPipelineOptions> {
-  Option<std::string> chip{*this, "chip",
-                           llvm::cl::desc("NVIDIA GPU (sm_80, sm_90, ...)"),
-                           llvm::cl::init("sm_90")};
-  Option<std::string> features{
-      *this, "features",
-      llvm::cl::desc("NVPTX features; +ptx80 is the PTX ISA 8.0 (CUDA 12.0)"),
-      llvm::cl::init("+ptx80")};
-  Option<std::string> format{
-      *this, "format",
-      llvm::cl::desc("gpu-module-to-binary format: isa (PTX text, default), "
-                     "bin or fatbin (need a CUDA toolkit), llvm, offloading"),
-      llvm::cl::init("isa")};
-  Option<int> optLevel{*this, "opt-level",
-                       llvm::cl::desc("LLVM optimization level of the kernel"),
-                       llvm::cl::init(3)};
-  Option<bool> bufferize{*this, "bufferize",
-                         llvm::cl::desc("Bufferize tensor functions first "
-                                        "(function boundaries included)"),
-                         llvm::cl::init(true)};
-  Option<bool> serialize{*this, "serialize",
-                         llvm::cl::desc("Run gpu-module-to-binary (off: stop "
-                                        "at the NVVM/LLVM dialect)"),
-                         llvm::cl::init(true)};
-  Option<int64_t> tokensPerBlock{*this, "tokens-per-block",
-                                 llvm::cl::desc("See convert-rope-to-gpu"),
-                                 llvm::cl::init(0)};
-  Option<int64_t> freqsPerThread{*this, "freqs-per-thread",
-                                 llvm::cl::desc("See convert-rope-to-gpu"),
-                                 llvm::cl::init(0)};
-  Option<int64_t> headsPerIteration{*this, "heads-per-iteration",
-                                    llvm::cl::desc("See convert-rope-to-gpu"),
-                                    llvm::cl::init(4)};
-};
+} // namespace
 
-void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
+void mrope::buildGpuPipeline(OpPassManager &pm,
+                             const GpuPipelineOptions &options) {
   pm.addPass(std::make_unique<RegisterGpuTranslationsPass>());
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -105,14 +72,4 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options) {
   llvm::raw_string_ostream errorStream(error);
   if (failed(parsePassPipeline(text, pm, errorStream)))
     llvm::report_fatal_error(llvm::Twine("mrope-gpu-pipeline: ") + error);
-}
-} // namespace
-
-void mrope::registerGpuPipeline() {
-  PassPipelineRegistration<GpuPipelineOptions>(
-      "mrope-gpu-pipeline",
-      "Lower rope ops to an NVVM kernel serialized to PTX: bufferize, "
-      "convert-rope-to-gpu, outlining, convert-gpu-to-nvvm, "
-      "gpu-module-to-binary",
-      buildGpuPipeline);
 }

@@ -44,9 +44,6 @@ mlir::LogicalResult lowerRopeApplyToGPU(mlir::RewriterBase &rewriter,
                                         const RopeToGPUOptions &options,
                                         std::string &why);
 
-/// Registers `mrope-gpu-pipeline` (called by registerConversionPipelines).
-void registerGpuPipeline();
-
 } // namespace mrope
 
 #endif // MROPE_CONVERSION_ROPETOGPU_ROPETOGPU_H
