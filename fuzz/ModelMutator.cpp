@@ -1,6 +1,8 @@
 //===- ModelMutator.cpp - structural edits of an ONNX ModelProto ----------===//
 #include "ModelMutator.h"
 
+#include "mrope/Dialect/Onnx/IR/DataType.h"
+
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -162,7 +164,7 @@ struct Mutator {
         }
         return "truncate-data";
       case 1:
-        t->set_data_type(pick(25));
+        t->set_data_type(pick(mrope::onnx::DataType::FLOAT8E8M0 + 1));
         return "tensor-dtype";
       case 2:
         if (t->dims_size() && coin())
@@ -193,7 +195,7 @@ struct Mutator {
       auto *tt = in.mutable_type()->mutable_tensor_type();
       switch (pick(3)) {
       case 0:
-        tt->set_elem_type(pick(25));
+        tt->set_elem_type(pick(mrope::onnx::DataType::FLOAT8E8M0 + 1));
         return "input-dtype";
       case 1: {
         auto *shape = tt->mutable_shape();
@@ -277,7 +279,7 @@ struct Mutator {
       auto *vi = g().add_value_info();
       vi->set_name(n->output(0));
       auto *tt = vi->mutable_type()->mutable_tensor_type();
-      tt->set_elem_type(pick(17));
+      tt->set_elem_type(pick(mrope::onnx::DataType::BFLOAT16 + 1));
       if (coin())
         for (size_t k = pick(4); k; --k)
           tt->mutable_shape()->add_dim()->set_dim_value(coin() ? 1 : interesting());

@@ -17,6 +17,7 @@
 #include "Tables.h"
 
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Dialect/Onnx/IR/DataType.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
@@ -149,7 +150,7 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     auto attr = [&](StringRef name, int64_t v) {
       return rewriter.getNamedAttr(name, rewriter.getI64IntegerAttr(v));
     };
-    auto castTo = [&](Value v, Type elem, int64_t to) {
+    auto castTo = [&](Value v, Type elem, onnx::DataType to) {
       auto type = llvm::cast<RankedTensorType>(v.getType()).clone(elem);
       return node("Cast", type, {v}, {attr("to", to)});
     };
@@ -161,7 +162,7 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     };
     Value one = scalar(1), zero = scalar(0), axis1 = scalar(1);
     auto cumsum = [&](Value v) { return node("CumSum", v.getType(), {v, axis1}); };
-    auto asI64 = [&](Value b) { return castTo(b, i64, 7); };
+    auto asI64 = [&](Value b) { return castTo(b, i64, onnx::DataType::INT64); };
     // x[:, s - 1] (0 at s = 0), for int64 [B, S].
     Value sliceStarts = ints({0}, {1}), sliceEnds = ints({-1}, {1});
     Value pads = ints({0, 1, 0, 0}, {4});
@@ -175,7 +176,7 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     Value mask = op.getAttentionMask();
     Value kept = mask ? cmp("Equal", mask.getType() == ids.getType()
                                          ? mask
-                                         : castTo(mask, i64, 7),
+                                         : castTo(mask, i64, onnx::DataType::INT64),
                             one)
                       : cmp("Equal", bin("Mul", ids, zero), zero);
     Value keptI = asI64(kept);
@@ -211,7 +212,7 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
                                         .getElementType()
                                         .isInteger(64)
                                     ? grid
-                                    : castTo(grid, i64, 7),
+                                    : castTo(grid, i64, onnx::DataType::INT64),
                                 dummy},
                                {attr("axis", 0)})
                         : dummy;
@@ -223,7 +224,7 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     // the dummy row.
     auto frameGrid = [&](Value grid, Value block) -> Value {
       Type elem = llvm::cast<ShapedType>(grid.getType()).getElementType();
-      Value g = elem.isInteger(64) ? grid : castTo(grid, i64, 7);
+      Value g = elem.isInteger(64) ? grid : castTo(grid, i64, onnx::DataType::INT64);
       auto vecType = RankedTensorType::get({dyn}, i64);
       Value frames = node("Gather", vecType, {g, zero}, {attr("axis", 1)});
       // A never-reached last end keeps the reduced axis non-empty without
@@ -286,8 +287,8 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     auto temporal = [&](Value ti) -> Value {
       if (!tps)
         return ti;
-      Value scaled = bin("Mul", bin("Mul", castTo(ti, f32, 1), secTok), tpsValue);
-      return castTo(scaled, i64, 7);
+      Value scaled = bin("Mul", bin("Mul", castTo(ti, f32, onnx::DataType::FLOAT), secTok), tpsValue);
+      return castTo(scaled, i64, onnx::DataType::INT64);
     };
     Value span = node("Max", bs(i64),
                       {bin("Add", temporal(bin("Sub", t, one)), one), h, w});
