@@ -5,6 +5,7 @@
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Transforms/Passes.h"
+#include "mrope/Transforms/RopeRaise.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -14,16 +15,10 @@
 using namespace mlir;
 using namespace mrope;
 
-static std::optional<int64_t> siteOf(rope::ApplyOp op) {
-  if (auto attr = op->getAttrOfType<IntegerAttr>(kRopeSiteAttrName))
-    return attr.getInt();
-  return std::nullopt;
-}
-
 static SmallVector<rope::ApplyOp> appliesOfSite(ModuleOp module, int64_t site) {
   SmallVector<rope::ApplyOp> ops;
   module.walk([&](rope::ApplyOp op) {
-    if (siteOf(op) == site)
+    if (raisedSiteIndex(op) == site)
       ops.push_back(op);
   });
   return ops;
@@ -32,12 +27,13 @@ static SmallVector<rope::ApplyOp> appliesOfSite(ModuleOp module, int64_t site) {
 FailureOr<SmallVector<rope::ApplyOp>>
 mrope::raiseSite(ModuleOp module, int64_t site, std::string &error) {
   bool raised = false;
-  module.walk([&](rope::ApplyOp op) { raised |= siteOf(op).has_value(); });
+  module.walk(
+      [&](rope::ApplyOp op) { raised |= raisedSiteIndex(op).has_value(); });
   if (raised) {
     // Already through rope-raise (an .mlir file from mrope-opt).
     SmallVector<rope::ApplyOp> ops = appliesOfSite(module, site);
     if (ops.empty())
-      error = "no rope.apply has " + kRopeSiteAttrName.str() + " = " +
+      error = "no rope.apply has " + kRaisedSiteAttr.str() + " = " +
               std::to_string(site);
     return ops.empty() ? FailureOr<SmallVector<rope::ApplyOp>>(failure())
                        : FailureOr<SmallVector<rope::ApplyOp>>(ops);
@@ -58,20 +54,21 @@ mrope::raiseSite(ModuleOp module, int64_t site, std::string &error) {
   Location siteLoc = sites[site].cosNode.getLoc();
   std::string label = nodeLabel(sites[site].cosNode);
 
-  // rope-raise says why it leaves a site alone in a remark at the site.
+  // rope-raise says why it leaves a site alone in a remark at the site:
+  // "rope-raise: site N (<node>) left as is: <why>".
   std::string siteRemark, diagnostics;
+  std::string remarkPrefix = "rope-raise: site " + std::to_string(site) + " ";
   PassManager pm(module.getContext());
   pm.addPass(createRopeRaise());
   LogicalResult ran = success();
   {
     ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
-      if (d.getSeverity() == DiagnosticSeverity::Remark) {
-        if (d.getLocation() == siteLoc ||
-            (siteRemark.empty() && StringRef(d.str()).contains(label)))
-          siteRemark = d.str();
-      } else {
-        diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
-      }
+      std::string text = d.str();
+      if (d.getSeverity() != DiagnosticSeverity::Remark)
+        diagnostics += (diagnostics.empty() ? "" : "; ") + text;
+      else if (StringRef(text).starts_with(remarkPrefix) ||
+               (siteRemark.empty() && d.getLocation() == siteLoc))
+        siteRemark = text;
       return success();
     });
     ran = pm.run(module);
@@ -85,9 +82,10 @@ mrope::raiseSite(ModuleOp module, int64_t site, std::string &error) {
     return ops;
   // One line: the remark names the node and says why.
   std::replace(siteRemark.begin(), siteRemark.end(), '\n', ' ');
-  error = "site " + std::to_string(site) + " was not raised to rope.apply: " +
+  error = "site " + std::to_string(site) + " was not raised to rope.apply (" +
           (siteRemark.empty()
                ? "rope-raise left " + label + " as it was and gave no reason"
-               : siteRemark);
+               : siteRemark) +
+          ")";
   return failure();
 }

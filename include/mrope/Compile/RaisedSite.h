@@ -1,8 +1,9 @@
 //===- RaisedSite.h - the rope.apply rope-raise made of a site -*- C++ -*-===//
 //
 // `mrope-compile MODEL --site N` compiles what rope-raise says about site N:
-// the graph is raised, and the rope.apply ops carrying `mrope.site = N` give
-// the kernel's semantics, frequency table, element type and head counts.
+// the graph is raised, and the rope.apply ops carrying `mrope.site = N`
+// (Transforms/RopeRaise.h) give the kernel's semantics, frequency table,
+// element type and head counts.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_COMPILE_RAISEDSITE_H
@@ -18,10 +19,6 @@
 #include <string>
 
 namespace mrope {
-
-/// The discardable attribute rope-raise puts on every rope.apply it makes:
-/// the index of its site in analysis order (as mrope-fix numbers them).
-inline constexpr llvm::StringLiteral kRopeSiteAttrName = "mrope.site";
 
 /// The rope.apply ops of site `site` in `module` (an imported model, whose
 /// `onnx.graph @main` is raised here with rope-raise unless it already holds
