@@ -30,8 +30,8 @@ struct KernelOptions {
   /// Hugging Face applies RoPE) or "bshd" ([B, S, H * D], before it: ONNX
   /// Runtime, GenAI, vLLM). CPU only.
   std::string tensorLayout = "bhsd";
-  /// Tokens per cos/sin block (CPU) or per thread block (GPU); 0: chosen
-  /// by the target.
+  /// Tokens per cos/sin block of the CPU kernel; 0: from the L2 size. (The
+  /// GPU's tokens per thread block are GpuTarget's.)
   int64_t tokensPerBlock = 0;
 };
 
