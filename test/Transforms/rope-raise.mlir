@@ -415,3 +415,62 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
     onnx.return %y : tensor<6x2x8xf32>
   }
 }
+
+// -----
+
+// Positions from a Range over the sequence ([S], one sequence for the whole
+// batch): given to the op as [1, S]. Two layers: q and k of the first share
+// an op; the second layer's q is computed from the first layer's output, so
+// it gets an op of its own.
+// CHECK-LABEL: onnx.graph @range_two_layers
+// CHECK: %[[RANGE:.*]] = onnx.node "Range"
+// CHECK-NEXT: %[[POS:.*]] = onnx.node "Unsqueeze"(%[[RANGE]], %{{.*}}) {name = "mrope_raise/site_0/Unsqueeze"} : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+// CHECK: %[[L0:.*]]:2 = rope.apply %q, %k by %[[POS]] freqs %[[INV:.*]] : tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32> by tensor<1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04> {mrope.rotations = ["output 'yq'", "output 'yk'"], mrope.site = 0 : i64}
+// CHECK: %[[Q2:.*]] = onnx.node "Add"(%[[L0]]#0, %[[L0]]#1)
+// CHECK: %[[L1:.*]] = rope.apply %[[Q2]] by %[[POS]] freqs %[[INV]] : tensor<1x2x?x4xf32> by tensor<1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04> {mrope.rotations = ["output 'y2'"], mrope.site = 0 : i64}
+// CHECK: onnx.return %[[L1]]
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @range_two_layers(%q: tensor<1x2x?x4xf32> {onnx.name = "q"}, %k: tensor<1x2x?x4xf32> {onnx.name = "k"}) -> (tensor<1x2x?x4xf32> {onnx.name = "y2"}) {
+    %inv = onnx.node "Constant"() {attrs = {value = dense<[1.000000e+00, 0.00999999977]> : tensor<2xf32>}, outputs = ["inv_freq"]} : () -> tensor<2xf32>
+    %zero = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<i64>}, outputs = ["zero"]} : () -> tensor<i64>
+    %one = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<i64>}, outputs = ["one"]} : () -> tensor<i64>
+    %two = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<i64>}, outputs = ["two"]} : () -> tensor<i64>
+    %last = onnx.node "Constant"() {attrs = {value = dense<-1> : tensor<1xi64>}, outputs = ["last"]} : () -> tensor<1xi64>
+    %ax0 = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<1xi64>}, outputs = ["ax0"]} : () -> tensor<1xi64>
+    %halves = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<2xi64>}, outputs = ["halves"]} : () -> tensor<2xi64>
+    %shape = onnx.node "Shape"(%q) {outputs = ["shape"]} : (tensor<1x2x?x4xf32>) -> tensor<4xi64>
+    %seq = onnx.node "Gather"(%shape, %two) {attrs = {axis = 0 : i64}, outputs = ["seq"]} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+    %r = onnx.node "Range"(%zero, %seq, %one) {outputs = ["r"]} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+    %rf = onnx.node "Cast"(%r) {attrs = {to = 1 : i64}, outputs = ["rf"]} : (tensor<?xi64>) -> tensor<?xf32>
+    %ru = onnx.node "Unsqueeze"(%rf, %last) {outputs = ["ru"]} : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+    %ang = onnx.node "Mul"(%ru, %inv) {outputs = ["ang"]} : (tensor<?x1xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+    %emb = onnx.node "Concat"(%ang, %ang) {attrs = {axis = -1 : i64}, outputs = ["emb"]} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x4xf32>
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c') raised: 3 rotation(s) in 2 rope.apply}}
+    %c = onnx.node "Cos"(%emb) {outputs = ["c"]} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+    %s = onnx.node "Sin"(%emb) {outputs = ["s"]} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+    %c1 = onnx.node "Unsqueeze"(%c, %ax0) {outputs = ["c1"]} : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<1x?x4xf32>
+    %s1 = onnx.node "Unsqueeze"(%s, %ax0) {outputs = ["s1"]} : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<1x?x4xf32>
+    %cu = onnx.node "Unsqueeze"(%c1, %ax0) {outputs = ["cu"]} : (tensor<1x?x4xf32>, tensor<1xi64>) -> tensor<1x1x?x4xf32>
+    %su = onnx.node "Unsqueeze"(%s1, %ax0) {outputs = ["su"]} : (tensor<1x?x4xf32>, tensor<1xi64>) -> tensor<1x1x?x4xf32>
+    %q12:2 = onnx.node "Split"(%q, %halves) {attrs = {axis = -1 : i64}, outputs = ["q1", "q2"]} : (tensor<1x2x?x4xf32>, tensor<2xi64>) -> (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>)
+    %nq2 = onnx.node "Neg"(%q12#1) {outputs = ["nq2"]} : (tensor<1x2x?x2xf32>) -> tensor<1x2x?x2xf32>
+    %qrot = onnx.node "Concat"(%nq2, %q12#0) {attrs = {axis = -1 : i64}, outputs = ["qrot"]} : (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>) -> tensor<1x2x?x4xf32>
+    %qa = onnx.node "Mul"(%q, %cu) {outputs = ["qa"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %qb = onnx.node "Mul"(%qrot, %su) {outputs = ["qb"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %yq = onnx.node "Add"(%qa, %qb) {outputs = ["yq"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %k12:2 = onnx.node "Split"(%k, %halves) {attrs = {axis = -1 : i64}, outputs = ["k1", "k2"]} : (tensor<1x2x?x4xf32>, tensor<2xi64>) -> (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>)
+    %nk2 = onnx.node "Neg"(%k12#1) {outputs = ["nk2"]} : (tensor<1x2x?x2xf32>) -> tensor<1x2x?x2xf32>
+    %krot = onnx.node "Concat"(%nk2, %k12#0) {attrs = {axis = -1 : i64}, outputs = ["krot"]} : (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>) -> tensor<1x2x?x4xf32>
+    %ka = onnx.node "Mul"(%k, %cu) {outputs = ["ka"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %kb = onnx.node "Mul"(%krot, %su) {outputs = ["kb"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %yk = onnx.node "Add"(%ka, %kb) {outputs = ["yk"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %h = onnx.node "Add"(%yq, %yk) {outputs = ["h"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %h12:2 = onnx.node "Split"(%h, %halves) {attrs = {axis = -1 : i64}, outputs = ["h1", "h2"]} : (tensor<1x2x?x4xf32>, tensor<2xi64>) -> (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>)
+    %nh2 = onnx.node "Neg"(%h12#1) {outputs = ["nh2"]} : (tensor<1x2x?x2xf32>) -> tensor<1x2x?x2xf32>
+    %hrot = onnx.node "Concat"(%nh2, %h12#0) {attrs = {axis = -1 : i64}, outputs = ["hrot"]} : (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>) -> tensor<1x2x?x4xf32>
+    %ha = onnx.node "Mul"(%h, %cu) {outputs = ["ha"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %hb = onnx.node "Mul"(%hrot, %su) {outputs = ["hb"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %y2 = onnx.node "Add"(%ha, %hb) {outputs = ["y2"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    onnx.return %y2 : tensor<1x2x?x4xf32>
+  }
+}
