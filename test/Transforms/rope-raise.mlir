@@ -419,12 +419,17 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
 // -----
 
 // Positions from a Range over the sequence ([S], one sequence for the whole
-// batch): given to the op as [1, S]. Two layers: q and k of the first share
+// batch): given to the op as [1, S] expanded to the batch of q, [B, S].
+// Two layers: q and k of the first share
 // an op; the second layer's q is computed from the first layer's output, so
 // it gets an op of its own.
 // CHECK-LABEL: onnx.graph @range_two_layers
 // CHECK: %[[RANGE:.*]] = onnx.node "Range"
-// CHECK-NEXT: %[[POS:.*]] = onnx.node "Unsqueeze"(%[[RANGE]], %{{.*}}) {name = "mrope_raise/site_0/Unsqueeze"} : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+// CHECK-NEXT: %[[ROW:.*]] = onnx.node "Unsqueeze"(%[[RANGE]], %{{.*}}) {name = "mrope_raise/site_0/Unsqueeze"} : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+// CHECK: %[[SHAPE:.*]] = onnx.node "Shape"(%q)
+// CHECK-NEXT: %[[B:.*]] = onnx.node "Gather"(%[[SHAPE]], %mrope_raise.batch_axis)
+// CHECK-NEXT: %[[BS:.*]] = onnx.node "Concat"(%[[B]], %mrope_raise.one)
+// CHECK-NEXT: %[[POS:.*]] = onnx.node "Expand"(%[[ROW]], %[[BS]]) {{.*}} -> tensor<1x?xi64>
 // CHECK: %[[L0:.*]]:2 = rope.apply %q, %k by %[[POS]] freqs %[[INV:.*]] : tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32> by tensor<1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04> {mrope.rotations = ["output 'yq'", "output 'yk'"], mrope.site = 0 : i64}
 // CHECK: %[[Q2:.*]] = onnx.node "Add"(%[[L0]]#0, %[[L0]]#1)
 // CHECK: %[[L1:.*]] = rope.apply %[[Q2]] by %[[POS]] freqs %[[INV]] : tensor<1x2x?x4xf32> by tensor<1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04> {mrope.rotations = ["output 'y2'"], mrope.site = 0 : i64}

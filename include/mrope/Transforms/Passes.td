@@ -37,8 +37,9 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
     section merge and rotations used are removed.
 
     The op rotates by the positions exactly as the graph has them: a graph
-    input, a Range (`[S]` given as `[1, S]` through an Unsqueeze; a float
-    Range of whole numbers through a Cast to int64), or the `[A, B, S]` rows
+    input, a Range (`[S]`, one sequence for the whole batch, given as
+    `[B, S]` through Unsqueeze and Expand to the batch of q; a float Range
+    of whole numbers through a Cast to int64), or the `[A, B, S]` rows
     the graph computes itself (get_rope_index from token ids and grids).
     Degenerate M-RoPE rotates by the three rows the graph builds, so the op
     computes what the graph computed. Tables gathered from constant caches
