@@ -70,8 +70,9 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
     A site is left as it is, with a remark saying why, unless rope.apply
     provably computes what it computes: its tables reach every rotation only
     through views, broadcasts, float casts, identity scalings (Mul by 1) and
-    the section merge; each rotation adds `x * cos` and `rotate(x) * sin`
-    with the table broadcast over a heads axis; the angles are not reordered
+    the section merge; each rotation adds `x * cos` and `rotate(x) * sin`,
+    `rotate(x)` spelled `Concat(-x2, x1)` or `stack(-x_odd, x_even)`, with
+    the table broadcast over a heads axis; the angles are not reordered
     by data beyond the positions (Qwen2.5-VL's window index is refused); the
     positions are integer rows of a shape the op takes.
 
