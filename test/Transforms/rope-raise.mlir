@@ -532,3 +532,37 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
   }
 }
 
+
+// -----
+
+// f16 activations: the f32 tables are cast to f16 before the rotation (what
+// Hugging Face does); the op rotates f16 with the f32 frequency table.
+// CHECK-LABEL: onnx.graph @half
+// CHECK-NOT: onnx.node "Cast"
+// CHECK: rope.apply %q by %position_ids freqs %{{.*}} : tensor<?x?x?x4xf16> by tensor<?x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04>
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @half(%q: tensor<?x?x?x4xf16> {onnx.name = "q"}, %position_ids: tensor<?x?xi64> {onnx.name = "position_ids"}) -> (tensor<?x?x?x4xf16> {onnx.name = "y"}) {
+    %inv = onnx.node "Constant"() {attrs = {value = dense<[1.000000e+00, 0.00999999977]> : tensor<2xf32>}, outputs = ["inv_freq"]} : () -> tensor<2xf32>
+    %last = onnx.node "Constant"() {attrs = {value = dense<-1> : tensor<1xi64>}, outputs = ["last"]} : () -> tensor<1xi64>
+    %ax1 = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<1xi64>}, outputs = ["ax1"]} : () -> tensor<1xi64>
+    %halves = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<2xi64>}, outputs = ["halves"]} : () -> tensor<2xi64>
+    %pf = onnx.node "Cast"(%position_ids) {attrs = {to = 1 : i64}, outputs = ["pf"]} : (tensor<?x?xi64>) -> tensor<?x?xf32>
+    %pu = onnx.node "Unsqueeze"(%pf, %last) {outputs = ["pu"]} : (tensor<?x?xf32>, tensor<1xi64>) -> tensor<?x?x1xf32>
+    %ang = onnx.node "Mul"(%pu, %inv) {outputs = ["ang"]} : (tensor<?x?x1xf32>, tensor<2xf32>) -> tensor<?x?x2xf32>
+    %emb = onnx.node "Concat"(%ang, %ang) {attrs = {axis = -1 : i64}, outputs = ["emb"]} : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<?x?x4xf32>
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c') raised: 1 rotation(s) in 1 rope.apply}}
+    %c = onnx.node "Cos"(%emb) {outputs = ["c"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf32>
+    %s = onnx.node "Sin"(%emb) {outputs = ["s"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf32>
+    %ch = onnx.node "Cast"(%c) {attrs = {to = 10 : i64}, outputs = ["ch"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf16>
+    %sh = onnx.node "Cast"(%s) {attrs = {to = 10 : i64}, outputs = ["sh"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf16>
+    %cu = onnx.node "Unsqueeze"(%ch, %ax1) {outputs = ["cu"]} : (tensor<?x?x4xf16>, tensor<1xi64>) -> tensor<?x1x?x4xf16>
+    %su = onnx.node "Unsqueeze"(%sh, %ax1) {outputs = ["su"]} : (tensor<?x?x4xf16>, tensor<1xi64>) -> tensor<?x1x?x4xf16>
+    %x12:2 = onnx.node "Split"(%q, %halves) {attrs = {axis = -1 : i64}, outputs = ["x1", "x2"]} : (tensor<?x?x?x4xf16>, tensor<2xi64>) -> (tensor<?x?x?x2xf16>, tensor<?x?x?x2xf16>)
+    %nx2 = onnx.node "Neg"(%x12#1) {outputs = ["nx2"]} : (tensor<?x?x?x2xf16>) -> tensor<?x?x?x2xf16>
+    %rot = onnx.node "Concat"(%nx2, %x12#0) {attrs = {axis = -1 : i64}, outputs = ["rot"]} : (tensor<?x?x?x2xf16>, tensor<?x?x?x2xf16>) -> tensor<?x?x?x4xf16>
+    %a = onnx.node "Mul"(%q, %cu) {outputs = ["a"]} : (tensor<?x?x?x4xf16>, tensor<?x1x?x4xf16>) -> tensor<?x?x?x4xf16>
+    %b = onnx.node "Mul"(%rot, %su) {outputs = ["b"]} : (tensor<?x?x?x4xf16>, tensor<?x1x?x4xf16>) -> tensor<?x?x?x4xf16>
+    %y = onnx.node "Add"(%a, %b) {outputs = ["y"]} : (tensor<?x?x?x4xf16>, tensor<?x?x?x4xf16>) -> tensor<?x?x?x4xf16>
+    onnx.return %y : tensor<?x?x?x4xf16>
+  }
+}
