@@ -200,6 +200,30 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
 
     SmallVector<Operation *> dead;
     auto groups = groupRotations(plan.rotations);
+    // [1, S] from a Range: one sequence broadcast over the batch, which the
+    // graph's tables did and rope.apply does not; expanded to [B, S] with B
+    // taken from the first rotated operand, before the first rotation.
+    // (The vision tower's [S, H, D] is given a batch of one.)
+    const RaisedRotation &r = *groups.front().front();
+    if (match::rankOf(plan.positions) == 1 && !plan.pairPositions &&
+        r.layout != HeadLayout::SHD) {
+      b.setInsertionPoint(r.rotation.combine);
+      Type i64 = b.getI64Type();
+      Value shape = emit.node(
+          "Shape", RankedTensorType::get({r.graphType.getRank()}, i64),
+          {r.rotation.x});
+      Value batch = emit.node("Gather", RankedTensorType::get({1}, i64),
+                              {shape, emit.ints({0}, {1}, "batch_axis")},
+                              {emit.intAttr("axis", 0)});
+      Value target = emit.node("Concat", RankedTensorType::get({2}, i64),
+                               {batch, emit.ints({1}, {1}, "one")},
+                               {emit.intAttr("axis", 0)});
+      auto posType = cast<RankedTensorType>(positions.getType());
+      positions = emit.node(
+          "Expand",
+          posType.clone({r.type.getDimSize(0), posType.getDimSize(1)}),
+          {positions, target});
+    }
     for (ArrayRef<const RaisedRotation *> group : groups) {
       Operation *first = group.front()->rotation.combine;
       b.setInsertionPoint(first);

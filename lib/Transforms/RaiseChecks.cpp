@@ -23,6 +23,34 @@ bool isSplatOne(Value v) {
          c->getSplatValue<APFloat>().convertToDouble() == 1.0;
 }
 
+/// Walks data inputs back from `from` until every path reaches `stop`,
+/// through Concats (every input) and the nodes `through` returns the input
+/// to follow for (null: the walk cannot pass that node). Returns the binder
+/// of the value the walk stopped at (null when every path reached `stop`;
+/// a binder without a node for a graph input or an initializer).
+std::optional<NodeBinder>
+walkBackTo(Value from, Value stop,
+           llvm::function_ref<Value(const NodeBinder &)> through) {
+  SmallVector<Value> work{from};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value cur = work.pop_back_val();
+    if (cur == stop || !seen.insert(cur).second)
+      continue;
+    NodeBinder node(cur);
+    if (node.is("Concat")) {
+      for (unsigned i = 0; i < node.numInputs(); ++i)
+        work.push_back(node.input(i));
+      continue;
+    }
+    Value next = node ? through(node) : Value();
+    if (!next)
+      return node;
+    work.push_back(next);
+  }
+  return std::nullopt;
+}
+
 /// Whether `v` holds `table`'s values moved only by views and broadcasts
 /// (Unsqueeze, Squeeze, Reshape, Expand, Tile, Identity, float Casts),
 /// identity scalings (Mul by 1), the section merge (Split, Gather of one row,
@@ -31,78 +59,85 @@ bool isSplatOne(Value v) {
 /// anything that changes the values on the way (attention scaling other than
 /// 1, an Add, a Slice of tokens). On failure `why` names the node.
 bool carriesTable(Value v, Value table, std::string &why) {
-  SmallVector<Value> work{v};
-  llvm::DenseSet<Value> seen;
-  while (!work.empty()) {
-    Value cur = work.pop_back_val();
-    if (cur == table || !seen.insert(cur).second)
-      continue;
-    NodeBinder node(cur);
-    if (node.isAnyOf("Unsqueeze", "Squeeze", "Reshape", "Expand", "Tile",
-                     "Identity", "Split")) {
-      work.push_back(node.input(0));
-      continue;
-    }
-    if (node.is("Cast") && match::isFloatTensor(node.input(0))) {
-      work.push_back(node.input(0));
-      continue;
-    }
-    if (node.is("Gather") && node.intAttr("axis", 0) == 0 &&
-        match::scalarIntOf(node.input(1))) {
-      work.push_back(node.input(0));
-      continue;
-    }
-    if (node.is("Concat")) {
-      for (unsigned i = 0; i < node.numInputs(); ++i)
-        work.push_back(node.input(i));
-      continue;
-    }
-    if (node.is("Mul") && node.numInputs() == 2 &&
-        (isSplatOne(node.input(0)) || isSplatOne(node.input(1)))) {
-      work.push_back(isSplatOne(node.input(0)) ? node.input(1)
-                                               : node.input(0));
-      continue;
-    }
-    why = node ? "the table reaches the rotation through " +
-                     node.getNode().getOpType().str() + " node " +
-                     nodeLabel(node.getNode()) +
+  std::optional<NodeBinder> stuck =
+      walkBackTo(v, table, [](const NodeBinder &node) -> Value {
+        if (node.isAnyOf("Unsqueeze", "Squeeze", "Reshape", "Expand", "Tile",
+                         "Identity", "Split") ||
+            (node.is("Cast") && match::isFloatTensor(node.input(0))) ||
+            (node.is("Gather") && node.intAttr("axis", 0) == 0 &&
+             match::scalarIntOf(node.input(1))))
+          return node.input(0);
+        if (node.is("Mul") && node.numInputs() == 2 &&
+            (isSplatOne(node.input(0)) || isSplatOne(node.input(1))))
+          return isSplatOne(node.input(0)) ? node.input(1) : node.input(0);
+        return {};
+      });
+  if (!stuck)
+    return true;
+  why = *stuck ? "the table reaches the rotation through " +
+                     stuck->getNode().getOpType().str() + " node " +
+                     nodeLabel(stuck->getNode()) +
                      ", which rope.apply does not express"
                : "the table reaching a rotation is not computed from the "
                  "site's Cos/Sin";
-    return false;
-  }
-  return true;
+  return false;
 }
 
-/// Whether `rot` is rotate(x): x's channels rearranged (Slice, Split,
-/// Gather, Unsqueeze/Squeeze/Reshape/Flatten, Concat) with some of them
-/// negated. The analysis read the pair layout from the spelling.
+/// One piece of rotate(x) as a Concat input: whether it is negated, and
+/// whether it is known to start at x's first channel (a Slice starting at
+/// 0, or the first result of a Split).
+struct Piece {
+  bool negated = false, atStart = false;
+};
+Piece pieceOf(Value v) {
+  Piece piece;
+  for (NodeBinder node(v); node.isAnyOf("Neg", "Unsqueeze", "Squeeze", "Identity");
+       node = NodeBinder(v)) {
+    piece.negated |= node.is("Neg");
+    v = node.input(0);
+  }
+  NodeBinder node(v);
+  if (node.is("Slice")) {
+    std::optional<SmallVector<int64_t>> starts = node.constInts(1);
+    piece.atStart = starts && *starts == SmallVector<int64_t>{0};
+  } else if (node.is("Split")) {
+    piece.atStart = cast<OpResult>(v).getResultNumber() == 0;
+  }
+  return piece;
+}
+
+/// Whether `rot` is rotate(x) in the direction rope.apply rotates: x's
+/// channels rearranged (Slice, Split, Gather, Unsqueeze/Squeeze/Reshape/
+/// Flatten, Concat), and the Concat that puts the halves (neox) or the pair
+/// members (GPT-J) together takes first a negated piece that does not start
+/// at channel 0 (x2, or the odd channels) and then an unnegated one that
+/// does (x1, or the even channels): Concat(-x2, x1), stack(-x_odd, x_even).
+/// Concat(x2, -x1) rotates the other way and is refused.
 bool rotates(Value rot, Value x, std::string &why) {
-  SmallVector<Value> work{rot};
-  llvm::DenseSet<Value> seen;
-  int negations = 0;
-  while (!work.empty()) {
-    Value cur = work.pop_back_val();
-    if (cur == x || !seen.insert(cur).second)
-      continue;
-    NodeBinder node(cur);
-    negations += node.is("Neg");
-    if (node.isAnyOf("Neg", "Slice", "Split", "Gather", "Unsqueeze",
-                     "Squeeze", "Reshape", "Flatten", "Identity")) {
-      work.push_back(node.input(0));
-      continue;
-    }
-    if (node.is("Concat")) {
-      for (unsigned i = 0; i < node.numInputs(); ++i)
-        work.push_back(node.input(i));
-      continue;
-    }
+  std::optional<NodeBinder> stuck =
+      walkBackTo(rot, x, [&](const NodeBinder &node) -> Value {
+        return node.isAnyOf("Neg", "Slice", "Split", "Gather", "Unsqueeze",
+                            "Squeeze", "Reshape", "Flatten", "Identity")
+                   ? node.input(0)
+                   : Value();
+      });
+  if (stuck) {
     why = "the rotated operand of the sin product is not rotate(x) of the "
           "cos product's x";
     return false;
   }
-  if (negations == 0) {
-    why = "the rotated operand of the sin product negates nothing";
+  NodeBinder concat(rot);
+  while (concat.isAnyOf("Reshape", "Flatten", "Identity"))
+    concat = NodeBinder(concat.input(0));
+  Piece first = concat.is("Concat") && concat.numInputs() == 2
+                    ? pieceOf(concat.input(0))
+                    : Piece();
+  Piece second = concat.is("Concat") && concat.numInputs() == 2
+                     ? pieceOf(concat.input(1))
+                     : Piece();
+  if (!first.negated || first.atStart || second.negated || !second.atStart) {
+    why = "the rotated operand of the sin product is not Concat(-x2, x1) or "
+          "its pairwise form (another direction or spelling)";
     return false;
   }
   return true;
