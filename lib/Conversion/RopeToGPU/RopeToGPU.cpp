@@ -18,7 +18,7 @@
 #include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
 
 #include "mrope/Conversion/Passes.h"
-#include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
+#include "mrope/Conversion/RopeCommon/RopeCommon.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
