@@ -47,17 +47,6 @@ bool hasUnitInnerStride(MemRefType type) {
   return !strides.empty() && strides.back() == 1;
 }
 
-/// True when the heads of one token are closer in memory than the tokens of
-/// one head: [B, S, H, D] storage seen as [B, H, S, D] through strides
-/// (e.g. memref.transpose of the [B, S, H, D] buffer). Decided from static
-/// strides only; dynamic ones mean [B, H, S, D].
-bool isTokenMajor(MemRefType type) {
-  auto [strides, offset] = type.getStridesAndOffset();
-  if (ShapedType::isDynamic(strides[1]))
-    return false;
-  return ShapedType::isDynamic(strides[2]) || strides[2] > strides[1];
-}
-
 /// One W-lane chunk [offset, offset + width) of the F frequencies.
 struct Chunk {
   int64_t offset, width;

@@ -8,6 +8,7 @@
 #ifndef MROPE_CONVERSION_ROPECOMMON_ROPECOMMON_H
 #define MROPE_CONVERSION_ROPECOMMON_ROPECOMMON_H
 
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/SmallVector.h"
 
@@ -41,6 +42,12 @@ llvm::SmallVector<int64_t> pairSwapMask(int64_t width);
 /// x * cos + pairSwap(x) * sin. Returns {cos, sin}.
 std::pair<mlir::Value, mlir::Value>
 emitPairTables(mlir::ImplicitLocOpBuilder &b, mlir::Value cos, mlir::Value sin);
+
+/// True when a [B, H, S, D] memref is [B, S, H, D] storage seen through
+/// strides (the heads of one token closer in memory than the tokens of one
+/// head, e.g. memref.transpose of a [B, S, H * D] buffer). Decided from
+/// static strides only; a dynamic head stride means [B, H, S, D].
+bool isTokenMajor(mlir::MemRefType type);
 
 } // namespace mrope
 
