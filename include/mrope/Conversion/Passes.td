@@ -10,19 +10,24 @@ def ConvertRopeToLoops : Pass<"convert-rope-to-loops"> {
     Lowers each memref-level (in-place) `rope.apply` into one loop nest over
     the batch and over blocks of `tokens-per-block` tokens:
 
-    - phase 1: for every token of the block, the positions of every axis are
-      loaded once and cos/sin of all `F = rotary_dim / 2` frequencies are
-      computed `vector-width` lanes at a time (the axis of each lane resolved
-      at compile time; range reduction in f64, accurate for any angle an f32
-      position can produce) into two small tables on the stack
-      (`memref.alloca`, `tokens-per-block x F` f32 each);
-    - phase 2: the block is rotated in place, each row in chunks of
+    - cos/sin tables: for every token, the positions of every axis are
+      loaded once, the angles of all `F = rotary_dim / 2` frequencies formed
+      `vector-width` lanes at a time (the axis of each lane resolved at
+      compile time) and stored, then one loop takes sin/cos of one
+      `vector-width` chunk per iteration (range reduction in f64, accurate
+      for any angle an f32 position can produce) into a row of two small
+      stack tables (`memref.alloca`, `2 x tokens-per-block` rows: the block
+      being rotated and the next one);
+    - rotation: the block is rotated in place, each row in chunks of
       `vector-width` lanes (x1, x2, cos, sin: what is live fits the vector
       registers). Heads are streamed one after another, each over the
       block's tokens, for `[B, H, S, D]` storage; tokens one after another,
       each over all heads, when the memref strides say the heads of a token
       are adjacent (`[B, S, H, D]` storage seen as `[B, H, S, D]`, e.g.
       through `memref.transpose`). Either way one contiguous stream.
+      Between those runs (after each head, resp. each token) the next
+      block's table rows are filled, so the sin/cos work overlaps the
+      memory traffic; only the first block's table is filled up front.
 
     Tensor-level `rope.apply` must be bufferized first
     (`one-shot-bufferize`, see `docs/lowering.md`). f16/bf16 tensors are
@@ -134,25 +139,31 @@ def ConvertRopeToGPU : Pass<"convert-rope-to-gpu"> {
     Replaces each memref-level (in-place) `rope.apply` by one `gpu.launch`
     that rotates all of its tensors (q and k) for a block of tokens:
 
-    - `blockDim = (F / V, T, 1)`: thread `x` owns the `V` consecutive
-      frequencies `[x V, x V + V)` (`V` = 16 bytes of the element type by
-      default, 4 for f32, 8 for f16/bf16), `y` is the token within the block;
-      `gridDim = (ceil(B S / T), 1, 1)`; no launch when `B S == 0`;
-    - each thread loads its token's position rows, forms the `V` angles
-      `f32(p[axis(i)]) * inv_freq[i]` (tables of `inv_freq` and of the axis
-      of each frequency are private constant `memref.global`s, which kernel
-      outlining copies into the `gpu.module`), and computes sin and cos once,
+    - `blockDim = (F / V, T, 1)` (`V` = 16 bytes of the element type by
+      default, 4 for f32, 8 for f16/bf16; `T` = `tokens-per-block`, by
+      default 256 threads per block); `gridDim = (ceil(B S / T), 1, 1)`; no
+      launch when `B S == 0`;
+    - phase 1: thread `(x, y)` loads the position rows of the block's token
+      `y`, forms the `V` angles `f32(p[axis(i)]) * inv_freq[i]` of
+      frequencies `[x V, x V + V)` (tables of `inv_freq` and of the axis of
+      each frequency are private constant `memref.global`s, which kernel
+      outlining copies into the `gpu.module`), computes sin and cos once,
       with the f64 range reduction of the CPU lowering rounded by a magic
-      addition (pure arith, so no libdevice is needed);
-    - it then loops over the heads of every rotated tensor (q, then k),
-      `heads-per-iteration` heads at a time with all their loads issued
-      before their stores, rotating its channel pairs with `V`-element vector
-      loads/stores (`neox`: channels `i` and `i + F`; `gptj`: `2i`, `2i + 1`
-      as one `2V` vector with an in-register pair swap). Consecutive threads
-      touch consecutive 16-byte vectors: the accesses are coalesced. The
-      vectors carry an `alignment` when the layout guarantees it (contiguous
-      rows whose length is a multiple of `V`); the base pointers must then
-      be 16-byte aligned.
+      addition (pure arith, so no libdevice is needed), and stores them in
+      the block's cos/sin table in workgroup memory (`gptj`: as
+      `[c c ..]`, `[-s s ..]` pairs); then `gpu.barrier`;
+    - phase 2: the block's rows (one head of one token each) are taken in
+      storage order: head-major for `[B, H, S, D]`, token-major when the
+      memref strides say the heads of a token are adjacent (`[B, S, H, D]`
+      seen as `[B, H, S, D]`). Row slot `y` takes rows `y, y + T, ...`,
+      `heads-per-iteration` of them per loop iteration with all their loads
+      issued before their stores; thread `x` rotates its `V`-lane chunk
+      (`neox`: channels `i` and `i + F`; `gptj`: `2i`, `2i + 1` as one `2V`
+      vector with an in-register pair swap) with cos/sin from the shared
+      table. A warp touches consecutive 16-byte vectors of adjacent rows:
+      coalesced in either layout. The vectors carry an `alignment` when the
+      layout guarantees it (static strides, rows a multiple of `V` long);
+      the base pointers must then be 16-byte aligned.
 
     Inside the kernel every buffer's sizes are read (`memref.dim`) before
     anything else, in operand order, so an outlined kernel takes the
@@ -161,13 +172,14 @@ def ConvertRopeToGPU : Pass<"convert-rope-to-gpu"> {
   }];
   let options = [
     Option<"tokensPerBlock", "tokens-per-block", "int64_t", /*default=*/"0",
-           "Tokens per thread block (blockDim.y); 0: about 128 threads">,
+           "Tokens per thread block (blockDim.y); 0: 256 threads per block">,
     Option<"freqsPerThread", "freqs-per-thread", "int64_t", /*default=*/"0",
            "Consecutive frequencies per thread; 0: 16 bytes of the element "
            "type, halved until it divides the number of frequencies">,
     Option<"headsPerIteration", "heads-per-iteration", "int64_t",
            /*default=*/"4",
-           "Heads rotated per loop iteration (loads first, then stores)">,
+           "Rows (one head of one token) each thread rotates per loop "
+           "iteration (loads first, then stores)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

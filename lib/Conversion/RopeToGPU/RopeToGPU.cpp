@@ -1,24 +1,28 @@
 //===- RopeToGPU.cpp - in-place rope.apply -> one gpu.launch --------------===//
 //
 // One kernel rotates every tensor of a rope.apply (q and k) for a block of
-// tokens:
+// T tokens:
 //
-//   blockDim = (F / V, T, 1)        V consecutive frequencies per thread,
-//                                   T tokens per block
+//   blockDim = (F / V, T, 1)        V consecutive frequencies per thread
 //   gridDim  = (ceil(B * S / T), 1, 1)
 //
-// Thread (x, y) of block bx owns token t = bx * T + y and frequencies
-// [x * V, x * V + V). It loads the position rows of its token, forms the V
-// angles f32(p[axis(i)]) * inv_freq[i], takes sin and cos once (f64 range
-// reduction, pure arith: no libdevice), and then rotates those frequencies in
-// every head of q and of k, in place. A warp's accesses to one head row are
-// consecutive V-element vectors (16 bytes by default), i.e. coalesced.
+// Phase 1: thread (x, y) of block bx takes token bx * T + y and frequencies
+// [x V, x V + V): it forms the V angles f32(p[axis(i)]) * inv_freq[i], takes
+// sin and cos once (f64 range reduction, pure arith: no libdevice) and
+// stores them in the block's cos/sin table in shared memory (workgroup
+// attributions of the gpu.launch). A barrier.
+// Phase 2: the block's rows (one head of one token each) in storage order,
+// [B, H, S, D] head-major or [B, S, H, D] token-major (read from the memref
+// strides, as on the CPU): row slot y takes rows y, y + T, ..., thread x of
+// the slot its V-lane chunk of both halves, cos/sin from the shared table.
+// A warp's accesses are consecutive 16-byte vectors of adjacent rows
+// (coalesced) in either layout.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
 
 #include "mrope/Conversion/Passes.h"
-#include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
+#include "mrope/Conversion/RopeCommon/RopeCommon.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -124,11 +128,22 @@ mrope::chooseRopeLaunchShape(ApplyOp op, const RopeToGPUOptions &options,
   shape.blockX = numFreqs / v;
   shape.tokensPerBlock = options.tokensPerBlock > 0
                              ? options.tokensPerBlock
-                             : std::max<int64_t>(1, 128 / shape.blockX);
+                             : std::max<int64_t>(1, 256 / shape.blockX);
   if (shape.blockX * shape.tokensPerBlock > 1024) {
     why = "a block of " + std::to_string(shape.blockX) + " x " +
           std::to_string(shape.tokensPerBlock) +
           " threads exceeds 1024; lower tokens-per-block";
+    return failure();
+  }
+  // The two cos/sin tables of a block must fit the 48 KiB of static shared
+  // memory every CUDA device has.
+  int64_t tableWidth =
+      sem.getLayout() == PairLayout::neox ? numFreqs : 2 * numFreqs;
+  int64_t tableBytes = 2 * shape.tokensPerBlock * tableWidth * 4;
+  if (tableBytes > 48 * 1024) {
+    why = "the cos/sin tables of " + std::to_string(shape.tokensPerBlock) +
+          " tokens take " + std::to_string(tableBytes) +
+          " bytes of shared memory (at most 49152); lower tokens-per-block";
     return failure();
   }
   // Alignment the vector accesses may assume: only when every buffer keeps
@@ -206,6 +221,21 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
   Value anyInput = op.getInputs().front();
   Value positions = op.getPositions();
   Value invFreqOperand = op.getInvFreq();
+  const bool neox = sem.getLayout() == PairLayout::neox;
+  const bool tokenMajor = llvm::all_of(op.getInputs(), [](Value input) {
+    return isTokenMajor(cast<MemRefType>(input.getType()));
+  });
+  const int64_t T = shape.tokensPerBlock;
+  // The block's cos/sin rows in workgroup (shared) memory: neox [T, F],
+  // gptj [T, 2F] ([c0 c0 c1 c1 ..], [-s0 s0 -s1 s1 ..]).
+  auto f32 = b.getF32Type();
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  auto tableType = MemRefType::get({T, neox ? numFreqs : 2 * numFreqs}, f32,
+                                   MemRefLayoutAttrInterface(), workgroup);
+  auto i32 = b.getI32Type();
+  auto tokenType =
+      MemRefType::get({T}, i32, MemRefLayoutAttrInterface(), workgroup);
 
   // Host side: grid over tokens; no launch at all for an empty batch (a
   // zero-sized grid is an error for CUDA).
@@ -213,14 +243,23 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
     Value c0 = idx(b, 0), c1 = idx(b, 1);
     Value tokens = arith::MulIOp::create(b, memref::DimOp::create(b, anyInput, 0),
                                          memref::DimOp::create(b, anyInput, 2));
-    Value grid =
-        arith::CeilDivUIOp::create(b, tokens, idx(b, shape.tokensPerBlock));
+    Value grid = arith::CeilDivUIOp::create(b, tokens, idx(b, T));
     Value nonEmpty =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, c0);
     auto ifOp = scf::IfOp::create(b, nonEmpty, /*withElse=*/false);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    auto launch = gpu::LaunchOp::create(b, grid, c1, c1, idx(b, shape.blockX),
-                                        idx(b, shape.tokensPerBlock), c1);
+    auto launch = gpu::LaunchOp::create(
+        b, grid, c1, c1, idx(b, shape.blockX), idx(b, T), c1,
+        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+        /*asyncDependencies=*/ValueRange{},
+        /*workgroupAttributions=*/TypeRange{tableType, tableType, tokenType,
+                                            tokenType});
+    Value cosTab = launch.getWorkgroupAttributions()[0];
+    Value sinTab = launch.getWorkgroupAttributions()[1];
+    // Batch row and position in it of the block's tokens (phase 2 would
+    // otherwise divide by S for every row).
+    Value batchOf = launch.getWorkgroupAttributions()[2];
+    Value seqOf = launch.getWorkgroupAttributions()[3];
     b.setInsertionPointToStart(&launch.getBody().front());
     gpu::TerminatorOp::create(b);
     b.setInsertionPointToStart(&launch.getBody().front());
@@ -235,170 +274,224 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
       headCounts.push_back(memref::DimOp::create(b, input, 1));
     Value numTokens = arith::MulIOp::create(b, batch, seq);
     Value tx = launch.getThreadIds().x, ty = launch.getThreadIds().y;
-    Value token = arith::AddIOp::create(
-        b,
-        arith::MulIOp::create(b, launch.getBlockIds().x,
-                              idx(b, shape.tokensPerBlock)),
-        ty);
-    Value inRange =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, token, numTokens);
-    auto guard = scf::IfOp::create(b, inRange, /*withElse=*/false);
-    b.setInsertionPointToStart(&guard.getThenRegion().front());
-
-    Value bi = arith::DivUIOp::create(b, token, seq);
-    Value si = arith::RemUIOp::create(b, token, seq);
+    Value tok0 = arith::MulIOp::create(b, launch.getBlockIds().x, idx(b, T));
     Value i0 = arith::MulIOp::create(b, tx, idx(b, v));
-    auto f32 = b.getF32Type();
     auto laneF32 = VectorType::get({v}, f32);
     auto laneI32 = VectorType::get({v}, b.getI32Type());
+    const int64_t width = neox ? v : 2 * v;
+    Value col = neox ? i0 : arith::MulIOp::create(b, i0, idx(b, 2));
 
-    // f32(p) of every axis, broadcast; each lane keeps its frequency's axis.
-    bool rowsFirst = cast<MemRefType>(positions.getType()).getRank() == 3;
-    auto loadPos = [&](int64_t axis) -> Value {
-      SmallVector<Value> indices;
-      if (rowsFirst)
-        indices.push_back(idx(b, axis));
-      indices.append({bi, si});
-      Value p = memref::LoadOp::create(b, positions, indices);
-      return vector::BroadcastOp::create(
-          b, laneF32, arith::SIToFPOp::create(b, f32, p));
-    };
-    Value pos = loadPos(0);
-    if (axisTable) {
-      Value table = memref::GetGlobalOp::create(b, axisTable.getType(),
-                                                axisTable.getSymName());
-      Value axes = vector::LoadOp::create(
-          b, laneI32, table, ValueRange{i0}, false,
-          llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
-      for (int64_t a = 1; a < numAxes; ++a) {
-        Value mask = arith::CmpIOp::create(
-            b, arith::CmpIPredicate::eq, axes,
-            arith::ConstantOp::create(
-                b, DenseElementsAttr::get(laneI32, b.getI32IntegerAttr(a))));
-        pos = arith::SelectOp::create(b, mask, loadPos(a), pos);
+    // Phase 1: thread (x, y) takes sin/cos of frequencies [x V, x V + V)
+    // of the block's token y, once, into the shared table.
+    {
+      Value token = arith::AddIOp::create(b, tok0, ty);
+      Value inRange =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, token, numTokens);
+      auto guard = scf::IfOp::create(b, inRange, /*withElse=*/false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&guard.getThenRegion().front());
+      Value bi = arith::DivUIOp::create(b, token, seq);
+      Value si = arith::RemUIOp::create(b, token, seq);
+      // f32(p) of every axis, broadcast; each lane keeps its frequency's axis.
+      bool rowsFirst = cast<MemRefType>(positions.getType()).getRank() == 3;
+      auto loadPos = [&](int64_t axis) -> Value {
+        SmallVector<Value> indices;
+        if (rowsFirst)
+          indices.push_back(idx(b, axis));
+        indices.append({bi, si});
+        Value p = memref::LoadOp::create(b, positions, indices);
+        return vector::BroadcastOp::create(
+            b, laneF32, arith::SIToFPOp::create(b, f32, p));
+      };
+      Value pos = loadPos(0);
+      if (axisTable) {
+        Value table = memref::GetGlobalOp::create(b, axisTable.getType(),
+                                                  axisTable.getSymName());
+        Value axes = vector::LoadOp::create(
+            b, laneI32, table, ValueRange{i0}, false,
+            llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
+        for (int64_t a = 1; a < numAxes; ++a) {
+          Value mask = arith::CmpIOp::create(
+              b, arith::CmpIPredicate::eq, axes,
+              arith::ConstantOp::create(
+                  b, DenseElementsAttr::get(laneI32, b.getI32IntegerAttr(a))));
+          pos = arith::SelectOp::create(b, mask, loadPos(a), pos);
+        }
       }
-    }
-
-    Value invFreq;
-    if (invTable) {
-      Value table = memref::GetGlobalOp::create(b, invTable.getType(),
-                                                invTable.getSymName());
-      invFreq = vector::LoadOp::create(
-          b, laneF32, table, ValueRange{i0}, false,
-          llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
-    } else if (!indexTable) {
-      invFreq = vector::LoadOp::create(b, laneF32, invFreqOperand,
-                                       ValueRange{i0});
-    } else {
-      Value table = memref::GetGlobalOp::create(b, indexTable.getType(),
-                                                indexTable.getSymName());
-      SmallVector<Value> lanes;
-      for (int64_t l = 0; l < v; ++l) {
-        Value at = arith::AddIOp::create(b, i0, idx(b, l));
-        Value j = arith::IndexCastOp::create(
-            b, b.getIndexType(), memref::LoadOp::create(b, table, at));
-        lanes.push_back(memref::LoadOp::create(b, invFreqOperand, j));
+      Value invFreq;
+      if (invTable) {
+        Value table = memref::GetGlobalOp::create(b, invTable.getType(),
+                                                  invTable.getSymName());
+        invFreq = vector::LoadOp::create(
+            b, laneF32, table, ValueRange{i0}, false,
+            llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
+      } else if (!indexTable) {
+        invFreq = vector::LoadOp::create(b, laneF32, invFreqOperand,
+                                         ValueRange{i0});
+      } else {
+        Value table = memref::GetGlobalOp::create(b, indexTable.getType(),
+                                                  indexTable.getSymName());
+        SmallVector<Value> lanes;
+        for (int64_t l = 0; l < v; ++l) {
+          Value at = arith::AddIOp::create(b, i0, idx(b, l));
+          Value j = arith::IndexCastOp::create(
+              b, b.getIndexType(), memref::LoadOp::create(b, table, at));
+          lanes.push_back(memref::LoadOp::create(b, invFreqOperand, j));
+        }
+        invFreq = vector::FromElementsOp::create(b, laneF32, lanes);
       }
-      invFreq = vector::FromElementsOp::create(b, laneF32, lanes);
+      Value angle = arith::MulFOp::create(b, pos, invFreq);
+      auto [sinV, cosV] = emitSinCos(b, angle, SinCosRounding::MagicAdd);
+      if (!neox)
+        std::tie(cosV, sinV) = emitPairTables(b, cosV, sinV);
+      vector::StoreOp::create(b, cosV, cosTab, ValueRange{ty, col});
+      vector::StoreOp::create(b, sinV, sinTab, ValueRange{ty, col});
+      Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tx,
+                                          idx(b, 0));
+      auto once = scf::IfOp::create(b, first, /*withElse=*/false);
+      b.setInsertionPointToStart(&once.getThenRegion().front());
+      memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, bi),
+                              batchOf, ValueRange{ty});
+      memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, si),
+                              seqOf, ValueRange{ty});
     }
+    gpu::BarrierOp::create(b);
 
-    Value angle = arith::MulFOp::create(b, pos, invFreq);
-    auto [sinV, cosV] = emitSinCos(b, angle, SinCosRounding::MagicAdd);
-
-    // The rotation of one head in f32, as a load phase and a store phase so
-    // that several heads' loads are in flight before the first store.
-    bool neox = sem.getLayout() == PairLayout::neox;
-    Value cos2, sin2;
-    SmallVector<int64_t> pairSwap;
-    if (!neox) {
-      SmallVector<int64_t> dup(2 * v), signedSin(2 * v);
-      pairSwap.resize(2 * v);
-      for (int64_t i = 0; i < v; ++i) {
-        dup[2 * i] = dup[2 * i + 1] = i;
-        pairSwap[2 * i] = 2 * i + 1;
-        pairSwap[2 * i + 1] = 2 * i;
-        signedSin[2 * i] = v + i; // lane i of -sin
-        signedSin[2 * i + 1] = i; // lane i of sin
-      }
-      cos2 = vector::ShuffleOp::create(b, cosV, cosV, dup);
-      sin2 = vector::ShuffleOp::create(b, sinV, arith::NegFOp::create(b, sinV),
-                                       signedSin);
-    }
-    Value channel0 = neox ? i0 : arith::MulIOp::create(b, i0, idx(b, 2));
+    // Phase 2: the block's rows (one head of one token each) in storage
+    // order: [B, H, S, D]: head-major, the T rows of a head adjacent;
+    // [B, S, H, D]: token-major, a token's heads adjacent. Row slot y of
+    // the block takes rows y, y + T, ...; thread x of the slot its V-lane
+    // chunk, so a warp reads and writes consecutive 16-byte vectors of
+    // adjacent rows (coalesced), with cos/sin from the shared table.
+    Value count = arith::MinUIOp::create(
+        b, idx(b, T), arith::SubIOp::create(b, numTokens, tok0));
     Value channel1 =
         neox ? arith::AddIOp::create(b, i0, idx(b, numFreqs)) : Value();
-    int64_t width = neox ? v : 2 * v;
-
-    auto loadF32 = [&](ImplicitLocOpBuilder &hb, Value buffer, Value head,
+    struct Row {
+      Value valid, b, h, s, t;
+    };
+    // Row r of a tensor with `heads` heads: [B, H, S, D]: head r / T, token
+    // r % T (T static: shifts), valid while the token is in the block;
+    // [B, S, H, D]: token r / heads, head r % heads (32-bit division).
+    auto rowAt = [&](ImplicitLocOpBuilder &hb, Value r, Value rows,
+                     Value heads) -> Row {
+      Row row;
+      row.valid = arith::CmpIOp::create(hb, arith::CmpIPredicate::ult, r, rows);
+      if (tokenMajor) {
+        Value r32 = arith::IndexCastUIOp::create(hb, i32, r);
+        Value h32 = arith::IndexCastUIOp::create(hb, i32, heads);
+        row.t = arith::IndexCastUIOp::create(
+            hb, hb.getIndexType(), arith::DivUIOp::create(hb, r32, h32));
+        row.h = arith::IndexCastUIOp::create(
+            hb, hb.getIndexType(), arith::RemUIOp::create(hb, r32, h32));
+      } else {
+        row.h = arith::DivUIOp::create(hb, r, idx(hb, T));
+        row.t = arith::RemUIOp::create(hb, r, idx(hb, T));
+        row.valid = arith::AndIOp::create(
+            hb, row.valid,
+            arith::CmpIOp::create(hb, arith::CmpIPredicate::ult, row.t,
+                                  count));
+      }
+      return row;
+    };
+    // The batch row and position of a valid row's token, from the table.
+    auto locate = [&](ImplicitLocOpBuilder &hb, Row &row) {
+      row.b = arith::IndexCastUIOp::create(
+          hb, hb.getIndexType(),
+          memref::LoadOp::create(hb, batchOf, ValueRange{row.t}));
+      row.s = arith::IndexCastUIOp::create(
+          hb, hb.getIndexType(),
+          memref::LoadOp::create(hb, seqOf, ValueRange{row.t}));
+    };
+    auto loadF32 = [&](ImplicitLocOpBuilder &hb, Value buffer, const Row &row,
                        Value channel) -> Value {
       Type elem = cast<MemRefType>(buffer.getType()).getElementType();
-      Value x = vector::LoadOp::create(hb, VectorType::get({width}, elem),
-                                       buffer, ValueRange{bi, head, si, channel},
-                                       false, align);
+      Value x = vector::LoadOp::create(
+          hb, VectorType::get({width}, elem), buffer,
+          ValueRange{row.b, row.h, row.s, channel}, false, align);
       if (!elem.isF32())
         x = arith::ExtFOp::create(hb, VectorType::get({width}, f32), x);
       return x;
     };
     auto storeF32 = [&](ImplicitLocOpBuilder &hb, Value y, Value buffer,
-                        Value head, Value channel) {
+                        const Row &row, Value channel) {
       Type elem = cast<MemRefType>(buffer.getType()).getElementType();
       if (!elem.isF32())
         y = arith::TruncFOp::create(hb, VectorType::get({width}, elem), y);
-      vector::StoreOp::create(hb, y, buffer, ValueRange{bi, head, si, channel},
-                              false, align);
+      vector::StoreOp::create(hb, y, buffer,
+                              ValueRange{row.b, row.h, row.s, channel}, false,
+                              align);
     };
-    // Rotates heads [h, h + count) of `buffer`.
-    auto rotateHeads = [&](ImplicitLocOpBuilder &hb, Value buffer, Value h,
-                           int64_t count) {
-      SmallVector<Value> headIdx, x1, x2;
-      for (int64_t u = 0; u < count; ++u) {
-        headIdx.push_back(u == 0 ? h : arith::AddIOp::create(hb, h, idx(hb, u)));
-        x1.push_back(loadF32(hb, buffer, headIdx.back(), channel0));
-        if (neox)
-          x2.push_back(loadF32(hb, buffer, headIdx.back(), channel1));
+    // `heads` rows per slot and iteration: all loads (guarded by the row
+    // count) issued before the first store.
+    auto rotateRows = [&](ImplicitLocOpBuilder &hb, Value buffer, Value r0,
+                          Value rows, Value numHeads) {
+      SmallVector<Row> rowList;
+      SmallVector<Value> x1, x2;
+      auto vecF32 = VectorType::get({width}, f32);
+      Value zero = arith::ConstantOp::create(
+          hb, DenseElementsAttr::get(vecF32, hb.getF32FloatAttr(0)));
+      for (int64_t u = 0; u < heads; ++u) {
+        Value r = u == 0 ? r0
+                         : arith::AddIOp::create(hb, r0, idx(hb, u * T));
+        rowList.push_back(rowAt(hb, r, rows, numHeads));
+        Row &row = rowList.back();
+        SmallVector<Type> types(neox ? 2 : 1, vecF32);
+        auto load = scf::IfOp::create(hb, types, row.valid,
+                                      /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard g(hb);
+          hb.setInsertionPointToStart(&load.getThenRegion().front());
+          locate(hb, rowList.back());
+          SmallVector<Value> values{loadF32(hb, buffer, row, col)};
+          if (neox)
+            values.push_back(loadF32(hb, buffer, row, channel1));
+          scf::YieldOp::create(hb, values);
+          hb.setInsertionPointToStart(&load.getElseRegion().front());
+          scf::YieldOp::create(hb, SmallVector<Value>(types.size(), zero));
+        }
+        x1.push_back(load.getResult(0));
+        x2.push_back(neox ? load.getResult(1) : Value());
       }
-      for (int64_t u = 0; u < count; ++u) {
+      for (int64_t u = 0; u < heads; ++u) {
+          Row &row = rowList[u];
+        auto store = scf::IfOp::create(hb, row.valid, /*withElse=*/false);
+        OpBuilder::InsertionGuard g(hb);
+        hb.setInsertionPointToStart(&store.getThenRegion().front());
+        locate(hb, rowList[u]);
+        Value c = vector::LoadOp::create(hb, vecF32, cosTab,
+                                         ValueRange{row.t, col});
+        Value s = vector::LoadOp::create(hb, vecF32, sinTab,
+                                         ValueRange{row.t, col});
         if (neox) {
           Value y1 = arith::SubFOp::create(
-              hb, arith::MulFOp::create(hb, x1[u], cosV),
-              arith::MulFOp::create(hb, x2[u], sinV));
+              hb, arith::MulFOp::create(hb, x1[u], c),
+              arith::MulFOp::create(hb, x2[u], s));
           Value y2 = arith::AddFOp::create(
-              hb, arith::MulFOp::create(hb, x2[u], cosV),
-              arith::MulFOp::create(hb, x1[u], sinV));
-          storeF32(hb, y1, buffer, headIdx[u], channel0);
-          storeF32(hb, y2, buffer, headIdx[u], channel1);
+              hb, arith::MulFOp::create(hb, x2[u], c),
+              arith::MulFOp::create(hb, x1[u], s));
+          storeF32(hb, y1, buffer, row, col);
+          storeF32(hb, y2, buffer, row, channel1);
         } else {
-          Value xs = vector::ShuffleOp::create(hb, x1[u], x1[u], pairSwap);
+          Value xs = vector::ShuffleOp::create(hb, x1[u], x1[u],
+                                               pairSwapMask(width));
           Value y = arith::AddFOp::create(
-              hb, arith::MulFOp::create(hb, x1[u], cos2),
-              arith::MulFOp::create(hb, xs, sin2));
-          storeF32(hb, y, buffer, headIdx[u], channel0);
+              hb, arith::MulFOp::create(hb, x1[u], c),
+              arith::MulFOp::create(hb, xs, s));
+          storeF32(hb, y, buffer, row, col);
         }
       }
     };
 
-    Value c0b = idx(b, 0), c1b = idx(b, 1);
+    Value step = idx(b, T * heads);
     for (auto [buffer, numHeads] : llvm::zip(op.getInputs(), headCounts)) {
-      // Main loop: `heads` heads per iteration; then the remainder one by one.
-      Value main = numHeads;
-      if (heads > 1) {
-        Value step = idx(b, heads);
-        main = arith::SubIOp::create(
-            b, numHeads, arith::RemUIOp::create(b, numHeads, step));
-        scf::ForOp::create(b, c0b, main, step, ValueRange{},
-                           [&](OpBuilder &nested, Location l, Value h,
-                               ValueRange) {
-                             ImplicitLocOpBuilder hb(l, nested);
-                             rotateHeads(hb, buffer, h, heads);
-                             scf::YieldOp::create(hb);
-                           });
-      }
-      scf::ForOp::create(b, heads > 1 ? main : c0b, numHeads, c1b,
-                         ValueRange{},
-                         [&](OpBuilder &nested, Location l, Value h,
+      Value rows = arith::MulIOp::create(b, numHeads,
+                                         tokenMajor ? count : idx(b, T));
+      scf::ForOp::create(b, ty, rows, step, ValueRange{},
+                         [&](OpBuilder &nested, Location l, Value r0,
                              ValueRange) {
                            ImplicitLocOpBuilder hb(l, nested);
-                           rotateHeads(hb, buffer, h, 1);
+                           rotateRows(hb, buffer, r0, rows, numHeads);
                            scf::YieldOp::create(hb);
                          });
     }

@@ -2,15 +2,18 @@
 //
 // The loop nest (docs/lowering.md explains the choices):
 //
-//   for b, for each block of T tokens:
-//     phase 1: cos/sin of the block's T x F angles into a small stack table
-//              (W lanes at a time, accurate f64 reduction);
-//     phase 2: stream the block through the table, in place:
-//       [B,H,S,D] storage: for each tensor, head: for each token of the block
-//       [B,S,H,D] storage: for each token: for each tensor, head
-//       and per row W-lane chunks: x1, x2, cos, sin -> y1, y2.
+//   for b:
+//     table rows of the first block of T tokens
+//     for each block of T tokens:
+//       stream the block through its table rows, in place:
+//         [B,H,S,D] storage: for each tensor, head: for each token of the block
+//         [B,S,H,D] storage: for each token: for each tensor, head
+//         and per row W-lane chunks: x1, x2, cos, sin -> y1, y2;
+//       between those runs, the next block's table rows (double-buffered),
+//       one token at a time: the W-lane sin/cos (accurate f64 reduction)
+//       hides behind the memory traffic instead of stalling it.
 //
-// Nothing in the inner loop is wider than the target's vector registers, so
+// Nothing in the inner loops is wider than the target's vector registers, so
 // what is live fits AVX2's 16 registers as well as AVX-512's 32; one head's
 // block (or one token's heads) is one contiguous stream.
 //
@@ -18,6 +21,7 @@
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
 
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Conversion/RopeCommon/RopeCommon.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -43,20 +47,15 @@ bool hasUnitInnerStride(MemRefType type) {
   return !strides.empty() && strides.back() == 1;
 }
 
-/// True when the heads of one token are closer in memory than the tokens of
-/// one head: [B, S, H, D] storage seen as [B, H, S, D] through strides
-/// (e.g. memref.transpose of the [B, S, H, D] buffer). Decided from static
-/// strides only; dynamic ones mean [B, H, S, D].
-bool isTokenMajor(MemRefType type) {
-  auto [strides, offset] = type.getStridesAndOffset();
-  if (ShapedType::isDynamic(strides[1]))
-    return false;
-  return ShapedType::isDynamic(strides[2]) || strides[2] > strides[1];
-}
-
 /// One W-lane chunk [offset, offset + width) of the F frequencies.
 struct Chunk {
   int64_t offset, width;
+};
+
+/// The stack buffers of the lowering: cos/sin rows of two token blocks
+/// ([2T, F] or [2T, 2F] for gptj) and the angles of one token ([F]).
+struct Tables {
+  Value cos, sin, angles;
 };
 
 struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
@@ -95,27 +94,34 @@ struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
     for (int64_t o = 0; o < numFreqs; o += W)
       chunks.push_back({o, std::min(W, numFreqs - o)});
 
-    // The cos/sin tables of one block live on the stack of the function.
+    // Two blocks' cos/sin tables (the block being rotated and the next one)
+    // and one token's angles live on the stack of the function.
     auto f32 = rewriter.getF32Type();
-    auto tableType = MemRefType::get({T, tableWidth}, f32);
+    auto tableType = MemRefType::get({2 * T, tableWidth}, f32);
     OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPointToStart(&scope->getRegion(0).front());
     ImplicitLocOpBuilder sb(op.getLoc(), rewriter);
     auto align = sb.getI64IntegerAttr(64);
-    Value cosTab = memref::AllocaOp::create(sb, tableType, align);
-    Value sinTab = memref::AllocaOp::create(sb, tableType, align);
+    Tables tables;
+    tables.cos = memref::AllocaOp::create(sb, tableType, align);
+    tables.sin = memref::AllocaOp::create(sb, tableType, align);
+    tables.angles =
+        memref::AllocaOp::create(sb, MemRefType::get({numFreqs}, f32), align);
 
     rewriter.setInsertionPoint(op);
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto idx = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, v);
+    auto idx = [&](ImplicitLocOpBuilder &at, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(at, v);
     };
-    Value c0 = idx(0), c1 = idx(1), cT = idx(T);
+    Value c0 = idx(b, 0), c1 = idx(b, 1), cT = idx(b, T);
     SmallVector<Value> invFreq = buildInvFreq(b, op, chunks);
 
     Value anyInput = op.getInputs().front();
     Value batch = memref::DimOp::create(b, anyInput, 0);
     Value seq = memref::DimOp::create(b, anyInput, 2);
+    SmallVector<Value> heads;
+    for (Value buffer : op.getInputs())
+      heads.push_back(memref::DimOp::create(b, buffer, 1));
     auto forLoop = [&](ImplicitLocOpBuilder &at, Value lb, Value ub, Value step,
                        function_ref<void(ImplicitLocOpBuilder &, Value)> body) {
       scf::ForOp::create(at, lb, ub, step, ValueRange{},
@@ -126,40 +132,78 @@ struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
                            scf::YieldOp::create(nb);
                          });
     };
+    // Table rows [lo, hi) of the block at s0 into rows base + .. .
+    auto fillRows = [&](ImplicitLocOpBuilder &at, Value bi, Value s0,
+                        Value base, Value lo, Value hi) {
+      forLoop(at, lo, hi, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+        fillRow(tb, op, bi, arith::AddIOp::create(tb, s0, t),
+                arith::AddIOp::create(tb, base, t), chunks, invFreq, W,
+                tables);
+      });
+    };
 
     forLoop(b, c0, batch, c1, [&](ImplicitLocOpBuilder &bb, Value bi) {
+      // The first block's table; every later one is filled while the block
+      // before it is rotated.
+      fillRows(bb, bi, c0, c0, c0, arith::MinSIOp::create(bb, cT, seq));
       forLoop(bb, c0, seq, cT, [&](ImplicitLocOpBuilder &kb, Value s0) {
         Value n = arith::MinSIOp::create(
             kb, cT, arith::SubIOp::create(kb, seq, s0));
-        // Phase 1: the block's cos/sin table.
-        forLoop(kb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
-          Value si = arith::AddIOp::create(tb, s0, t);
-          fillTables(tb, op, bi, si, t, chunks, invFreq, cosTab, sinTab);
-        });
-        // Phase 2: rotate every row of the block in place.
+        // Rows [cur, cur + T) hold this block, [next, next + T) the next.
+        Value cur = arith::MulIOp::create(
+            kb,
+            arith::RemUIOp::create(kb, arith::DivUIOp::create(kb, s0, cT),
+                                   idx(kb, 2)),
+            cT);
+        Value nextBase = arith::SubIOp::create(kb, cT, cur);
+        Value nextS0 = arith::AddIOp::create(kb, s0, cT);
+        Value nNext = arith::MaxSIOp::create(
+            kb, c0,
+            arith::MinSIOp::create(kb, cT,
+                                   arith::SubIOp::create(kb, seq, nextS0)));
         auto rotateRows = [&](ImplicitLocOpBuilder &rb, Value buffer, Value hi,
                               Value t) {
           Value si = arith::AddIOp::create(rb, s0, t);
-          rotateRow(rb, buffer, ValueRange{bi, hi, si}, t, chunks, numFreqs,
-                    neox, cosTab, sinTab);
+          rotateRow(rb, buffer, ValueRange{bi, hi, si},
+                    arith::AddIOp::create(rb, cur, t), chunks, numFreqs, neox,
+                    tables);
         };
         if (tokenMajor) {
+          // Token t's heads are one contiguous run; then row t of the next
+          // block's table.
           forLoop(kb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
-            for (Value buffer : op.getInputs())
-              forLoop(tb, c0, memref::DimOp::create(tb, buffer, 1), c1,
+            for (auto [buffer, count] : llvm::zip(op.getInputs(), heads))
+              forLoop(tb, c0, count, c1,
                       [&](ImplicitLocOpBuilder &hb, Value hi) {
                         rotateRows(hb, buffer, hi, t);
                       });
+            Value hi = arith::MinSIOp::create(
+                tb, nNext, arith::AddIOp::create(tb, t, c1));
+            fillRows(tb, bi, nextS0, nextBase, t, hi);
           });
         } else {
-          for (Value buffer : op.getInputs())
-            forLoop(kb, c0, memref::DimOp::create(kb, buffer, 1), c1,
-                    [&](ImplicitLocOpBuilder &hb, Value hi) {
-                      forLoop(hb, c0, n, c1,
-                              [&](ImplicitLocOpBuilder &tb, Value t) {
-                                rotateRows(tb, buffer, hi, t);
-                              });
-                    });
+          // Head h's rows of the block are one contiguous run; after the
+          // g-th of all G heads, rows [g n' / G, (g + 1) n' / G) of the next
+          // block's table.
+          Value total = heads.front();
+          for (Value count : ArrayRef<Value>(heads).drop_front())
+            total = arith::AddIOp::create(kb, total, count);
+          Value first = c0;
+          for (auto [buffer, count] : llvm::zip(op.getInputs(), heads)) {
+            forLoop(kb, c0, count, c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
+              forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+                rotateRows(tb, buffer, hi, t);
+              });
+              Value g = arith::AddIOp::create(hb, first, hi);
+              auto share = [&](Value gi) -> Value {
+                return arith::DivUIOp::create(
+                    hb, arith::MulIOp::create(hb, gi, nNext), total);
+              };
+              fillRows(hb, bi, nextS0, nextBase, share(g),
+                       share(arith::AddIOp::create(hb, g, c1)));
+            });
+            first = arith::AddIOp::create(kb, first, count);
+          }
         }
       });
     });
@@ -202,30 +246,36 @@ private:
     return result;
   }
 
-  /// cos/sin of token (bi, si) into row t of the tables. neox: lane i holds
-  /// frequency i; gptj: lanes 2i, 2i+1 hold cos_i, cos_i and -sin_i, sin_i.
-  static void fillTables(ImplicitLocOpBuilder &b, ApplyOp op, Value bi,
-                         Value si, Value t, ArrayRef<Chunk> chunks,
-                         ArrayRef<Value> invFreq, Value cosTab, Value sinTab) {
+  /// cos/sin of token (bi, si) into table row `row`. The angles of all
+  /// chunks are formed first (the axis of each lane is known here: a
+  /// broadcast per axis present, merged by constant lane masks) and stored;
+  /// then one loop over the full W-lane chunks takes sin/cos of one chunk
+  /// per iteration. That body is small enough for the vector registers
+  /// (chunks unrolled into one body spill on AVX2) and runs once per token
+  /// and chunk. neox: lane i holds frequency i; gptj: lanes 2i, 2i+1 hold
+  /// cos_i, cos_i and -sin_i, sin_i.
+  static void fillRow(ImplicitLocOpBuilder &b, ApplyOp op, Value bi, Value si,
+                      Value row, ArrayRef<Chunk> chunks,
+                      ArrayRef<Value> invFreq, int64_t W,
+                      const Tables &tables) {
     SemanticsAttr sem = op.getSemantics();
     Value positions = op.getPositions();
     bool rowsFirst = cast<MemRefType>(positions.getType()).getRank() == 3;
     auto f32 = b.getF32Type();
-    // f32(p) per axis, loaded once per token.
+    auto idx = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, v);
+    };
     SmallVector<Value> pos;
     for (int64_t a = 0; a < sem.getNumAxes(); ++a) {
       SmallVector<Value> indices;
       if (rowsFirst)
-        indices.push_back(arith::ConstantIndexOp::create(b, a));
+        indices.push_back(idx(a));
       indices.append({bi, si});
       Value p = memref::LoadOp::create(b, positions, indices);
       pos.push_back(arith::SIToFPOp::create(b, f32, p));
     }
-    bool neox = sem.getLayout() == PairLayout::neox;
     for (auto [chunk, inv] : llvm::zip(chunks, invFreq)) {
       auto vec = VectorType::get({chunk.width}, f32);
-      // The axis of each lane is known here: a broadcast per axis present,
-      // merged by constant lane masks.
       SmallVector<int64_t> axisOf;
       for (int64_t i = chunk.offset; i < chunk.offset + chunk.width; ++i)
         axisOf.push_back(sem.axisOfFreq(i));
@@ -242,26 +292,35 @@ private:
         p = arith::SelectOp::create(
             b, mask, vector::BroadcastOp::create(b, vec, pos[a]), p);
       }
-      Value angle = arith::MulFOp::create(b, p, inv);
-      auto [sinV, cosV] = emitSinCos(b, angle);
-      Value col = arith::ConstantIndexOp::create(
-          b, neox ? chunk.offset : 2 * chunk.offset);
-      if (!neox) {
-        int64_t w = chunk.width;
-        SmallVector<int64_t> dup(2 * w), signedSin(2 * w);
-        for (int64_t i = 0; i < w; ++i) {
-          dup[2 * i] = dup[2 * i + 1] = i;
-          signedSin[2 * i] = w + i; // lane i of -sin
-          signedSin[2 * i + 1] = i; // lane i of sin
-        }
-        cosV = vector::ShuffleOp::create(b, cosV, cosV, dup);
-        sinV = vector::ShuffleOp::create(b, sinV,
-                                         arith::NegFOp::create(b, sinV),
-                                         signedSin);
-      }
-      vector::StoreOp::create(b, cosV, cosTab, ValueRange{t, col});
-      vector::StoreOp::create(b, sinV, sinTab, ValueRange{t, col});
+      vector::StoreOp::create(b, arith::MulFOp::create(b, p, inv),
+                              tables.angles, ValueRange{idx(chunk.offset)});
     }
+    bool neox = sem.getLayout() == PairLayout::neox;
+    auto sinCos = [&](ImplicitLocOpBuilder &cb, Value offset, int64_t width) {
+      Value angle = vector::LoadOp::create(
+          cb, VectorType::get({width}, f32), tables.angles, ValueRange{offset});
+      auto [sinV, cosV] = emitSinCos(cb, angle);
+      Value col = offset;
+      if (!neox) {
+        std::tie(cosV, sinV) = emitPairTables(cb, cosV, sinV);
+        col = arith::MulIOp::create(cb, offset,
+                                    arith::ConstantIndexOp::create(cb, 2));
+      }
+      vector::StoreOp::create(cb, cosV, tables.cos, ValueRange{row, col});
+      vector::StoreOp::create(cb, sinV, tables.sin, ValueRange{row, col});
+    };
+    int64_t numFreqs = sem.getNumFreqs();
+    int64_t full = numFreqs / W * W;
+    if (full > 0)
+      scf::ForOp::create(b, idx(0), idx(full), idx(W), ValueRange{},
+                         [&](OpBuilder &nested, Location loc, Value offset,
+                             ValueRange) {
+                           ImplicitLocOpBuilder cb(loc, nested);
+                           sinCos(cb, offset, W);
+                           scf::YieldOp::create(cb);
+                         });
+    if (full < numFreqs)
+      sinCos(b, idx(full), numFreqs - full);
   }
 
   Value loadF32(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
@@ -289,15 +348,15 @@ private:
   /// two lanes of every pair in registers.
   void rotateRow(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
                  Value t, ArrayRef<Chunk> chunks, int64_t numFreqs, bool neox,
-                 Value cosTab, Value sinTab) const {
+                 const Tables &tables) const {
     auto f32 = b.getF32Type();
     for (Chunk chunk : chunks) {
       int64_t o = neox ? chunk.offset : 2 * chunk.offset;
       int64_t w = neox ? chunk.width : 2 * chunk.width;
       auto vec = VectorType::get({w}, f32);
       Value col = arith::ConstantIndexOp::create(b, o);
-      Value c = vector::LoadOp::create(b, vec, cosTab, ValueRange{t, col});
-      Value s = vector::LoadOp::create(b, vec, sinTab, ValueRange{t, col});
+      Value c = vector::LoadOp::create(b, vec, tables.cos, ValueRange{t, col});
+      Value s = vector::LoadOp::create(b, vec, tables.sin, ValueRange{t, col});
       if (neox) {
         Value x1 = loadF32(b, buffer, prefix, o, w);
         Value x2 = loadF32(b, buffer, prefix, numFreqs + o, w);
@@ -309,13 +368,8 @@ private:
         storeF32(b, y2, buffer, prefix, numFreqs + o);
         continue;
       }
-      SmallVector<int64_t> pairSwap(w);
-      for (int64_t i = 0; i < w; i += 2) {
-        pairSwap[i] = i + 1;
-        pairSwap[i + 1] = i;
-      }
       Value x = loadF32(b, buffer, prefix, o, w);
-      Value xs = vector::ShuffleOp::create(b, x, x, pairSwap);
+      Value xs = vector::ShuffleOp::create(b, x, x, pairSwapMask(w));
       Value y = arith::AddFOp::create(b, arith::MulFOp::create(b, x, c),
                                       arith::MulFOp::create(b, xs, s));
       storeF32(b, y, buffer, prefix, o);

@@ -14,7 +14,7 @@
 // NVVM: gpu.module @qk_kernel [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
 // NVVM: llvm.func @qk_kernel(
 // NVVM-SAME: gpu.kernel
-// NVVM-SAME: nvvm.kernel, nvvm.maxntid = array<i32: 16, 8, 1>
+// NVVM-SAME: nvvm.kernel, nvvm.maxntid = array<i32: 16, 16, 1>
 // NVVM-NOT: llvm.call
 // NVVM: nvvm.read.ptx.sreg.tid.x
 // NVVM: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
@@ -25,7 +25,7 @@
 
 // PTX-LABEL: func.func @qk
 // PTX: gpu.launch_func @qk_kernel::@qk_kernel
-// PTX: gpu.binary @qk_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, {{.*}}assembly = "{{.*}}.version 8.0{{.*}}.target sm_90{{.*}}.visible .entry qk_kernel({{.*}}.maxntid 16, 8, 1{{.*}}ld.global.v4.b32{{.*}}st.global.v4.b32
+// PTX: gpu.binary @qk_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, {{.*}}assembly = "{{.*}}.version 8.0{{.*}}.target sm_90{{.*}}.visible .entry qk_kernel({{.*}}.maxntid 16, 16, 1{{.*}}ld.global.v4.b32{{.*}}st.global.v4.b32
 // PTX-NOT: __nv_
 
 // SM80: #nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">{{.*}}.target sm_80

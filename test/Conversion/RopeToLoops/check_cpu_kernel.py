@@ -200,6 +200,12 @@ def main():
                            layout="gptj", seq=7, tensor_layout="bshd"),
             check_rotation("bhsd S=45, blocks of 8, 3 threads", sections=[4, 6, 6], head_dim=40,
                            theta=1e6, seq=45, threads=3, tokens_per_block=8),
+            # More heads (16) than tokens per block (8): after some heads no
+            # row of the next block's table is due; two batch rows, the last
+            # block partial.
+            check_rotation("bhsd 12/4 heads, S=29, blocks of 8", sections=[4, 6, 6],
+                           head_dim=32, theta=1e6, seq=29, q_heads=12, kv_heads=4,
+                           tokens_per_block=8),
             check_vision(),
             check_half("f16"),
             check_half("bf16"),

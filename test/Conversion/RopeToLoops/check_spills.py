@@ -9,7 +9,8 @@ inside loops ('# in Loop: Header=BBx Depth=N'), and spill code with
   cos/sin loop BB..: ...
 
 (a cos/sin loop converts f32 angles to f64: cvtps2pd; a rotation loop does
-not), then 'rotation loops: total S spills, R reloads'.
+not), then 'rotation loops: total S spills, R reloads' and the same line
+for the cos/sin loops.
 """
 import re
 import sys
@@ -52,6 +53,7 @@ def main():
             span[current][1] = i
     innermost = [x for x in body if x in inner]
     total_s = total_r = 0
+    trig_s = trig_r = 0
     for label in sorted(innermost, key=lambda x: span[x][0]):
         text = "\n".join(body[label])
         spills = text.count("Spill")
@@ -61,9 +63,13 @@ def main():
         if kind == "rotation":
             total_s += spills
             total_r += reloads
+        else:
+            trig_s += spills
+            trig_r += reloads
         print(f"{kind} loop {label} (depth {depth.get(label)}): {len(body[label])} instructions, "
               f"{spills} spills, {reloads} reloads, {len(regs)} vector registers")
     print(f"rotation loops: total {total_s} spills, {total_r} reloads")
+    print(f"cos/sin loops: total {trig_s} spills, {trig_r} reloads")
     return 0
 
 

@@ -2,45 +2,68 @@
 // RUN: mrope-opt %s --convert-rope-to-loops="tokens-per-block=16 vector-width=16 native-f16=true" --split-input-file | FileCheck %s --check-prefix=W16
 
 // M-RoPE, q and k in one loop nest (defaults: blocks of 32 tokens, 8 lanes).
-// The cos/sin tables of a block are two stack buffers made once at function
-// entry. Per block: phase 1 fills them, per token the three position rows
-// loaded once, 8 frequencies at a time (each chunk of [16,24,24] lies in one
-// section: a broadcast, no select); phase 2 streams every head of q, then of
-// k, over the block's tokens ([B,H,S,D] storage), each row in 8-lane chunks
-// of both halves with the table's cos/sin.
+// The cos/sin rows of two blocks (the one being rotated and the next) and one
+// token's angles are stack buffers made once at function entry. Per batch
+// row, the first block's table is filled up front: per token the three
+// position rows loaded once, the angles of all 8-lane chunks (each chunk of
+// [16,24,24] lies in one section: a broadcast, no select), then one loop
+// takes sin/cos of one chunk per iteration (f64 reduction, pure arith). Per
+// block: every head of q, then of k, over the block's tokens ([B,H,S,D]
+// storage), each row in 8-lane chunks of both halves with the table's rows
+// [cur, cur + 32); after the g-th of the 32 heads, the rows [g n'/32,
+// (g+1) n'/32) of the next block's table (rows 32 - cur + ..).
 // CHECK-LABEL: func.func @mrope_qk
 // CHECK-SAME: (%[[Q:.*]]: memref<1x28x?x128xf32>, %[[K:.*]]: memref<1x4x?x128xf32>, %[[P:.*]]: memref<3x1x?xi64>)
 // CHECK-DAG: %[[INV0:.*]] = arith.constant dense<[1.000000e+00, 0.80584222, {{.*}}]> : vector<8xf32>
-// CHECK-DAG: %[[COS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x64xf32>
-// CHECK-DAG: %[[SIN:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32x64xf32>
+// CHECK-DAG: %[[COS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+// CHECK-DAG: %[[SIN:.*]] = memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+// CHECK-DAG: %[[ANG:.*]] = memref.alloca() {alignment = 64 : i64} : memref<64xf32>
 // CHECK: scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step
-// CHECK: scf.for %[[S0:.*]] = %{{.*}} to %{{.*}} step %c32
-// CHECK: %[[N:.*]] = arith.minsi
-// CHECK: scf.for %[[T:.*]] = %{{.*}} to %[[N]] step
-// CHECK-COUNT-3: memref.load %[[P]][%{{.*}}, %[[B]], %{{.*}}] : memref<3x1x?xi64>
+// CHECK: scf.for %[[T0:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-COUNT-3: memref.load %[[P]][%{{.*}}, %[[B]], %[[T0]]] : memref<3x1x?xi64>
 // CHECK-NOT: memref.load
 // CHECK-NOT: arith.select {{.*}} vector<8xi1>, vector<8xf32>
 // CHECK: %[[ANGLE:.*]] = arith.mulf %{{.*}}, %[[INV0]] : vector<8xf32>
-// CHECK: arith.extf %[[ANGLE]] : vector<8xf32> to vector<8xf64>
+// CHECK: vector.store %[[ANGLE]], %[[ANG]][%c0] : memref<64xf32>, vector<8xf32>
+// CHECK-COUNT-7: vector.store %{{.*}}, %[[ANG]]
+// CHECK: scf.for %[[C:.*]] = %c0 to %c64 step %c8
+// CHECK: %[[A:.*]] = vector.load %[[ANG]][%[[C]]] : memref<64xf32>, vector<8xf32>
+// CHECK: arith.extf %[[A]] : vector<8xf32> to vector<8xf64>
 // CHECK-NOT: math.roundeven
-// CHECK: vector.store %{{.*}}, %[[COS]][%[[T]], %{{.*}}] : memref<32x64xf32>, vector<8xf32>
-// CHECK: vector.store %{{.*}}, %[[SIN]][%[[T]], %{{.*}}] : memref<32x64xf32>, vector<8xf32>
-// CHECK-COUNT-7: vector.store %{{.*}}, %[[SIN]]
+// CHECK: vector.store %{{.*}}, %[[COS]][%[[T0]], %[[C]]] : memref<64x64xf32>, vector<8xf32>
+// CHECK: vector.store %{{.*}}, %[[SIN]][%[[T0]], %[[C]]] : memref<64x64xf32>, vector<8xf32>
+// CHECK: scf.for %[[S0:.*]] = %{{.*}} to %{{.*}} step %c32
+// CHECK: %[[N:.*]] = arith.minsi
+// CHECK: %[[BLK:.*]] = arith.divui %[[S0]], %c32
+// CHECK: %[[PAR:.*]] = arith.remui %[[BLK]], %c2
+// CHECK: %[[CUR:.*]] = arith.muli %[[PAR]], %c32
+// CHECK: %[[NEXTROW:.*]] = arith.subi %c32, %[[CUR]]
+// CHECK: %[[NEXTS0:.*]] = arith.addi %[[S0]], %c32
+// CHECK: %[[NN:.*]] = arith.maxsi
 // CHECK: scf.for %[[H:.*]] = %{{.*}} to %c28 step
-// CHECK-NEXT: scf.for %[[T2:.*]] = %{{.*}} to %[[N]] step
-// CHECK: %[[C:.*]] = vector.load %[[COS]][%[[T2]], %c0] : memref<32x64xf32>, vector<8xf32>
-// CHECK: %[[S:.*]] = vector.load %[[SIN]][%[[T2]], %c0] : memref<32x64xf32>, vector<8xf32>
+// CHECK-NEXT: scf.for %[[T:.*]] = %{{.*}} to %[[N]] step
+// CHECK: %[[ROW:.*]] = arith.addi %[[CUR]], %[[T]]
+// CHECK: %[[CV:.*]] = vector.load %[[COS]][%[[ROW]], %c0] : memref<64x64xf32>, vector<8xf32>
+// CHECK: %[[SV:.*]] = vector.load %[[SIN]][%[[ROW]], %c0] : memref<64x64xf32>, vector<8xf32>
 // CHECK: %[[X1:.*]] = vector.load %[[Q]][%[[B]], %[[H]], %{{.*}}, %c0] : memref<1x28x?x128xf32>, vector<8xf32>
 // CHECK: %[[X2:.*]] = vector.load %[[Q]][%[[B]], %[[H]], %{{.*}}, %c64] : memref<1x28x?x128xf32>, vector<8xf32>
-// CHECK-DAG: %[[A:.*]] = arith.mulf %[[X1]], %[[C]]
-// CHECK-DAG: %[[E:.*]] = arith.mulf %[[X2]], %[[S]]
-// CHECK-DAG: %[[Y1:.*]] = arith.subf %[[A]], %[[E]]
-// CHECK-DAG: %[[F:.*]] = arith.mulf %[[X2]], %[[C]]
-// CHECK-DAG: %[[G:.*]] = arith.mulf %[[X1]], %[[S]]
-// CHECK-DAG: %[[Y2:.*]] = arith.addf %[[F]], %[[G]]
+// CHECK-DAG: %[[MA:.*]] = arith.mulf %[[X1]], %[[CV]]
+// CHECK-DAG: %[[ME:.*]] = arith.mulf %[[X2]], %[[SV]]
+// CHECK-DAG: %[[Y1:.*]] = arith.subf %[[MA]], %[[ME]]
+// CHECK-DAG: %[[MF:.*]] = arith.mulf %[[X2]], %[[CV]]
+// CHECK-DAG: %[[MG:.*]] = arith.mulf %[[X1]], %[[SV]]
+// CHECK-DAG: %[[Y2:.*]] = arith.addf %[[MF]], %[[MG]]
 // CHECK: vector.store %[[Y1]], %[[Q]][%[[B]], %[[H]], %{{.*}}, %c0]
 // CHECK: vector.store %[[Y2]], %[[Q]][%[[B]], %[[H]], %{{.*}}, %c64]
 // CHECK-COUNT-7: vector.load %[[COS]]
+// CHECK: %[[G1:.*]] = arith.addi %[[H]], %c1
+// CHECK: %[[HI:.*]] = arith.divui {{.*}}, %c32
+// CHECK: %[[LO:.*]] = arith.divui {{.*}}, %c32
+// CHECK: scf.for %[[R:.*]] = %[[LO]] to %[[HI]] step
+// CHECK: arith.addi %[[NEXTROW]], %[[R]]
+// CHECK: %[[NS:.*]] = arith.addi %[[NEXTS0]], %[[R]]
+// CHECK: memref.load %[[P]][%c0, %[[B]], %[[NS]]]
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c4 step
 // CHECK: vector.load %[[K]]
 // CHECK-NOT: vector<64xf32>
@@ -48,7 +71,7 @@
 // With 16 lanes and blocks of 16 tokens: chunk [32, 48) spans the h and w
 // sections, so its positions are merged by a constant lane mask.
 // W16-LABEL: func.func @mrope_qk
-// W16-DAG: memref.alloca() {alignment = 64 : i64} : memref<16x64xf32>
+// W16-DAG: memref.alloca() {alignment = 64 : i64} : memref<32x64xf32>
 // W16-DAG: %[[MASK:.*]] = arith.constant dense<[false, false, false, false, false, false, false, false, true, true, true, true, true, true, true, true]> : vector<16xi1>
 // W16: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<16xi1>, vector<16xf32>
 // W16: vector.load {{.*}} : memref<1x28x?x128xf32>, vector<16xf32>
@@ -61,16 +84,20 @@ func.func @mrope_qk(%q: memref<1x28x?x128xf32>, %k: memref<1x4x?x128xf32>, %pos:
 // -----
 
 // [B, S, H, D] storage seen as [B, H, S, D] (heads 128 floats apart, tokens
-// 28 * 128): per token, all heads of q then of k, one contiguous stream.
+// 28 * 128): per token, all heads of q then of k, one contiguous stream, then
+// that token's row of the next block's table (when there is a next block).
 // CHECK-LABEL: func.func @token_major
 // CHECK: scf.for %[[S0:.*]] = %{{.*}} to %{{.*}} step %c32
-// CHECK: scf.for %[[T:.*]] =
-// CHECK: memref.load
-// CHECK: scf.for %[[T2:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[NN:.*]] = arith.maxsi
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step
 // CHECK-NEXT: scf.for %[[H:.*]] = %{{.*}} to %c28 step
 // CHECK: vector.load %arg0[%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x28x?x128xf32, strided<[?, 128, 3584, 1]>>, vector<8xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c4 step
 // CHECK: vector.load %arg1
+// CHECK: %[[T1:.*]] = arith.addi %[[T]], %c1
+// CHECK: %[[HI:.*]] = arith.minsi %[[NN]], %[[T1]]
+// CHECK: scf.for %{{.*}} = %[[T]] to %[[HI]] step
+// CHECK: memref.load %arg2
 func.func @token_major(%q: memref<1x28x?x128xf32, strided<[?, 128, 3584, 1]>>,
                        %k: memref<1x4x?x128xf32, strided<[?, 128, 512, 1]>>, %pos: memref<3x1x?xi64>) {
   rope.apply %q, %k by %pos : memref<1x28x?x128xf32, strided<[?, 128, 3584, 1]>>,
@@ -86,7 +113,7 @@ func.func @token_major(%q: memref<1x28x?x128xf32, strided<[?, 128, 3584, 1]>>,
 // chunks of 8 lanes swap pairs in registers; channels 16..63 are untouched.
 // One position row ([B, S]) is loaded once per token.
 // CHECK-LABEL: func.func @gptj_partial
-// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<32x16xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x16xf32>
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
 // CHECK: arith.sitofp %{{.*}} : i32 to f32
 // CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7] : vector<8xf32>, vector<8xf32>

@@ -13,12 +13,13 @@ class ApplyOp;
 
 /// Shape of the kernel convert-rope-to-gpu builds.
 struct RopeToGPUOptions {
-  /// Tokens per thread block (blockDim.y); 0: about 128 threads per block.
+  /// Tokens per thread block (blockDim.y); 0: 256 threads per block.
   int64_t tokensPerBlock = 0;
   /// Consecutive frequencies per thread (blockDim.x = F / this); 0: 16 bytes
   /// of the element type, halved until it divides F.
   int64_t freqsPerThread = 0;
-  /// Heads rotated per loop iteration, all loads issued before the stores.
+  /// Rows (one head of one token) each thread rotates per loop iteration,
+  /// all loads issued before the stores.
   int64_t headsPerIteration = 4;
 };
 

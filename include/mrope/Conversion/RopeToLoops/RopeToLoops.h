@@ -28,23 +28,6 @@ void populateRopeToLoopsPatterns(mlir::RewritePatternSet &patterns,
 /// over new buffers; it runs before bufferization.
 void populateMRopeIndexToLoopsPatterns(mlir::RewritePatternSet &patterns);
 
-/// How emitSinCos rounds x * 2/pi to the quadrant count k.
-enum class SinCosRounding {
-  /// (y + 1.5 * 2^52) - 1.5 * 2^52 in f64: pure arith on every target (no
-  /// roundeven libcall on x86-64 without SSE4.1, no __nv_rint on NVVM).
-  MagicAdd,
-  /// math.roundeven (one vroundpd/frintn where the target has it).
-  RoundEven,
-};
-
-/// sin and cos of an f32 scalar or vector (any width), each within 1e-7 of
-/// the float64 values of the same f32 inputs for |x| < 2^24: the argument is
-/// reduced by pi/2 in f64 (Cody-Waite, 33 + 53 bits of pi/2) and the
-/// polynomials run in f64. Returns {sin, cos} of the type of `angle`.
-std::pair<mlir::Value, mlir::Value>
-emitSinCos(mlir::ImplicitLocOpBuilder &b, mlir::Value angle,
-           SinCosRounding rounding = SinCosRounding::MagicAdd);
-
 /// `v` (a vector of f16/bf16/f32) widened to f32. bf16 is always a shift;
 /// f16 is inline integer code unless `nativeF16` (then arith.extf).
 mlir::Value emitExtToF32(mlir::ImplicitLocOpBuilder &b, mlir::Value v,
