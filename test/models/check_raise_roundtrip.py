@@ -41,7 +41,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             imported = run([tool("mrope-translate"), "--import-onnx", model]).stdout
             raised = run([tool("mrope-opt"), "--rope-raise"], input=imported)
-            count = raised.stdout.count("rope.cos_sin")
+            count = raised.stdout.count("rope.apply")
             lowered = run([tool("mrope-opt"), "--convert-rope-to-onnx"], input=raised.stdout).stdout
             mlir = os.path.join(tmp, "m.mlir")
             with open(mlir, "w") as f:
@@ -55,7 +55,7 @@ def main():
         ok = diff <= TOL
         passed += ok
         failed += not ok
-        print(f"{'ok' if ok else 'FAIL'} {desc['model']}: {count} site(s) raised, "
+        print(f"{'ok' if ok else 'FAIL'} {desc['model']}: {count} rope.apply op(s), "
               f"|round trip - original| = {diff:.1e} (tol {TOL:g})")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

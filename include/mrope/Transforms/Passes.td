@@ -26,21 +26,42 @@ def RopeClassify : Pass<"rope-classify", "::mlir::ModuleOp"> {
 }
 
 def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
-  let summary = "Raise the cos/sin tables of RoPE sites in ONNX graphs to rope.cos_sin";
+  let summary = "Raise whole RoPE sites of ONNX graphs to rope.apply";
   let description = [{
-    For every RoPE site the analysis finds (see `rope-classify`) whose tables
-    are computed from positions (a Cos/Sin pair), replaces the per-token
-    tables the rotations consume — after Hugging Face's section merge when
-    there is one — by one `rope.cos_sin` of the site's positions under the
-    recovered `#rope.semantics` (sections, layout, interleaving, theta) and
-    the graph's own frequency table, and removes the nodes only the old
-    tables used. Degenerate M-RoPE is raised as what it computes: M-RoPE of
-    the three rows the graph builds.
+    For every RoPE site the analysis finds (see `rope-classify`), replaces
+    every rotation `x * cos + rotate(x) * sin` the site's tables feed by
+    `rope.apply` on tensors inside the `onnx.graph`; the rotations of one
+    layer (q and k) share one op when everything they rotate is defined
+    where the first of them is combined. The op's results replace the
+    rotated outputs (the Add nodes), and the nodes only the old tables,
+    section merge and rotations used are removed.
 
-    Sites are left alone (with a remark) when the graph scales or casts the
-    tables between Cos and the merge in a way `rope.cos_sin` does not say,
-    when the tables are gathered from constant caches, and for the vision
-    tower (its positions are `[tokens, 2]`).
+    The op rotates by the positions exactly as the graph has them (a graph
+    input, a Range — given as `[1, S]` through an Unsqueeze — or positions
+    the graph computes); degenerate M-RoPE rotates by the three rows the
+    graph builds, so the op computes what the graph computed. `freqs` is an
+    initializer `mrope_raise.inv_freq` with the graph's own frequency table
+    (exact f32 bits) and `semantics` the recovered `#rope.semantics`
+    (sections, rotary dim, theta, pair layout, interleaving). Partial rotary
+    is raised on the rotated slice: the op rotates the slice the graph
+    rotates (`rotary_dim` = its width) and the graph's own Concat re-joins
+    the untouched channels. Where the graph left q/k unranked, an Identity
+    node gives the op the `[B, H, S, R]` type the table broadcast proves.
+
+    Each op carries two discardable attributes naming its site (see
+    `include/mrope/Transforms/RopeRaise.h`): `mrope.site` (i64, the site's
+    index in the order `rope-classify` reports sites) and `mrope.rotations`
+    (the labels of the graph nodes whose outputs its results replace, in
+    result order).
+
+    A site is left as it is, with a remark saying why, unless rope.apply
+    provably computes what it computes: its tables reach every rotation only
+    through views, broadcasts, float casts, identity scalings (Mul by 1) and
+    the section merge; each rotation adds `x * cos` and `rotate(x) * sin`
+    with the table broadcast as `[B, 1, S, R]` over `[B, H, S, R]`; the
+    positions are integer `[S]`, `[B, S]` or `[A, B, S]`. Tables gathered
+    from constant caches and vision towers (`[tokens, heads, dim]`) are
+    left as they are.
 
     `convert-rope-to-onnx` lowers the raised ops back to ONNX nodes;
     `test/models/zoo-raise.test` checks in ONNX Runtime that the round trip

@@ -1,0 +1,45 @@
+//===- RaiseChecks.h - which RoPE sites rope-raise can raise ----*- C++ -*-===//
+//
+// A site is raised only when rope.apply provably computes what its
+// rotations compute: every rotation is x * cos + rotate(x) * sin with the
+// site's own tables, moved to the rotation only by views, broadcasts, the
+// section merge and identity scalings, x is [B, H, S, R], and the positions
+// are integer rows the op can take. Otherwise planSite says why in a remark
+// and the site stays as it is.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MROPE_LIB_TRANSFORMS_RAISECHECKS_H
+#define MROPE_LIB_TRANSFORMS_RAISECHECKS_H
+
+#include "mrope/Analysis/RopeSites.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+
+namespace mrope::raise {
+
+/// One rotation as rope.apply takes it: `type` is the [B, H, S, R] type of
+/// its rotated operand (more precise than the graph's when that one is
+/// unranked).
+struct RaisedRotation {
+  Rotation rotation;
+  mlir::RankedTensorType type;
+};
+
+struct RaisePlan {
+  /// What rope.apply rotates by: the site's positions, or the rows the
+  /// graph builds from them (degenerate M-RoPE). [S], [B, S] or [A, B, S].
+  mlir::Value positions;
+  llvm::SmallVector<RaisedRotation> rotations;
+};
+
+/// The plan for raising `site` (the `index`-th site), or failure after a
+/// remark at the site saying why it is left as is.
+mlir::FailureOr<RaisePlan> planSite(RopeSite &site, int64_t index);
+
+/// Whether two rotated operands can be operands of one rope.apply: same
+/// element type, batch and sequence extents not known to differ.
+bool canShareOp(mlir::RankedTensorType a, mlir::RankedTensorType b);
+
+} // namespace mrope::raise
+
+#endif // MROPE_LIB_TRANSFORMS_RAISECHECKS_H
