@@ -16,6 +16,7 @@
 #include "mrope/Analysis/RopeClassify.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
+#include "mrope/Transforms/RopeRaise.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -24,15 +25,13 @@ using namespace mrope;
 using namespace mrope::fix;
 using namespace mrope::match;
 
-/// The discardable attribute rope-raise names a raised site with.
-static constexpr StringLiteral kSiteAttr = "mrope.site";
 /// Set by rope-raise on a vision tower's rope.apply (its [tokens, heads,
 /// dim] q/k viewed as [1, heads, tokens, dim]).
 static constexpr StringLiteral kVisionAttr = "mrope.vision";
 
 InFlightDiagnostic ApplySite::error() const {
   return mlir::emitError(const_cast<rope::ApplyOp &>(op).getLoc())
-         << "site " << label << ": ";
+         << label << ": ";
 }
 
 /// A vision tower's rotation: marked by rope-raise, or q/k that are a rank-3
@@ -52,9 +51,10 @@ static bool isVisionApply(rope::ApplyOp op) {
 }
 
 ApplySite fix::analyseApply(rope::ApplyOp op, Arch arch) {
-  ApplySite apply{op, RopeSite(), "rope.apply"};
-  if (auto name = op->getAttrOfType<StringAttr>(kSiteAttr))
-    apply.label = name.getValue().str();
+  ApplySite apply{op, RopeSite(), "site rope.apply"};
+  // The index rope-raise gives the op is the site's in the report.
+  if (std::optional<int64_t> index = raisedSiteIndex(op))
+    apply.label = "site " + std::to_string(*index);
   RopeSite &site = apply.site;
   site.semantics = op.getSemantics();
   if (Value inv = op.getInvFreq())
@@ -135,8 +135,11 @@ LogicalResult fix::fixDegenerateApply(ApplySite &apply,
   setPositions(apply.op, *rows);
   if (builder)
     dead.push_back(builder);
+  std::string by;
+  if (auto node = dyn_cast_or_null<onnx::NodeOp>(builder))
+    by = "by " + nodeLabel(node) + " ";
   positions.result.changes.push_back(
-      "site " + apply.label + " (mrope-degenerate): rows built from " +
+      apply.label + " (mrope-degenerate): rows built " + by + "from " +
       positionsName(site) + " replaced by " + positions.describe());
   return success();
 }
@@ -173,7 +176,7 @@ LogicalResult fix::fixTextApply(ApplySite &apply, const FixOptions &options,
     dead.push_back(producer);
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "site " << apply.label << " (1d";
+  os << apply.label << " (1d";
   if (old.getLayout() == rope::PairLayout::gptj)
     os << ", gptj pairs";
   os << "): M-RoPE [";
@@ -232,7 +235,7 @@ LogicalResult fix::fixVisionApply(ApplySite &apply, const FixOptions &options,
   if (Operation *producer = oldRows.getDefiningOp())
     dead.push_back(producer);
   result.changes.push_back(
-      "site " + apply.label + " (vision 1d): 2D (h, w) RoPE [" +
+      apply.label + " (vision 1d): 2D (h, w) RoPE [" +
       std::to_string(half) + ", " + std::to_string(half) + "] from " +
       (options.computePositions ? std::string("(h, w) computed from grid_thw")
                                 : std::string("input 'vision_position_ids'")) +

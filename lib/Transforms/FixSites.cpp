@@ -14,6 +14,7 @@
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/SetVector.h"
 
 using namespace mlir;
@@ -66,6 +67,23 @@ static LogicalResult removeComputedInput(onnx::GraphOp graph,
   return success();
 }
 
+
+/// The ops of one raised site (one per layer) each report the same change:
+/// one line per change from `begin` on, with how many ops it applied to.
+static void collapseRepeats(std::vector<std::string> &changes, size_t begin) {
+  llvm::StringMap<int64_t> counts;
+  std::vector<std::string> order;
+  for (size_t i = begin; i < changes.size(); ++i)
+    if (counts[changes[i]]++ == 0)
+      order.push_back(changes[i]);
+  changes.resize(begin);
+  for (std::string &line : order) {
+    int64_t count = counts[line];
+    changes.push_back(count > 1 ? line + " (" + std::to_string(count) +
+                                      " rope.apply ops)"
+                                : line);
+  }
+}
 
 /// --positions compute on a model without bugs: M-RoPE sites that read
 /// [3, B, S] positions from a graph input get them computed in the graph
@@ -143,6 +161,7 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   Value oldPositions = firstBug->positions;
   DecoderPositions positions(graph, options, result, oldPositions);
   SmallVector<Operation *> dead;
+  size_t firstApplyChange = result.changes.size();
   for (ApplySite &apply : applies) {
     if (!apply.site.bug)
       continue;
@@ -164,6 +183,7 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
       return failure();
     ++result.fixedSites;
   }
+  collapseRepeats(result.changes, firstApplyChange);
   for (RopeSite &site : tables) {
     if (!site.bug)
       continue;

@@ -80,8 +80,8 @@ llvm::SmallVector<float> visionFreqs(llvm::ArrayRef<float> invFreq);
 struct ApplySite {
   rope::ApplyOp op;
   RopeSite site;
-  /// The discardable `mrope.site` name rope-raise gives the op, else
-  /// "rope.apply".
+  /// "site N" for the index rope-raise put on the op (mrope.site, the
+  /// site's index in the report), else "site rope.apply".
   std::string label;
   mlir::InFlightDiagnostic error() const;
 };

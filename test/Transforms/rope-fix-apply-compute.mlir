@@ -61,11 +61,11 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
 // CHECK: %[[T:.*]] = onnx.node "Transpose"(%[[HW]])
 // CHECK: %[[ROWS:.*]] = onnx.node "Unsqueeze"(%[[T]]
 // CHECK-NOT: "Range"(%{{.*}}) {name = "flat"
-// CHECK: rope.apply %q by %[[ROWS]] freqs %[[INV]] : tensor<1x2x6x8xf32> by tensor<2x1x6xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2, 2], rotary_dim = 8, theta = 1.000000e+04, freqs = per_section> {mrope.site = "/visual/rotary/Cos", mrope.vision}
+// CHECK: rope.apply %q by %[[ROWS]] freqs %[[INV]] : tensor<1x2x6x8xf32> by tensor<2x1x6xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2, 2], rotary_dim = 8, theta = 1.000000e+04, freqs = per_section> {mrope.site = 1 : i64, mrope.vision}
 module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
   // expected-remark @below {{fixed: added input 'grid_thw' int64 [images, 3]}}
   // expected-remark @below {{fixed: (h, w) of every patch computed in the graph from grid_thw (2x2 merge-block order)}}
-  // expected-remark @below {{fixed: site /visual/rotary/Cos (vision 1d): 2D (h, w) RoPE [2, 2] from (h, w) computed from grid_thw (was Range flat)}}
+  // expected-remark @below {{fixed: site 1 (vision 1d): 2D (h, w) RoPE [2, 2] from (h, w) computed from grid_thw (was Range flat)}}
   // expected-remark @below {{fixed: removed 2 node(s)}}
   onnx.graph @vision(%x: tensor<6x32xf32> {onnx.name = "hidden_states"}, %q: tensor<1x2x6x8xf32> {onnx.name = "q"}) -> (tensor<1x2x6x8xf32> {onnx.name = "q_out"}) {
     %inv = onnx.initializer "inv_freq" : tensor<4xf32> = dense<[1.0, 0.1, 0.01, 0.001]>
@@ -75,7 +75,7 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
     %r = onnx.node "Range"(%zero, %six, %one) {name = "flat"} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<6xi64>
     %axes = onnx.initializer "axes" : tensor<1xi64> = dense<0>
     %p = onnx.node "Unsqueeze"(%r, %axes) : (tensor<6xi64>, tensor<1xi64>) -> tensor<1x6xi64>
-    %q2 = rope.apply %q by %p freqs %inv : tensor<1x2x6x8xf32> by tensor<1x6xi64> freqs tensor<4xf32> with #rope.semantics<sections = [4], rotary_dim = 8, theta = 1.0e4> {mrope.site = "/visual/rotary/Cos", mrope.vision}
+    %q2 = rope.apply %q by %p freqs %inv : tensor<1x2x6x8xf32> by tensor<1x6xi64> freqs tensor<4xf32> with #rope.semantics<sections = [4], rotary_dim = 8, theta = 1.0e4> {mrope.site = 1 : i64, mrope.vision}
     onnx.return %q2 : tensor<1x2x6x8xf32>
   }
 }

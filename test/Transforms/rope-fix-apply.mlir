@@ -7,17 +7,18 @@
 
 // Degenerate M-RoPE: the rows the graph Expands from [B, S] become the
 // input itself, retyped to [3, B, S]; the Expand chain goes; semantics and
-// freqs stay.
+// freqs stay. Both layers' ops of the site change, reported once.
 // CHECK-LABEL: onnx.graph @degenerate
 // CHECK-SAME: %position_ids: tensor<3x1x5xi64> {onnx.dim_params = ["", "batch", "seq"], onnx.name = "position_ids"}
 // CHECK-NOT: "Expand"
 // CHECK-NOT: "Unsqueeze"
-// CHECK: rope.apply %q, %k by %position_ids freqs %inv_freq : {{.*}} with #rope.semantics<sections = [1, 2, 1], rotary_dim = 8, theta = 1.000000e+04> {mrope.site = "/rotary/Cos"}
+// CHECK: %[[L0:.*]]:2 = rope.apply %q, %k by %position_ids freqs %inv_freq : {{.*}} with #rope.semantics<sections = [1, 2, 1], rotary_dim = 8, theta = 1.000000e+04> {mrope.site = 0 : i64}
+// CHECK: rope.apply %[[L0]]#0, %[[L0]]#1 by %position_ids freqs %inv_freq : {{.*}} with #rope.semantics<sections = [1, 2, 1], rotary_dim = 8, theta = 1.000000e+04> {mrope.site = 0 : i64}
 // TEXT-LABEL: onnx.graph @degenerate
 // TEXT: %position_ids: tensor<3x1x5xi64>
 // TEXT-NOT: "Expand"
 module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
-  // expected-remark @below {{fixed: site /rotary/Cos (mrope-degenerate): rows built from input 'position_ids' replaced by input 'position_ids' [3, batch, seq]}}
+  // expected-remark @below {{fixed: site 0 (mrope-degenerate): rows built by output 'rows' from input 'position_ids' replaced by input 'position_ids' [3, batch, seq] (2 rope.apply ops)}}
   // expected-remark @below {{fixed: removed 2 node(s) only the old positions or tables used}}
   // expected-remark @below {{fixed: input 'position_ids' is now int64 [3, batch, seq] (was [batch, seq])}}
   onnx.graph @degenerate(%q: tensor<1x2x5x8xf32> {onnx.name = "q"}, %k: tensor<1x1x5x8xf32> {onnx.name = "k"}, %pos: tensor<1x5xi64> {onnx.dim_params = ["batch", "seq"], onnx.name = "position_ids"}) -> (tensor<1x2x5x8xf32> {onnx.name = "q_out"}, tensor<1x1x5x8xf32> {onnx.name = "k_out"}) {
@@ -26,7 +27,8 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
     %shape = onnx.initializer "shape" : tensor<3xi64> = dense<[3, 1, 1]>
     %u = onnx.node "Unsqueeze"(%pos, %axes) : (tensor<1x5xi64>, tensor<1xi64>) -> tensor<1x1x5xi64>
     %rows = onnx.node "Expand"(%u, %shape) {outputs = ["rows"]} : (tensor<1x1x5xi64>, tensor<3xi64>) -> tensor<3x1x5xi64>
-    %q2, %k2 = rope.apply %q, %k by %rows freqs %inv : tensor<1x2x5x8xf32>, tensor<1x1x5x8xf32> by tensor<3x1x5xi64> freqs tensor<4xf32> with #rope.semantics<sections = [1, 2, 1], rotary_dim = 8, theta = 1.0e4> {mrope.site = "/rotary/Cos"}
+    %q1, %k1 = rope.apply %q, %k by %rows freqs %inv : tensor<1x2x5x8xf32>, tensor<1x1x5x8xf32> by tensor<3x1x5xi64> freqs tensor<4xf32> with #rope.semantics<sections = [1, 2, 1], rotary_dim = 8, theta = 1.0e4> {mrope.site = 0 : i64}
+    %q2, %k2 = rope.apply %q1, %k1 by %rows freqs %inv : tensor<1x2x5x8xf32>, tensor<1x1x5x8xf32> by tensor<3x1x5xi64> freqs tensor<4xf32> with #rope.semantics<sections = [1, 2, 1], rotary_dim = 8, theta = 1.0e4> {mrope.site = 0 : i64}
     onnx.return %q2, %k2 : tensor<1x2x5x8xf32>, tensor<1x1x5x8xf32>
   }
 }
@@ -39,19 +41,19 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
 // CHECK-LABEL: onnx.graph @text
 // CHECK-SAME: %position_ids: tensor<3x?x?xi64> {onnx.dim_params = ["", "batch", "seq"], onnx.name = "position_ids"}
 // CHECK-NOT: "Cast"
-// CHECK: rope.apply %q, %k by %position_ids freqs %inv_freq : tensor<1x2x?x16xf32>, tensor<1x1x?x16xf32> by tensor<3x?x?xi64> freqs tensor<8xf32> with #rope.semantics<sections = [2, 3, 3], rotary_dim = 16, theta = 1.000000e+04> {mrope.site = "/model/rotary/Cos"}
+// CHECK: rope.apply %q, %k by %position_ids freqs %inv_freq : tensor<1x2x?x16xf32>, tensor<1x1x?x16xf32> by tensor<3x?x?xi64> freqs tensor<8xf32> with #rope.semantics<sections = [2, 3, 3], rotary_dim = 16, theta = 1.000000e+04> {mrope.site = 3 : i64}
 // TEXT-LABEL: onnx.graph @text
 // TEXT: %position_ids: tensor<?x?xi32>
 // TEXT: onnx.node "Cast"
 // TEXT: rope.apply {{.*}} with #rope.semantics<sections = [8], rotary_dim = 16, theta = 1.000000e+04>
 module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
-  // expected-remark @below {{fixed: site /model/rotary/Cos (1d): M-RoPE [2, 3, 3] from input 'position_ids' [3, batch, seq] (was input 'position_ids')}}
+  // expected-remark @below {{fixed: site 3 (1d): M-RoPE [2, 3, 3] from input 'position_ids' [3, batch, seq] (was input 'position_ids')}}
   // expected-remark @below {{fixed: removed 1 node(s) only the old positions or tables used}}
   // expected-remark @below {{fixed: input 'position_ids' is now int64 [3, batch, seq] (was [batch, seq])}}
   onnx.graph @text(%q: tensor<1x2x?x16xf32> {onnx.name = "q"}, %k: tensor<1x1x?x16xf32> {onnx.name = "k"}, %pos: tensor<?x?xi32> {onnx.dim_params = ["batch", "seq"], onnx.name = "position_ids"}) -> (tensor<1x2x?x16xf32> {onnx.name = "q_out"}, tensor<1x1x?x16xf32> {onnx.name = "k_out"}) {
     %inv = onnx.initializer "inv_freq" : tensor<8xf32> = dense<[1.0, 0.316227764, 0.1, 0.0316227749, 0.00999999977, 0.00316227763, 0.001, 0.000316227757]>
     %p64 = onnx.node "Cast"(%pos) {attrs = {to = 7 : i64}} : (tensor<?x?xi32>) -> tensor<?x?xi64>
-    %q2, %k2 = rope.apply %q, %k by %p64 freqs %inv : tensor<1x2x?x16xf32>, tensor<1x1x?x16xf32> by tensor<?x?xi64> freqs tensor<8xf32> with #rope.semantics<sections = [8], rotary_dim = 16, theta = 1.0e4> {mrope.site = "/model/rotary/Cos"}
+    %q2, %k2 = rope.apply %q, %k by %p64 freqs %inv : tensor<1x2x?x16xf32>, tensor<1x1x?x16xf32> by tensor<?x?xi64> freqs tensor<8xf32> with #rope.semantics<sections = [8], rotary_dim = 16, theta = 1.0e4> {mrope.site = 3 : i64}
     onnx.return %q2, %k2 : tensor<1x2x?x16xf32>, tensor<1x1x?x16xf32>
   }
 }
