@@ -201,10 +201,13 @@ def main():
         doc = ROOT / "docs" / "benchmarks.md"
         old = doc.read_text() if doc.exists() else "# Benchmarks\n"
         if SECTION in old:
+            # In place: the sections after it belong to other benchmarks.
             start = old.index(SECTION)
             nxt = old.find("\n## ", start + len(SECTION))
-            old = old[:start] + old[nxt + 1:] if nxt != -1 else old[:start]
-        doc.write_text(old.rstrip("\n") + "\n\n" + text)
+            rest = old[nxt + 1:] if nxt != -1 else ""
+            doc.write_text(old[:start] + text + ("\n" + rest if rest else ""))
+        else:
+            doc.write_text(old.rstrip("\n") + "\n\n" + text)
     return 0
 
 
