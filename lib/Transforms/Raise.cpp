@@ -66,6 +66,49 @@ groupRotations(ArrayRef<RaisedRotation> rotations) {
   return groups;
 }
 
+/// The rotated operand of `r` as rope.apply takes it, [B, H, S, R]:
+/// transposed for [B, S, H, R], transposed and given a batch of one for the
+/// vision tower's [S, H, R]. Where the graph left it unranked, a view typed
+/// with what the table broadcast proves (an Identity for [B, H, S, R]).
+Value toBHSD(onnx::OnnxBuilder &emit, OpBuilder &b, const RaisedRotation &r) {
+  Value x = r.rotation.x;
+  auto perm = [&](ArrayRef<int64_t> p) {
+    return b.getNamedAttr("perm", b.getDenseI64ArrayAttr(p));
+  };
+  switch (r.layout) {
+  case HeadLayout::BHSD:
+    return x.getType() == r.type ? x : emit.node("Identity", r.type, {x});
+  case HeadLayout::BSHD:
+    return emit.node("Transpose", r.type, {x}, {perm({0, 2, 1, 3})});
+  case HeadLayout::SHD: {
+    Value hsd = emit.node("Transpose", r.type.clone(r.type.getShape().drop_front()),
+                          {x}, {perm({1, 0, 2})});
+    return emit.node("Unsqueeze", r.type, {hsd, emit.ints({0}, {1}, "axes")});
+  }
+  }
+  llvm_unreachable("unknown head layout");
+}
+
+/// The inverse of toBHSD on a result of rope.apply.
+Value fromBHSD(onnx::OnnxBuilder &emit, OpBuilder &b, const RaisedRotation &r,
+               Value y) {
+  auto perm = [&](ArrayRef<int64_t> p) {
+    return b.getNamedAttr("perm", b.getDenseI64ArrayAttr(p));
+  };
+  switch (r.layout) {
+  case HeadLayout::BHSD:
+    return y;
+  case HeadLayout::BSHD:
+    return emit.node("Transpose", r.graphType, {y}, {perm({0, 2, 1, 3})});
+  case HeadLayout::SHD: {
+    Value hsd = emit.node("Squeeze", r.type.clone(r.type.getShape().drop_front()),
+                          {y, emit.ints({0}, {1}, "axes")});
+    return emit.node("Transpose", r.graphType, {hsd}, {perm({1, 0, 2})});
+  }
+  }
+  llvm_unreachable("unknown head layout");
+}
+
 /// Replaces the uses of `old` by `now`; users that are not ONNX nodes (the
 /// graph's return) keep `old`'s type through an Identity.
 void replaceCombine(OpBuilder &b, onnx::OnnxBuilder &emit, Value old,
@@ -114,18 +157,45 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
         DenseElementsAttr::get(invType, ArrayRef<float>(site.invFreq)),
         "inv_freq");
 
-    // [S] positions (a Range) as [1, S]: one sequence for the whole batch.
+    // [S] positions (a Range) as [1, S]: one sequence for the whole batch;
+    // (h, w) pairs [N, 2] as two rows [2, 1, N].
     Value positions = plan.positions;
-    if (match::rankOf(positions) == 1) {
+    if (!plan.pairPositions && match::rankOf(positions) == -1) {
+      // Rows the graph computes but left unranked: [A, B, S] (checked).
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointAfterValue(positions);
+      int64_t dyn = ShapedType::kDynamic;
+      positions = emit.node(
+          "Identity",
+          RankedTensorType::get({site.semantics.getNumAxes(), dyn, dyn},
+                                match::elementTypeOf(positions)),
+          {positions});
+    }
+    if (plan.pairPositions || match::rankOf(positions) == 1 ||
+        match::isFloatTensor(positions)) {
       OpBuilder::InsertionGuard guard(b);
       if (Operation *def = positions.getDefiningOp())
         b.setInsertionPointAfter(def);
       else
         b.setInsertionPointToStart(&graph.getBodyBlock());
-      auto type = RankedTensorType::get({1, match::dimOf(positions, 0)},
-                                        match::elementTypeOf(positions));
-      positions = emit.node("Unsqueeze", type,
-                            {positions, emit.ints({0}, {1}, "axes")});
+      // A float Range of whole numbers (checked) as int64.
+      if (match::isFloatTensor(positions))
+        positions = emit.node(
+            "Cast", RankedTensorType::get({match::dimOf(positions, 0)}, b.getI64Type()),
+            {positions}, {emit.intAttr("to", 7)});
+      Type elem = match::elementTypeOf(positions);
+      if (plan.pairPositions) {
+        int64_t n = match::dimOf(positions, 0);
+        Value rows = emit.node(
+            "Transpose", RankedTensorType::get({2, n}, elem), {positions},
+            {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 0}))});
+        positions = emit.node("Unsqueeze", RankedTensorType::get({2, 1, n}, elem),
+                              {rows, emit.ints({1}, {1}, "axes")});
+      } else {
+        positions = emit.node("Unsqueeze",
+                              RankedTensorType::get({1, match::dimOf(positions, 0)}, elem),
+                              {positions, emit.ints({0}, {1}, "axes")});
+      }
     }
 
     SmallVector<Operation *> dead;
@@ -136,12 +206,7 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
       SmallVector<Value> inputs;
       SmallVector<Attribute> names;
       for (const RaisedRotation *r : group) {
-        Value x = r->rotation.x;
-        // Unranked q/k (shape inference stopped at a Reshape) get the
-        // [B, H, S, R] type the table broadcast proves.
-        if (x.getType() != r->type)
-          x = emit.node("Identity", r->type, {x});
-        inputs.push_back(x);
+        inputs.push_back(toBHSD(emit, b, *r));
         names.push_back(b.getStringAttr(nodeLabel(r->rotation.combine)));
       }
       auto apply = rope::ApplyOp::create(b, first->getLoc(), inputs, positions,
@@ -153,7 +218,8 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
                << label << " does not verify";
       for (auto [r, result] : llvm::zip(group, apply.getResults())) {
         NodeOp combine = r->rotation.combine;
-        replaceCombine(b, emit, combine.getResults()[0], result);
+        replaceCombine(b, emit, combine.getResults()[0],
+                       fromBHSD(emit, b, *r, result));
         dead.push_back(combine);
       }
     }
@@ -161,7 +227,10 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
     mlir::emitRemark(siteLoc)
         << "rope-raise: site " << index << " (" << label << ") raised: "
         << plan.rotations.size() << " rotation(s) in " << groups.size()
-        << " rope.apply, " << erased << " node(s) removed";
+        << " rope.apply, " << erased << " node(s) removed"
+        << (site.cosNode.isOnnx("Cos") ? ""
+                                       : "; the constant caches are "
+                                         "recomputed from the frequencies");
     return success();
   }
 };

@@ -17,18 +17,31 @@
 
 namespace mrope::raise {
 
-/// One rotation as rope.apply takes it: `type` is the [B, H, S, R] type of
-/// its rotated operand (more precise than the graph's when that one is
-/// unranked).
+/// Where the heads of a rotated operand are.
+enum class HeadLayout {
+  BHSD, ///< [B, H, S, R]: what rope.apply takes
+  BSHD, ///< [B, S, H, R] (GPT-J): transposed around the op
+  SHD,  ///< [S, H, R] (vision tower): [1, H, S, R] around the op
+};
+
+/// One rotation as rope.apply takes it.
 struct RaisedRotation {
   Rotation rotation;
-  mlir::RankedTensorType type;
+  HeadLayout layout = HeadLayout::BHSD;
+  /// The rotated operand's type in the graph (its rank and layout), with
+  /// what the table broadcast proves filled in, and as rope.apply takes it
+  /// ([B, H, S, R]).
+  mlir::RankedTensorType graphType, type;
 };
 
 struct RaisePlan {
   /// What rope.apply rotates by: the site's positions, or the rows the
-  /// graph builds from them (degenerate M-RoPE). [S], [B, S] or [A, B, S].
+  /// graph builds from them (degenerate M-RoPE), or the indices constant
+  /// caches are gathered by. [S], [B, S] or [A, B, S].
   mlir::Value positions;
+  /// A vision tower's (h, w) pairs [tokens, 2]: rope.apply takes them as
+  /// [2, 1, tokens].
+  bool pairPositions = false;
   llvm::SmallVector<RaisedRotation> rotations;
 };
 

@@ -299,3 +299,119 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
   }
 }
 
+
+// -----
+
+// GPT-NeoX-style constant caches gathered by position, rotating q laid out
+// [B, S, H, D] (the table broadcast as [B, S, 1, R]): the op rotates by the
+// Gather's indices, recomputing the caches (every row is cos/sin of the f32
+// angle), with q transposed to [B, H, S, D] and back.
+// CHECK-LABEL: onnx.graph @cache_bshd
+// CHECK-NOT: onnx.node "Gather"
+// CHECK: %[[T:.*]] = onnx.node "Transpose"(%q) {attrs = {perm = array<i64: 0, 2, 1, 3>}{{.*}} : (tensor<?x?x?x4xf32>) -> tensor<?x?x?x4xf32>
+// CHECK: %[[R:.*]] = rope.apply %[[T]] by %position_ids freqs %{{.*}} : tensor<?x?x?x4xf32> by tensor<?x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04> {mrope.rotations = ["output 'y'"], mrope.site = 0 : i64}
+// CHECK: %[[B:.*]] = onnx.node "Transpose"(%[[R]]) {attrs = {perm = array<i64: 0, 2, 1, 3>}
+// CHECK: onnx.return %[[B]]
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @cache_bshd(%q: tensor<?x?x?x4xf32> {onnx.name = "q"}, %position_ids: tensor<?x?xi64> {onnx.name = "position_ids"}) -> (tensor<?x?x?x4xf32> {onnx.name = "y"}) {
+    %cos_cache = onnx.initializer "cos_cached" : tensor<4x4xf32> = dense<[[1.0, 1.0, 1.0, 1.0], [0.540302277, 0.999949992, 0.540302277, 0.999949992], [-0.416146845, 0.999800026, -0.416146845, 0.999800026], [-0.989992499, 0.999550045, -0.989992499, 0.999550045]]>
+    %sin_cache = onnx.initializer "sin_cached" : tensor<4x4xf32> = dense<[[0.0, 0.0, 0.0, 0.0], [0.841470957, 0.00999983307, 0.841470957, 0.00999983307], [0.909297407, 0.0199986659, 0.909297407, 0.0199986659], [0.141120002, 0.0299954992, 0.141120002, 0.0299954992]]>
+    %ax2 = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<1xi64>}, outputs = ["ax2"]} : () -> tensor<1xi64>
+    %halves = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<2xi64>}, outputs = ["halves"]} : () -> tensor<2xi64>
+    // expected-remark @+1 {{in 1 rope.apply, 12 node(s) removed; the constant caches are recomputed from the frequencies}}
+    %c = onnx.node "Gather"(%cos_cache, %position_ids) {attrs = {axis = 0 : i64}, outputs = ["c"]} : (tensor<4x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+    %s = onnx.node "Gather"(%sin_cache, %position_ids) {attrs = {axis = 0 : i64}, outputs = ["s"]} : (tensor<4x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+    %cu = onnx.node "Unsqueeze"(%c, %ax2) {outputs = ["cu"]} : (tensor<?x?x4xf32>, tensor<1xi64>) -> tensor<?x?x1x4xf32>
+    %su = onnx.node "Unsqueeze"(%s, %ax2) {outputs = ["su"]} : (tensor<?x?x4xf32>, tensor<1xi64>) -> tensor<?x?x1x4xf32>
+    %x12:2 = onnx.node "Split"(%q, %halves) {attrs = {axis = -1 : i64}, outputs = ["x1", "x2"]} : (tensor<?x?x?x4xf32>, tensor<2xi64>) -> (tensor<?x?x?x2xf32>, tensor<?x?x?x2xf32>)
+    %nx2 = onnx.node "Neg"(%x12#1) {outputs = ["nx2"]} : (tensor<?x?x?x2xf32>) -> tensor<?x?x?x2xf32>
+    %rot = onnx.node "Concat"(%nx2, %x12#0) {attrs = {axis = -1 : i64}, outputs = ["rot"]} : (tensor<?x?x?x2xf32>, tensor<?x?x?x2xf32>) -> tensor<?x?x?x4xf32>
+    %a = onnx.node "Mul"(%q, %cu) {outputs = ["a"]} : (tensor<?x?x?x4xf32>, tensor<?x?x1x4xf32>) -> tensor<?x?x?x4xf32>
+    %b = onnx.node "Mul"(%rot, %su) {outputs = ["b"]} : (tensor<?x?x?x4xf32>, tensor<?x?x1x4xf32>) -> tensor<?x?x?x4xf32>
+    %y = onnx.node "Add"(%a, %b) {outputs = ["y"]} : (tensor<?x?x?x4xf32>, tensor<?x?x?x4xf32>) -> tensor<?x?x?x4xf32>
+    onnx.return %y : tensor<?x?x?x4xf32>
+  }
+}
+
+// -----
+
+// Decoy: the same caches with one entry of row 3 off by 1e-3 (not what
+// recomputing from the frequencies gives): left as it is.
+// CHECK-LABEL: onnx.graph @cache_mismatch
+// CHECK-NOT: rope.apply
+// CHECK: onnx.node "Gather"
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @cache_mismatch(%q: tensor<?x?x?x4xf32> {onnx.name = "q"}, %position_ids: tensor<?x?xi64> {onnx.name = "position_ids"}) -> (tensor<?x?x?x4xf32> {onnx.name = "y"}) {
+    %cos_cache = onnx.initializer "cos_cached" : tensor<4x4xf32> = dense<[[1.0, 1.0, 1.0, 1.0], [0.540302277, 0.999949992, 0.540302277, 0.999949992], [-0.416146845, 0.999800026, -0.416146845, 0.999800026], [-0.988992499, 0.999550045, -0.989992499, 0.999550045]]>
+    %sin_cache = onnx.initializer "sin_cached" : tensor<4x4xf32> = dense<[[0.0, 0.0, 0.0, 0.0], [0.841470957, 0.00999983307, 0.841470957, 0.00999983307], [0.909297407, 0.0199986659, 0.909297407, 0.0199986659], [0.141120002, 0.0299954992, 0.141120002, 0.0299954992]]>
+    %ax1 = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<1xi64>}, outputs = ["ax1"]} : () -> tensor<1xi64>
+    %halves = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<2xi64>}, outputs = ["halves"]} : () -> tensor<2xi64>
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c') left as is: row 3 of its cos cache is not the f32 angle's value}}
+    %c = onnx.node "Gather"(%cos_cache, %position_ids) {attrs = {axis = 0 : i64}, outputs = ["c"]} : (tensor<4x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+    %s = onnx.node "Gather"(%sin_cache, %position_ids) {attrs = {axis = 0 : i64}, outputs = ["s"]} : (tensor<4x4xf32>, tensor<?x?xi64>) -> tensor<?x?x4xf32>
+    %cu = onnx.node "Unsqueeze"(%c, %ax1) {outputs = ["cu"]} : (tensor<?x?x4xf32>, tensor<1xi64>) -> tensor<?x1x?x4xf32>
+    %su = onnx.node "Unsqueeze"(%s, %ax1) {outputs = ["su"]} : (tensor<?x?x4xf32>, tensor<1xi64>) -> tensor<?x1x?x4xf32>
+    %x12:2 = onnx.node "Split"(%q, %halves) {attrs = {axis = -1 : i64}, outputs = ["x1", "x2"]} : (tensor<?x?x?x4xf32>, tensor<2xi64>) -> (tensor<?x?x?x2xf32>, tensor<?x?x?x2xf32>)
+    %nx2 = onnx.node "Neg"(%x12#1) {outputs = ["nx2"]} : (tensor<?x?x?x2xf32>) -> tensor<?x?x?x2xf32>
+    %rot = onnx.node "Concat"(%nx2, %x12#0) {attrs = {axis = -1 : i64}, outputs = ["rot"]} : (tensor<?x?x?x2xf32>, tensor<?x?x?x2xf32>) -> tensor<?x?x?x4xf32>
+    %a = onnx.node "Mul"(%q, %cu) {outputs = ["a"]} : (tensor<?x?x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x?x?x4xf32>
+    %b = onnx.node "Mul"(%rot, %su) {outputs = ["b"]} : (tensor<?x?x?x4xf32>, tensor<?x1x?x4xf32>) -> tensor<?x?x?x4xf32>
+    %y = onnx.node "Add"(%a, %b) {outputs = ["y"]} : (tensor<?x?x?x4xf32>, tensor<?x?x?x4xf32>) -> tensor<?x?x?x4xf32>
+    onnx.return %y : tensor<?x?x?x4xf32>
+  }
+}
+
+// -----
+
+// The stock vision tower: rows of a per-axis table gathered by (h, w)
+// pairs (unranked), rotating x [tokens, heads, dim]. The pairs become
+// [2, 1, N] positions, x [1, H, N, D] and back; per-section frequencies.
+// CHECK-LABEL: onnx.graph @vision
+// CHECK: %[[HW:.*]] = onnx.node "Concat"
+// CHECK: %[[ROWS:.*]] = onnx.node "Transpose"(%[[HW]]) {attrs = {perm = array<i64: 1, 0>}{{.*}} : (tensor<*xi64>) -> tensor<2x?xi64>
+// CHECK: %[[POS:.*]] = onnx.node "Unsqueeze"(%[[ROWS]], %{{.*}}) {{.*}} -> tensor<2x1x?xi64>
+// CHECK-NOT: onnx.node "Cos"
+// CHECK: %[[XT:.*]] = onnx.node "Transpose"(%x) {attrs = {perm = array<i64: 1, 0, 2>}{{.*}} -> tensor<2x6x8xf32>
+// CHECK: %[[X4:.*]] = onnx.node "Unsqueeze"(%[[XT]], %{{.*}}) {{.*}} -> tensor<1x2x6x8xf32>
+// CHECK: %[[R:.*]] = rope.apply %[[X4]] by %[[POS]] freqs %{{.*}} : tensor<1x2x6x8xf32> by tensor<2x1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2, 2], rotary_dim = 8, theta = 1.000000e+04, freqs = per_section>
+// CHECK: %[[SQ:.*]] = onnx.node "Squeeze"(%[[R]], %{{.*}}) {{.*}} -> tensor<2x6x8xf32>
+// CHECK: %[[Y:.*]] = onnx.node "Transpose"(%[[SQ]]) {attrs = {perm = array<i64: 1, 0, 2>}{{.*}} -> tensor<6x2x8xf32>
+// CHECK: onnx.return %[[Y]]
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @vision(%x: tensor<6x2x8xf32> {onnx.name = "x"}) -> (tensor<6x2x8xf32> {onnx.name = "y"}) {
+    %inv = onnx.node "Constant"() {attrs = {value = dense<[1.000000e+00, 0.00999999977]> : tensor<2xf32>}, outputs = ["inv_freq"]} : () -> tensor<2xf32>
+    %zero = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<i64>}, outputs = ["zero"]} : () -> tensor<i64>
+    %one = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<i64>}, outputs = ["one"]} : () -> tensor<i64>
+    %three = onnx.node "Constant"() {attrs = {value = dense<3> : tensor<i64>}, outputs = ["three"]} : () -> tensor<i64>
+    %four = onnx.node "Constant"() {attrs = {value = dense<4> : tensor<i64>}, outputs = ["four"]} : () -> tensor<i64>
+    %six = onnx.node "Constant"() {attrs = {value = dense<6> : tensor<i64>}, outputs = ["six"]} : () -> tensor<i64>
+    %last = onnx.node "Constant"() {attrs = {value = dense<-1> : tensor<1xi64>}, outputs = ["last"]} : () -> tensor<1xi64>
+    %ax1 = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<1xi64>}, outputs = ["ax1"]} : () -> tensor<1xi64>
+    %halves = onnx.node "Constant"() {attrs = {value = dense<4> : tensor<2xi64>}, outputs = ["halves"]} : () -> tensor<2xi64>
+    %r = onnx.node "Range"(%zero, %four, %one) {name = "/rotary/Range"} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<4xi64>
+    %rf = onnx.node "Cast"(%r) {attrs = {to = 1 : i64}} : (tensor<4xi64>) -> tensor<4xf32>
+    %rfu = onnx.node "Unsqueeze"(%rf, %ax1) : (tensor<4xf32>, tensor<1xi64>) -> tensor<4x1xf32>
+    %table = onnx.node "Mul"(%rfu, %inv) : (tensor<4x1xf32>, tensor<2xf32>) -> tensor<4x2xf32>
+    %p = onnx.node "Range"(%zero, %six, %one) {name = "/patches/Range"} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<6xi64>
+    %h = onnx.node "Div"(%p, %three) : (tensor<6xi64>, tensor<i64>) -> tensor<6xi64>
+    %w = onnx.node "Mod"(%p, %three) : (tensor<6xi64>, tensor<i64>) -> tensor<6xi64>
+    %hu = onnx.node "Unsqueeze"(%h, %last) : (tensor<6xi64>, tensor<1xi64>) -> tensor<6x1xi64>
+    %wu = onnx.node "Unsqueeze"(%w, %last) : (tensor<6xi64>, tensor<1xi64>) -> tensor<6x1xi64>
+    %hw = onnx.node "Concat"(%hu, %wu) {attrs = {axis = -1 : i64}} : (tensor<6x1xi64>, tensor<6x1xi64>) -> tensor<*xi64>
+    %g = onnx.node "Gather"(%table, %hw) {attrs = {axis = 0 : i64}} : (tensor<4x2xf32>, tensor<*xi64>) -> tensor<*xf32>
+    %f = onnx.node "Flatten"(%g) {attrs = {axis = 1 : i64}} : (tensor<*xf32>) -> tensor<6x4xf32>
+    %emb = onnx.node "Concat"(%f, %f) {attrs = {axis = -1 : i64}} : (tensor<6x4xf32>, tensor<6x4xf32>) -> tensor<6x8xf32>
+    // expected-remark @+1 {{rope-raise: site 0 (/rotary/Cos) raised: 1 rotation(s) in 1 rope.apply}}
+    %c = onnx.node "Cos"(%emb) {name = "/rotary/Cos"} : (tensor<6x8xf32>) -> tensor<6x8xf32>
+    %s = onnx.node "Sin"(%emb) : (tensor<6x8xf32>) -> tensor<6x8xf32>
+    %cu = onnx.node "Unsqueeze"(%c, %ax1) : (tensor<6x8xf32>, tensor<1xi64>) -> tensor<6x1x8xf32>
+    %su = onnx.node "Unsqueeze"(%s, %ax1) : (tensor<6x8xf32>, tensor<1xi64>) -> tensor<6x1x8xf32>
+    %x12:2 = onnx.node "Split"(%x, %halves) {attrs = {axis = -1 : i64}} : (tensor<6x2x8xf32>, tensor<2xi64>) -> (tensor<6x2x4xf32>, tensor<6x2x4xf32>)
+    %nx2 = onnx.node "Neg"(%x12#1) : (tensor<6x2x4xf32>) -> tensor<6x2x4xf32>
+    %rot = onnx.node "Concat"(%nx2, %x12#0) {attrs = {axis = -1 : i64}} : (tensor<6x2x4xf32>, tensor<6x2x4xf32>) -> tensor<6x2x8xf32>
+    %a = onnx.node "Mul"(%x, %cu) : (tensor<6x2x8xf32>, tensor<6x1x8xf32>) -> tensor<6x2x8xf32>
+    %b = onnx.node "Mul"(%rot, %su) : (tensor<6x2x8xf32>, tensor<6x1x8xf32>) -> tensor<6x2x8xf32>
+    %y = onnx.node "Add"(%a, %b) : (tensor<6x2x8xf32>, tensor<6x2x8xf32>) -> tensor<6x2x8xf32>
+    onnx.return %y : tensor<6x2x8xf32>
+  }
+}

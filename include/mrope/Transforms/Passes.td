@@ -36,17 +36,29 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
     rotated outputs (the Add nodes), and the nodes only the old tables,
     section merge and rotations used are removed.
 
-    The op rotates by the positions exactly as the graph has them (a graph
-    input, a Range — given as `[1, S]` through an Unsqueeze — or positions
-    the graph computes); degenerate M-RoPE rotates by the three rows the
-    graph builds, so the op computes what the graph computed. `freqs` is an
-    initializer `mrope_raise.inv_freq` with the graph's own frequency table
-    (exact f32 bits) and `semantics` the recovered `#rope.semantics`
-    (sections, rotary dim, theta, pair layout, interleaving). Partial rotary
-    is raised on the rotated slice: the op rotates the slice the graph
-    rotates (`rotary_dim` = its width) and the graph's own Concat re-joins
-    the untouched channels. Where the graph left q/k unranked, an Identity
-    node gives the op the `[B, H, S, R]` type the table broadcast proves.
+    The op rotates by the positions exactly as the graph has them: a graph
+    input, a Range (`[S]` given as `[1, S]` through an Unsqueeze; a float
+    Range of whole numbers through a Cast to int64), or the `[A, B, S]` rows
+    the graph computes itself (get_rope_index from token ids and grids).
+    Degenerate M-RoPE rotates by the three rows the graph builds, so the op
+    computes what the graph computed. Tables gathered from constant caches
+    rotate by the Gather's indices; the caches are recomputed, which is
+    done only when every row of them is within 1e-6 of cos/sin of the f32
+    angle `f32(p) * inv_freq`. A vision tower's `(h, w)` pairs `[N, 2]` are
+    given as `[2, 1, N]`. `freqs` is an initializer `mrope_raise.inv_freq`
+    with the graph's own frequency table (exact f32 bits; for caches, what
+    the analysis recovers) and `semantics` the recovered `#rope.semantics`
+    (sections, rotary dim, theta, pair layout, interleaving, per-section
+    frequencies).
+
+    rope.apply rotates `[B, H, S, D]`. Operands laid out `[B, S, H, D]`
+    (the table broadcast as `[B, S, 1, R]`, GPT-J) are transposed around
+    the op, and a vision tower's `[S, H, D]` (table `[S, 1, R]`) becomes
+    `[1, H, S, D]` and back. Where the graph left q/k unranked, an Identity
+    gives the op the type the table broadcast proves. Partial rotary is
+    raised on the rotated slice: the op rotates the slice the graph rotates
+    (`rotary_dim` = its width) and the graph's own Concat re-joins the
+    untouched channels.
 
     Each op carries two discardable attributes naming its site (see
     `include/mrope/Transforms/RopeRaise.h`): `mrope.site` (i64, the site's
@@ -58,10 +70,9 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
     provably computes what it computes: its tables reach every rotation only
     through views, broadcasts, float casts, identity scalings (Mul by 1) and
     the section merge; each rotation adds `x * cos` and `rotate(x) * sin`
-    with the table broadcast as `[B, 1, S, R]` over `[B, H, S, R]`; the
-    positions are integer `[S]`, `[B, S]` or `[A, B, S]`. Tables gathered
-    from constant caches and vision towers (`[tokens, heads, dim]`) are
-    left as they are.
+    with the table broadcast over a heads axis; the angles are not reordered
+    by data beyond the positions (Qwen2.5-VL's window index is refused); the
+    positions are integer rows of a shape the op takes.
 
     `convert-rope-to-onnx` lowers the raised ops back to ONNX nodes;
     `test/models/zoo-raise.test` checks in ONNX Runtime that the round trip
