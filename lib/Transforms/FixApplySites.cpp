@@ -34,19 +34,27 @@ InFlightDiagnostic ApplySite::error() const {
          << label << ": ";
 }
 
-/// A vision tower's rotation: marked by rope-raise, or q/k that are a rank-3
-/// [tokens, heads, dim] tensor given a leading batch of 1 (Unsqueeze) and
-/// moved to [1, heads, tokens, dim] (Transpose).
+/// A vision tower's rotation: marked, or q/k that rope-raise made from the
+/// tower's rank-3 [tokens, heads, dim] by a Transpose and an Unsqueeze (in
+/// either order) to [1, heads, tokens, dim].
 static bool isVisionApply(rope::ApplyOp op) {
   if (op->hasAttr(kVisionAttr))
     return true;
   return llvm::all_of(op.getInputs(), [](Value x) {
-    auto t = dyn_cast_or_null<onnx::NodeOp>(x.getDefiningOp());
-    if (!t || !t.isOnnx("Transpose") || t.getInputs().empty())
-      return false;
-    auto u = dyn_cast_or_null<onnx::NodeOp>(t.getInputs()[0].getDefiningOp());
-    return u && (u.isOnnx("Unsqueeze") || u.isOnnx("Reshape")) &&
-           !u.getInputs().empty() && rankOf(u.getInputs()[0]) == 3;
+    // The rank-3 view may be the Transpose's result (its input may be
+    // unranked where shape inference stopped).
+    bool transposed = false, unsqueezed = false, rank3 = false;
+    for (int step = 0; step < 2; ++step) {
+      auto node = dyn_cast_or_null<onnx::NodeOp>(x.getDefiningOp());
+      if (!node || node.getInputs().empty() ||
+          !(node.isOnnx("Transpose") || node.isOnnx("Unsqueeze")))
+        return false;
+      transposed |= node.isOnnx("Transpose");
+      unsqueezed |= node.isOnnx("Unsqueeze");
+      x = node.getInputs()[0];
+      rank3 |= rankOf(x) == 3;
+    }
+    return transposed && unsqueezed && rank3;
   });
 }
 
@@ -189,7 +197,7 @@ LogicalResult fix::fixTextApply(ApplySite &apply, const FixOptions &options,
 }
 
 LogicalResult fix::fixVisionApply(ApplySite &apply, const FixOptions &options,
-                                  FixResult &result,
+                                  FixResult &result, Value &visionRows,
                                   SmallVectorImpl<Operation *> &dead) {
   RopeSite &site = apply.site;
   rope::ApplyOp op = apply.op;
@@ -205,11 +213,15 @@ LogicalResult fix::fixVisionApply(ApplySite &apply, const FixOptions &options,
   auto onnxGraph = op->getParentOfType<onnx::GraphOp>();
   auto q = cast<RankedTensorType>(op.getInputs().front().getType());
   int64_t patches = q.getDimSize(2);
-  FailureOr<Value> rows =
-      visionPositions(onnxGraph, patches, options.computePositions, result,
-                      [&] { return apply.error(); });
-  if (failed(rows))
-    return failure();
+  // Every layer's op rotates the same patches: one (h, w) for all of them.
+  if (!visionRows) {
+    FailureOr<Value> rows =
+        visionPositions(onnxGraph, patches, options.computePositions, result,
+                        [&] { return apply.error(); });
+    if (failed(rows))
+      return failure();
+    visionRows = *rows;
+  }
   int64_t half = numFreqs / 2;
   auto semantics = rope::SemanticsAttr::get(
       op.getContext(), {half, half}, old.getRotaryDim(), old.getTheta(),
@@ -230,7 +242,7 @@ LogicalResult fix::fixVisionApply(ApplySite &apply, const FixOptions &options,
       dead.push_back(producer);
   }
   Value oldRows = op.getPositions();
-  setPositions(op, *rows);
+  setPositions(op, visionRows);
   op.setSemanticsAttr(semantics);
   if (Operation *producer = oldRows.getDefiningOp())
     dead.push_back(producer);

@@ -162,6 +162,7 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   DecoderPositions positions(graph, options, result, oldPositions);
   SmallVector<Operation *> dead;
   size_t firstApplyChange = result.changes.size();
+  Value visionRows;
   for (ApplySite &apply : applies) {
     if (!apply.site.bug)
       continue;
@@ -172,7 +173,7 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
       break;
     case PositionKind::OneD:
       fixed = apply.site.vision
-                  ? fixVisionApply(apply, options, result, dead)
+                  ? fixVisionApply(apply, options, result, visionRows, dead)
                   : fixTextApply(apply, options, positions, dead);
       break;
     default:

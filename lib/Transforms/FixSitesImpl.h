@@ -100,8 +100,10 @@ mlir::LogicalResult fixTextApply(ApplySite &apply, const FixOptions &options,
                                  DecoderPositions &positions,
                                  llvm::SmallVectorImpl<mlir::Operation *> &dead);
 /// Vision tower: flat 1D patch index -> (h, w) 2D RoPE.
+/// `visionRows`: the (h, w) rows made for an earlier op of the graph, or
+/// null (then made here and returned through it).
 mlir::LogicalResult fixVisionApply(ApplySite &apply, const FixOptions &options,
-                                   FixResult &result,
+                                   FixResult &result, mlir::Value &visionRows,
                                    llvm::SmallVectorImpl<mlir::Operation *> &dead);
 
 //===-- Fallback: sites left as ONNX nodes --------------------------------===//
