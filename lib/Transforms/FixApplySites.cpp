@@ -182,17 +182,9 @@ LogicalResult fix::fixTextApply(ApplySite &apply, const FixOptions &options,
   apply.op.setSemanticsAttr(semantics);
   if (Operation *producer = oldRows.getDefiningOp())
     dead.push_back(producer);
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << apply.label << " (1d";
-  if (old.getLayout() == rope::PairLayout::gptj)
-    os << ", gptj pairs";
-  os << "): M-RoPE [";
-  llvm::interleaveComma(*sections, os);
-  os << "]" << (order == rope::SectionOrder::interleaved ? " interleaved" : "")
-     << " from " << positions.describe() << " (was " << positionsName(site)
-     << ")";
-  positions.result.changes.push_back(text);
+  positions.result.changes.push_back(describeTextFix(
+      apply.label, old.getLayout(), "M-RoPE", *sections, order, positions,
+      site));
   return success();
 }
 

@@ -436,6 +436,24 @@ fix::visionPositions(onnx::GraphOp graph, int64_t patches, bool compute,
                    {rows, emit.ints({1}, {1}, "vision_axes")});
 }
 
+std::string fix::describeTextFix(StringRef label, rope::PairLayout layout,
+                                 StringRef what, ArrayRef<int64_t> sections,
+                                 rope::SectionOrder order,
+                                 const DecoderPositions &positions,
+                                 const RopeSite &site) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << label << " (1d";
+  if (layout == rope::PairLayout::gptj)
+    os << ", gptj pairs";
+  os << "): " << what << " [";
+  llvm::interleaveComma(sections, os);
+  os << "]" << (order == rope::SectionOrder::interleaved ? " interleaved" : "")
+     << " from " << positions.describe() << " (was " << positionsName(site)
+     << ")";
+  return text;
+}
+
 SmallVector<float> fix::visionFreqs(ArrayRef<float> invFreq) {
   SmallVector<float> table;
   for (size_t j = 0; j < invFreq.size(); j += 2)

@@ -55,6 +55,15 @@ struct DecoderPositions {
   mlir::FailureOr<mlir::Value> get();
 };
 
+/// The change line of a 1D site made M-RoPE: "<label> (1d[, gptj pairs]):
+/// <what> [t, h, w][ interleaved] from <new positions> (was <old>)".
+std::string describeTextFix(llvm::StringRef label, rope::PairLayout layout,
+                            llvm::StringRef what,
+                            llvm::ArrayRef<int64_t> sections,
+                            rope::SectionOrder order,
+                            const DecoderPositions &positions,
+                            const RopeSite &site);
+
 /// (h, w) of every vision patch as position rows [2, 1, patches] (two axes
 /// of one "batch"), from the `vision_position_ids` [patches, 2] input (found
 /// or added; python: mrope.reference.vision_positions(grid_thw) gives them in

@@ -141,17 +141,9 @@ LogicalResult fix::fixTextTables(RopeSite &site, const FixOptions &options,
   site.sinTable.replaceAllUsesWith(sin);
   replaced.push_back(site.cosNode);
   replaced.push_back(site.sinNode);
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "site " << nodeLabel(site.cosNode) << " (1d";
-  if (site.getLayout() == rope::PairLayout::gptj)
-    os << ", gptj pairs";
-  os << "): tables rebuilt as M-RoPE [";
-  llvm::interleaveComma(*sections, os);
-  os << "]" << (order == rope::SectionOrder::interleaved ? " interleaved" : "")
-     << " from " << positions.describe() << " (was " << positionsName(site)
-     << ")";
-  positions.result.changes.push_back(text);
+  positions.result.changes.push_back(describeTextFix(
+      "site " + nodeLabel(site.cosNode), site.getLayout(),
+      "tables rebuilt as M-RoPE", *sections, order, positions, site));
   return success();
 }
 
