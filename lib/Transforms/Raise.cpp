@@ -124,6 +124,78 @@ void replaceCombine(OpBuilder &b, onnx::OnnxBuilder &emit, Value old,
   }
 }
 
+/// The positions operand of a site's ops, from what the graph rotates by:
+/// unranked computed rows typed [A, B, S]; a float Range of whole numbers
+/// cast to int64; [S] (a Range, one sequence broadcast over the batch by the
+/// graph's tables) as [B, S] with B taken from `first`'s operand (rope.apply
+/// wants a row per batch entry; the vision tower's [S, H, D] gets a batch of
+/// one, so [1, S]); (h, w) pairs [N, 2] as two rows [2, 1, N]. Nodes go
+/// right after the positions, the Expand before the first rotation.
+Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b,
+                     onnx::GraphOp graph, RopeSite &site,
+                     const RaisePlan &plan, const RaisedRotation &r) {
+  Value positions = plan.positions;
+  if (!plan.pairPositions && match::rankOf(positions) == -1) {
+    // Rows the graph computes but left unranked: [A, B, S] (checked).
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfterValue(positions);
+    int64_t dyn = ShapedType::kDynamic;
+    positions = emit.node(
+        "Identity",
+        RankedTensorType::get({site.semantics.getNumAxes(), dyn, dyn},
+                              match::elementTypeOf(positions)),
+        {positions});
+  }
+  if (plan.pairPositions || match::rankOf(positions) == 1 ||
+      match::isFloatTensor(positions)) {
+    OpBuilder::InsertionGuard guard(b);
+    if (Operation *def = positions.getDefiningOp())
+      b.setInsertionPointAfter(def);
+    else
+      b.setInsertionPointToStart(&graph.getBodyBlock());
+    // A float Range of whole numbers (checked) as int64.
+    if (match::isFloatTensor(positions))
+      positions = emit.node(
+          "Cast", RankedTensorType::get({match::dimOf(positions, 0)}, b.getI64Type()),
+          {positions}, {emit.intAttr("to", 7)});
+    Type elem = match::elementTypeOf(positions);
+    if (plan.pairPositions) {
+      int64_t n = match::dimOf(positions, 0);
+      Value rows = emit.node(
+          "Transpose", RankedTensorType::get({2, n}, elem), {positions},
+          {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 0}))});
+      positions = emit.node("Unsqueeze", RankedTensorType::get({2, 1, n}, elem),
+                            {rows, emit.ints({1}, {1}, "axes")});
+    } else {
+      positions = emit.node("Unsqueeze",
+                            RankedTensorType::get({1, match::dimOf(positions, 0)}, elem),
+                            {positions, emit.ints({0}, {1}, "axes")});
+    }
+  }
+
+  // [1, S] -> [B, S], B from the first rotated operand's shape.
+  if (match::rankOf(plan.positions) == 1 && !plan.pairPositions &&
+      r.layout != HeadLayout::SHD) {
+    b.setInsertionPoint(r.rotation.combine);
+    Type i64 = b.getI64Type();
+    Value shape = emit.node(
+        "Shape", RankedTensorType::get({r.graphType.getRank()}, i64),
+        {r.rotation.x});
+    Value batch = emit.node("Gather", RankedTensorType::get({1}, i64),
+                            {shape, emit.ints({0}, {1}, "batch_axis")},
+                            {emit.intAttr("axis", 0)});
+    Value target = emit.node("Concat", RankedTensorType::get({2}, i64),
+                             {batch, emit.ints({1}, {1}, "one")},
+                             {emit.intAttr("axis", 0)});
+    auto posType = cast<RankedTensorType>(positions.getType());
+    positions = emit.node(
+        "Expand",
+        posType.clone({r.type.getDimSize(0), posType.getDimSize(1)}),
+        {positions, target});
+  }
+  return positions;
+}
+
 struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
   void runOnOperation() override {
     SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
@@ -149,6 +221,8 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
     OpBuilder b(&getContext());
     Location siteLoc = site.cosNode.getLoc();
     std::string label = nodeLabel(site.cosNode);
+    // The table nodes are erased below: read what the remark needs now.
+    bool fromCaches = !site.cosNode.isOnnx("Cos");
     std::string prefix = "mrope_raise/site_" + std::to_string(index);
     onnx::OnnxBuilder emit(b, graph, siteLoc, prefix, "mrope_raise");
     auto invType = RankedTensorType::get(
@@ -157,49 +231,10 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
         DenseElementsAttr::get(invType, ArrayRef<float>(site.invFreq)),
         "inv_freq");
 
-    // [S] positions (a Range) as [1, S]: one sequence for the whole batch;
-    // (h, w) pairs [N, 2] as two rows [2, 1, N].
-    Value positions = plan.positions;
-    if (!plan.pairPositions && match::rankOf(positions) == -1) {
-      // Rows the graph computes but left unranked: [A, B, S] (checked).
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointAfterValue(positions);
-      int64_t dyn = ShapedType::kDynamic;
-      positions = emit.node(
-          "Identity",
-          RankedTensorType::get({site.semantics.getNumAxes(), dyn, dyn},
-                                match::elementTypeOf(positions)),
-          {positions});
-    }
-    if (plan.pairPositions || match::rankOf(positions) == 1 ||
-        match::isFloatTensor(positions)) {
-      OpBuilder::InsertionGuard guard(b);
-      if (Operation *def = positions.getDefiningOp())
-        b.setInsertionPointAfter(def);
-      else
-        b.setInsertionPointToStart(&graph.getBodyBlock());
-      // A float Range of whole numbers (checked) as int64.
-      if (match::isFloatTensor(positions))
-        positions = emit.node(
-            "Cast", RankedTensorType::get({match::dimOf(positions, 0)}, b.getI64Type()),
-            {positions}, {emit.intAttr("to", 7)});
-      Type elem = match::elementTypeOf(positions);
-      if (plan.pairPositions) {
-        int64_t n = match::dimOf(positions, 0);
-        Value rows = emit.node(
-            "Transpose", RankedTensorType::get({2, n}, elem), {positions},
-            {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 0}))});
-        positions = emit.node("Unsqueeze", RankedTensorType::get({2, 1, n}, elem),
-                              {rows, emit.ints({1}, {1}, "axes")});
-      } else {
-        positions = emit.node("Unsqueeze",
-                              RankedTensorType::get({1, match::dimOf(positions, 0)}, elem),
-                              {positions, emit.ints({0}, {1}, "axes")});
-      }
-    }
-
-    SmallVector<Operation *> dead;
     auto groups = groupRotations(plan.rotations);
+    Value positions = positionsForOp(emit, b, graph, site, plan,
+                                     *groups.front().front());
+    SmallVector<Operation *> dead;
     for (ArrayRef<const RaisedRotation *> group : groups) {
       Operation *first = group.front()->rotation.combine;
       b.setInsertionPoint(first);
@@ -228,9 +263,9 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
         << "rope-raise: site " << index << " (" << label << ") raised: "
         << plan.rotations.size() << " rotation(s) in " << groups.size()
         << " rope.apply, " << erased << " node(s) removed"
-        << (site.cosNode.isOnnx("Cos") ? ""
-                                       : "; the constant caches are "
-                                         "recomputed from the frequencies");
+        << (fromCaches ? "; the constant caches are recomputed from the "
+                         "frequencies"
+                       : "");
     return success();
   }
 };

@@ -83,14 +83,39 @@ bool carriesTable(Value v, Value table, std::string &why) {
   return false;
 }
 
-/// Whether `rot` is rotate(x): x's channels rearranged (Slice, Split,
-/// Gather, Unsqueeze/Squeeze/Reshape/Flatten, Concat) with some of them
-/// negated. The analysis read the pair layout from the spelling.
+/// One piece of rotate(x) as a Concat input: whether it is negated, and
+/// whether it is known to start at x's first channel (a Slice starting at
+/// 0, or the first result of a Split).
+struct Piece {
+  bool negated = false, atStart = false;
+};
+Piece pieceOf(Value v) {
+  Piece piece;
+  for (NodeBinder node(v); node.isAnyOf("Neg", "Unsqueeze", "Squeeze", "Identity");
+       node = NodeBinder(v)) {
+    piece.negated |= node.is("Neg");
+    v = node.input(0);
+  }
+  NodeBinder node(v);
+  if (node.is("Slice")) {
+    std::optional<SmallVector<int64_t>> starts = node.constInts(1);
+    piece.atStart = starts && *starts == SmallVector<int64_t>{0};
+  } else if (node.is("Split")) {
+    piece.atStart = cast<OpResult>(v).getResultNumber() == 0;
+  }
+  return piece;
+}
+
+/// Whether `rot` is rotate(x) in the direction rope.apply rotates: x's
+/// channels rearranged (Slice, Split, Gather, Unsqueeze/Squeeze/Reshape/
+/// Flatten, Concat), and the Concat that puts the halves (neox) or the pair
+/// members (GPT-J) together takes first a negated piece that does not start
+/// at channel 0 (x2, or the odd channels) and then an unnegated one that
+/// does (x1, or the even channels): Concat(-x2, x1), stack(-x_odd, x_even).
+/// Concat(x2, -x1) rotates the other way and is refused.
 bool rotates(Value rot, Value x, std::string &why) {
-  int negations = 0;
   std::optional<NodeBinder> stuck =
       walkBackTo(rot, x, [&](const NodeBinder &node) -> Value {
-        negations += node.is("Neg");
         return node.isAnyOf("Neg", "Slice", "Split", "Gather", "Unsqueeze",
                             "Squeeze", "Reshape", "Flatten", "Identity")
                    ? node.input(0)
@@ -101,8 +126,18 @@ bool rotates(Value rot, Value x, std::string &why) {
           "cos product's x";
     return false;
   }
-  if (negations == 0) {
-    why = "the rotated operand of the sin product negates nothing";
+  NodeBinder concat(rot);
+  while (concat.isAnyOf("Reshape", "Flatten", "Identity"))
+    concat = NodeBinder(concat.input(0));
+  Piece first = concat.is("Concat") && concat.numInputs() == 2
+                    ? pieceOf(concat.input(0))
+                    : Piece();
+  Piece second = concat.is("Concat") && concat.numInputs() == 2
+                     ? pieceOf(concat.input(1))
+                     : Piece();
+  if (!first.negated || first.atStart || second.negated || !second.atStart) {
+    why = "the rotated operand of the sin product is not Concat(-x2, x1) or "
+          "its pairwise form (another direction or spelling)";
     return false;
   }
   return true;

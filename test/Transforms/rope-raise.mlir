@@ -415,3 +415,154 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
     onnx.return %y : tensor<6x2x8xf32>
   }
 }
+
+// -----
+
+// Positions from a Range over the sequence ([S], one sequence for the whole
+// batch): given to the op as [1, S] expanded to the batch of q, [B, S].
+// Two layers: q and k of the first share
+// an op; the second layer's q is computed from the first layer's output, so
+// it gets an op of its own.
+// CHECK-LABEL: onnx.graph @range_two_layers
+// CHECK: %[[RANGE:.*]] = onnx.node "Range"
+// CHECK-NEXT: %[[ROW:.*]] = onnx.node "Unsqueeze"(%[[RANGE]], %{{.*}}) {name = "mrope_raise/site_0/Unsqueeze"} : (tensor<?xi64>, tensor<1xi64>) -> tensor<1x?xi64>
+// CHECK: %[[SHAPE:.*]] = onnx.node "Shape"(%q)
+// CHECK-NEXT: %[[B:.*]] = onnx.node "Gather"(%[[SHAPE]], %mrope_raise.batch_axis)
+// CHECK-NEXT: %[[BS:.*]] = onnx.node "Concat"(%[[B]], %mrope_raise.one)
+// CHECK-NEXT: %[[POS:.*]] = onnx.node "Expand"(%[[ROW]], %[[BS]]) {{.*}} -> tensor<1x?xi64>
+// CHECK: %[[L0:.*]]:2 = rope.apply %q, %k by %[[POS]] freqs %[[INV:.*]] : tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32> by tensor<1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04> {mrope.rotations = ["output 'yq'", "output 'yk'"], mrope.site = 0 : i64}
+// CHECK: %[[Q2:.*]] = onnx.node "Add"(%[[L0]]#0, %[[L0]]#1)
+// CHECK: %[[L1:.*]] = rope.apply %[[Q2]] by %[[POS]] freqs %[[INV]] : tensor<1x2x?x4xf32> by tensor<1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04> {mrope.rotations = ["output 'y2'"], mrope.site = 0 : i64}
+// CHECK: onnx.return %[[L1]]
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @range_two_layers(%q: tensor<1x2x?x4xf32> {onnx.name = "q"}, %k: tensor<1x2x?x4xf32> {onnx.name = "k"}) -> (tensor<1x2x?x4xf32> {onnx.name = "y2"}) {
+    %inv = onnx.node "Constant"() {attrs = {value = dense<[1.000000e+00, 0.00999999977]> : tensor<2xf32>}, outputs = ["inv_freq"]} : () -> tensor<2xf32>
+    %zero = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<i64>}, outputs = ["zero"]} : () -> tensor<i64>
+    %one = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<i64>}, outputs = ["one"]} : () -> tensor<i64>
+    %two = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<i64>}, outputs = ["two"]} : () -> tensor<i64>
+    %last = onnx.node "Constant"() {attrs = {value = dense<-1> : tensor<1xi64>}, outputs = ["last"]} : () -> tensor<1xi64>
+    %ax0 = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<1xi64>}, outputs = ["ax0"]} : () -> tensor<1xi64>
+    %halves = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<2xi64>}, outputs = ["halves"]} : () -> tensor<2xi64>
+    %shape = onnx.node "Shape"(%q) {outputs = ["shape"]} : (tensor<1x2x?x4xf32>) -> tensor<4xi64>
+    %seq = onnx.node "Gather"(%shape, %two) {attrs = {axis = 0 : i64}, outputs = ["seq"]} : (tensor<4xi64>, tensor<i64>) -> tensor<i64>
+    %r = onnx.node "Range"(%zero, %seq, %one) {outputs = ["r"]} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+    %rf = onnx.node "Cast"(%r) {attrs = {to = 1 : i64}, outputs = ["rf"]} : (tensor<?xi64>) -> tensor<?xf32>
+    %ru = onnx.node "Unsqueeze"(%rf, %last) {outputs = ["ru"]} : (tensor<?xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+    %ang = onnx.node "Mul"(%ru, %inv) {outputs = ["ang"]} : (tensor<?x1xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+    %emb = onnx.node "Concat"(%ang, %ang) {attrs = {axis = -1 : i64}, outputs = ["emb"]} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x4xf32>
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c') raised: 3 rotation(s) in 2 rope.apply}}
+    %c = onnx.node "Cos"(%emb) {outputs = ["c"]} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+    %s = onnx.node "Sin"(%emb) {outputs = ["s"]} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+    %c1 = onnx.node "Unsqueeze"(%c, %ax0) {outputs = ["c1"]} : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<1x?x4xf32>
+    %s1 = onnx.node "Unsqueeze"(%s, %ax0) {outputs = ["s1"]} : (tensor<?x4xf32>, tensor<1xi64>) -> tensor<1x?x4xf32>
+    %cu = onnx.node "Unsqueeze"(%c1, %ax0) {outputs = ["cu"]} : (tensor<1x?x4xf32>, tensor<1xi64>) -> tensor<1x1x?x4xf32>
+    %su = onnx.node "Unsqueeze"(%s1, %ax0) {outputs = ["su"]} : (tensor<1x?x4xf32>, tensor<1xi64>) -> tensor<1x1x?x4xf32>
+    %q12:2 = onnx.node "Split"(%q, %halves) {attrs = {axis = -1 : i64}, outputs = ["q1", "q2"]} : (tensor<1x2x?x4xf32>, tensor<2xi64>) -> (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>)
+    %nq2 = onnx.node "Neg"(%q12#1) {outputs = ["nq2"]} : (tensor<1x2x?x2xf32>) -> tensor<1x2x?x2xf32>
+    %qrot = onnx.node "Concat"(%nq2, %q12#0) {attrs = {axis = -1 : i64}, outputs = ["qrot"]} : (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>) -> tensor<1x2x?x4xf32>
+    %qa = onnx.node "Mul"(%q, %cu) {outputs = ["qa"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %qb = onnx.node "Mul"(%qrot, %su) {outputs = ["qb"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %yq = onnx.node "Add"(%qa, %qb) {outputs = ["yq"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %k12:2 = onnx.node "Split"(%k, %halves) {attrs = {axis = -1 : i64}, outputs = ["k1", "k2"]} : (tensor<1x2x?x4xf32>, tensor<2xi64>) -> (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>)
+    %nk2 = onnx.node "Neg"(%k12#1) {outputs = ["nk2"]} : (tensor<1x2x?x2xf32>) -> tensor<1x2x?x2xf32>
+    %krot = onnx.node "Concat"(%nk2, %k12#0) {attrs = {axis = -1 : i64}, outputs = ["krot"]} : (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>) -> tensor<1x2x?x4xf32>
+    %ka = onnx.node "Mul"(%k, %cu) {outputs = ["ka"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %kb = onnx.node "Mul"(%krot, %su) {outputs = ["kb"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %yk = onnx.node "Add"(%ka, %kb) {outputs = ["yk"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %h = onnx.node "Add"(%yq, %yk) {outputs = ["h"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %h12:2 = onnx.node "Split"(%h, %halves) {attrs = {axis = -1 : i64}, outputs = ["h1", "h2"]} : (tensor<1x2x?x4xf32>, tensor<2xi64>) -> (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>)
+    %nh2 = onnx.node "Neg"(%h12#1) {outputs = ["nh2"]} : (tensor<1x2x?x2xf32>) -> tensor<1x2x?x2xf32>
+    %hrot = onnx.node "Concat"(%nh2, %h12#0) {attrs = {axis = -1 : i64}, outputs = ["hrot"]} : (tensor<1x2x?x2xf32>, tensor<1x2x?x2xf32>) -> tensor<1x2x?x4xf32>
+    %ha = onnx.node "Mul"(%h, %cu) {outputs = ["ha"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %hb = onnx.node "Mul"(%hrot, %su) {outputs = ["hb"]} : (tensor<1x2x?x4xf32>, tensor<1x1x?x4xf32>) -> tensor<1x2x?x4xf32>
+    %y2 = onnx.node "Add"(%ha, %hb) {outputs = ["y2"]} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>) -> tensor<1x2x?x4xf32>
+    onnx.return %y2 : tensor<1x2x?x4xf32>
+  }
+}
+
+// -----
+
+// Decoy: Concat(x2, -x1), the rotation the other way round (rope.apply
+// rotates by +angle): left as it is.
+// CHECK-LABEL: onnx.graph @other_direction
+// CHECK-NOT: rope.apply
+// CHECK: onnx.node "Cos"
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @other_direction(%q: tensor<?x?x?x8xf32> {onnx.name = "q"}, %position_ids: tensor<3x?x?xi64> {onnx.name = "position_ids"}) -> (tensor<?x?x?x8xf32> {onnx.name = "y"}) {
+    %0 = onnx.node "Constant"() {attrs = {value = dense<[1.000000e+00, 1.000000e-01, 0.00999999977, 1.000000e-03]> : tensor<4xf32>}, outputs = ["inv_freq"]} : () -> tensor<4xf32>
+    %1 = onnx.node "Constant"() {attrs = {value = dense<-1> : tensor<1xi64>}, outputs = ["axes_last"]} : () -> tensor<1xi64>
+    %2 = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<1xi64>}, outputs = ["axes_one"]} : () -> tensor<1xi64>
+    %3 = onnx.node "Constant"() {attrs = {value = dense<[1, 2, 1, 1, 2, 1]> : tensor<6xi64>}, outputs = ["sizes"]} : () -> tensor<6xi64>
+    %4 = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<i64>}, outputs = ["r0"]} : () -> tensor<i64>
+    %5 = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<i64>}, outputs = ["r1"]} : () -> tensor<i64>
+    %6 = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<i64>}, outputs = ["r2"]} : () -> tensor<i64>
+    %7 = onnx.node "Cast"(%position_ids) {attrs = {to = 1 : i64}, outputs = ["p"]} : (tensor<3x?x?xi64>) -> tensor<3x?x?xf32>
+    %8 = onnx.node "Unsqueeze"(%7, %1) {outputs = ["pu"]} : (tensor<3x?x?xf32>, tensor<1xi64>) -> tensor<3x?x?x1xf32>
+    %9 = onnx.node "Mul"(%8, %0) {outputs = ["ang"]} : (tensor<3x?x?x1xf32>, tensor<4xf32>) -> tensor<3x?x?x4xf32>
+    %10 = onnx.node "Concat"(%9, %9) {attrs = {axis = -1 : i64}, outputs = ["emb"]} : (tensor<3x?x?x4xf32>, tensor<3x?x?x4xf32>) -> tensor<3x?x?x8xf32>
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c3') left as is: the rotated operand of the sin product is not Concat(-x2, x1) or its pairwise form}}
+    %11 = onnx.node "Cos"(%10) {outputs = ["c3"]} : (tensor<3x?x?x8xf32>) -> tensor<3x?x?x8xf32>
+    %12 = onnx.node "Sin"(%10) {outputs = ["s3"]} : (tensor<3x?x?x8xf32>) -> tensor<3x?x?x8xf32>
+    %13:6 = onnx.node "Split"(%11, %3) {attrs = {axis = -1 : i64}, outputs = ["c0", "c1", "c2", "c3b", "c4", "c5"]} : (tensor<3x?x?x8xf32>, tensor<6xi64>) -> (tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>)
+    %14 = onnx.node "Gather"(%13#0, %4) {attrs = {axis = 0 : i64}, outputs = ["g0"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %15 = onnx.node "Gather"(%13#1, %5) {attrs = {axis = 0 : i64}, outputs = ["g1"]} : (tensor<3x?x?x2xf32>, tensor<i64>) -> tensor<?x?x2xf32>
+    %16 = onnx.node "Gather"(%13#2, %6) {attrs = {axis = 0 : i64}, outputs = ["g2"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %17 = onnx.node "Gather"(%13#3, %4) {attrs = {axis = 0 : i64}, outputs = ["g3"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %18 = onnx.node "Gather"(%13#4, %5) {attrs = {axis = 0 : i64}, outputs = ["g4"]} : (tensor<3x?x?x2xf32>, tensor<i64>) -> tensor<?x?x2xf32>
+    %19 = onnx.node "Gather"(%13#5, %6) {attrs = {axis = 0 : i64}, outputs = ["g5"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %20 = onnx.node "Concat"(%14, %15, %16, %17, %18, %19) {attrs = {axis = -1 : i64}, outputs = ["c"]} : (tensor<?x?x1xf32>, tensor<?x?x2xf32>, tensor<?x?x1xf32>, tensor<?x?x1xf32>, tensor<?x?x2xf32>, tensor<?x?x1xf32>) -> tensor<?x?x8xf32>
+    %21:6 = onnx.node "Split"(%12, %3) {attrs = {axis = -1 : i64}, outputs = ["s0", "s1", "s2", "s3c", "s4", "s5"]} : (tensor<3x?x?x8xf32>, tensor<6xi64>) -> (tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>)
+    %22 = onnx.node "Gather"(%21#0, %4) {attrs = {axis = 0 : i64}, outputs = ["h0"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %23 = onnx.node "Gather"(%21#1, %5) {attrs = {axis = 0 : i64}, outputs = ["h1"]} : (tensor<3x?x?x2xf32>, tensor<i64>) -> tensor<?x?x2xf32>
+    %24 = onnx.node "Gather"(%21#2, %6) {attrs = {axis = 0 : i64}, outputs = ["h2"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %25 = onnx.node "Gather"(%21#3, %4) {attrs = {axis = 0 : i64}, outputs = ["h3"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %26 = onnx.node "Gather"(%21#4, %5) {attrs = {axis = 0 : i64}, outputs = ["h4"]} : (tensor<3x?x?x2xf32>, tensor<i64>) -> tensor<?x?x2xf32>
+    %27 = onnx.node "Gather"(%21#5, %6) {attrs = {axis = 0 : i64}, outputs = ["h5"]} : (tensor<3x?x?x1xf32>, tensor<i64>) -> tensor<?x?x1xf32>
+    %28 = onnx.node "Concat"(%22, %23, %24, %25, %26, %27) {attrs = {axis = -1 : i64}, outputs = ["s"]} : (tensor<?x?x1xf32>, tensor<?x?x2xf32>, tensor<?x?x1xf32>, tensor<?x?x1xf32>, tensor<?x?x2xf32>, tensor<?x?x1xf32>) -> tensor<?x?x8xf32>
+    %29 = onnx.node "Unsqueeze"(%20, %2) {outputs = ["cu"]} : (tensor<?x?x8xf32>, tensor<1xi64>) -> tensor<?x1x?x8xf32>
+    %30 = onnx.node "Unsqueeze"(%28, %2) {outputs = ["su"]} : (tensor<?x?x8xf32>, tensor<1xi64>) -> tensor<?x1x?x8xf32>
+    %31 = onnx.node "Constant"() {attrs = {value = dense<4> : tensor<2xi64>}, outputs = ["split"]} : () -> tensor<2xi64>
+    %32:2 = onnx.node "Split"(%q, %31) {attrs = {axis = -1 : i64}, outputs = ["x1", "x2"]} : (tensor<?x?x?x8xf32>, tensor<2xi64>) -> (tensor<?x?x?x4xf32>, tensor<?x?x?x4xf32>)
+    %33 = onnx.node "Neg"(%32#0) {outputs = ["nx2"]} : (tensor<?x?x?x4xf32>) -> tensor<?x?x?x4xf32>
+    %34 = onnx.node "Concat"(%32#1, %33) {attrs = {axis = -1 : i64}, outputs = ["rot"]} : (tensor<?x?x?x4xf32>, tensor<?x?x?x4xf32>) -> tensor<?x?x?x8xf32>
+    %35 = onnx.node "Mul"(%q, %29) {outputs = ["a"]} : (tensor<?x?x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x?x?x8xf32>
+    %36 = onnx.node "Mul"(%34, %30) {outputs = ["b"]} : (tensor<?x?x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x?x?x8xf32>
+    %37 = onnx.node "Add"(%35, %36) {outputs = ["y"]} : (tensor<?x?x?x8xf32>, tensor<?x?x?x8xf32>) -> tensor<?x?x?x8xf32>
+    onnx.return %37 : tensor<?x?x?x8xf32>
+  }
+}
+
+
+// -----
+
+// f16 activations: the f32 tables are cast to f16 before the rotation (what
+// Hugging Face does); the op rotates f16 with the f32 frequency table.
+// CHECK-LABEL: onnx.graph @half
+// CHECK-NOT: onnx.node "Cast"
+// CHECK: rope.apply %q by %position_ids freqs %{{.*}} : tensor<?x?x?x4xf16> by tensor<?x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2], rotary_dim = 4, theta = 1.000000e+04>
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @half(%q: tensor<?x?x?x4xf16> {onnx.name = "q"}, %position_ids: tensor<?x?xi64> {onnx.name = "position_ids"}) -> (tensor<?x?x?x4xf16> {onnx.name = "y"}) {
+    %inv = onnx.node "Constant"() {attrs = {value = dense<[1.000000e+00, 0.00999999977]> : tensor<2xf32>}, outputs = ["inv_freq"]} : () -> tensor<2xf32>
+    %last = onnx.node "Constant"() {attrs = {value = dense<-1> : tensor<1xi64>}, outputs = ["last"]} : () -> tensor<1xi64>
+    %ax1 = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<1xi64>}, outputs = ["ax1"]} : () -> tensor<1xi64>
+    %halves = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<2xi64>}, outputs = ["halves"]} : () -> tensor<2xi64>
+    %pf = onnx.node "Cast"(%position_ids) {attrs = {to = 1 : i64}, outputs = ["pf"]} : (tensor<?x?xi64>) -> tensor<?x?xf32>
+    %pu = onnx.node "Unsqueeze"(%pf, %last) {outputs = ["pu"]} : (tensor<?x?xf32>, tensor<1xi64>) -> tensor<?x?x1xf32>
+    %ang = onnx.node "Mul"(%pu, %inv) {outputs = ["ang"]} : (tensor<?x?x1xf32>, tensor<2xf32>) -> tensor<?x?x2xf32>
+    %emb = onnx.node "Concat"(%ang, %ang) {attrs = {axis = -1 : i64}, outputs = ["emb"]} : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<?x?x4xf32>
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c') raised: 1 rotation(s) in 1 rope.apply}}
+    %c = onnx.node "Cos"(%emb) {outputs = ["c"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf32>
+    %s = onnx.node "Sin"(%emb) {outputs = ["s"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf32>
+    %ch = onnx.node "Cast"(%c) {attrs = {to = 10 : i64}, outputs = ["ch"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf16>
+    %sh = onnx.node "Cast"(%s) {attrs = {to = 10 : i64}, outputs = ["sh"]} : (tensor<?x?x4xf32>) -> tensor<?x?x4xf16>
+    %cu = onnx.node "Unsqueeze"(%ch, %ax1) {outputs = ["cu"]} : (tensor<?x?x4xf16>, tensor<1xi64>) -> tensor<?x1x?x4xf16>
+    %su = onnx.node "Unsqueeze"(%sh, %ax1) {outputs = ["su"]} : (tensor<?x?x4xf16>, tensor<1xi64>) -> tensor<?x1x?x4xf16>
+    %x12:2 = onnx.node "Split"(%q, %halves) {attrs = {axis = -1 : i64}, outputs = ["x1", "x2"]} : (tensor<?x?x?x4xf16>, tensor<2xi64>) -> (tensor<?x?x?x2xf16>, tensor<?x?x?x2xf16>)
+    %nx2 = onnx.node "Neg"(%x12#1) {outputs = ["nx2"]} : (tensor<?x?x?x2xf16>) -> tensor<?x?x?x2xf16>
+    %rot = onnx.node "Concat"(%nx2, %x12#0) {attrs = {axis = -1 : i64}, outputs = ["rot"]} : (tensor<?x?x?x2xf16>, tensor<?x?x?x2xf16>) -> tensor<?x?x?x4xf16>
+    %a = onnx.node "Mul"(%q, %cu) {outputs = ["a"]} : (tensor<?x?x?x4xf16>, tensor<?x1x?x4xf16>) -> tensor<?x?x?x4xf16>
+    %b = onnx.node "Mul"(%rot, %su) {outputs = ["b"]} : (tensor<?x?x?x4xf16>, tensor<?x1x?x4xf16>) -> tensor<?x?x?x4xf16>
+    %y = onnx.node "Add"(%a, %b) {outputs = ["y"]} : (tensor<?x?x?x4xf16>, tensor<?x?x?x4xf16>) -> tensor<?x?x?x4xf16>
+    onnx.return %y : tensor<?x?x?x4xf16>
+  }
+}

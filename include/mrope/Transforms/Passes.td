@@ -37,8 +37,9 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
     section merge and rotations used are removed.
 
     The op rotates by the positions exactly as the graph has them: a graph
-    input, a Range (`[S]` given as `[1, S]` through an Unsqueeze; a float
-    Range of whole numbers through a Cast to int64), or the `[A, B, S]` rows
+    input, a Range (`[S]`, one sequence for the whole batch, given as
+    `[B, S]` through Unsqueeze and Expand to the batch of q; a float Range
+    of whole numbers through a Cast to int64), or the `[A, B, S]` rows
     the graph computes itself (get_rope_index from token ids and grids).
     Degenerate M-RoPE rotates by the three rows the graph builds, so the op
     computes what the graph computed. Tables gathered from constant caches
@@ -69,8 +70,9 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
     A site is left as it is, with a remark saying why, unless rope.apply
     provably computes what it computes: its tables reach every rotation only
     through views, broadcasts, float casts, identity scalings (Mul by 1) and
-    the section merge; each rotation adds `x * cos` and `rotate(x) * sin`
-    with the table broadcast over a heads axis; the angles are not reordered
+    the section merge; each rotation adds `x * cos` and `rotate(x) * sin`,
+    `rotate(x)` spelled `Concat(-x2, x1)` or `stack(-x_odd, x_even)`, with
+    the table broadcast over a heads axis; the angles are not reordered
     by data beyond the positions (Qwen2.5-VL's window index is refused); the
     positions are integer rows of a shape the op takes.
 
