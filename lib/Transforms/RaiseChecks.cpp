@@ -355,8 +355,16 @@ Value computedRows(RopeSite &site) {
       if ((match::rankOf(rows) == 3 && match::dimOf(rows, 0) == numAxes) ||
           (match::rankOf(rows) == -1 && axes))
         return rows;
-      continue;
     }
+    // convert-rope-to-onnx's spelling (a fixed model's positions computed
+    // in the graph): Gather on axis 0 of the [A, B, S] rows by the row of
+    // every channel, then Transpose and Cast.
+    if (node.is("Gather") && node.intAttr("axis", 0) == 0 &&
+        node.constInts(1) && match::isIntTensor(node.input(0)) &&
+        (match::rankOf(node.input(0)) == -1 ||
+         (match::rankOf(node.input(0)) == 3 &&
+          match::dimOf(node.input(0), 0) == numAxes)))
+      return node.input(0);
     for (Value operand : node.getNode().getInputs())
       work.push_back(operand);
   }

@@ -87,14 +87,27 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
 def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
   let summary = "Rewrite buggy RoPE sites of ONNX graphs to true 3D M-RoPE";
   let description = [{
-    Rewrites every site `rope-classify` calls a bug: a degenerate M-RoPE (three
-    rows built in the graph from one 1D tensor) gets a graph input
-    `position_ids` int64 `[3, batch, seq]` in place of the built rows; a plain
-    1D RoPE in a model declared Qwen VL gets M-RoPE tables (`rope.cos_sin`
-    with the architecture's sections, or `sections`), lowered to standard
-    ONNX nodes. The old `[batch, seq]` positions input is retyped in place
-    when nothing else uses it; nodes only the old tables used are removed.
-    Correct sites and the rest of the graph are not touched.
+    Rewrites every site `rope-classify` calls a bug for `arch`.
+
+    A site `rope-raise` turned into `rope.apply` is fixed on the op, and only
+    its `#rope.semantics` and positions operand change: degenerate M-RoPE
+    (three rows built in the graph from one 1D tensor) gets a graph input
+    `position_ids` int64 `[3, batch, seq]` in place of the built rows; plain
+    1D RoPE in a model declared Qwen VL gets M-RoPE sections (the
+    architecture's, scaled to the rotary dim, or `sections`; Qwen3-VL
+    interleaved) and those positions, keeping `freqs`, the pair layout and
+    the rotary dim; the vision tower's flat patch index becomes 2D (h, w)
+    RoPE from a `vision_position_ids` [patches, 2] input. With
+    `positions=compute` the positions are `rope.mrope_index` over
+    `input_ids`, `attention_mask` and the grids instead (and a correct
+    M-RoPE model's `[3, batch, seq]` input is replaced by it).
+
+    A site left as ONNX nodes is fixed the old way, on its tables
+    (`rope.cos_sin`); the remark says "fallback". New rope ops are left for
+    `convert-rope-to-onnx`. The old `[batch, seq]` positions input is retyped
+    in place when nothing else uses it; nodes only the old positions or
+    tables used are removed. Correct sites and the rest of the graph are not
+    touched.
   }];
   let options = [
     Option<"arch", "arch", "std::string", /*default=*/"\"auto\"",
@@ -102,6 +115,9 @@ def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
     ListOption<"sections", "sections", "int64_t",
                "M-RoPE sections for sites without any (default: the "
                "architecture's, scaled)">,
+    Option<"positions", "positions", "std::string", /*default=*/"\"input\"",
+           "input: a [3, batch, seq] graph input; compute: rope.mrope_index "
+           "from the token ids and grids">,
   ];
   let dependentDialects = ["::mrope::rope::RopeDialect",
                            "::mrope::onnx::OnnxDialect"];
