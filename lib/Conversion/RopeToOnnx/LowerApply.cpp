@@ -353,9 +353,14 @@ private:
     Value shape = emit.node(
         "Shape", RankedTensorType::get({4}, b.getI64Type()), {source});
     Value back = emit.node("Reshape", source.getType(), {y, shape});
-    return emit.node("Transpose", x.getType(), {back},
-                     {b.getNamedAttr("perm",
-                                     b.getDenseI64ArrayAttr({0, 2, 1, 3}))});
+    // The model's Transpose, moved after the rotation: it keeps its name.
+    auto transpose = x.getDefiningOp<onnx::NodeOp>();
+    return onnx::NodeOp::create(
+               b, transpose.getLoc(), TypeRange{x.getType()}, "Transpose",
+               ValueRange{back},
+               {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({0, 2, 1, 3}))},
+               transpose.getNodeName())
+        .getResults()[0];
   }
 
   std::string prefix;

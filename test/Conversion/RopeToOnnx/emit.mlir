@@ -81,8 +81,9 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 23>]} {
 // after the positions, feeds both; a third op with another theta must get
 // its own. The first layer's q is the usual Transpose of [B, S, H, D] that
 // nothing else reads: the fused forms rotate the [B, S, H * D] view and
-// transpose after (the old Transpose goes away); the second layer's q is
-// also read by the graph output, so the fused op takes it as it is.
+// transpose after (the Transpose moves, keeping its name); the second
+// layer's q is also read by the graph output, so the fused op takes it as
+// it is.
 // PLAIN-LABEL: onnx.graph @layers
 // PLAIN-COUNT-2: onnx.node "Cos"{{.*}}/tables/Cos"
 // PLAIN-NOT: onnx.node "Cos"
@@ -96,7 +97,7 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 23>]} {
 // ORT: %[[R:.*]] = onnx.node "RotaryEmbedding"(%[[V]], %[[IDS:[0-9]+]], %[[COS:[0-9]+]], %[[SIN:[0-9]+]]) {attrs = {interleaved = 0 : i64, num_heads = 2 : i64}, domain = "com.microsoft"{{.*}} -> tensor<1x5x16xf32>
 // ORT: %[[SHAPE:.*]] = onnx.node "Shape"(%y)
 // ORT: %[[B:.*]] = onnx.node "Reshape"(%[[R]], %[[SHAPE]]) {{.*}} -> tensor<1x5x2x8xf32>
-// ORT: %[[Q1:.*]] = onnx.node "Transpose"(%[[B]]) {attrs = {perm = array<i64: 0, 2, 1, 3>}
+// ORT: %[[Q1:.*]] = onnx.node "Transpose"(%[[B]]) {attrs = {perm = array<i64: 0, 2, 1, 3>}, name = "q/Transpose"}
 // ORT: onnx.node "RotaryEmbedding"(%k, %[[IDS]], %[[COS]], %[[SIN]]) {attrs = {interleaved = 0 : i64, num_heads = 1 : i64}
 // ORT: onnx.node "RotaryEmbedding"(%[[Q1]], %[[IDS]], %[[COS]], %[[SIN]]) {attrs = {interleaved = 0 : i64, num_heads = 2 : i64}
 // ORT: onnx.node "RotaryEmbedding"(%[[Q1]],
