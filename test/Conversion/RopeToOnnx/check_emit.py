@@ -8,12 +8,14 @@ lowering shares one set of tables between them). Every case runs in two
 layouts: `bhsd` feeds q and k as [B, H, S, D]; `bshd` feeds them as
 [B, S, H, D] through the usual Transpose (the fused forms then rotate the
 [B, S, H * D] view). Every form of every case and layout must equal the
-reference (q once, k once, q twice) within 1e-5. The reference takes cos/sin of the same f32 angle in
-float64; ORT's fused kernels and Cos/Sin take them in f32 (error about 1 ulp
-of values <= 1, so ~1.2e-7 per factor), and each output channel is
-x * cos + x' * sin of |x| <= ~4 inputs (q twice: two such roundings, so about
-twice that): 1e-5 leaves ~5x headroom and is far below what a wrong
-frequency, row or pair (differences of order 1) gives. Each lowered graph
+reference (q once, k once, q twice) within 1e-5.
+
+The reference takes cos/sin of the same f32 angle in float64; ORT's fused
+kernels and Cos/Sin take them in f32 (error about 1 ulp of values <= 1, so
+~1.2e-7 per factor), and each output channel is x * cos + x' * sin of
+|x| <= ~4 inputs, about 1e-6 at worst (q twice: two such roundings, about
+2e-6): 1e-5 leaves ~5x headroom and is far below what a wrong frequency,
+row or pair (differences of order 1) gives. Each lowered graph
 must also hold exactly one set of tables (the two layers share it).
 Positions reach 5000, so the caches ORT gets are 5001 rows deep.
 
