@@ -117,3 +117,21 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 23>]} {
     onnx.return %q2, %k1, %q1, %q3 : tensor<1x2x5x8xf32>, tensor<1x1x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
   }
 }
+
+// -----
+
+// Only Transpose(y, [0, 2, 1, 3]) is a token-major view: another perm stays
+// where it is and the fused op reads its [B, H, S, D] result.
+// ORT-LABEL: onnx.graph @other_perm
+// ORT: %[[T:.*]] = onnx.node "Transpose"(%y) {attrs = {perm = array<i64: 0, 1, 3, 2>}
+// ORT: onnx.node "RotaryEmbedding"(%[[T]], {{.*}}) {attrs = {interleaved = 0 : i64, num_heads = 2 : i64}{{.*}} -> tensor<1x2x5x8xf32>
+// O23-LABEL: onnx.graph @other_perm
+// O23: %[[T:.*]] = onnx.node "Transpose"(%y) {attrs = {perm = array<i64: 0, 1, 3, 2>}
+// O23: onnx.node "RotaryEmbedding"(%[[T]], {{.*}}) {attrs = {interleaved = 0 : i64}{{.*}} -> tensor<1x2x5x8xf32>
+module attributes {onnx.opset_import = [#onnx.opset<"", 23>]} {
+  onnx.graph @other_perm(%y: tensor<1x2x8x5xf32> {onnx.name = "y"}, %pos: tensor<3x1x5xi64> {onnx.name = "position_ids"}) -> (tensor<1x2x5x8xf32> {onnx.name = "q_out"}) {
+    %q = onnx.node "Transpose"(%y) {attrs = {perm = array<i64: 0, 1, 3, 2>}, name = "q/Transpose"} : (tensor<1x2x8x5xf32>) -> tensor<1x2x5x8xf32>
+    %q1 = rope.apply %q by %pos : tensor<1x2x5x8xf32> by tensor<3x1x5xi64> with #rope.semantics<sections = [1, 2, 1], rotary_dim = 8, theta = 1.0e4>
+    onnx.return %q1 : tensor<1x2x5x8xf32>
+  }
+}
