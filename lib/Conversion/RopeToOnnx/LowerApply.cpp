@@ -306,6 +306,40 @@ private:
     return y;
   }
 
+  /// `tables` with one row of position ids (ort) or per-token caches
+  /// (onnx23) per batch row of `input`: positions given for one sequence
+  /// (a Range, [1, S]) broadcast over the batch in rope.apply, but ONNX
+  /// Runtime's kernels want the input's batch size there.
+  Tables perBatchRow(rope::ApplyOp op, Value input, const Tables &tables,
+                     onnx::OnnxBuilder &emit, PatternRewriter &b) const {
+    auto posType = cast<RankedTensorType>(op.getPositions().getType());
+    int64_t batch = cast<RankedTensorType>(input.getType()).getDimSize(0);
+    if (posType.getDimSize(posType.getRank() - 2) != 1 || batch == 1)
+      return tables;
+    Type i64 = b.getI64Type();
+    Value inputBatch = emit.node(
+        "Slice", RankedTensorType::get({1}, i64),
+        {emit.node("Shape",
+                   RankedTensorType::get(
+                       {cast<RankedTensorType>(input.getType()).getRank()},
+                       i64),
+                   {input}),
+         emit.ints({0}, {1}, "start"), emit.ints({1}, {1}, "end")});
+    auto expand = [&](Value v) {
+      auto type = cast<RankedTensorType>(v.getType());
+      SmallVector<int64_t> ones(type.getRank() - 1, 1), shape(type.getShape());
+      shape[0] = batch;
+      Value to = emit.node(
+          "Concat", RankedTensorType::get({type.getRank()}, i64),
+          {inputBatch, emit.ints(ones, {type.getRank() - 1}, "ones")},
+          {emit.intAttr("axis", 0)});
+      return emit.node("Expand", type.clone(shape), {v, to});
+    };
+    if (form == RopeEmit::Ort)
+      return {tables.cos, tables.sin, expand(tables.ids)};
+    return {expand(tables.cos), expand(tables.sin), Value()};
+  }
+
   /// The fused op on `x`: com.microsoft.RotaryEmbedding (ort) or
   /// RotaryEmbedding-23 (onnx23), on the token-major view of x when there is
   /// one (then Reshape back and the Transpose x came from).
@@ -337,17 +371,17 @@ private:
     // com.microsoft kernel wants it with a partial rotary dim too.
     if (!ShapedType::isDynamic(heads) && (source || form == RopeEmit::Ort))
       attrs.push_back(emit.intAttr("num_heads", heads));
+    Tables t = perBatchRow(op, input, tables, emit, b);
     Value y;
     if (form == RopeEmit::Ort)
       y = onnx::NodeOp::create(b, op.getLoc(), TypeRange{input.getType()},
                                "RotaryEmbedding",
-                               ValueRange{input, tables.ids, tables.cos,
-                                          tables.sin},
-                               attrs, name, "com.microsoft")
+                               ValueRange{input, t.ids, t.cos, t.sin}, attrs,
+                               name, "com.microsoft")
               .getResults()[0];
     else
-      y = emit.node("RotaryEmbedding", input.getType(),
-                    {input, tables.cos, tables.sin}, attrs);
+      y = emit.node("RotaryEmbedding", input.getType(), {input, t.cos, t.sin},
+                    attrs);
     if (!source)
       return y;
     Value shape = emit.node(

@@ -43,7 +43,16 @@ CASES = [
     # Positions below the sequence length, as M-RoPE gives a prompt with an
     # image (ONNX Runtime's kernels still want a cache row per token).
     ("mrope_low_positions", [4, 6, 6], 32, 32, "neox", "contiguous", "global", 1e6),
+    # Positions of one sequence ([A, 1, S], e.g. a Range) broadcast over a
+    # dynamic batch, 2 at run time (ONNX Runtime's fused kernels want one
+    # row per batch row).
+    ("text_broadcast_batch", [16], 32, 32, "neox", "contiguous", "global", 1e6),
+    ("mrope_broadcast_batch", [4, 6, 6], 32, 32, "neox", "contiguous", "global", 1e6),
 ]
+
+
+def pos_batch(name):
+    return 1 if name.endswith("broadcast_batch") else B
 
 
 def semantics(sections, rotary, layout, order, freqs, theta):
@@ -63,8 +72,11 @@ LAYOUTS = ("bhsd", "bshd")
 def module(case, opset, order_in):
     name, sections, rotary, head, layout, order, freqs, theta = case
     A = len(sections)
-    q, k, p = f"tensor<{B}x4x{S}x{head}xf32>", f"tensor<{B}x2x{S}x{head}xf32>", f"tensor<{A}x{B}x{S}xi64>"
-    qs, ks = f"tensor<{B}x{S}x4x{head}xf32>", f"tensor<{B}x{S}x2x{head}xf32>"
+    # rope.apply broadcasts positions over a batch it does not know.
+    b = B if pos_batch(name) == B else "?"
+    q, k = f"tensor<{b}x4x{S}x{head}xf32>", f"tensor<{b}x2x{S}x{head}xf32>"
+    p = f"tensor<{A}x{pos_batch(name)}x{S}xi64>"
+    qs, ks = f"tensor<{b}x{S}x4x{head}xf32>", f"tensor<{b}x{S}x2x{head}xf32>"
     sem = semantics(sections, rotary, layout, order, freqs, theta)
     perm = "{attrs = {perm = array<i64: 0, 2, 1, 3>}"
     if order_in == "bhsd":
@@ -120,10 +132,11 @@ def main():
         q = rng.standard_normal((B, 4, S, head)).astype(np.float32)
         k = rng.standard_normal((B, 2, S, head)).astype(np.float32)
         top = 3 if name.endswith("low_positions") else 5000
-        pos = rng.integers(0, top + 1, (A, B, S)).astype(np.int64)
+        pos = rng.integers(0, top + 1, (A, pos_batch(name), S)).astype(np.int64)
         pos[:, 0, 0] = top
-        q1 = expected(case, q, pos)
-        want = {"q_out": q1, "k_out": expected(case, k, pos), "q_twice": expected(case, q1, pos)}
+        full = np.ascontiguousarray(np.broadcast_to(pos, (A, B, S)))
+        q1 = expected(case, q, full)
+        want = {"q_out": q1, "k_out": expected(case, k, full), "q_twice": expected(case, q1, full)}
         for emit in ("plain", "ort", "onnx23"):
             for order_in in LAYOUTS:
                 stem = os.path.join(work, f"{name}.{emit}.{order_in}")
