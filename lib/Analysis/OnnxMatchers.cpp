@@ -194,3 +194,21 @@ NodeBinder NodeBinder::soleUser(unsigned i) const {
     return NodeBinder(NodeOp());
   return NodeBinder(dyn_cast<NodeOp>(*r.getUsers().begin()));
 }
+
+/// A constant cache under the views that keep its rows 0 and 1 (all the
+/// cache match reads): rows [0, n) (`cos_cached[:seq_len]`) and casts.
+Value match::peelCacheView(Value cache) {
+  for (NodeBinder view(cache); view.isAnyOf("Slice", "Cast") && view.input(0);
+       view = NodeBinder(cache)) {
+    if (view.is("Slice")) {
+      auto starts = view.constInts(1);
+      auto axes = view.input(3) ? view.constInts(3) : SmallVector<int64_t>{0};
+      auto steps = view.input(4) ? view.constInts(4) : SmallVector<int64_t>{1};
+      if (!starts || !axes || !steps || *starts != SmallVector<int64_t>{0} ||
+          *axes != SmallVector<int64_t>{0} || *steps != SmallVector<int64_t>{1})
+        break;
+    }
+    cache = view.input(0);
+  }
+  return cache;
+}

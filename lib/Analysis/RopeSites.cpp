@@ -68,9 +68,17 @@ matchChannelRows(ArrayRef<NodeOp> gathers, int64_t numFreqs) {
     std::optional<SmallVector<int64_t>> rows = NodeBinder(gather).constInts(1);
     if (!rows || static_cast<int64_t>(rows->size()) != 2 * numFreqs)
       continue;
-    ArrayRef<int64_t> first = ArrayRef<int64_t>(*rows).take_front(numFreqs);
-    if (first != ArrayRef<int64_t>(*rows).drop_front(numFreqs))
-      continue;
+    // Rotate-half: channels i and i + F hold frequency i; GPT-J pairs (what
+    // convert-rope-to-onnx writes for layout gptj): channels 2i and 2i + 1.
+    ArrayRef<int64_t> all(*rows);
+    SmallVector<int64_t> first(all.take_front(numFreqs));
+    if (ArrayRef<int64_t>(first) != all.drop_front(numFreqs)) {
+      first.clear();
+      for (int64_t i = 0; i < numFreqs && all[2 * i] == all[2 * i + 1]; ++i)
+        first.push_back(all[2 * i]);
+      if (static_cast<int64_t>(first.size()) != numFreqs)
+        continue;
+    }
     int64_t numAxes = *llvm::max_element(first) + 1;
     if (numAxes < 2 || numAxes > 16 || *llvm::min_element(first) < 0)
       continue;
@@ -121,6 +129,16 @@ std::optional<SmallVector<float>> pickInvFreq(const PositionWalk &c) {
              ArrayRef<float>(values).drop_front(half);
          half = values.size() / 2)
       values.resize(half);
+    // A per-channel table in GPT-J pair order [f0, f0, f1, f1, ...] (what
+    // convert-rope-to-onnx writes for layout gptj): every other entry.
+    bool pairs = values.size() >= 4 && values.size() % 2 == 0;
+    for (size_t i = 0; pairs && i < values.size(); i += 2)
+      pairs = values[i] == values[i + 1];
+    if (pairs) {
+      for (size_t i = 0; i < values.size() / 2; ++i)
+        values[i] = values[2 * i];
+      values.resize(values.size() / 2);
+    }
     if (values.size() < 2 || values.front() != 1.0f)
       continue;
     bool ok = llvm::all_of(values, [](float f) { return f > 0.0f; });
@@ -606,24 +624,6 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
   addNodes(site, chain);
   classify(site, arch);
   return site;
-}
-
-/// A constant cache under the views that keep its rows 0 and 1 (all the
-/// cache match reads): rows [0, n) (`cos_cached[:seq_len]`) and casts.
-Value peelCacheView(Value cache) {
-  for (NodeBinder view(cache); view.isAnyOf("Slice", "Cast") && view.input(0);
-       view = NodeBinder(cache)) {
-    if (view.is("Slice")) {
-      auto starts = view.constInts(1);
-      auto axes = view.input(3) ? view.constInts(3) : SmallVector<int64_t>{0};
-      auto steps = view.input(4) ? view.constInts(4) : SmallVector<int64_t>{1};
-      if (!starts || !axes || !steps || *starts != SmallVector<int64_t>{0} ||
-          *axes != SmallVector<int64_t>{0} || *steps != SmallVector<int64_t>{1})
-        break;
-    }
-    cache = view.input(0);
-  }
-  return cache;
 }
 
 /// A site whose tables are constant caches gathered by position: a cos cache

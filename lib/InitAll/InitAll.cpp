@@ -8,6 +8,7 @@
 #include "mrope/Dialect/Rope/Transforms/Passes.h"
 #include "mrope/Transforms/FusedPasses.h"
 #include "mrope/Transforms/Passes.h"
+#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 
@@ -23,4 +24,5 @@ void mrope::registerAllPasses() {
   mrope::registerConversionPipelines();
   mrope::registerTransformsPasses();
   mrope::registerFusedTransformsPasses();
+  mrope::registerFixPipeline();
 }

@@ -4,6 +4,7 @@
 #include "Svg.h"
 #include "mrope/Report/GraphDiff.h"
 #include "mrope/Analysis/RopeReport.h"
+#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
@@ -345,17 +346,29 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
   onnx::GraphOp graph = onnx::getMainGraph(*copy);
   int64_t nextId = 0;
   GraphSnapshot before = snapshotGraph(graph, nextId);
-  // The fix reports through diagnostics: keep its message for the page
-  // instead of printing it.
+  // The pipeline mrope-fix -o runs; it reports through diagnostics: keep
+  // its error and its "fixed: ..." remarks for the page instead of printing
+  // them.
+  FixPipelineOptions pipeline;
+  pipeline.arch = archName(fixOptions.arch).str();
+  pipeline.sections = SmallVector<int64_t>(fixOptions.sections.begin(),
+                                           fixOptions.sections.end());
+  pipeline.positions = fixOptions.computePositions ? "compute" : "input";
+  PassManager pm(copy->getContext());
+  buildFixPipeline(pm, pipeline);
   std::string error;
-  FailureOr<FixResult> fixed = failure();
+  std::vector<std::string> changes;
+  LogicalResult fixed = failure();
   {
     ScopedDiagnosticHandler capture(copy->getContext(), [&](Diagnostic &d) {
+      std::string text = d.str();
       if (d.getSeverity() == DiagnosticSeverity::Error && error.empty())
-        error = d.str();
+        error = text;
+      else if (StringRef(text).starts_with("fixed: "))
+        changes.push_back(text.substr(7));
       return success();
     });
-    fixed = fixRopeSites(graph, fixOptions);
+    fixed = pm.run(*copy);
   }
   if (failed(fixed)) {
     os << "<p class=\"verdict verdict-bug\">The fix fails: " << escape(error)
@@ -370,7 +383,7 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
      << ": " << diff.removed.size() << " ONNX node(s) removed, "
      << diff.added.size() << " added; every other node, initializer and "
         "name is kept.</p>\n<ul class=\"changes\">\n";
-  for (const std::string &change : fixed->changes)
+  for (const std::string &change : changes)
     os << "<li class=\"change\">" << escape(change) << "</li>\n";
   for (const std::string &change : diff.inputChanges)
     os << "<li class=\"input-change\">" << escape(change) << "</li>\n";

@@ -61,16 +61,25 @@ struct RopeFixPass : mrope::impl::RopeFixBase<RopeFixPass> {
     FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
     if (failed(parsed))
       return signalPassFailure();
+    if (positions != "input" && positions != "compute") {
+      getOperation().emitError()
+          << "positions must be input or compute, got '" << positions << "'";
+      return signalPassFailure();
+    }
     FixOptions options;
     options.arch = *parsed;
     options.sections.assign(sections.begin(), sections.end());
+    options.computePositions = positions == "compute";
     SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
     for (onnx::GraphOp graph : graphs) {
       FailureOr<FixResult> result = fixRopeSites(graph, options);
       if (failed(result))
         return signalPassFailure();
+      // One remark per change: mrope-fix prints them as "fixed:" lines.
       for (const std::string &change : result->changes)
         mlir::emitRemark(graph.getLoc()) << "fixed: " << change;
+      for (const std::string &note : result->notes)
+        mlir::emitRemark(graph.getLoc()) << "note: " << note;
     }
   }
 };

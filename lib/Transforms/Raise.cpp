@@ -1,4 +1,16 @@
-//===- Raise.cpp - RoPE tables in ONNX graphs -> rope.cos_sin -------------===//
+//===- Raise.cpp - whole RoPE sites in ONNX graphs -> rope.apply ----------===//
+//
+// Every rotation of an analysed site (out = x * cos + rotate(x) * sin, with
+// the site's tables) becomes `rope.apply` on tensors inside the onnx.graph;
+// the rotations of one layer (q and k) share one op. The op rotates by the
+// positions the graph already has (or the rows it builds, for degenerate
+// M-RoPE) under the recovered semantics and the graph's own frequency
+// table, so it computes what the graph computed. Checking that a site fits
+// that form is RaiseChecks.cpp; this file builds the ops.
+//
+//===----------------------------------------------------------------------===//
+#include "RaiseChecks.h"
+
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
@@ -6,6 +18,7 @@
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 #include "mrope/Transforms/FixSites.h"
 #include "mrope/Transforms/Passes.h"
+#include "mrope/Transforms/RopeRaise.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
@@ -17,108 +30,208 @@ namespace mrope {
 
 using namespace mlir;
 using namespace mrope;
+using namespace mrope::raise;
 using onnx::NodeOp;
 
 namespace {
 
-/// The value holding a site's merged per-token table, starting from its
-/// Cos or Sin node: the node itself, or the Concat of HF's section merge
-/// reached through identity scaling (Mul by 1) and same-type Casts.
-/// Null when something between changes the values.
-Value mergedTable(NodeOp trig, bool hasMerge) {
-  Value v = trig.getResults()[0];
-  if (!hasMerge)
-    return v;
-  while (v.hasOneUse()) {
-    NodeOp user = dyn_cast<NodeOp>(*v.getUsers().begin());
-    if (!user)
-      return {};
-    if (user.isOnnx("Split")) {
-      // Split -> Gather(row) -> Concat: the Concat is the merged table.
-      for (Operation *g : user.getResult(0).getUsers())
-        for (Operation *c : g->getResult(0).getUsers())
-          if (auto concat = dyn_cast<NodeOp>(c); concat && concat.isOnnx("Concat"))
-            return concat.getResults()[0];
-      return {};
+/// Rotations of one site grouped into ops: in block order, a rotation joins
+/// the current group when everything it rotates is already defined where
+/// the group's first rotation is combined. q and k of a layer group
+/// together; the next layer's q is computed from this layer's output, so it
+/// starts a new group.
+SmallVector<SmallVector<const RaisedRotation *>>
+groupRotations(ArrayRef<RaisedRotation> rotations) {
+  SmallVector<const RaisedRotation *> order;
+  for (const RaisedRotation &r : rotations)
+    order.push_back(&r);
+  llvm::sort(order, [](const RaisedRotation *a, const RaisedRotation *b) {
+    return a->rotation.combine->isBeforeInBlock(b->rotation.combine);
+  });
+  SmallVector<SmallVector<const RaisedRotation *>> groups;
+  for (const RaisedRotation *r : order) {
+    bool joins = false;
+    if (!groups.empty()) {
+      Operation *first = groups.back().front()->rotation.combine;
+      Value x = r->rotation.x;
+      Operation *def = x.getDefiningOp();
+      joins = (!def || def->isBeforeInBlock(first)) &&
+              canShareOp(groups.back().front()->type, r->type);
     }
-    if (user.isOnnx("Cast")) {
-      if (user.getResults()[0].getType() != v.getType())
-        return {};
-    } else if (user.isOnnx("Mul")) {
-      Value other = user.getInputs()[0] == v ? user.getInputs()[1]
-                                             : user.getInputs()[0];
-      std::optional<DenseElementsAttr> scale = onnx::getConstantValue(other, 1);
-      if (!scale || !scale->isSplat() ||
-          !scale->getSplatValue<APFloat>().isExactlyValue(1.0))
-        return {};
-    } else {
-      return {};
-    }
-    v = user.getResults()[0];
+    if (joins)
+      groups.back().push_back(r);
+    else
+      groups.push_back({r});
   }
-  return {};
+  return groups;
+}
+
+/// The rotated operand of `r` as rope.apply takes it, [B, H, S, R]:
+/// transposed for [B, S, H, R], transposed and given a batch of one for the
+/// vision tower's [S, H, R]. Where the graph left it unranked, a view typed
+/// with what the table broadcast proves (an Identity for [B, H, S, R]).
+Value toBHSD(onnx::OnnxBuilder &emit, OpBuilder &b, const RaisedRotation &r) {
+  Value x = r.rotation.x;
+  auto perm = [&](ArrayRef<int64_t> p) {
+    return b.getNamedAttr("perm", b.getDenseI64ArrayAttr(p));
+  };
+  switch (r.layout) {
+  case HeadLayout::BHSD:
+    return x.getType() == r.type ? x : emit.node("Identity", r.type, {x});
+  case HeadLayout::BSHD:
+    return emit.node("Transpose", r.type, {x}, {perm({0, 2, 1, 3})});
+  case HeadLayout::SHD: {
+    Value hsd = emit.node("Transpose", r.type.clone(r.type.getShape().drop_front()),
+                          {x}, {perm({1, 0, 2})});
+    return emit.node("Unsqueeze", r.type, {hsd, emit.ints({0}, {1}, "axes")});
+  }
+  }
+  llvm_unreachable("unknown head layout");
+}
+
+/// The inverse of toBHSD on a result of rope.apply.
+Value fromBHSD(onnx::OnnxBuilder &emit, OpBuilder &b, const RaisedRotation &r,
+               Value y) {
+  auto perm = [&](ArrayRef<int64_t> p) {
+    return b.getNamedAttr("perm", b.getDenseI64ArrayAttr(p));
+  };
+  switch (r.layout) {
+  case HeadLayout::BHSD:
+    return y;
+  case HeadLayout::BSHD:
+    return emit.node("Transpose", r.graphType, {y}, {perm({0, 2, 1, 3})});
+  case HeadLayout::SHD: {
+    Value hsd = emit.node("Squeeze", r.type.clone(r.type.getShape().drop_front()),
+                          {y, emit.ints({0}, {1}, "axes")});
+    return emit.node("Transpose", r.graphType, {hsd}, {perm({1, 0, 2})});
+  }
+  }
+  llvm_unreachable("unknown head layout");
+}
+
+/// Replaces the uses of `old` by `now`; users that are not ONNX nodes (the
+/// graph's return) keep `old`'s type through an Identity.
+void replaceCombine(OpBuilder &b, onnx::OnnxBuilder &emit, Value old,
+                    Value now) {
+  for (OpOperand &use : llvm::make_early_inc_range(old.getUses())) {
+    if (isa<NodeOp>(use.getOwner()) || old.getType() == now.getType()) {
+      use.set(now);
+      continue;
+    }
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfterValue(now);
+    use.set(emit.node("Identity", old.getType(), {now}));
+  }
 }
 
 struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
   void runOnOperation() override {
     SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
     for (onnx::GraphOp graph : graphs)
-      raise(graph);
+      if (failed(raiseGraph(graph)))
+        return signalPassFailure();
   }
 
-  void raise(onnx::GraphOp graph) {
-    OpBuilder b(&getContext());
-    for (RopeSite &site : findRopeSites(graph, Arch::Auto)) {
-      Location loc = site.cosNode.getLoc();
-      auto skip = [&](StringRef why) {
-        mlir::emitRemark(loc) << "rope-raise: site " << nodeLabel(site.cosNode)
-                              << " left as is: " << why;
-      };
-      if (!site.cosNode.isOnnx("Cos"))
-        { skip("tables gathered from constant caches"); continue; }
-      if (site.kind == PositionKind::TwoD || site.vision)
-        { skip("vision tower positions are [tokens, 2]"); continue; }
-      // Qwen3-VL merges the angles before Cos; contiguous M-RoPE after.
-      bool hasMerge = site.getSections().size() > 1 && !site.isInterleaved();
-      Value cosTable = mergedTable(site.cosNode, hasMerge);
-      Value sinTable = mergedTable(site.sinNode, hasMerge);
-      Value positions = site.kind == PositionKind::MRopeDegenerate
-                            ? site.builtRows
-                            : site.positions;
-      RankedTensorType tableType = match::rankedTypeOf(cosTable);
-      if (!cosTable || !sinTable || cosTable.getType() != sinTable.getType())
-        { skip("the tables are scaled or cast before the merge"); continue; }
-      if (!tableType || tableType.getRank() != 3 ||
-          !isa<FloatType>(tableType.getElementType()) ||
-          match::rankOf(positions) < 2 || !match::isIntTensor(positions))
-        { skip("table or position shapes are not known"); continue; }
-
-      rope::SemanticsAttr semantics = site.semantics;
-      auto invType = RankedTensorType::get(
-          {static_cast<int64_t>(site.invFreq.size())}, b.getF32Type());
-      Value inv = onnx::OnnxBuilder(b, graph, loc, "mrope_raise", "mrope_raise")
-                      .constant(DenseElementsAttr::get(
-                                    invType, ArrayRef<float>(site.invFreq)),
-                                "inv_freq");
-      // Before the first of the old tables: after the positions (they are
-      // computed from them), before every consumer.
-      Operation *oldCos = cosTable.getDefiningOp();
-      Operation *oldSin = sinTable.getDefiningOp();
-      b.setInsertionPoint(oldCos->isBeforeInBlock(oldSin) ? oldCos : oldSin);
-      std::string label = nodeLabel(site.cosNode);
-      auto cosSin = rope::CosSinOp::create(b, loc, tableType, tableType,
-                                           positions, inv, semantics);
-      if (failed(mlir::verify(cosSin))) {
-        cosSin.erase();
-        skip("the recovered semantics do not fit the shapes");
-        continue;
-      }
-      cosTable.replaceAllUsesWith(cosSin.getCos());
-      sinTable.replaceAllUsesWith(cosSin.getSin());
-      eraseDeadProducers(graph, {oldCos, oldSin});
-      mlir::emitRemark(loc) << "rope-raise: site " << label
-                            << " raised to rope.cos_sin";
+  LogicalResult raiseGraph(onnx::GraphOp graph) {
+    std::vector<RopeSite> sites = findRopeSites(graph, Arch::Auto);
+    for (auto [index, site] : llvm::enumerate(sites)) {
+      FailureOr<RaisePlan> plan = planSite(site, index);
+      if (failed(plan))
+        continue; // planSite emitted the remark
+      if (failed(raiseSite(graph, site, index, *plan)))
+        return failure();
     }
+    return success();
+  }
+
+  LogicalResult raiseSite(onnx::GraphOp graph, RopeSite &site,
+                          int64_t index, const RaisePlan &plan) {
+    OpBuilder b(&getContext());
+    Location siteLoc = site.cosNode.getLoc();
+    std::string label = nodeLabel(site.cosNode);
+    std::string prefix = "mrope_raise/site_" + std::to_string(index);
+    onnx::OnnxBuilder emit(b, graph, siteLoc, prefix, "mrope_raise");
+    auto invType = RankedTensorType::get(
+        {static_cast<int64_t>(site.invFreq.size())}, b.getF32Type());
+    Value inv = emit.constant(
+        DenseElementsAttr::get(invType, ArrayRef<float>(site.invFreq)),
+        "inv_freq");
+
+    // [S] positions (a Range) as [1, S]: one sequence for the whole batch;
+    // (h, w) pairs [N, 2] as two rows [2, 1, N].
+    Value positions = plan.positions;
+    if (!plan.pairPositions && match::rankOf(positions) == -1) {
+      // Rows the graph computes but left unranked: [A, B, S] (checked).
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointAfterValue(positions);
+      int64_t dyn = ShapedType::kDynamic;
+      positions = emit.node(
+          "Identity",
+          RankedTensorType::get({site.semantics.getNumAxes(), dyn, dyn},
+                                match::elementTypeOf(positions)),
+          {positions});
+    }
+    if (plan.pairPositions || match::rankOf(positions) == 1 ||
+        match::isFloatTensor(positions)) {
+      OpBuilder::InsertionGuard guard(b);
+      if (Operation *def = positions.getDefiningOp())
+        b.setInsertionPointAfter(def);
+      else
+        b.setInsertionPointToStart(&graph.getBodyBlock());
+      // A float Range of whole numbers (checked) as int64.
+      if (match::isFloatTensor(positions))
+        positions = emit.node(
+            "Cast", RankedTensorType::get({match::dimOf(positions, 0)}, b.getI64Type()),
+            {positions}, {emit.intAttr("to", 7)});
+      Type elem = match::elementTypeOf(positions);
+      if (plan.pairPositions) {
+        int64_t n = match::dimOf(positions, 0);
+        Value rows = emit.node(
+            "Transpose", RankedTensorType::get({2, n}, elem), {positions},
+            {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 0}))});
+        positions = emit.node("Unsqueeze", RankedTensorType::get({2, 1, n}, elem),
+                              {rows, emit.ints({1}, {1}, "axes")});
+      } else {
+        positions = emit.node("Unsqueeze",
+                              RankedTensorType::get({1, match::dimOf(positions, 0)}, elem),
+                              {positions, emit.ints({0}, {1}, "axes")});
+      }
+    }
+
+    SmallVector<Operation *> dead;
+    auto groups = groupRotations(plan.rotations);
+    for (ArrayRef<const RaisedRotation *> group : groups) {
+      Operation *first = group.front()->rotation.combine;
+      b.setInsertionPoint(first);
+      SmallVector<Value> inputs;
+      SmallVector<Attribute> names;
+      for (const RaisedRotation *r : group) {
+        inputs.push_back(toBHSD(emit, b, *r));
+        names.push_back(b.getStringAttr(nodeLabel(r->rotation.combine)));
+      }
+      auto apply = rope::ApplyOp::create(b, first->getLoc(), inputs, positions,
+                                         inv, site.semantics);
+      apply->setAttr(kRaisedSiteAttr, b.getI64IntegerAttr(index));
+      apply->setAttr(kRaisedRotationsAttr, b.getArrayAttr(names));
+      if (failed(mlir::verify(apply)))
+        return apply.emitError("rope-raise: the raised op of site ")
+               << label << " does not verify";
+      for (auto [r, result] : llvm::zip(group, apply.getResults())) {
+        NodeOp combine = r->rotation.combine;
+        replaceCombine(b, emit, combine.getResults()[0],
+                       fromBHSD(emit, b, *r, result));
+        dead.push_back(combine);
+      }
+    }
+    int64_t erased = eraseDeadProducers(graph, dead);
+    mlir::emitRemark(siteLoc)
+        << "rope-raise: site " << index << " (" << label << ") raised: "
+        << plan.rotations.size() << " rotation(s) in " << groups.size()
+        << " rope.apply, " << erased << " node(s) removed"
+        << (site.cosNode.isOnnx("Cos") ? ""
+                                       : "; the constant caches are "
+                                         "recomputed from the frequencies");
+    return success();
   }
 };
 

@@ -29,6 +29,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+# Qwen VL special token ids: Python's one copy (C++ has its own in
+# include/mrope/Dialect/Rope/IR/QwenTokens.h; one place per language).
 IMAGE_TOKEN_ID = 151655
 VIDEO_TOKEN_ID = 151656
 VISION_START_TOKEN_ID = 151652

@@ -2,6 +2,11 @@
 //
 //   mrope-fix MODEL.onnx [--report R.json] [--arch auto|qwen2-vl|...] [--check]
 //   mrope-fix MODEL.onnx -o FIXED.onnx [--sections T,H,W] [--positions input]
+//             [--emit plain|ort|onnx23]
+//
+// With -o the fix is one pass pipeline (mrope-fix-pipeline: rope-raise ->
+// rope-fix -> convert-rope-to-onnx{emit}), then a separate check: the
+// analysis of the result must find no bug, else nothing is written.
 //
 // Exit status: 0 ok, 1 error (bad input, cannot fix), 3 with --check when a
 // bug was found. Nothing is left at an output path when a command fails.
@@ -17,11 +22,13 @@
 #include "mrope/Target/Onnx/Import.h"
 #include "mrope/Transforms/FixFusedSites.h"
 #include "mrope/Transforms/FixSites.h"
+#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -79,6 +86,13 @@ static cl::opt<std::string> positionsMode(
              "attention_mask, image_grid_thw, video_grid_thw (added as inputs "
              "where missing) and outputs rope_deltas"),
     cl::init("input"), cl::cat(category));
+static cl::opt<std::string> emitMode(
+    "emit",
+    cl::desc("How the fixed RoPE is written: plain (default: standard ONNX "
+             "ops, opset 13+), ort (ONNX Runtime's com.microsoft "
+             "MRotaryEmbedding / RotaryEmbedding), onnx23 (RotaryEmbedding of "
+             "opset 23; the model must import opset 23 or newer)"),
+    cl::init("plain"), cl::cat(category));
 static cl::opt<bool> check("check",
                            cl::desc("Exit 3 when a bug is found (for CI)"),
                            cl::cat(category));
@@ -113,6 +127,79 @@ static FixOptions fixOptions(Arch arch) {
   return options;
 }
 
+/// Rotations of analysed sites plus fused RoPE nodes (one per q or k).
+static int64_t countRotations(ArrayRef<RopeSite> sites,
+                              ArrayRef<FusedRopeSite> fused) {
+  int64_t n = 0;
+  for (const RopeSite &site : sites)
+    n += site.rotations.size();
+  for (const FusedRopeSite &site : fused)
+    n += site.nodes.size();
+  return n;
+}
+
+/// --emit onnx23 writes RotaryEmbedding of opset 23: a model importing an
+/// older default opset is refused before anything runs.
+static LogicalResult checkEmit(ModuleOp module) {
+  if (emitMode != "plain" && emitMode != "ort" && emitMode != "onnx23") {
+    fail("--emit must be plain, ort or onnx23, got '" + emitMode + "'");
+    return failure();
+  }
+  if (emitMode != "onnx23")
+    return success();
+  std::optional<int64_t> version =
+      onnx::getOpsetVersion(onnx::getMainGraph(module));
+  if (version && *version >= 23)
+    return success();
+  fail(inputPath + ": --emit onnx23 needs the model to import ONNX opset 23 "
+                   "or newer (it imports " +
+       llvm::Twine(version.value_or(0)) +
+       "); use --emit plain or ort, or convert the model first");
+  return failure();
+}
+
+/// rope-raise -> rope-fix -> convert-rope-to-onnx on the module. The passes'
+/// remarks are what the user reads: "fixed: ..." lines, notes, and the
+/// sites rope-raise could not raise (fixed by the table fallback).
+static LogicalResult runFixPipeline(ModuleOp module, Arch arch) {
+  FixPipelineOptions options;
+  options.arch = archName(arch).str();
+  options.sections = SmallVector<int64_t>(sections.begin(), sections.end());
+  options.positions = positionsMode;
+  options.emit = emitMode;
+  PassManager pm(module.getContext());
+  buildFixPipeline(pm, options);
+  SmallVector<std::string> fixed, notes, notRaised;
+  LogicalResult result = success();
+  {
+    // Remarks are collected here; errors go on to the tool's handler.
+    ScopedDiagnosticHandler remarks(module.getContext(), [&](Diagnostic &d) {
+      if (d.getSeverity() != DiagnosticSeverity::Remark)
+        return failure();
+      std::string text = d.str();
+      StringRef line(text);
+      if (line.consume_front("fixed: "))
+        fixed.push_back(line.str());
+      else if (line.consume_front("note: "))
+        notes.push_back(line.str());
+      else if (line.consume_front("rope-raise: ") && line.contains("left as is"))
+        notRaised.push_back(line.str());
+      return success();
+    });
+    result = pm.run(module);
+  }
+  if (failed(result) || quiet)
+    return result;
+  for (const std::string &line : notRaised)
+    llvm::outs() << "  rope-raise: " << line << "\n";
+  for (const std::string &line : fixed)
+    llvm::outs() << "  fixed: " << line << "\n";
+  for (const std::string &note : notes)
+    llvm::outs() << "mrope-fix: " << note << "; writing the model unchanged to "
+                 << outputPath << "\n";
+  return success();
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -124,7 +211,8 @@ int main(int argc, char **argv) {
       "3D M-RoPE positions.\n\n"
       "  mrope-fix model.onnx --report report.json       # analysis only\n"
       "  mrope-fix model.onnx --arch qwen2-vl --check    # exit 3 on a bug\n"
-      "  mrope-fix model.onnx -o fixed.onnx              # fix\n\n"
+      "  mrope-fix model.onnx -o fixed.onnx              # fix\n"
+      "  mrope-fix model.onnx -o fixed.onnx --emit ort   # fix, fused ORT ops\n\n"
       "The fixed model takes `position_ids` int64 [3, batch, seq] (t, h, w "
       "rows, as\ntransformers' get_rope_index computes them; python: "
       "mrope.reference.rope_index).\nFor decode steps with a KV cache, pass "
@@ -226,6 +314,8 @@ int main(int argc, char **argv) {
   }
 
   if (!outputPath.empty()) {
+    if (failed(checkEmit(module)))
+      return 1;
     bool compute = positionsMode == "compute";
     if (bugs == 0 && !compute) {
       if (!quiet)
@@ -250,32 +340,33 @@ int main(int argc, char **argv) {
       }
     }
     if (ropeBugs || (compute && !fusedBugs)) {
-      FailureOr<FixResult> fixed = fixRopeSites(graph, fixOptions(*arch));
-      if (failed(fixed))
-        return 1; // the fix emitted one error naming the node
+      if (failed(runFixPipeline(module, *arch)))
+        return 1; // the pipeline emitted one error naming the node
       if (failed(verify(module)))
         return fail(inputPath + ": the fixed graph does not verify");
-      if (!quiet) {
-        for (const std::string &change : fixed->changes)
-          llvm::outs() << "  fixed: " << change << "\n";
-        for (const std::string &note : fixed->notes)
-          llvm::outs() << "mrope-fix: " << note
-                       << "; writing the model unchanged to " << outputPath
-                       << "\n";
-      }
-      // The fix must leave every site in place and nothing for its own
-      // analysis to flag.
+      // The separate check: the analysis of what the pipeline wrote must
+      // find every rotation again (as unfused ops with emit=plain, where
+      // each rope.apply has tables of its own, or as fused nodes) and no
+      // bug among them.
       std::vector<RopeSite> after = findRopeSites(graph, *arch);
-      if (after.size() != sites.size())
-        return fail(inputPath + ": internal error: the fixed graph has " +
-                    llvm::Twine(after.size()) + " RoPE sites instead of " +
-                    llvm::Twine(sites.size()));
+      std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, *arch);
+      int64_t before = countRotations(sites, fused);
+      int64_t now = countRotations(after, afterFused);
+      if (now != before)
+        return fail(inputPath + ": internal error: the analysis finds " +
+                    llvm::Twine(now) + " rotations in the fixed graph, " +
+                    llvm::Twine(before) + " before the fix");
       for (RopeSite &site : after)
         if (site.bug)
           return fail(inputPath + ": internal error: site " +
                       nodeLabel(site.cosNode) +
                       " is still a bug after the fix: " +
                       siteReason(site, *arch));
+      for (FusedRopeSite &site : afterFused)
+        if (site.bug)
+          return fail(inputPath + ": internal error: fused RoPE node " +
+                      nodeLabel(site.nodes.front()) +
+                      " is still a bug after the fix");
     }
     if (!quiet)
       llvm::outs() << "mrope-fix: writing " << outputPath << "\n";

@@ -51,6 +51,9 @@ mlir::Value skipViews(mlir::Value v);
 std::optional<mlir::DenseElementsAttr> constantOf(mlir::Value v,
                                                   int64_t maxElements = 1
                                                                         << 20);
+/// A constant cache under the views that keep its rows: rows [0, n)
+/// (`cos_cached[:seq_len]`) and casts; `cache` itself otherwise.
+mlir::Value peelCacheView(mlir::Value cache);
 /// Whether `v` is a constant (without reading its contents).
 bool isConstant(mlir::Value v);
 /// Float contents, converted to f32 whatever the float width.

@@ -9,6 +9,8 @@
 #ifndef MROPE_REPORT_ROPEINDEX_H
 #define MROPE_REPORT_ROPEINDEX_H
 
+#include "mrope/Dialect/Rope/IR/QwenTokens.h"
+
 #include "llvm/ADT/ArrayRef.h"
 
 #include <array>
@@ -17,12 +19,6 @@
 #include <vector>
 
 namespace mrope {
-
-/// Token ids of the Qwen2-VL tokenizer that get_rope_index looks for.
-constexpr int64_t kVisionStartTokenId = 151652;
-constexpr int64_t kVisionEndTokenId = 151653;
-constexpr int64_t kImageTokenId = 151655;
-constexpr int64_t kVideoTokenId = 151656;
 
 /// One image_grid_thw / video_grid_thw row, in patches.
 struct GridThw {

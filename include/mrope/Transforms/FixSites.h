@@ -33,30 +33,36 @@ struct FixResult {
   /// model).
   std::vector<std::string> notes;
   int64_t fixedSites = 0;
+  /// Of those, sites rope-raise left as ONNX nodes, fixed on their tables.
+  int64_t fallbackSites = 0;
 };
 
-/// Rewrites every buggy site of `graph` (as findRopeSites reports them for
-/// `options.arch`) to rotate by true 3D positions taken from a graph input
-/// `position_ids` [3, batch, seq] (int64): degenerate M-RoPE gets that input
-/// in place of its in-graph rows; plain 1D RoPE gets M-RoPE tables
-/// (rope.cos_sin, then lowered to ONNX nodes). The old position input is
-/// retyped in place when nothing else uses it. Nodes only the old tables
-/// used are removed; everything else is left as it was. With
-/// `computePositions` and no bug, a correct M-RoPE model's [3, B, S]
-/// positions input is replaced by the in-graph computation. Degenerate, text
-/// and vision sites each have their own fixer. Errors are emitted as
-/// diagnostics at the site's node (or the graph); nothing is rolled back,
-/// so a caller that fails must drop the module.
+/// Rewrites every buggy site of `graph` for `options.arch` to rotate by
+/// true positions. A site rope-raise turned into `rope.apply` is classified
+/// by its positions operand and fixed on the op: only `#rope.semantics` and
+/// the positions operand change (degenerate M-RoPE: the built rows become a
+/// graph input `position_ids` [3, batch, seq] int64; 1D text RoPE under a
+/// Qwen VL arch: M-RoPE sections and those positions; the vision tower's
+/// flat patch index: 2D (h, w) RoPE). A site left as ONNX nodes (as
+/// findRopeSites reports it) is fixed on its tables instead (rope.cos_sin).
+/// New rope ops (rope.cos_sin, rope.mrope_index) are left for
+/// convert-rope-to-onnx. The old positions input is retyped in place when
+/// nothing else uses it; nodes only the old positions or tables used are
+/// removed; everything else is left as it was. With `computePositions` and
+/// no bug, a correct M-RoPE model's [3, B, S] positions input is replaced by
+/// the in-graph computation. Errors are emitted as diagnostics at the site
+/// (or the graph); nothing is rolled back, so a caller that fails must drop
+/// the module.
 mlir::FailureOr<FixResult> fixRopeSites(onnx::GraphOp graph,
                                         const FixOptions &options);
 
-/// Erases the ONNX nodes and initializers that the backward closure of
-/// `seeds` leaves without users (what only a replaced subgraph used); returns
-/// how many nodes went.
 /// `base`, or `base` + "_3d" when the graph already has an input of that name:
 /// the name of the [3, batch, seq] positions input a fix adds.
 std::string positionsInputName(onnx::GraphOp graph, llvm::StringRef base);
 
+/// Erases the ONNX nodes and initializers that the backward closure of
+/// `seeds` leaves without users (what only a replaced subgraph used); returns
+/// how many nodes went.
 int64_t eraseDeadProducers(onnx::GraphOp graph,
                            llvm::ArrayRef<mlir::Operation *> seeds);
 

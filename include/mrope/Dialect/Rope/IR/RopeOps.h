@@ -10,6 +10,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "mrope/Dialect/Rope/IR/RopeAttrs.h"
+#include "mrope/Dialect/Rope/IR/QwenTokens.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
 
 #define GET_OP_CLASSES

@@ -173,9 +173,9 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$image_grid_thw,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$video_grid_thw,
     Optional<1DTensorOf<[F32]>>:$second_per_grid_ts,
-    DefaultValuedAttr<I64Attr, "151655">:$image_token,
-    DefaultValuedAttr<I64Attr, "151656">:$video_token,
-    DefaultValuedAttr<I64Attr, "151652">:$vision_start,
+    DefaultValuedAttr<I64Attr, "::mrope::kImageTokenId">:$image_token,
+    DefaultValuedAttr<I64Attr, "::mrope::kVideoTokenId">:$video_token,
+    DefaultValuedAttr<I64Attr, "::mrope::kVisionStartTokenId">:$vision_start,
     DefaultValuedAttr<I64Attr, "2">:$spatial_merge,
     OptionalAttr<F32Attr>:$tokens_per_second,
     OptionalAttr<Rope_IndexArchAttr>:$arch);

@@ -1,0 +1,444 @@
+//===- FixPositions.cpp - the positions a fix gives its sites -------------===//
+//
+// True [3, B, S] decoder positions (a new input, or rope.mrope_index under
+// --positions compute), (h, w) per vision patch, and the checks a model must
+// pass before the fix rewrites it. Shared by the fixers on rope.apply and
+// the fallback table fixers.
+//
+//===----------------------------------------------------------------------===//
+#include "FixSitesImpl.h"
+
+#include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/RopeReport.h"
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
+#include "mrope/Dialect/Rope/IR/QwenTokens.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <numeric>
+
+using namespace mlir;
+using namespace mrope;
+using namespace mrope::fix;
+using namespace mrope::match;
+using onnx::NodeOp;
+
+/// The get_rope_index rule of the declared architecture (Qwen2-VL's for
+/// Auto, as the fix's default sections are).
+static rope::IndexArch indexArch(Arch arch) {
+  switch (arch) {
+  case Arch::Qwen25VL:
+    return rope::IndexArch::qwen2_5_vl;
+  case Arch::Qwen3VL:
+    return rope::IndexArch::qwen3_vl;
+  default:
+    return rope::IndexArch::qwen2_vl;
+  }
+}
+
+std::optional<SmallVector<int64_t>> fix::defaultSections(Arch arch,
+                                                         int64_t numFreqs) {
+  SmallVector<int64_t> base = arch == Arch::Qwen3VL
+                                  ? SmallVector<int64_t>{24, 20, 20}
+                                  : SmallVector<int64_t>{16, 24, 24};
+  SmallVector<int64_t> sections;
+  for (int64_t s : base) {
+    if ((s * numFreqs) % 64)
+      return std::nullopt;
+    sections.push_back(s * numFreqs / 64);
+  }
+  return sections;
+}
+
+FailureOr<SmallVector<int64_t>>
+fix::textSections(const FixOptions &options, int64_t numFreqs,
+                  function_ref<InFlightDiagnostic()> error) {
+  SmallVector<int64_t> sections;
+  if (!options.sections.empty()) {
+    sections.assign(options.sections.begin(), options.sections.end());
+  } else if (auto def = defaultSections(options.arch, numFreqs)) {
+    sections = *def;
+  } else {
+    return error() << "no default M-RoPE sections for " << numFreqs
+                   << " frequencies; pass --sections";
+  }
+  if (std::accumulate(sections.begin(), sections.end(), int64_t{0}) !=
+          numFreqs ||
+      llvm::any_of(sections, [](int64_t s) { return s <= 0; }))
+    return error() << "--sections must be positive and sum to " << numFreqs
+                   << " (rotary dim / 2)";
+  return sections;
+}
+
+LogicalResult fix::checkModelForFix(onnx::GraphOp graph) {
+  auto module = graph->getParentOfType<ModuleOp>();
+  auto opsets =
+      module ? module->getAttrOfType<ArrayAttr>(onnx::attr::kOpsetImport)
+             : ArrayAttr();
+  llvm::StringMap<int64_t> imported;
+  int64_t defaults = 0;
+  for (Attribute a : opsets ? opsets.getValue() : ArrayRef<Attribute>()) {
+    auto opset = dyn_cast<onnx::OpsetAttr>(a);
+    if (!opset)
+      continue;
+    bool isDefault = opset.getDomain().empty() || opset.getDomain() == "ai.onnx";
+    defaults += isDefault;
+    if (!imported.try_emplace(opset.getDomain(), opset.getVersion()).second)
+      return mlir::emitError(graph.getLoc())
+             << "the model imports opset domain '" << opset.getDomain()
+             << "' twice";
+  }
+  if (defaults == 0)
+    return mlir::emitError(graph.getLoc())
+           << "the model imports no default ONNX opset (opset_import)";
+  if (defaults > 1)
+    return mlir::emitError(graph.getLoc())
+           << "the model imports the default ONNX opset twice";
+  std::optional<int64_t> version = onnx::getOpsetVersion(graph);
+  if (!version || *version < 13)
+    return mlir::emitError(graph.getLoc())
+           << "the model's ONNX opset is " << version.value_or(0)
+           << "; the fix writes opset 13 nodes (convert the model to opset 13 "
+              "or newer first)";
+  WalkResult walk = graph.walk([&](NodeOp node) {
+    StringRef domain = node.getDomain();
+    if (!domain.empty() && !imported.count(domain)) {
+      mlir::emitError(node.getLoc())
+          << "node " << nodeLabel(node) << " (" << node.getOpType()
+          << ") is in domain '" << domain
+          << "', which the model does not import";
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}
+
+namespace {
+
+/// (batch, seq) dims for the new input: from the old [B, S] positions input
+/// when there is one, else from the first graph input of rank >= 2.
+void positionDims(onnx::GraphOp graph, Value oldPositions,
+                  SmallVectorImpl<int64_t> &shape,
+                  SmallVectorImpl<std::string> &params) {
+  shape.assign({3, ShapedType::kDynamic, ShapedType::kDynamic});
+  params.assign({"", "batch", "sequence"});
+  auto take = [&](BlockArgument arg) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type || type.getRank() < 2)
+      return false;
+    // [B, S], or already [3, B, S] (a correct model computing its own).
+    int first = type.getRank() == 3 && type.getDimSize(0) == 3 ? 1 : 0;
+    shape[1] = type.getDimSize(first);
+    shape[2] = type.getDimSize(first + 1);
+    if (auto dims = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
+                                                      onnx::attr::kDimParams))
+      for (int i = 0; i < 2 && first + i < static_cast<int>(dims.size()); ++i)
+        if (auto s = dyn_cast<StringAttr>(dims[first + i]))
+          params[i + 1] = s.getValue().str();
+    return true;
+  };
+  if (auto arg = dyn_cast_or_null<BlockArgument>(oldPositions);
+      arg && arg.getOwner() == &graph.getBodyBlock() && take(arg))
+    return;
+  for (BlockArgument arg : graph.getBodyBlock().getArguments())
+    if (take(arg))
+      return;
+}
+
+/// --positions compute: rope.mrope_index over graph inputs (found by name
+/// or added), rope_deltas as a new output; returns the [3, B, S] positions.
+FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
+                                         const FixOptions &options,
+                                         ArrayRef<int64_t> shape,
+                                         ArrayRef<std::string> params,
+                                         FixResult &result) {
+  OpBuilder b(graph.getContext());
+  Location loc = graph.getLoc();
+  // A KV-cache decoder: [batch, kv_heads, past, dim] past keys.
+  Value pastKey;
+  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+    if (graph.getInputName(i).starts_with("past_key_values") && !pastKey)
+      pastKey = graph.getArgument(i);
+  auto input = [&](StringRef name, Type type,
+                   ArrayRef<StringRef> dims) -> Value {
+    for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+      if (graph.getInputName(i) == name)
+        return graph.getArgument(i);
+    result.changes.push_back("added input '" + name.str() + "'");
+    return graph.addInput(name, type, dims);
+  };
+  Type i64 = b.getI64Type();
+  StringRef batch = params[1], seq = params[2];
+  auto tokens = RankedTensorType::get({shape[1], shape[2]}, i64);
+  auto grids = RankedTensorType::get({ShapedType::kDynamic, 3}, i64);
+  Value ids = input("input_ids", tokens, {batch, seq});
+  Value mask = input("attention_mask", tokens, {batch, seq});
+  Value images = input("image_grid_thw", grids, {"num_images", ""});
+  Value videos = input("video_grid_thw", grids, {"num_videos", ""});
+  Value seconds;
+  FloatAttr tokensPerSecond;
+  if (options.arch == Arch::Qwen25VL) {
+    seconds = input("second_per_grid_ts",
+                    RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type()),
+                    {"num_videos"});
+    tokensPerSecond = b.getF32FloatAttr(2.0f); // released Qwen2.5-VL configs
+  }
+  b.setInsertionPointToStart(&graph.getBodyBlock());
+  int64_t dyn = ShapedType::kDynamic;
+  onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/positions",
+                         "mrope_fix.positions");
+  auto node = [&](StringRef opType, Type type, ValueRange inputs,
+                  ArrayRef<NamedAttribute> attrs = {}) {
+    return emit.node(opType, type, inputs, attrs);
+  };
+  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+    return emit.ints(values, shape);
+  };
+  auto scalarType = RankedTensorType::get({}, i64);
+  auto bsType = RankedTensorType::get({shape[1], shape[2]}, i64);
+  Value seqLen, indexMask = mask;
+  if (pastKey) {
+    // The mask covers past and new tokens; the index wants the new ones.
+    Value idsShape = node("Shape", RankedTensorType::get({2}, i64), {ids});
+    seqLen = node("Gather", scalarType, {idsShape, ints({1}, {})},
+                  {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+    Value start = node("Unsqueeze", RankedTensorType::get({1}, i64),
+                       {node("Neg", scalarType, {seqLen}), ints({0}, {1})});
+    indexMask = node("Slice", RankedTensorType::get({shape[1], dyn}, i64),
+                     {mask, start, ints({INT64_MAX}, {1}), ints({1}, {1})});
+  }
+  auto index = rope::MRopeIndexOp::create(
+      b, loc, RankedTensorType::get(shape, i64),
+      RankedTensorType::get({shape[1], 1}, i64), ids, indexMask, images, videos,
+      seconds, b.getI64IntegerAttr(kImageTokenId), b.getI64IntegerAttr(kVideoTokenId),
+      b.getI64IntegerAttr(kVisionStartTokenId), b.getI64IntegerAttr(2),
+      tokensPerSecond,
+      rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)));
+  if (!pastKey) {
+    graph.addOutput("rope_deltas", index.getRopeDeltas(), {batch, ""});
+    result.changes.push_back(
+        "positions computed in the graph from input_ids, attention_mask and "
+        "the grids (get_rope_index); added output 'rope_deltas'");
+    return index.getPositions();
+  }
+  // Decode steps (past > 0) continue as text: past + arange(S) + the
+  // rope_deltas of the prefill on all three rows; the prefill (past = 0)
+  // computes positions and deltas from the prompt.
+  Value pastDeltas = input("past_rope_deltas",
+                           RankedTensorType::get({shape[1], 1}, i64),
+                           {batch, ""});
+  Value pastShape = node("Shape", RankedTensorType::get({4}, i64), {pastKey});
+  Value pastLen = node("Gather", scalarType, {pastShape, ints({2}, {})},
+                       {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+  Value steps = node("Range", RankedTensorType::get({shape[2]}, i64),
+                     {ints({0}, {}), seqLen, ints({1}, {})});
+  Value decode = node("Add", bsType,
+                      {node("Add", RankedTensorType::get({shape[2]}, i64),
+                            {steps, pastLen}),
+                       pastDeltas});
+  Value decode3 = node(
+      "Expand", RankedTensorType::get(shape, i64),
+      {node("Unsqueeze", RankedTensorType::get({1, shape[1], shape[2]}, i64),
+            {decode, ints({0}, {1})}),
+       ints({3, 1, 1}, {3})});
+  Value prefill = node("Equal", RankedTensorType::get({}, b.getI1Type()),
+                       {pastLen, ints({0}, {})});
+  Value positions = node("Where", RankedTensorType::get(shape, i64),
+                         {prefill, index.getPositions(), decode3});
+  Value deltas = node("Where", RankedTensorType::get({shape[1], 1}, i64),
+                      {prefill, index.getRopeDeltas(), pastDeltas});
+  graph.addOutput("rope_deltas", deltas, {batch, ""});
+  result.changes.push_back(
+      "positions computed in the graph: from input_ids, attention_mask and "
+      "the grids (get_rope_index) when the past is empty, else past length + "
+      "arange + input 'past_rope_deltas'; added output 'rope_deltas' (feed it "
+      "back as past_rope_deltas)");
+  return positions;
+}
+
+/// (h, w) of every patch from `grid_thw` [images, 3] in the graph, as
+/// Qwen2VisionTransformer.rot_pos_emb orders them: image by image, frame by
+/// frame, m x m merge block by block (row-major), row-major inside a block.
+/// Closed form per patch p: image k = #ends <= p, r = (p - start_k) mod h*w,
+/// block = r / m^2, e = r mod m^2, h = (block / (w/m)) m + e / m,
+/// w = (block mod (w/m)) m + e mod m.
+Value visionPositionsInGraph(onnx::GraphOp graph, Value gridThw,
+                             Value patchesOf, int64_t patches, int64_t merge,
+                             Location loc) {
+  OpBuilder b(graph.getContext());
+  Type i64 = b.getI64Type();
+  int64_t dyn = ShapedType::kDynamic;
+  auto vec = RankedTensorType::get({patches}, i64);
+  auto perImage = RankedTensorType::get({dyn}, i64);
+  auto scalarType = RankedTensorType::get({}, i64);
+  b.setInsertionPointToStart(&graph.getBodyBlock());
+  onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/vision_positions",
+                         "mrope_fix.vision");
+  auto node = [&](StringRef opType, Type type, ValueRange inputs,
+                  ArrayRef<NamedAttribute> attrs = {}) {
+    return emit.node(opType, type, inputs, attrs);
+  };
+  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+    return emit.ints(values, shape);
+  };
+  auto axis = [&](int64_t a) {
+    return b.getNamedAttr("axis", b.getI64IntegerAttr(a));
+  };
+  Value zero = ints({0}, {}), one = ints({1}, {}), m = ints({merge}, {});
+  Value mm = ints({merge * merge}, {});
+  Value shape = node("Shape", RankedTensorType::get({dyn}, i64), {patchesOf});
+  Value n = node("Gather", scalarType, {shape, zero}, {axis(0)});
+  Value p = node("Range", vec, {zero, n, one});
+  auto column = [&](int64_t c) {
+    return node("Gather", perImage, {gridThw, ints({c}, {})}, {axis(1)});
+  };
+  Value t = column(0), h = column(1), w = column(2);
+  Value hw = node("Mul", perImage, {h, w});
+  Value count = node("Mul", perImage, {t, hw});
+  Value ends = node("CumSum", perImage, {count, zero});
+  Value starts = node("Sub", perImage, {ends, count});
+  Value endsRow = node("Unsqueeze", RankedTensorType::get({1, dyn}, i64),
+                       {ends, ints({0}, {1})});
+  Value pCol = node("Unsqueeze", RankedTensorType::get({patches, 1}, i64),
+                    {p, ints({1}, {1})});
+  Value done = node("Cast", RankedTensorType::get({patches, dyn}, i64),
+                    {node("LessOrEqual",
+                          RankedTensorType::get({patches, dyn}, b.getI1Type()),
+                          {endsRow, pCol})},
+                    {b.getNamedAttr("to", b.getI64IntegerAttr(7))});
+  Value k = node("ReduceSum", vec, {done, ints({1}, {1})},
+                 {b.getNamedAttr("keepdims", b.getI64IntegerAttr(0))});
+  auto at = [&](Value perImageValue) {
+    return node("Gather", vec, {perImageValue, k}, {axis(0)});
+  };
+  Value r = node("Mod", vec, {node("Sub", vec, {p, at(starts)}), at(hw)});
+  Value block = node("Div", vec, {r, mm});
+  Value e = node("Mod", vec, {r, mm});
+  Value blocksPerRow = node("Div", vec, {at(w), m});
+  Value hpos = node("Add", vec,
+                    {node("Mul", vec, {node("Div", vec, {block, blocksPerRow}), m}),
+                     node("Div", vec, {e, m})});
+  Value wpos = node("Add", vec,
+                    {node("Mul", vec, {node("Mod", vec, {block, blocksPerRow}), m}),
+                     node("Mod", vec, {e, m})});
+  auto col = RankedTensorType::get({patches, 1}, i64);
+  Value axes1 = ints({1}, {1});
+  return node("Concat", RankedTensorType::get({patches, 2}, i64),
+              {node("Unsqueeze", col, {hpos, axes1}),
+               node("Unsqueeze", col, {wpos, axes1})},
+              {axis(1)});
+}
+
+} // namespace
+
+DecoderPositions::DecoderPositions(onnx::GraphOp graph,
+                                   const FixOptions &options,
+                                   FixResult &result, Value oldPositions)
+    : graph(graph), options(options), result(result) {
+  positionDims(graph, oldPositions, shape, params);
+}
+
+RankedTensorType DecoderPositions::type() {
+  return RankedTensorType::get(shape, IntegerType::get(graph.getContext(), 64));
+}
+
+std::string DecoderPositions::describe() const {
+  return options.computePositions
+             ? std::string("the positions computed in the graph")
+             : "input '" + options.positionsName + "' [3, batch, seq]";
+}
+
+FailureOr<Value> DecoderPositions::get() {
+  if (value)
+    return value;
+  if (options.computePositions) {
+    FailureOr<Value> computed =
+        computePositionsInGraph(graph, options, shape, params, result);
+    if (failed(computed))
+      return failure();
+    value = *computed;
+  } else {
+    SmallVector<StringRef> refs(params.begin(), params.end());
+    value = graph.addInput("mrope_fix.position_ids", type(), refs);
+  }
+  return value;
+}
+
+FailureOr<Value>
+fix::visionPositions(onnx::GraphOp graph, int64_t patches, bool compute,
+                     FixResult &result,
+                     function_ref<InFlightDiagnostic()> error) {
+  Type i64 = IntegerType::get(graph.getContext(), 64);
+  Location loc = graph.getLoc();
+  Value hw;
+  for (unsigned i = 0, e = graph.getNumArguments(); i < e && !compute; ++i)
+    if (graph.getInputName(i) == "vision_position_ids")
+      hw = graph.getArgument(i);
+  if (hw && (!isIntTensor(hw) || rankOf(hw) != 2 || dimOf(hw, 1) != 2))
+    return error() << "input 'vision_position_ids' is not an integer "
+                              "[patches, 2] tensor";
+  // The patches the tables are for: the float [patches, ...] input (the
+  // hidden states), never an unrelated input such as the grid.
+  BlockArgument patchesOf;
+  for (BlockArgument arg : graph.getBodyBlock().getArguments())
+    if (!patchesOf && isFloatTensor(arg) && rankOf(arg) >= 2 &&
+        (ShapedType::isDynamic(patches) || dimOf(arg, 0) == patches))
+      patchesOf = arg;
+  if (!patchesOf)
+    return error() << "no float [patches, ...] graph input gives the "
+                              "patch count of the vision tables";
+  if (compute) {
+    Value grid;
+    for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+      if (graph.getInputName(i) == "grid_thw")
+        grid = graph.getArgument(i);
+    if (grid && (!isIntTensor(grid) || rankOf(grid) != 2 || dimOf(grid, 1) != 3 ||
+                 elementTypeOf(grid) != i64))
+      return error() << "input 'grid_thw' is not int64 [images, 3]";
+    if (!grid) {
+      grid = graph.addInput("grid_thw",
+                            RankedTensorType::get({ShapedType::kDynamic, 3}, i64),
+                            {StringRef("num_images"), StringRef("")});
+      result.changes.push_back("added input 'grid_thw' int64 [images, 3]");
+    }
+    hw = visionPositionsInGraph(graph, grid, patchesOf, patches, 2, loc);
+    result.changes.push_back("(h, w) of every patch computed in the graph from "
+                             "grid_thw (2x2 merge-block order)");
+  } else if (!hw) {
+    std::string patchDim = "patches";
+    if (auto dims = graph.getArgAttrOfType<ArrayAttr>(
+            patchesOf.getArgNumber(), onnx::attr::kDimParams);
+        dims && !dims.empty())
+      if (auto name = dyn_cast<StringAttr>(dims[0]);
+          name && !name.getValue().empty())
+        patchDim = name.getValue().str();
+    hw = graph.addInput("vision_position_ids",
+                        RankedTensorType::get({patches, 2}, i64),
+                        {StringRef(patchDim), StringRef("")});
+    result.changes.push_back("added input 'vision_position_ids' int64 "
+                             "[patches, 2] ((h, w) per patch)");
+  }
+  // [patches, 2] -> [2, 1, patches]: two position rows of one "batch".
+  OpBuilder b(graph.getContext());
+  if (auto arg = dyn_cast<BlockArgument>(hw))
+    b.setInsertionPointToStart(&graph.getBodyBlock());
+  else
+    b.setInsertionPointAfter(hw.getDefiningOp());
+  onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/vision", "mrope_fix");
+  Type hwElem = elementTypeOf(hw);
+  Value rows = emit.node(
+      "Transpose", RankedTensorType::get({2, patches}, hwElem), {hw},
+      {b.getNamedAttr("perm", DenseI64ArrayAttr::get(b.getContext(), {1, 0}))});
+  return emit.node("Unsqueeze",
+                   RankedTensorType::get({2, 1, patches}, hwElem),
+                   {rows, emit.ints({1}, {1}, "vision_axes")});
+}
+
+SmallVector<float> fix::visionFreqs(ArrayRef<float> invFreq) {
+  SmallVector<float> table;
+  for (size_t j = 0; j < invFreq.size(); j += 2)
+    table.push_back(invFreq[j]);
+  return table;
+}
