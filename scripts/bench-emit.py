@@ -2,13 +2,19 @@
 """What `--emit plain|ort|onnx23` costs in ONNX Runtime: RoPE kernel time per
 layer and whole-model time of one decoder in five forms.
 
-The decoder (onnx.helper, random weights): L layers (default 4) of q/k
-projections from hidden 256 to 28 query and 4 KV heads of 128 channels,
-M-RoPE [16, 24, 24] (theta 1e6) on q and k by position_ids [3, 1, S], and
-projections back with a residual. Attention itself is left out: at S = 4096
-its [28, S, S] scores would not fit the shared 2-core host, and it is the
-same in every form; the whole-model figures are therefore of this
-RoPE-heavy decoder, not of a full one.
+The decoder (onnx.helper, random weights): L layers (default 4; the issue's
+28 do not fit the shared 2-core host's time: about 20 s per run at S = 4096
+under load, 14 runs per form and thread count) of q/k projections from
+hidden 256 to 28 query and 4 KV heads of 128 channels, M-RoPE [16, 24, 24]
+(theta 1e6) on q and k by position_ids [3, 1, S], a per-head contraction of
+the rotated q and k to 16 channels ([H, 128, 16] weights, in the head-major
+[B, H, S, D] layout attention reads them in), and projections back with a
+residual. Attention itself is left out: at S = 4096 its [28, S, S] scores
+would not fit the host, and it is the same in every form; the per-head
+contraction keeps what matters for RoPE's layout: its output is read per
+head, as attention reads it, so ONNX Runtime cannot cancel the
+[B, S, H, D] <-> [B, H, S, D] Transposes around it. The whole-model figures
+are therefore of this RoPE-heavy decoder, not of a full one.
 
 Forms:
 * original: Hugging Face's unfused spelling (Qwen2-VL): cos/sin [3, 1, S, 128]
@@ -18,11 +24,17 @@ Forms:
   `mrope-opt --convert-rope-to-onnx{emit=...}` (onnx23 at opset 23);
 * none: no RoPE at all (the baseline the RoPE time is measured against).
 
-RoPE time per layer: ORT's profiler kernel time of the RoPE nodes (by name)
-/ L, median of the timed runs, one session per form and thread count
-(python/mrope/ort_bench.js); cross-checked by (kernel time of the form -
-that of `none`) / L, which does not depend on names. Each form's output is
-checked against the original's first.
+RoPE time per layer: ORT's profiler kernel time of the RoPE nodes (by name:
+tables, section merge, rotation) / L, median of the timed runs, one session
+per form and thread count (python/mrope/ort_bench.js); of it, the tables
+built once per model (by name) are also shown; cross-checked by (kernel time
+of the form - that of `none`) / L, which does not depend on names. Each
+form's output is checked against the original's first.
+
+Before the decoder, the fused ops alone (one site, q and k, caches fed as
+inputs): com.microsoft.MRotaryEmbedding, com.microsoft.RotaryEmbedding over
+merged per-token caches and RotaryEmbedding-23, each on [B, H, S, D] and
+[B, S, H * D] inputs: the figures `emit=ort` was chosen by.
 
 usage: scripts/bench-emit.py [--seq 4096] [--layers 4] [--threads 1 2]
                               [--reps 5] [--docs docs/benchmarks.md]
@@ -32,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -50,8 +63,11 @@ HIDDEN, QH, KVH, D = 256, 28, 4, 128
 SECTIONS, THETA = (16, 24, 24), 1e6
 FORMS = ("original", "plain", "ort", "onnx23", "none")
 # Names of the RoPE nodes: the original's /rope_tables/ and /layers.L/rope/,
-# the lowered forms' mrope/rope_N/ (ORT keeps node names in its profile).
+# the lowered forms' mrope/rope_N/ (ORT keeps node names in its profile);
+# of them, the tables built once per model.
 ROPE_NODES = "/rope"
+TABLE_NODES = "/rope_tables/|/tables/"
+CONTRACT = 16
 
 
 def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
@@ -86,8 +102,8 @@ def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
         x = "inputs_embeds" if l == 0 else f"/layers.{l - 1}/Add_1_out0"
         wq = init(f"layers.{l}.wq", (rng.standard_normal((HIDDEN, QH * D)) * 0.05).astype(np.float32))
         wk = init(f"layers.{l}.wk", (rng.standard_normal((HIDDEN, KVH * D)) * 0.05).astype(np.float32))
-        woq = init(f"layers.{l}.woq", (rng.standard_normal((QH * D, HIDDEN)) * 0.02).astype(np.float32))
-        wok = init(f"layers.{l}.wok", (rng.standard_normal((KVH * D, HIDDEN)) * 0.02).astype(np.float32))
+        woq = init(f"layers.{l}.woq", (rng.standard_normal((QH * CONTRACT, HIDDEN)) * 0.05).astype(np.float32))
+        wok = init(f"layers.{l}.wok", (rng.standard_normal((KVH * CONTRACT, HIDDEN)) * 0.05).astype(np.float32))
         P = f"/layers.{l}"
 
         def heads(v, h, tag):
@@ -121,8 +137,11 @@ def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
                       helper.make_tensor_value_info(k, TensorProto.FLOAT, [1, KVH, seq, D])]
 
         def back(v, h, w, tag):
-            t = node("Transpose", [v], f"{P}/{tag}/Transpose_1", perm=[0, 2, 1, 3])
-            r = node("Reshape", [t, ints(f"flat{h}", [1, seq, h * D])], f"{P}/{tag}/Reshape_1")
+            # Per head, as attention reads q and k: [B, H, S, D] @ [H, D, C].
+            wc = init(f"layers.{l}.{tag}c", (rng.standard_normal((h, D, CONTRACT)) * 0.05).astype(np.float32))
+            c = node("MatMul", [v, wc], f"{P}/{tag}/heads/MatMul")
+            t = node("Transpose", [c], f"{P}/{tag}/Transpose_1", perm=[0, 2, 1, 3])
+            r = node("Reshape", [t, ints(f"flat{h}", [1, seq, h * CONTRACT])], f"{P}/{tag}/Reshape_1")
             return node("MatMul", [r, w], f"{P}/{tag}/MatMul_1")
 
         o = node("Add", [back(q, QH, woq, "q"), back(k, KVH, wok, "k")], f"{P}/Add")
@@ -145,6 +164,59 @@ def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
     model = helper.make_model(graph, opset_imports=opsets, producer_name="bench-emit")
     model.ir_version = 8
     return model
+
+
+SPELLINGS = (("MRotaryEmbedding", "com.microsoft.MRotaryEmbedding, [M, F] caches, positions [3, B, S]"),
+             ("RotaryEmbedding (merged)", "com.microsoft.RotaryEmbedding, merged caches [B*S, F], ids b*S+s"),
+             ("RotaryEmbedding-23", "RotaryEmbedding-23, per-token caches [B, S, F]"))
+
+
+def spelling(op: str, seq: int, layout: str) -> onnx.ModelProto:
+    """One site: q and k rotated by one fused op each, caches fed as inputs
+    (what the kernels alone cost). layout: 'bhsd' [B, H, S, D] or 'bshd'
+    [B, S, H * D] (num_heads given)."""
+    F = D // 2
+    nodes, ins = [], []
+    for name, h in (("q", QH), ("k", KVH)):
+        ins.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
+                                                 [1, h, seq, D] if layout == "bhsd" else [1, seq, h * D]))
+        attrs = {} if layout == "bhsd" else {"num_heads": h}
+        if op == "MRotaryEmbedding":
+            nodes.append(helper.make_node(op, [name, "pos3", "cos", "sin"], [f"{name}_out"], name=f"/rope/{name}",
+                                          domain="com.microsoft", mrope_section=list(SECTIONS), **attrs))
+        elif op == "RotaryEmbedding (merged)":
+            nodes.append(helper.make_node("RotaryEmbedding", [name, "ids", "cos", "sin"], [f"{name}_out"],
+                                          name=f"/rope/{name}", domain="com.microsoft", **attrs))
+        else:
+            nodes.append(helper.make_node("RotaryEmbedding", [name, "cos3", "sin3"], [f"{name}_out"],
+                                          name=f"/rope/{name}", **attrs))
+    caches = {"MRotaryEmbedding": [("pos3", TensorProto.INT64, [3, 1, seq]), ("cos", TensorProto.FLOAT, [seq, F]),
+                                   ("sin", TensorProto.FLOAT, [seq, F])],
+              "RotaryEmbedding (merged)": [("ids", TensorProto.INT64, [1, seq]), ("cos", TensorProto.FLOAT, [seq, F]),
+                                           ("sin", TensorProto.FLOAT, [seq, F])],
+              "RotaryEmbedding-23": [("cos3", TensorProto.FLOAT, [1, seq, F]), ("sin3", TensorProto.FLOAT, [1, seq, F])]}
+    ins += [helper.make_tensor_value_info(*c) for c in caches[op]]
+    outs = [helper.make_tensor_value_info(f"{n}_out", TensorProto.FLOAT, None) for n in ("q", "k")]
+    model = helper.make_model(helper.make_graph(nodes, "spelling", ins, outs),
+                              opset_imports=[helper.make_opsetid("", 23), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 10
+    return model
+
+
+def spelling_feeds(model: onnx.ModelProto, pos: np.ndarray, rng) -> dict:
+    """Inputs of a spelling model: random q/k, positions within the caches
+    (the kernels' cost does not depend on which rows they read)."""
+    seq = pos.shape[-1]
+    feeds = {}
+    for i in model.graph.input:
+        shape = [d.dim_value for d in i.type.tensor_type.shape.dim]
+        if i.name == "pos3":
+            feeds[i.name] = pos.astype(np.int64)
+        elif i.name == "ids":
+            feeds[i.name] = np.arange(seq, dtype=np.int64)[None]
+        else:
+            feeds[i.name] = rng.standard_normal(shape).astype(np.float32)
+    return feeds
 
 
 PLACEHOLDER = re.compile(
@@ -186,20 +258,26 @@ def bench(model: Path, feeds: dict, threads: int, reps: int, workdir: Path) -> d
         inputs.append({"name": name, "dtype": str(arr.dtype), "shape": list(arr.shape), "file": f})
     (workdir / "request.json").write_text(json.dumps(
         {"model": str(model), "threads": threads, "warmup": 2, "reps": reps, "inputs": inputs,
-         "profile": True, "node_groups": {"rope": ROPE_NODES}}))
+         "profile": True, "node_groups": {"rope": ROPE_NODES, "tables": TABLE_NODES}}))
     env = {"MROPE_NODE_MODULES": str(ort.node_modules())}
-    import os
     subprocess.run(["node", str(ROOT / "python" / "mrope" / "ort_bench.js"), str(workdir)],
                    check=True, env=dict(os.environ, **env))
     return json.loads((workdir / "response.json").read_text())
 
 
-def lscpu_model() -> str:
+def host() -> str:
+    """lscpu's model name and CPU count."""
     out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return f"{fields.get('Model name', 'unknown CPU').strip()}, {fields.get('CPU(s)', '?').strip()} CPUs"
+
+
+def load() -> str:
+    return "{:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
+
+
+def median(values):
+    return float(np.median(values))
 
 
 def main(argv=None) -> int:
@@ -213,6 +291,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     rng = np.random.default_rng(1)
     S, L = a.seq, a.layers
+    cpu, load_start = host(), load()
+    print(f"host: {cpu}; load average (1/5/15 min) at start: {load_start}", flush=True)
     # True 3D positions of a long multimodal prompt: text, a 64x64-patch image
     # (32x32 merged tokens), text up to S.
     n_img = 32 * 32 if S >= 2048 else 4
@@ -224,6 +304,17 @@ def main(argv=None) -> int:
              "position_ids": pos.astype(np.int64)}
     with tempfile.TemporaryDirectory(prefix="bench-emit-") as tmpname:
         tmp = Path(tmpname)
+        # The fused ops alone, one site.
+        spell = {}
+        for t in a.threads:
+            for op, _ in SPELLINGS:
+                for layout in ("bhsd", "bshd"):
+                    model = spelling(op, S, layout)
+                    path = tmp / f"spelling-{len(spell)}.onnx"
+                    onnx.save(model, path)
+                    r = bench(path, spelling_feeds(model, pos, rng), t, a.reps, tmp / f"spell-{len(spell)}")
+                    spell[(op, layout, t)] = r["group_kernel_median_ms"]["rope"]
+                    print(f"{op:26s} {layout} threads {t}: {spell[(op, layout, t)]:.1f} ms per site", flush=True)
         models = {}
         for form in ("original", "none"):
             models[form] = tmp / f"{form}.onnx"
@@ -233,10 +324,14 @@ def main(argv=None) -> int:
         for emit in ("plain", "ort", "onnx23"):
             models[emit] = lowered(placeholder, emit, a.build, tmp)
         want = ort.run(models["original"], feeds)["out"]
+        scale = float(np.max(np.abs(want)))
         diffs = {f: float(np.max(np.abs(ort.run(models[f], feeds)["out"] - want)))
                  for f in ("plain", "ort", "onnx23")}
         for f, d in diffs.items():
-            print(f"{f}: max |out - original| = {d:.2e}", flush=True)
+            print(f"{f}: max |out - original| = {d:.2e} (max |out| {scale:.1f})", flush=True)
+            # A sanity check that the forms compute the same (each form's
+            # exactness is check_emit.py's): the rotation's float order
+            # differs, then the projections sum thousands of such products.
             if d > 1e-3:
                 print(f"error: the {f} form does not compute what the original does", file=sys.stderr)
                 return 1
@@ -246,39 +341,66 @@ def main(argv=None) -> int:
                 r = bench(models[form], feeds, t, a.reps, tmp / f"run-{form}-{t}")
                 results[(form, t)] = r
                 print(f"{form:8s} threads {t}: model {r['median_ms']:.1f} ms, kernels "
-                      f"{r['kernel_median_ms']:.1f} ms", flush=True)
+                      f"{r['kernel_median_ms']:.1f} ms, RoPE {r['group_kernel_median_ms']['rope']:.1f} ms",
+                      flush=True)
         version = r["version"]
+    load_end = load()
+    print(f"load average at end: {load_end}", flush=True)
+    spell_rows = []
+    for t in a.threads:
+        base = spell[("MRotaryEmbedding", "bhsd", t)]
+        for op, what in SPELLINGS:
+            spell_rows.append(f"| {what} | {t} | {spell[(op, 'bhsd', t)]:.1f} | {spell[(op, 'bshd', t)]:.1f} | "
+                              f"{spell[(op, 'bhsd', t)] / base:.2f} | {spell[(op, 'bshd', t)] / base:.2f} |")
     rows = []
     for t in a.threads:
         base = results[("none", t)]["kernel_median_ms"]
         named = {f: results[(f, t)]["group_kernel_median_ms"]["rope"] / L for f in FORMS[:-1]}
+        tables = {f: results[(f, t)]["group_kernel_median_ms"]["tables"] for f in FORMS[:-1]}
         for form in FORMS[:-1]:
             r = results[(form, t)]
             diff = (r["kernel_median_ms"] - base) / L
-            rows.append(f"| {form} | {t} | {named[form]:.2f} | {named[form] / named['plain']:.2f} | "
-                        f"{diff:.1f} | {r['kernel_median_ms']:.1f} | {r['median_ms']:.1f} |")
-        rows.append(f"| none (no RoPE) | {t} | - | - | - | {base:.1f} | "
-                    f"{results[('none', t)]['median_ms']:.1f} |")
-    host = lscpu_model()
+            rows.append(f"| {form} | {t} | {named[form]:.2f} | {tables[form]:.1f} | "
+                        f"{named[form] / named['plain']:.2f} | {diff:.1f} | {r['kernel_median_ms']:.1f} | "
+                        f"{r['median_ms']:.1f} | {r['median_ms'] / results[('plain', t)]['median_ms']:.2f} |")
+        rows.append(f"| none (no RoPE) | {t} | - | - | - | - | {base:.1f} | "
+                    f"{results[('none', t)]['median_ms']:.1f} | "
+                    f"{results[('none', t)]['median_ms'] / results[('plain', t)]['median_ms']:.2f} |")
     section = "\n".join([
         "## `--emit`: RoPE in ONNX Runtime as plain ops, fused com.microsoft ops or RotaryEmbedding-23",
         "",
-        f"`scripts/bench-emit.py --seq {S} --layers {L}` on {host}, ONNX Runtime {version} (CPU, "
-        f"onnxruntime-node), median of {a.reps} profiled runs after 2 warm-up runs, in one run of the script.",
-        f"Decoder: {L} layers, q 28 heads and k 4 heads of 128 channels, hidden 256, M-RoPE "
-        "[16, 24, 24] by true 3D positions of a prompt with a 64x64-patch image; no attention (see the "
-        "script). RoPE ms/layer: ORT profiler kernel time of the RoPE nodes (tables, merge, "
-        "rotation; found by name) / layers; `vs plain`: its ratio to plain at the same thread "
-        "count; `minus none`: (kernel time of the whole form - that of the decoder without "
-        "RoPE) / layers, a cross-check that survives renaming but carries the noise of two totals.",
+        f"`scripts/bench-emit.py --seq {S} --layers {L}` on {cpu}, load average (1/5/15 min) "
+        f"{load_start} at the start and {load_end} at the end (a shared host: other jobs ran), "
+        f"ONNX Runtime {version} (CPU, onnxruntime-node), median of {a.reps} profiled runs after 2 "
+        "warm-up runs, every figure from one run of the script.",
         "",
-        "| form | threads | RoPE ms/layer | vs plain | minus none ms/layer | kernels ms (model) | "
-        "session.run ms (model) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"The fused ops alone, one site (q 28 heads, k 4 heads, D 128, S = {S}), caches fed as "
+        "inputs: ORT profiler kernel time in ms per site, on [B, H, S, D] inputs and on "
+        "[B, S, H * D] inputs, and both relative to MRotaryEmbedding on [B, H, S, D]:",
+        "",
+        "| op | threads | [B, H, S, D] ms | [B, S, H * D] ms | vs MRotary | vs MRotary ([B, S, H * D]) |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *spell_rows,
+        "",
+        f"The decoder: {L} layers, q 28 heads and k 4 heads of 128 channels, hidden 256, M-RoPE "
+        "[16, 24, 24] by true 3D positions of a prompt with a 64x64-patch image, a per-head "
+        "contraction standing in for attention (see the script). `original` is Hugging Face's "
+        "spelling; plain / ort / onnx23 are the same decoder with rope.apply lowered by "
+        "`mrope-opt --convert-rope-to-onnx=emit=...`. RoPE ms/layer: ORT profiler kernel time of "
+        "the RoPE nodes (tables, merge, rotation; found by name) / layers; `tables ms`: of it, "
+        "the tables built once per model (the original's cos/sin, the lowered forms' shared "
+        "tables); `vs plain`: RoPE time relative to plain at the same thread count; `minus none`: "
+        "(kernel time of the whole form - that of the decoder without RoPE) / layers, a "
+        "cross-check that survives renaming but carries the noise of two totals; `model vs "
+        "plain`: session.run time relative to plain.",
+        "",
+        "| form | threads | RoPE ms/layer | tables ms (once) | vs plain | minus none ms/layer | "
+        "kernels ms (model) | session.run ms (model) | model vs plain |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         "Outputs of plain / ort / onnx23 against the original: "
-        + ", ".join(f"{f} {d:.1e}" for f, d in diffs.items()) + " (max abs).",
+        + ", ".join(f"{f} {d:.1e}" for f, d in diffs.items()) + f" (max abs; outputs up to {scale:.1f}).",
         "",
     ])
     print(section)
@@ -288,7 +410,8 @@ def main(argv=None) -> int:
         if head in text:
             start = text.index(head)
             nxt = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
+            rest = text[nxt + 1:] if nxt >= 0 else ""
+            text = text[:start] + section + rest
         else:
             text = text.rstrip("\n") + "\n\n" + section
         a.docs.write_text(text)

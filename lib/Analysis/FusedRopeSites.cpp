@@ -179,6 +179,20 @@ std::optional<RowGather> findRowGather(Value cache) {
   return std::nullopt;
 }
 
+/// Merged per-token caches [B * S, F]: a row Gather of [A, B, S] positions
+/// with one row per frequency (what findRowGather finds, narrowed so that
+/// the Gather of a Shape that sizes position-indexed caches is not one).
+std::optional<RowGather> mergedRows(Value cache) {
+  std::optional<RowGather> gather = findRowGather(cache);
+  auto type = gather ? dyn_cast<RankedTensorType>(gather->positions.getType())
+                     : RankedTensorType();
+  SmallVector<int64_t> shape = staticShape(cache);
+  if (!type || type.getRank() != 3 || shape.size() != 2 ||
+      shape[1] != static_cast<int64_t>(gather->rows.size()))
+    return std::nullopt;
+  return gather;
+}
+
 /// Hugging Face's section merge of gathered caches: Concat over j of
 /// Gather(chunk_j, j, axis 0), the chunks a Split of Gather(cache,
 /// positions [3, B, S]) along the last axis. The rows come out contiguous.
@@ -354,6 +368,12 @@ std::optional<FusedRopeSite> readNode(NodeOp node) {
   site.rotaryDim = rotary;
   int64_t numFreqs = rotary / 2;
 
+  // com.microsoft.RotaryEmbedding over merged per-token caches
+  // (convert-rope-to-onnx{emit=ort}): its position_ids only index the
+  // caches' rows b * S + s; the caches say which positions rotate.
+  std::optional<RowGather> merged = site.op == FusedOp::MsRotary
+                                        ? mergedRows(site.cosCache)
+                                        : std::nullopt;
   if (site.op == FusedOp::MsMRotary) {
     site.sections.assign(
         node.getIntsAttr("mrope_section").value_or(SmallVector<int64_t>{}));
@@ -366,8 +386,9 @@ std::optional<FusedRopeSite> readNode(NodeOp node) {
     } else {
       site.source = throughViews(site.positions);
     }
-  } else if (site.positions || site.op == FusedOp::GroupQueryAttention ||
-             site.op == FusedOp::MsRotary) {
+  } else if (!merged && (site.positions ||
+                          site.op == FusedOp::GroupQueryAttention ||
+                          site.op == FusedOp::MsRotary)) {
     site.kind = FusedPositions::OneD;
     site.sections = {numFreqs};
     site.source = throughViews(site.positions);
@@ -375,10 +396,11 @@ std::optional<FusedRopeSite> readNode(NodeOp node) {
       site.sourceLabel = "GroupQueryAttention's seqlens_k (implicit: past "
                          "length + token index)";
   } else if (std::optional<RowGather> gather =
-                 findRowGather(site.cosCache)
-                     ? findRowGather(site.cosCache)
-                     : findSplitMerge(site.cosCache)) {
-    // Opset-23 RotaryEmbedding with per-token caches.
+                 merged                         ? merged
+                 : findRowGather(site.cosCache) ? findRowGather(site.cosCache)
+                                                : findSplitMerge(site.cosCache)) {
+    // Opset-23 RotaryEmbedding with per-token caches, or
+    // com.microsoft.RotaryEmbedding over merged ones.
     site.positions = gather->positions;
     auto split = sectionsOfRows(gather->rows);
     if (split && split->first.size() == 1) {

@@ -37,8 +37,8 @@ emitTokenTables(onnx::OnnxBuilder &emit, mlir::OpBuilder &b,
 
 /// Position-indexed caches [M, F], M = max(max(positions) + 1, S) (ONNX
 /// Runtime wants a row per token at least), row p holding
-/// cos/sin(f32(p) * inv[i]): what RotaryEmbedding and MRotaryEmbedding of
-/// com.microsoft take.
+/// cos/sin(f32(p) * inv[i]): what com.microsoft.RotaryEmbedding takes for
+/// 1D positions.
 std::pair<mlir::Value, mlir::Value>
 emitPositionCaches(onnx::OnnxBuilder &emit, mlir::OpBuilder &b,
                    mlir::Value positions, llvm::ArrayRef<float> inv,

@@ -1,13 +1,22 @@
 """rope.apply lowered by convert-rope-to-onnx{emit=plain|ort|onnx23}, run in
 ONNX Runtime, against the numpy reference (python/mrope/reference.py).
 
-Each case is one onnx.graph rotating q [2, 4, S, D] and k [2, 2, S, D] by
-positions under one #rope.semantics; every form of every case must equal the
-reference within 1e-5. The reference takes cos/sin of the same f32 angle in
-float64; ORT's fused kernels and Cos/Sin take them in f32 (error about 1 ulp
-of values <= 1, so ~1.2e-7 per factor), and each output channel is
-x * cos + x' * sin of |x| <= ~4 inputs: 1e-5 leaves ~10x headroom and is far
-below what a wrong frequency, row or pair (differences of order 1) gives.
+Each case is one onnx.graph of two "layers" under one #rope.semantics: q
+[2, 4, S, D] and k [2, 2, S, D] rotated by positions in one rope.apply, then
+the rotated q rotated again by a second rope.apply on the same positions (the
+lowering shares one set of tables between them). Every case runs in two
+layouts: `bhsd` feeds q and k as [B, H, S, D]; `bshd` feeds them as
+[B, S, H, D] through the usual Transpose (the fused forms then rotate the
+[B, S, H * D] view). Every form of every case and layout must equal the
+reference (q once, k once, q twice) within 1e-5.
+
+The reference takes cos/sin of the same f32 angle in float64; ORT's fused
+kernels and Cos/Sin take them in f32 (error about 1 ulp of values <= 1, so
+~1.2e-7 per factor), and each output channel is x * cos + x' * sin of
+|x| <= ~4 inputs, about 1e-6 at worst (q twice: two such roundings, about
+2e-6): 1e-5 leaves ~5x headroom and is far below what a wrong frequency,
+row or pair (differences of order 1) gives. Each lowered graph
+must also hold exactly one set of tables (the two layers share it).
 Positions reach 5000, so the caches ORT gets are 5001 rows deep.
 
 usage: check_emit.py MROPE_OPT MROPE_TRANSLATE WORKDIR
@@ -34,7 +43,16 @@ CASES = [
     # Positions below the sequence length, as M-RoPE gives a prompt with an
     # image (ONNX Runtime's kernels still want a cache row per token).
     ("mrope_low_positions", [4, 6, 6], 32, 32, "neox", "contiguous", "global", 1e6),
+    # Positions of one sequence ([A, 1, S], e.g. a Range) broadcast over a
+    # dynamic batch, 2 at run time (ONNX Runtime's fused kernels want one
+    # row per batch row).
+    ("text_broadcast_batch", [16], 32, 32, "neox", "contiguous", "global", 1e6),
+    ("mrope_broadcast_batch", [4, 6, 6], 32, 32, "neox", "contiguous", "global", 1e6),
 ]
+
+
+def pos_batch(name):
+    return 1 if name.endswith("broadcast_batch") else B
 
 
 def semantics(sections, rotary, layout, order, freqs, theta):
@@ -48,15 +66,38 @@ def semantics(sections, rotary, layout, order, freqs, theta):
     return f"#rope.semantics<{text}>"
 
 
-def module(case, opset):
+LAYOUTS = ("bhsd", "bshd")
+
+
+def module(case, opset, order_in):
     name, sections, rotary, head, layout, order, freqs, theta = case
     A = len(sections)
-    q, k, p = f"tensor<{B}x4x{S}x{head}xf32>", f"tensor<{B}x2x{S}x{head}xf32>", f"tensor<{A}x{B}x{S}xi64>"
+    # rope.apply broadcasts positions over a batch it does not know.
+    b = B if pos_batch(name) == B else "?"
+    q, k = f"tensor<{b}x4x{S}x{head}xf32>", f"tensor<{b}x2x{S}x{head}xf32>"
+    p = f"tensor<{A}x{pos_batch(name)}x{S}xi64>"
+    qs, ks = f"tensor<{b}x{S}x4x{head}xf32>", f"tensor<{b}x{S}x2x{head}xf32>"
     sem = semantics(sections, rotary, layout, order, freqs, theta)
+    perm = "{attrs = {perm = array<i64: 0, 2, 1, 3>}"
+    if order_in == "bhsd":
+        args = f"%q: {q} {{onnx.name = \"q\"}}, %k: {k} {{onnx.name = \"k\"}}"
+        body = f"""    %q1, %k1 = rope.apply %q, %k by %pos : {q}, {k} by {p} with {sem}
+    %q1b = onnx.node "Identity"(%q1) {{name = "q1/Identity"}} : ({q}) -> {q}
+"""
+    else:
+        # Token-major inputs and a Transpose pair between the layers, as a
+        # decoder has them: every fused op can read the [B, S, H * D] view.
+        args = f"%qs: {qs} {{onnx.name = \"q\"}}, %ks: {ks} {{onnx.name = \"k\"}}"
+        body = f"""    %q = onnx.node "Transpose"(%qs) {perm}, name = "q/Transpose"}} : ({qs}) -> {q}
+    %k = onnx.node "Transpose"(%ks) {perm}, name = "k/Transpose"}} : ({ks}) -> {k}
+    %q1, %k1 = rope.apply %q, %k by %pos : {q}, {k} by {p} with {sem}
+    %q1t = onnx.node "Transpose"(%q1) {perm}, name = "q1/Transpose"}} : ({q}) -> {qs}
+    %q1b = onnx.node "Transpose"(%q1t) {perm}, name = "q1/Transpose_1"}} : ({qs}) -> {q}
+"""
     return f"""module attributes {{onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", {opset}>]}} {{
-  onnx.graph @main(%q: {q} {{onnx.name = "q"}}, %k: {k} {{onnx.name = "k"}}, %pos: {p} {{onnx.name = "positions"}}) -> ({q} {{onnx.name = "q_out"}}, {k} {{onnx.name = "k_out"}}) {{
-    %q2, %k2 = rope.apply %q, %k by %pos : {q}, {k} by {p} with {sem}
-    onnx.return %q2, %k2 : {q}, {k}
+  onnx.graph @main({args}, %pos: {p} {{onnx.name = "positions"}}) -> ({q} {{onnx.name = "q_out"}}, {k} {{onnx.name = "k_out"}}, {q} {{onnx.name = "q_twice"}}) {{
+{body}    %q2 = rope.apply %q1b by %pos : {q} by {p} with {sem}
+    onnx.return %q1, %k1, %q2 : {q}, {k}, {q}
   }}
 }}
 """
@@ -91,27 +132,38 @@ def main():
         q = rng.standard_normal((B, 4, S, head)).astype(np.float32)
         k = rng.standard_normal((B, 2, S, head)).astype(np.float32)
         top = 3 if name.endswith("low_positions") else 5000
-        pos = rng.integers(0, top + 1, (A, B, S)).astype(np.int64)
+        pos = rng.integers(0, top + 1, (A, pos_batch(name), S)).astype(np.int64)
         pos[:, 0, 0] = top
+        full = np.ascontiguousarray(np.broadcast_to(pos, (A, B, S)))
+        q1 = expected(case, q, full)
+        want = {"q_out": q1, "k_out": expected(case, k, full), "q_twice": expected(case, q1, full)}
         for emit in ("plain", "ort", "onnx23"):
-            stem = os.path.join(work, f"{name}.{emit}")
-            with open(stem + ".mlir", "w") as f:
-                f.write(module(case, 23 if emit == "onnx23" else 17))
-            try:
-                lowered = subprocess.run([opt, stem + ".mlir", f"--convert-rope-to-onnx=emit={emit}"],
-                                         capture_output=True, text=True, check=True).stdout
-                subprocess.run([translate, "--export-onnx", "-o", stem + ".onnx"], input=lowered,
-                               text=True, check=True, capture_output=True)
-                out = ort.run(stem + ".onnx", {"q": q, "k": k, "positions": pos})
-                diff = max(float(np.max(np.abs(out["q_out"] - expected(case, q, pos)))),
-                           float(np.max(np.abs(out["k_out"] - expected(case, k, pos)))))
-                ok = diff <= TOL
-            except (subprocess.CalledProcessError, ort.OrtError) as e:
-                diff, ok = float("nan"), False
-                print(f"  {getattr(e, 'stderr', '') or e}".strip()[:400])
-            print(f"{'ok' if ok else 'FAIL'} {name} emit={emit}: max |onnx - reference| = {diff:.1e}")
-            passed += ok
-            failed += not ok
+            for order_in in LAYOUTS:
+                stem = os.path.join(work, f"{name}.{emit}.{order_in}")
+                with open(stem + ".mlir", "w") as f:
+                    f.write(module(case, 23 if emit == "onnx23" else 17, order_in))
+                feeds = {"q": q, "k": k, "positions": pos}
+                if order_in == "bshd":
+                    feeds.update(q=np.ascontiguousarray(q.transpose(0, 2, 1, 3)),
+                                 k=np.ascontiguousarray(k.transpose(0, 2, 1, 3)))
+                try:
+                    lowered = subprocess.run([opt, stem + ".mlir", f"--convert-rope-to-onnx=emit={emit}"],
+                                             capture_output=True, text=True, check=True).stdout
+                    subprocess.run([translate, "--export-onnx", "-o", stem + ".onnx"], input=lowered,
+                                   text=True, check=True, capture_output=True)
+                    out = ort.run(stem + ".onnx", feeds)
+                    diff = max(float(np.max(np.abs(out[n] - want[n]))) for n in want)
+                    tables = lowered.count('/tables/Cos"')
+                    ok = diff <= TOL and tables == 1
+                    if tables != 1:
+                        print(f"  {tables} sets of tables for two layers on the same positions")
+                except (subprocess.CalledProcessError, ort.OrtError) as e:
+                    diff, ok = float("nan"), False
+                    print(f"  {getattr(e, 'stderr', '') or e}".strip()[:400])
+                print(f"{'ok' if ok else 'FAIL'} {name} emit={emit} {order_in}: "
+                      f"max |onnx - reference| = {diff:.1e}")
+                passed += ok
+                failed += not ok
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

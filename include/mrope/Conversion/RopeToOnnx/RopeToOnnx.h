@@ -15,9 +15,9 @@ enum class RopeEmit {
   /// Standard ops only (Gather, Cos, Sin, Mul, Slice, Concat, ...); any
   /// runtime, any opset >= 13.
   Plain,
-  /// ONNX Runtime's fused ops: com.microsoft.MRotaryEmbedding for 3-axis
-  /// M-RoPE, com.microsoft.RotaryEmbedding otherwise (1D over position
-  /// caches; 2D and per-section frequencies over merged per-token caches).
+  /// ONNX Runtime's com.microsoft.RotaryEmbedding: over position caches for
+  /// 1D, over merged per-token caches for M-RoPE, 2D and per-section
+  /// frequencies.
   Ort,
   /// RotaryEmbedding of opset 23 over merged per-token caches; the model's
   /// opset must be 23 or newer.
