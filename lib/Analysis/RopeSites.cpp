@@ -121,14 +121,21 @@ std::optional<SmallVector<int64_t>> matchInterleave(const PositionWalk &c,
 std::optional<SmallVector<float>> pickInvFreq(const PositionWalk &c) {
   std::optional<SmallVector<float>> best;
   for (SmallVector<float> values : c.floatConsts) {
-    // A per-channel table [inv, inv] (rotate-half layout; twice again when
-    // h and w share the frequencies): one half is the frequency table.
-    for (size_t half = values.size() / 2;
-         values.size() % 2 == 0 && half >= 2 &&
-         ArrayRef<float>(values).take_front(half) ==
-             ArrayRef<float>(values).drop_front(half);
-         half = values.size() / 2)
-      values.resize(half);
+    // Repeats of one table: [inv, inv] per channel (rotate-half; twice again
+    // when h and w share the frequencies), or HF's inv_freq broadcast to
+    // [3, B, F, 1] and folded into one constant by the exporter. The
+    // shortest period is the frequency table.
+    for (size_t period = 2; period < values.size(); ++period) {
+      if (values.size() % period != 0)
+        continue;
+      bool repeats = true;
+      for (size_t i = period; repeats && i < values.size(); ++i)
+        repeats = values[i] == values[i - period];
+      if (repeats) {
+        values.resize(period);
+        break;
+      }
+    }
     // A per-channel table in GPT-J pair order [f0, f0, f1, f1, ...] (what
     // convert-rope-to-onnx writes for layout gptj): every other entry.
     bool pairs = values.size() >= 4 && values.size() % 2 == 0;
@@ -194,8 +201,11 @@ struct Merge {
 /// Hugging Face's M-RoPE merge of [A, B, S, R] tables: split the last axis
 /// into [s0..sA-1, s0..sA-1], take chunk j from row j % A, concatenate.
 /// A per-frequency table (one column per frequency, e.g. GPT-J's sin|cos
-/// halves) is split once, [s0..sA-1].
-std::optional<Merge> matchSectionMerge(Value table, bool perFrequency = false) {
+/// halves) is split once, [s0..sA-1]. Exporters keep one merge per layer
+/// (apply_multimodal_rotary_pos_emb runs in every layer): all of them, with
+/// the sections of the first.
+SmallVector<Merge> matchSectionMerges(Value table, bool perFrequency = false) {
+  SmallVector<Merge> merges;
   for (Operation *user : table.getUsers()) {
     NodeBinder split(dyn_cast<NodeOp>(user));
     if (!split.is("Split") || split.input(0) != table)
@@ -239,9 +249,10 @@ std::optional<Merge> matchSectionMerge(Value table, bool perFrequency = false) {
       continue;
     merge.nodes.push_back(concat);
     merge.merged = concat.getResults()[0];
-    return merge;
+    if (merges.empty() || merges.front().sections == merge.sections)
+      merges.push_back(std::move(merge));
   }
-  return std::nullopt;
+  return merges;
 }
 
 /// How the sin product's rotated operand spells rotate(x): a Reshape or
@@ -523,7 +534,8 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
 
   SmallVector<Operation *> chain;
   Value cosTable = followTableChain(cos.result(), chain);
-  std::optional<Merge> merge = matchSectionMerge(cosTable);
+  SmallVector<Merge> merges = matchSectionMerges(cosTable);
+  const Merge *merge = merges.empty() ? nullptr : &merges.front();
   std::optional<SmallVector<int64_t>> interleave =
       merge ? std::nullopt : matchInterleave(c, numFreqs);
   auto channelRows = (merge || interleave)
@@ -572,10 +584,6 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
       site.kind = PositionKind::MRopeDegenerate;
       site.builtRows = findBuiltRows(site.positions, c);
     }
-    if (merge) {
-      addNodes(site, merge->nodes);
-      cosTable = merge->merged;
-    }
   } else if (NodeOp axisGather = matchAxisTableGather(c);
              axisGather || (fromInput && rankOf(site.positions) == 2 &&
                             dimOf(site.positions, 1) == 2) ||
@@ -609,7 +617,12 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
     site.kind = PositionKind::OneD;
     sections = {numFreqs};
   }
-  findRotations(cosTable, site, explain);
+  if (merges.empty())
+    findRotations(cosTable, site, explain);
+  for (const Merge &m : merges) {
+    addNodes(site, m.nodes);
+    findRotations(m.merged, site, explain);
+  }
   if (site.rotations.empty())
     return explain.reject(cosOp, "its tables rotate nothing (no Mul by the "
                                  "table feeds an Add or Sub): absolute "
@@ -712,14 +725,13 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
                                                    : PositionSource::Range;
   // Caches gathered by [A, B, S] rows, then HF's section merge.
   SmallVector<Operation *> chain;
-  std::optional<Merge> merge =
-      matchSectionMerge(followTableChain(cosTable, chain), !perChannel);
+  SmallVector<Merge> merges =
+      matchSectionMerges(followTableChain(cosTable, chain), !perChannel);
+  const Merge *merge = merges.empty() ? nullptr : &merges.front();
   SmallVector<int64_t> sections;
   if (merge) {
     sections = merge->sections;
     addNodes(site, chain);
-    addNodes(site, merge->nodes);
-    cosTable = merge->merged;
     int64_t rows = sections.size();
     if (site.source == PositionSource::GraphInput &&
         rankOf(site.positions) == 3 && dimOf(site.positions, 0) == rows) {
@@ -729,7 +741,12 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
       site.builtRows = findBuiltRows(site.positions, c);
     }
   }
-  findRotations(cosTable, site, explain);
+  if (merges.empty())
+    findRotations(cosTable, site, explain);
+  for (const Merge &m : merges) {
+    addNodes(site, m.nodes);
+    findRotations(m.merged, site, explain);
+  }
   if (site.rotations.empty())
     return explain.reject(gatherOp, "its tables rotate nothing (no Mul by the "
                                     "table feeds an Add or Sub)");

@@ -1,5 +1,5 @@
 // rope-fix-fused refuses what it cannot fix, naming the node.
-// RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-fix-fused=arch=qwen2-vl -o /dev/null
+// RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-fix-fused=arch=qwen2-vl -o %t.out
 
 // F = 4 frequencies: [16, 24, 24] does not scale; the user must say.
 module attributes {onnx.opset_import = [#onnx.opset<"", 17>, #onnx.opset<"com.microsoft", 1>]} {

@@ -1,7 +1,7 @@
 // rope-classify-fused: one remark per fused site (on its first node), under
 // a Qwen VL arch (1D is the bug) and a text arch (1D is right).
-// RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-classify-fused=arch=qwen2-vl -o /dev/null
-// RUN: mrope-opt %s -split-input-file --rope-classify-fused=arch=text -o /dev/null 2>&1 | FileCheck %s --check-prefix=TEXT
+// RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-classify-fused=arch=qwen2-vl -o %t.out
+// RUN: mrope-opt %s -split-input-file --rope-classify-fused=arch=text -o %t.out 2>&1 | FileCheck %s --check-prefix=TEXT
 
 // q and k of one layer share positions and caches: one site, 2 rotations.
 // Theta is fitted to the constant caches (inv_freq [1, 0.01], R = 4).

@@ -1,7 +1,7 @@
 // rope-fix on raised 1D sites under qwen3-vl: interleaved sections, and
 // the error when the default sections do not scale to the site.
 // RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-fix="arch=qwen3-vl" | FileCheck %s
-// RUN: not mrope-opt %s -split-input-file --rope-fix="arch=qwen2-vl sections=2,2,2" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BADSECT
+// RUN: not mrope-opt %s -split-input-file --rope-fix="arch=qwen2-vl sections=2,2,2" -o %t.out 2>&1 | FileCheck %s --check-prefix=BADSECT
 
 // Qwen3-VL's [24, 20, 20] scaled to 16 frequencies, interleaved; the
 // rotary dim (partial rotary: 32 of 40 channels) and theta stay.

@@ -1,6 +1,6 @@
 // rope-fix on a 1D site (a bug under qwen2-vl) whose cos/sin tables are
 // unranked: one error at the site, no crash, nothing rewritten.
-// RUN: mrope-opt %s -verify-diagnostics --rope-fix="arch=qwen2-vl" -o /dev/null
+// RUN: mrope-opt %s -verify-diagnostics --rope-fix="arch=qwen2-vl" -o %t.out
 
 module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
   onnx.graph @main(%x: tensor<1x2x6x4xf32> {onnx.name = "x"}, %pos: tensor<1x6xi64> {onnx.name = "position_ids"}) -> (tensor<*xf32> {onnx.name = "y"}) {

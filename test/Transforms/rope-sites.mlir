@@ -1,6 +1,6 @@
 // rope-classify on onnx-dialect graphs: the stock vision tower's per-axis
 // table lookup, and analysis of unranked tables.
-// RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-classify -o /dev/null
+// RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-classify -o %t.out
 
 // The stock vision tower's lookup: rows of outer(arange, inv_freq) gathered
 // by stacked (h, w) pairs, flattened, doubled. The pairs are unranked (as

@@ -908,6 +908,16 @@ LogicalResult Exporter::run() {
 
 LogicalResult mrope::onnx::exportOnnxModel(ModuleOp module, StringRef outPath,
                                            const ExportOptions &options) {
+  // The model is renamed into place: over a device such as /dev/null that
+  // would replace the device itself (as root).
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(outPath, status) &&
+      llvm::sys::fs::exists(status) &&
+      !llvm::sys::fs::is_regular_file(status))
+    return emitError(module.getLoc())
+           << "cannot write '" << outPath
+           << "': it exists and is not a regular file (models are written to "
+              "files)";
   Exporter exporter(module, outPath, options);
   return exporter.run();
 }

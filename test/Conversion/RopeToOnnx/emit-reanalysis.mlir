@@ -3,8 +3,8 @@
 // positions (com.microsoft.RotaryEmbedding's position_ids only index their
 // rows b * S + s), so a fixed M-RoPE model is not flagged as 1D; 1D RoPE
 // stays 1D (and a bug under a Qwen VL arch).
-// RUN: mrope-opt %s -split-input-file --convert-rope-to-onnx=emit=ort | mrope-opt -split-input-file --rope-classify-fused=arch=qwen2-vl -o /dev/null 2>&1 | FileCheck %s --check-prefix=ORT
-// RUN: mrope-opt %s -split-input-file --convert-rope-to-onnx=emit=onnx23 | mrope-opt -split-input-file --rope-classify-fused=arch=qwen2-vl -o /dev/null 2>&1 | FileCheck %s --check-prefix=O23
+// RUN: mrope-opt %s -split-input-file --convert-rope-to-onnx=emit=ort | mrope-opt -split-input-file --rope-classify-fused=arch=qwen2-vl -o %t.out 2>&1 | FileCheck %s --check-prefix=ORT
+// RUN: mrope-opt %s -split-input-file --convert-rope-to-onnx=emit=onnx23 | mrope-opt -split-input-file --rope-classify-fused=arch=qwen2-vl -o %t.out 2>&1 | FileCheck %s --check-prefix=O23
 
 // ORT: remark: fused rope site: com.microsoft.RotaryEmbedding mrope [1, 2, 1] neox, rotary_dim 8, {{.*}}, 2 rotations; ok: 3D positions [3, batch, seq] from input 'position_ids'
 // O23: remark: fused rope site: RotaryEmbedding mrope [1, 2, 1] neox, rotary_dim 8, {{.*}}, 2 rotations; ok: 3D positions [3, batch, seq] from input 'position_ids'
