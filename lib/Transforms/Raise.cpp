@@ -14,6 +14,7 @@
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
+#include "mrope/Dialect/Onnx/IR/DataType.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 #include "mrope/Transforms/FixSites.h"
@@ -157,7 +158,7 @@ Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b,
     if (match::isFloatTensor(positions))
       positions = emit.node(
           "Cast", RankedTensorType::get({match::dimOf(positions, 0)}, b.getI64Type()),
-          {positions}, {emit.intAttr("to", 7)});
+          {positions}, {emit.intAttr("to", onnx::DataType::INT64)});
     Type elem = match::elementTypeOf(positions);
     if (plan.pairPositions) {
       int64_t n = match::dimOf(positions, 0);

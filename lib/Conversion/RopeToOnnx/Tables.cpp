@@ -1,20 +1,11 @@
 //===- Tables.cpp - cos/sin tables as ONNX nodes --------------------------===//
 #include "Tables.h"
 
+#include "mrope/Dialect/Onnx/IR/DataType.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 
 using namespace mlir;
 using namespace mrope;
-
-int64_t rope_to_onnx::onnxFloatType(Type type) {
-  if (type.isF16())
-    return 10;
-  if (type.isBF16())
-    return 16;
-  if (type.isF64())
-    return 11;
-  return 1;
-}
 
 std::optional<SmallVector<float>>
 rope_to_onnx::frequencyTable(Value invFreq, rope::SemanticsAttr sem) {
@@ -36,7 +27,7 @@ static std::pair<Value, Value> cosSinOf(onnx::OnnxBuilder &emit, OpBuilder &b,
   Value sin = emit.node("Sin", angle.getType(), {angle});
   if (!elem.isF32()) {
     auto type = cast<RankedTensorType>(angle.getType()).clone(elem);
-    NamedAttribute to = emit.intAttr("to", rope_to_onnx::onnxFloatType(elem));
+    NamedAttribute to = emit.intAttr("to", onnx::dataTypeFor(elem));
     cos = emit.node("Cast", type, {cos}, {to});
     sin = emit.node("Cast", type, {sin}, {to});
   }
@@ -68,7 +59,7 @@ rope_to_onnx::emitTokenTables(onnx::OnnxBuilder &emit, OpBuilder &b,
       {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 2, 0}))});
   auto angleType = RankedTensorType::get({bDim, sDim, channels}, b.getF32Type());
   Value asFloat =
-      emit.node("Cast", angleType, {perToken}, {emit.intAttr("to", 1)});
+      emit.node("Cast", angleType, {perToken}, {emit.intAttr("to", onnx::DataType::FLOAT)});
   Value angle = emit.node("Mul", angleType, {asFloat, invInit});
   return cosSinOf(emit, b, angle, elem);
 }
@@ -83,7 +74,7 @@ rope_to_onnx::emitPositionCaches(onnx::OnnxBuilder &emit, OpBuilder &b,
   if (!cast<ShapedType>(positions.getType()).getElementType().isInteger(64))
     positions = emit.node(
         "Cast", cast<RankedTensorType>(positions.getType()).clone(i64),
-        {positions}, {emit.intAttr("to", 7)});
+        {positions}, {emit.intAttr("to", onnx::DataType::INT64)});
   Value maxPos = emit.node("ReduceMax", scalar, {positions},
                            {emit.intAttr("keepdims", 0)});
   // ONNX Runtime's kernels also want at least as many rows as tokens in a
@@ -100,7 +91,7 @@ rope_to_onnx::emitPositionCaches(onnx::OnnxBuilder &emit, OpBuilder &b,
   Value range = emit.node("Range", RankedTensorType::get({dyn}, i64),
                           {emit.ints({0}, {}, "zero"), count, one});
   Value asFloat = emit.node("Cast", RankedTensorType::get({dyn}, f32), {range},
-                            {emit.intAttr("to", 1)});
+                            {emit.intAttr("to", onnx::DataType::FLOAT)});
   Value column = emit.node("Unsqueeze", RankedTensorType::get({dyn, 1}, f32),
                            {asFloat, emit.ints({1}, {1}, "axes")});
   auto invType = RankedTensorType::get({numFreqs}, f32);

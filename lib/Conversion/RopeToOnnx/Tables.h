@@ -19,9 +19,6 @@
 
 namespace mrope::rope_to_onnx {
 
-/// ONNX TensorProto.DataType of a float element type.
-int64_t onnxFloatType(mlir::Type type);
-
 /// The frequency table of a rope op: `invFreq`'s constant contents, or the
 /// table recomputed from theta; nullopt when `invFreq` is not constant.
 std::optional<llvm::SmallVector<float>> frequencyTable(mlir::Value invFreq,
