@@ -22,13 +22,28 @@ struct Mutator {
   ModelProto &m;
   std::mt19937_64 &rng;
 
-  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); }
-  template <typename T> const T &choose(const std::vector<T> &v) { return v[pick(v.size())]; }
+  size_t pick(size_t n) {
+    return std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+  }
+  template <typename T> const T &choose(const std::vector<T> &v) {
+    return v[pick(v.size())];
+  }
   bool coin() { return pick(2) == 0; }
   int64_t interesting() {
     static const std::vector<int64_t> values = {
-        -5, -1, 0, 1, 2, 3, 7, 64, 1 << 20, int64_t(1) << 31,
-        int64_t(1) << 40, kMax, std::numeric_limits<int64_t>::min()};
+        -5,
+        -1,
+        0,
+        1,
+        2,
+        3,
+        7,
+        64,
+        1 << 20,
+        int64_t(1) << 31,
+        int64_t(1) << 40,
+        kMax,
+        std::numeric_limits<int64_t>::min()};
     return choose(values);
   }
 
@@ -102,12 +117,40 @@ struct Mutator {
       return "rewire-input";
     }
     case 3: { // op type
-      static const std::vector<std::string> ops = {
-          "Identity", "Expand", "Reshape", "Constant", "Concat", "Unsqueeze",
-          "Squeeze", "Where", "Gather", "Slice", "Mul", "Add", "Cos", "Sin",
-          "Range", "Scan", "Loop", "If", "ReduceMax", "Cast", "Shape", "Tile",
-          "ConstantOfShape", "Split", "Transpose", "MatMul", "Neg", "Div",
-          "Pow", "Einsum", "CumSum", "Equal", "Not", "Trilu"};
+      static const std::vector<std::string> ops = {"Identity",
+                                                   "Expand",
+                                                   "Reshape",
+                                                   "Constant",
+                                                   "Concat",
+                                                   "Unsqueeze",
+                                                   "Squeeze",
+                                                   "Where",
+                                                   "Gather",
+                                                   "Slice",
+                                                   "Mul",
+                                                   "Add",
+                                                   "Cos",
+                                                   "Sin",
+                                                   "Range",
+                                                   "Scan",
+                                                   "Loop",
+                                                   "If",
+                                                   "ReduceMax",
+                                                   "Cast",
+                                                   "Shape",
+                                                   "Tile",
+                                                   "ConstantOfShape",
+                                                   "Split",
+                                                   "Transpose",
+                                                   "MatMul",
+                                                   "Neg",
+                                                   "Div",
+                                                   "Pow",
+                                                   "Einsum",
+                                                   "CumSum",
+                                                   "Equal",
+                                                   "Not",
+                                                   "Trilu"};
       NodeProto *n = randomNode();
       if (!n)
         return "none";
@@ -228,7 +271,8 @@ struct Mutator {
           return "none";
         *m.add_opset_import() = m.opset_import(0);
         if (coin())
-          m.mutable_opset_import(m.opset_import_size() - 1)->set_domain("ai.onnx");
+          m.mutable_opset_import(m.opset_import_size() - 1)
+              ->set_domain("ai.onnx");
         return "opset-duplicated";
       default:
         if (m.opset_import_size())
@@ -241,8 +285,14 @@ struct Mutator {
         return "none";
       TensorProto &t = *g().mutable_initializer(pick(g().initializer_size()));
       static const std::vector<std::string> locations = {
-          "data.bin", "../data.bin", "/etc/passwd", "missing.bin",
-          std::string("data\0.bin", 9), "sub/../data.bin", ".", ""};
+          "data.bin",
+          "../data.bin",
+          "/etc/passwd",
+          "missing.bin",
+          std::string("data\0.bin", 9),
+          "sub/../data.bin",
+          ".",
+          ""};
       t.clear_raw_data();
       t.set_data_location(TensorProto::EXTERNAL);
       t.clear_external_data();
@@ -282,13 +332,15 @@ struct Mutator {
       tt->set_elem_type(pick(mrope::onnx::DataType::BFLOAT16 + 1));
       if (coin())
         for (size_t k = pick(4); k; --k)
-          tt->mutable_shape()->add_dim()->set_dim_value(coin() ? 1 : interesting());
+          tt->mutable_shape()->add_dim()->set_dim_value(coin() ? 1
+                                                               : interesting());
       return "value-info";
     }
     case 13: { // swap two nodes
       if (g().node_size() < 2)
         return "none";
-      g().mutable_node()->SwapElements(pick(g().node_size()), pick(g().node_size()));
+      g().mutable_node()->SwapElements(pick(g().node_size()),
+                                       pick(g().node_size()));
       return "swap-nodes";
     }
     case 14: { // drop or rename a graph output / a node output
@@ -309,7 +361,8 @@ struct Mutator {
     case 15: { // delete an initializer
       if (g().initializer_size() == 0)
         return "none";
-      g().mutable_initializer()->DeleteSubrange(pick(g().initializer_size()), 1);
+      g().mutable_initializer()->DeleteSubrange(pick(g().initializer_size()),
+                                                1);
       return "delete-initializer";
     }
     default: { // a node input dropped or added

@@ -14,7 +14,8 @@ namespace mrope::fuzz {
 /// data tensors of the inputs may point at.
 inline const std::string &workDir(const char *name) {
   static std::string dir = [name] {
-    std::string d = std::string("/tmp/") + name + "-" + std::to_string(getpid());
+    std::string d =
+        std::string("/tmp/") + name + "-" + std::to_string(getpid());
     llvm::sys::fs::create_directories(d);
     std::string data(4096, '\x01');
     if (FILE *f = std::fopen((d + "/data.bin").c_str(), "wb")) {

@@ -28,14 +28,16 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t maxSize);
 
-static std::string workDir() { return mrope::fuzz::workDir("mrope-fix-fuzzer"); }
+static std::string workDir() {
+  return mrope::fuzz::workDir("mrope-fix-fuzzer");
+}
 
 [[noreturn]] static void finding(const char *what) {
   llvm::errs() << "mrope-fix-fuzzer: " << what << "\n";
@@ -44,8 +46,8 @@ static std::string workDir() { return mrope::fuzz::workDir("mrope-fix-fuzzer"); 
 
 /// The fix in one mode on a clone of `module`, then what mrope-fix checks
 /// after it, export to memory and import back.
-static void fixAndExport(mlir::ModuleOp module, mrope::Arch arch,
-                         bool compute, size_t nSites) {
+static void fixAndExport(mlir::ModuleOp module, mrope::Arch arch, bool compute,
+                         size_t nSites) {
   mlir::OwningOpRef<mlir::ModuleOp> clone(module.clone());
   mrope::onnx::GraphOp graph = mrope::onnx::getMainGraph(*clone);
   mrope::FixOptions options;
@@ -64,8 +66,8 @@ static void fixAndExport(mlir::ModuleOp module, mrope::Arch arch,
   std::string bytes;
   mrope::onnx::ExportOptions exportOptions;
   exportOptions.check = true;
-  if (mlir::failed(mrope::onnx::exportOnnxModelToBuffer(*clone, bytes,
-                                                        exportOptions)))
+  if (mlir::failed(
+          mrope::onnx::exportOnnxModelToBuffer(*clone, bytes, exportOptions)))
     return;
   mlir::MLIRContext *ctx = module.getContext();
   auto again = mrope::onnx::importOnnxModelFromBuffer(bytes, workDir(),
@@ -82,9 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }();
   mlir::MLIRContext ctx(*registry, mlir::MLIRContext::Threading::DISABLED);
   ctx.loadAllAvailableDialects();
-  mlir::ScopedDiagnosticHandler quiet(&ctx, [](mlir::Diagnostic &) {
-    return mlir::success();
-  });
+  mlir::ScopedDiagnosticHandler quiet(
+      &ctx, [](mlir::Diagnostic &) { return mlir::success(); });
   llvm::StringRef bytes(reinterpret_cast<const char *>(data), size);
   // libonnx runs contained, as in the tool; MROPE_FUZZ_INLINE_LIBONNX=1 runs
   // it in this process instead, to find (and save) the inputs that crash it
@@ -100,14 +101,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!graph)
     return 0;
   // The architecture from the input, so that every arch gets its share.
-  static const mrope::Arch archs[] = {mrope::Arch::Qwen2VL, mrope::Arch::Qwen2VL,
-                                      mrope::Arch::Auto, mrope::Arch::Qwen25VL,
-                                      mrope::Arch::Qwen3VL, mrope::Arch::Text};
+  static const mrope::Arch archs[] = {
+      mrope::Arch::Qwen2VL,  mrope::Arch::Qwen2VL, mrope::Arch::Auto,
+      mrope::Arch::Qwen25VL, mrope::Arch::Qwen3VL, mrope::Arch::Text};
   mrope::Arch arch = archs[(size ? data[size / 2] : 0) % 6];
   std::vector<mrope::RopeSite> sites = mrope::findRopeSites(graph, arch);
   (void)mrope::renderReportJson(sites, "fuzz.onnx", arch);
   (void)mrope::renderReportText(sites, "fuzz.onnx", arch);
-  bool bug = llvm::any_of(sites, [](const mrope::RopeSite &s) { return s.bug; });
+  bool bug =
+      llvm::any_of(sites, [](const mrope::RopeSite &s) { return s.bug; });
   if (bug) {
     fixAndExport(**module, arch, /*compute=*/false, sites.size());
     fixAndExport(**module, arch, /*compute=*/true, sites.size());

@@ -21,21 +21,21 @@
 #include <cstdlib>
 #include <string>
 
-static std::string workDir() { return mrope::fuzz::workDir("mrope-import-fuzzer"); }
+static std::string workDir() {
+  return mrope::fuzz::workDir("mrope-import-fuzzer");
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
   ctx.loadDialect<mrope::onnx::OnnxDialect>();
-  mlir::ScopedDiagnosticHandler quiet(&ctx, [](mlir::Diagnostic &) {
-    return mlir::success();
-  });
+  mlir::ScopedDiagnosticHandler quiet(
+      &ctx, [](mlir::Diagnostic &) { return mlir::success(); });
   mrope::onnx::ImportOptions options;
   options.text = size > 0 && data[0] == '<';
   options.inferShapes = size % 2 == 0; // both paths
   llvm::StringRef bytes(reinterpret_cast<const char *>(data), size);
-  auto module = mrope::onnx::importOnnxModelFromBuffer(bytes, workDir(),
-                                                       "fuzz.onnx", &ctx,
-                                                       options);
+  auto module = mrope::onnx::importOnnxModelFromBuffer(
+      bytes, workDir(), "fuzz.onnx", &ctx, options);
   if (mlir::failed(module))
     return 0;
   if (mlir::failed(mlir::verify(**module))) {

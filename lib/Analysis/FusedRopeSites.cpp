@@ -300,8 +300,8 @@ void fitCaches(FusedRopeSite &site) {
   int64_t f = type.getDimSize(1);
   auto c = cos->getValues<float>(), s = sin->getValues<float>();
   for (int64_t i = 0; i < f; ++i)
-    site.invFreq.push_back(static_cast<float>(
-        std::atan2(static_cast<double>(s[f + i]), static_cast<double>(c[f + i]))));
+    site.invFreq.push_back(static_cast<float>(std::atan2(
+        static_cast<double>(s[f + i]), static_cast<double>(c[f + i]))));
   int64_t rotary = site.rotaryDim ? site.rotaryDim : 2 * f;
   if (f >= 2 && site.invFreq.back() > 0)
     site.theta = std::pow(static_cast<double>(site.invFreq.back()),
@@ -371,9 +371,8 @@ std::optional<FusedRopeSite> readNode(NodeOp node) {
   // com.microsoft.RotaryEmbedding over merged per-token caches
   // (convert-rope-to-onnx{emit=ort}): its position_ids only index the
   // caches' rows b * S + s; the caches say which positions rotate.
-  std::optional<RowGather> merged = site.op == FusedOp::MsRotary
-                                        ? mergedRows(site.cosCache)
-                                        : std::nullopt;
+  std::optional<RowGather> merged =
+      site.op == FusedOp::MsRotary ? mergedRows(site.cosCache) : std::nullopt;
   if (site.op == FusedOp::MsMRotary) {
     site.sections.assign(
         node.getIntsAttr("mrope_section").value_or(SmallVector<int64_t>{}));
@@ -386,9 +385,9 @@ std::optional<FusedRopeSite> readNode(NodeOp node) {
     } else {
       site.source = throughViews(site.positions);
     }
-  } else if (!merged && (site.positions ||
-                          site.op == FusedOp::GroupQueryAttention ||
-                          site.op == FusedOp::MsRotary)) {
+  } else if (!merged &&
+             (site.positions || site.op == FusedOp::GroupQueryAttention ||
+              site.op == FusedOp::MsRotary)) {
     site.kind = FusedPositions::OneD;
     site.sections = {numFreqs};
     site.source = throughViews(site.positions);
@@ -396,9 +395,10 @@ std::optional<FusedRopeSite> readNode(NodeOp node) {
       site.sourceLabel = "GroupQueryAttention's seqlens_k (implicit: past "
                          "length + token index)";
   } else if (std::optional<RowGather> gather =
-                 merged                         ? merged
-                 : findRowGather(site.cosCache) ? findRowGather(site.cosCache)
-                                                : findSplitMerge(site.cosCache)) {
+                 merged ? merged
+                 : findRowGather(site.cosCache)
+                     ? findRowGather(site.cosCache)
+                     : findSplitMerge(site.cosCache)) {
     // Opset-23 RotaryEmbedding with per-token caches, or
     // com.microsoft.RotaryEmbedding over merged ones.
     site.positions = gather->positions;
@@ -500,8 +500,7 @@ std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
   return sites;
 }
 
-llvm::json::Array
-mrope::renderFusedSitesJson(ArrayRef<FusedRopeSite> sites) {
+llvm::json::Array mrope::renderFusedSitesJson(ArrayRef<FusedRopeSite> sites) {
   llvm::json::Array list;
   for (const FusedRopeSite &site : sites) {
     llvm::json::Array nodes;
@@ -520,10 +519,10 @@ mrope::renderFusedSitesJson(ArrayRef<FusedRopeSite> sites) {
         {"bug", site.bug},
         {"reason", site.reason},
         {"fused_op", fusedOpName(site.op)},
-        {"caches", llvm::json::Object{
-                       {"cos", valueName(site.cosCache)},
-                       {"sin", valueName(site.sinCache)},
-                       {"shape", llvm::json::Array(site.cacheShape)}}},
+        {"caches",
+         llvm::json::Object{{"cos", valueName(site.cosCache)},
+                            {"sin", valueName(site.sinCache)},
+                            {"shape", llvm::json::Array(site.cacheShape)}}},
     });
   }
   return list;
@@ -567,9 +566,9 @@ std::string mrope::renderFusedSitesText(ArrayRef<FusedRopeSite> sites,
        << fusedPositionsName(site.kind) << " [";
     llvm::interleaveComma(site.sections, os);
     os << "] " << (site.gptj ? "gptj" : "neox") << ", rotary_dim "
-       << site.rotaryDim << ", theta " << site.theta << ", "
-       << site.rotations() << " rotations, fused " << fusedOpName(site.op)
-       << " " << nodeLabel(site.nodes.front());
+       << site.rotaryDim << ", theta " << site.theta << ", " << site.rotations()
+       << " rotations, fused " << fusedOpName(site.op) << " "
+       << nodeLabel(site.nodes.front());
     if (site.nodes.size() > 1)
       os << " (+" << site.nodes.size() - 1 << " more)";
     os << "\n    " << (site.bug ? "BUG: " : "ok: ") << site.reason << "\n";

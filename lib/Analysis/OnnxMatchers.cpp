@@ -115,9 +115,8 @@ bool match::isConstant(Value v) {
       v = node.input(0);
       continue;
     }
-    return node.is("Constant") ||
-           (node.is("ConstantOfShape") && node.input(0) &&
-            isConstant(node.input(0)));
+    return node.is("Constant") || (node.is("ConstantOfShape") &&
+                                   node.input(0) && isConstant(node.input(0)));
   }
   return false;
 }
@@ -183,8 +182,7 @@ int64_t NodeBinder::intAttr(StringRef name, int64_t dflt) const {
   return node ? node.getIntAttr(name).value_or(dflt) : dflt;
 }
 
-std::optional<SmallVector<int64_t>>
-NodeBinder::intsAttr(StringRef name) const {
+std::optional<SmallVector<int64_t>> NodeBinder::intsAttr(StringRef name) const {
   return node ? node.getIntsAttr(name) : std::nullopt;
 }
 

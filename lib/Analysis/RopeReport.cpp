@@ -65,13 +65,13 @@ std::string mrope::siteReason(const RopeSite &site, Arch arch) {
            source + "): text, image and video tokens all get 1D positions";
   case PositionKind::OneD:
     if (site.vision)
-      return site.bug ? "the vision tower rotates patches by a flattened 1D "
-                        "index from " +
-                            source +
-                            "; Qwen VL vision RoPE needs (h, w) positions per "
-                            "patch"
-                      : "1D positions from " + source +
-                            " over [tokens, heads, dim]";
+      return site.bug
+                 ? "the vision tower rotates patches by a flattened 1D "
+                   "index from " +
+                       source +
+                       "; Qwen VL vision RoPE needs (h, w) positions per "
+                       "patch"
+                 : "1D positions from " + source + " over [tokens, heads, dim]";
     if (site.bug)
       return ("a " + archName(arch) + " model rotates by 1D positions from " +
               source +
@@ -153,8 +153,7 @@ std::string mrope::renderReportJson(ArrayRef<RopeSite> sites, StringRef model,
 }
 
 std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
-                                    Arch arch,
-                                    ArrayRef<FusedRopeSite> fused) {
+                                    Arch arch, ArrayRef<FusedRopeSite> fused) {
   std::string text;
   llvm::raw_string_ostream os(text);
   int64_t bugs = 0, rotations = 0;
@@ -168,9 +167,9 @@ std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
   }
   size_t count = sites.size() + fused.size();
   os << model << ": " << count << " RoPE site" << (count == 1 ? "" : "s")
-     << ", " << rotations << " rotation" << (rotations == 1 ? "" : "s")
-     << ", " << bugs << " bug" << (bugs == 1 ? "" : "s") << " (arch "
-     << archName(arch) << ")\n";
+     << ", " << rotations << " rotation" << (rotations == 1 ? "" : "s") << ", "
+     << bugs << " bug" << (bugs == 1 ? "" : "s") << " (arch " << archName(arch)
+     << ")\n";
   for (auto [i, site] : llvm::enumerate(sites)) {
     os << "  site " << i << ": " << siteSummary(site) << ", tables by "
        << nodeLabel(site.cosNode) << " / " << nodeLabel(site.sinNode) << "\n"

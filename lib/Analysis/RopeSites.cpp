@@ -39,17 +39,17 @@ public:
   explicit Explain(llvm::raw_ostream *os) : os(os) {}
   /// Always returns nullopt, so matchers can `return reject(...)`.
   std::nullopt_t reject(NodeOp node, const llvm::Twine &why) const {
-    std::string line = (node.getOpType() + " " + nodeLabel(node) +
-                        ": not a RoPE site: " + why)
-                           .str();
+    std::string line =
+        (node.getOpType() + " " + nodeLabel(node) + ": not a RoPE site: " + why)
+            .str();
     LLVM_DEBUG(llvm::dbgs() << "[" DEBUG_TYPE "] " << line << "\n");
     if (os)
       *os << line << "\n";
     return std::nullopt;
   }
   void note(NodeOp node, const llvm::Twine &what) const {
-    std::string line = (node.getOpType() + " " + nodeLabel(node) + ": " + what)
-                           .str();
+    std::string line =
+        (node.getOpType() + " " + nodeLabel(node) + ": " + what).str();
     LLVM_DEBUG(llvm::dbgs() << "[" DEBUG_TYPE "] " << line << "\n");
     if (os)
       *os << line << "\n";
@@ -498,7 +498,8 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
     return explain.reject(cosOp, "no input angle");
   NodeOp sin;
   for (Operation *user : angle.getUsers())
-    if (NodeBinder node(dyn_cast<NodeOp>(user)); node.is("Sin") && node.result())
+    if (NodeBinder node(dyn_cast<NodeOp>(user));
+        node.is("Sin") && node.result())
       sin = node.getNode();
   if (!sin)
     return explain.reject(cosOp, "no Sin of the same angle");
@@ -585,8 +586,9 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
       site.builtRows = findBuiltRows(site.positions, c);
     }
   } else if (NodeOp axisGather = matchAxisTableGather(c);
-             axisGather || (fromInput && rankOf(site.positions) == 2 &&
-                            dimOf(site.positions, 1) == 2) ||
+             axisGather ||
+             (fromInput && rankOf(site.positions) == 2 &&
+              dimOf(site.positions, 1) == 2) ||
              grids) {
     // (h, w) per patch, given, or computed from [N, 3] grids in the graph,
     // or rows of a per-axis table gathered by (h, w) wherever they come
@@ -628,8 +630,8 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
                                  "table feeds an Add or Sub): absolute "
                                  "embeddings, not RoPE");
   std::string why;
-  site.semantics = makeSemantics(cosOp.getContext(), sections, rotaryDim,
-                                 theta, siteLayout(site), order, freqs, why);
+  site.semantics = makeSemantics(cosOp.getContext(), sections, rotaryDim, theta,
+                                 siteLayout(site), order, freqs, why);
   if (!site.semantics)
     return explain.reject(cosOp, "inconsistent semantics: " + why);
   addNodes(site, c.nodes.getArrayRef());
@@ -755,9 +757,7 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
   // column per frequency; a cos cache one per channel (pairs by layout).
   int64_t numFreqs = perChannel ? width / 2 : width;
   for (int64_t i = 0; i < numFreqs; ++i) {
-    int64_t ch = !perChannel                        ? i
-                 : layout == rope::PairLayout::gptj ? 2 * i
-                                                    : i;
+    int64_t ch = !perChannel ? i : layout == rope::PairLayout::gptj ? 2 * i : i;
     site.invFreq.push_back(
         static_cast<float>(std::atan2(sinRow[ch], cosRow[ch])));
   }
@@ -790,8 +790,7 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
 /// Rotations without a site: an Add of two products, one of them by a
 /// rotate-half Concat(-x2, x1), that no site claimed. Says so for --explain
 /// (the table is a constant or an activation, not a table of positions).
-void explainUnclaimedRotations(onnx::GraphOp graph,
-                               ArrayRef<RopeSite> sites,
+void explainUnclaimedRotations(onnx::GraphOp graph, ArrayRef<RopeSite> sites,
                                const Explain &explain) {
   llvm::DenseSet<Operation *> claimed;
   for (const RopeSite &site : sites)

@@ -16,10 +16,10 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
-#include "llvm/ADT/bit.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -41,8 +41,8 @@ using namespace mrope;
 OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
                                                const RopeKernel &kernel) {
   // Fully dynamic strides: the C wrapper hands each thread a token slice.
-  OwningOpRef<ModuleOp> module =
-      buildRopeKernelModule(ctx, kernel, kernel.options.name + "_kernel", /*strided=*/true);
+  OwningOpRef<ModuleOp> module = buildRopeKernelModule(
+      ctx, kernel, kernel.options.name + "_kernel", /*strided=*/true);
   for (auto func : module->getOps<func::FuncOp>())
     func->setAttr("llvm.emit_c_interface", UnitAttr::get(&ctx));
   return module;
@@ -77,9 +77,9 @@ static int64_t hostL2Bytes() {
     if ((*level)->getBuffer().trim() != "2")
       continue;
     StringRef text = (*size)->getBuffer().trim();
-    int64_t scale = text.consume_back("K") ? 1024
+    int64_t scale = text.consume_back("K")   ? 1024
                     : text.consume_back("M") ? 1024 * 1024
-                                              : 1;
+                                             : 1;
     int64_t value = 0;
     if (!text.getAsInteger(10, value))
       return value * scale;
@@ -102,19 +102,17 @@ FailureOr<CpuTarget> mrope::describeCpu(StringRef cpu, std::string &error) {
             (*machine)->getTargetTriple().str();
     return failure();
   }
-  auto has = [&](StringRef features) {
-    return sti->checkFeatures(features);
-  };
+  auto has = [&](StringRef features) { return sti->checkFeatures(features); };
   if ((*machine)->getTargetTriple().isX86()) {
     target.vectorWidth = has("+avx512f") ? 16 : has("+avx") ? 8 : 4;
     target.nativeF16 = has("+f16c");
-    target.isaLevel =
-        has("+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl") &&
-                has("+avx2,+bmi2,+fma,+f16c,+movbe")
-            ? "x86-64-v4"
-        : has("+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe") ? "x86-64-v3"
-        : has("+sse4.2,+popcnt,+ssse3,+cx16")               ? "x86-64-v2"
-                                                             : "x86-64";
+    target.isaLevel = has("+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl") &&
+                              has("+avx2,+bmi2,+fma,+f16c,+movbe")
+                          ? "x86-64-v4"
+                      : has("+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe")
+                          ? "x86-64-v3"
+                      : has("+sse4.2,+popcnt,+ssse3,+cx16") ? "x86-64-v2"
+                                                            : "x86-64";
   } else if ((*machine)->getTargetTriple().isAArch64()) {
     target.vectorWidth = 4;
     target.nativeF16 = true;
@@ -132,12 +130,13 @@ int64_t CpuTarget::tokensPerBlock(const RopeKernel &kernel) const {
   // rows stream past them: 32 tokens on a 512 KiB L2 at rotary dim 128.
   int64_t rotary = kernel.semantics.getRotaryDim();
   int64_t tokens = l2Bytes / 16 / std::max<int64_t>(1, 8 * rotary);
-  return std::clamp<int64_t>(llvm::bit_floor(static_cast<uint64_t>(
-                                 std::max<int64_t>(1, tokens))),
-                             8, 256);
+  return std::clamp<int64_t>(
+      llvm::bit_floor(static_cast<uint64_t>(std::max<int64_t>(1, tokens))), 8,
+      256);
 }
 
-LogicalResult mrope::lowerToLLVMDialect(ModuleOp module, const RopeKernel &kernel,
+LogicalResult mrope::lowerToLLVMDialect(ModuleOp module,
+                                        const RopeKernel &kernel,
                                         const CpuTarget &target) {
   PassManager pm(module.getContext());
   CpuPipelineOptions options;
@@ -207,9 +206,9 @@ static std::string describe(const RopeKernel &kernel) {
 }
 
 /// `text` with every @KEY@ replaced by its value.
-static std::string fillTemplate(
-    StringRef text,
-    std::initializer_list<std::pair<StringRef, std::string>> values) {
+static std::string
+fillTemplate(StringRef text,
+             std::initializer_list<std::pair<StringRef, std::string>> values) {
   std::string out = text.str();
   for (auto &[key, value] : values) {
     std::string pattern = "@" + key.str() + "@";
@@ -235,17 +234,20 @@ std::string mrope::emitCHeader(const RopeKernel &kernel) {
   auto heads = [](int64_t n, const char *name) {
     return n > 0 ? std::to_string(n) : std::string(name);
   };
-  std::string storage =
-      kernel.dtype() == "f32" ? "float" : kernel.dtype() + " bit patterns (uint16_t)";
-  std::string shape = kernel.tokenMajor()
-                          ? "[batch, seq, heads * " + std::to_string(kernel.headDim) + "]"
-                          : "[batch, heads, seq, " + std::to_string(kernel.headDim) + "]";
-  std::string who = std::string(" * q with ") + heads(kernel.qHeads, "any number of") +
-                    " heads" +
+  std::string storage = kernel.dtype() == "f32"
+                            ? "float"
+                            : kernel.dtype() + " bit patterns (uint16_t)";
+  std::string shape =
+      kernel.tokenMajor()
+          ? "[batch, seq, heads * " + std::to_string(kernel.headDim) + "]"
+          : "[batch, heads, seq, " + std::to_string(kernel.headDim) + "]";
+  std::string who = std::string(" * q with ") +
+                    heads(kernel.qHeads, "any number of") + " heads" +
                     (two ? std::string(", k with ") +
                                heads(kernel.kvHeads, "any number of") + " heads"
                          : std::string());
-  return fillTemplate(R"(/* Generated by mrope-compile: in-place rotary position embedding.
+  return fillTemplate(
+      R"(/* Generated by mrope-compile: in-place rotary position embedding.
  *
  *   @SEMANTICS@
  *
@@ -281,23 +283,24 @@ int @NAME@_tokens(@PARAMS@,
 
 #endif
 )",
-                      {{"SEMANTICS", describe(kernel)},
-                       {"TENSORS", two ? "q and k are" : "q is"},
-                       {"SHAPE", shape},
-                       {"STORAGE", storage},
-                       {"WHO", who},
-                       {"AXES", std::to_string(kernel.numAxes())},
-                       {"NAME", kernel.options.name},
-                       {"UPPER", upper},
-                       {"HEAD_DIM", std::to_string(kernel.headDim)},
-                       {"PARAMS", cParams(kernel)}});
+      {{"SEMANTICS", describe(kernel)},
+       {"TENSORS", two ? "q and k are" : "q is"},
+       {"SHAPE", shape},
+       {"STORAGE", storage},
+       {"WHO", who},
+       {"AXES", std::to_string(kernel.numAxes())},
+       {"NAME", kernel.options.name},
+       {"UPPER", upper},
+       {"HEAD_DIM", std::to_string(kernel.headDim)},
+       {"PARAMS", cParams(kernel)}});
 }
 
 /// The C wrapper: memref descriptors for a token slice, argument checks, a
 /// persistent pool of worker threads (they spin ~50 us after a call for the
 /// next one, then sleep on a condition variable; the library's destructor
 /// stops them, so dlclose is safe).
-static const char *const kWrapperTemplate = R"(/* Generated by mrope-compile: C ABI and threads around the MLIR kernel. */
+static const char *const kWrapperTemplate =
+    R"(/* Generated by mrope-compile: C ABI and threads around the MLIR kernel. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -533,9 +536,7 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
       error = "cannot create a temporary folder: " + ec.message();
       return failure();
     }
-    llvm::scope_exit cleanup([&] {
-      llvm::sys::fs::remove_directories(dir);
-    });
+    llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(dir); });
     std::string objPath = (dir + "/kernel.o").str();
     std::string wrapperPath = (dir + "/wrapper.c").str();
     std::string soTmp = (dir + "/out.so").str();
@@ -551,15 +552,15 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
               "' found to link the shared library (set CC)";
       return failure();
     }
-    SmallVector<StringRef> argv = {*cc,        "-O2",      "-fPIC",
-                                   "-shared",  "-pthread", wrapperPath,
-                                   objPath,    "-o",       soTmp};
+    SmallVector<StringRef> argv = {*cc,       "-O2",      "-fPIC",
+                                   "-shared", "-pthread", wrapperPath,
+                                   objPath,   "-o",       soTmp};
     std::string ccError;
     std::string logPath = (dir + "/cc.log").str();
     std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                             StringRef(logPath)};
-    int rc = llvm::sys::ExecuteAndWait(*cc, argv, std::nullopt, redirects, 0,
-                                       0, &ccError);
+    int rc = llvm::sys::ExecuteAndWait(*cc, argv, std::nullopt, redirects, 0, 0,
+                                       &ccError);
     if (rc != 0) {
       auto log = llvm::MemoryBuffer::getFile(logPath);
       error = "linking with " + *cc + " failed" +
@@ -574,9 +575,9 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
     std::string headerTmp = (dir + "/out.h").str();
     if (failed(writeFile(headerTmp, emitCHeader(kernel), error)))
       return failure();
-    for (auto [from, to] : {std::pair<std::string, std::string>{
-                                soTmp, outPath.str()},
-                            {headerTmp, headerPath.str().str()}}) {
+    for (auto [from, to] :
+         {std::pair<std::string, std::string>{soTmp, outPath.str()},
+          {headerTmp, headerPath.str().str()}}) {
       if (std::error_code ec = llvm::sys::fs::rename(from, to)) {
         // Across file systems rename fails: copy, then it is complete.
         if ((ec = llvm::sys::fs::copy_file(from, to + ".tmp")) ||

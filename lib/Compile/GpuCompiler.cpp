@@ -32,7 +32,8 @@ OwningOpRef<ModuleOp> mrope::buildGpuKernelModule(MLIRContext &ctx,
   // row starts on a multiple of the vector width and the kernel's vector
   // accesses may assume 16-byte alignment. The outlined kernel is named
   // <func>_kernel: the PTX entry is <name>_kernel.
-  return buildRopeKernelModule(ctx, kernel, kernel.options.name, /*strided=*/false);
+  return buildRopeKernelModule(ctx, kernel, kernel.options.name,
+                               /*strided=*/false);
 }
 
 static std::string rewriteOptions(const GpuTarget &target) {
@@ -47,8 +48,7 @@ LogicalResult mrope::lowerToGpuDialect(ModuleOp module,
                                        const GpuTarget &target) {
   PassManager pm(module.getContext());
   if (failed(parsePassPipeline(
-          "convert-rope-to-gpu{" + rewriteOptions(target) + "}",
-          pm)))
+          "convert-rope-to-gpu{" + rewriteOptions(target) + "}", pm)))
     return failure();
   return pm.run(module);
 }
@@ -129,8 +129,8 @@ LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const RopeKernel &kernel,
   bool sameOrder = kernelArgs.size() == hostType.getNumInputs();
   for (auto [i, value] : llvm::enumerate(kernelArgs)) {
     auto arg = dyn_cast<BlockArgument>(value);
-    sameOrder &= arg && arg.getOwner()->isEntryBlock() &&
-                 arg.getArgNumber() == i;
+    sameOrder &=
+        arg && arg.getOwner()->isEntryBlock() && arg.getArgNumber() == i;
   }
   if (!sameOrder) {
     error = "internal error: the outlined kernel does not take (q, k, "
@@ -184,7 +184,8 @@ std::string mrope::emitKernelJson(const RopeKernel &kernel,
       std::string stride;
       for (size_t j = i + 1; j < sizes.size(); ++j)
         stride += (stride.empty() ? "" : "*") + sizes[j].str();
-      fields.push_back("stride " + (stride.empty() ? std::string("1") : stride));
+      fields.push_back("stride " +
+                       (stride.empty() ? std::string("1") : stride));
     }
     return json::Object{{"name", name.str()},
                         {"rank", static_cast<int64_t>(sizes.size())},
@@ -207,11 +208,11 @@ std::string mrope::emitKernelJson(const RopeKernel &kernel,
       {"dtype", kernel.dtype()},
       {"head_dim", kernel.headDim},
       {"position_axes", axes},
-      {"q_heads", kernel.qHeads > 0 ? json::Value(kernel.qHeads)
-                                  : json::Value("any")},
-      {"kv_heads", !two ? json::Value(nullptr)
-                        : kernel.kvHeads > 0 ? json::Value(kernel.kvHeads)
-                                           : json::Value("any")},
+      {"q_heads",
+       kernel.qHeads > 0 ? json::Value(kernel.qHeads) : json::Value("any")},
+      {"kv_heads", !two                 ? json::Value(nullptr)
+                   : kernel.kvHeads > 0 ? json::Value(kernel.kvHeads)
+                                        : json::Value("any")},
       {"num_tensors", kernel.numTensors()},
       {"block", json::Array{info.blockX, info.blockY, 1}},
       {"tokens_per_block", info.blockY},
@@ -257,8 +258,8 @@ static LogicalResult writeAtomically(StringRef path, StringRef contents,
                                      std::string &error) {
   llvm::SmallString<256> tmp;
   int fd;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          path + "-%%%%%%.tmp", fd, tmp)) {
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(path + "-%%%%%%.tmp", fd, tmp)) {
     error = "cannot write next to " + path.str() + ": " + ec.message();
     return failure();
   }
@@ -281,7 +282,8 @@ static LogicalResult writeAtomically(StringRef path, StringRef contents,
   return success();
 }
 
-LogicalResult mrope::compileGpuKernel(MLIRContext &ctx, const RopeKernel &kernel,
+LogicalResult mrope::compileGpuKernel(MLIRContext &ctx,
+                                      const RopeKernel &kernel,
                                       const GpuTarget &target,
                                       StringRef outPath, bool cubin,
                                       std::string &error) {
@@ -325,8 +327,8 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx, const RopeKernel &kernel
     if (failed(writeAtomically(ptxPath, *ptx, error)))
       return failure();
     std::string arch = "-arch=" + target.chip;
-    SmallVector<StringRef> argv = {ptxas, arch, "-O3", ptxPath, "-o",
-                                   cubinPath};
+    SmallVector<StringRef> argv = {ptxas,   arch, "-O3",
+                                   ptxPath, "-o", cubinPath};
     std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                             StringRef(logPath)};
     std::string execError;

@@ -35,7 +35,8 @@ GraphSnapshot mrope::snapshotGraph(onnx::GraphOp graph, int64_t &nextId) {
   for (BlockArgument arg : body.getArguments()) {
     SnapshotNode input;
     input.id = -1 - int64_t(arg.getArgNumber());
-    input.label = ("input '" + graph.getInputName(arg.getArgNumber()) + "'").str();
+    input.label =
+        ("input '" + graph.getInputName(arg.getArgNumber()) + "'").str();
     input.type = typeText(arg.getType());
     snapshot.nodes.push_back(std::move(input));
   }
@@ -51,9 +52,9 @@ GraphSnapshot mrope::snapshotGraph(onnx::GraphOp graph, int64_t &nextId) {
   // Ids first (a node's producers come before it, but be safe).
   for (auto node : body.getOps<onnx::NodeOp>())
     if (!node->hasAttr(kIdAttr))
-      node->setAttr(kIdAttr, IntegerAttr::get(IntegerType::get(
-                                                  graph.getContext(), 64),
-                                              nextId++));
+      node->setAttr(
+          kIdAttr,
+          IntegerAttr::get(IntegerType::get(graph.getContext(), 64), nextId++));
   for (auto node : body.getOps<onnx::NodeOp>()) {
     SnapshotNode info;
     info.id = node->getAttrOfType<IntegerAttr>(kIdAttr).getInt();
@@ -72,9 +73,9 @@ void mrope::clearSnapshotIds(onnx::GraphOp graph) {
 }
 
 /// The changed nodes of one panel and their direct neighbours.
-static std::vector<int64_t> neighbourhood(const GraphSnapshot &snapshot,
-                                          const llvm::DenseSet<int64_t> &changed,
-                                          size_t limit) {
+static std::vector<int64_t>
+neighbourhood(const GraphSnapshot &snapshot,
+              const llvm::DenseSet<int64_t> &changed, size_t limit) {
   llvm::DenseSet<int64_t> keep(changed.begin(), changed.end());
   for (const SnapshotNode &node : snapshot.nodes) {
     bool touches = changed.contains(node.id);

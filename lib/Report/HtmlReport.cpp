@@ -2,8 +2,8 @@
 #include "mrope/Report/HtmlReport.h"
 
 #include "Svg.h"
-#include "mrope/Report/GraphDiff.h"
 #include "mrope/Analysis/RopeReport.h"
+#include "mrope/Report/GraphDiff.h"
 #include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -237,8 +237,8 @@ void decoderPicture(llvm::raw_ostream &os, const ExamplePrompt &prompt,
        << "<br>\n";
     for (const std::vector<PlanePoint> &block :
          visionBlocks(prompt, *phase.rows))
-      os << "<div class=\"panel\"><p class=\"caption\">"
-         << block.front().kind << " tokens at (w, h)"
+      os << "<div class=\"panel\"><p class=\"caption\">" << block.front().kind
+         << " tokens at (w, h)"
          << (block.front().kind == "video" ? ", frames stacked by t" : "")
          << "</p>" << positionPlane(block, phase.id, "plane") << "</div>\n";
   }
@@ -299,8 +299,7 @@ std::string graphPanel(const GraphSnapshot &snapshot,
   llvm::DenseMap<int64_t, std::pair<double, double>> at;
   for (auto &[d, column] : columns)
     for (size_t i = 0; i < column.size(); ++i)
-      at[column[i]] = {margin + d * (boxW + gapX),
-                       margin + i * (boxH + gapY)};
+      at[column[i]] = {margin + d * (boxW + gapX), margin + i * (boxH + gapY)};
   for (const SnapshotNode &node : snapshot.nodes) {
     if (!at.count(node.id))
       continue;
@@ -318,9 +317,9 @@ std::string graphPanel(const GraphSnapshot &snapshot,
                       : phase == "before"        ? "node node-removed"
                                                  : "node node-added";
     std::string text = node.opType.empty() ? node.label : node.opType;
-    std::string title = node.label + (node.opType.empty()
-                                          ? ": " + node.type
-                                          : " (" + node.opType + ")");
+    std::string title =
+        node.label +
+        (node.opType.empty() ? ": " + node.type : " (" + node.opType + ")");
     svg.rect(x, y, boxW, boxH,
              llvm::formatv("class=\"{0}\" rx=\"4\" data-node=\"{1}\"", cls,
                            escape(node.label))
@@ -379,9 +378,9 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
   GraphDiff diff = diffGraphs(before, after);
   os << "<p class=\"caption\">What <code>mrope-fix -o FIXED.onnx</code> "
         "does to this model"
-     << (fixOptions.computePositions ? " (--positions compute)" : "")
-     << ": " << diff.removed.size() << " ONNX node(s) removed, "
-     << diff.added.size() << " added; every other node, initializer and "
+     << (fixOptions.computePositions ? " (--positions compute)" : "") << ": "
+     << diff.removed.size() << " ONNX node(s) removed, " << diff.added.size()
+     << " added; every other node, initializer and "
         "name is kept.</p>\n<ul class=\"changes\">\n";
   for (const std::string &change : changes)
     os << "<li class=\"change\">" << escape(change) << "</li>\n";
@@ -421,8 +420,7 @@ void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites,
   for (auto [i, site] : llvm::enumerate(sites)) {
     std::string rotations, nodes;
     for (const Rotation &rotation : site.rotations)
-      rotations +=
-          (rotations.empty() ? "" : ", ") + nodeLabel(rotation.cosMul);
+      rotations += (rotations.empty() ? "" : ", ") + nodeLabel(rotation.cosMul);
     for (Operation *op : site.nodes)
       if (auto node = dyn_cast<onnx::NodeOp>(op))
         nodes += (nodes.empty() ? "" : ", ") + nodeLabel(node);
@@ -501,9 +499,8 @@ std::string mrope::renderHtmlReport(ModuleOp module,
      << "</style></head>\n<body>\n<h1>mrope report: " << escape(model)
      << "</h1>\n<p class=\"caption\">arch " << escape(archName(arch)) << ", "
      << sites.size() << " RoPE site(s)</p>\n<p class=\"verdict "
-     << (bugs ? "verdict-bug\">BUG: " : "verdict-ok\">OK: ") << bugs
-     << " of " << sites.size()
-     << " site(s) rotate by the wrong positions</p>\n";
+     << (bugs ? "verdict-bug\">BUG: " : "verdict-ok\">OK: ") << bugs << " of "
+     << sites.size() << " site(s) rotate by the wrong positions</p>\n";
   sitesTable(os, sites, arch);
 
   const RopeSite *decoder = nullptr, *vision = nullptr;

@@ -86,7 +86,8 @@ bool mrope::ropeIndex(const ExamplePrompt &prompt, int64_t m,
           rows[0].push_back(start + t);
           rows[1].push_back(start + hi);
           rows[2].push_back(start + wi);
-          next = std::max({next, start + t + 1, start + hi + 1, start + wi + 1});
+          next =
+              std::max({next, start + t + 1, start + hi + 1, start + wi + 1});
         }
     }
     st = k + 1 + g.t * gh * gw;

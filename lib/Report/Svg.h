@@ -15,12 +15,23 @@ inline std::string escape(llvm::StringRef text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    case '\'': out += "&#39;"; break;
-    default: out += c;
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&#39;";
+      break;
+    default:
+      out += c;
     }
   }
   return out;
@@ -33,8 +44,8 @@ public:
       llvm::StringRef extraAttrs = "") {
     os << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"" << cls
        << "\" width=\"" << width << "\" height=\"" << height
-       << "\" viewBox=\"0 0 " << width << " " << height << "\" "
-       << extraAttrs << ">\n";
+       << "\" viewBox=\"0 0 " << width << " " << height << "\" " << extraAttrs
+       << ">\n";
   }
   /// A rect; `attrs` is raw attribute text (class, data-*).
   void rect(double x, double y, double w, double h, llvm::StringRef attrs,
@@ -52,8 +63,7 @@ public:
     os << "<text x=\"" << x << "\" y=\"" << y << "\" " << attrs << ">"
        << escape(content) << "</text>\n";
   }
-  void line(double x1, double y1, double x2, double y2,
-            llvm::StringRef attrs) {
+  void line(double x1, double y1, double x2, double y2, llvm::StringRef attrs) {
     os << "<line x1=\"" << x1 << "\" y1=\"" << y1 << "\" x2=\"" << x2
        << "\" y2=\"" << y2 << "\" " << attrs << "/>\n";
   }

@@ -182,9 +182,9 @@ LogicalResult fix::fixTextApply(ApplySite &apply, const FixOptions &options,
   apply.op.setSemanticsAttr(semantics);
   if (Operation *producer = oldRows.getDefiningOp())
     dead.push_back(producer);
-  positions.result.changes.push_back(describeTextFix(
-      apply.label, old.getLayout(), "M-RoPE", *sections, order, positions,
-      site));
+  positions.result.changes.push_back(
+      describeTextFix(apply.label, old.getLayout(), "M-RoPE", *sections, order,
+                      positions, site));
   return success();
 }
 
@@ -227,9 +227,9 @@ LogicalResult fix::fixVisionApply(ApplySite &apply, const FixOptions &options,
                            "mrope_fix");
     SmallVector<float> table = visionFreqs(site.invFreq);
     auto type = RankedTensorType::get({half}, b.getF32Type());
-    op.getInvFreqMutable().assign(emit.constant(
-        DenseElementsAttr::get(type, ArrayRef<float>(table)),
-        "vision_inv_freq"));
+    op.getInvFreqMutable().assign(
+        emit.constant(DenseElementsAttr::get(type, ArrayRef<float>(table)),
+                      "vision_inv_freq"));
     if (Operation *producer = inv.getDefiningOp())
       dead.push_back(producer);
   }
@@ -239,8 +239,8 @@ LogicalResult fix::fixVisionApply(ApplySite &apply, const FixOptions &options,
   if (Operation *producer = oldRows.getDefiningOp())
     dead.push_back(producer);
   result.changes.push_back(
-      apply.label + " (vision 1d): 2D (h, w) RoPE [" +
-      std::to_string(half) + ", " + std::to_string(half) + "] from " +
+      apply.label + " (vision 1d): 2D (h, w) RoPE [" + std::to_string(half) +
+      ", " + std::to_string(half) + "] from " +
       (options.computePositions ? std::string("(h, w) computed from grid_thw")
                                 : std::string("input 'vision_position_ids'")) +
       " (was " + positionsName(site) + ")");

@@ -79,8 +79,9 @@ FailureOr<SmallVector<int64_t>> Fixer::sectionsFor(const FusedRopeSite &site) {
   SmallVector<int64_t> sections(options.sections.begin(),
                                 options.sections.end());
   if (sections.empty()) {
-    SmallVector<int64_t> base = interleaved() ? SmallVector<int64_t>{24, 20, 20}
-                                              : SmallVector<int64_t>{16, 24, 24};
+    SmallVector<int64_t> base = interleaved()
+                                    ? SmallVector<int64_t>{24, 20, 20}
+                                    : SmallVector<int64_t>{16, 24, 24};
     for (int64_t s : base) {
       if ((s * numFreqs) % 64)
         return NodeOp(site.nodes.front()).emitError()
@@ -113,8 +114,8 @@ Value Fixer::positions3(Value old) {
     if (type && type.getRank() == 2) {
       shape[1] = type.getDimSize(0);
       shape[2] = type.getDimSize(1);
-      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(
-              oldInput.getArgNumber(), onnx::attr::kDimParams))
+      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(oldInput.getArgNumber(),
+                                                        onnx::attr::kDimParams))
         for (auto [i, d] : llvm::enumerate(dims.getAsValueRange<StringAttr>()))
           if (i < 2)
             params[i + 1] = d;
@@ -122,9 +123,9 @@ Value Fixer::positions3(Value old) {
   }
   std::string name = positionsInputName(graph, options.positionsName);
   bool named = llvm::any_of(params, [](StringRef p) { return !p.empty(); });
-  newPositions =
-      graph.addInput(name, RankedTensorType::get(shape, b.getI64Type()),
-                     named ? ArrayRef<StringRef>(params) : ArrayRef<StringRef>());
+  newPositions = graph.addInput(
+      name, RankedTensorType::get(shape, b.getI64Type()),
+      named ? ArrayRef<StringRef>(params) : ArrayRef<StringRef>());
   return newPositions;
 }
 
@@ -165,8 +166,8 @@ LogicalResult Fixer::fixMsRotary(const FusedRopeSite &site) {
     Value pos = positions3(site.source);
     SmallVector<NamedAttribute> attrs =
         attrsOf(node, {"is_packed_batching", "scale"});
-    attrs.push_back(b.getNamedAttr("mrope_section",
-                                   b.getDenseI64ArrayAttr(*sections)));
+    attrs.push_back(
+        b.getNamedAttr("mrope_section", b.getDenseI64ArrayAttr(*sections)));
     attrs.push_back(intAttr("mrope_layout", interleaved() ? 1 : 0));
     Value x = node.getInputs()[0];
     replaceNode(node, "MRotaryEmbedding", "com.microsoft",
@@ -206,8 +207,8 @@ LogicalResult Fixer::fixOnnxRotary(const FusedRopeSite &site) {
   auto bsf = [&](Type elem) {
     return RankedTensorType::get({dyn, dyn, numFreqs}, elem);
   };
-  Value rows = emit.ints(axisOfFreqs(*sections, interleaved()), {numFreqs},
-                         "rows");
+  Value rows =
+      emit.ints(axisOfFreqs(*sections, interleaved()), {numFreqs}, "rows");
   Value gathered =
       emit.node("Gather", RankedTensorType::get({numFreqs, dyn, dyn}, i64),
                 {pos, rows}, {intAttr("axis", 0)});
@@ -217,15 +218,16 @@ LogicalResult Fixer::fixOnnxRotary(const FusedRopeSite &site) {
   SmallVector<int64_t> channel;
   for (int64_t i = 0; i < numFreqs; ++i)
     channel.push_back(i);
-  Value index = emit.node(
-      "Add", bsf(i64),
-      {emit.node("Mul", bsf(i64), {perToken, emit.ints({numFreqs}, {}, "width")}),
-       emit.ints(channel, {numFreqs}, "channel")});
+  Value index =
+      emit.node("Add", bsf(i64),
+                {emit.node("Mul", bsf(i64),
+                           {perToken, emit.ints({numFreqs}, {}, "width")}),
+                 emit.ints(channel, {numFreqs}, "channel")});
   Value flat = emit.ints({-1}, {1}, "flat");
   auto merged = [&](Value cache) {
     Type elem = cast<ShapedType>(cache.getType()).getElementType();
-    Value flatCache = emit.node("Reshape", RankedTensorType::get({dyn}, elem),
-                                {cache, flat});
+    Value flatCache =
+        emit.node("Reshape", RankedTensorType::get({dyn}, elem), {cache, flat});
     return emit.node("Gather", bsf(elem), {flatCache, index},
                      {intAttr("axis", 0)});
   };
@@ -366,8 +368,8 @@ LogicalResult Fixer::finish() {
     unsigned newIndex = newArg.getArgNumber();
     std::string oldName = graph.getInputName(oldIndex).str();
     SmallVector<std::string> params;
-    if (auto dims = graph.getArgAttrOfType<ArrayAttr>(newIndex,
-                                                      onnx::attr::kDimParams))
+    if (auto dims =
+            graph.getArgAttrOfType<ArrayAttr>(newIndex, onnx::attr::kDimParams))
       for (StringRef d : dims.getAsValueRange<StringAttr>())
         params.push_back(d.str());
     SmallVector<StringRef> refs(params.begin(), params.end());
@@ -389,8 +391,8 @@ LogicalResult Fixer::finish() {
 
 } // namespace
 
-FailureOr<FusedFixResult>
-mrope::fixFusedSites(onnx::GraphOp graph, const FusedFixOptions &options) {
+FailureOr<FusedFixResult> mrope::fixFusedSites(onnx::GraphOp graph,
+                                               const FusedFixOptions &options) {
   std::vector<FusedRopeSite> sites = findFusedRopeSites(graph, options.arch);
   Fixer fixer(graph, options);
   for (const FusedRopeSite &site : sites)
@@ -406,8 +408,9 @@ mrope::fixFusedSites(onnx::GraphOp graph, const FusedFixOptions &options) {
   for (const FusedRopeSite &site : after) {
     now += site.rotations();
     if (site.bug)
-      return NodeOp(site.nodes.front()).emitError(
-                 "internal error: fused site still a bug after the fix: ")
+      return NodeOp(site.nodes.front())
+                 .emitError(
+                     "internal error: fused site still a bug after the fix: ")
              << site.reason;
   }
   if (now != before)

@@ -73,16 +73,17 @@ fix::textSections(const FixOptions &options, int64_t numFreqs,
 
 LogicalResult fix::checkModelForFix(onnx::GraphOp graph) {
   auto module = graph->getParentOfType<ModuleOp>();
-  auto opsets =
-      module ? module->getAttrOfType<ArrayAttr>(onnx::attr::kOpsetImport)
-             : ArrayAttr();
+  auto opsets = module
+                    ? module->getAttrOfType<ArrayAttr>(onnx::attr::kOpsetImport)
+                    : ArrayAttr();
   llvm::StringMap<int64_t> imported;
   int64_t defaults = 0;
   for (Attribute a : opsets ? opsets.getValue() : ArrayRef<Attribute>()) {
     auto opset = dyn_cast<onnx::OpsetAttr>(a);
     if (!opset)
       continue;
-    bool isDefault = opset.getDomain().empty() || opset.getDomain() == "ai.onnx";
+    bool isDefault =
+        opset.getDomain().empty() || opset.getDomain() == "ai.onnx";
     defaults += isDefault;
     if (!imported.try_emplace(opset.getDomain(), opset.getVersion()).second)
       return mlir::emitError(graph.getLoc())
@@ -180,9 +181,10 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   Value seconds;
   FloatAttr tokensPerSecond;
   if (options.arch == Arch::Qwen25VL) {
-    seconds = input("second_per_grid_ts",
-                    RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type()),
-                    {"num_videos"});
+    seconds =
+        input("second_per_grid_ts",
+              RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type()),
+              {"num_videos"});
     tokensPerSecond = b.getF32FloatAttr(2.0f); // released Qwen2.5-VL configs
   }
   b.setInsertionPointToStart(&graph.getBodyBlock());
@@ -212,7 +214,8 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   auto index = rope::MRopeIndexOp::create(
       b, loc, RankedTensorType::get(shape, i64),
       RankedTensorType::get({shape[1], 1}, i64), ids, indexMask, images, videos,
-      seconds, b.getI64IntegerAttr(kImageTokenId), b.getI64IntegerAttr(kVideoTokenId),
+      seconds, b.getI64IntegerAttr(kImageTokenId),
+      b.getI64IntegerAttr(kVideoTokenId),
       b.getI64IntegerAttr(kVisionStartTokenId), b.getI64IntegerAttr(2),
       tokensPerSecond,
       rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)));
@@ -226,18 +229,18 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   // Decode steps (past > 0) continue as text: past + arange(S) + the
   // rope_deltas of the prefill on all three rows; the prefill (past = 0)
   // computes positions and deltas from the prompt.
-  Value pastDeltas = input("past_rope_deltas",
-                           RankedTensorType::get({shape[1], 1}, i64),
-                           {batch, ""});
+  Value pastDeltas =
+      input("past_rope_deltas", RankedTensorType::get({shape[1], 1}, i64),
+            {batch, ""});
   Value pastShape = node("Shape", RankedTensorType::get({4}, i64), {pastKey});
   Value pastLen = node("Gather", scalarType, {pastShape, ints({2}, {})},
                        {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
   Value steps = node("Range", RankedTensorType::get({shape[2]}, i64),
                      {ints({0}, {}), seqLen, ints({1}, {})});
-  Value decode = node("Add", bsType,
-                      {node("Add", RankedTensorType::get({shape[2]}, i64),
-                            {steps, pastLen}),
-                       pastDeltas});
+  Value decode = node(
+      "Add", bsType,
+      {node("Add", RankedTensorType::get({shape[2]}, i64), {steps, pastLen}),
+       pastDeltas});
   Value decode3 = node(
       "Expand", RankedTensorType::get(shape, i64),
       {node("Unsqueeze", RankedTensorType::get({1, shape[1], shape[2]}, i64),
@@ -303,11 +306,11 @@ Value visionPositionsInGraph(onnx::GraphOp graph, Value gridThw,
                        {ends, ints({0}, {1})});
   Value pCol = node("Unsqueeze", RankedTensorType::get({patches, 1}, i64),
                     {p, ints({1}, {1})});
-  Value done = node("Cast", RankedTensorType::get({patches, dyn}, i64),
-                    {node("LessOrEqual",
-                          RankedTensorType::get({patches, dyn}, b.getI1Type()),
-                          {endsRow, pCol})},
-                    {b.getNamedAttr("to", b.getI64IntegerAttr(7))});
+  Value done = node(
+      "Cast", RankedTensorType::get({patches, dyn}, i64),
+      {node("LessOrEqual", RankedTensorType::get({patches, dyn}, b.getI1Type()),
+            {endsRow, pCol})},
+      {b.getNamedAttr("to", b.getI64IntegerAttr(7))});
   Value k = node("ReduceSum", vec, {done, ints({1}, {1})},
                  {b.getNamedAttr("keepdims", b.getI64IntegerAttr(0))});
   auto at = [&](Value perImageValue) {
@@ -317,12 +320,14 @@ Value visionPositionsInGraph(onnx::GraphOp graph, Value gridThw,
   Value block = node("Div", vec, {r, mm});
   Value e = node("Mod", vec, {r, mm});
   Value blocksPerRow = node("Div", vec, {at(w), m});
-  Value hpos = node("Add", vec,
-                    {node("Mul", vec, {node("Div", vec, {block, blocksPerRow}), m}),
-                     node("Div", vec, {e, m})});
-  Value wpos = node("Add", vec,
-                    {node("Mul", vec, {node("Mod", vec, {block, blocksPerRow}), m}),
-                     node("Mod", vec, {e, m})});
+  Value hpos =
+      node("Add", vec,
+           {node("Mul", vec, {node("Div", vec, {block, blocksPerRow}), m}),
+            node("Div", vec, {e, m})});
+  Value wpos =
+      node("Add", vec,
+           {node("Mul", vec, {node("Mod", vec, {block, blocksPerRow}), m}),
+            node("Mod", vec, {e, m})});
   auto col = RankedTensorType::get({patches, 1}, i64);
   Value axes1 = ints({1}, {1});
   return node("Concat", RankedTensorType::get({patches, 2}, i64),
@@ -334,8 +339,8 @@ Value visionPositionsInGraph(onnx::GraphOp graph, Value gridThw,
 } // namespace
 
 DecoderPositions::DecoderPositions(onnx::GraphOp graph,
-                                   const FixOptions &options,
-                                   FixResult &result, Value oldPositions)
+                                   const FixOptions &options, FixResult &result,
+                                   Value oldPositions)
     : graph(graph), options(options), result(result) {
   positionDims(graph, oldPositions, shape, params);
 }
@@ -378,7 +383,7 @@ fix::visionPositions(onnx::GraphOp graph, int64_t patches, bool compute,
       hw = graph.getArgument(i);
   if (hw && (!isIntTensor(hw) || rankOf(hw) != 2 || dimOf(hw, 1) != 2))
     return error() << "input 'vision_position_ids' is not an integer "
-                              "[patches, 2] tensor";
+                      "[patches, 2] tensor";
   // The patches the tables are for: the float [patches, ...] input (the
   // hidden states), never an unrelated input such as the grid.
   BlockArgument patchesOf;
@@ -388,19 +393,19 @@ fix::visionPositions(onnx::GraphOp graph, int64_t patches, bool compute,
       patchesOf = arg;
   if (!patchesOf)
     return error() << "no float [patches, ...] graph input gives the "
-                              "patch count of the vision tables";
+                      "patch count of the vision tables";
   if (compute) {
     Value grid;
     for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
       if (graph.getInputName(i) == "grid_thw")
         grid = graph.getArgument(i);
-    if (grid && (!isIntTensor(grid) || rankOf(grid) != 2 || dimOf(grid, 1) != 3 ||
-                 elementTypeOf(grid) != i64))
+    if (grid && (!isIntTensor(grid) || rankOf(grid) != 2 ||
+                 dimOf(grid, 1) != 3 || elementTypeOf(grid) != i64))
       return error() << "input 'grid_thw' is not int64 [images, 3]";
     if (!grid) {
-      grid = graph.addInput("grid_thw",
-                            RankedTensorType::get({ShapedType::kDynamic, 3}, i64),
-                            {StringRef("num_images"), StringRef("")});
+      grid = graph.addInput(
+          "grid_thw", RankedTensorType::get({ShapedType::kDynamic, 3}, i64),
+          {StringRef("num_images"), StringRef("")});
       result.changes.push_back("added input 'grid_thw' int64 [images, 3]");
     }
     hw = visionPositionsInGraph(graph, grid, patchesOf, patches, 2, loc);
@@ -408,8 +413,8 @@ fix::visionPositions(onnx::GraphOp graph, int64_t patches, bool compute,
                              "grid_thw (2x2 merge-block order)");
   } else if (!hw) {
     std::string patchDim = "patches";
-    if (auto dims = graph.getArgAttrOfType<ArrayAttr>(
-            patchesOf.getArgNumber(), onnx::attr::kDimParams);
+    if (auto dims = graph.getArgAttrOfType<ArrayAttr>(patchesOf.getArgNumber(),
+                                                      onnx::attr::kDimParams);
         dims && !dims.empty())
       if (auto name = dyn_cast<StringAttr>(dims[0]);
           name && !name.getValue().empty())
@@ -431,8 +436,7 @@ fix::visionPositions(onnx::GraphOp graph, int64_t patches, bool compute,
   Value rows = emit.node(
       "Transpose", RankedTensorType::get({2, patches}, hwElem), {hw},
       {b.getNamedAttr("perm", DenseI64ArrayAttr::get(b.getContext(), {1, 0}))});
-  return emit.node("Unsqueeze",
-                   RankedTensorType::get({2, 1, patches}, hwElem),
+  return emit.node("Unsqueeze", RankedTensorType::get({2, 1, patches}, hwElem),
                    {rows, emit.ints({1}, {1}, "vision_axes")});
 }
 

@@ -14,8 +14,8 @@
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 
-#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
 using namespace mrope;
@@ -66,7 +66,6 @@ static LogicalResult removeComputedInput(onnx::GraphOp graph,
                            "' (the graph computes its positions now)");
   return success();
 }
-
 
 /// The ops of one raised site (one per layer) each report the same change:
 /// one line per change from `begin` on, with how many ops it applied to.
@@ -198,8 +197,8 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
                           : fixTextTables(site, options, positions, dead);
       break;
     default:
-      fixed = siteError(site) << "cannot fix a '"
-                              << positionKindName(site.kind) << "' site";
+      fixed = siteError(site)
+              << "cannot fix a '" << positionKindName(site.kind) << "' site";
     }
     if (failed(fixed))
       return failure();
@@ -241,8 +240,9 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
     if (failed(graph.eraseArgument(newIndex)))
       return mlir::emitError(graph.getLoc())
              << "could not remove a temporary input";
-    result.changes.push_back("input '" + oldName +
-                             "' is now int64 [3, batch, seq] (was [batch, seq])");
+    result.changes.push_back(
+        "input '" + oldName +
+        "' is now int64 [3, batch, seq] (was [batch, seq])");
   } else {
     std::string name = positionsInputName(graph, options.positionsName);
     graph.setArgAttr(newIndex, onnx::attr::kName,

@@ -100,33 +100,36 @@ struct ApplySite {
 ApplySite analyseApply(rope::ApplyOp op, Arch arch);
 
 /// Degenerate M-RoPE: the op's in-graph built rows -> true [3, B, S].
-mlir::LogicalResult fixDegenerateApply(ApplySite &apply,
-                                       DecoderPositions &positions,
-                                       llvm::SmallVectorImpl<mlir::Operation *> &dead);
+mlir::LogicalResult
+fixDegenerateApply(ApplySite &apply, DecoderPositions &positions,
+                   llvm::SmallVectorImpl<mlir::Operation *> &dead);
 /// 1D text RoPE under a Qwen VL arch -> M-RoPE with the arch's sections
 /// (or --sections), keeping inv_freq, pair layout and rotated range.
-mlir::LogicalResult fixTextApply(ApplySite &apply, const FixOptions &options,
-                                 DecoderPositions &positions,
-                                 llvm::SmallVectorImpl<mlir::Operation *> &dead);
+mlir::LogicalResult
+fixTextApply(ApplySite &apply, const FixOptions &options,
+             DecoderPositions &positions,
+             llvm::SmallVectorImpl<mlir::Operation *> &dead);
 /// Vision tower: flat 1D patch index -> (h, w) 2D RoPE.
 /// `visionRows`: the (h, w) rows made for an earlier op of the graph, or
 /// null (then made here and returned through it).
-mlir::LogicalResult fixVisionApply(ApplySite &apply, const FixOptions &options,
-                                   FixResult &result, mlir::Value &visionRows,
-                                   llvm::SmallVectorImpl<mlir::Operation *> &dead);
+mlir::LogicalResult
+fixVisionApply(ApplySite &apply, const FixOptions &options, FixResult &result,
+               mlir::Value &visionRows,
+               llvm::SmallVectorImpl<mlir::Operation *> &dead);
 
 //===-- Fallback: sites left as ONNX nodes --------------------------------===//
 
-mlir::LogicalResult fixDegenerateTables(RopeSite &site,
-                                        DecoderPositions &positions,
-                                        llvm::SmallVectorImpl<mlir::Operation *> &dead);
-mlir::LogicalResult fixTextTables(RopeSite &site, const FixOptions &options,
-                                  DecoderPositions &positions,
-                                  llvm::SmallVectorImpl<mlir::Operation *> &dead);
-mlir::LogicalResult fixVisionTables(onnx::GraphOp graph, RopeSite &site,
-                                    const FixOptions &options,
-                                    FixResult &result,
-                                    llvm::SmallVectorImpl<mlir::Operation *> &dead);
+mlir::LogicalResult
+fixDegenerateTables(RopeSite &site, DecoderPositions &positions,
+                    llvm::SmallVectorImpl<mlir::Operation *> &dead);
+mlir::LogicalResult
+fixTextTables(RopeSite &site, const FixOptions &options,
+              DecoderPositions &positions,
+              llvm::SmallVectorImpl<mlir::Operation *> &dead);
+mlir::LogicalResult
+fixVisionTables(onnx::GraphOp graph, RopeSite &site, const FixOptions &options,
+                FixResult &result,
+                llvm::SmallVectorImpl<mlir::Operation *> &dead);
 
 /// Errors at a site's Cos (or Gather) node, without dumping it.
 mlir::InFlightDiagnostic siteError(const RopeSite &site);

@@ -53,9 +53,9 @@ LogicalResult fix::fixDegenerateTables(RopeSite &site,
   site.builtRows.replaceAllUsesWith(*rows);
   replaced.push_back(builder);
   positions.result.changes.push_back(
-      "site " + nodeLabel(site.cosNode) + " (mrope-degenerate): rows built by " +
-      nameOf(builder) + " from " + positionsName(site) + " replaced by " +
-      positions.describe());
+      "site " + nodeLabel(site.cosNode) +
+      " (mrope-degenerate): rows built by " + nameOf(builder) + " from " +
+      positionsName(site) + " replaced by " + positions.describe());
   return success();
 }
 
@@ -76,8 +76,8 @@ LogicalResult fix::fixTextTables(RopeSite &site, const FixOptions &options,
   if (site.hasPerSectionFreqs() || site.getSections().size() != 1)
     return siteError(site) << "only 1D text RoPE can be rewritten to M-RoPE";
   RankedTensorType oldType = rankedTypeOf(site.cosTable);
-  if (!oldType || !isa<FloatType>(oldType.getElementType()) ||
-      !site.sinTable || site.sinTable.getType() != oldType)
+  if (!oldType || !isa<FloatType>(oldType.getElementType()) || !site.sinTable ||
+      site.sinTable.getType() != oldType)
     return siteError(site) << "its cos/sin tables have no known float type "
                               "(shape inference could not type them), so "
                               "they cannot be rebuilt as [batch, seq, dim] "
@@ -104,8 +104,8 @@ LogicalResult fix::fixTextTables(RopeSite &site, const FixOptions &options,
       perFrequency ? rope::PairLayout::neox : site.getLayout();
   auto semantics = rope::SemanticsAttr::getChecked(
       [&] { return siteError(site); }, ctx, ArrayRef<int64_t>(*sections),
-      2 * numFreqs,
-      APFloat(site.getTheta()), layout, order, rope::FreqIndex::global);
+      2 * numFreqs, APFloat(site.getTheta()), layout, order,
+      rope::FreqIndex::global);
   if (!semantics)
     return failure();
 
@@ -120,12 +120,11 @@ LogicalResult fix::fixTextTables(RopeSite &site, const FixOptions &options,
   FailureOr<Value> rows = positions.get();
   if (failed(rows))
     return failure();
-  auto tableType =
-      RankedTensorType::get({positions.shape[1], positions.shape[2],
-                             2 * numFreqs},
-                            oldType.getElementType());
-  auto cosSin = rope::CosSinOp::create(b, loc, tableType, tableType, *rows,
-                                       inv, semantics);
+  auto tableType = RankedTensorType::get(
+      {positions.shape[1], positions.shape[2], 2 * numFreqs},
+      oldType.getElementType());
+  auto cosSin = rope::CosSinOp::create(b, loc, tableType, tableType, *rows, inv,
+                                       semantics);
   Value cos = cosSin.getCos(), sin = cosSin.getSin();
   if (perFrequency) {
     auto sliced = RankedTensorType::get(
@@ -180,13 +179,14 @@ LogicalResult fix::fixVisionTables(onnx::GraphOp graph, RopeSite &site,
   b.setInsertionPoint(site.cosNode);
   onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/vision", "mrope_fix");
   auto invType = RankedTensorType::get({half}, b.getF32Type());
-  Value inv = emit.constant(
-      DenseElementsAttr::get(invType, ArrayRef<float>(table)), "vision_inv_freq");
+  Value inv =
+      emit.constant(DenseElementsAttr::get(invType, ArrayRef<float>(table)),
+                    "vision_inv_freq");
   Value axes0 = emit.ints({0}, {1}, "vision_axes0");
   auto tableType = RankedTensorType::get({1, patches, oldType.getDimSize(1)},
                                          oldType.getElementType());
-  auto cosSin = rope::CosSinOp::create(b, loc, tableType, tableType, *rows,
-                                       inv, semantics);
+  auto cosSin = rope::CosSinOp::create(b, loc, tableType, tableType, *rows, inv,
+                                       semantics);
   for (auto [old, table] :
        {std::pair<Value, Value>{site.cosTable, cosSin.getCos()},
         {site.sinTable, cosSin.getSin()}})

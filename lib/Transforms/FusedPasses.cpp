@@ -28,10 +28,10 @@ struct RopeClassifyFusedPass
     std::vector<FusedRopeSite> all;
     getOperation().walk([&](onnx::GraphOp graph) {
       for (FusedRopeSite &site : findFusedRopeSites(graph, *parsed)) {
-        InFlightDiagnostic diag =
-            mlir::emitRemark(site.nodes.front().getLoc())
-            << "fused rope site: " << fusedOpName(site.op) << " "
-            << fusedPositionsName(site.kind) << " [";
+        InFlightDiagnostic diag = mlir::emitRemark(site.nodes.front().getLoc())
+                                  << "fused rope site: " << fusedOpName(site.op)
+                                  << " " << fusedPositionsName(site.kind)
+                                  << " [";
         llvm::interleaveComma(site.sections, diag);
         diag << "] " << (site.gptj ? "gptj" : "neox") << ", rotary_dim "
              << site.rotaryDim << ", theta "
@@ -43,8 +43,8 @@ struct RopeClassifyFusedPass
     });
     if (report.empty())
       return;
-    std::string json = llvm::formatv(
-        "{0:2}\n", llvm::json::Value(renderFusedSitesJson(all)));
+    std::string json =
+        llvm::formatv("{0:2}\n", llvm::json::Value(renderFusedSitesJson(all)));
     if (failed(writePassReport(getOperation(), report, json)))
       return signalPassFailure();
   }

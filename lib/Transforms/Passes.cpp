@@ -19,7 +19,7 @@ using namespace mlir;
 using namespace mrope;
 
 LogicalResult mrope::writePassReport(Operation *op, StringRef path,
-                                    StringRef text) {
+                                     StringRef text) {
   std::string error;
   auto file = openOutputFile(path, &error);
   if (!file)

@@ -82,8 +82,9 @@ Value toBHSD(onnx::OnnxBuilder &emit, OpBuilder &b, const RaisedRotation &r) {
   case HeadLayout::BSHD:
     return emit.node("Transpose", r.type, {x}, {perm({0, 2, 1, 3})});
   case HeadLayout::SHD: {
-    Value hsd = emit.node("Transpose", r.type.clone(r.type.getShape().drop_front()),
-                          {x}, {perm({1, 0, 2})});
+    Value hsd =
+        emit.node("Transpose", r.type.clone(r.type.getShape().drop_front()),
+                  {x}, {perm({1, 0, 2})});
     return emit.node("Unsqueeze", r.type, {hsd, emit.ints({0}, {1}, "axes")});
   }
   }
@@ -102,8 +103,9 @@ Value fromBHSD(onnx::OnnxBuilder &emit, OpBuilder &b, const RaisedRotation &r,
   case HeadLayout::BSHD:
     return emit.node("Transpose", r.graphType, {y}, {perm({0, 2, 1, 3})});
   case HeadLayout::SHD: {
-    Value hsd = emit.node("Squeeze", r.type.clone(r.type.getShape().drop_front()),
-                          {y, emit.ints({0}, {1}, "axes")});
+    Value hsd =
+        emit.node("Squeeze", r.type.clone(r.type.getShape().drop_front()),
+                  {y, emit.ints({0}, {1}, "axes")});
     return emit.node("Transpose", r.graphType, {hsd}, {perm({1, 0, 2})});
   }
   }
@@ -132,20 +134,20 @@ void replaceCombine(OpBuilder &b, onnx::OnnxBuilder &emit, Value old,
 /// wants a row per batch entry; the vision tower's [S, H, D] gets a batch of
 /// one, so [1, S]); (h, w) pairs [N, 2] as two rows [2, 1, N]. Nodes go
 /// right after the positions, the Expand before the first rotation.
-Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b,
-                     onnx::GraphOp graph, RopeSite &site,
-                     const RaisePlan &plan, const RaisedRotation &r) {
+Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b, onnx::GraphOp graph,
+                     RopeSite &site, const RaisePlan &plan,
+                     const RaisedRotation &r) {
   Value positions = plan.positions;
   if (!plan.pairPositions && match::rankOf(positions) == -1) {
     // Rows the graph computes but left unranked: [A, B, S] (checked).
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointAfterValue(positions);
     int64_t dyn = ShapedType::kDynamic;
-    positions = emit.node(
-        "Identity",
-        RankedTensorType::get({site.semantics.getNumAxes(), dyn, dyn},
-                              match::elementTypeOf(positions)),
-        {positions});
+    positions =
+        emit.node("Identity",
+                  RankedTensorType::get({site.semantics.getNumAxes(), dyn, dyn},
+                                        match::elementTypeOf(positions)),
+                  {positions});
   }
   if (plan.pairPositions || match::rankOf(positions) == 1 ||
       match::isFloatTensor(positions)) {
@@ -157,7 +159,8 @@ Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b,
     // A float Range of whole numbers (checked) as int64.
     if (match::isFloatTensor(positions))
       positions = emit.node(
-          "Cast", RankedTensorType::get({match::dimOf(positions, 0)}, b.getI64Type()),
+          "Cast",
+          RankedTensorType::get({match::dimOf(positions, 0)}, b.getI64Type()),
           {positions}, {emit.intAttr("to", onnx::DataType::INT64)});
     Type elem = match::elementTypeOf(positions);
     if (plan.pairPositions) {
@@ -168,9 +171,10 @@ Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b,
       positions = emit.node("Unsqueeze", RankedTensorType::get({2, 1, n}, elem),
                             {rows, emit.ints({1}, {1}, "axes")});
     } else {
-      positions = emit.node("Unsqueeze",
-                            RankedTensorType::get({1, match::dimOf(positions, 0)}, elem),
-                            {positions, emit.ints({0}, {1}, "axes")});
+      positions = emit.node(
+          "Unsqueeze",
+          RankedTensorType::get({1, match::dimOf(positions, 0)}, elem),
+          {positions, emit.ints({0}, {1}, "axes")});
     }
   }
 
@@ -179,9 +183,9 @@ Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b,
       r.layout != HeadLayout::SHD) {
     b.setInsertionPoint(r.rotation.combine);
     Type i64 = b.getI64Type();
-    Value shape = emit.node(
-        "Shape", RankedTensorType::get({r.graphType.getRank()}, i64),
-        {r.rotation.x});
+    Value shape =
+        emit.node("Shape", RankedTensorType::get({r.graphType.getRank()}, i64),
+                  {r.rotation.x});
     Value batch = emit.node("Gather", RankedTensorType::get({1}, i64),
                             {shape, emit.ints({0}, {1}, "batch_axis")},
                             {emit.intAttr("axis", 0)});
@@ -190,8 +194,7 @@ Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b,
                              {emit.intAttr("axis", 0)});
     auto posType = cast<RankedTensorType>(positions.getType());
     positions = emit.node(
-        "Expand",
-        posType.clone({r.type.getDimSize(0), posType.getDimSize(1)}),
+        "Expand", posType.clone({r.type.getDimSize(0), posType.getDimSize(1)}),
         {positions, target});
   }
   return positions;
@@ -217,8 +220,8 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
     return success();
   }
 
-  LogicalResult raiseSite(onnx::GraphOp graph, RopeSite &site,
-                          int64_t index, const RaisePlan &plan) {
+  LogicalResult raiseSite(onnx::GraphOp graph, RopeSite &site, int64_t index,
+                          const RaisePlan &plan) {
     OpBuilder b(&getContext());
     Location siteLoc = site.cosNode.getLoc();
     std::string label = nodeLabel(site.cosNode);
@@ -233,8 +236,8 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
         "inv_freq");
 
     auto groups = groupRotations(plan.rotations);
-    Value positions = positionsForOp(emit, b, graph, site, plan,
-                                     *groups.front().front());
+    Value positions =
+        positionsForOp(emit, b, graph, site, plan, *groups.front().front());
     SmallVector<Operation *> dead;
     for (ArrayRef<const RaisedRotation *> group : groups) {
       Operation *first = group.front()->rotation.combine;
@@ -261,9 +264,9 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
     }
     int64_t erased = eraseDeadProducers(graph, dead);
     mlir::emitRemark(siteLoc)
-        << "rope-raise: site " << index << " (" << label << ") raised: "
-        << plan.rotations.size() << " rotation(s) in " << groups.size()
-        << " rope.apply, " << erased << " node(s) removed"
+        << "rope-raise: site " << index << " (" << label
+        << ") raised: " << plan.rotations.size() << " rotation(s) in "
+        << groups.size() << " rope.apply, " << erased << " node(s) removed"
         << (fromCaches ? "; the constant caches are recomputed from the "
                          "frequencies"
                        : "");

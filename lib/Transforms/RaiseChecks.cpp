@@ -91,7 +91,8 @@ struct Piece {
 };
 Piece pieceOf(Value v) {
   Piece piece;
-  for (NodeBinder node(v); node.isAnyOf("Neg", "Unsqueeze", "Squeeze", "Identity");
+  for (NodeBinder node(v);
+       node.isAnyOf("Neg", "Unsqueeze", "Squeeze", "Identity");
        node = NodeBinder(v)) {
     piece.negated |= node.is("Neg");
     v = node.input(0);
@@ -157,8 +158,8 @@ bool unsqueezesAxisOne(Value v, int64_t rank) {
 }
 
 /// Checks one rotation and says how rope.apply takes it.
-FailureOr<RaisedRotation> checkRotation(RopeSite &site,
-                                          Rotation r, std::string &why) {
+FailureOr<RaisedRotation> checkRotation(RopeSite &site, Rotation r,
+                                        std::string &why) {
   int64_t rotary = site.getRotaryDim();
   NodeBinder combine(r.combine);
   if (!combine.is("Add")) {
@@ -224,7 +225,8 @@ FailureOr<RaisedRotation> checkRotation(RopeSite &site,
           "[S, 1, R])";
     return failure();
   }
-  int64_t rank = tableType.getRank(), tableWidth = tableType.getDimSize(rank - 1);
+  int64_t rank = tableType.getRank(),
+          tableWidth = tableType.getDimSize(rank - 1);
   if (!ShapedType::isDynamic(tableWidth) && tableWidth != rotary) {
     why = "the table at rotation " + nodeLabel(r.combine) + " has " +
           std::to_string(tableWidth) + " channels, not rotary_dim " +
@@ -232,8 +234,7 @@ FailureOr<RaisedRotation> checkRotation(RopeSite &site,
     return failure();
   }
   Type elem = match::elementTypeOf(r.x);
-  if (!elem || !isa<FloatType>(elem) ||
-      elem != tableType.getElementType()) {
+  if (!elem || !isa<FloatType>(elem) || elem != tableType.getElementType()) {
     why = "rotation " + nodeLabel(r.combine) +
           " rotates a tensor whose element type is not the table's";
     return failure();
@@ -375,9 +376,8 @@ Value computedRows(RopeSite &site) {
 /// computed from (the built rows for degenerate M-RoPE), or, for caches,
 /// the indices the caches are gathered by.
 FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
-  Value positions = site.kind == PositionKind::MRopeDegenerate
-                        ? site.builtRows
-                        : site.positions;
+  Value positions = site.kind == PositionKind::MRopeDegenerate ? site.builtRows
+                                                               : site.positions;
   if (isCacheSite(site))
     positions = site.cosNode.getInputs()[1];
   else if (site.source == PositionSource::GetRopeIndex)
@@ -388,7 +388,8 @@ FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
       return failure();
     return positions;
   }
-  if (positions && match::isFloatTensor(positions) && !isIntegralRange(positions)) {
+  if (positions && match::isFloatTensor(positions) &&
+      !isIntegralRange(positions)) {
     why = "its positions are floats, not a Range of whole numbers";
     return failure();
   }
@@ -399,13 +400,14 @@ FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
   bool fits = numAxes == 1 ? (rank == 1 || rank == 2 ||
                               (rank == 3 && match::dimOf(positions, 0) == 1))
                            : rank == 3;
-  if (!positions || !(match::isIntTensor(positions) || isIntegralRange(positions)) || !fits) {
+  if (!positions ||
+      !(match::isIntTensor(positions) || isIntegralRange(positions)) || !fits) {
     why = "the positions are not integer " +
           std::string(numAxes == 1 ? "[B, S] or [S]" : "[3, B, S]") +
           " rows (" +
-          (isCacheSite(site) ? "the cache indices"
+          (isCacheSite(site)                            ? "the cache indices"
            : site.kind == PositionKind::MRopeDegenerate ? "the built rows"
-                                                         : "the positions") +
+                                                        : "the positions") +
           " are typed otherwise)";
     return failure();
   }

@@ -1,4 +1,5 @@
-//===- mrope-bench.cpp - time the fused M-RoPE CPU kernel against copies ---===//
+//===- mrope-bench.cpp - time the fused M-RoPE CPU kernel against copies
+//---===//
 //
 // Builds the fused M-RoPE kernel with mrope::compileSharedLibrary (or loads
 // one with --library), runs it in place on Qwen2-VL-7B shaped q and k with
@@ -27,17 +28,17 @@
 #include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
-#include <numeric>
-#include <atomic>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
+#include <numeric>
 #include <random>
+#include <thread>
 #include <time.h>
 #include <vector>
 
@@ -68,14 +69,15 @@ static cl::opt<int64_t> kvHeads("kv-heads",
                                 cl::init(4), cl::cat(category));
 static cl::opt<int64_t> headDim("head-dim", cl::desc("channels per head"),
                                 cl::init(128), cl::cat(category));
-static cl::list<int64_t> sectionsOpt(
-    "sections", cl::desc("frequencies per position axis (default 16,24,24)"),
-    cl::CommaSeparated, cl::cat(category));
+static cl::list<int64_t>
+    sectionsOpt("sections",
+                cl::desc("frequencies per position axis (default 16,24,24)"),
+                cl::CommaSeparated, cl::cat(category));
 static cl::opt<double> theta("theta", cl::desc("frequency base (default 1e6)"),
                              cl::init(1.0e6), cl::cat(category));
-static cl::opt<int> reps("reps",
-                         cl::desc("timed repetitions; the medians are reported"),
-                         cl::init(30), cl::cat(category));
+static cl::opt<int>
+    reps("reps", cl::desc("timed repetitions; the medians are reported"),
+         cl::init(30), cl::cat(category));
 static cl::opt<int> warmup("warmup", cl::desc("untimed rounds first"),
                            cl::init(3), cl::cat(category));
 static cl::opt<unsigned> seed("seed", cl::desc("seed of the random q and k"),
@@ -91,9 +93,10 @@ static cl::opt<std::string>
             cl::desc("use this kernel library (built by mrope-compile with "
                      "the same flags) instead of compiling one"),
             cl::value_desc("path"), cl::init(""), cl::cat(category));
-static cl::opt<std::string> kernelName(
-    "name", cl::desc("the kernel's C function name (default mrope_rope)"),
-    cl::init("mrope_rope"), cl::cat(category));
+static cl::opt<std::string>
+    kernelName("name",
+               cl::desc("the kernel's C function name (default mrope_rope)"),
+               cl::init("mrope_rope"), cl::cat(category));
 static cl::opt<std::string> cpu("cpu",
                                 cl::desc("LLVM CPU to compile for (native)"),
                                 cl::init("native"), cl::cat(category));
@@ -156,8 +159,8 @@ struct Layout {
     return llvm::formatv("text {0} + image t={1} h={2} w={3} patches "
                          "(merge 2: {4}x{5} = {6} tokens) + text {7}; "
                          "get_rope_index layout, max position {8}",
-                         prefix, t, 2 * gh, 2 * gw, gh, gw, t * gh * gw,
-                         suffix, maxPos)
+                         prefix, t, 2 * gh, 2 * gw, gh, gw, t * gh * gw, suffix,
+                         maxPos)
         .str();
   }
 };
@@ -229,9 +232,8 @@ struct CopyJob {
 } // namespace
 
 #ifdef MROPE_BENCH_X86
-__attribute__((target("avx512f"))) static void ntCopyAvx512(float *dst,
-                                                            const float *src,
-                                                            size_t n) {
+__attribute__((target("avx512f"))) static void
+ntCopyAvx512(float *dst, const float *src, size_t n) {
   size_t i = 0;
   for (; i + 64 <= n; i += 64) {
     __m512 a = _mm512_loadu_ps(src + i), b = _mm512_loadu_ps(src + i + 16),
@@ -247,9 +249,8 @@ __attribute__((target("avx512f"))) static void ntCopyAvx512(float *dst,
     dst[i] = src[i];
 }
 
-__attribute__((target("avx"))) static void ntCopyAvx(float *dst,
-                                                     const float *src,
-                                                     size_t n) {
+__attribute__((target("avx"))) static void
+ntCopyAvx(float *dst, const float *src, size_t n) {
   size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     __m256 a = _mm256_loadu_ps(src + i), b = _mm256_loadu_ps(src + i + 8),
@@ -340,12 +341,16 @@ public:
       t.join();
   }
   /// q and k src -> dst over all parts (the caller is part 0).
-  void copy(const AlignedBuffer &qs, const AlignedBuffer &ks,
-            AlignedBuffer &qd, AlignedBuffer &kd, bool nonTemporal) {
+  void copy(const AlignedBuffer &qs, const AlignedBuffer &ks, AlignedBuffer &qd,
+            AlignedBuffer &kd, bool nonTemporal) {
     int parts = static_cast<int>(jobs.size());
     for (int i = 0; i < parts; ++i)
-      jobs[i] = CopyJob{{qs.data, ks.data}, {qd.data, kd.data},
-                        {qs.count, ks.count}, i, parts, nonTemporal};
+      jobs[i] = CopyJob{{qs.data, ks.data},
+                        {qd.data, kd.data},
+                        {qs.count, ks.count},
+                        i,
+                        parts,
+                        nonTemporal};
     pending.store(parts - 1);
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -366,7 +371,8 @@ private:
         ;
       {
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] { return generation.load() != seen || quit.load(); });
+        wake.wait(lock,
+                  [&] { return generation.load() != seen || quit.load(); });
       }
       if (quit.load())
         return;
@@ -417,8 +423,8 @@ static double maxAbsErr(const float *orig, const float *got, int64_t B,
       }
       (void)axes;
       for (int64_t h = 0; h < H; ++h) {
-        size_t base = tokenMajor ? ((b * S + t) * H + h) * D
-                                 : ((b * H + h) * S + t) * D;
+        size_t base =
+            tokenMajor ? ((b * S + t) * H + h) * D : ((b * H + h) * S + t) * D;
         const float *x = orig + base;
         const float *y = got + base;
         for (int64_t i = 0; i < F; ++i) {
@@ -478,7 +484,8 @@ int main(int argc, char **argv) {
   for (std::string &arg : rewritten) {
     llvm::StringRef a(arg);
     for (llvm::StringRef dash : {"--", "-"})
-      if (a.consume_front(dash) && (a == "threads" || a.starts_with("threads="))) {
+      if (a.consume_front(dash) &&
+          (a == "threads" || a.starts_with("threads="))) {
         arg = "--num-" + a.str();
         break;
       }
@@ -615,7 +622,8 @@ int main(int argc, char **argv) {
       llvm::sys::fs::remove_directories(tmpDir);
     return fail(llvm::Twine("cannot load ") + libPath + ": " + dlerror());
   }
-  auto kernel = reinterpret_cast<KernelFn>(dlsym(handle, spec->options.name.c_str()));
+  auto kernel =
+      reinterpret_cast<KernelFn>(dlsym(handle, spec->options.name.c_str()));
   if (!kernel)
     return fail("no symbol " + spec->options.name + " in " + libPath);
 
@@ -647,11 +655,10 @@ int main(int argc, char **argv) {
   if (kernel(q.data, k.data, qHeads, kvHeads, positions.data(), B, S,
              threads) != 0)
     return fail("the kernel rejected the sizes");
-  double err = std::max(
-      maxAbsErr(q0.data, q.data, B, qHeads, S, D, tokenMajor, positions, invFreq,
-                sections),
-      maxAbsErr(k0.data, k.data, B, kvHeads, S, D, tokenMajor, positions, invFreq,
-                sections));
+  double err = std::max(maxAbsErr(q0.data, q.data, B, qHeads, S, D, tokenMajor,
+                                  positions, invFreq, sections),
+                        maxAbsErr(k0.data, k.data, B, kvHeads, S, D, tokenMajor,
+                                  positions, invFreq, sections));
 
   // Timing: kernel in place on q/k; copies q0/k0 -> qd/kd.
   AlignedBuffer qd(qCount), kd(kCount);
@@ -686,8 +693,7 @@ int main(int argc, char **argv) {
   std::string cpuName = cpuModelName();
   std::string llvmCpu = llvm::sys::getHostCPUName().str();
   std::string secText = llvm::join(
-      llvm::map_range(sections,
-                      [](int64_t v) { return std::to_string(v); }),
+      llvm::map_range(sections, [](int64_t v) { return std::to_string(v); }),
       ",");
 
   if (json) {
@@ -720,7 +726,8 @@ int main(int argc, char **argv) {
                  << "\"}\n";
   } else {
     llvm::outs() << llvm::formatv(
-        "S={0} threads={1} layout {15}: kernel {2:f3} ms ({3:f2} GB/s), memcpy {4:f3} ms "
+        "S={0} threads={1} layout {15}: kernel {2:f3} ms ({3:f2} GB/s), memcpy "
+        "{4:f3} ms "
         "({5:f2} GB/s), nt copy {6:f3} ms ({7:f2} GB/s); kernel/memcpy "
         "throughput {8:f3}, kernel/nt-copy {9:f3}; max abs err {10:e2}; "
         "{11:f1} MB moved; {12} ({13})\n  positions: {14}\n",

@@ -29,10 +29,10 @@
 
 #include "mlir/Support/FileUtilities.h"
 
-#include "llvm/Support/CommandLine.h"
 #include "llvm/ADT/SmallString.h"
-#include "llvm/Support/Path.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -50,8 +50,9 @@ static cl::opt<std::string> modelPath(
              "counts) instead of one the flags describe"),
     cl::init(""), cl::cat(category));
 static cl::opt<int64_t> siteIndex(
-    "site", cl::desc("which RoPE site of MODEL, in analysis order (as mrope-fix "
-                    "numbers them; the raised ops' mrope.site)"),
+    "site",
+    cl::desc("which RoPE site of MODEL, in analysis order (as mrope-fix "
+             "numbers them; the raised ops' mrope.site)"),
     cl::init(0), cl::cat(category));
 static cl::opt<std::string>
     target("target",
@@ -82,9 +83,9 @@ static cl::opt<int64_t> tokensPerBlock(
 static cl::opt<std::string> output("o", cl::desc("output file"),
                                    cl::value_desc("path"), cl::init("-"),
                                    cl::cat(category));
-static cl::opt<std::string> name("name",
-                                 cl::desc("C function name (default mrope_rope)"),
-                                 cl::init("mrope_rope"), cl::cat(category));
+static cl::opt<std::string>
+    name("name", cl::desc("C function name (default mrope_rope)"),
+         cl::init("mrope_rope"), cl::cat(category));
 static cl::list<int64_t>
     sections("sections",
              cl::desc("frequencies per position axis, e.g. 16,24,24 (M-RoPE), "
@@ -92,9 +93,10 @@ static cl::list<int64_t>
              cl::CommaSeparated, cl::cat(category));
 static cl::opt<int64_t> headDim("head-dim", cl::desc("channels per head"),
                                 cl::init(128), cl::cat(category));
-static cl::opt<int64_t> rotaryDim(
-    "rotary-dim", cl::desc("rotated channels (default 2 x sum of sections)"),
-    cl::init(0), cl::cat(category));
+static cl::opt<int64_t>
+    rotaryDim("rotary-dim",
+              cl::desc("rotated channels (default 2 x sum of sections)"),
+              cl::init(0), cl::cat(category));
 static cl::opt<double> theta("theta", cl::desc("frequency base"),
                              cl::init(1.0e6), cl::cat(category));
 static cl::opt<std::string> layout(
@@ -103,19 +105,19 @@ static cl::opt<std::string> layout(
              "bshd ([B, S, H*D]); neox/gptj are still accepted here as the "
              "--pairs value"),
     cl::init("bhsd"), cl::cat(category));
-static cl::opt<std::string> pairs("pairs",
-                                  cl::desc("neox (rotate-half) or gptj (pairs)"),
-                                  cl::init("neox"), cl::cat(category));
-static cl::opt<bool> interleaved(
-    "interleaved", cl::desc("Qwen3-VL interleaved sections"), cl::init(false),
-    cl::cat(category));
+static cl::opt<std::string>
+    pairs("pairs", cl::desc("neox (rotate-half) or gptj (pairs)"),
+          cl::init("neox"), cl::cat(category));
+static cl::opt<bool> interleaved("interleaved",
+                                 cl::desc("Qwen3-VL interleaved sections"),
+                                 cl::init(false), cl::cat(category));
 static cl::opt<bool> perSection(
     "per-section-freqs",
     cl::desc("frequencies restart in every section (Qwen2-VL vision tower)"),
     cl::init(false), cl::cat(category));
-static cl::opt<int64_t> qHeads("q-heads",
-                               cl::desc("q heads (0: any, checked at run time)"),
-                               cl::init(0), cl::cat(category));
+static cl::opt<int64_t>
+    qHeads("q-heads", cl::desc("q heads (0: any, checked at run time)"),
+           cl::init(0), cl::cat(category));
 static cl::opt<int64_t>
     kvHeads("kv-heads",
             cl::desc("k heads (0: any; -1: rotate q only, e.g. vision)"),
@@ -152,8 +154,8 @@ static int compileCuda(MLIRContext &ctx, const RopeKernel &kernel) {
   if (what == "ptx" || what == "cubin") {
     if (output == "-")
       return fail("-o KERNEL." + what + " is required with --target cuda");
-    if (failed(compileGpuKernel(ctx, kernel, gpu, output, what == "cubin",
-                                error)))
+    if (failed(
+            compileGpuKernel(ctx, kernel, gpu, output, what == "cubin", error)))
       return fail(error);
     llvm::SmallString<128> json(output.getValue());
     llvm::sys::path::replace_extension(json, "json");
@@ -172,8 +174,8 @@ static int compileCuda(MLIRContext &ctx, const RopeKernel &kernel) {
     module->print(os);
   } else if (what == "nvvm" || what == "json") {
     GpuKernelInfo info;
-    if (failed(lowerToGpuBinary(*module, kernel, gpu, /*serialize=*/false,
-                                info, error)))
+    if (failed(lowerToGpuBinary(*module, kernel, gpu, /*serialize=*/false, info,
+                                error)))
       return fail(error);
     if (what == "nvvm")
       module->print(os);
@@ -188,22 +190,21 @@ static int compileCuda(MLIRContext &ctx, const RopeKernel &kernel) {
 
 /// The flags that describe the rotation itself; with a model, its site's
 /// rope.apply says all of that.
-static cl::Option *const rotationFlags[] = {
-    std::addressof(sections),
-    &headDim,
-    &rotaryDim,
-    &theta,
-    &pairs,
-    &interleaved,
-    &perSection,
-    &qHeads,
-    &kvHeads,
-    &dtype};
+static cl::Option *const rotationFlags[] = {std::addressof(sections),
+                                            &headDim,
+                                            &rotaryDim,
+                                            &theta,
+                                            &pairs,
+                                            &interleaved,
+                                            &perSection,
+                                            &qHeads,
+                                            &kvHeads,
+                                            &dtype};
 
 /// The template rope.apply the rotation flags describe.
-static OwningOpRef<ModuleOp>
-templateFromFlags(MLIRContext &ctx, llvm::StringRef pairLayout,
-                  std::string &error) {
+static OwningOpRef<ModuleOp> templateFromFlags(MLIRContext &ctx,
+                                               llvm::StringRef pairLayout,
+                                               std::string &error) {
   if (dtype != "f32" && dtype != "f16" && dtype != "bf16") {
     error = "--dtype must be f32, f16 or bf16, got '" + dtype + "'";
     return nullptr;
@@ -229,8 +230,8 @@ templateFromFlags(MLIRContext &ctx, llvm::StringRef pairLayout,
     });
     rotation.semantics = rope::SemanticsAttr::getChecked(
         [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx,
-        ArrayRef<int64_t>(secs),
-        rotaryDim ? rotaryDim.getValue() : 2 * sum, llvm::APFloat(theta),
+        ArrayRef<int64_t>(secs), rotaryDim ? rotaryDim.getValue() : 2 * sum,
+        llvm::APFloat(theta),
         pairLayout == "gptj" ? rope::PairLayout::gptj : rope::PairLayout::neox,
         interleaved ? rope::SectionOrder::interleaved
                     : rope::SectionOrder::contiguous,

@@ -20,10 +20,10 @@
 #include <string>
 
 static int usage() {
-  std::fprintf(stderr,
-               "usage: mrope-cuda-launch KERNEL.ptx|KERNEL.cubin [--entry "
-               "NAME] [--block X,Y] [--batch B] [--seq S] [--q-heads H] "
-               "[--kv-heads H|-1] [--head-dim D] [--axes A] [--elem-bytes N]\n");
+  std::fprintf(
+      stderr, "usage: mrope-cuda-launch KERNEL.ptx|KERNEL.cubin [--entry "
+              "NAME] [--block X,Y] [--batch B] [--seq S] [--q-heads H] "
+              "[--kv-heads H|-1] [--head-dim D] [--axes A] [--elem-bytes N]\n");
   return 2;
 }
 
@@ -73,9 +73,8 @@ int main(int argc, char **argv) {
     std::printf("JIT info log:\n%s\n", log);
   int numTensors = kvHeads < 0 ? 1 : 2;
   size_t qBytes = size_t(batch * qHeads * seq * headDim * elemBytes);
-  size_t kBytes = numTensors == 2
-                      ? size_t(batch * kvHeads * seq * headDim * elemBytes)
-                      : 0;
+  size_t kBytes =
+      numTensors == 2 ? size_t(batch * kvHeads * seq * headDim * elemBytes) : 0;
   size_t pBytes = size_t(axes * batch * seq * 8);
   CUdeviceptr q = 0, k = 0, p = 0;
   auto check = [&](CUresult rc, const char *what) {
@@ -87,19 +86,19 @@ int main(int argc, char **argv) {
                  text ? text : "?");
     return false;
   };
-  bool ok = check(cuMemAlloc(&q, qBytes ? qBytes : 16), "cuMemAlloc(q)") &&
-            (numTensors == 1 ||
-             check(cuMemAlloc(&k, kBytes ? kBytes : 16), "cuMemAlloc(k)")) &&
-            check(cuMemAlloc(&p, pBytes ? pBytes : 16), "cuMemAlloc(pos)") &&
-            check(cuMemsetD8(q, 0, qBytes), "cuMemsetD8") &&
-            (numTensors == 1 || check(cuMemsetD8(k, 0, kBytes), "cuMemsetD8")) &&
-            check(cuMemsetD8(p, 0, pBytes), "cuMemsetD8");
+  bool ok =
+      check(cuMemAlloc(&q, qBytes ? qBytes : 16), "cuMemAlloc(q)") &&
+      (numTensors == 1 ||
+       check(cuMemAlloc(&k, kBytes ? kBytes : 16), "cuMemAlloc(k)")) &&
+      check(cuMemAlloc(&p, pBytes ? pBytes : 16), "cuMemAlloc(pos)") &&
+      check(cuMemsetD8(q, 0, qBytes), "cuMemsetD8") &&
+      (numTensors == 1 || check(cuMemsetD8(k, 0, kBytes), "cuMemsetD8")) &&
+      check(cuMemsetD8(p, 0, pBytes), "cuMemsetD8");
   if (ok) {
     char err[1024] = {0};
-    int rc = mrope_cuda_launch(kernel, q, k, p, batch, seq, qHeads,
-                               kvHeads < 0 ? 0 : kvHeads, headDim, axes,
-                               numTensors, blockX, blockY, nullptr, err,
-                               sizeof(err));
+    int rc = mrope_cuda_launch(
+        kernel, q, k, p, batch, seq, qHeads, kvHeads < 0 ? 0 : kvHeads, headDim,
+        axes, numTensors, blockX, blockY, nullptr, err, sizeof(err));
     if (rc != 0) {
       std::fprintf(stderr, "mrope-cuda-launch: %s\n", err);
       ok = false;

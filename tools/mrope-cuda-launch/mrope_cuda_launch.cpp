@@ -58,22 +58,20 @@ extern "C" mrope_cuda_kernel *mrope_cuda_load(const char *path,
 
   // The PTX JIT's logs: errors explain a rejected PTX (version, target).
   std::vector<char> errorLog(16384, 0), infoLog(16384, 0);
-  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER,
-                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
-                            CU_JIT_INFO_LOG_BUFFER,
-                            CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
-                            CU_JIT_LOG_VERBOSE};
-  void *values[] = {errorLog.data(),
-                    reinterpret_cast<void *>(uintptr_t(errorLog.size())),
-                    infoLog.data(),
-                    reinterpret_cast<void *>(uintptr_t(infoLog.size())),
-                    reinterpret_cast<void *>(uintptr_t(1))};
+  CUjit_option options[] = {
+      CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+      CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
+      CU_JIT_LOG_VERBOSE};
+  void *values[] = {
+      errorLog.data(), reinterpret_cast<void *>(uintptr_t(errorLog.size())),
+      infoLog.data(), reinterpret_cast<void *>(uintptr_t(infoLog.size())),
+      reinterpret_cast<void *>(uintptr_t(1))};
   rc = cuModuleLoadDataEx(&k->module, image.c_str(), 5, options, values);
   if (rc != CUDA_SUCCESS) {
     say(log, log_size,
-        std::string("cuModuleLoadDataEx(") + path + ") failed: " +
-            describe(rc) + "\nJIT error log:\n" + errorLog.data() +
-            "\nJIT info log:\n" + infoLog.data());
+        std::string("cuModuleLoadDataEx(") + path +
+            ") failed: " + describe(rc) + "\nJIT error log:\n" +
+            errorLog.data() + "\nJIT info log:\n" + infoLog.data());
     cuDevicePrimaryCtxRelease(k->device);
     delete k;
     return nullptr;
@@ -94,11 +92,10 @@ extern "C" mrope_cuda_kernel *mrope_cuda_load(const char *path,
 
 extern "C" int mrope_cuda_launch(mrope_cuda_kernel *kernel, uint64_t q,
                                  uint64_t k, uint64_t positions, int64_t batch,
-                                 int64_t seq, int64_t q_heads,
-                                 int64_t kv_heads, int64_t head_dim,
-                                 int64_t axes, int num_tensors, int block_x,
-                                 int block_y, void *stream, char *err,
-                                 size_t err_size) {
+                                 int64_t seq, int64_t q_heads, int64_t kv_heads,
+                                 int64_t head_dim, int64_t axes,
+                                 int num_tensors, int block_x, int block_y,
+                                 void *stream, char *err, size_t err_size) {
   if (!kernel || batch < 0 || seq < 0 || q_heads < 0 || kv_heads < 0 ||
       head_dim <= 0 || axes <= 0 || block_x <= 0 || block_y <= 0 ||
       (num_tensors != 1 && num_tensors != 2)) {

@@ -52,9 +52,10 @@ static cl::opt<std::string>
                cl::desc("Write the corrected model here (without -o: "
                         "analysis only)"),
                cl::value_desc("FIXED.onnx"), cl::cat(category));
-static cl::opt<std::string>
-    reportPath("report", cl::desc("Write the JSON report here"),
-               cl::value_desc("REPORT.json"), cl::cat(category));
+static cl::opt<std::string> reportPath("report",
+                                       cl::desc("Write the JSON report here"),
+                                       cl::value_desc("REPORT.json"),
+                                       cl::cat(category));
 static cl::opt<std::string>
     htmlPath("html",
              cl::desc("Write a self-contained HTML report here (sites, "
@@ -151,8 +152,9 @@ static LogicalResult checkEmit(ModuleOp module) {
       onnx::getOpsetVersion(onnx::getMainGraph(module));
   if (version && *version >= 23)
     return success();
-  fail(inputPath + ": --emit onnx23 needs the model to import ONNX opset 23 "
-                   "or newer (it imports " +
+  fail(inputPath +
+       ": --emit onnx23 needs the model to import ONNX opset 23 "
+       "or newer (it imports " +
        llvm::Twine(version.value_or(0)) +
        "); use --emit plain or ort, or convert the model first");
   return failure();
@@ -182,7 +184,8 @@ static LogicalResult runFixPipeline(ModuleOp module, Arch arch) {
         fixed.push_back(line.str());
       else if (line.consume_front("note: "))
         notes.push_back(line.str());
-      else if (line.consume_front("rope-raise: ") && line.contains("left as is"))
+      else if (line.consume_front("rope-raise: ") &&
+               line.contains("left as is"))
         notRaised.push_back(line.str());
       return success();
     });
@@ -212,7 +215,8 @@ int main(int argc, char **argv) {
       "  mrope-fix model.onnx --report report.json       # analysis only\n"
       "  mrope-fix model.onnx --arch qwen2-vl --check    # exit 3 on a bug\n"
       "  mrope-fix model.onnx -o fixed.onnx              # fix\n"
-      "  mrope-fix model.onnx -o fixed.onnx --emit ort   # fix, fused ORT ops\n\n"
+      "  mrope-fix model.onnx -o fixed.onnx --emit ort   # fix, fused ORT "
+      "ops\n\n"
       "The fixed model takes `position_ids` int64 [3, batch, seq] (t, h, w "
       "rows, as\ntransformers' get_rope_index computes them; python: "
       "mrope.reference.rope_index).\nFor decode steps with a KV cache, pass "
@@ -224,12 +228,13 @@ int main(int argc, char **argv) {
   std::optional<Arch> arch = parseArch(archOption);
   if (!arch)
     return fail("--arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text, "
-                "got '" + archOption + "'");
+                "got '" +
+                archOption + "'");
   if (positionsMode != "input" && positionsMode != "compute")
     return fail("--positions must be input or compute");
   HtmlReportOptions html;
-  if (std::string error; failed(setExampleGrids(html, exampleImages,
-                                                exampleVideos, error)))
+  if (std::string error;
+      failed(setExampleGrids(html, exampleImages, exampleVideos, error)))
     return fail(error);
 
   DialectRegistry registry;
@@ -251,7 +256,7 @@ int main(int argc, char **argv) {
     }
     llvm::errs() << "mrope-fix: "
                  << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
-                                                                   : "note: ");
+                                                                  : "note: ");
     if (!StringRef(message).contains(inputPath.getValue()))
       llvm::errs() << inputPath << ": ";
     llvm::errs() << message << "\n";
@@ -268,9 +273,11 @@ int main(int argc, char **argv) {
   if (failed(imported))
     return 1;
   if (!checkerFinding.empty())
-    return fail(inputPath + ": the model fails the ONNX checker, so it is "
-                "not rewritten: " + StringRef(checkerFinding).drop_front(
-                                        StringRef(checkerFinding).find(':') + 2));
+    return fail(inputPath +
+                ": the model fails the ONNX checker, so it is "
+                "not rewritten: " +
+                StringRef(checkerFinding)
+                    .drop_front(StringRef(checkerFinding).find(':') + 2));
   ModuleOp module = imported->get();
   onnx::GraphOp graph = onnx::getMainGraph(module);
   if (!graph)
@@ -358,10 +365,9 @@ int main(int argc, char **argv) {
                     llvm::Twine(before) + " before the fix");
       for (RopeSite &site : after)
         if (site.bug)
-          return fail(inputPath + ": internal error: site " +
-                      nodeLabel(site.cosNode) +
-                      " is still a bug after the fix: " +
-                      siteReason(site, *arch));
+          return fail(
+              inputPath + ": internal error: site " + nodeLabel(site.cosNode) +
+              " is still a bug after the fix: " + siteReason(site, *arch));
       for (FusedRopeSite &site : afterFused)
         if (site.bug)
           return fail(inputPath + ": internal error: fused RoPE node " +
@@ -389,8 +395,10 @@ int main(int argc, char **argv) {
       if (failed(written) || !finding.empty()) {
         llvm::sys::fs::remove(outputPath);
         llvm::sys::fs::remove(outputPath + ".data");
-        return fail(inputPath + ": internal error: the fixed model fails the "
-                    "ONNX checker and was not kept: " + finding);
+        return fail(inputPath +
+                    ": internal error: the fixed model fails the "
+                    "ONNX checker and was not kept: " +
+                    finding);
       }
     }
   }

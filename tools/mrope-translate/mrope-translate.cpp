@@ -47,12 +47,13 @@ static cl::opt<Mode> mode(
 
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input>"),
                                       cl::init("-"), cl::cat(category));
-static cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' = stdout, import only)"),
-                                       cl::value_desc("path"), cl::init("-"),
-                                       cl::cat(category));
-static cl::opt<bool> onnxText("onnxtext",
-                              cl::desc("Read the input as ONNX text (default for .onnxtext files)"),
-                              cl::cat(category));
+static cl::opt<std::string>
+    outputPath("o", cl::desc("Output file ('-' = stdout, import only)"),
+               cl::value_desc("path"), cl::init("-"), cl::cat(category));
+static cl::opt<bool> onnxText(
+    "onnxtext",
+    cl::desc("Read the input as ONNX text (default for .onnxtext files)"),
+    cl::cat(category));
 static cl::opt<int64_t> denseLimit(
     "dense-limit",
     cl::desc("Import: tensors of at most this many elements become dense<...>, "
@@ -77,9 +78,10 @@ static cl::opt<int64_t> externalThreshold(
              "external data file, smaller ones inline. Default: keep each "
              "tensor where the input model had it"),
     cl::init(-1), cl::cat(category));
-static cl::opt<bool> inlineAll(
-    "inline-all", cl::desc("Export: write every tensor inline (fails over 2 GB)"),
-    cl::cat(category));
+static cl::opt<bool>
+    inlineAll("inline-all",
+              cl::desc("Export: write every tensor inline (fails over 2 GB)"),
+              cl::cat(category));
 static cl::opt<std::string> dataFile(
     "data-file",
     cl::desc("Export: name of the external data file, written next to the "
@@ -112,10 +114,11 @@ static void printDiagnostic(Diagnostic &diag) {
   std::string prefix = file.empty() ? "mrope-translate" : file;
   if (line)
     prefix += ":" + std::to_string(line) + ":" + std::to_string(col);
-  const char *sev = diag.getSeverity() == DiagnosticSeverity::Error     ? "error"
-                    : diag.getSeverity() == DiagnosticSeverity::Warning ? "warning"
-                    : diag.getSeverity() == DiagnosticSeverity::Note    ? "note"
-                                                                        : "remark";
+  const char *sev = diag.getSeverity() == DiagnosticSeverity::Error ? "error"
+                    : diag.getSeverity() == DiagnosticSeverity::Warning
+                        ? "warning"
+                    : diag.getSeverity() == DiagnosticSeverity::Note ? "note"
+                                                                     : "remark";
   std::string msg = diag.str();
   std::replace(msg.begin(), msg.end(), '\n', ' ');
   llvm::errs() << prefix << ": " << sev << ": ";
@@ -155,9 +158,8 @@ static FailureOr<OwningOpRef<ModuleOp>> importInput(MLIRContext &ctx) {
     }
     SmallString<256> cwd;
     llvm::sys::fs::current_path(cwd);
-    return mrope::onnx::importOnnxModelFromBuffer((*buf)->getBuffer(), cwd,
-                                                  "<stdin>", &ctx,
-                                                  importOptions());
+    return mrope::onnx::importOnnxModelFromBuffer(
+        (*buf)->getBuffer(), cwd, "<stdin>", &ctx, importOptions());
   }
   return mrope::onnx::importOnnxModel(inputPath, &ctx, importOptions());
 }
@@ -260,8 +262,8 @@ int main(int argc, char **argv) {
     if (!module)
       return 1;
   }
-  return failed(mrope::onnx::exportOnnxModel(*module, outputPath,
-                                             exportOptions()))
+  return failed(
+             mrope::onnx::exportOnnxModel(*module, outputPath, exportOptions()))
              ? 1
              : 0;
 }

@@ -44,11 +44,11 @@ llvm::StringRef fusedOpName(FusedOp op);
 
 /// What the positions of a fused site are.
 enum class FusedPositions {
-  OneD,              ///< [B, S] (or a [1] offset, or GQA's implicit ones)
-  MRope,             ///< [3, B, S], contiguous sections
-  MRopeInterleaved,  ///< [3, B, S], Qwen3-VL interleaved sections
-  MRopeDegenerate,   ///< [3, B, S] built in the graph from one 1D tensor
-  PerToken,          ///< per-token caches whose positions cannot be followed
+  OneD,             ///< [B, S] (or a [1] offset, or GQA's implicit ones)
+  MRope,            ///< [3, B, S], contiguous sections
+  MRopeInterleaved, ///< [3, B, S], Qwen3-VL interleaved sections
+  MRopeDegenerate,  ///< [3, B, S] built in the graph from one 1D tensor
+  PerToken,         ///< per-token caches whose positions cannot be followed
 };
 /// "1d", "mrope", "mrope-interleaved", "mrope-degenerate", "per-token".
 llvm::StringRef fusedPositionsName(FusedPositions kind);

@@ -1,4 +1,5 @@
-//===- OnnxMatchers.h - typed, null-safe access to ONNX graph values -*- C++ -*-===//
+//===- OnnxMatchers.h - typed, null-safe access to ONNX graph values -*- C++
+//-*-===//
 //
 // The matcher layer the RoPE analysis is written against. Everything here
 // takes what a graph says about a value (its type, its constant contents,
@@ -48,9 +49,8 @@ mlir::Value skipViews(mlir::Value v);
 /// Constant contents of `v` wherever a constant hides (see the file
 /// comment); nullopt when `v` is not constant or has more than
 /// `maxElements` elements.
-std::optional<mlir::DenseElementsAttr> constantOf(mlir::Value v,
-                                                  int64_t maxElements = 1
-                                                                        << 20);
+std::optional<mlir::DenseElementsAttr>
+constantOf(mlir::Value v, int64_t maxElements = 1 << 20);
 /// A constant cache under the views that keep its rows: rows [0, n)
 /// (`cos_cached[:seq_len]`) and casts; `cache` itself otherwise.
 mlir::Value peelCacheView(mlir::Value cache);
@@ -78,8 +78,7 @@ public:
   explicit operator bool() const { return static_cast<bool>(node); }
   onnx::NodeOp getNode() const { return node; }
   bool is(llvm::StringRef opType) const { return node && node.isOnnx(opType); }
-  template <typename... Names>
-  bool isAnyOf(Names... names) const {
+  template <typename... Names> bool isAnyOf(Names... names) const {
     return (is(names) || ...);
   }
   unsigned numInputs() const;
@@ -88,7 +87,8 @@ public:
   mlir::Value result(unsigned i = 0) const;
   /// An integer attribute, `dflt` when absent.
   int64_t intAttr(llvm::StringRef name, int64_t dflt) const;
-  std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name) const;
+  std::optional<llvm::SmallVector<int64_t>>
+  intsAttr(llvm::StringRef name) const;
   /// Constant integer input `i`.
   std::optional<llvm::SmallVector<int64_t>> constInts(unsigned i) const {
     mlir::Value v = input(i);

@@ -1,4 +1,5 @@
-//===- RopeClassify.h - is a RoPE site right for its architecture -*- C++ -*-===//
+//===- RopeClassify.h - is a RoPE site right for its architecture -*- C++
+//-*-===//
 #ifndef MROPE_ANALYSIS_ROPECLASSIFY_H
 #define MROPE_ANALYSIS_ROPECLASSIFY_H
 

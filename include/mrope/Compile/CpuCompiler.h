@@ -1,9 +1,10 @@
-//===- CpuCompiler.h - rope kernels -> shared library with a C ABI -*- C++ -*-===//
+//===- CpuCompiler.h - rope kernels -> shared library with a C ABI -*- C++
+//-*-===//
 //
 // What `mrope-compile --target cpu` and `mrope-bench` share: build the kernel
-// module for the rotation one rope.apply describes (RopeKernel.h), lower it with
-// mrope-cpu-pipeline, emit an object with LLVM for the host CPU and link it
-// with a small generated C wrapper (threads over tokens, plain pointers)
+// module for the rotation one rope.apply describes (RopeKernel.h), lower it
+// with mrope-cpu-pipeline, emit an object with LLVM for the host CPU and link
+// it with a small generated C wrapper (threads over tokens, plain pointers)
 // into a shared library, plus a header describing its one function.
 //
 //===----------------------------------------------------------------------===//
@@ -27,19 +28,18 @@ mlir::OwningOpRef<mlir::ModuleOp> buildKernelModule(mlir::MLIRContext &ctx,
 
 /// What the loop tiling needs to know about the CPU a kernel is built for.
 struct CpuTarget {
-  std::string cpu;          ///< LLVM CPU name ("native" resolved)
-  std::string isaLevel;     ///< x86-64, x86-64-v2/v3/v4, or "" (not x86)
-  int64_t vectorWidth = 4;  ///< f32 lanes of its vector registers
-  bool nativeF16 = false;   ///< f16 <-> f32 conversions in hardware (F16C)
-  int64_t l2Bytes = 0;      ///< per-core L2 (host: sysfs; else 256 KiB)
+  std::string cpu;         ///< LLVM CPU name ("native" resolved)
+  std::string isaLevel;    ///< x86-64, x86-64-v2/v3/v4, or "" (not x86)
+  int64_t vectorWidth = 4; ///< f32 lanes of its vector registers
+  bool nativeF16 = false;  ///< f16 <-> f32 conversions in hardware (F16C)
+  int64_t l2Bytes = 0;     ///< per-core L2 (host: sysfs; else 256 KiB)
   /// Tokens per cos/sin block for `kernel` (its own choice when set).
   int64_t tokensPerBlock(const RopeKernel &kernel) const;
 };
 
 /// Resolves `cpu` ("native" or an LLVM CPU name such as x86-64,
 /// x86-64-v3, znver3, skylake-avx512) with LLVM's own feature tables.
-mlir::FailureOr<CpuTarget> describeCpu(llvm::StringRef cpu,
-                                       std::string &error);
+mlir::FailureOr<CpuTarget> describeCpu(llvm::StringRef cpu, std::string &error);
 
 /// Runs mrope-cpu-pipeline (no bufferization: the module is on memrefs),
 /// tiled for `target`.

@@ -1,9 +1,9 @@
 //===- GpuCompiler.h - rope kernels -> PTX / cubin for CUDA -----*- C++ -*-===//
 //
 // What `mrope-compile --target cuda` does: build the kernel module for the
-// rotation one rope.apply describes (the same RopeKernel as the CPU target), lower
-// it with mrope-gpu-pipeline to a gpu.binary holding PTX, and write the PTX
-// (or a cubin made by the CUDA toolkit's ptxas) plus a JSON file describing
+// rotation one rope.apply describes (the same RopeKernel as the CPU target),
+// lower it with mrope-gpu-pipeline to a gpu.binary holding PTX, and write the
+// PTX (or a cubin made by the CUDA toolkit's ptxas) plus a JSON file describing
 // the entry point's ABI and launch geometry. See docs/gpu.md.
 //
 //===----------------------------------------------------------------------===//
@@ -31,14 +31,14 @@ struct GpuKernelInfo {
   int64_t blockY = 0;         ///< blockDim.y (tokens per block)
   int64_t freqsPerThread = 0; ///< V
   int64_t vectorAlignment = 0;
-  int64_t numParams = 0;      ///< .param count (expanded memref descriptors)
+  int64_t numParams = 0; ///< .param count (expanded memref descriptors)
 };
 
 /// The kernel as MLIR before lowering: `func.func @<name>` (host side) on
 /// contiguous memrefs `q [B, Hq, S, D]`, `k [B, Hk, S, D]` (unless q only) and
 /// `positions [A, B, S]` (i64), rotating in place with one rope.apply.
-mlir::OwningOpRef<mlir::ModuleOp> buildGpuKernelModule(mlir::MLIRContext &ctx,
-                                                       const RopeKernel &kernel);
+mlir::OwningOpRef<mlir::ModuleOp>
+buildGpuKernelModule(mlir::MLIRContext &ctx, const RopeKernel &kernel);
 
 /// Runs mrope-gpu-pipeline on `module` (no bufferization). With `serialize`
 /// false it stops at the NVVM/LLVM dialect. Fills `info` and checks that the

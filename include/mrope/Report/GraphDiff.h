@@ -25,7 +25,8 @@ struct SnapshotNode {
   std::string label;  ///< node name / "input 'x'"
   std::string opType; ///< "" for a graph input
   std::string type;   ///< graph inputs: the declared type
-  llvm::SmallVector<int64_t> inputs; ///< ids of producers (initializers skipped)
+  llvm::SmallVector<int64_t>
+      inputs; ///< ids of producers (initializers skipped)
 };
 
 struct GraphSnapshot {

@@ -1,4 +1,5 @@
-//===- RopeRaise.h - what rope-raise leaves on the ops it creates -*- C++ -*-===//
+//===- RopeRaise.h - what rope-raise leaves on the ops it creates -*- C++
+//-*-===//
 //
 // `rope-raise` turns every rotation of a RoPE site into `rope.apply` on
 // tensors inside the onnx.graph (q and k of one layer in one op). Each op

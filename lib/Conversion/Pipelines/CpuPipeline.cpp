@@ -3,8 +3,8 @@
 // mrope-cpu-pipeline, and the registration of both pipelines.
 //
 //===----------------------------------------------------------------------===//
-#include "mrope/Conversion/Pipelines.h"
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Conversion/Pipelines.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"

@@ -7,9 +7,10 @@
 // libmlir_cuda_runtime, so the kernels are run by tools/mrope-cuda-launch
 // (CUDA driver API), not by mlir-runner.
 //
-// The PTX-version trap (docs/toolchain.md): the upstream gpu-lower-to-nvvm-pipeline
-// asks for +ptx60, which the NVPTX backend rejects for sm_90; this pipeline
-// defaults to +ptx80 (CUDA 12.0+ drivers), valid for sm_80 and sm_90.
+// The PTX-version trap (docs/toolchain.md): the upstream
+// gpu-lower-to-nvvm-pipeline asks for +ptx60, which the NVPTX backend rejects
+// for sm_90; this pipeline defaults to +ptx80 (CUDA 12.0+ drivers), valid for
+// sm_80 and sm_90.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/Pipelines.h"

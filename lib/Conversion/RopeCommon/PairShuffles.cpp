@@ -25,7 +25,7 @@ std::pair<Value, Value> mrope::emitPairTables(ImplicitLocOpBuilder &b,
     signedSin[2 * i + 1] = i; // lane i of sin
   }
   Value cos2 = vector::ShuffleOp::create(b, cos, cos, dup);
-  Value sin2 =
-      vector::ShuffleOp::create(b, sin, arith::NegFOp::create(b, sin), signedSin);
+  Value sin2 = vector::ShuffleOp::create(b, sin, arith::NegFOp::create(b, sin),
+                                         signedSin);
   return {cos2, sin2};
 }

@@ -23,15 +23,15 @@ constexpr double kTwoOverPi = 6.36619772367581382433e-01;
 constexpr double kPio2Hi = 1.57079632673412561417e+00; // first 33 bits of pi/2
 constexpr double kPio2Lo = 6.07710050650619224932e-11; // pi/2 - kPio2Hi
 // Taylor coefficients of sin(r)/r - 1 and cos(r) - 1 in r^2.
-constexpr double kSin[] = {-1.0 / 6, 1.0 / 120, -1.0 / 5040, 1.0 / 362880,
-                           -1.0 / 39916800, 1.0 / 6227020800.0};
-constexpr double kCos[] = {-1.0 / 2,        1.0 / 24,        -1.0 / 720,
-                           1.0 / 40320,     -1.0 / 3628800,  1.0 / 479001600,
-                           -1.0 / 87178291200.0};
+constexpr double kSin[] = {-1.0 / 6,     1.0 / 120,       -1.0 / 5040,
+                           1.0 / 362880, -1.0 / 39916800, 1.0 / 6227020800.0};
+constexpr double kCos[] = {
+    -1.0 / 2,       1.0 / 24,        -1.0 / 720,          1.0 / 40320,
+    -1.0 / 3628800, 1.0 / 479001600, -1.0 / 87178291200.0};
 } // namespace
 
-std::pair<Value, Value> mrope::emitSinCos(ImplicitLocOpBuilder &b,
-                                          Value angle, SinCosRounding rounding) {
+std::pair<Value, Value> mrope::emitSinCos(ImplicitLocOpBuilder &b, Value angle,
+                                          SinCosRounding rounding) {
   // Scalars and vectors of any width: `like` gives the f64/i64 type of the
   // same shape, `splat` a constant of it.
   Type f32Type = angle.getType();
@@ -94,9 +94,9 @@ std::pair<Value, Value> mrope::emitSinCos(ImplicitLocOpBuilder &b,
   // cos = [c, -s, -c, s][q]. Negation flips the sign bit (bit 63).
   Value bits = arith::BitcastOp::create(b, i64Type, shifted);
   Value zero = icst(0);
-  Value swap = arith::CmpIOp::create(
-      b, arith::CmpIPredicate::ne, arith::AndIOp::create(b, bits, icst(1)),
-      zero);
+  Value swap =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                            arith::AndIOp::create(b, bits, icst(1)), zero);
   Value sinBase = arith::SelectOp::create(b, swap, cosR, sinR);
   Value cosBase = arith::SelectOp::create(b, swap, sinR, cosR);
   auto signOf = [&](Value v) -> Value { // bit 1 of v moved to bit 63

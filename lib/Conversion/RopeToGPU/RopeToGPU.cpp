@@ -177,9 +177,9 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
   const int64_t numAxes = sem.getNumAxes();
   const int64_t v = shape.freqsPerThread;
   const int64_t heads = std::max<int64_t>(1, options.headsPerIteration);
-  llvm::MaybeAlign align =
-      shape.vectorAlignment ? llvm::MaybeAlign(shape.vectorAlignment)
-                            : llvm::MaybeAlign();
+  llvm::MaybeAlign align = shape.vectorAlignment
+                               ? llvm::MaybeAlign(shape.vectorAlignment)
+                               : llvm::MaybeAlign();
   Location loc = op.getLoc();
 
   // Per-frequency tables, as constant globals (kernel outlining copies them
@@ -229,8 +229,8 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
   // The block's cos/sin rows in workgroup (shared) memory: neox [T, F],
   // gptj [T, 2F] ([c0 c0 c1 c1 ..], [-s0 s0 -s1 s1 ..]).
   auto f32 = b.getF32Type();
-  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                              gpu::AddressSpace::Workgroup);
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto tableType = MemRefType::get({T, neox ? numFreqs : 2 * numFreqs}, f32,
                                    MemRefLayoutAttrInterface(), workgroup);
   auto i32 = b.getI32Type();
@@ -241,8 +241,9 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
   // zero-sized grid is an error for CUDA).
   {
     Value c0 = idx(b, 0), c1 = idx(b, 1);
-    Value tokens = arith::MulIOp::create(b, memref::DimOp::create(b, anyInput, 0),
-                                         memref::DimOp::create(b, anyInput, 2));
+    Value tokens =
+        arith::MulIOp::create(b, memref::DimOp::create(b, anyInput, 0),
+                              memref::DimOp::create(b, anyInput, 2));
     Value grid = arith::CeilDivUIOp::create(b, tokens, idx(b, T));
     Value nonEmpty =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, c0);
@@ -252,8 +253,8 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
         b, grid, c1, c1, idx(b, shape.blockX), idx(b, T), c1,
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/ValueRange{},
-        /*workgroupAttributions=*/TypeRange{tableType, tableType, tokenType,
-                                            tokenType});
+        /*workgroupAttributions=*/
+        TypeRange{tableType, tableType, tokenType, tokenType});
     Value cosTab = launch.getWorkgroupAttributions()[0];
     Value sinTab = launch.getWorkgroupAttributions()[1];
     // Batch row and position in it of the block's tokens (phase 2 would
@@ -300,8 +301,8 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
           indices.push_back(idx(b, axis));
         indices.append({bi, si});
         Value p = memref::LoadOp::create(b, positions, indices);
-        return vector::BroadcastOp::create(
-            b, laneF32, arith::SIToFPOp::create(b, f32, p));
+        return vector::BroadcastOp::create(b, laneF32,
+                                           arith::SIToFPOp::create(b, f32, p));
       };
       Value pos = loadPos(0);
       if (axisTable) {
@@ -326,8 +327,8 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
             b, laneF32, table, ValueRange{i0}, false,
             llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
       } else if (!indexTable) {
-        invFreq = vector::LoadOp::create(b, laneF32, invFreqOperand,
-                                         ValueRange{i0});
+        invFreq =
+            vector::LoadOp::create(b, laneF32, invFreqOperand, ValueRange{i0});
       } else {
         Value table = memref::GetGlobalOp::create(b, indexTable.getType(),
                                                   indexTable.getSymName());
@@ -346,14 +347,14 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
         std::tie(cosV, sinV) = emitPairTables(b, cosV, sinV);
       vector::StoreOp::create(b, cosV, cosTab, ValueRange{ty, col});
       vector::StoreOp::create(b, sinV, sinTab, ValueRange{ty, col});
-      Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tx,
-                                          idx(b, 0));
+      Value first =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tx, idx(b, 0));
       auto once = scf::IfOp::create(b, first, /*withElse=*/false);
       b.setInsertionPointToStart(&once.getThenRegion().front());
       memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, bi),
                               batchOf, ValueRange{ty});
-      memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, si),
-                              seqOf, ValueRange{ty});
+      memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, si), seqOf,
+                              ValueRange{ty});
     }
     gpu::BarrierOp::create(b);
 
@@ -389,8 +390,7 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
         row.t = arith::RemUIOp::create(hb, r, idx(hb, T));
         row.valid = arith::AndIOp::create(
             hb, row.valid,
-            arith::CmpIOp::create(hb, arith::CmpIPredicate::ult, row.t,
-                                  count));
+            arith::CmpIOp::create(hb, arith::CmpIPredicate::ult, row.t, count));
       }
       return row;
     };
@@ -432,8 +432,7 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
       Value zero = arith::ConstantOp::create(
           hb, DenseElementsAttr::get(vecF32, hb.getF32FloatAttr(0)));
       for (int64_t u = 0; u < heads; ++u) {
-        Value r = u == 0 ? r0
-                         : arith::AddIOp::create(hb, r0, idx(hb, u * T));
+        Value r = u == 0 ? r0 : arith::AddIOp::create(hb, r0, idx(hb, u * T));
         rowList.push_back(rowAt(hb, r, rows, numHeads));
         Row &row = rowList.back();
         SmallVector<Type> types(neox ? 2 : 1, vecF32);
@@ -454,30 +453,30 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
         x2.push_back(neox ? load.getResult(1) : Value());
       }
       for (int64_t u = 0; u < heads; ++u) {
-          Row &row = rowList[u];
+        Row &row = rowList[u];
         auto store = scf::IfOp::create(hb, row.valid, /*withElse=*/false);
         OpBuilder::InsertionGuard g(hb);
         hb.setInsertionPointToStart(&store.getThenRegion().front());
         locate(hb, rowList[u]);
-        Value c = vector::LoadOp::create(hb, vecF32, cosTab,
-                                         ValueRange{row.t, col});
-        Value s = vector::LoadOp::create(hb, vecF32, sinTab,
-                                         ValueRange{row.t, col});
+        Value c =
+            vector::LoadOp::create(hb, vecF32, cosTab, ValueRange{row.t, col});
+        Value s =
+            vector::LoadOp::create(hb, vecF32, sinTab, ValueRange{row.t, col});
         if (neox) {
-          Value y1 = arith::SubFOp::create(
-              hb, arith::MulFOp::create(hb, x1[u], c),
-              arith::MulFOp::create(hb, x2[u], s));
-          Value y2 = arith::AddFOp::create(
-              hb, arith::MulFOp::create(hb, x2[u], c),
-              arith::MulFOp::create(hb, x1[u], s));
+          Value y1 =
+              arith::SubFOp::create(hb, arith::MulFOp::create(hb, x1[u], c),
+                                    arith::MulFOp::create(hb, x2[u], s));
+          Value y2 =
+              arith::AddFOp::create(hb, arith::MulFOp::create(hb, x2[u], c),
+                                    arith::MulFOp::create(hb, x1[u], s));
           storeF32(hb, y1, buffer, row, col);
           storeF32(hb, y2, buffer, row, channel1);
         } else {
-          Value xs = vector::ShuffleOp::create(hb, x1[u], x1[u],
-                                               pairSwapMask(width));
-          Value y = arith::AddFOp::create(
-              hb, arith::MulFOp::create(hb, x1[u], c),
-              arith::MulFOp::create(hb, xs, s));
+          Value xs =
+              vector::ShuffleOp::create(hb, x1[u], x1[u], pairSwapMask(width));
+          Value y =
+              arith::AddFOp::create(hb, arith::MulFOp::create(hb, x1[u], c),
+                                    arith::MulFOp::create(hb, xs, s));
           storeF32(hb, y, buffer, row, col);
         }
       }
@@ -485,15 +484,15 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
 
     Value step = idx(b, T * heads);
     for (auto [buffer, numHeads] : llvm::zip(op.getInputs(), headCounts)) {
-      Value rows = arith::MulIOp::create(b, numHeads,
-                                         tokenMajor ? count : idx(b, T));
-      scf::ForOp::create(b, ty, rows, step, ValueRange{},
-                         [&](OpBuilder &nested, Location l, Value r0,
-                             ValueRange) {
-                           ImplicitLocOpBuilder hb(l, nested);
-                           rotateRows(hb, buffer, r0, rows, numHeads);
-                           scf::YieldOp::create(hb);
-                         });
+      Value rows =
+          arith::MulIOp::create(b, numHeads, tokenMajor ? count : idx(b, T));
+      scf::ForOp::create(
+          b, ty, rows, step, ValueRange{},
+          [&](OpBuilder &nested, Location l, Value r0, ValueRange) {
+            ImplicitLocOpBuilder hb(l, nested);
+            rotateRows(hb, buffer, r0, rows, numHeads);
+            scf::YieldOp::create(hb);
+          });
     }
   }
   rewriter.eraseOp(op);

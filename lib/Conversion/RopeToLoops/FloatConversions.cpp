@@ -50,10 +50,12 @@ Value mrope::emitExtToF32(ImplicitLocOpBuilder &b, Value v, bool nativeF16) {
   auto type = cast<VectorType>(v.getType());
   Type elem = type.getElementType();
   if (elem.isF32() || (elem.isF16() && nativeF16))
-    return elem.isF32() ? v : arith::ExtFOp::create(b, type.clone(b.getF32Type()), v);
+    return elem.isF32()
+               ? v
+               : arith::ExtFOp::create(b, type.clone(b.getF32Type()), v);
   Lanes l(b, type);
-  Value h = arith::ExtUIOp::create(b, l.i32,
-                                   arith::BitcastOp::create(b, l.i16, v));
+  Value h =
+      arith::ExtUIOp::create(b, l.i32, arith::BitcastOp::create(b, l.i16, v));
   if (elem.isBF16()) // bf16 is the top half of an f32
     return l.asF32(l.shl(h, 16));
 
@@ -101,17 +103,17 @@ Value mrope::emitTruncFromF32(ImplicitLocOpBuilder &b, Value v, Type elem,
     constexpr uint32_t kDenormMagic = ((127 - 15) + (23 - 10) + 1) << 23;
     Value big = l.sel(l.cmp(arith::CmpIPredicate::ugt, a, 255u << 23),
                       l.c(0x7e00), l.c(0x7c00));
-    Value tiny = l.sub(l.asI32(arith::AddFOp::create(b, l.asF32(a),
-                                                      l.cf(kDenormMagic))),
-                       l.c(kDenormMagic));
+    Value tiny =
+        l.sub(l.asI32(arith::AddFOp::create(b, l.asF32(a), l.cf(kDenormMagic))),
+              l.c(kDenormMagic));
     Value odd = l.band(l.shr(a, 13), 1);
     Value normal = l.shr(
         l.add(l.add(a, l.c(static_cast<uint32_t>((15 - 127) << 23) + 0xfff)),
               odd),
         13);
-    Value o = l.sel(l.cmp(arith::CmpIPredicate::uge, a, (127 + 16) << 23), big,
-                    l.sel(l.cmp(arith::CmpIPredicate::ult, a, 113u << 23),
-                          tiny, normal));
+    Value o = l.sel(
+        l.cmp(arith::CmpIPredicate::uge, a, (127 + 16) << 23), big,
+        l.sel(l.cmp(arith::CmpIPredicate::ult, a, 113u << 23), tiny, normal));
     result = l.bor(o, l.shr(sign, 16));
   }
   Value bits = arith::TruncIOp::create(b, l.i16, result);

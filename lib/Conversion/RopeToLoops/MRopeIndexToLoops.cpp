@@ -101,20 +101,28 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
           ImplicitLocOpBuilder rb(loc, ob);
           // State: j, excess, local, offset, H, W, HW, prevKind, maxPos,
           // second-per-grid, image counter, video counter.
-          SmallVector<Value> init = {zero, zero, zero,   zero,     one,
-                                     one,  one,  zero,   minusOne,
-                                     arith::ConstantFloatOp::create(
-                                         rb, cast<FloatType>(f32),
-                                         APFloat(0.0f)),
-                                     counters[0], counters[1]};
+          SmallVector<Value> init = {
+              zero,
+              zero,
+              zero,
+              zero,
+              one,
+              one,
+              one,
+              zero,
+              minusOne,
+              arith::ConstantFloatOp::create(rb, cast<FloatType>(f32),
+                                             APFloat(0.0f)),
+              counters[0],
+              counters[1]};
           auto tokens = scf::ForOp::create(
               rb, i0, seq, i1, init,
               [&](OpBuilder &tb, Location tloc, Value si, ValueRange st) {
                 ImplicitLocOpBuilder t(tloc, tb);
-                Value j = st[0], excess = st[1], local = st[2],
-                      offset = st[3], h = st[4], w = st[5], hw = st[6],
-                      prevKind = st[7], maxPos = st[8], sec = st[9],
-                      imgIdx = st[10], vidIdx = st[11];
+                Value j = st[0], excess = st[1], local = st[2], offset = st[3],
+                      h = st[4], w = st[5], hw = st[6], prevKind = st[7],
+                      maxPos = st[8], sec = st[9], imgIdx = st[10],
+                      vidIdx = st[11];
                 auto eq = [&](Value a, Value c) {
                   return arith::CmpIOp::create(t, arith::CmpIPredicate::eq, a,
                                                c);
@@ -132,8 +140,10 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                     m = arith::ExtSIOp::create(t, i64, m);
                   kept = eq(m, one);
                 }
-                Value isImg = arith::AndIOp::create(t, kept, eq(id, imageToken));
-                Value isVid = arith::AndIOp::create(t, kept, eq(id, videoToken));
+                Value isImg =
+                    arith::AndIOp::create(t, kept, eq(id, imageToken));
+                Value isVid =
+                    arith::AndIOp::create(t, kept, eq(id, videoToken));
                 Value kind = sel(isImg, c64(1), sel(isVid, c64(2), zero));
                 Value isVis = arith::CmpIOp::create(t, arith::CmpIPredicate::ne,
                                                     kind, zero);
@@ -159,8 +169,8 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                     Value inRange = arith::CmpIOp::create(
                         t, arith::CmpIPredicate::ult, r,
                         memref::DimOp::create(t, grid, 0));
-                    auto ifRow = scf::IfOp::create(
-                        t, TypeRange{i64, i64, i64}, inRange, true);
+                    auto ifRow = scf::IfOp::create(t, TypeRange{i64, i64, i64},
+                                                   inRange, true);
                     OpBuilder::InsertionGuard g(t);
                     t.setInsertionPointToStart(&ifRow.getThenRegion().front());
                     SmallVector<Value> cols;
@@ -206,8 +216,8 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                     Value zeroF = arith::ConstantFloatOp::create(
                         t, cast<FloatType>(f32), APFloat(0.0f));
                     SmallVector<Value> img = loadRow(images, imgIdx);
-                    scf::YieldOp::create(t, ValueRange{img[0], img[1], img[2],
-                                                       zeroF});
+                    scf::YieldOp::create(
+                        t, ValueRange{img[0], img[1], img[2], zeroF});
                     t.setInsertionPointToStart(&pick.getElseRegion().front());
                     Value s = arith::ConstantFloatOp::create(
                         t, cast<FloatType>(f32), APFloat(1.0f));
@@ -216,14 +226,13 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                       Value inRange = arith::CmpIOp::create(
                           t, arith::CmpIPredicate::ult, r,
                           memref::DimOp::create(t, seconds, 0));
-                      auto ifSec = scf::IfOp::create(t, TypeRange{f32}, inRange,
-                                                     true);
+                      auto ifSec =
+                          scf::IfOp::create(t, TypeRange{f32}, inRange, true);
                       OpBuilder::InsertionGuard g3(t);
                       t.setInsertionPointToStart(
                           &ifSec.getThenRegion().front());
-                      scf::YieldOp::create(
-                          t, ValueRange{memref::LoadOp::create(
-                                 t, seconds, ValueRange{r})});
+                      scf::YieldOp::create(t, ValueRange{memref::LoadOp::create(
+                                                  t, seconds, ValueRange{r})});
                       t.setInsertionPointToStart(
                           &ifSec.getElseRegion().front());
                       scf::YieldOp::create(t, ValueRange{s});
@@ -236,8 +245,8 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                     } else {
                       vid = loadRow(videos, vidIdx);
                     }
-                    scf::YieldOp::create(t, ValueRange{vid[0], vid[1], vid[2],
-                                                       s});
+                    scf::YieldOp::create(t,
+                                         ValueRange{vid[0], vid[1], vid[2], s});
                   }
                   scf::YieldOp::create(t, pick.getResults());
                   t.setInsertionPointToStart(&startIf.getElseRegion().front());
@@ -256,12 +265,15 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                                                      APFloat(*tps)));
                   return arith::FPToSIOp::create(t, i64, f);
                 };
-                Value gh = arith::DivSIOp::create(t, startIf.getResult(1), merge);
-                Value gw = arith::DivSIOp::create(t, startIf.getResult(2), merge);
+                Value gh =
+                    arith::DivSIOp::create(t, startIf.getResult(1), merge);
+                Value gw =
+                    arith::DivSIOp::create(t, startIf.getResult(2), merge);
                 Value newSec = startIf.getResult(3);
                 Value ghw = arith::MulIOp::create(t, gh, gw);
                 Value len = arith::MulIOp::create(t, gt, ghw);
-                Value tmax = temporal(arith::SubIOp::create(t, gt, one), newSec);
+                Value tmax =
+                    temporal(arith::SubIOp::create(t, gt, one), newSec);
                 Value span = arith::MaxSIOp::create(
                     t, arith::AddIOp::create(t, tmax, one),
                     arith::MaxSIOp::create(t, gh, gw));
@@ -284,15 +296,16 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
                 Value safeHw = arith::MaxSIOp::create(t, hw, one);
                 Value safeW = arith::MaxSIOp::create(t, w, one);
                 Value safeH = arith::MaxSIOp::create(t, h, one);
-                Value ti = temporal(arith::DivSIOp::create(t, local, safeHw), sec);
+                Value ti =
+                    temporal(arith::DivSIOp::create(t, local, safeHw), sec);
                 Value hi = arith::RemSIOp::create(
                     t, arith::DivSIOp::create(t, local, safeW), safeH);
                 Value wi = arith::RemSIOp::create(t, local, safeW);
                 Value text = arith::SubIOp::create(t, j, excess);
                 SmallVector<Value> row;
                 for (Value part : {ti, hi, wi}) {
-                  Value p = sel(isVis, arith::AddIOp::create(t, offset, part),
-                                text);
+                  Value p =
+                      sel(isVis, arith::AddIOp::create(t, offset, part), text);
                   row.push_back(sel(kept, p, one));
                 }
                 for (auto [r, p] : llvm::enumerate(row))

@@ -70,7 +70,8 @@ struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
     auto firstType = cast<MemRefType>(op.getInputs().front().getType());
     Type elemType = firstType.getElementType();
     if (!isa<Float32Type, Float16Type, BFloat16Type>(elemType))
-      return rewriter.notifyMatchFailure(op, "element type must be f32/f16/bf16");
+      return rewriter.notifyMatchFailure(op,
+                                         "element type must be f32/f16/bf16");
     bool tokenMajor = true;
     for (Value input : op.getInputs()) {
       auto type = cast<MemRefType>(input.getType());
@@ -124,21 +125,20 @@ struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
       heads.push_back(memref::DimOp::create(b, buffer, 1));
     auto forLoop = [&](ImplicitLocOpBuilder &at, Value lb, Value ub, Value step,
                        function_ref<void(ImplicitLocOpBuilder &, Value)> body) {
-      scf::ForOp::create(at, lb, ub, step, ValueRange{},
-                         [&](OpBuilder &nested, Location loc, Value iv,
-                             ValueRange) {
-                           ImplicitLocOpBuilder nb(loc, nested);
-                           body(nb, iv);
-                           scf::YieldOp::create(nb);
-                         });
+      scf::ForOp::create(
+          at, lb, ub, step, ValueRange{},
+          [&](OpBuilder &nested, Location loc, Value iv, ValueRange) {
+            ImplicitLocOpBuilder nb(loc, nested);
+            body(nb, iv);
+            scf::YieldOp::create(nb);
+          });
     };
     // Table rows [lo, hi) of the block at s0 into rows base + .. .
     auto fillRows = [&](ImplicitLocOpBuilder &at, Value bi, Value s0,
                         Value base, Value lo, Value hi) {
       forLoop(at, lo, hi, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
         fillRow(tb, op, bi, arith::AddIOp::create(tb, s0, t),
-                arith::AddIOp::create(tb, base, t), chunks, invFreq, W,
-                tables);
+                arith::AddIOp::create(tb, base, t), chunks, invFreq, W, tables);
       });
     };
 
@@ -147,8 +147,8 @@ struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
       // before it is rotated.
       fillRows(bb, bi, c0, c0, c0, arith::MinSIOp::create(bb, cT, seq));
       forLoop(bb, c0, seq, cT, [&](ImplicitLocOpBuilder &kb, Value s0) {
-        Value n = arith::MinSIOp::create(
-            kb, cT, arith::SubIOp::create(kb, seq, s0));
+        Value n =
+            arith::MinSIOp::create(kb, cT, arith::SubIOp::create(kb, seq, s0));
         // Rows [cur, cur + T) hold this block, [next, next + T) the next.
         Value cur = arith::MulIOp::create(
             kb,
@@ -177,8 +177,8 @@ struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
                       [&](ImplicitLocOpBuilder &hb, Value hi) {
                         rotateRows(hb, buffer, hi, t);
                       });
-            Value hi = arith::MinSIOp::create(
-                tb, nNext, arith::AddIOp::create(tb, t, c1));
+            Value hi = arith::MinSIOp::create(tb, nNext,
+                                              arith::AddIOp::create(tb, t, c1));
             fillRows(tb, bi, nextS0, nextBase, t, hi);
           });
         } else {
@@ -297,8 +297,8 @@ private:
     }
     bool neox = sem.getLayout() == PairLayout::neox;
     auto sinCos = [&](ImplicitLocOpBuilder &cb, Value offset, int64_t width) {
-      Value angle = vector::LoadOp::create(
-          cb, VectorType::get({width}, f32), tables.angles, ValueRange{offset});
+      Value angle = vector::LoadOp::create(cb, VectorType::get({width}, f32),
+                                           tables.angles, ValueRange{offset});
       auto [sinV, cosV] = emitSinCos(cb, angle);
       Value col = offset;
       if (!neox) {
@@ -312,13 +312,13 @@ private:
     int64_t numFreqs = sem.getNumFreqs();
     int64_t full = numFreqs / W * W;
     if (full > 0)
-      scf::ForOp::create(b, idx(0), idx(full), idx(W), ValueRange{},
-                         [&](OpBuilder &nested, Location loc, Value offset,
-                             ValueRange) {
-                           ImplicitLocOpBuilder cb(loc, nested);
-                           sinCos(cb, offset, W);
-                           scf::YieldOp::create(cb);
-                         });
+      scf::ForOp::create(
+          b, idx(0), idx(full), idx(W), ValueRange{},
+          [&](OpBuilder &nested, Location loc, Value offset, ValueRange) {
+            ImplicitLocOpBuilder cb(loc, nested);
+            sinCos(cb, offset, W);
+            scf::YieldOp::create(cb);
+          });
     if (full < numFreqs)
       sinCos(b, idx(full), numFreqs - full);
   }

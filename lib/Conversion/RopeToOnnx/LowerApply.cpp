@@ -83,8 +83,7 @@ struct LowerApply : OpRewritePattern<rope::ApplyOp> {
         frequencyTable(op.getInvFreq(), sem);
     if (!table)
       return rewriter.notifyMatchFailure(op, "frequency table is not constant");
-    if (form == RopeEmit::Onnx23 &&
-        onnx::getOpsetVersion(op).value_or(0) < 23)
+    if (form == RopeEmit::Onnx23 && onnx::getOpsetVersion(op).value_or(0) < 23)
       return rewriter.notifyMatchFailure(op, "opset older than 23");
 
     // Every layer rotates by the same positions: build the tables once,
@@ -205,7 +204,8 @@ private:
     // Several axes: merged per-token caches [B * S, F], row b * S + s for
     // token (b, s). Measured faster in ONNX Runtime than MRotaryEmbedding,
     // which merges the three rows again for every head (docs/benchmarks.md).
-    auto [tokCos, tokSin] = emitTokenTables(emit, b, positions, rows, inv, elem);
+    auto [tokCos, tokSin] =
+        emitTokenTables(emit, b, positions, rows, inv, elem);
     int64_t dyn = ShapedType::kDynamic, numFreqs = sem.getNumFreqs();
     auto flatType = RankedTensorType::get({dyn, numFreqs}, elem);
     Value flat = emit.ints({-1, numFreqs}, {2}, "flat");
@@ -218,15 +218,15 @@ private:
         {bs, emit.ints({0}, {1}, "start"), emit.ints({2}, {1}, "end")});
     Value count = emit.node("ReduceProd", RankedTensorType::get({}, i64),
                             {bsOnly}, {emit.intAttr("keepdims", 0)});
-    Value index = emit.node("Range", RankedTensorType::get({dyn}, i64),
-                            {emit.ints({0}, {}, "zero"), count,
-                             emit.ints({1}, {}, "one")});
+    Value index = emit.node(
+        "Range", RankedTensorType::get({dyn}, i64),
+        {emit.ints({0}, {}, "zero"), count, emit.ints({1}, {}, "one")});
     auto tokType = cast<RankedTensorType>(tokCos.getType());
-    Value ids = emit.node(
-        "Reshape",
-        RankedTensorType::get({tokType.getDimSize(0), tokType.getDimSize(1)},
-                              i64),
-        {index, bsOnly});
+    Value ids =
+        emit.node("Reshape",
+                  RankedTensorType::get(
+                      {tokType.getDimSize(0), tokType.getDimSize(1)}, i64),
+                  {index, bsOnly});
     return {cos, sin, ids};
   }
 
@@ -257,26 +257,27 @@ private:
     if (sem.getLayout() == rope::PairLayout::neox) {
       Value lo = slice(xr, 0, numFreqs, axis3, 3);
       Value hi = slice(xr, numFreqs, rotary, axis3, 3);
-      rotated = emit.node("Concat", rType,
-                          {emit.node("Neg", hi.getType(), {hi}), lo},
-                          {emit.intAttr("axis", 3)});
+      rotated =
+          emit.node("Concat", rType, {emit.node("Neg", hi.getType(), {hi}), lo},
+                    {emit.intAttr("axis", 3)});
     } else {
       // Pairs (2i, 2i + 1) -> (-x[2i + 1], x[2i]) on a [.., F, 2] view.
       SmallVector<int64_t> pairShape(rType.getShape());
       pairShape[3] = numFreqs;
       pairShape.push_back(2);
       auto pairType = rType.clone(pairShape);
-      Value pairs = emit.node(
-          "Reshape", pairType,
-          {xr, emit.ints({0, 0, 0, numFreqs, 2}, {5}, "pairs")});
+      Value pairs =
+          emit.node("Reshape", pairType,
+                    {xr, emit.ints({0, 0, 0, numFreqs, 2}, {5}, "pairs")});
       Value axis4 = emit.ints({4}, {1}, "axis4");
       Value even = slice(pairs, 0, 1, axis4, 4);
       Value odd = slice(pairs, 1, 2, axis4, 4);
       Value swapped = emit.node("Concat", pairType,
                                 {emit.node("Neg", odd.getType(), {odd}), even},
                                 {emit.intAttr("axis", 4)});
-      rotated = emit.node("Reshape", rType,
-                          {swapped, emit.ints({0, 0, 0, rotary}, {4}, "unpairs")});
+      rotated =
+          emit.node("Reshape", rType,
+                    {swapped, emit.ints({0, 0, 0, rotary}, {4}, "unpairs")});
     }
     Value y = emit.node("Add", rType,
                         {emit.node("Mul", rType, {xr, tables.cos}),
@@ -319,20 +320,20 @@ private:
     Type i64 = b.getI64Type();
     Value inputBatch = emit.node(
         "Slice", RankedTensorType::get({1}, i64),
-        {emit.node("Shape",
-                   RankedTensorType::get(
-                       {cast<RankedTensorType>(input.getType()).getRank()},
-                       i64),
-                   {input}),
+        {emit.node(
+             "Shape",
+             RankedTensorType::get(
+                 {cast<RankedTensorType>(input.getType()).getRank()}, i64),
+             {input}),
          emit.ints({0}, {1}, "start"), emit.ints({1}, {1}, "end")});
     auto expand = [&](Value v) {
       auto type = cast<RankedTensorType>(v.getType());
       SmallVector<int64_t> ones(type.getRank() - 1, 1), shape(type.getShape());
       shape[0] = batch;
-      Value to = emit.node(
-          "Concat", RankedTensorType::get({type.getRank()}, i64),
-          {inputBatch, emit.ints(ones, {type.getRank() - 1}, "ones")},
-          {emit.intAttr("axis", 0)});
+      Value to =
+          emit.node("Concat", RankedTensorType::get({type.getRank()}, i64),
+                    {inputBatch, emit.ints(ones, {type.getRank() - 1}, "ones")},
+                    {emit.intAttr("axis", 0)});
       return emit.node("Expand", type.clone(shape), {v, to});
     };
     if (form == RopeEmit::Ort)
@@ -356,12 +357,12 @@ private:
       heads = srcType.getDimSize(2);
       head = srcType.getDimSize(3);
       int64_t hidden = heads * head;
-      input = emit.node(
-          "Reshape",
-          RankedTensorType::get(
-              {srcType.getDimSize(0), srcType.getDimSize(1), hidden},
-              srcType.getElementType()),
-          {source, emit.ints({0, 0, hidden}, {3}, "token_major")});
+      input =
+          emit.node("Reshape",
+                    RankedTensorType::get(
+                        {srcType.getDimSize(0), srcType.getDimSize(1), hidden},
+                        srcType.getElementType()),
+                    {source, emit.ints({0, 0, hidden}, {3}, "token_major")});
     }
     SmallVector<NamedAttribute> attrs{emit.intAttr(
         "interleaved", sem.getLayout() == rope::PairLayout::gptj ? 1 : 0)};
@@ -384,8 +385,8 @@ private:
                     attrs);
     if (!source)
       return y;
-    Value shape = emit.node(
-        "Shape", RankedTensorType::get({4}, b.getI64Type()), {source});
+    Value shape = emit.node("Shape", RankedTensorType::get({4}, b.getI64Type()),
+                            {source});
     Value back = emit.node("Reshape", source.getType(), {y, shape});
     // The model's Transpose, moved after the rotation: it keeps its name.
     auto transpose = x.getDefiningOp<onnx::NodeOp>();

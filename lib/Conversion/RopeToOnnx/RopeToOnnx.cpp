@@ -72,8 +72,8 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
     SmallVector<int64_t> rows(rotary);
     SmallVector<float> inv(rotary);
     for (int64_t c = 0; c < rotary; ++c) {
-      int64_t freq = sem.getLayout() == rope::PairLayout::neox ? c % numFreqs
-                                                                : c / 2;
+      int64_t freq =
+          sem.getLayout() == rope::PairLayout::neox ? c % numFreqs : c / 2;
       rows[c] = sem.axisOfFreq(freq);
       inv[c] = (*table)[sem.tableIndexOfFreq(freq)];
     }
@@ -83,9 +83,9 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
     onnx::OnnxBuilder emit(rewriter, graph, op.getLoc(),
                            uniqueName(graph, prefix + "/cos_sin"), prefix);
     auto tableType = cast<RankedTensorType>(op.getCos().getType());
-    auto [cos, sin] = rope_to_onnx::emitTokenTables(
-        emit, rewriter, op.getPositions(), rows, inv,
-        tableType.getElementType());
+    auto [cos, sin] =
+        rope_to_onnx::emitTokenTables(emit, rewriter, op.getPositions(), rows,
+                                      inv, tableType.getElementType());
     rope_to_onnx::replaceDroppingTable(rewriter, op, {cos, sin},
                                        op.getInvFreq());
     return success();
@@ -158,10 +158,13 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
       return node(opType, a.getType(), {a, b});
     };
     auto cmp = [&](StringRef opType, Value a, Value b) {
-      return node(opType, llvm::cast<RankedTensorType>(a.getType()).clone(i1), {a, b});
+      return node(opType, llvm::cast<RankedTensorType>(a.getType()).clone(i1),
+                  {a, b});
     };
     Value one = scalar(1), zero = scalar(0), axis1 = scalar(1);
-    auto cumsum = [&](Value v) { return node("CumSum", v.getType(), {v, axis1}); };
+    auto cumsum = [&](Value v) {
+      return node("CumSum", v.getType(), {v, axis1});
+    };
     auto asI64 = [&](Value b) { return castTo(b, i64, onnx::DataType::INT64); };
     // x[:, s - 1] (0 at s = 0), for int64 [B, S].
     Value sliceStarts = ints({0}, {1}), sliceEnds = ints({-1}, {1});
@@ -174,9 +177,10 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
 
     // Which tokens count, and their index among the kept ones.
     Value mask = op.getAttentionMask();
-    Value kept = mask ? cmp("Equal", mask.getType() == ids.getType()
-                                         ? mask
-                                         : castTo(mask, i64, onnx::DataType::INT64),
+    Value kept = mask ? cmp("Equal",
+                            mask.getType() == ids.getType()
+                                ? mask
+                                : castTo(mask, i64, onnx::DataType::INT64),
                             one)
                       : cmp("Equal", bin("Mul", ids, zero), zero);
     Value keptI = asI64(kept);
@@ -184,7 +188,8 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
 
     // Vision tokens, block starts and the global index of each block.
     auto tokens = [&](int64_t id) {
-      return node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept});
+      return node("And", bs(i1),
+                  ValueRange{cmp("Equal", ids, scalar(id)), kept});
     };
     Value isImg = tokens(op.getImageToken());
     Value isVid = tokens(op.getVideoToken());
@@ -198,7 +203,8 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     Value flat = ints({-1}, {1});
     Value shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
     auto globalIndex = [&](Value start) {
-      Value f = node("Reshape", RankedTensorType::get({dyn}, i64), {start, flat});
+      Value f =
+          node("Reshape", RankedTensorType::get({dyn}, i64), {start, flat});
       Value c = node("CumSum", f.getType(), {f, zero});
       Value g = node("Reshape", bs(i64), {c, shapeBS});
       return node("Max", bs(i64), {bin("Sub", g, one), zero});
@@ -224,27 +230,28 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     // the dummy row.
     auto frameGrid = [&](Value grid, Value block) -> Value {
       Type elem = llvm::cast<ShapedType>(grid.getType()).getElementType();
-      Value g = elem.isInteger(64) ? grid : castTo(grid, i64, onnx::DataType::INT64);
+      Value g =
+          elem.isInteger(64) ? grid : castTo(grid, i64, onnx::DataType::INT64);
       auto vecType = RankedTensorType::get({dyn}, i64);
       Value frames = node("Gather", vecType, {g, zero}, {attr("axis", 1)});
       // A never-reached last end keeps the reduced axis non-empty without
       // videos (ORT then broke the Where that reads the row).
-      Value ends = node("Concat", vecType,
-                        {node("CumSum", vecType, {frames, zero}),
-                         ints({INT64_MAX}, {1})},
-                        {attr("axis", 0)});
+      Value ends = node(
+          "Concat", vecType,
+          {node("CumSum", vecType, {frames, zero}), ints({INT64_MAX}, {1})},
+          {attr("axis", 0)});
       Value k = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
                      {block, ints({-1}, {1})});
-      Value before = node("LessOrEqual",
-                          RankedTensorType::get({bDim, sDim, dyn}, i1),
-                          {ends, k});
+      Value before =
+          node("LessOrEqual", RankedTensorType::get({bDim, sDim, dyn}, i1),
+               {ends, k});
       Value row = node("ReduceSum", bs(i64), {asI64(before), ints({-1}, {1})},
                        {attr("keepdims", 0)});
-      Value oneFrame = bin("Add", bin("Mul", g, ints({0, 1, 1}, {3})),
-                           ints({1, 0, 0}, {3}));
-      Value rows = node("Concat", RankedTensorType::get({dyn, 3}, i64),
-                        {oneFrame, ints({1, merge, merge}, {1, 3})},
-                        {attr("axis", 0)});
+      Value oneFrame =
+          bin("Add", bin("Mul", g, ints({0, 1, 1}, {3})), ints({1, 0, 0}, {3}));
+      Value rows =
+          node("Concat", RankedTensorType::get({dyn, 3}, i64),
+               {oneFrame, ints({1, merge, merge}, {1, 3})}, {attr("axis", 0)});
       return node("Gather", RankedTensorType::get({bDim, sDim, 3}, i64),
                   {rows, row}, {attr("axis", 0)});
     };
@@ -274,8 +281,7 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
       Value secRows;
       if (Value sec = op.getSecondPerGridTs())
         secRows = node("Concat", RankedTensorType::get({dyn}, f32),
-                       {sec, floatConst(1.0f, {1})},
-                       {attr("axis", 0)});
+                       {sec, floatConst(1.0f, {1})}, {attr("axis", 0)});
       else
         secRows = floatConst(1.0f, {1});
       Value vidSec = node("Gather", bs(f32), {secRows, globalIndex(vidStart)},
@@ -287,7 +293,9 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     auto temporal = [&](Value ti) -> Value {
       if (!tps)
         return ti;
-      Value scaled = bin("Mul", bin("Mul", castTo(ti, f32, onnx::DataType::FLOAT), secTok), tpsValue);
+      Value scaled =
+          bin("Mul", bin("Mul", castTo(ti, f32, onnx::DataType::FLOAT), secTok),
+              tpsValue);
       return castTo(scaled, i64, onnx::DataType::INT64);
     };
     Value span = node("Max", bs(i64),
@@ -299,10 +307,11 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     Value excessIncl = cumsum(bin("Mul", excess, start));
     Value lenIncl = cumsum(bin("Mul", len, start));
     Value visCount = cumsum(asI64(isVis));
-    Value local = bin("Sub", bin("Sub", visCount, one), bin("Sub", lenIncl, len));
+    Value local =
+        bin("Sub", bin("Sub", visCount, one), bin("Sub", lenIncl, len));
     Value textPos = bin("Sub", keptIdx, excessIncl);
-    Value offset = bin("Sub", bin("Sub", keptIdx, local),
-                       bin("Sub", excessIncl, excess));
+    Value offset =
+        bin("Sub", bin("Sub", keptIdx, local), bin("Sub", excessIncl, excess));
     // Non-vision tokens may carry a dummy grid: keep divisors non-zero.
     Value hwSafe = node("Max", bs(i64), {hw, one});
     Value wSafe = node("Max", bs(i64), {w, one});
@@ -311,7 +320,8 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     Value hi = bin("Mod", bin("Div", local, wSafe), hSafe);
     Value wi = bin("Mod", local, wSafe);
     auto row = [&](Value visPart) {
-      Value pos = node("Where", bs(i64), {isVis, bin("Add", offset, visPart), textPos});
+      Value pos =
+          node("Where", bs(i64), {isVis, bin("Add", offset, visPart), textPos});
       return node("Where", bs(i64), {kept, pos, one});
     };
     Value axes0 = ints({0}, {1});
@@ -336,10 +346,10 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
       rowMax = node("ReduceMax", maxType, {masked, ints({0, 2}, {2})},
                     {attr("keepdims", 0)});
     else
-      rowMax = node("ReduceMax", maxType, {masked},
-                    {rewriter.getNamedAttr(
-                         "axes", DenseI64ArrayAttr::get(ctx, {0, 2})),
-                     attr("keepdims", 0)});
+      rowMax = node(
+          "ReduceMax", maxType, {masked},
+          {rewriter.getNamedAttr("axes", DenseI64ArrayAttr::get(ctx, {0, 2})),
+           attr("keepdims", 0)});
     Value seqLen = node("Gather", RankedTensorType::get({}, i64),
                         {shapeBS, one}, {attr("axis", 0)});
     Value delta = bin("Sub", bin("Add", rowMax, one), seqLen);

@@ -44,22 +44,23 @@ rope_to_onnx::emitTokenTables(onnx::OnnxBuilder &emit, OpBuilder &b,
   int64_t bDim = posType.getDimSize(posType.getRank() - 2);
   int64_t sDim = posType.getDimSize(posType.getRank() - 1);
   if (posType.getRank() == 2) // one axis given as [B, S]: make it [1, B, S]
-    positions = emit.node("Unsqueeze",
-                          RankedTensorType::get({1, bDim, sDim}, posElem),
-                          {positions, emit.ints({0}, {1}, "axes")});
+    positions =
+        emit.node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, posElem),
+                  {positions, emit.ints({0}, {1}, "axes")});
   Value rowsInit = emit.ints(rows, {channels}, "rows");
   auto invType = RankedTensorType::get({channels}, b.getF32Type());
-  Value invInit = emit.constant(DenseElementsAttr::get(invType, inv), "inv_freq");
-  Value gathered =
-      emit.node("Gather", RankedTensorType::get({channels, bDim, sDim}, posElem),
-                {positions, rowsInit}, {emit.intAttr("axis", 0)});
+  Value invInit =
+      emit.constant(DenseElementsAttr::get(invType, inv), "inv_freq");
+  Value gathered = emit.node(
+      "Gather", RankedTensorType::get({channels, bDim, sDim}, posElem),
+      {positions, rowsInit}, {emit.intAttr("axis", 0)});
   Value perToken = emit.node(
       "Transpose", RankedTensorType::get({bDim, sDim, channels}, posElem),
-      {gathered},
-      {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 2, 0}))});
-  auto angleType = RankedTensorType::get({bDim, sDim, channels}, b.getF32Type());
-  Value asFloat =
-      emit.node("Cast", angleType, {perToken}, {emit.intAttr("to", onnx::DataType::FLOAT)});
+      {gathered}, {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 2, 0}))});
+  auto angleType =
+      RankedTensorType::get({bDim, sDim, channels}, b.getF32Type());
+  Value asFloat = emit.node("Cast", angleType, {perToken},
+                            {emit.intAttr("to", onnx::DataType::FLOAT)});
   Value angle = emit.node("Mul", angleType, {asFloat, invInit});
   return cosSinOf(emit, b, angle, elem);
 }
@@ -84,10 +85,11 @@ rope_to_onnx::emitPositionCaches(onnx::OnnxBuilder &emit, OpBuilder &b,
   auto posType = cast<RankedTensorType>(positions.getType());
   Value shape = emit.node(
       "Shape", RankedTensorType::get({posType.getRank()}, i64), {positions});
-  Value seqLen = emit.node("Gather", scalar, {shape, emit.ints({-1}, {}, "last")},
-                           {emit.intAttr("axis", 0)});
-  Value count =
-      emit.node("Max", scalar, {emit.node("Add", scalar, {maxPos, one}), seqLen});
+  Value seqLen =
+      emit.node("Gather", scalar, {shape, emit.ints({-1}, {}, "last")},
+                {emit.intAttr("axis", 0)});
+  Value count = emit.node("Max", scalar,
+                          {emit.node("Add", scalar, {maxPos, one}), seqLen});
   Value range = emit.node("Range", RankedTensorType::get({dyn}, i64),
                           {emit.ints({0}, {}, "zero"), count, one});
   Value asFloat = emit.node("Cast", RankedTensorType::get({dyn}, f32), {range},
@@ -95,7 +97,8 @@ rope_to_onnx::emitPositionCaches(onnx::OnnxBuilder &emit, OpBuilder &b,
   Value column = emit.node("Unsqueeze", RankedTensorType::get({dyn, 1}, f32),
                            {asFloat, emit.ints({1}, {1}, "axes")});
   auto invType = RankedTensorType::get({numFreqs}, f32);
-  Value invInit = emit.constant(DenseElementsAttr::get(invType, inv), "inv_freq");
+  Value invInit =
+      emit.constant(DenseElementsAttr::get(invType, inv), "inv_freq");
   Value angle = emit.node("Mul", RankedTensorType::get({dyn, numFreqs}, f32),
                           {column, invInit});
   return cosSinOf(emit, b, angle, elem);

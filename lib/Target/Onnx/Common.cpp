@@ -12,14 +12,37 @@ namespace mrope::onnx::detail {
 
 int64_t rawByteSize(int32_t dt, int64_t n) {
   switch (dt) {
-  case FLOAT: case INT32: case UINT32: return 4 * n;
-  case UINT8: case INT8: case BOOL: case FLOAT8E4M3FN: case FLOAT8E4M3FNUZ:
-  case FLOAT8E5M2: case FLOAT8E5M2FNUZ: case FLOAT8E8M0: return n;
-  case UINT16: case INT16: case FLOAT16: case BFLOAT16: return 2 * n;
-  case INT64: case UINT64: case DOUBLE: case COMPLEX64: return 8 * n;
-  case COMPLEX128: return 16 * n;
-  case UINT4: case INT4: case FLOAT4E2M1: return (n + 1) / 2;
-  default: return -1;
+  case FLOAT:
+  case INT32:
+  case UINT32:
+    return 4 * n;
+  case UINT8:
+  case INT8:
+  case BOOL:
+  case FLOAT8E4M3FN:
+  case FLOAT8E4M3FNUZ:
+  case FLOAT8E5M2:
+  case FLOAT8E5M2FNUZ:
+  case FLOAT8E8M0:
+    return n;
+  case UINT16:
+  case INT16:
+  case FLOAT16:
+  case BFLOAT16:
+    return 2 * n;
+  case INT64:
+  case UINT64:
+  case DOUBLE:
+  case COMPLEX64:
+    return 8 * n;
+  case COMPLEX128:
+    return 16 * n;
+  case UINT4:
+  case INT4:
+  case FLOAT4E2M1:
+    return (n + 1) / 2;
+  default:
+    return -1;
   }
 }
 

@@ -16,10 +16,10 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
-#include "mlir/IR/Verifier.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
@@ -42,9 +42,9 @@ struct ExportError {};
 
 /// Where a tensor's bytes come from.
 struct TensorSource {
-  ArrayRef<char> memory;      // dense_resource blob or converted dense
-  std::string owned;          // bytes converted from a DenseElementsAttr
-  std::string file;           // external source file
+  ArrayRef<char> memory; // dense_resource blob or converted dense
+  std::string owned;     // bytes converted from a DenseElementsAttr
+  std::string file;      // external source file
   int64_t offset = 0, length = 0;
   bool isFile = false;
   int64_t size() const { return isFile ? length : (int64_t)memory.size(); }
@@ -91,7 +91,8 @@ private:
       return "";
     auto it = names.find(v);
     if (it == names.end())
-      fail(user->getLoc(), "internal: a value used by an exported node has no name");
+      fail(user->getLoc(),
+           "internal: a value used by an exported node has no name");
     return it->second;
   }
 
@@ -170,7 +171,8 @@ void Exporter::exportType(Type type, ArrayAttr dims, ::onnx::TypeProto *out,
       continue;
     }
     if (dims)
-      if (auto s = llvm::dyn_cast<StringAttr>(dims[i]); s && !s.getValue().empty())
+      if (auto s = llvm::dyn_cast<StringAttr>(dims[i]);
+          s && !s.getValue().empty())
         d->set_dim_param(s.getValue().str());
   }
 }
@@ -211,7 +213,8 @@ TensorSource Exporter::tensorSource(Attribute value, Location loc,
     auto resolved = resolveExternalLocation(modelDir, ext.getLocation());
     if (!resolved)
       fail(loc, what + ": " + llvm::toString(resolved.takeError()));
-    if ((uint64_t)ext.getOffset() + (uint64_t)ext.getLength() > resolved->second)
+    if ((uint64_t)ext.getOffset() + (uint64_t)ext.getLength() >
+        resolved->second)
       fail(loc, what + ": external data runs past the end of '" +
                     ext.getLocation() + "'");
     src.isFile = true;
@@ -223,16 +226,14 @@ TensorSource Exporter::tensorSource(Attribute value, Location loc,
   if (auto res = llvm::dyn_cast<DenseResourceElementsAttr>(value)) {
     AsmResourceBlob *blob = res.getRawHandle().getBlob();
     if (!blob)
-      fail(loc, what + ": dense_resource blob '" +
-                    res.getRawHandle().getKey() + "' has no data");
+      fail(loc, what + ": dense_resource blob '" + res.getRawHandle().getKey() +
+                    "' has no data");
     src.memory = blob->getData();
-    int64_t expected =
-        rawByteSize(dataTypeFor(res.getType().getElementType()),
-                    res.getType().getNumElements());
+    int64_t expected = rawByteSize(dataTypeFor(res.getType().getElementType()),
+                                   res.getType().getNumElements());
     if ((int64_t)src.memory.size() != expected)
-      fail(loc, what + ": dense_resource blob has " +
-                    Twine(src.memory.size()) + " bytes, its type needs " +
-                    Twine(expected));
+      fail(loc, what + ": dense_resource blob has " + Twine(src.memory.size()) +
+                    " bytes, its type needs " + Twine(expected));
     return src;
   }
   auto dense = llvm::dyn_cast<DenseElementsAttr>(value);
@@ -303,8 +304,8 @@ static bool copyRange(int srcFd, off_t srcOff, int dstFd, off_t dstOff,
 
 static bool writeAll(int fd, const char *data, int64_t size, off_t offset) {
   while (size > 0) {
-    ssize_t w = ::pwrite(fd, data, (size_t)std::min<int64_t>(size, 1 << 30),
-                         offset);
+    ssize_t w =
+        ::pwrite(fd, data, (size_t)std::min<int64_t>(size, 1 << 30), offset);
     if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0)
@@ -340,8 +341,8 @@ void Exporter::writeExternal(const TensorSource &src, ::onnx::TensorProto *t,
     ok = writeAll(dataFile->FD, src.memory.data(), size, offset);
   }
   if (!ok)
-    fail(loc, "cannot write data file '" + dataPath + "': " +
-                  std::strerror(errno));
+    fail(loc,
+         "cannot write data file '" + dataPath + "': " + std::strerror(errno));
   dataOffset = offset + size;
   t->set_data_location(::onnx::TensorProto::EXTERNAL);
   auto add = [&](const char *k, const std::string &v) {
@@ -357,8 +358,8 @@ void Exporter::writeExternal(const TensorSource &src, ::onnx::TensorProto *t,
 void Exporter::exportTensor(Attribute value, StringRef name,
                             ::onnx::TensorProto *t, bool isInitializer,
                             Location loc) {
-  std::string what = (isInitializer ? "initializer '" : "tensor '") +
-                     name.str() + "'";
+  std::string what =
+      (isInitializer ? "initializer '" : "tensor '") + name.str() + "'";
   auto typed = llvm::dyn_cast<TypedAttr>(value);
   auto type = typed ? llvm::dyn_cast<RankedTensorType>(typed.getType())
                     : RankedTensorType();
@@ -383,8 +384,8 @@ void Exporter::exportTensor(Attribute value, StringRef name,
     external = src.isFile;
     break;
   case ExportOptions::Placement::Threshold:
-    external = isInitializer ? src.size() >= options.externalThreshold
-                             : src.isFile;
+    external =
+        isInitializer ? src.size() >= options.externalThreshold : src.isFile;
     break;
   case ExportOptions::Placement::Inline:
     external = false;
@@ -403,8 +404,8 @@ void Exporter::exportTensor(Attribute value, StringRef name,
   int fd = ::open(src.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   bool ok = fd >= 0;
   for (int64_t done = 0; ok && done < src.length;) {
-    ssize_t n = ::pread(fd, raw->data() + done, src.length - done,
-                        src.offset + done);
+    ssize_t n =
+        ::pread(fd, raw->data() + done, src.length - done, src.offset + done);
     if (n < 0 && errno == EINTR)
       continue;
     ok = n > 0;
@@ -480,7 +481,8 @@ void Exporter::exportAttribute(NodeOp node, StringRef name, Attribute value,
                "attribute '" + name.str() + "'");
   } else if (auto arr = llvm::dyn_cast<ArrayAttr>(value)) {
     auto all = [&](auto pred) { return llvm::all_of(arr, pred); };
-    if (arr.empty() || all([](Attribute e) { return llvm::isa<StringAttr>(e); })) {
+    if (arr.empty() ||
+        all([](Attribute e) { return llvm::isa<StringAttr>(e); })) {
       a->set_type(AP::STRINGS);
       for (Attribute e : arr)
         a->add_strings(llvm::cast<StringAttr>(e).getValue().str());
@@ -488,7 +490,9 @@ void Exporter::exportAttribute(NodeOp node, StringRef name, Attribute value,
       a->set_type(AP::GRAPHS);
       for (Attribute e : arr)
         subgraph(llvm::cast<SubgraphRefAttr>(e), a->add_graphs());
-    } else if (all([](Attribute e) { return llvm::isa<ElementsAttr, ExternalAttr>(e); })) {
+    } else if (all([](Attribute e) {
+                 return llvm::isa<ElementsAttr, ExternalAttr>(e);
+               })) {
       a->set_type(AP::TENSORS);
       for (Attribute e : arr)
         exportTensor(e, "", a->add_tensors(), false, loc);
@@ -594,8 +598,8 @@ void Exporter::exportGraph(Operation *graphOp, ::onnx::GraphProto *g) {
   for (BlockArgument arg : block.getArguments()) {
     unsigned i = arg.getArgNumber();
     StringRef stored = nameAt(argAttrs, i);
-    std::string name = uniqueName(stored.empty() ? ("input_" + Twine(i)).str()
-                                                 : stored.str());
+    std::string name =
+        uniqueName(stored.empty() ? ("input_" + Twine(i)).str() : stored.str());
     claim(name);
     inputNames.insert(name);
     names[arg] = name;
@@ -610,7 +614,8 @@ void Exporter::exportGraph(Operation *graphOp, ::onnx::GraphProto *g) {
   llvm::StringMap<Value> outputOwner;
   for (unsigned k = 0; k < ft.getNumResults(); ++k) {
     StringRef stored = nameAt(resAttrs, k);
-    std::string name = stored.empty() ? ("output_" + Twine(k)).str() : stored.str();
+    std::string name =
+        stored.empty() ? ("output_" + Twine(k)).str() : stored.str();
     Value v = ret.getOperand(k);
     auto it = names.find(v);
     bool alreadyNamed = it != names.end() && it->second == name;
@@ -738,7 +743,8 @@ void Exporter::exportGraph(Operation *graphOp, ::onnx::GraphProto *g) {
         out->set_doc_string(vi.getDocString().getValue().str());
     }
   }
-  if (auto qa = graphOp->getAttrOfType<ArrayAttr>(attr::kQuantizationAnnotation))
+  if (auto qa =
+          graphOp->getAttrOfType<ArrayAttr>(attr::kQuantizationAnnotation))
     for (Attribute a : qa)
       g->add_quantization_annotation()->ParseFromString(
           llvm::cast<ProtoAttr>(a).getBytes().str());
@@ -760,7 +766,8 @@ void Exporter::checkWithLibonnx(const ::onnx::ModelProto &model) {
       opset = o.version();
   if (opset > libonnxMaxOpset())
     return; // ONNX Runtime is the judge there (docs/onnx-dialect.md)
-  std::optional<std::string> finding = checkModelContained(model, ImportOptions());
+  std::optional<std::string> finding =
+      checkModelContained(model, ImportOptions());
   if (!finding)
     fail("the ONNX checker (libonnx) did not finish on the model to write");
   if (!finding->empty())
@@ -843,7 +850,8 @@ LogicalResult Exporter::run() {
       model.set_doc_string(s);
     if (int64_t v = i64(attr::kModelVersion, 0))
       model.set_model_version(v);
-    if (auto props = module->getAttrOfType<DictionaryAttr>(attr::kMetadataProps))
+    if (auto props =
+            module->getAttrOfType<DictionaryAttr>(attr::kMetadataProps))
       for (NamedAttribute p : props) {
         auto *e = model.add_metadata_props();
         e->set_key(p.getName().str());
@@ -878,7 +886,8 @@ LogicalResult Exporter::run() {
     }
     auto temp = llvm::sys::fs::TempFile::create(outPath + "-%%%%%%%%.tmp");
     if (!temp)
-      fail("cannot create '" + outPath + "': " + llvm::toString(temp.takeError()));
+      fail("cannot create '" + outPath +
+           "': " + llvm::toString(temp.takeError()));
     bool ok = model.SerializeToFileDescriptor(temp->FD);
     if (!ok) {
       consumeError(temp->discard());
@@ -887,7 +896,8 @@ LogicalResult Exporter::run() {
     if (dataFile) {
       if (llvm::Error e = dataFile->keep(dataPath)) {
         consumeError(temp->discard());
-        fail("cannot write '" + dataPath + "': " + llvm::toString(std::move(e)));
+        fail("cannot write '" + dataPath +
+             "': " + llvm::toString(std::move(e)));
       }
       dataFile.reset();
     }
@@ -901,7 +911,8 @@ LogicalResult Exporter::run() {
   } catch (const std::exception &e) {
     if (dataFile)
       consumeError(dataFile->discard());
-    emitError(module.getLoc()) << "internal error while exporting: " << e.what();
+    emitError(module.getLoc())
+        << "internal error while exporting: " << e.what();
     return failure();
   }
 }
@@ -912,8 +923,7 @@ LogicalResult mrope::onnx::exportOnnxModel(ModuleOp module, StringRef outPath,
   // would replace the device itself (as root).
   llvm::sys::fs::file_status status;
   if (!llvm::sys::fs::status(outPath, status) &&
-      llvm::sys::fs::exists(status) &&
-      !llvm::sys::fs::is_regular_file(status))
+      llvm::sys::fs::exists(status) && !llvm::sys::fs::is_regular_file(status))
     return emitError(module.getLoc())
            << "cannot write '" << outPath
            << "': it exists and is not a regular file (models are written to "
@@ -922,9 +932,9 @@ LogicalResult mrope::onnx::exportOnnxModel(ModuleOp module, StringRef outPath,
   return exporter.run();
 }
 
-LogicalResult mrope::onnx::exportOnnxModelToBuffer(ModuleOp module,
-                                                   std::string &bytes,
-                                                   const ExportOptions &options) {
+LogicalResult
+mrope::onnx::exportOnnxModelToBuffer(ModuleOp module, std::string &bytes,
+                                     const ExportOptions &options) {
   Exporter exporter(module, "model.onnx", options, &bytes);
   return exporter.run();
 }

@@ -18,10 +18,10 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
-#include "mlir/IR/Verifier.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -80,7 +80,8 @@ private:
   }
 
   // Types -------------------------------------------------------------------
-  Type convertType(const ::onnx::TypeProto &type, SmallVectorImpl<StringRef> *dims,
+  Type convertType(const ::onnx::TypeProto &type,
+                   SmallVectorImpl<StringRef> *dims,
                    std::vector<std::string> &dimStorage);
   Type convertValueInfoType(const ::onnx::ValueInfoProto &vi,
                             ArrayAttr &dimParams);
@@ -93,8 +94,8 @@ private:
   // Tensors and attributes --------------------------------------------------
   Attribute convertTensor(::onnx::TensorProto &tensor, StringRef what);
   Attribute convertAttribute(::onnx::AttributeProto &attr,
-                             const std::string &nodeLabel,
-                             Scope &scope, unsigned &nextRegion,
+                             const std::string &nodeLabel, Scope &scope,
+                             unsigned &nextRegion,
                              SmallVectorImpl<::onnx::GraphProto *> &graphs);
   Attribute opaque(StringRef kind, const google::protobuf::MessageLite &m) {
     return ProtoAttr::get(ctx, kind, m.SerializeAsString());
@@ -150,7 +151,8 @@ Type Importer::convertType(const ::onnx::TypeProto &type,
                            SmallVectorImpl<StringRef> *dims,
                            std::vector<std::string> &dimStorage) {
   auto makeOpaque = [&]() -> Type {
-    return mrope::onnx::OpaqueType::get(ctx, typeSummary(type), type.SerializeAsString());
+    return mrope::onnx::OpaqueType::get(ctx, typeSummary(type),
+                                        type.SerializeAsString());
   };
   if (type.value_case() != ::onnx::TypeProto::kTensorType ||
       !type.denotation().empty() ||
@@ -269,8 +271,8 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
            Twine(length) + " runs past the end of '" + location + "' (" +
            Twine(fileSize) + " bytes)");
     if (length != expected)
-      fail(label + ": external data size does not match its type: " +
-           sizeText(length));
+      fail(label +
+           ": external data size does not match its type: " + sizeText(length));
     return ExternalAttr::get(ctx, location, offset, length, type);
   }
 
@@ -349,10 +351,11 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
   }
   // A blob that owns the bytes moved out of the protobuf (no copy).
   auto *owned = new std::string(std::move(raw));
-  AsmResourceBlob blob(ArrayRef<char>(owned->data(), owned->size()),
-                       /*dataAlignment=*/alignof(uint64_t),
-                       [owned](void *, size_t, size_t) { delete owned; },
-                       /*dataIsMutable=*/false);
+  AsmResourceBlob blob(
+      ArrayRef<char>(owned->data(), owned->size()),
+      /*dataAlignment=*/alignof(uint64_t),
+      [owned](void *, size_t, size_t) { delete owned; },
+      /*dataIsMutable=*/false);
   std::string key = t.name().empty() ? std::string("tensor") : t.name();
   return DenseResourceElementsAttr::get(type, key, std::move(blob));
 }
@@ -371,10 +374,9 @@ void Importer::keepUnknownFields(const google::protobuf::Message &m,
   set(ProtoAttr::get(ctx, "unknown", bytes));
 }
 
-Attribute Importer::convertAttribute(::onnx::AttributeProto &a,
-                                     const std::string &nodeLabel,
-                                     Scope &scope, unsigned &nextRegion,
-                                     SmallVectorImpl<::onnx::GraphProto *> &graphs) {
+Attribute Importer::convertAttribute(
+    ::onnx::AttributeProto &a, const std::string &nodeLabel, Scope &scope,
+    unsigned &nextRegion, SmallVectorImpl<::onnx::GraphProto *> &graphs) {
   using AP = ::onnx::AttributeProto;
   if (!a.ref_attr_name().empty() || !a.doc_string().empty() ||
       a.GetReflection()->GetUnknownFields(a).field_count() != 0)
@@ -401,8 +403,8 @@ Attribute Importer::convertAttribute(::onnx::AttributeProto &a,
   case AP::TENSOR:
     if (!a.t().name().empty() || !a.t().doc_string().empty())
       return opaque("AttributeProto", a);
-    return convertTensor(*a.mutable_t(), "tensor attribute '" + a.name() +
-                                              "' of " + nodeLabel);
+    return convertTensor(*a.mutable_t(),
+                         "tensor attribute '" + a.name() + "' of " + nodeLabel);
   case AP::TENSORS: {
     if (a.tensors_size() == 0)
       return opaque("AttributeProto", a);
@@ -411,7 +413,8 @@ Attribute Importer::convertAttribute(::onnx::AttributeProto &a,
         return opaque("AttributeProto", a);
     SmallVector<Attribute> ts;
     for (auto &t : *a.mutable_tensors())
-      ts.push_back(convertTensor(t, "tensor attribute '" + a.name() + "' of " + nodeLabel));
+      ts.push_back(convertTensor(t, "tensor attribute '" + a.name() + "' of " +
+                                        nodeLabel));
     return b.getArrayAttr(ts);
   }
   case AP::GRAPH:
@@ -491,7 +494,8 @@ void Importer::importGraph(::onnx::GraphProto &g, Operation *graphOp,
       attrs.set(attr::kDocString, b.getStringAttr(in.doc_string()));
     inputTypes.push_back(t);
     argAttrs.push_back(attrs.getDictionary(ctx));
-    Value arg = block->addArgument(t, NameLoc::get(b.getStringAttr(in.name()), fileLoc));
+    Value arg = block->addArgument(
+        t, NameLoc::get(b.getStringAttr(in.name()), fileLoc));
     scope.values[in.name()] = arg;
   }
   llvm::StringMap<Type> declaredOutputs;
@@ -527,7 +531,8 @@ void Importer::importGraph(::onnx::GraphProto &g, Operation *graphOp,
     Type t = convertValueInfoType(vi, dims);
     vinfoAttrs.push_back(ValueInfoAttr::get(
         ctx, vi.name(), t, dims,
-        vi.doc_string().empty() ? StringAttr() : b.getStringAttr(vi.doc_string())));
+        vi.doc_string().empty() ? StringAttr()
+                                : b.getStringAttr(vi.doc_string())));
     vinfo.try_emplace(vi.name(), &vi);
   }
   if (!vinfoAttrs.empty())
@@ -544,7 +549,8 @@ void Importer::importGraph(::onnx::GraphProto &g, Operation *graphOp,
     auto init = InitializerOp::create(
         builder, NameLoc::get(b.getStringAttr(t.name()), fileLoc), type,
         b.getStringAttr(t.name()), value,
-        t.doc_string().empty() ? StringAttr() : b.getStringAttr(t.doc_string()));
+        t.doc_string().empty() ? StringAttr()
+                               : b.getStringAttr(t.doc_string()));
     scope.values.try_emplace(t.name(), init.getResult());
   }
   for (auto &st : *g.mutable_sparse_initializer()) {
@@ -586,9 +592,8 @@ void Importer::importGraph(::onnx::GraphProto &g, Operation *graphOp,
       qa.push_back(opaque("TensorAnnotation", q));
     graphOp->setAttr(attr::kQuantizationAnnotation, b.getArrayAttr(qa));
   }
-  keepUnknownFields(g, [&](Attribute a) {
-    graphOp->setAttr(attr::kUnknownFields, a);
-  });
+  keepUnknownFields(
+      g, [&](Attribute a) { graphOp->setAttr(attr::kUnknownFields, a); });
 }
 
 void Importer::importNodes(
@@ -676,7 +681,7 @@ void Importer::importNodes(
       for (int i = 0; i < numNodes; ++i)
         if (pending[i])
           fail(describe(g.node(i)) + ": is on a cycle (its inputs depend on "
-               "its own outputs)");
+                                     "its own outputs)");
     }
   }
 
@@ -711,7 +716,8 @@ void Importer::importNodes(
                  it2 != declaredOutputs.end() &&
                  !llvm::isa<UnknownType>(it2->second)) {
         t = it2->second;
-      } else if (auto it3 = inferred.find(out); !out.empty() && it3 != inferred.end()) {
+      } else if (auto it3 = inferred.find(out);
+                 !out.empty() && it3 != inferred.end()) {
         std::vector<std::string> storage;
         t = convertType(it3->second, nullptr, storage);
         // libonnx's guesses obey the same ceiling as declared shapes.
@@ -754,7 +760,8 @@ void Importer::importNodes(
     }
     if (!n.doc_string().empty())
       attrs.append("doc_string", b.getStringAttr(n.doc_string()));
-    keepUnknownFields(n, [&](Attribute a) { attrs.append(attr::kUnknownFields, a); });
+    keepUnknownFields(
+        n, [&](Attribute a) { attrs.append(attr::kUnknownFields, a); });
     // Attributes; GRAPH ones become regions.
     unsigned nextRegion = 0;
     SmallVector<::onnx::GraphProto *> graphs;
@@ -772,8 +779,8 @@ void Importer::importNodes(
       if (i && a.name() < n.attribute(i - 1).name())
         isSorted = false;
       attrOrder.push_back(b.getStringAttr(a.name()));
-      onnxAttrs.append(a.name(),
-                       convertAttribute(a, nodeLabel, scope, nextRegion, graphs));
+      onnxAttrs.append(
+          a.name(), convertAttribute(a, nodeLabel, scope, nextRegion, graphs));
     }
     if (!onnxAttrs.empty())
       attrs.append("attrs", onnxAttrs.getDictionary(ctx));
@@ -828,8 +835,8 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
         emitWarning(fileLoc) << "onnx checker (libonnx 1.12, best effort): "
                                 "did not run to the end";
       else if (!finding->empty())
-        emitWarning(fileLoc) << "onnx checker (libonnx 1.12, best effort): "
-                             << *finding;
+        emitWarning(fileLoc)
+            << "onnx checker (libonnx 1.12, best effort): " << *finding;
     }
     if (options.inferShapes)
       inferShapesContained(model, options, inferred);
@@ -850,7 +857,8 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
     setStr(attr::kDomain, model.domain());
     setStr(attr::kDocString, model.doc_string());
     if (model.model_version())
-      m->setAttr(attr::kModelVersion, b.getI64IntegerAttr(model.model_version()));
+      m->setAttr(attr::kModelVersion,
+                 b.getI64IntegerAttr(model.model_version()));
     if (model.metadata_props_size()) {
       NamedAttrList props;
       for (const auto &p : model.metadata_props()) {
@@ -872,14 +880,16 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
         ts.push_back(opaque("TrainingInfoProto", t));
       m->setAttr(attr::kTrainingInfo, b.getArrayAttr(ts));
     }
-    keepUnknownFields(model, [&](Attribute a) { m->setAttr(attr::kUnknownFields, a); });
+    keepUnknownFields(
+        model, [&](Attribute a) { m->setAttr(attr::kUnknownFields, a); });
     if (!modelDir.empty())
       m->setAttr(attr::kModelDir, b.getStringAttr(modelDir));
 
     OpBuilder builder(ctx);
     builder.setInsertionPointToEnd(m.getBody());
     OperationState state(fileLoc, GraphOp::getOperationName());
-    state.addAttribute(SymbolTable::getSymbolAttrName(), b.getStringAttr("main"));
+    state.addAttribute(SymbolTable::getSymbolAttrName(),
+                       b.getStringAttr("main"));
     state.addRegion();
     Operation *graph = builder.create(state);
     Scope scope;
@@ -923,7 +933,8 @@ FailureOr<OwningOpRef<ModuleOp>> mrope::onnx::importOnnxModelFromBuffer(
       return emitError(loc)
              << "file is over 2 GB, which protobuf cannot parse as one "
                 "message; keep the weights in external data";
-    google::protobuf::io::ArrayInputStream input(bytes.data(), (int)bytes.size());
+    google::protobuf::io::ArrayInputStream input(bytes.data(),
+                                                 (int)bytes.size());
     google::protobuf::io::CodedInputStream coded(&input);
     coded.SetTotalBytesLimit(INT_MAX);
     coded.SetRecursionLimit(100);

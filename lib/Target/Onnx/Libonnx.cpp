@@ -1,8 +1,8 @@
 //===- Libonnx.cpp - libonnx's shape inference and checker, contained -----===//
 #include "Libonnx.h"
 
-#include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
@@ -201,7 +201,8 @@ static ::onnx::ModelProto trimmedCopy(const ::onnx::ModelProto &model) {
 }
 
 int64_t mrope::onnx::detail::libonnxMaxOpset() {
-  const auto &map = ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  const auto &map =
+      ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
   auto it = map.find("");
   return it == map.end() ? 0 : it->second.second;
 }
@@ -241,8 +242,9 @@ void mrope::onnx::detail::inferShapesContained(
   collect(result);
 }
 
-std::optional<std::string> mrope::onnx::detail::checkModelContained(
-    const ::onnx::ModelProto &model, const ImportOptions &options) {
+std::optional<std::string>
+mrope::onnx::detail::checkModelContained(const ::onnx::ModelProto &model,
+                                         const ImportOptions &options) {
   ::onnx::ModelProto copy = trimmedCopy(model);
   auto check = [&]() -> std::optional<std::string> {
     try {

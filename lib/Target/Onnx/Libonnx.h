@@ -1,4 +1,5 @@
-//===- Libonnx.h - libonnx's shape inference and checker, contained -*- C++ -*-===//
+//===- Libonnx.h - libonnx's shape inference and checker, contained -*- C++
+//-*-===//
 //
 // libonnx 1.12 is trusted with nothing: its shape inference and checker run
 // on a validated, trimmed copy of the model, in a child process under a

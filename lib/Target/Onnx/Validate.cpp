@@ -19,7 +19,9 @@ using ::onnx::ModelProto;
 using ::onnx::NodeProto;
 using ::onnx::TensorProto;
 
-bool isDefaultDomain(const std::string &d) { return d.empty() || d == "ai.onnx"; }
+bool isDefaultDomain(const std::string &d) {
+  return d.empty() || d == "ai.onnx";
+}
 
 std::string limitText(int64_t v) {
   // Powers of two read better as 2^k.
@@ -58,22 +60,43 @@ std::string dimsProblem(llvm::ArrayRef<int64_t> shape,
 /// the importer appends per value), 0 for types without a typed field.
 int64_t typedBytesPerValue(int32_t dt) {
   switch (dt) {
-  case FLOAT: case INT32: case UINT32: return 4;
-  case COMPLEX64: return 4; // two floats per element, 4 bytes each
-  case DOUBLE: case INT64: case UINT64: return 8;
-  case COMPLEX128: return 8;
-  case INT16: case UINT16: case FLOAT16: case BFLOAT16: return 2;
-  default: return 1; // 8-bit types, bool, packed 4-bit: one byte per int32
+  case FLOAT:
+  case INT32:
+  case UINT32:
+    return 4;
+  case COMPLEX64:
+    return 4; // two floats per element, 4 bytes each
+  case DOUBLE:
+  case INT64:
+  case UINT64:
+    return 8;
+  case COMPLEX128:
+    return 8;
+  case INT16:
+  case UINT16:
+  case FLOAT16:
+  case BFLOAT16:
+    return 2;
+  default:
+    return 1; // 8-bit types, bool, packed 4-bit: one byte per int32
   }
 }
 
 int64_t typedCount(const TensorProto &t) {
   switch (t.data_type()) {
-  case FLOAT: case COMPLEX64: return t.float_data_size();
-  case DOUBLE: case COMPLEX128: return t.double_data_size();
-  case INT64: return t.int64_data_size();
-  case UINT32: case UINT64: return t.uint64_data_size();
-  default: return t.int32_data_size();
+  case FLOAT:
+  case COMPLEX64:
+    return t.float_data_size();
+  case DOUBLE:
+  case COMPLEX128:
+    return t.double_data_size();
+  case INT64:
+    return t.int64_data_size();
+  case UINT32:
+  case UINT64:
+    return t.uint64_data_size();
+  default:
+    return t.int32_data_size();
   }
 }
 
@@ -243,8 +266,7 @@ private:
     if (!a)
       fail(describeNode(n) + ": has no '" + name.str() + "' graph attribute");
     if (a->type() != AttributeProto::GRAPH || !a->has_g())
-      fail(describeNode(n) + ": attribute '" + name.str() +
-           "' is not a graph");
+      fail(describeNode(n) + ": attribute '" + name.str() + "' is not a graph");
   }
 
   /// A constant shape-like operand: int64, every value within [lowest,
@@ -405,9 +427,8 @@ mrope::onnx::detail::checkOpsetImports(const ModelProto &model,
                    (domain.empty() ? std::string("the default domain ('' or "
                                                  "'ai.onnx')")
                                    : "domain '" + domain + "'") +
-                   " twice (versions " +
-                   llvm::Twine(it->second) + " and " + llvm::Twine(o.version()) +
-                   ")");
+                   " twice (versions " + llvm::Twine(it->second) + " and " +
+                   llvm::Twine(o.version()) + ")");
     if (domain.empty())
       version = o.version();
     else if (o.version() <= 0)

@@ -33,9 +33,9 @@ struct RopeLaunchShape {
 };
 
 /// Computes the launch shape for `op`, or fails with the reason in `why`.
-mlir::FailureOr<RopeLaunchShape> chooseRopeLaunchShape(rope::ApplyOp op,
-                                                      const RopeToGPUOptions &options,
-                                                      std::string &why);
+mlir::FailureOr<RopeLaunchShape>
+chooseRopeLaunchShape(rope::ApplyOp op, const RopeToGPUOptions &options,
+                      std::string &why);
 
 /// Replaces the in-place (memref) `op` by one gpu.launch (see the pass
 /// description in Passes.td). Fails with the reason in `why`, leaving the IR

@@ -75,8 +75,9 @@ static LogicalResult verifyGraphLike(Operation *op, FunctionType type,
       if (!arr || !llvm::all_of(arr, [](Attribute e) {
             return llvm::isa<StringAttr>(e);
           }))
-        return op->emitOpError() << what << " " << i
-                                 << ": onnx.dim_params must be an array of strings";
+        return op->emitOpError()
+               << what << " " << i
+               << ": onnx.dim_params must be an array of strings";
       auto shaped = llvm::dyn_cast<RankedTensorType>(types[i]);
       if (!shaped || shaped.getRank() != (int64_t)arr.size())
         return op->emitOpError()
@@ -182,8 +183,7 @@ void GraphOp::setInputType(unsigned i, Type type, ArrayRef<StringRef> dims) {
 void GraphOp::setOutputType(unsigned i, Type type, ArrayRef<StringRef> dims) {
   SmallVector<Type> results(getResultTypes());
   results[i] = type;
-  setFunctionType(
-      FunctionType::get(getContext(), getArgumentTypes(), results));
+  setFunctionType(FunctionType::get(getContext(), getArgumentTypes(), results));
   if (dims.empty())
     removeResultAttr(i, StringAttr::get(getContext(), attr::kDimParams));
   else
@@ -199,8 +199,7 @@ BlockArgument GraphOp::addInput(StringRef name, Type type,
   if (!dims.empty())
     attrs.push_back(
         b.getNamedAttr(attr::kDimParams, getDimParamsAttr(getContext(), dims)));
-  if (failed(insertArgument(index, type, b.getDictionaryAttr(attrs),
-                            getLoc())))
+  if (failed(insertArgument(index, type, b.getDictionaryAttr(attrs), getLoc())))
     return nullptr;
   return getBodyBlock().getArgument(index);
 }
@@ -237,9 +236,9 @@ ParseResult SubgraphOp::parse(OpAsmParser &parser, OperationState &result) {
   Builder &b = parser.getBuilder();
   result.addAttribute(getFunctionTypeAttrName(result.name),
                       TypeAttr::get(b.getFunctionType(argTypes, resultTypes)));
-  call_interface_impl::addArgAndResultAttrs(
-      b, result, args, resultAttrs, getArgAttrsAttrName(result.name),
-      getResAttrsAttrName(result.name));
+  call_interface_impl::addArgAndResultAttrs(b, result, args, resultAttrs,
+                                            getArgAttrsAttrName(result.name),
+                                            getResAttrsAttrName(result.name));
   if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
     return failure();
   Region *body = result.addRegion();
@@ -530,8 +529,7 @@ LogicalResult InitializerOp::verify() {
   if (auto elements = llvm::dyn_cast<ElementsAttr>(value)) {
     if (elements.getType() != getType())
       return emitOpError("value type ")
-             << elements.getType() << " differs from result type "
-             << getType();
+             << elements.getType() << " differs from result type " << getType();
     return success();
   }
   if (auto ext = llvm::dyn_cast<ExternalAttr>(value)) {
@@ -596,18 +594,17 @@ static std::optional<DenseElementsAttr> fromExternal(ExternalAttr ext,
     if (auto dir = module->getAttrOfType<StringAttr>(attr::kModelDir))
       path = dir.getValue();
   llvm::sys::path::append(path, ext.getLocation());
-  auto buf = llvm::MemoryBuffer::getFileSlice(path, ext.getLength(),
-                                              ext.getOffset(),
-                                              /*IsVolatile=*/false);
+  auto buf =
+      llvm::MemoryBuffer::getFileSlice(path, ext.getLength(), ext.getOffset(),
+                                       /*IsVolatile=*/false);
   if (!buf)
     return std::nullopt;
   StringRef data = (*buf)->getBuffer();
   return fromOnnxBytes(type, ArrayRef<char>(data.data(), data.size()));
 }
 
-static std::optional<DenseElementsAttr> fromTensorAttr(Attribute a,
-                                                       Operation *anchor,
-                                                       int64_t maxElements) {
+static std::optional<DenseElementsAttr>
+fromTensorAttr(Attribute a, Operation *anchor, int64_t maxElements) {
   if (auto typed = llvm::dyn_cast_or_null<TypedAttr>(a))
     if (auto st = llvm::dyn_cast<ShapedType>(typed.getType()))
       if (!st.hasStaticShape() || st.getNumElements() > maxElements)
@@ -642,8 +639,8 @@ mrope::onnx::getConstantValue(Value value, int64_t maxElements) {
     return DenseElementsAttr::get(
         RankedTensorType::get({}, IntegerType::get(ctx, 64)), *i);
   if (auto f = node.getFloatAttr("value_float"))
-    return DenseElementsAttr::get(RankedTensorType::get({}, Float32Type::get(ctx)),
-                                  *f);
+    return DenseElementsAttr::get(
+        RankedTensorType::get({}, Float32Type::get(ctx)), *f);
   if (auto is = node.getIntsAttr("value_ints"))
     return DenseElementsAttr::get(
         RankedTensorType::get({(int64_t)is->size()}, IntegerType::get(ctx, 64)),

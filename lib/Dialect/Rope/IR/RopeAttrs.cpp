@@ -33,9 +33,9 @@ void RopeDialect::registerAttributes() {
 //===----------------------------------------------------------------------===//
 
 template <typename EnumT>
-static ParseResult parseEnumKeyword(AsmParser &parser, StringRef key,
-                                    std::optional<EnumT> (*symbolize)(StringRef),
-                                    EnumT &out) {
+static ParseResult
+parseEnumKeyword(AsmParser &parser, StringRef key,
+                 std::optional<EnumT> (*symbolize)(StringRef), EnumT &out) {
   SMLoc loc = parser.getCurrentLocation();
   StringRef word;
   if (parser.parseKeyword(&word))
@@ -84,9 +84,9 @@ Attribute SemanticsAttr::parse(AsmParser &parser, Type) {
     if (key == "freqs")
       return parseEnumKeyword<FreqIndex>(parser, key, symbolizeFreqIndex,
                                          freqs);
-    return parser.emitError(loc)
-           << "unknown key '" << key
-           << "' (expected sections, rotary_dim, theta, layout, order or freqs)";
+    return parser.emitError(loc) << "unknown key '" << key
+                                 << "' (expected sections, rotary_dim, theta, "
+                                    "layout, order or freqs)";
   };
 
   SMLoc loc = parser.getCurrentLocation();
@@ -100,8 +100,7 @@ Attribute SemanticsAttr::parse(AsmParser &parser, Type) {
   }
   return parser.getChecked<SemanticsAttr>(loc, parser.getContext(), sections,
                                           *rotaryDim, llvm::APFloat(*theta),
-                                          layout, order,
-                                          freqs);
+                                          layout, order, freqs);
 }
 
 void SemanticsAttr::print(AsmPrinter &printer) const {
@@ -121,8 +120,7 @@ void SemanticsAttr::print(AsmPrinter &printer) const {
 LogicalResult
 SemanticsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                       ArrayRef<int64_t> sections, int64_t rotaryDim,
-                      llvm::APFloat thetaValue, PairLayout,
-                      SectionOrder order,
+                      llvm::APFloat thetaValue, PairLayout, SectionOrder order,
                       FreqIndex freqs) {
   if (sections.empty())
     return emitError() << "sections must name at least one position axis";
@@ -136,8 +134,8 @@ SemanticsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   int64_t sum = std::accumulate(sections.begin(), sections.end(), int64_t{0});
   if (sum != rotaryDim / 2)
     return emitError() << "sections sum to " << sum
-                       << " frequencies but rotary_dim " << rotaryDim
-                       << " has " << rotaryDim / 2;
+                       << " frequencies but rotary_dim " << rotaryDim << " has "
+                       << rotaryDim / 2;
   double theta = thetaValue.convertToDouble();
   if (!(theta > 0.0) || !std::isfinite(theta))
     return emitError() << "theta must be a positive finite number, got "
@@ -149,9 +147,9 @@ SemanticsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     // Axis a > 0 owns frequencies a, a + A, ..., a + (n_a - 1) * A.
     for (int64_t a = 1; a < numAxes; ++a)
       if (a + (sections[a] - 1) * numAxes >= sum)
-        return emitError() << "interleaved section " << a << " ("
-                           << sections[a] << " frequencies) does not fit in "
-                           << sum << " frequencies";
+        return emitError() << "interleaved section " << a << " (" << sections[a]
+                           << " frequencies) does not fit in " << sum
+                           << " frequencies";
   }
   if (freqs == FreqIndex::per_section) {
     if (order != SectionOrder::contiguous)

@@ -55,8 +55,7 @@ static LogicalResult verifyPositions(Operation *op, ShapedType positions,
       return op->emitOpError()
              << "positions are [B, S] (one position axis) but the semantics "
                 "has "
-             << numAxes << " axes; pass positions as [" << numAxes
-             << ", B, S]";
+             << numAxes << " axes; pass positions as [" << numAxes << ", B, S]";
     shape = shape.drop_front(0);
   } else if (shape.size() == 3) {
     if (!compatible(shape[0], numAxes))
@@ -83,9 +82,9 @@ static LogicalResult verifyFreqTable(Operation *op, Value invFreq,
     return success();
   int64_t n = cast<ShapedType>(invFreq.getType()).getDimSize(0);
   if (!compatible(n, semantics.getTableSize()))
-    return op->emitOpError() << "frequency table has " << n
-                             << " entries but the semantics needs "
-                             << semantics.getTableSize();
+    return op->emitOpError()
+           << "frequency table has " << n << " entries but the semantics needs "
+           << semantics.getTableSize();
   return success();
 }
 
@@ -93,10 +92,11 @@ static LogicalResult verifyFreqTable(Operation *op, Value invFreq,
 // ApplyOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult ApplyOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location>, ValueRange operands,
-    DictionaryAttr attributes, OpaqueProperties properties, RegionRange regions,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+ApplyOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                          ValueRange operands, DictionaryAttr attributes,
+                          OpaqueProperties properties, RegionRange regions,
+                          SmallVectorImpl<Type> &inferredReturnTypes) {
   ApplyOp::Adaptor adaptor(operands, attributes, properties, regions);
   for (Value input : adaptor.getInputs())
     if (isa<RankedTensorType>(input.getType()))
@@ -208,20 +208,21 @@ LogicalResult RotateOp::verify() {
                          << table.getRank();
   int64_t rotary = table.getDimSize(2);
   if (!ShapedType::isDynamic(rotary) && rotary % 2 != 0)
-    return emitOpError() << "tables have an odd number of channels ("
-                         << rotary << "); rotations act on pairs";
+    return emitOpError() << "tables have an odd number of channels (" << rotary
+                         << "); rotations act on pairs";
   if (!compatible(rotary, x.getDimSize(3)) && rotary > x.getDimSize(3))
     return emitOpError() << "tables have " << rotary
                          << " channels but the head dim is only "
                          << x.getDimSize(3);
   // A batch of one in the tables broadcasts over the batch.
-  if (!(table.getDimSize(0) == 1 || compatible(table.getDimSize(0), x.getDimSize(0))) ||
+  if (!(table.getDimSize(0) == 1 ||
+        compatible(table.getDimSize(0), x.getDimSize(0))) ||
       !compatible(table.getDimSize(1), x.getDimSize(2)))
     return emitOpError() << "tables cover batch x seq "
                          << dimStr(table.getDimSize(0)) << "x"
-                         << dimStr(table.getDimSize(1))
-                         << " but the input has " << dimStr(x.getDimSize(0))
-                         << "x" << dimStr(x.getDimSize(2));
+                         << dimStr(table.getDimSize(1)) << " but the input has "
+                         << dimStr(x.getDimSize(0)) << "x"
+                         << dimStr(x.getDimSize(2));
   return success();
 }
 
@@ -249,14 +250,13 @@ LogicalResult MRopeIndexOp::verify() {
   int64_t batch = ids.getDimSize(0), seq = ids.getDimSize(1);
   if (Value mask = getAttentionMask()) {
     auto maskType = cast<RankedTensorType>(mask.getType());
-    if (maskType.getRank() != 2 ||
-        !compatible(maskType.getDimSize(0), batch) ||
+    if (maskType.getRank() != 2 || !compatible(maskType.getDimSize(0), batch) ||
         !compatible(maskType.getDimSize(1), seq))
       return emitOpError("attention_mask must have the shape of input_ids");
   }
-  for (auto [name, grid] : {std::pair<StringRef, Value>{"image_grid_thw",
-                                                        getImageGridThw()},
-                            {"video_grid_thw", getVideoGridThw()}}) {
+  for (auto [name, grid] :
+       {std::pair<StringRef, Value>{"image_grid_thw", getImageGridThw()},
+        {"video_grid_thw", getVideoGridThw()}}) {
     if (!grid)
       continue;
     auto type = cast<RankedTensorType>(grid.getType());

@@ -17,8 +17,7 @@ namespace {
 struct ApplyOpInterface
     : BufferizableOpInterface::ExternalModel<ApplyOpInterface, ApplyOp> {
   static bool isRotated(Operation *op, OpOperand &operand) {
-    return operand.getOperandNumber() <
-           cast<ApplyOp>(op).getInputs().size();
+    return operand.getOperandNumber() < cast<ApplyOp>(op).getInputs().size();
   }
 
   bool bufferizesToMemoryRead(Operation *, OpOperand &,

@@ -28,9 +28,9 @@ struct DecomposeApply : OpRewritePattern<ApplyOp> {
     auto tableType = RankedTensorType::get(
         {first.getDimSize(0), first.getDimSize(2), semantics.getRotaryDim()},
         first.getElementType());
-    auto cosSin = CosSinOp::create(rewriter, op.getLoc(), tableType, tableType,
-                                   op.getPositions(), op.getInvFreq(),
-                                   semantics);
+    auto cosSin =
+        CosSinOp::create(rewriter, op.getLoc(), tableType, tableType,
+                         op.getPositions(), op.getInvFreq(), semantics);
     auto layout = PairLayoutAttr::get(getContext(), semantics.getLayout());
     SmallVector<Value> rotated;
     for (Value input : op.getInputs())

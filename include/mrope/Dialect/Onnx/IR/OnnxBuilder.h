@@ -1,4 +1,5 @@
-//===- OnnxBuilder.h - emit ONNX nodes and constants into a graph -*- C++ -*-===//
+//===- OnnxBuilder.h - emit ONNX nodes and constants into a graph -*- C++
+//-*-===//
 //
 // What passes that write ONNX subgraphs share: nodes at the builder's
 // insertion point named like torch names them (`<prefix>/<OpType>`, then
@@ -57,8 +58,7 @@ public:
       name = base + "_" + std::to_string(i);
     mlir::OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&graph.getBodyBlock());
-    return InitializerOp::create(b, loc, value.getType(), name, value,
-                                 nullptr);
+    return InitializerOp::create(b, loc, value.getType(), name, value, nullptr);
   }
 
   mlir::NamedAttribute intAttr(llvm::StringRef name, int64_t value) {

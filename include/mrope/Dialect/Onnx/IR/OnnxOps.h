@@ -53,8 +53,10 @@ inline constexpr llvm::StringLiteral kUnknownFields = "onnx.unknown_fields";
 inline constexpr llvm::StringLiteral kName = "onnx.name";
 inline constexpr llvm::StringLiteral kDimParams = "onnx.dim_params";
 // On graphs.
-inline constexpr llvm::StringLiteral kSparseInitializers = "onnx.sparse_initializers";
-inline constexpr llvm::StringLiteral kQuantizationAnnotation = "onnx.quantization_annotation";
+inline constexpr llvm::StringLiteral kSparseInitializers =
+    "onnx.sparse_initializers";
+inline constexpr llvm::StringLiteral kQuantizationAnnotation =
+    "onnx.quantization_annotation";
 } // namespace attr
 
 /// The constant contents of `value` when it is defined by an

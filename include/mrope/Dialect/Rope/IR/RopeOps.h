@@ -9,8 +9,8 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
-#include "mrope/Dialect/Rope/IR/RopeAttrs.h"
 #include "mrope/Dialect/Rope/IR/QwenTokens.h"
+#include "mrope/Dialect/Rope/IR/RopeAttrs.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
 
 #define GET_OP_CLASSES
