@@ -382,11 +382,21 @@ FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
     positions = site.cosNode.getInputs()[1];
   else if (site.source == PositionSource::GetRopeIndex)
     positions = computedRows(site);
+  // rope.apply takes signless integers; ONNX's unsigned ones stay as nodes.
+  auto signless = [&](Value p) -> FailureOr<Value> {
+    auto elem = dyn_cast_or_null<IntegerType>(match::elementTypeOf(p));
+    if (elem && !elem.isSignless()) {
+      why = "its positions are unsigned integers, which rope.apply does not "
+            "take";
+      return failure();
+    }
+    return p;
+  };
   if (site.kind == PositionKind::TwoD) {
     positions = pairIndexOf(site, why);
     if (!positions)
       return failure();
-    return positions;
+    return signless(positions);
   }
   if (positions && match::isFloatTensor(positions) &&
       !isIntegralRange(positions)) {
@@ -411,7 +421,7 @@ FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
           " are typed otherwise)";
     return failure();
   }
-  return positions;
+  return signless(positions);
 }
 
 /// Whether every row p of the site's constant caches is what rope.apply
