@@ -90,9 +90,10 @@ static cl::opt<std::string> positionsMode(
 static cl::opt<std::string> emitMode(
     "emit",
     cl::desc("How the fixed RoPE is written: plain (default: standard ONNX "
-             "ops, opset 13+), ort (ONNX Runtime's com.microsoft "
-             "MRotaryEmbedding / RotaryEmbedding), onnx23 (RotaryEmbedding of "
-             "opset 23; the model must import opset 23 or newer)"),
+             "ops, opset 13+), ort (ONNX Runtime's "
+             "com.microsoft.RotaryEmbedding), onnx23 "
+             "(RotaryEmbedding of opset 23; the model must import opset 23 "
+             "or newer)"),
     cl::init("plain"), cl::cat(category));
 static cl::opt<bool> check("check",
                            cl::desc("Exit 3 when a bug is found (for CI)"),
