@@ -25,10 +25,6 @@ using namespace mrope;
 using namespace mrope::fix;
 using namespace mrope::match;
 
-/// Set by rope-raise on a vision tower's rope.apply (its [tokens, heads,
-/// dim] q/k viewed as [1, heads, tokens, dim]).
-static constexpr StringLiteral kVisionAttr = "mrope.vision";
-
 InFlightDiagnostic ApplySite::error() const {
   return mlir::emitError(const_cast<rope::ApplyOp &>(op).getLoc())
          << label << ": ";
@@ -38,7 +34,7 @@ InFlightDiagnostic ApplySite::error() const {
 /// tower's rank-3 [tokens, heads, dim] by a Transpose and an Unsqueeze (in
 /// either order) to [1, heads, tokens, dim].
 static bool isVisionApply(rope::ApplyOp op) {
-  if (op->hasAttr(kVisionAttr))
+  if (op->hasAttr(kRaisedVisionAttr))
     return true;
   return llvm::all_of(op.getInputs(), [](Value x) {
     // The rank-3 view may be the Transpose's result (its input may be

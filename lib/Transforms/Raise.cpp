@@ -252,6 +252,8 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
                                          inv, site.semantics);
       apply->setAttr(kRaisedSiteAttr, b.getI64IntegerAttr(index));
       apply->setAttr(kRaisedRotationsAttr, b.getArrayAttr(names));
+      if (group.front()->layout == HeadLayout::SHD)
+        apply->setAttr(kRaisedVisionAttr, b.getUnitAttr());
       if (failed(mlir::verify(apply)))
         return apply.emitError("rope-raise: the raised op of site ")
                << label << " does not verify";

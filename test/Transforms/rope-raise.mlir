@@ -373,7 +373,7 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
 // CHECK-NOT: onnx.node "Cos"
 // CHECK: %[[XT:.*]] = onnx.node "Transpose"(%x) {attrs = {perm = array<i64: 1, 0, 2>}{{.*}} -> tensor<2x6x8xf32>
 // CHECK: %[[X4:.*]] = onnx.node "Unsqueeze"(%[[XT]], %{{.*}}) {{.*}} -> tensor<1x2x6x8xf32>
-// CHECK: %[[R:.*]] = rope.apply %[[X4]] by %[[POS]] freqs %{{.*}} : tensor<1x2x6x8xf32> by tensor<2x1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2, 2], rotary_dim = 8, theta = 1.000000e+04, freqs = per_section>
+// CHECK: %[[R:.*]] = rope.apply %[[X4]] by %[[POS]] freqs %{{.*}} : tensor<1x2x6x8xf32> by tensor<2x1x?xi64> freqs tensor<2xf32> with #rope.semantics<sections = [2, 2], rotary_dim = 8, theta = 1.000000e+04, freqs = per_section> {mrope.rotations = [{{.*}}], mrope.site = 0 : i64, mrope.vision}
 // CHECK: %[[SQ:.*]] = onnx.node "Squeeze"(%[[R]], %{{.*}}) {{.*}} -> tensor<2x6x8xf32>
 // CHECK: %[[Y:.*]] = onnx.node "Transpose"(%[[SQ]]) {attrs = {perm = array<i64: 1, 0, 2>}{{.*}} -> tensor<6x2x8xf32>
 // CHECK: onnx.return %[[Y]]

@@ -1,5 +1,4 @@
-//===- OnnxMatchers.h - typed, null-safe access to ONNX graph values -*- C++
-//-*-===//
+//===- OnnxMatchers.h - null-safe access to ONNX values ---------*- C++ -*-===//
 //
 // The matcher layer the RoPE analysis is written against. Everything here
 // takes what a graph says about a value (its type, its constant contents,

@@ -1,5 +1,4 @@
-//===- RopeClassify.h - is a RoPE site right for its architecture -*- C++
-//-*-===//
+//===- RopeClassify.h - is a site right for its arch ------------*- C++ -*-===//
 #ifndef MROPE_ANALYSIS_ROPECLASSIFY_H
 #define MROPE_ANALYSIS_ROPECLASSIFY_H
 

@@ -1,5 +1,4 @@
-//===- CpuCompiler.h - rope kernels -> shared library with a C ABI -*- C++
-//-*-===//
+//===- CpuCompiler.h - rope kernels -> shared library -----------*- C++ -*-===//
 //
 // What `mrope-compile --target cpu` and `mrope-bench` share: build the kernel
 // module for the rotation one rope.apply describes (RopeKernel.h), lower it

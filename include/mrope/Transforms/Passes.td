@@ -61,11 +61,11 @@ def RopeRaise : Pass<"rope-raise", "::mlir::ModuleOp"> {
     (`rotary_dim` = its width) and the graph's own Concat re-joins the
     untouched channels.
 
-    Each op carries two discardable attributes naming its site (see
+    Each op carries discardable attributes naming its site (see
     `include/mrope/Transforms/RopeRaise.h`): `mrope.site` (i64, the site's
-    index in the order `rope-classify` reports sites) and `mrope.rotations`
+    index in the order `rope-classify` reports sites), `mrope.rotations`
     (the labels of the graph nodes whose outputs its results replace, in
-    result order).
+    result order) and, on a vision tower's rotations, `mrope.vision`.
 
     A site is left as it is, with a remark saying why, unless rope.apply
     provably computes what it computes: its tables reach every rotation only

@@ -1,5 +1,4 @@
-//===- RopeRaise.h - what rope-raise leaves on the ops it creates -*- C++
-//-*-===//
+//===- RopeRaise.h - marks rope-raise leaves on its ops ---------*- C++ -*-===//
 //
 // `rope-raise` turns every rotation of a RoPE site into `rope.apply` on
 // tensors inside the onnx.graph (q and k of one layer in one op). Each op
@@ -10,7 +9,9 @@
 //                    `rope-classify` reports sites in);
 //   mrope.rotations  array of strings: the labels of the graph nodes whose
 //                    rotated outputs the op's results replace (the q/k Add
-//                    nodes), one per result.
+//                    nodes), one per result;
+//   mrope.vision     unit: the rotations are a vision tower's [tokens, heads,
+//                    dim] q/k, which the op sees as [1, heads, tokens, dim].
 //
 // Both are discardable: passes that rewrite the op may drop them.
 //
@@ -27,6 +28,7 @@ namespace mrope {
 
 inline constexpr llvm::StringLiteral kRaisedSiteAttr = "mrope.site";
 inline constexpr llvm::StringLiteral kRaisedRotationsAttr = "mrope.rotations";
+inline constexpr llvm::StringLiteral kRaisedVisionAttr = "mrope.vision";
 
 /// The site index `rope-raise` put on `op`, if any.
 inline std::optional<int64_t> raisedSiteIndex(mlir::Operation *op) {

@@ -1,5 +1,4 @@
-//===- Libonnx.h - libonnx's shape inference and checker, contained -*- C++
-//-*-===//
+//===- Libonnx.h - libonnx, contained in a child process --------*- C++ -*-===//
 //
 // libonnx 1.12 is trusted with nothing: its shape inference and checker run
 // on a validated, trimmed copy of the model, in a child process under a

@@ -1,5 +1,4 @@
-//===- OnnxBuilder.h - emit ONNX nodes and constants into a graph -*- C++
-//-*-===//
+//===- OnnxBuilder.h - ONNX nodes and constants into a graph ----*- C++ -*-===//
 //
 // What passes that write ONNX subgraphs share: nodes at the builder's
 // insertion point named like torch names them (`<prefix>/<OpType>`, then
