@@ -191,25 +191,20 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   int64_t dyn = ShapedType::kDynamic;
   onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/positions",
                          "mrope_fix.positions");
-  auto node = [&](StringRef opType, Type type, ValueRange inputs,
-                  ArrayRef<NamedAttribute> attrs = {}) {
-    return emit.node(opType, type, inputs, attrs);
-  };
-  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
-    return emit.ints(values, shape);
-  };
   auto scalarType = RankedTensorType::get({}, i64);
   auto bsType = RankedTensorType::get({shape[1], shape[2]}, i64);
   Value seqLen, indexMask = mask;
   if (pastKey) {
     // The mask covers past and new tokens; the index wants the new ones.
-    Value idsShape = node("Shape", RankedTensorType::get({2}, i64), {ids});
-    seqLen = node("Gather", scalarType, {idsShape, ints({1}, {})},
-                  {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
-    Value start = node("Unsqueeze", RankedTensorType::get({1}, i64),
-                       {node("Neg", scalarType, {seqLen}), ints({0}, {1})});
-    indexMask = node("Slice", RankedTensorType::get({shape[1], dyn}, i64),
-                     {mask, start, ints({INT64_MAX}, {1}), ints({1}, {1})});
+    Value idsShape = emit.node("Shape", RankedTensorType::get({2}, i64), {ids});
+    seqLen = emit.node("Gather", scalarType, {idsShape, emit.ints({1}, {})},
+                       {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+    Value start = emit.node(
+        "Unsqueeze", RankedTensorType::get({1}, i64),
+        {emit.node("Neg", scalarType, {seqLen}), emit.ints({0}, {1})});
+    indexMask = emit.node(
+        "Slice", RankedTensorType::get({shape[1], dyn}, i64),
+        {mask, start, emit.ints({INT64_MAX}, {1}), emit.ints({1}, {1})});
   }
   auto index = rope::MRopeIndexOp::create(
       b, loc, RankedTensorType::get(shape, i64),
@@ -232,26 +227,30 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   Value pastDeltas =
       input("past_rope_deltas", RankedTensorType::get({shape[1], 1}, i64),
             {batch, ""});
-  Value pastShape = node("Shape", RankedTensorType::get({4}, i64), {pastKey});
-  Value pastLen = node("Gather", scalarType, {pastShape, ints({2}, {})},
-                       {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
-  Value steps = node("Range", RankedTensorType::get({shape[2]}, i64),
-                     {ints({0}, {}), seqLen, ints({1}, {})});
-  Value decode = node(
-      "Add", bsType,
-      {node("Add", RankedTensorType::get({shape[2]}, i64), {steps, pastLen}),
-       pastDeltas});
-  Value decode3 = node(
-      "Expand", RankedTensorType::get(shape, i64),
-      {node("Unsqueeze", RankedTensorType::get({1, shape[1], shape[2]}, i64),
-            {decode, ints({0}, {1})}),
-       ints({3, 1, 1}, {3})});
-  Value prefill = node("Equal", RankedTensorType::get({}, b.getI1Type()),
-                       {pastLen, ints({0}, {})});
-  Value positions = node("Where", RankedTensorType::get(shape, i64),
-                         {prefill, index.getPositions(), decode3});
-  Value deltas = node("Where", RankedTensorType::get({shape[1], 1}, i64),
-                      {prefill, index.getRopeDeltas(), pastDeltas});
+  Value pastShape =
+      emit.node("Shape", RankedTensorType::get({4}, i64), {pastKey});
+  Value pastLen =
+      emit.node("Gather", scalarType, {pastShape, emit.ints({2}, {})},
+                {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+  Value steps = emit.node("Range", RankedTensorType::get({shape[2]}, i64),
+                          {emit.ints({0}, {}), seqLen, emit.ints({1}, {})});
+  Value decode =
+      emit.node("Add", bsType,
+                {emit.node("Add", RankedTensorType::get({shape[2]}, i64),
+                           {steps, pastLen}),
+                 pastDeltas});
+  Value decode3 =
+      emit.node("Expand", RankedTensorType::get(shape, i64),
+                {emit.node("Unsqueeze",
+                           RankedTensorType::get({1, shape[1], shape[2]}, i64),
+                           {decode, emit.ints({0}, {1})}),
+                 emit.ints({3, 1, 1}, {3})});
+  Value prefill = emit.node("Equal", RankedTensorType::get({}, b.getI1Type()),
+                            {pastLen, emit.ints({0}, {})});
+  Value positions = emit.node("Where", RankedTensorType::get(shape, i64),
+                              {prefill, index.getPositions(), decode3});
+  Value deltas = emit.node("Where", RankedTensorType::get({shape[1], 1}, i64),
+                           {prefill, index.getRopeDeltas(), pastDeltas});
   graph.addOutput("rope_deltas", deltas, {batch, ""});
   result.changes.push_back(
       "positions computed in the graph: from input_ids, attention_mask and "
@@ -279,61 +278,59 @@ Value visionPositionsInGraph(onnx::GraphOp graph, Value gridThw,
   b.setInsertionPointToStart(&graph.getBodyBlock());
   onnx::OnnxBuilder emit(b, graph, loc, "mrope_fix/vision_positions",
                          "mrope_fix.vision");
-  auto node = [&](StringRef opType, Type type, ValueRange inputs,
-                  ArrayRef<NamedAttribute> attrs = {}) {
-    return emit.node(opType, type, inputs, attrs);
-  };
-  auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
-    return emit.ints(values, shape);
-  };
   auto axis = [&](int64_t a) {
     return b.getNamedAttr("axis", b.getI64IntegerAttr(a));
   };
-  Value zero = ints({0}, {}), one = ints({1}, {}), m = ints({merge}, {});
-  Value mm = ints({merge * merge}, {});
-  Value shape = node("Shape", RankedTensorType::get({dyn}, i64), {patchesOf});
-  Value n = node("Gather", scalarType, {shape, zero}, {axis(0)});
-  Value p = node("Range", vec, {zero, n, one});
+  Value zero = emit.ints({0}, {}), one = emit.ints({1}, {}),
+        m = emit.ints({merge}, {});
+  Value mm = emit.ints({merge * merge}, {});
+  Value shape =
+      emit.node("Shape", RankedTensorType::get({dyn}, i64), {patchesOf});
+  Value n = emit.node("Gather", scalarType, {shape, zero}, {axis(0)});
+  Value p = emit.node("Range", vec, {zero, n, one});
   auto column = [&](int64_t c) {
-    return node("Gather", perImage, {gridThw, ints({c}, {})}, {axis(1)});
+    return emit.node("Gather", perImage, {gridThw, emit.ints({c}, {})},
+                     {axis(1)});
   };
   Value t = column(0), h = column(1), w = column(2);
-  Value hw = node("Mul", perImage, {h, w});
-  Value count = node("Mul", perImage, {t, hw});
-  Value ends = node("CumSum", perImage, {count, zero});
-  Value starts = node("Sub", perImage, {ends, count});
-  Value endsRow = node("Unsqueeze", RankedTensorType::get({1, dyn}, i64),
-                       {ends, ints({0}, {1})});
-  Value pCol = node("Unsqueeze", RankedTensorType::get({patches, 1}, i64),
-                    {p, ints({1}, {1})});
-  Value done = node(
-      "Cast", RankedTensorType::get({patches, dyn}, i64),
-      {node("LessOrEqual", RankedTensorType::get({patches, dyn}, b.getI1Type()),
-            {endsRow, pCol})},
-      {b.getNamedAttr("to", b.getI64IntegerAttr(7))});
-  Value k = node("ReduceSum", vec, {done, ints({1}, {1})},
-                 {b.getNamedAttr("keepdims", b.getI64IntegerAttr(0))});
+  Value hw = emit.node("Mul", perImage, {h, w});
+  Value count = emit.node("Mul", perImage, {t, hw});
+  Value ends = emit.node("CumSum", perImage, {count, zero});
+  Value starts = emit.node("Sub", perImage, {ends, count});
+  Value endsRow = emit.node("Unsqueeze", RankedTensorType::get({1, dyn}, i64),
+                            {ends, emit.ints({0}, {1})});
+  Value pCol = emit.node("Unsqueeze", RankedTensorType::get({patches, 1}, i64),
+                         {p, emit.ints({1}, {1})});
+  Value done =
+      emit.node("Cast", RankedTensorType::get({patches, dyn}, i64),
+                {emit.node("LessOrEqual",
+                           RankedTensorType::get({patches, dyn}, b.getI1Type()),
+                           {endsRow, pCol})},
+                {b.getNamedAttr("to", b.getI64IntegerAttr(7))});
+  Value k = emit.node("ReduceSum", vec, {done, emit.ints({1}, {1})},
+                      {b.getNamedAttr("keepdims", b.getI64IntegerAttr(0))});
   auto at = [&](Value perImageValue) {
-    return node("Gather", vec, {perImageValue, k}, {axis(0)});
+    return emit.node("Gather", vec, {perImageValue, k}, {axis(0)});
   };
-  Value r = node("Mod", vec, {node("Sub", vec, {p, at(starts)}), at(hw)});
-  Value block = node("Div", vec, {r, mm});
-  Value e = node("Mod", vec, {r, mm});
-  Value blocksPerRow = node("Div", vec, {at(w), m});
-  Value hpos =
-      node("Add", vec,
-           {node("Mul", vec, {node("Div", vec, {block, blocksPerRow}), m}),
-            node("Div", vec, {e, m})});
-  Value wpos =
-      node("Add", vec,
-           {node("Mul", vec, {node("Mod", vec, {block, blocksPerRow}), m}),
-            node("Mod", vec, {e, m})});
+  Value r =
+      emit.node("Mod", vec, {emit.node("Sub", vec, {p, at(starts)}), at(hw)});
+  Value block = emit.node("Div", vec, {r, mm});
+  Value e = emit.node("Mod", vec, {r, mm});
+  Value blocksPerRow = emit.node("Div", vec, {at(w), m});
+  Value hpos = emit.node(
+      "Add", vec,
+      {emit.node("Mul", vec, {emit.node("Div", vec, {block, blocksPerRow}), m}),
+       emit.node("Div", vec, {e, m})});
+  Value wpos = emit.node(
+      "Add", vec,
+      {emit.node("Mul", vec, {emit.node("Mod", vec, {block, blocksPerRow}), m}),
+       emit.node("Mod", vec, {e, m})});
   auto col = RankedTensorType::get({patches, 1}, i64);
-  Value axes1 = ints({1}, {1});
-  return node("Concat", RankedTensorType::get({patches, 2}, i64),
-              {node("Unsqueeze", col, {hpos, axes1}),
-               node("Unsqueeze", col, {wpos, axes1})},
-              {axis(1)});
+  Value axes1 = emit.ints({1}, {1});
+  return emit.node("Concat", RankedTensorType::get({patches, 2}, i64),
+                   {emit.node("Unsqueeze", col, {hpos, axes1}),
+                    emit.node("Unsqueeze", col, {wpos, axes1})},
+                   {axis(1)});
 }
 
 } // namespace

@@ -100,33 +100,31 @@ int64_t typedCount(const TensorProto &t) {
   }
 }
 
+/// Appends the little-endian `T`s of `raw` (whole elements only).
+template <typename T>
+void appendRaw(const std::string &raw, std::vector<int64_t> &out) {
+  for (size_t i = 0; i + sizeof(T) <= raw.size(); i += sizeof(T)) {
+    T v;
+    std::memcpy(&v, raw.data() + i, sizeof(T));
+    out.push_back(v);
+  }
+}
+
 /// Integer values of a (checked) int32/int64 tensor, or none.
 std::optional<std::vector<int64_t>> intValues(const TensorProto &t) {
   if (t.data_location() == TensorProto::EXTERNAL)
     return std::nullopt;
   std::vector<int64_t> out;
   if (t.data_type() == INT64) {
-    if (t.has_raw_data()) {
-      const std::string &raw = t.raw_data();
-      for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
-        int64_t v;
-        std::memcpy(&v, raw.data() + i, 8);
-        out.push_back(v);
-      }
-    } else {
+    if (t.has_raw_data())
+      appendRaw<int64_t>(t.raw_data(), out);
+    else
       out.assign(t.int64_data().begin(), t.int64_data().end());
-    }
   } else if (t.data_type() == INT32) {
-    if (t.has_raw_data()) {
-      const std::string &raw = t.raw_data();
-      for (size_t i = 0; i + 4 <= raw.size(); i += 4) {
-        int32_t v;
-        std::memcpy(&v, raw.data() + i, 4);
-        out.push_back(v);
-      }
-    } else {
+    if (t.has_raw_data())
+      appendRaw<int32_t>(t.raw_data(), out);
+    else
       out.assign(t.int32_data().begin(), t.int32_data().end());
-    }
   } else {
     return std::nullopt;
   }
