@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "mrope/Target/Onnx/Export.h"
 #include "Common.h"
+#include "DataFile.h"
 #include "Libonnx.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 
@@ -18,18 +19,21 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <onnx/onnx_pb.h>
 
 #include <cerrno>
 #include <climits>
 #include <fcntl.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace mlir;
@@ -104,8 +108,7 @@ private:
   TensorSource tensorSource(Attribute value, Location loc, StringRef what);
   void exportTensor(Attribute value, StringRef name, ::onnx::TensorProto *t,
                     bool isInitializer, Location loc);
-  void writeExternal(const TensorSource &src, ::onnx::TensorProto *t,
-                     Location loc);
+  void writeExternal(TensorSource &src, ::onnx::TensorProto *t);
   int64_t tensorBytes(Attribute value);
 
   // Graphs -----------------------------------------------------------------
@@ -130,8 +133,18 @@ private:
   llvm::StringMap<unsigned> nodeNameCounters;
   llvm::StringMap<unsigned> counters;
   DenseMap<Value, std::string> names;
-  std::optional<llvm::sys::fs::TempFile> dataFile;
-  uint64_t dataOffset = 0;
+  DataFileWriter data;
+  // Written to temporaries, renamed into place once both are complete.
+  std::optional<llvm::sys::fs::TempFile> dataFile, modelFile;
+  void discardTemporaries() {
+    if (options.precopy) // it may be writing to the data file taken from it
+      options.precopy->wait();
+    for (auto *temp : {&dataFile, &modelFile})
+      if (*temp) {
+        consumeError((*temp)->discard());
+        temp->reset();
+      }
+  }
 };
 
 } // namespace
@@ -263,96 +276,11 @@ TensorSource Exporter::tensorSource(Attribute value, Location loc,
   return src;
 }
 
-/// Copies `length` bytes from `srcFd` at `srcOff` to `dstFd` at `dstOff`.
-static bool copyRange(int srcFd, off_t srcOff, int dstFd, off_t dstOff,
-                      int64_t length) {
-  int64_t left = length;
-  while (left > 0) {
-    ssize_t n = ::copy_file_range(srcFd, &srcOff, dstFd, &dstOff,
-                                  (size_t)std::min<int64_t>(left, 1 << 30), 0);
-    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-                  errno == EOPNOTSUPP))
-      break;
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    left -= n;
-  }
-  std::vector<char> buf(1 << 20);
-  while (left > 0) {
-    ssize_t n = ::pread(srcFd, buf.data(),
-                        (size_t)std::min<int64_t>(left, buf.size()), srcOff);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(dstFd, buf.data() + done, n - done, dstOff);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        return false;
-      done += w;
-      dstOff += w;
-    }
-    srcOff += n;
-    left -= n;
-  }
-  return true;
-}
-
-static bool writeAll(int fd, const char *data, int64_t size, off_t offset) {
-  while (size > 0) {
-    ssize_t w =
-        ::pwrite(fd, data, (size_t)std::min<int64_t>(size, 1 << 30), offset);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return false;
-    data += w;
-    size -= w;
-    offset += w;
-  }
-  return true;
-}
-
-void Exporter::writeExternal(const TensorSource &src, ::onnx::TensorProto *t,
-                             Location loc) {
-  if (!dataFile) {
-    auto temp = llvm::sys::fs::TempFile::create(dataPath + "-%%%%%%%%.tmp");
-    if (!temp)
-      fail(loc, "cannot create data file next to '" + dataPath +
-                    "': " + llvm::toString(temp.takeError()));
-    dataFile.emplace(std::move(*temp));
-  }
-  int64_t size = src.size();
-  uint64_t align = size >= (1 << 20) ? 4096 : 64;
-  uint64_t offset = (dataOffset + align - 1) / align * align;
-  bool ok;
-  if (src.isFile) {
-    int fd = ::open(src.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-      fail(loc, "cannot open external data '" + src.file +
-                    "': " + std::strerror(errno));
-    ok = copyRange(fd, src.offset, dataFile->FD, offset, size);
-    ::close(fd);
-  } else {
-    ok = writeAll(dataFile->FD, src.memory.data(), size, offset);
-  }
-  if (!ok)
-    fail(loc,
-         "cannot write data file '" + dataPath + "': " + std::strerror(errno));
-  dataOffset = offset + size;
-  t->set_data_location(::onnx::TensorProto::EXTERNAL);
-  auto add = [&](const char *k, const std::string &v) {
-    auto *e = t->add_external_data();
-    e->set_key(k);
-    e->set_value(v);
-  };
-  add("location", dataLocation);
-  add("offset", std::to_string(offset));
-  add("length", std::to_string(size));
+void Exporter::writeExternal(TensorSource &src, ::onnx::TensorProto *t) {
+  if (src.isFile)
+    data.addFileRange(t, std::move(src.file), src.offset, src.length);
+  else
+    data.addMemory(t, src.memory, std::move(src.owned));
 }
 
 void Exporter::exportTensor(Attribute value, StringRef name,
@@ -392,7 +320,7 @@ void Exporter::exportTensor(Attribute value, StringRef name,
     break;
   }
   if (external) {
-    writeExternal(src, t, loc);
+    writeExternal(src, t);
     return;
   }
   if (!src.isFile) {
@@ -776,6 +704,10 @@ void Exporter::checkWithLibonnx(const ::onnx::ModelProto &model) {
 
 LogicalResult Exporter::run() {
   try {
+    auto nest = [&](StringRef name) {
+      return options.timing ? options.timing->nest(name) : TimingScope();
+    };
+    TimingScope phase = nest("verify");
     GraphOp main = getMainGraph(module);
     if (!main)
       fail("no onnx.graph in the module: nothing to export");
@@ -814,7 +746,11 @@ LogicalResult Exporter::run() {
       }
     }
 
-    ::onnx::ModelProto model;
+    phase = nest("build ModelProto");
+    // On an arena: freeing it is one release, not one per message.
+    google::protobuf::Arena arena;
+    ::onnx::ModelProto &model =
+        *google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(&arena);
     auto i64 = [&](StringRef key, int64_t def) {
       if (auto a = module->getAttrOfType<IntegerAttr>(key))
         return a.getInt();
@@ -871,46 +807,84 @@ LogicalResult Exporter::run() {
             llvm::cast<ProtoAttr>(a).getBytes().str());
     restoreUnknown(module, model);
 
-    if (options.check)
-      checkWithLibonnx(model);
-
     size_t size = model.ByteSizeLong();
     if (size > (size_t)INT_MAX)
       fail("the model is " + Twine(size) +
            " bytes inline, over protobuf's 2 GB limit; export with external "
            "data (--external-threshold)");
     if (buffer) {
+      if (options.check)
+        checkWithLibonnx(model);
       if (!model.SerializeToString(buffer))
         fail("cannot serialize the model");
       return success();
     }
-    auto temp = llvm::sys::fs::TempFile::create(outPath + "-%%%%%%%%.tmp");
-    if (!temp)
-      fail("cannot create '" + outPath +
-           "': " + llvm::toString(temp.takeError()));
-    bool ok = model.SerializeToFileDescriptor(temp->FD);
-    if (!ok) {
-      consumeError(temp->discard());
-      fail("cannot write '" + outPath + "'");
+
+    // The data file is written on a second thread while the model is
+    // checked and serialized: with large weights the copy is most of the
+    // export's time, and the checker's child process would otherwise wait.
+    DataFilePrecopy *precopy =
+        options.precopy && options.precopy->dataPath() == dataPath
+            ? options.precopy
+            : nullptr;
+    if (!data.empty()) {
+      if (data.place(dataLocation, precopy ? precopy->sourceFile() : "")) {
+        dataFile.emplace(precopy->takeFile());
+      } else {
+        precopy = nullptr;
+        auto temp = llvm::sys::fs::TempFile::create(dataPath + "-%%%%%%%%.tmp");
+        if (!temp)
+          fail("cannot create data file next to '" + dataPath +
+               "': " + llvm::toString(temp.takeError()));
+        dataFile.emplace(std::move(*temp));
+      }
     }
+    std::optional<std::string> copyError;
+    {
+      std::thread copier;
+      if (dataFile)
+        copier = std::thread([&, fd = dataFile->FD] {
+          if (precopy)
+            copyError = precopy->wait();
+          if (!copyError)
+            copyError = data.write(fd);
+        });
+      llvm::scope_exit join([&] {
+        if (copier.joinable())
+          copier.join();
+      });
+      if (options.check) {
+        phase = nest("onnx checker");
+        checkWithLibonnx(model);
+      }
+      phase = nest("write model");
+      auto temp = llvm::sys::fs::TempFile::create(outPath + "-%%%%%%%%.tmp");
+      if (!temp)
+        fail("cannot create '" + outPath +
+             "': " + llvm::toString(temp.takeError()));
+      modelFile.emplace(std::move(*temp));
+      if (!model.SerializeToFileDescriptor(modelFile->FD))
+        fail("cannot write '" + outPath + "'");
+      phase = nest("write data file");
+    }
+    phase.stop();
+    if (copyError)
+      fail("cannot write data file '" + dataPath + "': " + *copyError);
     if (dataFile) {
-      if (llvm::Error e = dataFile->keep(dataPath)) {
-        consumeError(temp->discard());
+      if (llvm::Error e = dataFile->keep(dataPath))
         fail("cannot write '" + dataPath +
              "': " + llvm::toString(std::move(e)));
-      }
       dataFile.reset();
     }
-    if (llvm::Error e = temp->keep(outPath))
+    if (llvm::Error e = modelFile->keep(outPath))
       fail("cannot write '" + outPath + "': " + llvm::toString(std::move(e)));
+    modelFile.reset();
     return success();
   } catch (const ExportError &) {
-    if (dataFile)
-      consumeError(dataFile->discard());
+    discardTemporaries();
     return failure();
   } catch (const std::exception &e) {
-    if (dataFile)
-      consumeError(dataFile->discard());
+    discardTemporaries();
     emitError(module.getLoc())
         << "internal error while exporting: " << e.what();
     return failure();

@@ -4,11 +4,17 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/FileSystem.h"
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
 namespace mrope::onnx {
+
+class DataFilePrecopy;
 
 struct ExportOptions {
   /// Where tensors go. Keep: where the imported model had them (external
@@ -25,6 +31,50 @@ struct ExportOptions {
   /// op schemas: those are not checked here (ONNX Runtime is their judge;
   /// see docs/onnx-dialect.md, "Which checker").
   bool check = false;
+  /// A copy of the input's data file already under way (see
+  /// DataFilePrecopy). The export takes it over when its tensors keep that
+  /// file's offsets and the data file is the one it names; else it is left
+  /// to be discarded.
+  DataFilePrecopy *precopy = nullptr;
+  /// When set, the export's phases are timed as children of this scope.
+  mlir::TimingScope *timing = nullptr;
+};
+
+/// Copies a model's external data file to the data file an export will
+/// write, on a thread of its own, so the copy of large weights runs beside
+/// the work that comes before the export (mrope-fix starts it right after
+/// the import). The destructor waits for the copy and removes it unless an
+/// export took it over.
+class DataFilePrecopy {
+public:
+  /// Starts copying the file most of `module`'s external tensors read from,
+  /// for an export to `outPath` with ExportOptions' default data file name
+  /// (`<outPath>.data`); nullptr when there is nothing to copy or the copy
+  /// cannot start.
+  static std::unique_ptr<DataFilePrecopy> start(mlir::ModuleOp module,
+                                                llvm::StringRef outPath);
+  /// Starts copying the first `size` bytes of `sourceFile` for an export to
+  /// `outPath`; nullptr when the copy cannot start.
+  static std::unique_ptr<DataFilePrecopy>
+  start(llvm::StringRef sourceFile, uint64_t size, llvm::StringRef outPath);
+  ~DataFilePrecopy();
+  DataFilePrecopy(const DataFilePrecopy &) = delete;
+  DataFilePrecopy &operator=(const DataFilePrecopy &) = delete;
+
+  // For the exporter.
+  /// The file being copied (absolute) and the data file the copy is for.
+  llvm::StringRef sourceFile() const;
+  llvm::StringRef dataPath() const;
+  /// Waits for the copy to end; a message when it failed.
+  std::optional<std::string> wait();
+  /// Hands the temporary file over (wait() before renaming it).
+  llvm::sys::fs::TempFile takeFile();
+
+  struct Impl;
+
+private:
+  explicit DataFilePrecopy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
 };
 
 /// Exports a module of the onnx dialect to `outPath` (and its data file when
