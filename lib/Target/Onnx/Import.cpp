@@ -10,9 +10,11 @@
 //===----------------------------------------------------------------------===//
 #include "mrope/Target/Onnx/Import.h"
 #include "Common.h"
+#include "DataFile.h"
 #include "Libonnx.h"
 #include "Validate.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+#include "mrope/Target/Onnx/Export.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -20,6 +22,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -27,6 +30,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
@@ -68,6 +72,7 @@ public:
         fileLoc(FileLineColLoc::get(ctx, displayName, 0, 0)) {}
 
   FailureOr<OwningOpRef<ModuleOp>> run(::onnx::ModelProto &model);
+  void startPrecopy(const ::onnx::GraphProto &graph);
 
 private:
   // Diagnostics ------------------------------------------------------------
@@ -117,8 +122,12 @@ private:
   std::string displayName, modelDir;
   const ImportOptions &options;
   Location fileLoc;
-  /// Types from best-effort shape inference, by value name.
+  /// Types from best-effort shape inference, by value name, and the node
+  /// results that wait for them (shape inference runs while nodes are
+  /// built).
   llvm::StringMap<::onnx::TypeProto> inferred;
+  std::vector<std::pair<Value, std::string>> untyped;
+  void applyInferredTypes();
   llvm::StringMap<uint64_t> fileSizes;
 };
 
@@ -716,24 +725,6 @@ void Importer::importNodes(
                  it2 != declaredOutputs.end() &&
                  !llvm::isa<UnknownType>(it2->second)) {
         t = it2->second;
-      } else if (auto it3 = inferred.find(out);
-                 !out.empty() && it3 != inferred.end()) {
-        std::vector<std::string> storage;
-        t = convertType(it3->second, nullptr, storage);
-        // libonnx's guesses obey the same ceiling as declared shapes.
-        if (auto rt = llvm::dyn_cast_or_null<RankedTensorType>(t)) {
-          int64_t elements = 1;
-          for (int64_t d : rt.getShape()) {
-            if (ShapedType::isDynamic(d))
-              continue;
-            if (d > options.maxDim ||
-                (d && elements > options.maxElements / d)) {
-              t = nullptr;
-              break;
-            }
-            elements *= d;
-          }
-        }
       }
       resultTypes.push_back(t ? t : UnknownType::get(ctx));
     }
@@ -803,15 +794,63 @@ void Importer::importNodes(
       child.parent = &scope;
       importGraph(*sg, sub, child);
     }
-    for (auto [i, out] : llvm::enumerate(n.output()))
-      if (!out.empty())
-        scope.values[out] = op->getResult(i);
+    for (auto [i, out] : llvm::enumerate(n.output())) {
+      if (out.empty())
+        continue;
+      scope.values[out] = op->getResult(i);
+      if (llvm::isa<UnknownType>(resultTypes[i]))
+        untyped.push_back({op->getResult(i), out});
+    }
+  }
+}
+
+void Importer::applyInferredTypes() {
+  for (auto &[value, name] : untyped) {
+    auto it = inferred.find(name);
+    if (it == inferred.end())
+      continue;
+    std::vector<std::string> storage;
+    Type t = convertType(it->second, nullptr, storage);
+    // libonnx's guesses obey the same ceiling as declared shapes.
+    if (auto rt = llvm::dyn_cast_or_null<RankedTensorType>(t)) {
+      int64_t elements = 1;
+      for (int64_t d : rt.getShape()) {
+        if (ShapedType::isDynamic(d))
+          continue;
+        if (d > options.maxDim || (d && elements > options.maxElements / d)) {
+          t = nullptr;
+          break;
+        }
+        elements *= d;
+      }
+    }
+    if (t)
+      value.setType(t);
   }
 }
 
 //===----------------------------------------------------------------------===//
 // Model
 //===----------------------------------------------------------------------===//
+
+void Importer::startPrecopy(const ::onnx::GraphProto &graph) {
+  llvm::StringMap<uint64_t> bytesPerLocation;
+  for (const auto &t : graph.initializer()) {
+    if (t.data_location() != ::onnx::TensorProto::EXTERNAL)
+      continue;
+    StringRef location;
+    uint64_t length = 0;
+    for (const auto &kv : t.external_data()) {
+      if (kv.key() == "location")
+        location = kv.value();
+      else if (kv.key() == "length")
+        (void)StringRef(kv.value()).getAsInteger(10, length);
+    }
+    bytesPerLocation[location] += length;
+  }
+  *options.precopy =
+      startForLargest(bytesPerLocation, modelDir, options.precopyFor);
+}
 
 FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
   try {
@@ -821,25 +860,28 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
       fail("not an ONNX model: ir_version is missing");
 
     // What libonnx and the passes trust is checked before either runs.
+    auto nest = [&](StringRef name) {
+      return options.timing ? options.timing->nest(name) : TimingScope();
+    };
+    TimingScope phase = nest("validate");
     auto opset = checkOpsetImports(model, options);
     if (!opset)
       fail(llvm::toString(opset.takeError()));
     if (llvm::Error e = validateModel(model, options))
       fail(llvm::toString(std::move(e)));
+    if (options.precopy && !options.precopyFor.empty())
+      startPrecopy(model.graph());
 
     // libonnx 1.12 has no schemas past its own opset: its checker would
-    // call every newer op unknown, so such models go unchecked.
-    if (options.runChecker && *opset <= libonnxMaxOpset()) {
-      std::optional<std::string> finding = checkModelContained(model, options);
-      if (!finding)
-        emitWarning(fileLoc) << "onnx checker (libonnx 1.12, best effort): "
-                                "did not run to the end";
-      else if (!finding->empty())
-        emitWarning(fileLoc)
-            << "onnx checker (libonnx 1.12, best effort): " << *finding;
+    // call every newer op unknown, so such models go unchecked. It runs in
+    // children while the IR is built here; inferred types come in after.
+    bool check = options.runChecker && *opset <= libonnxMaxOpset();
+    std::optional<LibonnxJob> libonnx;
+    if (check || options.inferShapes) {
+      phase = nest("start libonnx");
+      libonnx.emplace(model, options, check, options.inferShapes);
     }
-    if (options.inferShapes)
-      inferShapesContained(model, options, inferred);
+    phase = nest("build IR");
 
     OwningOpRef<ModuleOp> module(ModuleOp::create(fileLoc));
     ModuleOp m = *module;
@@ -894,6 +936,22 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
     Operation *graph = builder.create(state);
     Scope scope;
     importGraph(*model.mutable_graph(), graph, scope);
+    if (libonnx) {
+      phase = nest(check ? "wait for onnx checker + shape inference"
+                         : "wait for shape inference");
+      std::optional<std::string> finding;
+      libonnx->finish(check ? &finding : nullptr,
+                      options.inferShapes ? &inferred : nullptr);
+      if (check && !finding)
+        emitWarning(fileLoc) << "onnx checker (libonnx 1.12, best effort): "
+                                "did not run to the end";
+      else if (check && !finding->empty())
+        emitWarning(fileLoc)
+            << "onnx checker (libonnx 1.12, best effort): " << *finding;
+      phase = nest("apply inferred types");
+      applyInferredTypes();
+    }
+    phase = nest("verify");
     if (failed(verify(m)))
       return failure();
     return module;
@@ -914,7 +972,16 @@ FailureOr<OwningOpRef<ModuleOp>> mrope::onnx::importOnnxModelFromBuffer(
     MLIRContext *context, const ImportOptions &options) {
   context->loadDialect<OnnxDialect>();
   Location loc = FileLineColLoc::get(context, displayName, 0, 0);
-  ::onnx::ModelProto model;
+  if (options.isolateLibonnx && (options.runChecker || options.inferShapes))
+    prepareLibonnx();
+  llvm::scope_exit registered([] { waitForLibonnx(); });
+  TimingScope parse =
+      options.timing ? options.timing->nest("parse") : TimingScope();
+  // On an arena: parsing allocates less and freeing the model at the end
+  // of the import is one release, not one per message.
+  google::protobuf::Arena arena;
+  ::onnx::ModelProto &model =
+      *google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(&arena);
   if (options.text) {
     std::string text(bytes);
     try {
@@ -942,6 +1009,7 @@ FailureOr<OwningOpRef<ModuleOp>> mrope::onnx::importOnnxModelFromBuffer(
       return emitError(loc) << "cannot parse as an ONNX ModelProto "
                                "(truncated, corrupt, or not an ONNX model)";
   }
+  parse.stop();
   Importer importer(context, displayName, modelDir, options);
   return importer.run(model);
 }

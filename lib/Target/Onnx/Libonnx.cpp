@@ -1,13 +1,16 @@
 //===- Libonnx.cpp - libonnx's shape inference and checker, contained -----===//
 #include "Libonnx.h"
 
-#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <functional>
+#include <future>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <cerrno>
@@ -38,119 +41,143 @@ using namespace mrope::onnx::detail;
 
 namespace {
 
-/// Runs `work` and returns what it returns; with isolation, in a forked
-/// child (stderr silenced, address space capped) whose result comes back
-/// through a pipe. nullopt when the work failed in any way.
-std::optional<std::string>
-runContained(llvm::function_ref<std::optional<std::string>()> work,
-             const ImportOptions &options) {
-  auto inline_ = [&]() -> std::optional<std::string> {
-    try {
-      return work();
-    } catch (...) {
-      return std::nullopt;
-    }
-  };
+using Work = std::function<std::optional<std::string>()>;
+
+std::optional<std::string> runInline(const Work &work) {
+  try {
+    return work();
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
 #ifdef MROPE_CAN_FORK
-  if (!options.isolateLibonnx)
-    return inline_();
-  int fds[2];
-  if (pipe(fds) != 0)
-    return std::nullopt;
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return std::nullopt;
+std::shared_future<void> &schemasRegistered() {
+  static std::shared_future<void> registered;
+  return registered;
+}
+
+/// libonnx registers its op schemas on first use. Done once, before any
+/// fork, each child inherits them instead of registering them again.
+void registerSchemasOnce() {
+  if (!schemasRegistered().valid())
+    mrope::onnx::detail::prepareLibonnx();
+  schemasRegistered().wait();
+}
+
+/// The child's side: die quietly on any fault (nothing of it reaches the
+/// user), run `work` under the memory ceiling, write its result to the pipe.
+[[noreturn]] void runChild(const Work &work, int fds[2],
+                           const ImportOptions &options) {
+  close(fds[0]);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+    std::signal(sig, SIG_DFL);
+  int devnull = open("/dev/null", O_WRONLY);
+  if (devnull >= 0) {
+    dup2(devnull, 1);
+    dup2(devnull, 2);
   }
-  if (pid == 0) {
-    // The child: die quietly on any fault; nothing of it reaches the user.
-    close(fds[0]);
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
-      std::signal(sig, SIG_DFL);
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
 #ifdef MROPE_ASAN
-    // A sanitizer report in libonnx stays in the child: no death callback
-    // (libFuzzer's would save the parent's input as a crash of its own).
-    __sanitizer_set_death_callback(nullptr);
+  // A sanitizer report in libonnx stays in the child: no death callback
+  // (libFuzzer's would save the parent's input as a crash of its own).
+  __sanitizer_set_death_callback(nullptr);
 #else // ASan reserves terabytes of address space up front
-    if (options.libonnxMemoryBytes > 0) {
-      long pages = 0;
-      if (FILE *f = fopen("/proc/self/statm", "r")) {
-        if (fscanf(f, "%ld", &pages) != 1)
-          pages = 0;
-        fclose(f);
-      }
-      rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) +
-                   (rlim_t)options.libonnxMemoryBytes;
-      struct rlimit rl = {cap, cap};
-      setrlimit(RLIMIT_AS, &rl);
+  if (options.libonnxMemoryBytes > 0) {
+    long pages = 0;
+    if (FILE *f = fopen("/proc/self/statm", "r")) {
+      if (fscanf(f, "%ld", &pages) != 1)
+        pages = 0;
+      fclose(f);
     }
-#endif
-    std::optional<std::string> out = inline_();
-    if (!out)
-      _exit(2);
-    const char *p = out->data();
-    size_t left = out->size();
-    while (left) {
-      ssize_t w = write(fds[1], p, left);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        _exit(3);
-      p += w;
-      left -= w;
-    }
-    _exit(0);
+    rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) +
+                 (rlim_t)options.libonnxMemoryBytes;
+    struct rlimit rl = {cap, cap};
+    setrlimit(RLIMIT_AS, &rl);
   }
-  close(fds[1]);
-  std::string result;
+#endif
+  std::optional<std::string> out = runInline(work);
+  if (!out)
+    _exit(2);
+  const char *p = out->data();
+  size_t left = out->size();
+  while (left) {
+    ssize_t w = write(fds[1], p, left);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      _exit(3);
+    p += w;
+    left -= w;
+  }
+  _exit(0);
+}
+
+struct Child {
+  pid_t pid = -1;
+  int fd = -1; // read end of its pipe; -1 once at EOF
   bool timedOut = false;
+  std::string out;
+};
+
+/// Reads every child's pipe to its end, all at once (a child blocks once
+/// its pipe is full), until `timeoutSeconds` have passed; children still
+/// running then are killed.
+void collectChildren(std::vector<Child> &children, unsigned timeoutSeconds) {
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   char buf[1 << 16];
   for (;;) {
+    std::vector<struct pollfd> pfds;
+    std::vector<Child *> open;
+    for (Child &c : children)
+      if (c.fd >= 0) {
+        pfds.push_back({c.fd, POLLIN, 0});
+        open.push_back(&c);
+      }
+    if (pfds.empty())
+      return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long elapsedMs = (now.tv_sec - start.tv_sec) * 1000 +
                      (now.tv_nsec - start.tv_nsec) / 1000000;
-    long leftMs = (long)options.libonnxTimeoutSeconds * 1000 - elapsedMs;
+    long leftMs = (long)timeoutSeconds * 1000 - elapsedMs;
     if (leftMs <= 0) {
-      timedOut = true;
-      break;
+      for (Child *c : open) {
+        close(c->fd);
+        c->fd = -1;
+        c->timedOut = true;
+        kill(c->pid, SIGKILL);
+      }
+      return;
     }
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    int r = poll(&pfd, 1, (int)std::min(leftMs, 1000L));
+    int r = poll(pfds.data(), pfds.size(), (int)std::min(leftMs, 1000L));
     if (r < 0 && errno == EINTR)
       continue;
-    if (r < 0)
-      break;
-    if (r == 0)
-      continue;
-    ssize_t n = read(fds[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break; // EOF: the child is done (or died)
-    result.append(buf, n);
+    if (r < 0) {
+      for (Child *c : open) { // cannot wait on them: give up on all
+        close(c->fd);
+        c->fd = -1;
+        c->timedOut = true;
+        kill(c->pid, SIGKILL);
+      }
+      return;
+    }
+    for (auto [pfd, c] : llvm::zip(pfds, open)) {
+      if (!pfd.revents)
+        continue;
+      ssize_t n = read(c->fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) { // EOF: the child is done (or died)
+        close(c->fd);
+        c->fd = -1;
+        continue;
+      }
+      c->out.append(buf, n);
+    }
   }
-  close(fds[0]);
-  if (timedOut)
-    kill(pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timedOut || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return std::nullopt;
-  return result;
-#else
-  return inline_();
-#endif
 }
+#endif
 
 /// Whether libonnx may see a tensor's payload: small and inline.
 bool smallInline(const ::onnx::TensorProto &t) {
@@ -161,33 +188,33 @@ bool smallInline(const ::onnx::TensorProto &t) {
          t.string_data_size() <= 64;
 }
 
-} // namespace
-
-/// The model without large tensor payloads (subgraph initializers are small
-/// in practice and copied as they are). A large or external initializer
-/// becomes a graph input of its type: libonnx then sees no values for it,
-/// rather than an empty payload it would read as values.
-static ::onnx::ModelProto trimmedCopy(const ::onnx::ModelProto &model) {
-  ::onnx::ModelProto copy;
-  *copy.mutable_opset_import() = model.opset_import();
-  copy.set_ir_version(model.ir_version());
-  *copy.mutable_functions() = model.functions();
-  ::onnx::GraphProto *g = copy.mutable_graph();
-  const ::onnx::GraphProto &src = model.graph();
+/// Fills `out` (on `model`'s arena, so that swaps move) with what libonnx
+/// sees of `model`, which it takes apart (fields are swapped over, not
+/// copied): the graph and functions without large tensor payloads
+/// (subgraph initializers are small in practice and kept as they are). A
+/// large or external initializer becomes a graph input of its type: libonnx
+/// then sees no values for it, rather than an empty payload it would read
+/// as values.
+void trim(::onnx::ModelProto &model, ::onnx::ModelProto &out) {
+  out.mutable_opset_import()->Swap(model.mutable_opset_import());
+  out.set_ir_version(model.ir_version());
+  out.mutable_functions()->Swap(model.mutable_functions());
+  ::onnx::GraphProto *g = out.mutable_graph();
+  ::onnx::GraphProto &src = *model.mutable_graph();
   g->set_name(src.name());
-  *g->mutable_node() = src.node();
-  *g->mutable_input() = src.input();
-  *g->mutable_output() = src.output();
-  *g->mutable_value_info() = src.value_info();
-  for (const auto &t : src.initializer()) {
+  g->mutable_node()->Swap(src.mutable_node());
+  g->mutable_input()->Swap(src.mutable_input());
+  g->mutable_output()->Swap(src.mutable_output());
+  g->mutable_value_info()->Swap(src.mutable_value_info());
+  llvm::StringSet<> inputs;
+  for (const auto &in : g->input())
+    inputs.insert(in.name());
+  for (auto &t : *src.mutable_initializer()) {
     if (smallInline(t)) {
-      *g->add_initializer() = t;
+      g->add_initializer()->Swap(&t);
       continue;
     }
-    bool isInput = false;
-    for (const auto &in : src.input())
-      isInput |= in.name() == t.name();
-    if (isInput)
+    if (inputs.contains(t.name()))
       continue;
     ::onnx::ValueInfoProto *in = g->add_input();
     in->set_name(t.name());
@@ -197,7 +224,157 @@ static ::onnx::ModelProto trimmedCopy(const ::onnx::ModelProto &model) {
     for (int64_t d : t.dims())
       shape->add_dim()->set_dim_value(d);
   }
-  return copy;
+}
+
+std::optional<std::string> checkerWork(::onnx::ModelProto &model) {
+  try {
+    ::onnx::checker::check_model(model);
+  } catch (const std::exception &e) {
+    std::string msg = llvm::StringRef(e.what()).split('\n').first.str();
+    return msg.empty() ? std::string("(no message)") : msg;
+  }
+  return std::string();
+}
+
+std::optional<std::string> shapeInferenceWork(::onnx::ModelProto &model) {
+  ::onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*strict_mode=*/0,
+                                     /*data_prop=*/false);
+  ::onnx::shape_inference::InferShapes(
+      model, ::onnx::OpSchemaRegistry::Instance(), opts);
+  // Only the value_info travels back, every graph's in one list (outer
+  // graphs first, so a name's first entry is the outermost).
+  ::onnx::GraphProto types;
+  std::function<void(::onnx::GraphProto &)> collect =
+      [&](::onnx::GraphProto &graph) {
+        for (auto &vi : *graph.mutable_value_info())
+          if (vi.has_type())
+            types.add_value_info()->Swap(&vi);
+        for (auto &n : *graph.mutable_node())
+          for (auto &a : *n.mutable_attribute()) {
+            if (a.has_g())
+              collect(*a.mutable_g());
+            for (auto &sg : *a.mutable_graphs())
+              collect(sg);
+          }
+      };
+  collect(*model.mutable_graph());
+  std::string out;
+  types.SerializeToString(&out);
+  return out;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// LibonnxJob
+//===----------------------------------------------------------------------===//
+
+LibonnxJob::LibonnxJob(const ::onnx::ModelProto &model,
+                       const ImportOptions &options, bool check, bool infer)
+    : options(options) {
+  if (check)
+    works.push_back({checkerWork, /*checker=*/true});
+  if (infer)
+    works.push_back({shapeInferenceWork, /*checker=*/false});
+#ifdef MROPE_CAN_FORK
+  if (options.isolateLibonnx) {
+    registerSchemasOnce();
+    for (Entry &w : works) {
+      int fds[2];
+      if (pipe(fds) != 0)
+        continue;
+      pid_t pid = fork();
+      if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        continue;
+      }
+      if (pid == 0) {
+        // The child's memory is its own copy: it takes the model apart and
+        // exits without freeing anything.
+        auto &own = const_cast<::onnx::ModelProto &>(model);
+        auto *view = google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(
+            own.GetArena());
+        trim(own, *view);
+        runChild([&] { return w.work(*view); }, fds, options);
+      }
+      close(fds[1]);
+      w.pid = pid;
+      w.fd = fds[0];
+    }
+    return;
+  }
+#endif
+  // Inline: now, on copies, since the caller may change the model later.
+  for (Entry &w : works) {
+    ::onnx::ModelProto copy = model, view;
+    trim(copy, view);
+    w.result = runInline([&] { return w.work(view); });
+  }
+}
+
+LibonnxJob::~LibonnxJob() {
+#ifdef MROPE_CAN_FORK
+  for (Entry &w : works)
+    if (w.pid > 0) {
+      if (w.fd >= 0)
+        close(w.fd);
+      kill(w.pid, SIGKILL);
+      int status;
+      while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+#endif
+}
+
+void LibonnxJob::finish(std::optional<std::string> *finding,
+                        llvm::StringMap<::onnx::TypeProto> *inferred) {
+#ifdef MROPE_CAN_FORK
+  std::vector<Child> children;
+  for (Entry &w : works)
+    children.push_back({w.pid, w.fd, false, {}});
+  collectChildren(children, options.libonnxTimeoutSeconds);
+  for (auto [w, child] : llvm::zip(works, children)) {
+    w.fd = -1;
+    if (w.pid < 0)
+      continue;
+    int status = 0;
+    while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    w.pid = -1;
+    if (!child.timedOut && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      w.result = std::move(child.out);
+  }
+#endif
+  for (Entry &w : works) {
+    if (w.checker) {
+      if (finding)
+        *finding = std::move(w.result);
+      continue;
+    }
+    ::onnx::GraphProto types;
+    if (!inferred || !w.result || !types.ParseFromString(*w.result))
+      continue; // best effort only
+    for (auto &vi : *types.mutable_value_info())
+      inferred->try_emplace(vi.name(), std::move(*vi.mutable_type()));
+  }
+}
+
+void mrope::onnx::detail::prepareLibonnx() {
+#ifdef MROPE_CAN_FORK
+  if (schemasRegistered().valid())
+    return;
+  schemasRegistered() = std::async(std::launch::async, [] {
+                          (void)::onnx::OpSchemaRegistry::Schema("Add", "");
+                        }).share();
+#endif
+}
+
+void mrope::onnx::detail::waitForLibonnx() {
+#ifdef MROPE_CAN_FORK
+  if (schemasRegistered().valid())
+    schemasRegistered().wait();
+#endif
 }
 
 int64_t mrope::onnx::detail::libonnxMaxOpset() {
@@ -207,53 +384,11 @@ int64_t mrope::onnx::detail::libonnxMaxOpset() {
   return it == map.end() ? 0 : it->second.second;
 }
 
-void mrope::onnx::detail::inferShapesContained(
-    const ::onnx::ModelProto &model, const ImportOptions &options,
-    llvm::StringMap<::onnx::TypeProto> &inferred) {
-  ::onnx::ModelProto copy = trimmedCopy(model);
-  auto infer = [&]() -> std::optional<std::string> {
-    ::onnx::ShapeInferenceOptions opts(/*check_type=*/false,
-                                       /*strict_mode=*/0,
-                                       /*data_prop=*/false);
-    ::onnx::shape_inference::InferShapes(
-        copy, ::onnx::OpSchemaRegistry::Instance(), opts);
-    // Only the graphs travel back: value_info is all we read.
-    std::string out;
-    copy.graph().SerializeToString(&out);
-    return out;
-  };
-  std::optional<std::string> bytes = runContained(infer, options);
-  ::onnx::GraphProto result;
-  if (!bytes || !result.ParseFromString(*bytes))
-    return; // best effort only
-  std::function<void(const ::onnx::GraphProto &)> collect =
-      [&](const ::onnx::GraphProto &graph) {
-        for (const auto &vi : graph.value_info())
-          if (vi.has_type())
-            inferred.try_emplace(vi.name(), vi.type());
-        for (const auto &n : graph.node())
-          for (const auto &a : n.attribute()) {
-            if (a.has_g())
-              collect(a.g());
-            for (const auto &sg : a.graphs())
-              collect(sg);
-          }
-      };
-  collect(result);
-}
-
 std::optional<std::string>
 mrope::onnx::detail::checkModelContained(const ::onnx::ModelProto &model,
                                          const ImportOptions &options) {
-  ::onnx::ModelProto copy = trimmedCopy(model);
-  auto check = [&]() -> std::optional<std::string> {
-    try {
-      ::onnx::checker::check_model(copy);
-    } catch (const std::exception &e) {
-      std::string msg = llvm::StringRef(e.what()).split('\n').first.str();
-      return msg.empty() ? std::string("(no message)") : msg;
-    }
-    return std::string();
-  };
-  return runContained(check, options);
+  std::optional<std::string> finding;
+  LibonnxJob(model, options, /*check=*/true, /*infer=*/false)
+      .finish(&finding, nullptr);
+  return finding;
 }

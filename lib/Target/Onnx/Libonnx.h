@@ -18,21 +18,55 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mrope::onnx::detail {
 
-/// Best-effort libonnx shape inference on a copy of the (validated) model
-/// without large tensor payloads; fills `inferred` with the value types it
-/// finds, by name, in every graph.
-void inferShapesContained(const ::onnx::ModelProto &model,
-                          const ImportOptions &options,
-                          llvm::StringMap<::onnx::TypeProto> &inferred);
+/// libonnx on the (validated) model: the checker and/or shape inference,
+/// on a view without large tensor payloads. With isolation each runs in a
+/// child forked by the constructor, so the caller can go on meanwhile (the
+/// children see the model as it was then); without, both run right there.
+class LibonnxJob {
+public:
+  LibonnxJob(const ::onnx::ModelProto &model, const ImportOptions &options,
+             bool check, bool infer);
+  /// Children not collected by finish() are killed.
+  ~LibonnxJob();
+  LibonnxJob(const LibonnxJob &) = delete;
+  LibonnxJob &operator=(const LibonnxJob &) = delete;
 
-/// The first line of what libonnx's checker says about `model`, "" when it
-/// passes, or nullopt when the checker could not run to the end (crashed,
-/// out of memory, out of time).
+  /// Waits for the results (once):
+  /// - `finding`: the first line of what the checker says, "" when the
+  ///   model passes, nullopt when the checker could not run to the end
+  ///   (crashed, out of memory, out of time);
+  /// - `inferred`: the value types shape inference found, by name, in every
+  ///   graph (best effort: none when it failed).
+  void finish(std::optional<std::string> *finding,
+              llvm::StringMap<::onnx::TypeProto> *inferred);
+
+private:
+  struct Entry {
+    std::optional<std::string> (*work)(::onnx::ModelProto &);
+    bool checker;
+    int pid = -1, fd = -1;
+    std::optional<std::string> result;
+  };
+  const ImportOptions &options;
+  std::vector<Entry> works;
+};
+
+/// The checker alone, waited for (see LibonnxJob).
 std::optional<std::string> checkModelContained(const ::onnx::ModelProto &model,
                                                const ImportOptions &options);
+
+/// Starts registering libonnx's op schemas (about 10 ms) on a thread of its
+/// own, once per process, so that it overlaps parsing and validation; the
+/// first LibonnxJob waits for it before it forks.
+void prepareLibonnx();
+/// Waits for what prepareLibonnx started. Every import does before it
+/// returns: libonnx's registry must not be torn down at exit while the
+/// thread still fills it.
+void waitForLibonnx();
 
 /// The newest default-domain opset libonnx knows (17 for libonnx 1.12).
 int64_t libonnxMaxOpset();

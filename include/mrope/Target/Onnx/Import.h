@@ -5,11 +5,15 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/LLVM.h"
+#include "mlir/Support/Timing.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace mrope::onnx {
+
+class DataFilePrecopy;
 
 /// Default-domain opset versions mrope reads and writes: the fix emits
 /// Unsqueeze/Squeeze/ReduceSum with axes inputs (opset 13), and 26 is the
@@ -46,6 +50,15 @@ struct ImportOptions {
   bool isolateLibonnx = true;
   int64_t libonnxMemoryBytes = int64_t(4) << 30;
   unsigned libonnxTimeoutSeconds = 60;
+  /// When set, the import's phases (parse, validation, checker, shape
+  /// inference, building the IR) are timed as children of this scope.
+  mlir::TimingScope *timing = nullptr;
+  /// When set, as soon as the model is validated a copy of its main
+  /// external data file starts for an export to `precopyFor` (see
+  /// DataFilePrecopy in Export.h) and is handed over here, so the copy runs
+  /// beside the rest of the import.
+  std::string precopyFor;
+  std::unique_ptr<DataFilePrecopy> *precopy = nullptr;
 };
 
 /// Imports the ONNX model at `path` (`.onnx` protobuf, or ONNX text) into a
