@@ -377,7 +377,17 @@ struct ConvertRopeToOnnxPass
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateRopeToOnnxPatterns(patterns, prefix, *form);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    // Only rope ops are rewritten: the driver starts from them rather than
+    // from every node of the graph (thousands in a real model).
+    SmallVector<Operation *> ropeOps;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<rope::RopeDialect>(op->getDialect()))
+        ropeOps.push_back(op);
+    });
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    if (failed(applyOpPatternsGreedily(
+            ropeOps, FrozenRewritePatternSet(std::move(patterns)), config)))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {
       if (isa<rope::CosSinOp>(op)) {
