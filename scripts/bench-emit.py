@@ -17,19 +17,47 @@ head, as attention reads it, so ONNX Runtime cannot cancel the
 are therefore of this RoPE-heavy decoder, not of a full one.
 
 Forms:
-* original: Hugging Face's unfused spelling (Qwen2-VL): cos/sin [3, 1, S, 128]
-  from an inv_freq MatMul once per model, the Split/Gather/Concat section
-  merge and rotate_half (Slice, Neg, Concat, Mul, Add) in every layer;
-* plain, ort, onnx23: the same decoder with rope.apply lowered by
-  `mrope-opt --convert-rope-to-onnx{emit=...}` (onnx23 at opset 23);
+* original: Hugging Face's unfused spelling (Qwen2-VL) fed true 3D positions
+  [3, 1, S]: cos/sin [3, 1, S, 128] from an inv_freq MatMul once per model,
+  the Split/Gather/Concat section merge and rotate_half (Slice, Neg, Concat,
+  Mul, Add) in every layer; the reference every form is checked against;
+* plain, ort, onnx23: what users get from the buggy export. The bug model is
+  the same decoder with the Qwen2-VL bug (build(..., 'bug'): position_ids
+  [1, S] expanded to the three rows in the graph by Unsqueeze + Expand, as
+  transformers exports its degenerate path); each form is
+  `mrope-fix BUG.onnx -o FORM.onnx --emit FORM -q` (the tool in --build).
+  For onnx23 mrope-fix is given a copy of the bug model whose default-domain
+  opset_import says 23 (it refuses onnx23 below 23; nothing else changes:
+  the copy passes onnx.checker, which in onnx 1.12 checks each op against
+  the newest schema it knows (opset 17), and ONNX Runtime gives it the bug
+  model's output), so that form's other ops are also at opset 23;
 * none: no RoPE at all (the baseline the RoPE time is measured against).
 
-RoPE time per layer: ORT's profiler kernel time of the RoPE nodes (by name:
-tables, section merge, rotation) / L, median of the timed runs, one session
-per form and thread count (python/mrope/ort_bench.js); of it, the tables
-built once per model (by name) are also shown; cross-checked by (kernel time
-of the form - that of `none`) / L, which does not depend on names. Each
-form's output is checked against the original's first.
+What is timed, per form and thread count (python/mrope/ort_bench.js, one
+process each): a session (all graph optimizations, intra-op threads T, one
+inter-op thread, sequential) runs the model 2 times untimed, then --reps
+times: `session.run ms` is the median wall time of those session.run calls
+(model load, session creation and the inputs' preparation are not timed). A
+second session with ORT's profiler on does the same 2 + reps runs; per timed
+run the per-node kernel times (`*_kernel_time` events) are summed over all
+nodes (`kernels ms`) and over the RoPE nodes; the figures are medians over
+the timed runs.
+
+The RoPE nodes are found by name: the original's /rope_tables/ and
+/layers.L/rope/, the fixed forms' mrope_fix/rope_N/ (N the site: mrope-fix
+lowers rope.apply under that prefix, tables/ once per site, apply_I/ per
+rotation op), plus the node ORT's transpose optimizer makes of the
+original's /rope_tables/Transpose when it moves it below the Concat (ORT
+names it just "Transpose"). Of them, the tables (/rope_tables/,
+mrope_fix/rope_N/tables/, that Transpose) are built once per model and also
+shown on their own. The names are checked before anything is timed, by one
+untimed run per form (the same session options, 1 thread) that writes the
+graph ORT runs after its optimizations (the names its profiler reports) and
+gives the output: every node must be a RoPE node or a node of the decoder's
+layers, a bare "Transpose" must read only /rope_tables/ outputs, every form
+but `none` has RoPE nodes and `none` has none; each form's output must match
+the original's. RoPE ms/layer = RoPE kernel time / L; cross-check: (kernel
+time of the form - that of `none`) / L, which does not depend on names.
 
 Before the decoder, the fused ops alone (one site, q and k, caches fed as
 inputs): com.microsoft.MRotaryEmbedding, com.microsoft.RotaryEmbedding over
@@ -62,19 +90,23 @@ from mrope import ort, reference as ref  # noqa: E402
 HIDDEN, QH, KVH, D = 256, 28, 4, 128
 SECTIONS, THETA = (16, 24, 24), 1e6
 FORMS = ("original", "plain", "ort", "onnx23", "none")
-# Names of the RoPE nodes: the original's /rope_tables/ and /layers.L/rope/,
-# the lowered forms' mrope/rope_N/ (ORT keeps node names in its profile);
-# of them, the tables built once per model.
-ROPE_NODES = "/rope"
-TABLE_NODES = "/rope_tables/|/tables/"
+# Node names (see the docstring; ORT keeps them in its profile, whose events
+# are NAME_kernel_time): RoPE nodes, of them the tables built once per
+# model, and the decoder's other nodes.
+MOVED_TRANSPOSE = "Transpose"
+ROPE_NODES = rf"^(/rope_tables/|/layers\.\d+/rope/|mrope_fix/rope_\d+/)|^{MOVED_TRANSPOSE}_kernel_time$"
+TABLE_NODES = rf"^(/rope_tables/|mrope_fix/rope_\d+/tables/)|^{MOVED_TRANSPOSE}_kernel_time$"
+LAYER_NODES = r"^(/layers\.\d+/(q|k)/|/layers\.\d+/Add(_1)?_kernel_time$|/out_kernel_time$)"
 CONTRACT = 16
 
 
 def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
-    """rope: 'original' (HF spelling), 'placeholder' (a mrope.bench.RopeApply
-    node for rope.apply to replace) or 'none'."""
+    """rope: 'original' (Hugging Face's spelling, position_ids [3, 1, S]),
+    'bug' (the same with the Qwen2-VL bug: position_ids [1, S] expanded to
+    the three rows in the graph, what transformers exports when it is given
+    1D positions) or 'none'."""
     rng = np.random.default_rng(0)
-    nodes, inits, infos = [], [], []
+    nodes, inits = [], []
     F = D // 2
 
     def init(name, arr):
@@ -87,10 +119,17 @@ def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
         return outs[0] if n_out == 1 else outs
 
     ints = lambda name, v: init(name, np.array(v, np.int64))
-    if rope == "original":
+    hf = rope in ("original", "bug")
+    positions = "position_ids"
+    if rope == "bug":
+        # Qwen2VLRotaryEmbedding.forward on 2D positions:
+        # position_ids[None, ...].expand(3, B, S).
+        row = node("Unsqueeze", [positions, ints("bug_axis", [0])], "/bug/Unsqueeze")
+        positions = node("Expand", [row, ints("bug_shape", [3, 1, seq])], "/bug/Expand")
+    if hf:
         # Qwen2VLRotaryEmbedding: [3, 1, F, 1] @ [3, 1, 1, S] -> [3, 1, F, S].
         inv = np.broadcast_to(ref.inv_freq(D, THETA)[None, None, :, None], (3, 1, F, 1)).copy()
-        p = node("Cast", ["position_ids"], "/rope_tables/Cast", to=TensorProto.FLOAT)
+        p = node("Cast", [positions], "/rope_tables/Cast", to=TensorProto.FLOAT)
         p = node("Unsqueeze", [p, ints("axis2", [2])], "/rope_tables/Unsqueeze")
         freqs = node("MatMul", [init("inv_freq", inv), p], "/rope_tables/MatMul")
         freqs = node("Transpose", [freqs], "/rope_tables/Transpose", perm=[0, 1, 3, 2])
@@ -112,7 +151,7 @@ def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
 
         q = heads(node("MatMul", [x, wq], f"{P}/q/MatMul"), QH, "q")
         k = heads(node("MatMul", [x, wk], f"{P}/k/MatMul"), KVH, "k")
-        if rope == "original":
+        if hf:
             def merged(table, tag):
                 chunks = node("Split", [table, split], f"{P}/rope/{tag}/Split", n_out=6, axis=-1)
                 rows = [node("Gather", [c, init(f"row{i % 3}", np.array(i % 3, np.int64))],
@@ -131,10 +170,6 @@ def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
                 return node("Add", [node("Mul", [v, c], f"{P}/rope/{tag}/Mul"),
                                     node("Mul", [rh, s], f"{P}/rope/{tag}/Mul_1")], f"{P}/rope/{tag}/Add")
             q, k = rotate(q, "q"), rotate(k, "k")
-        elif rope == "placeholder":
-            q, k = node("RopeApply", [q, k, "position_ids"], f"{P}/rope", n_out=2, domain="mrope.bench")
-            infos += [helper.make_tensor_value_info(q, TensorProto.FLOAT, [1, QH, seq, D]),
-                      helper.make_tensor_value_info(k, TensorProto.FLOAT, [1, KVH, seq, D])]
 
         def back(v, h, w, tag):
             # Per head, as attention reads q and k: [B, H, S, D] @ [H, D, C].
@@ -155,13 +190,10 @@ def build(seq: int, layers: int, rope: str) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes, "bench_emit",
         [helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, [1, seq, HIDDEN]),
-         helper.make_tensor_value_info("position_ids", TensorProto.INT64, [3, 1, seq])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, seq, HIDDEN])], unique,
-        value_info=infos)
-    opsets = [helper.make_opsetid("", 17)]
-    if rope == "placeholder":
-        opsets.append(helper.make_opsetid("mrope.bench", 1))
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="bench-emit")
+         helper.make_tensor_value_info("position_ids", TensorProto.INT64,
+                                       [1, seq] if rope == "bug" else [3, 1, seq])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, seq, HIDDEN])], unique)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="bench-emit")
     model.ir_version = 8
     return model
 
@@ -219,50 +251,72 @@ def spelling_feeds(model: onnx.ModelProto, pos: np.ndarray, rng) -> dict:
     return feeds
 
 
-PLACEHOLDER = re.compile(
-    r'(%\S+) = onnx\.node "RopeApply"\((%[^,]+), (%[^,]+), (%[^)]+)\) \{[^\n]*?\} : '
-    r'\(([^,]+), ([^,]+), ([^)]+)\) -> [^\n]*')
-
-
-def lowered(placeholder: Path, emit: str, build_dir: Path, tmp: Path) -> Path:
-    """The placeholder decoder with rope.apply lowered by convert-rope-to-onnx{emit}."""
-    tools = build_dir / "bin"
-    text = subprocess.run([str(tools / "mrope-translate"), "--import-onnx", str(placeholder)],
-                          capture_output=True, text=True, check=True).stdout
-    sem = (f"#rope.semantics<sections = [{', '.join(map(str, SECTIONS))}], rotary_dim = {D}, "
-           f"theta = {THETA:e}>")
-    text, n = PLACEHOLDER.subn(
-        lambda m: f"{m[1]} = rope.apply {m[2]}, {m[3]} by {m[4]} : {m[5]}, {m[6]} by {m[7]} with {sem}",
-        text)
-    if not n:
-        raise RuntimeError("no RopeApply placeholder found in the imported decoder")
-    text = text.replace('#onnx.opset<"mrope.bench", 1>', "").replace(", ]", "]").replace("[, ", "[")
-    if emit == "onnx23":
-        text = text.replace('#onnx.opset<"", 17>', '#onnx.opset<"", 23>')
-    src = tmp / f"{emit}.mlir"
-    src.write_text(text)
-    out = tmp / f"{emit}.onnx"
-    low = subprocess.run([str(tools / "mrope-opt"), str(src), f"--convert-rope-to-onnx=emit={emit}"],
-                         capture_output=True, text=True, check=True).stdout
-    subprocess.run([str(tools / "mrope-translate"), "--export-onnx", "-o", str(out)], input=low,
-                   text=True, check=True)
+def at_opset23(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of model whose default-domain opset_import says 23 (what
+    `--emit onnx23` needs; the ops used mean the same at 17 and 23)."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    for o in out.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = 23
+    onnx.checker.check_model(out)
     return out
 
 
-def bench(model: Path, feeds: dict, threads: int, reps: int, workdir: Path) -> dict:
+def fixed(bug: Path, emit: str, build_dir: Path, out: Path) -> Path:
+    """What a user gets: `mrope-fix BUG.onnx -o FORM.onnx --emit FORM -q`."""
+    subprocess.run([str(build_dir / "bin" / "mrope-fix"), str(bug), "-o", str(out), "--emit", emit, "-q"],
+                   check=True)
+    return out
+
+
+def check_names(form: str, optimized: Path) -> None:
+    """The RoPE accounting's names against the graph ORT runs (see the
+    docstring); raises on a node that is neither RoPE nor a layer's."""
+    graph = onnx.load(str(optimized), load_external_data=False).graph
+    producer = {o: n.name for n in graph.node for o in n.output}
+    rope_re, layer_re = re.compile(ROPE_NODES), re.compile(LAYER_NODES)
+    rope, stray = [], []
+    for n in graph.node:
+        event = f"{n.name}_kernel_time"
+        if n.name == MOVED_TRANSPOSE and not all(
+                producer.get(i, "").startswith("/rope_tables/") for i in n.input):
+            stray.append(f"{n.op_type} {n.name!r} (reads {list(n.input)})")
+        elif rope_re.search(event):
+            rope.append(n.name)
+        elif not layer_re.search(event):
+            stray.append(f"{n.op_type} {n.name!r}")
+    if stray:
+        raise RuntimeError(f"{form}: ORT runs nodes the RoPE accounting cannot place: {', '.join(stray)}")
+    if bool(rope) != (form != "none"):
+        raise RuntimeError(f"{form}: {len(rope)} RoPE nodes found by name in the graph ORT runs")
+
+
+def bench(model: Path, feeds: dict, threads: int, reps: int, workdir: Path, groups: dict = None,
+          warmup: int = 2, optimized: Path = None) -> dict:
+    """python/mrope/ort_bench.js on model: with groups ({name: regex on
+    profiler event names}), profiled runs and the kernel time per group;
+    with optimized, no profile, the outputs saved and the graph ORT runs
+    written there."""
     workdir.mkdir(parents=True, exist_ok=True)
     inputs = []
     for i, (name, arr) in enumerate(feeds.items()):
         f = f"in{i}.bin"
         arr.tofile(workdir / f)
         inputs.append({"name": name, "dtype": str(arr.dtype), "shape": list(arr.shape), "file": f})
-    (workdir / "request.json").write_text(json.dumps(
-        {"model": str(model), "threads": threads, "warmup": 2, "reps": reps, "inputs": inputs,
-         "profile": True, "node_groups": {"rope": ROPE_NODES, "tables": TABLE_NODES}}))
+    request = {"model": str(model), "threads": threads, "warmup": warmup, "reps": reps, "inputs": inputs}
+    if groups:
+        request.update(profile=True, node_groups=groups)
+    if optimized:
+        request.update(optimized_model=str(optimized), save_outputs=True)
+    (workdir / "request.json").write_text(json.dumps(request))
     env = {"MROPE_NODE_MODULES": str(ort.node_modules())}
     subprocess.run(["node", str(ROOT / "python" / "mrope" / "ort_bench.js"), str(workdir)],
                    check=True, env=dict(os.environ, **env))
-    return json.loads((workdir / "response.json").read_text())
+    response = json.loads((workdir / "response.json").read_text())
+    response["outputs"] = {o["name"]: np.fromfile(workdir / o["file"], o["dtype"]).reshape(o["shape"])
+                           for o in response["outputs"]}
+    return response
 
 
 def host() -> str:
@@ -312,21 +366,37 @@ def main(argv=None) -> int:
                     model = spelling(op, S, layout)
                     path = tmp / f"spelling-{len(spell)}.onnx"
                     onnx.save(model, path)
-                    r = bench(path, spelling_feeds(model, pos, rng), t, a.reps, tmp / f"spell-{len(spell)}")
+                    r = bench(path, spelling_feeds(model, pos, rng), t, a.reps, tmp / f"spell-{len(spell)}",
+                              {"rope": "^/rope/"})
                     spell[(op, layout, t)] = r["group_kernel_median_ms"]["rope"]
                     print(f"{op:26s} {layout} threads {t}: {spell[(op, layout, t)]:.1f} ms per site", flush=True)
         models = {}
         for form in ("original", "none"):
             models[form] = tmp / f"{form}.onnx"
             onnx.save(build(S, L, form), models[form])
-        placeholder = tmp / "placeholder.onnx"
-        onnx.save(build(S, L, "placeholder"), placeholder)
+        # What users get from the buggy export.
+        bug, bug23 = tmp / "bug.onnx", tmp / "bug-opset23.onnx"
+        onnx.save(build(S, L, "bug"), bug)
+        onnx.save(at_opset23(build(S, L, "bug")), bug23)
+        bug_feeds = {"inputs_embeds": feeds["inputs_embeds"], "position_ids": pos[0].astype(np.int64)}
+        d23 = float(np.max(np.abs(ort.run(bug23, bug_feeds)["out"] - ort.run(bug, bug_feeds)["out"])))
+        print(f"bug model at opset 23: max |out - bug model's| = {d23:.2e}", flush=True)
+        if d23 > 1e-3:
+            print("error: the opset-23 copy of the bug model does not compute what it does", file=sys.stderr)
+            return 1
         for emit in ("plain", "ort", "onnx23"):
-            models[emit] = lowered(placeholder, emit, a.build, tmp)
-        want = ort.run(models["original"], feeds)["out"]
+            models[emit] = fixed(bug23 if emit == "onnx23" else bug, emit, a.build, tmp / f"{emit}.onnx")
+        # One untimed run per form: its output, and the graph ORT runs for
+        # the names the RoPE time is summed over.
+        outs = {}
+        for form in FORMS:
+            optimized = tmp / f"{form}.ort.onnx"
+            outs[form] = bench(models[form], feeds, 1, 1, tmp / f"check-{form}", warmup=0,
+                               optimized=optimized)["outputs"]["out"]
+            check_names(form, optimized)
+        want = outs["original"]
         scale = float(np.max(np.abs(want)))
-        diffs = {f: float(np.max(np.abs(ort.run(models[f], feeds)["out"] - want)))
-                 for f in ("plain", "ort", "onnx23")}
+        diffs = {f: float(np.max(np.abs(outs[f] - want))) for f in ("plain", "ort", "onnx23")}
         for f, d in diffs.items():
             print(f"{f}: max |out - original| = {d:.2e} (max |out| {scale:.1f})", flush=True)
             # A sanity check that the forms compute the same (each form's
@@ -338,7 +408,8 @@ def main(argv=None) -> int:
         results = {}
         for t in a.threads:
             for form in FORMS:
-                r = bench(models[form], feeds, t, a.reps, tmp / f"run-{form}-{t}")
+                r = bench(models[form], feeds, t, a.reps, tmp / f"run-{form}-{t}",
+                          {"rope": ROPE_NODES, "tables": TABLE_NODES})
                 results[(form, t)] = r
                 print(f"{form:8s} threads {t}: model {r['median_ms']:.1f} ms, kernels "
                       f"{r['kernel_median_ms']:.1f} ms, RoPE {r['group_kernel_median_ms']['rope']:.1f} ms",
@@ -385,11 +456,15 @@ def main(argv=None) -> int:
         f"The decoder: {L} layers, q 28 heads and k 4 heads of 128 channels, hidden 256, M-RoPE "
         "[16, 24, 24] by true 3D positions of a prompt with a 64x64-patch image, a per-head "
         "contraction standing in for attention (see the script). `original` is Hugging Face's "
-        "spelling; plain / ort / onnx23 are the same decoder with rope.apply lowered by "
-        "`mrope-opt --convert-rope-to-onnx=emit=...`. RoPE ms/layer: ORT profiler kernel time of "
-        "the RoPE nodes (tables, merge, rotation; found by name) / layers; `tables ms`: of it, "
-        "the tables built once per model (the original's cos/sin, the lowered forms' shared "
-        "tables); `vs plain`: RoPE time relative to plain at the same thread count; `minus none`: "
+        "spelling fed true 3D positions, the reference; plain / ort / onnx23 are what "
+        "`mrope-fix BUG.onnx -o FORM.onnx --emit FORM` writes for the same decoder exported with "
+        "the Qwen2-VL bug (position_ids [1, S] expanded to the three rows in the graph; for "
+        "onnx23 a copy of it importing opset 23, so that form's other ops are at opset 23 too). "
+        "RoPE ms/layer: ORT profiler kernel time of the RoPE nodes (tables, merge, rotation; "
+        "found by name: the original's, and the `mrope_fix/rope_N/` nodes mrope-fix writes, "
+        "checked against the graph ORT runs) / layers; `tables ms`: of it, the tables built once "
+        "per model (the original's cos/sin, the fixed forms' per-site tables); `vs plain`: RoPE "
+        "time relative to plain at the same thread count; `minus none`: "
         "(kernel time of the whole form - that of the decoder without RoPE) / layers, a "
         "cross-check that survives renaming but carries the noise of two totals; `model vs "
         "plain`: session.run time relative to plain.",

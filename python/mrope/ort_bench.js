@@ -8,7 +8,10 @@
 //    "outputs": [{"name", "shape"}] (optional: float32 outputs to preallocate once),
 //    "profile": true (optional: also report ORT's profiler kernel times, see below),
 //    "node_groups": {"name": "regex"} (optional, with profile: kernel time of the
-//    nodes whose names match, per group)}
+//    nodes whose names match, per group),
+//    "optimized_model": "/abs/out.onnx" (optional: the timed session also writes
+//    the graph ORT runs, after its optimizations, there: the node names the
+//    profiler reports)}
 // Tensor files hold raw little-endian bytes (see ort_run.js).
 // The session is created once (intraOpNumThreads = threads, interOpNumThreads = 1,
 // sequential execution, all graph optimizations), then `warmup` untimed runs and
@@ -56,10 +59,15 @@ async function main() {
   const [ort, ortDir] = findOrt();
   const req = JSON.parse(fs.readFileSync(path.join(dir, 'request.json'), 'utf8'));
   const threads = req.threads || 1;
-  const session = await ort.InferenceSession.create(req.model, {
+  const session = await ort.InferenceSession.create(req.model, Object.assign({
     graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
     executionMode: 'sequential', executionProviders: ['cpu'],
-  });
+  }, req.optimized_model ? {
+    optimizedModelFilePath: req.optimized_model,
+    // Errors only: ORT warns that a graph optimized at level 'all' may be
+    // host-specific, which is why it is asked for (the graph this host runs).
+    logSeverityLevel: 3,
+  } : {}));
   const feeds = {};
   for (const t of req.inputs) feeds[t.name] = readTensor(ort, dir, t);
   // Outputs: preallocated once (req.outputs: [{name, shape}]) when the binding

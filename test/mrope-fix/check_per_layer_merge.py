@@ -1,10 +1,11 @@
 """Hugging Face exports of Qwen2-VL keep one M-RoPE section merge per layer
 (apply_multimodal_rotary_pos_emb runs in every layer) and the inv_freq
 broadcast to [3, 1, F, 1] folded into one constant. Builds that decoder
-(scripts/bench-emit.py's, 3 layers, S = 16), as correct M-RoPE and with the
-bug (one [1, S] positions input expanded to the three rows), and checks that
-mrope-fix finds every layer's rotations and that each --emit form of the
-fixed bug model equals the correct model in ONNX Runtime.
+(scripts/bench-emit.py's build(), 3 layers, S = 16), as correct M-RoPE and
+with the bug (build's 'bug' variant: one [1, S] positions input expanded to
+the three rows), and checks that mrope-fix finds every layer's rotations and
+that each --emit form of the fixed bug model equals the correct model in
+ONNX Runtime.
 
 usage: check_per_layer_merge.py MROPE_FIX WORKDIR
 """
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from mrope import ort
 
@@ -31,33 +31,14 @@ def bench_emit():
     return module
 
 
-def with_bug(model: onnx.ModelProto) -> onnx.ModelProto:
-    bug = onnx.ModelProto()
-    bug.CopyFrom(model)
-    g = bug.graph
-    for i in g.input:
-        if i.name == "position_ids":
-            i.CopyFrom(helper.make_tensor_value_info("position_ids", TensorProto.INT64, [1, SEQ]))
-    g.initializer.extend([numpy_helper.from_array(np.array([3, 1, SEQ], np.int64), "bug_shape"),
-                          numpy_helper.from_array(np.array([0], np.int64), "bug_axis")])
-    for n in g.node:
-        for k, name in enumerate(n.input):
-            if name == "position_ids":
-                n.input[k] = "rows"
-    nodes = [helper.make_node("Unsqueeze", ["position_ids", "bug_axis"], ["row"], name="/bug/Unsqueeze"),
-             helper.make_node("Expand", ["row", "bug_shape"], ["rows"], name="/bug/Expand")] + list(g.node)
-    del g.node[:]
-    g.node.extend(nodes)
-    onnx.checker.check_model(bug)
-    return bug
-
-
 def main() -> int:
     fix, work = sys.argv[1], Path(sys.argv[2])
     work.mkdir(parents=True, exist_ok=True)
-    correct = bench_emit().build(SEQ, LAYERS, "original")
-    onnx.save(correct, work / "correct.onnx")
-    onnx.save(with_bug(correct), work / "bug.onnx")
+    bench = bench_emit()
+    onnx.save(bench.build(SEQ, LAYERS, "original"), work / "correct.onnx")
+    bug = bench.build(SEQ, LAYERS, "bug")
+    onnx.checker.check_model(bug)
+    onnx.save(bug, work / "bug.onnx")
     for name in ("correct", "bug"):
         report = subprocess.run([fix, str(work / f"{name}.onnx"), "--arch", "qwen2-vl"],
                                 capture_output=True, text=True).stdout
