@@ -271,8 +271,7 @@ DataFilePrecopy::start(llvm::StringRef sourceFile, uint64_t size,
   auto impl = std::make_unique<Impl>();
   impl->source = sourceFile.str();
   impl->dataPath = (outPath + ".data").str();
-  auto temp =
-      llvm::sys::fs::TempFile::create(impl->dataPath + "-%%%%%%%%.tmp");
+  auto temp = llvm::sys::fs::TempFile::create(impl->dataPath + "-%%%%%%%%.tmp");
   if (!temp) {
     llvm::consumeError(temp.takeError());
     return nullptr;
@@ -293,8 +292,8 @@ DataFilePrecopy::start(llvm::StringRef sourceFile, uint64_t size,
   return std::unique_ptr<DataFilePrecopy>(new DataFilePrecopy(std::move(impl)));
 }
 
-std::unique_ptr<DataFilePrecopy> DataFilePrecopy::start(mlir::ModuleOp module,
-                                                        llvm::StringRef outPath) {
+std::unique_ptr<DataFilePrecopy>
+DataFilePrecopy::start(mlir::ModuleOp module, llvm::StringRef outPath) {
   auto dir = module->getAttrOfType<mlir::StringAttr>(attr::kModelDir);
   if (!dir)
     return nullptr;

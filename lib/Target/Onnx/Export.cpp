@@ -133,6 +133,7 @@ private:
   llvm::StringMap<unsigned> nodeNameCounters;
   llvm::StringMap<unsigned> counters;
   DenseMap<Value, std::string> names;
+  llvm::StringMap<std::pair<std::string, uint64_t>> resolvedLocations;
   DataFileWriter data;
   // Written to temporaries, renamed into place once both are complete.
   std::optional<llvm::sys::fs::TempFile> dataFile, modelFile;
@@ -223,9 +224,17 @@ TensorSource Exporter::tensorSource(Attribute value, Location loc,
                                     StringRef what) {
   TensorSource src;
   if (auto ext = llvm::dyn_cast<ExternalAttr>(value)) {
-    auto resolved = resolveExternalLocation(modelDir, ext.getLocation());
-    if (!resolved)
-      fail(loc, what + ": " + llvm::toString(resolved.takeError()));
+    // Resolved once per location: a model's tensors share one or two files.
+    auto cached = resolvedLocations.find(ext.getLocation());
+    if (cached == resolvedLocations.end()) {
+      auto resolved = resolveExternalLocation(modelDir, ext.getLocation());
+      if (!resolved)
+        fail(loc, what + ": " + llvm::toString(resolved.takeError()));
+      cached =
+          resolvedLocations.try_emplace(ext.getLocation(), std::move(*resolved))
+              .first;
+    }
+    const std::pair<std::string, uint64_t> *resolved = &cached->second;
     if ((uint64_t)ext.getOffset() + (uint64_t)ext.getLength() >
         resolved->second)
       fail(loc, what + ": external data runs past the end of '" +

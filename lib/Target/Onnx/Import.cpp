@@ -97,9 +97,11 @@ private:
   }
 
   // Tensors and attributes --------------------------------------------------
-  Attribute convertTensor(::onnx::TensorProto &tensor, StringRef what);
+  /// `what` names the tensor in errors (built only when there is one).
+  Attribute convertTensor(::onnx::TensorProto &tensor,
+                          llvm::function_ref<std::string()> what);
   Attribute convertAttribute(::onnx::AttributeProto &attr,
-                             const std::string &nodeLabel, Scope &scope,
+                             const ::onnx::NodeProto &node, Scope &scope,
                              unsigned &nextRegion,
                              SmallVectorImpl<::onnx::GraphProto *> &graphs);
   Attribute opaque(StringRef kind, const google::protobuf::MessageLite &m) {
@@ -220,18 +222,19 @@ template <typename T> static void appendLE(std::string &out, T v) {
   out.append(buf, sizeof(T));
 }
 
-Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
-  std::string label = (what + " '" + t.name() + "'").str();
+Attribute Importer::convertTensor(::onnx::TensorProto &t,
+                                  llvm::function_ref<std::string()> what) {
+  auto label = [&] { return what() + " '" + t.name() + "'"; };
   int32_t dt = t.data_type();
   Type et = tensorElementType(dt);
   if (!et)
-    fail(label + ": unsupported element type " + Twine(dt) + " (" +
+    fail(label() + ": unsupported element type " + Twine(dt) + " (" +
          dataTypeName(dt) + ")");
   // Type, dims within the limits and inline payload size (what libonnx
   // would trust) were checked by validateModel; check again for callers
   // that come here another way.
   if (std::string problem = tensorProblem(t, options); !problem.empty())
-    fail(label + ": " + problem);
+    fail(label() + ": " + problem);
   SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
   int64_t n = 1;
   for (int64_t d : shape)
@@ -249,13 +252,13 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
   if (t.has_data_location() &&
       t.data_location() == ::onnx::TensorProto::EXTERNAL) {
     if (dt == STRING)
-      fail(label + ": string tensors cannot use external data");
+      fail(label() + ": string tensors cannot use external data");
     std::string location;
     int64_t offset = 0, length = -1;
     for (const auto &kv : t.external_data()) {
       auto parseNum = [&](int64_t &out) {
         if (StringRef(kv.value()).getAsInteger(10, out) || out < 0)
-          fail(label + ": external data " + kv.key() + " '" + kv.value() +
+          fail(label() + ": external data " + kv.key() + " '" + kv.value() +
                "' is not a non-negative integer");
       };
       if (kv.key() == "location")
@@ -267,20 +270,20 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t, StringRef what) {
     }
     auto resolved = resolveExternalLocation(modelDir, location);
     if (!resolved)
-      fail(label + ": " + llvm::toString(resolved.takeError()));
+      fail(label() + ": " + llvm::toString(resolved.takeError()));
     uint64_t fileSize = resolved->second;
     if ((uint64_t)offset > fileSize)
-      fail(label + ": external data offset " + Twine(offset) +
+      fail(label() + ": external data offset " + Twine(offset) +
            " is past the end of '" + location + "' (" + Twine(fileSize) +
            " bytes)");
     if (length < 0)
       length = fileSize - offset;
     if ((uint64_t)length > fileSize - (uint64_t)offset)
-      fail(label + ": external data offset " + Twine(offset) + " + length " +
+      fail(label() + ": external data offset " + Twine(offset) + " + length " +
            Twine(length) + " runs past the end of '" + location + "' (" +
            Twine(fileSize) + " bytes)");
     if (length != expected)
-      fail(label +
+      fail(label() +
            ": external data size does not match its type: " + sizeText(length));
     return ExternalAttr::get(ctx, location, offset, length, type);
   }
@@ -384,7 +387,7 @@ void Importer::keepUnknownFields(const google::protobuf::Message &m,
 }
 
 Attribute Importer::convertAttribute(
-    ::onnx::AttributeProto &a, const std::string &nodeLabel, Scope &scope,
+    ::onnx::AttributeProto &a, const ::onnx::NodeProto &node, Scope &scope,
     unsigned &nextRegion, SmallVectorImpl<::onnx::GraphProto *> &graphs) {
   using AP = ::onnx::AttributeProto;
   if (!a.ref_attr_name().empty() || !a.doc_string().empty() ||
@@ -412,8 +415,9 @@ Attribute Importer::convertAttribute(
   case AP::TENSOR:
     if (!a.t().name().empty() || !a.t().doc_string().empty())
       return opaque("AttributeProto", a);
-    return convertTensor(*a.mutable_t(),
-                         "tensor attribute '" + a.name() + "' of " + nodeLabel);
+    return convertTensor(*a.mutable_t(), [&] {
+      return "tensor attribute '" + a.name() + "' of " + describe(node);
+    });
   case AP::TENSORS: {
     if (a.tensors_size() == 0)
       return opaque("AttributeProto", a);
@@ -422,8 +426,9 @@ Attribute Importer::convertAttribute(
         return opaque("AttributeProto", a);
     SmallVector<Attribute> ts;
     for (auto &t : *a.mutable_tensors())
-      ts.push_back(convertTensor(t, "tensor attribute '" + a.name() + "' of " +
-                                        nodeLabel));
+      ts.push_back(convertTensor(t, [&] {
+        return "tensor attribute '" + a.name() + "' of " + describe(node);
+      }));
     return b.getArrayAttr(ts);
   }
   case AP::GRAPH:
@@ -553,7 +558,8 @@ void Importer::importGraph(::onnx::GraphProto &g, Operation *graphOp,
   for (auto &t : *g.mutable_initializer()) {
     if (!initNames.insert(t.name()).second)
       fail(graphLabel + ": duplicate initializer name '" + t.name() + "'");
-    Attribute value = convertTensor(t, "initializer");
+    Attribute value =
+        convertTensor(t, [] { return std::string("initializer"); });
     Type type = llvm::cast<TypedAttr>(value).getType();
     auto init = InitializerOp::create(
         builder, NameLoc::get(b.getStringAttr(t.name()), fileLoc), type,
@@ -734,49 +740,52 @@ void Importer::importNodes(
     OperationState state(loc, NodeOp::getOperationName());
     state.addOperands(operands);
     state.addTypes(resultTypes);
+    // Attributes; GRAPH ones become regions.
+    unsigned nextRegion = 0;
+    SmallVector<::onnx::GraphProto *> graphs;
+    NamedAttrList onnxAttrs;
+    SmallVector<Attribute> attrOrder;
+    bool isSorted = true;
+    for (int i = 0; i < n.attribute_size(); ++i) {
+      auto &a = *n.mutable_attribute(i);
+      if (a.name().empty())
+        fail(describe(n) + ": attribute " + Twine(i) + " has no name");
+      for (int j = 0; j < i; ++j) // nodes have a handful of attributes
+        if (n.attribute(j).name() == a.name())
+          fail(describe(n) + ": duplicate attribute '" + a.name() + "'");
+      if (i && a.name() < n.attribute(i - 1).name())
+        isSorted = false;
+      StringAttr name = b.getStringAttr(a.name());
+      attrOrder.push_back(name);
+      onnxAttrs.append(name, convertAttribute(a, n, scope, nextRegion, graphs));
+    }
+    bool defaultOutputs = !n.name().empty();
+    for (int i = 0; defaultOutputs && i < n.output_size(); ++i) {
+      StringRef out = n.output(i);
+      defaultOutputs = out.consume_front(n.name()) &&
+                       out.consume_front("_output_") && out == Twine(i).str();
+    }
+    // Appended in name order, so the dictionary needs no sorting.
     NamedAttrList attrs;
-    attrs.append("op_type", b.getStringAttr(n.op_type()));
+    if (!isSorted)
+      attrs.append("attr_order", b.getArrayAttr(attrOrder));
+    if (!onnxAttrs.empty())
+      attrs.append("attrs", onnxAttrs.getDictionary(ctx));
+    if (!n.doc_string().empty())
+      attrs.append("doc_string", b.getStringAttr(n.doc_string()));
     if (!n.domain().empty())
       attrs.append("domain", b.getStringAttr(n.domain()));
     if (!n.name().empty())
       attrs.append("name", b.getStringAttr(n.name()));
-    bool defaultOutputs = !n.name().empty();
-    for (int i = 0; defaultOutputs && i < n.output_size(); ++i)
-      defaultOutputs = n.output(i) == n.name() + "_output_" + std::to_string(i);
+    keepUnknownFields(
+        n, [&](Attribute a) { attrs.append(attr::kUnknownFields, a); });
+    attrs.append("op_type", b.getStringAttr(n.op_type()));
     if (!defaultOutputs) {
       SmallVector<Attribute> outs;
       for (const std::string &o : n.output())
         outs.push_back(b.getStringAttr(o));
       attrs.append("outputs", b.getArrayAttr(outs));
     }
-    if (!n.doc_string().empty())
-      attrs.append("doc_string", b.getStringAttr(n.doc_string()));
-    keepUnknownFields(
-        n, [&](Attribute a) { attrs.append(attr::kUnknownFields, a); });
-    // Attributes; GRAPH ones become regions.
-    unsigned nextRegion = 0;
-    SmallVector<::onnx::GraphProto *> graphs;
-    NamedAttrList onnxAttrs;
-    SmallVector<Attribute> attrOrder;
-    std::string nodeLabel = describe(n);
-    bool isSorted = true;
-    llvm::StringSet<> seen;
-    for (int i = 0; i < n.attribute_size(); ++i) {
-      auto &a = *n.mutable_attribute(i);
-      if (a.name().empty())
-        fail(describe(n) + ": attribute " + Twine(i) + " has no name");
-      if (!seen.insert(a.name()).second)
-        fail(describe(n) + ": duplicate attribute '" + a.name() + "'");
-      if (i && a.name() < n.attribute(i - 1).name())
-        isSorted = false;
-      attrOrder.push_back(b.getStringAttr(a.name()));
-      onnxAttrs.append(
-          a.name(), convertAttribute(a, nodeLabel, scope, nextRegion, graphs));
-    }
-    if (!onnxAttrs.empty())
-      attrs.append("attrs", onnxAttrs.getDictionary(ctx));
-    if (!isSorted)
-      attrs.append("attr_order", b.getArrayAttr(attrOrder));
     state.addAttributes(attrs);
     for (size_t i = 0; i < graphs.size(); ++i)
       state.addRegion();
