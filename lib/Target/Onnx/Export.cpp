@@ -64,7 +64,10 @@ public:
   LogicalResult run();
 
 private:
-  void checkWithLibonnx(const ::onnx::ModelProto &model);
+  void startCheck(const ::onnx::ModelProto &model,
+                  std::optional<LibonnxJob> &job);
+  void finishCheck(LibonnxJob &job);
+  ImportOptions libonnxOptions; // the checker's limits: the defaults
   [[noreturn]] void fail(Location loc, const Twine &msg) {
     emitError(loc) << msg.str();
     throw ExportError();
@@ -694,17 +697,23 @@ void Exporter::exportGraph(Operation *graphOp, ::onnx::GraphProto *g) {
 // Model
 //===----------------------------------------------------------------------===//
 
-/// The writer's own check (ExportOptions::check): libonnx's checker, where
-/// libonnx knows every op schema of the model's opset.
-void Exporter::checkWithLibonnx(const ::onnx::ModelProto &model) {
+/// The writer's own check (ExportOptions::check), started: libonnx's checker
+/// in a child, where libonnx knows every op schema of the model's opset
+/// (else ONNX Runtime is the judge, docs/onnx-dialect.md, and `job` stays
+/// empty). The child sees the model as it is now.
+void Exporter::startCheck(const ::onnx::ModelProto &model,
+                          std::optional<LibonnxJob> &job) {
   int64_t opset = 0;
   for (const auto &o : model.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx")
       opset = o.version();
-  if (opset > libonnxMaxOpset())
-    return; // ONNX Runtime is the judge there (docs/onnx-dialect.md)
-  std::optional<std::string> finding =
-      checkModelContained(model, ImportOptions());
+  if (opset <= libonnxMaxOpset())
+    job.emplace(model, libonnxOptions, /*check=*/true, /*infer=*/false);
+}
+
+void Exporter::finishCheck(LibonnxJob &job) {
+  std::optional<std::string> finding;
+  job.finish(&finding, nullptr);
   if (!finding)
     fail("the ONNX checker (libonnx) did not finish on the model to write");
   if (!finding->empty())
@@ -822,10 +831,13 @@ LogicalResult Exporter::run() {
            " bytes inline, over protobuf's 2 GB limit; export with external "
            "data (--external-threshold)");
     if (buffer) {
+      std::optional<LibonnxJob> checker;
       if (options.check)
-        checkWithLibonnx(model);
+        startCheck(model, checker);
       if (!model.SerializeToString(buffer))
         fail("cannot serialize the model");
+      if (checker)
+        finishCheck(*checker);
       return success();
     }
 
@@ -862,10 +874,11 @@ LogicalResult Exporter::run() {
         if (copier.joinable())
           copier.join();
       });
-      if (options.check) {
-        phase = nest("onnx checker");
-        checkWithLibonnx(model);
-      }
+      // The checker's child runs while the model is written to its
+      // temporary; nothing is renamed into place before its verdict.
+      std::optional<LibonnxJob> checker;
+      if (options.check)
+        startCheck(model, checker);
       phase = nest("write model");
       auto temp = llvm::sys::fs::TempFile::create(outPath + "-%%%%%%%%.tmp");
       if (!temp)
@@ -874,6 +887,10 @@ LogicalResult Exporter::run() {
       modelFile.emplace(std::move(*temp));
       if (!model.SerializeToFileDescriptor(modelFile->FD))
         fail("cannot write '" + outPath + "'");
+      if (checker) {
+        phase = nest("onnx checker");
+        finishCheck(*checker);
+      }
       phase = nest("write data file");
     }
     phase.stop();

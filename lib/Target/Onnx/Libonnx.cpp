@@ -383,12 +383,3 @@ int64_t mrope::onnx::detail::libonnxMaxOpset() {
   auto it = map.find("");
   return it == map.end() ? 0 : it->second.second;
 }
-
-std::optional<std::string>
-mrope::onnx::detail::checkModelContained(const ::onnx::ModelProto &model,
-                                         const ImportOptions &options) {
-  std::optional<std::string> finding;
-  LibonnxJob(model, options, /*check=*/true, /*infer=*/false)
-      .finish(&finding, nullptr);
-  return finding;
-}

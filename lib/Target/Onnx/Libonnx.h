@@ -55,10 +55,6 @@ private:
   std::vector<Entry> works;
 };
 
-/// The checker alone, waited for (see LibonnxJob).
-std::optional<std::string> checkModelContained(const ::onnx::ModelProto &model,
-                                               const ImportOptions &options);
-
 /// Starts registering libonnx's op schemas (about 10 ms) on a thread of its
 /// own, once per process, so that it overlaps parsing and validation; the
 /// first LibonnxJob waits for it before it forks.
