@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -239,12 +240,16 @@ struct DataFilePrecopy::Impl {
   std::optional<llvm::sys::fs::TempFile> file;
   std::thread copier;
   std::optional<std::string> error;
+  /// Set when the copy is discarded: the thread stops at its next chunk.
+  std::atomic<bool> cancelled{false};
 };
 
 DataFilePrecopy::DataFilePrecopy(std::unique_ptr<Impl> impl)
     : impl(std::move(impl)) {}
 
 DataFilePrecopy::~DataFilePrecopy() {
+  if (impl->file) // not taken over: nobody needs the rest of the copy
+    impl->cancelled = true;
   wait();
   if (impl->file)
     llvm::consumeError(impl->file->discard());
@@ -284,9 +289,17 @@ DataFilePrecopy::start(llvm::StringRef sourceFile, uint64_t size,
   }
   Impl *raw = impl.get();
   raw->copier = std::thread([raw, fd, dst = raw->file->FD, size] {
-    if (!copyRange(fd, 0, dst, 0, size))
-      raw->error = "cannot copy external data from '" + raw->source +
-                   "': " + std::strerror(errno);
+    // In chunks, so that a discarded copy (a failed command) stops early.
+    const uint64_t chunk = uint64_t(64) << 20;
+    for (uint64_t done = 0; done < size && !raw->cancelled;) {
+      uint64_t n = std::min(chunk, size - done);
+      if (!copyRange(fd, done, dst, done, n)) {
+        raw->error = "cannot copy external data from '" + raw->source +
+                     "': " + std::strerror(errno);
+        break;
+      }
+      done += n;
+    }
     ::close(fd);
   });
   return std::unique_ptr<DataFilePrecopy>(new DataFilePrecopy(std::move(impl)));

@@ -876,10 +876,13 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
     auto opset = checkOpsetImports(model, options);
     if (!opset)
       fail(llvm::toString(opset.takeError()));
-    if (llvm::Error e = validateModel(model, options))
-      fail(llvm::toString(std::move(e)));
+    // The copy needs only its file's location checked (as resolving it
+    // does: relative, no '..', no symlink, a regular file), so it starts
+    // before the rest is validated; a failed import discards it.
     if (options.precopy && !options.precopyFor.empty())
       startPrecopy(model.graph());
+    if (llvm::Error e = validateModel(model, options))
+      fail(llvm::toString(std::move(e)));
 
     // libonnx 1.12 has no schemas past its own opset: its checker would
     // call every newer op unknown, so such models go unchecked. It runs in
