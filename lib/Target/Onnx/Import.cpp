@@ -130,6 +130,15 @@ private:
   llvm::StringMap<::onnx::TypeProto> inferred;
   std::vector<std::pair<Value, std::string>> untyped;
   void applyInferredTypes();
+  /// Op types, domains and attribute names repeat across thousands of
+  /// nodes: each is uniqued in the context once.
+  llvm::StringMap<StringAttr> strings;
+  StringAttr uniqued(StringRef s) {
+    auto [it, inserted] = strings.try_emplace(s);
+    if (inserted)
+      it->second = b.getStringAttr(s);
+    return it->second;
+  }
   llvm::StringMap<uint64_t> fileSizes;
 };
 
@@ -701,6 +710,7 @@ void Importer::importNodes(
   }
 
   Value none;
+  OperationName nodeOpName(NodeOp::getOperationName(), ctx);
   for (int idx : order) {
     ::onnx::NodeProto &n = *g.mutable_node(idx);
     SmallVector<Value> operands;
@@ -734,10 +744,11 @@ void Importer::importNodes(
       }
       resultTypes.push_back(t ? t : UnknownType::get(ctx));
     }
-    Location loc = fileLoc;
-    if (!n.name().empty())
-      loc = NameLoc::get(b.getStringAttr(n.name()), fileLoc);
-    OperationState state(loc, NodeOp::getOperationName());
+    StringAttr nodeName =
+        n.name().empty() ? StringAttr() : b.getStringAttr(n.name());
+    Location loc =
+        nodeName ? Location(NameLoc::get(nodeName, fileLoc)) : fileLoc;
+    OperationState state(loc, nodeOpName);
     state.addOperands(operands);
     state.addTypes(resultTypes);
     // Attributes; GRAPH ones become regions.
@@ -755,7 +766,7 @@ void Importer::importNodes(
           fail(describe(n) + ": duplicate attribute '" + a.name() + "'");
       if (i && a.name() < n.attribute(i - 1).name())
         isSorted = false;
-      StringAttr name = b.getStringAttr(a.name());
+      StringAttr name = uniqued(a.name());
       attrOrder.push_back(name);
       onnxAttrs.append(name, convertAttribute(a, n, scope, nextRegion, graphs));
     }
@@ -768,23 +779,27 @@ void Importer::importNodes(
     // Appended in name order, so the dictionary needs no sorting.
     NamedAttrList attrs;
     if (!isSorted)
-      attrs.append("attr_order", b.getArrayAttr(attrOrder));
+      attrs.append(NodeOp::getAttrOrderAttrName(nodeOpName),
+                   b.getArrayAttr(attrOrder));
     if (!onnxAttrs.empty())
-      attrs.append("attrs", onnxAttrs.getDictionary(ctx));
+      attrs.append(NodeOp::getAttrsAttrName(nodeOpName),
+                   onnxAttrs.getDictionary(ctx));
     if (!n.doc_string().empty())
-      attrs.append("doc_string", b.getStringAttr(n.doc_string()));
+      attrs.append(NodeOp::getDocStringAttrName(nodeOpName),
+                   b.getStringAttr(n.doc_string()));
     if (!n.domain().empty())
-      attrs.append("domain", b.getStringAttr(n.domain()));
-    if (!n.name().empty())
-      attrs.append("name", b.getStringAttr(n.name()));
+      attrs.append(NodeOp::getDomainAttrName(nodeOpName), uniqued(n.domain()));
+    if (nodeName)
+      attrs.append(NodeOp::getNameAttrName(nodeOpName), nodeName);
     keepUnknownFields(
         n, [&](Attribute a) { attrs.append(attr::kUnknownFields, a); });
-    attrs.append("op_type", b.getStringAttr(n.op_type()));
+    attrs.append(NodeOp::getOpTypeAttrName(nodeOpName), uniqued(n.op_type()));
     if (!defaultOutputs) {
       SmallVector<Attribute> outs;
       for (const std::string &o : n.output())
         outs.push_back(b.getStringAttr(o));
-      attrs.append("outputs", b.getArrayAttr(outs));
+      attrs.append(NodeOp::getOutputsAttrName(nodeOpName),
+                   b.getArrayAttr(outs));
     }
     state.addAttributes(attrs);
     for (size_t i = 0; i < graphs.size(); ++i)
