@@ -182,7 +182,8 @@ static bool copyRange(int srcFd, off_t srcOff, int dstFd, off_t dstOff,
   return true;
 }
 
-static bool writeAll(int fd, const char *data, uint64_t size, off_t offset) {
+bool mrope::onnx::detail::writeAll(int fd, const char *data, uint64_t size,
+                                   int64_t offset) {
   while (size > 0) {
     ssize_t w =
         ::pwrite(fd, data, (size_t)std::min<uint64_t>(size, 1 << 30), offset);

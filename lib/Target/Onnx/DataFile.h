@@ -75,6 +75,10 @@ private:
   std::vector<Run> runs; // file copies, merged by place()
 };
 
+/// Writes `size` bytes at `offset` of `fd` (pwrite until done); false on an
+/// error (errno says which).
+bool writeAll(int fd, const char *data, uint64_t size, int64_t offset);
+
 /// Starts a DataFilePrecopy of the location with the most bytes in `bytes`
 /// (relative to `modelDir`); nullptr when there is none or it is unusable.
 std::unique_ptr<DataFilePrecopy>

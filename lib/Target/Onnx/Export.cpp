@@ -825,30 +825,13 @@ LogicalResult Exporter::run() {
             llvm::cast<ProtoAttr>(a).getBytes().str());
     restoreUnknown(module, model);
 
-    size_t size = model.ByteSizeLong();
-    if (size > (size_t)INT_MAX)
-      fail("the model is " + Twine(size) +
-           " bytes inline, over protobuf's 2 GB limit; export with external "
-           "data (--external-threshold)");
-    if (buffer) {
-      std::optional<LibonnxJob> checker;
-      if (options.check)
-        startCheck(model, checker);
-      if (!model.SerializeToString(buffer))
-        fail("cannot serialize the model");
-      if (checker)
-        finishCheck(*checker);
-      return success();
-    }
-
-    // The data file is written on a second thread while the model is
-    // checked and serialized: with large weights the copy is most of the
-    // export's time, and the checker's child process would otherwise wait.
+    // Data file placement first: it adds external_data to the tensors,
+    // which the model's size must count.
     DataFilePrecopy *precopy =
         options.precopy && options.precopy->dataPath() == dataPath
             ? options.precopy
             : nullptr;
-    if (!data.empty()) {
+    if (!buffer && !data.empty()) {
       if (data.place(dataLocation, precopy ? precopy->sourceFile() : "")) {
         dataFile.emplace(precopy->takeFile());
       } else {
@@ -860,6 +843,28 @@ LogicalResult Exporter::run() {
         dataFile.emplace(std::move(*temp));
       }
     }
+    // From here on the model is not written to: the sizes cached now serve
+    // the serialization, and the checker's child shares its pages.
+    size_t size = model.ByteSizeLong();
+    if (size > (size_t)INT_MAX)
+      fail("the model is " + Twine(size) +
+           " bytes inline, over protobuf's 2 GB limit; export with external "
+           "data (--external-threshold)");
+    if (buffer) {
+      std::optional<LibonnxJob> checker;
+      if (options.check)
+        startCheck(model, checker);
+      buffer->assign(size, '\0');
+      model.SerializeWithCachedSizesToArray(
+          reinterpret_cast<uint8_t *>(buffer->data()));
+      if (checker)
+        finishCheck(*checker);
+      return success();
+    }
+
+    // The data file is written on a second thread while the model is
+    // checked and serialized: with large weights the copy is most of the
+    // export's time, and the checker's child process would otherwise wait.
     std::optional<std::string> copyError;
     {
       std::thread copier;
@@ -885,8 +890,14 @@ LogicalResult Exporter::run() {
         fail("cannot create '" + outPath +
              "': " + llvm::toString(temp.takeError()));
       modelFile.emplace(std::move(*temp));
-      if (!model.SerializeToFileDescriptor(modelFile->FD))
-        fail("cannot write '" + outPath + "'");
+      // With the sizes cached before the fork: serializing from scratch
+      // would write them into every message again, a copy-on-write fault
+      // per page the checker's child shares.
+      std::string bytes(size, '\0');
+      model.SerializeWithCachedSizesToArray(
+          reinterpret_cast<uint8_t *>(bytes.data()));
+      if (!writeAll(modelFile->FD, bytes.data(), bytes.size(), 0))
+        fail("cannot write '" + outPath + "': " + std::strerror(errno));
       if (checker) {
         phase = nest("onnx checker");
         finishCheck(*checker);

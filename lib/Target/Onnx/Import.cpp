@@ -304,11 +304,11 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t,
     return DenseStringElementsAttr::get(type, strs);
   }
 
-  // Everything else becomes the exact raw_data bytes.
+  // Everything else becomes the exact raw_data bytes. Small tensors are
+  // read in place: the model is not written to while the libonnx children
+  // share its pages (each write would cost a copy-on-write fault).
   std::string raw;
-  if (t.has_raw_data()) {
-    raw.swap(*t.mutable_raw_data());
-  } else {
+  if (!t.has_raw_data()) {
     raw.reserve(expected);
     switch (dt) {
     case FLOAT:
@@ -351,12 +351,15 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t,
     }
     assert((int64_t)raw.size() == expected && "checked by tensorProblem");
   }
+  ArrayRef<char> bytes =
+      t.has_raw_data()
+          ? ArrayRef<char>(t.raw_data().data(), t.raw_data().size())
+          : ArrayRef<char>(raw.data(), raw.size());
 
   bool denseOk = n <= options.denseElementLimit &&
                  (llvm::isa<FloatType>(et) || llvm::isa<IntegerType>(et)) &&
                  getElementByteSize(et) > 0;
   if (denseOk) {
-    ArrayRef<char> bytes(raw.data(), raw.size());
     if (et.isInteger(1)) {
       SmallVector<bool> bits;
       for (char c : bytes)
@@ -370,8 +373,9 @@ Attribute Importer::convertTensor(::onnx::TensorProto &t,
         return DenseElementsAttr::getFromRawBuffer(type, bytes);
     }
   }
-  // A blob that owns the bytes moved out of the protobuf (no copy).
-  auto *owned = new std::string(std::move(raw));
+  // A blob that owns the bytes, moved out of the protobuf (no copy).
+  auto *owned = new std::string(
+      std::move(t.has_raw_data() ? *t.mutable_raw_data() : raw));
   AsmResourceBlob blob(
       ArrayRef<char>(owned->data(), owned->size()),
       /*dataAlignment=*/alignof(uint64_t),
