@@ -290,7 +290,7 @@ int main(int argc, char **argv) {
   onnx::ImportOptions importOptions;
   importOptions.runChecker = !outputPath.empty();
   // The weights are copied to the output's data file on a thread of their
-  // own as soon as the model is validated, beside the rest of the import,
+  // own as soon as the model is parsed, beside the rest of the import,
   // the analysis and the fix; the export takes the copy over (it is removed
   // if the command fails).
   std::unique_ptr<onnx::DataFilePrecopy> precopy;

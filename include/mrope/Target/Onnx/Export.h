@@ -42,9 +42,9 @@ struct ExportOptions {
 
 /// Copies a model's external data file to the data file an export will
 /// write, on a thread of its own, so the copy of large weights runs beside
-/// the work that comes before the export (mrope-fix starts it right after
-/// the import). The destructor waits for the copy and removes it unless an
-/// export took it over.
+/// the work that comes before the export (mrope-fix has the importer start
+/// it as soon as the model is parsed, ImportOptions::precopy). When no
+/// export took it over, the destructor stops the copy and removes it.
 class DataFilePrecopy {
 public:
   /// Starts copying the file most of `module`'s external tensors read from,

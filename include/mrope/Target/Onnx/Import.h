@@ -53,10 +53,10 @@ struct ImportOptions {
   /// When set, the import's phases (parse, validation, checker, shape
   /// inference, building the IR) are timed as children of this scope.
   mlir::TimingScope *timing = nullptr;
-  /// When set, as soon as the model is validated a copy of its main
-  /// external data file starts for an export to `precopyFor` (see
-  /// DataFilePrecopy in Export.h) and is handed over here, so the copy runs
-  /// beside the rest of the import.
+  /// When set, as soon as the model is parsed (and the location of its
+  /// main external data file checked) a copy of that file starts for an
+  /// export to `precopyFor` (see DataFilePrecopy in Export.h) and is handed
+  /// over here, so the copy runs beside the rest of the import.
   std::string precopyFor;
   std::unique_ptr<DataFilePrecopy> *precopy = nullptr;
 };
