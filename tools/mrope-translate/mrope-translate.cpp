@@ -69,6 +69,13 @@ static cl::opt<bool> checkOnnx(
              "warnings; export: refuse to write a model it rejects (it does "
              "not know opsets above 17: those are not checked)"),
     cl::cat(category));
+static cl::opt<bool> libonnxInProcess(
+    "libonnx-in-process",
+    cl::desc("Import: run libonnx's checker and shape inference in this "
+             "process rather than in contained child processes (the path "
+             "taken where there is no fork; a libonnx crash then ends the "
+             "tool)"),
+    cl::Hidden, cl::cat(category));
 static cl::opt<bool> emitBytecode("emit-bytecode",
                                   cl::desc("Import: write MLIR bytecode"),
                                   cl::cat(category));
@@ -132,6 +139,7 @@ static mrope::onnx::ImportOptions importOptions() {
   o.denseElementLimit = denseLimit;
   o.inferShapes = !noShapeInference;
   o.runChecker = checkOnnx;
+  o.isolateLibonnx = !libonnxInProcess;
   o.text = onnxText;
   return o;
 }
