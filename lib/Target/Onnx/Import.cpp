@@ -905,7 +905,7 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
 
     // libonnx 1.12 has no schemas past its own opset: its checker would
     // call every newer op unknown, so such models go unchecked. It runs in
-    // children while the IR is built here; inferred types come in after.
+    // a child while the IR is built here; inferred types come in after.
     bool check = options.runChecker && *opset <= libonnxMaxOpset();
     std::optional<LibonnxJob> libonnx;
     if (check || options.inferShapes) {

@@ -9,6 +9,7 @@
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <cstring>
 #include <functional>
 #include <future>
 
@@ -65,6 +66,19 @@ void registerSchemasOnce() {
   schemasRegistered().wait();
 }
 
+/// Writes all of `bytes` to the pipe `fd`.
+bool writeAll(int fd, llvm::StringRef bytes) {
+  while (!bytes.empty()) {
+    ssize_t w = write(fd, bytes.data(), bytes.size());
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return false;
+    bytes = bytes.drop_front(w);
+  }
+  return true;
+}
+
 /// The child's side: die quietly on any fault (nothing of it reaches the
 /// user), run `work` under the memory ceiling, write its result to the pipe.
 [[noreturn]] void runChild(const Work &work, int fds[2],
@@ -98,18 +112,7 @@ void registerSchemasOnce() {
   std::optional<std::string> out = runInline(work);
   if (!out)
     _exit(2);
-  const char *p = out->data();
-  size_t left = out->size();
-  while (left) {
-    ssize_t w = write(fds[1], p, left);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      _exit(3);
-    p += w;
-    left -= w;
-  }
-  _exit(0);
+  _exit(writeAll(fds[1], *out) ? 0 : 3);
 }
 
 struct Child {
@@ -277,31 +280,48 @@ LibonnxJob::LibonnxJob(const ::onnx::ModelProto &model,
   if (infer)
     works.push_back({shapeInferenceWork, /*checker=*/false});
 #ifdef MROPE_CAN_FORK
-  if (options.isolateLibonnx) {
+  if (options.isolateLibonnx && !works.empty()) {
     registerSchemasOnce();
-    for (Entry &w : works) {
-      int fds[2];
-      if (pipe(fds) != 0)
-        continue;
-      pid_t pid = fork();
-      if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        continue;
-      }
-      if (pid == 0) {
-        // The child's memory is its own copy: it takes the model apart and
-        // exits without freeing anything.
-        auto &own = const_cast<::onnx::ModelProto &>(model);
-        auto *view = google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(
-            own.GetArena());
-        trim(own, *view);
-        runChild([&] { return w.work(*view); }, fds, options);
-      }
+    int fds[2];
+    if (pipe(fds) != 0)
+      return;
+    pid_t forked = fork();
+    if (forked < 0) {
+      close(fds[0]);
       close(fds[1]);
-      w.pid = pid;
-      w.fd = fds[0];
+      return;
     }
+    if (forked == 0) {
+      // One child for all works (a fork and a view of the model, not one
+      // each), one record per work written as soon as it is done: a crash
+      // in shape inference leaves the checker's finding readable. The
+      // child's memory is its own copy: it takes the model apart and exits
+      // without freeing anything.
+      auto &own = const_cast<::onnx::ModelProto &>(model);
+      auto *view = google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(
+          own.GetArena());
+      trim(own, *view);
+      int out = fds[1];
+      runChild(
+          [&]() -> std::optional<std::string> {
+            for (Entry &w : works) {
+              std::optional<std::string> r =
+                  runInline([&] { return w.work(*view); });
+              std::string record(1, r ? '\1' : '\0');
+              uint64_t n = r ? r->size() : 0;
+              record.append(reinterpret_cast<const char *>(&n), sizeof n);
+              if (r)
+                record += *r;
+              if (!writeAll(out, record))
+                return std::nullopt;
+            }
+            return std::string();
+          },
+          fds, options);
+    }
+    close(fds[1]);
+    pid = forked;
+    fd = fds[0];
     return;
   }
 #endif
@@ -315,35 +335,42 @@ LibonnxJob::LibonnxJob(const ::onnx::ModelProto &model,
 
 LibonnxJob::~LibonnxJob() {
 #ifdef MROPE_CAN_FORK
-  for (Entry &w : works)
-    if (w.pid > 0) {
-      if (w.fd >= 0)
-        close(w.fd);
-      kill(w.pid, SIGKILL);
-      int status;
-      while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
-      }
+  if (pid > 0) {
+    if (fd >= 0)
+      close(fd);
+    kill(pid, SIGKILL);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+  }
 #endif
 }
 
 void LibonnxJob::finish(std::optional<std::string> *finding,
                         llvm::StringMap<::onnx::TypeProto> *inferred) {
 #ifdef MROPE_CAN_FORK
-  std::vector<Child> children;
-  for (Entry &w : works)
-    children.push_back({w.pid, w.fd, false, {}});
-  collectChildren(children, options.libonnxTimeoutSeconds);
-  for (auto [w, child] : llvm::zip(works, children)) {
-    w.fd = -1;
-    if (w.pid < 0)
-      continue;
+  if (pid > 0) {
+    std::vector<Child> children{{pid, fd, false, {}}};
+    collectChildren(children, options.libonnxTimeoutSeconds);
     int status = 0;
-    while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    w.pid = -1;
-    if (!child.timedOut && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      w.result = std::move(child.out);
+    pid = fd = -1;
+    // Every complete record counts, even from a child that died later.
+    llvm::StringRef out = children.front().out;
+    for (Entry &w : works) {
+      uint64_t n = 0;
+      if (out.size() < 1 + sizeof n)
+        break;
+      bool present = out.front() == '\1';
+      std::memcpy(&n, out.data() + 1, sizeof n);
+      out = out.drop_front(1 + sizeof n);
+      if (out.size() < n)
+        break;
+      if (present)
+        w.result = out.take_front(n).str();
+      out = out.drop_front(n);
+    }
   }
 #endif
   for (Entry &w : works) {

@@ -23,9 +23,10 @@
 namespace mrope::onnx::detail {
 
 /// libonnx on the (validated) model: the checker and/or shape inference,
-/// on a view without large tensor payloads. With isolation each runs in a
-/// child forked by the constructor, so the caller can go on meanwhile (the
-/// children see the model as it was then); without, both run right there.
+/// on a view without large tensor payloads. With isolation they run one
+/// after the other in a child forked by the constructor, so the caller can
+/// go on meanwhile (the child sees the model as it was then); without, both
+/// run right there.
 class LibonnxJob {
 public:
   LibonnxJob(const ::onnx::ModelProto &model, const ImportOptions &options,
@@ -48,11 +49,11 @@ private:
   struct Entry {
     std::optional<std::string> (*work)(::onnx::ModelProto &);
     bool checker;
-    int pid = -1, fd = -1;
     std::optional<std::string> result;
   };
   const ImportOptions &options;
   std::vector<Entry> works;
+  int pid = -1, fd = -1; // the child running them all, and its pipe
 };
 
 /// Starts registering libonnx's op schemas (about 10 ms) on a thread of its
