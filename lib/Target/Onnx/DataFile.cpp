@@ -1,7 +1,6 @@
 //===- DataFile.cpp - the external data file an export writes -------------===//
 #include "DataFile.h"
 #include "Common.h"
-#include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Target/Onnx/Export.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -20,6 +19,19 @@
 
 using namespace mrope::onnx;
 using namespace mrope::onnx::detail;
+
+llvm::StringRef
+mrope::onnx::detail::largestKey(const llvm::StringMap<uint64_t> &bytes) {
+  llvm::StringRef largest;
+  uint64_t most = 0;
+  for (const auto &entry : bytes)
+    if (entry.second > most ||
+        (entry.second == most && entry.first() < largest)) {
+      largest = entry.first();
+      most = entry.second;
+    }
+  return largest;
+}
 
 void DataFileWriter::addFileRange(::onnx::TensorProto *t, std::string file,
                                   uint64_t offset, uint64_t length) {
@@ -51,14 +63,7 @@ bool DataFileWriter::place(llvm::StringRef location,
   for (const Piece &p : pieces)
     if (!p.file.empty())
       bytesPerFile[p.file] += p.length;
-  std::string primary;
-  uint64_t primaryBytes = 0;
-  for (const auto &entry : bytesPerFile)
-    if (entry.second > primaryBytes ||
-        (entry.second == primaryBytes && entry.first() < primary)) {
-      primary = entry.first().str();
-      primaryBytes = entry.second;
-    }
+  std::string primary = largestKey(bytesPerFile).str();
 
   // Its tensors keep their offsets if they do not overlap and cover at least
   // 3/4 of the span they reach (a small part of a large file is packed
@@ -307,30 +312,10 @@ DataFilePrecopy::start(llvm::StringRef sourceFile, uint64_t size,
 }
 
 std::unique_ptr<DataFilePrecopy>
-DataFilePrecopy::start(mlir::ModuleOp module, llvm::StringRef outPath) {
-  auto dir = module->getAttrOfType<mlir::StringAttr>(attr::kModelDir);
-  if (!dir)
-    return nullptr;
-  llvm::StringMap<uint64_t> bytesPerLocation;
-  module.walk([&](InitializerOp init) {
-    if (auto ext = llvm::dyn_cast<ExternalAttr>(init.getValue()))
-      bytesPerLocation[ext.getLocation()] += ext.getLength();
-  });
-  return startForLargest(bytesPerLocation, dir.getValue(), outPath);
-}
-
-std::unique_ptr<DataFilePrecopy>
 mrope::onnx::detail::startForLargest(const llvm::StringMap<uint64_t> &bytes,
                                      llvm::StringRef modelDir,
                                      llvm::StringRef outPath) {
-  llvm::StringRef largest;
-  uint64_t most = 0;
-  for (const auto &entry : bytes)
-    if (entry.second > most ||
-        (entry.second == most && entry.first() < largest)) {
-      largest = entry.first();
-      most = entry.second;
-    }
+  llvm::StringRef largest = largestKey(bytes);
   if (largest.empty())
     return nullptr;
   auto resolved = resolveExternalLocation(modelDir, largest);

@@ -79,6 +79,10 @@ private:
 /// error (errno says which).
 bool writeAll(int fd, const char *data, uint64_t size, int64_t offset);
 
+/// The key with the most bytes (the smallest such key on a tie; "" when
+/// empty): the file a data file's layout follows, and the one precopied.
+llvm::StringRef largestKey(const llvm::StringMap<uint64_t> &bytes);
+
 /// Starts a DataFilePrecopy of the location with the most bytes in `bytes`
 /// (relative to `modelDir`); nullptr when there is none or it is unusable.
 std::unique_ptr<DataFilePrecopy>

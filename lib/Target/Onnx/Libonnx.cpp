@@ -80,8 +80,9 @@ bool writeAll(int fd, llvm::StringRef bytes) {
 }
 
 /// The child's side: die quietly on any fault (nothing of it reaches the
-/// user), run `work` under the memory ceiling, write its result to the pipe.
-[[noreturn]] void runChild(const Work &work, int fds[2],
+/// user) and run `body` under the memory ceiling; it writes to the pipe's
+/// end it is given and says whether that went through.
+[[noreturn]] void runChild(llvm::function_ref<bool(int)> body, int fds[2],
                            const ImportOptions &options) {
   close(fds[0]);
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
@@ -109,76 +110,42 @@ bool writeAll(int fd, llvm::StringRef bytes) {
     setrlimit(RLIMIT_AS, &rl);
   }
 #endif
-  std::optional<std::string> out = runInline(work);
-  if (!out)
-    _exit(2);
-  _exit(writeAll(fds[1], *out) ? 0 : 3);
+  _exit(body(fds[1]) ? 0 : 3);
 }
 
-struct Child {
-  pid_t pid = -1;
-  int fd = -1; // read end of its pipe; -1 once at EOF
-  bool timedOut = false;
-  std::string out;
-};
-
-/// Reads every child's pipe to its end, all at once (a child blocks once
-/// its pipe is full), until `timeoutSeconds` have passed; children still
-/// running then are killed.
-void collectChildren(std::vector<Child> &children, unsigned timeoutSeconds) {
+/// Everything the child `pid` writes to `fd` until it closes it (a child
+/// blocks once its pipe is full) or `timeoutSeconds` have passed, when the
+/// child is killed. Closes `fd`.
+std::string readChild(pid_t pid, int fd, unsigned timeoutSeconds) {
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
+  std::string out;
   char buf[1 << 16];
   for (;;) {
-    std::vector<struct pollfd> pfds;
-    std::vector<Child *> open;
-    for (Child &c : children)
-      if (c.fd >= 0) {
-        pfds.push_back({c.fd, POLLIN, 0});
-        open.push_back(&c);
-      }
-    if (pfds.empty())
-      return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long elapsedMs = (now.tv_sec - start.tv_sec) * 1000 +
                      (now.tv_nsec - start.tv_nsec) / 1000000;
     long leftMs = (long)timeoutSeconds * 1000 - elapsedMs;
-    if (leftMs <= 0) {
-      for (Child *c : open) {
-        close(c->fd);
-        c->fd = -1;
-        c->timedOut = true;
-        kill(c->pid, SIGKILL);
-      }
-      return;
-    }
-    int r = poll(pfds.data(), pfds.size(), (int)std::min(leftMs, 1000L));
-    if (r < 0 && errno == EINTR)
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int r = leftMs <= 0 ? -1 : poll(&pfd, 1, (int)std::min(leftMs, 1000L));
+    if (r < 0 && leftMs > 0 && errno == EINTR)
       continue;
-    if (r < 0) {
-      for (Child *c : open) { // cannot wait on them: give up on all
-        close(c->fd);
-        c->fd = -1;
-        c->timedOut = true;
-        kill(c->pid, SIGKILL);
-      }
-      return;
+    if (r < 0) { // out of time, or cannot wait on it
+      kill(pid, SIGKILL);
+      break;
     }
-    for (auto [pfd, c] : llvm::zip(pfds, open)) {
-      if (!pfd.revents)
-        continue;
-      ssize_t n = read(c->fd, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) { // EOF: the child is done (or died)
-        close(c->fd);
-        c->fd = -1;
-        continue;
-      }
-      c->out.append(buf, n);
-    }
+    if (r == 0)
+      continue;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) // EOF: the child is done (or died)
+      break;
+    out.append(buf, n);
   }
+  close(fd);
+  return out;
 }
 #endif
 
@@ -301,9 +268,8 @@ LibonnxJob::LibonnxJob(const ::onnx::ModelProto &model,
       auto *view = google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(
           own.GetArena());
       trim(own, *view);
-      int out = fds[1];
       runChild(
-          [&]() -> std::optional<std::string> {
+          [&](int out) {
             for (Entry &w : works) {
               std::optional<std::string> r =
                   runInline([&] { return w.work(*view); });
@@ -313,9 +279,9 @@ LibonnxJob::LibonnxJob(const ::onnx::ModelProto &model,
               if (r)
                 record += *r;
               if (!writeAll(out, record))
-                return std::nullopt;
+                return false;
             }
-            return std::string();
+            return true;
           },
           fds, options);
     }
@@ -350,14 +316,13 @@ void LibonnxJob::finish(std::optional<std::string> *finding,
                         llvm::StringMap<::onnx::TypeProto> *inferred) {
 #ifdef MROPE_CAN_FORK
   if (pid > 0) {
-    std::vector<Child> children{{pid, fd, false, {}}};
-    collectChildren(children, options.libonnxTimeoutSeconds);
+    std::string records = readChild(pid, fd, options.libonnxTimeoutSeconds);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     pid = fd = -1;
     // Every complete record counts, even from a child that died later.
-    llvm::StringRef out = children.front().out;
+    llvm::StringRef out = records;
     for (Entry &w : works) {
       uint64_t n = 0;
       if (out.size() < 1 + sizeof n)

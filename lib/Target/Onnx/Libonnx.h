@@ -56,7 +56,7 @@ private:
   int pid = -1, fd = -1; // the child running them all, and its pipe
 };
 
-/// Starts registering libonnx's op schemas (about 10 ms) on a thread of its
+/// Starts registering libonnx's op schemas on a thread of its
 /// own, once per process, so that it overlaps parsing and validation; the
 /// first LibonnxJob waits for it before it forks.
 void prepareLibonnx();

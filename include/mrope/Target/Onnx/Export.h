@@ -47,12 +47,6 @@ struct ExportOptions {
 /// export took it over, the destructor stops the copy and removes it.
 class DataFilePrecopy {
 public:
-  /// Starts copying the file most of `module`'s external tensors read from,
-  /// for an export to `outPath` with ExportOptions' default data file name
-  /// (`<outPath>.data`); nullptr when there is nothing to copy or the copy
-  /// cannot start.
-  static std::unique_ptr<DataFilePrecopy> start(mlir::ModuleOp module,
-                                                llvm::StringRef outPath);
   /// Starts copying the first `size` bytes of `sourceFile` for an export to
   /// `outPath`; nullptr when the copy cannot start.
   static std::unique_ptr<DataFilePrecopy>
