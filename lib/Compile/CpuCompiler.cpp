@@ -38,6 +38,12 @@
 using namespace mlir;
 using namespace mrope;
 
+/// The least q and k bytes a pooled thread gets. Waking a sleeping worker
+/// costs tens of microseconds; 8 MiB takes a core about that long even from
+/// cache, so an extra thread never loses (Qwen2-VL-7B at S = 256, 4 MiB, ran
+/// 2x slower on two threads than on one before this rule).
+static constexpr int64_t kMinBytesPerThread = 8 << 20;
+
 OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
                                                const RopeKernel &kernel) {
   // Fully dynamic strides: the C wrapper hands each thread a token slice.
@@ -256,10 +262,13 @@ std::string mrope::emitCHeader(const RopeKernel &kernel) {
  * positions is contiguous [@AXES@, batch, seq] int64 (one row per position axis).
  * Channels are rotated in place.
  *
- * @NAME@: the tokens are split over num_threads threads (<= 0: one) of a
- * pool the library keeps between calls. @NAME@_tokens: rotates tokens
- * [first, first + count) of every batch row on the calling thread, for
- * callers with threads of their own. Both return 0, or -1 on bad sizes.
+ * @NAME@: the tokens are split over at most num_threads threads (<= 0: one)
+ * of a pool the library keeps between calls, and over no more threads than
+ * give each one @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k: waking a
+ * worker costs more than a small call saves (@NAME@_threads says how many a
+ * call uses). @NAME@_tokens: rotates tokens [first, first + count) of every
+ * batch row on the calling thread, for callers with threads of their own.
+ * All return 0 (@NAME@_threads: the count), or -1 on bad sizes.
  */
 #ifndef @UPPER@_H
 #define @UPPER@_H
@@ -272,8 +281,11 @@ extern "C" {
 
 #define @UPPER@_HEAD_DIM @HEAD_DIM@
 #define @UPPER@_POSITION_AXES @AXES@
+#define @UPPER@_MIN_BYTES_PER_THREAD @MIN_BYTES@
 
 int @NAME@(@PARAMS@, int num_threads);
+int @NAME@_threads(int64_t q_heads, int64_t kv_heads, int64_t batch,
+    int64_t seq, int num_threads);
 int @NAME@_tokens(@PARAMS@,
     int64_t first, int64_t count);
 
@@ -292,6 +304,7 @@ int @NAME@_tokens(@PARAMS@,
        {"NAME", kernel.options.name},
        {"UPPER", upper},
        {"HEAD_DIM", std::to_string(kernel.headDim)},
+       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
        {"PARAMS", cParams(kernel)}});
 }
 
@@ -438,11 +451,30 @@ static void pool_run(slice *work, int n) {
 }
 
 /* ---- entry points ------------------------------------------------------- */
-int @NAME@(@PARAMS@, int num_threads) {
-@NO_K@  if (check(q_heads, kv_heads, batch, seq)) return -1;
+/* Threads a call uses: at most num_threads, one per token, and one per
+   @MIN_BYTES@ bytes of q and k (a sleeping worker takes tens of microseconds
+   to wake, so more threads on less work are slower than one). */
+static int threads_for(int64_t q_heads, int64_t kv_heads, int64_t batch,
+                       int64_t seq, int num_threads) {
   if (num_threads < 1) num_threads = 1;
   if (num_threads > POOL_MAX + 1) num_threads = POOL_MAX + 1;
   if (num_threads > seq) num_threads = seq > 0 ? (int)seq : 1;
+  double bytes = (double)(q_heads + kv_heads) * (double)batch * (double)seq *
+                 @HEAD_DIM@ * (double)sizeof(elem_t);
+  double by_size = bytes / @MIN_BYTES@.0;
+  if (by_size < num_threads) num_threads = by_size < 1 ? 1 : (int)by_size;
+  return num_threads;
+}
+
+int @NAME@_threads(int64_t q_heads, int64_t kv_heads, int64_t batch,
+                   int64_t seq, int num_threads) {
+@NO_KV@  if (check(q_heads, kv_heads, batch, seq)) return -1;
+  return threads_for(q_heads, kv_heads, batch, seq, num_threads);
+}
+
+int @NAME@(@PARAMS@, int num_threads) {
+@NO_K@  if (check(q_heads, kv_heads, batch, seq)) return -1;
+  num_threads = threads_for(q_heads, kv_heads, batch, seq, num_threads);
   /* Whole blocks of @BLOCK@ tokens per thread where there are enough. */
   int64_t chunk = (seq + num_threads - 1) / num_threads;
   if (chunk > @BLOCK@) chunk = (chunk + @BLOCK@ - 1) / @BLOCK@ * @BLOCK@;
@@ -485,7 +517,9 @@ std::string mrope::emitCWrapper(const RopeKernel &kernel,
        {"KV_HEADS", std::to_string(two ? kernel.kvHeads : 0)},
        {"BLOCK", std::to_string(target.tokensPerBlock(kernel))},
        {"PARAMS", cParams(kernel)},
-       {"NO_K", two ? "" : "  elem_t *k = 0;\n  int64_t kv_heads = 0;\n"}});
+       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
+       {"NO_K", two ? "" : "  elem_t *k = 0;\n  int64_t kv_heads = 0;\n"},
+       {"NO_KV", two ? "" : "  kv_heads = 0;\n"}});
 }
 
 //===----------------------------------------------------------------------===//

@@ -542,9 +542,10 @@ int main(int argc, char **argv) {
       "batch, threads, q_heads, kv_heads, head_dim, sections, reps, bytes,\n"
       "kernel_ms, memcpy_ms, nt_copy_ms (medians), *_min_ms, kernel_gbps,\n"
       "memcpy_gbps, nt_copy_gbps, ratio_vs_memcpy, ratio_vs_nt_copy,\n"
-      "max_abs_err, positions (a description), nt_copy_kind, cpu (model\n"
-      "name from /proc/cpuinfo), llvm_cpu (LLVM's host CPU name) and library\n"
-      "(the kernel used; a temporary one is deleted on exit).\n\n"
+      "max_abs_err, kernel_threads (how many of --threads the kernel's\n"
+      "work-size rule used), positions (a description), nt_copy_kind, cpu\n"
+      "(model name from /proc/cpuinfo), llvm_cpu (LLVM's host CPU name) and\n"
+      "library (the kernel used; a temporary one is deleted on exit).\n\n"
       "Example (Qwen2-VL-7B prefill):\n"
       "  mrope-bench --seq 4096 --threads 2 --json\n");
 
@@ -626,6 +627,11 @@ int main(int argc, char **argv) {
       reinterpret_cast<KernelFn>(dlsym(handle, spec->options.name.c_str()));
   if (!kernel)
     return fail("no symbol " + spec->options.name + " in " + libPath);
+  // How many threads the kernel uses of --threads (libraries built before
+  // the work-size rule have no such symbol: -1).
+  using ThreadsFn = int (*)(int64_t, int64_t, int64_t, int64_t, int);
+  auto threadsFn = reinterpret_cast<ThreadsFn>(
+      dlsym(handle, (spec->options.name + "_threads").c_str()));
 
   // Data.
   const int64_t B = batch, S = seq, D = headDim;
@@ -665,6 +671,8 @@ int main(int argc, char **argv) {
   std::memset(qd.data, 0, qd.bytes()); // fault the pages in
   std::memset(kd.data, 0, kd.bytes());
   std::vector<double> kernelMs, memcpyMs, ntMs;
+  int kernelThreads =
+      threadsFn ? threadsFn(qHeads, kvHeads, batch, seq, threads) : -1;
   CopyPool pool(threads);
   for (int r = 0; r < warmup + reps; ++r) {
     double t0 = nowMs();
@@ -714,7 +722,9 @@ int main(int argc, char **argv) {
         "\"kernel_gbps\": {0:f3}, \"memcpy_gbps\": {1:f3}, \"nt_copy_gbps\": "
         "{2:f3}, \"ratio_vs_memcpy\": {3:f4}, \"ratio_vs_nt_copy\": {4:f4}, ",
         gbps(kMs), gbps(mMs), gbps(nMs), mMs / kMs, nMs / kMs);
-    llvm::outs() << llvm::formatv("\"max_abs_err\": {0:e3}, ", err);
+    llvm::outs() << llvm::formatv(
+        "\"max_abs_err\": {0:e3}, \"kernel_threads\": {1}, ", err,
+        kernelThreads);
     llvm::outs() << "\"layout\": \"" << tensorLayout
                  << "\", \"tokens_per_block\": " << blockTokens << ", ";
     llvm::outs() << "\"positions\": \"" << jsonEscape(posText)
@@ -730,10 +740,11 @@ int main(int argc, char **argv) {
         "{4:f3} ms "
         "({5:f2} GB/s), nt copy {6:f3} ms ({7:f2} GB/s); kernel/memcpy "
         "throughput {8:f3}, kernel/nt-copy {9:f3}; max abs err {10:e2}; "
-        "{11:f1} MB moved; {12} ({13})\n  positions: {14}\n",
+        "{11:f1} MB moved; {12} ({13}); kernel on {16} thread(s)\n  "
+        "positions: {14}\n",
         S, threads.getValue(), kMs, gbps(kMs), mMs, gbps(mMs), nMs, gbps(nMs),
         mMs / kMs, nMs / kMs, err, bytes / 1e6, cpuName, llvmCpu, posText,
-        tensorLayout);
+        tensorLayout, kernelThreads);
   }
   return 0;
 }
