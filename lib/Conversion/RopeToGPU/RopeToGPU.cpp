@@ -93,22 +93,8 @@ memref::GlobalOp createTable(RewriterBase &rewriter, ModuleOp module,
 FailureOr<RopeLaunchShape>
 mrope::chooseRopeLaunchShape(ApplyOp op, const RopeToGPUOptions &options,
                              std::string &why) {
-  if (!op.hasBufferSemantics()) {
-    why = "it works on tensors; bufferize first";
+  if (failed(checkLowerableApply(op, why)))
     return failure();
-  }
-  for (Value input : op.getInputs()) {
-    auto type = cast<MemRefType>(input.getType());
-    if (!isa<Float32Type, Float16Type, BFloat16Type>(type.getElementType())) {
-      why = "element type must be f32/f16/bf16";
-      return failure();
-    }
-    auto [strides, offset] = type.getStridesAndOffset();
-    if (strides.empty() || strides.back() != 1) {
-      why = "the channel dim is not contiguous";
-      return failure();
-    }
-  }
   SemanticsAttr sem = op.getSemantics();
   const int64_t numFreqs = sem.getNumFreqs();
   int64_t elemBytes = elementBytes(op.getInputs().front());
@@ -159,342 +145,406 @@ mrope::chooseRopeLaunchShape(ApplyOp op, const RopeToGPUOptions &options,
   return shape;
 }
 
+namespace {
+
+/// Per-frequency constant tables of a kernel (kernel outlining copies them
+/// into the gpu.module); null where not needed.
+struct FreqTables {
+  /// inv_freq, when the op has no table operand.
+  memref::GlobalOp inv;
+  /// The position axis of each frequency, when there is more than one.
+  memref::GlobalOp axis;
+  /// The index into the op's table, when it is not indexed 1:1.
+  memref::GlobalOp index;
+};
+
+FreqTables createFreqTables(RewriterBase &rewriter, ModuleOp module,
+                            ApplyOp op) {
+  SemanticsAttr sem = op.getSemantics();
+  const int64_t numFreqs = sem.getNumFreqs();
+  Location loc = op.getLoc();
+  Builder &attrs = rewriter;
+  FreqTables tables;
+  if (!op.getInvFreq()) {
+    SmallVector<Attribute> lanes;
+    for (float inv : invFreqOfEachFreq(sem))
+      lanes.push_back(attrs.getF32FloatAttr(inv));
+    tables.inv = createTable(rewriter, module, loc, "__rope_inv_freq",
+                             attrs.getF32Type(), lanes);
+  } else if (!tableIndexIsIdentity(sem)) {
+    SmallVector<Attribute> lanes;
+    for (int64_t i = 0; i < numFreqs; ++i)
+      lanes.push_back(attrs.getI32IntegerAttr(sem.tableIndexOfFreq(i)));
+    tables.index = createTable(rewriter, module, loc, "__rope_table_index",
+                               attrs.getI32Type(), lanes);
+  }
+  if (sem.getNumAxes() > 1) {
+    SmallVector<Attribute> lanes;
+    for (int64_t i = 0; i < numFreqs; ++i)
+      lanes.push_back(attrs.getI32IntegerAttr(sem.axisOfFreq(i)));
+    tables.axis = createTable(rewriter, module, loc, "__rope_axis_of_freq",
+                              attrs.getI32Type(), lanes);
+  }
+  return tables;
+}
+
+/// Row r of a tensor in phase 2: whether it is in the block, and its
+/// indices (b and s read from the block's token table by `locate`).
+struct Row {
+  Value valid, b, h, s, t;
+};
+
+/// The kernel of one rope.apply, built top-down as the file comment shows:
+/// the launch (emit), phase 1 (emitTablePhase) and phase 2
+/// (emitRotatePhase). Members hold what both phases read.
+class Kernel {
+public:
+  Kernel(ApplyOp op, const RopeLaunchShape &shape,
+         const RopeToGPUOptions &options, const FreqTables &freqTables);
+  /// The launch, guarded against an empty batch, at b's insertion point.
+  void emit(ImplicitLocOpBuilder &b);
+
+private:
+  gpu::LaunchOp emitLaunch(ImplicitLocOpBuilder &b);
+  void emitKernelSizes(ImplicitLocOpBuilder &b, gpu::LaunchOp launch);
+  void emitTablePhase(ImplicitLocOpBuilder &b);
+  Value emitLanePositions(ImplicitLocOpBuilder &b, Value bi, Value si);
+  Value emitLaneInvFreq(ImplicitLocOpBuilder &b);
+  void emitRotatePhase(ImplicitLocOpBuilder &b);
+  Row rowAt(ImplicitLocOpBuilder &b, Value r, Value rows, Value numHeads);
+  void locate(ImplicitLocOpBuilder &b, Row &row);
+  Value loadF32(ImplicitLocOpBuilder &b, Value buffer, const Row &row,
+                Value channel);
+  void storeF32(ImplicitLocOpBuilder &b, Value y, Value buffer, const Row &row,
+                Value channel);
+  void rotateRows(ImplicitLocOpBuilder &b, Value buffer, Value r0, Value rows,
+                  Value numHeads);
+
+  ApplyOp op;
+  SemanticsAttr sem;
+  FreqTables freqTables;
+  int64_t numFreqs, numAxes, v, T, blockX, heads, width;
+  bool neox, tokenMajor;
+  llvm::MaybeAlign align;
+  Type f32, i32;
+  VectorType laneF32, laneI32;
+  // Workgroup memory: the block's cos/sin rows and its tokens' batch rows and
+  // positions.
+  Value cosTab, sinTab, batchOf, seqOf;
+  // Kernel values: sizes, thread ids, the first frequency (i0) and table
+  // column (col) of the thread, the block's first token and token count.
+  Value seq, numTokens, tx, ty, tok0, i0, col, count, channel1;
+  SmallVector<Value> headCounts;
+};
+
+Value idx(ImplicitLocOpBuilder &b, int64_t value) {
+  return arith::ConstantIndexOp::create(b, value);
+}
+
+Kernel::Kernel(ApplyOp op, const RopeLaunchShape &shape,
+               const RopeToGPUOptions &options, const FreqTables &freqTables)
+    : op(op), sem(op.getSemantics()), freqTables(freqTables) {
+  numFreqs = sem.getNumFreqs();
+  numAxes = sem.getNumAxes();
+  v = shape.freqsPerThread;
+  T = shape.tokensPerBlock;
+  blockX = shape.blockX;
+  heads = std::max<int64_t>(1, options.headsPerIteration);
+  align = shape.vectorAlignment ? llvm::MaybeAlign(shape.vectorAlignment)
+                                : llvm::MaybeAlign();
+  neox = sem.getLayout() == PairLayout::neox;
+  width = neox ? v : 2 * v;
+  tokenMajor = llvm::all_of(op.getInputs(), [](Value input) {
+    return isTokenMajor(cast<MemRefType>(input.getType()));
+  });
+  MLIRContext *ctx = op.getContext();
+  f32 = Float32Type::get(ctx);
+  i32 = IntegerType::get(ctx, 32);
+  laneF32 = VectorType::get({v}, f32);
+  laneI32 = VectorType::get({v}, i32);
+}
+
+void Kernel::emit(ImplicitLocOpBuilder &b) {
+  gpu::LaunchOp launch = emitLaunch(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  gpu::TerminatorOp::create(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  emitKernelSizes(b, launch);
+  emitTablePhase(b);
+  gpu::BarrierOp::create(b);
+  emitRotatePhase(b);
+}
+
+// Host side: grid over tokens; no launch at all for an empty batch (a
+// zero-sized grid is an error for CUDA). The block's cos/sin rows live in
+// workgroup (shared) memory: neox [T, F], gptj [T, 2F] ([c0 c0 c1 c1 ..],
+// [-s0 s0 -s1 s1 ..]); next to them the batch row and position of each of
+// its tokens (phase 2 would otherwise divide by S for every row).
+gpu::LaunchOp Kernel::emitLaunch(ImplicitLocOpBuilder &b) {
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto tableType = MemRefType::get({T, neox ? numFreqs : 2 * numFreqs}, f32,
+                                   MemRefLayoutAttrInterface(), workgroup);
+  auto tokenType =
+      MemRefType::get({T}, i32, MemRefLayoutAttrInterface(), workgroup);
+  Value anyInput = op.getInputs().front();
+  Value c0 = idx(b, 0), c1 = idx(b, 1);
+  Value tokens = arith::MulIOp::create(b, memref::DimOp::create(b, anyInput, 0),
+                                       memref::DimOp::create(b, anyInput, 2));
+  Value grid = arith::CeilDivUIOp::create(b, tokens, idx(b, T));
+  Value nonEmpty =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, c0);
+  auto ifOp = scf::IfOp::create(b, nonEmpty, /*withElse=*/false);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  auto launch = gpu::LaunchOp::create(
+      b, grid, c1, c1, idx(b, blockX), idx(b, T), c1,
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      /*asyncDependencies=*/ValueRange{},
+      /*workgroupAttributions=*/
+      TypeRange{tableType, tableType, tokenType, tokenType});
+  cosTab = launch.getWorkgroupAttributions()[0];
+  sinTab = launch.getWorkgroupAttributions()[1];
+  batchOf = launch.getWorkgroupAttributions()[2];
+  seqOf = launch.getWorkgroupAttributions()[3];
+  return launch;
+}
+
+// The sizes of every buffer are read first, in operand order, so that an
+// outlined kernel takes q, k, ... and then positions (the order
+// mrope-compile documents and checks).
+void Kernel::emitKernelSizes(ImplicitLocOpBuilder &b, gpu::LaunchOp launch) {
+  Value anyInput = op.getInputs().front();
+  Value batch = memref::DimOp::create(b, anyInput, 0);
+  seq = memref::DimOp::create(b, anyInput, 2);
+  for (Value input : op.getInputs())
+    headCounts.push_back(memref::DimOp::create(b, input, 1));
+  numTokens = arith::MulIOp::create(b, batch, seq);
+  tx = launch.getThreadIds().x;
+  ty = launch.getThreadIds().y;
+  tok0 = arith::MulIOp::create(b, launch.getBlockIds().x, idx(b, T));
+  i0 = arith::MulIOp::create(b, tx, idx(b, v));
+  col = neox ? i0 : arith::MulIOp::create(b, i0, idx(b, 2));
+}
+
+// Phase 1: thread (x, y) takes sin/cos of frequencies [x V, x V + V) of the
+// block's token y, once, into the shared table; thread (0, y) also records
+// the token's batch row and position.
+void Kernel::emitTablePhase(ImplicitLocOpBuilder &b) {
+  Value token = arith::AddIOp::create(b, tok0, ty);
+  Value inRange =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, token, numTokens);
+  auto guard = scf::IfOp::create(b, inRange, /*withElse=*/false);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(&guard.getThenRegion().front());
+  Value bi = arith::DivUIOp::create(b, token, seq);
+  Value si = arith::RemUIOp::create(b, token, seq);
+  Value pos = emitLanePositions(b, bi, si);
+  Value invFreq = emitLaneInvFreq(b);
+  Value angle = arith::MulFOp::create(b, pos, invFreq);
+  auto [cosV, sinV] = emitTableEntries(b, angle, neox);
+  vector::StoreOp::create(b, cosV, cosTab, ValueRange{ty, col});
+  vector::StoreOp::create(b, sinV, sinTab, ValueRange{ty, col});
+  Value first =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tx, idx(b, 0));
+  auto once = scf::IfOp::create(b, first, /*withElse=*/false);
+  b.setInsertionPointToStart(&once.getThenRegion().front());
+  memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, bi), batchOf,
+                          ValueRange{ty});
+  memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, si), seqOf,
+                          ValueRange{ty});
+}
+
+// f32(p) of every axis, broadcast; each lane keeps its frequency's axis.
+Value Kernel::emitLanePositions(ImplicitLocOpBuilder &b, Value bi, Value si) {
+  auto loadPos = [&](int64_t axis) -> Value {
+    return vector::BroadcastOp::create(
+        b, laneF32, loadPositionF32(b, op.getPositions(), axis, bi, si));
+  };
+  Value pos = loadPos(0);
+  if (!freqTables.axis)
+    return pos;
+  Value table = memref::GetGlobalOp::create(b, freqTables.axis.getType(),
+                                            freqTables.axis.getSymName());
+  Value axes =
+      vector::LoadOp::create(b, laneI32, table, ValueRange{i0}, false,
+                             llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
+  for (int64_t a = 1; a < numAxes; ++a) {
+    Value mask = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq, axes,
+        arith::ConstantOp::create(
+            b, DenseElementsAttr::get(laneI32, b.getI32IntegerAttr(a))));
+    pos = arith::SelectOp::create(b, mask, loadPos(a), pos);
+  }
+  return pos;
+}
+
+// inv_freq of the thread's V frequencies: the constant table, the op's
+// table, or the op's table through the index table (lane by lane).
+Value Kernel::emitLaneInvFreq(ImplicitLocOpBuilder &b) {
+  Value invFreqOperand = op.getInvFreq();
+  if (freqTables.inv) {
+    Value table = memref::GetGlobalOp::create(b, freqTables.inv.getType(),
+                                              freqTables.inv.getSymName());
+    return vector::LoadOp::create(
+        b, laneF32, table, ValueRange{i0}, false,
+        llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
+  }
+  if (!freqTables.index)
+    return vector::LoadOp::create(b, laneF32, invFreqOperand, ValueRange{i0});
+  Value table = memref::GetGlobalOp::create(b, freqTables.index.getType(),
+                                            freqTables.index.getSymName());
+  SmallVector<Value> lanes;
+  for (int64_t l = 0; l < v; ++l) {
+    Value at = arith::AddIOp::create(b, i0, idx(b, l));
+    Value j = arith::IndexCastOp::create(b, b.getIndexType(),
+                                         memref::LoadOp::create(b, table, at));
+    lanes.push_back(memref::LoadOp::create(b, invFreqOperand, j));
+  }
+  return vector::FromElementsOp::create(b, laneF32, lanes);
+}
+
+// Phase 2: the block's rows (one head of one token each) in storage order:
+// [B, H, S, D]: head-major, the T rows of a head adjacent; [B, S, H, D]:
+// token-major, a token's heads adjacent. Row slot y of the block takes rows
+// y, y + T, ...; thread x of the slot its V-lane chunk, so a warp reads and
+// writes consecutive 16-byte vectors of adjacent rows (coalesced), with
+// cos/sin from the shared table.
+void Kernel::emitRotatePhase(ImplicitLocOpBuilder &b) {
+  count = arith::MinUIOp::create(b, idx(b, T),
+                                 arith::SubIOp::create(b, numTokens, tok0));
+  channel1 = neox ? arith::AddIOp::create(b, i0, idx(b, numFreqs)) : Value();
+  Value step = idx(b, T * heads);
+  for (auto [buffer, numHeads] : llvm::zip(op.getInputs(), headCounts)) {
+    Value rows =
+        arith::MulIOp::create(b, numHeads, tokenMajor ? count : idx(b, T));
+    scf::ForOp::create(
+        b, ty, rows, step, ValueRange{},
+        [&](OpBuilder &nested, Location l, Value r0, ValueRange) {
+          ImplicitLocOpBuilder hb(l, nested);
+          rotateRows(hb, buffer, r0, rows, numHeads);
+          scf::YieldOp::create(hb);
+        });
+  }
+}
+
+// Row r of a tensor with `numHeads` heads: [B, H, S, D]: head r / T, token
+// r % T (T static: shifts), valid while the token is in the block;
+// [B, S, H, D]: token r / heads, head r % heads (32-bit division).
+Row Kernel::rowAt(ImplicitLocOpBuilder &b, Value r, Value rows,
+                  Value numHeads) {
+  Row row;
+  row.valid = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows);
+  if (tokenMajor) {
+    Value r32 = arith::IndexCastUIOp::create(b, i32, r);
+    Value h32 = arith::IndexCastUIOp::create(b, i32, numHeads);
+    row.t = arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                         arith::DivUIOp::create(b, r32, h32));
+    row.h = arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                         arith::RemUIOp::create(b, r32, h32));
+  } else {
+    row.h = arith::DivUIOp::create(b, r, idx(b, T));
+    row.t = arith::RemUIOp::create(b, r, idx(b, T));
+    row.valid = arith::AndIOp::create(
+        b, row.valid,
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row.t, count));
+  }
+  return row;
+}
+
+// The batch row and position of a valid row's token, from the table.
+void Kernel::locate(ImplicitLocOpBuilder &b, Row &row) {
+  row.b = arith::IndexCastUIOp::create(
+      b, b.getIndexType(),
+      memref::LoadOp::create(b, batchOf, ValueRange{row.t}));
+  row.s = arith::IndexCastUIOp::create(
+      b, b.getIndexType(), memref::LoadOp::create(b, seqOf, ValueRange{row.t}));
+}
+
+Value Kernel::loadF32(ImplicitLocOpBuilder &b, Value buffer, const Row &row,
+                      Value channel) {
+  Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+  Value x = vector::LoadOp::create(b, VectorType::get({width}, elem), buffer,
+                                   ValueRange{row.b, row.h, row.s, channel},
+                                   false, align);
+  if (!elem.isF32())
+    x = arith::ExtFOp::create(b, VectorType::get({width}, f32), x);
+  return x;
+}
+
+void Kernel::storeF32(ImplicitLocOpBuilder &b, Value y, Value buffer,
+                      const Row &row, Value channel) {
+  Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+  if (!elem.isF32())
+    y = arith::TruncFOp::create(b, VectorType::get({width}, elem), y);
+  vector::StoreOp::create(
+      b, y, buffer, ValueRange{row.b, row.h, row.s, channel}, false, align);
+}
+
+// `heads` rows per slot and iteration: all loads (guarded by the row count)
+// issued before the first store.
+void Kernel::rotateRows(ImplicitLocOpBuilder &b, Value buffer, Value r0,
+                        Value rows, Value numHeads) {
+  SmallVector<Row> rowList;
+  SmallVector<Value> x1, x2;
+  auto vecF32 = VectorType::get({width}, f32);
+  Value zero = arith::ConstantOp::create(
+      b, DenseElementsAttr::get(vecF32, b.getF32FloatAttr(0)));
+  for (int64_t u = 0; u < heads; ++u) {
+    Value r = u == 0 ? r0 : arith::AddIOp::create(b, r0, idx(b, u * T));
+    rowList.push_back(rowAt(b, r, rows, numHeads));
+    Row &row = rowList.back();
+    SmallVector<Type> types(neox ? 2 : 1, vecF32);
+    auto load = scf::IfOp::create(b, types, row.valid,
+                                  /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&load.getThenRegion().front());
+      locate(b, row);
+      SmallVector<Value> values{loadF32(b, buffer, row, col)};
+      if (neox)
+        values.push_back(loadF32(b, buffer, row, channel1));
+      scf::YieldOp::create(b, values);
+      b.setInsertionPointToStart(&load.getElseRegion().front());
+      scf::YieldOp::create(b, SmallVector<Value>(types.size(), zero));
+    }
+    x1.push_back(load.getResult(0));
+    x2.push_back(neox ? load.getResult(1) : Value());
+  }
+  for (int64_t u = 0; u < heads; ++u) {
+    Row &row = rowList[u];
+    auto store = scf::IfOp::create(b, row.valid, /*withElse=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&store.getThenRegion().front());
+    locate(b, row);
+    Value c = vector::LoadOp::create(b, vecF32, cosTab, ValueRange{row.t, col});
+    Value s = vector::LoadOp::create(b, vecF32, sinTab, ValueRange{row.t, col});
+    if (neox) {
+      auto [y1, y2] = emitRotateHalves(b, x1[u], x2[u], c, s);
+      storeF32(b, y1, buffer, row, col);
+      storeF32(b, y2, buffer, row, channel1);
+    } else {
+      storeF32(b, emitRotatePairs(b, x1[u], c, s), buffer, row, col);
+    }
+  }
+}
+
+} // namespace
+
 LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
                                          const RopeToGPUOptions &options,
                                          std::string &why) {
-  FailureOr<RopeLaunchShape> shapeOr = chooseRopeLaunchShape(op, options, why);
-  if (failed(shapeOr))
+  FailureOr<RopeLaunchShape> shape = chooseRopeLaunchShape(op, options, why);
+  if (failed(shape))
     return failure();
-  RopeLaunchShape shape = *shapeOr;
   auto module = op->getParentOfType<ModuleOp>();
   if (!module) {
     why = "it is not inside a builtin.module (the kernel's tables are globals)";
     return failure();
   }
-
-  SemanticsAttr sem = op.getSemantics();
-  const int64_t numFreqs = sem.getNumFreqs();
-  const int64_t numAxes = sem.getNumAxes();
-  const int64_t v = shape.freqsPerThread;
-  const int64_t heads = std::max<int64_t>(1, options.headsPerIteration);
-  llvm::MaybeAlign align = shape.vectorAlignment
-                               ? llvm::MaybeAlign(shape.vectorAlignment)
-                               : llvm::MaybeAlign();
-  Location loc = op.getLoc();
-
-  // Per-frequency tables, as constant globals (kernel outlining copies them
-  // into the gpu.module): inv_freq (when the op has no table operand), the
-  // position axis of each frequency (when there is more than one), and the
-  // index into the op's table (when that table is not indexed 1:1).
-  Builder &attrs = rewriter;
-  memref::GlobalOp invTable, axisTable, indexTable;
-  bool identityIndex = sem.getTableSize() == numFreqs;
-  for (int64_t i = 0; i < numFreqs && identityIndex; ++i)
-    identityIndex = sem.tableIndexOfFreq(i) == i;
-  if (!op.getInvFreq()) {
-    SmallVector<float> table = sem.computeInvFreq();
-    SmallVector<Attribute> lanes;
-    for (int64_t i = 0; i < numFreqs; ++i)
-      lanes.push_back(attrs.getF32FloatAttr(table[sem.tableIndexOfFreq(i)]));
-    invTable = createTable(rewriter, module, loc, "__rope_inv_freq",
-                           attrs.getF32Type(), lanes);
-  } else if (!identityIndex) {
-    SmallVector<Attribute> lanes;
-    for (int64_t i = 0; i < numFreqs; ++i)
-      lanes.push_back(attrs.getI32IntegerAttr(sem.tableIndexOfFreq(i)));
-    indexTable = createTable(rewriter, module, loc, "__rope_table_index",
-                             attrs.getI32Type(), lanes);
-  }
-  if (numAxes > 1) {
-    SmallVector<Attribute> lanes;
-    for (int64_t i = 0; i < numFreqs; ++i)
-      lanes.push_back(attrs.getI32IntegerAttr(sem.axisOfFreq(i)));
-    axisTable = createTable(rewriter, module, loc, "__rope_axis_of_freq",
-                            attrs.getI32Type(), lanes);
-  }
-
+  FreqTables freqTables = createFreqTables(rewriter, module, op);
   rewriter.setInsertionPoint(op);
-  ImplicitLocOpBuilder b(loc, rewriter);
-  auto idx = [&](ImplicitLocOpBuilder &bb, int64_t value) -> Value {
-    return arith::ConstantIndexOp::create(bb, value);
-  };
-  Value anyInput = op.getInputs().front();
-  Value positions = op.getPositions();
-  Value invFreqOperand = op.getInvFreq();
-  const bool neox = sem.getLayout() == PairLayout::neox;
-  const bool tokenMajor = llvm::all_of(op.getInputs(), [](Value input) {
-    return isTokenMajor(cast<MemRefType>(input.getType()));
-  });
-  const int64_t T = shape.tokensPerBlock;
-  // The block's cos/sin rows in workgroup (shared) memory: neox [T, F],
-  // gptj [T, 2F] ([c0 c0 c1 c1 ..], [-s0 s0 -s1 s1 ..]).
-  auto f32 = b.getF32Type();
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  auto tableType = MemRefType::get({T, neox ? numFreqs : 2 * numFreqs}, f32,
-                                   MemRefLayoutAttrInterface(), workgroup);
-  auto i32 = b.getI32Type();
-  auto tokenType =
-      MemRefType::get({T}, i32, MemRefLayoutAttrInterface(), workgroup);
-
-  // Host side: grid over tokens; no launch at all for an empty batch (a
-  // zero-sized grid is an error for CUDA).
-  {
-    Value c0 = idx(b, 0), c1 = idx(b, 1);
-    Value tokens =
-        arith::MulIOp::create(b, memref::DimOp::create(b, anyInput, 0),
-                              memref::DimOp::create(b, anyInput, 2));
-    Value grid = arith::CeilDivUIOp::create(b, tokens, idx(b, T));
-    Value nonEmpty =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, c0);
-    auto ifOp = scf::IfOp::create(b, nonEmpty, /*withElse=*/false);
-    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    auto launch = gpu::LaunchOp::create(
-        b, grid, c1, c1, idx(b, shape.blockX), idx(b, T), c1,
-        /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-        /*asyncDependencies=*/ValueRange{},
-        /*workgroupAttributions=*/
-        TypeRange{tableType, tableType, tokenType, tokenType});
-    Value cosTab = launch.getWorkgroupAttributions()[0];
-    Value sinTab = launch.getWorkgroupAttributions()[1];
-    // Batch row and position in it of the block's tokens (phase 2 would
-    // otherwise divide by S for every row).
-    Value batchOf = launch.getWorkgroupAttributions()[2];
-    Value seqOf = launch.getWorkgroupAttributions()[3];
-    b.setInsertionPointToStart(&launch.getBody().front());
-    gpu::TerminatorOp::create(b);
-    b.setInsertionPointToStart(&launch.getBody().front());
-
-    // Kernel body. The sizes of every buffer are read first, in operand
-    // order, so that an outlined kernel takes q, k, ... and then positions
-    // (the order mrope-compile documents and checks).
-    Value batch = memref::DimOp::create(b, anyInput, 0);
-    Value seq = memref::DimOp::create(b, anyInput, 2);
-    SmallVector<Value> headCounts;
-    for (Value input : op.getInputs())
-      headCounts.push_back(memref::DimOp::create(b, input, 1));
-    Value numTokens = arith::MulIOp::create(b, batch, seq);
-    Value tx = launch.getThreadIds().x, ty = launch.getThreadIds().y;
-    Value tok0 = arith::MulIOp::create(b, launch.getBlockIds().x, idx(b, T));
-    Value i0 = arith::MulIOp::create(b, tx, idx(b, v));
-    auto laneF32 = VectorType::get({v}, f32);
-    auto laneI32 = VectorType::get({v}, b.getI32Type());
-    const int64_t width = neox ? v : 2 * v;
-    Value col = neox ? i0 : arith::MulIOp::create(b, i0, idx(b, 2));
-
-    // Phase 1: thread (x, y) takes sin/cos of frequencies [x V, x V + V)
-    // of the block's token y, once, into the shared table.
-    {
-      Value token = arith::AddIOp::create(b, tok0, ty);
-      Value inRange =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, token, numTokens);
-      auto guard = scf::IfOp::create(b, inRange, /*withElse=*/false);
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&guard.getThenRegion().front());
-      Value bi = arith::DivUIOp::create(b, token, seq);
-      Value si = arith::RemUIOp::create(b, token, seq);
-      // f32(p) of every axis, broadcast; each lane keeps its frequency's axis.
-      bool rowsFirst = cast<MemRefType>(positions.getType()).getRank() == 3;
-      auto loadPos = [&](int64_t axis) -> Value {
-        SmallVector<Value> indices;
-        if (rowsFirst)
-          indices.push_back(idx(b, axis));
-        indices.append({bi, si});
-        Value p = memref::LoadOp::create(b, positions, indices);
-        return vector::BroadcastOp::create(b, laneF32,
-                                           arith::SIToFPOp::create(b, f32, p));
-      };
-      Value pos = loadPos(0);
-      if (axisTable) {
-        Value table = memref::GetGlobalOp::create(b, axisTable.getType(),
-                                                  axisTable.getSymName());
-        Value axes = vector::LoadOp::create(
-            b, laneI32, table, ValueRange{i0}, false,
-            llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
-        for (int64_t a = 1; a < numAxes; ++a) {
-          Value mask = arith::CmpIOp::create(
-              b, arith::CmpIPredicate::eq, axes,
-              arith::ConstantOp::create(
-                  b, DenseElementsAttr::get(laneI32, b.getI32IntegerAttr(a))));
-          pos = arith::SelectOp::create(b, mask, loadPos(a), pos);
-        }
-      }
-      Value invFreq;
-      if (invTable) {
-        Value table = memref::GetGlobalOp::create(b, invTable.getType(),
-                                                  invTable.getSymName());
-        invFreq = vector::LoadOp::create(
-            b, laneF32, table, ValueRange{i0}, false,
-            llvm::MaybeAlign(std::min<int64_t>(16, 4 * v)));
-      } else if (!indexTable) {
-        invFreq =
-            vector::LoadOp::create(b, laneF32, invFreqOperand, ValueRange{i0});
-      } else {
-        Value table = memref::GetGlobalOp::create(b, indexTable.getType(),
-                                                  indexTable.getSymName());
-        SmallVector<Value> lanes;
-        for (int64_t l = 0; l < v; ++l) {
-          Value at = arith::AddIOp::create(b, i0, idx(b, l));
-          Value j = arith::IndexCastOp::create(
-              b, b.getIndexType(), memref::LoadOp::create(b, table, at));
-          lanes.push_back(memref::LoadOp::create(b, invFreqOperand, j));
-        }
-        invFreq = vector::FromElementsOp::create(b, laneF32, lanes);
-      }
-      Value angle = arith::MulFOp::create(b, pos, invFreq);
-      auto [sinV, cosV] = emitSinCos(b, angle, SinCosRounding::MagicAdd);
-      if (!neox)
-        std::tie(cosV, sinV) = emitPairTables(b, cosV, sinV);
-      vector::StoreOp::create(b, cosV, cosTab, ValueRange{ty, col});
-      vector::StoreOp::create(b, sinV, sinTab, ValueRange{ty, col});
-      Value first =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tx, idx(b, 0));
-      auto once = scf::IfOp::create(b, first, /*withElse=*/false);
-      b.setInsertionPointToStart(&once.getThenRegion().front());
-      memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, bi),
-                              batchOf, ValueRange{ty});
-      memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, si), seqOf,
-                              ValueRange{ty});
-    }
-    gpu::BarrierOp::create(b);
-
-    // Phase 2: the block's rows (one head of one token each) in storage
-    // order: [B, H, S, D]: head-major, the T rows of a head adjacent;
-    // [B, S, H, D]: token-major, a token's heads adjacent. Row slot y of
-    // the block takes rows y, y + T, ...; thread x of the slot its V-lane
-    // chunk, so a warp reads and writes consecutive 16-byte vectors of
-    // adjacent rows (coalesced), with cos/sin from the shared table.
-    Value count = arith::MinUIOp::create(
-        b, idx(b, T), arith::SubIOp::create(b, numTokens, tok0));
-    Value channel1 =
-        neox ? arith::AddIOp::create(b, i0, idx(b, numFreqs)) : Value();
-    struct Row {
-      Value valid, b, h, s, t;
-    };
-    // Row r of a tensor with `heads` heads: [B, H, S, D]: head r / T, token
-    // r % T (T static: shifts), valid while the token is in the block;
-    // [B, S, H, D]: token r / heads, head r % heads (32-bit division).
-    auto rowAt = [&](ImplicitLocOpBuilder &hb, Value r, Value rows,
-                     Value heads) -> Row {
-      Row row;
-      row.valid = arith::CmpIOp::create(hb, arith::CmpIPredicate::ult, r, rows);
-      if (tokenMajor) {
-        Value r32 = arith::IndexCastUIOp::create(hb, i32, r);
-        Value h32 = arith::IndexCastUIOp::create(hb, i32, heads);
-        row.t = arith::IndexCastUIOp::create(
-            hb, hb.getIndexType(), arith::DivUIOp::create(hb, r32, h32));
-        row.h = arith::IndexCastUIOp::create(
-            hb, hb.getIndexType(), arith::RemUIOp::create(hb, r32, h32));
-      } else {
-        row.h = arith::DivUIOp::create(hb, r, idx(hb, T));
-        row.t = arith::RemUIOp::create(hb, r, idx(hb, T));
-        row.valid = arith::AndIOp::create(
-            hb, row.valid,
-            arith::CmpIOp::create(hb, arith::CmpIPredicate::ult, row.t, count));
-      }
-      return row;
-    };
-    // The batch row and position of a valid row's token, from the table.
-    auto locate = [&](ImplicitLocOpBuilder &hb, Row &row) {
-      row.b = arith::IndexCastUIOp::create(
-          hb, hb.getIndexType(),
-          memref::LoadOp::create(hb, batchOf, ValueRange{row.t}));
-      row.s = arith::IndexCastUIOp::create(
-          hb, hb.getIndexType(),
-          memref::LoadOp::create(hb, seqOf, ValueRange{row.t}));
-    };
-    auto loadF32 = [&](ImplicitLocOpBuilder &hb, Value buffer, const Row &row,
-                       Value channel) -> Value {
-      Type elem = cast<MemRefType>(buffer.getType()).getElementType();
-      Value x = vector::LoadOp::create(
-          hb, VectorType::get({width}, elem), buffer,
-          ValueRange{row.b, row.h, row.s, channel}, false, align);
-      if (!elem.isF32())
-        x = arith::ExtFOp::create(hb, VectorType::get({width}, f32), x);
-      return x;
-    };
-    auto storeF32 = [&](ImplicitLocOpBuilder &hb, Value y, Value buffer,
-                        const Row &row, Value channel) {
-      Type elem = cast<MemRefType>(buffer.getType()).getElementType();
-      if (!elem.isF32())
-        y = arith::TruncFOp::create(hb, VectorType::get({width}, elem), y);
-      vector::StoreOp::create(hb, y, buffer,
-                              ValueRange{row.b, row.h, row.s, channel}, false,
-                              align);
-    };
-    // `heads` rows per slot and iteration: all loads (guarded by the row
-    // count) issued before the first store.
-    auto rotateRows = [&](ImplicitLocOpBuilder &hb, Value buffer, Value r0,
-                          Value rows, Value numHeads) {
-      SmallVector<Row> rowList;
-      SmallVector<Value> x1, x2;
-      auto vecF32 = VectorType::get({width}, f32);
-      Value zero = arith::ConstantOp::create(
-          hb, DenseElementsAttr::get(vecF32, hb.getF32FloatAttr(0)));
-      for (int64_t u = 0; u < heads; ++u) {
-        Value r = u == 0 ? r0 : arith::AddIOp::create(hb, r0, idx(hb, u * T));
-        rowList.push_back(rowAt(hb, r, rows, numHeads));
-        Row &row = rowList.back();
-        SmallVector<Type> types(neox ? 2 : 1, vecF32);
-        auto load = scf::IfOp::create(hb, types, row.valid,
-                                      /*withElseRegion=*/true);
-        {
-          OpBuilder::InsertionGuard g(hb);
-          hb.setInsertionPointToStart(&load.getThenRegion().front());
-          locate(hb, rowList.back());
-          SmallVector<Value> values{loadF32(hb, buffer, row, col)};
-          if (neox)
-            values.push_back(loadF32(hb, buffer, row, channel1));
-          scf::YieldOp::create(hb, values);
-          hb.setInsertionPointToStart(&load.getElseRegion().front());
-          scf::YieldOp::create(hb, SmallVector<Value>(types.size(), zero));
-        }
-        x1.push_back(load.getResult(0));
-        x2.push_back(neox ? load.getResult(1) : Value());
-      }
-      for (int64_t u = 0; u < heads; ++u) {
-        Row &row = rowList[u];
-        auto store = scf::IfOp::create(hb, row.valid, /*withElse=*/false);
-        OpBuilder::InsertionGuard g(hb);
-        hb.setInsertionPointToStart(&store.getThenRegion().front());
-        locate(hb, rowList[u]);
-        Value c =
-            vector::LoadOp::create(hb, vecF32, cosTab, ValueRange{row.t, col});
-        Value s =
-            vector::LoadOp::create(hb, vecF32, sinTab, ValueRange{row.t, col});
-        if (neox) {
-          Value y1 =
-              arith::SubFOp::create(hb, arith::MulFOp::create(hb, x1[u], c),
-                                    arith::MulFOp::create(hb, x2[u], s));
-          Value y2 =
-              arith::AddFOp::create(hb, arith::MulFOp::create(hb, x2[u], c),
-                                    arith::MulFOp::create(hb, x1[u], s));
-          storeF32(hb, y1, buffer, row, col);
-          storeF32(hb, y2, buffer, row, channel1);
-        } else {
-          Value xs =
-              vector::ShuffleOp::create(hb, x1[u], x1[u], pairSwapMask(width));
-          Value y =
-              arith::AddFOp::create(hb, arith::MulFOp::create(hb, x1[u], c),
-                                    arith::MulFOp::create(hb, xs, s));
-          storeF32(hb, y, buffer, row, col);
-        }
-      }
-    };
-
-    Value step = idx(b, T * heads);
-    for (auto [buffer, numHeads] : llvm::zip(op.getInputs(), headCounts)) {
-      Value rows =
-          arith::MulIOp::create(b, numHeads, tokenMajor ? count : idx(b, T));
-      scf::ForOp::create(
-          b, ty, rows, step, ValueRange{},
-          [&](OpBuilder &nested, Location l, Value r0, ValueRange) {
-            ImplicitLocOpBuilder hb(l, nested);
-            rotateRows(hb, buffer, r0, rows, numHeads);
-            scf::YieldOp::create(hb);
-          });
-    }
-  }
+  ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+  Kernel(op, *shape, options, freqTables).emit(b);
   rewriter.eraseOp(op);
   return success();
 }

@@ -7,16 +7,17 @@
 // vision token at its block's offset plus (t, h, w) of its index in the
 // block. Blocks are runs of image (video) tokens. Works on tensors: inputs
 // are read through bufferization.to_buffer, outputs are new buffers turned
-// back into tensors, so it runs before one-shot bufferization. Under
-// qwen3_vl a video block reads the row holding its frame, as [1, h, w]; a
-// block past the last grid row reads the dummy [1, m, m], as the ONNX
-// lowering does.
+// back into tensors, so it runs before one-shot bufferization. What differs
+// per arch (the time rule, one block per video frame) comes from
+// MRopeIndexRules; each rule is one helper below. With one block per frame
+// a video block reads the row holding its frame, as [1, h, w]; a block past
+// the last grid row reads the dummy [1, m, m], as the ONNX lowering does.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
 
 #include "mrope/Conversion/Passes.h"
-
+#include "mrope/Conversion/RopeCommon/MRopeIndexRules.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -37,6 +38,376 @@ using namespace mrope::rope;
 
 namespace {
 
+/// What the token loop of a row carries from token to token.
+struct TokenState {
+  /// Kept index, sum of len - span over the blocks so far, index in the
+  /// current block, the block's offset, its h, w, h * w (merged), the kind
+  /// of the last kept token (0 text, 1 image, 2 video), the largest
+  /// position so far, the block's seconds per grid, and the image / video
+  /// blocks consumed so far (across the batch).
+  Value j, excess, local, offset, h, w, hw, prevKind, maxPos, sec, imgIdx,
+      vidIdx;
+
+  SmallVector<Value> values() const {
+    return {j,  excess,   local,  offset, h,      w,
+            hw, prevKind, maxPos, sec,    imgIdx, vidIdx};
+  }
+  static TokenState from(ValueRange v) {
+    return {v[0], v[1], v[2], v[3], v[4],  v[5],
+            v[6], v[7], v[8], v[9], v[10], v[11]};
+  }
+};
+
+/// What a token is: kept (mask 1), image, video, vision, and whether it
+/// starts a block (a vision token of another kind than the last kept one).
+struct TokenKind {
+  Value kept, isImg, isVid, kind, isVis, start;
+};
+
+/// The grid [t, h, w] (unmerged) and seconds per grid of a block.
+struct BlockGrid {
+  Value t, h, w, sec;
+};
+
+/// The scalar loops of one rope.mrope_index, one helper per rule.
+class IndexLoops {
+public:
+  IndexLoops(MRopeIndexOp op, ImplicitLocOpBuilder &b)
+      : op(op), b(b), rules(getMRopeIndexRules(op)), i64(b.getI64Type()),
+        f32(b.getF32Type()) {}
+  /// The loops at b's insertion point; returns {positions, rope_deltas}.
+  SmallVector<Value> emit();
+
+private:
+  Value bufferOf(Value tensor);
+  void emitRow(ImplicitLocOpBuilder &rb, Value bi, ValueRange counters);
+  TokenState emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
+                       TokenState st);
+  TokenKind classify(ImplicitLocOpBuilder &t, Value bi, Value si,
+                     Value prevKind);
+  BlockGrid readBlockGrid(ImplicitLocOpBuilder &t, const TokenKind &k,
+                          const TokenState &st);
+  BlockGrid imageGrid(ImplicitLocOpBuilder &t, Value imgIdx);
+  BlockGrid videoGrid(ImplicitLocOpBuilder &t, Value vidIdx);
+  SmallVector<Value> loadGridRow(ImplicitLocOpBuilder &t, Value grid,
+                                 Value row);
+  Value frameRow(ImplicitLocOpBuilder &t, Value k);
+  Value videoSeconds(ImplicitLocOpBuilder &t, Value vidIdx);
+  Value timeRow(ImplicitLocOpBuilder &t, Value i, Value sec);
+  void startBlock(ImplicitLocOpBuilder &t, const TokenKind &k,
+                  const BlockGrid &grid, TokenState &st);
+  void storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
+                      const TokenKind &k, TokenState &st);
+
+  // Integer constants go before the op, outside the loops.
+  Value c64(int64_t v) { return arith::ConstantIntOp::create(b, i64, v); }
+  Value cIdx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f32Const(ImplicitLocOpBuilder &at, float v) {
+    return arith::ConstantFloatOp::create(at, at.getF32Type(), APFloat(v));
+  }
+  Value toI64(ImplicitLocOpBuilder &at, Value v) {
+    return v.getType() == i64 ? v : arith::ExtSIOp::create(at, i64, v);
+  }
+  Value eq(ImplicitLocOpBuilder &at, Value x, Value y) {
+    return arith::CmpIOp::create(at, arith::CmpIPredicate::eq, x, y);
+  }
+
+  MRopeIndexOp op;
+  ImplicitLocOpBuilder &b;
+  MRopeIndexRules rules;
+  Type i64, f32;
+  // Input buffers (null when absent) and output buffers.
+  Value ids, mask, images, videos, seconds, positions, deltas;
+  // Constants of the whole op.
+  Value seq, zero, one, minusOne, merge, imageToken, videoToken, seqI64, i0, i1;
+};
+
+Value IndexLoops::bufferOf(Value tensor) {
+  if (!tensor)
+    return {};
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
+      /*read_only=*/true);
+}
+
+SmallVector<Value> IndexLoops::emit() {
+  ids = bufferOf(op.getInputIds());
+  mask = bufferOf(op.getAttentionMask());
+  images = bufferOf(op.getImageGridThw());
+  videos = bufferOf(op.getVideoGridThw());
+  seconds = bufferOf(op.getSecondPerGridTs());
+  Value batch = memref::DimOp::create(b, ids, 0);
+  seq = memref::DimOp::create(b, ids, 1);
+  auto posType = op.getPositions().getType();
+  auto deltaType = op.getRopeDeltas().getType();
+  SmallVector<Value> posDims, deltaDims;
+  if (posType.isDynamicDim(1))
+    posDims.push_back(batch);
+  if (posType.isDynamicDim(2))
+    posDims.push_back(seq);
+  if (deltaType.isDynamicDim(0))
+    deltaDims.push_back(batch);
+  positions = memref::AllocOp::create(
+      b, MemRefType::get(posType.getShape(), i64), posDims);
+  deltas = memref::AllocOp::create(
+      b, MemRefType::get(deltaType.getShape(), i64), deltaDims);
+  zero = c64(0);
+  one = c64(1);
+  minusOne = c64(-1);
+  merge = c64(rules.spatialMerge);
+  imageToken = c64(rules.imageToken);
+  videoToken = c64(rules.videoToken);
+  seqI64 = arith::IndexCastOp::create(b, i64, seq);
+  i0 = cIdx(0);
+  i1 = cIdx(1);
+  // Rows in order; image and video counters run across the batch.
+  scf::ForOp::create(
+      b, i0, batch, i1, ValueRange{zero, zero},
+      [&](OpBuilder &ob, Location loc, Value bi, ValueRange counters) {
+        ImplicitLocOpBuilder rb(loc, ob);
+        emitRow(rb, bi, counters);
+      });
+  return {bufferization::ToTensorOp::create(b, posType, positions,
+                                            b.getUnitAttr(), b.getUnitAttr()),
+          bufferization::ToTensorOp::create(b, deltaType, deltas,
+                                            b.getUnitAttr(), b.getUnitAttr())};
+}
+
+// The tokens of row bi in order, then the rope_deltas rule: the largest
+// position + 1 - S.
+void IndexLoops::emitRow(ImplicitLocOpBuilder &rb, Value bi,
+                         ValueRange counters) {
+  TokenState init{zero,        zero,       zero, zero,     one,
+                  one,         one,        zero, minusOne, f32Const(rb, 0),
+                  counters[0], counters[1]};
+  auto tokens = scf::ForOp::create(
+      rb, i0, seq, i1, init.values(),
+      [&](OpBuilder &tb, Location tloc, Value si, ValueRange st) {
+        ImplicitLocOpBuilder t(tloc, tb);
+        scf::YieldOp::create(
+            t, emitToken(t, bi, si, TokenState::from(st)).values());
+      });
+  TokenState last = TokenState::from(tokens.getResults());
+  Value delta = arith::SubIOp::create(
+      rb, arith::AddIOp::create(rb, last.maxPos, one), seqI64);
+  memref::StoreOp::create(rb, delta, deltas, ValueRange{bi, i0});
+  scf::YieldOp::create(rb, ValueRange{last.imgIdx, last.vidIdx});
+}
+
+TokenState IndexLoops::emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
+                                 TokenState st) {
+  TokenKind k = classify(t, bi, si, st.prevKind);
+  BlockGrid grid = readBlockGrid(t, k, st);
+  startBlock(t, k, grid, st);
+  storePositions(t, bi, si, k, st);
+  return st;
+}
+
+// Text rule: a kept token that is neither image nor video.
+TokenKind IndexLoops::classify(ImplicitLocOpBuilder &t, Value bi, Value si,
+                               Value prevKind) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  TokenKind k;
+  Value id = toI64(t, memref::LoadOp::create(t, ids, ValueRange{bi, si}));
+  k.kept = arith::ConstantIntOp::create(t, t.getI1Type(), 1);
+  if (mask)
+    k.kept = eq(
+        t, toI64(t, memref::LoadOp::create(t, mask, ValueRange{bi, si})), one);
+  k.isImg = arith::AndIOp::create(t, k.kept, eq(t, id, imageToken));
+  k.isVid = arith::AndIOp::create(t, k.kept, eq(t, id, videoToken));
+  k.kind = sel(k.isImg, c64(1), sel(k.isVid, c64(2), zero));
+  k.isVis = arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, zero);
+  k.start = arith::AndIOp::create(
+      t, k.isVis,
+      arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, prevKind));
+  return k;
+}
+
+// A block starts: read its grid row (and its seconds); otherwise keep the
+// current block's.
+BlockGrid IndexLoops::readBlockGrid(ImplicitLocOpBuilder &t, const TokenKind &k,
+                                    const TokenState &st) {
+  SmallVector<Type> gridTypes = {i64, i64, i64, f32};
+  auto startIf = scf::IfOp::create(t, gridTypes, k.start, true);
+  {
+    OpBuilder::InsertionGuard guard(t);
+    t.setInsertionPointToStart(&startIf.getThenRegion().front());
+    auto pick = scf::IfOp::create(t, gridTypes, k.isImg, true);
+    {
+      OpBuilder::InsertionGuard g2(t);
+      t.setInsertionPointToStart(&pick.getThenRegion().front());
+      BlockGrid img = imageGrid(t, st.imgIdx);
+      scf::YieldOp::create(t, ValueRange{img.t, img.h, img.w, img.sec});
+      t.setInsertionPointToStart(&pick.getElseRegion().front());
+      BlockGrid vid = videoGrid(t, st.vidIdx);
+      scf::YieldOp::create(t, ValueRange{vid.t, vid.h, vid.w, vid.sec});
+    }
+    scf::YieldOp::create(t, pick.getResults());
+    t.setInsertionPointToStart(&startIf.getElseRegion().front());
+    scf::YieldOp::create(t, ValueRange{one, st.h, st.w, st.sec});
+  }
+  return {startIf.getResult(0), startIf.getResult(1), startIf.getResult(2),
+          startIf.getResult(3)};
+}
+
+// Image rule: block k reads image row k; images take no time scaling.
+BlockGrid IndexLoops::imageGrid(ImplicitLocOpBuilder &t, Value imgIdx) {
+  Value zeroF = f32Const(t, 0.0f);
+  SmallVector<Value> img = loadGridRow(t, images, imgIdx);
+  return {img[0], img[1], img[2], zeroF};
+}
+
+// Video rule: block k reads video row k with its seconds per grid, or with
+// one block per frame, the row holding frame k as [1, h, w].
+BlockGrid IndexLoops::videoGrid(ImplicitLocOpBuilder &t, Value vidIdx) {
+  Value s = videoSeconds(t, vidIdx);
+  SmallVector<Value> vid;
+  if (rules.blockPerFrame && videos) {
+    vid = loadGridRow(t, videos, frameRow(t, vidIdx));
+    vid[0] = one;
+  } else {
+    vid = loadGridRow(t, videos, vidIdx);
+  }
+  return {vid[0], vid[1], vid[2], s};
+}
+
+// Row `row` of a grid, or the dummy [1, m, m] when there is no such row
+// (more blocks than rows: malformed input).
+SmallVector<Value> IndexLoops::loadGridRow(ImplicitLocOpBuilder &t, Value grid,
+                                           Value row) {
+  SmallVector<Value> dummy = {one, merge, merge};
+  if (!grid)
+    return dummy;
+  Value r = arith::IndexCastOp::create(t, t.getIndexType(), row);
+  Value inRange = arith::CmpIOp::create(t, arith::CmpIPredicate::ult, r,
+                                        memref::DimOp::create(t, grid, 0));
+  auto ifRow = scf::IfOp::create(t, TypeRange{i64, i64, i64}, inRange, true);
+  OpBuilder::InsertionGuard g(t);
+  t.setInsertionPointToStart(&ifRow.getThenRegion().front());
+  SmallVector<Value> cols;
+  for (int64_t c = 0; c < 3; ++c)
+    cols.push_back(
+        toI64(t, memref::LoadOp::create(t, grid, ValueRange{r, cIdx(c)})));
+  scf::YieldOp::create(t, cols);
+  t.setInsertionPointToStart(&ifRow.getElseRegion().front());
+  scf::YieldOp::create(t, dummy);
+  return SmallVector<Value>(ifRow.getResults());
+}
+
+// One block per frame: video block k is frame k of all videos' frames, in
+// the row r with cumsum(t)[r-1] <= k < cumsum(t)[r].
+Value IndexLoops::frameRow(ImplicitLocOpBuilder &t, Value k) {
+  Value n = memref::DimOp::create(t, videos, 0);
+  auto scan = scf::ForOp::create(
+      t, i0, n, i1, ValueRange{zero, zero},
+      [&](OpBuilder &sb, Location sloc, Value ri, ValueRange acc) {
+        ImplicitLocOpBuilder x(sloc, sb);
+        Value ft = toI64(
+            x, memref::LoadOp::create(x, videos, ValueRange{ri, cIdx(0)}));
+        Value end = arith::AddIOp::create(x, acc[0], ft);
+        Value before =
+            arith::CmpIOp::create(x, arith::CmpIPredicate::sle, end, k);
+        Value r = arith::SelectOp::create(
+            x, before, arith::AddIOp::create(x, acc[1], one), acc[1]);
+        scf::YieldOp::create(x, ValueRange{end, r});
+      });
+  return scan.getResult(1);
+}
+
+// second_per_grid_ts[k] of video block k; 1 when absent or past the end.
+Value IndexLoops::videoSeconds(ImplicitLocOpBuilder &t, Value vidIdx) {
+  Value s = f32Const(t, 1.0f);
+  if (!seconds)
+    return s;
+  Value r = arith::IndexCastOp::create(t, t.getIndexType(), vidIdx);
+  Value inRange = arith::CmpIOp::create(t, arith::CmpIPredicate::ult, r,
+                                        memref::DimOp::create(t, seconds, 0));
+  auto ifSec = scf::IfOp::create(t, TypeRange{f32}, inRange, true);
+  OpBuilder::InsertionGuard g(t);
+  t.setInsertionPointToStart(&ifSec.getThenRegion().front());
+  scf::YieldOp::create(
+      t, ValueRange{memref::LoadOp::create(t, seconds, ValueRange{r})});
+  t.setInsertionPointToStart(&ifSec.getElseRegion().front());
+  scf::YieldOp::create(t, ValueRange{s});
+  return ifSec.getResult(0);
+}
+
+// Time rule: the time row of frame index i is i, or with tokens per second
+// int(f32(f32(i) * sec) * tps).
+Value IndexLoops::timeRow(ImplicitLocOpBuilder &t, Value i, Value sec) {
+  if (!rules.tokensPerSecond)
+    return i;
+  Value f = arith::SIToFPOp::create(t, f32, i);
+  f = arith::MulFOp::create(t, f, sec);
+  f = arith::MulFOp::create(t, f, f32Const(t, *rules.tokensPerSecond));
+  return arith::FPToSIOp::create(t, i64, f);
+}
+
+// At a block start: its offset (text position of its first token), the
+// excess len - span it adds, its merged grid and seconds, and the block
+// counters.
+void IndexLoops::startBlock(ImplicitLocOpBuilder &t, const TokenKind &k,
+                            const BlockGrid &grid, TokenState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value gh = arith::DivSIOp::create(t, grid.h, merge);
+  Value gw = arith::DivSIOp::create(t, grid.w, merge);
+  Value ghw = arith::MulIOp::create(t, gh, gw);
+  Value len = arith::MulIOp::create(t, grid.t, ghw);
+  Value tmax = timeRow(t, arith::SubIOp::create(t, grid.t, one), grid.sec);
+  Value span = arith::MaxSIOp::create(t, arith::AddIOp::create(t, tmax, one),
+                                      arith::MaxSIOp::create(t, gh, gw));
+  Value blockOffset = arith::SubIOp::create(t, st.j, st.excess);
+  Value blockExcess =
+      arith::AddIOp::create(t, st.excess, arith::SubIOp::create(t, len, span));
+  st.offset = sel(k.start, blockOffset, st.offset);
+  st.excess = sel(k.start, blockExcess, st.excess);
+  st.h = sel(k.start, gh, st.h);
+  st.w = sel(k.start, gw, st.w);
+  st.hw = sel(k.start, ghw, st.hw);
+  st.sec = sel(k.start, grid.sec, st.sec);
+  st.local = sel(k.start, zero, st.local);
+  st.imgIdx = sel(arith::AndIOp::create(t, k.start, k.isImg),
+                  arith::AddIOp::create(t, st.imgIdx, one), st.imgIdx);
+  st.vidIdx = sel(arith::AndIOp::create(t, k.start, k.isVid),
+                  arith::AddIOp::create(t, st.vidIdx, one), st.vidIdx);
+}
+
+// The three rows of this token: text at j - excess, vision at the block's
+// offset + (time(t_i), h_i, w_i), padding 1; then the running maximum.
+void IndexLoops::storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
+                                const TokenKind &k, TokenState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value safeHw = arith::MaxSIOp::create(t, st.hw, one);
+  Value safeW = arith::MaxSIOp::create(t, st.w, one);
+  Value safeH = arith::MaxSIOp::create(t, st.h, one);
+  Value ti = timeRow(t, arith::DivSIOp::create(t, st.local, safeHw), st.sec);
+  Value hi = arith::RemSIOp::create(
+      t, arith::DivSIOp::create(t, st.local, safeW), safeH);
+  Value wi = arith::RemSIOp::create(t, st.local, safeW);
+  Value text = arith::SubIOp::create(t, st.j, st.excess);
+  SmallVector<Value> row;
+  for (Value part : {ti, hi, wi}) {
+    Value p = sel(k.isVis, arith::AddIOp::create(t, st.offset, part), text);
+    row.push_back(sel(k.kept, p, one));
+  }
+  for (auto [r, p] : llvm::enumerate(row))
+    memref::StoreOp::create(t, p, positions, ValueRange{cIdx(r), bi, si});
+  Value rowMax = arith::MaxSIOp::create(
+      t, row[0], arith::MaxSIOp::create(t, row[1], row[2]));
+  st.maxPos =
+      sel(k.kept, arith::MaxSIOp::create(t, st.maxPos, rowMax), st.maxPos);
+  st.local = sel(k.isVis, arith::AddIOp::create(t, st.local, one), st.local);
+  st.j = sel(k.kept, arith::AddIOp::create(t, st.j, one), st.j);
+  st.prevKind = sel(k.kept, k.kind, st.prevKind);
+}
+
 struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -46,296 +417,7 @@ struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {
     if (failed(verify(op, /*verifyRecursively=*/false)))
       return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    Type i64 = b.getI64Type(), f32 = b.getF32Type();
-    auto c64 = [&](int64_t v) -> Value {
-      return arith::ConstantIntOp::create(b, i64, v);
-    };
-    auto cIdx = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, v);
-    };
-    auto toIndex = [&](OpBuilder &ob, Location loc, Value v) -> Value {
-      return arith::IndexCastOp::create(ob, loc, ob.getIndexType(), v);
-    };
-    auto buffer = [&](Value tensor) -> Value {
-      if (!tensor)
-        return {};
-      auto type = cast<RankedTensorType>(tensor.getType());
-      return bufferization::ToBufferOp::create(
-          b, MemRefType::get(type.getShape(), type.getElementType()), tensor,
-          /*read_only=*/true);
-    };
-    Value ids = buffer(op.getInputIds()), mask = buffer(op.getAttentionMask());
-    Value images = buffer(op.getImageGridThw());
-    Value videos = buffer(op.getVideoGridThw());
-    Value seconds = buffer(op.getSecondPerGridTs());
-    std::optional<float> tps = op.getEffectiveTokensPerSecond();
-    bool splitFrames = op.splitsVideoFrames();
-
-    Value batch = memref::DimOp::create(b, ids, 0);
-    Value seq = memref::DimOp::create(b, ids, 1);
-    auto posType = op.getPositions().getType();
-    auto deltaType = op.getRopeDeltas().getType();
-    SmallVector<Value> posDims, deltaDims;
-    if (posType.isDynamicDim(1))
-      posDims.push_back(batch);
-    if (posType.isDynamicDim(2))
-      posDims.push_back(seq);
-    if (deltaType.isDynamicDim(0))
-      deltaDims.push_back(batch);
-    Value positions = memref::AllocOp::create(
-        b, MemRefType::get(posType.getShape(), i64), posDims);
-    Value deltas = memref::AllocOp::create(
-        b, MemRefType::get(deltaType.getShape(), i64), deltaDims);
-
-    Value zero = c64(0), one = c64(1), minusOne = c64(-1);
-    Value merge = c64(op.getSpatialMerge());
-    Value imageToken = c64(op.getImageToken());
-    Value videoToken = c64(op.getVideoToken());
-    Value seqI64 = arith::IndexCastOp::create(b, i64, seq);
-    Value i0 = cIdx(0), i1 = cIdx(1), i2 = cIdx(2);
-
-    // Rows in order; image and video counters run across the batch.
-    auto rows = scf::ForOp::create(
-        b, i0, batch, i1, ValueRange{zero, zero},
-        [&](OpBuilder &ob, Location loc, Value bi, ValueRange counters) {
-          ImplicitLocOpBuilder rb(loc, ob);
-          // State: j, excess, local, offset, H, W, HW, prevKind, maxPos,
-          // second-per-grid, image counter, video counter.
-          SmallVector<Value> init = {
-              zero,
-              zero,
-              zero,
-              zero,
-              one,
-              one,
-              one,
-              zero,
-              minusOne,
-              arith::ConstantFloatOp::create(rb, cast<FloatType>(f32),
-                                             APFloat(0.0f)),
-              counters[0],
-              counters[1]};
-          auto tokens = scf::ForOp::create(
-              rb, i0, seq, i1, init,
-              [&](OpBuilder &tb, Location tloc, Value si, ValueRange st) {
-                ImplicitLocOpBuilder t(tloc, tb);
-                Value j = st[0], excess = st[1], local = st[2], offset = st[3],
-                      h = st[4], w = st[5], hw = st[6], prevKind = st[7],
-                      maxPos = st[8], sec = st[9], imgIdx = st[10],
-                      vidIdx = st[11];
-                auto eq = [&](Value a, Value c) {
-                  return arith::CmpIOp::create(t, arith::CmpIPredicate::eq, a,
-                                               c);
-                };
-                auto sel = [&](Value c, Value x, Value y) {
-                  return arith::SelectOp::create(t, c, x, y);
-                };
-                Value id = memref::LoadOp::create(t, ids, ValueRange{bi, si});
-                if (id.getType() != i64)
-                  id = arith::ExtSIOp::create(t, i64, id);
-                Value kept = arith::ConstantIntOp::create(t, t.getI1Type(), 1);
-                if (mask) {
-                  Value m = memref::LoadOp::create(t, mask, ValueRange{bi, si});
-                  if (m.getType() != i64)
-                    m = arith::ExtSIOp::create(t, i64, m);
-                  kept = eq(m, one);
-                }
-                Value isImg =
-                    arith::AndIOp::create(t, kept, eq(id, imageToken));
-                Value isVid =
-                    arith::AndIOp::create(t, kept, eq(id, videoToken));
-                Value kind = sel(isImg, c64(1), sel(isVid, c64(2), zero));
-                Value isVis = arith::CmpIOp::create(t, arith::CmpIPredicate::ne,
-                                                    kind, zero);
-                Value start = arith::AndIOp::create(
-                    t, isVis,
-                    arith::CmpIOp::create(t, arith::CmpIPredicate::ne, kind,
-                                          prevKind));
-
-                // A block starts: read its grid row (and its seconds).
-                SmallVector<Type> gridTypes = {i64, i64, i64, f32};
-                auto startIf = scf::IfOp::create(t, gridTypes, start, true);
-                {
-                  OpBuilder::InsertionGuard guard(t);
-                  t.setInsertionPointToStart(&startIf.getThenRegion().front());
-                  // Row `row` of a grid, or the dummy [1, m, m] when there is
-                  // no such row (more blocks than rows: malformed input).
-                  auto loadRow = [&](Value grid,
-                                     Value row) -> SmallVector<Value> {
-                    SmallVector<Value> dummy = {one, merge, merge};
-                    if (!grid)
-                      return dummy;
-                    Value r = toIndex(t, tloc, row);
-                    Value inRange = arith::CmpIOp::create(
-                        t, arith::CmpIPredicate::ult, r,
-                        memref::DimOp::create(t, grid, 0));
-                    auto ifRow = scf::IfOp::create(t, TypeRange{i64, i64, i64},
-                                                   inRange, true);
-                    OpBuilder::InsertionGuard g(t);
-                    t.setInsertionPointToStart(&ifRow.getThenRegion().front());
-                    SmallVector<Value> cols;
-                    for (int64_t c = 0; c < 3; ++c) {
-                      Value v = memref::LoadOp::create(t, grid,
-                                                       ValueRange{r, cIdx(c)});
-                      cols.push_back(v.getType() == i64
-                                         ? v
-                                         : arith::ExtSIOp::create(t, i64, v));
-                    }
-                    scf::YieldOp::create(t, cols);
-                    t.setInsertionPointToStart(&ifRow.getElseRegion().front());
-                    scf::YieldOp::create(t, dummy);
-                    return SmallVector<Value>(ifRow.getResults());
-                  };
-                  // qwen3_vl: video block k is frame k of all videos' frames:
-                  // the row r with cumsum(t)[r-1] <= k < cumsum(t)[r].
-                  auto frameRow = [&](Value k) -> Value {
-                    Value n = memref::DimOp::create(t, videos, 0);
-                    auto scan = scf::ForOp::create(
-                        t, i0, n, i1, ValueRange{zero, zero},
-                        [&](OpBuilder &sb, Location sloc, Value ri,
-                            ValueRange acc) {
-                          ImplicitLocOpBuilder x(sloc, sb);
-                          Value ft = memref::LoadOp::create(
-                              x, videos, ValueRange{ri, cIdx(0)});
-                          if (ft.getType() != i64)
-                            ft = arith::ExtSIOp::create(x, i64, ft);
-                          Value end = arith::AddIOp::create(x, acc[0], ft);
-                          Value before = arith::CmpIOp::create(
-                              x, arith::CmpIPredicate::sle, end, k);
-                          Value r = arith::SelectOp::create(
-                              x, before, arith::AddIOp::create(x, acc[1], one),
-                              acc[1]);
-                          scf::YieldOp::create(x, ValueRange{end, r});
-                        });
-                    return scan.getResult(1);
-                  };
-                  auto pick = scf::IfOp::create(t, gridTypes, isImg, true);
-                  {
-                    OpBuilder::InsertionGuard g2(t);
-                    t.setInsertionPointToStart(&pick.getThenRegion().front());
-                    Value zeroF = arith::ConstantFloatOp::create(
-                        t, cast<FloatType>(f32), APFloat(0.0f));
-                    SmallVector<Value> img = loadRow(images, imgIdx);
-                    scf::YieldOp::create(
-                        t, ValueRange{img[0], img[1], img[2], zeroF});
-                    t.setInsertionPointToStart(&pick.getElseRegion().front());
-                    Value s = arith::ConstantFloatOp::create(
-                        t, cast<FloatType>(f32), APFloat(1.0f));
-                    if (seconds) {
-                      Value r = toIndex(t, tloc, vidIdx);
-                      Value inRange = arith::CmpIOp::create(
-                          t, arith::CmpIPredicate::ult, r,
-                          memref::DimOp::create(t, seconds, 0));
-                      auto ifSec =
-                          scf::IfOp::create(t, TypeRange{f32}, inRange, true);
-                      OpBuilder::InsertionGuard g3(t);
-                      t.setInsertionPointToStart(
-                          &ifSec.getThenRegion().front());
-                      scf::YieldOp::create(t, ValueRange{memref::LoadOp::create(
-                                                  t, seconds, ValueRange{r})});
-                      t.setInsertionPointToStart(
-                          &ifSec.getElseRegion().front());
-                      scf::YieldOp::create(t, ValueRange{s});
-                      s = ifSec.getResult(0);
-                    }
-                    SmallVector<Value> vid;
-                    if (splitFrames && videos) {
-                      vid = loadRow(videos, frameRow(vidIdx));
-                      vid[0] = one;
-                    } else {
-                      vid = loadRow(videos, vidIdx);
-                    }
-                    scf::YieldOp::create(t,
-                                         ValueRange{vid[0], vid[1], vid[2], s});
-                  }
-                  scf::YieldOp::create(t, pick.getResults());
-                  t.setInsertionPointToStart(&startIf.getElseRegion().front());
-                  scf::YieldOp::create(t, ValueRange{one, h, w, sec});
-                }
-                Value gt = startIf.getResult(0);
-                // The time row of an index: i, or int(f32(f32(i) * sec) * tps).
-                auto temporal = [&](Value i, Value s) -> Value {
-                  if (!tps)
-                    return i;
-                  Value f = arith::SIToFPOp::create(t, f32, i);
-                  f = arith::MulFOp::create(t, f, s);
-                  f = arith::MulFOp::create(
-                      t, f,
-                      arith::ConstantFloatOp::create(t, cast<FloatType>(f32),
-                                                     APFloat(*tps)));
-                  return arith::FPToSIOp::create(t, i64, f);
-                };
-                Value gh =
-                    arith::DivSIOp::create(t, startIf.getResult(1), merge);
-                Value gw =
-                    arith::DivSIOp::create(t, startIf.getResult(2), merge);
-                Value newSec = startIf.getResult(3);
-                Value ghw = arith::MulIOp::create(t, gh, gw);
-                Value len = arith::MulIOp::create(t, gt, ghw);
-                Value tmax =
-                    temporal(arith::SubIOp::create(t, gt, one), newSec);
-                Value span = arith::MaxSIOp::create(
-                    t, arith::AddIOp::create(t, tmax, one),
-                    arith::MaxSIOp::create(t, gh, gw));
-                Value blockOffset = arith::SubIOp::create(t, j, excess);
-                Value blockExcess = arith::AddIOp::create(
-                    t, excess, arith::SubIOp::create(t, len, span));
-                offset = sel(start, blockOffset, offset);
-                excess = sel(start, blockExcess, excess);
-                h = sel(start, gh, h);
-                w = sel(start, gw, w);
-                hw = sel(start, ghw, hw);
-                sec = sel(start, newSec, sec);
-                local = sel(start, zero, local);
-                imgIdx = sel(arith::AndIOp::create(t, start, isImg),
-                             arith::AddIOp::create(t, imgIdx, one), imgIdx);
-                vidIdx = sel(arith::AndIOp::create(t, start, isVid),
-                             arith::AddIOp::create(t, vidIdx, one), vidIdx);
-
-                // The three rows of this token.
-                Value safeHw = arith::MaxSIOp::create(t, hw, one);
-                Value safeW = arith::MaxSIOp::create(t, w, one);
-                Value safeH = arith::MaxSIOp::create(t, h, one);
-                Value ti =
-                    temporal(arith::DivSIOp::create(t, local, safeHw), sec);
-                Value hi = arith::RemSIOp::create(
-                    t, arith::DivSIOp::create(t, local, safeW), safeH);
-                Value wi = arith::RemSIOp::create(t, local, safeW);
-                Value text = arith::SubIOp::create(t, j, excess);
-                SmallVector<Value> row;
-                for (Value part : {ti, hi, wi}) {
-                  Value p =
-                      sel(isVis, arith::AddIOp::create(t, offset, part), text);
-                  row.push_back(sel(kept, p, one));
-                }
-                for (auto [r, p] : llvm::enumerate(row))
-                  memref::StoreOp::create(t, p, positions,
-                                          ValueRange{cIdx(r), bi, si});
-                Value rowMax = arith::MaxSIOp::create(
-                    t, row[0], arith::MaxSIOp::create(t, row[1], row[2]));
-                maxPos = sel(kept, arith::MaxSIOp::create(t, maxPos, rowMax),
-                             maxPos);
-                local = sel(isVis, arith::AddIOp::create(t, local, one), local);
-                j = sel(kept, arith::AddIOp::create(t, j, one), j);
-                prevKind = sel(kept, kind, prevKind);
-                scf::YieldOp::create(t, ValueRange{j, excess, local, offset, h,
-                                                   w, hw, prevKind, maxPos, sec,
-                                                   imgIdx, vidIdx});
-              });
-          Value maxPos = tokens.getResult(8);
-          Value delta = arith::SubIOp::create(
-              rb, arith::AddIOp::create(rb, maxPos, one), seqI64);
-          memref::StoreOp::create(rb, delta, deltas, ValueRange{bi, i0});
-          scf::YieldOp::create(
-              rb, ValueRange{tokens.getResult(10), tokens.getResult(11)});
-        });
-    (void)rows;
-    (void)i2;
-    Value posTensor = bufferization::ToTensorOp::create(
-        b, posType, positions, b.getUnitAttr(), b.getUnitAttr());
-    Value deltaTensor = bufferization::ToTensorOp::create(
-        b, deltaType, deltas, b.getUnitAttr(), b.getUnitAttr());
-    rewriter.replaceOp(op, {posTensor, deltaTensor});
+    rewriter.replaceOp(op, IndexLoops(op, b).emit());
     return success();
   }
 };

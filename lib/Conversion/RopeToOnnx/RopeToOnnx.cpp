@@ -17,6 +17,7 @@
 #include "Tables.h"
 
 #include "mrope/Conversion/Passes.h"
+#include "mrope/Conversion/RopeCommon/MRopeIndexRules.h"
 #include "mrope/Dialect/Onnx/IR/DataType.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
@@ -103,8 +104,306 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
 /// where l is its index in its block and (t, h, w) = unravel(l). Blocks are
 /// the runs of image (video) tokens, consumed in order across the batch;
 /// padded slots get 1. Sums over blocks are CumSums over tokens of values
-/// placed at each block's first token. Under qwen3_vl the k-th video block
-/// reads the video row r with cumsum(t)[r-1] <= k < cumsum(t)[r], as [1, h, w].
+/// placed at each block's first token. What differs per arch (the time rule,
+/// one block per video frame) comes from MRopeIndexRules; each rule is one
+/// helper below.
+class IndexGraph {
+public:
+  IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
+             onnx::OnnxBuilder &emit, int64_t opset);
+  /// The nodes at the rewriter's insertion point; {positions, rope_deltas}.
+  SmallVector<Value> build();
+
+private:
+  void keptTokens();
+  void visionTokens();
+  Value blockStarts(Value is);
+  Value globalIndex(Value start);
+  Value gridRows(Value grid, Value start);
+  Value frameGrid(Value grid, Value block);
+  void blockGrids();
+  void timeRule();
+  Value timeRow(Value ti);
+  Value emitPositions();
+  Value ropeDeltas(Value positions);
+
+  // Node builders over `emit`.
+  Value node(StringRef opType, Type result, ValueRange inputs,
+             ArrayRef<NamedAttribute> attrs = {}) {
+    return emit.node(opType, result, inputs, attrs);
+  }
+  NamedAttribute attr(StringRef name, int64_t v) {
+    return rewriter.getNamedAttr(name, rewriter.getI64IntegerAttr(v));
+  }
+  Value ints(ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+    return emit.ints(values, shape);
+  }
+  Value scalar(int64_t v) { return ints({v}, {}); }
+  Value floatConst(float v, ArrayRef<int64_t> shape) {
+    return emit.constant(
+        DenseElementsAttr::get(RankedTensorType::get(shape, f32), v), "f");
+  }
+  Value castTo(Value v, Type elem, onnx::DataType to) {
+    auto type = cast<RankedTensorType>(v.getType()).clone(elem);
+    return node("Cast", type, {v}, {attr("to", to)});
+  }
+  Value asI64(Value v) { return castTo(v, i64, onnx::DataType::INT64); }
+  Value toI64(Value v) {
+    return cast<ShapedType>(v.getType()).getElementType().isInteger(64)
+               ? v
+               : asI64(v);
+  }
+  Value bin(StringRef opType, Value a, Value b) {
+    return node(opType, a.getType(), {a, b});
+  }
+  Value cmp(StringRef opType, Value a, Value b) {
+    return node(opType, cast<RankedTensorType>(a.getType()).clone(i1), {a, b});
+  }
+  Value cumsum(Value v) { return node("CumSum", v.getType(), {v, axis1}); }
+  RankedTensorType bs(Type e) { return RankedTensorType::get({bDim, sDim}, e); }
+  RankedTensorType bs3(Type e) {
+    return RankedTensorType::get({bDim, sDim, 3}, e);
+  }
+
+  rope::MRopeIndexOp op;
+  PatternRewriter &rewriter;
+  onnx::OnnxBuilder &emit;
+  int64_t opset;
+  MRopeIndexRules rules;
+  Type i64, f32, i1;
+  static constexpr int64_t dyn = ShapedType::kDynamic;
+  int64_t bDim, sDim;
+  // Constants and the [B, S] shape several rules read.
+  Value ids, one, zero, axis1, sliceStarts, sliceEnds, pads, flat, shapeBS,
+      axes0;
+  // Per token [B, S]: kept (mask 1) and its kept index; image / video /
+  // vision token and block start; its block's grid (merged h, w), h * w,
+  // length; seconds per grid (time rule only).
+  Value kept, keptIdx, isImg, isVid, isVis, imgStart, vidStart;
+  Value t, h, w, hw, len, secTok, tpsValue;
+};
+
+IndexGraph::IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
+                       onnx::OnnxBuilder &emit, int64_t opset)
+    : op(op), rewriter(rewriter), emit(emit), opset(opset),
+      rules(getMRopeIndexRules(op)), i64(rewriter.getI64Type()),
+      f32(rewriter.getF32Type()), i1(rewriter.getI1Type()) {
+  ids = op.getInputIds();
+  auto idsType = cast<RankedTensorType>(ids.getType());
+  bDim = idsType.getDimSize(0);
+  sDim = idsType.getDimSize(1);
+}
+
+SmallVector<Value> IndexGraph::build() {
+  one = scalar(1);
+  zero = scalar(0);
+  axis1 = scalar(1);
+  sliceStarts = ints({0}, {1});
+  sliceEnds = ints({-1}, {1});
+  pads = ints({0, 1, 0, 0}, {4});
+  keptTokens();
+  visionTokens();
+  blockGrids();
+  timeRule();
+  Value positions = emitPositions();
+  return {positions, ropeDeltas(positions)};
+}
+
+// Text rule: which tokens count, and their index among the kept ones.
+void IndexGraph::keptTokens() {
+  Value mask = op.getAttentionMask();
+  kept = mask ? cmp("Equal",
+                    mask.getType() == ids.getType()
+                        ? mask
+                        : castTo(mask, i64, onnx::DataType::INT64),
+                    one)
+              : cmp("Equal", bin("Mul", ids, zero), zero);
+  Value keptI = asI64(kept);
+  keptIdx = bin("Sub", cumsum(keptI), one);
+}
+
+// Vision tokens and block starts (a vision token after one of another kind).
+void IndexGraph::visionTokens() {
+  auto tokens = [&](int64_t id) {
+    return node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept});
+  };
+  isImg = tokens(rules.imageToken);
+  isVid = tokens(rules.videoToken);
+  isVis = node("Or", bs(i1), {isImg, isVid});
+  imgStart = blockStarts(isImg);
+  vidStart = blockStarts(isVid);
+  flat = ints({-1}, {1});
+  shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
+}
+
+// 1 at the first token of each run of `is`: is[s] * (1 - is[s - 1]), with
+// is[-1] = 0.
+Value IndexGraph::blockStarts(Value is) {
+  Value isI = asI64(is);
+  Value head = node("Slice", RankedTensorType::get({bDim, dyn}, i64),
+                    {isI, sliceStarts, sliceEnds, ints({1}, {1})});
+  Value prevI = node("Pad", isI.getType(), {head, pads});
+  return bin("Mul", isI, bin("Sub", one, prevI));
+}
+
+// The global index of each token's block, counted across the batch.
+Value IndexGraph::globalIndex(Value start) {
+  Value f = node("Reshape", RankedTensorType::get({dyn}, i64), {start, flat});
+  Value c = node("CumSum", f.getType(), {f, zero});
+  Value g = node("Reshape", bs(i64), {c, shapeBS});
+  return node("Max", bs(i64), {bin("Sub", g, one), zero});
+}
+
+// Image rule (and the video rule of one block per row): block k reads row k
+// of `grid`; a dummy last row [1, m, m] keeps Gather valid when a batch has
+// no image/video.
+Value IndexGraph::gridRows(Value grid, Value start) {
+  int64_t merge = rules.spatialMerge;
+  Value dummy = ints({1, merge, merge}, {1, 3});
+  Value rows = grid ? node("Concat", RankedTensorType::get({dyn, 3}, i64),
+                           {toI64(grid), dummy}, {attr("axis", 0)})
+                    : dummy;
+  return node("Gather", bs3(i64), {rows, globalIndex(start)},
+              {attr("axis", 0)});
+}
+
+// Video rule with one block per frame: block k is frame k of the videos'
+// frames in order: row r = #{rows with cumsum(t) <= k}, grid [1, h, w]; past
+// the last frame the dummy row.
+Value IndexGraph::frameGrid(Value grid, Value block) {
+  int64_t merge = rules.spatialMerge;
+  Value g = toI64(grid);
+  auto vecType = RankedTensorType::get({dyn}, i64);
+  Value frames = node("Gather", vecType, {g, zero}, {attr("axis", 1)});
+  // A never-reached last end keeps the reduced axis non-empty without
+  // videos (ORT then broke the Where that reads the row).
+  Value ends =
+      node("Concat", vecType,
+           {node("CumSum", vecType, {frames, zero}), ints({INT64_MAX}, {1})},
+           {attr("axis", 0)});
+  Value k = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
+                 {block, ints({-1}, {1})});
+  Value before = node("LessOrEqual",
+                      RankedTensorType::get({bDim, sDim, dyn}, i1), {ends, k});
+  Value row = node("ReduceSum", bs(i64), {asI64(before), ints({-1}, {1})},
+                   {attr("keepdims", 0)});
+  Value oneFrame =
+      bin("Add", bin("Mul", g, ints({0, 1, 1}, {3})), ints({1, 0, 0}, {3}));
+  Value rows =
+      node("Concat", RankedTensorType::get({dyn, 3}, i64),
+           {oneFrame, ints({1, merge, merge}, {1, 3})}, {attr("axis", 0)});
+  return node("Gather", bs3(i64), {rows, row}, {attr("axis", 0)});
+}
+
+// Each token's block grid: t, merged h and w, h * w and the block length.
+void IndexGraph::blockGrids() {
+  Value gridImg = gridRows(op.getImageGridThw(), imgStart);
+  Value gridVid = rules.blockPerFrame && op.getVideoGridThw()
+                      ? frameGrid(op.getVideoGridThw(), globalIndex(vidStart))
+                      : gridRows(op.getVideoGridThw(), vidStart);
+  Value isImg3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i1),
+                      {isImg, ints({-1}, {1})});
+  Value grid = node("Where", bs3(i64), {isImg3, gridImg, gridVid});
+  auto column = [&](int64_t c) {
+    return node("Gather", bs(i64), {grid, scalar(c)}, {attr("axis", 2)});
+  };
+  Value mScalar = scalar(rules.spatialMerge);
+  t = column(0);
+  h = bin("Div", column(1), mScalar);
+  w = bin("Div", column(2), mScalar);
+  hw = bin("Mul", h, w);
+  len = bin("Mul", t, hw);
+}
+
+// Time rule inputs: the seconds per grid of each video token's block (1
+// when absent; images 0) and tokens_per_second.
+void IndexGraph::timeRule() {
+  std::optional<float> tps = rules.tokensPerSecond;
+  if (!tps)
+    return;
+  Value secRows;
+  if (Value sec = op.getSecondPerGridTs())
+    secRows = node("Concat", RankedTensorType::get({dyn}, f32),
+                   {sec, floatConst(1.0f, {1})}, {attr("axis", 0)});
+  else
+    secRows = floatConst(1.0f, {1});
+  Value vidSec = node("Gather", bs(f32), {secRows, globalIndex(vidStart)},
+                      {attr("axis", 0)});
+  Value zeroF = floatConst(0.0f, {});
+  secTok = node("Where", bs(f32), {isVid, vidSec, zeroF});
+  tpsValue = floatConst(*tps, {});
+}
+
+// The time row of frame index ti: ti, or int(f32(f32(ti * sec) * tps)).
+Value IndexGraph::timeRow(Value ti) {
+  if (!tpsValue)
+    return ti;
+  Value scaled =
+      bin("Mul", bin("Mul", castTo(ti, f32, onnx::DataType::FLOAT), secTok),
+          tpsValue);
+  return castTo(scaled, i64, onnx::DataType::INT64);
+}
+
+// Text and vision positions from the sums over blocks (CumSums of values
+// placed at block starts): [3, B, S], padding 1.
+Value IndexGraph::emitPositions() {
+  Value span = node("Max", bs(i64),
+                    {bin("Add", timeRow(bin("Sub", t, one)), one), h, w});
+  Value start = bin("Add", imgStart, vidStart);
+  Value excess = bin("Sub", len, span);
+  Value excessIncl = cumsum(bin("Mul", excess, start));
+  Value lenIncl = cumsum(bin("Mul", len, start));
+  Value visCount = cumsum(asI64(isVis));
+  Value local = bin("Sub", bin("Sub", visCount, one), bin("Sub", lenIncl, len));
+  Value textPos = bin("Sub", keptIdx, excessIncl);
+  Value offset =
+      bin("Sub", bin("Sub", keptIdx, local), bin("Sub", excessIncl, excess));
+  // Non-vision tokens may carry a dummy grid: keep divisors non-zero.
+  Value hwSafe = node("Max", bs(i64), {hw, one});
+  Value wSafe = node("Max", bs(i64), {w, one});
+  Value hSafe = node("Max", bs(i64), {h, one});
+  Value ti = bin("Div", local, hwSafe);
+  Value hi = bin("Mod", bin("Div", local, wSafe), hSafe);
+  Value wi = bin("Mod", local, wSafe);
+  auto row = [&](Value visPart) {
+    Value pos =
+        node("Where", bs(i64), {isVis, bin("Add", offset, visPart), textPos});
+    return node("Where", bs(i64), {kept, pos, one});
+  };
+  axes0 = ints({0}, {1});
+  auto lift = [&](Value v) {
+    return node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i64),
+                {v, axes0});
+  };
+  return node("Concat", RankedTensorType::get({3, bDim, sDim}, i64),
+              {lift(row(timeRow(ti))), lift(row(hi)), lift(row(wi))},
+              {attr("axis", 0)});
+}
+
+// rope_deltas = max over kept tokens + 1 - S.
+Value IndexGraph::ropeDeltas(Value positions) {
+  Value minusOne = scalar(-1);
+  Value kept3 = node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i1),
+                     {kept, axes0});
+  Value masked =
+      node("Where", positions.getType(), {kept3, positions, minusOne});
+  Value rowMax;
+  auto maxType = RankedTensorType::get({bDim}, i64);
+  if (opset >= 18)
+    rowMax = node("ReduceMax", maxType, {masked, ints({0, 2}, {2})},
+                  {attr("keepdims", 0)});
+  else
+    rowMax = node("ReduceMax", maxType, {masked},
+                  {rewriter.getNamedAttr(
+                       "axes", DenseI64ArrayAttr::get(op.getContext(), {0, 2})),
+                   attr("keepdims", 0)});
+  Value seqLen = node("Gather", RankedTensorType::get({}, i64), {shapeBS, one},
+                      {attr("axis", 0)});
+  Value delta = bin("Sub", bin("Add", rowMax, one), seqLen);
+  return node("Unsqueeze", RankedTensorType::get({bDim, 1}, i64),
+              {delta, ints({1}, {1})});
+}
+
 struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
   LowerMRopeIndex(MLIRContext *ctx, StringRef prefix)
       : OpRewritePattern(ctx), prefix(prefix.str()) {}
@@ -122,240 +421,11 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
       return op.emitError("lowering rope.mrope_index to ONNX needs opset 13 "
                           "or newer (the model has ")
              << opset << ")";
-
-    Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
     std::string base = uniqueName(graph, prefix + "/mrope_index");
-    Type i64 = rewriter.getI64Type(), f32 = rewriter.getF32Type(),
-         i1 = rewriter.getI1Type();
-    int64_t dyn = ShapedType::kDynamic;
-    auto ids = op.getInputIds();
-    auto idsType = cast<RankedTensorType>(ids.getType());
-    int64_t bDim = idsType.getDimSize(0), sDim = idsType.getDimSize(1);
-    auto bs = [&](Type e) { return RankedTensorType::get({bDim, sDim}, e); };
-    onnx::OnnxBuilder emit(rewriter, graph, loc, base, prefix + ".index");
-    auto floatConst = [&](float v, ArrayRef<int64_t> shape) {
-      return emit.constant(
-          DenseElementsAttr::get(RankedTensorType::get(shape, f32), v), "f");
-    };
-    auto ints = [&](ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
-      return emit.ints(values, shape);
-    };
-    auto scalar = [&](int64_t v) { return ints({v}, {}); };
+    onnx::OnnxBuilder emit(rewriter, graph, op.getLoc(), base,
+                           prefix + ".index");
     rewriter.setInsertionPoint(op);
-    auto node = [&](StringRef opType, Type result, ValueRange inputs,
-                    ArrayRef<NamedAttribute> attrs = {}) -> Value {
-      return emit.node(opType, result, inputs, attrs);
-    };
-    auto attr = [&](StringRef name, int64_t v) {
-      return rewriter.getNamedAttr(name, rewriter.getI64IntegerAttr(v));
-    };
-    auto castTo = [&](Value v, Type elem, onnx::DataType to) {
-      auto type = llvm::cast<RankedTensorType>(v.getType()).clone(elem);
-      return node("Cast", type, {v}, {attr("to", to)});
-    };
-    auto bin = [&](StringRef opType, Value a, Value b) {
-      return node(opType, a.getType(), {a, b});
-    };
-    auto cmp = [&](StringRef opType, Value a, Value b) {
-      return node(opType, llvm::cast<RankedTensorType>(a.getType()).clone(i1),
-                  {a, b});
-    };
-    Value one = scalar(1), zero = scalar(0), axis1 = scalar(1);
-    auto cumsum = [&](Value v) {
-      return node("CumSum", v.getType(), {v, axis1});
-    };
-    auto asI64 = [&](Value b) { return castTo(b, i64, onnx::DataType::INT64); };
-    // x[:, s - 1] (0 at s = 0), for int64 [B, S].
-    Value sliceStarts = ints({0}, {1}), sliceEnds = ints({-1}, {1});
-    Value pads = ints({0, 1, 0, 0}, {4});
-    auto previous = [&](Value v) {
-      Value head = node("Slice", RankedTensorType::get({bDim, dyn}, i64),
-                        {v, sliceStarts, sliceEnds, ints({1}, {1})});
-      return node("Pad", v.getType(), {head, pads});
-    };
-
-    // Which tokens count, and their index among the kept ones.
-    Value mask = op.getAttentionMask();
-    Value kept = mask ? cmp("Equal",
-                            mask.getType() == ids.getType()
-                                ? mask
-                                : castTo(mask, i64, onnx::DataType::INT64),
-                            one)
-                      : cmp("Equal", bin("Mul", ids, zero), zero);
-    Value keptI = asI64(kept);
-    Value keptIdx = bin("Sub", cumsum(keptI), one);
-
-    // Vision tokens, block starts and the global index of each block.
-    auto tokens = [&](int64_t id) {
-      return node("And", bs(i1),
-                  ValueRange{cmp("Equal", ids, scalar(id)), kept});
-    };
-    Value isImg = tokens(op.getImageToken());
-    Value isVid = tokens(op.getVideoToken());
-    Value isVis = node("Or", bs(i1), {isImg, isVid});
-    auto starts = [&](Value is) {
-      Value isI = asI64(is);
-      Value prevI = previous(isI);
-      return bin("Mul", isI, bin("Sub", one, prevI));
-    };
-    Value imgStart = starts(isImg), vidStart = starts(isVid);
-    Value flat = ints({-1}, {1});
-    Value shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
-    auto globalIndex = [&](Value start) {
-      Value f =
-          node("Reshape", RankedTensorType::get({dyn}, i64), {start, flat});
-      Value c = node("CumSum", f.getType(), {f, zero});
-      Value g = node("Reshape", bs(i64), {c, shapeBS});
-      return node("Max", bs(i64), {bin("Sub", g, one), zero});
-    };
-    int64_t merge = op.getSpatialMerge();
-    // A dummy last row keeps Gather valid when a batch has no image/video.
-    auto gridOf = [&](Value grid, Value start) -> Value {
-      Value dummy = ints({1, merge, merge}, {1, 3});
-      Value rows = grid ? node("Concat", RankedTensorType::get({dyn, 3}, i64),
-                               {llvm::cast<ShapedType>(grid.getType())
-                                        .getElementType()
-                                        .isInteger(64)
-                                    ? grid
-                                    : castTo(grid, i64, onnx::DataType::INT64),
-                                dummy},
-                               {attr("axis", 0)})
-                        : dummy;
-      return node("Gather", RankedTensorType::get({bDim, sDim, 3}, i64),
-                  {rows, globalIndex(start)}, {attr("axis", 0)});
-    };
-    // qwen3_vl: block k is frame k of the videos' frames in order: row
-    // r = #{rows with cumsum(t) <= k}, grid [1, h, w]; past the last frame
-    // the dummy row.
-    auto frameGrid = [&](Value grid, Value block) -> Value {
-      Type elem = llvm::cast<ShapedType>(grid.getType()).getElementType();
-      Value g =
-          elem.isInteger(64) ? grid : castTo(grid, i64, onnx::DataType::INT64);
-      auto vecType = RankedTensorType::get({dyn}, i64);
-      Value frames = node("Gather", vecType, {g, zero}, {attr("axis", 1)});
-      // A never-reached last end keeps the reduced axis non-empty without
-      // videos (ORT then broke the Where that reads the row).
-      Value ends = node(
-          "Concat", vecType,
-          {node("CumSum", vecType, {frames, zero}), ints({INT64_MAX}, {1})},
-          {attr("axis", 0)});
-      Value k = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
-                     {block, ints({-1}, {1})});
-      Value before =
-          node("LessOrEqual", RankedTensorType::get({bDim, sDim, dyn}, i1),
-               {ends, k});
-      Value row = node("ReduceSum", bs(i64), {asI64(before), ints({-1}, {1})},
-                       {attr("keepdims", 0)});
-      Value oneFrame =
-          bin("Add", bin("Mul", g, ints({0, 1, 1}, {3})), ints({1, 0, 0}, {3}));
-      Value rows =
-          node("Concat", RankedTensorType::get({dyn, 3}, i64),
-               {oneFrame, ints({1, merge, merge}, {1, 3})}, {attr("axis", 0)});
-      return node("Gather", RankedTensorType::get({bDim, sDim, 3}, i64),
-                  {rows, row}, {attr("axis", 0)});
-    };
-    Value gridImg = gridOf(op.getImageGridThw(), imgStart);
-    Value gridVid = op.splitsVideoFrames() && op.getVideoGridThw()
-                        ? frameGrid(op.getVideoGridThw(), globalIndex(vidStart))
-                        : gridOf(op.getVideoGridThw(), vidStart);
-    Value lastAxis = ints({-1}, {1});
-    Value isImg3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i1),
-                        {isImg, lastAxis});
-    Value grid = node("Where", RankedTensorType::get({bDim, sDim, 3}, i64),
-                      {isImg3, gridImg, gridVid});
-    auto column = [&](int64_t c) {
-      return node("Gather", bs(i64), {grid, scalar(c)}, {attr("axis", 2)});
-    };
-    Value mScalar = scalar(merge);
-    Value t = column(0);
-    Value h = bin("Div", column(1), mScalar);
-    Value w = bin("Div", column(2), mScalar);
-    Value hw = bin("Mul", h, w);
-    Value len = bin("Mul", t, hw);
-
-    // Qwen2.5-VL: the temporal row is int(f32(f32(ti * sec) * tps)).
-    std::optional<float> tps = op.getEffectiveTokensPerSecond();
-    Value secTok;
-    if (tps) {
-      Value secRows;
-      if (Value sec = op.getSecondPerGridTs())
-        secRows = node("Concat", RankedTensorType::get({dyn}, f32),
-                       {sec, floatConst(1.0f, {1})}, {attr("axis", 0)});
-      else
-        secRows = floatConst(1.0f, {1});
-      Value vidSec = node("Gather", bs(f32), {secRows, globalIndex(vidStart)},
-                          {attr("axis", 0)});
-      Value zeroF = floatConst(0.0f, {});
-      secTok = node("Where", bs(f32), {isVid, vidSec, zeroF});
-    }
-    Value tpsValue = tps ? floatConst(*tps, {}) : Value();
-    auto temporal = [&](Value ti) -> Value {
-      if (!tps)
-        return ti;
-      Value scaled =
-          bin("Mul", bin("Mul", castTo(ti, f32, onnx::DataType::FLOAT), secTok),
-              tpsValue);
-      return castTo(scaled, i64, onnx::DataType::INT64);
-    };
-    Value span = node("Max", bs(i64),
-                      {bin("Add", temporal(bin("Sub", t, one)), one), h, w});
-
-    // Sums over blocks as CumSums of values placed at block starts.
-    Value start = bin("Add", imgStart, vidStart);
-    Value excess = bin("Sub", len, span);
-    Value excessIncl = cumsum(bin("Mul", excess, start));
-    Value lenIncl = cumsum(bin("Mul", len, start));
-    Value visCount = cumsum(asI64(isVis));
-    Value local =
-        bin("Sub", bin("Sub", visCount, one), bin("Sub", lenIncl, len));
-    Value textPos = bin("Sub", keptIdx, excessIncl);
-    Value offset =
-        bin("Sub", bin("Sub", keptIdx, local), bin("Sub", excessIncl, excess));
-    // Non-vision tokens may carry a dummy grid: keep divisors non-zero.
-    Value hwSafe = node("Max", bs(i64), {hw, one});
-    Value wSafe = node("Max", bs(i64), {w, one});
-    Value hSafe = node("Max", bs(i64), {h, one});
-    Value ti = bin("Div", local, hwSafe);
-    Value hi = bin("Mod", bin("Div", local, wSafe), hSafe);
-    Value wi = bin("Mod", local, wSafe);
-    auto row = [&](Value visPart) {
-      Value pos =
-          node("Where", bs(i64), {isVis, bin("Add", offset, visPart), textPos});
-      return node("Where", bs(i64), {kept, pos, one});
-    };
-    Value axes0 = ints({0}, {1});
-    auto lift = [&](Value v) {
-      return node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i64),
-                  {v, axes0});
-    };
-    auto posType = RankedTensorType::get({3, bDim, sDim}, i64);
-    Value positions =
-        node("Concat", posType,
-             {lift(row(temporal(ti))), lift(row(hi)), lift(row(wi))},
-             {attr("axis", 0)});
-
-    // rope_deltas = max over kept tokens + 1 - S.
-    Value minusOne = scalar(-1);
-    Value kept3 = node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i1),
-                       {kept, axes0});
-    Value masked = node("Where", posType, {kept3, positions, minusOne});
-    Value rowMax;
-    auto maxType = RankedTensorType::get({bDim}, i64);
-    if (opset >= 18)
-      rowMax = node("ReduceMax", maxType, {masked, ints({0, 2}, {2})},
-                    {attr("keepdims", 0)});
-    else
-      rowMax = node(
-          "ReduceMax", maxType, {masked},
-          {rewriter.getNamedAttr("axes", DenseI64ArrayAttr::get(ctx, {0, 2})),
-           attr("keepdims", 0)});
-    Value seqLen = node("Gather", RankedTensorType::get({}, i64),
-                        {shapeBS, one}, {attr("axis", 0)});
-    Value delta = bin("Sub", bin("Add", rowMax, one), seqLen);
-    Value deltas = node("Unsqueeze", RankedTensorType::get({bDim, 1}, i64),
-                        {delta, ints({1}, {1})});
-    rewriter.replaceOp(op, {positions, deltas});
+    rewriter.replaceOp(op, IndexGraph(op, rewriter, emit, opset).build());
     return success();
   }
 

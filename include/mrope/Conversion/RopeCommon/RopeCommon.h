@@ -8,11 +8,18 @@
 #ifndef MROPE_CONVERSION_ROPECOMMON_ROPECOMMON_H
 #define MROPE_CONVERSION_ROPECOMMON_ROPECOMMON_H
 
+#include "mrope/Dialect/Rope/IR/RopeAttrs.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <string>
+
 namespace mrope {
+namespace rope {
+class ApplyOp;
+} // namespace rope
 
 /// How emitSinCos rounds x * 2/pi to the quadrant count k.
 enum class SinCosRounding {
@@ -48,6 +55,40 @@ emitPairTables(mlir::ImplicitLocOpBuilder &b, mlir::Value cos, mlir::Value sin);
 /// head, e.g. memref.transpose of a [B, S, H * D] buffer). Decided from
 /// static strides only; a dynamic head stride means [B, H, S, D].
 bool isTokenMajor(mlir::MemRefType type);
+
+/// Whether both lowerings can rotate `op` in place: memrefs of f32/f16/bf16
+/// with a contiguous channel dim (vector loads and stores). On failure `why`
+/// says what is missing.
+mlir::LogicalResult checkLowerableApply(rope::ApplyOp op, std::string &why);
+
+/// f32(positions[axis, bi, si]) (positions [A, B, S]; [B, S] for one axis).
+mlir::Value loadPositionF32(mlir::ImplicitLocOpBuilder &b,
+                            mlir::Value positions, int64_t axis, mlir::Value bi,
+                            mlir::Value si);
+
+/// inv_freq of each of the F frequencies: the table recomputed from theta,
+/// indexed per section where frequencies restart.
+llvm::SmallVector<float> invFreqOfEachFreq(rope::SemanticsAttr sem);
+
+/// Whether frequency i reads entry i of the frequency table (no per-section
+/// restart).
+bool tableIndexIsIdentity(rope::SemanticsAttr sem);
+
+/// The rotation of one rotate-half (neox) chunk: x1, x2 from the two halves,
+/// y1 = x1 c - x2 s, y2 = x2 c + x1 s. Returns {y1, y2}.
+std::pair<mlir::Value, mlir::Value>
+emitRotateHalves(mlir::ImplicitLocOpBuilder &b, mlir::Value x1, mlir::Value x2,
+                 mlir::Value cos, mlir::Value sin);
+
+/// The rotation of one GPT-J chunk over emitPairTables' tables:
+/// y = x * cos + pairSwap(x) * sin.
+mlir::Value emitRotatePairs(mlir::ImplicitLocOpBuilder &b, mlir::Value x,
+                            mlir::Value cos, mlir::Value sin);
+
+/// The cos/sin table entries of f32 `angle` (w lanes): neox cos and sin
+/// (w lanes each), gptj emitPairTables' 2w-lane tables. Returns {cos, sin}.
+std::pair<mlir::Value, mlir::Value>
+emitTableEntries(mlir::ImplicitLocOpBuilder &b, mlir::Value angle, bool neox);
 
 } // namespace mrope
 
