@@ -13,8 +13,6 @@ Depends on numpy only; torch tensors are accepted (and returned as numpy).
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from .archs import ArchSpec, arch_spec
