@@ -337,8 +337,8 @@ def _layout_omni_merged(tokens, types, spec, cur, opts):
     Text up to the ``<vision_start>`` / ``<audio_start>`` token, a bos block
     (2 positions when ``<vision_start><audio_start>`` opens audio in video),
     the span, an eos block one past the last block's maximum. Row t of an
-    image is ``i * position_id_per_seconds``, of a video ``i * second_per_grid *
-    position_id_per_seconds`` (not truncated). Audio in video: video and audio
+    image is ``i * position_id_per_seconds``, of a video
+    ``f32(f32(i * second_per_grid) * position_id_per_seconds)`` (not truncated). Audio in video: video and audio
     merged token by token by row t, video first on a tie.
     """
     f = np.float32
@@ -381,16 +381,14 @@ def _layout_omni_merged(tokens, types, spec, cur, opts):
             images -= 1
         elif ed + 1 < n and toks[ed + 1] == spec.video_token_id:
             grid, seconds = cur.video()
-            t_index = np.arange(int(grid[0]), dtype=np.int64).astype(f) * f(float(seconds) * pps)
-            blocks.append(_vision_float(grid, m, start, t_index))
+            blocks.append(_vision_float(grid, m, start, _float_t(int(grid[0]), seconds, pps)))
             span = int(np.prod(grid)) // (m * m)
             videos -= 1
         elif aiv:
             length = cur.audio(lambda f: _audio_len_windowed(f, spec.audio_window))
             audio = line(length, start)
             grid, seconds = cur.video()
-            t_index = np.arange(int(grid[0]), dtype=np.int64).astype(f) * f(float(seconds) * pps)
-            video = _vision_float(grid, m, start, t_index)
+            video = _vision_float(grid, m, start, _float_t(int(grid[0]), seconds, pps))
             # Merge by row t, video first on a tie (both rows are sorted): a stable sort of (t, stream).
             # Upstream appends one token at a time until a stream runs out, then the rest of the other
             # stream as one slice; the eos after it starts at that slice's maximum + 1, so keep it apart.
@@ -413,6 +411,12 @@ def _layout_omni_merged(tokens, types, spec, cur, opts):
     if st < n:
         blocks.append(line(n - st, float(blocks[-1].max()) + 1 if blocks else 0.0))
     return blocks
+
+
+def _float_t(t, seconds, per_second):
+    """``f32(f32(i * seconds) * per_second)``: Qwen3-Omni's temporal row, not truncated."""
+    prod = np.arange(t, dtype=np.int64).astype(np.float32) * np.float32(seconds)
+    return (prod * np.float32(per_second)).astype(np.float32)
 
 
 def _vision_float(grid, m, start, t_index):
