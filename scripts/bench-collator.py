@@ -3,21 +3,24 @@
 
     PYTHONPATH=python /usr/bin/python3 scripts/bench-collator.py [--repeats 30]
 
-The baseline is the collate_fn of a padding-free Qwen2-VL data pipeline on
-pre-decoded samples (uint8 HWC images and video frames in memory: no disk, no
-JPEG decoding, no resizing, which would all make the baseline longer and the
-overhead smaller): Qwen2-VL image-processor arithmetic on every image and
-frame (rescale, normalize, 14x14 patches with temporal patch 2, into
-[patches, 1176] float32), samples packed into rows of 4096 tokens with
-segment ids, labels, torch tensors. The wrapped collators run the same
-function, then check (mode="check", on position_ids the collate_fn wrote)
-or compute (mode="fix") the positions. Also timed: the token side of the
-baseline alone (patches made beforehand), the worst case for the ratio.
-Prints the host CPU and, per case,
-the median of --repeats calls: baseline ms, wrapped ms, the wrapper's own ms
-(MRopeCollator.seconds) and that as a percentage of the baseline.
+The baseline is the collate_fn of a padding-free Qwen2-VL data pipeline, in
+three depths: "jpeg" decodes each image and video frame from in-memory JPEG
+bytes with PIL, resizes it (bicubic), runs the Qwen2-VL image-processor
+arithmetic (rescale, normalize, 14x14 patches with temporal patch 2, into
+[patches, 1176] float32) and packs the samples into one 4096-token row with
+segment ids, labels and torch tensors: the step's data time short of disk
+reads; "pixels" starts from decoded frames; "tokens" from ready patches (the
+token side alone, the strictest denominator). The wrapped collator runs the
+same function, then computes (mode="fix") or checks (mode="check", on the
+[4, B, L] position_ids the collate_fn wrote) the positions.
+
+Prints the host CPU and, per mode, the wrapper's own time (median of
+--repeats: wall from MRopeCollator.seconds, CPU as process time of the
+guard alone) and each baseline's median wall and CPU time with the
+wrapper's share of it.
 """
 import argparse
+import io
 import os
 import platform
 import subprocess
@@ -31,29 +34,48 @@ import mrope  # noqa: E402
 from mrope import reference as ref  # noqa: E402
 
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 VS, VE, IMG, VID = ref.VISION_START_TOKEN_ID, ref.VISION_END_TOKEN_ID, ref.IMAGE_TOKEN_ID, ref.VIDEO_TOKEN_ID
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 
 
+def jpeg(rng, h, w):
+    """A JPEG of smooth random content (noise would not compress like a photo)."""
+    small = rng.integers(0, 256, (h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
+    img = Image.fromarray(small).resize((w, h), Image.BILINEAR)
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
 def make_samples(rng, total):
-    """Samples of ~40-200 text tokens and one image (392x392 px: 28x28 patches, 196 tokens) or one
-    4-frame video (224x224 px: 16x16 patches, 2 frame groups, 128 tokens), until ``total`` tokens."""
+    """Samples of 40-200 text tokens and one image (a 640x480 JPEG resized to 392x308 px: 28x22
+    patches of 14 px, 154 tokens) or one 4-frame video (320x240 JPEG frames resized to 224x224 px:
+    2 frame groups of 16x16 patches, 128 tokens), until ``total`` tokens."""
     samples, n = [], 0
     while True:
         s = {"text": rng.integers(1, 150000, int(rng.integers(40, 200))).tolist()}
         if rng.random() < 0.7:
-            s["image"] = rng.integers(0, 256, (392, 392, 3), dtype=np.uint8)
-            tokens = 28 * 28 // 4
+            s["image"] = [jpeg(rng, 480, 640)]
+            s["size"], tokens = (308, 392), 22 * 28 // 4
         else:
-            s["video"] = rng.integers(0, 256, (4, 224, 224, 3), dtype=np.uint8)
-            tokens = 2 * 16 * 16 // 4
+            s["video"] = [jpeg(rng, 240, 320) for _ in range(4)]
+            s["size"], tokens = (224, 224), 2 * 16 * 16 // 4
         s["len"] = len(s["text"]) + tokens + 2
         if n + s["len"] > total:
             return samples
+        s["frames"] = decode(s)
         samples.append(s)
         n += s["len"]
+
+
+def decode(s):
+    """JPEG decode and resize (bicubic, as the Qwen2-VL image processor does), to [T, H, W, 3] uint8."""
+    h, w = s["size"]
+    return np.stack([np.asarray(Image.open(io.BytesIO(b)).convert("RGB").resize((w, h), Image.BICUBIC))
+                     for b in s.get("image", s.get("video"))])
 
 
 def patches(frames):
@@ -69,26 +91,21 @@ def patches(frames):
     return np.ascontiguousarray(x), [gt, gh, gw]
 
 
-def collate(samples, seq=4096, with_positions=False, pixels=True):
+def collate(samples, seq=4096, with_positions=False, stage="jpeg"):
+    """``stage``: "jpeg" decodes, resizes and patches every image (the full data time short of disk
+    reads), "pixels" starts from decoded frames, "tokens" from ready patches (the token side alone)."""
     ids = np.zeros((1, seq), np.int64)
     seg = np.zeros((1, seq), np.int64)
     pix, vpix, igrid, vgrid = [], [], [], []
     off = 0
     for k, s in enumerate(samples, 1):
-        if not pixels:  # the token side alone: patches were made elsewhere (worst case for the ratio)
+        if stage == "tokens":
             p, g = s["patches"]
-        if "image" in s:
-            if pixels:
-                p, g = patches(s["image"][None])
-            pix.append(p)
-            igrid.append(g)
-            toks = [VS] + [IMG] * (g[0] * g[1] * g[2] // 4) + [VE]
         else:
-            if pixels:
-                p, g = patches(s["video"])
-            vpix.append(p)
-            vgrid.append(g)
-            toks = [VS] + [VID] * (g[0] * g[1] * g[2] // 4) + [VE]
+            p, g = patches(decode(s) if stage == "jpeg" else s["frames"])
+        (pix if "image" in s else vpix).append(p)
+        (igrid if "image" in s else vgrid).append(g)
+        toks = [VS] + [IMG if "image" in s else VID] * (g[0] * g[1] * g[2] // 4) + [VE]
         row = s["text"][:len(s["text"]) // 2] + toks + s["text"][len(s["text"]) // 2:]
         ids[0, off:off + len(row)] = row
         seg[0, off:off + len(row)] = k
@@ -107,6 +124,15 @@ def collate(samples, seq=4096, with_positions=False, pixels=True):
                                     image_grid_thw=igrid or None, video_grid_thw=vgrid or None)
         batch["position_ids"] = torch.from_numpy(pos)
     return batch
+
+
+def cpu_ms(fn, samples, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn(samples)
+        times.append(time.process_time() - t0)
+    return 1e3 * sorted(times)[repeats // 2]
 
 
 def median_ms(fn, samples, repeats):
@@ -138,29 +164,32 @@ def main():
           f"{sum('image' in s for s in samples)} images, {sum('video' in s for s in samples)} videos")
 
     for s in samples:
-        s["patches"] = patches(s["image"][None] if "image" in s else s["video"])
-    base_fix = lambda s: collate(s)
-    base_check = lambda s: collate(s, with_positions=True)
-    cases = (("fix", base_fix, mrope.MRopeCollator(base_fix, arch="qwen2-vl", mode="fix")),
-             ("check", base_check, mrope.MRopeCollator(base_check, arch="qwen2-vl", mode="check")))
-    for name, base, wrapped in cases:
+        s["patches"] = patches(s["frames"])
+    print("baselines: jpeg = decode, resize, patch, pack (the step's data time short of disk reads); "
+          "pixels = from decoded frames; tokens = the token side alone (patches ready)")
+    for mode in ("fix", "check"):
+        base = {st: (lambda s, st=st: collate(s, with_positions=mode == "check", stage=st))
+                for st in ("jpeg", "pixels", "tokens")}
+        wrapped = mrope.MRopeCollator(base["jpeg"], arch="qwen2-vl", mode=mode)
         wrapped(samples)  # warm-up; also proves the check passes
-        base(samples)
-        t_base = median_ms(base, samples, args.repeats)
-        wrapped.seconds, wrapped.batches = 0.0, 0
-        own = []
+        # The wrapper's own time: wall (MRopeCollator.seconds, per call) and CPU (process time of the
+        # guard alone on a collated batch: steadier on a shared host).
+        batch = base["tokens"](samples)
+        own, own_cpu = [], []
         for _ in range(args.repeats):
             before = wrapped.seconds
             wrapped(samples)
             own.append(wrapped.seconds - before)
-        t_own = 1e3 * sorted(own)[args.repeats // 2]
-        t_wrapped = median_ms(wrapped, samples, args.repeats)
-        t_tokens = median_ms(lambda s: collate(s, with_positions=name == "check", pixels=False),
-                             samples, args.repeats)
-        print(f"mode={name}: baseline collate {t_base:.1f} ms, wrapped {t_wrapped:.1f} ms, "
-              f"wrapper's own {t_own:.2f} ms = {100 * t_own / t_base:.2f}% of the baseline; "
-              f"token side alone {t_tokens:.1f} ms ({100 * t_own / t_tokens:.0f}% of it)")
-
+            c0 = time.process_time()
+            wrapped._guard(batch)
+            own_cpu.append(time.process_time() - c0)
+        t_own, t_own_cpu = (1e3 * sorted(x)[args.repeats // 2] for x in (own, own_cpu))
+        line = [f"mode={mode}: wrapper's own {t_own:.2f} ms wall, {t_own_cpu:.2f} ms CPU"]
+        for st, fn in base.items():
+            wall, cpu = median_ms(fn, samples, args.repeats), cpu_ms(fn, samples, args.repeats)
+            line.append(f"{st} {wall:.1f} ms wall / {cpu:.1f} ms CPU: +{100 * t_own / wall:.2f}% wall, "
+                        f"+{100 * t_own_cpu / cpu:.2f}% CPU")
+        print("\n    ".join(line))
 
 if __name__ == "__main__":
     main()

@@ -111,10 +111,8 @@ def _line(length, start, dtype=np.int64):
 
 
 def _scaled_t(t, seconds, per_second):
-    """``int64(f32(f32(i * seconds) * per_second))``: torch's f32 chain, truncated toward zero."""
-    prod = np.arange(t, dtype=np.int64).astype(np.float32) * np.float32(seconds)
-    prod = (prod * np.float32(per_second)).astype(np.float32)
-    return np.trunc(prod).astype(np.int64)
+    """The scaled temporal row of ``t`` frame groups (see :func:`_scale`)."""
+    return _scale(np.arange(t, dtype=np.int64), seconds, per_second)
 
 
 def _runs(values):
@@ -131,44 +129,104 @@ def _runs(values):
 # Layouts: one sample (an unpadded token sequence) -> positions (3, n)
 # --------------------------------------------------------------------------
 
-def _layout_runs(tokens, types, spec, cur, opts):
-    """Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3.5.
+def _layout_runs(tok, typ, sid, spec, cur):
+    """Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3.5, for all samples at once.
 
     Token types (given ``mm_token_type_ids``, or 1 for image and 2 for video
-    tokens) split the sample into runs. A text run continues from the
-    previous block's maximum + 1; a vision run takes the next grid(s) of its
-    kind and starts there too, its rows being (t, h, w) + start. Qwen2.5-VL
-    scales t by ``second_per_grid_t * tokens_per_second`` (0 for images).
+    tokens) cut each sample into runs; a vision run holds the next grid(s) of
+    its kind in order. Every unit (a text run, or one grid's block) starts at
+    the previous unit's maximum + 1 (0 for a sample's first unit); a text run
+    is the same consecutive positions on the three rows, a block is
+    (t, h, w) + start, t the frame group (Qwen2.5-VL: scaled by
+    ``second_per_grid_t * tokens_per_second``, 0 for images). A unit's
+    maximum is its start + its extent - 1, with extent = length for text and
+    max(t of the last frame, h - 1, w - 1) + 1 for a block, so the starts are
+    a running sum of extents per sample, done here in numpy for the whole
+    batch (the data loader pays for this on every batch).
+
+    ``tok``/``typ``/``sid``: the tokens of all samples one after the other,
+    their types (or None) and their sample number. Returns (positions
+    ``(3, n)``, each unit's extent, each unit's sample number).
     """
-    if types is None:
-        types = np.zeros(len(tokens), np.int64)
-        types[tokens == spec.image_token_id] = 1
-        types[tokens == spec.video_token_id] = 2
-    m, blocks, nxt = spec.spatial_merge_size, [], 0
-    for kind, s, e in _runs(types):
-        if kind == 0:
-            blocks.append(_line(e - s, nxt))
-            nxt += e - s
+    n, m = len(tok), spec.spatial_merge_size
+    if typ is None:
+        typ = np.zeros(n, np.int64)
+        typ[tok == spec.image_token_id] = 1
+        typ[tok == spec.video_token_id] = 2
+    elif n and not np.isin(typ, (0, 1, 2)).all():
+        bad = int(typ[~np.isin(typ, (0, 1, 2))][0])
+        raise ValueError(f"token type {bad} is not text (0), image (1) or video (2) for {spec.name}")
+    new = np.ones(n, bool)
+    new[1:] = (typ[1:] != typ[:-1]) | (sid[1:] != sid[:-1])
+    rs = np.flatnonzero(new)
+    rl = np.diff(np.append(rs, n))
+    rk = typ[rs]
+    text = rk == 0
+    # Units: text runs, then one block per grid; per unit: first token, tokens, extent, gh, gw, seconds.
+    units = [(rs[text], rl[text], rl[text], np.ones(text.sum(), np.int64), np.ones(text.sum(), np.int64),
+              np.zeros(text.sum(), np.float32))]
+    seconds_of = {1: lambda g: np.zeros(len(g), np.float32),
+                  2: lambda g: np.ones(len(g), np.float32) if cur.seconds is None else cur.seconds[:len(g)]}
+    for kind, grids, name in ((1, cur.images, "image"), (2, cur.videos, "video")):
+        mine = rk == kind
+        if not mine.any():
             continue
-        if kind not in (1, 2):
-            raise ValueError(f"token type {kind} is not text (0), image (1) or video (2) for {spec.name}")
-        covered = 0
-        while covered < e - s:
-            if kind == 1:
-                grid, seconds = cur.image(), np.float32(0.0)
-            else:
-                grid, seconds = cur.video()
-            t_index = None if spec.tokens_per_second is None else \
-                _scaled_t(int(grid[0]), seconds, spec.tokens_per_second)
-            block = _grid_block(grid, m, nxt, t_index)
-            blocks.append(block)
-            covered += block.shape[1]
-            if block.size:
-                nxt = int(block.max()) + 1
-        if covered != e - s:
-            raise ValueError(f"a run of {e - s} {'image' if kind == 1 else 'video'} tokens does not "
-                             f"match its grids ({covered} tokens)")
-    return blocks
+        starts, lens = rs[mine], rl[mine]
+        gh, gw = grids[:, 1] // m, grids[:, 2] // m
+        ng = grids[:, 0] * gh * gw
+        cs, cr = np.cumsum(ng), np.cumsum(lens)
+        if not len(cs) or cr[-1] > cs[-1]:
+            raise ValueError(f"more {name} blocks in input_ids than rows in {name}_grid_thw")
+        at = np.searchsorted(cs, cr)
+        off = cs[at] != cr
+        if off.any():
+            r = int(np.argmax(off))
+            raise ValueError(f"a run of {lens[r]} {name} tokens does not match its grids "
+                             f"({cs[at[r]] - (cr[r] - lens[r])} tokens)")
+        G = int(at[-1]) + 1
+        gh, gw, ng, first_k = gh[:G], gw[:G], ng[:G], cs[:G] - ng[:G]
+        r = np.minimum(np.searchsorted(cr, first_k, side="right"), len(cr) - 1)
+        first = starts[r] + first_k - (cr[r] - lens[r])
+        secs = seconds_of[kind](grids[:G]).astype(np.float32)
+        t_last = np.maximum(grids[:G, 0] - 1, 0)
+        if spec.tokens_per_second is not None:
+            t_last = _scale(t_last, secs, spec.tokens_per_second)
+        extent = np.where(ng > 0, np.maximum(np.maximum(t_last, gh - 1), gw - 1) + 1, 0)
+        units.append((first, ng, extent, gh, gw, secs))
+        if kind == 2:
+            cur.i_video = G
+        else:
+            cur.i_image = G
+    first, length, extent, gh, gw, secs = (np.concatenate(c) for c in zip(*units))
+    order = np.argsort(first, kind="stable")
+    first, length, extent, gh, gw, secs = first[order], length[order], extent[order], gh[order], gw[order], \
+        secs[order]
+    is_text = np.concatenate([np.ones(text.sum(), bool)] + [np.zeros(len(u[0]), bool) for u in units[1:]])[order]
+    # Unit starts: a running sum of extents, restarting at each sample.
+    usid = sid[first] if n else first
+    before = np.cumsum(extent) - extent
+    head = np.ones(len(first), bool)
+    head[1:] = usid[1:] != usid[:-1]
+    start = before - before[head][np.cumsum(head) - 1]
+    # Per token: its unit, the offset inside it, then (t, h, w).
+    o = np.arange(n) - np.repeat(first, length)
+    tgh, tgw = np.maximum(np.repeat(gh, length), 1), np.maximum(np.repeat(gw, length), 1)
+    frame = o // (tgh * tgw)
+    t = frame if spec.tokens_per_second is None else \
+        _scale(frame, np.repeat(secs, length), spec.tokens_per_second)
+    txt = np.repeat(is_text, length)
+    pos = np.empty((3, n), np.int64)
+    pos[0] = np.where(txt, o, t)
+    pos[1] = np.where(txt, o, (o // tgw) % tgh)
+    pos[2] = np.where(txt, o, o % tgw)
+    pos += np.repeat(start, length)
+    return pos, extent, usid
+
+
+def _scale(frames, seconds, per_second):
+    """``int64(f32(f32(i * seconds) * per_second))`` elementwise: torch's f32 chain, truncated toward zero."""
+    prod = np.asarray(frames).astype(np.float32) * np.asarray(seconds, np.float32)
+    return np.trunc((prod * np.float32(per_second)).astype(np.float32)).astype(np.int64)
 
 
 def _layout_glm4v(tokens, types, spec, cur, opts):
@@ -426,7 +484,8 @@ def _vision_float(grid, m, start, t_index):
     return block
 
 
-_LAYOUTS = {"runs": _layout_runs, "glm4v": _layout_glm4v,
+# Per-sample layouts (the run layout works on the whole batch at once, see _laid_out).
+_LAYOUTS = {"glm4v": _layout_glm4v,
             "omni-chunked": _layout_omni_chunked, "omni-merged": _layout_omni_merged}
 
 
@@ -538,7 +597,6 @@ def _text_only(spec, mask, B, L):
 def _laid_out(spec, ids, mask, seg, types, images, videos, opts):
     B, L = ids.shape
     cur = _Cursor(spec, images, videos, opts.get("second_per_grid_ts"), opts.get("audio_seqlens"))
-    pos = np.full((3, B, L), spec.pad_value, spec.dtype)
     if seg is None:
         keep = np.ones((B, L), bool) if mask is None else (mask == 1)
         rows = [[(1, np.flatnonzero(keep[b]))] for b in range(B)]
@@ -549,11 +607,27 @@ def _laid_out(spec, ids, mask, seg, types, images, videos, opts):
         rows = [segments_of(seg[b]) for b in range(B)]
         K = max([k for r in rows for k, _ in r], default=0)
         deltas = np.zeros((B, max(K, 1)), spec.dtype)
-    for b, segs in enumerate(rows):
-        for k, idx in segs:
-            p = _sample(spec, ids[b, idx], None if types is None else types[b, idx], cur, opts)
-            pos[:, b, idx] = p
-            length = len(idx) if (seg is not None or spec.delta_len == "unpadded") else L
-            top = p.max() if p.size else -1
-            deltas[b, k - 1] = top + 1 - length
-    return pos, deltas
+    # All samples one after the other: flat indices into [B*L], sample numbers, lengths.
+    where = [(b, k) for b, r in enumerate(rows) for k, _ in r]
+    lin = [b * L + idx for b, r in enumerate(rows) for _, idx in r]
+    lengths = np.array([len(i) for i in lin], np.int64)
+    lin = np.concatenate(lin) if lin else np.zeros(0, np.int64)
+    sid = np.repeat(np.arange(len(lengths)), lengths)
+    tok = ids.reshape(-1)[lin]
+    typ = None if types is None else types.reshape(-1)[lin]
+    if spec.layout == "runs":
+        flat, extent, usid = _layout_runs(tok, typ, sid, spec, cur)
+        # A sample's largest position is the sum of its units' extents - 1 (-1: no tokens).
+        tops = (np.bincount(usid, weights=extent, minlength=len(lengths)).astype(np.int64) - 1).tolist()
+    else:
+        ends = np.cumsum(lengths)
+        pieces = [_sample(spec, tok[e - n:e], None if typ is None else typ[e - n:e], cur, opts)
+                  for n, e in zip(lengths.tolist(), ends.tolist())]
+        flat = np.concatenate(pieces, axis=1) if pieces else np.zeros((3, 0), spec.dtype)
+        tops = [p.max() if p.size else -1 for p in pieces]
+    pos = np.full((3, B * L), spec.pad_value, spec.dtype)
+    pos[:, lin] = flat
+    for (b, k), n, top in zip(where, lengths.tolist(), tops):
+        length = n if (seg is not None or spec.delta_len == "unpadded") else L
+        deltas[b, k - 1] = top + 1 - length
+    return pos.reshape(3, B, L), deltas
