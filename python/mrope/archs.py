@@ -23,7 +23,10 @@ Where each row comes from (Hugging Face transformers, read, not copied):
   start tokens, audio-in-video merged token by token in time, float positions.
 * ``glm4v``: ``Glm4vModel.get_rope_index`` (models/glm4v/modular_glm4v.py):
   image tokens inside ``<video_start> ... <video_end>`` are video frames, one
-  frame per run, each run starting one past the previous block's maximum.
+  frame per run, each run starting one past the previous block's maximum:
+  the Qwen-VL run rule with one ``[1, h, w]`` grid per frame (upstream's
+  frame counter is 1 at every frame, since text always separates frames)
+  and its own token typing.
 
 Token ids are the released configs' defaults; pass your config's ids as
 keyword arguments when they differ (``image_token_id=...``). Not confirmed
@@ -47,8 +50,10 @@ class ArchSpec:
     """Everything :mod:`mrope.positions` needs to lay out one architecture.
 
     ``layout``: which layout function builds a sample's positions
-    (``"runs"`` Qwen-VL family, ``"glm4v"``, ``"omni-chunked"`` Qwen2.5-Omni,
-    ``"omni-merged"`` Qwen3-Omni). ``split_video_frames``: each video grid
+    (``"runs"`` Qwen-VL family and GLM-4V, ``"omni-chunked"`` Qwen2.5-Omni,
+    ``"omni-merged"`` Qwen3-Omni). ``token_types``: how the run layout types
+    tokens without ``mm_token_type_ids`` (``"ids"``: image/video token ids;
+    ``"glm4v"``: image tokens inside ``<video_start>...<video_end>`` are video). ``split_video_frames``: each video grid
     ``[t,h,w]`` becomes ``t`` grids ``[1,h,w]`` (timestamps between frames).
     ``tokens_per_second``: Qwen2.5-VL's temporal scaling (None: row ``t`` is
     the frame-group index). ``position_id_per_seconds`` / ``seconds_per_chunk``
@@ -59,6 +64,7 @@ class ArchSpec:
     name: str
     layout: str
     upstream: str
+    token_types: str = "ids"
     spatial_merge_size: int = 2
     split_video_frames: bool = False
     tokens_per_second: Optional[float] = None
@@ -113,8 +119,8 @@ ARCH_TABLE: Dict[str, ArchSpec] = {spec.name: spec for spec in (
              dtype=np.float32, has_audio=True,
              audio_token_id=151675, audio_start_token_id=151669, audio_end_token_id=151670,
              **_QWEN_VL_IDS),
-    ArchSpec("glm4v", "glm4v", "glm4v/modular_glm4v.py Glm4vModel.get_rope_index",
-             image_token_id=151343, video_token_id=151344,
+    ArchSpec("glm4v", "runs", "glm4v/modular_glm4v.py Glm4vModel.get_rope_index",
+             token_types="glm4v", split_video_frames=True, image_token_id=151343, video_token_id=151344,
              video_start_token_id=151341, video_end_token_id=151342,
              vision_start_token_id=151339, vision_end_token_id=151340),
 )}

@@ -1,6 +1,6 @@
 """``mrope.position_ids``: correct M-RoPE positions for padded or packed batches.
 
-Every architecture of :mod:`mrope.archs` is laid out by one of four layout
+Every architecture of :mod:`mrope.archs` is laid out by one of three layout
 functions below, each following one upstream ``get_rope_index`` rule by rule
 (see the table's docstring for the files). Packed rows (``segment_ids``) are
 split into their samples and each sample is laid out as if it were alone in
@@ -130,11 +130,12 @@ def _runs(values):
 # --------------------------------------------------------------------------
 
 def _layout_runs(tok, typ, sid, spec, cur):
-    """Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3.5, for all samples at once.
+    """Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3.5 / GLM-4V, for all samples at once.
 
-    Token types (given ``mm_token_type_ids``, or 1 for image and 2 for video
-    tokens) cut each sample into runs; a vision run holds the next grid(s) of
-    its kind in order. Every unit (a text run, or one grid's block) starts at
+    Token types (given ``mm_token_type_ids``, or from the token ids by the
+    arch's front end: 1 image, 2 video) cut each sample into runs; a vision
+    run holds the next grid(s) of its kind in order (GLM-4V and the Qwen3
+    family: one ``[1, h, w]`` grid per video frame). Every unit (a text run, or one grid's block) starts at
     the previous unit's maximum + 1 (0 for a sample's first unit); a text run
     is the same consecutive positions on the three rows, a block is
     (t, h, w) + start, t the frame group (Qwen2.5-VL: scaled by
@@ -150,9 +151,7 @@ def _layout_runs(tok, typ, sid, spec, cur):
     """
     n, m = len(tok), spec.spatial_merge_size
     if typ is None:
-        typ = np.zeros(n, np.int64)
-        typ[tok == spec.image_token_id] = 1
-        typ[tok == spec.video_token_id] = 2
+        typ = _TOKEN_TYPES[spec.token_types](tok, sid, spec)
     elif n and not np.isin(typ, (0, 1, 2)).all():
         bad = int(typ[~np.isin(typ, (0, 1, 2))][0])
         raise ValueError(f"token type {bad} is not text (0), image (1) or video (2) for {spec.name}")
@@ -229,45 +228,32 @@ def _scale(frames, seconds, per_second):
     return np.trunc((prod * np.float32(per_second)).astype(np.float32)).astype(np.int64)
 
 
-def _layout_glm4v(tokens, types, spec, cur, opts):
-    """GLM-4V: image tokens between ``<video_start>`` and ``<video_end>`` are video frames.
+def _types_from_ids(tok, sid, spec):
+    """Qwen-VL front end: image tokens are type 1, video tokens type 2, everything else text."""
+    typ = np.zeros(len(tok), np.int64)
+    typ[tok == spec.image_token_id] = 1
+    typ[tok == spec.video_token_id] = 2
+    return typ
 
-    Every run (text, image, one video frame) starts at the previous block's
-    maximum + 1; an image is (t, h, w) + start, a frame (0, h, w) + start with
-    the current video's h, w; a video advances after ``t`` frames.
-    """
-    if types is None:
-        idx = np.arange(len(tokens))
-        last_start = np.maximum.accumulate(np.where(tokens == spec.video_start_token_id, idx, -1)) \
-            if len(tokens) else idx
-        last_end = np.maximum.accumulate(np.where(tokens == spec.video_end_token_id, idx, -1)) \
-            if len(tokens) else idx
-        inside = last_start > last_end
-        vision = (tokens == spec.image_token_id) | (tokens == spec.video_token_id)
-        types = np.where(vision, np.where(inside, 2, 1), 0)
-    m, blocks, frame = spec.spatial_merge_size, [], 0
-    for kind, s, e in _runs(types):
-        nxt = int(blocks[-1].max()) + 1 if blocks else 0
-        if kind == 0:
-            blocks.append(_line(e - s, nxt))
-            continue
-        if kind == 1:
-            block = _grid_block(cur.image(), m, nxt)
-        elif kind == 2:
-            if cur.i_video >= len(cur.videos):
-                raise ValueError("more video frames in input_ids than video_grid_thw holds")
-            grid = cur.videos[cur.i_video]
-            block = _grid_block((1, grid[1], grid[2]), m, nxt, [0])
-            frame += 1
-            if frame >= grid[0]:
-                cur.i_video, frame = cur.i_video + 1, 0
-        else:
-            raise ValueError(f"token type {kind} is not text (0), image (1) or video (2) for glm4v")
-        if block.shape[1] != e - s:
-            raise ValueError(f"a run of {e - s} {'image' if kind == 1 else 'video'} tokens does not "
-                             f"match its grid ({block.shape[1]} tokens per {'image' if kind == 1 else 'frame'})")
-        blocks.append(block)
-    return blocks
+
+def _types_glm4v(tok, sid, spec):
+    """GLM-4V front end: image (or video) tokens between ``<video_start>`` and ``<video_end>`` are video
+    frames (2), other image tokens images (1); the flag starts off in every sample."""
+    n = len(tok)
+    if not n:
+        return np.zeros(0, np.int64)
+    idx = 2 * np.arange(n)
+    first = np.ones(n, bool)
+    first[1:] = sid[1:] != sid[:-1]
+    # Event times: a start/end at its token (2i), a sample boundary just before its first token (2i - 1).
+    last_start = np.maximum.accumulate(np.where(tok == spec.video_start_token_id, idx, -2))
+    last_end = np.maximum.accumulate(np.maximum(np.where(tok == spec.video_end_token_id, idx, -2),
+                                                np.where(first, idx - 1, -2)))
+    vision = (tok == spec.image_token_id) | (tok == spec.video_token_id)
+    return np.where(vision, np.where(last_start > last_end, 2, 1), 0)
+
+
+_TOKEN_TYPES = {"ids": _types_from_ids, "glm4v": _types_glm4v}
 
 
 def _audio_len_pooled(n):
@@ -485,8 +471,7 @@ def _vision_float(grid, m, start, t_index):
 
 
 # Per-sample layouts (the run layout works on the whole batch at once, see _laid_out).
-_LAYOUTS = {"glm4v": _layout_glm4v,
-            "omni-chunked": _layout_omni_chunked, "omni-merged": _layout_omni_merged}
+_LAYOUTS = {"omni-chunked": _layout_omni_chunked, "omni-merged": _layout_omni_merged}
 
 
 def segments_of(segment_ids_row):

@@ -73,7 +73,7 @@ def random_sample(rng, arch, aiv=False, bare=False, max_items=3):
             s.videos.append(g)
             s.seconds.append(float(rng.choice([0.5, 1.0, 2.0, 0.3])))
             per_frame = g[1] * g[2] // 4
-            if spec.layout == "glm4v":
+            if spec.token_types == "glm4v":
                 s.tokens.append(spec.video_start_token_id)
                 for _ in range(g[0]):
                     s.tokens += [spec.vision_start_token_id] + [spec.image_token_id] * per_frame + \
@@ -118,7 +118,7 @@ def packed_batch(rng, arch, B=None):
     aiv = spec.has_audio and bool(rng.integers(0, 2))
     # Bare vision tokens: the run layouts still lay them out (GLM-4V needs its image start/end
     # tokens to separate back-to-back images, as upstream's grouping does).
-    bare = spec.layout == "runs" and rng.random() < 0.15
+    bare = spec.token_types == "ids" and spec.layout == "runs" and rng.random() < 0.15
     B = int(rng.integers(1, 4)) if B is None else B
     rows, samples = [], []
     for _ in range(B):
