@@ -157,11 +157,14 @@ def check_positions(position_ids, input_ids, attention_mask=None, image_grid_thw
     unpadded tokens are compared (padded slots are masked out of attention,
     and trainers fill them differently).
 
-    ``text_row``: whether the model reads a text row (the first of four). By
+    ``text_row``: whether the model needs a text row (the first of four). By
     default (None) it is expected on packed batches (a row with two or more
-    segments): a ``[3, B, S]`` tensor there is read as ``[4, B, S]`` by the
-    model, its t row taken as text positions, which is the
-    ``3d-read-as-packing`` failure when the batch has vision tokens.
+    segments), the transformers contract for packed M-RoPE: versions that
+    take ``position_ids[0]`` of a ``[3, B, S]`` tensor as the text positions
+    build the sample boundaries from its t row, which is the
+    ``3d-read-as-packing`` failure when the batch has vision tokens (later
+    versions ignore the packing of a ``[3, B, S]`` tensor). ``False``: the
+    model takes ``[3, B, S]`` as is.
     Extra keyword arguments go to :func:`mrope.position_ids`
     (``spatial_merge_size``, token ids, ``second_per_grid_ts``, ``audio_seqlens``...).
     """
