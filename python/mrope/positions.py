@@ -207,18 +207,20 @@ def _layout_runs(tok, typ, sid, spec, cur):
     head = np.ones(len(first), bool)
     head[1:] = usid[1:] != usid[:-1]
     start = before - before[head][np.cumsum(head) - 1]
-    # Per token: its unit, the offset inside it, then (t, h, w).
-    o = np.arange(n) - np.repeat(first, length)
-    tgh, tgw = np.maximum(np.repeat(gh, length), 1), np.maximum(np.repeat(gw, length), 1)
-    frame = o // (tgh * tgw)
-    t = frame if spec.tokens_per_second is None else \
-        _scale(frame, np.repeat(secs, length), spec.tokens_per_second)
-    txt = np.repeat(is_text, length)
+    # Per token: its unit, the offset inside it, then (t, h, w) (two integer divisions per token: this
+    # runs on every batch of a data loader).
+    unit = np.repeat(np.arange(len(first)), length)
+    o = np.arange(n) - first[unit]
+    tgh, tgw = np.maximum(gh, 1)[unit], np.maximum(gw, 1)[unit]
+    row = o // tgw
+    frame = row // tgh
+    t = frame if spec.tokens_per_second is None else _scale(frame, secs[unit], spec.tokens_per_second)
+    txt = is_text[unit]
     pos = np.empty((3, n), np.int64)
     pos[0] = np.where(txt, o, t)
-    pos[1] = np.where(txt, o, (o // tgw) % tgh)
-    pos[2] = np.where(txt, o, o % tgw)
-    pos += np.repeat(start, length)
+    pos[1] = np.where(txt, o, row - frame * tgh)
+    pos[2] = np.where(txt, o, o - row * tgw)
+    pos += start[unit]
     return pos, extent, usid
 
 
