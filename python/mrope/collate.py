@@ -51,7 +51,9 @@ class MRopeCollator:
     transformers contract for packed M-RoPE. ``on_error``: ``"raise"``
     (:class:`MRopePositionError`) or ``"warn"`` (check mode). ``rope_deltas``:
     fix mode also stores the deltas under ``keys["rope_deltas"]``.
-    Other keyword arguments go to :func:`mrope.position_ids` (token ids,
+    ``drop_keys``: batch keys to remove after the guard (``["segment_ids"]``:
+    a model's forward takes no segment ids; the ``[4, B, L]`` text row
+    carries the packing). Other keyword arguments go to :func:`mrope.position_ids` (token ids,
     ``spatial_merge_size``, ``use_audio_in_video``...).
 
     Counters: ``batches``, ``failures``, ``skipped`` (check mode, unpacked
@@ -62,7 +64,7 @@ class MRopeCollator:
 
     def __init__(self, collate_fn: Callable, *, arch: str, mode: str = "check",
                  text_row: Optional[bool] = None, on_error: str = "raise", rope_deltas: bool = False,
-                 keys: Optional[Dict[str, str]] = None, **arch_inputs):
+                 keys: Optional[Dict[str, str]] = None, drop_keys=(), **arch_inputs):
         if mode not in ("check", "fix"):
             raise ValueError(f"mode must be 'check' or 'fix', got {mode!r}")
         if on_error not in ("raise", "warn"):
@@ -71,7 +73,7 @@ class MRopeCollator:
         self.collate_fn, self.arch, self.mode = collate_fn, arch, mode
         self.text_row, self.on_error, self.rope_deltas = text_row, on_error, rope_deltas
         self.keys = dict(DEFAULT_KEYS, **(keys or {}))
-        self.arch_inputs = arch_inputs
+        self.arch_inputs, self.drop_keys = arch_inputs, tuple(drop_keys)
         self.batches = self.failures = self.skipped = 0
         self.seconds = 0.0
         self.last = None
@@ -80,7 +82,10 @@ class MRopeCollator:
         batch = self.collate_fn(samples)
         t0 = time.perf_counter()
         try:
-            return self._guard(batch)
+            batch = self._guard(batch)
+            for key in self.drop_keys:
+                batch.pop(key, None)
+            return batch
         finally:
             self.seconds += time.perf_counter() - t0
 

@@ -120,7 +120,10 @@ def test_packed_batch_without_positions_and_renamed_keys():
         return batch
 
     out = MRopeCollator(renamed, arch=arch, mode="fix", keys={"segment_ids": "seq_idx"})(data[:3])
-    assert out["position_ids"].shape[0] == 4
+    assert out["position_ids"].shape[0] == 4 and "seq_idx" in out
+    out = MRopeCollator(renamed, arch=arch, mode="fix", keys={"segment_ids": "seq_idx"},
+                        drop_keys=["seq_idx"])(data[:3])
+    assert out["position_ids"].shape[0] == 4 and "seq_idx" not in out
     with pytest.raises(ValueError, match="mode"):
         MRopeCollator(renamed, arch=arch, mode="repair")
     with pytest.raises(ValueError, match="unknown arch"):
