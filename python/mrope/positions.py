@@ -60,6 +60,8 @@ class _Cursor:
             videos[:, 0] = 1
             if seconds is not None:
                 seconds = np.repeat(seconds, frames)
+        if seconds is not None and len(seconds) < len(videos):
+            raise ValueError(f"second_per_grid_ts has {len(seconds)} entries for {len(videos)} video grids")
         self.videos, self.seconds = videos, seconds
         self.audios = None if audio_seqlens is None else _np(audio_seqlens, "audio_seqlens").reshape(-1)
         self.i_image = self.i_video = self.i_audio = 0

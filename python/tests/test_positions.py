@@ -392,6 +392,8 @@ def test_errors_are_one_clear_line():
         position_ids(ids, arch="qwen2-vl", image_grid_thw=[[1, 2, 2], [1, 4, 6]])
     with pytest.raises(ValueError, match="unknown arch"):
         position_ids(ids, arch="llava")
+    with pytest.raises(ValueError, match="1 entries for 2 video grids"):
+        position_ids(ids, arch="qwen2.5-vl", video_grid_thw=[[1, 2, 2], [1, 2, 2]], second_per_grid_ts=[1.0])
     with pytest.raises(TypeError, match="unknown arch parameter"):
         position_ids(ids, arch="qwen2-vl", image_token=3)
     with pytest.raises(ValueError, match="segment_ids must be"):
