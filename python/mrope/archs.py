@@ -122,6 +122,7 @@ ARCH_TABLE: Dict[str, ArchSpec] = {spec.name: spec for spec in (
     ArchSpec("glm4v", "runs", "glm4v/modular_glm4v.py Glm4vModel.get_rope_index",
              token_types="glm4v", split_video_frames=True, image_token_id=151343, video_token_id=151344,
              video_start_token_id=151341, video_end_token_id=151342,
+             # <|begin_of_image|> and <|end_of_image|>: around images and frames, not read by the rule.
              vision_start_token_id=151339, vision_end_token_id=151340),
 )}
 
