@@ -1,9 +1,10 @@
-"""MRopeCollator in a real torch DataLoader: fix mode writes the right ids, check mode catches bad ones."""
+"""MRopeCollator in a real torch DataLoader: fix mode writes the right ids, check mode catches bad ones;
+position_ids and check_positions on torch tensors (torch is imported here only)."""
 import numpy as np
 import pytest
 
 from mrope import MRopeCollator, MRopePositionError, check_positions, position_ids, reference as ref
-from test_positions import batch_inputs, random_sample
+from test_positions import batch_inputs, packed_batch, per_segment_arange, random_sample
 
 torch = pytest.importorskip("torch")
 
@@ -128,3 +129,15 @@ def test_packed_batch_without_positions_and_renamed_keys():
         MRopeCollator(renamed, arch=arch, mode="repair")
     with pytest.raises(ValueError, match="unknown arch"):
         MRopeCollator(renamed, arch="llava")
+
+
+def test_four_row_form_and_torch():
+    rng = np.random.default_rng(7)
+    ids, segs, samples, inputs = packed_batch(rng, "qwen2-vl", B=2)
+    t = lambda x: torch.from_numpy(x) if isinstance(x, np.ndarray) else x
+    pos4, _ = position_ids(t(ids), arch="qwen2-vl", segment_ids=t(segs), with_text_row=True,
+                           **{k: t(v) for k, v in inputs.items()})
+    assert pos4.shape == (4,) + ids.shape
+    np.testing.assert_array_equal(pos4[0][segs > 0], per_segment_arange(segs)[segs > 0])
+    assert check_positions(t(pos4), t(ids), arch="qwen2-vl", segment_ids=t(segs),
+                           **{k: t(v) for k, v in inputs.items()}).verdict == "ok"

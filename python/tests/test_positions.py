@@ -225,9 +225,6 @@ def test_packed_batches(arch):
             assert (res.batch, res.token) == first_wrong(pos[None, 0], text[None], keep)
         else:
             assert res.verdict == "ok", res
-        # ... and the same rows with t copied into the text row.
-        res = check_positions(np.concatenate([pos[:1], pos]), ids, **kw)
-        assert res.verdict == ("ok" if not ((pos[0] != text) & keep).any() else "mismatch"), res
 
         # Ids that restart per segment but lost the 3D part.
         res = check_positions(text, ids, **kw)
@@ -405,16 +402,3 @@ def test_mm_token_type_ids_replace_the_token_ids():
     types = np.array([[0, 1, 1, 1, 1, 0]])
     pos, _ = position_ids(ids, arch="qwen3.5", image_grid_thw=[[1, 4, 4]], mm_token_type_ids=types)
     assert pos[:, 0].tolist() == [[0, 1, 1, 1, 1, 3], [0, 1, 1, 2, 2, 3], [0, 1, 2, 1, 2, 3]]
-
-
-def test_four_row_form_and_torch():
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(7)
-    ids, segs, samples, inputs = packed_batch(rng, "qwen2-vl", B=2)
-    t = lambda x: torch.from_numpy(x) if isinstance(x, np.ndarray) else x
-    pos4, _ = position_ids(t(ids), arch="qwen2-vl", segment_ids=t(segs), with_text_row=True,
-                           **{k: t(v) for k, v in inputs.items()})
-    assert pos4.shape == (4,) + ids.shape
-    np.testing.assert_array_equal(pos4[0][segs > 0], per_segment_arange(segs)[segs > 0])
-    assert check_positions(t(pos4), t(ids), arch="qwen2-vl", segment_ids=t(segs),
-                           **{k: t(v) for k, v in inputs.items()}).verdict == "ok"
