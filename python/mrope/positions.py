@@ -109,7 +109,9 @@ def _grid_block(grid, m, start, t_index=None, dtype=np.int64):
 
 def _line(length, start, dtype=np.int64):
     """A text (or audio, bos, eos) block: the same consecutive positions on the three rows."""
-    return np.broadcast_to(np.arange(int(length), dtype=dtype) + start, (3, int(length)))
+    out = np.empty((3, int(length)), dtype)
+    out[:] = np.arange(int(length), dtype=dtype) + start
+    return out
 
 
 def _scaled_t(t, seconds, per_second):
