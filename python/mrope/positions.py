@@ -119,18 +119,9 @@ def _scaled_t(t, seconds, per_second):
     return _scale(np.arange(t, dtype=np.int64), seconds, per_second)
 
 
-def _runs(values):
-    """(value, start, end) of the maximal runs of equal values."""
-    if len(values) == 0:
-        return []
-    cut = np.flatnonzero(values[1:] != values[:-1]) + 1
-    starts = np.concatenate([[0], cut])
-    ends = np.concatenate([cut, [len(values)]])
-    return [(int(values[s]), int(s), int(e)) for s, e in zip(starts, ends)]
-
-
 # --------------------------------------------------------------------------
-# Layouts: one sample (an unpadded token sequence) -> positions (3, n)
+# Layouts: the run layout takes all samples at once; the Omni layouts one
+# sample (an unpadded token sequence) at a time -> positions (3, n)
 # --------------------------------------------------------------------------
 
 def _layout_runs(tok, typ, sid, spec, cur):
@@ -139,8 +130,9 @@ def _layout_runs(tok, typ, sid, spec, cur):
     Token types (given ``mm_token_type_ids``, or from the token ids by the
     arch's front end: 1 image, 2 video) cut each sample into runs; a vision
     run holds the next grid(s) of its kind in order (GLM-4V and the Qwen3
-    family: one ``[1, h, w]`` grid per video frame). Every unit (a text run, or one grid's block) starts at
-    the previous unit's maximum + 1 (0 for a sample's first unit); a text run
+    family: one ``[1, h, w]`` grid per video frame). Every unit (a text run,
+    or one grid's block) starts at the previous unit's maximum + 1 (0 for a
+    sample's first unit); a text run
     is the same consecutive positions on the three rows, a block is
     (t, h, w) + start, t the frame group (Qwen2.5-VL: scaled by
     ``second_per_grid_t * tokens_per_second``, 0 for images). A unit's
