@@ -380,8 +380,9 @@ def _layout_omni_merged(tokens, types, spec, cur, opts):
     (2 positions when ``<vision_start><audio_start>`` opens audio in video),
     the span, an eos block one past the last block's maximum. Row t of an
     image is ``i * position_id_per_seconds``, of a video
-    ``f32(f32(i * second_per_grid) * position_id_per_seconds)`` (not truncated). Audio in video: video and audio
-    merged token by token by row t, video first on a tie.
+    ``f32(f32(i * second_per_grid) * position_id_per_seconds)`` (not
+    truncated). Audio in video: video and audio merged token by token by
+    row t, video first on a tie.
     """
     f = np.float32
     toks = tokens.tolist()
@@ -411,7 +412,7 @@ def _layout_omni_merged(tokens, types, spec, cur, opts):
         blocks.append(line(bos, start))
         start += bos
         if ed == ed_a:
-            length = cur.audio(lambda f: _audio_len_windowed(f, spec.audio_window))
+            length = cur.audio(lambda frames: _audio_len_windowed(frames, spec.audio_window))
             blocks.append(line(length, start))
             span = length
             audios -= 1
@@ -427,7 +428,7 @@ def _layout_omni_merged(tokens, types, spec, cur, opts):
             span = int(np.prod(grid)) // (m * m)
             videos -= 1
         elif aiv:
-            length = cur.audio(lambda f: _audio_len_windowed(f, spec.audio_window))
+            length = cur.audio(lambda frames: _audio_len_windowed(frames, spec.audio_window))
             audio = line(length, start)
             grid, seconds = cur.video()
             video = _vision_float(grid, m, start, _float_t(int(grid[0]), seconds, pps))
