@@ -28,11 +28,13 @@ Where each row comes from (Hugging Face transformers, read, not copied):
   frame counter is 1 at every frame, since text always separates frames)
   and its own token typing.
 
-Token ids are the released configs' defaults; pass your config's ids as
-keyword arguments when they differ (``image_token_id=...``). Not confirmed
-from upstream configs here (taken from third-party copies of the configs):
-Qwen2.5-Omni's audio ids and Qwen3-Omni's ``position_id_per_seconds`` (13)
-and audio encoder window (``n_window`` 50).
+Token ids are the released configs' values; pass your config's as keyword
+arguments when they differ (``image_token_id=...``). Qwen2.5-Omni's are its
+thinker config class defaults. Qwen3-Omni's (audio 151675/151669/151670,
+``position_id_per_seconds`` 13, audio window ``n_window`` 50) are the
+released Qwen3-Omni-30B-A3B config as third-party copies give it; the
+transformers config class defaults differ (audio 151646/151647,
+``position_id_per_seconds`` 25).
 """
 from __future__ import annotations
 
