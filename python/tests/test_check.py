@@ -115,3 +115,70 @@ def test_bad_arguments():
         check_positions(np.zeros((3, 1, 5), np.int64), ids)
     with pytest.raises(TypeError, match="integer"):
         check_positions(np.zeros((3, 1, 4), np.float32), ids)
+
+
+# --------------------------------------------------------------------------
+# Packed rows: the known failure shapes on one hand-made row (expected values worked out by hand)
+# --------------------------------------------------------------------------
+
+T = 7
+# Sample 1: T <vs> image 1x4x4 (2x2 merged) <ve>  -> t: 0 1 2 2 2 2 4, h: 0 1 2 2 3 3 4, w: 0 1 2 3 2 3 4
+# Sample 2: T T <vs> image <ve> T                 -> t: 0 1 2 3 3 3 3 5 6 (h, w likewise from 3)
+# then one padding slot.
+PACKED_IDS = np.array([[T, VS, I, I, I, I, VE, T, T, VS, I, I, I, I, VE, T, 0]])
+PACKED_SEG = np.array([[1] * 7 + [2] * 9 + [0]])
+PACKED_GRIDS = np.array([[1, 4, 4], [1, 4, 4]])
+PACKED_WANT = np.array([
+    [0, 1, 2, 2, 2, 2, 4, 0, 1, 2, 3, 3, 3, 3, 5, 6],
+    [0, 1, 2, 2, 3, 3, 4, 0, 1, 2, 3, 3, 4, 4, 5, 6],
+    [0, 1, 2, 3, 2, 3, 4, 0, 1, 2, 3, 4, 3, 4, 5, 6]])
+
+
+def packed_check(pos, **kw):
+    return check_positions(pos, PACKED_IDS, None, PACKED_GRIDS, None, arch="qwen2-vl",
+                           segment_ids=PACKED_SEG, **kw)
+
+
+def test_packed_row_by_hand():
+    from mrope import position_ids
+    pos, deltas = position_ids(PACKED_IDS, arch="qwen2-vl", segment_ids=PACKED_SEG, image_grid_thw=PACKED_GRIDS)
+    np.testing.assert_array_equal(pos[:, 0, :16], PACKED_WANT)
+    assert deltas.tolist() == [[4 + 1 - 7, 6 + 1 - 9]]
+    text = np.array([list(range(7)) + list(range(9)) + [1]])
+    pos4, _ = position_ids(PACKED_IDS, arch="qwen2-vl", segment_ids=PACKED_SEG, image_grid_thw=PACKED_GRIDS,
+                           with_text_row=True)
+    np.testing.assert_array_equal(pos4[0], text)
+    assert packed_check(pos4).verdict == "ok"
+    assert packed_check(pos, text_row=False).verdict == "ok"
+
+    # 1D ids over the whole row: they run on into sample 2 (token 7) and are 1D; first wrong token 3.
+    res = packed_check(np.arange(17)[None])
+    assert (res.verdict, res.restart_at, res.also_1d, res.batch, res.token, res.segment) == \
+        ("no-restart", (0, 7), True, 0, 3, 1), res
+    assert "no-restart" in str(res) and "token 7" in str(res)
+    # Ids that restart per sample but lost the 3D part.
+    res = packed_check(text)
+    assert (res.verdict, res.shape, res.token, res.expected, res.got) == \
+        ("1d-degenerate", "lost-3d", 3, (2, 2, 3), (3, 3, 3)), res
+    # get_rope_index over the packed row as one sample (what LLaMA-Factory-style packing feeds).
+    whole = ref.rope_index(PACKED_IDS, PACKED_GRIDS, None, (PACKED_SEG > 0).astype(np.int64))[0]
+    res = packed_check(whole, text_row=False)
+    assert (res.verdict, res.token, res.segment, res.expected, res.got) == \
+        ("no-restart", 7, 2, (0, 0, 0), (5, 5, 5)), res
+    # Right 3D ids as [3, B, L]: the model reads row t as the text row; t = 2 where text = 3.
+    res = packed_check(pos)
+    assert (res.verdict, res.shape, res.token, res.expected, res.got) == \
+        ("mismatch", "3d-read-as-packing", 3, (3,), (2,)), res
+    # ... or t copied into the text row of a [4, B, L] tensor.
+    res = packed_check(np.concatenate([pos[:1], pos]))
+    assert (res.verdict, res.shape, res.token) == ("mismatch", "3d-read-as-packing", 3), res
+
+
+def test_neat_packing_mask():
+    """LLaMA-Factory's neat-packing attention mask [1, 1, 2, 2, 2, 0] (text only): positions restart."""
+    from mrope import position_ids
+    seg = np.array([[1, 1, 2, 2, 2, 0]])
+    pos, deltas = position_ids(np.full((1, 6), T), arch="qwen2-vl", segment_ids=seg)
+    assert pos[0, 0, :5].tolist() == [0, 1, 0, 1, 2] and deltas.tolist() == [[0, 0]]
+    assert check_positions(np.arange(6)[None], np.full((1, 6), T), arch="qwen2-vl",
+                           segment_ids=seg).verdict == "no-restart"
