@@ -7,8 +7,13 @@
 //   dimensions the operands share are B and S;
 // - a channel pair is the unit along D and the lowering computes a token's
 //   cos/sin once for all heads of q and k, so a tile never splits D or H.
-// Result tiles (producer fusion) and operand tiles (consumer fusion) are
-// accepted only when they hold whole heads and whole head dims.
+// A result tile (producer fusion) is accepted only when it holds whole heads
+// and whole head dims.
+//
+// No consumer-fusion hooks (getTiledImplementationFromOperandTiles): the
+// rotated tensors are the op's DPS inits, and upstream consumer fusion
+// refuses a consumer whose init is the tiled loop's result, so only a
+// positions tile could ever be fused that way.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
@@ -47,50 +52,10 @@ static bool coversDim(OpFoldResult size, Value value, int64_t dim,
 /// Whether a tile (offsets, sizes) of `value` keeps dims `dims` whole.
 static bool keepsWhole(Value value, ArrayRef<OpFoldResult> offsets,
                        ArrayRef<OpFoldResult> sizes, ArrayRef<int64_t> dims,
-                       Value alias = {}) {
+                       Value alias) {
   return llvm::all_of(dims, [&](int64_t d) {
     return isZeroInteger(offsets[d]) && coversDim(sizes[d], value, d, alias);
   });
-}
-
-/// Where the token dims B and S sit in an operand, or nothing for operands
-/// that are not tiled (the frequency table). `whole` gets the dims a tile of
-/// that operand must not cut.
-static std::optional<std::pair<int64_t, int64_t>>
-tokenDims(ApplyOp op, unsigned operandNumber, SmallVectorImpl<int64_t> &whole) {
-  unsigned numInputs = op.getInputs().size();
-  if (operandNumber < numInputs) {
-    whole.assign({1, 3}); // heads and channels
-    return std::make_pair(int64_t{0}, int64_t{2});
-  }
-  if (operandNumber == numInputs) {
-    if (cast<ShapedType>(op.getPositions().getType()).getRank() == 2)
-      return std::make_pair(int64_t{0}, int64_t{1});
-    whole.assign({0}); // position axes
-    return std::make_pair(int64_t{1}, int64_t{2});
-  }
-  return std::nullopt;
-}
-
-/// The iteration-domain tile of one operand tile, if it has one.
-static std::optional<
-    std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>>>
-domainTileOfOperand(ApplyOp op, unsigned operandNumber,
-                    ArrayRef<OpFoldResult> offsets,
-                    ArrayRef<OpFoldResult> sizes) {
-  SmallVector<int64_t> whole;
-  auto dims = tokenDims(op, operandNumber, whole);
-  if (!dims)
-    return std::nullopt;
-  Value operand = op->getOperand(operandNumber);
-  Value alias = operandNumber < op->getNumResults()
-                    ? op->getResult(operandNumber)
-                    : Value();
-  if (!keepsWhole(operand, offsets, sizes, whole, alias))
-    return std::nullopt;
-  return std::make_pair(
-      SmallVector<OpFoldResult>{offsets[dims->first], offsets[dims->second]},
-      SmallVector<OpFoldResult>{sizes[dims->first], sizes[dims->second]});
 }
 
 SmallVector<utils::IteratorType> ApplyOp::getLoopIteratorTypes() {
@@ -202,56 +167,4 @@ ApplyOp::generateResultTileValue(OpBuilder &b, unsigned resultNumber,
   return TilingResult{tiled->tiledOps,
                       {tiled->tiledValues[resultNumber]},
                       tiled->generatedSlices};
-}
-
-bool ApplyOp::isOpFusableWithProducerSlices(
-    ArrayRef<unsigned> operandNumbers,
-    ArrayRef<SmallVector<OpFoldResult>> allOffsets,
-    ArrayRef<SmallVector<OpFoldResult>> allSizes) {
-  std::optional<std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>>>
-      common;
-  for (auto [number, offsets, sizes] :
-       llvm::zip_equal(operandNumbers, allOffsets, allSizes)) {
-    if (number >= getNumOperands() ||
-        offsets.size() !=
-            static_cast<size_t>(
-                cast<ShapedType>(getOperand(number).getType()).getRank()))
-      return false;
-    auto tile = domainTileOfOperand(*this, number, offsets, sizes);
-    if (!tile)
-      return false;
-    // Every operand tile must stand for the same block of tokens.
-    if (common &&
-        (!isEqualConstantIntOrValueArray(common->first, tile->first) ||
-         !isEqualConstantIntOrValueArray(common->second, tile->second)))
-      return false;
-    common = std::move(tile);
-  }
-  return common.has_value();
-}
-
-LogicalResult ApplyOp::getIterationDomainTileFromOperandTiles(
-    OpBuilder &, ArrayRef<unsigned> operandNumbers,
-    ArrayRef<SmallVector<OpFoldResult>> allOffsets,
-    ArrayRef<SmallVector<OpFoldResult>> allSizes,
-    SmallVectorImpl<OpFoldResult> &iterOffsets,
-    SmallVectorImpl<OpFoldResult> &iterSizes) {
-  if (!isOpFusableWithProducerSlices(operandNumbers, allOffsets, allSizes))
-    return failure();
-  auto tile = domainTileOfOperand(*this, operandNumbers.front(),
-                                  allOffsets.front(), allSizes.front());
-  iterOffsets.assign(tile->first);
-  iterSizes.assign(tile->second);
-  return success();
-}
-
-FailureOr<TilingResult> ApplyOp::getTiledImplementationFromOperandTiles(
-    OpBuilder &b, ArrayRef<unsigned> operandNumbers,
-    ArrayRef<SmallVector<OpFoldResult>> allOffsets,
-    ArrayRef<SmallVector<OpFoldResult>> allSizes) {
-  SmallVector<OpFoldResult> iterOffsets, iterSizes;
-  if (failed(getIterationDomainTileFromOperandTiles(
-          b, operandNumbers, allOffsets, allSizes, iterOffsets, iterSizes)))
-    return failure();
-  return getTiledImplementation(b, iterOffsets, iterSizes);
 }

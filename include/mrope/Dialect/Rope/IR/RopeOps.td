@@ -34,9 +34,7 @@ def Rope_ApplyOp : Rope_Op<"apply", [
     DeclareOpInterfaceMethods<TilingInterface, [
       "getLoopIteratorTypes", "getIterationDomain", "getTiledImplementation",
       "getResultTilePosition", "getIterationDomainTileFromResultTile",
-      "generateResultTileValue", "getIterationDomainTileFromOperandTiles",
-      "getTiledImplementationFromOperandTiles", "isOpFusableWithConsumerSlice",
-      "isOpFusableWithProducerSlices"]>]> {
+      "generateResultTileValue", "isOpFusableWithConsumerSlice"]>]> {
   let summary = "rotate q/k-like tensors by (multi-axis) positions";
   let description = [{
     Rotates every tensor of `inputs` (each `[B, H, S, D]`; q and k of one
