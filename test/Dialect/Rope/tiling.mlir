@@ -86,3 +86,24 @@ module attributes {transform.with_named_sequence} {
     transform.yield
   }
 }
+
+// -----
+
+// The domain is [B, S] only: a tile size for a third dimension (heads or
+// channels in [B, H, S, D] terms) is refused, nothing is tiled.
+func.func @no_channel_tiles(%q: tensor<1x4x8x64xf32>, %pos: tensor<1x8xi64>) -> tensor<1x4x8x64xf32> {
+  // expected-note @below {{target op}}
+  %r = rope.apply %q by %pos : tensor<1x4x8x64xf32> by tensor<1x8xi64>
+      with #rope.semantics<sections = [32], rotary_dim = 64, theta = 1.0e4>
+  return %r : tensor<1x4x8x64xf32>
+}
+
+module attributes {transform.with_named_sequence} {
+  transform.named_sequence @__transform_main(%root: !transform.any_op {transform.readonly}) {
+    %apply = transform.structured.match ops{["rope.apply"]} in %root : (!transform.any_op) -> !transform.any_op
+    // expected-error @below {{too many tiles provided, expected at most 2 found 3}}
+    %tiled, %loops:3 = transform.structured.tile_using_for %apply tile_sizes [1, 4, 32]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op, !transform.any_op, !transform.any_op)
+    transform.yield
+  }
+}
