@@ -21,7 +21,7 @@ Checks, and their tolerances:
   <= 4e-6 (see test/Conversion/RopeToLoops/check_cpu_kernel.py).
 - cache rows outside the written slot keep their bits exactly.
 
-usage: check_fused_execution.py BIN_DIR LLVM_TOOLS_DIR LIB_DIR [--seq S] [--tile T]
+usage: check_fused_execution.py BIN_DIR LLVM_TOOLS_DIR LIB_DIR [--seq S] [--tile T] [--forall]
 """
 import argparse
 import os
@@ -172,6 +172,25 @@ LOWERING = [
     "--convert-cf-to-llvm", "--reconcile-unrealized-casts",
 ]
 
+# --forall: scf.forall over token blocks, norms fused through its shared_outs.
+SCHEDULE_FORALL = """
+module attributes {{transform.with_named_sequence}} {{
+  transform.named_sequence @__transform_main(%root: !transform.any_op {{transform.readonly}}) {{
+    %apply = transform.structured.match ops{{["rope.apply"]}} attributes{{fuse}} in %root
+        : (!transform.any_op) -> !transform.any_op
+    %func = transform.get_parent_op %apply {{op_name = "func.func"}}
+        : (!transform.any_op) -> !transform.any_op
+    %tiled, %forall = transform.structured.tile_using_forall %apply tile_sizes [0, {tile}]
+        : (!transform.any_op) -> (!transform.any_op, !transform.any_op)
+    %producers = transform.structured.match ops{{["linalg.generic", "linalg.fill"]}} in %func
+        : (!transform.any_op) -> !transform.any_op
+    %fused, %new = transform.structured.fuse_into_containing_op %producers into %forall
+        : (!transform.any_op, !transform.any_op) -> (!transform.any_op, !transform.any_op)
+    transform.yield
+  }}
+}}
+"""
+
 SCHEDULE = """
 module attributes {{transform.with_named_sequence}} {{
   transform.named_sequence @__transform_main(%root: !transform.any_op {{transform.readonly}}) {{
@@ -198,6 +217,8 @@ def main():
     ap.add_argument("libdir")
     ap.add_argument("--seq", type=int, default=37)
     ap.add_argument("--tile", type=int, default=16)
+    ap.add_argument("--forall", action="store_true",
+                    help="tile with scf.forall + fuse_into_containing_op")
     a = ap.parse_args()
     S = a.seq
     rng = np.random.default_rng(22)
@@ -212,7 +233,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         sched = os.path.join(tmp, "schedule.mlir")
         with open(sched, "w") as f:
-            f.write(SCHEDULE.format(tile=a.tile))
+            f.write((SCHEDULE_FORALL if a.forall else SCHEDULE).format(tile=a.tile))
         tiled = subprocess.run(
             [opt, "--inline", f"--transform-preload-library=transform-library-paths={sched}",
              "--transform-interpreter", "--canonicalize", "--cse"],
@@ -222,12 +243,16 @@ def main():
             return 1
     # The fused function must really be one loop nest with the norms inside.
     fused_fn = tiled.stdout.split("func.func @fused", 1)[1].split("func.func", 1)[0]
-    loop_body = fused_fn.split("scf.for", 1)[1] if "scf.for" in fused_fn else ""
+    loop = "scf.forall" if a.forall else "scf.for"
+    loop_body = fused_fn.split(loop, 1)[1] if loop in fused_fn else ""
     structure_ok = ("linalg.generic" in loop_body and "rope.apply" in loop_body
-                    and "linalg.generic" not in fused_fn.split("scf.for", 1)[0])
-    print(f"{'ok' if structure_ok else 'FAIL'} fused: norms and rope.apply in one token loop")
+                    and "linalg.generic" not in fused_fn.split(loop, 1)[0])
+    print(f"{'ok' if structure_ok else 'FAIL'} fused: norms and rope.apply in one token loop"
+          f" ({loop})")
 
-    lowered = subprocess.run([opt] + LOWERING, input=tiled.stdout, capture_output=True,
+    # Bufferized scf.forall runs as a sequential scf.for here.
+    lowering = LOWERING[:3] + ["--scf-forall-to-for"] + LOWERING[3:]
+    lowered = subprocess.run([opt] + lowering, input=tiled.stdout, capture_output=True,
                              text=True)
     if lowered.returncode != 0:
         print("FAIL lowering:", lowered.stderr[:4000])
