@@ -30,6 +30,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -130,6 +131,62 @@ static LogicalResult writeAtomically(StringRef path, StringRef text,
   return success();
 }
 
+/// Copies `from` to `to` through a temporary renamed into place, so a
+/// failure leaves nothing at `to`.
+static LogicalResult copyAtomically(const llvm::Twine &from, StringRef to,
+                                    std::string &error) {
+  auto temp = llvm::sys::fs::TempFile::create(to + ".tmp-%%%%%%");
+  if (!temp) {
+    error = to.str() + ": " + llvm::toString(temp.takeError());
+    return failure();
+  }
+  if (std::error_code ec = llvm::sys::fs::copy_file(from, temp->FD)) {
+    error = to.str() + ": cannot copy " + from.str() + ": " + ec.message();
+    llvm::consumeError(temp->discard());
+    return failure();
+  }
+  if (llvm::Error e = temp->keep(to)) {
+    error = to.str() + ": " + llvm::toString(std::move(e));
+    return failure();
+  }
+  return success();
+}
+
+/// A model with nothing to fix is written as a byte-identical copy of the
+/// input (docs/mrope-fix.md, "A model with nothing to fix"): no export, so
+/// no re-serialisation can change it. The external data files it names
+/// are copied under the same locations beside the output, unless the
+/// output is in the input's folder, where both models read the same files.
+static LogicalResult copyUnchanged(ModuleOp module, std::string &error) {
+  SmallString<256> inDir(inputPath.getValue()), outDir(outputPath.getValue());
+  llvm::sys::path::remove_filename(inDir);
+  llvm::sys::path::remove_filename(outDir);
+  if (inDir.empty())
+    inDir = ".";
+  if (outDir.empty())
+    outDir = ".";
+  llvm::SetVector<StringRef> locations;
+  module->walk([&](Operation *op) {
+    op->getAttrDictionary().walk(
+        [&](onnx::ExternalAttr e) { locations.insert(e.getLocation()); });
+  });
+  bool sameFolder = llvm::sys::fs::equivalent(inDir, outDir);
+  if (!sameFolder)
+    for (StringRef location : locations) {
+      SmallString<256> from(inDir), to(outDir);
+      llvm::sys::path::append(from, location);
+      llvm::sys::path::append(to, location);
+      if (std::error_code ec = llvm::sys::fs::create_directories(
+              llvm::sys::path::parent_path(to))) {
+        error = to.str().str() + ": " + ec.message();
+        return failure();
+      }
+      if (failed(copyAtomically(from, to, error)))
+        return failure();
+    }
+  return copyAtomically(inputPath, outputPath, error);
+}
+
 static FixOptions fixOptions(Arch arch) {
   FixOptions options;
   options.arch = arch;
@@ -174,7 +231,7 @@ static LogicalResult checkEmit(ModuleOp module) {
 /// remarks are what the user reads: "fixed: ..." lines, notes, and the
 /// sites rope-raise could not raise (fixed by the table fallback).
 static LogicalResult runFixPipeline(ModuleOp module, Arch arch,
-                                    TimingScope &timingScope) {
+                                    TimingScope &timingScope, bool &changed) {
   FixPipelineOptions options;
   options.arch = archName(arch).str();
   options.sections = SmallVector<int64_t>(sections.begin(), sections.end());
@@ -204,6 +261,7 @@ static LogicalResult runFixPipeline(ModuleOp module, Arch arch,
     });
     result = pm.run(module);
   }
+  changed = !fixed.empty();
   if (failed(result) || quiet)
     return result;
   for (const std::string &line : notRaised)
@@ -357,11 +415,14 @@ int main(int argc, char **argv) {
     if (failed(checkEmit(module)))
       return 1;
     bool compute = positionsMode == "compute";
+    // Whether the module differs from the input; when it does not, the
+    // output is a byte-identical copy of the input.
+    bool changed = false;
     if (bugs == 0 && !compute) {
       if (!quiet)
         llvm::outs() << "mrope-fix: nothing to fix; writing the model "
                         "unchanged to "
-                     << outputPath << "\n";
+                     << outputPath << " (a byte-identical copy)\n";
     } else {
       if (fusedBugs && compute)
         return fail(inputPath + ": --positions compute is not available for "
@@ -374,6 +435,7 @@ int main(int argc, char **argv) {
             fixFusedSites(graph, fusedOptions);
         if (failed(fixedFused))
           return 1; // the fix emitted one error naming the node
+        changed = true;
         if (!quiet)
           for (const std::string &change : fixedFused->changes)
             llvm::outs() << "  fixed: " << change << "\n";
@@ -382,8 +444,11 @@ int main(int argc, char **argv) {
     if (ropeBugs || (compute && !fusedBugs)) {
       phase = rootTiming.nest("fix pipeline");
       // The pass manager verifies the module after every pass.
-      if (failed(runFixPipeline(module, *arch, phase)))
-        return 1; // the pipeline emitted one error naming the node
+      bool pipelineChanged = false;
+      if (failed(runFixPipeline(module, *arch, phase, pipelineChanged)))
+        return 1;
+      changed |=
+          pipelineChanged; // the pipeline emitted one error naming the node
       // The separate check: the analysis of what the pipeline wrote must
       // find every rotation again (as unfused ops with emit=plain, where
       // each rope.apply has tables of its own, or as fused nodes) and no
@@ -408,17 +473,27 @@ int main(int argc, char **argv) {
                       nodeLabel(site.nodes.front()) +
                       " is still a bug after the fix");
     }
-    if (!quiet)
-      llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
-    phase = rootTiming.nest("export");
-    // What is written must pass the ONNX checker too: the exporter checks
-    // the model before renaming it into place, so a failure leaves nothing.
-    onnx::ExportOptions exportOptions;
-    exportOptions.check = bugs || compute;
-    exportOptions.precopy = precopy.get();
-    exportOptions.timing = &phase;
-    if (failed(onnx::exportOnnxModel(module, outputPath, exportOptions)))
-      return 1;
+    // An ONNX text input is converted by the export even when unchanged.
+    bool textInput = StringRef(inputPath).ends_with(".onnxtext") ||
+                     StringRef(inputPath).ends_with(".onnxtxt");
+    if (!changed && !textInput) {
+      phase = rootTiming.nest("copy");
+      precopy.reset(); // stops and removes the copy made for an export
+      if (failed(copyUnchanged(module, error)))
+        return fail(error);
+    } else {
+      if (!quiet)
+        llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
+      phase = rootTiming.nest("export");
+      // What is written must pass the ONNX checker too: the exporter checks
+      // the model before renaming it into place, so a failure leaves nothing.
+      onnx::ExportOptions exportOptions;
+      exportOptions.check = bugs || compute;
+      exportOptions.precopy = precopy.get();
+      exportOptions.timing = &phase;
+      if (failed(onnx::exportOnnxModel(module, outputPath, exportOptions)))
+        return 1;
+    }
   }
   // Done: the OS frees the IR and the context faster than their
   // destructors would (as clang's -disable-free). Everything written is
