@@ -20,6 +20,7 @@
 #include "mrope/Report/HtmlReport.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
+#include "mrope/Target/Onnx/OpsetSignatures.h"
 #include "mrope/Transforms/FixFusedSites.h"
 #include "mrope/Transforms/FixSites.h"
 #include "mrope/Transforms/Pipelines.h"
@@ -371,6 +372,17 @@ int main(int argc, char **argv) {
   onnx::GraphOp graph = onnx::getMainGraph(module);
   if (!graph)
     return fail(inputPath + ": no main graph");
+  // Above libonnx's newest opset the ONNX checker cannot judge the input
+  // or the output: say so, never skip it silently.
+  if (!outputPath.empty())
+    if (std::optional<int64_t> opset = onnx::getOpsetVersion(graph);
+        opset && *opset > onnx::libonnxCheckedOpset())
+      llvm::errs() << "mrope-fix: note: " << inputPath << ": opset " << *opset
+                   << " is newer than libonnx 1.12 checks (up to "
+                   << onnx::libonnxCheckedOpset()
+                   << "): the ONNX checker is skipped; only the signatures of "
+                      "the ops mrope reads are checked (ONNX Runtime is the "
+                      "judge)\n";
 
   FindOptions findOptions;
   findOptions.arch = *arch;
