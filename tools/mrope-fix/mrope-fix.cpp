@@ -12,9 +12,12 @@
 // bug was found. Nothing is left at an output path when a command fails.
 //
 //===----------------------------------------------------------------------===//
+#include "ProveFix.h"
+
 #include "mrope/Analysis/FusedRopeSites.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/InitAll.h"
 #include "mrope/Report/HtmlReport.h"
@@ -40,6 +43,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -116,6 +120,14 @@ static cl::opt<bool> explain(
     cl::desc("Say why each Cos, cos/sin cache Gather or table Mul that is not "
              "(part of) a RoPE site was rejected"),
     cl::cat(category));
+
+// Test only: breaks the fix after the pipeline so that the proof must
+// refuse it (test/mrope-fix/prove.test). freq: moves one frequency of the
+// fix's table by one ulp; shift: adds one to the positions its tables are
+// computed from (text tables differ); swap: swaps the h and w position rows
+// before its section merge (only multimodal tables differ).
+static cl::opt<std::string> perturbFix("debug-perturb-fix", cl::Hidden,
+                                       cl::init(""), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-fix: error: " << message << "\n";
@@ -225,6 +237,62 @@ static LogicalResult checkEmit(ModuleOp module) {
        "or newer (it imports " +
        llvm::Twine(version.value_or(0)) +
        "); use --emit plain or ort, or convert the model first");
+  return failure();
+}
+
+/// --debug-perturb-fix: a wrong rewrite the proof must refuse.
+static LogicalResult perturb(onnx::GraphOp graph) {
+  if (perturbFix == "swap") {
+    // The h and w position rows trade places before the section merge.
+    for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
+      if (!node.isOnnx("Gather") || !node.getNodeName().starts_with("mrope_"))
+        continue;
+      OpBuilder b(node);
+      onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
+                             "mrope_perturb");
+      Value x = node->getOperand(0);
+      node->setOperand(
+          0, emit.node("Gather", x.getType(),
+                       {x, emit.ints({0, 2, 1}, {3}, "rows")},
+                       {b.getNamedAttr("axis", b.getI64IntegerAttr(0))}));
+      return success();
+    }
+    return failure();
+  }
+  if (perturbFix == "shift") {
+    // Every position one further: the tables' form is unchanged.
+    for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
+      if (!node.isOnnx("Cast") || !node.getNodeName().starts_with("mrope_"))
+        continue;
+      OpBuilder b(node);
+      onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
+                             "mrope_perturb");
+      Value x = node->getOperand(0);
+      node->setOperand(
+          0, emit.node("Add", x.getType(), {x, emit.ints({1}, {1}, "one")}));
+      return success();
+    }
+    return failure();
+  }
+  for (auto init : graph.getBodyBlock().getOps<onnx::InitializerOp>()) {
+    StringRef name = init.getName();
+    bool freq = perturbFix == "freq" && name.starts_with("mrope_") &&
+                name.contains("inv_freq");
+    if (!freq)
+      continue;
+    std::optional<DenseElementsAttr> value =
+        onnx::getConstantValue(init.getResult());
+    if (!value)
+      continue;
+    auto type = cast<ShapedType>(value->getType());
+    // One ulp on one frequency (both channels of it): invisible to the
+    // theta fit, so only the proof's frequency check sees it.
+    SmallVector<float> v(value->getValues<float>());
+    for (size_t c : {v.size() / 4, v.size() / 4 + v.size() / 2})
+      v[c] = std::nextafter(v[c], 1.0f);
+    init.setValueAttr(DenseElementsAttr::get(type, ArrayRef<float>(v)));
+    return success();
+  }
   return failure();
 }
 
@@ -453,14 +521,36 @@ int main(int argc, char **argv) {
             llvm::outs() << "  fixed: " << change << "\n";
       }
     }
+    // The proof (ProveFix.h) covers what the pipeline writes as standard
+    // tables from --positions input; elsewhere it says it did not run.
+    bool prove = ropeBugs && !compute && emitMode == "plain";
+    prove::Original original;
+    // Why the original's tables cannot be evaluated: reported once the
+    // pipeline ran, so that a fix the pipeline refuses says its own why.
+    std::string originalWhy;
+    if (prove) {
+      phase = rootTiming.nest("proof (original)");
+      if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
+          originalWhy.empty())
+        originalWhy = "the original's tables cannot be evaluated";
+    } else if (bugs && !quiet) {
+      llvm::outs() << "mrope-fix: note: the fix is not proven on probe "
+                      "positions ("
+                   << (compute     ? std::string("--positions compute")
+                       : fusedBugs ? std::string("fused RoPE ops")
+                                   : "--emit " + emitMode)
+                   << "); it is checked by the re-analysis only\n";
+    }
     if (ropeBugs || (compute && !fusedBugs)) {
       phase = rootTiming.nest("fix pipeline");
       // The pass manager verifies the module after every pass.
       bool pipelineChanged = false;
       if (failed(runFixPipeline(module, *arch, phase, pipelineChanged)))
-        return 1;
-      changed |=
-          pipelineChanged; // the pipeline emitted one error naming the node
+        return 1; // the pipeline emitted one error naming the node
+      changed |= pipelineChanged;
+      if (!perturbFix.empty() && failed(perturb(graph)))
+        return fail("--debug-perturb-fix=" + perturbFix +
+                    ": nothing to perturb");
       // The separate check: the analysis of what the pipeline wrote must
       // find every rotation again (as unfused ops with emit=plain, where
       // each rope.apply has tables of its own, or as fused nodes) and no
@@ -484,6 +574,25 @@ int main(int argc, char **argv) {
           return fail(inputPath + ": internal error: fused RoPE node " +
                       nodeLabel(site.nodes.front()) +
                       " is still a bug after the fix");
+      if (prove && !originalWhy.empty())
+        return fail(inputPath +
+                    ": the fix cannot be proven, so nothing is "
+                    "written: " +
+                    originalWhy);
+      if (prove) {
+        phase = rootTiming.nest("proof (fixed)");
+        std::vector<std::string> proved;
+        std::string why;
+        if (!prove::proveFixed(
+                graph, after, original,
+                SmallVector<int64_t>(sections.begin(), sections.end()), proved,
+                why))
+          return fail(inputPath +
+                      ": the fix is not proven, so nothing is written: " + why);
+        if (!quiet)
+          for (const std::string &line : proved)
+            llvm::outs() << "  proved: " << line << "\n";
+      }
     }
     // An ONNX text input is converted by the export even when unchanged.
     bool textInput = StringRef(inputPath).ends_with(".onnxtext") ||
