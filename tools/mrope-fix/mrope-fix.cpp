@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 #include "ProveFix.h"
 
+#include "mrope/Analysis/Evaluate.h"
 #include "mrope/Analysis/FusedRopeSites.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
@@ -38,6 +39,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -128,6 +130,13 @@ static cl::opt<bool> explain(
 // before its section merge (only multimodal tables differ).
 static cl::opt<std::string> perturbFix("debug-perturb-fix", cl::Hidden,
                                        cl::init(""), cl::cat(category));
+
+// Test only: prints the evaluator's value of these node outputs (by ONNX
+// name) and exits; the graph inputs they depend on are not given
+// (test/mrope-fix/evaluate.test compares with ONNX Runtime).
+static cl::list<std::string> debugEvaluate("debug-evaluate", cl::Hidden,
+                                           cl::CommaSeparated,
+                                           cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-fix: error: " << message << "\n";
@@ -451,6 +460,37 @@ int main(int argc, char **argv) {
                    << "): the ONNX checker is skipped; only the signatures of "
                       "the ops mrope reads are checked (ONNX Runtime is the "
                       "judge)\n";
+
+  if (!debugEvaluate.empty()) {
+    eval::Evaluator ev(onnx::getOpsetVersion(graph).value_or(17));
+    for (const std::string &name : debugEvaluate) {
+      Value found;
+      graph.walk([&](onnx::NodeOp node) {
+        for (unsigned i = 0; i < node->getNumResults(); ++i)
+          if (node.getOutputName(i) == name)
+            found = node->getResult(i);
+      });
+      if (!found)
+        return fail("--debug-evaluate: no node output '" + name + "'");
+      const eval::Tensor *t = ev.evaluate(found);
+      if (!t) {
+        llvm::outs() << name << ": cannot evaluate: " << ev.why() << "\n";
+        continue;
+      }
+      llvm::outs() << name << ": [";
+      llvm::interleave(t->shape, llvm::outs(), ",");
+      llvm::outs() << "]";
+      for (int64_t k = 0, n = t->numElements(); k < n; ++k) {
+        if (t->isFloat())
+          llvm::outs() << " " << llvm::format("%.9g", t->f[k]);
+        else
+          llvm::outs() << " " << t->i[k];
+      }
+      llvm::outs() << "\n";
+    }
+    llvm::outs().flush();
+    return 0;
+  }
 
   FindOptions findOptions;
   findOptions.arch = *arch;
