@@ -134,7 +134,8 @@ bool seedPositions(Evaluator &ev, Value positions,
   return true;
 }
 
-/// Whether `v` is computed from `x` (a bounded walk back).
+/// Whether `v` is computed from the data of `x` (a bounded walk back; a
+/// Shape reads no data, so the walk does not go through it).
 bool dependsOn(Value v, Value x) {
   SmallVector<Value> stack{v};
   llvm::DenseSet<Value> seen;
@@ -143,6 +144,9 @@ bool dependsOn(Value v, Value x) {
     if (cur == x)
       return true;
     if (!seen.insert(cur).second)
+      continue;
+    if (auto node = cur.getDefiningOp<onnx::NodeOp>();
+        node && node.isOnnx("Shape"))
       continue;
     if (Operation *def = cur.getDefiningOp())
       for (Value operand : def->getOperands())
