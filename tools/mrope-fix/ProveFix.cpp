@@ -210,8 +210,15 @@ bool rotationTables(Evaluator &ev, const Rotation &r, rope::PairLayout layout,
       why = label + ": its " + name + " table is not a float tensor";
       return false;
     }
-    int64_t width = t->shape.back(), rows = t->numElements() / width;
-    if (rows != tokens || (width != freqs && width != 2 * freqs)) {
+    int64_t width = t->shape.back(),
+            rows = width ? t->numElements() / width : 0;
+    // The probe is one sequence, but a table broadcast to the batch of
+    // another input (whose batch dim the probe could not tell) repeats it:
+    // accept copies of the first sequence's table, nothing else.
+    bool copies = rows > tokens && rows % tokens == 0;
+    for (int64_t k = tokens * width; copies && k < rows * width; ++k)
+      copies = t->f[k] == t->f[k % (tokens * width)];
+    if ((rows != tokens && !copies) || (width != freqs && width != 2 * freqs)) {
       std::string shape;
       llvm::raw_string_ostream os(shape);
       llvm::interleave(t->shape, os, "x");
