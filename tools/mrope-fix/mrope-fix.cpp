@@ -573,13 +573,6 @@ int main(int argc, char **argv) {
       if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
           originalWhy.empty())
         originalWhy = "the original's tables cannot be evaluated";
-    } else if (bugs && !quiet) {
-      llvm::outs() << "mrope-fix: note: the fix is not proven on probe "
-                      "positions ("
-                   << (compute     ? std::string("--positions compute")
-                       : fusedBugs ? std::string("fused RoPE ops")
-                                   : "--emit " + emitMode)
-                   << "); it is checked by the re-analysis only\n";
     }
     if (ropeBugs || (compute && !fusedBugs)) {
       phase = rootTiming.nest("fix pipeline");
@@ -634,6 +627,14 @@ int main(int argc, char **argv) {
             llvm::outs() << "  proved: " << line << "\n";
       }
     }
+    // What was rewritten without the proof says so.
+    if (changed && !prove && !quiet)
+      llvm::outs() << "mrope-fix: note: the fix is not proven on probe "
+                      "positions ("
+                   << (compute     ? std::string("--positions compute")
+                       : fusedBugs ? std::string("fused RoPE ops")
+                                   : "--emit " + emitMode)
+                   << "); it is checked by the re-analysis only\n";
     // An ONNX text input is converted by the export even when unchanged.
     bool textInput = StringRef(inputPath).ends_with(".onnxtext") ||
                      StringRef(inputPath).ends_with(".onnxtxt");
