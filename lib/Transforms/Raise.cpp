@@ -22,6 +22,7 @@
 #include "mrope/Transforms/RopeRaise.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 
 namespace mrope {
@@ -254,9 +255,21 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
       apply->setAttr(kRaisedRotationsAttr, b.getArrayAttr(names));
       if (group.front()->layout == HeadLayout::SHD)
         apply->setAttr(kRaisedVisionAttr, b.getUnitAttr());
-      if (failed(mlir::verify(apply)))
+      // One line for the user: the verifier's finding goes into the error
+      // instead of being printed on its own before it.
+      std::string verifierMessage;
+      LogicalResult verified = success();
+      {
+        ScopedDiagnosticHandler capture(&getContext(), [&](Diagnostic &d) {
+          if (verifierMessage.empty())
+            verifierMessage = d.str();
+          return success();
+        });
+        verified = mlir::verify(apply);
+      }
+      if (failed(verified))
         return apply.emitError("rope-raise: the raised op of site ")
-               << label << " does not verify";
+               << label << " does not verify: " << verifierMessage;
       for (auto [r, result] : llvm::zip(group, apply.getResults())) {
         NodeOp combine = r->rotation.combine;
         replaceCombine(b, emit, combine.getResults()[0],

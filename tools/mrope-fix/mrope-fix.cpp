@@ -12,14 +12,19 @@
 // bug was found. Nothing is left at an output path when a command fails.
 //
 //===----------------------------------------------------------------------===//
+#include "ProveFix.h"
+
+#include "mrope/Analysis/Evaluate.h"
 #include "mrope/Analysis/FusedRopeSites.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/InitAll.h"
 #include "mrope/Report/HtmlReport.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
+#include "mrope/Target/Onnx/OpsetSignatures.h"
 #include "mrope/Transforms/FixFusedSites.h"
 #include "mrope/Transforms/FixSites.h"
 #include "mrope/Transforms/Pipelines.h"
@@ -30,14 +35,17 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -115,6 +123,21 @@ static cl::opt<bool> explain(
              "(part of) a RoPE site was rejected"),
     cl::cat(category));
 
+// Test only: breaks the fix after the pipeline so that the proof must
+// refuse it (test/mrope-fix/prove.test). freq: moves one frequency of the
+// fix's table by one ulp; shift: adds one to the positions its tables are
+// computed from (text tables differ); swap: swaps the h and w position rows
+// before its section merge (only multimodal tables differ).
+static cl::opt<std::string> perturbFix("debug-perturb-fix", cl::Hidden,
+                                       cl::init(""), cl::cat(category));
+
+// Test only: prints the evaluator's value of these node outputs (by ONNX
+// name) and exits; the graph inputs they depend on are not given
+// (test/mrope-fix/evaluate.test compares with ONNX Runtime).
+static cl::list<std::string> debugEvaluate("debug-evaluate", cl::Hidden,
+                                           cl::CommaSeparated,
+                                           cl::cat(category));
+
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-fix: error: " << message << "\n";
   return 1;
@@ -128,6 +151,62 @@ static LogicalResult writeAtomically(StringRef path, StringRef text,
   file->os() << text;
   file->keep();
   return success();
+}
+
+/// Copies `from` to `to` through a temporary renamed into place, so a
+/// failure leaves nothing at `to`.
+static LogicalResult copyAtomically(const llvm::Twine &from, StringRef to,
+                                    std::string &error) {
+  auto temp = llvm::sys::fs::TempFile::create(to + ".tmp-%%%%%%");
+  if (!temp) {
+    error = to.str() + ": " + llvm::toString(temp.takeError());
+    return failure();
+  }
+  if (std::error_code ec = llvm::sys::fs::copy_file(from, temp->FD)) {
+    error = to.str() + ": cannot copy " + from.str() + ": " + ec.message();
+    llvm::consumeError(temp->discard());
+    return failure();
+  }
+  if (llvm::Error e = temp->keep(to)) {
+    error = to.str() + ": " + llvm::toString(std::move(e));
+    return failure();
+  }
+  return success();
+}
+
+/// A model with nothing to fix is written as a byte-identical copy of the
+/// input (docs/mrope-fix.md, "A model with nothing to fix"): no export, so
+/// no re-serialisation can change it. The external data files it names
+/// are copied under the same locations beside the output, unless the
+/// output is in the input's folder, where both models read the same files.
+static LogicalResult copyUnchanged(ModuleOp module, std::string &error) {
+  SmallString<256> inDir(inputPath.getValue()), outDir(outputPath.getValue());
+  llvm::sys::path::remove_filename(inDir);
+  llvm::sys::path::remove_filename(outDir);
+  if (inDir.empty())
+    inDir = ".";
+  if (outDir.empty())
+    outDir = ".";
+  llvm::SetVector<StringRef> locations;
+  module->walk([&](Operation *op) {
+    op->getAttrDictionary().walk(
+        [&](onnx::ExternalAttr e) { locations.insert(e.getLocation()); });
+  });
+  bool sameFolder = llvm::sys::fs::equivalent(inDir, outDir);
+  if (!sameFolder)
+    for (StringRef location : locations) {
+      SmallString<256> from(inDir), to(outDir);
+      llvm::sys::path::append(from, location);
+      llvm::sys::path::append(to, location);
+      if (std::error_code ec = llvm::sys::fs::create_directories(
+              llvm::sys::path::parent_path(to))) {
+        error = to.str().str() + ": " + ec.message();
+        return failure();
+      }
+      if (failed(copyAtomically(from, to, error)))
+        return failure();
+    }
+  return copyAtomically(inputPath, outputPath, error);
 }
 
 static FixOptions fixOptions(Arch arch) {
@@ -170,11 +249,67 @@ static LogicalResult checkEmit(ModuleOp module) {
   return failure();
 }
 
+/// --debug-perturb-fix: a wrong rewrite the proof must refuse.
+static LogicalResult perturb(onnx::GraphOp graph) {
+  if (perturbFix == "swap") {
+    // The h and w position rows trade places before the section merge.
+    for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
+      if (!node.isOnnx("Gather") || !node.getNodeName().starts_with("mrope_"))
+        continue;
+      OpBuilder b(node);
+      onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
+                             "mrope_perturb");
+      Value x = node->getOperand(0);
+      node->setOperand(
+          0, emit.node("Gather", x.getType(),
+                       {x, emit.ints({0, 2, 1}, {3}, "rows")},
+                       {b.getNamedAttr("axis", b.getI64IntegerAttr(0))}));
+      return success();
+    }
+    return failure();
+  }
+  if (perturbFix == "shift") {
+    // Every position one further: the tables' form is unchanged.
+    for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
+      if (!node.isOnnx("Cast") || !node.getNodeName().starts_with("mrope_"))
+        continue;
+      OpBuilder b(node);
+      onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
+                             "mrope_perturb");
+      Value x = node->getOperand(0);
+      node->setOperand(
+          0, emit.node("Add", x.getType(), {x, emit.ints({1}, {1}, "one")}));
+      return success();
+    }
+    return failure();
+  }
+  for (auto init : graph.getBodyBlock().getOps<onnx::InitializerOp>()) {
+    StringRef name = init.getName();
+    bool freq = perturbFix == "freq" && name.starts_with("mrope_") &&
+                name.contains("inv_freq");
+    if (!freq)
+      continue;
+    std::optional<DenseElementsAttr> value =
+        onnx::getConstantValue(init.getResult());
+    if (!value)
+      continue;
+    auto type = cast<ShapedType>(value->getType());
+    // One ulp on one frequency (both channels of it): invisible to the
+    // theta fit, so only the proof's frequency check sees it.
+    SmallVector<float> v(value->getValues<float>());
+    for (size_t c : {v.size() / 4, v.size() / 4 + v.size() / 2})
+      v[c] = std::nextafter(v[c], 1.0f);
+    init.setValueAttr(DenseElementsAttr::get(type, ArrayRef<float>(v)));
+    return success();
+  }
+  return failure();
+}
+
 /// rope-raise -> rope-fix -> convert-rope-to-onnx on the module. The passes'
 /// remarks are what the user reads: "fixed: ..." lines, notes, and the
 /// sites rope-raise could not raise (fixed by the table fallback).
 static LogicalResult runFixPipeline(ModuleOp module, Arch arch,
-                                    TimingScope &timingScope) {
+                                    TimingScope &timingScope, bool &changed) {
   FixPipelineOptions options;
   options.arch = archName(arch).str();
   options.sections = SmallVector<int64_t>(sections.begin(), sections.end());
@@ -204,6 +339,7 @@ static LogicalResult runFixPipeline(ModuleOp module, Arch arch,
     });
     result = pm.run(module);
   }
+  changed = !fixed.empty();
   if (failed(result) || quiet)
     return result;
   for (const std::string &line : notRaised)
@@ -313,6 +449,48 @@ int main(int argc, char **argv) {
   onnx::GraphOp graph = onnx::getMainGraph(module);
   if (!graph)
     return fail(inputPath + ": no main graph");
+  // Above libonnx's newest opset the ONNX checker cannot judge the input
+  // or the output: say so, never skip it silently.
+  if (!outputPath.empty())
+    if (std::optional<int64_t> opset = onnx::getOpsetVersion(graph);
+        opset && *opset > onnx::libonnxCheckedOpset())
+      llvm::errs() << "mrope-fix: note: " << inputPath << ": opset " << *opset
+                   << " is newer than libonnx 1.12 checks (up to "
+                   << onnx::libonnxCheckedOpset()
+                   << "): the ONNX checker is skipped; only the signatures of "
+                      "the ops mrope reads are checked (ONNX Runtime is the "
+                      "judge)\n";
+
+  if (!debugEvaluate.empty()) {
+    eval::Evaluator ev(onnx::getOpsetVersion(graph).value_or(17));
+    for (const std::string &name : debugEvaluate) {
+      Value found;
+      graph.walk([&](onnx::NodeOp node) {
+        for (unsigned i = 0; i < node->getNumResults(); ++i)
+          if (node.getOutputName(i) == name)
+            found = node->getResult(i);
+      });
+      if (!found)
+        return fail("--debug-evaluate: no node output '" + name + "'");
+      const eval::Tensor *t = ev.evaluate(found);
+      if (!t) {
+        llvm::outs() << name << ": cannot evaluate: " << ev.why() << "\n";
+        continue;
+      }
+      llvm::outs() << name << ": [";
+      llvm::interleave(t->shape, llvm::outs(), ",");
+      llvm::outs() << "]";
+      for (int64_t k = 0, n = t->numElements(); k < n; ++k) {
+        if (t->isFloat())
+          llvm::outs() << " " << llvm::format("%.9g", t->f[k]);
+        else
+          llvm::outs() << " " << t->i[k];
+      }
+      llvm::outs() << "\n";
+    }
+    llvm::outs().flush();
+    return 0;
+  }
 
   FindOptions findOptions;
   findOptions.arch = *arch;
@@ -357,11 +535,14 @@ int main(int argc, char **argv) {
     if (failed(checkEmit(module)))
       return 1;
     bool compute = positionsMode == "compute";
+    // Whether the module differs from the input; when it does not, the
+    // output is a byte-identical copy of the input.
+    bool changed = false;
     if (bugs == 0 && !compute) {
       if (!quiet)
         llvm::outs() << "mrope-fix: nothing to fix; writing the model "
                         "unchanged to "
-                     << outputPath << "\n";
+                     << outputPath << " (a byte-identical copy)\n";
     } else {
       if (fusedBugs && compute)
         return fail(inputPath + ": --positions compute is not available for "
@@ -374,16 +555,35 @@ int main(int argc, char **argv) {
             fixFusedSites(graph, fusedOptions);
         if (failed(fixedFused))
           return 1; // the fix emitted one error naming the node
+        changed = true;
         if (!quiet)
           for (const std::string &change : fixedFused->changes)
             llvm::outs() << "  fixed: " << change << "\n";
       }
     }
+    // The proof (ProveFix.h) covers what the pipeline writes as standard
+    // tables from --positions input; elsewhere it says it did not run.
+    bool prove = ropeBugs && !compute && emitMode == "plain";
+    prove::Original original;
+    // Why the original's tables cannot be evaluated: reported once the
+    // pipeline ran, so that a fix the pipeline refuses says its own why.
+    std::string originalWhy;
+    if (prove) {
+      phase = rootTiming.nest("proof (original)");
+      if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
+          originalWhy.empty())
+        originalWhy = "the original's tables cannot be evaluated";
+    }
     if (ropeBugs || (compute && !fusedBugs)) {
       phase = rootTiming.nest("fix pipeline");
       // The pass manager verifies the module after every pass.
-      if (failed(runFixPipeline(module, *arch, phase)))
+      bool pipelineChanged = false;
+      if (failed(runFixPipeline(module, *arch, phase, pipelineChanged)))
         return 1; // the pipeline emitted one error naming the node
+      changed |= pipelineChanged;
+      if (!perturbFix.empty() && failed(perturb(graph)))
+        return fail("--debug-perturb-fix=" + perturbFix +
+                    ": nothing to perturb");
       // The separate check: the analysis of what the pipeline wrote must
       // find every rotation again (as unfused ops with emit=plain, where
       // each rope.apply has tables of its own, or as fused nodes) and no
@@ -407,18 +607,55 @@ int main(int argc, char **argv) {
           return fail(inputPath + ": internal error: fused RoPE node " +
                       nodeLabel(site.nodes.front()) +
                       " is still a bug after the fix");
+      if (prove && !originalWhy.empty())
+        return fail(inputPath +
+                    ": the fix cannot be proven, so nothing is "
+                    "written: " +
+                    originalWhy);
+      if (prove) {
+        phase = rootTiming.nest("proof (fixed)");
+        std::vector<std::string> proved;
+        std::string why;
+        if (!prove::proveFixed(
+                graph, after, original,
+                SmallVector<int64_t>(sections.begin(), sections.end()), proved,
+                why))
+          return fail(inputPath +
+                      ": the fix is not proven, so nothing is written: " + why);
+        if (!quiet)
+          for (const std::string &line : proved)
+            llvm::outs() << "  proved: " << line << "\n";
+      }
     }
-    if (!quiet)
-      llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
-    phase = rootTiming.nest("export");
-    // What is written must pass the ONNX checker too: the exporter checks
-    // the model before renaming it into place, so a failure leaves nothing.
-    onnx::ExportOptions exportOptions;
-    exportOptions.check = bugs || compute;
-    exportOptions.precopy = precopy.get();
-    exportOptions.timing = &phase;
-    if (failed(onnx::exportOnnxModel(module, outputPath, exportOptions)))
-      return 1;
+    // What was rewritten without the proof says so.
+    if (changed && !prove && !quiet)
+      llvm::outs() << "mrope-fix: note: the fix is not proven on probe "
+                      "positions ("
+                   << (compute     ? std::string("--positions compute")
+                       : fusedBugs ? std::string("fused RoPE ops")
+                                   : "--emit " + emitMode)
+                   << "); it is checked by the re-analysis only\n";
+    // An ONNX text input is converted by the export even when unchanged.
+    bool textInput = StringRef(inputPath).ends_with(".onnxtext") ||
+                     StringRef(inputPath).ends_with(".onnxtxt");
+    if (!changed && !textInput) {
+      phase = rootTiming.nest("copy");
+      precopy.reset(); // stops and removes the copy made for an export
+      if (failed(copyUnchanged(module, error)))
+        return fail(error);
+    } else {
+      if (!quiet)
+        llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
+      phase = rootTiming.nest("export");
+      // What is written must pass the ONNX checker too: the exporter checks
+      // the model before renaming it into place, so a failure leaves nothing.
+      onnx::ExportOptions exportOptions;
+      exportOptions.check = bugs || compute;
+      exportOptions.precopy = precopy.get();
+      exportOptions.timing = &phase;
+      if (failed(onnx::exportOnnxModel(module, outputPath, exportOptions)))
+        return 1;
+    }
   }
   // Done: the OS frees the IR and the context faster than their
   // destructors would (as clang's -disable-free). Everything written is

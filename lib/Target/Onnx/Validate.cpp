@@ -2,6 +2,8 @@
 #include "Validate.h"
 #include "Common.h"
 
+#include "mrope/Target/Onnx/OpsetSignatures.h"
+
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -185,8 +187,11 @@ class Validator {
 public:
   Validator(const ModelProto &model, const ImportOptions &options)
       : options(options) {
-    for (const auto &o : model.opset_import())
+    for (const auto &o : model.opset_import()) {
       domains.insert(isDefaultDomain(o.domain()) ? "" : o.domain());
+      if (isDefaultDomain(o.domain()))
+        opset = o.version();
+    }
     for (const auto &f : model.functions())
       domains.insert(isDefaultDomain(f.domain()) ? "" : f.domain());
   }
@@ -340,6 +345,8 @@ private:
     }
     bool isDefault = isDefaultDomain(dom);
     const std::string &op = n.op_type();
+    if (isDefault)
+      signature(n);
     if (isDefault) {
       if (op == "Scan" || op == "Loop")
         needGraph(n, "body");
@@ -393,8 +400,24 @@ private:
     }
   }
 
+  /// The node fits its op's signature at the model's opset (axes and
+  /// split as attributes or inputs, arity): libonnx checks only up to
+  /// opset 17, and what the analysis reads must mean what the opset says.
+  void signature(const NodeProto &n) {
+    if (!opset)
+      return;
+    std::vector<std::string> inputs(n.input().begin(), n.input().end());
+    std::string p = opsetSignatureProblem(
+        n.op_type(), opset, inputs,
+        [&](llvm::StringRef name) { return attribute(n, name) != nullptr; });
+    if (!p.empty())
+      fail(describeNode(n) + ": " + p);
+  }
+
   const ImportOptions &options;
   llvm::StringSet<> domains;
+  /// The default-domain opset version (0 when the model has none).
+  int64_t opset = 0;
 };
 
 } // namespace

@@ -1,0 +1,501 @@
+//===- ProveFix.cpp - prove a fix on probe positions before writing it ----===//
+#include "ProveFix.h"
+
+#include "mrope/Analysis/Evaluate.h"
+#include "mrope/Analysis/RopeReport.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mrope;
+using namespace mrope::prove;
+using eval::Evaluator;
+using eval::Tensor;
+
+namespace {
+
+/// Equal semantics give equal float32 bits here (the same products, the
+/// same cos/sin); the tolerance only absorbs an equivalent float order.
+constexpr float kTolerance = 1e-6f;
+
+/// The probe: one sequence of `n` tokens (8, or the model's static
+/// sequence length). Text positions jump past the sequence length halfway,
+/// so a table indexed by token instead of by position is caught; the
+/// multimodal rows differ from each other and from the text row.
+struct Probe {
+  int64_t tokens;
+  std::vector<int64_t> text, rowH, rowW;
+  explicit Probe(int64_t n) : tokens(n) {
+    for (int64_t k = 0; k < n; ++k) {
+      text.push_back(k < n / 2 ? k : k + n + 3);
+      rowH.push_back((k * 3) % 5);
+      rowW.push_back((k * 2 + 1) % 7);
+    }
+  }
+};
+
+/// The probe's token count for positions of this type: its static
+/// sequence dim when it has one, else 8.
+int64_t probeTokens(Value positions) {
+  auto type = dyn_cast<RankedTensorType>(positions.getType());
+  if (!type || type.getRank() == 0)
+    return 8;
+  int64_t dim = type.getRank() == 2 && type.getDimSize(1) == 2
+                    ? type.getDimSize(0)
+                    : type.getDimSize(type.getRank() - 1);
+  return ShapedType::isDynamic(dim) || dim <= 0 || dim > 4096 ? 8 : dim;
+}
+
+int64_t opsetOf(onnx::GraphOp graph) {
+  return onnx::getOpsetVersion(graph).value_or(17);
+}
+
+/// Graph inputs' shapes for the probe: batch 1, past length 0, every other
+/// dynamic dim the probe's token count.
+void bindInputShapes(Evaluator &ev, onnx::GraphOp graph, int64_t tokens) {
+  Block &body = graph.getBodyBlock();
+  for (BlockArgument arg : body.getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type)
+      continue;
+    auto params = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
+                                                    onnx::attr::kDimParams);
+    SmallVector<int64_t> shape;
+    for (auto [d, dim] : llvm::enumerate(type.getShape())) {
+      if (!ShapedType::isDynamic(dim)) {
+        shape.push_back(dim);
+        continue;
+      }
+      std::string name;
+      if (params && d < params.size())
+        if (auto s = dyn_cast<StringAttr>(params[d]))
+          name = StringRef(s.getValue()).lower();
+      shape.push_back(StringRef(name).contains("batch")  ? 1
+                      : StringRef(name).contains("past") ? 0
+                                                         : tokens);
+    }
+    ev.bindInputShape(graph.getInputName(arg.getArgNumber()), shape);
+  }
+}
+
+/// The probe positions in the shape `positions` has: [S] or [1, S] one
+/// row, [A, 1, S] rows, [S, 2] (h, w) pairs. `rows` are the rows to give
+/// (one for text, three for M-RoPE).
+bool seedPositions(Evaluator &ev, Value positions,
+                   ArrayRef<ArrayRef<int64_t>> rows, std::string &why) {
+  int64_t tokens = rows.front().size();
+  auto type = dyn_cast<RankedTensorType>(positions.getType());
+  if (!type) {
+    why = eval::describeValue(positions) + ": the positions are unranked";
+    return false;
+  }
+  SmallVector<int64_t> shape;
+  std::vector<int64_t> data;
+  int64_t rank = type.getRank();
+  auto row = [&](size_t a) { return rows[std::min(a, rows.size() - 1)]; };
+  if (rank == 1) {
+    shape = {tokens};
+    data.assign(row(0).begin(), row(0).end());
+  } else if (rank == 2 && type.getDimSize(1) == 2) {
+    shape = {tokens, 2};
+    for (int64_t t = 0; t < tokens; ++t) {
+      data.push_back(row(1)[t]);
+      data.push_back(row(2)[t]);
+    }
+  } else if (rank == 2) {
+    shape = {1, tokens};
+    data.assign(row(0).begin(), row(0).end());
+  } else if (rank == 3 && !ShapedType::isDynamic(type.getDimSize(0))) {
+    int64_t axes = type.getDimSize(0);
+    shape = {axes, 1, tokens};
+    for (int64_t a = 0; a < axes; ++a)
+      data.insert(data.end(), row(a).begin(), row(a).end());
+  } else {
+    why = eval::describeValue(positions) +
+          ": the positions' shape is not one the probe knows";
+    return false;
+  }
+  Tensor t = Tensor::ints(shape, data);
+  if (type.getElementType().isF32()) {
+    t.kind = Tensor::Kind::F32;
+    for (int64_t v : t.i)
+      t.f.push_back((float)v);
+    t.i.clear();
+  }
+  ev.bind(positions, std::move(t));
+  return true;
+}
+
+/// Whether `v` is computed from the data of `x` (a bounded walk back; a
+/// Shape reads no data, so the walk does not go through it).
+bool dependsOn(Value v, Value x) {
+  SmallVector<Value> stack{v};
+  llvm::DenseSet<Value> seen;
+  while (!stack.empty() && seen.size() < 512) {
+    Value cur = stack.pop_back_val();
+    if (cur == x)
+      return true;
+    if (!seen.insert(cur).second)
+      continue;
+    if (auto node = cur.getDefiningOp<onnx::NodeOp>();
+        node && node.isOnnx("Shape"))
+      continue;
+    if (Operation *def = cur.getDefiningOp())
+      for (Value operand : def->getOperands())
+        stack.push_back(operand);
+  }
+  return false;
+}
+
+/// The operand of the Mul `mul` that is not computed from `x`.
+Value tableOperand(Operation *mul, Value x) {
+  if (!mul || mul->getNumOperands() != 2)
+    return Value();
+  Value a = mul->getOperand(0), b = mul->getOperand(1);
+  bool da = dependsOn(a, x), db = dependsOn(b, x);
+  if (da == db)
+    return Value();
+  return da ? b : a;
+}
+
+/// The rotated value a rotation's tables act on, named for matching the
+/// original with the fixed graph: the fix's own view nodes (transposes,
+/// slices, named mrope_*) are looked through.
+std::string rotationKey(const Rotation &r) {
+  Value v = r.source ? r.source : r.x;
+  while (auto node = v.getDefiningOp<onnx::NodeOp>()) {
+    if (!node.getNodeName().starts_with("mrope_") ||
+        node->getNumOperands() == 0)
+      break;
+    v = node->getOperand(0);
+  }
+  return eval::describeValue(v);
+}
+
+/// The cos and sin tables reaching `r`, per frequency.
+bool rotationTables(Evaluator &ev, const Rotation &r, rope::PairLayout layout,
+                    int64_t freqs, int64_t tokens, ProbeTables &out,
+                    std::string &why) {
+  std::string label = "rotation " + nodeLabel(r.combine);
+  Operation *cosMul = onnx::NodeOp(r.cosMul).getOperation();
+  Operation *combine = onnx::NodeOp(r.combine).getOperation();
+  Value cosT = tableOperand(cosMul, r.x);
+  Value other;
+  for (Value operand : combine->getOperands())
+    if (operand.getDefiningOp() != cosMul)
+      other = operand;
+  Value sinT = other ? tableOperand(other.getDefiningOp(), r.x) : Value();
+  if (!cosT || !sinT) {
+    why = label + ": its cos/sin tables are not operands of the Muls";
+    return false;
+  }
+  out.tokens = tokens;
+  out.freqs = freqs;
+  for (auto [table, dst, name] :
+       {std::tuple(cosT, &out.cos, "cos"), std::tuple(sinT, &out.sin, "sin")}) {
+    const Tensor *t = ev.evaluate(table);
+    if (!t) {
+      why = label + ": its " + name + " table cannot be evaluated: " + ev.why();
+      return false;
+    }
+    if (!t->isFloat() || t->shape.empty()) {
+      why = label + ": its " + name + " table is not a float tensor";
+      return false;
+    }
+    int64_t width = t->shape.back(),
+            rows = width ? t->numElements() / width : 0;
+    // The probe is one sequence, but a table broadcast to the batch of
+    // another input (whose batch dim the probe could not tell) repeats it:
+    // accept copies of the first sequence's table, nothing else.
+    bool copies = rows > tokens && rows % tokens == 0;
+    for (int64_t k = tokens * width; copies && k < rows * width; ++k)
+      copies = t->f[k] == t->f[k % (tokens * width)];
+    if ((rows != tokens && !copies) || (width != freqs && width != 2 * freqs)) {
+      std::string shape;
+      llvm::raw_string_ostream os(shape);
+      llvm::interleave(t->shape, os, "x");
+      why = label + ": its " + name + " table is [" + shape + "], not [" +
+            std::to_string(tokens) + " tokens, " + std::to_string(freqs) +
+            " or " + std::to_string(2 * freqs) + " channels]";
+      return false;
+    }
+    dst->assign(tokens * freqs, 0.f);
+    for (int64_t tok = 0; tok < tokens; ++tok)
+      for (int64_t c = 0; c < width; ++c) {
+        float v = t->f[tok * width + c];
+        int64_t f = width == freqs                     ? c
+                    : layout == rope::PairLayout::gptj ? c / 2
+                    : c < freqs                        ? c
+                                                       : c - freqs;
+        bool second =
+            width != freqs &&
+            (layout == rope::PairLayout::gptj ? c % 2 == 1 : c >= freqs);
+        float &slot = (*dst)[tok * freqs + f];
+        if (!second) {
+          slot = v;
+        } else if (std::fabs(slot - v) > kTolerance) {
+          why = label + ": its " + name + " table gives the two channels of " +
+                "frequency " + std::to_string(f) + " different values";
+          return false;
+        }
+      }
+  }
+  return true;
+}
+
+/// The first difference between two per-frequency tables, "" when equal
+/// within the tolerance; `maxDiff` grows to the largest difference.
+std::string compare(ArrayRef<float> got, ArrayRef<float> want, int64_t freqs,
+                    float &maxDiff) {
+  for (size_t k = 0; k < got.size(); ++k) {
+    float d = std::fabs(got[k] - want[k]);
+    if (!(d <= kTolerance)) {
+      std::string s;
+      llvm::raw_string_ostream os(s);
+      os << "token " << k / freqs << ", frequency " << k % freqs << ": "
+         << llvm::format("%.6g", got[k]) << " instead of "
+         << llvm::format("%.6g", want[k]);
+      return s;
+    }
+    maxDiff = std::max(maxDiff, d);
+  }
+  return "";
+}
+
+std::string sectionsText(ArrayRef<int64_t> sections) {
+  std::string s = "[";
+  for (auto [k, v] : llvm::enumerate(sections))
+    s += (k ? ", " : "") + std::to_string(v);
+  return s + "]";
+}
+
+} // namespace
+
+bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
+                                    ArrayRef<RopeSite> sites, Original &out,
+                                    std::string &why) {
+  int64_t opset = opsetOf(graph);
+  for (auto [index, site] : llvm::enumerate(sites)) {
+    std::string label =
+        "site " + std::to_string(index) + " (" + nodeLabel(site.cosNode) + ")";
+    if (site.hasComputedPositions() || !site.positions) {
+      why = label + ": its positions are computed in the graph from token "
+                    "ids or grids; the probe cannot give them";
+      return false;
+    }
+    OriginalSite o;
+    o.index = index;
+    o.kind = site.kind;
+    o.vision = site.vision;
+    o.bug = site.bug;
+    o.semantics = site.semantics;
+    o.invFreq = site.invFreq;
+    o.tokens = probeTokens(site.positions);
+    out.sites.push_back(o);
+    Probe probe(o.tokens);
+    Evaluator ev(opset);
+    bindInputShapes(ev, graph, probe.tokens);
+    ArrayRef<int64_t> text(probe.text);
+    if (!seedPositions(ev, site.positions, {text}, why)) {
+      why = label + ": " + why;
+      return false;
+    }
+    for (const Rotation &r : site.rotations) {
+      ProbeTables tables;
+      if (!rotationTables(ev, r, site.getLayout(), site.semantics.getNumFreqs(),
+                          probe.tokens, tables, why)) {
+        why = label + ": " + why;
+        return false;
+      }
+      std::string key = rotationKey(r);
+      out.text[key] = std::move(tables);
+      out.siteOf[key] = out.sites.size() - 1;
+    }
+  }
+  return true;
+}
+
+bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
+                              const Original &original,
+                              ArrayRef<int64_t> requestedSections,
+                              std::vector<std::string> &proved,
+                              std::string &why) {
+  int64_t opset = opsetOf(graph);
+  for (auto [index, site] : llvm::enumerate(after)) {
+    std::string label = "site " + std::to_string(index) + " of the fixed graph";
+    if (site.rotations.empty() || !site.positions) {
+      why = label + ": has no rotations or positions to probe";
+      return false;
+    }
+    if (site.hasComputedPositions()) {
+      why = label + ": its positions are computed in the graph; the probe "
+                    "cannot give them";
+      return false;
+    }
+    std::string firstKey = rotationKey(site.rotations.front());
+    auto it = original.siteOf.find(firstKey);
+    if (it == original.siteOf.end()) {
+      why = label + ": rotates " + firstKey +
+            ", which no rotation of the original graph rotates";
+      return false;
+    }
+    const OriginalSite &orig = original.sites[it->second];
+    rope::SemanticsAttr claim = site.semantics, before = orig.semantics;
+    // What the fix may change: sections (and their order) of a 1D site,
+    // the positions of any site; never the rotary dim, the pair layout or
+    // the frequency table.
+    if (claim.getRotaryDim() != before.getRotaryDim() ||
+        claim.getLayout() != before.getLayout()) {
+      why = label + ": rotary dim or pair layout differ from the original's";
+      return false;
+    }
+    bool visionFix =
+        orig.kind == PositionKind::OneD && site.kind == PositionKind::TwoD;
+    if (!visionFix && site.invFreq != ArrayRef<float>(orig.invFreq)) {
+      why = label + ": its frequency table is not the original's, bit for bit";
+      return false;
+    }
+    if (visionFix) {
+      // The vision fix gives each of h and w every other entry of the
+      // original table (docs/mrope-fix.md).
+      for (auto [j, f] : llvm::enumerate(site.invFreq))
+        if (2 * j >= orig.invFreq.size() || f != orig.invFreq[2 * j]) {
+          why = label + ": its per-axis frequencies are not every other "
+                        "entry of the original table";
+          return false;
+        }
+    }
+    if (orig.kind != PositionKind::OneD &&
+        (claim.getSections() != before.getSections() ||
+         claim.getOrder() != before.getOrder())) {
+      why = label + ": its sections " + sectionsText(claim.getSections()) +
+            " differ from the original's " + sectionsText(before.getSections());
+      return false;
+    }
+    if (orig.kind == PositionKind::OneD && !visionFix &&
+        !requestedSections.empty() && site.kind != PositionKind::OneD &&
+        claim.getSections() != requestedSections) {
+      why = label + ": its sections " + sectionsText(claim.getSections()) +
+            " are not the requested " + sectionsText(requestedSections);
+      return false;
+    }
+    int64_t freqs = claim.getNumFreqs();
+    float maxDiff = 0;
+    Probe probe(orig.tokens);
+
+    // (a) Text positions: the original's tables (not for a vision tower
+    // fixed from a flat index to (h, w): there is no text case).
+    if (!visionFix) {
+      Evaluator ev(opset);
+      bindInputShapes(ev, graph, probe.tokens);
+      ArrayRef<int64_t> text(probe.text);
+      if (!seedPositions(ev, site.positions, {text}, why)) {
+        why = label + ": " + why;
+        return false;
+      }
+      for (const Rotation &r : site.rotations) {
+        std::string key = rotationKey(r);
+        auto want = original.text.find(key);
+        if (want == original.text.end()) {
+          why = label + ": rotates " + key +
+                ", which no rotation of the original graph rotates";
+          return false;
+        }
+        ProbeTables got;
+        if (!rotationTables(ev, r, claim.getLayout(), freqs, probe.tokens, got,
+                            why)) {
+          why = label + ": " + why;
+          return false;
+        }
+        for (auto [g, w, name] :
+             {std::tuple(&got.cos, &want->second.cos, "cos"),
+              std::tuple(&got.sin, &want->second.sin, "sin")}) {
+          if (g->size() != w->size()) {
+            why = label + ": the " + name + " table of " + key +
+                  " has another width than the original's";
+            return false;
+          }
+          std::string d = compare(*g, *w, freqs, maxDiff);
+          if (!d.empty()) {
+            why = label + ": on text positions the " + name + " table of " +
+                  key + " is not the original's: " + d;
+            return false;
+          }
+        }
+      }
+    }
+
+    // (b) Multimodal positions: cos/sin of the claimed semantics with the
+    // original's frequencies.
+    ArrayRef<int64_t> rowT(probe.text), rowH(probe.rowH), rowW(probe.rowW);
+    int64_t tokens = probe.tokens;
+    SmallVector<ArrayRef<int64_t>> rows;
+    if (site.kind == PositionKind::TwoD)
+      rows = {rowH, rowH, rowW}; // [N, 2] pairs take rows 1 and 2
+    else
+      rows = {rowT, rowH, rowW};
+    SmallVector<ArrayRef<int64_t>> axisRows =
+        site.kind == PositionKind::TwoD
+            ? SmallVector<ArrayRef<int64_t>>{rowH, rowW}
+            : rows;
+    std::vector<float> wantCos(tokens * freqs), wantSin(tokens * freqs);
+    for (int64_t i = 0; i < freqs; ++i) {
+      int64_t axis = claim.axisOfFreq(i), ti = claim.tableIndexOfFreq(i);
+      if (axis >= (int64_t)axisRows.size() ||
+          ti >= (int64_t)site.invFreq.size()) {
+        why = label + ": its semantics index past its positions or "
+                      "frequency table";
+        return false;
+      }
+      for (int64_t t = 0; t < tokens; ++t) {
+        float angle = (float)axisRows[axis][t] * site.invFreq[ti];
+        wantCos[t * freqs + i] = std::cos(angle);
+        wantSin[t * freqs + i] = std::sin(angle);
+      }
+    }
+    Evaluator ev(opset);
+    bindInputShapes(ev, graph, probe.tokens);
+    if (!seedPositions(ev, site.positions, rows, why)) {
+      why = label + ": " + why;
+      return false;
+    }
+    for (const Rotation &r : site.rotations) {
+      ProbeTables got;
+      if (!rotationTables(ev, r, claim.getLayout(), freqs, probe.tokens, got,
+                          why)) {
+        why = label + ": " + why;
+        return false;
+      }
+      for (auto [g, w, name] : {std::tuple(&got.cos, &wantCos, "cos"),
+                                std::tuple(&got.sin, &wantSin, "sin")}) {
+        std::string d = compare(*g, *w, freqs, maxDiff);
+        if (!d.empty()) {
+          why = label + ": on multimodal positions the " + name + " table of " +
+                rotationKey(r) + " is not cos/sin of " +
+                sectionsText(claim.getSections()) + ": " + d;
+          return false;
+        }
+      }
+    }
+    std::string line;
+    llvm::raw_string_ostream os(line);
+    os << "site " << index << ": " << site.rotations.size()
+       << " rotation(s): tables "
+       << (visionFix ? "" : "equal the original's on text positions and ")
+       << "equal cos/sin of " << sectionsText(claim.getSections())
+       << (claim.getOrder() == rope::SectionOrder::interleaved ? " interleaved"
+                                                               : "")
+       << " on multimodal positions (max |diff| "
+       << llvm::format("%.1e", maxDiff) << ")";
+    proved.push_back(line);
+  }
+  return true;
+}

@@ -1,0 +1,76 @@
+//===- ProveFix.h - prove a fix on probe positions before writing it -----===//
+//
+// Before mrope-fix writes a fixed model it evaluates, with the in-tree
+// evaluator (mrope/Analysis/Evaluate.h), the cos/sin tables that reach
+// every rotation, in the original graph (before the fix) and in the fixed
+// one (after), on a batch of one and a short sequence:
+//
+//  (a) text positions (one row of positions; in the fixed graph the same
+//      row three times) must give the original's tables;
+//  (b) multimodal positions (three different rows; (h, w) pairs for a
+//      vision tower) must give cos/sin of the semantics the fix claims:
+//      channel i rotated by position row axis(i) times inv_freq[i], with
+//      the original graph's frequency table, rotary dim and pair layout.
+//
+// Tables are compared per frequency (a per-channel table's two channels of
+// a pair must agree). Both sides are float32 products and cos/sin computed
+// the same way, so equal semantics give equal bits; the tolerance (1e-6)
+// only absorbs a different but equivalent float order.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MROPE_TOOLS_MROPEFIX_PROVEFIX_H
+#define MROPE_TOOLS_MROPEFIX_PROVEFIX_H
+
+#include "mrope/Analysis/RopeSites.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <string>
+#include <vector>
+
+namespace mrope::prove {
+
+/// The tables of one rotation on one probe, per frequency: [tokens, F].
+struct ProbeTables {
+  int64_t tokens = 0, freqs = 0;
+  std::vector<float> cos, sin;
+};
+
+/// What an original site was (its IR is gone once the fix ran).
+struct OriginalSite {
+  int64_t index = 0;
+  PositionKind kind = PositionKind::OneD;
+  bool vision = false, bug = false;
+  /// Tokens of the probe (the model's static sequence length, or 8).
+  int64_t tokens = 8;
+  rope::SemanticsAttr semantics;
+  llvm::SmallVector<float> invFreq;
+};
+
+/// What the original graph computes, evaluated before the fix.
+struct Original {
+  /// Per rotation (keyed by the rotated value): the tables on the text
+  /// probe, and the index of its site in `sites`.
+  llvm::StringMap<ProbeTables> text;
+  llvm::StringMap<size_t> siteOf;
+  std::vector<OriginalSite> sites;
+};
+
+/// Evaluates the original sites' tables on the text probe. Fails with a
+/// one-line reason in `why`.
+bool evaluateOriginal(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> sites,
+                      Original &out, std::string &why);
+
+/// Checks (a) and (b) on the fixed graph's sites (the re-analysis).
+/// `requestedSections`: --sections when given. On success `proved` gets one
+/// line per site; on failure `why` one line.
+bool proveFixed(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> after,
+                const Original &original,
+                llvm::ArrayRef<int64_t> requestedSections,
+                std::vector<std::string> &proved, std::string &why);
+
+} // namespace mrope::prove
+
+#endif // MROPE_TOOLS_MROPEFIX_PROVEFIX_H
