@@ -1,10 +1,12 @@
 //===- FixFusedSites.cpp - fused RoPE ops to true M-RoPE ------------------===//
 #include "mrope/Transforms/FixFusedSites.h"
 
+#include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Transforms/FixSites.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -66,12 +68,16 @@ private:
   LogicalResult fixOnnxRotary(const FusedRopeSite &site);
   LogicalResult fixGqa(const FusedRopeSite &site);
   LogicalResult fixDegenerate(const FusedRopeSite &site);
+  LogicalResult fixPerToken(const FusedRopeSite &site);
 
   onnx::GraphOp graph;
   const FusedFixOptions &options;
   OpBuilder b;
   Value newPositions;
   BlockArgument oldInput;
+  /// Copied-row tensors already replaced (sites of several layers share
+  /// them), by address: the op may be gone.
+  llvm::DenseSet<void *> replacedRows;
 };
 
 FailureOr<SmallVector<int64_t>> Fixer::sectionsFor(const FusedRopeSite &site) {
@@ -336,9 +342,73 @@ LogicalResult Fixer::fixDegenerate(const FusedRopeSite &site) {
   return success();
 }
 
+/// Per-token caches (a [B*S, F] table the op reads through Range(B*S)) are
+/// right per token whatever the op's position_ids: the positions to fix are
+/// the rows the caches are built from. Degenerate rows are replaced by the
+/// true [3, batch, seq] positions; the op keeps reading per token. Per-token
+/// caches from 1D positions with no three-row structure have no place for
+/// 3D positions: refused.
+LogicalResult Fixer::fixPerToken(const FusedRopeSite &site) {
+  NodeOp first = site.nodes.front();
+  Value built = site.rowsBuiltAt;
+  if (site.kind != FusedPositions::MRopeDegenerate || !built)
+    return first.emitError()
+           << "cannot fix " << fusedOpName(site.op) << " " << nodeLabel(first)
+           << ": its per-token caches are built in the graph from 1D "
+              "positions ("
+           << site.positionsName()
+           << ") with no three position rows to give 3D positions to";
+  if (replacedRows.contains(built.getAsOpaquePointer())) {
+    result.changes.push_back(
+        llvm::formatv("{0} {1}: reads the caches fixed above",
+                      fusedOpName(site.op), nodeLabel(first))
+            .str());
+    return success();
+  }
+  auto type = dyn_cast<RankedTensorType>(built.getType());
+  if (!type || type.getRank() != 3 || !type.getElementType().isInteger())
+    return first.emitError()
+           << "cannot fix " << fusedOpName(site.op) << " " << nodeLabel(first)
+           << ": the copied position rows are not an integer [3, batch, seq] "
+              "tensor";
+  Value pos = positions3(site.source);
+  if (type.getElementType() != b.getI64Type()) {
+    b.setInsertionPointAfterValue(pos);
+    if (auto arg = dyn_cast<BlockArgument>(pos))
+      b.setInsertionPointToStart(arg.getOwner());
+    pos = NodeOp::create(
+              b, first.getLoc(),
+              TypeRange{RankedTensorType::get(
+                  cast<RankedTensorType>(pos.getType()).getShape(),
+                  type.getElementType())},
+              "Cast", ValueRange{pos},
+              {intAttr("to", type.getElementType().getIntOrFloatBitWidth() == 32
+                                 ? 6
+                                 : 7)},
+              "mrope/positions_cast")
+              .getResult(0);
+  }
+  // Worded before the copies (and maybe their source) are erased.
+  result.changes.push_back(
+      llvm::formatv("{0} {1}: the three position rows its per-token caches "
+                    "are built from (copies of {2}) replaced by the [3, batch, "
+                    "seq] input; the op still reads its caches per token",
+                    fusedOpName(site.op), nodeLabel(first),
+                    site.positionsName())
+          .str());
+  replacedRows.insert(built.getAsOpaquePointer());
+  Operation *producer = built.getDefiningOp();
+  built.replaceAllUsesWith(pos);
+  if (producer)
+    eraseDeadProducers(graph, {producer});
+  return success();
+}
+
 LogicalResult Fixer::fix(const FusedRopeSite &site) {
   LogicalResult fixed = failure();
-  if (site.kind == FusedPositions::MRopeDegenerate)
+  if (site.perTokenCaches)
+    fixed = fixPerToken(site);
+  else if (site.kind == FusedPositions::MRopeDegenerate)
     fixed = fixDegenerate(site);
   else if (site.kind != FusedPositions::OneD)
     return NodeOp(site.nodes.front()).emitError("no fix for fused site: ")
