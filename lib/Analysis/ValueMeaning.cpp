@@ -321,13 +321,10 @@ std::string meaning::describeValue(Value v) {
 
 Value meaning::stripTransparent(Value v) {
   while (auto node = v ? v.getDefiningOp<NodeOp>() : NodeOp()) {
-    if (node.getInputs().size() != 1 && !node.isOnnx("Cast"))
-      break;
-    bool same = node.isOnnx("Identity") ||
-                (node.isOnnx("Cast") && !node.getInputs().empty() &&
-                 node.getInputs()[0].getType() == v.getType() &&
-                 isa<RankedTensorType>(v.getType()));
-    if (!same)
+    if (node.getInputs().size() != 1 ||
+        !(node.isOnnx("Identity") ||
+          (node.isOnnx("Cast") &&
+           node.getInputs()[0].getType() == v.getType())))
       break;
     v = node.getInputs()[0];
   }
