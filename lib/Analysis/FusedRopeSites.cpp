@@ -332,6 +332,7 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
     return;
   site.fromLattice = true;
   site.perTokenCaches = m.perToken;
+  site.table = m.table;
   site.invFreq.clear();
   for (double f : m.invFreq)
     site.invFreq.push_back(static_cast<float>(f));
@@ -528,6 +529,12 @@ void classify(FusedRopeSite &site, Arch arch) {
 /// same-type Casts (which change no value).
 bool sameSite(const FusedRopeSite &a, const FusedRopeSite &b) {
   using meaning::stripTransparent;
+  // Caches computed from one angle table and read per token: one site,
+  // whichever copy of the cache subgraph each node reads.
+  if (a.fromLattice && b.fromLattice && a.perTokenCaches && b.perTokenCaches)
+    return a.op == b.op && a.table == b.table && a.kind == b.kind &&
+           a.sections == b.sections && a.gptj == b.gptj &&
+           a.rotaryDim == b.rotaryDim && a.source == b.source;
   return a.op == b.op &&
          stripTransparent(a.positions) == stripTransparent(b.positions) &&
          stripTransparent(a.cosCache) == stripTransparent(b.cosCache) &&

@@ -566,11 +566,13 @@ Meaning split(NodeOp node, unsigned index, Ins ins) {
                                         : -1;
   if (n < 0)
     return noRule(node, "splits an axis other than channels or rows");
+  bool given = present(node, 1) || node.getOnnxAttr("split");
   std::optional<SmallVector<int64_t>> sizes =
-      present(node, 1) || node.getOnnxAttr("split")
-          ? intsArg(node, ins, 1, "split")
-          : std::nullopt;
+      given ? intsArg(node, ins, 1, "split") : std::nullopt;
+  if (given && !sizes)
+    return noRule(node, "split sizes not constant");
   if (!sizes) {
+    // No sizes: equal parts (the last one smaller, opset 18).
     int64_t parts = node->getNumResults();
     int64_t each = (n + parts - 1) / parts;
     sizes.emplace();
@@ -1218,6 +1220,7 @@ Meaning meaning::transferNode(NodeOp node, unsigned index, Ins ins) {
       return noRule(node, "not of an angle");
     Meaning r = m;
     r.kind = op == "Cos" ? Kind::Cos : Kind::Sin;
+    r.table = stripTransparent(node.getInputs()[0]);
     return r;
   }
   if (op == "Range") {

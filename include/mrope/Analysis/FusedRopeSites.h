@@ -94,6 +94,10 @@ struct FusedRopeSite {
   /// or [B, S, F] without position_ids): the positions that matter are
   /// the ones the caches were built from, not the op's position_ids.
   bool perTokenCaches = false;
+  /// Lattice sites: the angle table the caches are computed from (nodes
+  /// reading caches of one table are one site, however many copies of the
+  /// cache subgraph the exporter wrote).
+  mlir::Value table;
   /// Degenerate M-RoPE: the [3, ...] tensor where the three rows were
   /// built as copies of one 1D tensor (what the fix replaces).
   mlir::Value rowsBuiltAt;

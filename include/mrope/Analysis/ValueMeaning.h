@@ -133,6 +133,10 @@ struct Meaning {
   /// Shape: the elements of a 1D shape tensor that are known (-1 where not),
   /// empty when none is.
   llvm::SmallVector<int64_t> shapeDims;
+  /// Cos/Sin/Rotated: the angle table the values were computed from (the
+  /// input of the Cos and Sin, seen through Identity and same-type Casts):
+  /// what tells one computed table from another.
+  mlir::Value table;
   /// Rotated: the caches were computed in the graph per token and read
   /// through the flat token index (a Range over B*S).
   bool perToken = false;
