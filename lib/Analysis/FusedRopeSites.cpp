@@ -333,6 +333,8 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
   site.fromLattice = true;
   site.perTokenCaches = m.perToken;
   site.table = m.table;
+  for (const Channel &c : m.channels())
+    site.channelFreqs.push_back(c.freq);
   site.invFreq.clear();
   for (double f : m.invFreq)
     site.invFreq.push_back(static_cast<float>(f));
@@ -559,6 +561,17 @@ std::string FusedRopeSite::positionsName() const {
 std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
                                                      Arch arch) {
   std::vector<FusedRopeSite> sites;
+  // The dataflow analysis only runs on graphs with a fused op.
+  bool anyFused = false;
+  graph.walk([&](NodeOp node) {
+    StringRef type = node.getOpType();
+    anyFused |= (node.getDomain() == "com.microsoft" &&
+                 (type == "RotaryEmbedding" || type == "MRotaryEmbedding" ||
+                  type == "GroupQueryAttention")) ||
+                node.isOnnx("RotaryEmbedding");
+  });
+  if (!anyFused)
+    return sites;
   meaning::ValueMeanings meanings(graph);
   graph.walk([&](NodeOp node) {
     std::optional<FusedRopeSite> read = readNode(node, meanings);

@@ -98,6 +98,9 @@ struct FusedRopeSite {
   /// reading caches of one table are one site, however many copies of the
   /// cache subgraph the exporter wrote).
   mlir::Value table;
+  /// Lattice sites: the frequency (index into invFreq) of each cache
+  /// channel.
+  llvm::SmallVector<int32_t> channelFreqs;
   /// Degenerate M-RoPE: the [3, ...] tensor where the three rows were
   /// built as copies of one 1D tensor (what the fix replaces).
   mlir::Value rowsBuiltAt;

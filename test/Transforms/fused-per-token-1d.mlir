@@ -1,8 +1,29 @@
-// rope-fix-fused refuses, in one line on the node, per-token caches built
-// from 1D positions that have no three position rows to give 3D positions
-// to (the cache subgraph would have to be rewritten, not fed): it never
-// falls back to indexing the per-token caches by positions.
-// RUN: mrope-opt %s -split-input-file -verify-diagnostics --rope-fix-fused=arch=qwen2-vl
+// Per-token caches built in the graph from 1D positions and read by
+// com.microsoft.RotaryEmbedding through Range(0, B*S): under a Qwen VL arch
+// the fix recomputes the caches from [3, B, S] positions the same way (f32
+// position x f32 inv_freq per channel, Cos, Sin, Reshape to [B*S, F]), each
+// channel from its section's row, and leaves the op reading them per token;
+// it never indexes the per-token caches by positions. Without sections for
+// 2 frequencies it refuses in one line.
+// RUN: mrope-opt %s '--rope-fix-fused=arch=qwen2-vl sections=1,0,1' | FileCheck %s
+// RUN: mrope-opt %s -verify-diagnostics --rope-fix-fused=arch=qwen2-vl -o /dev/null
+
+// CHECK-LABEL: onnx.graph @per_token_1d
+// CHECK-SAME: %position_ids: tensor<3x1x4xi64>
+// CHECK-DAG: %[[FREQ:.*]] = onnx.initializer "mrope.fused.inv_freq" : tensor<2xf32> = dense<[1.000000e+00, 0.00999999977]>
+// CHECK-DAG: %[[ROWS:.*]] = onnx.initializer "mrope.fused.rows" : tensor<2xi64> = dense<[0, 2]>
+// CHECK: %[[RANGE:.*]] = onnx.node "Range"
+// CHECK: %[[TOKENS:.*]] = onnx.node "Reshape"(%[[RANGE]]
+// CHECK: %[[G:.*]] = onnx.node "Gather"(%position_ids, %[[ROWS]]) {attrs = {axis = 0 : i64}
+// CHECK: %[[T:.*]] = onnx.node "Transpose"(%[[G]]) {attrs = {perm = array<i64: 1, 2, 0>}
+// CHECK: %[[F:.*]] = onnx.node "Cast"(%[[T]]) {attrs = {to = 1 : i64}
+// CHECK: %[[A:.*]] = onnx.node "Mul"(%[[F]], %[[FREQ]])
+// CHECK: %[[C:.*]] = onnx.node "Cos"(%[[A]])
+// CHECK: %[[CC:.*]] = onnx.node "Reshape"(%[[C]]
+// CHECK: %[[S:.*]] = onnx.node "Sin"(%[[A]])
+// CHECK: %[[SC:.*]] = onnx.node "Reshape"(%[[S]]
+// CHECK: onnx.node "RotaryEmbedding"(%x, %[[TOKENS]], %[[CC]], %[[SC]])
+// CHECK-NOT: "Einsum"
 
 module attributes {onnx.opset_import = [#onnx.opset<"", 17>, #onnx.opset<"com.microsoft", 1>]} {
   onnx.graph @per_token_1d(%x: tensor<1x4x8xf32> {onnx.name = "x"}, %pos: tensor<1x4xi64> {onnx.name = "position_ids"}) -> (tensor<1x4x8xf32> {onnx.name = "y"}) {
@@ -20,7 +41,7 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 17>, #onnx.opset<"com.mi
     %sc = onnx.node "Reshape"(%s, %flat) {name = "sin_cache"} : (tensor<1x4x2xf32>, tensor<2xi64>) -> tensor<4x2xf32>
     %r = onnx.node "Range"(%start, %limit, %delta) {name = "token_index"} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<4xi64>
     %t = onnx.node "Reshape"(%r, %bs) {name = "token_ids"} : (tensor<4xi64>, tensor<2xi64>) -> tensor<1x4xi64>
-    // expected-error @+1 {{cannot fix com.microsoft.RotaryEmbedding rope: its per-token caches are built in the graph from 1D positions (input 'position_ids') with no three position rows to give 3D positions to}}
+    // expected-error @+1 {{cannot scale the default M-RoPE sections to 2 frequencies: pass --sections}}
     %y = onnx.node "RotaryEmbedding"(%x, %t, %cc, %sc) {attrs = {num_heads = 2 : i64}, domain = "com.microsoft", name = "rope"} : (tensor<1x4x8xf32>, tensor<1x4xi64>, tensor<4x2xf32>, tensor<4x2xf32>) -> tensor<1x4x8xf32>
     onnx.return %y : tensor<1x4x8xf32>
   }
