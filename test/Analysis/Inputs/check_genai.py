@@ -11,7 +11,8 @@ ONNX Runtime.
    (nothing to fix); each bug model's fix equals the correct twin fed the
    same [3, B, S] positions within 1e-5, on positions far beyond B*S
    (text, image grid, Qwen2.5-VL time-scaled video), and the fixed model
-   checks clean.
+   checks clean. The 1D variant's caches are recomputed from the true
+   positions; the degenerate ones get them in place of the copied rows.
 
 usage: check_genai.py MROPE_FIX OUT_DIR
 """
@@ -92,7 +93,10 @@ def main():
         for line in sites:
             print(f"  {line}")
         fixed = os.path.join(out, f"fixed_{v}.onnx")
-        proc = subprocess.run([fix, path, "--arch", "qwen2-vl", "-q", "-o", fixed], capture_output=True, text=True)
+        # (--sections: the 1D variant has no sections of its own; 4 frequencies
+        # are below what the default sections scale to.)
+        proc = subprocess.run([fix, path, "--arch", "qwen2-vl", "--sections", "2,1,1", "-q", "-o", fixed],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"FAIL {v}: mrope-fix -o exit {proc.returncode}: {proc.stderr.strip()}")
             failed += 1

@@ -16,7 +16,9 @@ in the ``[3, B, S]`` positions the caches are built from:
 * ``genai_expand_bug``: a ``[B, S]`` input Unsqueezed and Expanded to three
   rows (the bug);
 * ``genai_range_bug``: ``Range(0, S)`` Unsqueezed and Expanded to three rows
-  (the bug, no positions input).
+  (the bug, no positions input);
+* ``genai_1d_bug``: plain 1D RoPE: the caches are built from a ``[B, S]``
+  input without rows or sections (the bug; same rotation on text).
 """
 import sys
 from pathlib import Path
@@ -61,12 +63,34 @@ def build(variant):
         inputs.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "seq"]))
         node("Unsqueeze", ["position_ids", "i0"], ["pos_u"])
         pos3 = node("Expand", ["pos_u", const("rows3", np.array([3, 1, 1], np.int64))], ["pos3"])
+    elif variant == "1d_bug":
+        inputs.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "seq"]))
+        pos3 = None
     else:
         seq = node("Gather", ["q_shape", "s1"], ["seq_len"], axis=0)
         node("Range", ["s0", seq, "s1"], ["arange"])
         node("Unsqueeze", ["arange", const("u01", np.array([0, 1], np.int64))], ["arange_u"])
         node("Concat", ["i3", bs], ["pos3_shape"], axis=0)
         pos3 = node("Expand", ["arange_u", "pos3_shape"], ["pos3"])
+    if pos3 is None:
+        # [B, 1, S] positions x [B, F, 1] frequencies -> [B, F, S] -> [B, S, F].
+        node("Cast", ["position_ids"], ["pos_f"], to=TensorProto.FLOAT)
+        node("Unsqueeze", ["pos_f", "i1"], ["pos_u1"])
+        node("Unsqueeze", ["inv_freq", const("u02", np.array([0, 2], np.int64))], ["inv_u"])
+        node("Concat", [batch, const("f1", np.array([F, 1], np.int64))], ["inv_shape"], axis=0)
+        node("Expand", ["inv_u", "inv_shape"], ["inv_e"])
+        node("MatMul", ["inv_e", "pos_u1"], ["freqs"])
+        node("Transpose", ["freqs"], ["freqs_t"], perm=[0, 2, 1])
+        node("Concat", ["freqs_t", "freqs_t"], ["emb"], axis=-1)
+        caches = []
+        for fn in ("Cos", "Sin"):
+            t = fn.lower()
+            node(fn, ["emb"], [t])
+            node("Slice", [t, "i0", const(t + "_half", np.array([F], np.int64)),
+                           const(t + "_axis", np.array([-1], np.int64))], [t + "_sliced"])
+            caches.append(node("Reshape", [t + "_sliced", const(t + "_flat", np.array([-1, F], np.int64))],
+                               [t + "_cache"]))
+        return finish(variant, nodes, inits, inputs, caches, bs, hidden, node)
     node("Cast", [pos3], ["pos_f"], to=TensorProto.FLOAT)
     node("Unsqueeze", ["pos_f", "i2"], ["pos_u2"])
     node("Unsqueeze", ["inv_freq", const("u013", np.array([0, 1, 3], np.int64))], ["inv_u"])
@@ -90,6 +114,11 @@ def build(variant):
         node("Concat", rows, [t + "_merged"], axis=-1)
         caches.append(node("Reshape", [t + "_merged", const(t + "_flat", np.array([-1, F], np.int64))],
                            [t + "_cache"]))
+    return finish(variant, nodes, inits, inputs, caches, bs, hidden, node)
+
+
+def finish(variant, nodes, inits, inputs, caches, bs, hidden, node):
+    """The per-token read: Range(0, B*S) reshaped [B, S] as position_ids."""
     node("Gather", ["q_shape", "s0"], ["b_scalar"], axis=0)
     node("Gather", ["q_shape", "s1"], ["s_scalar"], axis=0)
     node("Mul", ["b_scalar", "s_scalar"], ["bs_count"])
@@ -107,7 +136,7 @@ def build(variant):
     return model
 
 
-VARIANTS = ("mrope", "expand_bug", "range_bug")
+VARIANTS = ("mrope", "expand_bug", "range_bug", "1d_bug")
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])
