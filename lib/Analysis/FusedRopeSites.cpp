@@ -1,6 +1,7 @@
 //===- FusedRopeSites.cpp - RoPE done by one fused ONNX op ----------------===//
 #include "mrope/Analysis/FusedRopeSites.h"
 #include "mrope/Analysis/RopeReport.h"
+#include "mrope/Analysis/ValueMeaning.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -318,8 +319,61 @@ int64_t headSize(Value x, std::optional<int64_t> numHeads) {
   return 0;
 }
 
+/// What the value-meaning lattice says `node` rotates by, when its caches
+/// are computed in the graph (cos of an angle table): kind, sections,
+/// positions source and frequencies come from the lattice. Constant or input
+/// caches keep what readNode read.
+void applyMeaning(FusedRopeSite &site, NodeOp node,
+                  const meaning::ValueMeanings &meanings) {
+  using namespace meaning;
+  const Meaning &m = meanings.lookup(node->getResult(0));
+  if (m.kind != Kind::Rotated ||
+      meanings.lookup(site.cosCache).kind != Kind::Cos)
+    return;
+  site.fromLattice = true;
+  site.perTokenCaches = m.perToken;
+  site.table = m.table;
+  for (const Channel &c : m.channels())
+    site.channelFreqs.push_back(c.freq);
+  site.invFreq.clear();
+  for (double f : m.invFreq)
+    site.invFreq.push_back(static_cast<float>(f));
+  site.theta = fitTheta(m.invFreq, site.rotaryDim);
+  site.source = m.src;
+  site.sourceLabel.clear();
+  ArrayRef<Channel> chans = m.channels();
+  SmallVector<int64_t> slots;
+  for (const Channel &c : chans)
+    slots.push_back(c.slot);
+  auto notClassified = [&](StringRef why) {
+    site.kind = FusedPositions::PerToken;
+    site.sections.clear();
+    site.sourceLabel = why.str() + " (" + describeValue(m.src) + ")";
+  };
+  if (llvm::all_of(slots, [](int64_t s) { return s < 0; })) {
+    site.kind = FusedPositions::OneD;
+    site.sections = {static_cast<int64_t>(chans.size())};
+    return;
+  }
+  auto split = sectionsOfSlots(slots);
+  if (!split || split->first.size() != 3)
+    return notClassified("channels that take position rows in no M-RoPE "
+                         "section order");
+  site.sections = split->first;
+  if (!m.src3D) {
+    site.kind = FusedPositions::MRopeDegenerate;
+    site.rowsBuiltAt = m.copiedAt;
+    return;
+  }
+  if (!llvm::all_of(chans, [](const Channel &c) { return c.row == c.slot; }))
+    return notClassified("position rows that do not follow the sections");
+  site.kind =
+      split->second ? FusedPositions::MRopeInterleaved : FusedPositions::MRope;
+}
+
 /// Reads one fused node; nullopt when it is not a RoPE node.
-std::optional<FusedRopeSite> readNode(NodeOp node) {
+std::optional<FusedRopeSite> readNode(NodeOp node,
+                                      const meaning::ValueMeanings &meanings) {
   FusedRopeSite site;
   StringRef type = node.getOpType(), domain = node.getDomain();
   Value x;
@@ -427,6 +481,7 @@ std::optional<FusedRopeSite> readNode(NodeOp node) {
                        valueName(site.sinCache);
   }
   fitCaches(site);
+  applyMeaning(site, node, meanings);
   return site;
 }
 
@@ -435,6 +490,8 @@ void classify(FusedRopeSite &site, Arch arch) {
   std::string op = fusedOpName(site.op).str();
   switch (site.kind) {
   case FusedPositions::OneD:
+    if (site.perTokenCaches)
+      op += " (through per-token caches built in the graph)";
     if (isQwenVL(arch)) {
       site.bug = true;
       site.reason = "a " + archName(arch).str() +
@@ -447,12 +504,21 @@ void classify(FusedRopeSite &site, Arch arch) {
     return;
   case FusedPositions::MRopeDegenerate:
     site.bug = true;
-    site.reason = "the 3 position rows of " + op +
-                  " are built in the graph from one 1D tensor (" + from + ")";
+    site.reason = site.perTokenCaches
+                      ? "the per-token caches of " + op +
+                            " are built from 3 position rows copied from "
+                            "one 1D tensor (" +
+                            from + ")"
+                      : "the 3 position rows of " + op +
+                            " are built in the graph from one 1D tensor (" +
+                            from + ")";
     return;
   case FusedPositions::MRope:
   case FusedPositions::MRopeInterleaved:
-    site.reason = "3D positions [3, batch, seq] from " + from + " in " + op;
+    site.reason =
+        "3D positions [3, batch, seq] from " + from +
+        (site.perTokenCaches ? ", gathered per token into the caches of " + op
+                             : " in " + op);
     return;
   case FusedPositions::PerToken:
     site.reason = "per-token caches whose positions could not be followed (" +
@@ -461,9 +527,20 @@ void classify(FusedRopeSite &site, Arch arch) {
   }
 }
 
+/// Sites are compared by the values they read, seen through Identity and
+/// same-type Casts (which change no value).
 bool sameSite(const FusedRopeSite &a, const FusedRopeSite &b) {
-  return a.op == b.op && a.positions == b.positions &&
-         a.cosCache == b.cosCache && a.sinCache == b.sinCache &&
+  using meaning::stripTransparent;
+  // Caches computed from one angle table and read per token: one site,
+  // whichever copy of the cache subgraph each node reads.
+  if (a.fromLattice && b.fromLattice && a.perTokenCaches && b.perTokenCaches)
+    return a.op == b.op && a.table == b.table && a.kind == b.kind &&
+           a.sections == b.sections && a.gptj == b.gptj &&
+           a.rotaryDim == b.rotaryDim && a.source == b.source;
+  return a.op == b.op &&
+         stripTransparent(a.positions) == stripTransparent(b.positions) &&
+         stripTransparent(a.cosCache) == stripTransparent(b.cosCache) &&
+         stripTransparent(a.sinCache) == stripTransparent(b.sinCache) &&
          a.gptj == b.gptj && a.rotaryDim == b.rotaryDim &&
          a.sections == b.sections && a.kind == b.kind;
 }
@@ -484,8 +561,20 @@ std::string FusedRopeSite::positionsName() const {
 std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
                                                      Arch arch) {
   std::vector<FusedRopeSite> sites;
+  // The dataflow analysis only runs on graphs with a fused op.
+  bool anyFused = false;
   graph.walk([&](NodeOp node) {
-    std::optional<FusedRopeSite> read = readNode(node);
+    StringRef type = node.getOpType();
+    anyFused |= (node.getDomain() == "com.microsoft" &&
+                 (type == "RotaryEmbedding" || type == "MRotaryEmbedding" ||
+                  type == "GroupQueryAttention")) ||
+                node.isOnnx("RotaryEmbedding");
+  });
+  if (!anyFused)
+    return sites;
+  meaning::ValueMeanings meanings(graph);
+  graph.walk([&](NodeOp node) {
+    std::optional<FusedRopeSite> read = readNode(node, meanings);
     if (!read)
       return;
     for (FusedRopeSite &site : sites)
@@ -520,9 +609,10 @@ llvm::json::Array mrope::renderFusedSitesJson(ArrayRef<FusedRopeSite> sites) {
         {"reason", site.reason},
         {"fused_op", fusedOpName(site.op)},
         {"caches",
-         llvm::json::Object{{"cos", valueName(site.cosCache)},
-                            {"sin", valueName(site.sinCache)},
-                            {"shape", llvm::json::Array(site.cacheShape)}}},
+         llvm::json::Object{
+             {"cos", valueName(meaning::stripTransparent(site.cosCache))},
+             {"sin", valueName(meaning::stripTransparent(site.sinCache))},
+             {"shape", llvm::json::Array(site.cacheShape)}}},
     });
   }
   return list;

@@ -1,10 +1,12 @@
 //===- FixFusedSites.cpp - fused RoPE ops to true M-RoPE ------------------===//
 #include "mrope/Transforms/FixFusedSites.h"
 
+#include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Transforms/FixSites.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -66,12 +68,17 @@ private:
   LogicalResult fixOnnxRotary(const FusedRopeSite &site);
   LogicalResult fixGqa(const FusedRopeSite &site);
   LogicalResult fixDegenerate(const FusedRopeSite &site);
+  LogicalResult fixPerToken(const FusedRopeSite &site);
+  LogicalResult fixPerToken1D(const FusedRopeSite &site);
 
   onnx::GraphOp graph;
   const FusedFixOptions &options;
   OpBuilder b;
   Value newPositions;
   BlockArgument oldInput;
+  /// Copied-row tensors already replaced (sites of several layers share
+  /// them), by address: the op may be gone.
+  llvm::DenseSet<void *> replacedRows;
 };
 
 FailureOr<SmallVector<int64_t>> Fixer::sectionsFor(const FusedRopeSite &site) {
@@ -336,9 +343,163 @@ LogicalResult Fixer::fixDegenerate(const FusedRopeSite &site) {
   return success();
 }
 
+/// Per-token caches (a [B*S, F] table the op reads through Range(B*S)) are
+/// right per token whatever the op's position_ids: the positions to fix are
+/// the rows the caches are built from. Degenerate rows are replaced by the
+/// true [3, batch, seq] positions; the op keeps reading per token. Per-token
+/// caches from 1D positions are recomputed (fixPerToken1D).
+/// Per-token caches computed from 1D positions: new caches, computed the
+/// same way (f32 position x f32 inv_freq, one product per channel, Cos and
+/// Sin) from the [3, batch, seq] positions, each channel from its section's
+/// row, replace the old ones as the fused ops' cos/sin inputs:
+///   cache[b, s, c] = cos(f32(pos3[slot(c), b, s]) * inv_freq[freq(c)])
+/// reshaped to [B*S, F] when the old caches were.
+LogicalResult Fixer::fixPerToken1D(const FusedRopeSite &site) {
+  NodeOp first = site.nodes.front();
+  auto refuse = [&](StringRef why) {
+    return first.emitError()
+           << "cannot fix " << fusedOpName(site.op) << " " << nodeLabel(first)
+           << ": its per-token caches come from 1D positions (" << why << ")";
+  };
+  auto type = dyn_cast<RankedTensorType>(site.cosCache.getType());
+  int64_t numFreqs = static_cast<int64_t>(site.channelFreqs.size());
+  if (!type || !type.getElementType().isF32() ||
+      (type.getRank() != 2 && type.getRank() != 3) ||
+      (!type.isDynamicDim(type.getRank() - 1) &&
+       type.getDimSize(type.getRank() - 1) != numFreqs))
+    return refuse("caches that are not f32 [B, S, F] or [B*S, F]");
+  if (llvm::any_of(site.channelFreqs, [&](int32_t f) {
+        return f < 0 || f >= static_cast<int32_t>(site.invFreq.size());
+      }))
+    return refuse("channels of unknown frequency");
+  FusedRopeSite scaled = site;
+  scaled.rotaryDim = 2 * numFreqs;
+  FailureOr<SmallVector<int64_t>> sections = sectionsFor(scaled);
+  if (failed(sections))
+    return failure();
+  Value pos = positions3(site.source);
+  b.setInsertionPoint(first);
+  std::string prefix =
+      first.getNodeName().empty() ? "mrope" : first.getNodeName().str();
+  onnx::OnnxBuilder emit(b, graph, first.getLoc(), prefix + "/mrope_caches",
+                         "mrope.fused");
+  int64_t dyn = ShapedType::kDynamic;
+  Type i64 = b.getI64Type(), f32 = b.getF32Type();
+  SmallVector<float> freqs;
+  for (int32_t f : site.channelFreqs)
+    freqs.push_back(site.invFreq[f]);
+  Value rows =
+      emit.ints(axisOfFreqs(*sections, interleaved()), {numFreqs}, "rows");
+  Value gathered =
+      emit.node("Gather", RankedTensorType::get({numFreqs, dyn, dyn}, i64),
+                {pos, rows}, {intAttr("axis", 0)});
+  auto bsf = [&](Type elem) {
+    return RankedTensorType::get({dyn, dyn, numFreqs}, elem);
+  };
+  Value perToken =
+      emit.node("Transpose", bsf(i64), {gathered},
+                {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 2, 0}))});
+  Value angle =
+      emit.node("Mul", bsf(f32),
+                {emit.node("Cast", bsf(f32), {perToken}, {intAttr("to", 1)}),
+                 emit.constant(DenseElementsAttr::get(
+                                   RankedTensorType::get({numFreqs}, f32),
+                                   ArrayRef<float>(freqs)),
+                               "inv_freq")});
+  auto cache = [&](StringRef fn) {
+    Value v = emit.node(fn, bsf(f32), {angle});
+    if (type.getRank() == 2)
+      v = emit.node("Reshape", RankedTensorType::get({dyn, numFreqs}, f32),
+                    {v, emit.ints({-1, numFreqs}, {2}, "flat")});
+    return v;
+  };
+  Value cos = cache("Cos"), sin = cache("Sin");
+  unsigned cosAt = site.op == FusedOp::MsRotary     ? 2
+                   : site.op == FusedOp::OnnxRotary ? 1
+                                                    : 7;
+  result.changes.push_back(
+      llvm::formatv("{0} x {1}: per-token caches recomputed from the [3, "
+                    "batch, seq] positions (sections [{2}], {3}) in place of "
+                    "the ones from {4}",
+                    site.nodes.size(), fusedOpName(site.op),
+                    llvm::make_range(sections->begin(), sections->end()),
+                    interleaved() ? "interleaved" : "contiguous",
+                    site.positionsName())
+          .str());
+  SmallVector<Operation *> old;
+  for (NodeOp node : site.nodes) {
+    for (unsigned i : {cosAt, cosAt + 1})
+      if (Operation *def = node->getOperand(i).getDefiningOp())
+        old.push_back(def);
+    node->setOperand(cosAt, cos);
+    node->setOperand(cosAt + 1, sin);
+  }
+  eraseDeadProducers(graph, old);
+  return success();
+}
+
+LogicalResult Fixer::fixPerToken(const FusedRopeSite &site) {
+  NodeOp first = site.nodes.front();
+  Value built = site.rowsBuiltAt;
+  if (site.kind == FusedPositions::OneD)
+    return fixPerToken1D(site);
+  if (site.kind != FusedPositions::MRopeDegenerate || !built)
+    return first.emitError()
+           << "cannot fix " << fusedOpName(site.op) << " " << nodeLabel(first)
+           << ": its per-token caches are built in the graph from positions ("
+           << site.positionsName()
+           << ") whose rows do not follow M-RoPE sections";
+  if (replacedRows.contains(built.getAsOpaquePointer())) {
+    result.changes.push_back(
+        llvm::formatv("{0} {1}: reads the caches fixed above",
+                      fusedOpName(site.op), nodeLabel(first))
+            .str());
+    return success();
+  }
+  auto type = dyn_cast<RankedTensorType>(built.getType());
+  if (!type || type.getRank() != 3 || !type.getElementType().isInteger())
+    return first.emitError()
+           << "cannot fix " << fusedOpName(site.op) << " " << nodeLabel(first)
+           << ": the copied position rows are not an integer [3, batch, seq] "
+              "tensor";
+  Value pos = positions3(site.source);
+  if (type.getElementType() != b.getI64Type()) {
+    b.setInsertionPointAfterValue(pos);
+    if (auto arg = dyn_cast<BlockArgument>(pos))
+      b.setInsertionPointToStart(arg.getOwner());
+    pos = NodeOp::create(
+              b, first.getLoc(),
+              TypeRange{RankedTensorType::get(
+                  cast<RankedTensorType>(pos.getType()).getShape(),
+                  type.getElementType())},
+              "Cast", ValueRange{pos},
+              {intAttr("to", type.getElementType().getIntOrFloatBitWidth() == 32
+                                 ? 6
+                                 : 7)},
+              "mrope/positions_cast")
+              .getResult(0);
+  }
+  // Worded before the copies (and maybe their source) are erased.
+  result.changes.push_back(
+      llvm::formatv("{0} {1}: the three position rows its per-token caches "
+                    "are built from (copies of {2}) replaced by the [3, batch, "
+                    "seq] input; the op still reads its caches per token",
+                    fusedOpName(site.op), nodeLabel(first),
+                    site.positionsName())
+          .str());
+  replacedRows.insert(built.getAsOpaquePointer());
+  Operation *producer = built.getDefiningOp();
+  built.replaceAllUsesWith(pos);
+  if (producer)
+    eraseDeadProducers(graph, {producer});
+  return success();
+}
+
 LogicalResult Fixer::fix(const FusedRopeSite &site) {
   LogicalResult fixed = failure();
-  if (site.kind == FusedPositions::MRopeDegenerate)
+  if (site.perTokenCaches)
+    fixed = fixPerToken(site);
+  else if (site.kind == FusedPositions::MRopeDegenerate)
     fixed = fixDegenerate(site);
   else if (site.kind != FusedPositions::OneD)
     return NodeOp(site.nodes.front()).emitError("no fix for fused site: ")

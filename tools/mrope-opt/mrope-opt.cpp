@@ -1,4 +1,5 @@
 //===- mrope-opt.cpp - opt driver: upstream MLIR plus mrope ---------------===//
+#include "mrope/Analysis/ValueMeaningPass.h"
 #include "mrope/InitAll.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -10,6 +11,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mrope::registerAllPasses();
+  mrope::registerAnalysisPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -11,11 +11,15 @@
 //                                    position_ids?)
 //
 // The cos/sin analysis (RopeSites.h) never sees these: there is no Cos node
-// and no rotation to follow. This analysis reads the node itself: its
-// positions (followed back to a graph input, a Range or the degenerate
-// three-row copy of one 1D tensor), pair layout, rotary dim, M-RoPE sections
-// and the caches. A *fused site* is the set of fused nodes that share
-// positions, caches and attributes (q and k of every layer).
+// and no rotation to follow. This analysis reads the node itself (pair
+// layout, rotary dim, caches) and what the value-meaning lattice
+// (ValueMeaning.h) says the node rotates by: which positions (a graph
+// input, a Range, three rows copied from one 1D tensor) reach which
+// channel, through caches computed in the graph per position or per token.
+// Where the lattice knows nothing (caches that are constants or inputs), the
+// node's positions are followed back through views and the sections read
+// off its attributes or a row Gather. A *fused site* is the set of fused nodes
+// that share positions, caches and attributes (q and k of every layer).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_ANALYSIS_FUSEDROPESITES_H
@@ -83,6 +87,23 @@ struct FusedRopeSite {
   llvm::SmallVector<float> invFreq;
   bool bug = false;
   std::string reason;
+  /// Read off the value-meaning lattice (ValueMeaning.h): the caches are
+  /// computed in the graph from positions and frequencies.
+  bool fromLattice = false;
+  /// The caches are per-token tables ([B*S, F] read through Range(B*S),
+  /// or [B, S, F] without position_ids): the positions that matter are
+  /// the ones the caches were built from, not the op's position_ids.
+  bool perTokenCaches = false;
+  /// Lattice sites: the angle table the caches are computed from (nodes
+  /// reading caches of one table are one site, however many copies of the
+  /// cache subgraph the exporter wrote).
+  mlir::Value table;
+  /// Lattice sites: the frequency (index into invFreq) of each cache
+  /// channel.
+  llvm::SmallVector<int32_t> channelFreqs;
+  /// Degenerate M-RoPE: the [3, ...] tensor where the three rows were
+  /// built as copies of one 1D tensor (what the fix replaces).
+  mlir::Value rowsBuiltAt;
 
   /// Tensors the site rotates: one per node, two (q and k) per GQA node.
   int64_t rotations() const;

@@ -1,0 +1,547 @@
+//===- ValueMeaning.cpp - the meaning lattice and its solver --------------===//
+#include "mrope/Analysis/ValueMeaning.h"
+
+#include "mrope/Analysis/RopeReport.h"
+
+#include "mlir/Analysis/DataFlow/ConstantPropagationAnalysis.h"
+#include "mlir/Analysis/DataFlow/DeadCodeAnalysis.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::dataflow;
+using namespace mrope;
+using namespace mrope::meaning;
+using onnx::NodeOp;
+
+//===----------------------------------------------------------------------===//
+// The lattice value
+//===----------------------------------------------------------------------===//
+
+int64_t Meaning::axisOf(AxisRole role) const {
+  for (auto [i, a] : llvm::enumerate(axes))
+    if (a.role == role)
+      return static_cast<int64_t>(i);
+  return -1;
+}
+
+ArrayRef<Channel> Meaning::channels() const {
+  int64_t c = axisOf(AxisRole::Chan);
+  return c < 0 ? ArrayRef<Channel>() : ArrayRef<Channel>(axes[c].chans);
+}
+
+bool Meaning::operator==(const Meaning &o) const {
+  if (kind != o.kind)
+    return false;
+  // Unknowns are one element whatever the reason.
+  if (kind == Kind::Unknown || kind == Kind::Uninit)
+    return true;
+  return axes == o.axes && src == o.src && src3D == o.src3D && row == o.row &&
+         slot == o.slot && copiedAt == o.copiedAt && invFreq == o.invFreq &&
+         constant == o.constant && perToken == o.perToken &&
+         shapeDims == o.shapeDims && table == o.table;
+}
+
+Meaning Meaning::join(const Meaning &a, const Meaning &b) {
+  if (a.isUninit())
+    return b;
+  if (b.isUninit() || a == b)
+    return a;
+  if (a.isUnknown())
+    return a;
+  if (b.isUnknown())
+    return b;
+  return unknown("two meanings meet");
+}
+
+static void printAxis(const Axis &a, raw_ostream &os) {
+  switch (a.role) {
+  case AxisRole::Bcast:
+    os << "bcast";
+    return;
+  case AxisRole::Row:
+    os << "row{";
+    // slot:row, "-" for a copy of a 1D tensor.
+    llvm::interleaveComma(a.rows, os, [&](RowRef r) {
+      os << int(r.slot) << ":";
+      if (r.row < 0)
+        os << "-";
+      else
+        os << int(r.row);
+    });
+    os << "}";
+    return;
+  case AxisRole::Batch:
+    os << "batch";
+    return;
+  case AxisRole::Seq:
+    os << "seq";
+    return;
+  case AxisRole::Token:
+    os << "token";
+    return;
+  case AxisRole::CacheRow:
+    os << "cache-row";
+    return;
+  case AxisRole::Other:
+    os << "?";
+    return;
+  case AxisRole::Chan:
+    break;
+  }
+  // Runs of channels with consecutive frequencies and the same slot/row:
+  // "f0-3 s0 r0".
+  os << "chan{";
+  ArrayRef<Channel> c = a.chans;
+  for (size_t i = 0; i < c.size();) {
+    size_t j = i + 1;
+    while (j < c.size() && c[j].slot == c[i].slot && c[j].row == c[i].row &&
+           c[j].freq == c[j - 1].freq + 1 && c[i].freq >= 0)
+      ++j;
+    if (i)
+      os << ", ";
+    os << "f" << c[i].freq;
+    if (j - i > 1)
+      os << "-" << c[j - 1].freq;
+    if (c[i].slot >= 0)
+      os << " s" << int(c[i].slot);
+    if (c[i].row >= 0)
+      os << " r" << int(c[i].row);
+    i = j;
+  }
+  os << "}";
+}
+
+void Meaning::print(raw_ostream &os) const {
+  switch (kind) {
+  case Kind::Uninit:
+    os << "uninitialized";
+    return;
+  case Kind::Unknown:
+    os << "unknown (" << why << ")";
+    return;
+  case Kind::Const:
+    os << "const";
+    if (constant && constant.getNumElements() <= 8) {
+      os << " ";
+      constant.print(os);
+    }
+    return;
+  case Kind::Shape:
+    os << "shape";
+    if (!shapeDims.empty()) {
+      os << " [";
+      llvm::interleaveComma(shapeDims, os, [&](int64_t d) {
+        if (d < 0)
+          os << "?";
+        else
+          os << d;
+      });
+      os << "]";
+    }
+    return;
+  case Kind::Iota:
+    os << "iota";
+    break;
+  case Kind::Positions:
+    os << "positions";
+    break;
+  case Kind::InvFreq:
+    os << "inv-freq";
+    break;
+  case Kind::Angle:
+    os << "angle";
+    break;
+  case Kind::Cos:
+    os << "cos";
+    break;
+  case Kind::Sin:
+    os << "sin";
+    break;
+  case Kind::Rotated:
+    os << (perToken ? "rotated per-token" : "rotated");
+    break;
+  }
+  if (src)
+    os << " of " << describeValue(src)
+       << (kind == Kind::Iota ? ""
+           : src3D            ? " (3 rows)"
+                              : " (1d)");
+  if (row >= 0)
+    os << " row " << int(row);
+  if (slot >= 0)
+    os << " slot " << int(slot);
+  if (copiedAt)
+    os << ", rows copied at " << describeValue(copiedAt);
+  if (!invFreq.empty())
+    os << ", " << invFreq.size() << " freqs";
+  if (!axes.empty()) {
+    os << " [";
+    llvm::interleaveComma(axes, os, [&](const Axis &a) { printAxis(a, os); });
+    os << "]";
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Leaves: graph inputs and initializers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// A protobuf reader just wide enough for a TensorProto of a few int64,
+/// int32 or float values: the importer keeps a `Constant` whose tensor has
+/// a name as opaque AttributeProto bytes (exporters name them).
+class ProtoReader {
+public:
+  explicit ProtoReader(StringRef bytes) : rest(bytes) {}
+  bool done() const { return rest.empty(); }
+  std::optional<uint64_t> varint() {
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64 && !rest.empty(); shift += 7) {
+      uint8_t c = rest.front();
+      rest = rest.drop_front();
+      v |= static_cast<uint64_t>(c & 0x7f) << shift;
+      if (!(c & 0x80))
+        return v;
+    }
+    return std::nullopt;
+  }
+  /// The next field: number, wire type, and its varint or its bytes.
+  bool next(uint64_t &field, uint64_t &wire, uint64_t &value,
+            StringRef &bytes) {
+    std::optional<uint64_t> key = varint();
+    if (!key)
+      return false;
+    field = *key >> 3;
+    wire = *key & 7;
+    if (wire == 0) {
+      std::optional<uint64_t> v = varint();
+      return v && (value = *v, true);
+    }
+    size_t n = wire == 1 ? 8 : wire == 5 ? 4 : 0;
+    if (wire == 2) {
+      std::optional<uint64_t> len = varint();
+      if (!len || *len > rest.size())
+        return false;
+      n = *len;
+    } else if (n == 0) {
+      return false;
+    }
+    if (n > rest.size())
+      return false;
+    bytes = rest.take_front(n);
+    rest = rest.drop_front(n);
+    return true;
+  }
+
+private:
+  StringRef rest;
+};
+
+std::optional<DenseElementsAttr> decodeTensorAttr(onnx::ProtoAttr proto,
+                                                  MLIRContext *ctx) {
+  if (proto.getKind() != "AttributeProto")
+    return std::nullopt;
+  ProtoReader attr(proto.getBytes());
+  StringRef tensor;
+  uint64_t field, wire, value;
+  StringRef bytes;
+  while (!attr.done()) {
+    if (!attr.next(field, wire, value, bytes))
+      return std::nullopt;
+    if (field == 5 && wire == 2)
+      tensor = bytes;
+  }
+  if (tensor.empty())
+    return std::nullopt;
+  SmallVector<int64_t> dims, ints;
+  SmallVector<float> floats;
+  int64_t type = 0;
+  StringRef raw;
+  ProtoReader t(tensor);
+  while (!t.done()) {
+    if (!t.next(field, wire, value, bytes))
+      return std::nullopt;
+    auto packed = [&](SmallVectorImpl<int64_t> &out) {
+      if (wire == 0) {
+        out.push_back(static_cast<int64_t>(value));
+        return true;
+      }
+      ProtoReader r(bytes);
+      while (!r.done())
+        if (std::optional<uint64_t> v = r.varint())
+          out.push_back(static_cast<int64_t>(*v));
+        else
+          return false;
+      return true;
+    };
+    if ((field == 1 && !packed(dims)) ||
+        ((field == 5 || field == 7) && !packed(ints)))
+      return std::nullopt;
+    if (field == 2 && wire == 0)
+      type = static_cast<int64_t>(value);
+    if (field == 4 && wire == 2)
+      for (size_t i = 0; i + 4 <= bytes.size(); i += 4)
+        floats.push_back(llvm::bit_cast<float>(
+            llvm::support::endian::read32le(bytes.data() + i)));
+    if (field == 9 && wire == 2)
+      raw = bytes;
+    if (field == 12 || field == 13) // external data / segment: not read
+      return std::nullopt;
+  }
+  int64_t count = 1;
+  for (int64_t d : dims)
+    count = d < 0 || count > (1 << 14) ? -1 : count * d;
+  if (count < 0 || count > (1 << 14))
+    return std::nullopt;
+  // ONNX data types: 1 float, 6 int32, 7 int64.
+  Type elem = type == 1   ? Type(Float32Type::get(ctx))
+              : type == 6 ? Type(IntegerType::get(ctx, 32))
+              : type == 7 ? Type(IntegerType::get(ctx, 64))
+                          : Type();
+  if (!elem)
+    return std::nullopt;
+  size_t width = type == 7 ? 8 : 4;
+  if (!raw.empty()) {
+    if (raw.size() != static_cast<size_t>(count) * width)
+      return std::nullopt;
+    for (int64_t i = 0; i < count; ++i) {
+      const char *at = raw.data() + i * width;
+      if (type == 1)
+        floats.push_back(
+            llvm::bit_cast<float>(llvm::support::endian::read32le(at)));
+      else if (type == 6)
+        ints.push_back(
+            static_cast<int32_t>(llvm::support::endian::read32le(at)));
+      else
+        ints.push_back(
+            static_cast<int64_t>(llvm::support::endian::read64le(at)));
+    }
+  }
+  auto shaped = RankedTensorType::get(dims, elem);
+  if (type == 1) {
+    if (static_cast<int64_t>(floats.size()) != count)
+      return std::nullopt;
+    return DenseElementsAttr::get(shaped, ArrayRef<float>(floats));
+  }
+  if (static_cast<int64_t>(ints.size()) != count)
+    return std::nullopt;
+  SmallVector<APInt> bits;
+  for (int64_t v : ints)
+    bits.push_back(APInt(width * 8, v, /*isSigned=*/true));
+  return DenseElementsAttr::get(shaped, bits);
+}
+
+/// Constant contents of `v`: what the dialect reads, plus a `Constant`
+/// whose tensor the importer kept opaque.
+std::optional<DenseElementsAttr> constantContents(Value v,
+                                                  int64_t maxElements) {
+  if (std::optional<DenseElementsAttr> value =
+          onnx::getConstantValue(v, maxElements))
+    return value;
+  auto node = v.getDefiningOp<NodeOp>();
+  if (!node || !node.isOnnx("Constant"))
+    return std::nullopt;
+  auto proto = dyn_cast_or_null<onnx::ProtoAttr>(node.getOnnxAttr("value"));
+  return proto ? decodeTensorAttr(proto, v.getContext()) : std::nullopt;
+}
+
+} // namespace
+
+Meaning meaning::meaningOfLeaf(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (!isa<onnx::GraphOp>(arg.getOwner()->getParentOp()))
+      return Meaning::unknown("subgraph input");
+    if (!type || !type.getElementType().isInteger())
+      return Meaning::unknown("graph input");
+    Meaning m;
+    m.kind = Kind::Positions;
+    m.src = v;
+    // An integer [B, S] input may hold positions (or token ids: only what
+    // reads it as positions makes it so); [3, B, S] holds three rows.
+    if (type.getRank() == 2) {
+      m.axes = {Axis::of(AxisRole::Batch), Axis::of(AxisRole::Seq)};
+      return m;
+    }
+    if (type.getRank() == 3 && type.getDimSize(0) == 3) {
+      Axis rows = Axis::of(AxisRole::Row);
+      rows.rows = {{0, 0}, {1, 1}, {2, 2}};
+      m.src3D = true;
+      m.axes = {rows, Axis::of(AxisRole::Batch), Axis::of(AxisRole::Seq)};
+      return m;
+    }
+    return Meaning::unknown("integer input neither [B, S] nor [3, B, S]");
+  }
+  // Weights are not read: RoPE constants (frequencies, indices, shapes,
+  // small caches) are far below this size.
+  constexpr int64_t kMaxElements = 1 << 14;
+  if (type && type.hasStaticShape() && type.getNumElements() > kMaxElements)
+    return Meaning::unknown("weight");
+  std::optional<DenseElementsAttr> value = constantContents(v, kMaxElements);
+  if (!value)
+    return Meaning::unknown("large or opaque constant");
+  Meaning m;
+  auto shaped = cast<ShapedType>(value->getType());
+  if (isa<FloatType>(shaped.getElementType()) && shaped.getRank() == 1) {
+    // A 1D float constant is read as frequencies; only a product with
+    // positions makes it an angle.
+    m.kind = Kind::InvFreq;
+    Axis chan = Axis::of(AxisRole::Chan);
+    for (auto [i, f] : llvm::enumerate(value->getValues<APFloat>())) {
+      m.invFreq.push_back(f.convertToDouble());
+      chan.chans.push_back(Channel{static_cast<int32_t>(i), -1, -1});
+    }
+    m.axes = {chan};
+    return m;
+  }
+  m.kind = Kind::Const;
+  m.constant = *value;
+  return m;
+}
+
+//===----------------------------------------------------------------------===//
+// The analysis
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+ValueMeaningAnalysis::visitOperation(Operation *op,
+                                     ArrayRef<const MeaningLattice *> operands,
+                                     ArrayRef<MeaningLattice *> results) {
+  auto setAll = [&](const Meaning &m) {
+    for (MeaningLattice *r : results)
+      propagateIfChanged(r, r->join(m));
+  };
+  if (isa<onnx::InitializerOp>(op)) {
+    setAll(meaningOfLeaf(op->getResult(0)));
+    return success();
+  }
+  auto node = dyn_cast<NodeOp>(op);
+  if (!node) {
+    setAll(Meaning::unknown(op->getName().getStringRef()));
+    return success();
+  }
+  // Wait until every operand has a meaning (the solver comes back when one
+  // changes).
+  SmallVector<const Meaning *> ins;
+  for (const MeaningLattice *l : operands) {
+    if (l->getValue().isUninit())
+      return success();
+    ins.push_back(&l->getValue());
+  }
+  for (auto [i, r] : llvm::enumerate(results))
+    propagateIfChanged(
+        r, r->join(transferNode(node, static_cast<unsigned>(i), ins)));
+  return success();
+}
+
+void ValueMeaningAnalysis::setToEntryState(MeaningLattice *lattice) {
+  Value v = lattice->getAnchor();
+  propagateIfChanged(lattice, lattice->join(isa<BlockArgument>(v)
+                                                ? meaningOfLeaf(v)
+                                                : Meaning::unknown("entry")));
+}
+
+ValueMeanings::ValueMeanings(Operation *top)
+    : solver(std::make_unique<DataFlowSolver>(
+          DataFlowConfig().setInterprocedural(false))) {
+  // The framework's liveness (DeadCodeAnalysis) decides which blocks are
+  // visited; it reads constants from SparseConstantPropagation.
+  solver->load<DeadCodeAnalysis>();
+  solver->load<SparseConstantPropagation>();
+  solver->load<ValueMeaningAnalysis>();
+  status = solver->initializeAndRun(top);
+  notReached = Meaning::unknown("not reached");
+}
+
+ValueMeanings::~ValueMeanings() = default;
+
+const Meaning &ValueMeanings::lookup(Value v) const {
+  const MeaningLattice *l =
+      v ? solver->lookupState<MeaningLattice>(v) : nullptr;
+  if (!l || l->getValue().isUninit())
+    return notReached;
+  return l->getValue();
+}
+
+//===----------------------------------------------------------------------===//
+// Helpers for the clients
+//===----------------------------------------------------------------------===//
+
+std::string meaning::describeValue(Value v) {
+  if (!v)
+    return "?";
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (auto graph = dyn_cast<onnx::GraphOp>(arg.getOwner()->getParentOp()))
+      return "input '" + graph.getInputName(arg.getArgNumber()).str() + "'";
+    return "subgraph input";
+  }
+  if (auto init = v.getDefiningOp<onnx::InitializerOp>())
+    return "initializer '" + init.getName().str() + "'";
+  if (auto node = v.getDefiningOp<NodeOp>())
+    return node.getOpType().str() + " node " + nodeLabel(node);
+  return "?";
+}
+
+Value meaning::stripTransparent(Value v) {
+  while (auto node = v ? v.getDefiningOp<NodeOp>() : NodeOp()) {
+    if (node.getInputs().size() != 1 ||
+        !(node.isOnnx("Identity") ||
+          (node.isOnnx("Cast") &&
+           node.getInputs()[0].getType() == v.getType())))
+      break;
+    v = node.getInputs()[0];
+  }
+  return v;
+}
+
+std::optional<std::pair<SmallVector<int64_t>, bool>>
+meaning::sectionsOfSlots(ArrayRef<int64_t> slots) {
+  if (slots.empty() || llvm::any_of(slots, [](int64_t s) { return s < 0; }))
+    return std::nullopt;
+  int64_t n = *llvm::max_element(slots) + 1;
+  SmallVector<int64_t> counts(n, 0);
+  for (int64_t s : slots)
+    ++counts[s];
+  if (llvm::is_sorted(slots))
+    return std::make_pair(counts, false);
+  if (n != 3)
+    return std::nullopt;
+  // Qwen3-VL: channel f takes row f % 3 while that row has channels left.
+  for (auto [i, s] : llvm::enumerate(slots)) {
+    int64_t f = static_cast<int64_t>(i), want = 0;
+    if (f % 3 == 1 && f < 3 * counts[1])
+      want = 1;
+    else if (f % 3 == 2 && f < 3 * counts[2])
+      want = 2;
+    if (s != want)
+      return std::nullopt;
+  }
+  return std::make_pair(counts, true);
+}
+
+double meaning::fitTheta(ArrayRef<double> invFreq, int64_t rotaryDim) {
+  size_t f = invFreq.size();
+  if (f < 2 || !(invFreq.back() > 0) || rotaryDim <= 0)
+    return 0.0;
+  double theta =
+      std::pow(invFreq.back(), -static_cast<double>(rotaryDim) /
+                                   (2.0 * static_cast<double>(f - 1)));
+  // Frequencies stored in f32 put the fit a few ulps off the round base
+  // they were computed from: take the integer base when it gives every
+  // frequency back to f32 precision.
+  double round = std::round(theta);
+  if (round < 1)
+    return theta;
+  for (auto [i, v] : llvm::enumerate(invFreq)) {
+    double want = std::pow(round, -2.0 * static_cast<double>(i) /
+                                      static_cast<double>(rotaryDim));
+    if (std::abs(want - v) > 1e-6 * std::abs(want))
+      return theta;
+  }
+  return round;
+}
