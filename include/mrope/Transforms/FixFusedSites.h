@@ -12,7 +12,12 @@
 //   MRotaryEmbedding on its query and key (as the op rotated them itself
 //   before attention and before appending keys to the cache);
 // - degenerate M-RoPE (three rows copied from one 1D tensor) gets the
-//   [3, B, S] input in place of the copies.
+//   [3, B, S] input in place of the copies; where per-token caches are built
+//   in the graph from such rows (read by the op through Range(B*S)), the
+//   rows they are built from are replaced, so the op still reads per token;
+// - per-token caches built in the graph from 1D positions are recomputed
+//   channel by channel from [3, B, S] positions and the frequencies the
+//   value-meaning lattice recovered.
 //
 // The old [B, S] positions input is retyped to [3, B, S] when nothing else
 // reads it, else `position_ids` is added.
