@@ -249,40 +249,37 @@ static LogicalResult checkEmit(ModuleOp module) {
   return failure();
 }
 
+/// Puts `wrap(operand 0)` in place of operand 0 of the first `opType` node
+/// the fix wrote (named mrope_*).
+static LogicalResult perturbFirst(
+    onnx::GraphOp graph, StringRef opType,
+    function_ref<Value(onnx::OnnxBuilder &, OpBuilder &, Value)> wrap) {
+  for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
+    if (!node.isOnnx(opType) || !node.getNodeName().starts_with("mrope_"))
+      continue;
+    OpBuilder b(node);
+    onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
+                           "mrope_perturb");
+    node->setOperand(0, wrap(emit, b, node->getOperand(0)));
+    return success();
+  }
+  return failure();
+}
+
 /// --debug-perturb-fix: a wrong rewrite the proof must refuse.
 static LogicalResult perturb(onnx::GraphOp graph) {
-  if (perturbFix == "swap") {
-    // The h and w position rows trade places before the section merge.
-    for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
-      if (!node.isOnnx("Gather") || !node.getNodeName().starts_with("mrope_"))
-        continue;
-      OpBuilder b(node);
-      onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
-                             "mrope_perturb");
-      Value x = node->getOperand(0);
-      node->setOperand(
-          0, emit.node("Gather", x.getType(),
-                       {x, emit.ints({0, 2, 1}, {3}, "rows")},
-                       {b.getNamedAttr("axis", b.getI64IntegerAttr(0))}));
-      return success();
-    }
-    return failure();
-  }
-  if (perturbFix == "shift") {
-    // Every position one further: the tables' form is unchanged.
-    for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
-      if (!node.isOnnx("Cast") || !node.getNodeName().starts_with("mrope_"))
-        continue;
-      OpBuilder b(node);
-      onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
-                             "mrope_perturb");
-      Value x = node->getOperand(0);
-      node->setOperand(
-          0, emit.node("Add", x.getType(), {x, emit.ints({1}, {1}, "one")}));
-      return success();
-    }
-    return failure();
-  }
+  if (perturbFix == "swap") // h and w rows trade places before the merge
+    return perturbFirst(
+        graph, "Gather", [](onnx::OnnxBuilder &emit, OpBuilder &b, Value x) {
+          return emit.node("Gather", x.getType(),
+                           {x, emit.ints({0, 2, 1}, {3}, "rows")},
+                           {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+        });
+  if (perturbFix == "shift") // every position one further, same table form
+    return perturbFirst(
+        graph, "Cast", [](onnx::OnnxBuilder &emit, OpBuilder &, Value x) {
+          return emit.node("Add", x.getType(), {x, emit.ints({1}, {1}, "one")});
+        });
   for (auto init : graph.getBodyBlock().getOps<onnx::InitializerOp>()) {
     StringRef name = init.getName();
     bool freq = perturbFix == "freq" && name.starts_with("mrope_") &&
