@@ -558,10 +558,8 @@ def feeds(desc: dict, kind: str = "multimodal", seed: int = 0) -> Dict[str, np.n
     for name, shape in ins.items():
         if name == "inputs_embeds":
             out[name] = rng.standard_normal((B, S, int(shape[2]))).astype(np.float32)
-        elif name.startswith("position_ids"):
-            out[name] = pos3 if len(shape) == 3 else pos1
-        elif name == "cache_position":
-            out[name] = pos1[0].copy()
+        elif "position" in name:     # position_ids, cache_position (or a fixed copy's retyped input)
+            out[name] = {3: pos3, 2: pos1, 1: pos1[0].copy()}[len(shape)]
         else:
             raise KeyError(f"no feed for input {name!r}")
     return out
@@ -571,6 +569,29 @@ def inputs_of(path) -> dict:
     m = onnx.load(str(path), load_external_data=False)
     inits = {i.name for i in m.graph.initializer}
     return {"inputs": {i.name: _dims(i) for i in m.graph.input if i.name not in inits}}
+
+
+def model_feeds(desc: dict, kind: str = "multimodal", path=None, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Feeds for a model of any of the three zoos (by its description's generator), for the
+    inputs of ``path`` when given (a rewritten or fixed copy may take other inputs).
+
+    ``kind``: ``multimodal`` / ``text`` everywhere; ``late`` / ``text_late`` / ``qwen25`` only
+    for this zoo (positions >= B*S, Qwen2.5-VL time-scaled video); other zoos answer them
+    with their multimodal batch.
+    """
+    d = dict(desc)
+    if path is not None:
+        d["inputs"] = inputs_of(path)["inputs"]
+    gen = desc.get("generator", "")
+    if "zoo.spellings" in gen:
+        return feeds(d, kind, seed)
+    base = "text" if kind.startswith("text") else "multimodal"
+    if "zoo.fused" in gen:
+        from . import fused
+        return fused.feeds(d, base, seed)
+    if "hidden_states" in d["inputs"]:
+        return zoo_feeds.vision_feeds(d, seed=seed)
+    return zoo_feeds.decoder_feeds(d, base, seed=seed)[0]
 
 
 def dumps(obj) -> str:
