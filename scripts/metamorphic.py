@@ -46,7 +46,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
 from mrope.zoo import rewrite as rw  # noqa: E402
@@ -304,7 +303,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tool", default=str(REPO / "build" / "bin" / "mrope-fix"))
     ap.add_argument("--zoos", nargs="*", default=list(ZOOS))
-    ap.add_argument("--variants", type=int, default=len(rw.KINDS), help="variants per model (default: one per kind)")
+    ap.add_argument("--variants", type=int, default=len(rw.KINDS) + 2,
+                    help="variants per model: each kind once (in a per-model order), then combos of 2-3 kinds "
+                         "(default: every kind and 2 combos)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=0, help="stop starting variants after this long (0: no limit)")
     ap.add_argument("--jobs", type=int, default=2)
@@ -313,6 +314,7 @@ def main(argv=None) -> int:
     ap.add_argument("--xfail", default=str(REPO / "test" / "models" / "metamorphic-xfail.txt"))
     ap.add_argument("--no-xfail", action="store_true")
     ap.add_argument("--write-xfail", help="write today's failures as an expected-failure list here")
+    ap.add_argument("--json", help="write every item's result here")
     ap.add_argument("-v", "--verbose", action="count", default=0)
     a = ap.parse_args(argv)
     a.kinds = [k for k in a.kinds.split(",") if k]
@@ -395,6 +397,8 @@ def main(argv=None) -> int:
           f"{na} not applicable")
     print(f"{passed} passed, {failed} failed")
 
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
     if a.write_xfail:
         write_xfail(a.write_xfail, results)
     return 0 if failed == 0 else 1

@@ -386,7 +386,6 @@ def rw_gather_slice(g: G, rng, region) -> str:
     end = INT64_MAX if i == -1 else i + 1
     args = [n.input[0], g.add_const(np.array([i], np.int64), "start"),
             g.add_const(np.array([end], np.int64), "end"), g.add_const(np.array([axis], np.int64), "axis")]
-    out = n.output[0]
     if idx.ndim == 0:
         sl = g.node("Slice", args).output[0]
         n.op_type = "Squeeze"

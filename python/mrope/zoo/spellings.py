@@ -306,7 +306,7 @@ def build_genai(e: Spelling) -> onnx.ModelProto:
     return g.model(e, "mrope.zoo.spellings (GenAI builder spelling)")
 
 
-def _hf_merge(g: Graph, table: str, scalar_gather: bool) -> str:
+def _hf_merge(g: Graph, table: str) -> str:
     """Hugging Face apply_multimodal_rotary_pos_emb: split [3,B,S,D] by sections*2, row i%3 of chunk i."""
     chunks = g.node("Split", [table, g.ints(list(SECTIONS) * 2)], n_out=6, axis=-1)
     rows = [g.node("Gather", [c, g.ints(i % 3)], axis=0) for i, c in enumerate(chunks)]
@@ -343,7 +343,7 @@ def build_dynamo(e: Spelling) -> onnx.ModelProto:
     for op in ("Cos", "Sin"):
         t = g.node(op, [emb])
         if e.variant == "mrope":
-            t = _hf_merge(g, t, scalar_gather=True)
+            t = _hf_merge(g, t)
         tables.append(g.node("Slice", [t, g.ints([0]), g.ints([F]), g.ints([-1])]))
     for l, w in enumerate(_decoder_weights(30)):
         for k, a in w.items():
@@ -372,8 +372,8 @@ def build_mobile(e: Spelling) -> onnx.ModelProto:
     pos_f = g.node("Cast", [g.node("Unsqueeze", [pos, g.ints([2])])], to=TensorProto.FLOAT)
     freqs = g.node("Transpose", [g.node("MatMul", [inv_e, pos_f])], perm=[0, 1, 3, 2])
     emb = g.node("Concat", [freqs, freqs], axis=-1)
-    cos = g.node("Unsqueeze", [_hf_merge(g, g.node("Cos", [emb]), True), g.ints([1])])   # [B,1,S,D]
-    sin = g.node("Unsqueeze", [_hf_merge(g, g.node("Sin", [emb]), True), g.ints([1])])
+    cos = g.node("Unsqueeze", [_hf_merge(g, g.node("Cos", [emb])), g.ints([1])])   # [B,1,S,D]
+    sin = g.node("Unsqueeze", [_hf_merge(g, g.node("Sin", [emb])), g.ints([1])])
     for l, w in enumerate(_decoder_weights(40)):
         for k, a in w.items():
             g.init(f"layers.{l}.{k}", a)
@@ -396,7 +396,7 @@ def build_mobile(e: Spelling) -> onnx.ModelProto:
 
 def build_ts_vision(e: Spelling) -> onnx.ModelProto:
     g = Graph("")
-    D, N, Q = V_HEAD_DIM, V_HEADS, V_HEAD_DIM // 4
+    D, N = V_HEAD_DIM, V_HEADS
     x = g.input("hidden_states", TensorProto.FLOAT, ["patches", V_HIDDEN])
     rng = np.random.default_rng(50)
     g.prefix = "/rot_pos_emb"
