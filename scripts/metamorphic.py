@@ -258,6 +258,8 @@ class Runner:
             for kinds, seed in self.plans(m):
                 if self.out_of_time():
                     return
+                if self.a.only is not None and (m.name, tuple(kinds)) not in self.a.only:
+                    continue
                 label = kinds[0] if len(kinds) == 1 else COMBO
                 try:
                     new, applied = rw.rewrite(model, kinds, feeds, seed=seed, info=info)
@@ -329,6 +331,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-xfail", action="store_true")
     ap.add_argument("--write-xfail", help="write today's failures as an expected-failure list here")
     ap.add_argument("--json", help="write every item's result here")
+    ap.add_argument("--only-failed", metavar="JSON",
+                    help="run only the models and variants that failed in this --json of an earlier run "
+                         "(the same plan: a pass stays a pass; for rebuilding the list quickly)")
     ap.add_argument("-v", "--verbose", action="count", default=0)
     a = ap.parse_args(argv)
     a.kinds = [k for k in a.kinds.split(",") if k]
@@ -339,11 +344,15 @@ def main(argv=None) -> int:
         ap.error(f"no mrope-fix at {a.tool}")
     xfail = {} if a.no_xfail else read_xfail(a.xfail)
 
+    a.only = None
+    if a.only_failed:
+        a.only = {(r["model"], tuple(r["kinds"])) for r in json.loads(Path(a.only_failed).read_text())
+                  if r["status"] in ("fail", "rewriter-bug")}
     models = []
     for z in a.zoos:
         zoo = REPO / "test" / "models" / z
         for e in json.loads((zoo / "index.json").read_text())["models"]:
-            if re.search(a.models, e["name"]):
+            if re.search(a.models, e["name"]) and (a.only is None or any(m == e["name"] for m, _ in a.only)):
                 models.append(Model(zoo, e["json"]))
     t0 = time.monotonic()
     runner = Runner(a)
