@@ -25,8 +25,8 @@ TOL = 1e-5
 KINDS = ("multimodal", "late", "qwen25", "text")
 
 
-def report(fix, model, arch):
-    with_report = os.path.join(os.path.dirname(model), "r.json")
+def report(fix, model, arch, out):
+    with_report = os.path.join(out, os.path.basename(model) + ".report.json")
     subprocess.run([fix, model, "--arch", arch, "-q", "--report", with_report], check=True)
     with open(with_report) as f:
         return json.load(f)["sites"]
@@ -49,7 +49,7 @@ def main():
             continue
         model = os.path.join(zoo, name + ".onnx")
         arch = desc["arch"]
-        got = [s for s in report(fix, model, arch) if s.get("fused_op")]
+        got = [s for s in report(fix, model, arch, out) if s.get("fused_op")]
         keys = ("positions", "sections", "rotary_dim", "rotations", "fused_op")
         same = len(got) == len(desc["sites"]) and all(
             all(g[k] == w[k] for k in keys) and abs(g["theta"] - w["theta"]) <= 1e-4 * w["theta"]
