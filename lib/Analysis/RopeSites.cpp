@@ -787,19 +787,36 @@ struct TableSlice {
 TableSlice tableSliceOf(Value v, int64_t width) {
   v = rootOf(v);
   NodeBinder n(v);
-  Value base;
-  if (n.isAnyOf("Slice", "Split") && n.input(0)) {
-    std::optional<SignedChannels> s = signedChannels(v, base, width);
-    if (s && !s->stacked && base == n.input(0) && !s->cols.front().empty()) {
-      ArrayRef<SignedChannel> c = s->cols.front();
-      bool contiguous = true;
-      for (size_t i = 0; i < c.size(); ++i)
-        contiguous &=
-            c[i].sign == 1 &&
-            c[i].channel == c.front().channel + static_cast<int64_t>(i);
-      if (contiguous)
-        return {base, c.front().channel,
-                c.front().channel + static_cast<int64_t>(c.size())};
+  Value in = n.input(0);
+  if (in && !ShapedType::isDynamic(dimOf(in, -1)))
+    width = dimOf(in, -1);
+  int64_t rank = inferRank(in);
+  if (n.is("Split") && in && lastAxisOrRow(n.intAttr("axis", 0), rank) == -1) {
+    std::optional<SmallVector<int64_t>> sizes = n.intsAttr("split");
+    if (!sizes && n.input(1))
+      sizes = n.constInts(1);
+    unsigned k = cast<OpResult>(v).getResultNumber();
+    if (sizes && sizes->size() == n.getNode()->getNumResults()) {
+      int64_t begin = 0;
+      for (unsigned i = 0; i < k; ++i)
+        begin += (*sizes)[i];
+      return {in, begin, begin + (*sizes)[k]};
+    }
+  }
+  if (n.is("Slice") && in) {
+    auto starts = n.constInts(1), ends = n.constInts(2);
+    std::optional<SmallVector<int64_t>> axes =
+        n.input(3) ? n.constInts(3) : SmallVector<int64_t>{0};
+    std::optional<SmallVector<int64_t>> steps =
+        n.input(4) ? n.constInts(4) : SmallVector<int64_t>{1};
+    if (starts && ends && axes && steps && starts->size() == 1 &&
+        ends->size() == 1 && axes->size() == 1 &&
+        *steps == SmallVector<int64_t>{1} &&
+        lastAxisOrRow(axes->front(), rank) == -1) {
+      auto clampIndex = [&](int64_t x) {
+        return std::clamp<int64_t>(x < 0 ? x + width : x, 0, width);
+      };
+      return {in, clampIndex(starts->front()), clampIndex(ends->front())};
     }
   }
   int64_t w = dimOf(v, -1);
