@@ -175,14 +175,19 @@ double thetaOf(ArrayRef<float> invFreq) {
   return std::stod(llvm::formatv("{0:e4}", theta).str());
 }
 
-/// Nodes that pass a table through unchanged up to scaling and dtype.
+/// Nodes that pass a table through unchanged up to scaling and dtype (seen
+/// through value identities).
 Value followTableChain(Value v, SmallVectorImpl<Operation *> &chain) {
-  while (v.hasOneUse()) {
-    NodeBinder user(dyn_cast<NodeOp>(*v.getUsers().begin()));
-    bool pass = user.is("Cast") ||
-                (user.isAnyOf("Mul", "Div") && user.input(0) == v &&
-                 user.input(1) && isScalarFloat(user.input(1))) ||
-                (user.is("Mul") && user.input(1) == v && user.input(0) &&
+  for (int hops = 0; hops < 16; ++hops) {
+    auto users = usersThroughIdentities(v);
+    if (users.size() != 1)
+      break;
+    NodeBinder user(users.front().first);
+    unsigned at = users.front().second;
+    bool pass = (user.is("Cast") && isFloatTensor(user.result())) ||
+                (user.isAnyOf("Mul", "Div") && at == 0 && user.input(1) &&
+                 isScalarFloat(user.input(1))) ||
+                (user.is("Mul") && at == 1 && user.input(0) &&
                  isScalarFloat(user.input(0)));
     if (!pass || !user.result())
       break;
@@ -198,75 +203,734 @@ struct Merge {
   SmallVector<Operation *> nodes;
 };
 
-/// Hugging Face's M-RoPE merge of [A, B, S, R] tables: split the last axis
-/// into [s0..sA-1, s0..sA-1], take chunk j from row j % A, concatenate.
-/// A per-frequency table (one column per frequency, e.g. GPT-J's sin|cos
-/// halves) is split once, [s0..sA-1]. Exporters keep one merge per layer
-/// (apply_multimodal_rotary_pos_emb runs in every layer): all of them, with
-/// the sections of the first.
-SmallVector<Merge> matchSectionMerges(Value table, bool perFrequency = false) {
+/// Where each channel (last axis) of a value comes from in an [A, ..., C]
+/// table: row `rows[i]` of axis 0 and channel `channels[i]`. While the value
+/// still has the table's axis 0 (`rowAxis`), every entry has the same row:
+/// -1 for all rows, j once a Slice [j, j+1) picked one.
+struct TableChannels {
+  SmallVector<int64_t> rows, channels;
+  bool rowAxis = true;
+  int64_t rank = -1; ///< -1 when not known
+};
+
+/// Normalizes `axis` for a value of rank `rank` (-1: unknown); -1 stands
+/// for the last axis when the rank is not known, nullopt when ambiguous.
+std::optional<int64_t> lastAxisOrRow(int64_t axis, int64_t rank) {
+  if (axis == -1 || (rank > 0 && axis == rank - 1))
+    return int64_t{-1};
+  if (axis == 0 || (rank > 0 && axis == -rank))
+    return int64_t{0};
+  return std::nullopt;
+}
+
+/// The channel map of `v` in `table`, through what the section merge uses to
+/// move channels: Split and Slice of the last axis, a row taken by Gather
+/// of one index or by Slice [j, j+1) then Squeeze, Concat on the last axis,
+/// value identities and float Casts. The nodes passed go to `nodes`.
+std::optional<TableChannels> tableChannels(Value v, Value table, int64_t width,
+                                           llvm::SetVector<Operation *> &nodes,
+                                           int depth = 0) {
+  if (!v || depth > 32)
+    return std::nullopt;
+  if (v == table) {
+    if (ShapedType::isDynamic(width) || width <= 0 || width > 4096)
+      return std::nullopt;
+    TableChannels t;
+    t.rank = rankOf(table);
+    for (int64_t c = 0; c < width; ++c) {
+      t.rows.push_back(-1);
+      t.channels.push_back(c);
+    }
+    return t;
+  }
+  NodeBinder n(v);
+  if (!n || !n.input(0))
+    return std::nullopt;
+  auto input = [&]() {
+    return tableChannels(n.input(0), table, width, nodes, depth + 1);
+  };
+  std::optional<TableChannels> out;
+  if (isValueIdentity(n.getNode()) ||
+      (n.is("Cast") && isFloatTensor(n.input(0)) && isFloatTensor(v))) {
+    out = input();
+  } else if (n.is("Split")) {
+    std::optional<TableChannels> in = input();
+    if (!in || lastAxisOrRow(n.intAttr("axis", 0), in->rank) != -1)
+      return std::nullopt;
+    std::optional<SmallVector<int64_t>> sizes = n.intsAttr("split");
+    if (!sizes && n.input(1))
+      sizes = n.constInts(1);
+    unsigned parts = n.getNode()->getNumResults();
+    int64_t width = in->channels.size();
+    if (!sizes && width % parts == 0)
+      sizes = SmallVector<int64_t>(parts, width / parts);
+    if (!sizes || sizes->size() != parts)
+      return std::nullopt;
+    unsigned k = cast<OpResult>(v).getResultNumber();
+    int64_t begin = 0;
+    for (unsigned i = 0; i < k; ++i)
+      begin += (*sizes)[i];
+    int64_t end = begin + (*sizes)[k];
+    if (begin < 0 || end > width || end < begin)
+      return std::nullopt;
+    out = *in;
+    out->rows.assign(in->rows.begin() + begin, in->rows.begin() + end);
+    out->channels.assign(in->channels.begin() + begin,
+                         in->channels.begin() + end);
+  } else if (n.is("Slice")) {
+    std::optional<TableChannels> in = input();
+    auto starts = n.constInts(1), ends = n.constInts(2);
+    std::optional<SmallVector<int64_t>> axes =
+        n.input(3) ? n.constInts(3) : std::nullopt;
+    std::optional<SmallVector<int64_t>> steps =
+        n.input(4) ? n.constInts(4) : std::nullopt;
+    if (!in || !starts || !ends || starts->size() != ends->size())
+      return std::nullopt;
+    if (!n.input(3)) // axes default to [0, len(starts))
+      axes = llvm::to_vector(llvm::seq<int64_t>(0, starts->size()));
+    if (!n.input(4))
+      steps = SmallVector<int64_t>(starts->size(), 1);
+    if (!axes || !steps || axes->size() != starts->size() ||
+        steps->size() != starts->size())
+      return std::nullopt;
+    out = *in;
+    for (size_t i = 0; i < starts->size(); ++i) {
+      std::optional<int64_t> axis = lastAxisOrRow((*axes)[i], in->rank);
+      int64_t step = (*steps)[i];
+      if (!axis || step <= 0)
+        return std::nullopt;
+      if (*axis == 0) {
+        // One row of axis 0, kept as an axis of extent 1.
+        int64_t rows = dimOf(table, 0);
+        int64_t b = (*starts)[i], e = (*ends)[i];
+        if (b < 0 && !ShapedType::isDynamic(rows))
+          b += rows;
+        if (e < 0 && !ShapedType::isDynamic(rows))
+          e += rows;
+        if (!out->rowAxis || b < 0 || e != b + 1 || step != 1 ||
+            (!ShapedType::isDynamic(rows) && e > rows) ||
+            llvm::any_of(out->rows, [](int64_t r) { return r != -1; }))
+          return std::nullopt;
+        for (int64_t &r : out->rows)
+          r = b;
+        continue;
+      }
+      int64_t width = out->channels.size();
+      auto clampIndex = [&](int64_t x) {
+        return std::clamp<int64_t>(x < 0 ? x + width : x, 0, width);
+      };
+      int64_t b = clampIndex((*starts)[i]), e = clampIndex((*ends)[i]);
+      TableChannels picked = *out;
+      picked.rows.clear();
+      picked.channels.clear();
+      for (int64_t c = b; c < e; c += step) {
+        picked.rows.push_back(out->rows[c]);
+        picked.channels.push_back(out->channels[c]);
+      }
+      out = picked;
+    }
+  } else if (n.is("Squeeze")) {
+    std::optional<TableChannels> in = input();
+    std::optional<SmallVector<int64_t>> axes =
+        n.input(1) ? n.constInts(1) : n.intsAttr("axes");
+    if (!in || !axes || axes->size() != 1 || !in->rowAxis ||
+        lastAxisOrRow(axes->front(), in->rank) != 0 ||
+        llvm::any_of(in->rows, [](int64_t r) { return r < 0; }))
+      return std::nullopt;
+    out = *in;
+    out->rowAxis = false;
+    if (out->rank > 0)
+      --out->rank;
+  } else if (n.is("Gather")) {
+    std::optional<TableChannels> in = input();
+    std::optional<DenseElementsAttr> idx =
+        n.input(1) ? constantOf(n.input(1), 1) : std::nullopt;
+    std::optional<int64_t> row =
+        n.input(1) ? scalarIntOf(n.input(1)) : std::nullopt;
+    if (!in || !idx || !row || *row < 0 || !in->rowAxis ||
+        lastAxisOrRow(n.intAttr("axis", 0), in->rank) != 0 ||
+        llvm::any_of(in->rows, [](int64_t r) { return r != -1; }))
+      return std::nullopt;
+    out = *in;
+    for (int64_t &r : out->rows)
+      r = *row;
+    // A scalar index drops the axis; a one-element index keeps it.
+    if (idx->getType().getRank() == 0) {
+      out->rowAxis = false;
+      if (out->rank > 0)
+        --out->rank;
+    }
+  } else if (n.is("Concat")) {
+    for (unsigned i = 0; i < n.numInputs(); ++i) {
+      std::optional<TableChannels> in =
+          tableChannels(n.input(i), table, width, nodes, depth + 1);
+      if (!in)
+        return std::nullopt;
+      if (!out) {
+        out = *in;
+        if (lastAxisOrRow(n.intAttr("axis", 0), in->rank) != -1)
+          return std::nullopt;
+        continue;
+      }
+      if (in->rowAxis != out->rowAxis ||
+          (in->rowAxis && in->rows.front() != out->rows.front()))
+        return std::nullopt;
+      out->rows.append(in->rows);
+      out->channels.append(in->channels);
+    }
+  }
+  if (out)
+    nodes.insert(n.getNode());
+  return out;
+}
+
+/// A section merge of M-RoPE tables [A, ..., C], whatever the spelling: a
+/// Concat on the last axis whose channel c comes, for every c in order, from
+/// channel c of one row of the table, the rows in runs 0, 1, ..., A-1 (a
+/// per-frequency table: once; per channel: twice, the halves alike, as
+/// Hugging Face's split into [s..., s...] and chunk j from row j % A does).
+/// Spelled with Split or Slices, a row by Gather or by Slice + Squeeze, with
+/// value identities anywhere. Exporters keep one merge per layer: all of
+/// them, with the sections of the first. `width` is the table's channel
+/// count (what the frequency table or the cache says, where shape inference
+/// left the table untyped).
+SmallVector<Merge> matchSectionMerges(Value table, int64_t width,
+                                      bool perFrequency = false) {
   SmallVector<Merge> merges;
-  for (Operation *user : table.getUsers()) {
-    NodeBinder split(dyn_cast<NodeOp>(user));
-    if (!split.is("Split") || split.input(0) != table)
+  if (!ShapedType::isDynamic(dimOf(table, -1)))
+    width = dimOf(table, -1);
+  if (ShapedType::isDynamic(width) || width <= 0)
+    return merges;
+  // Candidate Concats: forward from the table through what moves channels.
+  SmallVector<Value> work{table};
+  llvm::DenseSet<Value> seen;
+  SmallVector<NodeOp> concats;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!seen.insert(v).second || seen.size() > 4096)
       continue;
-    std::optional<SmallVector<int64_t>> sizes = split.intsAttr("split");
-    if (!sizes && split.input(1))
-      sizes = split.constInts(1);
-    if (!sizes || split.intAttr("axis", 0) != -1 ||
-        split.getNode().getNumResults() != sizes->size())
+    for (auto [user, at] : usersThroughIdentities(v)) {
+      NodeBinder node(user);
+      if (node.is("Concat") && !llvm::is_contained(concats, user))
+        concats.push_back(user);
+      if (node.isAnyOf("Split", "Slice", "Gather", "Squeeze", "Concat") ||
+          (node.is("Cast") && at == 0))
+        if (at == 0 || node.is("Concat"))
+          for (Value r : user->getResults())
+            work.push_back(r);
+    }
+  }
+  for (NodeOp concat : concats) {
+    llvm::SetVector<Operation *> nodes;
+    std::optional<TableChannels> t =
+        tableChannels(concat->getResult(0), table, width, nodes);
+    if (!t || t->rowAxis || static_cast<int64_t>(t->channels.size()) != width)
       continue;
-    if (perFrequency ? sizes->size() < 2
-                     : (sizes->size() % 2 || sizes->size() < 4))
+    bool inOrder = true;
+    for (int64_t c = 0; c < width && inOrder; ++c)
+      inOrder = t->channels[c] == c && t->rows[c] >= 0;
+    if (!inOrder)
       continue;
-    size_t numAxes = perFrequency ? sizes->size() : sizes->size() / 2;
-    ArrayRef<int64_t> half(*sizes);
-    if (!perFrequency && half.take_front(numAxes) != half.drop_front(numAxes))
+    // Runs of rows.
+    SmallVector<std::pair<int64_t, int64_t>> runs;
+    for (int64_t r : t->rows) {
+      if (runs.empty() || runs.back().first != r)
+        runs.push_back({r, 0});
+      ++runs.back().second;
+    }
+    size_t numAxes = perFrequency ? runs.size() : runs.size() / 2;
+    if (numAxes < 2 || (!perFrequency && runs.size() % 2))
+      continue;
+    bool ok = true;
+    for (size_t j = 0; j < runs.size() && ok; ++j)
+      ok = runs[j].first == static_cast<int64_t>(j % numAxes) &&
+           (j < numAxes || runs[j].second == runs[j - numAxes].second);
+    if (!ok)
       continue;
     Merge merge;
-    merge.sections.assign(half.begin(), half.begin() + numAxes);
-    merge.nodes.push_back(split.getNode());
-    NodeOp concat;
-    bool ok = true;
-    for (auto [j, chunk] : llvm::enumerate(split.getNode().getResults())) {
-      NodeBinder gather = split.soleUser(j);
-      if (!gather.is("Gather") || gather.intAttr("axis", 0) != 0 ||
-          !gather.input(1) ||
-          scalarIntOf(gather.input(1)) != static_cast<int64_t>(j % numAxes)) {
-        ok = false;
-        break;
-      }
-      NodeBinder next = gather.soleUser();
-      if (!next.is("Concat") || (concat && next.getNode() != concat) ||
-          next.input(j) != gather.result()) {
-        ok = false;
-        break;
-      }
-      concat = next.getNode();
-      merge.nodes.push_back(gather.getNode());
-    }
-    if (!ok || !concat || concat.getInputs().size() != sizes->size())
-      continue;
-    merge.nodes.push_back(concat);
-    merge.merged = concat.getResults()[0];
+    for (size_t j = 0; j < numAxes; ++j)
+      merge.sections.push_back(runs[j].second);
+    merge.nodes.assign(nodes.begin(), nodes.end());
+    merge.merged = concat->getResult(0);
     if (merges.empty() || merges.front().sections == merge.sections)
       merges.push_back(std::move(merge));
   }
   return merges;
 }
 
-/// How the sin product's rotated operand spells rotate(x): a Reshape or
-/// Flatten of stacked halves is GPT-J's pair interleave; anything else
-/// (Concat(-x2, x1)) rotate-half.
+/// How the sin product's rotated operand spells rotate(x), by shape alone: a
+/// Reshape or Flatten of stacked halves is GPT-J's pair interleave; anything
+/// else rotate-half. Only for rotations the algebra below cannot read.
 rope::PairLayout rotateLayout(Value sinProduct) {
-  NodeBinder mul(sinProduct);
+  NodeBinder mul(rootOf(sinProduct));
   for (unsigned i = 0; i < mul.numInputs(); ++i) {
-    NodeBinder rot(mul.input(i));
+    NodeBinder rot(rootOf(mul.input(i)));
     if (rot.isAnyOf("Reshape", "Flatten"))
-      if (NodeBinder inner(rot.input(0)); inner.isAnyOf("Concat", "Unsqueeze"))
+      if (NodeBinder inner(rootOf(rot.input(0)));
+          inner.isAnyOf("Concat", "Unsqueeze"))
         return rope::PairLayout::gptj;
   }
   return rope::PairLayout::neox;
+}
+
+/// One channel of a signed channel vector: sign * base[channel].
+struct SignedChannel {
+  int sign;
+  int64_t channel;
+  bool operator==(const SignedChannel &o) const {
+    return sign == o.sign && channel == o.channel;
+  }
+};
+
+/// A value's last axis as signed channels of one base tensor; `cols` holds
+/// more than one column while the value is a stack on a new last axis
+/// (GPT-J's torch.stack((-x2, x1), -1) before it is flattened).
+struct SignedChannels {
+  SmallVector<SmallVector<SignedChannel>> cols;
+  bool stacked = false;
+  /// The base's width is the table's, assumed where shape inference left
+  /// the base untyped: x * cos broadcasts x against the table's R channels,
+  /// so x has R channels (or one, which no rotate-half of it can match:
+  /// its halves would be empty).
+  bool assumedWidth = false;
+};
+
+/// Whether a Reshape (or Flatten) of a rank-`rank` value merges exactly
+/// its last two axes, as the shape operand says where shape inference left
+/// the types open: a constant of rank - 1 entries ending in -1 (the others
+/// copied by 0), or Concat(Slice(Shape(input), 0, -2), [-1]) as torch
+/// writes flatten(-2).
+bool mergesLastTwo(const NodeBinder &n, int64_t rank) {
+  if (n.is("Flatten"))
+    return rank == 3 && n.intAttr("axis", 1) == 1;
+  if (!n.is("Reshape") || !n.input(1))
+    return false;
+  if (std::optional<SmallVector<int64_t>> shape = intsOf(n.input(1)))
+    return rank > 1 && static_cast<int64_t>(shape->size()) == rank - 1 &&
+           shape->back() == -1 &&
+           llvm::all_of(ArrayRef<int64_t>(*shape).drop_back(),
+                        [](int64_t d) { return d == 0; });
+  NodeBinder concat(rootOf(n.input(1)));
+  if (!concat.is("Concat") || concat.numInputs() != 2)
+    return false;
+  NodeBinder slice(rootOf(concat.input(0)));
+  NodeBinder shape(slice.is("Slice") ? rootOf(slice.input(0)) : Value());
+  std::optional<SmallVector<int64_t>> last = intsOf(concat.input(1));
+  auto starts = slice.constInts(1), ends = slice.constInts(2);
+  return shape.is("Shape") && rootOf(shape.input(0)) == rootOf(n.input(0)) &&
+         starts && ends && *starts == SmallVector<int64_t>{0} &&
+         (*ends == SmallVector<int64_t>{-2} ||
+          (rank > 2 && *ends == SmallVector<int64_t>{rank - 2})) &&
+         last && *last == SmallVector<int64_t>{-1};
+}
+
+/// `v` as signed channels of `base` (found on the way: the tensor every
+/// path reaches once the channel moves are peeled off): value identities,
+/// float Casts, Neg, Slice/Split of the last axis, Concat on the last axis,
+/// Mul by a constant +-1 vector, Unsqueeze/Reshape/Flatten that keep the
+/// last axis, and the stack + flatten of pairs.
+std::optional<SignedChannels> signedChannels(Value v, Value &base,
+                                             int64_t widthHint,
+                                             int64_t rankHint = -1,
+                                             int depth = 0) {
+  if (!v || depth > 32)
+    return std::nullopt;
+  NodeBinder n(v);
+  auto recurse = [&](Value in) {
+    return signedChannels(in, base, widthHint, rankHint, depth + 1);
+  };
+  auto leaf = [&]() -> std::optional<SignedChannels> {
+    int64_t width = dimOf(v, -1);
+    bool assumed = ShapedType::isDynamic(width);
+    if (assumed)
+      width = widthHint;
+    if ((base && base != v) || width <= 0 || width > 4096)
+      return std::nullopt;
+    base = v;
+    SignedChannels out;
+    out.assumedWidth = assumed;
+    out.cols.emplace_back();
+    for (int64_t c = 0; c < width; ++c)
+      out.cols.front().push_back({1, c});
+    return out;
+  };
+  if (!n || !n.input(0))
+    return leaf();
+  // Untyped operands of a product with the table have the table's rank.
+  int64_t inRank =
+      inferRank(n.input(0)) >= 0 ? inferRank(n.input(0)) : rankHint;
+  if (isValueIdentity(n.getNode()) ||
+      (n.is("Cast") && isFloatTensor(n.input(0)) && isFloatTensor(v)))
+    return recurse(n.input(0));
+  if (n.is("Neg")) {
+    auto in = recurse(n.input(0));
+    if (in)
+      for (auto &col : in->cols)
+        for (SignedChannel &c : col)
+          c.sign = -c.sign;
+    return in;
+  }
+  if (n.is("Mul") && n.numInputs() == 2) {
+    for (unsigned i = 0; i < 2; ++i) {
+      std::optional<SmallVector<float>> signs = floatsOf(n.input(1 - i), 4096);
+      if (!signs || !llvm::all_of(*signs, [](float f) {
+            return f == 1.0f || f == -1.0f;
+          }))
+        continue;
+      // A sign per channel: [..., 1, C] broadcast over the last axis.
+      RankedTensorType signType = rankedTypeOf(n.input(1 - i));
+      if (signType && signType.getRank() > 0 &&
+          signType.getNumElements() !=
+              signType.getDimSize(signType.getRank() - 1))
+        return std::nullopt;
+      auto in = recurse(n.input(i));
+      if (!in || in->stacked ||
+          (signs->size() != 1 && signs->size() != in->cols.front().size()))
+        return std::nullopt;
+      for (auto [j, c] : llvm::enumerate(in->cols.front()))
+        if ((*signs)[signs->size() == 1 ? 0 : j] < 0)
+          c.sign = -c.sign;
+      return in;
+    }
+    return leaf();
+  }
+  if (n.isAnyOf("Slice", "Split")) {
+    auto in = recurse(n.input(0));
+    if (!in || in->stacked)
+      return std::nullopt;
+    ArrayRef<SignedChannel> chans = in->cols.front();
+    int64_t width = chans.size();
+    int64_t begin = 0, end = width, step = 1;
+    if (n.is("Split")) {
+      if (lastAxisOrRow(n.intAttr("axis", 0), inRank) != -1)
+        return std::nullopt;
+      std::optional<SmallVector<int64_t>> sizes = n.intsAttr("split");
+      if (!sizes && n.input(1))
+        sizes = n.constInts(1);
+      unsigned parts = n.getNode()->getNumResults();
+      if (!sizes && width % parts == 0)
+        sizes = SmallVector<int64_t>(parts, width / parts);
+      if (!sizes || sizes->size() != parts)
+        return std::nullopt;
+      unsigned k = cast<OpResult>(v).getResultNumber();
+      begin = 0;
+      for (unsigned i = 0; i < k; ++i)
+        begin += (*sizes)[i];
+      end = begin + (*sizes)[k];
+      int64_t total = 0;
+      for (int64_t size : *sizes)
+        total += size;
+      if (end > width || (in->assumedWidth && total != width))
+        return std::nullopt;
+    } else {
+      // Bounds may be shape arithmetic on the sliced value itself
+      // (x[..., : x.shape[-1] // 2]): its width is the channel count.
+      ShapeHint hint{rootOf(n.input(0)), inRank, width};
+      auto bound = [&](unsigned i) { return foldInts(n.input(i), hint); };
+      auto starts = bound(1), ends = bound(2);
+      std::optional<SmallVector<int64_t>> axes =
+          n.input(3) ? bound(3) : SmallVector<int64_t>{0};
+      std::optional<SmallVector<int64_t>> steps =
+          n.input(4) ? bound(4) : SmallVector<int64_t>{1};
+      if (!starts || !ends || !axes || !steps || starts->size() != 1 ||
+          ends->size() != 1 || axes->size() != 1 || steps->size() != 1 ||
+          lastAxisOrRow(axes->front(), inRank) != -1 || steps->front() <= 0)
+        return std::nullopt;
+      auto clampIndex = [&](int64_t x) {
+        return std::clamp<int64_t>(x < 0 ? x + width : x, 0, width);
+      };
+      begin = clampIndex(starts->front());
+      end = clampIndex(ends->front());
+      step = steps->front();
+    }
+    SignedChannels out;
+    out.assumedWidth = in->assumedWidth;
+    out.cols.emplace_back();
+    for (int64_t c = begin; c < end; c += step)
+      out.cols.front().push_back(chans[c]);
+    return out;
+  }
+  if (n.is("Concat")) {
+    std::optional<SignedChannels> out;
+    int64_t rank = inferRank(v) >= 0 ? inferRank(v) : rankHint;
+    int64_t axis = n.intAttr("axis", 0);
+    for (unsigned i = 0; i < n.numInputs(); ++i) {
+      auto in = recurse(n.input(i));
+      if (!in || (out && in->stacked != out->stacked))
+        return std::nullopt;
+      if (lastAxisOrRow(axis, rank) != -1)
+        return std::nullopt;
+      if (!out) {
+        out = in;
+        continue;
+      }
+      if (in->stacked) {
+        // Another column of the stack: same length.
+        if (in->cols.front().size() != out->cols.front().size())
+          return std::nullopt;
+        out->cols.append(in->cols);
+      } else {
+        out->cols.front().append(in->cols.front());
+      }
+    }
+    return out;
+  }
+  if (n.is("Unsqueeze")) {
+    std::optional<SmallVector<int64_t>> axes =
+        n.input(1) ? n.constInts(1) : n.intsAttr("axes");
+    if (!axes || axes->size() != 1)
+      return std::nullopt;
+    int64_t a = axes->front();
+    auto in = recurse(n.input(0));
+    if (!in || in->stacked)
+      return std::nullopt;
+    if (a == -1 || (inRank >= 0 && a == inRank)) {
+      in->stacked = true; // a new last axis: one column of a stack
+      return in;
+    }
+    if (a < -1 || (inRank >= 0 && a >= 0 && a < inRank))
+      return in; // the last axis stays last
+    return std::nullopt;
+  }
+  if (n.isAnyOf("Reshape", "Flatten")) {
+    auto in = recurse(n.input(0));
+    if (!in)
+      return std::nullopt;
+    int64_t outWidth = dimOf(v, -1);
+    if (in->stacked) {
+      // Flattening the stack: channel i * k + j is column j's channel i.
+      size_t k = in->cols.size(), len = in->cols.front().size();
+      if (ShapedType::isDynamic(outWidth) && mergesLastTwo(n, inRank))
+        outWidth = k * len;
+      if (ShapedType::isDynamic(outWidth) ||
+          outWidth != static_cast<int64_t>(k * len))
+        return std::nullopt;
+      SmallVector<SignedChannel> flat;
+      for (size_t i = 0; i < len; ++i)
+        for (size_t j = 0; j < k; ++j)
+          flat.push_back(in->cols[j][i]);
+      SignedChannels out;
+      out.cols.push_back(flat);
+      return out;
+    }
+    if (ShapedType::isDynamic(outWidth) ||
+        outWidth != static_cast<int64_t>(in->cols.front().size()))
+      return std::nullopt;
+    return in;
+  }
+  return leaf();
+}
+
+/// Which of rotate-half (neox) or GPT-J pairs `rc` is of `xc`, channel for
+/// channel and sign for sign.
+std::optional<rope::PairLayout> rotationLayout(ArrayRef<SignedChannel> xc,
+                                               ArrayRef<SignedChannel> rc) {
+  size_t n = xc.size();
+  if (n == 0 || n % 2 || rc.size() != n ||
+      llvm::any_of(xc, [](SignedChannel c) { return c.sign != 1; }))
+    return std::nullopt;
+  auto matches = [&](auto partner) {
+    for (size_t i = 0; i < n; ++i) {
+      auto [j, sign] = partner(i);
+      if (!(rc[i] == SignedChannel{sign, xc[j].channel}))
+        return false;
+    }
+    return true;
+  };
+  size_t half = n / 2;
+  if (matches([&](size_t i) {
+        return i < half ? std::make_pair(i + half, -1)
+                        : std::make_pair(i - half, 1);
+      }))
+    return rope::PairLayout::neox;
+  if (matches([&](size_t i) {
+        return i % 2 == 0 ? std::make_pair(i + 1, -1)
+                          : std::make_pair(i - 1, 1);
+      }))
+    return rope::PairLayout::gptj;
+  return std::nullopt;
+}
+
+/// A product of a sum, with its sign in the sum.
+struct SignedProduct {
+  int sign;
+  NodeOp mul;
+};
+
+/// The products `v` adds up through Add, Sub, Neg and value identities; false
+/// when it reaches anything else or more than `limit` products.
+bool productsOf(Value v, int sign, SmallVectorImpl<SignedProduct> &out,
+                size_t limit = 2, int depth = 0) {
+  NodeBinder n(rootOf(v));
+  if (!n || depth > 16 || out.size() > limit)
+    return false;
+  if (n.is("Mul") && n.numInputs() == 2) {
+    out.push_back({sign, n.getNode()});
+    return out.size() <= limit;
+  }
+  if (n.is("Neg"))
+    return productsOf(n.input(0), -sign, out, limit, depth + 1);
+  if (n.isAnyOf("Add", "Sub") && n.numInputs() == 2)
+    return productsOf(n.input(0), sign, out, limit, depth + 1) &&
+           productsOf(n.input(1), n.is("Sub") ? -sign : sign, out, limit,
+                      depth + 1);
+  return false;
+}
+
+/// `v` as channels [begin, end) of the last axis of `whole`: a Slice or a
+/// Split of it (under value identities), or all of it (end -1 when its
+/// width is not known).
+struct TableSlice {
+  Value whole;
+  int64_t begin = 0, end = -1;
+};
+TableSlice tableSliceOf(Value v, int64_t width) {
+  v = rootOf(v);
+  NodeBinder n(v);
+  Value in = n.input(0);
+  if (in && !ShapedType::isDynamic(dimOf(in, -1)))
+    width = dimOf(in, -1);
+  int64_t rank = inferRank(in);
+  if (n.is("Split") && in && lastAxisOrRow(n.intAttr("axis", 0), rank) == -1) {
+    std::optional<SmallVector<int64_t>> sizes = n.intsAttr("split");
+    if (!sizes && n.input(1))
+      sizes = n.constInts(1);
+    unsigned k = cast<OpResult>(v).getResultNumber();
+    if (sizes && sizes->size() == n.getNode()->getNumResults()) {
+      int64_t begin = 0;
+      for (unsigned i = 0; i < k; ++i)
+        begin += (*sizes)[i];
+      return {in, begin, begin + (*sizes)[k]};
+    }
+  }
+  if (n.is("Slice") && in) {
+    auto starts = n.constInts(1), ends = n.constInts(2);
+    std::optional<SmallVector<int64_t>> axes =
+        n.input(3) ? n.constInts(3) : SmallVector<int64_t>{0};
+    std::optional<SmallVector<int64_t>> steps =
+        n.input(4) ? n.constInts(4) : SmallVector<int64_t>{1};
+    if (starts && ends && axes && steps && starts->size() == 1 &&
+        ends->size() == 1 && axes->size() == 1 &&
+        *steps == SmallVector<int64_t>{1} &&
+        lastAxisOrRow(axes->front(), rank) == -1) {
+      auto clampIndex = [&](int64_t x) {
+        return std::clamp<int64_t>(x < 0 ? x + width : x, 0, width);
+      };
+      return {in, clampIndex(starts->front()), clampIndex(ends->front())};
+    }
+  }
+  int64_t w = dimOf(v, -1);
+  return {v, 0, ShapedType::isDynamic(w) ? -1 : w};
+}
+
+/// One `x * cos + sign * rot * sin` of a rotation (or of one piece of it).
+struct RotationPiece {
+  NodeOp cosMul, sinMul;
+  Value x, rot, cosFactor, sinFactor;
+  int sinSign = 1;
+};
+
+/// The two-product sum `sum` as a rotation piece: one product by a value
+/// carrying the cos table (with a + sign), the other by one carrying the sin
+/// table.
+std::optional<RotationPiece>
+rotationPiece(Value sum, const llvm::SetVector<Value> &cosCarriers,
+              const llvm::SetVector<Value> &sinCarriers) {
+  SmallVector<SignedProduct> products;
+  if (!productsOf(sum, 1, products) || products.size() != 2)
+    return std::nullopt;
+  for (int c = 0; c < 2; ++c) {
+    RotationPiece p;
+    SignedProduct cosP = products[c], sinP = products[1 - c];
+    if (cosP.sign != 1)
+      continue;
+    for (unsigned i = 0; i < 2; ++i)
+      if (cosCarriers.contains(cosP.mul.getInputs()[i])) {
+        p.cosFactor = cosP.mul.getInputs()[i];
+        p.x = cosP.mul.getInputs()[1 - i];
+      }
+    for (unsigned i = 0; i < 2; ++i)
+      if (sinCarriers.contains(sinP.mul.getInputs()[i])) {
+        p.sinFactor = sinP.mul.getInputs()[i];
+        p.rot = sinP.mul.getInputs()[1 - i];
+      }
+    if (!p.cosFactor || !p.sinFactor)
+      continue;
+    p.cosMul = cosP.mul;
+    p.sinMul = sinP.mul;
+    p.sinSign = sinP.sign;
+    return p;
+  }
+  return std::nullopt;
+}
+
+/// Proves `pieces` (concatenated on the last axis, or one piece) compute
+/// x * cos + rotate(x) * sin: each piece takes the table channels of its own
+/// output channels, and the rotated channels are rotate-half or GPT-J
+/// pairs of the cos product's channels. On success fills the rotation's
+/// layout, factors and x (null x when the pieces' x is no single value of
+/// the graph).
+bool proveRotation(ArrayRef<RotationPiece> pieces, int64_t width, Rotation &r) {
+  Value base, cosWhole, sinWhole;
+  SmallVector<SignedChannel> xs, rs;
+  for (const RotationPiece &p : pieces) {
+    int64_t rank = inferRank(p.cosFactor);
+    std::optional<SignedChannels> xc = signedChannels(p.x, base, width, rank);
+    std::optional<SignedChannels> rc = signedChannels(p.rot, base, width, rank);
+    if (!xc || !rc || xc->stacked || rc->stacked ||
+        xc->cols.front().size() != rc->cols.front().size()) {
+      r.unproven = "its operands are not channels of one tensor moved by "
+                   "Slice/Split/Concat/Neg/sign vectors";
+      return false;
+    }
+    int64_t offset = xs.size(), size = xc->cols.front().size();
+    TableSlice cs = tableSliceOf(p.cosFactor, width);
+    TableSlice ss = tableSliceOf(p.sinFactor, width);
+    r.unproven = "its pieces take table channels other than their own";
+    if ((cosWhole && cs.whole != cosWhole) ||
+        (sinWhole && ss.whole != sinWhole))
+      return false;
+    cosWhole = cs.whole;
+    sinWhole = ss.whole;
+    // Table channel of output channel offset + i is offset + i.
+    if (pieces.size() > 1 && (cs.begin != offset || cs.end != offset + size ||
+                              ss.begin != offset || ss.end != offset + size))
+      return false;
+    xs.append(xc->cols.front());
+    for (SignedChannel c : rc->cols.front())
+      rs.push_back({p.sinSign * c.sign, c.channel});
+  }
+  std::optional<rope::PairLayout> layout = rotationLayout(xs, rs);
+  if (!layout) {
+    SmallVector<SignedChannel> flipped(rs);
+    for (SignedChannel &c : flipped)
+      c.sign = -c.sign;
+    r.unproven = rotationLayout(xs, flipped)
+                     ? "it rotates the other way, x * cos - rotate(x) * sin "
+                       "(rope.apply rotates by +angle)"
+                     : "its rotated operand is not rotate-half or GPT-J "
+                       "pairs of x";
+    return false;
+  }
+  r.layout = *layout;
+  r.cosFactor = cosWhole;
+  r.sinFactor = sinWhole;
+  r.cosMul = pieces.front().cosMul;
+  r.sinMul = pieces.front().sinMul;
+  r.rotated = pieces.front().rot;
+  if (pieces.size() == 1) {
+    r.x = pieces.front().x;
+    return true;
+  }
+  // Pieces: x is their base when they cover all of it in order.
+  int64_t baseWidth = dimOf(base, -1);
+  bool whole = !ShapedType::isDynamic(baseWidth) &&
+               baseWidth == static_cast<int64_t>(xs.size());
+  for (size_t i = 0; whole && i < xs.size(); ++i)
+    whole = xs[i].channel == static_cast<int64_t>(i);
+  r.x = whole ? base : Value();
+  r.unproven = whole ? "" : "its pieces rotate no single tensor of the graph";
+  return static_cast<bool>(r.x);
 }
 
 /// Partial rotary: `x` as a constant Slice of the last axis of a wider
@@ -276,7 +940,7 @@ void rotatedRange(Rotation &r) {
   r.rotaryBegin = 0;
   int64_t dim = dimOf(r.x, -1);
   r.rotaryEnd = ShapedType::isDynamic(dim) ? -1 : dim;
-  NodeBinder slice(r.x);
+  NodeBinder slice(rootOf(r.x));
   if (!slice.is("Slice") || !slice.input(0))
     return;
   auto starts = slice.constInts(1), ends = slice.constInts(2);
@@ -304,60 +968,154 @@ void rotatedRange(Rotation &r) {
   r.rotaryEnd = end;
 }
 
-/// Follows a table to the Muls that apply it (through Unsqueeze, Cast,
-/// Reshape, Expand, Slice of the table): a rotation is such a Mul whose
-/// result is added to (or subtracted from) another product.
-void findRotations(Value table, RopeSite &site, const Explain &explain) {
+/// The values that carry `table` towards the rotations: views, broadcasts,
+/// identities, Slice/Split, rows taken by a constant Gather, scalings, and
+/// Concat (the section merge; GPT-J's repeat_interleave rebuilds the table
+/// from its columns). rope-raise checks what it needs of the path itself
+/// (carriesTable).
+llvm::SetVector<Value> tableCarriers(Value table) {
+  llvm::SetVector<Value> carriers;
   SmallVector<Value> work{table};
-  llvm::DenseSet<Value> seen;
   while (!work.empty()) {
     Value v = work.pop_back_val();
-    if (!seen.insert(v).second)
+    if (!v || !carriers.insert(v) || carriers.size() > 4096)
       continue;
-    for (Operation *user : v.getUsers()) {
-      NodeBinder node(dyn_cast<NodeOp>(user));
+    for (OpOperand &use : v.getUses()) {
+      NodeBinder node(dyn_cast<NodeOp>(use.getOwner()));
       if (node.isAnyOf("Unsqueeze", "Squeeze", "Cast", "Reshape", "Expand",
-                       "Slice", "Transpose", "Split")) {
-        if (node.input(0) == v)
+                       "Tile", "Flatten", "Slice", "Transpose", "Split",
+                       "Identity")) {
+        if (use.getOperandNumber() == 0)
           for (Value r : node.getNode().getResults())
             work.push_back(r);
         continue;
       }
-      // GPT-J's repeat_interleave rebuilds the table from its columns.
-      if (node.is("Concat")) {
+      bool row = node.is("Gather") && use.getOperandNumber() == 0 &&
+                 node.input(1) && scalarIntOf(node.input(1));
+      bool scaled = node.isAnyOf("Mul", "Div") && node.numInputs() == 2 &&
+                    node.input(1 - use.getOperandNumber()) &&
+                    isScalarFloat(node.input(1 - use.getOperandNumber())) &&
+                    (node.is("Mul") || use.getOperandNumber() == 0);
+      if (node.is("Concat") || row || scaled)
         work.push_back(node.result());
+    }
+  }
+  return carriers;
+}
+
+/// Follows a table to the Muls that apply it: a rotation is such a Mul
+/// whose product is added to (or, with the rotated product on the right,
+/// subtracted from) another product, operands in either order and value
+/// identities anywhere. The algebra (provenLayout) reads the layout off the
+/// rotated operand; a rotation it cannot read keeps the layout its shape
+/// suggests and is marked unproven (rope-raise leaves such sites alone).
+void findRotations(Value table, int64_t tableWidth, RopeSite &site,
+                   const Explain &explain) {
+  llvm::SetVector<Value> cosCarriers = tableCarriers(table);
+  llvm::SetVector<Value> sinCarriers;
+  if (site.sinTable)
+    sinCarriers = tableCarriers(site.sinTable);
+  // The cos products of rotations found so far (a rotation spelled in
+  // pieces has one per piece).
+  llvm::DenseSet<Operation *> consumed;
+  auto claimed = [&](Operation *op) {
+    return consumed.contains(op) ||
+           llvm::any_of(site.rotations, [&](const Rotation &r) {
+             return r.cosMul == op || r.combine == op;
+           });
+  };
+  for (Value v : cosCarriers) {
+    for (OpOperand &use : v.getUses()) {
+      NodeBinder node(dyn_cast<NodeOp>(use.getOwner()));
+      if (!node.is("Mul") || node.numInputs() != 2 ||
+          cosCarriers.contains(node.result()) || claimed(node.getNode()))
         continue;
-      }
-      if (!node.is("Mul") || node.numInputs() != 2)
+      Value x = node.input(1 - use.getOperandNumber());
+      if (!x)
         continue;
-      Value product = node.result();
-      Value x = node.input(0) == v ? node.input(1) : node.input(0);
-      bool found = false;
-      for (Operation *sumUser : product.getUsers()) {
-        NodeBinder sum(dyn_cast<NodeOp>(sumUser));
-        if (!sum.isAnyOf("Add", "Sub") || sum.numInputs() != 2 || !x)
-          continue;
-        Rotation r;
-        r.cosMul = node.getNode();
-        r.combine = sum.getNode();
-        r.x = x;
-        // The other product holds rotate(x).
-        Value other = sum.input(0) == product ? sum.input(1) : sum.input(0);
-        r.layout = rotateLayout(other);
-        rotatedRange(r);
-        site.rotations.push_back(r);
-        // The table broadcast against [tokens, heads, dim] (vision) has
-        // rank 3; against [batch, heads, seq, dim] rank 4.
-        if (rankOf(v) == 3)
-          site.vision = true;
-        found = true;
-        break;
+      // The sum the product is a term of: forward through value identities
+      // and Neg to the first Add or Sub.
+      NodeOp sumOp;
+      Value cur = node.result();
+      for (int hops = 0; hops < 8 && !sumOp; ++hops) {
+        auto users = usersThroughIdentities(cur);
+        NodeOp next;
+        for (auto [user, at] : users)
+          if (user.isOnnx("Add") || user.isOnnx("Sub"))
+            sumOp = user;
+          else if (user.isOnnx("Neg") && users.size() == 1)
+            next = user;
+        if (sumOp || !next)
+          break;
+        cur = next->getResult(0);
       }
-      if (!found)
+      if (!sumOp) {
         explain.note(node.getNode(),
                      "multiplies by the table of " + nodeLabel(site.cosNode) +
                          " but its product is not added to another: not a "
                          "rotation");
+        continue;
+      }
+      Rotation r;
+      r.cosMul = node.getNode();
+      r.combine = sumOp;
+      r.x = x;
+      r.cosFactor = v;
+      SmallVector<SignedProduct> products;
+      Value other;
+      if (productsOf(sumOp->getResult(0), 1, products) && products.size() == 2)
+        other = (products[0].mul == node.getNode() ? products[1] : products[0])
+                    .mul->getResult(0);
+      r.layout = other ? rotateLayout(other) : rope::PairLayout::neox;
+      // Proof: the sum alone, or the sums concatenated on the last axis
+      // (Concat(x1 * c1 - x2 * s1, x2 * c2 + x1 * s2)).
+      SmallVector<RotationPiece> pieces;
+      r.unproven = "it is not a sum of a product by the cos table and one "
+                   "by the sin table";
+      if (std::optional<RotationPiece> p =
+              rotationPiece(sumOp->getResult(0), cosCarriers, sinCarriers)) {
+        Rotation proof = r;
+        bool ok = proveRotation({*p}, tableWidth, proof);
+        r.unproven = proof.unproven;
+        if (ok) {
+          r = proof;
+          r.proven = true;
+        }
+      }
+      if (!r.proven) {
+        auto users = usersThroughIdentities(sumOp->getResult(0));
+        NodeBinder concat(users.size() == 1 ? users.front().first : NodeOp());
+        bool all = concat.is("Concat") && !claimed(concat.getNode()) &&
+                   lastAxisOrRow(concat.intAttr("axis", 0),
+                                 rankOf(concat.result())) == -1;
+        for (unsigned i = 0; all && i < concat.numInputs(); ++i) {
+          std::optional<RotationPiece> p =
+              rotationPiece(concat.input(i), cosCarriers, sinCarriers);
+          all = static_cast<bool>(p);
+          if (p)
+            pieces.push_back(*p);
+        }
+        Rotation proof = r;
+        if (all && proveRotation(pieces, tableWidth, proof)) {
+          r = proof;
+          r.combine = concat.getNode();
+          r.proven = true;
+        } else if (all && pieces.size() > 1) {
+          r.unproven = proof.unproven;
+          // The pieces of one rotation whose x is no single value: one
+          // rotation, unproven.
+          r.combine = concat.getNode();
+        }
+        if (all)
+          for (const RotationPiece &p : pieces)
+            consumed.insert(p.cosMul);
+      }
+      rotatedRange(r);
+      site.rotations.push_back(r);
+      // The table broadcast against [tokens, heads, dim] (vision) has
+      // rank 3; against [batch, heads, seq, dim] rank 4.
+      if (rankOf(v) == 3)
+        site.vision = true;
     }
   }
 }
@@ -366,6 +1124,26 @@ void addNodes(RopeSite &site, ArrayRef<Operation *> ops) {
   for (Operation *op : ops)
     if (op && isa<NodeOp>(op) && !llvm::is_contained(site.nodes, op))
       site.nodes.push_back(op);
+}
+
+/// Records a cos merge's nodes and those of the sin table's merges (same
+/// sections) as the site's merge nodes.
+void addMergeNodes(RopeSite &site, ArrayRef<Operation *> cosMerge,
+                   Value sinTable, int64_t width, bool perFrequency) {
+  auto add = [&](ArrayRef<Operation *> ops) {
+    for (Operation *op : ops)
+      if (!llvm::is_contained(site.mergeNodes, op))
+        site.mergeNodes.push_back(op);
+  };
+  add(cosMerge);
+  if (!sinTable)
+    return;
+  SmallVector<Operation *> chain;
+  for (const Merge &m : matchSectionMerges(followTableChain(sinTable, chain),
+                                           width, perFrequency)) {
+    add(m.nodes);
+    addNodes(site, m.nodes);
+  }
 }
 
 /// The first value on the way from `leaf` to the angle that stacks rows:
@@ -426,7 +1204,9 @@ bool isPairIndex(Value idx) {
     return true;
   for (int hops = 0; idx && hops < 16; ++hops) {
     NodeBinder node(idx);
-    if (node.isAnyOf("Tile", "Expand", "Cast", "Identity", "Gather")) {
+    // (A one-input Concat: torch.cat of one image's pairs.)
+    if (node.isAnyOf("Tile", "Expand", "Cast", "Identity", "Gather") ||
+        (node.is("Concat") && node.numInputs() == 1)) {
       idx = node.input(0);
       continue;
     }
@@ -434,10 +1214,10 @@ bool isPairIndex(Value idx) {
       return false;
     int64_t axis = node.intAttr("axis", 0);
     for (unsigned i = 0; i < 2; ++i) {
-      NodeBinder column(node.input(i));
-      std::optional<SmallVector<int64_t>> axes =
-          column.is("Unsqueeze") ? column.constInts(1) : std::nullopt;
-      if (!axes || axes->size() != 1 || (*axes)[0] != axis ||
+      // A column [N] made [N, 1] by Unsqueeze or a Reshape that inserts
+      // the axis.
+      std::optional<int64_t> inserted = insertedAxis(node.input(i));
+      if (!inserted || !(*inserted == -1 || *inserted == 1) ||
           !(axis == -1 || axis == 1))
         return false;
     }
@@ -496,10 +1276,10 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
   Value angle = cos.input(0);
   if (!angle || !cos.result())
     return explain.reject(cosOp, "no input angle");
+  // The Sin of the same angle, through any value identities.
   NodeOp sin;
-  for (Operation *user : angle.getUsers())
-    if (NodeBinder node(dyn_cast<NodeOp>(user));
-        node.is("Sin") && node.result())
+  for (auto [user, at] : usersThroughIdentities(rootOf(angle)))
+    if (NodeBinder node(user); node.is("Sin") && node.result())
       sin = node.getNode();
   if (!sin)
     return explain.reject(cosOp, "no Sin of the same angle");
@@ -535,7 +1315,8 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
 
   SmallVector<Operation *> chain;
   Value cosTable = followTableChain(cos.result(), chain);
-  SmallVector<Merge> merges = matchSectionMerges(cosTable);
+  // Rotate-half or pair tables hold two channels per frequency.
+  SmallVector<Merge> merges = matchSectionMerges(cosTable, 2 * numFreqs);
   const Merge *merge = merges.empty() ? nullptr : &merges.front();
   std::optional<SmallVector<int64_t>> interleave =
       merge ? std::nullopt : matchInterleave(c, numFreqs);
@@ -620,10 +1401,12 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
     sections = {numFreqs};
   }
   if (merges.empty())
-    findRotations(cosTable, site, explain);
+    findRotations(cosTable, rotaryDim, site, explain);
   for (const Merge &m : merges) {
     addNodes(site, m.nodes);
-    findRotations(m.merged, site, explain);
+    addMergeNodes(site, m.nodes, site.sinTable, 2 * numFreqs,
+                  /*perFrequency=*/false);
+    findRotations(m.merged, rotaryDim, site, explain);
   }
   if (site.rotations.empty())
     return explain.reject(cosOp, "its tables rotate nothing (no Mul by the "
@@ -675,10 +1458,10 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
   bool perChannel = true;
   if (all(row0, 1.0f)) {
     // cos(0) = 1: a cos cache; its sin cache is gathered by the same indices.
-    for (Operation *user : index.getUsers()) {
-      NodeBinder other(dyn_cast<NodeOp>(user));
-      if (!other.is("Gather") || other.getNode() == gatherOp ||
-          other.input(1) != index || !other.input(0) || !other.result())
+    for (auto [user, at] : usersThroughIdentities(rootOf(index))) {
+      NodeBinder other(user);
+      if (!other.is("Gather") || other.getNode() == gatherOp || at != 1 ||
+          !other.input(0) || !other.result() || other.intAttr("axis", 0) != 0)
         continue;
       auto sinValues = floatsOf(peelCacheView(other.input(0)), 1 << 22);
       if (sinValues && sinValues->size() == values->size() &&
@@ -699,16 +1482,46 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
   } else if (all(row0.take_front(width / 2), 0.0f) &&
              all(row0.drop_front(width / 2), 1.0f)) {
     // sin | cos in one cache, split after the Gather.
-    NodeBinder split = gather.soleUser();
-    if (!split.is("Split") || split.getNode().getNumResults() != 2)
+    // The halves, by meaning: a Split in two or two Slices of the last
+    // axis, through value identities.
+    Value sinHalf, cosHalf;
+    int64_t half = width / 2;
+    for (auto [user, at] : usersThroughIdentities(gather.result())) {
+      NodeBinder node(user);
+      if (at != 0 || !node.isAnyOf("Split", "Slice"))
+        continue;
+      for (Value r : user->getResults()) {
+        llvm::SetVector<Operation *> ignored;
+        std::optional<TableChannels> t =
+            tableChannels(r, gather.result(), width, ignored);
+        if (!t && node.is("Split") && user->getNumResults() == 2 &&
+            ShapedType::isDynamic(dimOf(gather.result(), -1))) {
+          // Untyped gather: a Split in two halves as the exporter writes.
+          (r == user->getResult(0) ? sinHalf : cosHalf) = r;
+          continue;
+        }
+        if (!t || static_cast<int64_t>(t->channels.size()) != half)
+          continue;
+        bool isSin = true, isCos = true;
+        for (int64_t c = 0; c < half; ++c) {
+          isSin &= t->channels[c] == c;
+          isCos &= t->channels[c] == half + c;
+        }
+        if (isSin && !sinHalf)
+          sinHalf = r;
+        if (isCos && !cosHalf)
+          cosHalf = r;
+      }
+    }
+    if (!sinHalf || !cosHalf)
       return explain.reject(gatherOp, "a sin|cos cache not split in two "
-                                      "after the Gather");
+                                      "halves after the Gather");
     site.cosNode = gatherOp;
-    site.sinNode = split.getNode();
+    site.sinNode = sinHalf.getDefiningOp<NodeOp>();
     sinRow.assign(row1.begin(), row1.begin() + width / 2);
     cosRow.assign(row1.begin() + width / 2, row1.end());
-    cosTable = split.result(1);
-    site.sinTable = split.result(0);
+    cosTable = cosHalf;
+    site.sinTable = sinHalf;
     width /= 2;
     perChannel = false;
   } else {
@@ -728,7 +1541,7 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
   // Caches gathered by [A, B, S] rows, then HF's section merge.
   SmallVector<Operation *> chain;
   SmallVector<Merge> merges =
-      matchSectionMerges(followTableChain(cosTable, chain), !perChannel);
+      matchSectionMerges(followTableChain(cosTable, chain), width, !perChannel);
   const Merge *merge = merges.empty() ? nullptr : &merges.front();
   SmallVector<int64_t> sections;
   if (merge) {
@@ -743,11 +1556,15 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
       site.builtRows = findBuiltRows(site.positions, c);
     }
   }
+  // x has two channels per frequency (GPT-J's per-frequency halves are
+  // spread over the pairs).
+  int64_t tableWidth = perChannel ? width : 2 * width;
   if (merges.empty())
-    findRotations(cosTable, site, explain);
+    findRotations(cosTable, tableWidth, site, explain);
   for (const Merge &m : merges) {
     addNodes(site, m.nodes);
-    findRotations(m.merged, site, explain);
+    addMergeNodes(site, m.nodes, site.sinTable, width, !perChannel);
+    findRotations(m.merged, tableWidth, site, explain);
   }
   if (site.rotations.empty())
     return explain.reject(gatherOp, "its tables rotate nothing (no Mul by the "

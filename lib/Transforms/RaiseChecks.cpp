@@ -52,17 +52,21 @@ walkBackTo(Value from, Value stop,
 }
 
 /// Whether `v` holds `table`'s values moved only by views and broadcasts
-/// (Unsqueeze, Squeeze, Reshape, Expand, Tile, Identity, float Casts),
-/// identity scalings (Mul by 1), the section merge (Split, Gather of one row,
-/// Concat) and GPT-J's repeat_interleave (Concat of the table's columns).
-/// The analysis proved the merge and the channel order; this rules out
-/// anything that changes the values on the way (attention scaling other than
-/// 1, an Add, a Slice of tokens). On failure `why` names the node.
-bool carriesTable(Value v, Value table, std::string &why) {
+/// (Unsqueeze, Squeeze, Reshape, Flatten, Expand, Tile, value identities,
+/// float Casts), identity scalings (Mul by 1), the section merge the
+/// analysis proved (`mergeNodes`: Split/Slice/Gather/Squeeze/Concat that
+/// move channels and rows only) and GPT-J's repeat_interleave (Concat of the
+/// table's columns). This rules out anything that changes the values on the
+/// way (attention scaling other than 1, an Add, a Slice of tokens). On
+/// failure `why` names the node.
+bool carriesTable(Value v, Value table, ArrayRef<Operation *> mergeNodes,
+                  std::string &why) {
   std::optional<NodeBinder> stuck =
-      walkBackTo(v, table, [](const NodeBinder &node) -> Value {
-        if (node.isAnyOf("Unsqueeze", "Squeeze", "Reshape", "Expand", "Tile",
-                         "Identity", "Split") ||
+      walkBackTo(v, table, [&](const NodeBinder &node) -> Value {
+        if (llvm::is_contained(mergeNodes, node.getNode().getOperation()))
+          return node.input(0);
+        if (node.isAnyOf("Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand",
+                         "Tile", "Identity", "Split") ||
             (node.is("Cast") && match::isFloatTensor(node.input(0))) ||
             (node.is("Gather") && node.intAttr("axis", 0) == 0 &&
              match::scalarIntOf(node.input(1))))
@@ -144,54 +148,65 @@ bool rotates(Value rot, Value x, std::string &why) {
   return true;
 }
 
-/// Whether `v` is an Unsqueeze (under Casts and Identities) inserting axis
-/// 1 into a rank-`rank` table: axes [1] or, counted from the back as torch
-/// writes `unsqueeze(-2)` for [S, R], [-rank].
+/// Whether `v` is an Unsqueeze (under Casts and Identities), or a Reshape
+/// that inserts one axis (match::insertedAxis), inserting axis 1 into a
+/// rank-`rank` table: axis 1 or, counted from the back as torch writes
+/// `unsqueeze(-2)` for [S, R], -rank.
 bool unsqueezesAxisOne(Value v, int64_t rank) {
-  NodeBinder node(v);
-  while (node.isAnyOf("Cast", "Identity"))
-    node = NodeBinder(node.input(0));
-  std::optional<SmallVector<int64_t>> axes =
-      node.is("Unsqueeze") ? node.constInts(1) : std::nullopt;
-  return axes && axes->size() == 1 &&
-         (axes->front() == 1 || axes->front() == -rank);
+  std::optional<int64_t> axis = match::insertedAxis(v);
+  return axis && (*axis == 1 || *axis == -rank);
 }
 
 /// Checks one rotation and says how rope.apply takes it.
 FailureOr<RaisedRotation> checkRotation(RopeSite &site, Rotation r,
                                         std::string &why) {
   int64_t rotary = site.getRotaryDim();
-  NodeBinder combine(r.combine);
-  if (!combine.is("Add")) {
-    why = "rotation " + nodeLabel(r.combine) +
-          " subtracts the rotated product (only x * cos + rotate(x) * sin "
-          "is raised)";
-    return failure();
+  // The analysis read x * cos + rotate(x) * sin off the algebra (any
+  // spelling: Add of Concat(-x2, x1), Sub of Concat(x2, -x1), a sign
+  // vector, GPT-J pairs) or could not: then nothing here can prove it.
+  Value cosTable = r.cosFactor;
+  if (r.proven && r.sinMul && r.cosFactor && r.sinFactor) {
+    if (!carriesTable(cosTable, site.cosTable, site.mergeNodes, why) ||
+        !carriesTable(r.sinFactor, site.sinTable, site.mergeNodes, why))
+      return failure();
+  } else {
+    // What the algebra could not read (untyped operands it cannot size):
+    // the structural check, x * cos + Concat(-x2, x1) * sin with an Add.
+    NodeBinder combine(r.combine);
+    Value cosProduct = r.cosMul.getResults()[0];
+    bool otherWay = StringRef(r.unproven).starts_with("it rotates the other");
+    if (otherWay || !combine.is("Add") || combine.numInputs() != 2 ||
+        (combine.input(0) != cosProduct && combine.input(1) != cosProduct)) {
+      why = "rotation " + nodeLabel(r.combine) +
+            " is not provably x * cos + rotate(x) * sin: " +
+            (r.unproven.empty() ? std::string("its algebra is not read")
+                                : r.unproven);
+      return failure();
+    }
+    Value sinProduct =
+        combine.input(0) == cosProduct ? combine.input(1) : combine.input(0);
+    cosTable = r.cosMul.getInputs()[0] == r.x ? r.cosMul.getInputs()[1]
+                                              : r.cosMul.getInputs()[0];
+    if (!carriesTable(cosTable, site.cosTable, site.mergeNodes, why))
+      return failure();
+    NodeBinder sinMul(sinProduct);
+    if (!sinMul.is("Mul") || sinMul.numInputs() != 2) {
+      why = "rotation " + nodeLabel(r.combine) +
+            " does not add a product with the sin table";
+      return failure();
+    }
+    std::string sinWhy;
+    int tableSide = -1;
+    for (int i = 0; i < 2 && tableSide < 0; ++i)
+      if (carriesTable(sinMul.input(i), site.sinTable, site.mergeNodes, sinWhy))
+        tableSide = i;
+    if (tableSide < 0) {
+      why = sinWhy;
+      return failure();
+    }
+    if (!rotates(sinMul.input(1 - tableSide), r.x, why))
+      return failure();
   }
-  Value cosProduct = r.cosMul.getResults()[0];
-  Value sinProduct =
-      combine.input(0) == cosProduct ? combine.input(1) : combine.input(0);
-  Value cosTable = r.cosMul.getInputs()[0] == r.x ? r.cosMul.getInputs()[1]
-                                                  : r.cosMul.getInputs()[0];
-  if (!carriesTable(cosTable, site.cosTable, why))
-    return failure();
-  NodeBinder sinMul(sinProduct);
-  if (!sinMul.is("Mul") || sinMul.numInputs() != 2) {
-    why = "rotation " + nodeLabel(r.combine) +
-          " does not add a product with the sin table";
-    return failure();
-  }
-  std::string sinWhy;
-  int tableSide = -1;
-  for (int i = 0; i < 2 && tableSide < 0; ++i)
-    if (carriesTable(sinMul.input(i), site.sinTable, sinWhy))
-      tableSide = i;
-  if (tableSide < 0) {
-    why = sinWhy;
-    return failure();
-  }
-  if (!rotates(sinMul.input(1 - tableSide), r.x, why))
-    return failure();
 
   // Where the table broadcasts (its axis of extent 1) says where the heads
   // of x are: [B, 1, S, R] over [B, H, S, R], [B, S, 1, R] over
@@ -348,11 +363,12 @@ Value computedRows(RopeSite &site) {
       Value rows = node.input(0);
       // Hugging Face's position_ids[:, :, None, :]: unranked rows (the fix's
       // in-graph get_rope_index) are [A, B, S] by that Unsqueeze.
-      NodeBinder unsqueeze(rows);
-      std::optional<SmallVector<int64_t>> axes =
-          unsqueeze.is("Unsqueeze") ? unsqueeze.constInts(1) : std::nullopt;
-      if (axes && *axes == SmallVector<int64_t>{2})
-        rows = unsqueeze.input(0);
+      std::optional<int64_t> axis = match::insertedAxis(rows);
+      std::optional<SmallVector<int64_t>> axes;
+      if (axis == 2) {
+        axes = SmallVector<int64_t>{2};
+        rows = NodeBinder(match::rootOf(rows)).input(0);
+      }
       if ((match::rankOf(rows) == 3 && match::dimOf(rows, 0) == numAxes) ||
           (match::rankOf(rows) == -1 && axes))
         return rows;
@@ -451,7 +467,7 @@ bool cachesMatch(RopeSite &site, std::string &why) {
     return true;
   };
   Value cosCache = site.cosNode.getInputs()[0];
-  if (site.sinNode.isOnnx("Split")) {
+  if (!site.sinNode.isOnnx("Gather")) {
     // One sin|cos cache: columns [0, F) sin, [F, 2F) cos, one per frequency.
     Block sin, cos;
     if (!load(cosCache, sin))

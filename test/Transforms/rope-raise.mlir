@@ -242,7 +242,7 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
     %8 = onnx.node "Unsqueeze"(%7, %1) {outputs = ["pu"]} : (tensor<3x?x?xf32>, tensor<1xi64>) -> tensor<3x?x?x1xf32>
     %9 = onnx.node "Mul"(%8, %0) {outputs = ["ang"]} : (tensor<3x?x?x1xf32>, tensor<4xf32>) -> tensor<3x?x?x4xf32>
     %10 = onnx.node "Concat"(%9, %9) {attrs = {axis = -1 : i64}, outputs = ["emb"]} : (tensor<3x?x?x4xf32>, tensor<3x?x?x4xf32>) -> tensor<3x?x?x8xf32>
-    // expected-remark @+1 {{rope-raise: site 0 (output 'c3') left as is: rotation output 'y' subtracts the rotated product}}
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c3') left as is: rotation output 'y' is not provably x * cos + rotate(x) * sin: it rotates the other way, x * cos - rotate(x) * sin (rope.apply rotates by +angle)}}
     %11 = onnx.node "Cos"(%10) {outputs = ["c3"]} : (tensor<3x?x?x8xf32>) -> tensor<3x?x?x8xf32>
     %12 = onnx.node "Sin"(%10) {outputs = ["s3"]} : (tensor<3x?x?x8xf32>) -> tensor<3x?x?x8xf32>
     %13:6 = onnx.node "Split"(%11, %3) {attrs = {axis = -1 : i64}, outputs = ["c0", "c1", "c2", "c3b", "c4", "c5"]} : (tensor<3x?x?x8xf32>, tensor<6xi64>) -> (tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>)
@@ -500,7 +500,7 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
     %8 = onnx.node "Unsqueeze"(%7, %1) {outputs = ["pu"]} : (tensor<3x?x?xf32>, tensor<1xi64>) -> tensor<3x?x?x1xf32>
     %9 = onnx.node "Mul"(%8, %0) {outputs = ["ang"]} : (tensor<3x?x?x1xf32>, tensor<4xf32>) -> tensor<3x?x?x4xf32>
     %10 = onnx.node "Concat"(%9, %9) {attrs = {axis = -1 : i64}, outputs = ["emb"]} : (tensor<3x?x?x4xf32>, tensor<3x?x?x4xf32>) -> tensor<3x?x?x8xf32>
-    // expected-remark @+1 {{rope-raise: site 0 (output 'c3') left as is: the rotated operand of the sin product is not Concat(-x2, x1) or its pairwise form}}
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c3') left as is: rotation output 'y' is not provably x * cos + rotate(x) * sin: it rotates the other way, x * cos - rotate(x) * sin (rope.apply rotates by +angle)}}
     %11 = onnx.node "Cos"(%10) {outputs = ["c3"]} : (tensor<3x?x?x8xf32>) -> tensor<3x?x?x8xf32>
     %12 = onnx.node "Sin"(%10) {outputs = ["s3"]} : (tensor<3x?x?x8xf32>) -> tensor<3x?x?x8xf32>
     %13:6 = onnx.node "Split"(%11, %3) {attrs = {axis = -1 : i64}, outputs = ["c0", "c1", "c2", "c3b", "c4", "c5"]} : (tensor<3x?x?x8xf32>, tensor<6xi64>) -> (tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x1xf32>, tensor<3x?x?x2xf32>, tensor<3x?x?x1xf32>)

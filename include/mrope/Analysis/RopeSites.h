@@ -26,6 +26,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace mrope {
@@ -75,6 +76,18 @@ struct Rotation {
   /// is its whole last axis (rotaryEnd -1 when that is not known).
   mlir::Value source;
   int64_t rotaryBegin = 0, rotaryEnd = -1;
+  /// The algebra of the rotation is proven: `sinMul` multiplies a value
+  /// carrying the sin table (`sinFactor`) with `rotated`, and, with the
+  /// combine's sign (Add, or Sub of the sin product), `rotated` is exactly
+  /// rotate(x) in `layout`, channel for channel (Concat(-x2, x1), a sign
+  /// vector, Sub, pairs, value identities: any spelling). `cosFactor` is the
+  /// value carrying the cos table into `cosMul`. Unproven rotations are
+  /// reported with the layout their shape suggests; rope-raise leaves them.
+  bool proven = false;
+  /// Why the algebra failed (for rope-raise's remark) when not proven.
+  std::string unproven;
+  onnx::NodeOp sinMul;
+  mlir::Value cosFactor, sinFactor, rotated;
 };
 
 struct RopeSite {
@@ -105,6 +118,9 @@ struct RopeSite {
   llvm::SmallVector<Rotation> rotations;
   /// The nodes that make up the site (tables, merge, position walk).
   llvm::SmallVector<mlir::Operation *> nodes;
+  /// The nodes of the proven section merges (cos and sin): they move
+  /// channels and rows of the tables and nothing else.
+  llvm::SmallVector<mlir::Operation *> mergeNodes;
   /// Set by the classifier (RopeClassify.h) for the declared architecture.
   bool bug = false;
 
