@@ -4,8 +4,10 @@
 
 include "mrope/Dialect/Rope/IR/RopeDialect.td"
 include "mrope/Dialect/Rope/IR/RopeAttrs.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/TilingInterface.td"
 include "mlir/IR/OpBase.td"
 
 class Rope_Op<string mnemonic, list<Trait> traits = []>
@@ -27,7 +29,12 @@ def Rope_FreqTableType : AnyTypeOf<[1DTensorOf<[F32]>, MemRefRankOf<[F32], [1]>]
 def Rope_ApplyOp : Rope_Op<"apply", [
     AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<InferTypeOpInterface>,
-    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<TilingInterface, [
+      "getLoopIteratorTypes", "getIterationDomain", "getTiledImplementation",
+      "getResultTilePosition", "getIterationDomainTileFromResultTile",
+      "generateResultTileValue", "isOpFusableWithConsumerSlice"]>]> {
   let summary = "rotate q/k-like tensors by (multi-axis) positions";
   let description = [{
     Rotates every tensor of `inputs` (each `[B, H, S, D]`; q and k of one
@@ -41,6 +48,17 @@ def Rope_ApplyOp : Rope_Op<"apply", [
 
     On tensors the op returns the rotated tensors. On memrefs it has no
     results and rotates in place.
+
+    The op is in destination-passing style with the rotated tensors as its
+    inits: result `i` is `inputs[i]` rotated, written where `inputs[i]` was
+    (each element is read before it is written, like a `linalg.generic`
+    that reads its `outs`). `positions` and `inv_freq` are its DPS inputs.
+
+    Its tiling domain is the tokens, `[B, S]`, both parallel: a tile is a
+    block of tokens with all heads and all channels of every rotated tensor
+    (q and k may have different head counts; a channel pair and the cos/sin
+    of a token are never split). Tiles of a result that cut H or D are
+    refused, so a consumer tiled along them does not fuse the op.
 
     ```mlir
     %q2, %k2 = rope.apply %q, %k by %pos
@@ -64,6 +82,10 @@ def Rope_ApplyOp : Rope_Op<"apply", [
     /// True when the op works on memrefs (in place, no results).
     bool hasBufferSemantics() {
       return ::mlir::isa<::mlir::MemRefType>(getInputs().front().getType());
+    }
+    /// DestinationStyleOpInterface: the rotated operands are the inits.
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getInputsMutable();
     }
   }];
 }
