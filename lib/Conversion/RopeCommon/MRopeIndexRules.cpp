@@ -6,8 +6,7 @@
 using namespace mrope;
 
 MRopeIndexRules mrope::getMRopeIndexRules(rope::MRopeIndexOp op) {
-  const rope::MRopeIndexArchRules &row =
-      rope::lookupMRopeIndexArch(op.getArch());
+  const rope::MRopeIndexArchRules &row = op.getArchRules();
   MRopeIndexRules rules;
   rules.imageToken = op.getImageToken();
   rules.videoToken = op.getVideoToken();
@@ -18,6 +17,13 @@ MRopeIndexRules mrope::getMRopeIndexRules(rope::MRopeIndexOp op) {
   rules.blockPerFrame = row.blockPerFrame;
   rules.padValue = row.padValue;
   rules.deltasOverKept = row.deltasOverKept;
-  rules.segmentIds = nullptr;
+  rules.videoSpan = row.videoSpanTokens;
+  if (rules.videoSpan) {
+    if (auto start = op.getVideoStart())
+      rules.videoSpan->first = *start;
+    if (auto end = op.getVideoEnd())
+      rules.videoSpan->second = *end;
+  }
+  rules.segmentIds = op.getSegmentIds();
   return rules;
 }

@@ -49,17 +49,18 @@ struct TokenState {
   /// of the last kept token (0 text, 1 image, 2 video), the largest
   /// position so far, the block's seconds per grid, and the image / video
   /// blocks consumed so far (across the batch), the segment of the last
-  /// kept token (packed rows; 0 before the first).
+  /// kept token (packed rows; 0 before the first), and whether a GLM-4V
+  /// video span is open (i1).
   Value j, excess, local, offset, h, w, hw, prevKind, maxPos, sec, imgIdx,
-      vidIdx, segId;
+      vidIdx, segId, inVideo;
 
   SmallVector<Value> values() const {
-    return {j,        excess, local, offset, h,      w,    hw,
-            prevKind, maxPos, sec,   imgIdx, vidIdx, segId};
+    return {j,        excess, local, offset, h,      w,     hw,
+            prevKind, maxPos, sec,   imgIdx, vidIdx, segId, inVideo};
   }
   static TokenState from(ValueRange v) {
-    return {v[0], v[1], v[2], v[3],  v[4],  v[5], v[6],
-            v[7], v[8], v[9], v[10], v[11], v[12]};
+    return {v[0], v[1], v[2], v[3],  v[4],  v[5],  v[6],
+            v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
   }
 };
 
@@ -67,7 +68,7 @@ struct TokenState {
 /// whether it starts a block (a vision token of another kind than the last
 /// kept one) and its segment (packed rows).
 struct TokenKind {
-  Value kept, isImg, isVid, kind, isVis, start, seg;
+  Value kept, isImg, isVid, kind, isVis, start, seg, id;
 };
 
 /// The grid [t, h, w] (unmerged) and seconds per grid of a block.
@@ -90,6 +91,7 @@ private:
   TokenState emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
                        TokenState st);
   TokenKind classify(ImplicitLocOpBuilder &t, Value bi, Value si);
+  void typeVideoSpans(ImplicitLocOpBuilder &t, TokenKind &k, TokenState &st);
   void enterSegment(ImplicitLocOpBuilder &t, Value bi, const TokenKind &k,
                     TokenState &st);
   void storeSegmentDelta(ImplicitLocOpBuilder &t, Value bi, Value segId,
@@ -265,15 +267,42 @@ void IndexLoops::enterSegment(ImplicitLocOpBuilder &t, Value bi,
   st.maxPos = sel(change, minusOne, st.maxPos);
   st.prevKind = sel(change, zero, st.prevKind);
   st.segId = sel(change, k.seg, st.segId);
+  st.inVideo = sel(change, arith::ConstantIntOp::create(t, t.getI1Type(), 0),
+                   st.inVideo);
+}
+
+// GLM-4V's typing: video_start opens a span, video_end closes it (the last
+// of them wins); vision tokens inside are video frames, outside images.
+void IndexLoops::typeVideoSpans(ImplicitLocOpBuilder &t, TokenKind &k,
+                                TokenState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value isStart = arith::AndIOp::create(
+      t, k.kept, eq(t, k.id, c64(rules.videoSpan->first)));
+  Value isEnd = arith::AndIOp::create(
+      t, k.kept, eq(t, k.id, c64(rules.videoSpan->second)));
+  Value yes = arith::ConstantIntOp::create(t, t.getI1Type(), 1);
+  Value no = arith::ConstantIntOp::create(t, t.getI1Type(), 0);
+  st.inVideo = sel(isStart, yes, sel(isEnd, no, st.inVideo));
+  Value notOpen = arith::XOrIOp::create(t, st.inVideo, yes);
+  k.isImg = arith::AndIOp::create(t, k.isVis, notOpen);
+  k.isVid = arith::AndIOp::create(t, k.isVis, st.inVideo);
+  k.kind = sel(k.isImg, c64(1), sel(k.isVid, c64(2), zero));
 }
 
 // The tokens of row bi in order, then the rope_deltas rule: the largest
 // position + 1 - n (n: S, or the kept tokens; packed rows: per segment).
 void IndexLoops::emitRow(ImplicitLocOpBuilder &rb, Value bi,
                          ValueRange counters) {
-  TokenState init{zero,        zero,        zero, zero,     one,
-                  one,         one,         zero, minusOne, f32Const(rb, 0),
-                  counters[0], counters[1], zero};
+  TokenState init{
+      zero,        zero,
+      zero,        zero,
+      one,         one,
+      one,         zero,
+      minusOne,    f32Const(rb, 0),
+      counters[0], counters[1],
+      zero,        arith::ConstantIntOp::create(rb, rb.getI1Type(), 0)};
   auto tokens = scf::ForOp::create(
       rb, i0, seq, i1, init.values(),
       [&](OpBuilder &tb, Location tloc, Value si, ValueRange st) {
@@ -298,6 +327,8 @@ TokenState IndexLoops::emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
   TokenKind k = classify(t, bi, si);
   if (segs)
     enterSegment(t, bi, k, st);
+  if (rules.videoSpan)
+    typeVideoSpans(t, k, st);
   k.start = arith::AndIOp::create(
       t, k.isVis,
       arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, st.prevKind));
@@ -314,6 +345,7 @@ TokenKind IndexLoops::classify(ImplicitLocOpBuilder &t, Value bi, Value si) {
   };
   TokenKind k;
   Value id = toI64(t, memref::LoadOp::create(t, ids, ValueRange{bi, si}));
+  k.id = id;
   k.kept = arith::ConstantIntOp::create(t, t.getI1Type(), 1);
   if (mask)
     k.kept = eq(

@@ -122,6 +122,7 @@ private:
   void segments();
   Value segCumsum(Value v);
   void visionTokens();
+  void videoSpans();
   Value blockStarts(Value is);
   Value globalIndex(Value start);
   Value gridRows(Value grid, Value start);
@@ -288,10 +289,28 @@ void IndexGraph::visionTokens() {
   isImg = tokens(rules.imageToken);
   isVid = tokens(rules.videoToken);
   isVis = node("Or", bs(i1), {isImg, isVid});
+  if (rules.videoSpan)
+    videoSpans();
   imgStart = blockStarts(isImg);
   vidStart = blockStarts(isVid);
   flat = ints({-1}, {1});
   shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
+}
+
+// GLM-4V's typing: a vision token is a video frame's inside an open
+// video_start ... video_end span (of its row, or segment), else an image's.
+// Spans are counted (starts - ends so far), so start and end must alternate.
+void IndexGraph::videoSpans() {
+  auto count = [&](int64_t id) {
+    return cumsum(asI64(
+        node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept})));
+  };
+  Value open = cmp(
+      "Greater",
+      bin("Sub", count(rules.videoSpan->first), count(rules.videoSpan->second)),
+      zero);
+  isVid = node("And", bs(i1), {isVis, open});
+  isImg = node("And", bs(i1), {isVis, node("Not", bs(i1), {open})});
 }
 
 // 1 at the first token of each run of `is`: is[s] * (1 - is[s - 1]), with

@@ -37,7 +37,16 @@ def sample(rng, spec, arch):
         (videos if video else images).append([t, h, w])
         if video:
             seconds.append(float(rng.choice([0.5, 1.0, 0.7, 2.0])))
-        if video and spec.split_video_frames:
+        if video and spec.token_types == "glm4v":
+            # <video_start> (<timestamp> <image_start> frame <image_end>)* <video_end>,
+            # the frame written with image or video tokens
+            frame_tok = img_t if rng.random() < 0.5 else vid_t
+            toks += [spec.video_start_token_id]
+            for _ in range(t):
+                toks += list(rng.integers(10, 1000, size=int(rng.integers(1, 3))))
+                toks += [vs] + [frame_tok] * (h * w // 4) + [ve]
+            toks += [spec.video_end_token_id]
+        elif video and spec.split_video_frames:
             for _ in range(t):      # <timestamp> VS frame VE, per frame
                 toks += list(rng.integers(10, 1000, size=int(rng.integers(1, 4))))
                 toks += [vs] + [vid_t] * (h * w // 4) + [ve]
@@ -49,13 +58,13 @@ def sample(rng, spec, arch):
     return toks, images, videos, seconds
 
 
-def random_batch(rng, arch):
+def random_batch(rng, arch, packed=True):
     spec = arch_spec(arch)
     B = int(rng.integers(1, 4))
     rows, images, videos, seconds = [], [], [], []
     for _ in range(B):
         toks, segs = [], []
-        for k in range(1, int(rng.integers(1, 4)) + 1):
+        for k in range(1, (int(rng.integers(1, 4)) if packed else 1) + 1):
             if k > 1 and rng.random() < 0.3:      # padding between samples
                 n = int(rng.integers(1, 3))
                 toks += [0] * n
@@ -74,10 +83,10 @@ def random_batch(rng, arch):
         ids[b, :len(t)] = t
         seg[b, :len(s)] = s
     mask = np.ones((B, S), np.int64)
-    if rng.random() < 0.5:
-        # 0 on a random slot: a padded one, or a text token's (never inside
-        # a vision block, which would no longer match its grid)
-        text = np.argwhere((ids != spec.image_token_id) & (ids != spec.video_token_id))
+    if rng.random() < 0.5 and (ids < 1000).any():
+        # 0 on a random slot: a padded one, or a plain text token's (never a
+        # vision token, which would no longer match its grid, nor a marker)
+        text = np.argwhere(ids < 1000)
         b, s = text[int(rng.integers(0, len(text)))]
         mask[b, s] = 0
     img = np.asarray(images, np.int64).reshape(-1, 3)
@@ -96,17 +105,31 @@ def worked_example(arch):
     return (ids, np.ones_like(ids), seg, img, np.zeros((0, 3), np.int64), np.zeros(0, np.float32))
 
 
-def reference_positions(ids, mask, seg, img, vid, sec, arch):
+def reference_positions(ids, mask, seg, img, vid, sec, arch, packed=True):
+    """Packed: segment_ids as given; else one sample per row, its padding masked."""
     kw = dict(second_per_grid_ts=sec) if arch == "qwen2.5-vl" else {}
+    if not packed:
+        mask, seg = mask * (seg > 0), None
     return mrope.position_ids(ids, arch=arch, attention_mask=mask, segment_ids=seg,
                               image_grid_thw=img, video_grid_thw=vid, **kw)
 
 
-def cases(arch, batches, seed):
+def cases(arch, batches, seed, packed=True):
     rng = np.random.default_rng(seed)
-    out = [worked_example(arch)]
-    out += [random_batch(rng, arch) for _ in range(batches)]
+    out = [worked_example(arch)] if packed else []
+    out += [random_batch(rng, arch, packed) for _ in range(batches)]
     return out
+
+
+def feeds(ids, mask, seg, img, vid, sec, arch, packed=True):
+    f = {"input_ids": ids, "image_grid_thw": img, "video_grid_thw": vid}
+    if packed:
+        f.update(attention_mask=mask, segment_ids=seg)
+    else:
+        f["attention_mask"] = mask * (seg > 0)
+    if arch == "qwen2.5-vl":
+        f["second_per_grid_ts"] = sec
+    return f
 
 
 def main():
@@ -114,28 +137,32 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--arch", required=True)
     ap.add_argument("--batches", type=int, default=300)
+    ap.add_argument("--unpacked", action="store_true",
+                    help="one sample per row, no segment_ids input (padding masked)")
     a = ap.parse_args()
-    cs = cases(a.arch, a.batches, 2026)
-    feeds = []
-    for ids, mask, seg, img, vid, sec in cs:
-        f = {"input_ids": ids, "attention_mask": mask, "segment_ids": seg,
-             "image_grid_thw": img, "video_grid_thw": vid}
-        if a.arch == "qwen2.5-vl":
-            f["second_per_grid_ts"] = sec
-        feeds.append(f)
-    outputs = ort.run_many(a.model, feeds)     # one session, every batch
-    bad = []
-    for k, (got, c) in enumerate(zip(outputs, cs)):
-        pos, delta = reference_positions(*c, a.arch)
-        if not (np.array_equal(got["position_ids"], pos) and
-                np.array_equal(got["rope_deltas"], delta)):
-            bad.append(k)
-    print(f"{'ok' if 0 not in bad else 'FAIL'} worked example")
-    rb = [k for k in bad if k]
-    print(f"{'ok' if not rb else 'FAIL'} {a.batches} random packed batches"
-          + (f": mismatches at {rb[:5]}" if rb else ""))
-    print(f"{int(0 not in bad) + int(not rb)} passed, {int(0 in bad) + int(bool(rb))} failed")
-    return 1 if bad else 0
+    packed = not a.unpacked
+    cs = cases(a.arch, a.batches, 2026, packed)
+    outputs = ort.run_many(a.model, [feeds(*c, a.arch, packed) for c in cs])  # one session
+    return report([(got, reference_positions(*c, a.arch, packed)) for got, c in zip(outputs, cs)],
+                  a.batches, packed)
+
+
+def report(pairs, batches, packed):
+    """pairs: (got {position_ids, rope_deltas}, reference (positions, deltas)); prints the verdicts."""
+    bad = [k for k, (got, (pos, delta)) in enumerate(pairs)
+           if not (np.array_equal(got["position_ids"], pos) and np.array_equal(got["rope_deltas"], delta))]
+    checks = []
+    if packed:
+        checks.append(("worked example", 0 not in bad))
+        bad = [k - 1 for k in bad if k]
+    kind = "packed" if packed else "padded"
+    checks.append((f"{batches} random {kind} batches" + (f": mismatches at {bad[:5]}" if bad else ""),
+                   not bad))
+    for name, ok in checks:
+        print(f"{'ok' if ok else 'FAIL'} {name}")
+    n_ok = sum(ok for _, ok in checks)
+    print(f"{n_ok} passed, {len(checks) - n_ok} failed")
+    return 0 if n_ok == len(checks) else 1
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ struct MRopeIndexRules {
   bool blockPerFrame;
   int64_t padValue;
   bool deltasOverKept;
+  /// {video_start, video_end} under GLM-4V's token typing (see
+  /// rope::MRopeIndexArchRules::videoSpanTokens).
+  std::optional<std::pair<int64_t, int64_t>> videoSpan;
   /// The op's segment ids ([B, S], 0 padding, 1..k packed samples); null:
   /// one sample per row.
   mlir::Value segmentIds;

@@ -20,6 +20,7 @@
 #include "llvm/Support/ErrorHandling.h"
 
 #include <optional>
+#include <utility>
 
 namespace mrope {
 namespace rope {
@@ -48,19 +49,32 @@ struct MRopeIndexArchRules {
   /// the padded row length S (false). Packed rows always use the segment's
   /// token count.
   bool deltasOverKept;
+  /// GLM-4V's token typing: image (or video) tokens between these two tokens
+  /// are video frames, other ones images ({start, end}; the op's video_start
+  /// / video_end override them). nullopt: image tokens are images, video
+  /// tokens videos.
+  std::optional<std::pair<int64_t, int64_t>> videoSpanTokens;
 };
 
 // Follows each arch's get_rope_index in transformers.
 // clang-format off
 inline constexpr MRopeIndexArchRules kMRopeIndexArchTable[] = {
-    // arch,                  scaling, default tps,  per frame, pad, kept
-    {std::nullopt,            true,    std::nullopt, false,     1,   false},
-    {IndexArch::qwen2_vl,     false,   std::nullopt, false,     1,   false},
+    // arch,                scaling, default tps,  per frame, pad, kept, video span
+    {std::nullopt,          true,    std::nullopt, false,     1,   false, std::nullopt},
+    {IndexArch::qwen2_vl,   false,   std::nullopt, false,     1,   false, std::nullopt},
     // vision_config.tokens_per_second of the released Qwen2.5-VL models.
-    {IndexArch::qwen2_5_vl,   true,    2.0f,         false,     1,   false},
+    {IndexArch::qwen2_5_vl, true,    2.0f,         false,     1,   false, std::nullopt},
     // Qwen3-VL writes "<t seconds>" + vision_start before every frame; its
     // time rows come from those timestamps, not from a scaled frame index.
-    {IndexArch::qwen3_vl,     false,   std::nullopt, true,      1,   false},
+    {IndexArch::qwen3_vl,   false,   std::nullopt, true,      1,   false, std::nullopt},
+    // Qwen3_5Model.get_rope_index: Qwen3-VL's per-frame split; padded slots
+    // are 0 and rope_deltas subtract the unpadded length.
+    {IndexArch::qwen3_5,    false,   std::nullopt, true,      0,   true,  std::nullopt},
+    // Glm4vModel.get_rope_index: frames are the image tokens inside
+    // <|begin_of_video|> (151341) ... <|end_of_video|> (151342), one block
+    // per frame (text always separates frames).
+    {IndexArch::glm4v,      false,   std::nullopt, true,      1,   false,
+     std::pair<int64_t, int64_t>{151341, 151342}},
 };
 // clang-format on
 
