@@ -64,7 +64,7 @@ struct TokenState {
   }
 };
 
-/// What a token is: kept (mask 1, segment not 0), image, video, vision,
+/// What a token is: kept (mask 1, segment > 0), image, video, vision,
 /// whether it starts a block (a vision token of another kind than the last
 /// kept one) and its segment (packed rows).
 struct TokenKind {
@@ -354,7 +354,7 @@ TokenKind IndexLoops::classify(ImplicitLocOpBuilder &t, Value bi, Value si) {
     k.seg = toI64(t, memref::LoadOp::create(t, segs, ValueRange{bi, si}));
     k.kept = arith::AndIOp::create(
         t, k.kept,
-        arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.seg, zero));
+        arith::CmpIOp::create(t, arith::CmpIPredicate::sgt, k.seg, zero));
   }
   k.isImg = arith::AndIOp::create(t, k.kept, eq(t, id, imageToken));
   k.isVid = arith::AndIOp::create(t, k.kept, eq(t, id, videoToken));
