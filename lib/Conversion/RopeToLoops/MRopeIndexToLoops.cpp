@@ -12,6 +12,10 @@
 // MRopeIndexRules; each rule is one helper below. With one block per frame
 // a video block reads the row holding its frame, as [1, h, w]; a block past
 // the last grid row reads the dummy [1, m, m], as the ONNX lowering does.
+// Packed rows (segment ids): a kept token of another segment than the last
+// one closes that segment (its rope_deltas column) and restarts the row
+// state, so each segment is laid out as if alone; segments are assumed to be
+// contiguous runs (a segment id coming back later in a row restarts again).
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
@@ -44,24 +48,27 @@ struct TokenState {
   /// current block, the block's offset, its h, w, h * w (merged), the kind
   /// of the last kept token (0 text, 1 image, 2 video), the largest
   /// position so far, the block's seconds per grid, and the image / video
-  /// blocks consumed so far (across the batch).
+  /// blocks consumed so far (across the batch), the segment of the last
+  /// kept token (packed rows; 0 before the first), and whether a GLM-4V
+  /// video span is open (i1).
   Value j, excess, local, offset, h, w, hw, prevKind, maxPos, sec, imgIdx,
-      vidIdx;
+      vidIdx, segId, inVideo;
 
   SmallVector<Value> values() const {
-    return {j,  excess,   local,  offset, h,      w,
-            hw, prevKind, maxPos, sec,    imgIdx, vidIdx};
+    return {j,        excess, local, offset, h,      w,     hw,
+            prevKind, maxPos, sec,   imgIdx, vidIdx, segId, inVideo};
   }
   static TokenState from(ValueRange v) {
-    return {v[0], v[1], v[2], v[3], v[4],  v[5],
-            v[6], v[7], v[8], v[9], v[10], v[11]};
+    return {v[0], v[1], v[2], v[3],  v[4],  v[5],  v[6],
+            v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
   }
 };
 
-/// What a token is: kept (mask 1), image, video, vision, and whether it
-/// starts a block (a vision token of another kind than the last kept one).
+/// What a token is: kept (mask 1, segment > 0), image, video, vision,
+/// whether it starts a block (a vision token of another kind than the last
+/// kept one) and its segment (packed rows).
 struct TokenKind {
-  Value kept, isImg, isVid, kind, isVis, start;
+  Value kept, isImg, isVid, kind, isVis, start, seg, id;
 };
 
 /// The grid [t, h, w] (unmerged) and seconds per grid of a block.
@@ -83,8 +90,14 @@ private:
   void emitRow(ImplicitLocOpBuilder &rb, Value bi, ValueRange counters);
   TokenState emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
                        TokenState st);
-  TokenKind classify(ImplicitLocOpBuilder &t, Value bi, Value si,
-                     Value prevKind);
+  TokenKind classify(ImplicitLocOpBuilder &t, Value bi, Value si);
+  void typeVideoSpans(ImplicitLocOpBuilder &t, TokenKind &k, TokenState &st);
+  void enterSegment(ImplicitLocOpBuilder &t, Value bi, const TokenKind &k,
+                    TokenState &st);
+  void storeSegmentDelta(ImplicitLocOpBuilder &t, Value bi, Value segId,
+                         Value maxPos, Value count);
+  Value segmentCount();
+  void zeroDeltas(Value batch, Value k);
   BlockGrid readBlockGrid(ImplicitLocOpBuilder &t, const TokenKind &k,
                           const TokenState &st);
   BlockGrid imageGrid(ImplicitLocOpBuilder &t, Value imgIdx);
@@ -117,7 +130,7 @@ private:
   MRopeIndexRules rules;
   Type i64, f32;
   // Input buffers (null when absent) and output buffers.
-  Value ids, mask, images, videos, seconds, positions, deltas;
+  Value ids, mask, segs, images, videos, seconds, positions, deltas;
   // Constants of the whole op.
   Value seq, zero, one, minusOne, merge, imageToken, videoToken, seqI64, i0, i1;
 };
@@ -134,6 +147,7 @@ Value IndexLoops::bufferOf(Value tensor) {
 SmallVector<Value> IndexLoops::emit() {
   ids = bufferOf(op.getInputIds());
   mask = bufferOf(op.getAttentionMask());
+  segs = bufferOf(rules.segmentIds);
   images = bufferOf(op.getImageGridThw());
   videos = bufferOf(op.getVideoGridThw());
   seconds = bufferOf(op.getSecondPerGridTs());
@@ -146,21 +160,26 @@ SmallVector<Value> IndexLoops::emit() {
     posDims.push_back(batch);
   if (posType.isDynamicDim(2))
     posDims.push_back(seq);
-  if (deltaType.isDynamicDim(0))
-    deltaDims.push_back(batch);
-  positions = memref::AllocOp::create(
-      b, MemRefType::get(posType.getShape(), i64), posDims);
-  deltas = memref::AllocOp::create(
-      b, MemRefType::get(deltaType.getShape(), i64), deltaDims);
   zero = c64(0);
   one = c64(1);
+  i0 = cIdx(0);
+  i1 = cIdx(1);
   minusOne = c64(-1);
   merge = c64(rules.spatialMerge);
   imageToken = c64(rules.imageToken);
   videoToken = c64(rules.videoToken);
+  Value k = segs ? segmentCount() : i1;
+  if (deltaType.isDynamicDim(0))
+    deltaDims.push_back(batch);
+  if (deltaType.isDynamicDim(1))
+    deltaDims.push_back(k);
+  positions = memref::AllocOp::create(
+      b, MemRefType::get(posType.getShape(), i64), posDims);
+  deltas = memref::AllocOp::create(
+      b, MemRefType::get(deltaType.getShape(), i64), deltaDims);
+  if (segs)
+    zeroDeltas(batch, memref::DimOp::create(b, deltas, 1));
   seqI64 = arith::IndexCastOp::create(b, i64, seq);
-  i0 = cIdx(0);
-  i1 = cIdx(1);
   // Rows in order; image and video counters run across the batch.
   scf::ForOp::create(
       b, i0, batch, i1, ValueRange{zero, zero},
@@ -174,13 +193,116 @@ SmallVector<Value> IndexLoops::emit() {
                                             b.getUnitAttr(), b.getUnitAttr())};
 }
 
+// Packing rule: K, the largest segment id of the batch (at least 1), the
+// rope_deltas columns.
+Value IndexLoops::segmentCount() {
+  Value batch = memref::DimOp::create(b, ids, 0);
+  auto rows = scf::ForOp::create(
+      b, i0, batch, i1, ValueRange{one},
+      [&](OpBuilder &ob, Location loc, Value bi, ValueRange rowAcc) {
+        ImplicitLocOpBuilder rb(loc, ob);
+        auto cols = scf::ForOp::create(
+            rb, i0, seq, i1, rowAcc,
+            [&](OpBuilder &tb, Location tloc, Value si, ValueRange acc) {
+              ImplicitLocOpBuilder t(tloc, tb);
+              TokenKind k = classify(t, bi, si);
+              Value s = arith::SelectOp::create(t, k.kept, k.seg, zero);
+              scf::YieldOp::create(
+                  t, ValueRange{arith::MaxSIOp::create(t, acc[0], s)});
+            });
+        scf::YieldOp::create(rb, cols.getResults());
+      });
+  return arith::IndexCastOp::create(b, b.getIndexType(), rows.getResult(0));
+}
+
+// Rows without segment k keep 0 in column k - 1.
+void IndexLoops::zeroDeltas(Value batch, Value k) {
+  scf::ForOp::create(
+      b, i0, batch, i1, ValueRange{},
+      [&](OpBuilder &ob, Location loc, Value bi, ValueRange) {
+        ImplicitLocOpBuilder rb(loc, ob);
+        scf::ForOp::create(
+            rb, i0, k, i1, ValueRange{},
+            [&](OpBuilder &kb, Location kloc, Value ki, ValueRange) {
+              ImplicitLocOpBuilder x(kloc, kb);
+              memref::StoreOp::create(x, zero, deltas, ValueRange{bi, ki});
+              scf::YieldOp::create(x);
+            });
+        scf::YieldOp::create(rb);
+      });
+}
+
+// rope_deltas of segment segId (when not 0): maxPos + 1 - its token count.
+void IndexLoops::storeSegmentDelta(ImplicitLocOpBuilder &t, Value bi,
+                                   Value segId, Value maxPos, Value count) {
+  Value any = arith::CmpIOp::create(t, arith::CmpIPredicate::ne, segId, zero);
+  auto ifAny = scf::IfOp::create(t, any, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard g(t);
+  t.setInsertionPointToStart(&ifAny.getThenRegion().front());
+  Value col = arith::IndexCastOp::create(t, t.getIndexType(),
+                                         arith::SubIOp::create(t, segId, one));
+  Value delta =
+      arith::SubIOp::create(t, arith::AddIOp::create(t, maxPos, one), count);
+  memref::StoreOp::create(t, delta, deltas, ValueRange{bi, col});
+}
+
+// Packing rule: a kept token of a new segment closes the last one and lays
+// out its own from scratch (kept index, excess, maximum, last kind).
+void IndexLoops::enterSegment(ImplicitLocOpBuilder &t, Value bi,
+                              const TokenKind &k, TokenState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value change = arith::AndIOp::create(
+      t, k.kept,
+      arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.seg, st.segId));
+  auto ifChange = scf::IfOp::create(t, change, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard g(t);
+    t.setInsertionPointToStart(&ifChange.getThenRegion().front());
+    storeSegmentDelta(t, bi, st.segId, st.maxPos, st.j);
+  }
+  st.j = sel(change, zero, st.j);
+  st.excess = sel(change, zero, st.excess);
+  st.maxPos = sel(change, minusOne, st.maxPos);
+  st.prevKind = sel(change, zero, st.prevKind);
+  st.segId = sel(change, k.seg, st.segId);
+  st.inVideo = sel(change, arith::ConstantIntOp::create(t, t.getI1Type(), 0),
+                   st.inVideo);
+}
+
+// GLM-4V's typing: video_start opens a span, video_end closes it (the last
+// of them wins); vision tokens inside are video frames, outside images.
+void IndexLoops::typeVideoSpans(ImplicitLocOpBuilder &t, TokenKind &k,
+                                TokenState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value isStart = arith::AndIOp::create(
+      t, k.kept, eq(t, k.id, c64(rules.videoSpan->first)));
+  Value isEnd = arith::AndIOp::create(
+      t, k.kept, eq(t, k.id, c64(rules.videoSpan->second)));
+  Value yes = arith::ConstantIntOp::create(t, t.getI1Type(), 1);
+  Value no = arith::ConstantIntOp::create(t, t.getI1Type(), 0);
+  st.inVideo = sel(isStart, yes, sel(isEnd, no, st.inVideo));
+  Value notOpen = arith::XOrIOp::create(t, st.inVideo, yes);
+  k.isImg = arith::AndIOp::create(t, k.isVis, notOpen);
+  k.isVid = arith::AndIOp::create(t, k.isVis, st.inVideo);
+  k.kind = sel(k.isImg, c64(1), sel(k.isVid, c64(2), zero));
+}
+
 // The tokens of row bi in order, then the rope_deltas rule: the largest
-// position + 1 - S.
+// position + 1 - n (n: S, or the kept tokens; packed rows: per segment).
 void IndexLoops::emitRow(ImplicitLocOpBuilder &rb, Value bi,
                          ValueRange counters) {
-  TokenState init{zero,        zero,       zero, zero,     one,
-                  one,         one,        zero, minusOne, f32Const(rb, 0),
-                  counters[0], counters[1]};
+  TokenState init{
+      zero,        zero,
+      zero,        zero,
+      one,         one,
+      one,         zero,
+      minusOne,    f32Const(rb, 0),
+      counters[0], counters[1],
+      zero,        arith::ConstantIntOp::create(rb, rb.getI1Type(), 0)};
   auto tokens = scf::ForOp::create(
       rb, i0, seq, i1, init.values(),
       [&](OpBuilder &tb, Location tloc, Value si, ValueRange st) {
@@ -189,15 +311,27 @@ void IndexLoops::emitRow(ImplicitLocOpBuilder &rb, Value bi,
             t, emitToken(t, bi, si, TokenState::from(st)).values());
       });
   TokenState last = TokenState::from(tokens.getResults());
-  Value delta = arith::SubIOp::create(
-      rb, arith::AddIOp::create(rb, last.maxPos, one), seqI64);
-  memref::StoreOp::create(rb, delta, deltas, ValueRange{bi, i0});
+  if (segs) {
+    storeSegmentDelta(rb, bi, last.segId, last.maxPos, last.j);
+  } else {
+    Value n = rules.deltasOverKept ? last.j : seqI64;
+    Value delta = arith::SubIOp::create(
+        rb, arith::AddIOp::create(rb, last.maxPos, one), n);
+    memref::StoreOp::create(rb, delta, deltas, ValueRange{bi, i0});
+  }
   scf::YieldOp::create(rb, ValueRange{last.imgIdx, last.vidIdx});
 }
 
 TokenState IndexLoops::emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
                                  TokenState st) {
-  TokenKind k = classify(t, bi, si, st.prevKind);
+  TokenKind k = classify(t, bi, si);
+  if (segs)
+    enterSegment(t, bi, k, st);
+  if (rules.videoSpan)
+    typeVideoSpans(t, k, st);
+  k.start = arith::AndIOp::create(
+      t, k.isVis,
+      arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, st.prevKind));
   BlockGrid grid = readBlockGrid(t, k, st);
   startBlock(t, k, grid, st);
   storePositions(t, bi, si, k, st);
@@ -205,24 +339,27 @@ TokenState IndexLoops::emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
 }
 
 // Text rule: a kept token that is neither image nor video.
-TokenKind IndexLoops::classify(ImplicitLocOpBuilder &t, Value bi, Value si,
-                               Value prevKind) {
+TokenKind IndexLoops::classify(ImplicitLocOpBuilder &t, Value bi, Value si) {
   auto sel = [&](Value c, Value x, Value y) {
     return arith::SelectOp::create(t, c, x, y);
   };
   TokenKind k;
   Value id = toI64(t, memref::LoadOp::create(t, ids, ValueRange{bi, si}));
+  k.id = id;
   k.kept = arith::ConstantIntOp::create(t, t.getI1Type(), 1);
   if (mask)
     k.kept = eq(
         t, toI64(t, memref::LoadOp::create(t, mask, ValueRange{bi, si})), one);
+  if (segs) {
+    k.seg = toI64(t, memref::LoadOp::create(t, segs, ValueRange{bi, si}));
+    k.kept = arith::AndIOp::create(
+        t, k.kept,
+        arith::CmpIOp::create(t, arith::CmpIPredicate::sgt, k.seg, zero));
+  }
   k.isImg = arith::AndIOp::create(t, k.kept, eq(t, id, imageToken));
   k.isVid = arith::AndIOp::create(t, k.kept, eq(t, id, videoToken));
   k.kind = sel(k.isImg, c64(1), sel(k.isVid, c64(2), zero));
   k.isVis = arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, zero);
-  k.start = arith::AndIOp::create(
-      t, k.isVis,
-      arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, prevKind));
   return k;
 }
 
@@ -378,7 +515,8 @@ void IndexLoops::startBlock(ImplicitLocOpBuilder &t, const TokenKind &k,
 }
 
 // The three rows of this token: text at j - excess, vision at the block's
-// offset + (time(t_i), h_i, w_i), padding 1; then the running maximum.
+// offset + (time(t_i), h_i, w_i), padding the arch's pad value; then the
+// running maximum.
 void IndexLoops::storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
                                 const TokenKind &k, TokenState &st) {
   auto sel = [&](Value c, Value x, Value y) {
@@ -395,7 +533,7 @@ void IndexLoops::storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
   SmallVector<Value> row;
   for (Value part : {ti, hi, wi}) {
     Value p = sel(k.isVis, arith::AddIOp::create(t, st.offset, part), text);
-    row.push_back(sel(k.kept, p, one));
+    row.push_back(sel(k.kept, p, c64(rules.padValue)));
   }
   for (auto [r, p] : llvm::enumerate(row))
     memref::StoreOp::create(t, p, positions, ValueRange{cIdx(r), bi, si});

@@ -103,10 +103,13 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
 ///   vision token: (j - l) - sum_{blocks before} (len_k - span_k) + (t, h, w)
 /// where l is its index in its block and (t, h, w) = unravel(l). Blocks are
 /// the runs of image (video) tokens, consumed in order across the batch;
-/// padded slots get 1. Sums over blocks are CumSums over tokens of values
-/// placed at each block's first token. What differs per arch (the time rule,
-/// one block per video frame) comes from MRopeIndexRules; each rule is one
-/// helper below.
+/// padded slots get the arch's pad value. Sums over blocks are CumSums over
+/// tokens of values placed at each block's first token. Packed rows
+/// (segment ids): every CumSum runs per segment (a one-hot [B, S, K] over
+/// the K segment ids), so positions restart per segment, a segment change
+/// also starts a block, and rope_deltas is [B, K]. What differs per arch
+/// (the time rule, one block per video frame, pad value, delta length)
+/// comes from MRopeIndexRules; each rule is one helper below.
 class IndexGraph {
 public:
   IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
@@ -116,7 +119,10 @@ public:
 
 private:
   void keptTokens();
+  void segments();
+  Value segCumsum(Value v);
   void visionTokens();
+  void videoSpans();
   Value blockStarts(Value is);
   Value globalIndex(Value start);
   Value gridRows(Value grid, Value start);
@@ -126,6 +132,8 @@ private:
   Value timeRow(Value ti);
   Value emitPositions();
   Value ropeDeltas(Value positions);
+  Value segmentDeltas(Value rowMax);
+  Value reduce(StringRef opType, Type result, Value x, ArrayRef<int64_t> axes);
 
   // Node builders over `emit`.
   Value node(StringRef opType, Type result, ValueRange inputs,
@@ -159,7 +167,10 @@ private:
   Value cmp(StringRef opType, Value a, Value b) {
     return node(opType, cast<RankedTensorType>(a.getType()).clone(i1), {a, b});
   }
-  Value cumsum(Value v) { return node("CumSum", v.getType(), {v, axis1}); }
+  /// Along the tokens; per segment in packed rows.
+  Value cumsum(Value v) {
+    return onehot ? segCumsum(v) : node("CumSum", v.getType(), {v, axis1});
+  }
   RankedTensorType bs(Type e) { return RankedTensorType::get({bDim, sDim}, e); }
   RankedTensorType bs3(Type e) {
     return RankedTensorType::get({bDim, sDim, 3}, e);
@@ -180,6 +191,10 @@ private:
   // vision token and block start; its block's grid (merged h, w), h * w,
   // length; seconds per grid (time rule only).
   Value kept, keptIdx, isImg, isVid, isVis, imgStart, vidStart;
+  // Packed rows only: effective segment ids [B, S] (0 where padded), their
+  // one-hot [B, S, K] over 1..K (i64), and 1 where a token's segment is the
+  // previous token's.
+  Value seg, onehot, sameSeg;
   Value t, h, w, hw, len, secTok, tpsValue;
 };
 
@@ -202,6 +217,9 @@ SmallVector<Value> IndexGraph::build() {
   sliceEnds = ints({-1}, {1});
   pads = ints({0, 1, 0, 0}, {4});
   keptTokens();
+  if (rules.segmentIds)
+    segments();
+  keptIdx = bin("Sub", cumsum(asI64(kept)), one);
   visionTokens();
   blockGrids();
   timeRule();
@@ -212,14 +230,55 @@ SmallVector<Value> IndexGraph::build() {
 // Text rule: which tokens count, and their index among the kept ones.
 void IndexGraph::keptTokens() {
   Value mask = op.getAttentionMask();
-  kept = mask ? cmp("Equal",
-                    mask.getType() == ids.getType()
-                        ? mask
-                        : castTo(mask, i64, onnx::DataType::INT64),
-                    one)
-              : cmp("Equal", bin("Mul", ids, zero), zero);
-  Value keptI = asI64(kept);
-  keptIdx = bin("Sub", cumsum(keptI), one);
+  kept = mask ? cmp("Equal", toI64(mask), one)
+              : cmp("Equal", bin("Mul", toI64(ids), zero), zero);
+  if (Value segIds = rules.segmentIds) {
+    seg = node("Where", bs(i64), {kept, toI64(segIds), zero});
+    kept = cmp("Greater", seg, zero);
+  }
+}
+
+// Packing rule: the one-hot of each token's segment over 1..K, K the largest
+// segment id of the batch (at least 1), and where the segment continues.
+void IndexGraph::segments() {
+  Value k =
+      node("Max", RankedTensorType::get({}, i64),
+           {reduce("ReduceMax", RankedTensorType::get({}, i64), seg, {}), one});
+  Value ks = node("Range", RankedTensorType::get({dyn}, i64),
+                  {one, bin("Add", k, one), one});
+  Value seg3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
+                    {seg, ints({-1}, {1})});
+  onehot = asI64(
+      node("Equal", RankedTensorType::get({bDim, sDim, dyn}, i1), {seg3, ks}));
+  Value head = node("Slice", RankedTensorType::get({bDim, dyn}, i64),
+                    {seg, ints({0}, {1}), ints({-1}, {1}), ints({1}, {1})});
+  Value prev = node("Pad", seg.getType(), {head, ints({0, 1, 0, 0}, {4})});
+  sameSeg = asI64(cmp("Equal", seg, prev));
+}
+
+// CumSum per segment: over the one-hot columns, then each token's own.
+Value IndexGraph::segCumsum(Value v) {
+  auto bsk = RankedTensorType::get({bDim, sDim, dyn}, i64);
+  Value v3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
+                  {v, ints({-1}, {1})});
+  Value c = node("CumSum", bsk, {bin("Mul", v3, onehot), axis1});
+  return reduce("ReduceSum", bs(i64), node("Mul", bsk, {c, onehot}), {-1});
+}
+
+// Reduce over `axes` (all when empty) without keepdims: axes are an input
+// from opset 18 (ReduceSum: 13), an attribute before.
+Value IndexGraph::reduce(StringRef opType, Type result, Value x,
+                         ArrayRef<int64_t> axes) {
+  SmallVector<NamedAttribute> attrs = {attr("keepdims", 0)};
+  SmallVector<Value> inputs = {x};
+  if (!axes.empty()) {
+    if (opset >= 18 || opType == "ReduceSum")
+      inputs.push_back(ints(axes, {static_cast<int64_t>(axes.size())}));
+    else
+      attrs.push_back(rewriter.getNamedAttr(
+          "axes", DenseI64ArrayAttr::get(op.getContext(), axes)));
+  }
+  return node(opType, result, inputs, attrs);
 }
 
 // Vision tokens and block starts (a vision token after one of another kind).
@@ -230,10 +289,28 @@ void IndexGraph::visionTokens() {
   isImg = tokens(rules.imageToken);
   isVid = tokens(rules.videoToken);
   isVis = node("Or", bs(i1), {isImg, isVid});
+  if (rules.videoSpan)
+    videoSpans();
   imgStart = blockStarts(isImg);
   vidStart = blockStarts(isVid);
   flat = ints({-1}, {1});
   shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
+}
+
+// GLM-4V's typing: a vision token is a video frame's inside an open
+// video_start ... video_end span (of its row, or segment), else an image's.
+// Spans are counted (starts - ends so far), so start and end must alternate.
+void IndexGraph::videoSpans() {
+  auto count = [&](int64_t id) {
+    return cumsum(asI64(
+        node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept})));
+  };
+  Value open = cmp(
+      "Greater",
+      bin("Sub", count(rules.videoSpan->first), count(rules.videoSpan->second)),
+      zero);
+  isVid = node("And", bs(i1), {isVis, open});
+  isImg = node("And", bs(i1), {isVis, node("Not", bs(i1), {open})});
 }
 
 // 1 at the first token of each run of `is`: is[s] * (1 - is[s - 1]), with
@@ -243,6 +320,8 @@ Value IndexGraph::blockStarts(Value is) {
   Value head = node("Slice", RankedTensorType::get({bDim, dyn}, i64),
                     {isI, sliceStarts, sliceEnds, ints({1}, {1})});
   Value prevI = node("Pad", isI.getType(), {head, pads});
+  if (sameSeg) // a new segment starts a new block
+    prevI = bin("Mul", prevI, sameSeg);
   return bin("Mul", isI, bin("Sub", one, prevI));
 }
 
@@ -345,7 +424,7 @@ Value IndexGraph::timeRow(Value ti) {
 }
 
 // Text and vision positions from the sums over blocks (CumSums of values
-// placed at block starts): [3, B, S], padding 1.
+// placed at block starts): [3, B, S], padding the arch's pad value.
 Value IndexGraph::emitPositions() {
   Value span = node("Max", bs(i64),
                     {bin("Add", timeRow(bin("Sub", t, one)), one), h, w});
@@ -368,7 +447,7 @@ Value IndexGraph::emitPositions() {
   auto row = [&](Value visPart) {
     Value pos =
         node("Where", bs(i64), {isVis, bin("Add", offset, visPart), textPos});
-    return node("Where", bs(i64), {kept, pos, one});
+    return node("Where", bs(i64), {kept, pos, scalar(rules.padValue)});
   };
   axes0 = ints({0}, {1});
   auto lift = [&](Value v) {
@@ -380,28 +459,41 @@ Value IndexGraph::emitPositions() {
               {attr("axis", 0)});
 }
 
-// rope_deltas = max over kept tokens + 1 - S.
+// rope_deltas = max over kept tokens + 1 - n, n the padded row length S or
+// (deltasOverKept) the kept tokens; packed rows: per segment.
 Value IndexGraph::ropeDeltas(Value positions) {
   Value minusOne = scalar(-1);
   Value kept3 = node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i1),
                      {kept, axes0});
   Value masked =
       node("Where", positions.getType(), {kept3, positions, minusOne});
-  Value rowMax;
-  auto maxType = RankedTensorType::get({bDim}, i64);
-  if (opset >= 18)
-    rowMax = node("ReduceMax", maxType, {masked, ints({0, 2}, {2})},
-                  {attr("keepdims", 0)});
-  else
-    rowMax = node("ReduceMax", maxType, {masked},
-                  {rewriter.getNamedAttr(
-                       "axes", DenseI64ArrayAttr::get(op.getContext(), {0, 2})),
-                   attr("keepdims", 0)});
-  Value seqLen = node("Gather", RankedTensorType::get({}, i64), {shapeBS, one},
-                      {attr("axis", 0)});
-  Value delta = bin("Sub", bin("Add", rowMax, one), seqLen);
+  if (onehot)
+    return segmentDeltas(reduce("ReduceMax", bs(i64), masked, {0}));
+  Value rowMax =
+      reduce("ReduceMax", RankedTensorType::get({bDim}, i64), masked, {0, 2});
+  Value n = rules.deltasOverKept
+                ? reduce("ReduceSum", RankedTensorType::get({bDim}, i64),
+                         asI64(kept), {1})
+                : node("Gather", RankedTensorType::get({}, i64), {shapeBS, one},
+                       {attr("axis", 0)});
+  Value delta = bin("Sub", bin("Add", rowMax, one), n);
   return node("Unsqueeze", RankedTensorType::get({bDim, 1}, i64),
               {delta, ints({1}, {1})});
+}
+
+// Packing rule: [B, K], column k - 1 the largest position of segment k + 1
+// - its token count, 0 where a row has no segment k.
+Value IndexGraph::segmentDeltas(Value tokenMax) {
+  auto bsk = RankedTensorType::get({bDim, sDim, dyn}, i64);
+  Value onehotB = cmp("Equal", onehot, one);
+  Value max3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
+                    {tokenMax, ints({-1}, {1})});
+  Value perSeg = node("Where", bsk, {onehotB, max3, scalar(-1)});
+  auto deltaType = cast<RankedTensorType>(op.getRopeDeltas().getType());
+  Value top = reduce("ReduceMax", deltaType, perSeg, {1});
+  Value n = reduce("ReduceSum", deltaType, onehot, {1});
+  Value delta = bin("Sub", bin("Add", top, one), n);
+  return node("Where", deltaType, {cmp("Greater", n, zero), delta, zero});
 }
 
 struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {

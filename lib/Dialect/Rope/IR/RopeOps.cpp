@@ -230,17 +230,17 @@ LogicalResult RotateOp::verify() {
 // MRopeIndexOp
 //===----------------------------------------------------------------------===//
 
+const MRopeIndexArchRules &MRopeIndexOp::getArchRules() {
+  return lookupMRopeIndexArch(getArch());
+}
+
 std::optional<float> MRopeIndexOp::getEffectiveTokensPerSecond() {
   if (auto tps = getTokensPerSecond())
     return tps->convertToFloat();
-  if (getArch() == IndexArch::qwen2_5_vl)
-    return 2.0f; // vision_config.tokens_per_second of the released models
-  return std::nullopt;
+  return getArchRules().defaultTokensPerSecond;
 }
 
-bool MRopeIndexOp::splitsVideoFrames() {
-  return getArch() == IndexArch::qwen3_vl;
-}
+bool MRopeIndexOp::splitsVideoFrames() { return getArchRules().blockPerFrame; }
 
 LogicalResult MRopeIndexOp::verify() {
   auto ids = getInputIds().getType();
@@ -248,11 +248,16 @@ LogicalResult MRopeIndexOp::verify() {
     return emitOpError() << "input_ids must be [B, S], got rank "
                          << ids.getRank();
   int64_t batch = ids.getDimSize(0), seq = ids.getDimSize(1);
-  if (Value mask = getAttentionMask()) {
-    auto maskType = cast<RankedTensorType>(mask.getType());
-    if (maskType.getRank() != 2 || !compatible(maskType.getDimSize(0), batch) ||
-        !compatible(maskType.getDimSize(1), seq))
-      return emitOpError("attention_mask must have the shape of input_ids");
+  for (auto [name, tokens] :
+       {std::pair<StringRef, Value>{"attention_mask", getAttentionMask()},
+        {"segment_ids", getSegmentIds()}}) {
+    if (!tokens)
+      continue;
+    auto type = cast<RankedTensorType>(tokens.getType());
+    if (type.getRank() != 2 || !compatible(type.getDimSize(0), batch) ||
+        !compatible(type.getDimSize(1), seq))
+      return emitOpError() << name << " must have the shape of input_ids ("
+                           << dimStr(batch) << "x" << dimStr(seq) << ")";
   }
   for (auto [name, grid] :
        {std::pair<StringRef, Value>{"image_grid_thw", getImageGridThw()},
@@ -263,12 +268,15 @@ LogicalResult MRopeIndexOp::verify() {
     if (type.getRank() != 2 || !compatible(type.getDimSize(1), 3))
       return emitOpError() << name << " must be [N, 3] (t, h, w per block)";
   }
+  const MRopeIndexArchRules &rules = getArchRules();
   std::optional<IndexArch> arch = getArch();
-  if (arch && *arch != IndexArch::qwen2_5_vl &&
-      (getTokensPerSecond() || getSecondPerGridTs()))
+  if (!rules.temporalScaling && (getTokensPerSecond() || getSecondPerGridTs()))
     return emitOpError() << stringifyIndexArch(*arch)
                          << " has no temporal scaling: tokens_per_second and "
                             "second_per_grid_ts are Qwen2.5-VL's";
+  if (!rules.videoSpanTokens && (getVideoStart() || getVideoEnd()))
+    return emitOpError("video_start / video_end mark video frames only under "
+                       "arch glm4v");
   if (auto tps = getTokensPerSecond()) {
     float value = tps->convertToFloat();
     if (!(value > 0.0f && std::isfinite(value)))
@@ -294,8 +302,16 @@ LogicalResult MRopeIndexOp::verify() {
       !compatible(pos.getDimSize(2), seq))
     return emitOpError("positions result must be [3, B, S]");
   auto deltas = getRopeDeltas().getType();
-  if (deltas.getRank() != 2 || !compatible(deltas.getDimSize(0), batch) ||
-      !compatible(deltas.getDimSize(1), 1))
-    return emitOpError("rope_deltas result must be [B, 1]");
+  if (!getSegmentIds()) {
+    if (deltas.getRank() != 2 || !compatible(deltas.getDimSize(0), batch) ||
+        !compatible(deltas.getDimSize(1), 1))
+      return emitOpError("rope_deltas result must be [B, 1]");
+  } else if (deltas.getRank() != 2 ||
+             !compatible(deltas.getDimSize(0), batch) ||
+             !deltas.isDynamicDim(1)) {
+    // K, the largest segment id, is only known from the data.
+    return emitOpError("with segment_ids, rope_deltas result must be [B, ?] "
+                       "(one column per segment id)");
+  }
   return success();
 }

@@ -54,7 +54,9 @@ def Rope_IndexArch : I32EnumAttr<"IndexArch",
     "whose get_rope_index rules rope.mrope_index follows", [
       I32EnumAttrCase<"qwen2_vl", 0>,
       I32EnumAttrCase<"qwen2_5_vl", 1>,
-      I32EnumAttrCase<"qwen3_vl", 2>
+      I32EnumAttrCase<"qwen3_vl", 2>,
+      I32EnumAttrCase<"qwen3_5", 3>,
+      I32EnumAttrCase<"glm4v", 4>
     ]> {
   let cppNamespace = "::mrope::rope";
   let genSpecializedAttr = 0;
@@ -64,6 +66,10 @@ def Rope_IndexArch : I32EnumAttr<"IndexArch",
     tokens per second (2 unless the op says otherwise).
     `qwen3_vl`: a video of `t` frames is `t` blocks of one frame each (the
     processor writes a timestamp and a vision_start before every frame).
+    `qwen3_5`: Qwen3-VL's rules, padded slots 0, rope_deltas against the
+    unpadded length.
+    `glm4v`: image tokens between video_start and video_end are video
+    frames, one block per frame.
   }];
 }
 

@@ -11,6 +11,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
 
+#include "mrope/Dialect/Rope/IR/MRopeIndexRules.h"
 #include "mrope/Dialect/Rope/IR/QwenTokens.h"
 #include "mrope/Dialect/Rope/IR/RopeAttrs.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"

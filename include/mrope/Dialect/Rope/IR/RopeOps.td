@@ -155,16 +155,29 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
   let summary = "3D position ids of a multimodal batch (get_rope_index)";
   let description = [{
     Computes the `[3, B, S]` M-RoPE position ids of a batch of token ids and
-    the per-row `rope_deltas` (`[B, 1]`), with the semantics of transformers'
+    its `rope_deltas`, with the semantics of transformers'
     `Qwen2VLModel.get_rope_index` (v4.47+): text gets the same position on
     all three rows; an image or video block of grid `(t, h, w)` gets a t-major
     `(t, h / m, w / m)` grid offset by the text before it (`m` =
     `spatial_merge`); text after a block resumes at the maximum so far plus
-    one; padded tokens (mask 0) get 1. Blocks consume the rows of
-    `image_grid_thw` / `video_grid_thw` in order across the batch.
+    one; padded tokens (mask 0) get the arch's pad value (1; 0 under
+    `qwen3_5`). Blocks consume the rows of `image_grid_thw` /
+    `video_grid_thw` in order across the batch. `rope_deltas` (`[B, 1]`) is
+    a row's largest position + 1 - S (`qwen3_5`: - its unpadded length).
 
-    `arch` picks whose rules apply (absent: Qwen2-VL's, with Qwen2.5-VL's
-    temporal scaling when `tokens_per_second` is set):
+    Packed rows: with `segments` (`segment_ids`, `[B, S]` integers, 0 =
+    padding, 1..k = the samples packed into a row), each segment is laid out
+    as if it were alone in its own unpadded row (positions restart at 0, a
+    segment change ends a vision block), and `rope_deltas` is `[B, K]`:
+    column `k - 1` is segment `k`'s largest position + 1 - its token count,
+    0 where a row has no segment `k` (`K`: the largest segment id of the
+    batch, at least 1). A token with mask 0 belongs to no segment. The
+    lowerings assume each segment is one contiguous run of its row and that
+    grids are consumed in token order (what packing collators write).
+
+    `arch` picks whose rules apply, one row of the per-arch table
+    (`mrope/Dialect/Rope/IR/MRopeIndexRules.h`; absent: Qwen2-VL's, with
+    Qwen2.5-VL's temporal scaling when `tokens_per_second` is set):
     - `qwen2_vl`: the temporal row of a block is its frame index;
       `tokens_per_second` and `second_per_grid_ts` are not allowed.
     - `qwen2_5_vl`: the temporal row of a video block is
@@ -174,6 +187,14 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     - `qwen3_vl`: each row `[t, h, w]` of `video_grid_thw` stands for `t`
       blocks `[1, h, w]`, one per frame (the processor writes each frame
       after a timestamp and its own vision_start); no temporal scaling.
+    - `qwen3_5`: Qwen3-VL's rules; padded slots hold 0 and rope_deltas
+      subtract the unpadded length. Its token ids (248056 image, 248057
+      video) must be set on the op.
+    - `glm4v`: image (or video) tokens between `video_start` and
+      `video_end` (default 151341 / 151342) are video frames, one
+      `[1, h, w]` block per frame as under `qwen3_vl`; other image tokens
+      are images. Its token ids (151343 image, 151344 video) must be set on
+      the op.
 
     Blocks are the runs of image (video) tokens; the lowerings assume each
     run holds as many tokens as its grid row says (what the processors
@@ -187,11 +208,15 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
         {arch = #rope.index_arch<qwen3_vl>}
         : (tensor<2x?xi64>, tensor<?x3xi64>)
         -> (tensor<3x2x?xi64>, tensor<2x1xi64>)
+    %posp, %deltap = rope.mrope_index %ids segments %seg images %thw
+        : (tensor<2x?xi64>, tensor<2x?xi64>, tensor<?x3xi64>)
+        -> (tensor<3x2x?xi64>, tensor<2x?xi64>)
     ```
   }];
   let arguments = (ins
     RankedTensorOf<[AnySignlessInteger]>:$input_ids,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$attention_mask,
+    Optional<RankedTensorOf<[AnySignlessInteger]>>:$segment_ids,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$image_grid_thw,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$video_grid_thw,
     Optional<1DTensorOf<[F32]>>:$second_per_grid_ts,
@@ -200,15 +225,18 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     DefaultValuedAttr<I64Attr, "::mrope::kVisionStartTokenId">:$vision_start,
     DefaultValuedAttr<I64Attr, "2">:$spatial_merge,
     OptionalAttr<F32Attr>:$tokens_per_second,
-    OptionalAttr<Rope_IndexArchAttr>:$arch);
+    OptionalAttr<Rope_IndexArchAttr>:$arch,
+    OptionalAttr<I64Attr>:$video_start,
+    OptionalAttr<I64Attr>:$video_end);
   let results = (outs RankedTensorOf<[I64]>:$positions,
                       RankedTensorOf<[I64]>:$rope_deltas);
   let assemblyFormat = [{
-    $input_ids (`mask` $attention_mask^)? (`images` $image_grid_thw^)?
-    (`videos` $video_grid_thw^)? (`seconds` $second_per_grid_ts^)? attr-dict
+    $input_ids (`mask` $attention_mask^)? (`segments` $segment_ids^)?
+    (`images` $image_grid_thw^)? (`videos` $video_grid_thw^)?
+    (`seconds` $second_per_grid_ts^)? attr-dict
     `:` functional-type(operands, results)
   }];
-  // Without `arch`: the rules before there was one.
+  // One sample per row (no segment_ids), with and without `arch`.
   let builders = [
     OpBuilder<(ins "::mlir::Type":$positions, "::mlir::Type":$rope_deltas,
                    "::mlir::Value":$input_ids, "::mlir::Value":$attention_mask,
@@ -216,18 +244,22 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
                    "::mlir::Value":$second_per_grid_ts,
                    "::mlir::IntegerAttr":$image_token, "::mlir::IntegerAttr":$video_token,
                    "::mlir::IntegerAttr":$vision_start, "::mlir::IntegerAttr":$spatial_merge,
-                   "::mlir::FloatAttr":$tokens_per_second), [{
+                   "::mlir::FloatAttr":$tokens_per_second,
+                   CArg<"IndexArchAttr", "{}">:$arch), [{
       build($_builder, $_state, positions, rope_deltas, input_ids, attention_mask,
-            image_grid_thw, video_grid_thw, second_per_grid_ts, image_token,
-            video_token, vision_start, spatial_merge, tokens_per_second,
-            /*arch=*/IndexArchAttr());
+            /*segment_ids=*/::mlir::Value(), image_grid_thw, video_grid_thw,
+            second_per_grid_ts, image_token, video_token, vision_start,
+            spatial_merge, tokens_per_second, arch, /*video_start=*/nullptr,
+            /*video_end=*/nullptr);
     }]>
   ];
   let extraClassDeclaration = [{
-    /// tokens_per_second as the lowerings use it: the attribute, else 2 under
-    /// qwen2_5_vl; none means no temporal scaling.
+    /// This op's row of the per-arch table (MRopeIndexRules.h).
+    const MRopeIndexArchRules &getArchRules();
+    /// tokens_per_second as the lowerings use it: the attribute, else the
+    /// arch's default; none means no temporal scaling.
     std::optional<float> getEffectiveTokensPerSecond();
-    /// Whether a video row [t, h, w] is t one-frame blocks (qwen3_vl).
+    /// Whether a video row [t, h, w] is t one-frame blocks.
     bool splitsVideoFrames();
   }];
   let hasVerifier = 1;

@@ -1,0 +1,13 @@
+// get_rope_index as a graph: GLM-4V (image tokens inside video_start ... video_end are frames, one block each).
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @main(%ids: tensor<?x?xi64> {onnx.dim_params = ["batch", "seq"], onnx.name = "input_ids"},
+                   %mask: tensor<?x?xi64> {onnx.dim_params = ["batch", "seq"], onnx.name = "attention_mask"},
+                   %img: tensor<?x3xi64> {onnx.dim_params = ["images", ""], onnx.name = "image_grid_thw"},
+                   %vid: tensor<?x3xi64> {onnx.dim_params = ["videos", ""], onnx.name = "video_grid_thw"})
+      -> (tensor<3x?x?xi64> {onnx.dim_params = ["", "batch", "seq"], onnx.name = "position_ids"},
+          tensor<?x1xi64> {onnx.dim_params = ["batch", ""], onnx.name = "rope_deltas"}) {
+    %pos, %delta = rope.mrope_index %ids mask %mask images %img videos %vid {arch = #rope.index_arch<glm4v>, image_token = 151343 : i64, video_token = 151344 : i64}
+        : (tensor<?x?xi64>, tensor<?x?xi64>, tensor<?x3xi64>, tensor<?x3xi64>) -> (tensor<3x?x?xi64>, tensor<?x1xi64>)
+    onnx.return %pos, %delta : tensor<3x?x?xi64>, tensor<?x1xi64>
+  }
+}

@@ -1,0 +1,169 @@
+"""rope.mrope_index with segment ids (packed rows) lowered to ONNX
+(convert-rope-to-onnx), in ONNX Runtime, against the Python reference
+mrope.position_ids(..., segment_ids=...) on a worked example and many seeded
+random packed batches. Exact equality: integers.
+
+A random batch: 1 to 3 rows, each 1 to 3 samples packed one after the
+other (segment ids 1..k in order), each sample text with 0 to 2 images or
+videos (so a block may sit right at a segment's start or end, next to the
+neighbour sample's block), padding (segment 0) between samples and at the
+end at random, and rows with differing k (rope_deltas [B, K], 0 where a row
+has no segment k). Half the batches also pass an attention_mask that is 0
+on a random padded or kept slot (mask 0 drops a token from its segment, as
+the reference does). Grids are consumed in order across the batch.
+
+usage: check_mrope_index_packed.py MODEL.onnx --arch A [--batches N]
+"""
+import argparse
+import sys
+
+import numpy as np
+
+import mrope
+from mrope import ort
+from mrope.archs import arch_spec
+
+
+def sample(rng, spec, arch):
+    """One sample: tokens, image grids, video grids, seconds per video."""
+    img_t, vid_t = spec.image_token_id, spec.video_token_id
+    vs, ve = spec.vision_start_token_id, spec.vision_end_token_id
+    toks = list(rng.integers(10, 1000, size=int(rng.integers(0, 4))))
+    images, videos, seconds = [], [], []
+    for _ in range(int(rng.integers(0, 3))):
+        video = rng.random() < 0.4
+        t = int(rng.integers(1, 4)) if video else 1
+        h, w = 2 * int(rng.integers(1, 4)), 2 * int(rng.integers(1, 4))
+        (videos if video else images).append([t, h, w])
+        if video:
+            seconds.append(float(rng.choice([0.5, 1.0, 0.7, 2.0])))
+        if video and spec.token_types == "glm4v":
+            # <video_start> (<timestamp> <image_start> frame <image_end>)* <video_end>,
+            # the frame written with image or video tokens
+            frame_tok = img_t if rng.random() < 0.5 else vid_t
+            toks += [spec.video_start_token_id]
+            for _ in range(t):
+                toks += list(rng.integers(10, 1000, size=int(rng.integers(1, 3))))
+                toks += [vs] + [frame_tok] * (h * w // 4) + [ve]
+            toks += [spec.video_end_token_id]
+        elif video and spec.split_video_frames:
+            for _ in range(t):      # <timestamp> VS frame VE, per frame
+                toks += list(rng.integers(10, 1000, size=int(rng.integers(1, 4))))
+                toks += [vs] + [vid_t] * (h * w // 4) + [ve]
+        else:
+            toks += [vs] + [vid_t if video else img_t] * (t * h * w // 4) + [ve]
+        toks += list(rng.integers(10, 1000, size=int(rng.integers(0, 3))))
+    if not toks:
+        toks = [int(rng.integers(10, 1000))]
+    return toks, images, videos, seconds
+
+
+def random_batch(rng, arch, packed=True):
+    spec = arch_spec(arch)
+    B = int(rng.integers(1, 4))
+    rows, images, videos, seconds = [], [], [], []
+    for _ in range(B):
+        toks, segs = [], []
+        for k in range(1, (int(rng.integers(1, 4)) if packed else 1) + 1):
+            if k > 1 and rng.random() < 0.3:      # padding between samples
+                n = int(rng.integers(1, 3))
+                toks += [0] * n
+                segs += [0] * n
+            t, i, v, s = sample(rng, spec, arch)
+            toks += t
+            segs += [k] * len(t)
+            images += i
+            videos += v
+            seconds += s
+        rows.append((toks, segs))
+    S = max(len(t) for t, _ in rows) + int(rng.integers(0, 3))
+    ids = np.zeros((B, S), np.int64)
+    seg = np.zeros((B, S), np.int64)
+    for b, (t, s) in enumerate(rows):          # padding at the end
+        ids[b, :len(t)] = t
+        seg[b, :len(s)] = s
+    mask = np.ones((B, S), np.int64)
+    if rng.random() < 0.5 and (ids < 1000).any():
+        # 0 on a random slot: a padded one, or a plain text token's (never a
+        # vision token, which would no longer match its grid, nor a marker)
+        text = np.argwhere(ids < 1000)
+        b, s = text[int(rng.integers(0, len(text)))]
+        mask[b, s] = 0
+    img = np.asarray(images, np.int64).reshape(-1, 3)
+    vid = np.asarray(videos, np.int64).reshape(-1, 3)
+    sec = np.asarray(seconds, np.float32)
+    return ids, mask, seg, img, vid, sec
+
+
+def worked_example(arch):
+    """Two samples in one row, the second an image at its very start: positions restart at 0."""
+    spec = arch_spec(arch)
+    img_t, vs, ve = spec.image_token_id, spec.vision_start_token_id, spec.vision_end_token_id
+    ids = np.array([[5, 6, vs, img_t, img_t, ve, 7, img_t, img_t, img_t, img_t, 8, 0]], np.int64)
+    seg = np.array([[1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 0]], np.int64)
+    img = np.array([[1, 2, 4], [1, 4, 4]], np.int64)
+    return (ids, np.ones_like(ids), seg, img, np.zeros((0, 3), np.int64), np.zeros(0, np.float32))
+
+
+def reference_positions(ids, mask, seg, img, vid, sec, arch, packed=True):
+    """Packed: segment_ids as given; else one sample per row, its padding masked."""
+    kw = dict(second_per_grid_ts=sec) if arch == "qwen2.5-vl" else {}
+    if not packed:
+        mask, seg = mask * (seg > 0), None
+    return mrope.position_ids(ids, arch=arch, attention_mask=mask, segment_ids=seg,
+                              image_grid_thw=img, video_grid_thw=vid, **kw)
+
+
+def cases(arch, batches, seed, packed=True):
+    rng = np.random.default_rng(seed)
+    out = [worked_example(arch)] if packed else []
+    out += [random_batch(rng, arch, packed) for _ in range(batches)]
+    return out
+
+
+def feeds(ids, mask, seg, img, vid, sec, arch, packed=True):
+    f = {"input_ids": ids, "image_grid_thw": img, "video_grid_thw": vid}
+    if packed:
+        f.update(attention_mask=mask, segment_ids=seg)
+    else:
+        f["attention_mask"] = mask * (seg > 0)
+    if arch == "qwen2.5-vl":
+        f["second_per_grid_ts"] = sec
+    return f
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--arch", required=True)
+    ap.add_argument("--batches", type=int, default=300)
+    ap.add_argument("--unpacked", action="store_true",
+                    help="one sample per row, no segment_ids input (padding masked)")
+    a = ap.parse_args()
+    packed = not a.unpacked
+    cs = cases(a.arch, a.batches, 2026, packed)
+    outputs = ort.run_many(a.model, [feeds(*c, a.arch, packed) for c in cs])  # one session
+    return report([(got, reference_positions(*c, a.arch, packed)) for got, c in zip(outputs, cs)],
+                  a.batches, packed)
+
+
+def report(pairs, batches, packed):
+    """pairs: (got {position_ids, rope_deltas}, reference (positions, deltas)); prints the verdicts."""
+    bad = [k for k, (got, (pos, delta)) in enumerate(pairs)
+           if not (np.array_equal(got["position_ids"], pos) and np.array_equal(got["rope_deltas"], delta))]
+    checks = []
+    if packed:
+        checks.append(("worked example", 0 not in bad))
+        bad = [k - 1 for k in bad if k]
+    kind = "packed" if packed else "padded"
+    checks.append((f"{batches} random {kind} batches" + (f": mismatches at {bad[:5]}" if bad else ""),
+                   not bad))
+    for name, ok in checks:
+        print(f"{'ok' if ok else 'FAIL'} {name}")
+    n_ok = sum(ok for _, ok in checks)
+    print(f"{n_ok} passed, {len(checks) - n_ok} failed")
+    return 0 if n_ok == len(checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
