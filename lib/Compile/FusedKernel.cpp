@@ -70,15 +70,15 @@ static std::string shape4(int64_t heads, int64_t d) {
          std::to_string(d) + "xf32";
 }
 
-/// The RMSNorm of `x` (a [B, H, S, D] tensor) over D, in linalg: a sum of
-/// squares (fill + reduction) then an elementwise scale. Both write new
-/// tensors; fusion and bufferization decide where they live.
+/// The RMSNorm of `x` (a [B, H, S, D] tensor) over D, in linalg: the sum
+/// of squares of each row, one rsqrt per row (its own op: inside the scale
+/// it would be evaluated per channel), then an elementwise scale. All write
+/// new tensors; fusion and bufferization decide where they live.
 static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
                            int64_t heads, int64_t d) {
+  std::string h = heads > 0 ? std::to_string(heads) : std::string("?");
   std::string t4 = "tensor<" + shape4(heads, d) + ">";
-  std::string t3 = "tensor<?x" +
-                   (heads > 0 ? std::to_string(heads) : std::string("?")) +
-                   "x?xf32>";
+  std::string t3 = "tensor<?x" + h + "x?xf32>";
   std::string dynHead = heads > 0 ? "" : ", %" + out.str() + "_h";
   std::string dimHead = heads > 0 ? ""
                                   : "    %" + out.str() + "_h = tensor.dim %" +
@@ -95,13 +95,19 @@ static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
       %r = arith.addf %o, %sq : f32
       linalg.yield %r : f32
     } -> @T3@
-    %@OUT@_e4 = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T4@
-    %@OUT@ = linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-        ins(%@X@, %@OUT@_ss, %@W@ : @T4@, @T3@, tensor<@D@xf32>) outs(%@OUT@_e4 : @T4@) {
-    ^bb0(%a: f32, %sum: f32, %g: f32, %o: f32):
+    %@OUT@_er = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T3@
+    %@OUT@_rs = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+        ins(%@OUT@_ss : @T3@) outs(%@OUT@_er : @T3@) {
+    ^bb0(%sum: f32, %o: f32):
       %m = arith.divf %sum, %dim : f32
       %v = arith.addf %m, %eps : f32
       %r = math.rsqrt %v : f32
+      linalg.yield %r : f32
+    } -> @T3@
+    %@OUT@_e4 = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T4@
+    %@OUT@ = linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+        ins(%@X@, %@OUT@_rs, %@W@ : @T4@, @T3@, tensor<@D@xf32>) outs(%@OUT@_e4 : @T4@) {
+    ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
       %n = arith.mulf %a, %r : f32
       %y = arith.mulf %n, %g : f32
       linalg.yield %y : f32
@@ -146,6 +152,7 @@ static std::string chainSource(const FusedKernel &kernel) {
   os << "#id = affine_map<(b, h, s, d) -> (b, h, s, d)>\n"
      << "#row = affine_map<(b, h, s, d) -> (b, h, s)>\n"
      << "#ch = affine_map<(b, h, s, d) -> (d)>\n"
+     << "#id3 = affine_map<(b, h, s) -> (b, h, s)>\n"
      << "module {\n  func.func @" << r.options.name << "_kernel(%qm: " << mq
      << ", %km: " << mk << ", %pm: " << mp << ", %wqm: " << mw
      << ", %wkm: " << mw << ", %cm: " << mk
