@@ -244,17 +244,20 @@ OwningOpRef<ModuleOp> mrope::buildFusedKernelModule(MLIRContext &ctx,
 LogicalResult mrope::lowerFusedToLLVMDialect(ModuleOp module,
                                              const FusedKernel &kernel,
                                              const CpuTarget &target) {
-  PassManager pm(module.getContext());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  PassManager bufferize(module.getContext());
+  bufferize.addPass(createCanonicalizerPass());
+  bufferize.addPass(createCSEPass());
   // The loop's destinations (empty tensors) become views of q and of the
   // cache slot, so the norm writes each tile where its result belongs.
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
-  pm.addPass(bufferization::createOneShotBufferizePass());
+  bufferize.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferize.addPass(bufferization::createOneShotBufferizePass());
   // insert_slice of a tile into its own place bufferizes to a self-copy of
   // one subview; CSE makes the two subviews one, canonicalize drops it.
-  pm.addPass(createCSEPass());
-  pm.addPass(createCanonicalizerPass());
+  bufferize.addPass(createCSEPass());
+  bufferize.addPass(createCanonicalizerPass());
+  if (failed(bufferize.run(module)))
+    return failure();
+  PassManager pm(module.getContext());
   CpuPipelineOptions options;
   options.bufferize = false;
   options.tokensPerBlock = target.tokensPerBlock(kernel.rope);

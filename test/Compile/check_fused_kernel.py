@@ -7,7 +7,9 @@ Seeded shapes (GQA 32/8 heads scaled down to 8/2, D = 128, Qwen3-VL
 interleaved sections [24, 20, 20]): a prefill with a tail tile, a batch of
 rows, S = 1 decode steps writing at a cache offset, and S = 4096 (20 MiB of
 q and k: the only one big enough for the work-size rule to really use two
-threads); each on 1 and on 2 threads, with identical results.
+threads) and S = 16384 (1024 token blocks: the rotation's stack tables
+must not grow the stack per block; they overflowed 8 MiB before the
+pipeline hoisted them); each on 1 and on 2 threads, identical results.
 
 Tolerance: 2e-6 absolute (the issue's bound). The reference normalizes in
 float64 and rotates in float32 like the kernel; the kernel's f32 sum of 128
@@ -65,7 +67,8 @@ def run(q, k, wq, wk, cache, off, pos, threads):
 failed = 0
 rng = np.random.default_rng(22)
 for B, S, cache_len, off in [(1, 37, 64, 5), (2, 16, 48, 0), (1, 1, 64, 40), (3, 1, 32, 31),
-                             (1, 300, 512, 100), (1, 4096, 4200, 50)]:
+                             (1, 300, 512, 100), (1, 4096, 4200, 50),
+                             (1, 16384, 16384, 0)]:
     q = rng.uniform(-2, 2, size=(B, HQ, S, D)).astype(np.float32)
     k = rng.uniform(-2, 2, size=(B, HK, S, D)).astype(np.float32)
     wq = rng.uniform(0.5, 1.5, size=(D,)).astype(np.float32)

@@ -42,6 +42,10 @@ void mrope::buildCpuPipeline(OpPassManager &pm,
   loops.vectorWidth = options.vectorWidth;
   loops.nativeF16 = options.nativeF16;
   pm.addPass(mrope::createConvertRopeToLoops(loops));
+  // A rope.apply inside a loop (a fused token loop) gets its cos/sin stack
+  // tables in the loop body; hoisted out, the stack does not grow by them
+  // every iteration (S = 8192 overflowed an 8 MiB stack otherwise).
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // The sequence docs/toolchain.md records as working with MLIR 22
