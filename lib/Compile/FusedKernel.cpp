@@ -71,9 +71,11 @@ static std::string shape4(int64_t heads, int64_t d) {
 }
 
 /// The RMSNorm of `x` (a [B, H, S, D] tensor) over D, in linalg: the sum
-/// of squares of each row, one rsqrt per row (its own op: inside the scale
-/// it would be evaluated per channel), then an elementwise scale. All write
-/// new tensors; fusion and bufferization decide where they live.
+/// of squares of each row (reassociable, so LLVM vectorizes it; in order it
+/// is one chain of dependent adds and the kernel compute-bound), one rsqrt per
+/// row (its own op: inside the scale it would be evaluated per channel), then
+/// an elementwise scale. All write new tensors; fusion and bufferization decide
+/// where they live.
 static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
                            int64_t heads, int64_t d) {
   std::string h = heads > 0 ? std::to_string(heads) : std::string("?");
@@ -92,7 +94,7 @@ static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
         ins(%@X@ : @T4@) outs(%@OUT@_z : @T3@) {
     ^bb0(%a: f32, %o: f32):
       %sq = arith.mulf %a, %a : f32
-      %r = arith.addf %o, %sq : f32
+      %r = arith.addf %o, %sq fastmath<reassoc> : f32
       linalg.yield %r : f32
     } -> @T3@
     %@OUT@_er = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T3@
