@@ -549,76 +549,80 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
     return failure();
   OwningOpRef<ModuleOp> module = buildKernelModule(ctx, kernel);
   std::string diagnostics;
-  {
-    ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
-      diagnostics += d.str() + "\n";
-      return success();
-    });
-    if (failed(lowerToLLVMDialect(*module, kernel, *target))) {
-      error = "lowering the kernel failed: " + diagnostics;
-      return failure();
-    }
-    FailureOr<std::string> object = emitMachineCode(*module, cpu, true);
-    if (failed(object)) {
-      error = "code generation failed: " + diagnostics;
-      return failure();
-    }
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return success();
+  });
+  if (failed(lowerToLLVMDialect(*module, kernel, *target))) {
+    error = "lowering the kernel failed: " + diagnostics;
+    return failure();
+  }
+  FailureOr<std::string> object = emitMachineCode(*module, cpu, true);
+  if (failed(object)) {
+    error = "code generation failed: " + diagnostics;
+    return failure();
+  }
+  return linkSharedLibrary(*object, emitCWrapper(kernel, *target),
+                           emitCHeader(kernel), outPath, error);
+}
 
-    llvm::SmallString<128> dir;
-    if (std::error_code ec =
-            llvm::sys::fs::createUniqueDirectory("mrope-compile", dir)) {
-      error = "cannot create a temporary folder: " + ec.message();
-      return failure();
-    }
-    llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(dir); });
-    std::string objPath = (dir + "/kernel.o").str();
-    std::string wrapperPath = (dir + "/wrapper.c").str();
-    std::string soTmp = (dir + "/out.so").str();
-    if (failed(writeFile(objPath, *object, error)) ||
-        failed(writeFile(wrapperPath, emitCWrapper(kernel, *target), error)))
-      return failure();
+LogicalResult mrope::linkSharedLibrary(StringRef object, StringRef wrapper,
+                                       StringRef header, StringRef outPath,
+                                       std::string &error) {
+  llvm::SmallString<128> dir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("mrope-compile", dir)) {
+    error = "cannot create a temporary folder: " + ec.message();
+    return failure();
+  }
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(dir); });
+  std::string objPath = (dir + "/kernel.o").str();
+  std::string wrapperPath = (dir + "/wrapper.c").str();
+  std::string soTmp = (dir + "/out.so").str();
+  if (failed(writeFile(objPath, object, error)) ||
+      failed(writeFile(wrapperPath, wrapper, error)))
+    return failure();
 
-    const char *ccEnv = std::getenv("CC");
-    std::string ccName = ccEnv && *ccEnv ? ccEnv : "cc";
-    auto cc = llvm::sys::findProgramByName(ccName);
-    if (!cc) {
-      error = "no C compiler '" + ccName +
-              "' found to link the shared library (set CC)";
-      return failure();
-    }
-    SmallVector<StringRef> argv = {*cc,       "-O2",      "-fPIC",
-                                   "-shared", "-pthread", wrapperPath,
-                                   objPath,   "-o",       soTmp};
-    std::string ccError;
-    std::string logPath = (dir + "/cc.log").str();
-    std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
-                                            StringRef(logPath)};
-    int rc = llvm::sys::ExecuteAndWait(*cc, argv, std::nullopt, redirects, 0, 0,
-                                       &ccError);
-    if (rc != 0) {
-      auto log = llvm::MemoryBuffer::getFile(logPath);
-      error = "linking with " + *cc + " failed" +
-              (ccError.empty() ? "" : ": " + ccError) +
-              (log ? "\n" + (*log)->getBuffer().str() : "");
-      return failure();
-    }
+  const char *ccEnv = std::getenv("CC");
+  std::string ccName = ccEnv && *ccEnv ? ccEnv : "cc";
+  auto cc = llvm::sys::findProgramByName(ccName);
+  if (!cc) {
+    error = "no C compiler '" + ccName +
+            "' found to link the shared library (set CC)";
+    return failure();
+  }
+  SmallVector<StringRef> argv = {*cc,       "-O2",      "-fPIC",
+                                 "-shared", "-pthread", wrapperPath,
+                                 objPath,   "-o",       soTmp};
+  std::string ccError;
+  std::string logPath = (dir + "/cc.log").str();
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
+                                          StringRef(logPath)};
+  int rc = llvm::sys::ExecuteAndWait(*cc, argv, std::nullopt, redirects, 0, 0,
+                                     &ccError);
+  if (rc != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logPath);
+    error = "linking with " + *cc + " failed" +
+            (ccError.empty() ? "" : ": " + ccError) +
+            (log ? "\n" + (*log)->getBuffer().str() : "");
+    return failure();
+  }
 
-    // Header next to the library; both appear only when both are complete.
-    llvm::SmallString<128> headerPath(outPath);
-    llvm::sys::path::replace_extension(headerPath, "h");
-    std::string headerTmp = (dir + "/out.h").str();
-    if (failed(writeFile(headerTmp, emitCHeader(kernel), error)))
-      return failure();
-    for (auto [from, to] :
-         {std::pair<std::string, std::string>{soTmp, outPath.str()},
-          {headerTmp, headerPath.str().str()}}) {
-      if (std::error_code ec = llvm::sys::fs::rename(from, to)) {
-        // Across file systems rename fails: copy, then it is complete.
-        if ((ec = llvm::sys::fs::copy_file(from, to + ".tmp")) ||
-            (ec = llvm::sys::fs::rename(to + ".tmp", to))) {
-          error = "cannot write " + to + ": " + ec.message();
-          return failure();
-        }
+  // Header next to the library; both appear only when both are complete.
+  llvm::SmallString<128> headerPath(outPath);
+  llvm::sys::path::replace_extension(headerPath, "h");
+  std::string headerTmp = (dir + "/out.h").str();
+  if (failed(writeFile(headerTmp, header, error)))
+    return failure();
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{soTmp, outPath.str()},
+        {headerTmp, headerPath.str().str()}}) {
+    if (std::error_code ec = llvm::sys::fs::rename(from, to)) {
+      // Across file systems rename fails: copy, then it is complete.
+      if ((ec = llvm::sys::fs::copy_file(from, to + ".tmp")) ||
+          (ec = llvm::sys::fs::rename(to + ".tmp", to))) {
+        error = "cannot write " + to + ": " + ec.message();
+        return failure();
       }
     }
   }

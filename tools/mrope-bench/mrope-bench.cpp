@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Compile/CpuCompiler.h"
+#include "mrope/Compile/FusedKernel.h"
 #include "mrope/InitAll.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -115,6 +116,17 @@ static cl::opt<int64_t> tokensPerBlock(
     "tokens-per-block",
     cl::desc("tokens per cos/sin block of the kernel (0: from the L2 size)"),
     cl::init(0), cl::cat(category));
+
+static cl::opt<std::string>
+    fuse("fuse",
+         cl::desc("norm,cache: time the fused QK-norm + M-RoPE (Qwen3-VL "
+                  "interleaved sections) + KV-cache write against our three "
+                  "separate kernels (norm, rope, cache copy); --json prints "
+                  "fused_ms, separate_ms, memcpy_ms, nt_copy_ms, max_abs_err"),
+         cl::init(""), cl::cat(category));
+static cl::opt<int64_t> cacheLen("cache-len",
+                                 cl::desc("--fuse: KV-cache positions Smax"),
+                                 cl::init(32768), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-bench: error: " << message << "\n";
@@ -477,6 +489,242 @@ static std::string jsonEscape(llvm::StringRef s) {
 using KernelFn = int (*)(float *, float *, int64_t, int64_t, const int64_t *,
                          int64_t, int64_t, int);
 
+//===----------------------------------------------------------------------===//
+// --fuse norm,cache
+//===----------------------------------------------------------------------===//
+
+/// The separate norm: RMSNorm of every [D] row in place, rows [r0, r1).
+/// Eight partial sums so the compiler vectorizes the reduction without
+/// fast-math (the order differs from the fused kernel's: the comparison
+/// tolerates that, see max_abs_err).
+static void normRows(float *x, const float *w, int64_t r0, int64_t r1,
+                     int64_t D, float eps) {
+  for (int64_t r = r0; r < r1; ++r) {
+    float *row = x + r * D;
+    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t d = 0; d + 8 <= D; d += 8)
+      for (int j = 0; j < 8; ++j)
+        part[j] += row[d + j] * row[d + j];
+    float sum = 0;
+    for (int j = 0; j < 8; ++j)
+      sum += part[j];
+    for (int64_t d = D / 8 * 8; d < D; ++d)
+      sum += row[d] * row[d];
+    float scale = 1.0f / std::sqrt(sum / static_cast<float>(D) + eps);
+    for (int64_t d = 0; d < D; ++d)
+      row[d] = row[d] * scale * w[d];
+  }
+}
+
+/// Runs f(part) for part in [0, parts) on `parts` threads (started per
+/// call: the separate chain pays that where the fused wrapper does too).
+template <typename F> static void onThreads(int parts, F f) {
+  std::vector<std::thread> pool;
+  for (int i = 1; i < parts; ++i)
+    pool.emplace_back([&, i] { f(i); });
+  f(0);
+  for (std::thread &t : pool)
+    t.join();
+}
+
+using FusedFn = int (*)(float *, const float *, const float *, const float *,
+                        float *, int64_t, int64_t, int64_t, int64_t,
+                        const int64_t *, int64_t, int64_t, int);
+
+static int runFused(MLIRContext &ctx) {
+  if (fuse != "norm,cache" && fuse != "cache,norm")
+    return fail("--fuse takes norm,cache, got '" + fuse + "'");
+  if (tensorLayout != "bhsd")
+    return fail("--fuse takes --layout bhsd");
+  std::vector<int64_t> sections = {24, 20, 20};
+  if (!sectionsOpt.empty())
+    sections.assign(sectionsOpt.begin(), sectionsOpt.end());
+  if (sections.size() != 3)
+    return fail("--sections needs three values");
+  double thetaValue = theta.getNumOccurrences() ? theta.getValue() : 5.0e6;
+  const int64_t B = batch, S = seq, D = headDim, HQ = qHeads, HK = kvHeads;
+  if (cacheLen < S)
+    return fail("--cache-len must be >= --seq");
+  const int64_t offset = cacheLen - S; // the last rows: a decode step's slot
+  const float eps = 1e-6f;
+
+  std::string error;
+  mrope::TemplateRotation rotation;
+  rotation.semantics = mrope::rope::SemanticsAttr::getChecked(
+      [&] { return mlir::emitError(mlir::UnknownLoc::get(&ctx)); }, &ctx,
+      llvm::ArrayRef<int64_t>(sections),
+      2 * std::accumulate(sections.begin(), sections.end(), int64_t{0}),
+      llvm::APFloat(thetaValue), mrope::rope::PairLayout::neox,
+      mrope::rope::SectionOrder::interleaved, mrope::rope::FreqIndex::global);
+  if (!rotation.semantics)
+    return fail("--sections/--theta do not make a rotation");
+  rotation.elementType = mlir::Float32Type::get(&ctx);
+  rotation.headDim = D;
+  rotation.qHeads = HQ;
+  rotation.kvHeads = HK;
+  auto rotationModule = mrope::buildTemplateApply(ctx, rotation, error);
+  if (!rotationModule)
+    return fail(error);
+  mrope::KernelOptions options;
+  options.name = "bench_rope";
+  options.tokensPerBlock = tokensPerBlock;
+  auto spec = mrope::RopeKernel::fromApply(
+      mrope::getTemplateApply(*rotationModule), options, error);
+  if (failed(spec))
+    return fail(error);
+  mrope::FusedKernel fusedSpec{*spec, eps};
+  fusedSpec.rope.options.name = "bench_fused";
+
+  llvm::SmallString<128> tmpDir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("mrope-bench", tmpDir))
+    return fail("cannot create a temporary folder: " + ec.message());
+  std::string ropePath = (tmpDir + "/librope.so").str();
+  std::string fusedPath = (tmpDir + "/libfused.so").str();
+  if (failed(mrope::compileSharedLibrary(ctx, *spec, ropePath, cpu, error)) ||
+      failed(mrope::compileFusedSharedLibrary(ctx, fusedSpec, fusedPath, cpu,
+                                              error))) {
+    llvm::sys::fs::remove_directories(tmpDir);
+    return fail(error);
+  }
+  void *ropeLib = dlopen(ropePath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void *fusedLib = dlopen(fusedPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  llvm::sys::fs::remove_directories(tmpDir);
+  if (!ropeLib || !fusedLib)
+    return fail(llvm::Twine("cannot load a kernel: ") + dlerror());
+  auto rope = reinterpret_cast<KernelFn>(dlsym(ropeLib, "bench_rope"));
+  auto fused = reinterpret_cast<FusedFn>(dlsym(fusedLib, "bench_fused"));
+  if (!rope || !fused)
+    return fail("a kernel symbol is missing");
+
+  // Data: q and k in [-1, 1), weights in [0.5, 1.5), one cache. Cache pages
+  // outside the slot are never touched (B = 64 x 32768 positions would be
+  // 8 GiB resident otherwise).
+  size_t qCount = B * HQ * S * D, kCount = B * HK * S * D;
+  AlignedBuffer q0(qCount), k0(kCount), q(qCount), k(kCount), qd(qCount),
+      kd(kCount), wq(D), wk(D), qSep(qCount), slotSep(kCount);
+  AlignedBuffer cache(static_cast<size_t>(B * HK) * cacheLen * D);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (size_t i = 0; i < qCount; ++i)
+    q0.data[i] = uniform(rng);
+  for (size_t i = 0; i < kCount; ++i)
+    k0.data[i] = uniform(rng);
+  for (int64_t d = 0; d < D; ++d) {
+    wq.data[d] = 1.0f + 0.5f * uniform(rng);
+    wk.data[d] = 1.0f + 0.5f * uniform(rng);
+  }
+  Layout layout = chooseLayout(S);
+  std::vector<int64_t> positions;
+  fillPositions(layout, B, S, positions);
+  std::memset(qd.data, 0, qd.bytes());
+  std::memset(kd.data, 0, kd.bytes());
+
+  // The separate chain: norm of q and k in place (rows split over the
+  // threads), the rope kernel in place, then k's rows copied into the
+  // cache slot.
+  auto slotRow = [&](int64_t bh) {
+    return cache.data + (bh * cacheLen + offset) * D;
+  };
+  auto separate = [&] {
+    int parts = static_cast<int>(std::min<int64_t>(threads, B * S));
+    onThreads(parts, [&](int i) {
+      auto span = [&](int64_t rows) {
+        return std::pair<int64_t, int64_t>(rows * i / parts,
+                                           rows * (i + 1) / parts);
+      };
+      auto [q0r, q1r] = span(B * HQ * S);
+      normRows(q.data, wq.data, q0r, q1r, D, eps);
+      auto [k0r, k1r] = span(B * HK * S);
+      normRows(k.data, wk.data, k0r, k1r, D, eps);
+    });
+    rope(q.data, k.data, HQ, HK, positions.data(), B, S, threads);
+    onThreads(parts, [&](int i) {
+      for (int64_t bh = B * HK * i / parts; bh < B * HK * (i + 1) / parts; ++bh)
+        std::memcpy(slotRow(bh), k.data + bh * S * D, S * D * sizeof(float));
+    });
+  };
+  auto runFusedOnce = [&] {
+    return fused(q.data, k.data, wq.data, wk.data, cache.data, cacheLen, offset,
+                 HQ, HK, positions.data(), B, S, threads);
+  };
+
+  // Accuracy: both chains from the same q0/k0; q and the slot compared.
+  std::memcpy(q.data, q0.data, q.bytes());
+  std::memcpy(k.data, k0.data, k.bytes());
+  separate();
+  std::memcpy(qSep.data, q.data, q.bytes());
+  for (int64_t bh = 0; bh < B * HK; ++bh)
+    std::memcpy(slotSep.data + bh * S * D, slotRow(bh), S * D * sizeof(float));
+  std::memcpy(q.data, q0.data, q.bytes());
+  std::memcpy(k.data, k0.data, k.bytes());
+  if (runFusedOnce() != 0)
+    return fail("the fused kernel rejected the sizes");
+  double err = 0;
+  for (size_t i = 0; i < qCount; ++i)
+    err = std::max(err, (double)std::fabs(q.data[i] - qSep.data[i]));
+  for (int64_t bh = 0; bh < B * HK; ++bh)
+    for (int64_t i = 0; i < S * D; ++i)
+      err = std::max(err, (double)std::fabs(slotRow(bh)[i] -
+                                            slotSep.data[bh * S * D + i]));
+
+  // Timing, interleaved per round. Both chains run in place on q (and k):
+  // values stay bounded (a norm of a normed row is the row times w), and
+  // the work does not depend on the values.
+  std::vector<double> fusedMs, sepMs, memcpyMs, ntMs;
+  CopyPool pool(threads);
+  for (int r = 0; r < warmup + reps; ++r) {
+    double t0 = nowMs();
+    runFusedOnce();
+    double t1 = nowMs();
+    separate();
+    double t2 = nowMs();
+    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false);
+    double t3 = nowMs();
+    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true);
+    double t4 = nowMs();
+    if (r < warmup)
+      continue;
+    fusedMs.push_back(t1 - t0);
+    sepMs.push_back(t2 - t1);
+    memcpyMs.push_back(t3 - t2);
+    ntMs.push_back(t4 - t3);
+  }
+  double fMs = median(fusedMs), sMs = median(sepMs), mMs = median(memcpyMs),
+         nMs = median(ntMs);
+  std::string secText = llvm::join(
+      llvm::map_range(sections, [](int64_t v) { return std::to_string(v); }),
+      ",");
+  if (json) {
+    llvm::outs() << llvm::formatv(
+        "{{\"fuse\": \"norm,cache\", \"seq\": {0}, \"batch\": {1}, "
+        "\"threads\": {2}, \"q_heads\": {3}, \"kv_heads\": {4}, "
+        "\"head_dim\": {5}, \"sections\": [{6}], \"order\": \"interleaved\", "
+        "\"cache_len\": {7}, \"cache_offset\": {8}, \"reps\": {9}, "
+        "\"qk_bytes\": {10}, ",
+        S, B, threads.getValue(), HQ, HK, D, secText, cacheLen.getValue(),
+        offset, reps.getValue(), (int64_t)(q.bytes() + k.bytes()));
+    llvm::outs() << llvm::formatv(
+        "\"fused_ms\": {0:f4}, \"separate_ms\": {1:f4}, \"memcpy_ms\": "
+        "{2:f4}, \"nt_copy_ms\": {3:f4}, \"fused_vs_memcpy\": {4:f4}, "
+        "\"separate_vs_fused\": {5:f4}, \"max_abs_err\": {6:e3}, ",
+        fMs, sMs, mMs, nMs, mMs / fMs, sMs / fMs, err);
+    llvm::outs() << "\"cpu\": \"" << jsonEscape(cpuModelName())
+                 << "\", \"llvm_cpu\": \""
+                 << jsonEscape(llvm::sys::getHostCPUName().str()) << "\"}\n";
+  } else {
+    llvm::outs() << llvm::formatv(
+        "fused norm+rope+cache B={0} S={1} threads={2}: fused {3:f3} ms, "
+        "separate {4:f3} ms ({5:f2}x), memcpy {6:f3} ms, nt copy {7:f3} ms "
+        "(memcpy/fused {8:f3}); max abs err {9:e2}\n",
+        B, S, threads.getValue(), fMs, sMs, sMs / fMs, mMs, nMs, mMs / fMs,
+        err);
+  }
+  dlclose(ropeLib);
+  dlclose(fusedLib);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // --threads T / --threads=T / -threads ... -> --num-threads.
@@ -575,6 +823,8 @@ int main(int argc, char **argv) {
   mrope::registerAllDialects(registry);
   MLIRContext ctx(registry);
   ctx.getOrLoadDialect("rope");
+  if (!fuse.empty())
+    return runFused(ctx);
   // The kernel of the template rope.apply these flags describe: the path
   // `mrope-compile --target cpu --dtype f32` takes.
   std::string error;

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Compile/CpuCompiler.h"
+#include "mrope/Compile/FusedKernel.h"
 #include "mrope/Compile/GpuCompiler.h"
 #include "mrope/Compile/RaisedSite.h"
 #include "mrope/Compile/RopeKernel.h"
@@ -127,6 +128,17 @@ static cl::opt<std::string> dtype("dtype", cl::desc("f32, f16 or bf16"),
 static cl::opt<std::string> cpu("cpu",
                                 cl::desc("LLVM CPU name, or native (default)"),
                                 cl::init("native"), cl::cat(category));
+
+static cl::opt<std::string> fuse(
+    "fuse",
+    cl::desc("cpu: norm,cache: one kernel for RMSNorm of every q and k head "
+             "over D (a weight per channel, --eps), the rotation, and the "
+             "write of k into a KV cache [B, Hkv, Smax, D] at an offset (f32, "
+             "bhsd). --emit so, mlir (tiled and fused, on tensors), "
+             "llvm-dialect or header"),
+    cl::init(""), cl::cat(category));
+static cl::opt<double> eps("eps", cl::desc("--fuse norm: the RMSNorm epsilon"),
+                           cl::init(1e-6), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-compile: error: " << message << "\n";
@@ -315,6 +327,52 @@ static FailureOr<RopeKernel> kernelOfSite(MLIRContext &ctx,
   return kernel;
 }
 
+/// --fuse norm,cache: the fused kernel of docs/compile.md.
+static int compileFused(MLIRContext &ctx, const RopeKernel &rope) {
+  SmallVector<StringRef> parts;
+  StringRef(fuse).split(parts, ',');
+  llvm::sort(parts);
+  if (parts.size() != 2 || parts[0] != "cache" || parts[1] != "norm")
+    return fail("--fuse takes norm,cache (both), got '" + fuse + "'");
+  if (target != "cpu")
+    return fail("--fuse norm,cache is CPU-only for now (--target cpu)");
+  FusedKernel kernel{rope, eps};
+  std::string error;
+  if (failed(kernel.verify(error)))
+    return fail(error);
+  if (emit.empty())
+    emit = "so";
+  if (emit == "so") {
+    if (output == "-")
+      return fail("-o LIB.so is required with --emit so");
+    if (failed(compileFusedSharedLibrary(ctx, kernel, output, cpu, error)))
+      return fail(error);
+    llvm::SmallString<128> header(output.getValue());
+    llvm::sys::path::replace_extension(header, "h");
+    llvm::outs() << "mrope-compile: wrote " << output << " and " << header
+                 << "\n";
+    return 0;
+  }
+  if (emit == "header")
+    return writeText(emitFusedCHeader(kernel));
+  if (emit != "mlir" && emit != "llvm-dialect")
+    return fail("--emit with --fuse must be so, mlir, llvm-dialect or header");
+  FailureOr<CpuTarget> cpuTarget = describeCpu(cpu, error);
+  if (failed(cpuTarget))
+    return fail(error);
+  OwningOpRef<ModuleOp> module = buildFusedKernelModule(
+      ctx, kernel, cpuTarget->tokensPerBlock(rope), error);
+  if (!module)
+    return fail(error);
+  if (emit == "llvm-dialect" &&
+      failed(lowerFusedToLLVMDialect(*module, kernel, *cpuTarget)))
+    return fail("lowering the fused kernel failed");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return writeText(text);
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerAllPasses();
@@ -388,6 +446,11 @@ int main(int argc, char **argv) {
   }
   if (failed(kernel->verify(error)))
     return fail(error);
+
+  if (!fuse.empty())
+    return compileFused(ctx, *kernel);
+  if (eps.getNumOccurrences())
+    return fail("--eps needs --fuse norm,cache");
 
   if (target == "cuda") {
     if (kernel->tokenMajor())

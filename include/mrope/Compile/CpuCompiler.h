@@ -69,6 +69,15 @@ mlir::LogicalResult compileSharedLibrary(mlir::MLIRContext &ctx,
                                          llvm::StringRef cpu,
                                          std::string &error);
 
+/// Links `object` (machine code of a kernel) with the C `wrapper` source
+/// into `<outPath>` (.so) and writes `header` next to it (same stem, .h);
+/// both appear only when both are complete.
+mlir::LogicalResult linkSharedLibrary(llvm::StringRef object,
+                                      llvm::StringRef wrapper,
+                                      llvm::StringRef header,
+                                      llvm::StringRef outPath,
+                                      std::string &error);
+
 } // namespace mrope
 
 #endif // MROPE_COMPILE_CPUCOMPILER_H

@@ -5,9 +5,9 @@ written into a KV cache at an offset.
 One module holds the chain twice: @unfused as written, and @fused, whose
 rope.apply the transform schedule tiles by token blocks (scf.for) with both
 norms fused into the loop (structured.fuse). Both are lowered the same way:
-empty-tensor elimination (so the fused loop writes straight into the cache
-slot), one-shot bufferize, linalg -> loops, then the passes of
-mrope-cpu-pipeline plus --lower-affine (see LOWERING); JIT-run
+mrope-cpu-pipeline (empty-tensor elimination, so the fused loop writes
+straight into the cache slot, one-shot bufferize, linalg -> loops, the rope
+lowering and the standard conversions; see LOWERING); JIT-run
 by mlir-runner. Outputs are printed as their f32 bit patterns (exact).
 
 Checks, and their tolerances:
@@ -157,20 +157,11 @@ def module(q, k, wq, wk, pos, cache):
     return "\n".join(lines)
 
 
-# mrope-cpu-pipeline's passes with --lower-affine after
-# --expand-strided-metadata: the tiles' subviews have dynamic offsets, which
-# expand-strided-metadata computes with affine.apply (the pipeline alone,
-# built for whole tensors, leaves those behind).
-LOWERING = [
-    "--eliminate-empty-tensors",
-    "--one-shot-bufferize=bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map",
-    "--convert-linalg-to-loops", "--convert-rope-to-loops", "--canonicalize", "--cse",
-    "--convert-vector-to-scf", "--convert-scf-to-cf", "--convert-vector-to-llvm",
-    "--convert-math-to-llvm", "--expand-strided-metadata", "--lower-affine",
-    "--convert-arith-to-llvm", "--finalize-memref-to-llvm", "--convert-func-to-llvm",
-    "--convert-cf-to-llvm", "--reconcile-unrealized-casts",
-]
+# The real pipeline: it eliminates the empty tensors (so the fused loop
+# writes straight into the cache slot), bufferizes, runs scf.forall as
+# scf.for, lowers linalg to loops and the tiles' dynamic-offset subviews
+# (lower-affine after expand-strided-metadata).
+LOWERING = ["--mrope-cpu-pipeline"]
 
 # --forall: scf.forall over token blocks, norms fused through its shared_outs.
 SCHEDULE_FORALL = """
@@ -250,9 +241,7 @@ def main():
     print(f"{'ok' if structure_ok else 'FAIL'} fused: norms and rope.apply in one token loop"
           f" ({loop})")
 
-    # Bufferized scf.forall runs as a sequential scf.for here.
-    lowering = LOWERING[:3] + ["--scf-forall-to-for"] + LOWERING[3:]
-    lowered = subprocess.run([opt] + lowering, input=tiled.stdout, capture_output=True,
+    lowered = subprocess.run([opt] + LOWERING, input=tiled.stdout, capture_output=True,
                              text=True)
     if lowered.returncode != 0:
         print("FAIL lowering:", lowered.stderr[:4000])

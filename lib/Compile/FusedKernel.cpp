@@ -1,0 +1,466 @@
+//===- FusedKernel.cpp - QK-norm + RoPE + KV-cache write, one loop --------===//
+#include "mrope/Compile/FusedKernel.h"
+
+#include "mrope/Conversion/Pipelines.h"
+#include "mrope/Dialect/Rope/IR/RopeOps.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Interfaces/TilingInterface.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mrope;
+
+LogicalResult FusedKernel::verify(std::string &error) const {
+  if (failed(rope.verify(error)))
+    return failure();
+  if (rope.numTensors() != 2) {
+    error = "--fuse norm,cache needs q and k (not --q-only)";
+    return failure();
+  }
+  if (!rope.elementType.isF32()) {
+    error = "--fuse norm,cache builds f32 kernels only (--dtype f32)";
+    return failure();
+  }
+  if (rope.tokenMajor()) {
+    error = "--fuse norm,cache takes [B, H, S, D] tensors only (--layout bhsd)";
+    return failure();
+  }
+  if (!(eps > 0.0f)) {
+    error = "--eps must be > 0";
+    return failure();
+  }
+  return success();
+}
+
+/// `text` with every @KEY@ replaced by its value.
+static std::string
+fill(StringRef text,
+     std::initializer_list<std::pair<StringRef, std::string>> values) {
+  std::string out = text.str();
+  for (auto &[key, value] : values) {
+    std::string pattern = "@" + key.str() + "@";
+    for (size_t at = out.find(pattern); at != std::string::npos;
+         at = out.find(pattern, at + value.size()))
+      out.replace(at, pattern.size(), value);
+  }
+  return out;
+}
+
+/// `[?x]<heads>x?x<D>xf32`: batch and tokens dynamic, heads when unknown.
+static std::string shape4(int64_t heads, int64_t d) {
+  return "?x" + (heads > 0 ? std::to_string(heads) : std::string("?")) + "x?x" +
+         std::to_string(d) + "xf32";
+}
+
+/// The RMSNorm of `x` (a [B, H, S, D] tensor) over D, in linalg: the sum
+/// of squares of each row (reassociable, so LLVM vectorizes it; in order it
+/// is one chain of dependent adds and the kernel compute-bound), one rsqrt per
+/// row (its own op: inside the scale it would be evaluated per channel), then
+/// an elementwise scale. All write new tensors; fusion and bufferization decide
+/// where they live.
+static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
+                           int64_t heads, int64_t d) {
+  std::string h = heads > 0 ? std::to_string(heads) : std::string("?");
+  std::string t4 = "tensor<" + shape4(heads, d) + ">";
+  std::string t3 = "tensor<?x" + h + "x?xf32>";
+  std::string dynHead = heads > 0 ? "" : ", %" + out.str() + "_h";
+  std::string dimHead = heads > 0 ? ""
+                                  : "    %" + out.str() + "_h = tensor.dim %" +
+                                        x.str() + ", %c1 : " + t4 + "\n";
+  return fill(
+      R"(    %@OUT@_b = tensor.dim %@X@, %c0 : @T4@
+@DIMHEAD@    %@OUT@_s = tensor.dim %@X@, %c2 : @T4@
+    %@OUT@_e3 = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T3@
+    %@OUT@_z = linalg.fill ins(%zero : f32) outs(%@OUT@_e3 : @T3@) -> @T3@
+    %@OUT@_ss = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+        ins(%@X@ : @T4@) outs(%@OUT@_z : @T3@) {
+    ^bb0(%a: f32, %o: f32):
+      %sq = arith.mulf %a, %a : f32
+      %r = arith.addf %o, %sq fastmath<reassoc> : f32
+      linalg.yield %r : f32
+    } -> @T3@
+    %@OUT@_er = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T3@
+    %@OUT@_rs = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+        ins(%@OUT@_ss : @T3@) outs(%@OUT@_er : @T3@) {
+    ^bb0(%sum: f32, %o: f32):
+      %m = arith.divf %sum, %dim : f32
+      %v = arith.addf %m, %eps : f32
+      %r = math.rsqrt %v : f32
+      linalg.yield %r : f32
+    } -> @T3@
+    %@OUT@_e4 = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T4@
+    %@OUT@ = linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+        ins(%@X@, %@OUT@_rs, %@W@ : @T4@, @T3@, tensor<@D@xf32>) outs(%@OUT@_e4 : @T4@) {
+    ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+      %n = arith.mulf %a, %r : f32
+      %y = arith.mulf %n, %g : f32
+      linalg.yield %y : f32
+    } -> @T4@
+)",
+      {{"OUT", out.str()},
+       {"X", x.str()},
+       {"W", w.str()},
+       {"T4", t4},
+       {"T3", t3},
+       {"DYNHEAD", dynHead},
+       {"DIMHEAD", dimHead},
+       {"D", std::to_string(d)}});
+}
+
+/// The untiled chain on tensors, between memref arguments: q is read and
+/// written back in place; k is read; its normalized, rotated value goes to
+/// `slot` (the caller's view of the cache rows of these tokens).
+static std::string chainSource(const FusedKernel &kernel) {
+  const RopeKernel &r = kernel.rope;
+  int64_t d = r.headDim;
+  auto buffer = [&](int64_t heads) {
+    return "memref<" + shape4(heads, d) + ", strided<[?, ?, " +
+           std::to_string(d) + ", 1], offset: ?>>";
+  };
+  std::string mq = buffer(r.qHeads), mk = buffer(r.kvHeads);
+  std::string tq = "tensor<" + shape4(r.qHeads, d) + ">";
+  std::string tk = "tensor<" + shape4(r.kvHeads, d) + ">";
+  std::string axes = std::to_string(r.numAxes());
+  std::string mp =
+      "memref<" + axes + "x?x?xi64, strided<[?, ?, 1], offset: ?>>";
+  std::string tp = "tensor<" + axes + "x?x?xi64>";
+  std::string mw = "memref<" + std::to_string(d) + "xf32>";
+  std::string tw = "tensor<" + std::to_string(d) + "xf32>";
+  std::string semantics;
+  llvm::raw_string_ostream(semantics) << r.semantics;
+  std::string eps;
+  llvm::raw_string_ostream(eps) << llvm::format("%.9e", kernel.eps);
+
+  std::string body;
+  llvm::raw_string_ostream os(body);
+  os << "#id = affine_map<(b, h, s, d) -> (b, h, s, d)>\n"
+     << "#row = affine_map<(b, h, s, d) -> (b, h, s)>\n"
+     << "#ch = affine_map<(b, h, s, d) -> (d)>\n"
+     << "#id3 = affine_map<(b, h, s) -> (b, h, s)>\n"
+     << "module {\n  func.func @" << r.options.name << "_kernel(%qm: " << mq
+     << ", %km: " << mk << ", %pm: " << mp << ", %wqm: " << mw
+     << ", %wkm: " << mw << ", %cm: " << mk
+     << ") attributes {llvm.emit_c_interface} {\n"
+     << "    %c0 = arith.constant 0 : index\n"
+     << "    %c1 = arith.constant 1 : index\n"
+     << "    %c2 = arith.constant 2 : index\n"
+     << "    %zero = arith.constant 0.0 : f32\n"
+     << "    %dim = arith.constant " << d << ".0 : f32\n"
+     << "    %eps = arith.constant " << eps << " : f32\n"
+     << "    %q = bufferization.to_tensor %qm restrict writable : " << mq
+     << " to " << tq << "\n"
+     << "    %k = bufferization.to_tensor %km restrict : " << mk << " to " << tk
+     << "\n"
+     << "    %p = bufferization.to_tensor %pm restrict : " << mp << " to " << tp
+     << "\n"
+     << "    %wq = bufferization.to_tensor %wqm restrict : " << mw << " to "
+     << tw << "\n"
+     << "    %wk = bufferization.to_tensor %wkm restrict : " << mw << " to "
+     << tw << "\n"
+     << rmsNorm("q", "wq", "qn", r.qHeads, d)
+     << rmsNorm("k", "wk", "kn", r.kvHeads, d)
+     << "    %q2, %k2 = rope.apply %qn, %kn by %p : " << tq << ", " << tk
+     << " by " << tp << " with " << semantics << "\n"
+     << "    bufferization.materialize_in_destination %q2 in restrict writable "
+        "%qm : ("
+     << tq << ", " << mq << ") -> ()\n"
+     << "    bufferization.materialize_in_destination %k2 in restrict writable "
+        "%cm : ("
+     << tk << ", " << mk << ") -> ()\n"
+     << "    return\n  }\n}\n";
+  return body;
+}
+
+OwningOpRef<ModuleOp> mrope::buildFusedKernelModule(MLIRContext &ctx,
+                                                    const FusedKernel &kernel,
+                                                    int64_t tokensPerTile,
+                                                    std::string &error) {
+  ctx.loadDialect<affine::AffineDialect, arith::ArithDialect,
+                  bufferization::BufferizationDialect, func::FuncDialect,
+                  linalg::LinalgDialect, math::MathDialect,
+                  memref::MemRefDialect, rope::RopeDialect, scf::SCFDialect,
+                  tensor::TensorDialect>();
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return success();
+  });
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(chainSource(kernel), &ctx);
+  if (!module) {
+    error = "the fused chain does not parse (a bug): " + diagnostics;
+    return nullptr;
+  }
+
+  // Tile rope.apply over (batch row, token block) and fuse its producers,
+  // the norms (fill, sum of squares, scale) and their empty tensors, into
+  // the loop: each tile normalizes its tokens and rotates them at once.
+  rope::ApplyOp apply;
+  module->walk([&](rope::ApplyOp op) { apply = op; });
+  if (!apply) {
+    error = "the fused chain has no rope.apply (a bug)";
+    return nullptr;
+  }
+  IRRewriter rewriter(&ctx);
+  scf::SCFTileAndFuseOptions options;
+  options.tilingOptions.setTileSizes(
+      {rewriter.getIndexAttr(1), rewriter.getIndexAttr(tokensPerTile)});
+  FailureOr<scf::SCFTileAndFuseResult> tiled =
+      scf::tileConsumerAndFuseProducersUsingSCF(
+          rewriter, cast<TilingInterface>(apply.getOperation()), options);
+  if (failed(tiled)) {
+    error = "tile-and-fuse of rope.apply failed: " + diagnostics;
+    return nullptr;
+  }
+  for (OpResult result : apply->getResults())
+    if (Value replacement = tiled->replacements.lookup(result))
+      rewriter.replaceAllUsesWith(result, replacement);
+  // The untiled producers are dead now; canonicalization drops them.
+  if (apply->use_empty())
+    rewriter.eraseOp(apply);
+  if (failed(mlir::verify(*module))) {
+    error = "the tiled kernel does not verify (a bug): " + diagnostics;
+    return nullptr;
+  }
+  return module;
+}
+
+LogicalResult mrope::lowerFusedToLLVMDialect(ModuleOp module,
+                                             const FusedKernel &kernel,
+                                             const CpuTarget &target) {
+  PassManager bufferize(module.getContext());
+  bufferize.addPass(createCanonicalizerPass());
+  bufferize.addPass(createCSEPass());
+  // The loop's destinations (empty tensors) become views of q and of the
+  // cache slot, so the norm writes each tile where its result belongs.
+  bufferize.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferize.addPass(bufferization::createOneShotBufferizePass());
+  // insert_slice of a tile into its own place bufferizes to a self-copy of
+  // one subview; CSE makes the two subviews one, canonicalize drops it.
+  bufferize.addPass(createCSEPass());
+  bufferize.addPass(createCanonicalizerPass());
+  if (failed(bufferize.run(module)))
+    return failure();
+  PassManager pm(module.getContext());
+  CpuPipelineOptions options;
+  options.bufferize = false;
+  options.tokensPerBlock = target.tokensPerBlock(kernel.rope);
+  options.vectorWidth = target.vectorWidth;
+  options.nativeF16 = target.nativeF16;
+  buildCpuPipeline(pm, options);
+  return pm.run(module);
+}
+
+//===----------------------------------------------------------------------===//
+// C header and wrapper
+//===----------------------------------------------------------------------===//
+
+/// As the plain kernel's pool: a thread must get this many bytes of q and k
+/// to pay for starting it.
+static constexpr int64_t kFusedMinBytesPerThread = 8 << 20;
+
+static const char *const kFusedParams =
+    "float *q, const float *k, const float *q_weight,\n"
+    "    const float *k_weight, float *k_cache, int64_t cache_len,\n"
+    "    int64_t cache_offset, int64_t q_heads, int64_t kv_heads,\n"
+    "    const int64_t *positions, int64_t batch, int64_t seq";
+
+std::string mrope::emitFusedCHeader(const FusedKernel &kernel) {
+  const RopeKernel &r = kernel.rope;
+  std::string semantics, eps;
+  llvm::raw_string_ostream(semantics) << r.semantics;
+  llvm::raw_string_ostream(eps) << llvm::format("%.9g", kernel.eps);
+  auto heads = [](int64_t n) {
+    return n > 0 ? std::to_string(n) : std::string("any number of");
+  };
+  return fill(
+      R"(/* Generated by mrope-compile --fuse norm,cache: QK-norm, rotary position
+ * embedding and the KV-cache write of k, in one pass over q and k.
+ *
+ *   @SEMANTICS@
+ *
+ * For every token of q [batch, q_heads, seq, @D@] (@QH@ heads) and of
+ * k [batch, kv_heads, seq, @D@] (@KH@ heads), contiguous float:
+ *   y = x / sqrt(mean(x * x over the @D@ channels) + @EPS@) * weight
+ *   (RMSNorm of each head; q_weight for q, k_weight for k, @D@ floats),
+ * then y is rotated as above at the token's positions
+ * (contiguous [@AXES@, batch, seq] int64). q receives its result in place;
+ * k is only read, and its result is written to
+ *   k_cache[b, h, cache_offset + s, :]
+ * of k_cache [batch, kv_heads, cache_len, @D@] (other rows are untouched).
+ * The same as RMSNorm, then RoPE, then copying k into the cache.
+ *
+ * @NAME@: the tokens are split over at most num_threads threads (<= 0:
+ * one), started for the call, and over no more than give each one
+ * @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k. Returns 0, or -1 on bad
+ * sizes (cache_offset + seq > cache_len, ...).
+ */
+#ifndef @UPPER@_H
+#define @UPPER@_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define @UPPER@_HEAD_DIM @D@
+#define @UPPER@_POSITION_AXES @AXES@
+#define @UPPER@_EPS @EPS@f
+#define @UPPER@_MIN_BYTES_PER_THREAD @MIN_BYTES@
+
+int @NAME@(@PARAMS@, int num_threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
+)",
+      {{"SEMANTICS", semantics},
+       {"D", std::to_string(r.headDim)},
+       {"QH", heads(r.qHeads)},
+       {"KH", heads(r.kvHeads)},
+       {"EPS", eps},
+       {"AXES", std::to_string(r.numAxes())},
+       {"NAME", r.options.name},
+       {"UPPER", StringRef(r.options.name).upper()},
+       {"MIN_BYTES", std::to_string(kFusedMinBytesPerThread)},
+       {"PARAMS", kFusedParams}});
+}
+
+/// Memref descriptors of one token slice of every batch row; threads
+/// started per call (a fused call moves at least
+/// MIN_BYTES_PER_THREAD per thread, far more than a thread start costs).
+static const char *const kFusedWrapper =
+    R"(/* Generated by mrope-compile --fuse norm,cache: C ABI around the kernel. */
+#include <pthread.h>
+#include <stdint.h>
+
+typedef struct { float *allocated, *aligned; int64_t offset, sizes[4], strides[4]; } md4;
+typedef struct { int64_t *allocated, *aligned; int64_t offset, sizes[3], strides[3]; } md3;
+typedef struct { float *allocated, *aligned; int64_t offset, sizes[1], strides[1]; } md1;
+
+void _mlir_ciface_@NAME@_kernel(md4 *q, md4 *k, md3 *positions, md1 *q_weight,
+                                md1 *k_weight, md4 *slot);
+
+typedef struct {
+  float *q; const float *k, *wq, *wk; float *cache; const int64_t *pos;
+  int64_t cache_len, cache_offset, hq, hk, batch, seq, s0, n;
+} slice;
+
+/* Tokens [s0, s0 + n) of every batch row of a [B, H, rows, D] tensor. */
+static md4 view4(float *base, int64_t b, int64_t h, int64_t rows, int64_t s0, int64_t n) {
+  const int64_t d = @D@;
+  md4 m = {base, base, s0 * d, {b, h, n, d}, {h * rows * d, rows * d, d, 1}};
+  return m;
+}
+
+static void *run_slice(void *arg) {
+  const slice *w = (const slice *)arg;
+  if (w->n <= 0 || w->batch <= 0) return 0;
+  md4 q = view4(w->q, w->batch, w->hq, w->seq, w->s0, w->n);
+  md4 k = view4((float *)w->k, w->batch, w->hk, w->seq, w->s0, w->n);
+  md4 c = view4(w->cache, w->batch, w->hk, w->cache_len, w->cache_offset + w->s0, w->n);
+  md3 p = {(int64_t *)w->pos, (int64_t *)w->pos, w->s0, {@AXES@, w->batch, w->n},
+           {w->batch * w->seq, w->seq, 1}};
+  md1 wq = {(float *)w->wq, (float *)w->wq, 0, {@D@}, {1}};
+  md1 wk = {(float *)w->wk, (float *)w->wk, 0, {@D@}, {1}};
+  _mlir_ciface_@NAME@_kernel(&q, &k, &p, &wq, &wk, &c);
+  return 0;
+}
+
+int @NAME@(@PARAMS@, int num_threads) {
+  if (batch < 0 || seq < 0 || q_heads < 0 || kv_heads < 0 || cache_offset < 0 ||
+      cache_len < 0 || seq > cache_len - cache_offset) return -1;
+  if (@Q_HEADS@ > 0 && q_heads != @Q_HEADS@) return -1;
+  if (@KV_HEADS@ > 0 && kv_heads != @KV_HEADS@) return -1;
+  if (num_threads < 1) num_threads = 1;
+  if (num_threads > 64) num_threads = 64;
+  if (num_threads > seq) num_threads = seq > 0 ? (int)seq : 1;
+  double bytes = (double)(q_heads + kv_heads) * batch * seq * @D@ * sizeof(float);
+  double by_size = bytes / @MIN_BYTES@.0;
+  if (by_size < num_threads) num_threads = by_size < 1 ? 1 : (int)by_size;
+  /* Whole blocks of @BLOCK@ tokens per thread where there are enough. */
+  int64_t chunk = (seq + num_threads - 1) / num_threads;
+  if (chunk > @BLOCK@) chunk = (chunk + @BLOCK@ - 1) / @BLOCK@ * @BLOCK@;
+  slice work[64];
+  pthread_t thread[64];
+  int n = 0, started[64] = {0};
+  for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
+    slice w = {q, k, q_weight, k_weight, k_cache, positions, cache_len, cache_offset,
+               q_heads, kv_heads, batch, seq, s0, seq - s0 < chunk ? seq - s0 : chunk};
+    work[n++] = w;
+  }
+  for (int i = 1; i < n; ++i)
+    started[i] = pthread_create(&thread[i], 0, run_slice, &work[i]) == 0;
+  for (int i = 0; i < n; ++i)
+    if (i == 0 || !started[i]) run_slice(&work[i]);
+  for (int i = 1; i < n; ++i)
+    if (started[i]) pthread_join(thread[i], 0);
+  return 0;
+}
+)";
+
+std::string mrope::emitFusedCWrapper(const FusedKernel &kernel,
+                                     const CpuTarget &target) {
+  const RopeKernel &r = kernel.rope;
+  return fill(kFusedWrapper,
+              {{"NAME", r.options.name},
+               {"D", std::to_string(r.headDim)},
+               {"AXES", std::to_string(r.numAxes())},
+               {"Q_HEADS", std::to_string(r.qHeads)},
+               {"KV_HEADS", std::to_string(r.kvHeads)},
+               {"BLOCK", std::to_string(target.tokensPerBlock(r))},
+               {"MIN_BYTES", std::to_string(kFusedMinBytesPerThread)},
+               {"PARAMS", kFusedParams}});
+}
+
+LogicalResult mrope::compileFusedSharedLibrary(MLIRContext &ctx,
+                                               const FusedKernel &kernel,
+                                               StringRef outPath, StringRef cpu,
+                                               std::string &error) {
+  if (failed(kernel.verify(error)))
+    return failure();
+  FailureOr<CpuTarget> target = describeCpu(cpu, error);
+  if (failed(target))
+    return failure();
+  OwningOpRef<ModuleOp> module = buildFusedKernelModule(
+      ctx, kernel, target->tokensPerBlock(kernel.rope), error);
+  if (!module)
+    return failure();
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    diagnostics += d.str() + "\n";
+    return success();
+  });
+  if (failed(lowerFusedToLLVMDialect(*module, kernel, *target))) {
+    error = "lowering the fused kernel failed: " + diagnostics;
+    return failure();
+  }
+  FailureOr<std::string> object = emitMachineCode(*module, cpu, true);
+  if (failed(object)) {
+    error = "code generation failed: " + diagnostics;
+    return failure();
+  }
+  return linkSharedLibrary(*object, emitFusedCWrapper(kernel, *target),
+                           emitFusedCHeader(kernel), outPath, error);
+}
