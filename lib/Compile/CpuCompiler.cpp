@@ -211,10 +211,9 @@ static std::string describe(const RopeKernel &kernel) {
   return text;
 }
 
-/// `text` with every @KEY@ replaced by its value.
-static std::string
-fillTemplate(StringRef text,
-             std::initializer_list<std::pair<StringRef, std::string>> values) {
+std::string mrope::fillTemplate(
+    StringRef text,
+    std::initializer_list<std::pair<StringRef, std::string>> values) {
   std::string out = text.str();
   for (auto &[key, value] : values) {
     std::string pattern = "@" + key.str() + "@";

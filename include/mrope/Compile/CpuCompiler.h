@@ -16,7 +16,9 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/LLVM.h"
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 namespace mrope {
 
@@ -68,6 +70,12 @@ mlir::LogicalResult compileSharedLibrary(mlir::MLIRContext &ctx,
                                          llvm::StringRef outPath,
                                          llvm::StringRef cpu,
                                          std::string &error);
+
+/// `text` (a C source or header template) with every @KEY@ replaced by its
+/// value.
+std::string fillTemplate(
+    llvm::StringRef text,
+    std::initializer_list<std::pair<llvm::StringRef, std::string>> values);
 
 /// Links `object` (machine code of a kernel) with the C `wrapper` source
 /// into `<outPath>` (.so) and writes `header` next to it (same stem, .h);
