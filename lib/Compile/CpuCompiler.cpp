@@ -38,12 +38,6 @@
 using namespace mlir;
 using namespace mrope;
 
-/// The least q and k bytes a pooled thread gets. Waking a sleeping worker
-/// costs tens of microseconds; 8 MiB takes a core about that long even from
-/// cache, so an extra thread never loses (Qwen2-VL-7B at S = 256, 4 MiB, ran
-/// 2x slower on two threads than on one before this rule).
-static constexpr int64_t kMinBytesPerThread = 8 << 20;
-
 OwningOpRef<ModuleOp> mrope::buildKernelModule(MLIRContext &ctx,
                                                const RopeKernel &kernel) {
   // Fully dynamic strides: the C wrapper hands each thread a token slice.
@@ -547,22 +541,31 @@ LogicalResult mrope::compileSharedLibrary(MLIRContext &ctx,
   if (failed(target))
     return failure();
   OwningOpRef<ModuleOp> module = buildKernelModule(ctx, kernel);
+  return lowerAndLinkSharedLibrary(
+      *module, [&] { return lowerToLLVMDialect(*module, kernel, *target); },
+      "lowering the kernel failed: ", cpu, emitCWrapper(kernel, *target),
+      emitCHeader(kernel), outPath, error);
+}
+
+LogicalResult mrope::lowerAndLinkSharedLibrary(
+    ModuleOp module, function_ref<LogicalResult()> lower, StringRef what,
+    StringRef cpu, StringRef wrapper, StringRef header, StringRef outPath,
+    std::string &error) {
   std::string diagnostics;
-  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+  ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
     diagnostics += d.str() + "\n";
     return success();
   });
-  if (failed(lowerToLLVMDialect(*module, kernel, *target))) {
-    error = "lowering the kernel failed: " + diagnostics;
+  if (failed(lower())) {
+    error = what.str() + diagnostics;
     return failure();
   }
-  FailureOr<std::string> object = emitMachineCode(*module, cpu, true);
+  FailureOr<std::string> object = emitMachineCode(module, cpu, true);
   if (failed(object)) {
     error = "code generation failed: " + diagnostics;
     return failure();
   }
-  return linkSharedLibrary(*object, emitCWrapper(kernel, *target),
-                           emitCHeader(kernel), outPath, error);
+  return linkSharedLibrary(*object, wrapper, header, outPath, error);
 }
 
 LogicalResult mrope::linkSharedLibrary(StringRef object, StringRef wrapper,

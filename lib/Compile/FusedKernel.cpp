@@ -259,10 +259,6 @@ LogicalResult mrope::lowerFusedToLLVMDialect(ModuleOp module,
 // C header and wrapper
 //===----------------------------------------------------------------------===//
 
-/// As the plain kernel's pool: a thread must get this many bytes of q and k
-/// to pay for starting it.
-static constexpr int64_t kFusedMinBytesPerThread = 8 << 20;
-
 static const char *const kFusedParams =
     "float *q, const float *k, const float *q_weight,\n"
     "    const float *k_weight, float *k_cache, int64_t cache_len,\n"
@@ -329,7 +325,7 @@ int @NAME@(@PARAMS@, int num_threads);
        {"AXES", std::to_string(r.numAxes())},
        {"NAME", r.options.name},
        {"UPPER", StringRef(r.options.name).upper()},
-       {"MIN_BYTES", std::to_string(kFusedMinBytesPerThread)},
+       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
        {"PARAMS", kFusedParams}});
 }
 
@@ -416,7 +412,7 @@ std::string mrope::emitFusedCWrapper(const FusedKernel &kernel,
                        {"Q_HEADS", std::to_string(r.qHeads)},
                        {"KV_HEADS", std::to_string(r.kvHeads)},
                        {"BLOCK", std::to_string(target.tokensPerBlock(r))},
-                       {"MIN_BYTES", std::to_string(kFusedMinBytesPerThread)},
+                       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
                        {"PARAMS", kFusedParams}});
 }
 
@@ -433,20 +429,10 @@ LogicalResult mrope::compileFusedSharedLibrary(MLIRContext &ctx,
       ctx, kernel, target->tokensPerBlock(kernel.rope), error);
   if (!module)
     return failure();
-  std::string diagnostics;
-  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
-    diagnostics += d.str() + "\n";
-    return success();
-  });
-  if (failed(lowerFusedToLLVMDialect(*module, kernel, *target))) {
-    error = "lowering the fused kernel failed: " + diagnostics;
-    return failure();
-  }
-  FailureOr<std::string> object = emitMachineCode(*module, cpu, true);
-  if (failed(object)) {
-    error = "code generation failed: " + diagnostics;
-    return failure();
-  }
-  return linkSharedLibrary(*object, emitFusedCWrapper(kernel, *target),
-                           emitFusedCHeader(kernel), outPath, error);
+  return lowerAndLinkSharedLibrary(
+      *module,
+      [&] { return lowerFusedToLLVMDialect(*module, kernel, *target); },
+      "lowering the fused kernel failed: ", cpu,
+      emitFusedCWrapper(kernel, *target), emitFusedCHeader(kernel), outPath,
+      error);
 }

@@ -48,6 +48,15 @@ public:
   FusedFixResult result;
 
 private:
+  /// Builds the new caches before `first`, named after it.
+  onnx::OnnxBuilder cacheBuilder(NodeOp first) {
+    b.setInsertionPoint(first);
+    std::string prefix =
+        first.getNodeName().empty() ? "mrope" : first.getNodeName().str();
+    return onnx::OnnxBuilder(b, graph, first.getLoc(), prefix + "/mrope_caches",
+                             "mrope.fused");
+  }
+
   /// The architecture's sections for `site` (or --sections).
   FailureOr<SmallVector<int64_t>> sectionsFor(const FusedRopeSite &site);
   bool interleaved() const { return options.arch == Arch::Qwen3VL; }
@@ -204,11 +213,7 @@ LogicalResult Fixer::fixOnnxRotary(const FusedRopeSite &site) {
   Value pos = positions3(site.source);
   // merged[b, s, i] = cache[pos[axis(i), b, s], i], as one Gather of the
   // flattened cache at pos * F + i: exact, any section order.
-  b.setInsertionPoint(first);
-  std::string prefix =
-      first.getNodeName().empty() ? "mrope" : first.getNodeName().str();
-  onnx::OnnxBuilder emit(b, graph, first.getLoc(), prefix + "/mrope_caches",
-                         "mrope.fused");
+  onnx::OnnxBuilder emit = cacheBuilder(first);
   int64_t dyn = ShapedType::kDynamic;
   Type i64 = b.getI64Type();
   auto bsf = [&](Type elem) {
@@ -378,11 +383,7 @@ LogicalResult Fixer::fixPerToken1D(const FusedRopeSite &site) {
   if (failed(sections))
     return failure();
   Value pos = positions3(site.source);
-  b.setInsertionPoint(first);
-  std::string prefix =
-      first.getNodeName().empty() ? "mrope" : first.getNodeName().str();
-  onnx::OnnxBuilder emit(b, graph, first.getLoc(), prefix + "/mrope_caches",
-                         "mrope.fused");
+  onnx::OnnxBuilder emit = cacheBuilder(first);
   int64_t dyn = ShapedType::kDynamic;
   Type i64 = b.getI64Type(), f32 = b.getF32Type();
   SmallVector<float> freqs;

@@ -71,6 +71,21 @@ mlir::LogicalResult compileSharedLibrary(mlir::MLIRContext &ctx,
                                          llvm::StringRef cpu,
                                          std::string &error);
 
+/// The least q and k bytes a pooled thread of a generated C wrapper gets.
+/// Waking a sleeping worker costs tens of microseconds; 8 MiB takes a core
+/// about that long even from cache, so an extra thread never loses
+/// (Qwen2-VL-7B at S = 256, 4 MiB, ran 2x slower on two threads than on one
+/// before this rule).
+constexpr int64_t kMinBytesPerThread = 8 << 20;
+
+/// Lowers `module` with `lower` (its diagnostics go into `error`, after
+/// `what`), emits machine code for `cpu` and links it with `wrapper`
+/// (linkSharedLibrary).
+mlir::LogicalResult lowerAndLinkSharedLibrary(
+    mlir::ModuleOp module, llvm::function_ref<mlir::LogicalResult()> lower,
+    llvm::StringRef what, llvm::StringRef cpu, llvm::StringRef wrapper,
+    llvm::StringRef header, llvm::StringRef outPath, std::string &error);
+
 /// `text` (a C source or header template) with every @KEY@ replaced by its
 /// value.
 std::string fillTemplate(
