@@ -1,6 +1,7 @@
 //===- FixFusedSites.cpp - fused RoPE ops to true M-RoPE ------------------===//
 #include "mrope/Transforms/FixFusedSites.h"
 
+#include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Transforms/FixSites.h"
@@ -36,6 +37,13 @@ SmallVector<int64_t> axisOfFreqs(ArrayRef<int64_t> sections, bool interleaved) {
     axes.push_back(axis);
   }
   return axes;
+}
+
+/// Whether a cache is computed by nodes of the graph (not a graph input or
+/// a constant, seen through the views that keep its rows).
+static bool computedInGraph(Value cache) {
+  Value v = match::peelCacheView(cache);
+  return v.getDefiningOp() && !match::isConstant(v);
 }
 
 class Fixer {
@@ -505,6 +513,14 @@ LogicalResult Fixer::fix(const FusedRopeSite &site) {
   else if (site.kind != FusedPositions::OneD)
     return NodeOp(site.nodes.front()).emitError("no fix for fused site: ")
            << site.reason;
+  else if (computedInGraph(site.cosCache) || computedInGraph(site.sinCache))
+    // The 1D fixes below index the caches by position value: right for
+    // per-position tables only. Caches computed in the graph whose meaning
+    // the lattice lost may be per-token tables; never guess.
+    return NodeOp(site.nodes.front()).emitError("cannot fix ")
+           << fusedOpName(site.op)
+           << ": its caches are computed in the graph and what they hold "
+              "could not be followed, so they cannot be indexed by position";
   else if (site.op == FusedOp::MsRotary)
     fixed = fixMsRotary(site);
   else if (site.op == FusedOp::OnnxRotary)
