@@ -12,7 +12,7 @@
 // bug was found. Nothing is left at an output path when a command fails.
 //
 //===----------------------------------------------------------------------===//
-#include "ProveFix.h"
+#include "mrope/Fix/ProveFix.h"
 
 #include "mrope/Analysis/Evaluate.h"
 #include "mrope/Analysis/FusedRopeSites.h"
@@ -558,8 +558,8 @@ int main(int argc, char **argv) {
             llvm::outs() << "  fixed: " << change << "\n";
       }
     }
-    // The proof (ProveFix.h) covers what the pipeline writes as standard
-    // tables from --positions input; elsewhere it says it did not run.
+    // The proof (mrope/Fix/ProveFix.h) covers what the pipeline writes as
+    // standard tables from --positions input; elsewhere it says it did not run.
     bool prove = ropeBugs && !compute && emitMode == "plain";
     prove::Original original;
     // Why the original's tables cannot be evaluated: reported once the

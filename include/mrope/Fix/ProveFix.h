@@ -1,4 +1,4 @@
-//===- ProveFix.h - prove a fix on probe positions before writing it -----===//
+//===- ProveFix.h - prove a fix on probe positions before writing it ------===//
 //
 // Before mrope-fix writes a fixed model it evaluates, with the in-tree
 // evaluator (mrope/Analysis/Evaluate.h), the cos/sin tables that reach
@@ -18,8 +18,8 @@
 // only absorbs a different but equivalent float order.
 //
 //===----------------------------------------------------------------------===//
-#ifndef MROPE_TOOLS_MROPEFIX_PROVEFIX_H
-#define MROPE_TOOLS_MROPEFIX_PROVEFIX_H
+#ifndef MROPE_FIX_PROVEFIX_H
+#define MROPE_FIX_PROVEFIX_H
 
 #include "mrope/Analysis/RopeSites.h"
 
@@ -73,4 +73,4 @@ bool proveFixed(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> after,
 
 } // namespace mrope::prove
 
-#endif // MROPE_TOOLS_MROPEFIX_PROVEFIX_H
+#endif // MROPE_FIX_PROVEFIX_H

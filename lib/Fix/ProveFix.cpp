@@ -1,5 +1,5 @@
 //===- ProveFix.cpp - prove a fix on probe positions before writing it ----===//
-#include "ProveFix.h"
+#include "mrope/Fix/ProveFix.h"
 
 #include "mrope/Analysis/Evaluate.h"
 #include "mrope/Analysis/RopeReport.h"
