@@ -458,7 +458,8 @@ const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
   // Elementwise binary ops with numpy broadcasting.
   if (name == "Mul" || name == "Add" || name == "Sub" || name == "Div" ||
       name == "Pow" || name == "Equal" || name == "Less" || name == "Greater" ||
-      name == "Max" || name == "Min" || name == "Mod") {
+      name == "Max" || name == "Min" || name == "Mod" || name == "And" ||
+      name == "Or" || name == "Xor") {
     const Tensor *a = arg(0, needData);
     if (!a)
       return nullptr;
@@ -507,6 +508,11 @@ const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
           t.i[k] = name == "Equal" ? x == y : name == "Less" ? x < y : x > y;
           continue;
         }
+        if (name == "And" || name == "Or" || name == "Xor") {
+          bool p = x != 0, q = y != 0;
+          t.i[k] = name == "And" ? p && q : name == "Or" ? p || q : p != q;
+          continue;
+        }
         if ((name == "Div" || name == "Mod") && y == 0) {
           fail(op, "integer division by zero");
           return nullptr;
@@ -549,6 +555,41 @@ const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
     for (size_t k = 0; k < ic.size(); ++k) {
       bool cond = c->asInt(ic[k]) != 0;
       copyElem(cond ? *x : *y, cond ? ix[k] : iy[k], t, k);
+    }
+    return one(std::move(t));
+  }
+
+  // Trilu: keeps the lower (upper = 0) or upper triangle of the last two
+  // dims, shifted by the optional diagonal `k`.
+  if (name == "Trilu") {
+    const Tensor *x = arg(0, needData);
+    if (!x)
+      return nullptr;
+    if (x->shape.size() < 2) {
+      fail(op, "the input has rank below 2");
+      return nullptr;
+    }
+    int64_t k = 0;
+    if (input(1)) {
+      const Tensor *kt = arg(1, true);
+      if (!kt)
+        return nullptr;
+      if (kt->numElements() != 1) {
+        fail(op, "k must be a scalar");
+        return nullptr;
+      }
+      k = kt->asInt(0);
+    }
+    bool upper = op.getIntAttr("upper").value_or(1) != 0;
+    Tensor t = like(*x, x->shape, needData && x->hasData);
+    if (!t.hasData)
+      return one(std::move(t));
+    int64_t rows = x->shape[x->shape.size() - 2], cols = x->shape.back();
+    for (int64_t e = 0, n = t.numElements(); e < n; ++e) {
+      int64_t col = e % cols, row = (e / cols) % rows;
+      bool keep = upper ? col - row >= k : col - row <= k;
+      if (keep)
+        copyElem(*x, e, t, e);
     }
     return one(std::move(t));
   }

@@ -59,6 +59,13 @@ std::string mrope::siteReason(const RopeSite &site, Arch arch) {
   std::string source = positionsName(site);
   switch (site.kind) {
   case PositionKind::MRopeDegenerate:
+    if (site.source == PositionSource::Segments)
+      return "the " + std::to_string(site.getSections().size()) +
+             " position rows of this M-RoPE are the same 1D count per packed "
+             "sample of " +
+             source +
+             " (positions restart per sample, but text, image and video "
+             "tokens all get 1D positions)";
     return "the " + std::to_string(site.getSections().size()) +
            " position rows of this M-RoPE are built in the graph from one 1D "
            "tensor (" +
@@ -72,6 +79,13 @@ std::string mrope::siteReason(const RopeSite &site, Arch arch) {
                        "; Qwen VL vision RoPE needs (h, w) positions per "
                        "patch"
                  : "1D positions from " + source + " over [tokens, heads, dim]";
+    if (site.bug && site.source == PositionSource::Segments)
+      return ("a " + archName(arch) +
+              " model rotates by 1D positions counted per packed sample of " +
+              source +
+              "; its multimodal RoPE needs 3D positions [3, batch, "
+              "seq] that restart per sample")
+          .str();
     if (site.bug)
       return ("a " + archName(arch) + " model rotates by 1D positions from " +
               source +

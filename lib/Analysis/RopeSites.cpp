@@ -9,6 +9,7 @@
 #include "mrope/Analysis/RopeSites.h"
 
 #include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/PositionProbe.h"
 #include "mrope/Analysis/PositionWalk.h"
 #include "mrope/Analysis/RopeClassify.h"
 #include "mrope/Analysis/RopeReport.h"
@@ -1365,6 +1366,9 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
     } else {
       site.kind = PositionKind::MRopeDegenerate;
       site.builtRows = findBuiltRows(site.positions, c);
+      if (site.builtRows && probeLeafMeaning(site.positions, site.builtRows) ==
+                                LeafMeaning::Segments)
+        site.source = PositionSource::Segments;
     }
   } else if (NodeOp axisGather = matchAxisTableGather(c);
              axisGather ||
@@ -1554,6 +1558,9 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
     } else {
       site.kind = PositionKind::MRopeDegenerate;
       site.builtRows = findBuiltRows(site.positions, c);
+      if (site.builtRows && probeLeafMeaning(site.positions, site.builtRows) ==
+                                LeafMeaning::Segments)
+        site.source = PositionSource::Segments;
     }
   }
   // x has two channels per frequency (GPT-J's per-frequency halves are

@@ -12,6 +12,7 @@
 #include "FixSitesImpl.h"
 
 #include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/PositionProbe.h"
 #include "mrope/Analysis/PositionWalk.h"
 #include "mrope/Analysis/RopeClassify.h"
 #include "mrope/Analysis/RopeReport.h"
@@ -113,6 +114,8 @@ ApplySite fix::analyseApply(rope::ApplyOp op, Arch arch) {
         site.positions = leaf;
         site.source = isa<BlockArgument>(leaf) ? PositionSource::GraphInput
                                                : PositionSource::Range;
+        if (probeLeafMeaning(leaf, rows) == LeafMeaning::Segments)
+          site.source = PositionSource::Segments;
       }
     }
   }

@@ -154,7 +154,7 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
                                          const FixOptions &options,
                                          ArrayRef<int64_t> shape,
                                          ArrayRef<std::string> params,
-                                         FixResult &result) {
+                                         Value segments, FixResult &result) {
   OpBuilder b(graph.getContext());
   Location loc = graph.getLoc();
   // A KV-cache decoder: [batch, kv_heads, past, dim] past keys.
@@ -170,6 +170,13 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
     result.changes.push_back("added input '" + name.str() + "'");
     return graph.addInput(name, type, dims);
   };
+  if (segments && pastKey)
+    return mlir::emitError(graph.getLoc())
+           << "--positions compute: the positions restart per packed sample "
+              "of '"
+           << graph.getInputName(cast<BlockArgument>(segments).getArgNumber())
+           << "', and the model has a KV cache: packed decoding is not "
+              "supported";
   Type i64 = b.getI64Type();
   StringRef batch = params[1], seq = params[2];
   auto tokens = RankedTensorType::get({shape[1], shape[2]}, i64);
@@ -206,19 +213,32 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
         "Slice", RankedTensorType::get({shape[1], dyn}, i64),
         {mask, start, emit.ints({INT64_MAX}, {1}), emit.ints({1}, {1})});
   }
+  // Packed rows: one rope_delta per segment id slot of a row.
+  auto deltasType = RankedTensorType::get(
+      {shape[1], segments ? ShapedType::kDynamic : 1}, i64);
   auto index = rope::MRopeIndexOp::create(
-      b, loc, RankedTensorType::get(shape, i64),
-      RankedTensorType::get({shape[1], 1}, i64), ids, indexMask, images, videos,
-      seconds, b.getI64IntegerAttr(kImageTokenId),
+      b, loc, RankedTensorType::get(shape, i64), deltasType, ids, indexMask,
+      segments, images, videos, seconds, b.getI64IntegerAttr(kImageTokenId),
       b.getI64IntegerAttr(kVideoTokenId),
       b.getI64IntegerAttr(kVisionStartTokenId), b.getI64IntegerAttr(2),
       tokensPerSecond,
-      rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)));
+      rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)),
+      /*video_start=*/nullptr, /*video_end=*/nullptr);
   if (!pastKey) {
-    graph.addOutput("rope_deltas", index.getRopeDeltas(), {batch, ""});
+    graph.addOutput("rope_deltas", index.getRopeDeltas(),
+                    {batch, segments ? "segments" : ""});
     result.changes.push_back(
-        "positions computed in the graph from input_ids, attention_mask and "
-        "the grids (get_rope_index); added output 'rope_deltas'");
+        segments
+            ? "positions computed in the graph from input_ids, "
+              "attention_mask, the grids and the packed samples of '" +
+                  graph
+                      .getInputName(
+                          cast<BlockArgument>(segments).getArgNumber())
+                      .str() +
+                  "' (get_rope_index per sample); added output 'rope_deltas'"
+            : "positions computed in the graph from input_ids, "
+              "attention_mask and the grids (get_rope_index); added output "
+              "'rope_deltas'");
     return index.getPositions();
   }
   // Decode steps (past > 0) continue as text: past + arange(S) + the
@@ -356,8 +376,8 @@ FailureOr<Value> DecoderPositions::get() {
   if (value)
     return value;
   if (options.computePositions) {
-    FailureOr<Value> computed =
-        computePositionsInGraph(graph, options, shape, params, result);
+    FailureOr<Value> computed = computePositionsInGraph(
+        graph, options, shape, params, segments, result);
     if (failed(computed))
       return failure();
     value = *computed;

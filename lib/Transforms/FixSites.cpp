@@ -54,16 +54,15 @@ int64_t mrope::eraseDeadProducers(onnx::GraphOp graph,
   return erased;
 }
 
-/// Drops a positions input the graph now computes itself.
-static LogicalResult removeComputedInput(onnx::GraphOp graph,
-                                         BlockArgument input,
-                                         FixResult &result) {
+/// Drops an input nothing reads any more; `why` ends the change line.
+static LogicalResult
+removeUnusedInput(onnx::GraphOp graph, BlockArgument input, FixResult &result,
+                  StringRef why = "the graph computes its positions now") {
   std::string name = graph.getInputName(input.getArgNumber()).str();
   if (failed(graph.eraseArgument(input.getArgNumber())))
     return mlir::emitError(graph.getLoc())
            << "could not remove input '" << name << "'";
-  result.changes.push_back("removed input '" + name +
-                           "' (the graph computes its positions now)");
+  result.changes.push_back("removed input '" + name + "' (" + why.str() + ")");
   return success();
 }
 
@@ -123,7 +122,7 @@ computePositionsOfCorrectModel(onnx::GraphOp graph, ArrayRef<RopeSite *> sites,
   if (failed(computed))
     return failure();
   input.replaceAllUsesWith(*computed);
-  if (failed(removeComputedInput(graph, arg, result)))
+  if (failed(removeUnusedInput(graph, arg, result)))
     return failure();
   return result;
 }
@@ -159,6 +158,9 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   // place at the end if nothing else needs the old one.
   Value oldPositions = firstBug->positions;
   DecoderPositions positions(graph, options, result, oldPositions);
+  // Packed rows: the 3D positions restart per sample of the segment ids.
+  if (firstBug->source == PositionSource::Segments)
+    positions.segments = oldPositions;
   SmallVector<Operation *> dead;
   size_t firstApplyChange = result.changes.size();
   Value visionRows;
@@ -222,11 +224,23 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   if (options.computePositions) {
     // The graph computes its positions: an old positions input nothing
     // reads any more goes.
-    if (oldUnused && failed(removeComputedInput(graph, oldArg, result)))
+    if (oldUnused && failed(removeUnusedInput(graph, oldArg, result)))
       return failure();
     return result;
   }
 
+  // Segment ids are not positions: nothing takes their place, and they go
+  // once nothing reads them.
+  if (positions.segments) {
+    if (oldUnused &&
+        failed(removeUnusedInput(
+            graph, oldArg, result,
+            "only the old positions read it; feed the 3D positions of every "
+            "packed sample instead")))
+      return failure();
+    oldUnused = false;
+    oldArg = nullptr;
+  }
   // The new input takes the old positions input's place when that one is
   // now unused; otherwise it is appended under its own name.
   unsigned newIndex = cast<BlockArgument>(positions.value).getArgNumber();

@@ -47,6 +47,9 @@ struct DecoderPositions {
   llvm::SmallVector<int64_t> shape;
   llvm::SmallVector<std::string> params;
   mlir::Value value;
+  /// A packed batch's [B, S] segment ids the positions restart by (the
+  /// computed positions take them too); null when unpacked.
+  mlir::Value segments;
 
   DecoderPositions(onnx::GraphOp graph, const FixOptions &options,
                    FixResult &result, mlir::Value oldPositions);

@@ -59,6 +59,9 @@ enum class PositionSource {
                 ///< and [N, 3] image/video grids
   Grid,         ///< (h, w) computed in the graph from the [N, 3] grid
                 ///< input (`positions`)
+  Segments,     ///< counted per packed sample from the [B, S] segment ids
+                ///< input (`positions`): 1D positions that restart per
+                ///< sample (PositionProbe.h)
 };
 
 /// One rotation a site's tables feed: out = x * cos + rotate(x) * sin.

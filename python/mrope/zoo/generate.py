@@ -75,6 +75,8 @@ def example_inputs(entry: Entry, model) -> tuple:
             torch.ones(B, (P + S) if cfg.kv_cache else S, dtype=torch.int64)]
     if cfg.position_input:
         pos = torch.arange(S, dtype=torch.int64)[None].expand(B, S) + (P if cfg.kv_cache else 0)
+        if cfg.positions == "packed":
+            pos = torch.tensor([[1, 1, 2, 2, 2], [1, 1, 1, 2, 0]], dtype=torch.int64)  # segment_ids
         args.append(pos[None].expand(3, B, S).contiguous() if cfg.positions == "input3" else pos.contiguous())
     if cfg.kv_cache:
         for _ in range(cfg.layers):

@@ -195,7 +195,9 @@ class DecoderConfig:
     rotary_dim: Optional[int] = None
     # "input3" [3,B,S] input, "input2" [B,S] input, "expand" [B,S] input expanded to 3 rows in the
     # graph, "stack" [B,S] input stacked three times, "range" no position input (arange over the
-    # sequence, offset by the cache length)
+    # sequence, offset by the cache length), "packed" no position input but segment_ids [B,S]
+    # (0 = padding, 1..k = the samples packed into a row): positions restart per segment in the
+    # graph as 1D counts, expanded to three rows (the packed-training bug)
     positions: str = "input3"
     merge_per_layer: bool = True              # Qwen2-VL merges the sections inside every layer
     kv_cache: bool = False
@@ -206,6 +208,10 @@ class DecoderConfig:
     @property
     def position_input(self) -> bool:
         return self.positions != "range"
+
+    @property
+    def position_input_name(self) -> str:
+        return "segment_ids" if self.positions == "packed" else "position_ids"
 
 
 class Attention(nn.Module):
@@ -350,7 +356,7 @@ class Decoder(nn.Module):
     def input_names(self) -> List[str]:
         names = ["inputs_embeds", "attention_mask"]
         if self.cfg.position_input:
-            names.append("position_ids")
+            names.append(self.cfg.position_input_name)
         if self.cfg.kv_cache:
             for i in range(self.cfg.layers):
                 names += [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
@@ -371,7 +377,8 @@ class Decoder(nn.Module):
         shapes = {"inputs_embeds": ["batch", "sequence", cfg.hidden],
                   "attention_mask": ["batch", "past_sequence+sequence" if cfg.kv_cache else "sequence"]}
         if cfg.position_input:
-            shapes["position_ids"] = [3, "batch", "sequence"] if cfg.positions == "input3" else ["batch", "sequence"]
+            shapes[cfg.position_input_name] = ([3, "batch", "sequence"] if cfg.positions == "input3"
+                                               else ["batch", "sequence"])
         if cfg.kv_cache:
             for i in range(cfg.layers):
                 for kv in ("key", "value"):
@@ -384,7 +391,8 @@ class Decoder(nn.Module):
               "attention_mask": {0: "batch", 1: "past_sequence+sequence" if cfg.kv_cache else "sequence"},
               "logits": {0: "batch", 1: "sequence"}}
         if cfg.position_input:
-            ax["position_ids"] = {1: "batch", 2: "sequence"} if cfg.positions == "input3" else {0: "batch", 1: "sequence"}
+            ax[cfg.position_input_name] = ({1: "batch", 2: "sequence"} if cfg.positions == "input3"
+                                           else {0: "batch", 1: "sequence"})
         if cfg.kv_cache:
             for i in range(cfg.layers):
                 for kv in ("key", "value"):
@@ -406,6 +414,13 @@ class Decoder(nn.Module):
             return position_ids[None, ...].expand(3, position_ids.shape[0], -1)
         if cfg.positions == "stack":
             return torch.stack([position_ids, position_ids, position_ids], dim=0)
+        if cfg.positions == "packed":
+            # position_ids holds segment_ids here: a token's position is the number of earlier
+            # tokens of its own sample, so positions restart per sample but are 1D on all rows
+            same = position_ids[:, :, None] == position_ids[:, None, :]
+            causal = torch.ones(S, S, dtype=torch.bool, device=position_ids.device).tril()
+            pos = (same & causal).to(torch.int64).sum(-1) - 1
+            return pos[None].expand(3, B, S)
         return position_ids
 
     def rotary(self, x, pos):
