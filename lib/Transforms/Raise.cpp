@@ -11,7 +11,9 @@
 //===----------------------------------------------------------------------===//
 #include "RaiseChecks.h"
 
+#include "mrope/Analysis/Evaluate.h"
 #include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/RopeNeighbours.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/DataType.h"
@@ -111,6 +113,63 @@ Value fromBHSD(onnx::OnnxBuilder &emit, OpBuilder &b, const RaisedRotation &r,
   }
   }
   llvm_unreachable("unknown head layout");
+}
+
+/// The sequence axis of a rotation's operand and result in the graph's
+/// layout.
+int64_t sequenceAxis(HeadLayout layout) {
+  switch (layout) {
+  case HeadLayout::BHSD:
+    return 2;
+  case HeadLayout::BSHD:
+    return 1;
+  case HeadLayout::SHD:
+    return 0;
+  }
+  llvm_unreachable("unknown head layout");
+}
+
+/// Records on `apply` the RMSNorm before each operand and the cache write
+/// after each result (kRaisedNormsAttr, kRaisedCacheWritesAttr); returns
+/// how many of each it found.
+std::pair<int64_t, int64_t>
+recordNeighbours(OpBuilder &b, rope::ApplyOp apply,
+                 ArrayRef<const RaisedRotation *> group) {
+  SmallVector<Attribute> norms, writes;
+  int64_t numNorms = 0, numWrites = 0;
+  for (const RaisedRotation *r : group) {
+    const Rotation &rotation = r->rotation;
+    std::optional<RmsNormNeighbour> norm;
+    // Partial rotary normalises channels the op does not see.
+    if (!rotation.source || rotation.source == rotation.x)
+      norm = findRmsNormBefore(rotation.x, r->graphType.getShape().back(),
+                               r->graphType.getRank());
+    SmallVector<NamedAttribute> n;
+    if (norm) {
+      ++numNorms;
+      n.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(norm->eps)));
+      n.push_back(
+          b.getNamedAttr("node", b.getStringAttr(nodeLabel(norm->output))));
+    }
+    norms.push_back(b.getDictionaryAttr(n));
+    std::optional<CacheWriteNeighbour> write = findCacheWriteAfter(
+        rotation.combine->getResult(0), sequenceAxis(r->layout));
+    SmallVector<NamedAttribute> w;
+    if (write) {
+      ++numWrites;
+      w.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(write->axis)));
+      w.push_back(
+          b.getNamedAttr("node", b.getStringAttr(nodeLabel(write->concat))));
+      w.push_back(b.getNamedAttr(
+          "past", b.getStringAttr(eval::describeValue(write->past))));
+    }
+    writes.push_back(b.getDictionaryAttr(w));
+  }
+  if (numNorms)
+    apply->setAttr(kRaisedNormsAttr, b.getArrayAttr(norms));
+  if (numWrites)
+    apply->setAttr(kRaisedCacheWritesAttr, b.getArrayAttr(writes));
+  return {numNorms, numWrites};
 }
 
 /// Replaces the uses of `old` by `now`; users that are not ONNX nodes (the
@@ -240,6 +299,7 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
     Value positions =
         positionsForOp(emit, b, graph, site, plan, *groups.front().front());
     SmallVector<Operation *> dead;
+    int64_t norms = 0, writes = 0;
     for (ArrayRef<const RaisedRotation *> group : groups) {
       Operation *first = group.front()->rotation.combine;
       b.setInsertionPoint(first);
@@ -255,6 +315,9 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
       apply->setAttr(kRaisedRotationsAttr, b.getArrayAttr(names));
       if (group.front()->layout == HeadLayout::SHD)
         apply->setAttr(kRaisedVisionAttr, b.getUnitAttr());
+      auto [numNorms, numWrites] = recordNeighbours(b, apply, group);
+      norms += numNorms;
+      writes += numWrites;
       // One line for the user: the verifier's finding goes into the error
       // instead of being printed on its own before it.
       std::string verifierMessage;
@@ -284,7 +347,14 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
         << groups.size() << " rope.apply, " << erased << " node(s) removed"
         << (fromCaches ? "; the constant caches are recomputed from the "
                          "frequencies"
-                       : "");
+                       : "")
+        << (norms || writes
+                ? "; neighbours: " + std::to_string(norms) +
+                      " operand(s) normalised by an RMSNorm over the head "
+                      "dim, " +
+                      std::to_string(writes) +
+                      " result(s) appended to a KV cache"
+                : std::string());
     return success();
   }
 };

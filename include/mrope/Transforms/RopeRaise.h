@@ -29,6 +29,13 @@ namespace mrope {
 inline constexpr llvm::StringLiteral kRaisedSiteAttr = "mrope.site";
 inline constexpr llvm::StringLiteral kRaisedRotationsAttr = "mrope.rotations";
 inline constexpr llvm::StringLiteral kRaisedVisionAttr = "mrope.vision";
+/// Neighbours a fused kernel can absorb (RopeNeighbours.h), one entry per
+/// operand / result: `{eps, node}` of the RMSNorm producing the operand, and
+/// `{axis, node, past}` of the KV-cache Concat appending the result; `{}`
+/// where there is none. Absent when no rotation of the op has one.
+inline constexpr llvm::StringLiteral kRaisedNormsAttr = "mrope.norms";
+inline constexpr llvm::StringLiteral kRaisedCacheWritesAttr =
+    "mrope.cache_writes";
 
 /// The site index `rope-raise` put on `op`, if any.
 inline std::optional<int64_t> raisedSiteIndex(mlir::Operation *op) {

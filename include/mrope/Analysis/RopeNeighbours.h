@@ -1,0 +1,55 @@
+//===- RopeNeighbours.h - what a rotation's operand and result meet -*- C++
+//-*-===//
+//
+// The neighbours a fused kernel can absorb (mrope-compile --fuse norm,cache):
+// an RMSNorm over the head dim that produces the rotated operand, and a
+// KV-cache write that appends the rotated result to the past along the
+// sequence axis. Both are read by meaning, not spelling:
+//  - the norm: ORT's SimplifiedLayerNormalization over the last axis, or any
+//    subgraph of elementwise ops and reductions over one float value h that
+//    the in-tree evaluator shows computes w * h / sqrt(mean(h^2) + eps) on a
+//    probe (w the [D] constant it multiplies by, or 1; eps a scalar constant
+//    of the subgraph), seen through layout ops that keep D last;
+//  - the cache write: a Concat, reached through Transposes (the axis is
+//    followed through their permutations), whose last operand is the
+//    rotated value and whose axis is its sequence axis.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MROPE_ANALYSIS_ROPENEIGHBOURS_H
+#define MROPE_ANALYSIS_ROPENEIGHBOURS_H
+
+#include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+
+#include <optional>
+
+namespace mrope {
+
+/// An RMSNorm over the last (head) axis producing a rotated operand.
+struct RmsNormNeighbour {
+  onnx::NodeOp output; ///< the node whose result is the normalised value
+  mlir::Value input;   ///< h, before the norm
+  mlir::Value weight;  ///< the [D] scale, null when there is none
+  double eps = 0;
+};
+
+/// A Concat appending a rotated result to the past along the sequence axis.
+struct CacheWriteNeighbour {
+  onnx::NodeOp concat;
+  mlir::Value past;
+  int64_t axis = 0; ///< in the Concat's layout
+};
+
+/// The RMSNorm that produces `x` (a rotated operand), if any. `headDim` and
+/// `rank`: what the caller knows of x's shape where the graph left it
+/// untyped.
+std::optional<RmsNormNeighbour>
+findRmsNormBefore(mlir::Value x, int64_t headDim, int64_t rank);
+
+/// The cache write of `y` (a rotation's result), whose sequence axis is
+/// `seqAxis` of y's shape, if any.
+std::optional<CacheWriteNeighbour> findCacheWriteAfter(mlir::Value y,
+                                                       int64_t seqAxis);
+
+} // namespace mrope
+
+#endif // MROPE_ANALYSIS_ROPENEIGHBOURS_H

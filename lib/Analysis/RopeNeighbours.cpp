@@ -1,0 +1,250 @@
+//===- RopeNeighbours.cpp - what a rotation's operand and result meet -----===//
+#include "mrope/Analysis/RopeNeighbours.h"
+
+#include "mrope/Analysis/Evaluate.h"
+#include "mrope/Analysis/OnnxMatchers.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mrope;
+using namespace mrope::match;
+using onnx::NodeOp;
+
+/// Static last dim of `v`, or -1.
+static int64_t lastDimOf(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getRank() == 0 || type.isDynamicDim(type.getRank() - 1))
+    return -1;
+  return type.getShape().back();
+}
+
+/// Through the views between a norm and the rotation that keep the head dim
+/// last and whole: Identity, same-type Cast, Transpose not moving the last
+/// axis, Reshape/Unsqueeze/Squeeze with the same static last dim.
+static Value throughLastAxisViews(Value v) {
+  for (int step = 0; step < 8; ++step) {
+    NodeBinder n(v);
+    if (!n || !n.input(0))
+      return v;
+    Value in = n.input(0);
+    bool keeps = false;
+    if (n.isAnyOf("Identity", "Cast"))
+      keeps =
+          in.getType() == v.getType() || getElementTypeOrSelf(in.getType()) ==
+                                             getElementTypeOrSelf(v.getType());
+    else if (n.is("Transpose")) {
+      std::optional<SmallVector<int64_t>> perm = n.intsAttr("perm");
+      keeps = perm && !perm->empty() &&
+              perm->back() == static_cast<int64_t>(perm->size()) - 1;
+    } else if (n.isAnyOf("Reshape", "Unsqueeze", "Squeeze")) {
+      keeps = lastDimOf(in) > 0 && lastDimOf(in) == lastDimOf(v);
+    }
+    if (!keeps)
+      return v;
+    v = in;
+  }
+  return v;
+}
+
+/// ORT's fused spelling: SimplifiedLayerNormalization over the last axis.
+static std::optional<RmsNormNeighbour> fusedRmsNorm(Value y) {
+  NodeBinder n(y);
+  if (!n || n.getNode().getOpType() != "SimplifiedLayerNormalization" ||
+      !(n.getNode().getDomain().empty() ||
+        n.getNode().getDomain() == "com.microsoft"))
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(y.getType());
+  int64_t axis = n.intAttr("axis", -1);
+  if (!type || (axis != -1 && axis != type.getRank() - 1) || !n.input(0))
+    return std::nullopt;
+  RmsNormNeighbour norm;
+  norm.output = n.getNode();
+  norm.input = n.input(0);
+  norm.weight = n.input(1);
+  norm.eps = n.getNode().getFloatAttr("epsilon").value_or(1e-5f);
+  return norm;
+}
+
+/// A pseudo-random probe in [-2, 2) (deterministic).
+static std::vector<float> probeValues(int64_t n) {
+  std::vector<float> out;
+  uint32_t state = 12345;
+  for (int64_t k = 0; k < n; ++k) {
+    state = state * 1664525u + 1013904223u;
+    out.push_back(((state >> 8) & 0xffff) / 16384.0f - 2.0f);
+  }
+  return out;
+}
+
+/// Whether `y` equals w * h / sqrt(mean(h^2) + eps) row by row over the
+/// last axis (relative tolerance 1e-5: the graph and this check round in a
+/// different order, a few f32 ulps apart).
+static bool isRmsNorm(const eval::Tensor &h, const eval::Tensor &y,
+                      ArrayRef<float> weight, double eps) {
+  int64_t d = h.shape.back(), n = h.numElements();
+  if (!y.hasData || !y.isFloat() || y.numElements() != n || d <= 0)
+    return false;
+  for (int64_t row = 0; row < n / d; ++row) {
+    double sum = 0;
+    for (int64_t c = 0; c < d; ++c)
+      sum += double(h.f[row * d + c]) * h.f[row * d + c];
+    double scale = 1.0 / std::sqrt(sum / d + eps);
+    for (int64_t c = 0; c < d; ++c) {
+      double want =
+          (weight.empty() ? 1.0 : weight[c]) * h.f[row * d + c] * scale;
+      if (std::abs(y.f[row * d + c] - want) > 1e-5 * (1 + std::abs(want)))
+        return false;
+    }
+  }
+  return true;
+}
+
+/// The unfused spelling, by what it computes: the elementwise and reduction
+/// closure of `y` over one float value h, evaluated on a probe h.
+static std::optional<RmsNormNeighbour> computedRmsNorm(Value y, int64_t d,
+                                                       int64_t rank) {
+  if (d <= 0 || rank <= 0)
+    return std::nullopt;
+  llvm::SetVector<Value> seen;
+  SmallVector<Value> work{y}, leaves;
+  bool reduces = false;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!seen.insert(v))
+      continue;
+    NodeBinder n(v);
+    if (!isConstant(v) && n &&
+        n.isAnyOf("Mul", "Div", "Add", "Sub", "Sqrt", "Reciprocal", "Pow",
+                  "ReduceMean", "Cast", "Identity")) {
+      reduces |= n.is("ReduceMean");
+      // ReduceMean's axes input (opset 18) is a constant leaf like others.
+      for (unsigned i = 0, e = n.numInputs(); i < e; ++i)
+        if (Value in = n.input(i))
+          work.push_back(in);
+      continue;
+    }
+    leaves.push_back(v);
+  }
+  if (!reduces || seen.size() > 64)
+    return std::nullopt;
+  Value h;
+  SmallVector<SmallVector<float>> weights{{}};
+  SmallVector<double> epsilons;
+  for (Value leaf : leaves) {
+    if (!isConstant(leaf)) {
+      if (h)
+        return std::nullopt; // more than one tensor goes in: not a norm
+      h = leaf;
+      continue;
+    }
+    std::optional<SmallVector<float>> values = floatsOf(leaf);
+    if (values && values->size() == static_cast<size_t>(d))
+      weights.push_back(*values);
+    else if (values && values->size() == 1)
+      epsilons.push_back((*values)[0]);
+  }
+  auto hType = h ? dyn_cast<TensorType>(h.getType()) : nullptr;
+  if (!hType || !isa<FloatType>(hType.getElementType()) ||
+      (hType.hasRank() && lastDimOf(h) > 0 && lastDimOf(h) != d))
+    return std::nullopt;
+  // h's static dims, else 2 (rows a reduction over the wrong axis would
+  // mix); an untyped h gets the rank of the value it normalises.
+  SmallVector<int64_t> shape(hType.hasRank() ? hType.getRank() : rank, 2);
+  if (hType.hasRank())
+    for (auto [k, dim] : llvm::enumerate(hType.getShape()))
+      if (!ShapedType::isDynamic(dim))
+        shape[k] = dim;
+  shape.back() = d;
+  int64_t n = 1;
+  for (int64_t dim : shape)
+    n *= dim;
+  if (n > (1 << 16))
+    return std::nullopt;
+  // Two probes: unit values, and values so small that mean(h^2) is near a
+  // typical eps, where eps = 1e-6 and eps = 0 give different outputs.
+  auto graph = y.getParentRegion()->getParentOfType<onnx::GraphOp>();
+  int64_t opset = graph ? onnx::getOpsetVersion(graph).value_or(17) : 17;
+  SmallVector<std::pair<eval::Tensor, eval::Tensor>> runs;
+  for (float scale : {1.0f, 1e-3f}) {
+    std::vector<float> values = probeValues(n);
+    for (float &v : values)
+      v *= scale;
+    auto probe = eval::Tensor::floats(shape, values);
+    eval::Evaluator ev(opset);
+    ev.bind(h, probe);
+    const eval::Tensor *out = ev.evaluate(y);
+    if (!out)
+      return std::nullopt;
+    runs.push_back({probe, *out});
+  }
+  // The graph's own scalars first; eps = 0 when it adds none.
+  epsilons.push_back(0.0);
+  for (ArrayRef<float> weight : weights)
+    for (double eps : epsilons)
+      if (llvm::all_of(runs, [&](const auto &run) {
+            return isRmsNorm(run.first, run.second, weight, eps);
+          })) {
+        RmsNormNeighbour norm;
+        norm.output = y.getDefiningOp<NodeOp>();
+        norm.input = h;
+        norm.eps = eps;
+        for (Value leaf : leaves)
+          if (std::optional<SmallVector<float>> values = floatsOf(leaf);
+              !weight.empty() && values && ArrayRef<float>(*values) == weight)
+            norm.weight = leaf;
+        return norm;
+      }
+  return std::nullopt;
+}
+
+std::optional<RmsNormNeighbour>
+mrope::findRmsNormBefore(Value x, int64_t headDim, int64_t rank) {
+  if (!x)
+    return std::nullopt;
+  Value y = throughLastAxisViews(x);
+  if (!y.getDefiningOp<NodeOp>())
+    return std::nullopt;
+  if (std::optional<RmsNormNeighbour> norm = fusedRmsNorm(y))
+    return norm;
+  if (auto type = dyn_cast<RankedTensorType>(y.getType()))
+    rank = type.getRank();
+  return computedRmsNorm(y, lastDimOf(y) > 0 ? lastDimOf(y) : headDim, rank);
+}
+
+std::optional<CacheWriteNeighbour> mrope::findCacheWriteAfter(Value y,
+                                                              int64_t seqAxis) {
+  SmallVector<std::pair<Value, int64_t>> work{{y, seqAxis}};
+  for (int step = 0; step < 8 && !work.empty(); ++step) {
+    auto [v, axis] = work.pop_back_val();
+    for (auto [user, index] : usersThroughIdentities(v)) {
+      NodeBinder n(user);
+      if (n.is("Transpose")) {
+        std::optional<SmallVector<int64_t>> perm = n.intsAttr("perm");
+        if (!perm)
+          continue;
+        for (auto [j, p] : llvm::enumerate(*perm))
+          if (p == axis)
+            work.push_back({n.result(), static_cast<int64_t>(j)});
+        continue;
+      }
+      if (!n.is("Concat") || n.numInputs() != 2 || index != 1)
+        continue;
+      auto type = dyn_cast<RankedTensorType>(n.result().getType());
+      int64_t concatAxis = n.intAttr("axis", 0);
+      if (type && concatAxis < 0)
+        concatAxis += type.getRank();
+      if (concatAxis != axis)
+        continue;
+      CacheWriteNeighbour write;
+      write.concat = user;
+      write.past = n.input(0);
+      write.axis = axis;
+      return write;
+    }
+  }
+  return std::nullopt;
+}
