@@ -17,7 +17,7 @@ def RopeClassify : Pass<"rope-classify", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
-           "What the model is", [{::llvm::cl::values(
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text", [{::llvm::cl::values(
              clEnumValN(::mrope::Arch::Auto, "auto",
                         "only degenerate M-RoPE is a bug"),
              clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
@@ -120,7 +120,7 @@ def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
-           "What the model is", [{::llvm::cl::values(
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text", [{::llvm::cl::values(
              clEnumValN(::mrope::Arch::Auto, "auto",
                         "only degenerate M-RoPE is a bug"),
              clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
@@ -135,7 +135,8 @@ def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
                "architecture's, scaled)">,
     Option<"positions", "positions", "::mrope::PositionsMode",
            /*default=*/"::mrope::PositionsMode::Input",
-           "Where the 3D positions come from", [{::llvm::cl::values(
+           "input: a [3, batch, seq] graph input; compute: rope.mrope_index "
+           "from the token ids and grids", [{::llvm::cl::values(
              clEnumValN(::mrope::PositionsMode::Input, "input",
                         "a [3, batch, seq] graph input"),
              clEnumValN(::mrope::PositionsMode::Compute, "compute",
