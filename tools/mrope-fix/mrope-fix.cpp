@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Fix/RunFix.h"
+#include "mrope/Fix/WriteFixed.h"
 
 #include "mrope/Analysis/Evaluate.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
@@ -27,11 +28,9 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
-#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -143,62 +142,6 @@ static LogicalResult writeAtomically(StringRef path, StringRef text,
   file->os() << text;
   file->keep();
   return success();
-}
-
-/// Copies `from` to `to` through a temporary renamed into place, so a
-/// failure leaves nothing at `to`.
-static LogicalResult copyAtomically(const llvm::Twine &from, StringRef to,
-                                    std::string &error) {
-  auto temp = llvm::sys::fs::TempFile::create(to + ".tmp-%%%%%%");
-  if (!temp) {
-    error = to.str() + ": " + llvm::toString(temp.takeError());
-    return failure();
-  }
-  if (std::error_code ec = llvm::sys::fs::copy_file(from, temp->FD)) {
-    error = to.str() + ": cannot copy " + from.str() + ": " + ec.message();
-    llvm::consumeError(temp->discard());
-    return failure();
-  }
-  if (llvm::Error e = temp->keep(to)) {
-    error = to.str() + ": " + llvm::toString(std::move(e));
-    return failure();
-  }
-  return success();
-}
-
-/// A model with nothing to fix is written as a byte-identical copy of the
-/// input (docs/mrope-fix.md, "A model with nothing to fix"): no export, so
-/// no re-serialisation can change it. The external data files it names
-/// are copied under the same locations beside the output, unless the
-/// output is in the input's folder, where both models read the same files.
-static LogicalResult copyUnchanged(ModuleOp module, std::string &error) {
-  SmallString<256> inDir(inputPath.getValue()), outDir(outputPath.getValue());
-  llvm::sys::path::remove_filename(inDir);
-  llvm::sys::path::remove_filename(outDir);
-  if (inDir.empty())
-    inDir = ".";
-  if (outDir.empty())
-    outDir = ".";
-  llvm::SetVector<StringRef> locations;
-  module->walk([&](Operation *op) {
-    op->getAttrDictionary().walk(
-        [&](onnx::ExternalAttr e) { locations.insert(e.getLocation()); });
-  });
-  bool sameFolder = llvm::sys::fs::equivalent(inDir, outDir);
-  if (!sameFolder)
-    for (StringRef location : locations) {
-      SmallString<256> from(inDir), to(outDir);
-      llvm::sys::path::append(from, location);
-      llvm::sys::path::append(to, location);
-      if (std::error_code ec = llvm::sys::fs::create_directories(
-              llvm::sys::path::parent_path(to))) {
-        error = to.str().str() + ": " + ec.message();
-        return failure();
-      }
-      if (failed(copyAtomically(from, to, error)))
-        return failure();
-    }
-  return copyAtomically(inputPath, outputPath, error);
 }
 
 /// --debug-evaluate: the evaluator's value of these node outputs.
@@ -401,28 +344,16 @@ int main(int argc, char **argv) {
   if (!outputPath.empty()) {
     if (!quiet)
       llvm::outs() << renderFixText(*report, outputPath);
-    // An ONNX text input is converted by the export even when unchanged.
-    bool textInput = StringRef(inputPath).ends_with(".onnxtext") ||
-                     StringRef(inputPath).ends_with(".onnxtxt");
-    std::string error;
-    if (report->outcome != FixOutcome::Rewritten && !textInput) {
-      phase = rootTiming.nest("copy");
-      precopy.reset(); // stops and removes the copy made for an export
-      if (failed(copyUnchanged(module, error)))
-        return fail(error);
-    } else {
-      if (!quiet)
-        llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
-      phase = rootTiming.nest("export");
-      // What is written must pass the ONNX checker too: the exporter checks
-      // the model before renaming it into place, so a failure leaves nothing.
-      onnx::ExportOptions exportOptions;
-      exportOptions.check = report->checkOnExport;
-      exportOptions.precopy = precopy.get();
-      exportOptions.timing = &phase;
-      if (failed(onnx::exportOnnxModel(module, outputPath, exportOptions)))
-        return 1;
-    }
+    if (!quiet && writesByExport(*report, inputPath))
+      llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
+    WriteFixedOptions write;
+    write.inputPath = inputPath;
+    write.outputPath = outputPath;
+    write.precopy = &precopy;
+    write.timing = &rootTiming;
+    if (std::string error;
+        failed(writeFixedModel(module, *report, write, error)))
+      return error.empty() ? 1 : fail(error);
   }
   // Done: the OS frees the IR and the context faster than their
   // destructors would (as clang's -disable-free). Everything written is
