@@ -1,6 +1,6 @@
 //===- RopeReport.cpp - RoPE sites in words -------------------------------===//
 #include "mrope/Analysis/RopeReport.h"
-#include "mrope/Analysis/FusedRopeSites.h"
+#include "mrope/Analysis/ValueMeaning.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -121,76 +121,177 @@ std::string mrope::siteSummary(const RopeSite &site) {
   return text;
 }
 
-/// The per-site JSON object (fused-op sites add their fields here).
-static llvm::json::Object siteJson(const RopeSite &site, Arch arch) {
-  llvm::json::Array nodes;
-  for (Operation *op : site.nodes)
-    if (auto node = dyn_cast<NodeOp>(op))
-      nodes.push_back(nodeLabel(node));
-  return llvm::json::Object{
-      {"positions", positionKindName(site.kind)},
-      {"layout", pairLayoutName(site.getLayout())},
-      {"sections", llvm::json::Array(site.getSections())},
-      {"interleaved", site.isInterleaved()},
-      {"theta", site.getTheta()},
-      {"rotary_dim", site.getRotaryDim()},
-      {"rotations", static_cast<int64_t>(site.rotations.size())},
-      {"positions_source", positionsName(site)},
-      {"nodes", std::move(nodes)},
-      {"bug", site.bug},
-      {"reason", siteReason(site, arch)},
-  };
+StringRef SiteReport::positionsKindName() const {
+  return fused ? fusedPositionsName(fused->kind) : positionKindName(kind);
 }
 
-std::string mrope::renderReportJson(ArrayRef<RopeSite> sites, StringRef model,
-                                    Arch arch) {
-  llvm::json::Array list;
-  int64_t rotations = 0, bugs = 0;
-  for (const RopeSite &site : sites) {
-    rotations += site.rotations.size();
-    bugs += site.bug;
-    list.push_back(siteJson(site, arch));
+bool SiteReport::rotatesBy1D() const {
+  if (fused)
+    return fused->kind == FusedPositions::OneD ||
+           fused->kind == FusedPositions::MRopeDegenerate;
+  return kind == PositionKind::OneD || kind == PositionKind::MRopeDegenerate;
+}
+
+int64_t RopeReport::rotations() const {
+  int64_t n = 0;
+  for (const SiteReport &site : sites)
+    n += site.rotations;
+  return n;
+}
+
+int64_t RopeReport::bugs() const {
+  return llvm::count_if(sites, [](const SiteReport &s) { return s.bug; });
+}
+
+SiteReport mrope::makeSiteReport(const RopeSite &site, Arch arch) {
+  SiteReport r;
+  r.kind = site.kind;
+  r.vision = site.vision;
+  r.layout = site.getLayout();
+  r.sections.assign(site.getSections().begin(), site.getSections().end());
+  r.interleaved = site.isInterleaved();
+  r.theta = site.getTheta();
+  r.rotaryDim = site.getRotaryDim();
+  r.rotations = site.rotations.size();
+  r.positionsSource = positionsName(site);
+  for (Operation *op : site.nodes)
+    if (auto node = dyn_cast<NodeOp>(op))
+      r.nodes.push_back(nodeLabel(node));
+  for (const Rotation &rotation : site.rotations)
+    r.rotationNodes.push_back(nodeLabel(rotation.cosMul));
+  r.cosNode = nodeLabel(site.cosNode);
+  r.sinNode = nodeLabel(site.sinNode);
+  r.bug = site.bug;
+  r.reason = siteReason(site, arch);
+  return r;
+}
+
+/// The ONNX name of a value: graph input, initializer or node output.
+static std::string onnxName(Value v) {
+  if (!v)
+    return "";
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (auto graph = dyn_cast<onnx::GraphOp>(arg.getOwner()->getParentOp()))
+      return graph.getInputName(arg.getArgNumber()).str();
+    return "";
   }
-  llvm::json::Object report{
-      {"model", model},
-      {"arch", archName(arch)},
+  if (auto init = v.getDefiningOp<onnx::InitializerOp>())
+    return init.getName().str();
+  if (auto node = v.getDefiningOp<NodeOp>())
+    return node.getOutputName(cast<OpResult>(v).getResultNumber());
+  return "";
+}
+
+SiteReport mrope::makeSiteReport(const FusedRopeSite &site) {
+  SiteReport r;
+  FusedSiteReport &fused = r.fused.emplace();
+  fused.op = site.op;
+  fused.kind = site.kind;
+  fused.cosCache = onnxName(meaning::stripTransparent(site.cosCache));
+  fused.sinCache = onnxName(meaning::stripTransparent(site.sinCache));
+  fused.cacheShape = site.cacheShape;
+  r.kind = site.kind == FusedPositions::MRope ? PositionKind::MRope
+           : site.kind == FusedPositions::MRopeInterleaved
+               ? PositionKind::MRopeInterleaved
+           : site.kind == FusedPositions::MRopeDegenerate
+               ? PositionKind::MRopeDegenerate
+               : PositionKind::OneD;
+  r.layout = site.gptj ? rope::PairLayout::gptj : rope::PairLayout::neox;
+  r.sections = site.sections;
+  r.interleaved = site.kind == FusedPositions::MRopeInterleaved;
+  r.theta = site.theta;
+  r.rotaryDim = site.rotaryDim;
+  r.rotations = site.rotations();
+  r.positionsSource = site.positionsName();
+  for (NodeOp node : site.nodes)
+    r.nodes.push_back(nodeLabel(node));
+  r.rotationNodes = r.nodes;
+  r.bug = site.bug;
+  r.reason = site.reason;
+  return r;
+}
+
+RopeReport mrope::makeRopeReport(ArrayRef<RopeSite> sites,
+                                 ArrayRef<FusedRopeSite> fused, StringRef model,
+                                 Arch arch) {
+  RopeReport report;
+  report.model = model.str();
+  report.arch = arch;
+  for (const RopeSite &site : sites)
+    report.sites.push_back(makeSiteReport(site, arch));
+  for (const FusedRopeSite &site : fused)
+    report.sites.push_back(makeSiteReport(site));
+  return report;
+}
+
+static llvm::json::Object siteJson(const SiteReport &site) {
+  llvm::json::Object entry{
+      {"positions", site.positionsKindName()},
+      {"layout", pairLayoutName(site.layout)},
+      {"sections", llvm::json::Array(site.sections)},
+      {"interleaved", site.interleaved},
+      {"theta", site.theta},
+      {"rotary_dim", site.rotaryDim},
+      {"rotations", site.rotations},
+      {"positions_source", site.positionsSource},
+      {"nodes", llvm::json::Array(site.nodes)},
+      {"bug", site.bug},
+      {"reason", site.reason},
+  };
+  if (site.fused) {
+    entry["fused_op"] = fusedOpName(site.fused->op);
+    entry["caches"] = llvm::json::Object{
+        {"cos", site.fused->cosCache},
+        {"sin", site.fused->sinCache},
+        {"shape", llvm::json::Array(site.fused->cacheShape)}};
+  }
+  return entry;
+}
+
+std::string mrope::renderReportJson(const RopeReport &report) {
+  llvm::json::Array list;
+  for (const SiteReport &site : report.sites)
+    list.push_back(siteJson(site));
+  llvm::json::Object json{
+      {"model", report.model},
+      {"arch", archName(report.arch)},
       {"sites", std::move(list)},
       {"summary",
-       llvm::json::Object{{"sites", static_cast<int64_t>(sites.size())},
-                          {"rotations", rotations},
-                          {"bugs", bugs}}},
+       llvm::json::Object{{"sites", static_cast<int64_t>(report.sites.size())},
+                          {"rotations", report.rotations()},
+                          {"bugs", report.bugs()}}},
   };
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(report))) << "\n";
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(json))) << "\n";
   return text;
 }
 
-std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
-                                    Arch arch, ArrayRef<FusedRopeSite> fused) {
+std::string mrope::renderReportText(const RopeReport &report) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  int64_t bugs = 0, rotations = 0;
-  for (const RopeSite &site : sites) {
-    bugs += site.bug;
-    rotations += site.rotations.size();
-  }
-  for (const FusedRopeSite &site : fused) {
-    bugs += site.bug;
-    rotations += site.rotations();
-  }
-  size_t count = sites.size() + fused.size();
-  os << model << ": " << count << " RoPE site" << (count == 1 ? "" : "s")
+  int64_t bugs = report.bugs(), rotations = report.rotations();
+  size_t count = report.sites.size();
+  os << report.model << ": " << count << " RoPE site" << (count == 1 ? "" : "s")
      << ", " << rotations << " rotation" << (rotations == 1 ? "" : "s") << ", "
-     << bugs << " bug" << (bugs == 1 ? "" : "s") << " (arch " << archName(arch)
-     << ")\n";
-  for (auto [i, site] : llvm::enumerate(sites)) {
-    os << "  site " << i << ": " << siteSummary(site) << ", tables by "
-       << nodeLabel(site.cosNode) << " / " << nodeLabel(site.sinNode) << "\n"
-       << "    " << (site.bug ? "BUG: " : "ok: ") << siteReason(site, arch)
-       << "\n";
+     << bugs << " bug" << (bugs == 1 ? "" : "s") << " (arch "
+     << archName(report.arch) << ")\n";
+  for (auto [i, site] : llvm::enumerate(report.sites)) {
+    os << "  site " << i << ": " << site.positionsKindName() << " [";
+    llvm::interleaveComma(site.sections, os);
+    os << "] " << pairLayoutName(site.layout) << ", rotary_dim "
+       << site.rotaryDim << ", theta " << site.theta << ", " << site.rotations
+       << " rotations";
+    if (site.fused) {
+      os << ", fused " << fusedOpName(site.fused->op) << " "
+         << site.nodes.front();
+      if (site.nodes.size() > 1)
+        os << " (+" << site.nodes.size() - 1 << " more)";
+    } else {
+      os << ", tables by " << site.cosNode << " / " << site.sinNode;
+    }
+    os << "\n    " << (site.bug ? "BUG: " : "ok: ") << site.reason << "\n";
   }
-  os << renderFusedSitesText(fused, sites.size());
   if (bugs)
     os << "verdict: " << bugs << (bugs == 1 ? " site needs" : " sites need")
        << " true multimodal positions (mrope-fix -o FIXED.onnx rewrites "
@@ -198,4 +299,14 @@ std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
   else
     os << "verdict: no RoPE position bug found\n";
   return text;
+}
+
+std::string mrope::renderReportJson(ArrayRef<RopeSite> sites, StringRef model,
+                                    Arch arch) {
+  return renderReportJson(makeRopeReport(sites, {}, model, arch));
+}
+
+std::string mrope::renderReportText(ArrayRef<RopeSite> sites, StringRef model,
+                                    Arch arch, ArrayRef<FusedRopeSite> fused) {
+  return renderReportText(makeRopeReport(sites, fused, model, arch));
 }

@@ -4,6 +4,7 @@
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+#include "mrope/Fix/RunFix.h"
 #include "mrope/Transforms/Passes.h"
 #include "mrope/Transforms/RopeRaise.h"
 
@@ -11,6 +12,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <algorithm>
+#include <map>
 
 using namespace mlir;
 using namespace mrope;
@@ -51,27 +53,21 @@ mrope::raiseSite(ModuleOp module, int64_t site, std::string &error) {
             std::to_string(sites.size()) + " RoPE site(s)";
     return failure();
   }
-  Location siteLoc = sites[site].cosNode.getLoc();
   std::string label = nodeLabel(sites[site].cosNode);
 
-  // rope-raise says why it leaves a site alone in a remark at the site:
-  // "rope-raise: site N (<node>) left as is: <why>".
-  std::string siteRemark, diagnostics;
-  std::string remarkPrefix = "rope-raise: site " + std::to_string(site) + " ";
+  // Which sites rope-raise leaves alone, and why, typed by site index
+  // (runWatchingRaise): no remark text is matched.
+  std::map<int64_t, std::string> notRaised;
+  std::string diagnostics;
   PassManager pm(module.getContext());
   pm.addPass(createRopeRaise());
   LogicalResult ran = success();
   {
     ScopedDiagnosticHandler handler(module.getContext(), [&](Diagnostic &d) {
-      std::string text = d.str();
-      if (d.getSeverity() != DiagnosticSeverity::Remark)
-        diagnostics += (diagnostics.empty() ? "" : "; ") + text;
-      else if (StringRef(text).starts_with(remarkPrefix) ||
-               (siteRemark.empty() && d.getLocation() == siteLoc))
-        siteRemark = text;
+      diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
       return success();
     });
-    ran = pm.run(module);
+    ran = runWatchingRaise(pm, module, notRaised);
   }
   if (failed(ran)) {
     error = "rope-raise failed: " + diagnostics;
@@ -81,11 +77,12 @@ mrope::raiseSite(ModuleOp module, int64_t site, std::string &error) {
   if (!ops.empty())
     return ops;
   // One line: the remark names the node and says why.
-  std::replace(siteRemark.begin(), siteRemark.end(), '\n', ' ');
+  std::string why = notRaised.count(site) ? notRaised[site] : "";
+  std::replace(why.begin(), why.end(), '\n', ' ');
   error = "site " + std::to_string(site) + " was not raised to rope.apply (" +
-          (siteRemark.empty()
+          (why.empty()
                ? "rope-raise left " + label + " as it was and gave no reason"
-               : siteRemark) +
+               : why) +
           ")";
   return failure();
 }

@@ -3,8 +3,8 @@
 
 #include "Svg.h"
 #include "mrope/Analysis/RopeReport.h"
+#include "mrope/Fix/RunFix.h"
 #include "mrope/Report/GraphDiff.h"
-#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
@@ -333,7 +333,7 @@ std::string graphPanel(const GraphSnapshot &snapshot,
 }
 
 void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
-                    const FixOptions &fixOptions, bool anyBug) {
+                    const FixRequest &fixRequest, bool anyBug) {
   os << "<h2>The rewrite</h2>\n";
   if (!anyBug) {
     os << "<p class=\"caption\">Nothing to fix: <code>mrope-fix -o</code> "
@@ -345,41 +345,39 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
   onnx::GraphOp graph = onnx::getMainGraph(*copy);
   int64_t nextId = 0;
   GraphSnapshot before = snapshotGraph(graph, nextId);
-  // The pipeline mrope-fix -o runs; it reports through diagnostics: keep
-  // its error and its "fixed: ..." remarks for the page instead of printing
-  // them.
-  FixPipelineOptions pipeline;
-  pipeline.arch = archName(fixOptions.arch).str();
-  pipeline.sections = SmallVector<int64_t>(fixOptions.sections.begin(),
-                                           fixOptions.sections.end());
-  pipeline.positions = fixOptions.computePositions ? "compute" : "input";
-  PassManager pm(copy->getContext());
-  buildFixPipeline(pm, pipeline);
+  // What mrope-fix -o runs, with its typed report; its one error goes on
+  // the page instead of stderr.
+  FixRequest request = fixRequest;
+  request.fix = true;
+  request.explain = false;
+  request.onAnalysis = nullptr;
+  request.timing = nullptr;
+  request.perturb = DebugPerturb::None;
   std::string error;
-  std::vector<std::string> changes;
-  LogicalResult fixed = failure();
+  FailureOr<FixReport> fixed = failure();
   {
     ScopedDiagnosticHandler capture(copy->getContext(), [&](Diagnostic &d) {
-      std::string text = d.str();
       if (d.getSeverity() == DiagnosticSeverity::Error && error.empty())
-        error = text;
-      else if (StringRef(text).starts_with("fixed: "))
-        changes.push_back(text.substr(7));
+        error = d.str();
       return success();
     });
-    fixed = pm.run(*copy);
+    fixed = runFix(*copy, request);
   }
   if (failed(fixed)) {
     os << "<p class=\"verdict verdict-bug\">The fix fails: " << escape(error)
        << "</p>\n";
     return;
   }
+  std::vector<std::string> changes = fixed->linesOf(FixLine::Kind::Fixed);
   GraphSnapshot after = snapshotGraph(graph, nextId);
   GraphDiff diff = diffGraphs(before, after);
   os << "<p class=\"caption\">What <code>mrope-fix -o FIXED.onnx</code> "
         "does to this model"
-     << (fixOptions.computePositions ? " (--positions compute)" : "") << ": "
-     << diff.removed.size() << " ONNX node(s) removed, " << diff.added.size()
+     << (fixRequest.positions == PositionsMode::Compute
+             ? " (--positions compute)"
+             : "")
+     << ": " << diff.removed.size() << " ONNX node(s) removed, "
+     << diff.added.size()
      << " added; every other node, initializer and "
         "name is kept.</p>\n<ul class=\"changes\">\n";
   for (const std::string &change : changes)
@@ -407,37 +405,28 @@ void rewriteSection(llvm::raw_ostream &os, ModuleOp module,
      << graphPanel(after, diff.afterIds, added, "after") << "</div>\n";
 }
 
-void sitesTable(llvm::raw_ostream &os, llvm::ArrayRef<RopeSite> sites,
-                Arch arch) {
+void sitesTable(llvm::raw_ostream &os, const RopeReport &report) {
   os << "<h2>RoPE sites</h2>\n";
-  if (sites.empty()) {
+  if (report.sites.empty()) {
     os << "<p class=\"caption\">No RoPE site found.</p>\n";
     return;
   }
   os << "<table class=\"sites\"><tr><th>#</th><th>positions</th><th>layout</th>"
         "<th>sections</th><th>theta</th><th>rotary dim</th><th>rotations</th>"
         "<th>positions from</th><th>verdict</th></tr>\n";
-  for (auto [i, site] : llvm::enumerate(sites)) {
-    std::string rotations, nodes;
-    for (const Rotation &rotation : site.rotations)
-      rotations += (rotations.empty() ? "" : ", ") + nodeLabel(rotation.cosMul);
-    for (Operation *op : site.nodes)
-      if (auto node = dyn_cast<onnx::NodeOp>(op))
-        nodes += (nodes.empty() ? "" : ", ") + nodeLabel(node);
+  for (auto [i, site] : llvm::enumerate(report.sites)) {
     os << "<tr class=\"site\"><td>" << i << "</td><td>"
-       << escape(positionKindName(site.kind))
-       << (site.vision ? " (vision)" : "") << "</td><td>"
-       << escape(pairLayoutName(site.getLayout())) << "</td><td>["
-       << join(site.getSections()) << "]</td><td>"
-       << llvm::format("%g", site.getTheta()) << "</td><td>"
-       << site.getRotaryDim() << "</td><td>" << site.rotations.size()
-       << "<div class=\"nodes\">" << escape(rotations) << "</div></td><td>"
-       << escape(positionsName(site)) << "</td><td class=\""
-       << (site.bug ? "bug\">BUG: " : "ok\">ok: ")
-       << escape(siteReason(site, arch))
+       << escape(site.positionsKindName()) << (site.vision ? " (vision)" : "")
+       << "</td><td>" << escape(pairLayoutName(site.layout)) << "</td><td>["
+       << join(site.sections) << "]</td><td>" << llvm::format("%g", site.theta)
+       << "</td><td>" << site.rotaryDim << "</td><td>" << site.rotations
+       << "<div class=\"nodes\">"
+       << escape(llvm::join(site.rotationNodes, ", ")) << "</div></td><td>"
+       << escape(site.positionsSource) << "</td><td class=\""
+       << (site.bug ? "bug\">BUG: " : "ok\">ok: ") << escape(site.reason)
        << "</td></tr>\n<tr class=\"site-nodes\"><td></td><td colspan=\"8\" "
           "class=\"nodes\">nodes: "
-       << escape(nodes) << "</td></tr>\n";
+       << escape(llvm::join(site.nodes, ", ")) << "</td></tr>\n";
   }
   os << "</table>\n";
 }
@@ -485,46 +474,41 @@ LogicalResult mrope::setExampleGrids(HtmlReportOptions &options,
   return success();
 }
 
-std::string mrope::renderHtmlReport(ModuleOp module,
-                                    llvm::ArrayRef<RopeSite> sites,
-                                    llvm::StringRef model,
+std::string mrope::renderHtmlReport(ModuleOp module, const RopeReport &report,
                                     const HtmlReportOptions &options) {
   std::string html;
   llvm::raw_string_ostream os(html);
-  int64_t bugs = llvm::count_if(sites, [](const RopeSite &s) { return s.bug; });
-  Arch arch = options.fix.arch;
+  int64_t bugs = report.bugs();
+  size_t count = report.sites.size();
+  Arch arch = report.arch;
   os << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<title>mrope report: "
-     << escape(model) << "</title>\n<style>" << kStyle
-     << "</style></head>\n<body>\n<h1>mrope report: " << escape(model)
+     << escape(report.model) << "</title>\n<style>" << kStyle
+     << "</style></head>\n<body>\n<h1>mrope report: " << escape(report.model)
      << "</h1>\n<p class=\"caption\">arch " << escape(archName(arch)) << ", "
-     << sites.size() << " RoPE site(s)</p>\n<p class=\"verdict "
+     << count << " RoPE site(s)</p>\n<p class=\"verdict "
      << (bugs ? "verdict-bug\">BUG: " : "verdict-ok\">OK: ") << bugs << " of "
-     << sites.size() << " site(s) rotate by the wrong positions</p>\n";
-  sitesTable(os, sites, arch);
+     << count << " site(s) rotate by the wrong positions</p>\n";
+  sitesTable(os, report);
 
-  const RopeSite *decoder = nullptr, *vision = nullptr;
-  for (const RopeSite &site : sites) {
-    const RopeSite *&slot = site.vision ? vision : decoder;
+  const SiteReport *decoder = nullptr, *vision = nullptr;
+  for (const SiteReport &site : report.sites) {
+    const SiteReport *&slot = site.vision ? vision : decoder;
     if (!slot || (site.bug && !slot->bug))
       slot = &site;
   }
   os << "<h2>Positions</h2>\n";
-  auto is1D = [](const RopeSite *site) {
-    return site->kind == PositionKind::OneD ||
-           site->kind == PositionKind::MRopeDegenerate;
-  };
   if (decoder && arch == Arch::Text)
     os << "<p class=\"caption\">A text model: 1D positions are right.</p>\n";
   else if (decoder)
     decoderPicture(os, options.example.value_or(workedExamplePrompt()),
-                   is1D(decoder), arch);
+                   decoder->rotatesBy1D(), arch);
   if (vision)
     visionPicture(os,
                   options.visionGrids.empty()
                       ? std::vector<GridThw>{GridThw{1, 4, 6}}
                       : options.visionGrids,
-                  is1D(vision));
+                  vision->rotatesBy1D());
   if (!decoder && !vision)
     os << "<p class=\"caption\">No RoPE site: nothing to draw.</p>\n";
 

@@ -4,8 +4,10 @@
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Transforms/FixSites.h"
+#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -17,6 +19,72 @@ namespace mrope {
 
 using namespace mlir;
 using namespace mrope;
+
+StringRef mrope::positionsModeName(PositionsMode mode) {
+  return mode == PositionsMode::Compute ? "compute" : "input";
+}
+
+std::optional<PositionsMode> mrope::parsePositionsMode(StringRef name) {
+  return llvm::StringSwitch<std::optional<PositionsMode>>(name)
+      .Case("input", PositionsMode::Input)
+      .Case("compute", PositionsMode::Compute)
+      .Default(std::nullopt);
+}
+
+StringRef mrope::emitModeName(EmitMode mode) {
+  switch (mode) {
+  case EmitMode::Plain:
+    return "plain";
+  case EmitMode::Ort:
+    return "ort";
+  case EmitMode::Onnx23:
+    return "onnx23";
+  }
+  llvm_unreachable("unknown emit mode");
+}
+
+std::optional<EmitMode> mrope::parseEmitMode(StringRef name) {
+  return llvm::StringSwitch<std::optional<EmitMode>>(name)
+      .Case("plain", EmitMode::Plain)
+      .Case("ort", EmitMode::Ort)
+      .Case("onnx23", EmitMode::Onnx23)
+      .Default(std::nullopt);
+}
+
+/// The one line an unknown spelling of an enum pass option gives.
+template <typename T>
+static bool parseNamed(llvm::cl::Option &option, StringRef arg, T &value,
+                       std::optional<T> parsed, StringRef choices) {
+  if (parsed) {
+    value = *parsed;
+    return false;
+  }
+  llvm::errs() << "error: " << option.ArgStr << " must be " << choices
+               << ", got '" << arg << "'\n";
+  return true;
+}
+
+template <>
+bool llvm::cl::parser<Arch>::parse(Option &option, StringRef, StringRef arg,
+                                   Arch &value) {
+  return parseNamed(option, arg, value, parseArch(arg),
+                    "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text");
+}
+
+template <>
+bool llvm::cl::parser<PositionsMode>::parse(Option &option, StringRef,
+                                            StringRef arg,
+                                            PositionsMode &value) {
+  return parseNamed(option, arg, value, parsePositionsMode(arg),
+                    "input or compute");
+}
+
+template <>
+bool llvm::cl::parser<EmitMode>::parse(Option &option, StringRef, StringRef arg,
+                                       EmitMode &value) {
+  return parseNamed(option, arg, value, parseEmitMode(arg),
+                    "plain, ort or onnx23");
+}
 
 LogicalResult mrope::writePassReport(Operation *op, StringRef path,
                                      StringRef text) {
@@ -34,54 +102,57 @@ namespace {
 struct RopeClassifyPass : mrope::impl::RopeClassifyBase<RopeClassifyPass> {
   using Base::Base;
   void runOnOperation() override {
-    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
-    if (failed(parsed))
-      return signalPassFailure();
     std::vector<RopeSite> all;
     getOperation().walk([&](onnx::GraphOp graph) {
-      for (RopeSite &site : findRopeSites(graph, *parsed)) {
+      for (RopeSite &site : findRopeSites(graph, arch)) {
         // Located at the Cos node, without dumping the op.
         mlir::emitRemark(site.cosNode.getLoc())
             << "rope site: " << siteSummary(site) << "; "
-            << (site.bug ? "BUG: " : "ok: ") << siteReason(site, *parsed);
+            << (site.bug ? "BUG: " : "ok: ") << siteReason(site, arch);
         all.push_back(std::move(site));
       }
     });
     if (report.empty())
       return;
     if (failed(writePassReport(getOperation(), report,
-                               renderReportJson(all, "", *parsed))))
+                               renderReportJson(all, "", arch))))
       return signalPassFailure();
   }
 };
 
 struct RopeFixPass : mrope::impl::RopeFixBase<RopeFixPass> {
   using Base::Base;
+  RopeFixPass(const RopeFixOptions &options, FixPipelineResult *result)
+      : Base(options), result(result) {}
+
   void runOnOperation() override {
-    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
-    if (failed(parsed))
-      return signalPassFailure();
-    if (positions != "input" && positions != "compute") {
-      getOperation().emitError()
-          << "positions must be input or compute, got '" << positions << "'";
-      return signalPassFailure();
-    }
     FixOptions options;
-    options.arch = *parsed;
+    options.arch = arch;
     options.sections.assign(sections.begin(), sections.end());
-    options.computePositions = positions == "compute";
+    options.computePositions = positions == PositionsMode::Compute;
     SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
     for (onnx::GraphOp graph : graphs) {
-      FailureOr<FixResult> result = fixRopeSites(graph, options);
-      if (failed(result))
+      FailureOr<FixResult> fixed = fixRopeSites(graph, options);
+      if (failed(fixed))
         return signalPassFailure();
-      // One remark per change: mrope-fix prints them as "fixed:" lines.
-      for (const std::string &change : result->changes)
+      // One remark per change, for mrope-opt users; callers of the library
+      // read the typed result instead.
+      for (const std::string &change : fixed->changes)
         mlir::emitRemark(graph.getLoc()) << "fixed: " << change;
-      for (const std::string &note : result->notes)
+      for (const std::string &note : fixed->notes)
         mlir::emitRemark(graph.getLoc()) << "note: " << note;
+      if (result)
+        result->graphs.push_back(std::move(*fixed));
     }
   }
+
+  /// Not owned; null when the pass was made from the registry.
+  FixPipelineResult *result = nullptr;
 };
 
 } // namespace
+
+std::unique_ptr<Pass> mrope::createRopeFixPass(const RopeFixOptions &options,
+                                               FixPipelineResult *result) {
+  return std::make_unique<RopeFixPass>(options, result);
+}

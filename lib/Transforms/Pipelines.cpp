@@ -9,7 +9,8 @@
 using namespace mlir;
 
 void mrope::buildFixPipeline(OpPassManager &pm,
-                             const FixPipelineOptions &options) {
+                             const FixPipelineOptions &options,
+                             FixPipelineResult *result) {
   // Every site the analysis can express becomes rope.apply; the rest stay
   // ONNX nodes with a remark (rope-fix falls back to their tables).
   pm.addPass(createRopeRaise());
@@ -17,10 +18,10 @@ void mrope::buildFixPipeline(OpPassManager &pm,
   fix.arch = options.arch;
   fix.sections.assign(options.sections.begin(), options.sections.end());
   fix.positions = options.positions;
-  pm.addPass(createRopeFix(fix));
+  pm.addPass(createRopeFixPass(fix, result));
   ConvertRopeToOnnxOptions lower;
   lower.prefix = "mrope_fix";
-  lower.emit = options.emit;
+  lower.emit = emitModeName(options.emit).str();
   pm.addPass(createConvertRopeToOnnx(lower));
 }
 
@@ -29,5 +30,7 @@ void mrope::registerFixPipeline() {
       "mrope-fix-pipeline",
       "Fix the Qwen2-VL positions bug in an imported ONNX model: rope-raise, "
       "rope-fix, convert-rope-to-onnx",
-      buildFixPipeline);
+      [](OpPassManager &pm, const FixPipelineOptions &options) {
+        buildFixPipeline(pm, options);
+      });
 }

@@ -4,48 +4,39 @@
 //   mrope-fix MODEL.onnx -o FIXED.onnx [--sections T,H,W] [--positions input]
 //             [--emit plain|ort|onnx23]
 //
-// With -o the fix is one pass pipeline (mrope-fix-pipeline: rope-raise ->
-// rope-fix -> convert-rope-to-onnx{emit}), then a separate check: the
-// analysis of the result must find no bug, else nothing is written.
+// Argument handling and files only: the analysis, the fix, the re-analysis
+// and the proof are one library call, runFix (mrope/Fix/RunFix.h), whose
+// typed report this tool prints and writes.
 //
 // Exit status: 0 ok, 1 error (bad input, cannot fix), 3 with --check when a
 // bug was found. Nothing is left at an output path when a command fails.
 //
 //===----------------------------------------------------------------------===//
-#include "mrope/Fix/ProveFix.h"
+#include "mrope/Fix/RunFix.h"
+#include "mrope/Fix/WriteFixed.h"
 
 #include "mrope/Analysis/Evaluate.h"
-#include "mrope/Analysis/FusedRopeSites.h"
-#include "mrope/Analysis/RopeReport.h"
-#include "mrope/Analysis/RopeSites.h"
-#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/InitAll.h"
 #include "mrope/Report/HtmlReport.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
 #include "mrope/Target/Onnx/OpsetSignatures.h"
-#include "mrope/Transforms/FixFusedSites.h"
-#include "mrope/Transforms/FixSites.h"
-#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
-#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -153,200 +144,36 @@ static LogicalResult writeAtomically(StringRef path, StringRef text,
   return success();
 }
 
-/// Copies `from` to `to` through a temporary renamed into place, so a
-/// failure leaves nothing at `to`.
-static LogicalResult copyAtomically(const llvm::Twine &from, StringRef to,
-                                    std::string &error) {
-  auto temp = llvm::sys::fs::TempFile::create(to + ".tmp-%%%%%%");
-  if (!temp) {
-    error = to.str() + ": " + llvm::toString(temp.takeError());
-    return failure();
-  }
-  if (std::error_code ec = llvm::sys::fs::copy_file(from, temp->FD)) {
-    error = to.str() + ": cannot copy " + from.str() + ": " + ec.message();
-    llvm::consumeError(temp->discard());
-    return failure();
-  }
-  if (llvm::Error e = temp->keep(to)) {
-    error = to.str() + ": " + llvm::toString(std::move(e));
-    return failure();
-  }
-  return success();
-}
-
-/// A model with nothing to fix is written as a byte-identical copy of the
-/// input (docs/mrope-fix.md, "A model with nothing to fix"): no export, so
-/// no re-serialisation can change it. The external data files it names
-/// are copied under the same locations beside the output, unless the
-/// output is in the input's folder, where both models read the same files.
-static LogicalResult copyUnchanged(ModuleOp module, std::string &error) {
-  SmallString<256> inDir(inputPath.getValue()), outDir(outputPath.getValue());
-  llvm::sys::path::remove_filename(inDir);
-  llvm::sys::path::remove_filename(outDir);
-  if (inDir.empty())
-    inDir = ".";
-  if (outDir.empty())
-    outDir = ".";
-  llvm::SetVector<StringRef> locations;
-  module->walk([&](Operation *op) {
-    op->getAttrDictionary().walk(
-        [&](onnx::ExternalAttr e) { locations.insert(e.getLocation()); });
-  });
-  bool sameFolder = llvm::sys::fs::equivalent(inDir, outDir);
-  if (!sameFolder)
-    for (StringRef location : locations) {
-      SmallString<256> from(inDir), to(outDir);
-      llvm::sys::path::append(from, location);
-      llvm::sys::path::append(to, location);
-      if (std::error_code ec = llvm::sys::fs::create_directories(
-              llvm::sys::path::parent_path(to))) {
-        error = to.str().str() + ": " + ec.message();
-        return failure();
-      }
-      if (failed(copyAtomically(from, to, error)))
-        return failure();
-    }
-  return copyAtomically(inputPath, outputPath, error);
-}
-
-static FixOptions fixOptions(Arch arch) {
-  FixOptions options;
-  options.arch = arch;
-  options.sections.assign(sections.begin(), sections.end());
-  options.computePositions = positionsMode == "compute";
-  return options;
-}
-
-/// Rotations of analysed sites plus fused RoPE nodes (one per q or k).
-static int64_t countRotations(ArrayRef<RopeSite> sites,
-                              ArrayRef<FusedRopeSite> fused) {
-  int64_t n = 0;
-  for (const RopeSite &site : sites)
-    n += site.rotations.size();
-  for (const FusedRopeSite &site : fused)
-    n += site.nodes.size();
-  return n;
-}
-
-/// --emit onnx23 writes RotaryEmbedding of opset 23: a model importing an
-/// older default opset is refused before anything runs.
-static LogicalResult checkEmit(ModuleOp module) {
-  if (emitMode != "plain" && emitMode != "ort" && emitMode != "onnx23") {
-    fail("--emit must be plain, ort or onnx23, got '" + emitMode + "'");
-    return failure();
-  }
-  if (emitMode != "onnx23")
-    return success();
-  std::optional<int64_t> version =
-      onnx::getOpsetVersion(onnx::getMainGraph(module));
-  if (version && *version >= 23)
-    return success();
-  fail(inputPath +
-       ": --emit onnx23 needs the model to import ONNX opset 23 "
-       "or newer (it imports " +
-       llvm::Twine(version.value_or(0)) +
-       "); use --emit plain or ort, or convert the model first");
-  return failure();
-}
-
-/// Puts `wrap(operand 0)` in place of operand 0 of the first `opType` node
-/// the fix wrote (named mrope_*).
-static LogicalResult perturbFirst(
-    onnx::GraphOp graph, StringRef opType,
-    function_ref<Value(onnx::OnnxBuilder &, OpBuilder &, Value)> wrap) {
-  for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
-    if (!node.isOnnx(opType) || !node.getNodeName().starts_with("mrope_"))
-      continue;
-    OpBuilder b(node);
-    onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
-                           "mrope_perturb");
-    node->setOperand(0, wrap(emit, b, node->getOperand(0)));
-    return success();
-  }
-  return failure();
-}
-
-/// --debug-perturb-fix: a wrong rewrite the proof must refuse.
-static LogicalResult perturb(onnx::GraphOp graph) {
-  if (perturbFix == "swap") // h and w rows trade places before the merge
-    return perturbFirst(
-        graph, "Gather", [](onnx::OnnxBuilder &emit, OpBuilder &b, Value x) {
-          return emit.node("Gather", x.getType(),
-                           {x, emit.ints({0, 2, 1}, {3}, "rows")},
-                           {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
-        });
-  if (perturbFix == "shift") // every position one further, same table form
-    return perturbFirst(
-        graph, "Cast", [](onnx::OnnxBuilder &emit, OpBuilder &, Value x) {
-          return emit.node("Add", x.getType(), {x, emit.ints({1}, {1}, "one")});
-        });
-  for (auto init : graph.getBodyBlock().getOps<onnx::InitializerOp>()) {
-    StringRef name = init.getName();
-    bool freq = perturbFix == "freq" && name.starts_with("mrope_") &&
-                name.contains("inv_freq");
-    if (!freq)
-      continue;
-    std::optional<DenseElementsAttr> value =
-        onnx::getConstantValue(init.getResult());
-    if (!value)
-      continue;
-    auto type = cast<ShapedType>(value->getType());
-    // One ulp on one frequency (both channels of it): invisible to the
-    // theta fit, so only the proof's frequency check sees it.
-    SmallVector<float> v(value->getValues<float>());
-    for (size_t c : {v.size() / 4, v.size() / 4 + v.size() / 2})
-      v[c] = std::nextafter(v[c], 1.0f);
-    init.setValueAttr(DenseElementsAttr::get(type, ArrayRef<float>(v)));
-    return success();
-  }
-  return failure();
-}
-
-/// rope-raise -> rope-fix -> convert-rope-to-onnx on the module. The passes'
-/// remarks are what the user reads: "fixed: ..." lines, notes, and the
-/// sites rope-raise could not raise (fixed by the table fallback).
-static LogicalResult runFixPipeline(ModuleOp module, Arch arch,
-                                    TimingScope &timingScope, bool &changed) {
-  FixPipelineOptions options;
-  options.arch = archName(arch).str();
-  options.sections = SmallVector<int64_t>(sections.begin(), sections.end());
-  options.positions = positionsMode;
-  options.emit = emitMode;
-  PassManager pm(module.getContext());
-  buildFixPipeline(pm, options);
-  if (timing)
-    pm.enableTiming(timingScope);
-  SmallVector<std::string> fixed, notes, notRaised;
-  LogicalResult result = success();
-  {
-    // Remarks are collected here; errors go on to the tool's handler.
-    ScopedDiagnosticHandler remarks(module.getContext(), [&](Diagnostic &d) {
-      if (d.getSeverity() != DiagnosticSeverity::Remark)
-        return failure();
-      std::string text = d.str();
-      StringRef line(text);
-      if (line.consume_front("fixed: "))
-        fixed.push_back(line.str());
-      else if (line.consume_front("note: "))
-        notes.push_back(line.str());
-      else if (line.consume_front("rope-raise: ") &&
-               line.contains("left as is"))
-        notRaised.push_back(line.str());
-      return success();
+/// --debug-evaluate: the evaluator's value of these node outputs.
+static int debugEvaluateOutputs(onnx::GraphOp graph) {
+  eval::Evaluator ev(onnx::getOpsetVersion(graph).value_or(17));
+  for (const std::string &name : debugEvaluate) {
+    Value found;
+    graph.walk([&](onnx::NodeOp node) {
+      for (unsigned i = 0; i < node->getNumResults(); ++i)
+        if (node.getOutputName(i) == name)
+          found = node->getResult(i);
     });
-    result = pm.run(module);
+    if (!found)
+      return fail("--debug-evaluate: no node output '" + name + "'");
+    const eval::Tensor *t = ev.evaluate(found);
+    if (!t) {
+      llvm::outs() << name << ": cannot evaluate: " << ev.why() << "\n";
+      continue;
+    }
+    llvm::outs() << name << ": [";
+    llvm::interleave(t->shape, llvm::outs(), ",");
+    llvm::outs() << "]";
+    for (int64_t k = 0, n = t->numElements(); k < n; ++k) {
+      if (t->isFloat())
+        llvm::outs() << " " << llvm::format("%.9g", t->f[k]);
+      else
+        llvm::outs() << " " << t->i[k];
+    }
+    llvm::outs() << "\n";
   }
-  changed = !fixed.empty();
-  if (failed(result) || quiet)
-    return result;
-  for (const std::string &line : notRaised)
-    llvm::outs() << "  rope-raise: " << line << "\n";
-  for (const std::string &line : fixed)
-    llvm::outs() << "  fixed: " << line << "\n";
-  for (const std::string &note : notes)
-    llvm::outs() << "mrope-fix: " << note << "; writing the model unchanged to "
-                 << outputPath << "\n";
-  return success();
+  llvm::outs().flush();
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -371,13 +198,35 @@ int main(int argc, char **argv) {
       "grids and outputs rope_deltas (KV decoders: feed it back\nas "
       "past_rope_deltas).\n");
 
+  // The request: every choice typed before the model is read.
+  FixRequest request;
   std::optional<Arch> arch = parseArch(archOption);
   if (!arch)
     return fail("--arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text, "
                 "got '" +
                 archOption + "'");
-  if (positionsMode != "input" && positionsMode != "compute")
+  request.arch = *arch;
+  std::optional<PositionsMode> positions = parsePositionsMode(positionsMode);
+  if (!positions)
     return fail("--positions must be input or compute");
+  request.positions = *positions;
+  std::optional<EmitMode> emit = parseEmitMode(emitMode);
+  if (!emit)
+    return fail("--emit must be plain, ort or onnx23, got '" + emitMode + "'");
+  request.emit = *emit;
+  request.sections.assign(sections.begin(), sections.end());
+  request.fix = !outputPath.empty();
+  request.explain = explain;
+  std::optional<DebugPerturb> perturb =
+      llvm::StringSwitch<std::optional<DebugPerturb>>(perturbFix)
+          .Case("", DebugPerturb::None)
+          .Case("freq", DebugPerturb::Freq)
+          .Case("shift", DebugPerturb::Shift)
+          .Case("swap", DebugPerturb::Swap)
+          .Default(std::nullopt);
+  if (!perturb)
+    return fail("--debug-perturb-fix must be freq, shift or swap");
+  request.perturb = *perturb;
   HtmlReportOptions html;
   if (std::string error;
       failed(setExampleGrids(html, exampleImages, exampleVideos, error)))
@@ -395,7 +244,7 @@ int main(int argc, char **argv) {
   MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
   ctx.loadAllAvailableDialects();
   // Diagnostics go to stderr as one line each, naming the file.
-  std::string model = llvm::sys::path::filename(inputPath).str();
+  request.model = llvm::sys::path::filename(inputPath).str();
   // libonnx checker findings (warnings from the importer) are collected, not
   // printed: with -o they decide whether a model may be written.
   std::string checkerFinding;
@@ -457,202 +306,54 @@ int main(int argc, char **argv) {
                    << "): the ONNX checker is skipped; only the signatures of "
                       "the ops mrope reads are checked (ONNX Runtime is the "
                       "judge)\n";
+  if (!debugEvaluate.empty())
+    return debugEvaluateOutputs(graph);
 
-  if (!debugEvaluate.empty()) {
-    eval::Evaluator ev(onnx::getOpsetVersion(graph).value_or(17));
-    for (const std::string &name : debugEvaluate) {
-      Value found;
-      graph.walk([&](onnx::NodeOp node) {
-        for (unsigned i = 0; i < node->getNumResults(); ++i)
-          if (node.getOutputName(i) == name)
-            found = node->getResult(i);
-      });
-      if (!found)
-        return fail("--debug-evaluate: no node output '" + name + "'");
-      const eval::Tensor *t = ev.evaluate(found);
-      if (!t) {
-        llvm::outs() << name << ": cannot evaluate: " << ev.why() << "\n";
-        continue;
-      }
-      llvm::outs() << name << ": [";
-      llvm::interleave(t->shape, llvm::outs(), ",");
-      llvm::outs() << "]";
-      for (int64_t k = 0, n = t->numElements(); k < n; ++k) {
-        if (t->isFloat())
-          llvm::outs() << " " << llvm::format("%.9g", t->f[k]);
-        else
-          llvm::outs() << " " << t->i[k];
-      }
-      llvm::outs() << "\n";
-    }
-    llvm::outs().flush();
-    return 0;
-  }
-
-  FindOptions findOptions;
-  findOptions.arch = *arch;
-  std::string explained;
-  llvm::raw_string_ostream explainStream(explained);
-  if (explain)
-    findOptions.explain = &explainStream;
-  phase = rootTiming.nest("analysis");
-  std::vector<RopeSite> sites = findRopeSites(graph, findOptions);
-  if (explain)
-    for (StringRef line : llvm::split(StringRef(explained), '\n'))
-      if (!line.empty())
-        llvm::outs() << "explain: " << line << "\n";
-  // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
-  // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
-  std::vector<FusedRopeSite> fused = findFusedRopeSites(graph, *arch);
-  int64_t ropeBugs =
-      llvm::count_if(sites, [](const RopeSite &s) { return s.bug; });
-  int64_t fusedBugs =
-      llvm::count_if(fused, [](const FusedRopeSite &s) { return s.bug; });
-  int64_t bugs = ropeBugs + fusedBugs;
-  if (!quiet)
-    llvm::outs() << renderReportText(sites, model, *arch, fused);
-  phase = rootTiming.nest("report");
-  std::string error;
-  if (!reportPath.empty() &&
-      failed(writeAtomically(
-          reportPath,
-          addFusedSitesToReport(renderReportJson(sites, model, *arch), fused),
-          error)))
-    return fail(error);
-  if (!htmlPath.empty()) {
-    html.fix = fixOptions(*arch);
-    if (failed(writeAtomically(
-            htmlPath, renderHtmlReport(module, sites, model, html), error)))
-      return fail(error);
+  // The analysis is printed and its reports written before anything is
+  // rewritten (the HTML report fixes a copy of the unchanged module).
+  phase.stop();
+  if (timing)
+    request.timing = &rootTiming;
+  request.onAnalysis = [&](const FixReport &report) -> LogicalResult {
+    TimingScope reportPhase = rootTiming.nest("report");
+    for (const std::string &line : report.explained)
+      llvm::outs() << "explain: " << line << "\n";
     if (!quiet)
-      llvm::outs() << "mrope-fix: wrote the HTML report " << htmlPath << "\n";
-  }
+      llvm::outs() << renderReportText(report.analysis);
+    std::string error;
+    if (!reportPath.empty() &&
+        failed(writeAtomically(reportPath, renderReportJson(report.analysis),
+                               error)))
+      return fail(error), failure();
+    if (!htmlPath.empty()) {
+      html.fix = request;
+      if (failed(writeAtomically(
+              htmlPath, renderHtmlReport(module, report.analysis, html),
+              error)))
+        return fail(error), failure();
+      if (!quiet)
+        llvm::outs() << "mrope-fix: wrote the HTML report " << htmlPath << "\n";
+    }
+    return success();
+  };
+  FailureOr<FixReport> report = runFix(module, request);
+  if (failed(report))
+    return 1; // runFix (or the report writer) said why in one line
+  int64_t bugs = report->analysis.bugs();
 
   if (!outputPath.empty()) {
-    if (failed(checkEmit(module)))
-      return 1;
-    bool compute = positionsMode == "compute";
-    // Whether the module differs from the input; when it does not, the
-    // output is a byte-identical copy of the input.
-    bool changed = false;
-    if (bugs == 0 && !compute) {
-      if (!quiet)
-        llvm::outs() << "mrope-fix: nothing to fix; writing the model "
-                        "unchanged to "
-                     << outputPath << " (a byte-identical copy)\n";
-    } else {
-      if (fusedBugs && compute)
-        return fail(inputPath + ": --positions compute is not available for "
-                                "fused RoPE ops; use --positions input");
-      if (fusedBugs) {
-        FusedFixOptions fusedOptions;
-        fusedOptions.arch = *arch;
-        fusedOptions.sections.assign(sections.begin(), sections.end());
-        FailureOr<FusedFixResult> fixedFused =
-            fixFusedSites(graph, fusedOptions);
-        if (failed(fixedFused))
-          return 1; // the fix emitted one error naming the node
-        changed = true;
-        if (!quiet)
-          for (const std::string &change : fixedFused->changes)
-            llvm::outs() << "  fixed: " << change << "\n";
-      }
-    }
-    // The proof (mrope/Fix/ProveFix.h) covers what the pipeline writes as
-    // standard tables from --positions input; elsewhere it says it did not run.
-    bool prove = ropeBugs && !compute && emitMode == "plain";
-    prove::Original original;
-    // Why the original's tables cannot be evaluated: reported once the
-    // pipeline ran, so that a fix the pipeline refuses says its own why.
-    std::string originalWhy;
-    if (prove) {
-      phase = rootTiming.nest("proof (original)");
-      if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
-          originalWhy.empty())
-        originalWhy = "the original's tables cannot be evaluated";
-    }
-    if (ropeBugs || (compute && !fusedBugs)) {
-      phase = rootTiming.nest("fix pipeline");
-      // The pass manager verifies the module after every pass.
-      bool pipelineChanged = false;
-      if (failed(runFixPipeline(module, *arch, phase, pipelineChanged)))
-        return 1; // the pipeline emitted one error naming the node
-      changed |= pipelineChanged;
-      if (!perturbFix.empty() && failed(perturb(graph)))
-        return fail("--debug-perturb-fix=" + perturbFix +
-                    ": nothing to perturb");
-      // The separate check: the analysis of what the pipeline wrote must
-      // find every rotation again (as unfused ops with emit=plain, where
-      // each rope.apply has tables of its own, or as fused nodes) and no
-      // bug among them.
-      phase = rootTiming.nest("re-analysis");
-      std::vector<RopeSite> after = findRopeSites(graph, *arch);
-      std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, *arch);
-      int64_t before = countRotations(sites, fused);
-      int64_t now = countRotations(after, afterFused);
-      if (now != before)
-        return fail(inputPath + ": internal error: the analysis finds " +
-                    llvm::Twine(now) + " rotations in the fixed graph, " +
-                    llvm::Twine(before) + " before the fix");
-      for (RopeSite &site : after)
-        if (site.bug)
-          return fail(
-              inputPath + ": internal error: site " + nodeLabel(site.cosNode) +
-              " is still a bug after the fix: " + siteReason(site, *arch));
-      for (FusedRopeSite &site : afterFused)
-        if (site.bug)
-          return fail(inputPath + ": internal error: fused RoPE node " +
-                      nodeLabel(site.nodes.front()) +
-                      " is still a bug after the fix");
-      if (prove && !originalWhy.empty())
-        return fail(inputPath +
-                    ": the fix cannot be proven, so nothing is "
-                    "written: " +
-                    originalWhy);
-      if (prove) {
-        phase = rootTiming.nest("proof (fixed)");
-        std::vector<std::string> proved;
-        std::string why;
-        if (!prove::proveFixed(
-                graph, after, original,
-                SmallVector<int64_t>(sections.begin(), sections.end()), proved,
-                why))
-          return fail(inputPath +
-                      ": the fix is not proven, so nothing is written: " + why);
-        if (!quiet)
-          for (const std::string &line : proved)
-            llvm::outs() << "  proved: " << line << "\n";
-      }
-    }
-    // What was rewritten without the proof says so.
-    if (changed && !prove && !quiet)
-      llvm::outs() << "mrope-fix: note: the fix is not proven on probe "
-                      "positions ("
-                   << (compute     ? std::string("--positions compute")
-                       : fusedBugs ? std::string("fused RoPE ops")
-                                   : "--emit " + emitMode)
-                   << "); it is checked by the re-analysis only\n";
-    // An ONNX text input is converted by the export even when unchanged.
-    bool textInput = StringRef(inputPath).ends_with(".onnxtext") ||
-                     StringRef(inputPath).ends_with(".onnxtxt");
-    if (!changed && !textInput) {
-      phase = rootTiming.nest("copy");
-      precopy.reset(); // stops and removes the copy made for an export
-      if (failed(copyUnchanged(module, error)))
-        return fail(error);
-    } else {
-      if (!quiet)
-        llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
-      phase = rootTiming.nest("export");
-      // What is written must pass the ONNX checker too: the exporter checks
-      // the model before renaming it into place, so a failure leaves nothing.
-      onnx::ExportOptions exportOptions;
-      exportOptions.check = bugs || compute;
-      exportOptions.precopy = precopy.get();
-      exportOptions.timing = &phase;
-      if (failed(onnx::exportOnnxModel(module, outputPath, exportOptions)))
-        return 1;
-    }
+    if (!quiet)
+      llvm::outs() << renderFixText(*report, outputPath);
+    if (!quiet && writesByExport(*report, inputPath))
+      llvm::outs() << "mrope-fix: writing " << outputPath << "\n";
+    WriteFixedOptions write;
+    write.inputPath = inputPath;
+    write.outputPath = outputPath;
+    write.precopy = &precopy;
+    write.timing = &rootTiming;
+    if (std::string error;
+        failed(writeFixedModel(module, *report, write, error)))
+      return error.empty() ? 1 : fail(error);
   }
   // Done: the OS frees the IR and the context faster than their
   // destructors would (as clang's -disable-free). Everything written is

@@ -11,9 +11,9 @@
 #ifndef MROPE_REPORT_HTMLREPORT_H
 #define MROPE_REPORT_HTMLREPORT_H
 
-#include "mrope/Analysis/RopeSites.h"
+#include "mrope/Analysis/RopeReport.h"
+#include "mrope/Fix/RunFix.h"
 #include "mrope/Report/RopeIndex.h"
-#include "mrope/Transforms/FixSites.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -23,8 +23,9 @@
 namespace mrope {
 
 struct HtmlReportOptions {
-  /// How the fix would run (the rewrite section applies it to a copy).
-  FixOptions fix;
+  /// How the fix would run: the rewrite section runs runFix on a copy
+  /// with this request (its callback, timing and perturbation unused).
+  FixRequest fix;
   /// The prompt of the positions picture (default: workedExamplePrompt()).
   std::optional<ExamplePrompt> example;
   /// The vision tower picture's grids (default: one 4x6-patch image).
@@ -39,10 +40,8 @@ mlir::LogicalResult setExampleGrids(HtmlReportOptions &options,
                                     llvm::ArrayRef<int64_t> videos,
                                     std::string &error);
 
-/// The report of `module` (left unchanged) whose main graph has `sites`.
-std::string renderHtmlReport(mlir::ModuleOp module,
-                             llvm::ArrayRef<RopeSite> sites,
-                             llvm::StringRef model,
+/// The page for `report`, the analysis of `module` (left unchanged).
+std::string renderHtmlReport(mlir::ModuleOp module, const RopeReport &report,
                              const HtmlReportOptions &options);
 
 } // namespace mrope

@@ -4,6 +4,7 @@
 
 #include "mrope/Dialect/Onnx/IR/OnnxDialect.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
+#include "mrope/Transforms/FixModes.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

@@ -16,8 +16,17 @@ def RopeClassify : Pass<"rope-classify", "::mlir::ModuleOp"> {
     Nothing is changed.
   }];
   let options = [
-    Option<"arch", "arch", "std::string", /*default=*/"\"auto\"",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text">,
+    Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text", [{::llvm::cl::values(
+             clEnumValN(::mrope::Arch::Auto, "auto",
+                        "only degenerate M-RoPE is a bug"),
+             clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
+                        "Qwen2-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25VL, "qwen2.5-vl",
+                        "Qwen2.5-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
+                        "Qwen3-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write the JSON report to this file ('-' for stdout)">,
   ];
@@ -110,14 +119,28 @@ def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
     touched.
   }];
   let options = [
-    Option<"arch", "arch", "std::string", /*default=*/"\"auto\"",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text">,
+    Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text", [{::llvm::cl::values(
+             clEnumValN(::mrope::Arch::Auto, "auto",
+                        "only degenerate M-RoPE is a bug"),
+             clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
+                        "Qwen2-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25VL, "qwen2.5-vl",
+                        "Qwen2.5-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
+                        "Qwen3-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
     ListOption<"sections", "sections", "int64_t",
                "M-RoPE sections for sites without any (default: the "
                "architecture's, scaled)">,
-    Option<"positions", "positions", "std::string", /*default=*/"\"input\"",
+    Option<"positions", "positions", "::mrope::PositionsMode",
+           /*default=*/"::mrope::PositionsMode::Input",
            "input: a [3, batch, seq] graph input; compute: rope.mrope_index "
-           "from the token ids and grids">,
+           "from the token ids and grids", [{::llvm::cl::values(
+             clEnumValN(::mrope::PositionsMode::Input, "input",
+                        "a [3, batch, seq] graph input"),
+             clEnumValN(::mrope::PositionsMode::Compute, "compute",
+                        "rope.mrope_index from the token ids and grids"))}]>,
   ];
   let dependentDialects = ["::mrope::rope::RopeDialect",
                            "::mrope::onnx::OnnxDialect"];

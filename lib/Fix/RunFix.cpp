@@ -1,0 +1,367 @@
+//===- RunFix.cpp - the fix as one typed library call ---------------------===//
+#include "mrope/Fix/RunFix.h"
+
+#include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
+#include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+#include "mrope/Dialect/Rope/IR/RopeOps.h"
+#include "mrope/Fix/ProveFix.h"
+#include "mrope/Target/Onnx/OpsetSignatures.h"
+#include "mrope/Transforms/FixFusedSites.h"
+#include "mrope/Transforms/Pipelines.h"
+#include "mrope/Transforms/RopeRaise.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassInstrumentation.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mrope;
+
+std::vector<std::string> FixReport::linesOf(FixLine::Kind kind) const {
+  std::vector<std::string> texts;
+  for (const FixLine &line : lines)
+    if (line.kind == kind)
+      texts.push_back(line.text);
+  return texts;
+}
+
+namespace {
+
+/// Rotations of analysed sites plus fused RoPE nodes (one per q or k).
+int64_t countRotations(ArrayRef<RopeSite> sites,
+                       ArrayRef<FusedRopeSite> fused) {
+  int64_t n = 0;
+  for (const RopeSite &site : sites)
+    n += site.rotations.size();
+  for (const FusedRopeSite &site : fused)
+    n += site.nodes.size();
+  return n;
+}
+
+/// Puts `wrap(operand 0)` in place of operand 0 of the first `opType` node
+/// the fix wrote (named mrope_*).
+LogicalResult perturbFirst(
+    onnx::GraphOp graph, StringRef opType,
+    function_ref<Value(onnx::OnnxBuilder &, OpBuilder &, Value)> wrap) {
+  for (auto node : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
+    if (!node.isOnnx(opType) || !node.getNodeName().starts_with("mrope_"))
+      continue;
+    OpBuilder b(node);
+    onnx::OnnxBuilder emit(b, graph, node.getLoc(), "mrope_perturb",
+                           "mrope_perturb");
+    node->setOperand(0, wrap(emit, b, node->getOperand(0)));
+    return success();
+  }
+  return failure();
+}
+
+/// DebugPerturb: a wrong rewrite the proof must refuse.
+LogicalResult perturb(onnx::GraphOp graph, DebugPerturb how) {
+  if (how == DebugPerturb::Swap) // h and w rows trade places before the merge
+    return perturbFirst(
+        graph, "Gather", [](onnx::OnnxBuilder &emit, OpBuilder &b, Value x) {
+          return emit.node("Gather", x.getType(),
+                           {x, emit.ints({0, 2, 1}, {3}, "rows")},
+                           {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+        });
+  if (how == DebugPerturb::Shift) // every position one further
+    return perturbFirst(
+        graph, "Cast", [](onnx::OnnxBuilder &emit, OpBuilder &, Value x) {
+          return emit.node("Add", x.getType(), {x, emit.ints({1}, {1}, "one")});
+        });
+  for (auto init : graph.getBodyBlock().getOps<onnx::InitializerOp>()) {
+    StringRef name = init.getName();
+    if (!name.starts_with("mrope_") || !name.contains("inv_freq"))
+      continue;
+    std::optional<DenseElementsAttr> value =
+        onnx::getConstantValue(init.getResult());
+    if (!value)
+      continue;
+    auto type = cast<ShapedType>(value->getType());
+    // One ulp on one frequency (both channels of it): invisible to the
+    // theta fit, so only the proof's frequency check sees it.
+    SmallVector<float> v(value->getValues<float>());
+    for (size_t c : {v.size() / 4, v.size() / 4 + v.size() / 2})
+      v[c] = std::nextafter(v[c], 1.0f);
+    init.setValueAttr(DenseElementsAttr::get(type, ArrayRef<float>(v)));
+    return success();
+  }
+  return failure();
+}
+
+/// Which sites rope-raise left as ONNX nodes, and its reason for each. The
+/// pass gives every site it sees one remark, in site order ("raised" or
+/// "left as is"); which sites it raised is read off the ops it made
+/// (`mrope.site`), so no remark text is interpreted.
+struct RaiseWatcher : PassInstrumentation {
+  explicit RaiseWatcher(std::map<int64_t, std::string> &notRaised)
+      : notRaised(notRaised) {}
+  void runBeforePass(Pass *pass, Operation *) override {
+    inRaise = pass->getArgument() == "rope-raise";
+  }
+  void runAfterPass(Pass *, Operation *op) override {
+    if (!inRaise)
+      return;
+    inRaise = false;
+    llvm::DenseSet<int64_t> raised;
+    op->walk([&](rope::ApplyOp apply) {
+      if (std::optional<int64_t> site = raisedSiteIndex(apply))
+        raised.insert(*site);
+    });
+    for (auto [index, remark] : llvm::enumerate(remarks))
+      if (!raised.contains(index))
+        notRaised[index] = remark;
+    remarks.clear();
+  }
+  void runAfterPassFailed(Pass *, Operation *) override { inRaise = false; }
+
+  bool inRaise = false;
+  std::vector<std::string> remarks;
+  std::map<int64_t, std::string> &notRaised;
+};
+
+/// mrope-fix-pipeline on `module`; what it did goes to `report`.
+LogicalResult runPipeline(ModuleOp module, const FixRequest &request,
+                          TimingScope *timing, FixReport &report,
+                          bool &changed) {
+  FixPipelineOptions options;
+  options.arch = request.arch;
+  options.sections =
+      SmallVector<int64_t>(request.sections.begin(), request.sections.end());
+  options.positions = request.positions;
+  options.emit = request.emit;
+  FixPipelineResult result;
+  PassManager pm(module.getContext());
+  buildFixPipeline(pm, options, &result);
+  if (timing)
+    pm.enableTiming(*timing);
+  // The passes' remarks say for mrope-opt what `result` says here.
+  std::map<int64_t, std::string> notRaised;
+  if (failed(runWatchingRaise(pm, module, notRaised)))
+    return failure();
+  for (auto &[index, text] : notRaised)
+    report.lines.push_back({FixLine::Kind::NotRaised, std::move(text)});
+  for (const FixResult &graph : result.graphs) {
+    changed |= !graph.changes.empty();
+    for (const std::string &change : graph.changes)
+      report.lines.push_back({FixLine::Kind::Fixed, change});
+  }
+  for (const FixResult &graph : result.graphs)
+    for (const std::string &note : graph.notes)
+      report.lines.push_back({FixLine::Kind::Note, note});
+  return success();
+}
+
+} // namespace
+
+LogicalResult
+mrope::runWatchingRaise(PassManager &pm, ModuleOp module,
+                        std::map<int64_t, std::string> &notRaised) {
+  auto watcher = std::make_unique<RaiseWatcher>(notRaised);
+  RaiseWatcher *raise = watcher.get();
+  pm.addInstrumentation(std::move(watcher));
+  ScopedDiagnosticHandler remarks(module.getContext(), [&](Diagnostic &d) {
+    if (d.getSeverity() != DiagnosticSeverity::Remark)
+      return failure();
+    if (raise->inRaise)
+      raise->remarks.push_back(d.str());
+    return success();
+  });
+  return pm.run(module);
+}
+
+namespace {
+
+/// A nested phase when timing, else an inactive scope.
+TimingScope nest(TimingScope *parent, StringRef name) {
+  return parent ? parent->nest(name) : TimingScope();
+}
+
+} // namespace
+
+FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
+  FixReport report;
+  onnx::GraphOp graph = onnx::getMainGraph(module);
+  if (!graph)
+    return mlir::emitError(module.getLoc(), "no main graph");
+  Arch arch = request.arch;
+
+  TimingScope phase = nest(request.timing, "analysis");
+  FindOptions findOptions;
+  findOptions.arch = arch;
+  std::string explained;
+  llvm::raw_string_ostream explainStream(explained);
+  if (request.explain)
+    findOptions.explain = &explainStream;
+  std::vector<RopeSite> sites = findRopeSites(graph, findOptions);
+  for (StringRef line : llvm::split(StringRef(explained), '\n'))
+    if (!line.empty())
+      report.explained.push_back(line.str());
+  // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
+  // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
+  std::vector<FusedRopeSite> fused = findFusedRopeSites(graph, arch);
+  report.analysis = makeRopeReport(sites, fused, request.model, arch);
+  phase.stop();
+  if (request.onAnalysis && failed(request.onAnalysis(report)))
+    return failure();
+  if (!request.fix)
+    return report;
+
+  // --emit onnx23 writes RotaryEmbedding of opset 23: a model importing an
+  // older default opset is refused before anything is rewritten.
+  if (request.emit == EmitMode::Onnx23) {
+    std::optional<int64_t> version = onnx::getOpsetVersion(graph);
+    if (!version || *version < 23)
+      return mlir::emitError(graph.getLoc())
+             << "--emit onnx23 needs the model to import ONNX opset 23 or "
+                "newer (it imports "
+             << version.value_or(0)
+             << "); use --emit plain or ort, or convert the model first";
+  }
+
+  int64_t ropeBugs =
+      llvm::count_if(sites, [](const RopeSite &s) { return s.bug; });
+  int64_t fusedBugs =
+      llvm::count_if(fused, [](const FusedRopeSite &s) { return s.bug; });
+  bool compute = request.positions == PositionsMode::Compute;
+  report.checkOnExport = ropeBugs || fusedBugs || compute;
+  if (ropeBugs + fusedBugs == 0 && !compute) {
+    report.outcome = FixOutcome::NothingToFix;
+    return report;
+  }
+  if (fusedBugs && compute)
+    return mlir::emitError(graph.getLoc(),
+                           "--positions compute is not available for fused "
+                           "RoPE ops; use --positions input");
+  bool changed = false;
+  if (fusedBugs) {
+    phase = nest(request.timing, "fused fix");
+    FusedFixOptions fusedOptions;
+    fusedOptions.arch = arch;
+    fusedOptions.sections = request.sections;
+    FailureOr<FusedFixResult> fixedFused = fixFusedSites(graph, fusedOptions);
+    if (failed(fixedFused))
+      return failure(); // the fix emitted one error naming the node
+    changed = true;
+    for (const std::string &change : fixedFused->changes)
+      report.lines.push_back({FixLine::Kind::Fixed, change});
+  }
+
+  // The proof (ProveFix.h) covers what the pipeline writes as standard
+  // tables from input positions; elsewhere the report says it did not run.
+  bool prove = ropeBugs && !compute && request.emit == EmitMode::Plain;
+  prove::Original original;
+  // Why the original's tables cannot be evaluated: reported once the
+  // pipeline ran, so that a fix the pipeline refuses says its own why.
+  std::string originalWhy;
+  if (prove) {
+    phase = nest(request.timing, "proof (original)");
+    if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
+        originalWhy.empty())
+      originalWhy = "the original's tables cannot be evaluated";
+  }
+  if (ropeBugs || (compute && !fusedBugs)) {
+    phase = nest(request.timing, "fix pipeline");
+    // The pass manager verifies the module after every pass.
+    bool pipelineChanged = false;
+    if (failed(runPipeline(module, request, request.timing ? &phase : nullptr,
+                           report, pipelineChanged)))
+      return failure(); // the pipeline emitted one error naming the node
+    changed |= pipelineChanged;
+    if (request.perturb != DebugPerturb::None &&
+        failed(perturb(graph, request.perturb)))
+      return mlir::emitError(graph.getLoc(),
+                             "--debug-perturb-fix: nothing to perturb");
+    // The separate check: the analysis of what the pipeline wrote must
+    // find every rotation again (as unfused ops with emit=plain, where
+    // each rope.apply has tables of its own, or as fused nodes) and no
+    // bug among them.
+    phase = nest(request.timing, "re-analysis");
+    std::vector<RopeSite> after = findRopeSites(graph, arch);
+    std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, arch);
+    int64_t before = countRotations(sites, fused);
+    int64_t now = countRotations(after, afterFused);
+    if (now != before)
+      return mlir::emitError(graph.getLoc())
+             << "internal error: the analysis finds " << now
+             << " rotations in the fixed graph, " << before
+             << " before the fix";
+    for (RopeSite &site : after)
+      if (site.bug)
+        return mlir::emitError(site.cosNode.getLoc())
+               << "internal error: site " << nodeLabel(site.cosNode)
+               << " is still a bug after the fix: " << siteReason(site, arch);
+    for (FusedRopeSite &site : afterFused)
+      if (site.bug)
+        return mlir::emitError(site.nodes.front().getLoc())
+               << "internal error: fused RoPE node "
+               << nodeLabel(site.nodes.front())
+               << " is still a bug after the fix";
+    if (prove && !originalWhy.empty())
+      return mlir::emitError(graph.getLoc())
+             << "the fix cannot be proven, so nothing is written: "
+             << originalWhy;
+    if (prove) {
+      phase = nest(request.timing, "proof (fixed)");
+      std::vector<std::string> proved;
+      std::string why;
+      if (!prove::proveFixed(graph, after, original,
+                             SmallVector<int64_t>(request.sections.begin(),
+                                                  request.sections.end()),
+                             proved, why))
+        return mlir::emitError(graph.getLoc())
+               << "the fix is not proven, so nothing is written: " << why;
+      for (std::string &line : proved)
+        report.lines.push_back({FixLine::Kind::Proved, std::move(line)});
+    }
+  }
+  report.outcome = changed ? FixOutcome::Rewritten : FixOutcome::Unchanged;
+  if (changed && prove) {
+    report.proof = ProofStatus::Proved;
+  } else if (changed) {
+    report.proof = ProofStatus::NotProven;
+    report.unprovenBecause = compute ? std::string("--positions compute")
+                             : fusedBugs
+                                 ? std::string("fused RoPE ops")
+                                 : "--emit " + emitModeName(request.emit).str();
+  }
+  return report;
+}
+
+std::string mrope::renderFixText(const FixReport &report,
+                                 StringRef outputPath) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (report.outcome == FixOutcome::NothingToFix)
+    os << "mrope-fix: nothing to fix; writing the model unchanged to "
+       << outputPath << " (a byte-identical copy)\n";
+  // The pipeline's lines come after the fused fix's, as they ran; its
+  // notes after its changes.
+  for (const FixLine &line : report.lines) {
+    switch (line.kind) {
+    case FixLine::Kind::NotRaised:
+      os << "  " << line.text << "\n";
+      break;
+    case FixLine::Kind::Fixed:
+      os << "  fixed: " << line.text << "\n";
+      break;
+    case FixLine::Kind::Note:
+      os << "mrope-fix: " << line.text << "; writing the model unchanged to "
+         << outputPath << "\n";
+      break;
+    case FixLine::Kind::Proved:
+      os << "  proved: " << line.text << "\n";
+      break;
+    }
+  }
+  if (report.proof == ProofStatus::NotProven)
+    os << "mrope-fix: note: the fix is not proven on probe positions ("
+       << report.unprovenBecause
+       << "); it is checked by the re-analysis only\n";
+  return text;
+}
