@@ -485,8 +485,8 @@ void Kernel::emitFusionOperands(ImplicitLocOpBuilder &b) {
 // chunk; the F / V threads of a row are adjacent lanes of one warp (F / V a
 // power of two <= 32, whole warps per block), so xor-shuffles over offsets
 // F / 2V .. 1 leave every lane with the row's sum; then x * 1/sqrt(sum / D +
-// eps) * weight, in f32 (sqrt and division correctly rounded: sqrt.rn and
-// div.rn, no libdevice). Rows outside the block hold zeros and take part,
+// eps) * weight, in f32 (sqrt and reciprocal correctly rounded: sqrt.rn and
+// rcp.rn, no libdevice). Rows outside the block hold zeros and take part,
 // so that every lane of the warp reaches the shuffles.
 void Kernel::normalizeRows(ImplicitLocOpBuilder &b, ArrayRef<Value> weight,
                            MutableArrayRef<Value> x1,
