@@ -90,15 +90,31 @@ LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const RopeKernel &kernel,
       chooseRopeLaunchShape(apply, options, error);
   if (failed(shape))
     return failure();
-  auto hostFunc = apply->getParentOfType<func::FuncOp>();
-  FunctionType hostType = hostFunc.getFunctionType();
-
   // convert-rope-to-gpu first, so the tables can be sunk into the launch;
   // the pipeline's own rewrite then finds no rope op left.
   if (failed(lowerToGpuDialect(module, target))) {
     error = "convert-rope-to-gpu failed";
     return failure();
   }
+  info.blockX = shape->blockX;
+  info.blockY = shape->tokensPerBlock;
+  info.freqsPerThread = shape->freqsPerThread;
+  info.vectorAlignment = shape->vectorAlignment;
+  return finishGpuLowering(module, target, serialize, info, error);
+}
+
+LogicalResult mrope::finishGpuLowering(ModuleOp module, const GpuTarget &target,
+                                       bool serialize, GpuKernelInfo &info,
+                                       std::string &error) {
+  SmallVector<gpu::LaunchOp> hostLaunches;
+  module.walk([&](gpu::LaunchOp op) { hostLaunches.push_back(op); });
+  if (hostLaunches.size() != 1) {
+    error =
+        "expected one gpu.launch, found " + std::to_string(hostLaunches.size());
+    return failure();
+  }
+  FunctionType hostType =
+      hostLaunches.front()->getParentOfType<func::FuncOp>().getFunctionType();
   sinkConstantTables(module);
   PassManager pm(module.getContext());
   GpuPipelineOptions pipeline;
@@ -133,18 +149,16 @@ LogicalResult mrope::lowerToGpuBinary(ModuleOp module, const RopeKernel &kernel,
         arg && arg.getOwner()->isEntryBlock() && arg.getArgNumber() == i;
   }
   if (!sameOrder) {
-    error = "internal error: the outlined kernel does not take (q, k, "
-            "positions) in order; the documented ABI would be wrong";
+    error = "internal error: the outlined kernel does not take the host "
+            "function's arguments in order; the documented ABI would be wrong";
     return failure();
   }
   info.entry = launch.getKernelName().str();
-  info.blockX = shape->blockX;
-  info.blockY = shape->tokensPerBlock;
-  info.freqsPerThread = shape->freqsPerThread;
-  info.vectorAlignment = shape->vectorAlignment;
   info.numParams = 0;
-  for (Type type : hostType.getInputs())
-    info.numParams += 3 + 2 * cast<MemRefType>(type).getRank();
+  for (Type type : hostType.getInputs()) {
+    auto memref = dyn_cast<MemRefType>(type);
+    info.numParams += memref ? 3 + 2 * memref.getRank() : 1;
+  }
   return success();
 }
 
@@ -164,6 +178,25 @@ FailureOr<std::string> mrope::extractPtx(ModuleOp module, std::string &error) {
   return failure();
 }
 
+llvm::json::Object mrope::memrefParamsJson(StringRef name,
+                                           ArrayRef<std::string> sizes) {
+  namespace json = llvm::json;
+  json::Array fields{json::Value(name.str() + ".allocated (device pointer)"),
+                     json::Value(name.str() + ".aligned (device pointer)"),
+                     json::Value("offset = 0")};
+  for (const std::string &s : sizes)
+    fields.push_back("size " + s);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::string stride;
+    for (size_t j = i + 1; j < sizes.size(); ++j)
+      stride += (stride.empty() ? "" : "*") + sizes[j];
+    fields.push_back("stride " + (stride.empty() ? std::string("1") : stride));
+  }
+  return json::Object{{"name", name.str()},
+                      {"rank", static_cast<int64_t>(sizes.size())},
+                      {"params", std::move(fields)}};
+}
+
 std::string mrope::emitKernelJson(const RopeKernel &kernel,
                                   const GpuTarget &target,
                                   const GpuKernelInfo &info) {
@@ -172,32 +205,13 @@ std::string mrope::emitKernelJson(const RopeKernel &kernel,
   llvm::raw_string_ostream(semantics) << kernel.semantics;
   bool two = kernel.numTensors() == 2;
   int64_t axes = kernel.numAxes();
-  // Expanded descriptor of a contiguous rank-r memref: allocated pointer,
-  // aligned pointer, offset, r sizes, r strides (all 64-bit).
-  auto descriptor = [&](StringRef name, ArrayRef<StringRef> sizes) {
-    json::Array fields{json::Value(name.str() + ".allocated (device pointer)"),
-                       json::Value(name.str() + ".aligned (device pointer)"),
-                       json::Value("offset = 0")};
-    for (StringRef s : sizes)
-      fields.push_back(("size " + s).str());
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      std::string stride;
-      for (size_t j = i + 1; j < sizes.size(); ++j)
-        stride += (stride.empty() ? "" : "*") + sizes[j].str();
-      fields.push_back("stride " +
-                       (stride.empty() ? std::string("1") : stride));
-    }
-    return json::Object{{"name", name.str()},
-                        {"rank", static_cast<int64_t>(sizes.size())},
-                        {"params", std::move(fields)}};
-  };
   std::string d = std::to_string(kernel.headDim);
   std::string a = std::to_string(axes);
   json::Array params;
-  params.push_back(descriptor("q", {"batch", "q_heads", "seq", d}));
+  params.push_back(memrefParamsJson("q", {"batch", "q_heads", "seq", d}));
   if (two)
-    params.push_back(descriptor("k", {"batch", "kv_heads", "seq", d}));
-  params.push_back(descriptor("positions", {a, "batch", "seq"}));
+    params.push_back(memrefParamsJson("k", {"batch", "kv_heads", "seq", d}));
+  params.push_back(memrefParamsJson("positions", {a, "batch", "seq"}));
 
   json::Object root{
       {"generator", "mrope-compile --target cuda"},
@@ -253,8 +267,7 @@ std::string mrope::findPtxas() {
   return "";
 }
 
-/// Writes `contents` to `path` through a temporary file in the same folder.
-static LogicalResult writeAtomically(StringRef path, StringRef contents,
+LogicalResult mrope::writeAtomically(StringRef path, StringRef contents,
                                      std::string &error) {
   llvm::SmallString<256> tmp;
   int fd;
@@ -314,38 +327,10 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx,
 
   std::string binary = *ptx;
   if (cubin) {
-    llvm::SmallString<128> dir;
-    if (std::error_code ec =
-            llvm::sys::fs::createUniqueDirectory("mrope-compile", dir)) {
-      error = "cannot create a temporary folder: " + ec.message();
+    FailureOr<std::string> data = runPtxas(ptxas, *ptx, target, error);
+    if (failed(data))
       return failure();
-    }
-    llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(dir); });
-    std::string ptxPath = (dir + "/kernel.ptx").str();
-    std::string cubinPath = (dir + "/kernel.cubin").str();
-    std::string logPath = (dir + "/ptxas.log").str();
-    if (failed(writeAtomically(ptxPath, *ptx, error)))
-      return failure();
-    std::string arch = "-arch=" + target.chip;
-    SmallVector<StringRef> argv = {ptxas,   arch, "-O3",
-                                   ptxPath, "-o", cubinPath};
-    std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
-                                            StringRef(logPath)};
-    std::string execError;
-    int rc = llvm::sys::ExecuteAndWait(ptxas, argv, std::nullopt, redirects, 0,
-                                       0, &execError);
-    if (rc != 0) {
-      auto log = llvm::MemoryBuffer::getFile(logPath);
-      error = ptxas + " failed" + (execError.empty() ? "" : ": " + execError) +
-              (log ? "\n" + (*log)->getBuffer().str() : "");
-      return failure();
-    }
-    auto data = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
-    if (!data) {
-      error = "ptxas wrote no cubin";
-      return failure();
-    }
-    binary = (*data)->getBuffer().str();
+    binary = std::move(*data);
   }
 
   llvm::SmallString<128> jsonPath(outPath);
@@ -355,4 +340,41 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx,
                              error)))
     return failure();
   return success();
+}
+
+FailureOr<std::string> mrope::runPtxas(StringRef ptxas, StringRef ptx,
+                                       const GpuTarget &target,
+                                       std::string &error) {
+  llvm::SmallString<128> dir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("mrope-compile", dir)) {
+    error = "cannot create a temporary folder: " + ec.message();
+    return failure();
+  }
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(dir); });
+  std::string ptxPath = (dir + "/kernel.ptx").str();
+  std::string cubinPath = (dir + "/kernel.cubin").str();
+  std::string logPath = (dir + "/ptxas.log").str();
+  if (failed(writeAtomically(ptxPath, ptx, error)))
+    return failure();
+  std::string arch = "-arch=" + target.chip;
+  SmallVector<StringRef> argv = {ptxas, arch, "-O3", ptxPath, "-o", cubinPath};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
+                                          StringRef(logPath)};
+  std::string execError;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, argv, std::nullopt, redirects, 0, 0,
+                                     &execError);
+  if (rc != 0) {
+    auto log = llvm::MemoryBuffer::getFile(logPath);
+    error = ptxas.str() + " failed" +
+            (execError.empty() ? "" : ": " + execError) +
+            (log ? "\n" + (*log)->getBuffer().str() : "");
+    return failure();
+  }
+  auto data = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
+  if (!data) {
+    error = "ptxas wrote no cubin";
+    return failure();
+  }
+  return (*data)->getBuffer().str();
 }

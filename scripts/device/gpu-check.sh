@@ -11,7 +11,12 @@
 # correctness against a float64 reference at odd shapes (M-RoPE contiguous
 # and interleaved, f32 and bf16) and the benchmark at Qwen2-VL-7B shapes
 # (S = 4096, 32768) against a D2D memcpy, HF eager M-RoPE and torch.compile.
-# Writes $OUT/gpu-check.{md,json}, smoke.txt, nvidia-smi.txt, build.log.
+# Then gpu_check_fused.py: the fused QK-norm + RoPE + KV-cache kernels
+# (fused_*), correctness against the float64 reference and the benchmark at
+# Qwen3-VL-8B-like shapes against a D2D copy of the q and k bytes and torch
+# eager norm + M-RoPE + cache write (FUSED_COMPILE=1 adds torch.compile).
+# Writes $OUT/gpu-check.{md,json}, gpu-check-fused.{md,json}, smoke.txt,
+# nvidia-smi.txt, build.log.
 # Exit status: 0 when everything built and every correctness check passed.
 #
 # Not run end to end yet: written on a machine without a GPU (docs/gpu.md).
@@ -55,6 +60,7 @@ fi
 
 status=0
 for ptx in "$kernels"/*."$chip".ptx; do
+  case "$(basename "$ptx")" in fused_*) continue ;; esac  # another ABI
   json="${ptx%.ptx}.json"
   read -r entry bx by bytes < <("$py" -c '
 import json, sys
@@ -71,5 +77,8 @@ done
 
 "$py" "$root/scripts/device/gpu_check.py" --kernels "$kernels" --chip "$chip" \
   --launcher "$work/libmrope_cuda_launch.so" --out "$out" || status=1
+"$py" "$root/scripts/device/gpu_check_fused.py" --kernels "$kernels" --chip "$chip" \
+  --launcher "$work/libmrope_cuda_launch.so" --out "$out" \
+  ${FUSED_COMPILE:+--torch-compile} || status=1
 rm -rf "$work"
 exit $status

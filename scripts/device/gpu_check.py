@@ -311,7 +311,10 @@ def main():
                "cuda": torch.version.cuda, "chip": chip,
                "correctness": [], "benchmark": [], "errors": [], "jit_logs": {}}
     launcher = Launcher(args.launcher)
-    kernels = [Kernel(p) for p in sorted(glob.glob(os.path.join(args.kernels, "*.%s.ptx" % chip)))]
+    # fused_*: the fused norm + RoPE + cache kernels (another ABI;
+    # gpu_check_fused.py checks them).
+    kernels = [Kernel(p) for p in sorted(glob.glob(os.path.join(args.kernels, "*.%s.ptx" % chip)))
+               if not os.path.basename(p).startswith("fused_")]
     if not kernels:
         summary["errors"].append("no *.%s.ptx kernels in %s (run prepare.sh)" % (chip, args.kernels))
     all_ok = bool(kernels)

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Compile/CpuCompiler.h"
+#include "mrope/Compile/FusedGpuKernel.h"
 #include "mrope/Compile/FusedKernel.h"
 #include "mrope/Compile/GpuCompiler.h"
 #include "mrope/Compile/RaisedSite.h"
@@ -81,6 +82,11 @@ static cl::opt<int64_t> tokensPerBlock(
     cl::desc("cpu: tokens per cos/sin block (0: from the L2 size); cuda: "
              "tokens per thread block (0: ~128 threads)"),
     cl::init(0), cl::cat(category));
+static cl::opt<int64_t> headsPerIteration(
+    "heads-per-iteration",
+    cl::desc("cuda: rows (one head of one token) each thread loads before "
+             "it stores, per loop iteration (default 4)"),
+    cl::init(4), cl::cat(category));
 static cl::opt<std::string> output("o", cl::desc("output file"),
                                    cl::value_desc("path"), cl::init("-"),
                                    cl::cat(category));
@@ -131,11 +137,13 @@ static cl::opt<std::string> cpu("cpu",
 
 static cl::opt<std::string> fuse(
     "fuse",
-    cl::desc("cpu: norm,cache: one kernel for RMSNorm of every q and k head "
+    cl::desc("norm,cache: one kernel for RMSNorm of every q and k head "
              "over D (a weight per channel, --eps), the rotation, and the "
-             "write of k into a KV cache [B, Hkv, Smax, D] at an offset (f32, "
-             "bhsd). --emit so, mlir (tiled and fused, on tensors), "
-             "llvm-dialect or header"),
+             "write of k into a KV cache [B, Hkv, Smax, D] at an offset "
+             "(bhsd). cpu (f32): --emit so, mlir (tiled and fused, on "
+             "tensors), llvm-dialect or header; cuda (rotary dim = head "
+             "dim): --emit ptx, cubin (+ JSON and header), mlir (the fused "
+             "gpu.launch), nvvm, json or header"),
     cl::init(""), cl::cat(category));
 static cl::opt<double> eps("eps", cl::desc("--fuse norm: the RMSNorm epsilon"),
                            cl::init(1e-6), cl::cat(category));
@@ -161,6 +169,7 @@ static int compileCuda(MLIRContext &ctx, const RopeKernel &kernel) {
   gpu.chip = chip;
   gpu.features = ptxFeatures;
   gpu.tokensPerBlock = tokensPerBlock;
+  gpu.headsPerIteration = headsPerIteration;
   std::string error;
   std::string what = emit.empty() ? std::string("ptx") : emit.getValue();
   if (what == "ptx" || what == "cubin") {
@@ -327,6 +336,56 @@ static FailureOr<RopeKernel> kernelOfSite(MLIRContext &ctx,
   return kernel;
 }
 
+/// --fuse norm,cache --target cuda: the fused kernel of docs/gpu.md.
+static int compileFusedCuda(MLIRContext &ctx, const RopeKernel &rope) {
+  FusedGpuKernel kernel{rope, eps};
+  std::string error;
+  if (failed(kernel.verify(error)))
+    return fail(error);
+  GpuTarget gpu;
+  gpu.chip = chip;
+  gpu.features = ptxFeatures;
+  gpu.tokensPerBlock = tokensPerBlock;
+  gpu.headsPerIteration = headsPerIteration;
+  std::string what = emit.empty() ? std::string("ptx") : emit.getValue();
+  if (what == "ptx" || what == "cubin") {
+    if (output == "-")
+      return fail("-o KERNEL." + what + " is required with --target cuda");
+    if (failed(compileFusedGpuKernel(ctx, kernel, gpu, output, what == "cubin",
+                                     error)))
+      return fail(error);
+    llvm::SmallString<128> json(output.getValue()), header(output.getValue());
+    llvm::sys::path::replace_extension(json, "json");
+    llvm::sys::path::replace_extension(header, "h");
+    llvm::outs() << "mrope-compile: wrote " << output << ", " << json << " and "
+                 << header << "\n";
+    return 0;
+  }
+  if (what != "mlir" && what != "nvvm" && what != "json" && what != "header")
+    return fail("--emit with --fuse norm,cache --target cuda must be ptx, "
+                "cubin, mlir, nvvm, json or header");
+  GpuKernelInfo info;
+  OwningOpRef<ModuleOp> module =
+      buildFusedGpuModule(ctx, kernel, gpu, info, error);
+  if (!module)
+    return fail(error);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (what == "mlir") {
+    module->print(os);
+    return writeText(text);
+  }
+  if (failed(finishGpuLowering(*module, gpu, /*serialize=*/false, info, error)))
+    return fail(error);
+  if (what == "nvvm")
+    module->print(os);
+  else if (what == "json")
+    os << emitFusedGpuJson(kernel, gpu, info);
+  else
+    os << emitFusedGpuHeader(kernel, gpu, info);
+  return writeText(text);
+}
+
 /// --fuse norm,cache: the fused kernel of docs/compile.md.
 static int compileFused(MLIRContext &ctx, const RopeKernel &rope) {
   SmallVector<StringRef> parts;
@@ -334,8 +393,8 @@ static int compileFused(MLIRContext &ctx, const RopeKernel &rope) {
   llvm::sort(parts);
   if (parts.size() != 2 || parts[0] != "cache" || parts[1] != "norm")
     return fail("--fuse takes norm,cache (both), got '" + fuse + "'");
-  if (target != "cpu")
-    return fail("--fuse norm,cache is CPU-only for now (--target cpu)");
+  if (target == "cuda")
+    return compileFusedCuda(ctx, rope);
   FusedKernel kernel{rope, eps};
   std::string error;
   if (failed(kernel.verify(error)))

@@ -152,6 +152,33 @@ extern "C" int mrope_cuda_launch(mrope_cuda_kernel *kernel, uint64_t q,
   return 0;
 }
 
+extern "C" int mrope_cuda_launch_words(mrope_cuda_kernel *kernel,
+                                       int64_t grid_x, int block_x, int block_y,
+                                       const uint64_t *words, int num_words,
+                                       void *stream, char *err,
+                                       size_t err_size) {
+  if (!kernel || grid_x <= 0 || grid_x > 0x7fffffff || block_x <= 0 ||
+      block_y <= 0 || num_words < 0 || (num_words > 0 && !words)) {
+    say(err, err_size, "bad arguments");
+    return -1;
+  }
+  std::vector<uint64_t> copy(words, words + num_words);
+  std::vector<void *> params;
+  for (uint64_t &w : copy)
+    params.push_back(&w);
+  CUresult rc = cuCtxSetCurrent(kernel->context);
+  if (rc == CUDA_SUCCESS)
+    rc = cuLaunchKernel(kernel->function, unsigned(grid_x), 1, 1,
+                        unsigned(block_x), unsigned(block_y), 1, 0,
+                        reinterpret_cast<CUstream>(stream), params.data(),
+                        nullptr);
+  if (rc != CUDA_SUCCESS) {
+    say(err, err_size, "cuLaunchKernel failed: " + describe(rc));
+    return int(rc);
+  }
+  return 0;
+}
+
 extern "C" void mrope_cuda_unload(mrope_cuda_kernel *kernel) {
   if (!kernel)
     return;

@@ -41,6 +41,16 @@ int mrope_cuda_launch(mrope_cuda_kernel *kernel, uint64_t q, uint64_t k,
                       int64_t axes, int num_tensors, int block_x, int block_y,
                       void *stream, char *err, size_t err_size);
 
+/* Launches the kernel with `num_words` 64-bit parameters as they are (every
+ * parameter of mrope-compile's kernels is 64-bit; the fused kernel's are
+ * listed in its JSON and packed by its header) on a (grid_x, 1, 1) grid of
+ * (block_x, block_y, 1) blocks. Returns 0, or a CUresult (or -1 for bad
+ * arguments) with a message in `err`. Asynchronous. */
+int mrope_cuda_launch_words(mrope_cuda_kernel *kernel, int64_t grid_x,
+                            int block_x, int block_y, const uint64_t *words,
+                            int num_words, void *stream, char *err,
+                            size_t err_size);
+
 void mrope_cuda_unload(mrope_cuda_kernel *kernel);
 
 #ifdef __cplusplus

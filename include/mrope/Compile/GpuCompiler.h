@@ -12,6 +12,8 @@
 
 #include "mrope/Compile/CpuCompiler.h"
 
+#include "llvm/Support/JSON.h"
+
 #include <string>
 
 namespace mrope {
@@ -48,6 +50,15 @@ mlir::LogicalResult lowerToGpuBinary(mlir::ModuleOp module,
                                      const GpuTarget &target, bool serialize,
                                      GpuKernelInfo &info, std::string &error);
 
+/// The rest of mrope-gpu-pipeline after the one rope.apply of `module` became
+/// a gpu.launch (convert-rope-to-gpu, or the fused lowering): outlining, NVVM,
+/// PTX when `serialize`. Checks that the outlined kernel takes exactly the
+/// host function's arguments, in order, and sets `info.entry` and
+/// `info.numParams` (a memref's expanded descriptor, or 1 for a scalar).
+mlir::LogicalResult finishGpuLowering(mlir::ModuleOp module,
+                                      const GpuTarget &target, bool serialize,
+                                      GpuKernelInfo &info, std::string &error);
+
 /// Just convert-rope-to-gpu (for --emit gpu).
 mlir::LogicalResult lowerToGpuDialect(mlir::ModuleOp module,
                                       const GpuTarget &target);
@@ -55,6 +66,12 @@ mlir::LogicalResult lowerToGpuDialect(mlir::ModuleOp module,
 /// The PTX text of the (single) gpu.binary in `module`.
 mlir::FailureOr<std::string> extractPtx(mlir::ModuleOp module,
                                         std::string &error);
+
+/// The JSON description of a contiguous memref parameter: its expanded
+/// descriptor (allocated and aligned pointer, offset 0, the sizes, the
+/// strides as products of the later sizes), every field 64-bit.
+llvm::json::Object memrefParamsJson(llvm::StringRef name,
+                                    llvm::ArrayRef<std::string> sizes);
 
 /// The JSON document describing the entry point (ABI, launch shape,
 /// semantics).
@@ -64,6 +81,19 @@ std::string emitKernelJson(const RopeKernel &kernel, const GpuTarget &target,
 /// The CUDA toolkit's ptxas: $MROPE_PTXAS, PATH, $CUDA_HOME/bin,
 /// /usr/local/cuda/bin; empty when none.
 std::string findPtxas();
+
+/// Runs `ptxas` (-O3, -arch=target.chip) on `ptx`; the cubin's bytes, or
+/// failure with ptxas's log in `error`.
+mlir::FailureOr<std::string> runPtxas(llvm::StringRef ptxas,
+                                      llvm::StringRef ptx,
+                                      const GpuTarget &target,
+                                      std::string &error);
+
+/// Writes `contents` to `path` through a temporary file in the same folder,
+/// renamed on success.
+mlir::LogicalResult writeAtomically(llvm::StringRef path,
+                                    llvm::StringRef contents,
+                                    std::string &error);
 
 /// Compiles the kernel and writes `outPath` (PTX, or a cubin when `cubin`)
 /// and `<stem>.json` next to it, each via a temporary file renamed on

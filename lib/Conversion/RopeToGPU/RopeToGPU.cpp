@@ -18,6 +18,12 @@
 // A warp's accesses are consecutive 16-byte vectors of adjacent rows
 // (coalesced) in either layout.
 //
+// Fused (RopeGpuFusion, `--fuse norm,cache`): between the loads and the
+// rotation of a row, its RMSNorm: the F / V threads that hold the row are
+// adjacent lanes of one warp, so their sums of squares meet with butterfly
+// shuffles; after the rotation the row goes to its destination (the KV
+// cache at a token offset) instead of back in place.
+//
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToGPU/RopeToGPU.h"
 
@@ -27,6 +33,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -200,7 +207,8 @@ struct Row {
 class Kernel {
 public:
   Kernel(ApplyOp op, const RopeLaunchShape &shape,
-         const RopeToGPUOptions &options, const FreqTables &freqTables);
+         const RopeToGPUOptions &options, const FreqTables &freqTables,
+         const RopeGpuFusion &fusion);
   /// The launch, guarded against an empty batch, at b's insertion point.
   void emit(ImplicitLocOpBuilder &b);
 
@@ -211,18 +219,27 @@ private:
   Value emitLanePositions(ImplicitLocOpBuilder &b, Value bi, Value si);
   Value emitLaneInvFreq(ImplicitLocOpBuilder &b);
   void emitRotatePhase(ImplicitLocOpBuilder &b);
+  void emitFusionOperands(ImplicitLocOpBuilder &b);
+  void normalizeRows(ImplicitLocOpBuilder &b, ArrayRef<Value> weight,
+                     MutableArrayRef<Value> x1, MutableArrayRef<Value> x2);
   Row rowAt(ImplicitLocOpBuilder &b, Value r, Value rows, Value numHeads);
   void locate(ImplicitLocOpBuilder &b, Row &row);
   Value loadF32(ImplicitLocOpBuilder &b, Value buffer, const Row &row,
                 Value channel);
   void storeF32(ImplicitLocOpBuilder &b, Value y, Value buffer, const Row &row,
                 Value channel);
-  void rotateRows(ImplicitLocOpBuilder &b, Value buffer, Value r0, Value rows,
-                  Value numHeads);
+  void rotateRows(ImplicitLocOpBuilder &b, unsigned input, Value r0,
+                  Value rows);
 
   ApplyOp op;
   SemanticsAttr sem;
   FreqTables freqTables;
+  RopeGpuFusion fusion;
+  // Per input: its norm weight's chunks of this thread (x1's, x2's; empty:
+  // no norm), where its rows go, and that buffer's token count (null: in
+  // place).
+  SmallVector<SmallVector<Value, 2>> weightChunks;
+  SmallVector<Value> outputs, outputSeqs;
   int64_t numFreqs, numAxes, v, T, blockX, heads, width;
   bool neox, tokenMajor;
   llvm::MaybeAlign align;
@@ -242,8 +259,9 @@ Value idx(ImplicitLocOpBuilder &b, int64_t value) {
 }
 
 Kernel::Kernel(ApplyOp op, const RopeLaunchShape &shape,
-               const RopeToGPUOptions &options, const FreqTables &freqTables)
-    : op(op), sem(op.getSemantics()), freqTables(freqTables) {
+               const RopeToGPUOptions &options, const FreqTables &freqTables,
+               const RopeGpuFusion &fusion)
+    : op(op), sem(op.getSemantics()), freqTables(freqTables), fusion(fusion) {
   numFreqs = sem.getNumFreqs();
   numAxes = sem.getNumAxes();
   v = shape.freqsPerThread;
@@ -413,17 +431,101 @@ void Kernel::emitRotatePhase(ImplicitLocOpBuilder &b) {
   count = arith::MinUIOp::create(b, idx(b, T),
                                  arith::SubIOp::create(b, numTokens, tok0));
   channel1 = neox ? arith::AddIOp::create(b, i0, idx(b, numFreqs)) : Value();
+  emitFusionOperands(b);
   Value step = idx(b, T * heads);
-  for (auto [buffer, numHeads] : llvm::zip(op.getInputs(), headCounts)) {
+  // Head-major, rows = H * T: every row slot y < T runs the same number of
+  // iterations (ceil((H T - y) / (heads T)) does not depend on y), so the
+  // lanes of a warp stay converged for the fused norm's shuffles.
+  for (auto [input, numHeads] : llvm::enumerate(headCounts)) {
     Value rows =
         arith::MulIOp::create(b, numHeads, tokenMajor ? count : idx(b, T));
-    scf::ForOp::create(
-        b, ty, rows, step, ValueRange{},
-        [&](OpBuilder &nested, Location l, Value r0, ValueRange) {
-          ImplicitLocOpBuilder hb(l, nested);
-          rotateRows(hb, buffer, r0, rows, numHeads);
-          scf::YieldOp::create(hb);
-        });
+    scf::ForOp::create(b, ty, rows, step, ValueRange{},
+                       [&, input = input](OpBuilder &nested, Location l,
+                                          Value r0, ValueRange) {
+                         ImplicitLocOpBuilder hb(l, nested);
+                         rotateRows(hb, input, r0, rows);
+                         scf::YieldOp::create(hb);
+                       });
+  }
+}
+
+// The fusion's operands, read once per thread in the order the kernel's ABI
+// lists them (outlining makes captured values parameters in first-use
+// order): every norm weight, then every destination, then the offset.
+void Kernel::emitFusionOperands(ImplicitLocOpBuilder &b) {
+  unsigned n = op.getInputs().size();
+  weightChunks.assign(n, {});
+  outputs.assign(op.getInputs().begin(), op.getInputs().end());
+  outputSeqs.assign(n, Value());
+  for (unsigned i = 0; i < fusion.normWeights.size(); ++i) {
+    Value w = fusion.normWeights[i];
+    if (!w)
+      continue;
+    Type elem = cast<MemRefType>(w.getType()).getElementType();
+    auto load = [&](Value at) -> Value {
+      Value x = vector::LoadOp::create(b, VectorType::get({width}, elem), w,
+                                       ValueRange{at}, false, align);
+      return elem.isF32()
+                 ? x
+                 : arith::ExtFOp::create(b, VectorType::get({width}, f32), x);
+    };
+    weightChunks[i].push_back(load(col));
+    if (neox)
+      weightChunks[i].push_back(load(channel1));
+  }
+  for (unsigned i = 0; i < fusion.outputs.size(); ++i) {
+    if (!fusion.outputs[i])
+      continue;
+    outputs[i] = fusion.outputs[i];
+    outputSeqs[i] = memref::DimOp::create(b, outputs[i], 2);
+  }
+}
+
+// RMSNorm of the rows x1[u] (and x2[u]): each thread's sum of squares of its
+// chunk; the F / V threads of a row are adjacent lanes of one warp (F / V a
+// power of two <= 32, whole warps per block), so xor-shuffles over offsets
+// F / 2V .. 1 leave every lane with the row's sum; then x * 1/sqrt(sum / D +
+// eps) * weight, in f32 (sqrt and reciprocal correctly rounded: sqrt.rn and
+// rcp.rn, no libdevice). Rows outside the block hold zeros and take part,
+// so that every lane of the warp reaches the shuffles.
+void Kernel::normalizeRows(ImplicitLocOpBuilder &b, ArrayRef<Value> weight,
+                           MutableArrayRef<Value> x1,
+                           MutableArrayRef<Value> x2) {
+  SmallVector<Value> sums;
+  for (auto [a, c] : llvm::zip(x1, x2)) {
+    Value sq = arith::MulFOp::create(b, a, a);
+    if (c)
+      sq = arith::AddFOp::create(b, sq, arith::MulFOp::create(b, c, c));
+    sums.push_back(
+        vector::ReductionOp::create(b, vector::CombiningKind::ADD, sq));
+  }
+  for (int64_t offset = blockX / 2; offset >= 1; offset /= 2)
+    for (Value &sum : sums) {
+      auto other = gpu::ShuffleOp::create(b, sum, offset, /*width=*/32,
+                                          gpu::ShuffleMode::XOR);
+      sum = arith::AddFOp::create(b, sum, other.getShuffleResult());
+    }
+  auto vecF32 = VectorType::get({width}, f32);
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(value));
+  };
+  Value dim = constant(static_cast<double>(2 * numFreqs));
+  Value eps = constant(fusion.eps);
+  for (auto [u, sum] : llvm::enumerate(sums)) {
+    Value mean = arith::DivFOp::create(b, sum, dim);
+    // llvm.nvvm.sqrt.rn.f: convert-gpu-to-nvvm turns math.sqrt into a
+    // libdevice call and refuses llvm.intr.sqrt.
+    Value root = LLVM::CallIntrinsicOp::create(
+                     b, f32, b.getStringAttr("llvm.nvvm.sqrt.rn.f"),
+                     ValueRange{arith::AddFOp::create(b, mean, eps)})
+                     .getResult(0);
+    Value scale = vector::BroadcastOp::create(
+        b, vecF32, arith::DivFOp::create(b, constant(1.0), root));
+    x1[u] = arith::MulFOp::create(b, arith::MulFOp::create(b, x1[u], scale),
+                                  weight[0]);
+    if (x2[u])
+      x2[u] = arith::MulFOp::create(b, arith::MulFOp::create(b, x2[u], scale),
+                                    weight[1]);
   }
 }
 
@@ -482,8 +584,10 @@ void Kernel::storeF32(ImplicitLocOpBuilder &b, Value y, Value buffer,
 
 // `heads` rows per slot and iteration: all loads (guarded by the row count)
 // issued before the first store.
-void Kernel::rotateRows(ImplicitLocOpBuilder &b, Value buffer, Value r0,
-                        Value rows, Value numHeads) {
+void Kernel::rotateRows(ImplicitLocOpBuilder &b, unsigned input, Value r0,
+                        Value rows) {
+  Value buffer = op.getInputs()[input];
+  Value numHeads = headCounts[input];
   SmallVector<Row> rowList;
   SmallVector<Value> x1, x2;
   auto vecF32 = VectorType::get({width}, f32);
@@ -510,6 +614,9 @@ void Kernel::rotateRows(ImplicitLocOpBuilder &b, Value buffer, Value r0,
     x1.push_back(load.getResult(0));
     x2.push_back(neox ? load.getResult(1) : Value());
   }
+  if (!weightChunks[input].empty())
+    normalizeRows(b, weightChunks[input], x1, x2);
+  Value out = outputs[input];
   for (int64_t u = 0; u < heads; ++u) {
     Row &row = rowList[u];
     auto store = scf::IfOp::create(b, row.valid, /*withElse=*/false);
@@ -518,23 +625,107 @@ void Kernel::rotateRows(ImplicitLocOpBuilder &b, Value buffer, Value r0,
     locate(b, row);
     Value c = vector::LoadOp::create(b, vecF32, cosTab, ValueRange{row.t, col});
     Value s = vector::LoadOp::create(b, vecF32, sinTab, ValueRange{row.t, col});
+    SmallVector<std::pair<Value, Value>, 2> results;
     if (neox) {
       auto [y1, y2] = emitRotateHalves(b, x1[u], x2[u], c, s);
-      storeF32(b, y1, buffer, row, col);
-      storeF32(b, y2, buffer, row, channel1);
+      results = {{y1, col}, {y2, channel1}};
     } else {
-      storeF32(b, emitRotatePairs(b, x1[u], c, s), buffer, row, col);
+      results = {{emitRotatePairs(b, x1[u], c, s), col}};
     }
+    Row at = row;
+    if (outputSeqs[input]) {
+      // Token s goes to token offset + s of the destination, when it has one.
+      if (fusion.outputSeqOffset)
+        at.s = arith::AddIOp::create(b, row.s, fusion.outputSeqOffset);
+      Value fits = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, at.s,
+                                         outputSeqs[input]);
+      auto inside = scf::IfOp::create(b, fits, /*withElse=*/false);
+      b.setInsertionPointToStart(&inside.getThenRegion().front());
+    }
+    for (auto [y, channel] : results)
+      storeF32(b, y, out, at, channel);
   }
 }
 
 } // namespace
 
+/// What the fused kernel needs beyond the plain one (see the header).
+static LogicalResult checkFusion(ApplyOp op, const RopeLaunchShape &shape,
+                                 const RopeGpuFusion &fusion,
+                                 std::string &why) {
+  unsigned n = op.getInputs().size();
+  if ((!fusion.normWeights.empty() && fusion.normWeights.size() != n) ||
+      (!fusion.outputs.empty() && fusion.outputs.size() != n)) {
+    why = "the fusion names a different number of tensors than the op rotates";
+    return failure();
+  }
+  auto firstType = cast<MemRefType>(op.getInputs().front().getType());
+  int64_t d = firstType.getDimSize(3);
+  for (auto [i, input] : llvm::enumerate(op.getInputs())) {
+    auto type = cast<MemRefType>(input.getType());
+    if (isTokenMajor(type)) {
+      why = "the fused kernel takes [B, H, S, D] storage only";
+      return failure();
+    }
+    if (Value w =
+            fusion.normWeights.empty() ? Value() : fusion.normWeights[i]) {
+      auto wt = cast<MemRefType>(w.getType());
+      if (wt.getRank() != 1 || wt.getDimSize(0) != d ||
+          !wt.getLayout().isIdentity() ||
+          (!wt.getElementType().isF32() &&
+           wt.getElementType() != type.getElementType())) {
+        why = "a norm weight must be a contiguous [D] memref of f32 or the "
+              "tensor's element type";
+        return failure();
+      }
+    }
+    if (Value out = fusion.outputs.empty() ? Value() : fusion.outputs[i]) {
+      auto ot = cast<MemRefType>(out.getType());
+      if (ot.getRank() != 4 || ot.getDimSize(3) != d ||
+          ot.getElementType() != type.getElementType() ||
+          (shape.vectorAlignment &&
+           !rowsAligned(ot, shape.vectorAlignment /
+                                (ot.getElementTypeBitWidth() / 8)))) {
+        why = "a destination must be a [B, H, Smax, D] memref of the tensor's "
+              "element type with rows as aligned as the tensor's";
+        return failure();
+      }
+    }
+  }
+  if (fusion.normWeights.empty())
+    return success();
+  SemanticsAttr sem = op.getSemantics();
+  if (ShapedType::isDynamic(d) || sem.getRotaryDim() != d) {
+    why = "the fused norm needs rotary_dim == head_dim (a static D)";
+    return failure();
+  }
+  if (!llvm::isPowerOf2_64(shape.blockX) || shape.blockX > 32) {
+    why = "a row is held by " + std::to_string(shape.blockX) +
+          " threads; the fused norm needs a power of two <= 32 (one warp)";
+    return failure();
+  }
+  if ((shape.blockX * shape.tokensPerBlock) % 32 != 0) {
+    why = "the fused norm needs whole warps per block (blockDim.x * "
+          "tokens-per-block a multiple of 32)";
+    return failure();
+  }
+  return success();
+}
+
 LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
                                          const RopeToGPUOptions &options,
                                          std::string &why) {
+  return lowerRopeApplyToGPU(rewriter, op, options, RopeGpuFusion(), why);
+}
+
+LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
+                                         const RopeToGPUOptions &options,
+                                         const RopeGpuFusion &fusion,
+                                         std::string &why) {
   FailureOr<RopeLaunchShape> shape = chooseRopeLaunchShape(op, options, why);
   if (failed(shape))
+    return failure();
+  if (!fusion.empty() && failed(checkFusion(op, *shape, fusion, why)))
     return failure();
   auto module = op->getParentOfType<ModuleOp>();
   if (!module) {
@@ -544,7 +735,7 @@ LogicalResult mrope::lowerRopeApplyToGPU(RewriterBase &rewriter, ApplyOp op,
   FreqTables freqTables = createFreqTables(rewriter, module, op);
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-  Kernel(op, *shape, options, freqTables).emit(b);
+  Kernel(op, *shape, options, freqTables, fusion).emit(b);
   rewriter.eraseOp(op);
   return success();
 }
