@@ -180,57 +180,145 @@ std::string rotationKey(const Rotation &r) {
   return eval::describeValue(v);
 }
 
-/// The cos and sin tables reaching `r`, per frequency.
-bool rotationTables(Evaluator &ev, const Rotation &r, rope::PairLayout layout,
-                    int64_t freqs, int64_t tokens, ProbeTables &out,
-                    std::string &why) {
-  std::string label = "rotation " + nodeLabel(r.combine);
-  Operation *cosMul = onnx::NodeOp(r.cosMul).getOperation();
+/// One product of a rotation's sum: a Mul, with the sign the sum gives it.
+struct Product {
+  Operation *mul;
+  int sign;
+};
+
+/// The products `v` sums through Add, Sub, Neg, Identity and Cast; false
+/// when it reaches anything else or more than `limit` products.
+bool productsOf(Value v, int sign, SmallVectorImpl<Product> &out,
+                size_t limit = 2, int depth = 0) {
+  auto node = v.getDefiningOp<onnx::NodeOp>();
+  if (!node || depth > 16 || out.size() > limit)
+    return false;
+  if (node.isOnnx("Mul") && node->getNumOperands() == 2) {
+    out.push_back({node.getOperation(), sign});
+    return out.size() <= limit;
+  }
+  if ((node.isOnnx("Neg") || node.isOnnx("Identity") || node.isOnnx("Cast")) &&
+      node->getNumOperands() == 1)
+    return productsOf(node->getOperand(0), node.isOnnx("Neg") ? -sign : sign,
+                      out, limit, depth + 1);
+  if ((node.isOnnx("Add") || node.isOnnx("Sub")) && node->getNumOperands() == 2)
+    return productsOf(node->getOperand(0), sign, out, limit, depth + 1) &&
+           productsOf(node->getOperand(1), node.isOnnx("Sub") ? -sign : sign,
+                      out, limit, depth + 1);
+  return false;
+}
+
+/// The cos and sin table operands of `r`, one per piece, in output channel
+/// order: the sum x * c +/- rot * s (Add, or Sub and Neg in any spelling)
+/// is one piece; a Concat of such sums on the last axis (x1 * c1 - x2 * s1,
+/// x2 * c2 + x1 * s2) has one per sum. A product's table is its operand not
+/// computed from the rotated tensor; it is the cos table when computed
+/// from the site's cos table, the sin table when from its sin table.
+bool tableOperands(const RopeSite &site, const Rotation &r,
+                   SmallVectorImpl<Value> &cosT, SmallVectorImpl<Value> &sinT,
+                   std::string &why) {
   Operation *combine = onnx::NodeOp(r.combine).getOperation();
-  Value cosT = tableOperand(cosMul, r.x);
-  Value other;
-  for (Value operand : combine->getOperands())
-    if (operand.getDefiningOp() != cosMul)
-      other = operand;
-  Value sinT = other ? tableOperand(other.getDefiningOp(), r.x) : Value();
-  if (!cosT || !sinT) {
-    why = label + ": its cos/sin tables are not operands of the Muls";
+  // The tensor the pieces' operands are channels of: x1, x2 and rot are
+  // Slices/Splits of it.
+  Value x = r.source ? r.source : r.x;
+  while (auto node = x.getDefiningOp<onnx::NodeOp>()) {
+    if (!(node.isOnnx("Slice") || node.isOnnx("Split")) ||
+        node->getNumOperands() == 0)
+      break;
+    x = node->getOperand(0);
+  }
+  SmallVector<Value> sums;
+  if (onnx::NodeOp(r.combine).isOnnx("Concat"))
+    sums.append(combine->operand_begin(), combine->operand_end());
+  else
+    sums.push_back(combine->getResult(0));
+  for (Value sum : sums) {
+    SmallVector<Product> products;
+    Value c, s;
+    if (productsOf(sum, 1, products) && products.size() == 2)
+      for (Product p : products) {
+        Value t = tableOperand(p.mul, x);
+        bool isCos = t && dependsOn(t, site.cosTable),
+             isSin = t && site.sinTable && dependsOn(t, site.sinTable);
+        if (isCos && !isSin && !c)
+          c = t;
+        else if (isSin && !isCos && !s)
+          s = t;
+      }
+    if (!c || !s) {
+      why = "its cos/sin tables are not operands of the Muls";
+      return false;
+    }
+    cosT.push_back(c);
+    sinT.push_back(s);
+  }
+  return true;
+}
+
+/// The cos and sin tables reaching `r`, per frequency.
+bool rotationTables(Evaluator &ev, const RopeSite &site, const Rotation &r,
+                    rope::PairLayout layout, int64_t freqs, int64_t tokens,
+                    ProbeTables &out, std::string &why) {
+  std::string label = "rotation " + nodeLabel(r.combine);
+  SmallVector<Value> cosT, sinT;
+  if (!tableOperands(site, r, cosT, sinT, why)) {
+    why = label + ": " + why;
     return false;
   }
   out.tokens = tokens;
   out.freqs = freqs;
-  for (auto [table, dst, name] :
-       {std::tuple(cosT, &out.cos, "cos"), std::tuple(sinT, &out.sin, "sin")}) {
-    const Tensor *t = ev.evaluate(table);
-    if (!t) {
-      why = label + ": its " + name + " table cannot be evaluated: " + ev.why();
-      return false;
+  for (auto [pieces, dst, name] : {std::tuple(&cosT, &out.cos, "cos"),
+                                   std::tuple(&sinT, &out.sin, "sin")}) {
+    // The pieces' tables side by side: [tokens, width] per output channel.
+    std::vector<float> table;
+    int64_t width = 0;
+    for (Value piece : *pieces) {
+      const Tensor *t = ev.evaluate(piece);
+      if (!t) {
+        why =
+            label + ": its " + name + " table cannot be evaluated: " + ev.why();
+        return false;
+      }
+      if (!t->isFloat() || t->shape.empty()) {
+        why = label + ": its " + name + " table is not a float tensor";
+        return false;
+      }
+      int64_t w = t->shape.back(), rows = w ? t->numElements() / w : 0;
+      // The probe is one sequence, but a table broadcast to the batch of
+      // another input (whose batch dim the probe could not tell) repeats
+      // it: accept copies of the first sequence's table, nothing else.
+      bool copies = rows > tokens && rows % tokens == 0;
+      for (int64_t k = tokens * w; copies && k < rows * w; ++k)
+        copies = t->f[k] == t->f[k % (tokens * w)];
+      if (rows != tokens && !copies) {
+        std::string shape;
+        llvm::raw_string_ostream os(shape);
+        llvm::interleave(t->shape, os, "x");
+        why = label + ": its " + name + " table is [" + shape + "], not [" +
+              std::to_string(tokens) + " tokens, channels]";
+        return false;
+      }
+      std::vector<float> joined(tokens * (width + w));
+      for (int64_t tok = 0; tok < tokens; ++tok) {
+        std::copy_n(table.begin() + tok * width, width,
+                    joined.begin() + tok * (width + w));
+        std::copy_n(t->f.begin() + tok * w, w,
+                    joined.begin() + tok * (width + w) + width);
+      }
+      table = std::move(joined);
+      width += w;
     }
-    if (!t->isFloat() || t->shape.empty()) {
-      why = label + ": its " + name + " table is not a float tensor";
-      return false;
-    }
-    int64_t width = t->shape.back(),
-            rows = width ? t->numElements() / width : 0;
-    // The probe is one sequence, but a table broadcast to the batch of
-    // another input (whose batch dim the probe could not tell) repeats it:
-    // accept copies of the first sequence's table, nothing else.
-    bool copies = rows > tokens && rows % tokens == 0;
-    for (int64_t k = tokens * width; copies && k < rows * width; ++k)
-      copies = t->f[k] == t->f[k % (tokens * width)];
-    if ((rows != tokens && !copies) || (width != freqs && width != 2 * freqs)) {
-      std::string shape;
-      llvm::raw_string_ostream os(shape);
-      llvm::interleave(t->shape, os, "x");
-      why = label + ": its " + name + " table is [" + shape + "], not [" +
-            std::to_string(tokens) + " tokens, " + std::to_string(freqs) +
-            " or " + std::to_string(2 * freqs) + " channels]";
+    if (width != freqs && width != 2 * freqs) {
+      why = label + ": its " + name + " table is [" + std::to_string(tokens) +
+            "x" + std::to_string(width) + "], not [" + std::to_string(tokens) +
+            " tokens, " + std::to_string(freqs) + " or " +
+            std::to_string(2 * freqs) + " channels]";
       return false;
     }
     dst->assign(tokens * freqs, 0.f);
     for (int64_t tok = 0; tok < tokens; ++tok)
       for (int64_t c = 0; c < width; ++c) {
-        float v = t->f[tok * width + c];
+        float v = table[tok * width + c];
         int64_t f = width == freqs                     ? c
                     : layout == rope::PairLayout::gptj ? c / 2
                     : c < freqs                        ? c
@@ -310,8 +398,9 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
     }
     for (const Rotation &r : site.rotations) {
       ProbeTables tables;
-      if (!rotationTables(ev, r, site.getLayout(), site.semantics.getNumFreqs(),
-                          probe.tokens, tables, why)) {
+      if (!rotationTables(ev, site, r, site.getLayout(),
+                          site.semantics.getNumFreqs(), probe.tokens, tables,
+                          why)) {
         why = label + ": " + why;
         return false;
       }
@@ -410,8 +499,8 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
           return false;
         }
         ProbeTables got;
-        if (!rotationTables(ev, r, claim.getLayout(), freqs, probe.tokens, got,
-                            why)) {
+        if (!rotationTables(ev, site, r, claim.getLayout(), freqs, probe.tokens,
+                            got, why)) {
           why = label + ": " + why;
           return false;
         }
@@ -469,8 +558,8 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
     }
     for (const Rotation &r : site.rotations) {
       ProbeTables got;
-      if (!rotationTables(ev, r, claim.getLayout(), freqs, probe.tokens, got,
-                          why)) {
+      if (!rotationTables(ev, site, r, claim.getLayout(), freqs, probe.tokens,
+                          got, why)) {
         why = label + ": " + why;
         return false;
       }
