@@ -15,6 +15,7 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/Twine.h"
+#include "llvm/Support/Endian.h"
 
 #include <cmath>
 #include <functional>
@@ -63,6 +64,26 @@ std::string mrope::eval::describeValue(Value v) {
   if (auto init = dyn_cast<onnx::InitializerOp>(op))
     return "initializer '" + init.getName().str() + "'";
   return "'" + op->getName().getStringRef().str() + "'";
+}
+
+/// The position axis of frequency `i` under M-RoPE `sections`: contiguous
+/// (mrope_layout 0), or Qwen3-VL interleaved (1: frequency i goes to axis
+/// i % 3 while i < 3 * sections[axis], to axis 0 otherwise).
+int64_t mrope::eval::mropeAxisOf(ArrayRef<int64_t> sections, bool interleaved,
+                                 int64_t i) {
+  if (interleaved) {
+    int64_t n = sections.size();
+    for (int64_t a = 1; a < n; ++a)
+      if (i % n == a && i < n * sections[a])
+        return a;
+    return 0;
+  }
+  for (auto [a, count] : llvm::enumerate(sections)) {
+    if (i < count)
+      return a;
+    i -= count;
+  }
+  return -1;
 }
 
 namespace {
@@ -144,25 +165,6 @@ Tensor gatherFlat(const Tensor &src, ArrayRef<int64_t> shape,
   for (size_t k = 0; k < flat.size(); ++k)
     copyElem(src, flat[k], t, k);
   return t;
-}
-
-/// The position axis of frequency `i` under M-RoPE `sections`: contiguous
-/// (mrope_layout 0), or Qwen3-VL interleaved (1: frequency i goes to axis
-/// i % 3 while i < 3 * sections[axis], to axis 0 otherwise).
-int64_t mropeAxisOf(ArrayRef<int64_t> sections, bool interleaved, int64_t i) {
-  if (interleaved) {
-    int64_t n = sections.size();
-    for (int64_t a = 1; a < n; ++a)
-      if (i % n == a && i < n * sections[a])
-        return a;
-    return 0;
-  }
-  for (auto [a, count] : llvm::enumerate(sections)) {
-    if (i < count)
-      return a;
-    i -= count;
-  }
-  return -1;
 }
 
 /// The fused rotary ops: com.microsoft.RotaryEmbedding (x, position_ids
@@ -275,6 +277,122 @@ std::optional<Tensor> rotaryEmbedding(NodeOp op, bool mrope, bool onnx23,
         }
       }
   return out;
+}
+
+/// The tensor of a `Constant` the importer kept as opaque AttributeProto
+/// bytes (exporters name such tensors): dims, data_type and int64 / int32 /
+/// float data, raw or packed. Enough for the small constants of position
+/// and table subgraphs; anything else is not read.
+std::optional<Tensor> opaqueConstant(onnx::ProtoAttr proto) {
+  if (proto.getKind() != "AttributeProto")
+    return std::nullopt;
+  // One protobuf field: number, wire type, varint value or bytes.
+  struct Reader {
+    StringRef rest;
+    std::optional<uint64_t> varint() {
+      uint64_t v = 0;
+      for (unsigned shift = 0; shift < 64 && !rest.empty(); shift += 7) {
+        uint8_t c = rest.front();
+        rest = rest.drop_front();
+        v |= uint64_t(c & 0x7f) << shift;
+        if (!(c & 0x80))
+          return v;
+      }
+      return std::nullopt;
+    }
+    bool next(uint64_t &field, uint64_t &wire, uint64_t &value,
+              StringRef &bytes) {
+      std::optional<uint64_t> key = varint();
+      if (!key)
+        return false;
+      field = *key >> 3;
+      wire = *key & 7;
+      if (wire == 0) {
+        std::optional<uint64_t> v = varint();
+        return v && (value = *v, true);
+      }
+      uint64_t n = wire == 1 ? 8 : wire == 5 ? 4 : 0;
+      if (wire == 2) {
+        std::optional<uint64_t> len = varint();
+        if (!len)
+          return false;
+        n = *len;
+      }
+      if (n == 0 || n > rest.size())
+        return wire == 2 && n == 0 && (bytes = StringRef(), true);
+      bytes = rest.take_front(n);
+      rest = rest.drop_front(n);
+      return true;
+    }
+  };
+  uint64_t field, wire, value;
+  StringRef bytes, tensor, raw;
+  Reader attr{proto.getBytes()};
+  while (!attr.rest.empty()) {
+    if (!attr.next(field, wire, value, bytes))
+      return std::nullopt;
+    if (field == 5 && wire == 2) // AttributeProto.t
+      tensor = bytes;
+  }
+  Tensor t;
+  int64_t type = 0;
+  std::vector<int64_t> packedInts;
+  Reader r{tensor};
+  while (!r.rest.empty()) {
+    if (!r.next(field, wire, value, bytes))
+      return std::nullopt;
+    auto ints = [&](auto &out) {
+      if (wire == 0) {
+        out.push_back(int64_t(value));
+        return true;
+      }
+      Reader p{bytes};
+      while (!p.rest.empty())
+        if (std::optional<uint64_t> v = p.varint())
+          out.push_back(int64_t(*v));
+        else
+          return false;
+      return true;
+    };
+    if ((field == 1 && !ints(t.shape)) ||
+        ((field == 5 || field == 7) && !ints(packedInts)) || field == 12 ||
+        field == 13) // external data, segments: not read
+      return std::nullopt;
+    if (field == 2 && wire == 0)
+      type = int64_t(value);
+    if (field == 4 && wire == 2)
+      for (size_t k = 0; k + 4 <= bytes.size(); k += 4)
+        t.f.push_back(llvm::bit_cast<float>(
+            llvm::support::endian::read32le(bytes.data() + k)));
+    if (field == 9 && wire == 2)
+      raw = bytes;
+  }
+  // ONNX data types: 1 float, 6 int32, 7 int64.
+  if (type != 1 && type != 6 && type != 7)
+    return std::nullopt;
+  t.kind = type == 1 ? Kind::F32 : Kind::I64;
+  int64_t count = t.numElements();
+  size_t width = type == 7 ? 8 : 4;
+  if (!raw.empty()) {
+    if (raw.size() != size_t(count) * width)
+      return std::nullopt;
+    for (int64_t k = 0; k < count; ++k) {
+      const char *at = raw.data() + k * width;
+      if (type == 1)
+        t.f.push_back(
+            llvm::bit_cast<float>(llvm::support::endian::read32le(at)));
+      else if (type == 6)
+        t.i.push_back(int32_t(llvm::support::endian::read32le(at)));
+      else
+        t.i.push_back(int64_t(llvm::support::endian::read64le(at)));
+    }
+  } else if (type != 1) {
+    for (int64_t v : packedInts)
+      t.i.push_back(type == 6 ? int64_t(int32_t(v)) : v);
+  }
+  if ((int64_t)(t.isFloat() ? t.f.size() : t.i.size()) != count)
+    return std::nullopt;
+  return t;
 }
 
 std::optional<Kind> kindOf(Type elem) {
@@ -394,6 +512,12 @@ const Tensor *Evaluator::get(Value v, bool needData) {
     }
     std::optional<DenseElementsAttr> dense =
         onnx::getConstantValue(v, maxElements);
+    if (auto node = dyn_cast<NodeOp>(def); !dense && node)
+      if (auto proto =
+              dyn_cast_or_null<onnx::ProtoAttr>(node.getOnnxAttr("value")))
+        if (std::optional<Tensor> t = opaqueConstant(proto);
+            t && t->numElements() <= maxElements)
+          return store(v, std::move(*t));
     if (!dense) {
       fail(def, "constant contents cannot be read (or more than " +
                     Twine(maxElements) + " elements)");
@@ -433,7 +557,9 @@ const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
   StringRef name = op.getOpType();
   bool msRotary = op.getDomain() == "com.microsoft" &&
                   (name == "RotaryEmbedding" || name == "MRotaryEmbedding");
-  if (!op.getDomain().empty() && !msRotary) {
+  bool shapeOnly = !needData && op.getDomain() == "com.microsoft" &&
+                   name == "SimplifiedLayerNormalization";
+  if (!op.getDomain().empty() && !msRotary && !shapeOnly) {
     fail(op, "an op of domain '" + op.getDomain() + "' is not evaluated");
     return nullptr;
   }
@@ -493,6 +619,26 @@ const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
     results.push_back(std::move(t));
     return done();
   };
+
+  // Ops whose result 0 has the shape of input 0 (ONNX spec), evaluated for
+  // a Shape only: a table that takes its length from an activation of the
+  // model (a per-token Range over a layer's output) needs no more.
+  if (!needData && resultIndex == 0 &&
+      (name == "Softmax" || name == "LogSoftmax" || name == "Relu" ||
+       name == "Sigmoid" || name == "Tanh" || name == "Erf" ||
+       name == "LayerNormalization" ||
+       (op.getDomain() == "com.microsoft" &&
+        name == "SimplifiedLayerNormalization"))) {
+    const Tensor *x = arg(0, false);
+    if (!x)
+      return nullptr;
+    Tensor t = like(*x, x->shape, false);
+    if (op->getNumResults() != 1) {
+      store(op->getResult(0), std::move(t));
+      return values[op->getResult(0)].get();
+    }
+    return one(std::move(t));
+  }
 
   // Fused rotary ops: the rotation of x by its caches at its positions.
   if (msRotary || name == "RotaryEmbedding") {

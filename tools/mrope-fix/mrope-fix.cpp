@@ -535,6 +535,8 @@ int main(int argc, char **argv) {
     // Whether the module differs from the input; when it does not, the
     // output is a byte-identical copy of the input.
     bool changed = false;
+    // Whether the fused fix was proven (mrope/Fix/ProveFix.h).
+    bool fusedProven = false;
     if (bugs == 0 && !compute) {
       if (!quiet)
         llvm::outs() << "mrope-fix: nothing to fix; writing the model "
@@ -545,6 +547,15 @@ int main(int argc, char **argv) {
         return fail(inputPath + ": --positions compute is not available for "
                                 "fused RoPE ops; use --positions input");
       if (fusedBugs) {
+        // The fused proof (mrope/Fix/ProveFix.h) covers the fused ops the
+        // evaluator runs (not GroupQueryAttention).
+        std::string fusedOriginalWhy;
+        fusedProven = prove::canProveFused(fused, fusedOriginalWhy);
+        prove::FusedOriginal fusedOriginal;
+        fusedOriginalWhy.clear();
+        if (fusedProven)
+          prove::evaluateFusedOriginal(graph, fused, fusedOriginal,
+                                       fusedOriginalWhy);
         FusedFixOptions fusedOptions;
         fusedOptions.arch = *arch;
         fusedOptions.sections.assign(sections.begin(), sections.end());
@@ -556,6 +567,30 @@ int main(int argc, char **argv) {
         if (!quiet)
           for (const std::string &change : fixedFused->changes)
             llvm::outs() << "  fixed: " << change << "\n";
+        if (fusedProven && !fusedOriginalWhy.empty())
+          return fail(inputPath +
+                      ": the fix cannot be proven, so nothing is written: " +
+                      fusedOriginalWhy);
+        std::vector<FusedRopeSite> afterFused;
+        if (fusedProven)
+          afterFused = findFusedRopeSites(graph, *arch);
+        // A wrong rewrite behind the re-analysis' back (the sites stay).
+        if (fusedProven && !ropeBugs && !perturbFix.empty() &&
+            !prove::perturbFusedFix(graph, perturbFix))
+          return fail("--debug-perturb-fix=" + perturbFix +
+                      ": nothing to perturb");
+        std::vector<std::string> proved;
+        std::string why;
+        if (fusedProven &&
+            !prove::proveFusedFixed(
+                graph, afterFused, fusedOriginal,
+                SmallVector<int64_t>(sections.begin(), sections.end()), proved,
+                why))
+          return fail(inputPath +
+                      ": the fix is not proven, so nothing is written: " + why);
+        if (!quiet)
+          for (const std::string &line : proved)
+            llvm::outs() << "  proved: " << line << "\n";
       }
     }
     // The proof (mrope/Fix/ProveFix.h) covers what the pipeline writes as
@@ -625,12 +660,14 @@ int main(int argc, char **argv) {
       }
     }
     // What was rewritten without the proof says so.
-    if (changed && !prove && !quiet)
+    if (changed && !quiet &&
+        (compute || (ropeBugs && !prove) || (fusedBugs && !fusedProven)))
       llvm::outs() << "mrope-fix: note: the fix is not proven on probe "
                       "positions ("
-                   << (compute     ? std::string("--positions compute")
-                       : fusedBugs ? std::string("fused RoPE ops")
-                                   : "--emit " + emitMode)
+                   << (compute ? std::string("--positions compute")
+                       : fusedBugs && !fusedProven
+                           ? std::string("fused RoPE ops")
+                           : "--emit " + emitMode)
                    << "); it is checked by the re-analysis only\n";
     // An ONNX text input is converted by the export even when unchanged.
     bool textInput = StringRef(inputPath).ends_with(".onnxtext") ||

@@ -94,6 +94,13 @@ private:
   int depth = 0;
 };
 
+/// The position axis of frequency `i` under M-RoPE `sections` (as
+/// MRotaryEmbedding reads them): contiguous, or Qwen3-VL interleaved
+/// (frequency i goes to axis i % 3 while i < 3 * sections[axis], else to
+/// axis 0). -1 past the sections.
+int64_t mropeAxisOf(llvm::ArrayRef<int64_t> sections, bool interleaved,
+                    int64_t i);
+
 /// "node 'name' (Op)" or "input 'name'" for messages.
 std::string describeValue(mlir::Value v);
 
