@@ -40,14 +40,7 @@ Value tableOperand(Operation *mul, Value x) {
 /// original with the fixed graph: the fix's own view nodes (transposes,
 /// slices, named mrope_*) are looked through.
 std::string rotationKey(const Rotation &r) {
-  Value v = r.source ? r.source : r.x;
-  while (auto node = v.getDefiningOp<onnx::NodeOp>()) {
-    if (!node.getNodeName().starts_with("mrope_") ||
-        node->getNumOperands() == 0)
-      break;
-    v = node->getOperand(0);
-  }
-  return eval::describeValue(v);
+  return rotatedKey(r.source ? r.source : r.x);
 }
 
 /// One product of a rotation's sum: a Mul, with the sign the sum gives it.
@@ -431,4 +424,50 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
     proved.push_back(line);
   }
   return true;
+}
+
+bool mrope::prove::evaluateOriginalRows(onnx::GraphOp graph,
+                                        ArrayRef<RopeSite> sites,
+                                        FusedOriginal &out, std::string &why) {
+  int64_t opset = opsetOf(graph);
+  for (auto [index, site] : llvm::enumerate(sites)) {
+    if (!site.bug)
+      continue;
+    std::string label =
+        "site " + std::to_string(index) + " (" + nodeLabel(site.cosNode) + ")";
+    if (site.hasComputedPositions() || !site.positions) {
+      why = label + ": its positions are computed in the graph from token "
+                    "ids or grids; the probe cannot give them";
+      return false;
+    }
+    out.tokens = probeTokens(site.positions);
+    Probe probe(out.tokens);
+    for (auto [row, tables] :
+         {std::pair(&probe.text, &out.rowT), std::pair(&probe.rowH, &out.rowH),
+          std::pair(&probe.rowW, &out.rowW)}) {
+      Evaluator ev(opset);
+      bindInputShapes(ev, graph, probe.tokens, site.positions);
+      ArrayRef<int64_t> r(*row);
+      if (!seedPositions(ev, site.positions, {r}, why)) {
+        why = label + ": " + why;
+        return false;
+      }
+      for (const Rotation &rot : site.rotations) {
+        ProbeTables t;
+        if (!rotationTables(ev, site, rot, site.getLayout(),
+                            site.semantics.getNumFreqs(), probe.tokens, t,
+                            why)) {
+          why = label + ": " + why;
+          return false;
+        }
+        (*tables)[rotationKey(rot)] = std::move(t);
+      }
+    }
+  }
+  return true;
+}
+
+bool mrope::prove::canProveEmitted(ArrayRef<RopeSite> sites) {
+  return llvm::none_of(sites,
+                       [](const RopeSite &s) { return s.bug && s.vision; });
 }

@@ -32,10 +32,9 @@ bool evaluable(FusedOp op) {
          op == FusedOp::OnnxRotary;
 }
 
-/// A node's key: the tensor it rotates (the fix keeps it).
-std::string nodeKey(NodeOp node) {
-  return eval::describeValue(node->getOperand(0));
-}
+/// A node's key: the tensor it rotates (the fix keeps it; an emitted node
+/// may read it through views of its own).
+std::string nodeKey(NodeOp node) { return rotatedKey(node->getOperand(0)); }
 
 /// The cos and sin `node` applies per token and frequency on the probe
 /// positions already given to `ev`: x is 1 on the first channel of each
@@ -304,7 +303,7 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
        << llvm::format("%.1e", maxDiff) << ")";
     proved.push_back(line);
   }
-  if (seen != original.rowT.size()) {
+  if (!original.partial && seen != original.rowT.size()) {
     why = "the fixed graph's fused nodes rotate " + std::to_string(seen) +
           " of the " + std::to_string(original.rowT.size()) +
           " tensors the original's rotated";

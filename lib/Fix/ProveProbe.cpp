@@ -177,4 +177,14 @@ std::string sectionsText(ArrayRef<int64_t> sections) {
   return s + "]";
 }
 
+std::string rotatedKey(Value v) {
+  while (auto node = v.getDefiningOp<onnx::NodeOp>()) {
+    if (!node.getNodeName().starts_with("mrope_") ||
+        node->getNumOperands() == 0)
+      break;
+    v = node->getOperand(0);
+  }
+  return eval::describeValue(v);
+}
+
 } // namespace mrope::prove::detail

@@ -56,6 +56,10 @@ bool dependsOn(mlir::Value v, mlir::Value x);
 std::string compare(llvm::ArrayRef<float> got, llvm::ArrayRef<float> want,
                     int64_t freqs, float &maxDiff);
 std::string sectionsText(llvm::ArrayRef<int64_t> sections);
+/// The rotated tensor `v` names, for matching the original with the fixed
+/// graph: the fix's own view nodes (transposes, reshapes, slices, named
+/// mrope_*) are looked through.
+std::string rotatedKey(mlir::Value v);
 
 } // namespace mrope::prove::detail
 

@@ -596,6 +596,11 @@ int main(int argc, char **argv) {
     // The proof (mrope/Fix/ProveFix.h) covers what the pipeline writes as
     // standard tables from --positions input; elsewhere it says it did not run.
     bool prove = ropeBugs && !compute && emitMode == "plain";
+    // --emit ort/onnx23: the fused nodes it writes are proven against the
+    // original's tables on the three probe rows.
+    bool proveEmit = ropeBugs && !compute && emitMode != "plain" &&
+                     prove::canProveEmitted(sites);
+    prove::FusedOriginal emitOriginal;
     prove::Original original;
     // Why the original's tables cannot be evaluated: reported once the
     // pipeline ran, so that a fix the pipeline refuses says its own why.
@@ -603,6 +608,13 @@ int main(int argc, char **argv) {
     if (prove) {
       phase = rootTiming.nest("proof (original)");
       if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
+          originalWhy.empty())
+        originalWhy = "the original's tables cannot be evaluated";
+    }
+    if (proveEmit) {
+      phase = rootTiming.nest("proof (original)");
+      if (!prove::evaluateOriginalRows(graph, sites, emitOriginal,
+                                       originalWhy) &&
           originalWhy.empty())
         originalWhy = "the original's tables cannot be evaluated";
     }
@@ -639,7 +651,7 @@ int main(int argc, char **argv) {
           return fail(inputPath + ": internal error: fused RoPE node " +
                       nodeLabel(site.nodes.front()) +
                       " is still a bug after the fix");
-      if (prove && !originalWhy.empty())
+      if ((prove || proveEmit) && !originalWhy.empty())
         return fail(inputPath +
                     ": the fix cannot be proven, so nothing is "
                     "written: " +
@@ -658,10 +670,28 @@ int main(int argc, char **argv) {
           for (const std::string &line : proved)
             llvm::outs() << "  proved: " << line << "\n";
       }
+      if (proveEmit) {
+        phase = rootTiming.nest("proof (fixed)");
+        std::vector<std::string> proved;
+        std::string why;
+        SmallVector<int64_t> requested(sections.begin(), sections.end());
+        // Sites the emitter left unfused are proven as plain ones.
+        emitOriginal.partial = !after.empty();
+        if ((!after.empty() && !prove::proveFixed(graph, after, original,
+                                                  requested, proved, why)) ||
+            !prove::proveFusedFixed(graph, afterFused, emitOriginal, requested,
+                                    proved, why))
+          return fail(inputPath +
+                      ": the fix is not proven, so nothing is written: " + why);
+        if (!quiet)
+          for (const std::string &line : proved)
+            llvm::outs() << "  proved: " << line << "\n";
+      }
     }
     // What was rewritten without the proof says so.
     if (changed && !quiet &&
-        (compute || (ropeBugs && !prove) || (fusedBugs && !fusedProven)))
+        (compute || (ropeBugs && !prove && !proveEmit) ||
+         (fusedBugs && !fusedProven)))
       llvm::outs() << "mrope-fix: note: the fix is not proven on probe "
                       "positions ("
                    << (compute ? std::string("--positions compute")

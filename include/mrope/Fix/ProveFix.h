@@ -89,13 +89,25 @@ bool proveFixed(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> after,
 //      and caches, whatever they are (cache rows, per-token caches).
 //===----------------------------------------------------------------------===//
 
-/// The original fused nodes' cos/sin on the text row and on each of the
-/// multimodal rows (evaluated before the fix).
+/// The original fused nodes' (or rotations') cos/sin on the text row and
+/// on each of the multimodal rows (evaluated before the fix).
 struct FusedOriginal {
   int64_t tokens = 8;
   /// By rotated value: cos/sin on probe rows t (text), h and w.
   llvm::StringMap<ProbeTables> rowT, rowH, rowW;
+  /// Some of them may be rotated by unfused ops after the fix (checked
+  /// by proveFixed): do not require a fused node for each.
+  bool partial = false;
 };
+
+/// --emit ort / onnx23 write the fix as fused nodes: the original's
+/// unfused bug sites' rotations, evaluated on the three probe rows, are
+/// what proveFusedFixed checks those nodes against.
+bool evaluateOriginalRows(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> sites,
+                          FusedOriginal &out, std::string &why);
+/// Whether that covers the bug sites of `sites`: not a vision tower (its
+/// fix is (h, w) RoPE, which the three-row fused proof does not state).
+bool canProveEmitted(llvm::ArrayRef<RopeSite> sites);
 
 /// Whether the proof covers the fused sites the fix will rewrite (those
 /// with `bug`); false with `why` for GroupQueryAttention (its rotation
