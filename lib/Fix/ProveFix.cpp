@@ -460,7 +460,13 @@ bool mrope::prove::evaluateOriginalRows(onnx::GraphOp graph,
           why = label + ": " + why;
           return false;
         }
-        (*tables)[rotationKey(rot)] = std::move(t);
+        std::string key = rotationKey(rot);
+        (*tables)[key] = std::move(t);
+        Value v = rot.source ? rot.source : rot.x;
+        if (auto view = v.getDefiningOp<onnx::NodeOp>();
+            view && (view.isOnnx("Transpose") || view.isOnnx("Reshape")) &&
+            view->getNumOperands())
+          out.alias[rotatedKey(view->getOperand(0))] = key;
       }
     }
   }

@@ -13,6 +13,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -198,13 +199,21 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
   int64_t opset = opsetOf(graph);
   Probe probe(original.tokens);
   int64_t tokens = probe.tokens;
-  size_t seen = 0;
+  llvm::StringSet<> seen;
   for (auto [index, site] : llvm::enumerate(after)) {
     std::string label =
         "fused site " + std::to_string(index) + " of the fixed graph";
+    // The original's key of what a node rotates.
+    auto keyOf = [&](NodeOp node) -> std::string {
+      std::string key = nodeKey(node);
+      if (original.rowT.count(key))
+        return key;
+      auto alias = original.alias.find(key);
+      return alias == original.alias.end() ? "" : alias->second;
+    };
     SmallVector<NodeOp> nodes;
     for (NodeOp node : site.nodes)
-      if (original.rowT.count(nodeKey(node)))
+      if (!keyOf(node).empty())
         nodes.push_back(node);
     if (nodes.empty())
       continue; // not a site the fix rewrote
@@ -242,7 +251,7 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
         return false;
       }
       for (NodeOp node : nodes) {
-        std::string key = nodeKey(node);
+        std::string key = keyOf(node);
         ProbeTables got;
         if (!nodeTables(ev, node, tokens, got, why)) {
           why = label + ": " + why;
@@ -291,7 +300,8 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
         }
       }
     }
-    seen += nodes.size();
+    for (NodeOp node : nodes)
+      seen.insert(keyOf(node));
     std::string line;
     llvm::raw_string_ostream os(line);
     os << "fused site " << index << ": " << nodes.size() << " "
@@ -303,9 +313,10 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
        << llvm::format("%.1e", maxDiff) << ")";
     proved.push_back(line);
   }
-  if (!original.partial && seen != original.rowT.size()) {
-    why = "the fixed graph's fused nodes rotate " + std::to_string(seen) +
-          " of the " + std::to_string(original.rowT.size()) +
+  if (!original.partial && seen.size() != original.rowT.size()) {
+    why = "the fixed graph's fused nodes rotate " +
+          std::to_string(seen.size()) + " of the " +
+          std::to_string(original.rowT.size()) +
           " tensors the original's rotated";
     return false;
   }

@@ -22,8 +22,11 @@ from mrope import ort
 RNG = np.random.default_rng(7)
 
 
-def const(name, value):
-    return H.make_node("Constant", [], [name], name=name + "_c", value=numpy_helper.from_array(value))
+def const(name, value, named=False):
+    # A named tensor (as exporters write them) is kept opaque by the
+    # importer; the evaluator decodes it.
+    t = numpy_helper.from_array(value, name=name if named else None)
+    return H.make_node("Constant", [], [name], name=name + "_c", value=t)
 
 
 def f32(*shape):
@@ -41,14 +44,14 @@ def build():
     pos = np.array([[0, 3, 9, 1, 17], [4, 4, 2, 0, 11]], np.int64)
     pos3 = np.stack([pos, (pos * 3) % 7, (pos + 5) % 13])
 
-    def case(name, op, inputs, domain="", **attrs):
+    def case(name, op, inputs, domain="", named=False, **attrs):
         names = []
         for k, v in enumerate(inputs):
             if v is None:
                 names.append("")
                 continue
             n = f"{name}_in{k}"
-            nodes.append(const(n, v))
+            nodes.append(const(n, v, named))
             names.append(n)
         nodes.append(H.make_node(op, names, [name], name=name, domain=domain, **attrs))
         outs.append(name)
@@ -73,6 +76,8 @@ def build():
          rotary_embedding_dim=4, interleaved=1)
     tc, ts = (np.ascontiguousarray(t[pos]) for t in caches(20, 4))
     case("onnx23_per_token", "RotaryEmbedding", [f32(B, 2, S, 8), tc, ts, None])
+    case("ms_named_constants", "RotaryEmbedding", [f32(B, S, 16), pos, c8, s8], "com.microsoft",
+         named=True, num_heads=2)
     case("ms_past_cache", "RotaryEmbedding", [f32(B, S, 16), pos + 10, c8, s8], "com.microsoft",
          num_heads=2)
     g = H.make_graph(nodes, "evaluate_fused", [],

@@ -605,14 +605,13 @@ int main(int argc, char **argv) {
     // Why the original's tables cannot be evaluated: reported once the
     // pipeline ran, so that a fix the pipeline refuses says its own why.
     std::string originalWhy;
-    if (prove) {
+    if (prove || proveEmit) {
       phase = rootTiming.nest("proof (original)");
       if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
           originalWhy.empty())
         originalWhy = "the original's tables cannot be evaluated";
     }
-    if (proveEmit) {
-      phase = rootTiming.nest("proof (original)");
+    if (proveEmit && originalWhy.empty()) {
       if (!prove::evaluateOriginalRows(graph, sites, emitOriginal,
                                        originalWhy) &&
           originalWhy.empty())

@@ -95,6 +95,10 @@ struct FusedOriginal {
   int64_t tokens = 8;
   /// By rotated value: cos/sin on probe rows t (text), h and w.
   llvm::StringMap<ProbeTables> rowT, rowH, rowW;
+  /// Other names of a rotated value, by the key above: the input of the
+  /// Transpose or Reshape that made it (an emitted fused node may rotate
+  /// that, in its own layout).
+  llvm::StringMap<std::string> alias;
   /// Some of them may be rotated by unfused ops after the fix (checked
   /// by proveFixed): do not require a fused node for each.
   bool partial = false;
