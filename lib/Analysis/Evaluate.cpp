@@ -208,9 +208,8 @@ std::optional<Tensor> rotaryEmbedding(NodeOp op, bool mrope, bool onnx23,
   if (rotaryDim == 0)
     rotaryDim = head;
   int64_t half = rotaryDim / 2;
-  if (head <= 0 ||
-      heads * head != x.shape[rank - 1] * (rank == 3 ? 1 : heads) ||
-      rotaryDim % 2 || rotaryDim > head || half > width) {
+  if (head <= 0 || (rank == 3 && heads * head != x.shape[2]) || rotaryDim % 2 ||
+      rotaryDim > head || half > width) {
     why = "heads, head size and rotary dim do not fit x and the caches";
     return std::nullopt;
   }
