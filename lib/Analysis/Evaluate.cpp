@@ -15,6 +15,7 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/Twine.h"
+#include "llvm/Support/Endian.h"
 
 #include <cmath>
 #include <functional>
@@ -63,6 +64,26 @@ std::string mrope::eval::describeValue(Value v) {
   if (auto init = dyn_cast<onnx::InitializerOp>(op))
     return "initializer '" + init.getName().str() + "'";
   return "'" + op->getName().getStringRef().str() + "'";
+}
+
+/// The position axis of frequency `i` under M-RoPE `sections`: contiguous
+/// (mrope_layout 0), or Qwen3-VL interleaved (1: frequency i goes to axis
+/// i % 3 while i < 3 * sections[axis], to axis 0 otherwise).
+int64_t mrope::eval::mropeAxisOf(ArrayRef<int64_t> sections, bool interleaved,
+                                 int64_t i) {
+  if (interleaved) {
+    int64_t n = sections.size();
+    for (int64_t a = 1; a < n; ++a)
+      if (i % n == a && i < n * sections[a])
+        return a;
+    return 0;
+  }
+  for (auto [a, count] : llvm::enumerate(sections)) {
+    if (i < count)
+      return a;
+    i -= count;
+  }
+  return -1;
 }
 
 namespace {
@@ -143,6 +164,233 @@ Tensor gatherFlat(const Tensor &src, ArrayRef<int64_t> shape,
   Tensor t = like(src, shape, true);
   for (size_t k = 0; k < flat.size(); ++k)
     copyElem(src, flat[k], t, k);
+  return t;
+}
+
+/// The fused rotary ops: com.microsoft.RotaryEmbedding (x, position_ids
+/// [B, S] or a [1] offset, cos, sin), com.microsoft.MRotaryEmbedding (x,
+/// position_ids [3, B, S], cos, sin; frequency i reads row axis(i) of the
+/// positions) and RotaryEmbedding-23 (x, cos, sin, position_ids?; without
+/// positions the caches are per token, [B, S, F]). x is [B, S, hidden]
+/// (heads of `num_heads`, or of 2 * the cache width when 0) or
+/// [B, N, S, H]; the first `rotary_embedding_dim` channels of each head
+/// (all by default) are rotated, as rotate-half or GPT-J pairs
+/// (`interleaved`): out1 = x1 * cos - x2 * sin, out2 = x2 * cos + x1 *
+/// sin, in float32 as ONNX Runtime computes them. Fails with a reason.
+std::optional<Tensor> rotaryEmbedding(NodeOp op, bool mrope, bool onnx23,
+                                      const Tensor &x, const Tensor *pos,
+                                      const Tensor &cos, const Tensor &sin,
+                                      std::string &why) {
+  int64_t rank = x.shape.size();
+  int64_t numHeads = op.getIntAttr("num_heads").value_or(0);
+  int64_t rotaryDim = op.getIntAttr("rotary_embedding_dim").value_or(0);
+  bool gptj = op.getIntAttr("interleaved").value_or(0) != 0;
+  if (op.getIntAttr("is_packed_batching").value_or(0) ||
+      op.getFloatAttr("scale").value_or(1.0f) != 1.0f) {
+    why = "packed batching and scale are not evaluated";
+    return std::nullopt;
+  }
+  if ((rank != 3 && rank != 4) || cos.shape != sin.shape || !x.isFloat() ||
+      !cos.isFloat() || !sin.isFloat() || cos.shape.empty()) {
+    why = "x is not [B, S, hidden] or [B, N, S, H] floats, or the caches "
+          "differ";
+    return std::nullopt;
+  }
+  int64_t batch = x.shape[0], seq = rank == 3 ? x.shape[1] : x.shape[2];
+  int64_t width = cos.shape.back(), heads, head;
+  if (rank == 4) {
+    heads = x.shape[1];
+    head = x.shape[3];
+  } else {
+    head = numHeads > 0 ? x.shape[2] / numHeads : 2 * width;
+    heads = head > 0 ? x.shape[2] / head : 0;
+  }
+  if (rotaryDim == 0)
+    rotaryDim = head;
+  int64_t half = rotaryDim / 2;
+  if (head <= 0 || (rank == 3 && heads * head != x.shape[2]) || rotaryDim % 2 ||
+      rotaryDim > head || half > width) {
+    why = "heads, head size and rotary dim do not fit x and the caches";
+    return std::nullopt;
+  }
+  // Per-token caches (RotaryEmbedding-23 without position_ids): [B, S, F].
+  bool perToken = onnx23 && !pos;
+  if (perToken ? cos.shape.size() != 3 || cos.shape[0] != batch ||
+                     cos.shape[1] != seq
+               : cos.shape.size() != 2) {
+    why = "the caches are not [max_position, F] (or [B, S, F] without "
+          "position_ids)";
+    return std::nullopt;
+  }
+  SmallVector<int64_t> sections;
+  bool interleaved = false;
+  if (mrope) {
+    if (auto s = op.getIntsAttr("mrope_section"))
+      sections = *s;
+    interleaved = op.getIntAttr("mrope_layout").value_or(0) == 1;
+    int64_t sum = 0;
+    for (int64_t v : sections)
+      sum += v;
+    if (sum != half || !pos || pos->shape.size() != 3 ||
+        pos->shape[0] != (int64_t)sections.size() || pos->shape[1] != batch ||
+        pos->shape[2] != seq) {
+      why = "mrope_section does not sum to rotary_dim / 2, or the positions "
+            "are not [sections, B, S]";
+      return std::nullopt;
+    }
+  } else if (pos && !(pos->numElements() == 1 ||
+                      (pos->shape.size() == 2 && pos->shape[0] == batch &&
+                       pos->shape[1] == seq))) {
+    why = "position_ids are not [B, S] or a [1] offset";
+    return std::nullopt;
+  }
+  int64_t rows = perToken ? 0 : cos.shape[0];
+  Tensor out = x;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t s = 0; s < seq; ++s)
+      for (int64_t i = 0; i < half; ++i) {
+        int64_t at;
+        if (perToken) {
+          at = (b * seq + s) * width + i;
+        } else {
+          int64_t axis = mrope ? mropeAxisOf(sections, interleaved, i) : 0;
+          int64_t p = !mrope && pos->numElements() == 1
+                          ? pos->asInt(0) + s
+                          : pos->asInt((axis * batch + b) * seq + s);
+          if (p < 0 || p >= rows) {
+            why = "position " + std::to_string(p) + " is outside the caches' " +
+                  std::to_string(rows) + " rows";
+            return std::nullopt;
+          }
+          at = p * width + i;
+        }
+        float c = cos.f[at], sn = sin.f[at];
+        for (int64_t n = 0; n < heads; ++n) {
+          int64_t base = rank == 3 ? (b * seq + s) * heads * head + n * head
+                                   : ((b * heads + n) * seq + s) * head;
+          int64_t i1 = base + (gptj ? 2 * i : i),
+                  i2 = base + (gptj ? 2 * i + 1 : i + half);
+          float x1 = x.f[i1], x2 = x.f[i2];
+          out.f[i1] = x1 * c - x2 * sn;
+          out.f[i2] = x2 * c + x1 * sn;
+        }
+      }
+  return out;
+}
+
+/// The tensor of a `Constant` the importer kept as opaque AttributeProto
+/// bytes (exporters name such tensors): dims, data_type and int64 / int32 /
+/// float data, raw or packed. Enough for the small constants of position
+/// and table subgraphs; anything else is not read.
+std::optional<Tensor> opaqueConstant(onnx::ProtoAttr proto) {
+  if (proto.getKind() != "AttributeProto")
+    return std::nullopt;
+  // One protobuf field: number, wire type, varint value or bytes.
+  struct Reader {
+    StringRef rest;
+    std::optional<uint64_t> varint() {
+      uint64_t v = 0;
+      for (unsigned shift = 0; shift < 64 && !rest.empty(); shift += 7) {
+        uint8_t c = rest.front();
+        rest = rest.drop_front();
+        v |= uint64_t(c & 0x7f) << shift;
+        if (!(c & 0x80))
+          return v;
+      }
+      return std::nullopt;
+    }
+    bool next(uint64_t &field, uint64_t &wire, uint64_t &value,
+              StringRef &bytes) {
+      std::optional<uint64_t> key = varint();
+      if (!key)
+        return false;
+      field = *key >> 3;
+      wire = *key & 7;
+      if (wire == 0) {
+        std::optional<uint64_t> v = varint();
+        return v && (value = *v, true);
+      }
+      uint64_t n = wire == 1 ? 8 : wire == 5 ? 4 : 0;
+      if (wire == 2) {
+        std::optional<uint64_t> len = varint();
+        if (!len)
+          return false;
+        n = *len;
+      }
+      if (n == 0 || n > rest.size())
+        return wire == 2 && n == 0 && (bytes = StringRef(), true);
+      bytes = rest.take_front(n);
+      rest = rest.drop_front(n);
+      return true;
+    }
+  };
+  uint64_t field, wire, value;
+  StringRef bytes, tensor, raw;
+  Reader attr{proto.getBytes()};
+  while (!attr.rest.empty()) {
+    if (!attr.next(field, wire, value, bytes))
+      return std::nullopt;
+    if (field == 5 && wire == 2) // AttributeProto.t
+      tensor = bytes;
+  }
+  Tensor t;
+  int64_t type = 0;
+  std::vector<int64_t> packedInts;
+  Reader r{tensor};
+  while (!r.rest.empty()) {
+    if (!r.next(field, wire, value, bytes))
+      return std::nullopt;
+    auto ints = [&](auto &out) {
+      if (wire == 0) {
+        out.push_back(int64_t(value));
+        return true;
+      }
+      Reader p{bytes};
+      while (!p.rest.empty())
+        if (std::optional<uint64_t> v = p.varint())
+          out.push_back(int64_t(*v));
+        else
+          return false;
+      return true;
+    };
+    if ((field == 1 && !ints(t.shape)) ||
+        ((field == 5 || field == 7) && !ints(packedInts)) || field == 12 ||
+        field == 13) // external data, segments: not read
+      return std::nullopt;
+    if (field == 2 && wire == 0)
+      type = int64_t(value);
+    if (field == 4 && wire == 2)
+      for (size_t k = 0; k + 4 <= bytes.size(); k += 4)
+        t.f.push_back(llvm::bit_cast<float>(
+            llvm::support::endian::read32le(bytes.data() + k)));
+    if (field == 9 && wire == 2)
+      raw = bytes;
+  }
+  // ONNX data types: 1 float, 6 int32, 7 int64.
+  if (type != 1 && type != 6 && type != 7)
+    return std::nullopt;
+  t.kind = type == 1 ? Kind::F32 : Kind::I64;
+  int64_t count = t.numElements();
+  size_t width = type == 7 ? 8 : 4;
+  if (!raw.empty()) {
+    if (raw.size() != size_t(count) * width)
+      return std::nullopt;
+    for (int64_t k = 0; k < count; ++k) {
+      const char *at = raw.data() + k * width;
+      if (type == 1)
+        t.f.push_back(
+            llvm::bit_cast<float>(llvm::support::endian::read32le(at)));
+      else if (type == 6)
+        t.i.push_back(int32_t(llvm::support::endian::read32le(at)));
+      else
+        t.i.push_back(int64_t(llvm::support::endian::read64le(at)));
+    }
+  } else if (type != 1) {
+    for (int64_t v : packedInts)
+      t.i.push_back(type == 6 ? int64_t(int32_t(v)) : v);
+  }
+  if ((int64_t)(t.isFloat() ? t.f.size() : t.i.size()) != count)
+    return std::nullopt;
   return t;
 }
 
@@ -263,6 +511,12 @@ const Tensor *Evaluator::get(Value v, bool needData) {
     }
     std::optional<DenseElementsAttr> dense =
         onnx::getConstantValue(v, maxElements);
+    if (auto node = dyn_cast<NodeOp>(def); !dense && node)
+      if (auto proto =
+              dyn_cast_or_null<onnx::ProtoAttr>(node.getOnnxAttr("value")))
+        if (std::optional<Tensor> t = opaqueConstant(proto);
+            t && t->numElements() <= maxElements)
+          return store(v, std::move(*t));
     if (!dense) {
       fail(def, "constant contents cannot be read (or more than " +
                     Twine(maxElements) + " elements)");
@@ -300,7 +554,11 @@ const Tensor *Evaluator::get(Value v, bool needData) {
 
 const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
   StringRef name = op.getOpType();
-  if (!op.getDomain().empty()) {
+  bool msRotary = op.getDomain() == "com.microsoft" &&
+                  (name == "RotaryEmbedding" || name == "MRotaryEmbedding");
+  bool shapeOnly = !needData && op.getDomain() == "com.microsoft" &&
+                   name == "SimplifiedLayerNormalization";
+  if (!op.getDomain().empty() && !msRotary && !shapeOnly) {
     fail(op, "an op of domain '" + op.getDomain() + "' is not evaluated");
     return nullptr;
   }
@@ -360,6 +618,56 @@ const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
     results.push_back(std::move(t));
     return done();
   };
+
+  // Ops whose result 0 has the shape of input 0 (ONNX spec), evaluated for
+  // a Shape only: a table that takes its length from an activation of the
+  // model (a per-token Range over a layer's output) needs no more.
+  if (!needData && resultIndex == 0 &&
+      (name == "Softmax" || name == "LogSoftmax" || name == "Relu" ||
+       name == "Sigmoid" || name == "Tanh" || name == "Erf" ||
+       name == "LayerNormalization" ||
+       (op.getDomain() == "com.microsoft" &&
+        name == "SimplifiedLayerNormalization"))) {
+    const Tensor *x = arg(0, false);
+    if (!x)
+      return nullptr;
+    Tensor t = like(*x, x->shape, false);
+    if (op->getNumResults() != 1) {
+      store(op->getResult(0), std::move(t));
+      return values[op->getResult(0)].get();
+    }
+    return one(std::move(t));
+  }
+
+  // Fused rotary ops: the rotation of x by its caches at its positions.
+  if (msRotary || name == "RotaryEmbedding") {
+    bool onnx23 = !msRotary;
+    unsigned posAt = onnx23 ? 3 : 1, cosAt = onnx23 ? 1 : 2;
+    const Tensor *x = arg(0, needData);
+    if (!x)
+      return nullptr;
+    if (!needData || !x->hasData)
+      return one(like(*x, x->shape, false));
+    const Tensor *cos = arg(cosAt, true);
+    const Tensor *sin = cos ? arg(cosAt + 1, true) : nullptr;
+    const Tensor *pos = nullptr;
+    if (sin && input(posAt))
+      pos = arg(posAt, true);
+    if (!sin || (input(posAt) && !pos))
+      return nullptr;
+    if (!onnx23 && !pos) {
+      fail(op, "position_ids are missing");
+      return nullptr;
+    }
+    std::string why;
+    std::optional<Tensor> out = rotaryEmbedding(
+        op, name == "MRotaryEmbedding", onnx23, *x, pos, *cos, *sin, why);
+    if (!out) {
+      fail(op, why);
+      return nullptr;
+    }
+    return one(std::move(*out));
+  }
 
   // Same-shape unary ops.
   if (name == "Identity" || name == "Neg" || name == "Cos" || name == "Sin" ||

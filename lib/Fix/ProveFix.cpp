@@ -1,6 +1,8 @@
 //===- ProveFix.cpp - prove a fix on probe positions before writing it ----===//
 #include "mrope/Fix/ProveFix.h"
 
+#include "ProveProbe.h"
+
 #include "mrope/Analysis/Evaluate.h"
 #include "mrope/Analysis/RopeReport.h"
 
@@ -17,143 +19,11 @@
 using namespace mlir;
 using namespace mrope;
 using namespace mrope::prove;
+using namespace mrope::prove::detail;
 using eval::Evaluator;
 using eval::Tensor;
 
 namespace {
-
-/// Equal semantics give equal float32 bits here (the same products, the
-/// same cos/sin); the tolerance only absorbs an equivalent float order.
-constexpr float kTolerance = 1e-6f;
-
-/// The probe: one sequence of `n` tokens (8, or the model's static
-/// sequence length). Text positions jump past the sequence length halfway,
-/// so a table indexed by token instead of by position is caught; the
-/// multimodal rows differ from each other and from the text row.
-struct Probe {
-  int64_t tokens;
-  std::vector<int64_t> text, rowH, rowW;
-  explicit Probe(int64_t n) : tokens(n) {
-    for (int64_t k = 0; k < n; ++k) {
-      text.push_back(k < n / 2 ? k : k + n + 3);
-      rowH.push_back((k * 3) % 5);
-      rowW.push_back((k * 2 + 1) % 7);
-    }
-  }
-};
-
-/// The probe's token count for positions of this type: its static
-/// sequence dim when it has one, else 8.
-int64_t probeTokens(Value positions) {
-  auto type = dyn_cast<RankedTensorType>(positions.getType());
-  if (!type || type.getRank() == 0)
-    return 8;
-  int64_t dim = type.getRank() == 2 && type.getDimSize(1) == 2
-                    ? type.getDimSize(0)
-                    : type.getDimSize(type.getRank() - 1);
-  return ShapedType::isDynamic(dim) || dim <= 0 || dim > 4096 ? 8 : dim;
-}
-
-int64_t opsetOf(onnx::GraphOp graph) {
-  return onnx::getOpsetVersion(graph).value_or(17);
-}
-
-/// Graph inputs' shapes for the probe: batch 1, past length 0, every other
-/// dynamic dim the probe's token count.
-void bindInputShapes(Evaluator &ev, onnx::GraphOp graph, int64_t tokens) {
-  Block &body = graph.getBodyBlock();
-  for (BlockArgument arg : body.getArguments()) {
-    auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (!type)
-      continue;
-    auto params = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
-                                                    onnx::attr::kDimParams);
-    SmallVector<int64_t> shape;
-    for (auto [d, dim] : llvm::enumerate(type.getShape())) {
-      if (!ShapedType::isDynamic(dim)) {
-        shape.push_back(dim);
-        continue;
-      }
-      std::string name;
-      if (params && d < params.size())
-        if (auto s = dyn_cast<StringAttr>(params[d]))
-          name = StringRef(s.getValue()).lower();
-      shape.push_back(StringRef(name).contains("batch")  ? 1
-                      : StringRef(name).contains("past") ? 0
-                                                         : tokens);
-    }
-    ev.bindInputShape(graph.getInputName(arg.getArgNumber()), shape);
-  }
-}
-
-/// The probe positions in the shape `positions` has: [S] or [1, S] one
-/// row, [A, 1, S] rows, [S, 2] (h, w) pairs. `rows` are the rows to give
-/// (one for text, three for M-RoPE).
-bool seedPositions(Evaluator &ev, Value positions,
-                   ArrayRef<ArrayRef<int64_t>> rows, std::string &why) {
-  int64_t tokens = rows.front().size();
-  auto type = dyn_cast<RankedTensorType>(positions.getType());
-  if (!type) {
-    why = eval::describeValue(positions) + ": the positions are unranked";
-    return false;
-  }
-  SmallVector<int64_t> shape;
-  std::vector<int64_t> data;
-  int64_t rank = type.getRank();
-  auto row = [&](size_t a) { return rows[std::min(a, rows.size() - 1)]; };
-  if (rank == 1) {
-    shape = {tokens};
-    data.assign(row(0).begin(), row(0).end());
-  } else if (rank == 2 && type.getDimSize(1) == 2) {
-    shape = {tokens, 2};
-    for (int64_t t = 0; t < tokens; ++t) {
-      data.push_back(row(1)[t]);
-      data.push_back(row(2)[t]);
-    }
-  } else if (rank == 2) {
-    shape = {1, tokens};
-    data.assign(row(0).begin(), row(0).end());
-  } else if (rank == 3 && !ShapedType::isDynamic(type.getDimSize(0))) {
-    int64_t axes = type.getDimSize(0);
-    shape = {axes, 1, tokens};
-    for (int64_t a = 0; a < axes; ++a)
-      data.insert(data.end(), row(a).begin(), row(a).end());
-  } else {
-    why = eval::describeValue(positions) +
-          ": the positions' shape is not one the probe knows";
-    return false;
-  }
-  Tensor t = Tensor::ints(shape, data);
-  if (type.getElementType().isF32()) {
-    t.kind = Tensor::Kind::F32;
-    for (int64_t v : t.i)
-      t.f.push_back((float)v);
-    t.i.clear();
-  }
-  ev.bind(positions, std::move(t));
-  return true;
-}
-
-/// Whether `v` is computed from the data of `x` (a bounded walk back; a
-/// Shape reads no data, so the walk does not go through it).
-bool dependsOn(Value v, Value x) {
-  SmallVector<Value> stack{v};
-  llvm::DenseSet<Value> seen;
-  while (!stack.empty() && seen.size() < 512) {
-    Value cur = stack.pop_back_val();
-    if (cur == x)
-      return true;
-    if (!seen.insert(cur).second)
-      continue;
-    if (auto node = cur.getDefiningOp<onnx::NodeOp>();
-        node && node.isOnnx("Shape"))
-      continue;
-    if (Operation *def = cur.getDefiningOp())
-      for (Value operand : def->getOperands())
-        stack.push_back(operand);
-  }
-  return false;
-}
 
 /// The operand of the Mul `mul` that is not computed from `x`.
 Value tableOperand(Operation *mul, Value x) {
@@ -170,67 +40,148 @@ Value tableOperand(Operation *mul, Value x) {
 /// original with the fixed graph: the fix's own view nodes (transposes,
 /// slices, named mrope_*) are looked through.
 std::string rotationKey(const Rotation &r) {
-  Value v = r.source ? r.source : r.x;
-  while (auto node = v.getDefiningOp<onnx::NodeOp>()) {
-    if (!node.getNodeName().starts_with("mrope_") ||
+  return rotatedKey(r.source ? r.source : r.x);
+}
+
+/// One product of a rotation's sum: a Mul, with the sign the sum gives it.
+struct Product {
+  Operation *mul;
+  int sign;
+};
+
+/// The products `v` sums through Add, Sub, Neg, Identity and Cast; false
+/// when it reaches anything else or more than `limit` products.
+bool productsOf(Value v, int sign, SmallVectorImpl<Product> &out,
+                size_t limit = 2, int depth = 0) {
+  auto node = v.getDefiningOp<onnx::NodeOp>();
+  if (!node || depth > 16 || out.size() > limit)
+    return false;
+  if (node.isOnnx("Mul") && node->getNumOperands() == 2) {
+    out.push_back({node.getOperation(), sign});
+    return out.size() <= limit;
+  }
+  if ((node.isOnnx("Neg") || node.isOnnx("Identity") || node.isOnnx("Cast")) &&
+      node->getNumOperands() == 1)
+    return productsOf(node->getOperand(0), node.isOnnx("Neg") ? -sign : sign,
+                      out, limit, depth + 1);
+  if ((node.isOnnx("Add") || node.isOnnx("Sub")) && node->getNumOperands() == 2)
+    return productsOf(node->getOperand(0), sign, out, limit, depth + 1) &&
+           productsOf(node->getOperand(1), node.isOnnx("Sub") ? -sign : sign,
+                      out, limit, depth + 1);
+  return false;
+}
+
+/// The cos and sin table operands of `r`, one per piece, in output channel
+/// order: the sum x * c +/- rot * s (Add, or Sub and Neg in any spelling)
+/// is one piece; a Concat of such sums on the last axis (x1 * c1 - x2 * s1,
+/// x2 * c2 + x1 * s2) has one per sum. A product's table is its operand not
+/// computed from the rotated tensor; it is the cos table when computed
+/// from the site's cos table, the sin table when from its sin table.
+bool tableOperands(const RopeSite &site, const Rotation &r,
+                   SmallVectorImpl<Value> &cosT, SmallVectorImpl<Value> &sinT,
+                   std::string &why) {
+  Operation *combine = onnx::NodeOp(r.combine).getOperation();
+  // The tensor the pieces' operands are channels of: x1, x2 and rot are
+  // Slices/Splits of it.
+  Value x = r.source ? r.source : r.x;
+  while (auto node = x.getDefiningOp<onnx::NodeOp>()) {
+    if (!(node.isOnnx("Slice") || node.isOnnx("Split")) ||
         node->getNumOperands() == 0)
       break;
-    v = node->getOperand(0);
+    x = node->getOperand(0);
   }
-  return eval::describeValue(v);
+  SmallVector<Value> sums;
+  if (onnx::NodeOp(r.combine).isOnnx("Concat"))
+    sums.append(combine->operand_begin(), combine->operand_end());
+  else
+    sums.push_back(combine->getResult(0));
+  for (Value sum : sums) {
+    SmallVector<Product> products;
+    Value c, s;
+    if (productsOf(sum, 1, products) && products.size() == 2)
+      for (Product p : products) {
+        Value t = tableOperand(p.mul, x);
+        bool isCos = t && dependsOn(t, site.cosTable),
+             isSin = t && site.sinTable && dependsOn(t, site.sinTable);
+        if (isCos && !isSin && !c)
+          c = t;
+        else if (isSin && !isCos && !s)
+          s = t;
+      }
+    if (!c || !s) {
+      why = "its cos/sin tables are not operands of the Muls";
+      return false;
+    }
+    cosT.push_back(c);
+    sinT.push_back(s);
+  }
+  return true;
 }
 
 /// The cos and sin tables reaching `r`, per frequency.
-bool rotationTables(Evaluator &ev, const Rotation &r, rope::PairLayout layout,
-                    int64_t freqs, int64_t tokens, ProbeTables &out,
-                    std::string &why) {
+bool rotationTables(Evaluator &ev, const RopeSite &site, const Rotation &r,
+                    rope::PairLayout layout, int64_t freqs, int64_t tokens,
+                    ProbeTables &out, std::string &why) {
   std::string label = "rotation " + nodeLabel(r.combine);
-  Operation *cosMul = onnx::NodeOp(r.cosMul).getOperation();
-  Operation *combine = onnx::NodeOp(r.combine).getOperation();
-  Value cosT = tableOperand(cosMul, r.x);
-  Value other;
-  for (Value operand : combine->getOperands())
-    if (operand.getDefiningOp() != cosMul)
-      other = operand;
-  Value sinT = other ? tableOperand(other.getDefiningOp(), r.x) : Value();
-  if (!cosT || !sinT) {
-    why = label + ": its cos/sin tables are not operands of the Muls";
+  SmallVector<Value> cosT, sinT;
+  if (!tableOperands(site, r, cosT, sinT, why)) {
+    why = label + ": " + why;
     return false;
   }
   out.tokens = tokens;
   out.freqs = freqs;
-  for (auto [table, dst, name] :
-       {std::tuple(cosT, &out.cos, "cos"), std::tuple(sinT, &out.sin, "sin")}) {
-    const Tensor *t = ev.evaluate(table);
-    if (!t) {
-      why = label + ": its " + name + " table cannot be evaluated: " + ev.why();
-      return false;
+  for (auto [pieces, dst, name] : {std::tuple(&cosT, &out.cos, "cos"),
+                                   std::tuple(&sinT, &out.sin, "sin")}) {
+    // The pieces' tables side by side: [tokens, width] per output channel.
+    std::vector<float> table;
+    int64_t width = 0;
+    for (Value piece : *pieces) {
+      const Tensor *t = ev.evaluate(piece);
+      if (!t) {
+        why =
+            label + ": its " + name + " table cannot be evaluated: " + ev.why();
+        return false;
+      }
+      if (!t->isFloat() || t->shape.empty()) {
+        why = label + ": its " + name + " table is not a float tensor";
+        return false;
+      }
+      int64_t w = t->shape.back(), rows = w ? t->numElements() / w : 0;
+      // The probe is one sequence, but a table broadcast to the batch of
+      // another input (whose batch dim the probe could not tell) repeats
+      // it: accept copies of the first sequence's table, nothing else.
+      bool copies = rows > tokens && rows % tokens == 0;
+      for (int64_t k = tokens * w; copies && k < rows * w; ++k)
+        copies = t->f[k] == t->f[k % (tokens * w)];
+      if (rows != tokens && !copies) {
+        std::string shape;
+        llvm::raw_string_ostream os(shape);
+        llvm::interleave(t->shape, os, "x");
+        why = label + ": its " + name + " table is [" + shape + "], not [" +
+              std::to_string(tokens) + " tokens, channels]";
+        return false;
+      }
+      std::vector<float> joined(tokens * (width + w));
+      for (int64_t tok = 0; tok < tokens; ++tok) {
+        std::copy_n(table.begin() + tok * width, width,
+                    joined.begin() + tok * (width + w));
+        std::copy_n(t->f.begin() + tok * w, w,
+                    joined.begin() + tok * (width + w) + width);
+      }
+      table = std::move(joined);
+      width += w;
     }
-    if (!t->isFloat() || t->shape.empty()) {
-      why = label + ": its " + name + " table is not a float tensor";
-      return false;
-    }
-    int64_t width = t->shape.back(),
-            rows = width ? t->numElements() / width : 0;
-    // The probe is one sequence, but a table broadcast to the batch of
-    // another input (whose batch dim the probe could not tell) repeats it:
-    // accept copies of the first sequence's table, nothing else.
-    bool copies = rows > tokens && rows % tokens == 0;
-    for (int64_t k = tokens * width; copies && k < rows * width; ++k)
-      copies = t->f[k] == t->f[k % (tokens * width)];
-    if ((rows != tokens && !copies) || (width != freqs && width != 2 * freqs)) {
-      std::string shape;
-      llvm::raw_string_ostream os(shape);
-      llvm::interleave(t->shape, os, "x");
-      why = label + ": its " + name + " table is [" + shape + "], not [" +
-            std::to_string(tokens) + " tokens, " + std::to_string(freqs) +
-            " or " + std::to_string(2 * freqs) + " channels]";
+    if (width != freqs && width != 2 * freqs) {
+      why = label + ": its " + name + " table is [" + std::to_string(tokens) +
+            "x" + std::to_string(width) + "], not [" + std::to_string(tokens) +
+            " tokens, " + std::to_string(freqs) + " or " +
+            std::to_string(2 * freqs) + " channels]";
       return false;
     }
     dst->assign(tokens * freqs, 0.f);
     for (int64_t tok = 0; tok < tokens; ++tok)
       for (int64_t c = 0; c < width; ++c) {
-        float v = t->f[tok * width + c];
+        float v = table[tok * width + c];
         int64_t f = width == freqs                     ? c
                     : layout == rope::PairLayout::gptj ? c / 2
                     : c < freqs                        ? c
@@ -249,32 +200,6 @@ bool rotationTables(Evaluator &ev, const Rotation &r, rope::PairLayout layout,
       }
   }
   return true;
-}
-
-/// The first difference between two per-frequency tables, "" when equal
-/// within the tolerance; `maxDiff` grows to the largest difference.
-std::string compare(ArrayRef<float> got, ArrayRef<float> want, int64_t freqs,
-                    float &maxDiff) {
-  for (size_t k = 0; k < got.size(); ++k) {
-    float d = std::fabs(got[k] - want[k]);
-    if (!(d <= kTolerance)) {
-      std::string s;
-      llvm::raw_string_ostream os(s);
-      os << "token " << k / freqs << ", frequency " << k % freqs << ": "
-         << llvm::format("%.6g", got[k]) << " instead of "
-         << llvm::format("%.6g", want[k]);
-      return s;
-    }
-    maxDiff = std::max(maxDiff, d);
-  }
-  return "";
-}
-
-std::string sectionsText(ArrayRef<int64_t> sections) {
-  std::string s = "[";
-  for (auto [k, v] : llvm::enumerate(sections))
-    s += (k ? ", " : "") + std::to_string(v);
-  return s + "]";
 }
 
 } // namespace
@@ -302,7 +227,7 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
     out.sites.push_back(o);
     Probe probe(o.tokens);
     Evaluator ev(opset);
-    bindInputShapes(ev, graph, probe.tokens);
+    bindInputShapes(ev, graph, probe.tokens, site.positions);
     ArrayRef<int64_t> text(probe.text);
     if (!seedPositions(ev, site.positions, {text}, why)) {
       why = label + ": " + why;
@@ -310,8 +235,9 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
     }
     for (const Rotation &r : site.rotations) {
       ProbeTables tables;
-      if (!rotationTables(ev, r, site.getLayout(), site.semantics.getNumFreqs(),
-                          probe.tokens, tables, why)) {
+      if (!rotationTables(ev, site, r, site.getLayout(),
+                          site.semantics.getNumFreqs(), probe.tokens, tables,
+                          why)) {
         why = label + ": " + why;
         return false;
       }
@@ -395,7 +321,7 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
     // fixed from a flat index to (h, w): there is no text case).
     if (!visionFix) {
       Evaluator ev(opset);
-      bindInputShapes(ev, graph, probe.tokens);
+      bindInputShapes(ev, graph, probe.tokens, site.positions);
       ArrayRef<int64_t> text(probe.text);
       if (!seedPositions(ev, site.positions, {text}, why)) {
         why = label + ": " + why;
@@ -410,8 +336,8 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
           return false;
         }
         ProbeTables got;
-        if (!rotationTables(ev, r, claim.getLayout(), freqs, probe.tokens, got,
-                            why)) {
+        if (!rotationTables(ev, site, r, claim.getLayout(), freqs, probe.tokens,
+                            got, why)) {
           why = label + ": " + why;
           return false;
         }
@@ -462,15 +388,15 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
       }
     }
     Evaluator ev(opset);
-    bindInputShapes(ev, graph, probe.tokens);
+    bindInputShapes(ev, graph, probe.tokens, site.positions);
     if (!seedPositions(ev, site.positions, rows, why)) {
       why = label + ": " + why;
       return false;
     }
     for (const Rotation &r : site.rotations) {
       ProbeTables got;
-      if (!rotationTables(ev, r, claim.getLayout(), freqs, probe.tokens, got,
-                          why)) {
+      if (!rotationTables(ev, site, r, claim.getLayout(), freqs, probe.tokens,
+                          got, why)) {
         why = label + ": " + why;
         return false;
       }
@@ -498,4 +424,56 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
     proved.push_back(line);
   }
   return true;
+}
+
+bool mrope::prove::evaluateOriginalRows(onnx::GraphOp graph,
+                                        ArrayRef<RopeSite> sites,
+                                        FusedOriginal &out, std::string &why) {
+  int64_t opset = opsetOf(graph);
+  for (auto [index, site] : llvm::enumerate(sites)) {
+    if (!site.bug)
+      continue;
+    std::string label =
+        "site " + std::to_string(index) + " (" + nodeLabel(site.cosNode) + ")";
+    if (site.hasComputedPositions() || !site.positions) {
+      why = label + ": its positions are computed in the graph from token "
+                    "ids or grids; the probe cannot give them";
+      return false;
+    }
+    out.tokens = probeTokens(site.positions);
+    Probe probe(out.tokens);
+    for (auto [row, tables] :
+         {std::pair(&probe.text, &out.rowT), std::pair(&probe.rowH, &out.rowH),
+          std::pair(&probe.rowW, &out.rowW)}) {
+      Evaluator ev(opset);
+      bindInputShapes(ev, graph, probe.tokens, site.positions);
+      ArrayRef<int64_t> r(*row);
+      if (!seedPositions(ev, site.positions, {r}, why)) {
+        why = label + ": " + why;
+        return false;
+      }
+      for (const Rotation &rot : site.rotations) {
+        ProbeTables t;
+        if (!rotationTables(ev, site, rot, site.getLayout(),
+                            site.semantics.getNumFreqs(), probe.tokens, t,
+                            why)) {
+          why = label + ": " + why;
+          return false;
+        }
+        std::string key = rotationKey(rot);
+        (*tables)[key] = std::move(t);
+        Value v = rot.source ? rot.source : rot.x;
+        if (auto view = v.getDefiningOp<onnx::NodeOp>();
+            view && (view.isOnnx("Transpose") || view.isOnnx("Reshape")) &&
+            view->getNumOperands())
+          out.alias[rotatedKey(view->getOperand(0))] = key;
+      }
+    }
+  }
+  return true;
+}
+
+bool mrope::prove::canProveEmitted(ArrayRef<RopeSite> sites) {
+  return llvm::none_of(sites,
+                       [](const RopeSite &s) { return s.bug && s.vision; });
 }

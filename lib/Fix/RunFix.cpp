@@ -60,8 +60,27 @@ LogicalResult perturbFirst(
   return failure();
 }
 
+/// The --debug-perturb-fix spelling of `how`.
+StringRef debugPerturbName(DebugPerturb how) {
+  switch (how) {
+  case DebugPerturb::None:
+    return "";
+  case DebugPerturb::Freq:
+    return "freq";
+  case DebugPerturb::Shift:
+    return "shift";
+  case DebugPerturb::Swap:
+    return "swap";
+  case DebugPerturb::Scale:
+    return "scale";
+  }
+  llvm_unreachable("unknown perturbation");
+}
+
 /// DebugPerturb: a wrong rewrite the proof must refuse.
 LogicalResult perturb(onnx::GraphOp graph, DebugPerturb how) {
+  if (how == DebugPerturb::Scale) // fused nodes only (perturbFusedFix)
+    return failure();
   if (how == DebugPerturb::Swap) // h and w rows trade places before the merge
     return perturbFirst(
         graph, "Gather", [](onnx::OnnxBuilder &emit, OpBuilder &b, Value x) {
@@ -239,8 +258,27 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
                            "--positions compute is not available for fused "
                            "RoPE ops; use --positions input");
   bool changed = false;
+  // Whether the fused fix was proven (ProveFix.h: not GroupQueryAttention).
+  bool fusedProven = false;
+  SmallVector<int64_t> requested(request.sections.begin(),
+                                 request.sections.end());
+  auto notProven = [&](StringRef why) {
+    return mlir::emitError(graph.getLoc())
+           << "the fix is not proven, so nothing is written: " << why;
+  };
+  auto cannotProve = [&](StringRef why) {
+    return mlir::emitError(graph.getLoc())
+           << "the fix cannot be proven, so nothing is written: " << why;
+  };
   if (fusedBugs) {
     phase = nest(request.timing, "fused fix");
+    std::string fusedOriginalWhy;
+    fusedProven = prove::canProveFused(fused, fusedOriginalWhy);
+    prove::FusedOriginal fusedOriginal;
+    fusedOriginalWhy.clear();
+    if (fusedProven)
+      prove::evaluateFusedOriginal(graph, fused, fusedOriginal,
+                                   fusedOriginalWhy);
     FusedFixOptions fusedOptions;
     fusedOptions.arch = arch;
     fusedOptions.sections = request.sections;
@@ -250,21 +288,47 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
     changed = true;
     for (const std::string &change : fixedFused->changes)
       report.lines.push_back({FixLine::Kind::Fixed, change});
+    if (fusedProven && !fusedOriginalWhy.empty())
+      return cannotProve(fusedOriginalWhy);
+    if (fusedProven) {
+      std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, arch);
+      // A wrong rewrite behind the re-analysis' back (the sites stay).
+      if (!ropeBugs && request.perturb != DebugPerturb::None &&
+          !prove::perturbFusedFix(graph, debugPerturbName(request.perturb)))
+        return mlir::emitError(graph.getLoc(),
+                               "--debug-perturb-fix: nothing to perturb");
+      std::vector<std::string> proved;
+      std::string why;
+      if (!prove::proveFusedFixed(graph, afterFused, fusedOriginal, requested,
+                                  proved, why))
+        return notProven(why);
+      for (std::string &line : proved)
+        report.lines.push_back({FixLine::Kind::Proved, std::move(line)});
+    }
   }
 
   // The proof (ProveFix.h) covers what the pipeline writes as standard
-  // tables from input positions; elsewhere the report says it did not run.
+  // tables from input positions, and (--emit ort/onnx23) the fused nodes it
+  // writes against the original's tables on the three probe rows;
+  // elsewhere the report says it did not run.
   bool prove = ropeBugs && !compute && request.emit == EmitMode::Plain;
+  bool proveEmit = ropeBugs && !compute && request.emit != EmitMode::Plain &&
+                   prove::canProveEmitted(sites);
+  prove::FusedOriginal emitOriginal;
   prove::Original original;
   // Why the original's tables cannot be evaluated: reported once the
   // pipeline ran, so that a fix the pipeline refuses says its own why.
   std::string originalWhy;
-  if (prove) {
+  if (prove || proveEmit) {
     phase = nest(request.timing, "proof (original)");
     if (!prove::evaluateOriginal(graph, sites, original, originalWhy) &&
         originalWhy.empty())
       originalWhy = "the original's tables cannot be evaluated";
   }
+  if (proveEmit && originalWhy.empty() &&
+      !prove::evaluateOriginalRows(graph, sites, emitOriginal, originalWhy) &&
+      originalWhy.empty())
+    originalWhy = "the original's tables cannot be evaluated";
   if (ropeBugs || (compute && !fusedBugs)) {
     phase = nest(request.timing, "fix pipeline");
     // The pass manager verifies the module after every pass.
@@ -302,31 +366,36 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
                << "internal error: fused RoPE node "
                << nodeLabel(site.nodes.front())
                << " is still a bug after the fix";
-    if (prove && !originalWhy.empty())
-      return mlir::emitError(graph.getLoc())
-             << "the fix cannot be proven, so nothing is written: "
-             << originalWhy;
-    if (prove) {
+    if ((prove || proveEmit) && !originalWhy.empty())
+      return cannotProve(originalWhy);
+    if (prove || proveEmit) {
       phase = nest(request.timing, "proof (fixed)");
       std::vector<std::string> proved;
       std::string why;
-      if (!prove::proveFixed(graph, after, original,
-                             SmallVector<int64_t>(request.sections.begin(),
-                                                  request.sections.end()),
-                             proved, why))
-        return mlir::emitError(graph.getLoc())
-               << "the fix is not proven, so nothing is written: " << why;
+      // Sites the emitter left unfused are proven as plain ones.
+      emitOriginal.partial = !after.empty();
+      if (prove &&
+          !prove::proveFixed(graph, after, original, requested, proved, why))
+        return notProven(why);
+      if (proveEmit &&
+          ((!after.empty() && !prove::proveFixed(graph, after, original,
+                                                 requested, proved, why)) ||
+           !prove::proveFusedFixed(graph, afterFused, emitOriginal, requested,
+                                   proved, why)))
+        return notProven(why);
       for (std::string &line : proved)
         report.lines.push_back({FixLine::Kind::Proved, std::move(line)});
     }
   }
   report.outcome = changed ? FixOutcome::Rewritten : FixOutcome::Unchanged;
-  if (changed && prove) {
+  bool unproven = compute || (ropeBugs && !prove && !proveEmit) ||
+                  (fusedBugs && !fusedProven);
+  if (changed && !unproven) {
     report.proof = ProofStatus::Proved;
   } else if (changed) {
     report.proof = ProofStatus::NotProven;
     report.unprovenBecause = compute ? std::string("--positions compute")
-                             : fusedBugs
+                             : fusedBugs && !fusedProven
                                  ? std::string("fused RoPE ops")
                                  : "--emit " + emitModeName(request.emit).str();
   }

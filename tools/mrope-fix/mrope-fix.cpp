@@ -223,6 +223,7 @@ int main(int argc, char **argv) {
           .Case("freq", DebugPerturb::Freq)
           .Case("shift", DebugPerturb::Shift)
           .Case("swap", DebugPerturb::Swap)
+          .Case("scale", DebugPerturb::Scale)
           .Default(std::nullopt);
   if (!perturb)
     return fail("--debug-perturb-fix must be freq, shift or swap");

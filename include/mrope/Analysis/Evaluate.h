@@ -5,7 +5,9 @@
 // cos/sin tables (Constant, initializers, Range, Cast, Unsqueeze, Squeeze,
 // Reshape, Flatten, Expand, Tile, Transpose, Concat, Split, Slice, Gather,
 // GatherElements, MatMul, Einsum, Mul, Div, Add, Sub, Pow, Neg, Cos, Sin,
-// Where, Shape, ConstantOfShape, Reduce*, ...), on small concrete tensors.
+// Where, Shape, ConstantOfShape, Reduce*, ...) and the fused rotary ops
+// (com.microsoft.RotaryEmbedding / MRotaryEmbedding, RotaryEmbedding-23),
+// on small concrete tensors.
 // mrope-fix uses it to prove a rewrite before writing it: the tables the
 // fixed graph computes on probe positions must equal the original's (text
 // positions) and the claimed semantics (multimodal positions).
@@ -91,6 +93,13 @@ private:
   std::string reason;
   int depth = 0;
 };
+
+/// The position axis of frequency `i` under M-RoPE `sections` (as
+/// MRotaryEmbedding reads them): contiguous, or Qwen3-VL interleaved
+/// (frequency i goes to axis i % 3 while i < 3 * sections[axis], else to
+/// axis 0). -1 past the sections.
+int64_t mropeAxisOf(llvm::ArrayRef<int64_t> sections, bool interleaved,
+                    int64_t i);
 
 /// "node 'name' (Op)" or "input 'name'" for messages.
 std::string describeValue(mlir::Value v);

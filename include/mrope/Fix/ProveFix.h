@@ -21,6 +21,7 @@
 #ifndef MROPE_FIX_PROVEFIX_H
 #define MROPE_FIX_PROVEFIX_H
 
+#include "mrope/Analysis/FusedRopeSites.h"
 #include "mrope/Analysis/RopeSites.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -70,6 +71,72 @@ bool proveFixed(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> after,
                 const Original &original,
                 llvm::ArrayRef<int64_t> requestedSections,
                 std::vector<std::string> &proved, std::string &why);
+
+//===----------------------------------------------------------------------===//
+// Fused RoPE ops (ProveFused.cpp)
+//
+// A fused node (com.microsoft.RotaryEmbedding / MRotaryEmbedding,
+// RotaryEmbedding-23) has no tables to read: the proof gives it a probe x
+// (1 on the first channel of every rotated pair, 0 elsewhere) and reads
+// the cos and sin it applied per token and frequency off its output (the
+// evaluator runs the op as ONNX Runtime does, evaluate-fused.test). Then,
+// per node, keyed by the tensor it rotates:
+//  (a) text positions (the same row three times in the fixed graph) must
+//      give the original node's cos/sin;
+//  (b) multimodal positions (rows t, h, w) must give, at frequency i, the
+//      original node's cos/sin on position row axis(i) alone: M-RoPE with
+//      the sections the fixed node claims, and the original's frequencies
+//      and caches, whatever they are (cache rows, per-token caches).
+//===----------------------------------------------------------------------===//
+
+/// The original fused nodes' (or rotations') cos/sin on the text row and
+/// on each of the multimodal rows (evaluated before the fix).
+struct FusedOriginal {
+  int64_t tokens = 8;
+  /// By rotated value: cos/sin on probe rows t (text), h and w.
+  llvm::StringMap<ProbeTables> rowT, rowH, rowW;
+  /// Other names of a rotated value, by the key above: the input of the
+  /// Transpose or Reshape that made it (an emitted fused node may rotate
+  /// that, in its own layout).
+  llvm::StringMap<std::string> alias;
+  /// Some of them may be rotated by unfused ops after the fix (checked
+  /// by proveFixed): do not require a fused node for each.
+  bool partial = false;
+};
+
+/// --emit ort / onnx23 write the fix as fused nodes: the original's
+/// unfused bug sites' rotations, evaluated on the three probe rows, are
+/// what proveFusedFixed checks those nodes against.
+bool evaluateOriginalRows(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> sites,
+                          FusedOriginal &out, std::string &why);
+/// Whether that covers the bug sites of `sites`: not a vision tower (its
+/// fix is (h, w) RoPE, which the three-row fused proof does not state).
+bool canProveEmitted(llvm::ArrayRef<RopeSite> sites);
+
+/// Whether the proof covers the fused sites the fix will rewrite (those
+/// with `bug`); false with `why` for GroupQueryAttention (its rotation
+/// lives inside attention).
+bool canProveFused(llvm::ArrayRef<FusedRopeSite> sites, std::string &why);
+
+/// Evaluates the fused bug sites' nodes on the probe rows.
+bool evaluateFusedOriginal(onnx::GraphOp graph,
+                           llvm::ArrayRef<FusedRopeSite> sites,
+                           FusedOriginal &out, std::string &why);
+
+/// Checks (a) and (b) on every fused node of `after` (the fixed graph's
+/// fused sites) that rotates a tensor an original bug node rotated, and
+/// that every such tensor is still rotated. One line per site in `proved`.
+bool proveFusedFixed(onnx::GraphOp graph, llvm::ArrayRef<FusedRopeSite> after,
+                     const FusedOriginal &original,
+                     llvm::ArrayRef<int64_t> requestedSections,
+                     std::vector<std::string> &proved, std::string &why);
+
+/// Test only (--debug-perturb-fix): breaks a fused fix where the
+/// re-analysis does not look. `how`: "shift" adds 1 to the [3, B, S]
+/// positions input where the fused fix reads it; "swap" swaps its h and w
+/// rows there; "scale" makes the first fused node's cos 1e-3 too large.
+/// False when there is nothing to perturb.
+bool perturbFusedFix(onnx::GraphOp graph, llvm::StringRef how);
 
 } // namespace mrope::prove
 

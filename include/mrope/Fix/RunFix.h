@@ -45,7 +45,7 @@ struct FixReport;
 /// fix's table one ulp off; Shift: every position one further (text tables
 /// differ); Swap: the h and w rows trade places before the section merge
 /// (only multimodal tables differ).
-enum class DebugPerturb { None, Freq, Shift, Swap };
+enum class DebugPerturb { None, Freq, Shift, Swap, Scale };
 
 /// What to do with a model.
 struct FixRequest {
