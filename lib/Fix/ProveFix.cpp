@@ -229,6 +229,14 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
     Evaluator ev(opset);
     bindInputShapes(ev, graph, probe.tokens, site.positions);
     ArrayRef<int64_t> text(probe.text);
+    SmallVector<int64_t> segments;
+    if (site.source == PositionSource::Segments) {
+      for (int64_t k = 0, half = probe.tokens / 2; k < probe.tokens; ++k) {
+        segments.push_back(k < half ? 1 : 2);
+        out.sites.back().textRow.push_back(k < half ? k : k - half);
+      }
+      text = segments;
+    }
     if (!seedPositions(ev, site.positions, {text}, why)) {
       why = label + ": " + why;
       return false;
@@ -323,6 +331,8 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
       Evaluator ev(opset);
       bindInputShapes(ev, graph, probe.tokens, site.positions);
       ArrayRef<int64_t> text(probe.text);
+      if (!orig.textRow.empty())
+        text = orig.textRow;
       if (!seedPositions(ev, site.positions, {text}, why)) {
         why = label + ": " + why;
         return false;

@@ -48,6 +48,10 @@ struct OriginalSite {
   int64_t tokens = 8;
   rope::SemanticsAttr semantics;
   llvm::SmallVector<float> invFreq;
+  /// The text row both graphs are probed with when it is not the probe's
+  /// own: a packed site counts positions per sample of its segment ids, so
+  /// its rows restart (two samples).
+  llvm::SmallVector<int64_t> textRow;
 };
 
 /// What the original graph computes, evaluated before the fix.
