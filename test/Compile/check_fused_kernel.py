@@ -10,6 +10,9 @@ q and k: the only one big enough for the work-size rule to really use two
 threads) and S = 16384 (1024 token blocks: the rotation's stack tables
 must not grow the stack per block; they overflowed 8 MiB before the
 pipeline hoisted them); each on 1 and on 2 threads, identical results.
+The second thread comes from a pool the library keeps between calls: after
+the 2-thread calls the process has exactly one thread more than before the
+first call, and more calls do not add any (Linux /proc/self/task).
 
 Tolerance: 2e-6 absolute (the issue's bound). The reference normalizes in
 float64 and rotates in float32 like the kernel; the kernel's f32 sum of 128
@@ -21,6 +24,7 @@ printed. Cache rows outside the slot, and k itself, must keep their bits.
 usage: check_fused_kernel.py LIB.so HEADER.h
 """
 import ctypes
+import os
 import re
 import sys
 
@@ -64,6 +68,11 @@ def run(q, k, wq, wk, cache, off, pos, threads):
     return rc, q, cache
 
 
+def tasks():
+    return len(os.listdir("/proc/self/task"))
+
+
+tasks_before = tasks()
 failed = 0
 rng = np.random.default_rng(22)
 for B, S, cache_len, off in [(1, 37, 64, 5), (2, 16, 48, 0), (1, 1, 64, 40), (3, 1, 32, 31),
@@ -97,6 +106,16 @@ for B, S, cache_len, off in [(1, 37, 64, 5), (2, 16, 48, 0), (1, 1, 64, 40), (3,
     same = all(np.array_equal(a, b) for a, b in zip(results[0], results[1]))
     failed += not same
     print(f"{'ok' if same else 'FAIL'} B={B} S={S}: 1 and 2 threads identical")
+
+# The pool: one worker alive between calls, none added by more calls.
+pooled = [tasks()]
+for _ in range(3):
+    run(q, k, wq, wk, cache, off, pos, 2)
+    pooled.append(tasks())
+pool_ok = pooled == [tasks_before + 1] * 4
+failed += not pool_ok
+print(f"{'ok' if pool_ok else 'FAIL'} threads before the first call {tasks_before}, "
+      f"after 2-thread calls {pooled}")
 
 # Bad sizes: the slot would run past the cache.
 q = np.zeros((1, HQ, 4, D), np.float32)
