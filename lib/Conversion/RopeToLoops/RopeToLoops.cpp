@@ -52,6 +52,8 @@ struct Chunk {
 /// ([2T, F] or [2T, 2F] for gptj) and the angles of one token ([F]).
 struct Tables {
   Value cos, sin, angles;
+  /// With an RMSNorm: the rsqrt of each of a head's T rows ([B,H,S,D]).
+  Value rowScales;
 };
 
 /// The loop nest of one rope.apply: what is fixed at compile time (chunks,
@@ -81,7 +83,7 @@ private:
   void emitRowSinCos(ImplicitLocOpBuilder &b, Value row, Value offset,
                      int64_t width);
   void rotateRow(ImplicitLocOpBuilder &b, unsigned input, ValueRange prefix,
-                 Value t);
+                 Value t, Value r = {});
   Value rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
                  ValueRange prefix);
   void buildInvFreq(ImplicitLocOpBuilder &b);
@@ -153,6 +155,9 @@ void LoopNest::allocateTables(RewriterBase &rewriter, Operation *scope) {
   tables.sin = memref::AllocaOp::create(sb, tableType, align);
   tables.angles =
       memref::AllocaOp::create(sb, MemRefType::get({numFreqs}, f32), align);
+  if (llvm::any_of(norms, [](auto &norm) { return norm.has_value(); }))
+    tables.rowScales =
+        memref::AllocaOp::create(sb, MemRefType::get({T}, f32), align);
 }
 
 void LoopNest::emit(ImplicitLocOpBuilder &b) {
@@ -225,10 +230,25 @@ void LoopNest::emitHeadMajorBlock(ImplicitLocOpBuilder &b, Value bi, Value s0,
   Value first = c0;
   for (auto [input, count] : llvm::enumerate(heads)) {
     forLoop(b, c0, count, c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
+      // With an RMSNorm, the head's rsqrt of every row first: its rows (16
+      // KiB at T = 32, D = 128) are then rotated from L1. One loop over both
+      // would let LLVM keep a whole row in registers between the sum and the
+      // rotation, which spills with 16 vector registers.
+      if (norms[input])
+        forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+          Value si = arith::AddIOp::create(tb, s0, t);
+          memref::StoreOp::create(
+              tb, rowRsqrt(tb, *norms[input], ValueRange{bi, hi, si}),
+              tables.rowScales, ValueRange{t});
+        });
       forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
         Value si = arith::AddIOp::create(tb, s0, t);
+        Value r = norms[input] ? memref::LoadOp::create(tb, tables.rowScales,
+                                                        ValueRange{t})
+                                     .getResult()
+                               : Value();
         rotateRow(tb, input, ValueRange{bi, hi, si},
-                  arith::AddIOp::create(tb, cur, t));
+                  arith::AddIOp::create(tb, cur, t), r);
       });
       Value g = arith::AddIOp::create(hb, first, hi);
       auto share = [&](Value gi) -> Value {
@@ -394,11 +414,12 @@ Value LoopNest::rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
 /// read from its source, scaled (x * r * w, the order of the linalg op) and
 /// the channels the rotation leaves alone are written too.
 void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
-                         ValueRange prefix, Value t) {
+                         ValueRange prefix, Value t, Value r) {
   auto f32 = b.getF32Type();
   Value buffer = op.getInputs()[input];
   const std::optional<RmsNormProducer> &norm = norms[input];
-  Value r = norm ? rowRsqrt(b, *norm, prefix) : Value();
+  if (norm && !r)
+    r = rowRsqrt(b, *norm, prefix);
   auto read = [&](int64_t o, int64_t w) -> Value {
     if (!norm)
       return loadF32(b, buffer, prefix, o, w);

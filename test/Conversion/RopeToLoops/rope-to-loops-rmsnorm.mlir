@@ -2,12 +2,13 @@
 
 // An RMSNorm tiled into the rope.apply's loop (what tile-and-fuse and
 // bufferization leave in the fused kernel's tile: fill, sum of squares,
-// rsqrt, scale) becomes part of the rotation's row loop. Per row: the 8
-// 16-lane chunks of the source summed as squares in one accumulator, one
-// rsqrt, then per rotation chunk the source re-read (from L1), scaled by r
-// and the weight, rotated and stored into the rope.apply input. q is
-// normalized in place; k's norm reads k and writes the cache slot. No linalg
-// op is left, and the temporaries (%ss) are no longer read or written.
+// rsqrt, scale) becomes part of the rotation's loops. Per head of a token
+// block: one loop takes each row's rsqrt (the 8 16-lane chunks of the source
+// summed as squares in one accumulator) into a stack buffer of T floats; the
+// next loop re-reads the rows (from L1), scales them by r and the weight,
+// rotates and stores them into the rope.apply input. Two loops, so that
+// LLVM does not keep a whole row in registers across them. q is normalized
+// in place; k's norm reads k and writes the cache slot. No linalg op is left.
 #id = affine_map<(b, h, s, d) -> (b, h, s, d)>
 #row = affine_map<(b, h, s, d) -> (b, h, s)>
 #ch = affine_map<(b, h, s, d) -> (d)>
@@ -15,15 +16,19 @@
 // CHECK-LABEL: func.func @fused_tile
 // CHECK-SAME: (%[[Q:[^:]*]]: memref<1x4x?x128xf32>, %[[K:[^:]*]]: memref<1x2x?x128xf32>, %[[SLOT:[^:]*]]: memref<1x2x?x128xf32>, %{{[^:]*}}: memref<3x1x?xi64>, %[[WQ:[^:]*]]: memref<128xf32>, %[[WK:[^:]*]]: memref<128xf32>
 // CHECK-NOT: linalg.
+// CHECK: %[[RS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32xf32>
 // CHECK: scf.for %[[H:.*]] = %c0 to %c4 step %c1
-// CHECK-NEXT: scf.for %[[T:.*]] = %c0 to %{{.*}} step %c1
+// CHECK-NEXT: scf.for %[[T:.*]] = %c0 to %[[N:.*]] step %c1
 // CHECK: %[[X0:.*]] = vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
 // CHECK: %[[SQ0:.*]] = arith.mulf %[[X0]], %[[X0]] fastmath<reassoc,contract> : vector<16xf32>
 // CHECK-COUNT-7: arith.addf %{{.*}} fastmath<reassoc,contract> : vector<16xf32>
 // CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
 // CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %[[DIM:.*]] : f32
 // CHECK: %[[V:.*]] = arith.addf %[[MEAN]], %[[EPS:.*]] : f32
-// CHECK: %[[R:.*]] = math.rsqrt %[[V]] : f32
+// CHECK: %[[R0:.*]] = math.rsqrt %[[V]] : f32
+// CHECK: memref.store %[[R0]], %[[RS]][%[[T]]]
+// CHECK: scf.for %[[T2:.*]] = %c0 to %[[N]] step %c1
+// CHECK: %[[R:.*]] = memref.load %[[RS]][%[[T2]]]
 // CHECK: %[[XA:.*]] = vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0]
 // CHECK: %[[GA:.*]] = vector.load %[[WQ]][%c0] : memref<128xf32>, vector<16xf32>
 // CHECK: %[[RB:.*]] = vector.broadcast %[[R]] : f32 to vector<16xf32>
