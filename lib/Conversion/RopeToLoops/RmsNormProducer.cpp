@@ -38,9 +38,27 @@ bool outside(Value v, linalg::GenericOp g) {
   return !g->isAncestor(v.getParentBlock()->getParentOp());
 }
 
-bool isF32(Value v) {
+Type elementType(Value v) {
   auto type = dyn_cast<MemRefType>(v.getType());
-  return type && type.getElementType().isF32();
+  return type ? type.getElementType() : Type();
+}
+
+bool isF32(Value v) {
+  Type t = elementType(v);
+  return t && t.isF32();
+}
+
+/// f16/bf16 rows are widened first: `ops` loses its leading arith.extf of
+/// `arg` and the widened value is returned; an f32 `arg` is returned as is.
+/// Null when neither.
+Value widened(SmallVectorImpl<Operation *> &ops, Value arg) {
+  if (arg.getType().isF32())
+    return arg;
+  auto ext = ops.empty() ? nullptr : dyn_cast<arith::ExtFOp>(ops.front());
+  if (!ext || ext.getIn() != arg || !ext.getType().isF32())
+    return Value();
+  ops.erase(ops.begin());
+  return ext.getResult();
 }
 
 AffineMap dims(MLIRContext *ctx, ArrayRef<unsigned> targets) {
@@ -66,11 +84,25 @@ std::optional<std::tuple<Value, Value, Value>> matchScale(linalg::GenericOp g,
     return std::nullopt;
   SmallVector<Operation *> ops = bodyOps(g);
   Block *body = g.getBody();
-  if (ops.size() != 2 || !isa<arith::MulFOp>(ops[0]) ||
+  Value a = widened(ops, body->getArgument(0));
+  // A narrow x: the scaled value is rounded to it (arith.truncf) last.
+  auto trunc = ops.empty() ? nullptr : dyn_cast<arith::TruncFOp>(ops.back());
+  if (trunc)
+    ops.pop_back();
+  if (!a || ops.size() != 2 || !isa<arith::MulFOp>(ops[0]) ||
       !isa<arith::MulFOp>(ops[1]) ||
-      !operandsAre(ops[0], body->getArgument(0), body->getArgument(1)) ||
+      !operandsAre(ops[0], a, body->getArgument(1)) ||
       !operandsAre(ops[1], ops[0]->getResult(0), body->getArgument(2)) ||
-      yielded(g) != ops[1]->getResult(0))
+      !body->getArgument(1).getType().isF32() ||
+      !body->getArgument(2).getType().isF32())
+    return std::nullopt;
+  Value result = ops[1]->getResult(0);
+  if (trunc) {
+    if (trunc.getIn() != result)
+      return std::nullopt;
+    result = trunc.getResult();
+  }
+  if (yielded(g) != result || result.getType() != elementType(x))
     return std::nullopt;
   return std::make_tuple(g.getDpsInputs()[0], g.getDpsInputs()[1],
                          g.getDpsInputs()[2]);
@@ -113,9 +145,10 @@ bool matchSumOfSquares(linalg::GenericOp g, Value src, Value ss) {
     return false;
   SmallVector<Operation *> ops = bodyOps(g);
   Block *body = g.getBody();
-  return ops.size() == 2 && isa<arith::MulFOp>(ops[0]) &&
-         isa<arith::AddFOp>(ops[1]) &&
-         operandsAre(ops[0], body->getArgument(0), body->getArgument(0)) &&
+  Value a = widened(ops, body->getArgument(0));
+  return a && body->getArgument(1).getType().isF32() && ops.size() == 2 &&
+         isa<arith::MulFOp>(ops[0]) && isa<arith::AddFOp>(ops[1]) &&
+         operandsAre(ops[0], a, a) &&
          operandsAre(ops[1], body->getArgument(1), ops[0]->getResult(0)) &&
          yielded(g) == ops[1]->getResult(0);
 }
@@ -152,7 +185,7 @@ bool onlyUsedBy(Value buffer, const SmallPtrSetImpl<Operation *> &ops) {
 }
 
 std::optional<RmsNormProducer> matchProducer(rope::ApplyOp op, Value x) {
-  if (!isF32(x))
+  if (!isa_and_nonnull<Float32Type, Float16Type, BFloat16Type>(elementType(x)))
     return std::nullopt;
   auto scaleOp = writerBefore<linalg::GenericOp>(op, x);
   if (!scaleOp)
@@ -164,7 +197,8 @@ std::optional<RmsNormProducer> matchProducer(rope::ApplyOp op, Value x) {
   auto xType = cast<MemRefType>(x.getType());
   auto srcType = dyn_cast<MemRefType>(src.getType());
   auto wType = dyn_cast<MemRefType>(weight.getType());
-  if (!isF32(src) || srcType.getShape() != xType.getShape() || !isF32(weight) ||
+  if (!srcType || srcType.getElementType() != xType.getElementType() ||
+      srcType.getShape() != xType.getShape() || !isF32(weight) ||
       wType.getRank() != 1 || ShapedType::isDynamic(xType.getShape().back()) ||
       wType.getShape()[0] != xType.getShape().back() ||
       !wType.getLayout().isIdentity())

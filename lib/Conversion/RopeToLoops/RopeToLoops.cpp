@@ -411,8 +411,9 @@ Value LoopNest::rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
 /// Rotates one row (b, h, s) of input `input` with table row t, W lanes at
 /// a time: neox on the halves [0, F), [F, 2F); gptj with the two lanes of
 /// every pair swapped in registers. With an RMSNorm producer the lanes are
-/// read from its source, scaled (x * r * w, the order of the linalg op) and
-/// the channels the rotation leaves alone are written too.
+/// read from its source, scaled (x * r * w, the order of the linalg op,
+/// rounded to a narrow storage type as it rounds) and the channels the
+/// rotation leaves alone are written too.
 void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
                          ValueRange prefix, Value t, Value r) {
   auto f32 = b.getF32Type();
@@ -429,7 +430,14 @@ void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
         vector::LoadOp::create(b, vec, norm->weight, ValueRange{idx(b, o)});
     Value n =
         arith::MulFOp::create(b, x, vector::BroadcastOp::create(b, vec, r));
-    return arith::MulFOp::create(b, n, g);
+    Value y = arith::MulFOp::create(b, n, g);
+    // A bf16/f16 norm stores its result rounded (the linalg op's truncf):
+    // round here too, so the rotation sees the same values.
+    Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+    if (elem.isF32())
+      return y;
+    return emitExtToF32(b, emitTruncFromF32(b, y, elem, options.nativeF16),
+                        options.nativeF16);
   };
   for (Chunk chunk : chunks) {
     int64_t o = neox ? chunk.offset : 2 * chunk.offset;

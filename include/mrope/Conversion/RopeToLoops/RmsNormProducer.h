@@ -9,6 +9,9 @@
 //   linalg.generic  rs = rsqrt(ss / D + eps)
 //   linalg.generic  x[b,h,s,d] = src[b,h,s,d] * rs[b,h,s] * w[d]
 //
+// (f16/bf16 src and x: widened to f32 in the sum and the scale, the scaled
+// value rounded to x's type.)
+//
 // Lowered one by one they read each row of src twice and x once more for
 // the rotation. convert-rope-to-loops absorbs such a producer into its row
 // loop instead: each row is read from memory once, normalized in registers,
