@@ -21,6 +21,12 @@ k [1,S,4*128]):
   ONNX ``RotaryEmbedding``-23 with merged per-token caches [B,S,64]. ORT's own
   kernel time (profiler, sum of node times) is what the targets use; the
   wall time of session.run through the node binding is shown too.
+* --fuse norm,cache: instead of the above, the fused QK-norm + M-RoPE +
+  KV-cache write (Qwen3-VL-8B-like shapes, ``mrope-bench --fuse norm,cache``:
+  fused, our separate kernels, memcpy, NT copy) at --seqs (B = 1) and at
+  S = 1 for --decode-batches, next to ORT's chain by its kernel time
+  (SimplifiedLayerNormalization + com.microsoft.RotaryEmbedding + Concat of
+  the past k; per node kind too). Its own section of docs/benchmarks.md.
 * --small-seqs (default 1,256): the kernel and the copies only, for the
   per-call overhead (thread pool wake-up, decode-sized calls).
 * --slow-peers: also PyTorch eager (the Hugging Face code) and the unfused
@@ -280,21 +286,23 @@ def identity_model(seq, layout, path):
     _save(_graph(nodes, "copy_floor", seq, layout, [], [("", 17)]), path)
 
 
-def ort_bench(node, model, inputs, threads, reps, workdir, tag, warmup=3):
+def ort_bench(node, model, inputs, threads, reps, workdir, tag, warmup=3, out_shapes=None,
+              node_groups=None):
     """inputs: name -> numpy array (q and k are written once per workdir, the
     others per `tag`). Returns (median ms, outputs dict, version,
     preallocated?, kernel-only median ms) or raises."""
     dtypes = {np.dtype(np.float32): "float32", np.dtype(np.int64): "int64"}
+    shared = ("q", "k", "past_k", "q_weight", "k_weight")
     ins = []
     for name, arr in inputs.items():
-        f = workdir / (f"{name}.in" if name in ("q", "k") else f"{tag}_{name}.in")
+        f = workdir / (f"{name}.in" if name in shared else f"{tag}_{name}.in")
         if not f.exists():
             np.ascontiguousarray(arr).tofile(f)
         ins.append({"name": name, "dtype": dtypes[arr.dtype], "shape": list(arr.shape), "file": f.name})
     req = {"model": str(model), "threads": threads, "warmup": warmup, "reps": reps,
-           "inputs": ins, "save_outputs": True, "profile": True,
+           "inputs": ins, "save_outputs": True, "profile": True, "node_groups": node_groups or {},
            "outputs": [{"name": "q_out", "shape": list(inputs["q"].shape)},
-                       {"name": "k_out", "shape": list(inputs["k"].shape)}]}
+                       {"name": "k_out", "shape": list((out_shapes or {}).get("k_out", inputs["k"].shape))}]}
     (workdir / "request.json").write_text(json.dumps(req))
     proc = subprocess.run([node, str(ROOT / "python" / "mrope" / "ort_bench.js"), str(workdir)],
                           capture_output=True, text=True, timeout=3600)
@@ -306,8 +314,9 @@ def ort_bench(node, model, inputs, threads, reps, workdir, tag, warmup=3):
         outs[o["name"]] = np.fromfile(workdir / o["file"], dtype=np.float32).reshape(o["shape"])
     for f in workdir.glob("*.bin"):
         f.unlink()
-    return (resp["median_ms"], outs, resp["version"], resp["preallocated_outputs"],
-            resp.get("kernel_median_ms"))
+    result = (resp["median_ms"], outs, resp["version"], resp["preallocated_outputs"],
+              resp.get("kernel_median_ms"))
+    return result + (resp.get("group_kernel_median_ms"),) if node_groups else result
 
 
 def max_err(x_bhsd, pos, out, layout, chunk=2048):
@@ -392,6 +401,183 @@ PEERS = ["ORT RotaryEmbedding (merged caches)", "ORT MRotaryEmbedding", "ORT Rot
 SLOW_PEERS = ["torch eager (HF)", "ORT unfused subgraph"]
 
 
+# --------------------------------------------------------------------------
+# --fuse norm,cache: QK-norm + M-RoPE + KV-cache write (issue "RoPE for free")
+# --------------------------------------------------------------------------
+FUSED_Q_HEADS, FUSED_KV_HEADS = 32, 8  # Qwen3-VL-8B-like
+FUSED_SECTIONS = [24, 20, 20]          # interleaved
+FUSED_THETA = 5.0e6
+FUSED_EPS = 1e-6
+FUSED_CACHE = 32768
+
+
+def ort_chain_model(batch, seq, past, path):
+    """ORT's spelling of the chain on [B, H, S, D] tensors:
+    SimplifiedLayerNormalization of q and k over D (weights q_weight,
+    k_weight), com.microsoft.RotaryEmbedding (per-token merged cos/sin caches
+    indexed by position_ids), and Concat(past_k, k) along S -> k_out."""
+    from onnx import TensorProto, helper
+    F = HEAD_DIM // 2
+    qs = [batch, FUSED_Q_HEADS, seq, HEAD_DIM]
+    ks = [batch, FUSED_KV_HEADS, seq, HEAD_DIM]
+    nodes = []
+    for x, h in (("q", FUSED_Q_HEADS), ("k", FUSED_KV_HEADS)):
+        nodes.append(helper.make_node("SimplifiedLayerNormalization", [x, f"{x}_weight"], [f"{x}_norm"],
+                                      name=f"{x}_norm", axis=-1, epsilon=FUSED_EPS))
+        nodes.append(helper.make_node("RotaryEmbedding",
+                                      [f"{x}_norm", "position_ids", "cos_cache", "sin_cache"],
+                                      ["q_out" if x == "q" else "k_rot"], name=f"{x}_rope",
+                                      domain="com.microsoft", num_heads=h, interleaved=0))
+    nodes.append(helper.make_node("Concat", ["past_k", "k_rot"], ["k_out"], name="k_cache", axis=2))
+    graph = helper.make_graph(
+        nodes, "norm_rope_concat",
+        [helper.make_tensor_value_info("q", TensorProto.FLOAT, qs),
+         helper.make_tensor_value_info("k", TensorProto.FLOAT, ks),
+         helper.make_tensor_value_info("q_weight", TensorProto.FLOAT, [HEAD_DIM]),
+         helper.make_tensor_value_info("k_weight", TensorProto.FLOAT, [HEAD_DIM]),
+         helper.make_tensor_value_info("position_ids", TensorProto.INT64, [batch, seq]),
+         helper.make_tensor_value_info("cos_cache", TensorProto.FLOAT, [past + seq, F]),
+         helper.make_tensor_value_info("sin_cache", TensorProto.FLOAT, [past + seq, F]),
+         helper.make_tensor_value_info("past_k", TensorProto.FLOAT,
+                                       [batch, FUSED_KV_HEADS, past, HEAD_DIM])],
+        [helper.make_tensor_value_info("q_out", TensorProto.FLOAT, qs),
+         helper.make_tensor_value_info("k_out", TensorProto.FLOAT,
+                                       [batch, FUSED_KV_HEADS, past + seq, HEAD_DIM])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    _save(model, path)
+
+
+def chain_reference(x, w, cos, sin):
+    """RMSNorm (float64) then rotate-half with per-token caches [B, S, F]."""
+    x64 = x.astype(np.float64)
+    y = x64 / np.sqrt(np.mean(x64 * x64, axis=-1, keepdims=True) + FUSED_EPS) * w
+    y = y.astype(np.float32).astype(np.float64)
+    F = HEAD_DIM // 2
+    c, s_ = cos[:, None].astype(np.float64), sin[:, None].astype(np.float64)
+    return np.concatenate([y[..., :F] * c - y[..., F:] * s_, y[..., F:] * c + y[..., :F] * s_], -1)
+
+
+def run_ort_chain(node, batch, seq, threads, reps, tmp, rng):
+    """(ORT kernel ms of the chain, per-node-kind kernel ms, max abs err of k_out)."""
+    past = FUSED_CACHE - seq
+    F = HEAD_DIM // 2
+    q = rng.uniform(-1, 1, size=(batch, FUSED_Q_HEADS, seq, HEAD_DIM)).astype(np.float32)
+    k = rng.uniform(-1, 1, size=(batch, FUSED_KV_HEADS, seq, HEAD_DIM)).astype(np.float32)
+    wq = rng.uniform(0.5, 1.5, size=HEAD_DIM).astype(np.float32)
+    wk = rng.uniform(0.5, 1.5, size=HEAD_DIM).astype(np.float32)
+    past_k = rng.uniform(-1, 1, size=(batch, FUSED_KV_HEADS, past, HEAD_DIM)).astype(np.float32)
+    # The decode token sits after the past; a prefill's tokens at their index.
+    # M-RoPE positions only change the caches' values, not ORT's work.
+    pos = np.broadcast_to(np.arange(past, past + seq, dtype=np.int64), (batch, seq)).copy()
+    rows = np.arange(past + seq, dtype=np.int64)
+    c1, s1 = reference.cos_sin(rows[None, None], sections=[F], theta=FUSED_THETA)
+    cos_cache = np.ascontiguousarray(c1[0, :, :F])
+    sin_cache = np.ascontiguousarray(s1[0, :, :F])
+    workdir = tmp / f"chain_b{batch}_s{seq}_t{threads}"
+    workdir.mkdir()
+    model = workdir / "chain.onnx"
+    ort_chain_model(batch, seq, past, model)
+    feeds = {"q": q, "k": k, "q_weight": wq, "k_weight": wk, "position_ids": pos,
+             "cos_cache": cos_cache, "sin_cache": sin_cache, "past_k": past_k}
+    groups = {"SimplifiedLayerNormalization": "_norm", "RotaryEmbedding": "_rope", "Concat": "k_cache"}
+    ms, outs, ver, _, kms, gms = ort_bench(
+        node, model, feeds, threads, reps, workdir, "chain",
+        out_shapes={"k_out": [batch, FUSED_KV_HEADS, past + seq, HEAD_DIM]}, node_groups=groups)
+    want_k = chain_reference(k, wk, cos_cache[pos], sin_cache[pos])
+    got = outs["k_out"]
+    err = max(float(np.abs(got[:, :, past:] - want_k).max()),
+              0.0 if np.array_equal(got[:, :, :past], past_k) else float("inf"))
+    shutil.rmtree(workdir, ignore_errors=True)
+    return kms, gms, err, ver
+
+
+def fused_main(a, bench, node, command):
+    host = host_info()
+    load_before = loadavg()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    threads_list = [int(t) for t in a.threads.split(",")]
+    points = [(1, int(x)) for x in a.seqs.split(",") if x]
+    points += [(int(b), 1) for b in a.decode_batches.split(",") if b]
+    rng = np.random.default_rng(0)
+    tmp = Path(tempfile.mkdtemp(prefix="mrope-fused-"))
+    rows, version = [], None
+    try:
+        for batch, seq in points:
+            for t in threads_list:
+                print(f"B={batch} S={seq} threads={t}: mrope-bench --fuse ...", flush=True)
+                reps = a.kernel_reps if seq > 1 else a.small_reps
+                cmd = [str(bench), "--fuse", "norm,cache", "--seq", str(seq), "--batch", str(batch),
+                       "--threads", str(t), "--q-heads", str(FUSED_Q_HEADS),
+                       "--kv-heads", str(FUSED_KV_HEADS), "--cache-len", str(FUSED_CACHE),
+                       "--reps", str(reps), "--json"]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                mb = json.loads(out.strip().splitlines()[-1])
+                row = {"batch": batch, "seq": seq, "threads": t, "bench": mb}
+                # Concat copies the whole past: B x 8 x 32768 x 512 B (8.6 GB at B = 64).
+                if node and batch * FUSED_KV_HEADS * FUSED_CACHE * HEAD_DIM * 4 <= a.max_past_bytes:
+                    print(f"B={batch} S={seq} threads={t}: ORT chain ...", flush=True)
+                    try:
+                        kms, gms, err, version = run_ort_chain(node, batch, seq, t, a.peer_reps, tmp, rng)
+                        row.update(ort_ms=kms, ort_groups=gms, ort_err=err)
+                    except Exception as e:  # noqa: BLE001 - report and go on
+                        row["ort_failed"] = str(e).splitlines()[-1] if str(e) else repr(e)
+                        print(f"  ORT chain failed: {row['ort_failed']}", flush=True)
+                rows.append(row)
+                print("  fused %.3f ms, separate %.3f ms, memcpy %.3f ms, ORT chain %s ms" % (
+                    mb["fused_ms"], mb["separate_ms"], mb["memcpy_ms"], row.get("ort_ms")), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    run = {"started": started.strftime("%Y-%m-%d %H:%M UTC"), "load_before": load_before,
+           "load_after": loadavg(), "command": command}
+    title = f"## Fused QK-norm + M-RoPE + KV-cache write: {host['model']} (`{rows[0]['bench']['llvm_cpu']}`)"
+    L = [title, ""]
+    L.append(f"Measured {run['started']} with `{run['command']}`; load average {run['load_before']} "
+             f"before, {run['load_after']} after; {host['cores']} cores, L2 {host['l2']}, L3 {host['l3']}, "
+             f"{host['isa']}. onnxruntime-node {version or '?'}.")
+    L.append("")
+    L.append(f"Qwen3-VL-8B-like: q [B, {FUSED_Q_HEADS}, S, {HEAD_DIM}], k [B, {FUSED_KV_HEADS}, S, "
+             f"{HEAD_DIM}] f32, interleaved M-RoPE sections {FUSED_SECTIONS}, RMSNorm eps {FUSED_EPS:g}, "
+             f"k written into a cache of {FUSED_CACHE} positions at offset {FUSED_CACHE} - S. "
+             "(a) fused: `mrope-bench --fuse norm,cache`; (b) separate: RMSNorm in place, our RoPE "
+             "kernel, k copied into the cache; (d) memcpy / non-temporal copy of the q and k bytes; "
+             "(c) ORT chain: SimplifiedLayerNormalization + com.microsoft.RotaryEmbedding + "
+             "Concat(past_k, k) by ORT's kernel time (profiler; Concat copies the past, which "
+             "is what a Concat KV cache costs). Medians; targets: memcpy/fused >= 0.85, "
+             "separate/fused >= 2 and ORT/fused >= 2 at every prefill point.")
+    L.append("")
+    L.append("| B | S | threads | fused ms | separate ms | memcpy ms | NT copy ms | memcpy/fused | "
+             "separate/fused | ORT chain ms (norm + rope + concat) | ORT/fused | ORT norm+rope/fused | "
+             "max abs err (ours; ORT k) |")
+    L.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    fmt_ms = lambda v: f"{v:.4f}" if v < 0.01 else (f"{v:.3f}" if v < 1 else f"{v:.2f}")  # noqa: E731
+    for r in rows:
+        mb = r["bench"]
+        f = mb["fused_ms"]
+        if "ort_ms" in r and r["ort_ms"]:
+            g = r["ort_groups"]
+            ort = "%s (%s + %s + %s)" % (fmt_ms(r["ort_ms"]), fmt_ms(g["SimplifiedLayerNormalization"]),
+                                         fmt_ms(g["RotaryEmbedding"]), fmt_ms(g["Concat"]))
+            ratio = "%.2f" % (r["ort_ms"] / f)
+            no_concat = "%.2f" % ((g["SimplifiedLayerNormalization"] + g["RotaryEmbedding"]) / f)
+            err = "%.1e; %.1e" % (mb["max_abs_err"], r["ort_err"])
+        else:
+            ort = r.get("ort_failed", "not run (past too big)" if node else "node not found")
+            ratio, no_concat, err = "", "", "%.1e" % mb["max_abs_err"]
+        L.append(f"| {r['batch']} | {r['seq']} | {r['threads']} | {fmt_ms(f)} | {fmt_ms(mb['separate_ms'])} | "
+                 f"{fmt_ms(mb['memcpy_ms'])} | {fmt_ms(mb['nt_copy_ms'])} | {mb['fused_vs_memcpy']:.2f} | "
+                 f"{mb['separate_vs_fused']:.2f} | {ort} | {ratio} | {no_concat} | {err} |")
+    section = "\n".join(L) + "\n"
+    print(section)
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps({"rows": rows, "run": run}, indent=1))
+    if not a.no_docs:
+        write_docs(ROOT / "docs" / "benchmarks.md", section, title)
+        print("wrote docs/benchmarks.md")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", default="build", help="where bin/mrope-bench is (default build)")
@@ -405,6 +591,11 @@ def main(argv=None):
     ap.add_argument("--slow-peers", action="store_true", help="also torch eager and the unfused ORT graph")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
     ap.add_argument("--json-out", help="also write all results to this JSON file")
+    ap.add_argument("--fuse", default="", help="norm,cache: the fused QK-norm + M-RoPE + cache "
+                    "write (mrope-bench --fuse) against our separate kernels and ORT's chain")
+    ap.add_argument("--decode-batches", default="1,8,64", help="--fuse: batches of the S = 1 points")
+    ap.add_argument("--max-past-bytes", type=float, default=1.5e9,
+                    help="--fuse: skip ORT's chain where past_k is bigger (Concat copies it)")
     a = ap.parse_args(argv)
     seqs = [int(x) for x in a.seqs.split(",") if x]
     small = [int(x) for x in a.small_seqs.split(",") if x]
@@ -416,6 +607,10 @@ def main(argv=None):
     node = shutil.which("node")
     command = "PYTHONPATH=python /usr/bin/python3 scripts/bench-cpu.py " + " ".join(
         (argv if argv is not None else sys.argv[1:]))
+    if a.fuse:
+        if a.fuse not in ("norm,cache", "cache,norm"):
+            sys.exit("--fuse takes norm,cache")
+        return fused_main(a, bench, node, command)
     host = host_info()
     load_before = loadavg()
     started = datetime.datetime.now(datetime.timezone.utc)

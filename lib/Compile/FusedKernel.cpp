@@ -35,8 +35,9 @@ LogicalResult FusedKernel::verify(std::string &error) const {
     error = "--fuse norm,cache needs q and k (not --q-only)";
     return failure();
   }
-  if (!rope.elementType.isF32()) {
-    error = "--fuse norm,cache builds f32 kernels only (--dtype f32)";
+  if (!rope.elementType.isF32() && !rope.elementType.isBF16()) {
+    error = "--fuse norm,cache builds f32 and bf16 kernels only (--dtype f32 "
+            "or bf16)";
     return failure();
   }
   if (rope.tokenMajor()) {
@@ -50,10 +51,10 @@ LogicalResult FusedKernel::verify(std::string &error) const {
   return success();
 }
 
-/// `[?x]<heads>x?x<D>xf32`: batch and tokens dynamic, heads when unknown.
-static std::string shape4(int64_t heads, int64_t d) {
+/// `[?x]<heads>x?x<D>x<elem>`: batch and tokens dynamic, heads when unknown.
+static std::string shape4(int64_t heads, int64_t d, StringRef elem) {
   return "?x" + (heads > 0 ? std::to_string(heads) : std::string("?")) + "x?x" +
-         std::to_string(d) + "xf32";
+         std::to_string(d) + "x" + elem.str();
 }
 
 /// The RMSNorm of `x` (a [B, H, S, D] tensor) over D, in linalg: the sum
@@ -61,11 +62,19 @@ static std::string shape4(int64_t heads, int64_t d) {
 /// is one chain of dependent adds and the kernel compute-bound), one rsqrt per
 /// row (its own op: inside the scale it would be evaluated per channel), then
 /// an elementwise scale. All write new tensors; fusion and bufferization decide
-/// where they live.
+/// where they live. bf16 rows are widened to f32 for the sum and the scale,
+/// and the normalized row is rounded to bf16 (a bf16 tensor, as an unfused
+/// chain stores it).
 static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
-                           int64_t heads, int64_t d) {
+                           int64_t heads, int64_t d, StringRef elem) {
   std::string h = heads > 0 ? std::to_string(heads) : std::string("?");
-  std::string t4 = "tensor<" + shape4(heads, d) + ">";
+  std::string t4 = "tensor<" + shape4(heads, d, elem) + ">";
+  bool wide = elem != "f32";
+  std::string widen =
+      wide ? "      %af = arith.extf %a : " + elem.str() + " to f32\n" : "";
+  std::string a = wide ? "%af" : "%a";
+  std::string narrow =
+      wide ? "      %yn = arith.truncf %y : f32 to " + elem.str() + "\n" : "";
   std::string t3 = "tensor<?x" + h + "x?xf32>";
   std::string dynHead = heads > 0 ? "" : ", %" + out.str() + "_h";
   std::string dimHead = heads > 0 ? ""
@@ -78,8 +87,8 @@ static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
     %@OUT@_z = linalg.fill ins(%zero : f32) outs(%@OUT@_e3 : @T3@) -> @T3@
     %@OUT@_ss = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
         ins(%@X@ : @T4@) outs(%@OUT@_z : @T3@) {
-    ^bb0(%a: f32, %o: f32):
-      %sq = arith.mulf %a, %a : f32
+    ^bb0(%a: @ELEM@, %o: f32):
+@WIDEN@      %sq = arith.mulf @A@, @A@ : f32
       %r = arith.addf %o, %sq fastmath<reassoc> : f32
       linalg.yield %r : f32
     } -> @T3@
@@ -95,10 +104,10 @@ static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
     %@OUT@_e4 = tensor.empty(%@OUT@_b@DYNHEAD@, %@OUT@_s) : @T4@
     %@OUT@ = linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
         ins(%@X@, %@OUT@_rs, %@W@ : @T4@, @T3@, tensor<@D@xf32>) outs(%@OUT@_e4 : @T4@) {
-    ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
-      %n = arith.mulf %a, %r : f32
+    ^bb0(%a: @ELEM@, %r: f32, %g: f32, %o: @ELEM@):
+@WIDEN@      %n = arith.mulf @A@, %r : f32
       %y = arith.mulf %n, %g : f32
-      linalg.yield %y : f32
+@NARROW@      linalg.yield @Y@ : @ELEM@
     } -> @T4@
 )",
       {{"OUT", out.str()},
@@ -108,7 +117,12 @@ static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
        {"T3", t3},
        {"DYNHEAD", dynHead},
        {"DIMHEAD", dimHead},
-       {"D", std::to_string(d)}});
+       {"D", std::to_string(d)},
+       {"ELEM", elem.str()},
+       {"WIDEN", widen},
+       {"NARROW", narrow},
+       {"A", a},
+       {"Y", wide ? "%yn" : "%y"}});
 }
 
 /// The untiled chain on tensors, between memref arguments: q is read and
@@ -117,13 +131,14 @@ static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
 static std::string chainSource(const FusedKernel &kernel) {
   const RopeKernel &r = kernel.rope;
   int64_t d = r.headDim;
+  std::string elem = r.dtype();
   auto buffer = [&](int64_t heads) {
-    return "memref<" + shape4(heads, d) + ", strided<[?, ?, " +
+    return "memref<" + shape4(heads, d, elem) + ", strided<[?, ?, " +
            std::to_string(d) + ", 1], offset: ?>>";
   };
   std::string mq = buffer(r.qHeads), mk = buffer(r.kvHeads);
-  std::string tq = "tensor<" + shape4(r.qHeads, d) + ">";
-  std::string tk = "tensor<" + shape4(r.kvHeads, d) + ">";
+  std::string tq = "tensor<" + shape4(r.qHeads, d, elem) + ">";
+  std::string tk = "tensor<" + shape4(r.kvHeads, d, elem) + ">";
   std::string axes = std::to_string(r.numAxes());
   std::string mp =
       "memref<" + axes + "x?x?xi64, strided<[?, ?, 1], offset: ?>>";
@@ -161,8 +176,8 @@ static std::string chainSource(const FusedKernel &kernel) {
      << tw << "\n"
      << "    %wk = bufferization.to_tensor %wkm restrict : " << mw << " to "
      << tw << "\n"
-     << rmsNorm("q", "wq", "qn", r.qHeads, d)
-     << rmsNorm("k", "wk", "kn", r.kvHeads, d)
+     << rmsNorm("q", "wq", "qn", r.qHeads, d, elem)
+     << rmsNorm("k", "wk", "kn", r.kvHeads, d, elem)
      << "    %q2, %k2 = rope.apply %qn, %kn by %p : " << tq << ", " << tk
      << " by " << tp << " with " << semantics << "\n"
      << "    bufferization.materialize_in_destination %q2 in restrict writable "
@@ -259,11 +274,16 @@ LogicalResult mrope::lowerFusedToLLVMDialect(ModuleOp module,
 // C header and wrapper
 //===----------------------------------------------------------------------===//
 
-static const char *const kFusedParams =
-    "float *q, const float *k, const float *q_weight,\n"
-    "    const float *k_weight, float *k_cache, int64_t cache_len,\n"
-    "    int64_t cache_offset, int64_t q_heads, int64_t kv_heads,\n"
-    "    const int64_t *positions, int64_t batch, int64_t seq";
+/// q, k and the cache in the kernel's storage type (float, or bf16 bit
+/// patterns as uint16_t); the weights are always float.
+static std::string fusedParams(const FusedKernel &kernel) {
+  return fillTemplate(
+      "@T@ *q, const @T@ *k, const float *q_weight,\n"
+      "    const float *k_weight, @T@ *k_cache, int64_t cache_len,\n"
+      "    int64_t cache_offset, int64_t q_heads, int64_t kv_heads,\n"
+      "    const int64_t *positions, int64_t batch, int64_t seq",
+      {{"T", kernel.rope.elementType.isF32() ? "float" : "uint16_t"}});
+}
 
 std::string mrope::emitFusedCHeader(const FusedKernel &kernel) {
   const RopeKernel &r = kernel.rope;
@@ -280,9 +300,9 @@ std::string mrope::emitFusedCHeader(const FusedKernel &kernel) {
  *   @SEMANTICS@
  *
  * For every token of q [batch, q_heads, seq, @D@] (@QH@ heads) and of
- * k [batch, kv_heads, seq, @D@] (@KH@ heads), contiguous float:
+ * k [batch, kv_heads, seq, @D@] (@KH@ heads), contiguous @STORAGE@:
  *   y = x / sqrt(mean(x * x over the @D@ channels) + @EPS@) * weight
- *   (RMSNorm of each head; q_weight for q, k_weight for k, @D@ floats),
+ *   (RMSNorm of each head; q_weight for q, k_weight for k, @D@ floats),@ROUND@
  * then y is rotated as above at the token's positions
  * (contiguous [@AXES@, batch, seq] int64). q receives its result in place;
  * k is only read, and its result is written to
@@ -291,8 +311,8 @@ std::string mrope::emitFusedCHeader(const FusedKernel &kernel) {
  * The same as RMSNorm, then RoPE, then copying k into the cache.
  *
  * @NAME@: the tokens are split over at most num_threads threads (<= 0:
- * one), started for the call, and over no more than give each one
- * @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k. Returns 0, or -1 on bad
+ * one) of a pool the library keeps between calls, and over no more than
+ * give each one @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k. Returns 0, or -1 on bad
  * sizes (cache_offset + seq > cache_len, ...).
  */
 #ifndef @UPPER@_H
@@ -318,6 +338,13 @@ int @NAME@(@PARAMS@, int num_threads);
 #endif
 )",
       {{"SEMANTICS", semantics},
+       {"STORAGE", r.elementType.isF32() ? "float" : "bf16 (uint16_t bits)"},
+       {"ROUND",
+        r.elementType.isF32()
+            ? ""
+            : "\n *   in f32 from the widened bf16 x, y rounded to bf16 "
+              "(as a bf16\n *   RMSNorm stores it); the rotation in f32, "
+              "rounded once,"},
        {"D", std::to_string(r.headDim)},
        {"QH", heads(r.qHeads)},
        {"KH", heads(r.kvHeads)},
@@ -326,18 +353,18 @@ int @NAME@(@PARAMS@, int num_threads);
        {"NAME", r.options.name},
        {"UPPER", StringRef(r.options.name).upper()},
        {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
-       {"PARAMS", kFusedParams}});
+       {"PARAMS", fusedParams(kernel)}});
 }
 
-/// Memref descriptors of one token slice of every batch row; threads
-/// started per call (a fused call moves at least
-/// MIN_BYTES_PER_THREAD per thread, far more than a thread start costs).
+/// Memref descriptors of one token slice of every batch row; the tokens
+/// split over the plain wrapper's persistent pool (emitCThreadPool), as
+/// many threads as the bytes of q and k pay for.
 static const char *const kFusedWrapper =
     R"(/* Generated by mrope-compile --fuse norm,cache: C ABI around the kernel. */
-#include <pthread.h>
 #include <stdint.h>
 
-typedef struct { float *allocated, *aligned; int64_t offset, sizes[4], strides[4]; } md4;
+typedef @T@ elem_t;
+typedef struct { elem_t *allocated, *aligned; int64_t offset, sizes[4], strides[4]; } md4;
 typedef struct { int64_t *allocated, *aligned; int64_t offset, sizes[3], strides[3]; } md3;
 typedef struct { float *allocated, *aligned; int64_t offset, sizes[1], strides[1]; } md1;
 
@@ -345,59 +372,50 @@ void _mlir_ciface_@NAME@_kernel(md4 *q, md4 *k, md3 *positions, md1 *q_weight,
                                 md1 *k_weight, md4 *slot);
 
 typedef struct {
-  float *q; const float *k, *wq, *wk; float *cache; const int64_t *pos;
+  elem_t *q; const elem_t *k; const float *wq, *wk; elem_t *cache; const int64_t *pos;
   int64_t cache_len, cache_offset, hq, hk, batch, seq, s0, n;
 } slice;
 
 /* Tokens [s0, s0 + n) of every batch row of a [B, H, rows, D] tensor. */
-static md4 view4(float *base, int64_t b, int64_t h, int64_t rows, int64_t s0, int64_t n) {
+static md4 view4(elem_t *base, int64_t b, int64_t h, int64_t rows, int64_t s0, int64_t n) {
   const int64_t d = @D@;
   md4 m = {base, base, s0 * d, {b, h, n, d}, {h * rows * d, rows * d, d, 1}};
   return m;
 }
 
-static void *run_slice(void *arg) {
-  const slice *w = (const slice *)arg;
-  if (w->n <= 0 || w->batch <= 0) return 0;
+static void run_slice(const slice *w) {
+  if (w->n <= 0 || w->batch <= 0) return;
   md4 q = view4(w->q, w->batch, w->hq, w->seq, w->s0, w->n);
-  md4 k = view4((float *)w->k, w->batch, w->hk, w->seq, w->s0, w->n);
+  md4 k = view4((elem_t *)w->k, w->batch, w->hk, w->seq, w->s0, w->n);
   md4 c = view4(w->cache, w->batch, w->hk, w->cache_len, w->cache_offset + w->s0, w->n);
   md3 p = {(int64_t *)w->pos, (int64_t *)w->pos, w->s0, {@AXES@, w->batch, w->n},
            {w->batch * w->seq, w->seq, 1}};
   md1 wq = {(float *)w->wq, (float *)w->wq, 0, {@D@}, {1}};
   md1 wk = {(float *)w->wk, (float *)w->wk, 0, {@D@}, {1}};
   _mlir_ciface_@NAME@_kernel(&q, &k, &p, &wq, &wk, &c);
-  return 0;
 }
 
+@POOL@
 int @NAME@(@PARAMS@, int num_threads) {
   if (batch < 0 || seq < 0 || q_heads < 0 || kv_heads < 0 || cache_offset < 0 ||
       cache_len < 0 || seq > cache_len - cache_offset) return -1;
   if (@Q_HEADS@ > 0 && q_heads != @Q_HEADS@) return -1;
   if (@KV_HEADS@ > 0 && kv_heads != @KV_HEADS@) return -1;
-  if (num_threads < 1) num_threads = 1;
-  if (num_threads > 64) num_threads = 64;
-  if (num_threads > seq) num_threads = seq > 0 ? (int)seq : 1;
-  double bytes = (double)(q_heads + kv_heads) * batch * seq * @D@ * sizeof(float);
-  double by_size = bytes / @MIN_BYTES@.0;
-  if (by_size < num_threads) num_threads = by_size < 1 ? 1 : (int)by_size;
+  double bytes = (double)(q_heads + kv_heads) * (double)batch * (double)seq *
+                 @D@ * sizeof(elem_t);
+  num_threads = threads_for(bytes, seq, num_threads);
   /* Whole blocks of @BLOCK@ tokens per thread where there are enough. */
   int64_t chunk = (seq + num_threads - 1) / num_threads;
   if (chunk > @BLOCK@) chunk = (chunk + @BLOCK@ - 1) / @BLOCK@ * @BLOCK@;
-  slice work[64];
-  pthread_t thread[64];
-  int n = 0, started[64] = {0};
+  slice work[POOL_MAX + 1];
+  int n = 0;
   for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
     slice w = {q, k, q_weight, k_weight, k_cache, positions, cache_len, cache_offset,
                q_heads, kv_heads, batch, seq, s0, seq - s0 < chunk ? seq - s0 : chunk};
     work[n++] = w;
   }
-  for (int i = 1; i < n; ++i)
-    started[i] = pthread_create(&thread[i], 0, run_slice, &work[i]) == 0;
-  for (int i = 0; i < n; ++i)
-    if (i == 0 || !started[i]) run_slice(&work[i]);
-  for (int i = 1; i < n; ++i)
-    if (started[i]) pthread_join(thread[i], 0);
+  if (n == 1) run_slice(&work[0]);
+  else if (n > 1) pool_run(work, n);
   return 0;
 }
 )";
@@ -407,13 +425,15 @@ std::string mrope::emitFusedCWrapper(const FusedKernel &kernel,
   const RopeKernel &r = kernel.rope;
   return fillTemplate(kFusedWrapper,
                       {{"NAME", r.options.name},
+                       {"T", r.elementType.isF32() ? "float" : "uint16_t"},
                        {"D", std::to_string(r.headDim)},
                        {"AXES", std::to_string(r.numAxes())},
                        {"Q_HEADS", std::to_string(r.qHeads)},
                        {"KV_HEADS", std::to_string(r.kvHeads)},
                        {"BLOCK", std::to_string(target.tokensPerBlock(r))},
                        {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
-                       {"PARAMS", kFusedParams}});
+                       {"PARAMS", fusedParams(kernel)},
+                       {"POOL", emitCThreadPool()}});
 }
 
 LogicalResult mrope::compileFusedSharedLibrary(MLIRContext &ctx,

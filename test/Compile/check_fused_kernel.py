@@ -10,6 +10,9 @@ q and k: the only one big enough for the work-size rule to really use two
 threads) and S = 16384 (1024 token blocks: the rotation's stack tables
 must not grow the stack per block; they overflowed 8 MiB before the
 pipeline hoisted them); each on 1 and on 2 threads, identical results.
+The second thread comes from a pool the library keeps between calls: after
+the 2-thread calls the process has exactly one thread more than before the
+first call, and more calls do not add any (Linux /proc/self/task).
 
 Tolerance: 2e-6 absolute (the issue's bound). The reference normalizes in
 float64 and rotates in float32 like the kernel; the kernel's f32 sum of 128
@@ -18,9 +21,18 @@ squares is off by a few ulp relative, which moves outputs (|y| < ~3) by
 (see test/Conversion/RopeToLoops/check_cpu_kernel.py). The maximum seen is
 printed. Cache rows outside the slot, and k itself, must keep their bits.
 
-usage: check_fused_kernel.py LIB.so HEADER.h
+bf16 (third argument): q, k and the cache hold bf16 bits. The reference
+widens them, normalizes in float64, rounds the normalized rows to bf16 (a
+bf16 RMSNorm's output, which the kernel rounds too), rotates in float32
+and rounds once. Tolerance: 2 bf16 units at |y| < 4 (2 * 2^-6): one for
+the final rounding and one where the kernel's f32 sum of squares puts a
+normalized value on the other side of a bf16 rounding boundary than the
+float64 reference does. The share of bit-identical outputs is printed.
+
+usage: check_fused_kernel.py LIB.so HEADER.h [f32|bf16]
 """
 import ctypes
+import os
 import re
 import sys
 
@@ -34,6 +46,9 @@ HQ, HK, D = 8, 2, 128
 TOL = 2e-6
 
 lib_path, header_path = sys.argv[1], sys.argv[2]
+dtype = sys.argv[3] if len(sys.argv) > 3 else "f32"
+if dtype == "bf16":
+    TOL = 2 * 2.0 ** -6
 header = open(header_path).read()
 eps = float(re.search(r"#define \w+_EPS ([0-9.e+-]+)f", header).group(1))
 lib = ctypes.CDLL(lib_path)
@@ -54,6 +69,27 @@ def rms_ref(x, w):
     return (x64 * r * w.astype(np.float64)).astype(np.float32)
 
 
+def widen(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def narrow(x):
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def storage(x):
+    """x (f32) as the kernel stores it, and its value as f32."""
+    if dtype == "f32":
+        return x, x
+    bits = narrow(x)
+    return bits, widen(bits)
+
+
+def value(a):
+    return a if dtype == "f32" else widen(a)
+
+
 def run(q, k, wq, wk, cache, off, pos, threads):
     q, cache = q.copy(), cache.copy()
     k_before = k.copy()
@@ -64,27 +100,40 @@ def run(q, k, wq, wk, cache, off, pos, threads):
     return rc, q, cache
 
 
+def tasks():
+    return len(os.listdir("/proc/self/task"))
+
+
+tasks_before = tasks()
 failed = 0
 rng = np.random.default_rng(22)
-for B, S, cache_len, off in [(1, 37, 64, 5), (2, 16, 48, 0), (1, 1, 64, 40), (3, 1, 32, 31),
-                             (1, 300, 512, 100), (1, 4096, 4200, 50),
-                             (1, 16384, 16384, 0)]:
-    q = rng.uniform(-2, 2, size=(B, HQ, S, D)).astype(np.float32)
-    k = rng.uniform(-2, 2, size=(B, HK, S, D)).astype(np.float32)
+CASES = [(1, 37, 64, 5), (2, 16, 48, 0), (1, 1, 64, 40), (3, 1, 32, 31),
+         (1, 300, 512, 100), (1, 4096, 4200, 50), (1, 16384, 16384, 0)]
+if dtype == "bf16":  # 2 bytes: twice the tokens for two threads' worth of bytes
+    CASES = CASES[:5] + [(1, 8192, 8200, 8)]
+same_bits = total = 0
+for B, S, cache_len, off in CASES:
+    q, qv = storage(rng.uniform(-2, 2, size=(B, HQ, S, D)).astype(np.float32))
+    k, kv = storage(rng.uniform(-2, 2, size=(B, HK, S, D)).astype(np.float32))
     wq = rng.uniform(0.5, 1.5, size=(D,)).astype(np.float32)
     wk = rng.uniform(0.5, 1.5, size=(D,)).astype(np.float32)
     pos = np.ascontiguousarray(rng.integers(0, 32768, size=(3, B, S), dtype=np.int64))
-    cache = rng.uniform(-1, 1, size=(B, HK, cache_len, D)).astype(np.float32)
-    want_q = reference.apply_rope(rms_ref(q, wq), pos, sections=SECTIONS, theta=THETA,
-                                  interleaved=True)
-    want_k = reference.apply_rope(rms_ref(k, wk), pos, sections=SECTIONS, theta=THETA,
-                                  interleaved=True)
-    want_cache = cache.copy()
+    cache, cachev = storage(rng.uniform(-1, 1, size=(B, HK, cache_len, D)).astype(np.float32))
+    want_q, want_k = (reference.apply_rope(value(storage(rms_ref(x, w))[0]), pos, sections=SECTIONS,
+                                           theta=THETA, interleaved=True)
+                      for x, w in ((qv, wq), (kv, wk)))
+    want_q, want_k = value(storage(want_q)[0]), value(storage(want_k)[0])
+    want_cache = cachev.copy()
     want_cache[:, :, off:off + S] = want_k
     results = []
     for threads in (1, 2):
         rc, got_q, got_cache = run(q, k, wq, wk, cache, off, pos, threads)
-        err = max(np.abs(got_q - want_q).max(), np.abs(got_cache - want_cache).max())
+        got_q, got_cachev = value(got_q), value(got_cache)
+        err = max(np.abs(got_q - want_q).max(), np.abs(got_cachev - want_cache).max())
+        if threads == 1:
+            same_bits += int(np.count_nonzero(got_q == want_q))
+            same_bits += int(np.count_nonzero(got_cachev[:, :, off:off + S] == want_k))
+            total += got_q.size + want_k.size
         outside = np.ones(cache_len, bool)
         outside[off:off + S] = False
         kept = np.array_equal(got_cache[:, :, outside], cache[:, :, outside])
@@ -98,11 +147,24 @@ for B, S, cache_len, off in [(1, 37, 64, 5), (2, 16, 48, 0), (1, 1, 64, 40), (3,
     failed += not same
     print(f"{'ok' if same else 'FAIL'} B={B} S={S}: 1 and 2 threads identical")
 
+# The pool: one worker alive between calls, none added by more calls.
+pooled = [tasks()]
+for _ in range(3):
+    run(q, k, wq, wk, cache, off, pos, 2)
+    pooled.append(tasks())
+pool_ok = pooled == [tasks_before + 1] * 4
+failed += not pool_ok
+print(f"{'ok' if pool_ok else 'FAIL'} threads before the first call {tasks_before}, "
+      f"after 2-thread calls {pooled}")
+
+print(f"{dtype}: {same_bits}/{total} outputs bit-identical to the reference")
+
 # Bad sizes: the slot would run past the cache.
-q = np.zeros((1, HQ, 4, D), np.float32)
-k = np.zeros((1, HK, 4, D), np.float32)
+elem = np.float32 if dtype == "f32" else np.uint16
+q = np.zeros((1, HQ, 4, D), elem)
+k = np.zeros((1, HK, 4, D), elem)
 w = np.ones(D, np.float32)
-cache = np.zeros((1, HK, 8, D), np.float32)
+cache = np.zeros((1, HK, 8, D), elem)
 pos = np.zeros((3, 1, 4), np.int64)
 rc = fn(ptr(q), ptr(k), ptr(w), ptr(w), ptr(cache), 8, 5, HQ, HK, ptr(pos), 1, 4, 1)
 bad_ok = rc == -1 and not cache.any()

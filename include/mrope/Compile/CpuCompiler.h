@@ -62,6 +62,14 @@ mlir::FailureOr<std::string> emitMachineCode(mlir::ModuleOp module,
 std::string emitCHeader(const RopeKernel &kernel);
 std::string emitCWrapper(const RopeKernel &kernel, const CpuTarget &target);
 
+/// C source of the persistent worker pool both generated wrappers use (the
+/// plain and the fused one): `pool_run(slice *work, int n)` runs work[0] on
+/// the caller and the rest on workers kept between calls (they spin ~50 us,
+/// then sleep; a library destructor stops them), and
+/// `threads_for(bytes, seq, num_threads)` applies kMinBytesPerThread. The
+/// source including it defines `slice` and `run_slice(const slice *)` first.
+std::string emitCThreadPool();
+
 /// Writes `<outPath>` (.so) and the header next to it (same stem, .h),
 /// both via temporary files renamed on success. Needs a C compiler
 /// ($CC or cc) for the small wrapper.

@@ -33,15 +33,17 @@ void mrope::buildCpuPipeline(OpPassManager &pm,
     pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   }
   // A token loop tiled as scf.forall runs as scf.for (the C wrapper owns
-  // the threads); linalg ops fused beside rope.apply (an RMSNorm) become
-  // plain loops.
+  // the threads).
   pm.addPass(createForallToForLoopPass());
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // rope.apply first: an RMSNorm fused beside it (linalg ops writing its
+  // input) becomes part of its row loop, so each row is read once. Linalg
+  // ops it does not absorb become plain loops after it.
   mrope::ConvertRopeToLoopsOptions loops;
   loops.tokensPerBlock = options.tokensPerBlock;
   loops.vectorWidth = options.vectorWidth;
   loops.nativeF16 = options.nativeF16;
   pm.addPass(mrope::createConvertRopeToLoops(loops));
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // A rope.apply inside a loop (a fused token loop) gets its cos/sin stack
   // tables in the loop body; hoisted out, the stack does not grow by them
   // every iteration (S = 8192 overflowed an 8 MiB stack otherwise).

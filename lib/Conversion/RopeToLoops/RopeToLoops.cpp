@@ -19,12 +19,14 @@
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
+#include "mrope/Conversion/RopeToLoops/RmsNormProducer.h"
 
 #include "mrope/Conversion/Passes.h"
 #include "mrope/Conversion/RopeCommon/RopeCommon.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -50,13 +52,16 @@ struct Chunk {
 /// ([2T, F] or [2T, 2F] for gptj) and the angles of one token ([F]).
 struct Tables {
   Value cos, sin, angles;
+  /// With an RMSNorm: the rsqrt of each of a head's T rows ([B,H,S,D]).
+  Value rowScales;
 };
 
 /// The loop nest of one rope.apply: what is fixed at compile time (chunks,
 /// block size, layout) and the values every loop reads (tables, inv_freq,
 /// sizes). The emit* methods build it top-down, as the file comment shows.
 struct LoopNest {
-  LoopNest(ApplyOp op, const RopeToLoopsOptions &options);
+  LoopNest(ApplyOp op, const RopeToLoopsOptions &options,
+           SmallVector<std::optional<RmsNormProducer>> norms);
 
   /// The stack tables, at the start of `scope`'s body.
   void allocateTables(RewriterBase &rewriter, Operation *scope);
@@ -77,8 +82,10 @@ private:
   void emitRowAngles(ImplicitLocOpBuilder &b, Value bi, Value si);
   void emitRowSinCos(ImplicitLocOpBuilder &b, Value row, Value offset,
                      int64_t width);
-  void rotateRow(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
-                 Value t);
+  void rotateRow(ImplicitLocOpBuilder &b, unsigned input, ValueRange prefix,
+                 Value t, Value r = {});
+  Value rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
+                 ValueRange prefix);
   void buildInvFreq(ImplicitLocOpBuilder &b);
   Value loadF32(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
                 int64_t offset, int64_t width) const;
@@ -95,6 +102,9 @@ private:
   SmallVector<Value> invFreq;
   Value c0, c1, cT, seq;
   SmallVector<Value> heads;
+  /// Per input: the RMSNorm to apply to each row as it is read.
+  SmallVector<std::optional<RmsNormProducer>> norms;
+  int64_t headDim;
 };
 
 /// A for loop without results whose body `body` builds.
@@ -113,8 +123,12 @@ Value idx(ImplicitLocOpBuilder &at, int64_t v) {
   return arith::ConstantIndexOp::create(at, v);
 }
 
-LoopNest::LoopNest(ApplyOp op, const RopeToLoopsOptions &options)
-    : op(op), options(options), sem(op.getSemantics()) {
+LoopNest::LoopNest(ApplyOp op, const RopeToLoopsOptions &options,
+                   SmallVector<std::optional<RmsNormProducer>> norms)
+    : op(op), options(options), sem(op.getSemantics()),
+      norms(std::move(norms)) {
+  headDim =
+      cast<MemRefType>(op.getInputs().front().getType()).getShape().back();
   numFreqs = sem.getNumFreqs();
   neox = sem.getLayout() == PairLayout::neox;
   tableWidth = neox ? numFreqs : 2 * numFreqs;
@@ -141,6 +155,9 @@ void LoopNest::allocateTables(RewriterBase &rewriter, Operation *scope) {
   tables.sin = memref::AllocaOp::create(sb, tableType, align);
   tables.angles =
       memref::AllocaOp::create(sb, MemRefType::get({numFreqs}, f32), align);
+  if (llvm::any_of(norms, [](auto &norm) { return norm.has_value(); }))
+    tables.rowScales =
+        memref::AllocaOp::create(sb, MemRefType::get({T}, f32), align);
 }
 
 void LoopNest::emit(ImplicitLocOpBuilder &b) {
@@ -190,10 +207,10 @@ void LoopNest::emitTokenMajorBlock(ImplicitLocOpBuilder &b, Value bi, Value s0,
                                    Value n, Value cur, Value nextBase,
                                    Value nextS0, Value nNext) {
   forLoop(b, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
-    for (auto [buffer, count] : llvm::zip(op.getInputs(), heads))
+    for (auto [input, count] : llvm::enumerate(heads))
       forLoop(tb, c0, count, c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
         Value si = arith::AddIOp::create(hb, s0, t);
-        rotateRow(hb, buffer, ValueRange{bi, hi, si},
+        rotateRow(hb, input, ValueRange{bi, hi, si},
                   arith::AddIOp::create(hb, cur, t));
       });
     Value hi =
@@ -211,12 +228,27 @@ void LoopNest::emitHeadMajorBlock(ImplicitLocOpBuilder &b, Value bi, Value s0,
   for (Value count : ArrayRef<Value>(heads).drop_front())
     total = arith::AddIOp::create(b, total, count);
   Value first = c0;
-  for (auto [buffer, count] : llvm::zip(op.getInputs(), heads)) {
+  for (auto [input, count] : llvm::enumerate(heads)) {
     forLoop(b, c0, count, c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
+      // With an RMSNorm, the head's rsqrt of every row first: its rows (16
+      // KiB at T = 32, D = 128) are then rotated from L1. One loop over both
+      // would let LLVM keep a whole row in registers between the sum and the
+      // rotation, which spills with 16 vector registers.
+      if (norms[input])
+        forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+          Value si = arith::AddIOp::create(tb, s0, t);
+          memref::StoreOp::create(
+              tb, rowRsqrt(tb, *norms[input], ValueRange{bi, hi, si}),
+              tables.rowScales, ValueRange{t});
+        });
       forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
         Value si = arith::AddIOp::create(tb, s0, t);
-        rotateRow(tb, buffer, ValueRange{bi, hi, si},
-                  arith::AddIOp::create(tb, cur, t));
+        Value r = norms[input] ? memref::LoadOp::create(tb, tables.rowScales,
+                                                        ValueRange{t})
+                                     .getResult()
+                               : Value();
+        rotateRow(tb, input, ValueRange{bi, hi, si},
+                  arith::AddIOp::create(tb, cur, t), r);
       });
       Value g = arith::AddIOp::create(hb, first, hi);
       auto share = [&](Value gi) -> Value {
@@ -346,12 +378,67 @@ void LoopNest::storeF32(ImplicitLocOpBuilder &b, Value value, Value buffer,
   vector::StoreOp::create(b, value, buffer, indices);
 }
 
-/// Rotates one row (b, h, s) with table row t, W lanes at a time: neox on
-/// the halves [0, F), [F, 2F); gptj with the two lanes of every pair swapped
-/// in registers.
-void LoopNest::rotateRow(ImplicitLocOpBuilder &b, Value buffer,
-                         ValueRange prefix, Value t) {
+/// rsqrt(sum of squares of the source row / divisor + eps): the row is read
+/// W lanes at a time into one accumulator (reassociated: a tree at the end),
+/// so the rotation that follows reads it again from L1, not from memory.
+Value LoopNest::rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
+                         ValueRange prefix) {
   auto f32 = b.getF32Type();
+  auto fast = arith::FastMathFlags::contract | arith::FastMathFlags::reassoc;
+  Value acc, sum;
+  for (int64_t o = 0; o < headDim; o += W) {
+    int64_t w = std::min(W, headDim - o);
+    Value x = loadF32(b, norm.source, prefix, o, w);
+    Value sq = arith::MulFOp::create(b, x, x, fast);
+    if (w == W) {
+      acc = acc ? arith::AddFOp::create(b, acc, sq, fast).getResult() : sq;
+      continue;
+    }
+    sum = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sq,
+                                      Value(), fast);
+  }
+  if (acc) {
+    Value part = vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc,
+                                             Value(), fast);
+    sum = sum ? arith::AddFOp::create(b, part, sum, fast).getResult() : part;
+  }
+  if (!sum)
+    sum = arith::ConstantOp::create(b, b.getFloatAttr(f32, 0.0));
+  Value mean = arith::DivFOp::create(b, sum, norm.divisor);
+  return math::RsqrtOp::create(b, arith::AddFOp::create(b, mean, norm.eps));
+}
+
+/// Rotates one row (b, h, s) of input `input` with table row t, W lanes at
+/// a time: neox on the halves [0, F), [F, 2F); gptj with the two lanes of
+/// every pair swapped in registers. With an RMSNorm producer the lanes are
+/// read from its source, scaled (x * r * w, the order of the linalg op,
+/// rounded to a narrow storage type as it rounds) and the channels the
+/// rotation leaves alone are written too.
+void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
+                         ValueRange prefix, Value t, Value r) {
+  auto f32 = b.getF32Type();
+  Value buffer = op.getInputs()[input];
+  const std::optional<RmsNormProducer> &norm = norms[input];
+  if (norm && !r)
+    r = rowRsqrt(b, *norm, prefix);
+  auto read = [&](int64_t o, int64_t w) -> Value {
+    if (!norm)
+      return loadF32(b, buffer, prefix, o, w);
+    auto vec = VectorType::get({w}, f32);
+    Value x = loadF32(b, norm->source, prefix, o, w);
+    Value g =
+        vector::LoadOp::create(b, vec, norm->weight, ValueRange{idx(b, o)});
+    Value n =
+        arith::MulFOp::create(b, x, vector::BroadcastOp::create(b, vec, r));
+    Value y = arith::MulFOp::create(b, n, g);
+    // A bf16/f16 norm stores its result rounded (the linalg op's truncf):
+    // round here too, so the rotation sees the same values.
+    Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+    if (elem.isF32())
+      return y;
+    return emitExtToF32(b, emitTruncFromF32(b, y, elem, options.nativeF16),
+                        options.nativeF16);
+  };
   for (Chunk chunk : chunks) {
     int64_t o = neox ? chunk.offset : 2 * chunk.offset;
     int64_t w = neox ? chunk.width : 2 * chunk.width;
@@ -360,16 +447,19 @@ void LoopNest::rotateRow(ImplicitLocOpBuilder &b, Value buffer,
     Value c = vector::LoadOp::create(b, vec, tables.cos, ValueRange{t, col});
     Value s = vector::LoadOp::create(b, vec, tables.sin, ValueRange{t, col});
     if (neox) {
-      Value x1 = loadF32(b, buffer, prefix, o, w);
-      Value x2 = loadF32(b, buffer, prefix, numFreqs + o, w);
+      Value x1 = read(o, w);
+      Value x2 = read(numFreqs + o, w);
       auto [y1, y2] = emitRotateHalves(b, x1, x2, c, s);
       storeF32(b, y1, buffer, prefix, o);
       storeF32(b, y2, buffer, prefix, numFreqs + o);
       continue;
     }
-    Value x = loadF32(b, buffer, prefix, o, w);
-    storeF32(b, emitRotatePairs(b, x, c, s), buffer, prefix, o);
+    storeF32(b, emitRotatePairs(b, read(o, w), c, s), buffer, prefix, o);
   }
+  if (!norm)
+    return;
+  for (int64_t o = 2 * numFreqs; o < headDim; o += W)
+    storeF32(b, read(o, std::min(W, headDim - o)), buffer, prefix, o);
 }
 
 /// The loop nest above for an in-place rope.apply; the tables go on the
@@ -387,12 +477,19 @@ struct LowerApplyToLoops : OpRewritePattern<ApplyOp> {
         op->getParentWithTrait<OpTrait::AutomaticAllocationScope>();
     if (!scope || scope->getNumRegions() == 0 || scope->getRegion(0).empty())
       return rewriter.notifyMatchFailure(op, "no allocation scope for tables");
-    LoopNest nest(op, options);
+    // An RMSNorm tiled into the same loop becomes part of the row loop.
+    SmallVector<std::optional<RmsNormProducer>> norms =
+        findRmsNormProducers(op);
+    LoopNest nest(op, options, norms);
     nest.allocateTables(rewriter, scope);
     rewriter.setInsertionPoint(op);
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     nest.emit(b);
     rewriter.eraseOp(op);
+    for (const std::optional<RmsNormProducer> &norm : llvm::reverse(norms))
+      if (norm)
+        for (Operation *absorbed : llvm::reverse(norm->ops))
+          rewriter.eraseOp(absorbed);
     return success();
   }
 

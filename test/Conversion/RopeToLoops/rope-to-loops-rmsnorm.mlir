@@ -1,0 +1,285 @@
+// RUN: mrope-opt %s --convert-rope-to-loops="vector-width=16" --split-input-file | FileCheck %s
+
+// An RMSNorm tiled into the rope.apply's loop (what tile-and-fuse and
+// bufferization leave in the fused kernel's tile: fill, sum of squares,
+// rsqrt, scale) becomes part of the rotation's loops. Per head of a token
+// block: one loop takes each row's rsqrt (the 8 16-lane chunks of the source
+// summed as squares in one accumulator) into a stack buffer of T floats; the
+// next loop re-reads the rows (from L1), scales them by r and the weight,
+// rotates and stores them into the rope.apply input. Two loops, so that
+// LLVM does not keep a whole row in registers across them. q is normalized
+// in place; k's norm reads k and writes the cache slot. No linalg op is left.
+#id = affine_map<(b, h, s, d) -> (b, h, s, d)>
+#row = affine_map<(b, h, s, d) -> (b, h, s)>
+#ch = affine_map<(b, h, s, d) -> (d)>
+#id3 = affine_map<(b, h, s) -> (b, h, s)>
+// CHECK-LABEL: func.func @fused_tile
+// CHECK-SAME: (%[[Q:[^:]*]]: memref<1x4x?x128xf32>, %[[K:[^:]*]]: memref<1x2x?x128xf32>, %[[SLOT:[^:]*]]: memref<1x2x?x128xf32>, %{{[^:]*}}: memref<3x1x?xi64>, %[[WQ:[^:]*]]: memref<128xf32>, %[[WK:[^:]*]]: memref<128xf32>
+// CHECK-NOT: linalg.
+// CHECK: %[[RS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32xf32>
+// CHECK: scf.for %[[H:.*]] = %c0 to %c4 step %c1
+// CHECK-NEXT: scf.for %[[T:.*]] = %c0 to %[[N:.*]] step %c1
+// CHECK: %[[X0:.*]] = vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
+// CHECK: %[[SQ0:.*]] = arith.mulf %[[X0]], %[[X0]] fastmath<reassoc,contract> : vector<16xf32>
+// CHECK-COUNT-7: arith.addf %{{.*}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
+// CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %[[DIM:.*]] : f32
+// CHECK: %[[V:.*]] = arith.addf %[[MEAN]], %[[EPS:.*]] : f32
+// CHECK: %[[R0:.*]] = math.rsqrt %[[V]] : f32
+// CHECK: memref.store %[[R0]], %[[RS]][%[[T]]]
+// CHECK: scf.for %[[T2:.*]] = %c0 to %[[N]] step %c1
+// CHECK: %[[R:.*]] = memref.load %[[RS]][%[[T2]]]
+// CHECK: %[[XA:.*]] = vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0]
+// CHECK: %[[GA:.*]] = vector.load %[[WQ]][%c0] : memref<128xf32>, vector<16xf32>
+// CHECK: %[[RB:.*]] = vector.broadcast %[[R]] : f32 to vector<16xf32>
+// CHECK: %[[NA:.*]] = arith.mulf %[[XA]], %[[RB]] : vector<16xf32>
+// CHECK: arith.mulf %[[NA]], %[[GA]] : vector<16xf32>
+// CHECK: vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64]
+// CHECK: vector.load %[[WQ]][%c64]
+// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0]
+// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64]
+// CHECK: scf.for %[[HK:.*]] = %c0 to %c2 step %c1
+// CHECK: vector.load %[[K]][%{{.*}}, %[[HK]], %{{.*}}, %c0]
+// CHECK: math.rsqrt
+// CHECK: vector.load %[[K]][%{{.*}}, %[[HK]], %{{.*}}, %c0]
+// CHECK: vector.load %[[WK]][%c0]
+// CHECK: vector.store %{{.*}}, %[[SLOT]][%{{.*}}, %[[HK]], %{{.*}}, %c0]
+// CHECK-NOT: linalg.
+// CHECK: return
+func.func @fused_tile(%q: memref<1x4x?x128xf32>, %k: memref<1x2x?x128xf32>,
+                      %slot: memref<1x2x?x128xf32>, %pos: memref<3x1x?xi64>,
+                      %wq: memref<128xf32>, %wk: memref<128xf32>, %n: index) {
+  %zero = arith.constant 0.0 : f32
+  %dim = arith.constant 128.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %ssq = memref.alloc(%n) : memref<1x4x?xf32>
+  %ssk = memref.alloc(%n) : memref<1x2x?xf32>
+  linalg.fill ins(%zero : f32) outs(%ssq : memref<1x4x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q : memref<1x4x?x128xf32>) outs(%ssq : memref<1x4x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %o, %sq fastmath<reassoc> : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%ssq : memref<1x4x?xf32>) outs(%ssq : memref<1x4x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %m, %eps : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%q, %ssq, %wq : memref<1x4x?x128xf32>, memref<1x4x?xf32>, memref<128xf32>) outs(%q : memref<1x4x?x128xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x = arith.mulf %a, %r : f32
+    %y = arith.mulf %x, %g : f32
+    linalg.yield %y : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%ssk : memref<1x2x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%k : memref<1x2x?x128xf32>) outs(%ssk : memref<1x2x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %sq, %o fastmath<reassoc> : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%ssk : memref<1x2x?xf32>) outs(%ssk : memref<1x2x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %eps, %m : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%k, %ssk, %wk : memref<1x2x?x128xf32>, memref<1x2x?xf32>, memref<128xf32>) outs(%slot : memref<1x2x?x128xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x = arith.mulf %a, %r : f32
+    %y = arith.mulf %x, %g : f32
+    linalg.yield %y : f32
+  }
+  rope.apply %q, %slot by %pos : memref<1x4x?x128xf32>, memref<1x2x?x128xf32> by memref<3x1x?xi64>
+      with #rope.semantics<sections = [24, 20, 20], rotary_dim = 128, theta = 5.0e6, order = interleaved>
+  return
+}
+
+// -----
+
+// Partial rotary (32 of 64 channels): the norm covers the whole row, so the
+// channels the rotation leaves alone are scaled and stored too.
+#id = affine_map<(b, h, s, d) -> (b, h, s, d)>
+#row = affine_map<(b, h, s, d) -> (b, h, s)>
+#ch = affine_map<(b, h, s, d) -> (d)>
+#id3 = affine_map<(b, h, s) -> (b, h, s)>
+// CHECK-LABEL: func.func @partial
+// CHECK-NOT: linalg.
+// CHECK: math.rsqrt
+// CHECK: vector.store %{{.*}}, %[[OUT:.*]][%{{.*}}, %{{.*}}, %{{.*}}, %c0] : memref<1x2x?x64xf32>, vector<16xf32>
+// CHECK: vector.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %{{.*}}, %c16] : memref<1x2x?x64xf32>, vector<16xf32>
+// CHECK: vector.load %[[SRC:.*]][%{{.*}}, %{{.*}}, %{{.*}}, %c32] : memref<1x2x?x64xf32>, vector<16xf32>
+// CHECK: vector.load %{{.*}}[%c32] : memref<64xf32>, vector<16xf32>
+// CHECK: vector.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %{{.*}}, %c32]
+// CHECK: vector.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %{{.*}}, %c48]
+// CHECK-NOT: linalg.
+func.func @partial(%x: memref<1x2x?x64xf32>, %out: memref<1x2x?x64xf32>, %pos: memref<1x?xi64>,
+                   %w: memref<64xf32>, %n: index) {
+  %zero = arith.constant 0.0 : f32
+  %dim = arith.constant 64.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %ss = memref.alloca(%n) : memref<1x2x?xf32>
+  %rs = memref.alloca(%n) : memref<1x2x?xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<1x2x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : memref<1x2x?x64xf32>) outs(%ss : memref<1x2x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %o, %sq : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%ss : memref<1x2x?xf32>) outs(%rs : memref<1x2x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %m, %eps : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %rs, %w : memref<1x2x?x64xf32>, memref<1x2x?xf32>, memref<64xf32>) outs(%out : memref<1x2x?x64xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x2 = arith.mulf %a, %r : f32
+    %y = arith.mulf %x2, %g : f32
+    linalg.yield %y : f32
+  }
+  rope.apply %out by %pos : memref<1x2x?x64xf32> by memref<1x?xi64>
+      with #rope.semantics<sections = [16], rotary_dim = 32, theta = 1.0e4>
+  return
+}
+
+// -----
+
+// Not absorbed: a store between the norm and the rotation (here into the
+// weight the norm read) must see the norm's writes in program order, so the
+// norm stays as linalg ops and the rotation reads its input in place.
+#id = affine_map<(b, h, s, d) -> (b, h, s, d)>
+#row = affine_map<(b, h, s, d) -> (b, h, s)>
+#ch = affine_map<(b, h, s, d) -> (d)>
+#id3 = affine_map<(b, h, s) -> (b, h, s)>
+// CHECK-LABEL: func.func @store_between
+// CHECK: linalg.fill
+// CHECK-COUNT-3: linalg.generic
+// CHECK: memref.store
+// CHECK-NOT: math.rsqrt
+// CHECK: return
+func.func @store_between(%x: memref<1x2x?x64xf32>, %pos: memref<1x?xi64>,
+                         %w: memref<64xf32>, %n: index) {
+  %zero = arith.constant 0.0 : f32
+  %dim = arith.constant 64.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %c0 = arith.constant 0 : index
+  %ss = memref.alloca(%n) : memref<1x2x?xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<1x2x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : memref<1x2x?x64xf32>) outs(%ss : memref<1x2x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %o, %sq : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%ss : memref<1x2x?xf32>) outs(%ss : memref<1x2x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %m, %eps : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %ss, %w : memref<1x2x?x64xf32>, memref<1x2x?xf32>, memref<64xf32>) outs(%x : memref<1x2x?x64xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x2 = arith.mulf %a, %r : f32
+    %y = arith.mulf %x2, %g : f32
+    linalg.yield %y : f32
+  }
+  memref.store %zero, %w[%c0] : memref<64xf32>
+  rope.apply %x by %pos : memref<1x2x?x64xf32> by memref<1x?xi64>
+      with #rope.semantics<sections = [16], rotary_dim = 32, theta = 1.0e4>
+  return
+}
+
+// -----
+
+// Not absorbed: the sums of squares are read again after the rotation (a
+// caller keeping them), so they must still be computed; and a reduction that
+// is not a sum of squares (sum of |x|: an L1 norm) is not an RMSNorm.
+#id = affine_map<(b, h, s, d) -> (b, h, s, d)>
+#row = affine_map<(b, h, s, d) -> (b, h, s)>
+#ch = affine_map<(b, h, s, d) -> (d)>
+#id3 = affine_map<(b, h, s) -> (b, h, s)>
+// CHECK-LABEL: func.func @kept_and_l1
+// CHECK: linalg.fill
+// CHECK-COUNT-3: linalg.generic
+// CHECK: linalg.fill
+// CHECK-COUNT-3: linalg.generic
+// CHECK-NOT: math.rsqrt
+// CHECK: memref.copy
+func.func @kept_and_l1(%x: memref<1x2x?x64xf32>, %y: memref<1x2x?x64xf32>, %pos: memref<1x?xi64>,
+                       %w: memref<64xf32>, %keep: memref<1x2x?xf32>, %n: index) {
+  %zero = arith.constant 0.0 : f32
+  %dim = arith.constant 64.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %ss = memref.alloca(%n) : memref<1x2x?xf32>
+  linalg.fill ins(%zero : f32) outs(%ss : memref<1x2x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : memref<1x2x?x64xf32>) outs(%ss : memref<1x2x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %o, %sq : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%ss : memref<1x2x?xf32>) outs(%ss : memref<1x2x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %m, %eps : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %ss, %w : memref<1x2x?x64xf32>, memref<1x2x?xf32>, memref<64xf32>) outs(%x : memref<1x2x?x64xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x2 = arith.mulf %a, %r : f32
+    %y2 = arith.mulf %x2, %g : f32
+    linalg.yield %y2 : f32
+  }
+  %sy = memref.alloca(%n) : memref<1x2x?xf32>
+  linalg.fill ins(%zero : f32) outs(%sy : memref<1x2x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%y : memref<1x2x?x64xf32>) outs(%sy : memref<1x2x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %abs = math.absf %a : f32
+    %r = arith.addf %o, %abs : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%sy : memref<1x2x?xf32>) outs(%sy : memref<1x2x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %m, %eps : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y, %sy, %w : memref<1x2x?x64xf32>, memref<1x2x?xf32>, memref<64xf32>) outs(%y : memref<1x2x?x64xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x2 = arith.mulf %a, %r : f32
+    %y2 = arith.mulf %x2, %g : f32
+    linalg.yield %y2 : f32
+  }
+  rope.apply %x, %y by %pos : memref<1x2x?x64xf32>, memref<1x2x?x64xf32> by memref<1x?xi64>
+      with #rope.semantics<sections = [16], rotary_dim = 32, theta = 1.0e4>
+  memref.copy %ss, %keep : memref<1x2x?xf32> to memref<1x2x?xf32>
+  return
+}
