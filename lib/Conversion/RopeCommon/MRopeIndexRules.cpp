@@ -24,6 +24,14 @@ MRopeIndexRules mrope::getMRopeIndexRules(rope::MRopeIndexOp op) {
     if (auto end = op.getVideoEnd())
       rules.videoSpan->second = *end;
   }
+  rules.imageSeconds = row.imageSeconds;
+  if (row.audioTokens)
+    rules.audio = MRopeIndexRules::Audio{
+        op.getAudioToken().value_or((*row.audioTokens)[0]),
+        op.getAudioStart().value_or((*row.audioTokens)[1]),
+        op.getAudioEnd().value_or((*row.audioTokens)[2]), op.getVisionStart(),
+        op.getVisionEnd().value_or(kVisionEndTokenId)};
+  rules.textRow = op.hasTextRow();
   rules.segmentIds = op.getSegmentIds();
   return rules;
 }
