@@ -17,7 +17,9 @@ qwen2.5-omni also draws audio spans (<audio_start> audio <audio_end>, 5 to
 video with its audio (use_audio_in_video: <vision_start><audio_start>, the
 frame and audio tokens interleaved in 2-second chunks as the processor
 does, <audio_end><vision_end>), so a span may end with its frames or with
-its audio, and an image's time row is scaled too. The audio lengths go to
+its audio, and an image's time row is scaled too (seed 2026: 23 spans end
+with frames, 141 with audio, 10 of them with the eos below the span's
+largest position + 1, upstream's last-chunk rule). The audio lengths go to
 the reference only: the op reads them from the tokens.
 
 --text-row: the op's positions are [4, B, S] (the text row first), compared
