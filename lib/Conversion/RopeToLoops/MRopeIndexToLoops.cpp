@@ -142,7 +142,7 @@ private:
   MRopeIndexRules rules;
   Type i64, f32;
   // Input buffers (null when absent) and output buffers.
-  Value ids, mask, segs, images, videos, seconds, positions, deltas;
+  Value ids, mask, segs, types, images, videos, seconds, positions, deltas;
   // Constants of the whole op.
   Value seq, zero, one, minusOne, merge, imageToken, videoToken, seqI64, i0, i1;
 };
@@ -160,6 +160,7 @@ SmallVector<Value> IndexLoops::emit() {
   ids = bufferOf(op.getInputIds());
   mask = bufferOf(op.getAttentionMask());
   segs = bufferOf(rules.segmentIds);
+  types = bufferOf(rules.tokenTypes);
   images = bufferOf(op.getImageGridThw());
   videos = bufferOf(op.getVideoGridThw());
   seconds = bufferOf(op.getSecondPerGridTs());
@@ -419,8 +420,15 @@ TokenKind IndexLoops::classify(ImplicitLocOpBuilder &t, Value bi, Value si) {
         t, k.kept,
         arith::CmpIOp::create(t, arith::CmpIPredicate::sgt, k.seg, zero));
   }
-  k.isImg = arith::AndIOp::create(t, k.kept, eq(t, id, imageToken));
-  k.isVid = arith::AndIOp::create(t, k.kept, eq(t, id, videoToken));
+  // Typed by mm_token_type_ids (1 image, 2 video) or by the token ids.
+  Value typed = id, img = imageToken, vid = videoToken;
+  if (types) {
+    typed = toI64(t, memref::LoadOp::create(t, types, ValueRange{bi, si}));
+    img = c64(1);
+    vid = c64(2);
+  }
+  k.isImg = arith::AndIOp::create(t, k.kept, eq(t, typed, img));
+  k.isVid = arith::AndIOp::create(t, k.kept, eq(t, typed, vid));
   k.kind = sel(k.isImg, c64(1), sel(k.isVid, c64(2), zero));
   k.isVis = arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, zero);
   return k;

@@ -307,11 +307,14 @@ Value IndexGraph::reduce(StringRef opType, Type result, Value x,
 
 // Vision tokens and block starts (a vision token after one of another kind).
 void IndexGraph::visionTokens() {
+  // Typed by mm_token_type_ids (1 image, 2 video) or by the token ids.
+  Value typed = rules.tokenTypes ? toI64(rules.tokenTypes) : ids;
   auto tokens = [&](int64_t id) {
-    return node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept});
+    return node("And", bs(i1),
+                ValueRange{cmp("Equal", typed, scalar(id)), kept});
   };
-  isImg = tokens(rules.imageToken);
-  isVid = tokens(rules.videoToken);
+  isImg = tokens(rules.tokenTypes ? 1 : rules.imageToken);
+  isVid = tokens(rules.tokenTypes ? 2 : rules.videoToken);
   isVis = node("Or", bs(i1), {isImg, isVid});
   if (rules.videoSpan)
     videoSpans();

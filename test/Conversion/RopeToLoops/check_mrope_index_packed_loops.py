@@ -41,7 +41,7 @@ def dense(a, elem):
     return f"dense<{body}> : tensor<{shape}>"
 
 
-def index_func(arch, packed, rows=3):
+def index_func(arch, packed, rows=3, token_types=False):
     """One lowered rope.mrope_index over dynamic shapes, printing its results: every batch calls it
     (one copy of the loops to JIT, not one per batch)."""
     dyn2, grid = "tensor<?x?xi64>", "tensor<?x3xi64>"
@@ -50,6 +50,10 @@ def index_func(arch, packed, rows=3):
     if packed:
         args.append(f"%seg: {dyn2}")
         operands += " segments %seg"
+        types += f", {dyn2}"
+    if token_types:
+        args.append(f"%typ: {dyn2}")
+        operands += " types %typ"
         types += f", {dyn2}"
     args += [f"%img: {grid}", f"%vid: {grid}"]
     operands += " images %img videos %vid"
@@ -90,6 +94,8 @@ def case(k, ids, mask, seg, img, vid, sec, extra, arch, packed):
     arg("mask", mask)
     if packed:
         arg("seg", seg)
+    if "mm_token_type_ids" in extra:
+        arg("typ", extra["mm_token_type_ids"])
     arg("img", img, dyn="tensor<?x3xi64>")
     arg("vid", vid, dyn="tensor<?x3xi64>")
     if arch in gen.SECONDS:
@@ -107,11 +113,12 @@ def main():
     ap.add_argument("--batches", type=int, default=300)
     ap.add_argument("--unpacked", action="store_true")
     ap.add_argument("--text-row", action="store_true")
+    ap.add_argument("--types", action="store_true")
     a = ap.parse_args()
     packed = not a.unpacked
-    cases = gen.cases(a.arch, a.batches, 2026, packed)
+    cases = gen.cases(a.arch, a.batches, 2026, packed, a.types)
     module = ["func.func private @printMemrefI64(memref<*xi64>)",
-              index_func(a.arch, packed, 4 if a.text_row else 3)]
+              index_func(a.arch, packed, 4 if a.text_row else 3, a.types)]
     module += [case(k, *c, a.arch, packed) for k, c in enumerate(cases)]
     module += ["func.func @main() {"] + [f"  call @case{k}() : () -> ()" for k in range(len(cases))]
     module += ["  return", "}"]

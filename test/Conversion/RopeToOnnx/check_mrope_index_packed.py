@@ -25,7 +25,12 @@ the reference only: the op reads them from the tokens.
 --text-row: the op's positions are [4, B, S] (the text row first), compared
 with mrope.position_ids(..., with_text_row=True).
 
-usage: check_mrope_index_packed.py MODEL.onnx --arch A [--batches N] [--unpacked] [--text-row]
+--types: the op reads token types (mm_token_type_ids: 1 image, 2 video, as
+the arch's front end types the tokens) and every vision token's id is
+replaced by a text id, so a lowering that still typed tokens by id would
+lay them out as text; the reference gets the same ids and types.
+
+usage: check_mrope_index_packed.py MODEL.onnx --arch A [--batches N] [--unpacked] [--text-row] [--types]
 """
 import argparse
 import sys
@@ -35,7 +40,7 @@ import numpy as np
 import mrope
 from mrope import ort
 from mrope.archs import arch_spec
-from mrope.positions import _audio_len_pooled, _chunks, _scaled_t
+from mrope.positions import _TOKEN_TYPES, _audio_len_pooled, _chunks, _scaled_t
 
 # Archs whose videos take seconds per grid.
 SECONDS = ("qwen2.5-vl", "qwen2.5-omni")
@@ -157,6 +162,15 @@ def worked_example(arch):
     return (ids, np.ones_like(ids), seg, img, np.zeros((0, 3), np.int64), np.zeros(0, np.float32), {})
 
 
+def with_types(case, arch):
+    """The case with mm_token_type_ids (the arch's front end, per row, segments as samples) in `extra`
+    and its vision tokens' ids replaced by a text id."""
+    ids, mask, seg, img, vid, sec, extra = case
+    spec = arch_spec(arch)
+    types = np.stack([_TOKEN_TYPES[spec.token_types](row, s, spec) for row, s in zip(ids, seg)])
+    return np.where(types > 0, 7, ids), mask, seg, img, vid, sec, dict(extra, mm_token_type_ids=types)
+
+
 def reference_positions(ids, mask, seg, img, vid, sec, extra, arch, packed=True, text_row=False):
     """Packed: segment_ids as given; else one sample per row, its padding masked."""
     kw = dict(second_per_grid_ts=sec) if arch in SECONDS else {}
@@ -166,11 +180,11 @@ def reference_positions(ids, mask, seg, img, vid, sec, extra, arch, packed=True,
                               image_grid_thw=img, video_grid_thw=vid, with_text_row=text_row, **kw, **extra)
 
 
-def cases(arch, batches, seed, packed=True):
+def cases(arch, batches, seed, packed=True, types=False):
     rng = np.random.default_rng(seed)
     out = [worked_example(arch)] if packed else []
     out += [random_batch(rng, arch, packed) for _ in range(batches)]
-    return out
+    return [with_types(c, arch) for c in out] if types else out
 
 
 def feeds(ids, mask, seg, img, vid, sec, extra, arch, packed=True):
@@ -181,6 +195,8 @@ def feeds(ids, mask, seg, img, vid, sec, extra, arch, packed=True):
         f["attention_mask"] = mask * (seg > 0)
     if arch in SECONDS:
         f["second_per_grid_ts"] = sec
+    if "mm_token_type_ids" in extra:
+        f["token_types"] = extra["mm_token_type_ids"]
     return f
 
 
@@ -192,9 +208,10 @@ def main():
     ap.add_argument("--unpacked", action="store_true",
                     help="one sample per row, no segment_ids input (padding masked)")
     ap.add_argument("--text-row", action="store_true", help="[4, B, S] positions (text row first)")
+    ap.add_argument("--types", action="store_true", help="token types input, vision ids replaced")
     a = ap.parse_args()
     packed = not a.unpacked
-    cs = cases(a.arch, a.batches, 2026, packed)
+    cs = cases(a.arch, a.batches, 2026, packed, a.types)
     outputs = ort.run_many(a.model, [feeds(*c, a.arch, packed) for c in cs])  # one session
     return report([(got, reference_positions(*c, a.arch, packed, a.text_row)) for got, c in zip(outputs, cs)],
                   a.batches, packed, summary(cs))

@@ -61,6 +61,10 @@ struct MRopeIndexRules {
   /// The op's segment ids ([B, S], 0 padding, 1..k packed samples); null:
   /// one sample per row.
   mlir::Value segmentIds;
+  /// The op's token types ([B, S], 0 text, 1 image, 2 video); when set they
+  /// type vision tokens instead of the image / video ids (and videoSpan is
+  /// unset). Null: typed by id.
+  mlir::Value tokenTypes;
 };
 
 MRopeIndexRules getMRopeIndexRules(rope::MRopeIndexOp op);

@@ -283,7 +283,8 @@ LogicalResult MRopeIndexOp::verify() {
   int64_t batch = ids.getDimSize(0), seq = ids.getDimSize(1);
   for (auto [name, tokens] :
        {std::pair<StringRef, Value>{"attention_mask", getAttentionMask()},
-        {"segment_ids", getSegmentIds()}}) {
+        {"segment_ids", getSegmentIds()},
+        {"token_types", getTokenTypes()}}) {
     if (!tokens)
       continue;
     auto type = cast<RankedTensorType>(tokens.getType());
@@ -308,6 +309,10 @@ LogicalResult MRopeIndexOp::verify() {
                          << " is not supported: " << rules.unsupported;
   if (failed(verifyAudioTokens(*this, rules)))
     return failure();
+  if (getTokenTypes() && rules.audioTokens)
+    return emitOpError() << "token types are not read under "
+                         << stringifyIndexArch(*arch)
+                         << ": its spans come from the token ids";
   if (!rules.temporalScaling && (getTokensPerSecond() || getSecondPerGridTs()))
     return emitOpError() << stringifyIndexArch(*arch)
                          << " has no temporal scaling: tokens_per_second and "
@@ -325,8 +330,8 @@ LogicalResult MRopeIndexOp::verify() {
       return emitOpError("seconds per grid are given but there are no videos");
     if (!getEffectiveTokensPerSecond())
       return emitOpError("seconds per grid need the tokens_per_second "
-                         "attribute or arch qwen2_5_vl / qwen2_5_omni "
-                         "(temporal scaling)");
+                         "attribute or arch qwen2_5_vl (Qwen2.5-VL temporal "
+                         "scaling) or qwen2_5_omni");
     int64_t n = getSecondPerGridTs().getType().getDimSize(0);
     if (!compatible(n, getVideoGridThw().getType().getDimSize(0)))
       return emitOpError("needs one seconds-per-grid value per video");

@@ -215,6 +215,12 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
       encoder gives).
     - `qwen3_omni`: refused by the verifier (its positions are float).
 
+    Token types: with `types` (`mm_token_type_ids`, `[B, S]` integers: 0
+    text, 1 image, 2 video) a token's kind is its type and the token ids no
+    longer type vision tokens (the image / video ids and GLM-4V's video
+    spans are not read; upstream's refactored get_rope_index). Not under
+    `qwen2_5_omni`, whose spans are read from the token ids.
+
     With a `[4, B, S]` positions result, row 0 is the text row of
     transformers' packed form: each token's index among the kept tokens of
     its sample (its segment; without segments, its row), 1 on padded slots
@@ -241,6 +247,7 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     RankedTensorOf<[AnySignlessInteger]>:$input_ids,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$attention_mask,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$segment_ids,
+    Optional<RankedTensorOf<[AnySignlessInteger]>>:$token_types,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$image_grid_thw,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$video_grid_thw,
     Optional<1DTensorOf<[F32]>>:$second_per_grid_ts,
@@ -260,7 +267,7 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
                       RankedTensorOf<[I64]>:$rope_deltas);
   let assemblyFormat = [{
     $input_ids (`mask` $attention_mask^)? (`segments` $segment_ids^)?
-    (`images` $image_grid_thw^)? (`videos` $video_grid_thw^)?
+    (`types` $token_types^)? (`images` $image_grid_thw^)? (`videos` $video_grid_thw^)?
     (`seconds` $second_per_grid_ts^)? attr-dict
     `:` functional-type(operands, results)
   }];
@@ -275,7 +282,8 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
                    "::mlir::FloatAttr":$tokens_per_second,
                    CArg<"IndexArchAttr", "{}">:$arch), [{
       build($_builder, $_state, positions, rope_deltas, input_ids, attention_mask,
-            /*segment_ids=*/::mlir::Value(), image_grid_thw, video_grid_thw,
+            /*segment_ids=*/::mlir::Value(), /*token_types=*/::mlir::Value(),
+            image_grid_thw, video_grid_thw,
             second_per_grid_ts, image_token, video_token, vision_start,
             spatial_merge, tokens_per_second, arch, /*video_start=*/nullptr,
             /*video_end=*/nullptr, /*vision_end=*/nullptr,
