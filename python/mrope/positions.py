@@ -491,7 +491,8 @@ def segments_of(segment_ids_row):
 
 
 def text_row(attention_mask=None, segment_ids=None, shape=None):
-    """The text row of the ``[4, B, L]`` form: each token's index inside its sample (1 on padding)."""
+    """The text row of the ``[4, B, L]`` form: each token's index among the kept (mask 1) tokens of its
+    sample, 1 on padding (mask 0 or segment 0)."""
     if segment_ids is None and attention_mask is None:
         B, L = shape
         return np.broadcast_to(np.arange(L, dtype=np.int64), (B, L)).copy()
@@ -501,6 +502,8 @@ def text_row(attention_mask=None, segment_ids=None, shape=None):
         pos[mask == 0] = 1
         return pos
     seg = np.asarray(segment_ids)
+    if attention_mask is not None:   # a masked token belongs to no sample, as in the position rows
+        seg = np.where(np.asarray(attention_mask) == 1, seg, 0)
     out = np.ones(seg.shape, np.int64)
     for b in range(seg.shape[0]):
         for _, idx in segments_of(seg[b]):

@@ -402,3 +402,14 @@ def test_mm_token_type_ids_replace_the_token_ids():
     types = np.array([[0, 1, 1, 1, 1, 0]])
     pos, _ = position_ids(ids, arch="qwen3.5", image_grid_thw=[[1, 4, 4]], mm_token_type_ids=types)
     assert pos[:, 0].tolist() == [[0, 1, 1, 1, 1, 3], [0, 1, 1, 2, 2, 3], [0, 1, 2, 1, 2, 3]]
+
+
+def test_text_row_drops_masked_tokens_from_their_sample():
+    """The [4, B, L] text row counts a sample's kept tokens only, as its t, h, w rows do: a masked slot
+    inside segment 1 is 1 (padding) and the token after it continues at 2, not 3."""
+    ids = np.array([[5, 6, 7, 8, 9, 10]], np.int64)
+    seg = np.array([[1, 1, 1, 1, 2, 2]], np.int64)
+    mask = np.array([[1, 1, 0, 1, 1, 1]], np.int64)
+    pos, _ = position_ids(ids, arch="qwen2-vl", segment_ids=seg, attention_mask=mask, with_text_row=True)
+    np.testing.assert_array_equal(pos[0], [[0, 1, 1, 2, 0, 1]])
+    np.testing.assert_array_equal(pos[1], [[0, 1, 1, 2, 0, 1]])

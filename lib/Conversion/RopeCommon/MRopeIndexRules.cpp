@@ -24,6 +24,22 @@ MRopeIndexRules mrope::getMRopeIndexRules(rope::MRopeIndexOp op) {
     if (auto end = op.getVideoEnd())
       rules.videoSpan->second = *end;
   }
+  rules.imageSeconds = row.imageSeconds;
+  if (row.audioTokens) {
+    // I64Attr getters are unsigned: token ids are assigned, not
+    // brace-initialized.
+    MRopeIndexRules::Audio audio;
+    audio.token = op.getAudioToken().value_or((*row.audioTokens)[0]);
+    audio.start = op.getAudioStart().value_or((*row.audioTokens)[1]);
+    audio.end = op.getAudioEnd().value_or((*row.audioTokens)[2]);
+    audio.visionStart = op.getVisionStart();
+    audio.visionEnd = op.getVisionEnd().value_or(kVisionEndTokenId);
+    rules.audio = audio;
+  }
+  rules.textRow = op.hasTextRow();
   rules.segmentIds = op.getSegmentIds();
+  rules.tokenTypes = op.getTokenTypes();
+  if (rules.tokenTypes) // types replace the id front end, GLM-4V's too
+    rules.videoSpan.reset();
   return rules;
 }

@@ -16,6 +16,11 @@
 // one closes that segment (its rope_deltas column) and restarts the row
 // state, so each segment is laid out as if alone; segments are assumed to be
 // contiguous runs (a segment id coming back later in a row restarts again).
+// Omni audio in video: the span's audio tokens join its video block (1D at
+// the offset plus their index among the block's audio tokens); the
+// duplicate bos / eos tokens add 1 to the excess; the first kept token
+// after a block sits at its tail (one past the largest position of the
+// stream it ended with), which for plain blocks is what the excess gives.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
@@ -50,17 +55,20 @@ struct TokenState {
   /// position so far, the block's seconds per grid, and the image / video
   /// blocks consumed so far (across the batch), the segment of the last
   /// kept token (packed rows; 0 before the first), and whether a GLM-4V
-  /// video span is open (i1).
+  /// video span is open (i1). Omni: the last kept token's id, whether an
+  /// audio-in-video span is open (i1), the block's audio tokens so far, its
+  /// frames' extent (max(time(t - 1) + 1, h, w)) and its tail.
   Value j, excess, local, offset, h, w, hw, prevKind, maxPos, sec, imgIdx,
-      vidIdx, segId, inVideo;
+      vidIdx, segId, inVideo, prevId, inAiv, aud, span, tail;
 
   SmallVector<Value> values() const {
     return {j,        excess, local, offset, h,      w,     hw,
-            prevKind, maxPos, sec,   imgIdx, vidIdx, segId, inVideo};
+            prevKind, maxPos, sec,   imgIdx, vidIdx, segId, inVideo,
+            prevId,   inAiv,  aud,   span,   tail};
   }
   static TokenState from(ValueRange v) {
-    return {v[0], v[1], v[2], v[3],  v[4],  v[5],  v[6],
-            v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+    return {v[0],  v[1],  v[2],  v[3],  v[4],  v[5],  v[6],  v[7],  v[8], v[9],
+            v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18]};
   }
 };
 
@@ -69,6 +77,8 @@ struct TokenState {
 /// kept one) and its segment (packed rows).
 struct TokenKind {
   Value kept, isImg, isVid, kind, isVis, start, seg, id;
+  /// Omni: an audio token of an audio-in-video span (null otherwise).
+  Value aivAud;
 };
 
 /// The grid [t, h, w] (unmerged) and seconds per grid of a block.
@@ -92,6 +102,8 @@ private:
                        TokenState st);
   TokenKind classify(ImplicitLocOpBuilder &t, Value bi, Value si);
   void typeVideoSpans(ImplicitLocOpBuilder &t, TokenKind &k, TokenState &st);
+  void typeAudio(ImplicitLocOpBuilder &t, TokenKind &k, TokenState &st);
+  void closeBlock(ImplicitLocOpBuilder &t, const TokenKind &k, TokenState &st);
   void enterSegment(ImplicitLocOpBuilder &t, Value bi, const TokenKind &k,
                     TokenState &st);
   void storeSegmentDelta(ImplicitLocOpBuilder &t, Value bi, Value segId,
@@ -130,7 +142,7 @@ private:
   MRopeIndexRules rules;
   Type i64, f32;
   // Input buffers (null when absent) and output buffers.
-  Value ids, mask, segs, images, videos, seconds, positions, deltas;
+  Value ids, mask, segs, types, images, videos, seconds, positions, deltas;
   // Constants of the whole op.
   Value seq, zero, one, minusOne, merge, imageToken, videoToken, seqI64, i0, i1;
 };
@@ -148,6 +160,7 @@ SmallVector<Value> IndexLoops::emit() {
   ids = bufferOf(op.getInputIds());
   mask = bufferOf(op.getAttentionMask());
   segs = bufferOf(rules.segmentIds);
+  types = bufferOf(rules.tokenTypes);
   images = bufferOf(op.getImageGridThw());
   videos = bufferOf(op.getVideoGridThw());
   seconds = bufferOf(op.getSecondPerGridTs());
@@ -267,8 +280,10 @@ void IndexLoops::enterSegment(ImplicitLocOpBuilder &t, Value bi,
   st.maxPos = sel(change, minusOne, st.maxPos);
   st.prevKind = sel(change, zero, st.prevKind);
   st.segId = sel(change, k.seg, st.segId);
-  st.inVideo = sel(change, arith::ConstantIntOp::create(t, t.getI1Type(), 0),
-                   st.inVideo);
+  Value no = arith::ConstantIntOp::create(t, t.getI1Type(), 0);
+  st.inVideo = sel(change, no, st.inVideo);
+  st.inAiv = sel(change, no, st.inAiv);
+  st.prevId = sel(change, minusOne, st.prevId);
 }
 
 // GLM-4V's typing: video_start opens a span, video_end closes it (the last
@@ -291,6 +306,48 @@ void IndexLoops::typeVideoSpans(ImplicitLocOpBuilder &t, TokenKind &k,
   k.kind = sel(k.isImg, c64(1), sel(k.isVid, c64(2), zero));
 }
 
+// Omni audio in video: <vision_start><audio_start> opens a span and
+// <audio_end><vision_end> closes it, the second token of each pair a
+// duplicate of the first's position (excess + 1); audio tokens inside join
+// the span's video block (kind 2).
+void IndexLoops::typeAudio(ImplicitLocOpBuilder &t, TokenKind &k,
+                           TokenState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  auto both = [&](Value a, Value b) { return arith::AndIOp::create(t, a, b); };
+  const MRopeIndexRules::Audio &a = *rules.audio;
+  Value dupBos = both(both(k.kept, eq(t, k.id, c64(a.start))),
+                      eq(t, st.prevId, c64(a.visionStart)));
+  Value dupEos =
+      both(both(k.kept, st.inAiv),
+           both(eq(t, k.id, c64(a.visionEnd)), eq(t, st.prevId, c64(a.end))));
+  Value yes = arith::ConstantIntOp::create(t, t.getI1Type(), 1);
+  Value no = arith::ConstantIntOp::create(t, t.getI1Type(), 0);
+  st.inAiv = sel(dupBos, yes, sel(dupEos, no, st.inAiv));
+  Value dup = arith::OrIOp::create(t, dupBos, dupEos);
+  st.excess = sel(dup, arith::AddIOp::create(t, st.excess, one), st.excess);
+  st.prevId = sel(k.kept, k.id, st.prevId);
+  k.aivAud = both(both(k.kept, st.inAiv), eq(t, k.id, c64(a.token)));
+  k.isVis = arith::OrIOp::create(t, k.isVis, k.aivAud);
+  k.kind = sel(k.aivAud, c64(2), k.kind);
+}
+
+// Omni: the first kept token after a block sits at the block's tail (an
+// audio-in-video block may end with its frames or its audio).
+void IndexLoops::closeBlock(ImplicitLocOpBuilder &t, const TokenKind &k,
+                            TokenState &st) {
+  Value leaves = arith::AndIOp::create(
+      t, k.kept,
+      arith::AndIOp::create(t,
+                            arith::CmpIOp::create(t, arith::CmpIPredicate::ne,
+                                                  k.kind, st.prevKind),
+                            arith::CmpIOp::create(t, arith::CmpIPredicate::ne,
+                                                  st.prevKind, zero)));
+  st.excess = arith::SelectOp::create(
+      t, leaves, arith::SubIOp::create(t, st.j, st.tail), st.excess);
+}
+
 // The tokens of row bi in order, then the rope_deltas rule: the largest
 // position + 1 - n (n: S, or the kept tokens; packed rows: per segment).
 void IndexLoops::emitRow(ImplicitLocOpBuilder &rb, Value bi,
@@ -302,7 +359,10 @@ void IndexLoops::emitRow(ImplicitLocOpBuilder &rb, Value bi,
       one,         zero,
       minusOne,    f32Const(rb, 0),
       counters[0], counters[1],
-      zero,        arith::ConstantIntOp::create(rb, rb.getI1Type(), 0)};
+      zero,        arith::ConstantIntOp::create(rb, rb.getI1Type(), 0),
+      minusOne,    arith::ConstantIntOp::create(rb, rb.getI1Type(), 0),
+      zero,        zero,
+      zero};
   auto tokens = scf::ForOp::create(
       rb, i0, seq, i1, init.values(),
       [&](OpBuilder &tb, Location tloc, Value si, ValueRange st) {
@@ -329,9 +389,13 @@ TokenState IndexLoops::emitToken(ImplicitLocOpBuilder &t, Value bi, Value si,
     enterSegment(t, bi, k, st);
   if (rules.videoSpan)
     typeVideoSpans(t, k, st);
+  if (rules.audio)
+    typeAudio(t, k, st);
   k.start = arith::AndIOp::create(
       t, k.isVis,
       arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, st.prevKind));
+  if (rules.audio)
+    closeBlock(t, k, st);
   BlockGrid grid = readBlockGrid(t, k, st);
   startBlock(t, k, grid, st);
   storePositions(t, bi, si, k, st);
@@ -356,8 +420,15 @@ TokenKind IndexLoops::classify(ImplicitLocOpBuilder &t, Value bi, Value si) {
         t, k.kept,
         arith::CmpIOp::create(t, arith::CmpIPredicate::sgt, k.seg, zero));
   }
-  k.isImg = arith::AndIOp::create(t, k.kept, eq(t, id, imageToken));
-  k.isVid = arith::AndIOp::create(t, k.kept, eq(t, id, videoToken));
+  // Typed by mm_token_type_ids (1 image, 2 video) or by the token ids.
+  Value typed = id, img = imageToken, vid = videoToken;
+  if (types) {
+    typed = toI64(t, memref::LoadOp::create(t, types, ValueRange{bi, si}));
+    img = c64(1);
+    vid = c64(2);
+  }
+  k.isImg = arith::AndIOp::create(t, k.kept, eq(t, typed, img));
+  k.isVid = arith::AndIOp::create(t, k.kept, eq(t, typed, vid));
   k.kind = sel(k.isImg, c64(1), sel(k.isVid, c64(2), zero));
   k.isVis = arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.kind, zero);
   return k;
@@ -390,11 +461,12 @@ BlockGrid IndexLoops::readBlockGrid(ImplicitLocOpBuilder &t, const TokenKind &k,
           startIf.getResult(3)};
 }
 
-// Image rule: block k reads image row k; images take no time scaling.
+// Image rule: block k reads image row k; its seconds per grid are the
+// arch's (0: no time scaling; Omni: 1).
 BlockGrid IndexLoops::imageGrid(ImplicitLocOpBuilder &t, Value imgIdx) {
-  Value zeroF = f32Const(t, 0.0f);
+  Value imageSec = f32Const(t, rules.imageSeconds);
   SmallVector<Value> img = loadGridRow(t, images, imgIdx);
-  return {img[0], img[1], img[2], zeroF};
+  return {img[0], img[1], img[2], imageSec};
 }
 
 // Video rule: block k reads video row k with its seconds per grid, or with
@@ -508,15 +580,23 @@ void IndexLoops::startBlock(ImplicitLocOpBuilder &t, const TokenKind &k,
   st.hw = sel(k.start, ghw, st.hw);
   st.sec = sel(k.start, grid.sec, st.sec);
   st.local = sel(k.start, zero, st.local);
+  st.aud = sel(k.start, zero, st.aud);
+  st.span = sel(k.start, span, st.span);
   st.imgIdx = sel(arith::AndIOp::create(t, k.start, k.isImg),
                   arith::AddIOp::create(t, st.imgIdx, one), st.imgIdx);
-  st.vidIdx = sel(arith::AndIOp::create(t, k.start, k.isVid),
-                  arith::AddIOp::create(t, st.vidIdx, one), st.vidIdx);
+  // A video block (Omni: it may open with an audio token) is any other.
+  Value vidStart = arith::AndIOp::create(
+      t, k.start,
+      arith::XOrIOp::create(t, k.isImg,
+                            arith::ConstantIntOp::create(t, t.getI1Type(), 1)));
+  st.vidIdx =
+      sel(vidStart, arith::AddIOp::create(t, st.vidIdx, one), st.vidIdx);
 }
 
 // The three rows of this token: text at j - excess, vision at the block's
-// offset + (time(t_i), h_i, w_i), padding the arch's pad value; then the
-// running maximum.
+// offset + (time(t_i), h_i, w_i) (Omni audio in video: + its audio index on
+// all rows), padding the arch's pad value; then the running maximum and the
+// block's tail. With a text row, row 0 holds the kept index (1 on padding).
 void IndexLoops::storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
                                 const TokenKind &k, TokenState &st) {
   auto sel = [&](Value c, Value x, Value y) {
@@ -530,18 +610,38 @@ void IndexLoops::storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
       t, arith::DivSIOp::create(t, st.local, safeW), safeH);
   Value wi = arith::RemSIOp::create(t, st.local, safeW);
   Value text = arith::SubIOp::create(t, st.j, st.excess);
+  Value audioPos = arith::AddIOp::create(t, st.offset, st.aud);
   SmallVector<Value> row;
   for (Value part : {ti, hi, wi}) {
-    Value p = sel(k.isVis, arith::AddIOp::create(t, st.offset, part), text);
+    Value vis = arith::AddIOp::create(t, st.offset, part);
+    if (k.aivAud)
+      vis = sel(k.aivAud, audioPos, vis);
+    Value p = sel(k.isVis, vis, text);
     row.push_back(sel(k.kept, p, c64(rules.padValue)));
   }
+  int64_t first = rules.textRow ? 1 : 0;
+  if (rules.textRow)
+    memref::StoreOp::create(t, sel(k.kept, st.j, one), positions,
+                            ValueRange{cIdx(0), bi, si});
   for (auto [r, p] : llvm::enumerate(row))
-    memref::StoreOp::create(t, p, positions, ValueRange{cIdx(r), bi, si});
+    memref::StoreOp::create(t, p, positions,
+                            ValueRange{cIdx(first + r), bi, si});
   Value rowMax = arith::MaxSIOp::create(
       t, row[0], arith::MaxSIOp::create(t, row[1], row[2]));
   st.maxPos =
       sel(k.kept, arith::MaxSIOp::create(t, st.maxPos, rowMax), st.maxPos);
-  st.local = sel(k.isVis, arith::AddIOp::create(t, st.local, one), st.local);
+  Value frame = k.isVis;
+  if (k.aivAud) {
+    frame = arith::AndIOp::create(
+        t, k.isVis,
+        arith::XOrIOp::create(
+            t, k.aivAud, arith::ConstantIntOp::create(t, t.getI1Type(), 1)));
+    Value frameTail = arith::AddIOp::create(t, st.offset, st.span);
+    st.tail = sel(k.aivAud, arith::AddIOp::create(t, audioPos, one),
+                  sel(frame, frameTail, st.tail));
+    st.aud = sel(k.aivAud, arith::AddIOp::create(t, st.aud, one), st.aud);
+  }
+  st.local = sel(frame, arith::AddIOp::create(t, st.local, one), st.local);
   st.j = sel(k.kept, arith::AddIOp::create(t, st.j, one), st.j);
   st.prevKind = sel(k.kept, k.kind, st.prevKind);
 }

@@ -108,8 +108,12 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
 /// (segment ids): every CumSum runs per segment (a one-hot [B, S, K] over
 /// the K segment ids), so positions restart per segment, a segment change
 /// also starts a block, and rope_deltas is [B, K]. What differs per arch
-/// (the time rule, one block per video frame, pad value, delta length)
-/// comes from MRopeIndexRules; each rule is one helper below.
+/// (the time rule, one block per video frame, pad value, delta length, Omni
+/// audio) comes from MRopeIndexRules; each rule is one helper below.
+/// Omni audio in video: the span's frames and audio tokens form one video
+/// block of t * h * w + n_audio tokens spanning the extent of the stream it
+/// ends with; its audio tokens sit at the offset plus their index among the
+/// block's audio tokens; the duplicate bos / eos tokens add 1 to the sum.
 class IndexGraph {
 public:
   IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
@@ -123,6 +127,10 @@ private:
   Value segCumsum(Value v);
   void visionTokens();
   void videoSpans();
+  void audioInVideo();
+  Value previous(Value v);
+  Value atBlocks(Value x, Value marker, Value block);
+  void audioBlocks();
   Value blockStarts(Value is);
   Value globalIndex(Value start);
   Value gridRows(Value grid, Value start);
@@ -131,6 +139,12 @@ private:
   void timeRule();
   Value timeRow(Value ti);
   Value emitPositions();
+  Value textRow();
+  /// [B, S] -> [1, B, S] (after emitPositions set axes0).
+  Value lift(Value v) {
+    return node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i64),
+                {v, axes0});
+  }
   Value ropeDeltas(Value positions);
   Value segmentDeltas(Value rowMax);
   Value reduce(StringRef opType, Type result, Value x, ArrayRef<int64_t> axes);
@@ -196,6 +210,10 @@ private:
   // previous token's.
   Value seg, onehot, sameSeg;
   Value t, h, w, hw, len, secTok, tpsValue;
+  // Omni only: audio tokens of an audio-in-video span, the duplicate bos /
+  // eos tokens (i64), video-block tokens, and per video-block token its
+  // block's audio token count and whether its last token is a frame's.
+  Value aivAud, dup, isVidBlock, nAudio, lastVid;
 };
 
 IndexGraph::IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
@@ -223,8 +241,14 @@ SmallVector<Value> IndexGraph::build() {
   visionTokens();
   blockGrids();
   timeRule();
+  if (rules.audio)
+    audioBlocks();
   Value positions = emitPositions();
-  return {positions, ropeDeltas(positions)};
+  Value deltas = ropeDeltas(positions);
+  if (rules.textRow)
+    positions = node("Concat", RankedTensorType::get({4, bDim, sDim}, i64),
+                     {textRow(), positions}, {attr("axis", 0)});
+  return {positions, deltas};
 }
 
 // Text rule: which tokens count, and their index among the kept ones.
@@ -283,16 +307,22 @@ Value IndexGraph::reduce(StringRef opType, Type result, Value x,
 
 // Vision tokens and block starts (a vision token after one of another kind).
 void IndexGraph::visionTokens() {
+  // Typed by mm_token_type_ids (1 image, 2 video) or by the token ids.
+  Value typed = rules.tokenTypes ? toI64(rules.tokenTypes) : ids;
   auto tokens = [&](int64_t id) {
-    return node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept});
+    return node("And", bs(i1),
+                ValueRange{cmp("Equal", typed, scalar(id)), kept});
   };
-  isImg = tokens(rules.imageToken);
-  isVid = tokens(rules.videoToken);
+  isImg = tokens(rules.tokenTypes ? 1 : rules.imageToken);
+  isVid = tokens(rules.tokenTypes ? 2 : rules.videoToken);
   isVis = node("Or", bs(i1), {isImg, isVid});
   if (rules.videoSpan)
     videoSpans();
+  isVidBlock = isVid;
+  if (rules.audio)
+    audioInVideo();
   imgStart = blockStarts(isImg);
-  vidStart = blockStarts(isVid);
+  vidStart = blockStarts(isVidBlock);
   flat = ints({-1}, {1});
   shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
 }
@@ -311,6 +341,76 @@ void IndexGraph::videoSpans() {
       zero);
   isVid = node("And", bs(i1), {isVis, open});
   isImg = node("And", bs(i1), {isVis, node("Not", bs(i1), {open})});
+}
+
+// Omni audio in video: <vision_start><audio_start> opens the span and
+// <audio_end><vision_end> closes it (the second of each pair a duplicate:
+// counted, so start and end must alternate); audio tokens inside belong to
+// the span's video block.
+void IndexGraph::audioInVideo() {
+  const MRopeIndexRules::Audio &a = *rules.audio;
+  Value prev = previous(ids);
+  auto pair = [&](int64_t first, int64_t second) {
+    Value is = node(
+        "And", bs(i1),
+        {cmp("Equal", ids, scalar(second)), cmp("Equal", prev, scalar(first))});
+    is = node("And", bs(i1), {is, kept});
+    if (sameSeg)
+      is = node("And", bs(i1), {is, cmp("Equal", sameSeg, one)});
+    return asI64(is);
+  };
+  Value dupBos = pair(a.visionStart, a.start);
+  Value dupEos = pair(a.end, a.visionEnd);
+  dup = bin("Add", dupBos, dupEos);
+  Value inside =
+      cmp("Greater", bin("Sub", cumsum(dupBos), cumsum(dupEos)), zero);
+  Value isAud = node("And", bs(i1), {cmp("Equal", ids, scalar(a.token)), kept});
+  aivAud = node("And", bs(i1), {isAud, inside});
+  isVis = node("Or", bs(i1), {isVis, aivAud});
+  isVidBlock = node("Or", bs(i1), {isVid, aivAud});
+}
+
+// v shifted one token right along the row (0 first).
+Value IndexGraph::previous(Value v) {
+  Value head = node("Slice", RankedTensorType::get({bDim, dyn}, i64),
+                    {toI64(v), sliceStarts, sliceEnds, ints({1}, {1})});
+  return node("Pad", bs(i64), {head, pads});
+}
+
+// x read at each video block's `marker` token (its first or last one: one
+// per block, in order across the batch), for every token of that block
+// (`block`: its index); NonZero lists the markers, a last 0 keeps Gather
+// valid without blocks.
+Value IndexGraph::atBlocks(Value x, Value marker, Value block) {
+  auto vec = RankedTensorType::get({dyn}, i64);
+  Value where = node("NonZero", RankedTensorType::get({1, dyn}, i64),
+                     {node("Reshape", vec, {asI64(marker), flat})});
+  Value at = node(
+      "Gather", vec,
+      {node("Reshape", vec, {x, flat}), node("Reshape", vec, {where, flat})},
+      {attr("axis", 0)});
+  Value table = node("Concat", vec, {at, ints({0}, {1})}, {attr("axis", 0)});
+  return node("Gather", bs(i64), {table, block}, {attr("axis", 0)});
+}
+
+// Per video block: its audio tokens (a running count read at its last and
+// first token) and whether its last token is a frame's. A block ends where
+// the next token of its segment is no video-block token.
+void IndexGraph::audioBlocks() {
+  Value vb = asI64(isVidBlock);
+  Value nextVb =
+      node("Pad", bs(i64),
+           {node("Slice", RankedTensorType::get({bDim, dyn}, i64),
+                 {sameSeg ? bin("Mul", vb, sameSeg) : vb, ints({1}, {1}),
+                  ints({INT64_MAX}, {1}), ints({1}, {1})}),
+            ints({0, 0, 0, 1}, {4})});
+  Value end = bin("Mul", vb, bin("Sub", one, nextVb));
+  Value block = globalIndex(vidStart);
+  Value aud = asI64(aivAud);
+  Value count = cumsum(aud);
+  nAudio = bin("Sub", atBlocks(count, end, block),
+               atBlocks(bin("Sub", count, aud), vidStart, block));
+  lastVid = cmp("Equal", atBlocks(asI64(isVid), end, block), one);
 }
 
 // 1 at the first token of each run of `is`: is[s] * (1 - is[s - 1]), with
@@ -395,7 +495,7 @@ void IndexGraph::blockGrids() {
 }
 
 // Time rule inputs: the seconds per grid of each video token's block (1
-// when absent; images 0) and tokens_per_second.
+// when absent; images 0, Omni 1) and tokens_per_second.
 void IndexGraph::timeRule() {
   std::optional<float> tps = rules.tokensPerSecond;
   if (!tps)
@@ -408,8 +508,9 @@ void IndexGraph::timeRule() {
     secRows = floatConst(1.0f, {1});
   Value vidSec = node("Gather", bs(f32), {secRows, globalIndex(vidStart)},
                       {attr("axis", 0)});
-  Value zeroF = floatConst(0.0f, {});
-  secTok = node("Where", bs(f32), {isVid, vidSec, zeroF});
+  // Video blocks (Omni: their audio tokens too) read their seconds.
+  Value imageSec = floatConst(rules.imageSeconds, {});
+  secTok = node("Where", bs(f32), {isImg, imageSec, vidSec});
   tpsValue = floatConst(*tps, {});
 }
 
@@ -428,35 +529,55 @@ Value IndexGraph::timeRow(Value ti) {
 Value IndexGraph::emitPositions() {
   Value span = node("Max", bs(i64),
                     {bin("Add", timeRow(bin("Sub", t, one)), one), h, w});
+  Value blockLen = len;
+  if (rules.audio) { // a video block ends with a frame or its audio
+    blockLen = node("Where", bs(i64), {isImg, len, bin("Add", len, nAudio)});
+    span = node("Where", bs(i64),
+                {node("Or", bs(i1), {isImg, lastVid}), span, nAudio});
+  }
   Value start = bin("Add", imgStart, vidStart);
-  Value excess = bin("Sub", len, span);
-  Value excessIncl = cumsum(bin("Mul", excess, start));
-  Value lenIncl = cumsum(bin("Mul", len, start));
+  Value excess = bin("Sub", blockLen, span);
+  Value excessAt = bin("Mul", excess, start);
+  Value excessIncl = cumsum(dup ? bin("Add", excessAt, dup) : excessAt);
+  Value lenIncl = cumsum(bin("Mul", blockLen, start));
   Value visCount = cumsum(asI64(isVis));
-  Value local = bin("Sub", bin("Sub", visCount, one), bin("Sub", lenIncl, len));
+  Value local =
+      bin("Sub", bin("Sub", visCount, one), bin("Sub", lenIncl, blockLen));
   Value textPos = bin("Sub", keptIdx, excessIncl);
   Value offset =
       bin("Sub", bin("Sub", keptIdx, local), bin("Sub", excessIncl, excess));
+  Value frameLocal = local, audioPos;
+  if (rules.audio) { // indices among the block's frame / audio tokens
+    Value vidBefore = bin("Sub", cumsum(bin("Mul", len, vidStart)), len);
+    Value frames = bin("Sub", cumsum(asI64(isVid)), vidBefore);
+    frameLocal =
+        node("Where", bs(i64), {isVid, bin("Sub", frames, one), local});
+    audioPos = bin("Add", offset, bin("Sub", local, frames));
+  }
   // Non-vision tokens may carry a dummy grid: keep divisors non-zero.
   Value hwSafe = node("Max", bs(i64), {hw, one});
   Value wSafe = node("Max", bs(i64), {w, one});
   Value hSafe = node("Max", bs(i64), {h, one});
-  Value ti = bin("Div", local, hwSafe);
-  Value hi = bin("Mod", bin("Div", local, wSafe), hSafe);
-  Value wi = bin("Mod", local, wSafe);
+  Value ti = bin("Div", frameLocal, hwSafe);
+  Value hi = bin("Mod", bin("Div", frameLocal, wSafe), hSafe);
+  Value wi = bin("Mod", frameLocal, wSafe);
   auto row = [&](Value visPart) {
-    Value pos =
-        node("Where", bs(i64), {isVis, bin("Add", offset, visPart), textPos});
+    Value vis = bin("Add", offset, visPart);
+    if (audioPos)
+      vis = node("Where", bs(i64), {aivAud, audioPos, vis});
+    Value pos = node("Where", bs(i64), {isVis, vis, textPos});
     return node("Where", bs(i64), {kept, pos, scalar(rules.padValue)});
   };
   axes0 = ints({0}, {1});
-  auto lift = [&](Value v) {
-    return node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i64),
-                {v, axes0});
-  };
   return node("Concat", RankedTensorType::get({3, bDim, sDim}, i64),
               {lift(row(timeRow(ti))), lift(row(hi)), lift(row(wi))},
               {attr("axis", 0)});
+}
+
+// The text row of the [4, B, S] form: the kept index (per segment), 1 on
+// padding.
+Value IndexGraph::textRow() {
+  return lift(node("Where", bs(i64), {kept, keptIdx, one}));
 }
 
 // rope_deltas = max over kept tokens + 1 - n, n the padded row length S or

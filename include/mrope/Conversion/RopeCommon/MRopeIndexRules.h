@@ -44,9 +44,27 @@ struct MRopeIndexRules {
   /// {video_start, video_end} under GLM-4V's token typing (see
   /// rope::MRopeIndexArchRules::videoSpanTokens).
   std::optional<std::pair<int64_t, int64_t>> videoSpan;
+  /// Seconds per grid of an image under the time rule (0 or 1).
+  float imageSeconds;
+  /// Omni's audio tokens, resolved against the op's attributes. Audio
+  /// tokens are text to both lowerings except inside an audio-in-video
+  /// span: <visionStart><audioStart> ... <audioEnd><visionEnd>, each pair
+  /// sharing one position (the second token is a duplicate), the span's
+  /// audio tokens 1D from the same offset as its frames, and the eos one
+  /// past the largest position of the stream the span ends with.
+  struct Audio {
+    int64_t token, start, end, visionStart, visionEnd;
+  };
+  std::optional<Audio> audio;
+  /// positions is [4, B, S]: row 0 the text row (kept index per sample).
+  bool textRow;
   /// The op's segment ids ([B, S], 0 padding, 1..k packed samples); null:
   /// one sample per row.
   mlir::Value segmentIds;
+  /// The op's token types ([B, S], 0 text, 1 image, 2 video); when set they
+  /// type vision tokens instead of the image / video ids (and videoSpan is
+  /// unset). Null: typed by id.
+  mlir::Value tokenTypes;
 };
 
 MRopeIndexRules getMRopeIndexRules(rope::MRopeIndexOp op);

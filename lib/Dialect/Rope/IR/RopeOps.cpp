@@ -242,6 +242,39 @@ std::optional<float> MRopeIndexOp::getEffectiveTokensPerSecond() {
 
 bool MRopeIndexOp::splitsVideoFrames() { return getArchRules().blockPerFrame; }
 
+bool MRopeIndexOp::hasTextRow() {
+  return getPositions().getType().getDimSize(0) == 4;
+}
+
+/// Omni only: the audio token ids, and that no two token roles share an id
+/// (a token is then read as one thing by both lowerings).
+static LogicalResult verifyAudioTokens(MRopeIndexOp op,
+                                       const MRopeIndexArchRules &rules) {
+  bool any = op.getVisionEnd() || op.getAudioToken() || op.getAudioStart() ||
+             op.getAudioEnd();
+  if (!rules.audioTokens) {
+    if (any)
+      return op.emitOpError("vision_end / audio_token / audio_start / "
+                            "audio_end are Omni's: only under arch "
+                            "qwen2_5_omni");
+    return success();
+  }
+  std::pair<StringRef, int64_t> roles[] = {
+      {"image_token", op.getImageToken()},
+      {"video_token", op.getVideoToken()},
+      {"vision_start", op.getVisionStart()},
+      {"vision_end", op.getVisionEnd().value_or(::mrope::kVisionEndTokenId)},
+      {"audio_token", op.getAudioToken().value_or((*rules.audioTokens)[0])},
+      {"audio_start", op.getAudioStart().value_or((*rules.audioTokens)[1])},
+      {"audio_end", op.getAudioEnd().value_or((*rules.audioTokens)[2])}};
+  for (auto [i, a] : llvm::enumerate(roles))
+    for (const auto &b : ArrayRef(roles).drop_front(i + 1))
+      if (a.second == b.second)
+        return op.emitOpError() << a.first << " and " << b.first
+                                << " are both token " << a.second;
+  return success();
+}
+
 LogicalResult MRopeIndexOp::verify() {
   auto ids = getInputIds().getType();
   if (ids.getRank() != 2)
@@ -250,7 +283,8 @@ LogicalResult MRopeIndexOp::verify() {
   int64_t batch = ids.getDimSize(0), seq = ids.getDimSize(1);
   for (auto [name, tokens] :
        {std::pair<StringRef, Value>{"attention_mask", getAttentionMask()},
-        {"segment_ids", getSegmentIds()}}) {
+        {"segment_ids", getSegmentIds()},
+        {"token_types", getTokenTypes()}}) {
     if (!tokens)
       continue;
     auto type = cast<RankedTensorType>(tokens.getType());
@@ -270,6 +304,15 @@ LogicalResult MRopeIndexOp::verify() {
   }
   const MRopeIndexArchRules &rules = getArchRules();
   std::optional<IndexArch> arch = getArch();
+  if (rules.unsupported)
+    return emitOpError() << "arch " << stringifyIndexArch(*arch)
+                         << " is not supported: " << rules.unsupported;
+  if (failed(verifyAudioTokens(*this, rules)))
+    return failure();
+  if (getTokenTypes() && rules.audioTokens)
+    return emitOpError() << "token types are not read under "
+                         << stringifyIndexArch(*arch)
+                         << ": its spans come from the token ids";
   if (!rules.temporalScaling && (getTokensPerSecond() || getSecondPerGridTs()))
     return emitOpError() << stringifyIndexArch(*arch)
                          << " has no temporal scaling: tokens_per_second and "
@@ -288,7 +331,7 @@ LogicalResult MRopeIndexOp::verify() {
     if (!getEffectiveTokensPerSecond())
       return emitOpError("seconds per grid need the tokens_per_second "
                          "attribute or arch qwen2_5_vl (Qwen2.5-VL temporal "
-                         "scaling)");
+                         "scaling) or qwen2_5_omni");
     int64_t n = getSecondPerGridTs().getType().getDimSize(0);
     if (!compatible(n, getVideoGridThw().getType().getDimSize(0)))
       return emitOpError("needs one seconds-per-grid value per video");
@@ -297,10 +340,13 @@ LogicalResult MRopeIndexOp::verify() {
     return emitOpError() << "spatial_merge must be at least 1, got "
                          << getSpatialMerge();
   auto pos = getPositions().getType();
-  if (pos.getRank() != 3 || !compatible(pos.getDimSize(0), 3) ||
+  // [4, B, S]: the text row first (transformers' packed form).
+  if (pos.getRank() != 3 ||
+      (pos.getDimSize(0) != 3 && pos.getDimSize(0) != 4) ||
       !compatible(pos.getDimSize(1), batch) ||
       !compatible(pos.getDimSize(2), seq))
-    return emitOpError("positions result must be [3, B, S]");
+    return emitOpError("positions result must be [3, B, S] or [4, B, S] "
+                       "(text row first)");
   auto deltas = getRopeDeltas().getType();
   if (!getSegmentIds()) {
     if (deltas.getRank() != 2 || !compatible(deltas.getDimSize(0), batch) ||

@@ -19,6 +19,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <array>
 #include <optional>
 #include <utility>
 
@@ -54,6 +55,17 @@ struct MRopeIndexArchRules {
   /// / video_end override them). nullopt: image tokens are images, video
   /// tokens videos.
   std::optional<std::pair<int64_t, int64_t>> videoSpanTokens;
+  /// Seconds per grid of an image under the time rule: 0 (Qwen2.5-VL: an
+  /// image's time row is 0) or 1 (Omni: frame i of an image sits at
+  /// i * tokens_per_second).
+  float imageSeconds = 0.0f;
+  /// Omni audio: the default {audio_token, audio_start, audio_end} ids (the
+  /// op's attributes override them). Audio tokens are 1D like text; a video
+  /// span opened by <vision_start><audio_start> holds its audio tokens
+  /// interleaved with its frames (use_audio_in_video). nullopt: no audio.
+  std::optional<std::array<int64_t, 3>> audioTokens = std::nullopt;
+  /// Why the op refuses this arch; nullptr: supported.
+  const char *unsupported = nullptr;
 };
 
 // Follows each arch's get_rope_index in transformers.
@@ -75,6 +87,15 @@ inline constexpr MRopeIndexArchRules kMRopeIndexArchTable[] = {
     // per frame (text always separates frames).
     {IndexArch::glm4v,      false,   std::nullopt, true,      1,   false,
      std::pair<int64_t, int64_t>{151341, 151342}},
+    // Qwen2_5OmniPreTrainedModelForConditionalGeneration.get_rope_index:
+    // the time row in position_id_per_seconds (25) units, images too; audio
+    // <|AUDIO|> 151646 between <|audio_bos|> 151647 and <|audio_eos|> 151648.
+    {IndexArch::qwen2_5_omni, true,  25.0f,        false,     1,   true,  std::nullopt,
+     /*imageSeconds=*/1.0f, std::array<int64_t, 3>{151646, 151647, 151648}},
+    {IndexArch::qwen3_omni, false,   std::nullopt, false,     0,   true,  std::nullopt,
+     0.0f, std::nullopt,
+     "its positions are float (time rows are not truncated); compute them "
+     "with mrope.position_ids"},
 };
 // clang-format on
 

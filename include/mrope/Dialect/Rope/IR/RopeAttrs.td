@@ -56,7 +56,9 @@ def Rope_IndexArch : I32EnumAttr<"IndexArch",
       I32EnumAttrCase<"qwen2_5_vl", 1>,
       I32EnumAttrCase<"qwen3_vl", 2>,
       I32EnumAttrCase<"qwen3_5", 3>,
-      I32EnumAttrCase<"glm4v", 4>
+      I32EnumAttrCase<"glm4v", 4>,
+      I32EnumAttrCase<"qwen2_5_omni", 5>,
+      I32EnumAttrCase<"qwen3_omni", 6>
     ]> {
   let cppNamespace = "::mrope::rope";
   let genSpecializedAttr = 0;
@@ -70,6 +72,11 @@ def Rope_IndexArch : I32EnumAttr<"IndexArch",
     unpadded length.
     `glm4v`: image tokens between video_start and video_end are video
     frames, one block per frame.
+    `qwen2_5_omni`: Qwen2.5-VL's time rule in position_id_per_seconds (25)
+    units, images included; audio is 1D; audio inside a video is
+    interleaved with its frames.
+    `qwen3_omni`: named so that the verifier can refuse it (float
+    positions; rope.mrope_index does not lay it out yet).
   }];
 }
 

@@ -154,7 +154,7 @@ def Rope_RotateOp : Rope_Op<"rotate", [Pure, AllTypesMatch<["input", "result"]>,
 def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]> {
   let summary = "3D position ids of a multimodal batch (get_rope_index)";
   let description = [{
-    Computes the `[3, B, S]` M-RoPE position ids of a batch of token ids and
+    Computes the `[3, B, S]` (or `[4, B, S]`, see below) M-RoPE position ids of a batch of token ids and
     its `rope_deltas`, with the semantics of transformers'
     `Qwen2VLModel.get_rope_index` (v4.47+): text gets the same position on
     all three rows; an image or video block of grid `(t, h, w)` gets a t-major
@@ -196,6 +196,36 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
       are images. Its token ids (151343 image, 151344 video) must be set on
       the op.
 
+    - `qwen2_5_omni`: Qwen2.5-VL's time rule with `tokens_per_second`
+      standing for `position_id_per_seconds` (25 when absent) and images
+      scaled too (frame `i` of an image at `i * 25`). Audio tokens
+      (`audio_token`, between `audio_start` and `audio_end`; defaults
+      151646 / 151647 / 151648) are 1D like text, so a span's bos and eos
+      tokens and its audio continue the text. Audio in video
+      (`use_audio_in_video`): the processor opens the span with
+      `<vision_start><audio_start>` and closes it with
+      `<audio_end><vision_end>` (`vision_end` default 151653); each pair
+      shares one position, the video's frames and its audio tokens both
+      start one past the bos, the audio 1D, interleaved in the order the
+      processor wrote them (time chunks), and the eos sits one past the
+      largest position of the stream the span ends with (upstream: one past
+      its last chunk). The op reads audio in video from that token pattern
+      (no flag) and an audio span's length from its tokens (no
+      `audio_seqlens`: the processor wrote as many tokens as the audio
+      encoder gives).
+    - `qwen3_omni`: refused by the verifier (its positions are float).
+
+    Token types: with `types` (`mm_token_type_ids`, `[B, S]` integers: 0
+    text, 1 image, 2 video) a token's kind is its type and the token ids no
+    longer type vision tokens (the image / video ids and GLM-4V's video
+    spans are not read; upstream's refactored get_rope_index). Not under
+    `qwen2_5_omni`, whose spans are read from the token ids.
+
+    With a `[4, B, S]` positions result, row 0 is the text row of
+    transformers' packed form: each token's index among the kept tokens of
+    its sample (its segment; without segments, its row), 1 on padded slots
+    (mask 0 or segment 0); rows 1..3 are t, h, w.
+
     Blocks are the runs of image (video) tokens; the lowerings assume each
     run holds as many tokens as its grid row says (what the processors
     write) and give padded or dummy values, not errors, otherwise.
@@ -217,6 +247,7 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     RankedTensorOf<[AnySignlessInteger]>:$input_ids,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$attention_mask,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$segment_ids,
+    Optional<RankedTensorOf<[AnySignlessInteger]>>:$token_types,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$image_grid_thw,
     Optional<RankedTensorOf<[AnySignlessInteger]>>:$video_grid_thw,
     Optional<1DTensorOf<[F32]>>:$second_per_grid_ts,
@@ -227,12 +258,16 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     OptionalAttr<F32Attr>:$tokens_per_second,
     OptionalAttr<Rope_IndexArchAttr>:$arch,
     OptionalAttr<I64Attr>:$video_start,
-    OptionalAttr<I64Attr>:$video_end);
+    OptionalAttr<I64Attr>:$video_end,
+    OptionalAttr<I64Attr>:$vision_end,
+    OptionalAttr<I64Attr>:$audio_token,
+    OptionalAttr<I64Attr>:$audio_start,
+    OptionalAttr<I64Attr>:$audio_end);
   let results = (outs RankedTensorOf<[I64]>:$positions,
                       RankedTensorOf<[I64]>:$rope_deltas);
   let assemblyFormat = [{
     $input_ids (`mask` $attention_mask^)? (`segments` $segment_ids^)?
-    (`images` $image_grid_thw^)? (`videos` $video_grid_thw^)?
+    (`types` $token_types^)? (`images` $image_grid_thw^)? (`videos` $video_grid_thw^)?
     (`seconds` $second_per_grid_ts^)? attr-dict
     `:` functional-type(operands, results)
   }];
@@ -247,10 +282,13 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
                    "::mlir::FloatAttr":$tokens_per_second,
                    CArg<"IndexArchAttr", "{}">:$arch), [{
       build($_builder, $_state, positions, rope_deltas, input_ids, attention_mask,
-            /*segment_ids=*/::mlir::Value(), image_grid_thw, video_grid_thw,
+            /*segment_ids=*/::mlir::Value(), /*token_types=*/::mlir::Value(),
+            image_grid_thw, video_grid_thw,
             second_per_grid_ts, image_token, video_token, vision_start,
             spatial_merge, tokens_per_second, arch, /*video_start=*/nullptr,
-            /*video_end=*/nullptr);
+            /*video_end=*/nullptr, /*vision_end=*/nullptr,
+            /*audio_token=*/nullptr, /*audio_start=*/nullptr,
+            /*audio_end=*/nullptr);
     }]>
   ];
   let extraClassDeclaration = [{
@@ -261,6 +299,8 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     std::optional<float> getEffectiveTokensPerSecond();
     /// Whether a video row [t, h, w] is t one-frame blocks.
     bool splitsVideoFrames();
+    /// Whether positions is [4, B, S]: the text row, then t, h, w.
+    bool hasTextRow();
   }];
   let hasVerifier = 1;
 }
