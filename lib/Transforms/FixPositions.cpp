@@ -218,12 +218,13 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
       {shape[1], segments ? ShapedType::kDynamic : 1}, i64);
   auto index = rope::MRopeIndexOp::create(
       b, loc, RankedTensorType::get(shape, i64), deltasType, ids, indexMask,
-      segments, images, videos, seconds, b.getI64IntegerAttr(kImageTokenId),
+      images, videos, seconds, b.getI64IntegerAttr(kImageTokenId),
       b.getI64IntegerAttr(kVideoTokenId),
       b.getI64IntegerAttr(kVisionStartTokenId), b.getI64IntegerAttr(2),
       tokensPerSecond,
-      rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)),
-      /*video_start=*/nullptr, /*video_end=*/nullptr);
+      rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)));
+  if (segments)
+    index.getSegmentIdsMutable().assign(segments);
   if (!pastKey) {
     graph.addOutput("rope_deltas", index.getRopeDeltas(),
                     {batch, segments ? "segments" : ""});
