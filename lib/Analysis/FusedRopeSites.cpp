@@ -338,6 +338,10 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
   site.invFreq.clear();
   for (double f : m.invFreq)
     site.invFreq.push_back(static_cast<float>(f));
+  // Fused ops take caches of rotary_dim / 2 channels: where neither the
+  // attribute nor the types said the width, the lattice's channels do.
+  if (!site.rotaryDim)
+    site.rotaryDim = 2 * static_cast<int64_t>(m.channels().size());
   site.theta = fitTheta(m.invFreq, site.rotaryDim);
   site.source = m.src;
   site.sourceLabel.clear();

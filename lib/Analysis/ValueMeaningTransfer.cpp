@@ -74,6 +74,10 @@ Meaning meaning::transferNode(NodeOp node, unsigned index, Ins ins) {
     return slice(node, ins);
   if (op == "Gather")
     return gather(node, ins);
+  if (op == "GatherElements")
+    return gatherElements(node, ins);
+  if (op == "GatherND")
+    return gatherND(node, ins);
   if (op == "Mul")
     return mul(node, ins);
   if (op == "MatMul")

@@ -36,6 +36,13 @@ constexpr int64_t kDyn = mlir::ShapedType::kDynamic;
 /// Static dims of a ranked value (kDynamic for dynamic ones); nullopt when
 /// unranked.
 std::optional<llvm::SmallVector<int64_t>> dimsOf(mlir::Value v);
+/// The dims of `v` as far as its type or its meaning `m` tells them: the
+/// type's dims, and where the type leaves a dim open (or the value
+/// unranked) the size the meaning proves: one index per channel of a
+/// channel axis, one per row of a row axis. nullopt when neither gives the
+/// rank.
+std::optional<llvm::SmallVector<int64_t>> dimsOf(mlir::Value v,
+                                                 const Meaning &m);
 bool isFloatValue(mlir::Value v);
 bool isIntValue(mlir::Value v);
 std::optional<int64_t> normAxis(int64_t axis, int64_t rank);
@@ -85,6 +92,8 @@ Meaning shapeOnly(onnx::NodeOp node, Ins ins);
 Meaning slice(onnx::NodeOp node, Ins ins);
 Meaning split(onnx::NodeOp node, unsigned index, Ins ins);
 Meaning gather(onnx::NodeOp node, Ins ins);
+Meaning gatherElements(onnx::NodeOp node, Ins ins);
+Meaning gatherND(onnx::NodeOp node, Ins ins);
 Meaning concat(onnx::NodeOp node, Ins ins);
 /// Whether axis `axis` of table `m` indexes the position a row is computed
 /// for: a cache row axis, or the one position axis of a table computed

@@ -85,13 +85,15 @@ Meaning mul(NodeOp node, Ins ins) {
       return *ins[1 - k];
   if (ins[0]->kind == Kind::Shape || ins[1]->kind == Kind::Shape)
     return ins[0]->kind == Kind::Shape ? *ins[0] : *ins[1];
-  std::optional<SmallVector<int64_t>> out = dimsOf(node.getResult(0));
-  if (!out)
+  std::optional<SmallVector<int64_t>> da = dimsOf(node.getInputs()[0], *ins[0]);
+  std::optional<SmallVector<int64_t>> db = dimsOf(node.getInputs()[1], *ins[1]);
+  // The result's rank is the larger operand rank (right-aligned
+  // broadcasting), whether or not shape inference typed it.
+  if (!da || !db)
     return noRule(node, "unranked");
-  std::optional<Meaning> a =
-      alignTo(*ins[0], out->size(), dimsOf(node.getInputs()[0]));
-  std::optional<Meaning> b =
-      alignTo(*ins[1], out->size(), dimsOf(node.getInputs()[1]));
+  size_t rank = std::max(da->size(), db->size());
+  std::optional<Meaning> a = alignTo(*ins[0], rank, da);
+  std::optional<Meaning> b = alignTo(*ins[1], rank, db);
   if (!a || !b)
     return noRule(node, "operands without tracked axes");
   return product(node, *a, *b);

@@ -25,6 +25,28 @@ std::optional<SmallVector<int64_t>> dimsOf(Value v) {
   return SmallVector<int64_t>(type.getShape());
 }
 
+std::optional<SmallVector<int64_t>> dimsOf(Value v, const Meaning &m) {
+  std::optional<SmallVector<int64_t>> dims = dimsOf(v);
+  if (!hasAxes(m) || m.axes.empty())
+    return dims;
+  // Shape inference gives up on some spellings (a Split whose sizes pass
+  // through a Cast, a Slice whose bounds pass through an Identity): the
+  // meaning still knows the rank and the sizes of its channel and row axes.
+  if (!dims)
+    dims.emplace(m.axes.size(), kDyn);
+  if (dims->size() != m.axes.size())
+    return dims;
+  for (auto [d, a] : llvm::zip(*dims, m.axes)) {
+    if (d != kDyn)
+      continue;
+    if (a.role == AxisRole::Chan)
+      d = static_cast<int64_t>(a.chans.size());
+    else if (a.role == AxisRole::Row)
+      d = static_cast<int64_t>(a.rows.size());
+  }
+  return dims;
+}
+
 bool isFloatValue(Value v) {
   auto type = v ? dyn_cast<ShapedType>(v.getType()) : ShapedType();
   return type && isa<FloatType>(type.getElementType());

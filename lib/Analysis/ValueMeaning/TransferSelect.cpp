@@ -1,4 +1,4 @@
-//===- TransferSelect.cpp - Slice, Split, Gather, Concat ------------------===//
+//===- TransferSelect.cpp - Slice, Split, Gather*, Concat -----------------===//
 //
 // Selections along rows, channels and cache rows: which source row and
 // which frequency each index holds afterwards.
@@ -71,7 +71,7 @@ Meaning slice(NodeOp node, Ins ins) {
       present(node, 4)
           ? intsArg(node, ins, 4, "steps")
           : std::optional<SmallVector<int64_t>>(SmallVector<int64_t>{});
-  std::optional<SmallVector<int64_t>> dims = dimsOf(node.getInputs()[0]);
+  std::optional<SmallVector<int64_t>> dims = dimsOf(node.getInputs()[0], m);
   if (!starts || !ends || !axes || !steps || !dims ||
       starts->size() != ends->size())
     return noRule(node, "bounds not constant");
@@ -147,19 +147,18 @@ bool isCacheAxis(const Meaning &m, int64_t axis) {
   return true;
 }
 
-/// Gather(data, index, axis) where data is a table with a cache-row axis
-/// and index holds positions: the table read at those positions.
-static Meaning readTable(NodeOp node, const Meaning &table, const Meaning &idx,
-                         int64_t axis) {
+/// A table read at positions `idx`: the result has `axes` (the index's
+/// axes in place of the cache row) and the index's source; channels take
+/// the index's fixed row, if any.
+static Meaning readTable(const Meaning &table, const Meaning &idx,
+                         SmallVector<Axis, 4> axes) {
   Meaning r = table;
   r.src = idx.src;
   r.src3D = idx.src3D;
   r.row = idx.row;
   r.slot = idx.slot;
   r.copiedAt = idx.copiedAt;
-  r.axes.erase(r.axes.begin() + axis);
-  r.axes.insert(r.axes.begin() + axis, idx.axes.begin(), idx.axes.end());
-  // A channel takes the index's fixed row, if any.
+  r.axes = std::move(axes);
   for (Axis &a : r.axes)
     for (Channel &c : a.chans)
       if (c.slot < 0 && idx.slot >= 0) {
@@ -170,8 +169,21 @@ static Meaning readTable(NodeOp node, const Meaning &table, const Meaning &idx,
     r.row = -1;
     r.slot = -1;
   }
-  (void)node;
   return r;
+}
+
+/// The index of a table read as positions (a Range as arange); nullopt
+/// when it holds something else.
+static std::optional<Meaning> positionsIndex(NodeOp node, unsigned operand,
+                                             const Meaning &idx) {
+  if (idx.kind == Kind::Iota) {
+    std::optional<SmallVector<int64_t>> dims =
+        dimsOf(node.getInputs()[operand]);
+    return dims ? iotaAsPositions(idx, *dims) : std::nullopt;
+  }
+  if (idx.kind != Kind::Positions)
+    return std::nullopt;
+  return idx;
 }
 
 Meaning gather(NodeOp node, Ins ins) {
@@ -214,18 +226,15 @@ Meaning gather(NodeOp node, Ins ins) {
   const Axis &a = data.axes[*axis];
   // A table read at positions.
   if (isCacheAxis(data, *axis)) {
-    Meaning p = idx;
-    if (idx.kind == Kind::Iota) {
-      std::optional<SmallVector<int64_t>> dims = dimsOf(node.getInputs()[1]);
-      std::optional<Meaning> asPos =
-          dims ? iotaAsPositions(idx, *dims) : std::nullopt;
-      if (!asPos)
-        return noRule(node, "table read by a flat token index");
-      p = *asPos;
-    }
-    if (p.kind != Kind::Positions)
+    if (idx.kind == Kind::Iota && !positionsIndex(node, 1, idx))
+      return noRule(node, "table read by a flat token index");
+    std::optional<Meaning> p = positionsIndex(node, 1, idx);
+    if (!p)
       return noRule(node, "table read by an index that is not positions");
-    return readTable(node, data, p, *axis);
+    SmallVector<Axis, 4> axes(data.axes.begin(), data.axes.end());
+    axes.erase(axes.begin() + *axis);
+    axes.insert(axes.begin() + *axis, p->axes.begin(), p->axes.end());
+    return readTable(data, *p, std::move(axes));
   }
   // Constant selections along rows, channels or a broadcast axis.
   std::optional<SmallVector<int64_t>> at = intsOf(idx);
@@ -265,6 +274,64 @@ Meaning gather(NodeOp node, Ins ins) {
   }
   out = kept;
   return r;
+}
+
+/// GatherElements(data, index, axis): out[.., i, ..] = data[.., index[.., i,
+/// ..], ..] element by element. A table read at positions when `axis` is
+/// the table's cache row: the result takes the index's role on that axis;
+/// on every other axis the index must not vary where the table does (the
+/// positions broadcast over the channels: [S, 1] expanded to [S, F]).
+Meaning gatherElements(NodeOp node, Ins ins) {
+  const Meaning &data = *ins[0], &idx = *ins[1];
+  if (!data.isTable())
+    return noRule(node, "data is not a table");
+  std::optional<int64_t> axis =
+      normAxis(node.getIntAttr("axis").value_or(0), data.axes.size());
+  if (!axis || !isCacheAxis(data, *axis))
+    return noRule(node, "gathers along an axis that is not a cache row");
+  std::optional<Meaning> p = positionsIndex(node, 1, idx);
+  if (!p || p->axes.size() != data.axes.size())
+    return noRule(node, "index is not positions of the table's rank");
+  SmallVector<Axis, 4> axes;
+  for (auto [i, d] : llvm::enumerate(data.axes)) {
+    const Axis &x = p->axes[i];
+    if (static_cast<int64_t>(i) == *axis) {
+      axes.push_back(x);
+      continue;
+    }
+    // Elsewhere out[i] = data[i]: the table's role, where the positions do
+    // not vary (or both are the same axis: batch with batch).
+    if (x.role == AxisRole::Bcast)
+      axes.push_back(d);
+    else if (d.role == AxisRole::Bcast || d == x)
+      axes.push_back(x);
+    else
+      return noRule(node, "index varies along an axis of the table");
+  }
+  return readTable(data, *p, std::move(axes));
+}
+
+/// GatherND(data, index) with batch_dims 0 and one coordinate per index
+/// ([..., 1]): data's first axis read at the index, the cache-row lookup
+/// `cache[pos[..., None]]`. The result has the index's axes (less the last)
+/// followed by the table's other axes.
+Meaning gatherND(NodeOp node, Ins ins) {
+  const Meaning &data = *ins[0], &idx = *ins[1];
+  if (!data.isTable())
+    return noRule(node, "data is not a table");
+  if (node.getIntAttr("batch_dims").value_or(0) != 0)
+    return noRule(node, "batch_dims not 0");
+  if (data.axes.empty() || !isCacheAxis(data, 0))
+    return noRule(node, "first axis is not a cache row");
+  std::optional<Meaning> p = positionsIndex(node, 1, idx);
+  std::optional<SmallVector<int64_t>> dims =
+      p ? dimsOf(node.getInputs()[1], *p) : std::nullopt;
+  if (!p || !dims || dims->empty() || dims->back() != 1 ||
+      p->axes.size() != dims->size() || p->axes.back().role != AxisRole::Bcast)
+    return noRule(node, "index is not positions with one coordinate");
+  SmallVector<Axis, 4> axes(p->axes.begin(), p->axes.end() - 1);
+  axes.append(data.axes.begin() + 1, data.axes.end());
+  return readTable(data, *p, std::move(axes));
 }
 
 /// Concat of tables that agree on everything but the concat axis.

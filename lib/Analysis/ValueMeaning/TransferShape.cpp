@@ -224,7 +224,7 @@ static bool broadcastAxis(Meaning &m, int64_t i, int64_t to, Value result,
 Meaning expand(NodeOp node, Ins ins) {
   const Meaning &m = *ins[0];
   Value data = node.getInputs()[0];
-  std::optional<SmallVector<int64_t>> in = dimsOf(data);
+  std::optional<SmallVector<int64_t>> in = dimsOf(data, m);
   std::optional<SmallVector<int64_t>> out = dimsOf(node.getResult(0));
   if (!in || !out || out->size() < in->size())
     return noRule(node, "unranked");
@@ -260,7 +260,7 @@ Meaning expand(NodeOp node, Ins ins) {
 
 Meaning tile(NodeOp node, Ins ins) {
   std::optional<SmallVector<int64_t>> repeats = intsOf(*ins[1]);
-  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0]);
+  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0], *ins[0]);
   Meaning r = *ins[0];
   if (!repeats || !in || !hasAxes(r) || repeats->size() != r.axes.size())
     return noRule(node, "repeats not constant or axes not tracked");
@@ -297,7 +297,7 @@ Meaning transpose(NodeOp node, Ins ins) {
 }
 
 Meaning unsqueeze(NodeOp node, Ins ins) {
-  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0]);
+  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0], *ins[0]);
   std::optional<SmallVector<int64_t>> axes = intsArg(node, ins, 1, "axes");
   if (!in || !axes)
     return noRule(node, "axes or rank unknown");
@@ -326,7 +326,7 @@ Meaning unsqueeze(NodeOp node, Ins ins) {
 }
 
 Meaning squeeze(NodeOp node, Ins ins) {
-  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0]);
+  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0], *ins[0]);
   if (!in)
     return noRule(node, "rank unknown");
   std::optional<SmallVector<int64_t>> axes = intsArg(node, ins, 1, "axes");
@@ -340,6 +340,9 @@ Meaning squeeze(NodeOp node, Ins ins) {
       drop[*n] = true;
     }
   } else {
+    // Every unit dim goes: only sound when every dim is known.
+    if (llvm::is_contained(*in, kDyn))
+      return noRule(node, "no axes, and dims not known");
     for (auto [i, d] : llvm::enumerate(*in))
       drop[i] = d == 1;
   }
@@ -360,7 +363,7 @@ Meaning squeeze(NodeOp node, Ins ins) {
 
 Meaning reshape(NodeOp node, Ins ins) {
   const Meaning &m = *ins[0];
-  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0]);
+  std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0], m);
   if (!in)
     return noRule(node, "unranked");
   std::optional<SmallVector<int64_t>> out;
