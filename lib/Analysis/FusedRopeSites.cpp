@@ -204,23 +204,25 @@ std::optional<RowGather> findSplitMerge(Value cache) {
   NodeOp split;
   RowGather found;
   for (auto [j, in] : llvm::enumerate(concat.getInputs())) {
-    NodeOp row = producer(in);
+    // (Identity and same-type Casts on the edges change nothing.)
+    NodeOp row = producer(meaning::stripTransparent(in));
     if (!row || !row.isOnnx("Gather") ||
         row.getIntAttr("axis").value_or(0) != 0)
       return std::nullopt;
     std::optional<SmallVector<int64_t>> index =
         onnx::getConstantInts(row.getInputs()[1]);
-    NodeOp chunk = producer(row.getInputs()[0]);
+    Value chunkValue = meaning::stripTransparent(row.getInputs()[0]);
+    NodeOp chunk = producer(chunkValue);
     if (!index || index->size() != 1 || (*index)[0] != (int64_t)j || !chunk ||
         !chunk.isOnnx("Split") || (split && chunk != split))
       return std::nullopt;
     split = chunk;
-    SmallVector<int64_t> shape = staticShape(row.getInputs()[0]);
+    SmallVector<int64_t> shape = staticShape(chunkValue);
     if (shape.empty() || shape.back() < 0)
       return std::nullopt;
     found.rows.append(shape.back(), static_cast<int64_t>(j));
   }
-  NodeOp gather = producer(split.getInputs()[0]);
+  NodeOp gather = producer(meaning::stripTransparent(split.getInputs()[0]));
   if (!gather || !gather.isOnnx("Gather") ||
       gather.getIntAttr("axis").value_or(0) != 0)
     return std::nullopt;
@@ -338,6 +340,10 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
   site.invFreq.clear();
   for (double f : m.invFreq)
     site.invFreq.push_back(static_cast<float>(f));
+  // Fused ops take caches of rotary_dim / 2 channels: where neither the
+  // attribute nor the types said the width, the lattice's channels do.
+  if (!site.rotaryDim)
+    site.rotaryDim = 2 * static_cast<int64_t>(m.channels().size());
   site.theta = fitTheta(m.invFreq, site.rotaryDim);
   site.source = m.src;
   site.sourceLabel.clear();
@@ -456,6 +462,10 @@ std::optional<FusedRopeSite> readNode(NodeOp node,
     // Opset-23 RotaryEmbedding with per-token caches, or
     // com.microsoft.RotaryEmbedding over merged ones.
     site.positions = gather->positions;
+    // The caches hold rotary_dim / 2 channels, one row index each: the
+    // width where the types did not say it.
+    if (!site.rotaryDim)
+      site.rotaryDim = 2 * static_cast<int64_t>(gather->rows.size());
     auto split = sectionsOfRows(gather->rows);
     if (split && split->first.size() == 1) {
       site.kind = FusedPositions::OneD;

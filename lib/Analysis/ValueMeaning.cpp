@@ -6,8 +6,6 @@
 #include "mlir/Analysis/DataFlow/ConstantPropagationAnalysis.h"
 #include "mlir/Analysis/DataFlow/DeadCodeAnalysis.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/bit.h"
-#include "llvm/Support/Endian.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -190,168 +188,6 @@ void Meaning::print(raw_ostream &os) const {
 // Leaves: graph inputs and initializers
 //===----------------------------------------------------------------------===//
 
-namespace {
-
-/// A protobuf reader just wide enough for a TensorProto of a few int64,
-/// int32 or float values: the importer keeps a `Constant` whose tensor has
-/// a name as opaque AttributeProto bytes (exporters name them).
-class ProtoReader {
-public:
-  explicit ProtoReader(StringRef bytes) : rest(bytes) {}
-  bool done() const { return rest.empty(); }
-  std::optional<uint64_t> varint() {
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64 && !rest.empty(); shift += 7) {
-      uint8_t c = rest.front();
-      rest = rest.drop_front();
-      v |= static_cast<uint64_t>(c & 0x7f) << shift;
-      if (!(c & 0x80))
-        return v;
-    }
-    return std::nullopt;
-  }
-  /// The next field: number, wire type, and its varint or its bytes.
-  bool next(uint64_t &field, uint64_t &wire, uint64_t &value,
-            StringRef &bytes) {
-    std::optional<uint64_t> key = varint();
-    if (!key)
-      return false;
-    field = *key >> 3;
-    wire = *key & 7;
-    if (wire == 0) {
-      std::optional<uint64_t> v = varint();
-      return v && (value = *v, true);
-    }
-    size_t n = wire == 1 ? 8 : wire == 5 ? 4 : 0;
-    if (wire == 2) {
-      std::optional<uint64_t> len = varint();
-      if (!len || *len > rest.size())
-        return false;
-      n = *len;
-    } else if (n == 0) {
-      return false;
-    }
-    if (n > rest.size())
-      return false;
-    bytes = rest.take_front(n);
-    rest = rest.drop_front(n);
-    return true;
-  }
-
-private:
-  StringRef rest;
-};
-
-std::optional<DenseElementsAttr> decodeTensorAttr(onnx::ProtoAttr proto,
-                                                  MLIRContext *ctx) {
-  if (proto.getKind() != "AttributeProto")
-    return std::nullopt;
-  ProtoReader attr(proto.getBytes());
-  StringRef tensor;
-  uint64_t field, wire, value;
-  StringRef bytes;
-  while (!attr.done()) {
-    if (!attr.next(field, wire, value, bytes))
-      return std::nullopt;
-    if (field == 5 && wire == 2)
-      tensor = bytes;
-  }
-  if (tensor.empty())
-    return std::nullopt;
-  SmallVector<int64_t> dims, ints;
-  SmallVector<float> floats;
-  int64_t type = 0;
-  StringRef raw;
-  ProtoReader t(tensor);
-  while (!t.done()) {
-    if (!t.next(field, wire, value, bytes))
-      return std::nullopt;
-    auto packed = [&](SmallVectorImpl<int64_t> &out) {
-      if (wire == 0) {
-        out.push_back(static_cast<int64_t>(value));
-        return true;
-      }
-      ProtoReader r(bytes);
-      while (!r.done())
-        if (std::optional<uint64_t> v = r.varint())
-          out.push_back(static_cast<int64_t>(*v));
-        else
-          return false;
-      return true;
-    };
-    if ((field == 1 && !packed(dims)) ||
-        ((field == 5 || field == 7) && !packed(ints)))
-      return std::nullopt;
-    if (field == 2 && wire == 0)
-      type = static_cast<int64_t>(value);
-    if (field == 4 && wire == 2)
-      for (size_t i = 0; i + 4 <= bytes.size(); i += 4)
-        floats.push_back(llvm::bit_cast<float>(
-            llvm::support::endian::read32le(bytes.data() + i)));
-    if (field == 9 && wire == 2)
-      raw = bytes;
-    if (field == 12 || field == 13) // external data / segment: not read
-      return std::nullopt;
-  }
-  int64_t count = 1;
-  for (int64_t d : dims)
-    count = d < 0 || count > (1 << 14) ? -1 : count * d;
-  if (count < 0 || count > (1 << 14))
-    return std::nullopt;
-  // ONNX data types: 1 float, 6 int32, 7 int64.
-  Type elem = type == 1   ? Type(Float32Type::get(ctx))
-              : type == 6 ? Type(IntegerType::get(ctx, 32))
-              : type == 7 ? Type(IntegerType::get(ctx, 64))
-                          : Type();
-  if (!elem)
-    return std::nullopt;
-  size_t width = type == 7 ? 8 : 4;
-  if (!raw.empty()) {
-    if (raw.size() != static_cast<size_t>(count) * width)
-      return std::nullopt;
-    for (int64_t i = 0; i < count; ++i) {
-      const char *at = raw.data() + i * width;
-      if (type == 1)
-        floats.push_back(
-            llvm::bit_cast<float>(llvm::support::endian::read32le(at)));
-      else if (type == 6)
-        ints.push_back(
-            static_cast<int32_t>(llvm::support::endian::read32le(at)));
-      else
-        ints.push_back(
-            static_cast<int64_t>(llvm::support::endian::read64le(at)));
-    }
-  }
-  auto shaped = RankedTensorType::get(dims, elem);
-  if (type == 1) {
-    if (static_cast<int64_t>(floats.size()) != count)
-      return std::nullopt;
-    return DenseElementsAttr::get(shaped, ArrayRef<float>(floats));
-  }
-  if (static_cast<int64_t>(ints.size()) != count)
-    return std::nullopt;
-  SmallVector<APInt> bits;
-  for (int64_t v : ints)
-    bits.push_back(APInt(width * 8, v, /*isSigned=*/true));
-  return DenseElementsAttr::get(shaped, bits);
-}
-
-/// Constant contents of `v`: what the dialect reads, plus a `Constant`
-/// whose tensor the importer kept opaque.
-std::optional<DenseElementsAttr> constantContents(Value v,
-                                                  int64_t maxElements) {
-  if (std::optional<DenseElementsAttr> value =
-          onnx::getConstantValue(v, maxElements))
-    return value;
-  auto node = v.getDefiningOp<NodeOp>();
-  if (!node || !node.isOnnx("Constant"))
-    return std::nullopt;
-  auto proto = dyn_cast_or_null<onnx::ProtoAttr>(node.getOnnxAttr("value"));
-  return proto ? decodeTensorAttr(proto, v.getContext()) : std::nullopt;
-}
-
-} // namespace
-
 Meaning meaning::meaningOfLeaf(Value v) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
   if (auto arg = dyn_cast<BlockArgument>(v)) {
@@ -382,7 +218,10 @@ Meaning meaning::meaningOfLeaf(Value v) {
   constexpr int64_t kMaxElements = 1 << 14;
   if (type && type.hasStaticShape() && type.getNumElements() > kMaxElements)
     return Meaning::unknown("weight");
-  std::optional<DenseElementsAttr> value = constantContents(v, kMaxElements);
+  // (A Constant whose tensor has a name is read too: the importer reads it
+  // as elements.)
+  std::optional<DenseElementsAttr> value =
+      onnx::getConstantValue(v, kMaxElements);
   if (!value)
     return Meaning::unknown("large or opaque constant");
   Meaning m;

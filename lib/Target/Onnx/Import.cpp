@@ -399,6 +399,38 @@ void Importer::keepUnknownFields(const google::protobuf::Message &m,
   set(ProtoAttr::get(ctx, "unknown", bytes));
 }
 
+/// On a node: the names of its tensor attributes that were read as
+/// elements (attribute name -> TensorProto name), for the exporter to give
+/// them back.
+static constexpr llvm::StringLiteral kTensorNames = "onnx.tensor_names";
+
+/// The largest named Constant tensor read as elements (what the analysis
+/// reads at most: RoPE constants are far below it); larger ones stay opaque.
+static constexpr int64_t kMaxNamedConstantElements = 1 << 14;
+
+/// Whether attribute `a` of `node` is the inline `value` tensor of a
+/// default-domain Constant node, small enough to be read as elements.
+static bool isReadableNamedConstant(const ::onnx::AttributeProto &a,
+                                    const ::onnx::NodeProto &node) {
+  if (a.type() != ::onnx::AttributeProto::TENSOR || a.name() != "value" ||
+      node.op_type() != "Constant" ||
+      !(node.domain().empty() || node.domain() == "ai.onnx"))
+    return false;
+  const ::onnx::TensorProto &t = a.t();
+  if (t.has_data_location() &&
+      t.data_location() == ::onnx::TensorProto::EXTERNAL)
+    return false;
+  int64_t n = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0 || d > kMaxNamedConstantElements)
+      return false;
+    n *= d;
+    if (n > kMaxNamedConstantElements)
+      return false;
+  }
+  return true;
+}
+
 Attribute Importer::convertAttribute(
     ::onnx::AttributeProto &a, const ::onnx::NodeProto &node, Scope &scope,
     unsigned &nextRegion, SmallVectorImpl<::onnx::GraphProto *> &graphs) {
@@ -426,7 +458,12 @@ Attribute Importer::convertAttribute(
     return b.getArrayAttr(strs);
   }
   case AP::TENSOR:
-    if (!a.t().name().empty() || !a.t().doc_string().empty())
+    // A tensor name is kept by keeping the whole AttributeProto, except
+    // for the value of a Constant node: exporters name those, and the
+    // analysis must read what they hold (caches, inv_freq, split sizes).
+    // importNode records the name in kTensorNames.
+    if (!a.t().doc_string().empty() ||
+        (!a.t().name().empty() && !isReadableNamedConstant(a, node)))
       return opaque("AttributeProto", a);
     return convertTensor(*a.mutable_t(), [&] {
       return "tensor attribute '" + a.name() + "' of " + describe(node);
@@ -758,7 +795,7 @@ void Importer::importNodes(
     // Attributes; GRAPH ones become regions.
     unsigned nextRegion = 0;
     SmallVector<::onnx::GraphProto *> graphs;
-    NamedAttrList onnxAttrs;
+    NamedAttrList onnxAttrs, tensorNames;
     SmallVector<Attribute> attrOrder;
     bool isSorted = true;
     for (int i = 0; i < n.attribute_size(); ++i) {
@@ -772,7 +809,12 @@ void Importer::importNodes(
         isSorted = false;
       StringAttr name = uniqued(a.name());
       attrOrder.push_back(name);
-      onnxAttrs.append(name, convertAttribute(a, n, scope, nextRegion, graphs));
+      std::string tensorName =
+          a.type() == ::onnx::AttributeProto::TENSOR ? a.t().name() : "";
+      Attribute value = convertAttribute(a, n, scope, nextRegion, graphs);
+      if (!tensorName.empty() && !llvm::isa<ProtoAttr>(value))
+        tensorNames.append(name, b.getStringAttr(tensorName));
+      onnxAttrs.append(name, value);
     }
     bool defaultOutputs = !n.name().empty();
     for (int i = 0; defaultOutputs && i < n.output_size(); ++i) {
@@ -795,6 +837,8 @@ void Importer::importNodes(
       attrs.append(NodeOp::getDomainAttrName(nodeOpName), uniqued(n.domain()));
     if (nodeName)
       attrs.append(NodeOp::getNameAttrName(nodeOpName), nodeName);
+    if (!tensorNames.empty())
+      attrs.append(kTensorNames, tensorNames.getDictionary(ctx));
     keepUnknownFields(
         n, [&](Attribute a) { attrs.append(attr::kUnknownFields, a); });
     attrs.append(NodeOp::getOpTypeAttrName(nodeOpName), uniqued(n.op_type()));
