@@ -1216,9 +1216,12 @@ bool isPairIndex(Value idx) {
     int64_t axis = node.intAttr("axis", 0);
     for (unsigned i = 0; i < 2; ++i) {
       // A column [N] made [N, 1] by Unsqueeze or a Reshape that inserts
-      // the axis.
+      // the axis, or any value typed as a column [N, 1] (a Reshape to
+      // [0, 1] of an unranked value).
       std::optional<int64_t> inserted = insertedAxis(node.input(i));
-      if (!inserted || !(*inserted == -1 || *inserted == 1) ||
+      bool column =
+          rankOf(node.input(i)) == 2 && dimOf(node.input(i), -1) == 1;
+      if (!(column || (inserted && (*inserted == -1 || *inserted == 1))) ||
           !(axis == -1 || axis == 1))
         return false;
     }

@@ -86,3 +86,50 @@ mrope::raiseSite(ModuleOp module, int64_t site, std::string &error) {
           ")";
   return failure();
 }
+
+FailureOr<double> mrope::fusedNormEps(ArrayRef<rope::ApplyOp> ops,
+                                      std::string &error) {
+  std::optional<double> eps;
+  for (rope::ApplyOp op : ops) {
+    auto norms = op->getAttrOfType<ArrayAttr>(kRaisedNormsAttr);
+    auto writes = op->getAttrOfType<ArrayAttr>(kRaisedCacheWritesAttr);
+    if (op->getNumResults() != 2) {
+      error = "the fused kernel rotates q and k together; a rope.apply of "
+              "one tensor has no k to write to a cache";
+      return failure();
+    }
+    const char *names[] = {"q", "k"};
+    for (unsigned i = 0; i < 2; ++i) {
+      const char *name = names[i];
+      auto norm = norms && i < norms.size() ? dyn_cast<DictionaryAttr>(norms[i])
+                                            : DictionaryAttr();
+      auto value =
+          norm ? dyn_cast_or_null<FloatAttr>(norm.get("eps")) : FloatAttr();
+      if (!value) {
+        error = std::string("--fuse norm needs an RMSNorm over the head dim "
+                            "before ") +
+                name + "; rope-raise found none";
+        return failure();
+      }
+      if (eps && *eps != value.getValueAsDouble()) {
+        error = "--fuse norm needs one RMSNorm epsilon; the site's norms use "
+                "several";
+        return failure();
+      }
+      eps = value.getValueAsDouble();
+    }
+    auto write = writes && writes.size() == 2
+                     ? dyn_cast<DictionaryAttr>(writes[1])
+                     : DictionaryAttr();
+    if (!write || write.empty()) {
+      error = "--fuse cache needs k appended to a KV cache after the "
+              "rotation; rope-raise found no such Concat";
+      return failure();
+    }
+  }
+  if (!eps) {
+    error = "the site has no rope.apply";
+    return failure();
+  }
+  return *eps;
+}

@@ -290,6 +290,9 @@ static LogicalResult loadModel(MLIRContext &ctx, OwningOpRef<ModuleOp> &module,
 
 /// The kernel of site --site of the model: its first raised rope.apply; the
 /// others (one per layer) must say the same.
+/// --fuse with a model: the RMSNorm epsilon of the site's neighbours.
+static std::optional<double> siteNormEps;
+
 static FailureOr<RopeKernel> kernelOfSite(MLIRContext &ctx,
                                           const KernelOptions &options,
                                           std::string &error) {
@@ -305,6 +308,14 @@ static FailureOr<RopeKernel> kernelOfSite(MLIRContext &ctx,
       RopeKernel::fromApply(ops->front(), options, error);
   if (failed(kernel))
     return failure();
+  if (!fuse.empty()) {
+    FailureOr<double> neighbourEps = fusedNormEps(*ops, error);
+    if (failed(neighbourEps)) {
+      error = "site " + std::to_string(siteIndex) + ": " + error;
+      return failure();
+    }
+    siteNormEps = *neighbourEps;
+  }
   for (rope::ApplyOp other : llvm::drop_begin(*ops)) {
     FailureOr<RopeKernel> same = RopeKernel::fromApply(other, options, error);
     if (failed(same))
@@ -506,6 +517,15 @@ int main(int argc, char **argv) {
   if (failed(kernel->verify(error)))
     return fail(error);
 
+  if (siteNormEps) {
+    // The model says its epsilon; a different --eps would compute
+    // something else than the graph.
+    if (eps.getNumOccurrences() && eps != *siteNormEps)
+      return fail("--eps " + std::to_string(eps) + " but site " +
+                  std::to_string(siteIndex) + "'s RMSNorm uses " +
+                  std::to_string(*siteNormEps));
+    eps = *siteNormEps;
+  }
   if (!fuse.empty())
     return compileFused(ctx, *kernel);
   if (eps.getNumOccurrences())

@@ -28,6 +28,14 @@ namespace mrope {
 mlir::FailureOr<llvm::SmallVector<rope::ApplyOp>>
 raiseSite(mlir::ModuleOp module, int64_t site, std::string &error);
 
+/// What `--fuse norm,cache` absorbs around a raised site, from what
+/// rope-raise recorded on its ops (mrope.norms, mrope.cache_writes): the
+/// RMSNorm epsilon when every op normalises q and k with one eps and
+/// appends k to a KV cache. Fails with a one-line `error` saying what is
+/// missing otherwise.
+mlir::FailureOr<double> fusedNormEps(llvm::ArrayRef<rope::ApplyOp> ops,
+                                     std::string &error);
+
 } // namespace mrope
 
 #endif // MROPE_COMPILE_RAISEDSITE_H

@@ -34,6 +34,11 @@ def ConvertRopeToLoops : Pass<"convert-rope-to-loops"> {
     rotated in f32 and rounded once; the conversions are emitted as integer
     code (no libcalls) unless `native-f16` says the target converts f16 in
     hardware.
+
+    An RMSNorm written into a `rope.apply` input in the same block (linalg
+    fill, sum of squares, rsqrt, scale: what tile-and-fuse leaves in each
+    tile) is absorbed into the row loops, so each row is read once
+    (`docs/lowering.md`).
   }];
   let options = [
     Option<"tokensPerBlock", "tokens-per-block", "int64_t", /*default=*/"32",

@@ -414,7 +414,13 @@ void Exporter::exportAttribute(NodeOp node, StringRef name, Attribute value,
     subgraph(ref, a->mutable_g());
   } else if (llvm::isa<ElementsAttr, ExternalAttr>(value)) {
     a->set_type(AP::TENSOR);
-    exportTensor(value, "", a->mutable_t(), /*isInitializer=*/false, loc);
+    // The tensor's own name, which the importer keeps beside the elements.
+    StringRef tensorName;
+    if (auto names = node->getAttrOfType<DictionaryAttr>("onnx.tensor_names"))
+      if (auto s = names.getAs<StringAttr>(name))
+        tensorName = s.getValue();
+    exportTensor(value, tensorName, a->mutable_t(), /*isInitializer=*/false,
+                 loc);
   } else if (auto t = llvm::dyn_cast<TypeAttr>(value)) {
     a->set_type(AP::TYPE_PROTO);
     exportType(t.getValue(), nullptr, a->mutable_tp(), loc,
