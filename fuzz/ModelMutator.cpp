@@ -171,10 +171,14 @@ struct Mutator {
       NodeProto *n = randomNode();
       if (!n || n->attribute_size() == 0)
         return "none";
-      AttributeProto &a = *n->mutable_attribute(pick(n->attribute_size()));
+      // By index: a repeated message field's elements are separate heap
+      // objects, so subtracting their addresses gives no index (it gave -2
+      // once: UBSan in RepeatedPtrField::Delete, issue 20's run).
+      int at = pick(n->attribute_size());
+      AttributeProto &a = *n->mutable_attribute(at);
       switch (pick(4)) {
       case 0:
-        n->mutable_attribute()->DeleteSubrange(&a - &n->attribute(0), 1);
+        n->mutable_attribute()->DeleteSubrange(at, 1);
         return "drop-attribute";
       case 1:
         a.set_i(interesting());

@@ -1,31 +1,47 @@
 //===- fix_fuzzer.cpp - libFuzzer target over the whole mrope-fix path ----===//
 //
 // One input is a serialized ModelProto. It goes the way `mrope-fix M --arch
-// A --report R -o OUT` takes it: import, findRopeSites, the JSON and text
-// reports, and when there is a bug, fixRopeSites in input mode and (on a
-// copy) in compute mode, verify, the analysis again, export to memory and
-// import of what was exported. A failure with a diagnostic is fine; a crash,
-// a sanitizer report, a fixed module that does not verify or an exported
-// model that does not import back is a finding.
+// A -o OUT [--positions P] [--emit E]` takes it (tools/mrope-fix): import
+// with the ONNX checker, the analysis (findRopeSites and findFusedRopeSites,
+// the text and JSON reports), the fused fix, the proof's evaluation of the
+// original, the fix pipeline (rope-raise, rope-fix, convert-rope-to-onnx),
+// the re-analysis, the proof of the fixed graph, the export to memory with
+// the writer's checker and the import of what was exported. Every input
+// runs in --positions input mode (emit plain, ort or onnx23, from the
+// input's bytes) and, on a clone, in compute mode.
 //
-// LLVMFuzzerCustomMutator parses the input as a ModelProto and applies one
-// structural edit (ModelMutator.cpp); inputs that do not parse get
+// A refusal with a diagnostic is fine; a crash, a sanitizer report or an
+// exported model that does not import back is a finding (abort). What the
+// tool refuses as an internal error (a fixed graph the re-analysis or the
+// proof rejects, a fixed model that fails the checker, a failure with no
+// error line) is not a crash; with MROPE_FUZZ_FINDINGS=DIR the input is
+// saved there as KIND-HASH.onnx with the reason in KIND-HASH.txt.
+//
+// LLVMFuzzerCustomMutator parses the input as a ModelProto and applies 1 to
+// 3 structural edits (ModelMutator.cpp); inputs that do not parse get
 // libFuzzer's byte mutations.
 //
 //===----------------------------------------------------------------------===//
 #include "ModelMutator.h"
 #include "WorkDir.h"
 
+#include "mrope/Analysis/FusedRopeSites.h"
+#include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
+#include "mrope/Fix/ProveFix.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
-#include "mrope/Transforms/FixSites.h"
+#include "mrope/Transforms/FixFusedSites.h"
+#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/Hashing.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
@@ -34,6 +50,8 @@
 #include <string>
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t maxSize);
+
+using namespace mlir;
 
 static std::string workDir() {
   return mrope::fuzz::workDir("mrope-fix-fuzzer");
@@ -44,79 +62,221 @@ static std::string workDir() {
   std::abort();
 }
 
-/// The fix in one mode on a clone of `module`, then what mrope-fix checks
-/// after it, export to memory and import back.
-static void fixAndExport(mlir::ModuleOp module, mrope::Arch arch, bool compute,
-                         size_t nSites) {
-  mlir::OwningOpRef<mlir::ModuleOp> clone(module.clone());
-  mrope::onnx::GraphOp graph = mrope::onnx::getMainGraph(*clone);
-  mrope::FixOptions options;
-  options.arch = arch;
-  options.computePositions = compute;
-  std::string error;
-  mlir::FailureOr<mrope::FixResult> fixed =
-      mrope::fixRopeSites(graph, options, error);
-  if (mlir::failed(fixed))
+namespace {
+/// The input being run, for saving it with a non-crash finding.
+struct Input {
+  llvm::StringRef bytes;
+  const char *mode = "";
+};
+} // namespace
+
+/// With MROPE_FUZZ_FINDINGS=DIR: saves the input as DIR/KIND-HASH.onnx and
+/// the reason as DIR/KIND-HASH.txt (the same input twice: one file).
+static void save(const Input &in, llvm::StringRef kind,
+                 const llvm::Twine &why) {
+  static const char *dir = std::getenv("MROPE_FUZZ_FINDINGS");
+  if (!dir)
     return;
-  if (mlir::failed(mlir::verify(*clone)))
-    return; // mrope-fix reports this as an error; not a crash
-  std::vector<mrope::RopeSite> after = mrope::findRopeSites(graph, arch);
-  (void)nSites;
-  (void)mrope::renderReportJson(after, "fuzz.onnx", arch);
+  std::string base = (llvm::Twine(dir) + "/" + kind + "-" +
+                      llvm::utohexstr(llvm::hash_value(in.bytes)))
+                         .str();
+  std::error_code ec;
+  llvm::raw_fd_ostream model(base + ".onnx", ec);
+  if (!ec)
+    model << in.bytes;
+  llvm::raw_fd_ostream text(base + ".txt", ec);
+  if (!ec)
+    text << in.mode << ": " << why << "\n";
+}
+
+static int64_t countRotations(llvm::ArrayRef<mrope::RopeSite> sites,
+                              llvm::ArrayRef<mrope::FusedRopeSite> fused) {
+  int64_t n = 0;
+  for (const mrope::RopeSite &site : sites)
+    n += site.rotations.size();
+  for (const mrope::FusedRopeSite &site : fused)
+    n += site.nodes.size();
+  return n;
+}
+
+/// The errors emitted since the last reset (what the tool prints).
+struct Errors {
+  std::vector<std::string> lines;
+  /// A failed step must have said why in one error line at least.
+  void checkSaid(const Input &in, llvm::StringRef step) {
+    if (lines.empty())
+      save(in, "silent", step + " failed without an error line");
+  }
+};
+
+/// `mrope-fix -o` on `module` (a clone: the fix rewrites it), as the tool's
+/// main() runs it after the import.
+static void fixAndExport(ModuleOp module, mrope::Arch arch, bool compute,
+                         llvm::StringRef emit, Errors &errors,
+                         const Input &in) {
+  mrope::onnx::GraphOp graph = mrope::onnx::getMainGraph(module);
+  if (!graph)
+    return;
+  std::vector<mrope::RopeSite> sites = mrope::findRopeSites(graph, arch);
+  std::vector<mrope::FusedRopeSite> fused =
+      mrope::findFusedRopeSites(graph, arch);
+  (void)mrope::renderReportText(sites, "fuzz.onnx", arch, fused);
+  (void)mrope::addFusedSitesToReport(
+      mrope::renderReportJson(sites, "fuzz.onnx", arch), fused);
+  int64_t ropeBugs =
+      llvm::count_if(sites, [](const mrope::RopeSite &s) { return s.bug; });
+  int64_t fusedBugs = llvm::count_if(
+      fused, [](const mrope::FusedRopeSite &s) { return s.bug; });
+  int64_t bugs = ropeBugs + fusedBugs;
+  if (emit == "onnx23" && mrope::onnx::getOpsetVersion(graph).value_or(0) < 23)
+    return; // refused by the tool before anything runs
+  if (bugs == 0 && !compute)
+    return; // written as a byte-identical copy
+  if (fusedBugs && compute)
+    return; // refused: compute mode is not available for fused ops
+  bool changed = false;
+  if (fusedBugs) {
+    mrope::FusedFixOptions fusedOptions;
+    fusedOptions.arch = arch;
+    errors.lines.clear();
+    FailureOr<mrope::FusedFixResult> fixed =
+        mrope::fixFusedSites(graph, fusedOptions);
+    if (failed(fixed))
+      return errors.checkSaid(in, "fixFusedSites");
+    changed = true;
+  }
+  bool prove = ropeBugs && !compute && emit == "plain";
+  mrope::prove::Original original;
+  std::string originalWhy;
+  if (prove &&
+      !mrope::prove::evaluateOriginal(graph, sites, original, originalWhy) &&
+      originalWhy.empty())
+    originalWhy = "the original's tables cannot be evaluated";
+  if (ropeBugs || (compute && !fusedBugs)) {
+    mrope::FixPipelineOptions options;
+    options.arch = mrope::archName(arch).str();
+    options.positions = compute ? "compute" : "input";
+    options.emit = emit.str();
+    PassManager pm(module.getContext());
+    mrope::buildFixPipeline(pm, options);
+    errors.lines.clear();
+    // The pass manager verifies the module after every pass.
+    if (failed(pm.run(module)))
+      return errors.checkSaid(in, "the fix pipeline");
+    changed = true;
+    std::vector<mrope::RopeSite> after = mrope::findRopeSites(graph, arch);
+    std::vector<mrope::FusedRopeSite> afterFused =
+        mrope::findFusedRopeSites(graph, arch);
+    int64_t before = countRotations(sites, fused);
+    int64_t now = countRotations(after, afterFused);
+    if (now != before)
+      return save(in, "internal",
+                  "the analysis finds " + llvm::Twine(now) +
+                      " rotations in the fixed graph, " + llvm::Twine(before) +
+                      " before the fix");
+    for (mrope::RopeSite &site : after)
+      if (site.bug)
+        return save(in, "internal",
+                    "site " + mrope::nodeLabel(site.cosNode) +
+                        " is still a bug after the fix");
+    for (mrope::FusedRopeSite &site : afterFused)
+      if (site.bug)
+        return save(in, "internal",
+                    "fused node " + mrope::nodeLabel(site.nodes.front()) +
+                        " is still a bug after the fix");
+    if (prove && !originalWhy.empty())
+      return; // refused: the fix cannot be proven
+    if (prove) {
+      std::vector<std::string> proved;
+      std::string why;
+      if (!mrope::prove::proveFixed(graph, after, original, {}, proved, why))
+        return save(in, "unproven", why);
+    }
+  }
+  if (!changed)
+    return;
   std::string bytes;
   mrope::onnx::ExportOptions exportOptions;
-  exportOptions.check = true;
-  if (mlir::failed(
-          mrope::onnx::exportOnnxModelToBuffer(*clone, bytes, exportOptions)))
+  exportOptions.check = bugs || compute;
+  errors.lines.clear();
+  if (failed(
+          mrope::onnx::exportOnnxModelToBuffer(module, bytes, exportOptions))) {
+    // The input passed the checker: a fixed model that does not is the
+    // fix's fault (the tool refuses to write it).
+    save(in, "export",
+         errors.lines.empty() ? std::string("no error line")
+                              : errors.lines.front());
     return;
-  mlir::MLIRContext *ctx = module.getContext();
-  auto again = mrope::onnx::importOnnxModelFromBuffer(bytes, workDir(),
-                                                      "fixed.onnx", ctx);
-  if (mlir::failed(again))
+  }
+  auto again = mrope::onnx::importOnnxModelFromBuffer(
+      bytes, workDir(), "fixed.onnx", module.getContext());
+  if (failed(again))
     finding("the exported fixed model does not import back");
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static mlir::DialectRegistry *registry = [] {
-    auto *r = new mlir::DialectRegistry();
+  static DialectRegistry *registry = [] {
+    auto *r = new DialectRegistry();
     r->insert<mrope::onnx::OnnxDialect, mrope::rope::RopeDialect>();
     return r;
   }();
-  mlir::MLIRContext ctx(*registry, mlir::MLIRContext::Threading::DISABLED);
+  MLIRContext ctx(*registry, MLIRContext::Threading::DISABLED);
   ctx.loadAllAvailableDialects();
-  mlir::ScopedDiagnosticHandler quiet(
-      &ctx, [](mlir::Diagnostic &) { return mlir::success(); });
-  llvm::StringRef bytes(reinterpret_cast<const char *>(data), size);
+  Errors errors;
+  std::string checkerFinding;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    std::string message = d.str();
+    if (d.getSeverity() == DiagnosticSeverity::Warning &&
+        llvm::StringRef(message).starts_with("onnx checker")) {
+      checkerFinding = message;
+    } else if (d.getSeverity() == DiagnosticSeverity::Error) {
+      errors.lines.push_back(message);
+    }
+    return success();
+  });
+  Input in;
+  in.bytes = llvm::StringRef(reinterpret_cast<const char *>(data), size);
   // libonnx runs contained, as in the tool; MROPE_FUZZ_INLINE_LIBONNX=1 runs
   // it in this process instead, to find (and save) the inputs that crash it
   // past the importer's checks.
   static const bool inlineLibonnx = std::getenv("MROPE_FUZZ_INLINE_LIBONNX");
   mrope::onnx::ImportOptions importOptions;
   importOptions.isolateLibonnx = !inlineLibonnx;
+  importOptions.runChecker = true; // as with -o
   auto module = mrope::onnx::importOnnxModelFromBuffer(
-      bytes, workDir(), "fuzz.onnx", &ctx, importOptions);
-  if (mlir::failed(module))
+      in.bytes, workDir(), "fuzz.onnx", &ctx, importOptions);
+  if (failed(module))
     return 0;
   mrope::onnx::GraphOp graph = mrope::onnx::getMainGraph(**module);
   if (!graph)
     return 0;
-  // The architecture from the input, so that every arch gets its share.
+  // The architecture and the emit mode from the input, so that each gets
+  // its share: qwen2-vl twice as often as the others, plain twice as often.
   static const mrope::Arch archs[] = {
       mrope::Arch::Qwen2VL,  mrope::Arch::Qwen2VL, mrope::Arch::Auto,
       mrope::Arch::Qwen25VL, mrope::Arch::Qwen3VL, mrope::Arch::Text};
+  static const char *emits[] = {"plain", "plain", "ort", "onnx23"};
   mrope::Arch arch = archs[(size ? data[size / 2] : 0) % 6];
-  std::vector<mrope::RopeSite> sites = mrope::findRopeSites(graph, arch);
-  (void)mrope::renderReportJson(sites, "fuzz.onnx", arch);
-  (void)mrope::renderReportText(sites, "fuzz.onnx", arch);
-  bool bug =
-      llvm::any_of(sites, [](const mrope::RopeSite &s) { return s.bug; });
-  if (bug) {
-    fixAndExport(**module, arch, /*compute=*/false, sites.size());
-    fixAndExport(**module, arch, /*compute=*/true, sites.size());
-  } else {
-    std::string out;
-    (void)mrope::onnx::exportOnnxModelToBuffer(**module, out);
+  llvm::StringRef emit = emits[(size ? data[size / 3] : 0) % 4];
+  if (!checkerFinding.empty()) {
+    // Refused with -o; the analysis alone still runs on it.
+    std::vector<mrope::RopeSite> sites = mrope::findRopeSites(graph, arch);
+    std::vector<mrope::FusedRopeSite> fused =
+        mrope::findFusedRopeSites(graph, arch);
+    (void)mrope::renderReportText(sites, "fuzz.onnx", arch, fused);
+    (void)mrope::addFusedSitesToReport(
+        mrope::renderReportJson(sites, "fuzz.onnx", arch), fused);
+    return 0;
   }
+  {
+    OwningOpRef<ModuleOp> clone((*module)->clone());
+    in.mode = emit == "plain" ? "input, emit plain"
+              : emit == "ort" ? "input, emit ort"
+                              : "input, emit onnx23";
+    fixAndExport(*clone, arch, /*compute=*/false, emit, errors, in);
+  }
+  in.mode = "compute, emit plain";
+  fixAndExport(**module, arch, /*compute=*/true, "plain", errors, in);
   return 0;
 }
 
