@@ -67,6 +67,23 @@ void PositionWalk::walk(Value root) {
       ranges.push_back(node.getNode());
       continue;
     }
+    // A float computation rounded back to integers is positions (Qwen2.5-VL's
+    // temporal rows: t * second_per_grid_ts * tokens_per_second, Cast to
+    // int64): its float inputs are not activations, its float constants no
+    // frequency table.
+    if (node.is("Cast") && node.input(0) &&
+        llvm::is_contained({2, 3, 4, 5, 6, 7, 12, 13}, node.intAttr("to", 0))) {
+      PositionWalk inner;
+      inner.seen = seen;
+      inner.walk(node.input(0));
+      seen.insert(inner.seen.begin(), inner.seen.end());
+      nodes.insert(inner.nodes.begin(), inner.nodes.end());
+      intInputs.append(inner.intInputs);
+      ranges.append(inner.ranges);
+      slices.append(inner.slices);
+      rowGathers.append(inner.rowGathers);
+      continue;
+    }
     if (node.is("Slice"))
       slices.push_back(node.getNode());
     if (node.is("Gather") && node.intAttr("axis", 0) == 0 && node.input(1) &&

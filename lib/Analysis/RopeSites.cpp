@@ -1219,8 +1219,7 @@ bool isPairIndex(Value idx) {
       // the axis, or any value typed as a column [N, 1] (a Reshape to
       // [0, 1] of an unranked value).
       std::optional<int64_t> inserted = insertedAxis(node.input(i));
-      bool column =
-          rankOf(node.input(i)) == 2 && dimOf(node.input(i), -1) == 1;
+      bool column = rankOf(node.input(i)) == 2 && dimOf(node.input(i), -1) == 1;
       if (!(column || (inserted && (*inserted == -1 || *inserted == 1))) ||
           !(axis == -1 || axis == 1))
         return false;

@@ -337,54 +337,58 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
                            report, pipelineChanged)))
       return failure(); // the pipeline emitted one error naming the node
     changed |= pipelineChanged;
-    if (request.perturb != DebugPerturb::None &&
-        failed(perturb(graph, request.perturb)))
-      return mlir::emitError(graph.getLoc(),
-                             "--debug-perturb-fix: nothing to perturb");
-    // The separate check: the analysis of what the pipeline wrote must
-    // find every rotation again (as unfused ops with emit=plain, where
-    // each rope.apply has tables of its own, or as fused nodes) and no
-    // bug among them.
-    phase = nest(request.timing, "re-analysis");
-    std::vector<RopeSite> after = findRopeSites(graph, arch);
-    std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, arch);
-    int64_t before = countRotations(sites, fused);
-    int64_t now = countRotations(after, afterFused);
-    if (now != before)
-      return mlir::emitError(graph.getLoc())
-             << "internal error: the analysis finds " << now
-             << " rotations in the fixed graph, " << before
-             << " before the fix";
-    for (RopeSite &site : after)
-      if (site.bug)
-        return mlir::emitError(site.cosNode.getLoc())
-               << "internal error: site " << nodeLabel(site.cosNode)
-               << " is still a bug after the fix: " << siteReason(site, arch);
-    for (FusedRopeSite &site : afterFused)
-      if (site.bug)
-        return mlir::emitError(site.nodes.front().getLoc())
-               << "internal error: fused RoPE node "
-               << nodeLabel(site.nodes.front())
-               << " is still a bug after the fix";
-    if ((prove || proveEmit) && !originalWhy.empty())
-      return cannotProve(originalWhy);
-    if (prove || proveEmit) {
-      phase = nest(request.timing, "proof (fixed)");
-      std::vector<std::string> proved;
-      std::string why;
-      // Sites the emitter left unfused are proven as plain ones.
-      emitOriginal.partial = !after.empty();
-      if (prove &&
-          !prove::proveFixed(graph, after, original, requested, proved, why))
-        return notProven(why);
-      if (proveEmit &&
-          ((!after.empty() && !prove::proveFixed(graph, after, original,
-                                                 requested, proved, why)) ||
-           !prove::proveFusedFixed(graph, afterFused, emitOriginal, requested,
-                                   proved, why)))
-        return notProven(why);
-      for (std::string &line : proved)
-        report.lines.push_back({FixLine::Kind::Proved, std::move(line)});
+    // Nothing rewritten (compute mode with nothing to compute): the input
+    // is copied as it is, so the module the passes touched is not re-read.
+    if (pipelineChanged) {
+      if (request.perturb != DebugPerturb::None &&
+          failed(perturb(graph, request.perturb)))
+        return mlir::emitError(graph.getLoc(),
+                               "--debug-perturb-fix: nothing to perturb");
+      // The separate check: the analysis of what the pipeline wrote must
+      // find every rotation again (as unfused ops with emit=plain, where
+      // each rope.apply has tables of its own, or as fused nodes) and no
+      // bug among them.
+      phase = nest(request.timing, "re-analysis");
+      std::vector<RopeSite> after = findRopeSites(graph, arch);
+      std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, arch);
+      int64_t before = countRotations(sites, fused);
+      int64_t now = countRotations(after, afterFused);
+      if (now != before)
+        return mlir::emitError(graph.getLoc())
+               << "internal error: the analysis finds " << now
+               << " rotations in the fixed graph, " << before
+               << " before the fix";
+      for (RopeSite &site : after)
+        if (site.bug)
+          return mlir::emitError(site.cosNode.getLoc())
+                 << "internal error: site " << nodeLabel(site.cosNode)
+                 << " is still a bug after the fix: " << siteReason(site, arch);
+      for (FusedRopeSite &site : afterFused)
+        if (site.bug)
+          return mlir::emitError(site.nodes.front().getLoc())
+                 << "internal error: fused RoPE node "
+                 << nodeLabel(site.nodes.front())
+                 << " is still a bug after the fix";
+      if ((prove || proveEmit) && !originalWhy.empty())
+        return cannotProve(originalWhy);
+      if (prove || proveEmit) {
+        phase = nest(request.timing, "proof (fixed)");
+        std::vector<std::string> proved;
+        std::string why;
+        // Sites the emitter left unfused are proven as plain ones.
+        emitOriginal.partial = !after.empty();
+        if (prove &&
+            !prove::proveFixed(graph, after, original, requested, proved, why))
+          return notProven(why);
+        if (proveEmit &&
+            ((!after.empty() && !prove::proveFixed(graph, after, original,
+                                                   requested, proved, why)) ||
+             !prove::proveFusedFixed(graph, afterFused, emitOriginal, requested,
+                                     proved, why)))
+          return notProven(why);
+        for (std::string &line : proved)
+          report.lines.push_back({FixLine::Kind::Proved, std::move(line)});
+      }
     }
   }
   report.outcome = changed ? FixOutcome::Rewritten : FixOutcome::Unchanged;
