@@ -72,32 +72,16 @@ Value throughViews(Value v) {
   return v;
 }
 
-/// The ONNX name of a value: graph input, initializer or node output.
-std::string valueName(Value v) {
-  if (!v)
-    return "";
-  if (auto arg = dyn_cast<BlockArgument>(v)) {
-    if (auto graph = dyn_cast<onnx::GraphOp>(arg.getOwner()->getParentOp()))
-      return graph.getInputName(arg.getArgNumber()).str();
-    return "";
-  }
-  if (auto init = v.getDefiningOp<onnx::InitializerOp>())
-    return init.getName().str();
-  if (NodeOp node = producer(v))
-    return node.getOutputName(cast<OpResult>(v).getResultNumber());
-  return "";
-}
-
 /// How messages name where positions come from.
 std::string describeSource(Value v) {
   if (!v)
     return "?";
   if (isa<BlockArgument>(v))
-    return "input '" + valueName(v) + "'";
+    return "input '" + onnxValueName(v) + "'";
   if (NodeOp node = producer(v))
     return node.getOpType().str() + " node " + nodeLabel(node);
   if (v.getDefiningOp<onnx::InitializerOp>())
-    return "initializer '" + valueName(v) + "'";
+    return "initializer '" + onnxValueName(v) + "'";
   return "?";
 }
 
@@ -487,8 +471,8 @@ std::optional<FusedRopeSite> readNode(NodeOp node,
       site.source = throughViews(gather->positions);
   } else {
     site.kind = FusedPositions::PerToken;
-    site.sourceLabel = "per-token caches " + valueName(site.cosCache) + " / " +
-                       valueName(site.sinCache);
+    site.sourceLabel = "per-token caches " + onnxValueName(site.cosCache) +
+                       " / " + onnxValueName(site.sinCache);
   }
   fitCaches(site);
   applyMeaning(site, node, meanings);
@@ -620,8 +604,8 @@ llvm::json::Array mrope::renderFusedSitesJson(ArrayRef<FusedRopeSite> sites) {
         {"fused_op", fusedOpName(site.op)},
         {"caches",
          llvm::json::Object{
-             {"cos", valueName(meaning::stripTransparent(site.cosCache))},
-             {"sin", valueName(meaning::stripTransparent(site.sinCache))},
+             {"cos", onnxValueName(meaning::stripTransparent(site.cosCache))},
+             {"sin", onnxValueName(meaning::stripTransparent(site.sinCache))},
              {"shape", llvm::json::Array(site.cacheShape)}}},
     });
   }

@@ -166,8 +166,7 @@ SiteReport mrope::makeSiteReport(const RopeSite &site, Arch arch) {
   return r;
 }
 
-/// The ONNX name of a value: graph input, initializer or node output.
-static std::string onnxName(Value v) {
+std::string mrope::onnxValueName(Value v) {
   if (!v)
     return "";
   if (auto arg = dyn_cast<BlockArgument>(v)) {
@@ -187,8 +186,8 @@ SiteReport mrope::makeSiteReport(const FusedRopeSite &site) {
   FusedSiteReport &fused = r.fused.emplace();
   fused.op = site.op;
   fused.kind = site.kind;
-  fused.cosCache = onnxName(meaning::stripTransparent(site.cosCache));
-  fused.sinCache = onnxName(meaning::stripTransparent(site.sinCache));
+  fused.cosCache = onnxValueName(meaning::stripTransparent(site.cosCache));
+  fused.sinCache = onnxValueName(meaning::stripTransparent(site.sinCache));
   fused.cacheShape = site.cacheShape;
   r.kind = site.kind == FusedPositions::MRope ? PositionKind::MRope
            : site.kind == FusedPositions::MRopeInterleaved

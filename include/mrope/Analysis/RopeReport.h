@@ -27,6 +27,9 @@ llvm::StringRef pairLayoutName(rope::PairLayout layout);
 
 /// How messages name a node: its name, else "output '<first output>'".
 std::string nodeLabel(onnx::NodeOp node);
+/// The ONNX name of a value: graph input, initializer or node output; ""
+/// for anything else.
+std::string onnxValueName(mlir::Value v);
 /// Name of a site's positions source: "input 'x'" or "Range <node>".
 std::string positionsName(const RopeSite &site);
 /// Why the site is (or is not) a bug for `arch`, one sentence.
