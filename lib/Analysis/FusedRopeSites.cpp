@@ -325,8 +325,12 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
   for (double f : m.invFreq)
     site.invFreq.push_back(static_cast<float>(f));
   // Fused ops take caches of rotary_dim / 2 channels: where neither the
-  // attribute nor the types said the width, the lattice's channels do.
-  if (!site.rotaryDim)
+  // attribute nor the caches' type said the width, the lattice's channels
+  // do (the head size of the rotated tensor is only a guess: partial rotary,
+  // or a type shape inference left wrong).
+  bool widthKnown = node.getIntAttr("rotary_embedding_dim").value_or(0) > 0 ||
+                    (site.cacheShape.size() >= 2 && site.cacheShape.back() > 0);
+  if (!widthKnown && !m.channels().empty())
     site.rotaryDim = 2 * static_cast<int64_t>(m.channels().size());
   site.theta = fitTheta(m.invFreq, site.rotaryDim);
   site.source = m.src;
