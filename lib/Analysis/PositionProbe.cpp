@@ -8,24 +8,37 @@ using namespace mlir;
 using namespace mrope;
 
 void mrope::bindProbeInputShapes(eval::Evaluator &ev, onnx::GraphOp graph,
-                                 int64_t tokens) {
-  for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
+                                 int64_t tokens, Value positions) {
+  Block &body = graph.getBodyBlock();
+  auto paramOf = [&](BlockArgument arg, size_t d) -> std::string {
+    auto params = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
+                                                    onnx::attr::kDimParams);
+    if (params && d < params.size())
+      if (auto s = dyn_cast<StringAttr>(params[d]))
+        return StringRef(s.getValue()).lower();
+    return "";
+  };
+  // The batch dim of a [B, S] or [A, B, S] positions input names the batch
+  // whatever its name (torch's dynamo writes s0, s1).
+  std::string batchParam;
+  if (auto arg = dyn_cast_or_null<BlockArgument>(positions))
+    if (auto type = dyn_cast<RankedTensorType>(arg.getType());
+        type && type.getRank() >= 2 && arg.getOwner() == &body)
+      batchParam = paramOf(arg, type.getRank() - 2);
+  for (BlockArgument arg : body.getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (!type)
       continue;
-    auto params = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
-                                                    onnx::attr::kDimParams);
     SmallVector<int64_t> shape;
     for (auto [d, dim] : llvm::enumerate(type.getShape())) {
       if (!ShapedType::isDynamic(dim)) {
         shape.push_back(dim);
         continue;
       }
-      std::string name;
-      if (params && d < params.size())
-        if (auto s = dyn_cast<StringAttr>(params[d]))
-          name = StringRef(s.getValue()).lower();
-      shape.push_back(StringRef(name).contains("batch")  ? 1
+      std::string name = paramOf(arg, d);
+      shape.push_back((!batchParam.empty() && name == batchParam) ||
+                              StringRef(name).contains("batch")
+                          ? 1
                       : StringRef(name).contains("past") ? 0
                                                          : tokens);
     }
@@ -60,7 +73,7 @@ LeafMeaning mrope::probeLeafMeaning(Value leaf, Value rows) {
   auto run = [&](ArrayRef<int64_t> probe, ArrayRef<int64_t> expected,
                  ArrayRef<bool> compared) {
     eval::Evaluator ev(opset);
-    bindProbeInputShapes(ev, graph, kTokens);
+    bindProbeInputShapes(ev, graph, kTokens, leaf);
     ev.bind(leaf, eval::Tensor::ints({1, kTokens}, probe));
     const eval::Tensor *out = ev.evaluate(rows);
     return out && everyRowIs(*out, expected, compared);

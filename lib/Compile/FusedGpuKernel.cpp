@@ -293,13 +293,9 @@ LogicalResult mrope::compileFusedGpuKernel(MLIRContext &ctx,
                                            std::string &error) {
   if (failed(kernel.verify(error)))
     return failure();
-  std::string ptxas;
-  if (cubin && (ptxas = findPtxas()).empty()) {
-    error = "--emit cubin needs the CUDA toolkit's ptxas (not found in "
-            "$MROPE_PTXAS, PATH, $CUDA_HOME/bin or /usr/local/cuda/bin); "
-            "--emit ptx works without it";
+  FailureOr<std::string> ptxas = ptxasForEmit(cubin, error);
+  if (failed(ptxas))
     return failure();
-  }
   std::string diagnostics;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
     diagnostics += d.str() + "\n";
@@ -316,7 +312,7 @@ LogicalResult mrope::compileFusedGpuKernel(MLIRContext &ctx,
   FailureOr<std::string> binary = extractPtx(*module, error);
   if (failed(binary))
     return failure();
-  if (cubin && failed(binary = runPtxas(ptxas, *binary, target, error)))
+  if (cubin && failed(binary = runPtxas(*ptxas, *binary, target, error)))
     return failure();
 
   llvm::SmallString<128> jsonPath(outPath), headerPath(outPath);

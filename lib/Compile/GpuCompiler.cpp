@@ -250,6 +250,19 @@ std::string mrope::emitKernelJson(const RopeKernel &kernel,
   return text;
 }
 
+FailureOr<std::string> mrope::ptxasForEmit(bool cubin, std::string &error) {
+  if (!cubin)
+    return std::string();
+  std::string ptxas = findPtxas();
+  if (ptxas.empty()) {
+    error = "--emit cubin needs the CUDA toolkit's ptxas (not found in "
+            "$MROPE_PTXAS, PATH, $CUDA_HOME/bin or /usr/local/cuda/bin); "
+            "--emit ptx works without it";
+    return failure();
+  }
+  return ptxas;
+}
+
 std::string mrope::findPtxas() {
   if (const char *env = std::getenv("MROPE_PTXAS"); env && *env)
     return llvm::sys::fs::can_execute(env) ? std::string(env) : std::string();
@@ -302,13 +315,9 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx,
                                       std::string &error) {
   if (failed(kernel.verify(error)))
     return failure();
-  std::string ptxas;
-  if (cubin && (ptxas = findPtxas()).empty()) {
-    error = "--emit cubin needs the CUDA toolkit's ptxas (not found in "
-            "$MROPE_PTXAS, PATH, $CUDA_HOME/bin or /usr/local/cuda/bin); "
-            "--emit ptx works without it";
+  FailureOr<std::string> ptxas = ptxasForEmit(cubin, error);
+  if (failed(ptxas))
     return failure();
-  }
   OwningOpRef<ModuleOp> module = buildGpuKernelModule(ctx, kernel);
   std::string diagnostics;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
@@ -327,7 +336,7 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx,
 
   std::string binary = *ptx;
   if (cubin) {
-    FailureOr<std::string> data = runPtxas(ptxas, *ptx, target, error);
+    FailureOr<std::string> data = runPtxas(*ptxas, *ptx, target, error);
     if (failed(data))
       return failure();
     binary = std::move(*data);

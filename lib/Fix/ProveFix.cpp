@@ -227,7 +227,7 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
     out.sites.push_back(o);
     Probe probe(o.tokens);
     Evaluator ev(opset);
-    bindInputShapes(ev, graph, probe.tokens, site.positions);
+    bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
     ArrayRef<int64_t> text(probe.text);
     SmallVector<int64_t> segments;
     if (site.source == PositionSource::Segments) {
@@ -329,7 +329,7 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
     // fixed from a flat index to (h, w): there is no text case).
     if (!visionFix) {
       Evaluator ev(opset);
-      bindInputShapes(ev, graph, probe.tokens, site.positions);
+      bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
       ArrayRef<int64_t> text(probe.text);
       if (!orig.textRow.empty())
         text = orig.textRow;
@@ -398,7 +398,7 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
       }
     }
     Evaluator ev(opset);
-    bindInputShapes(ev, graph, probe.tokens, site.positions);
+    bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
     if (!seedPositions(ev, site.positions, rows, why)) {
       why = label + ": " + why;
       return false;
@@ -456,7 +456,7 @@ bool mrope::prove::evaluateOriginalRows(onnx::GraphOp graph,
          {std::pair(&probe.text, &out.rowT), std::pair(&probe.rowH, &out.rowH),
           std::pair(&probe.rowW, &out.rowW)}) {
       Evaluator ev(opset);
-      bindInputShapes(ev, graph, probe.tokens, site.positions);
+      bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
       ArrayRef<int64_t> r(*row);
       if (!seedPositions(ev, site.positions, {r}, why)) {
         why = label + ": " + why;

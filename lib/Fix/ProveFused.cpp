@@ -171,7 +171,7 @@ bool mrope::prove::evaluateFusedOriginal(onnx::GraphOp graph,
          {std::pair(&probe.text, &out.rowT), std::pair(&probe.rowH, &out.rowH),
           std::pair(&probe.rowW, &out.rowW)}) {
       Evaluator ev(opset);
-      bindInputShapes(ev, graph, probe.tokens, positions);
+      bindProbeInputShapes(ev, graph, probe.tokens, positions);
       ArrayRef<int64_t> r(*row);
       if (!seedPositions(ev, positions, {r}, why)) {
         why = label + ": " + why;
@@ -242,7 +242,7 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
     float maxDiff = 0;
     for (bool text : {true, false}) {
       Evaluator ev(opset);
-      bindInputShapes(ev, graph, tokens, positions);
+      bindProbeInputShapes(ev, graph, tokens, positions);
       SmallVector<ArrayRef<int64_t>> rows =
           text ? SmallVector<ArrayRef<int64_t>>{rowT, rowT, rowT}
                : SmallVector<ArrayRef<int64_t>>{rowT, rowH, rowW};

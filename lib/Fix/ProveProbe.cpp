@@ -41,47 +41,6 @@ int64_t opsetOf(onnx::GraphOp graph) {
   return onnx::getOpsetVersion(graph).value_or(17);
 }
 
-/// Graph inputs' shapes for the probe: batch 1, past length 0, every other
-/// dynamic dim the probe's token count.
-void bindInputShapes(Evaluator &ev, onnx::GraphOp graph, int64_t tokens,
-                     Value positions) {
-  Block &body = graph.getBodyBlock();
-  auto paramOf = [&](BlockArgument arg, size_t d) -> std::string {
-    auto params = graph.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
-                                                    onnx::attr::kDimParams);
-    if (params && d < params.size())
-      if (auto s = dyn_cast<StringAttr>(params[d]))
-        return StringRef(s.getValue()).lower();
-    return "";
-  };
-  // The batch dim of a [B, S] or [A, B, S] positions input names the batch
-  // whatever its name (torch's dynamo writes s0, s1).
-  std::string batchParam;
-  if (auto arg = dyn_cast_or_null<BlockArgument>(positions))
-    if (auto type = dyn_cast<RankedTensorType>(arg.getType());
-        type && type.getRank() >= 2 && arg.getOwner() == &body)
-      batchParam = paramOf(arg, type.getRank() - 2);
-  for (BlockArgument arg : body.getArguments()) {
-    auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (!type)
-      continue;
-    SmallVector<int64_t> shape;
-    for (auto [d, dim] : llvm::enumerate(type.getShape())) {
-      if (!ShapedType::isDynamic(dim)) {
-        shape.push_back(dim);
-        continue;
-      }
-      std::string name = paramOf(arg, d);
-      shape.push_back((!batchParam.empty() && name == batchParam) ||
-                              StringRef(name).contains("batch")
-                          ? 1
-                      : StringRef(name).contains("past") ? 0
-                                                         : tokens);
-    }
-    ev.bindInputShape(graph.getInputName(arg.getArgNumber()), shape);
-  }
-}
-
 /// The probe positions in the shape `positions` has: [S] or [1, S] one
 /// row, [A, 1, S] rows, [S, 2] (h, w) pairs. `rows` are the rows to give
 /// (one for text, three for M-RoPE).

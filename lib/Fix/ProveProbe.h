@@ -9,6 +9,7 @@
 #define MROPE_LIB_FIX_PROVEPROBE_H
 
 #include "mrope/Analysis/Evaluate.h"
+#include "mrope/Analysis/PositionProbe.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 
 #include "mlir/IR/Value.h"
@@ -37,11 +38,7 @@ struct Probe {
 /// sequence dim when it has one, else 8.
 int64_t probeTokens(mlir::Value positions);
 int64_t opsetOf(onnx::GraphOp graph);
-/// Graph inputs' shapes for the probe: batch 1, past length 0, every other
-/// dynamic dim the probe's token count. A dim named as the batch dim of
-/// `positions` (a graph input) is the batch too.
-void bindInputShapes(eval::Evaluator &ev, onnx::GraphOp graph, int64_t tokens,
-                     mlir::Value positions = {});
+/// Graph inputs' shapes: mrope::bindProbeInputShapes (PositionProbe.h).
 /// The probe positions in the shape `positions` has: [S] or [1, S] one
 /// row, [A, 1, S] rows, [S, 2] (h, w) pairs. `rows` are the rows to give
 /// (one for text, three for M-RoPE).

@@ -31,10 +31,11 @@ enum class LeafMeaning {
 /// compared). Unknown unless one probe matches exactly on every row.
 LeafMeaning probeLeafMeaning(mlir::Value leaf, mlir::Value rows);
 
-/// Shapes of the graph inputs for a probe of `tokens` tokens: batch 1, past
-/// length 0, every other dynamic dim `tokens` (by the input's dim names).
+/// Shapes of the graph inputs for a probe of `tokens` tokens: batch 1 (by
+/// the dim names, and the batch dim of `positions` whatever its name), past
+/// length 0, every other dynamic dim `tokens`.
 void bindProbeInputShapes(eval::Evaluator &ev, onnx::GraphOp graph,
-                          int64_t tokens);
+                          int64_t tokens, mlir::Value positions = {});
 
 } // namespace mrope
 

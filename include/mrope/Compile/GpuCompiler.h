@@ -81,6 +81,9 @@ std::string emitKernelJson(const RopeKernel &kernel, const GpuTarget &target,
 /// The CUDA toolkit's ptxas: $MROPE_PTXAS, PATH, $CUDA_HOME/bin,
 /// /usr/local/cuda/bin; empty when none.
 std::string findPtxas();
+/// ptxas for `--emit cubin` (empty for `--emit ptx`); fails with a one-line
+/// `error` saying where it looked when cubin is asked for and none is found.
+mlir::FailureOr<std::string> ptxasForEmit(bool cubin, std::string &error);
 
 /// Runs `ptxas` (-O3, -arch=target.chip) on `ptx`; the cubin's bytes, or
 /// failure with ptxas's log in `error`.
