@@ -133,40 +133,27 @@ std::string mrope::emitFusedGpuJson(const FusedGpuKernel &kernel,
   auto heads = [](int64_t n) {
     return n > 0 ? json::Value(n) : json::Value("any");
   };
-  json::Object root{
-      {"generator", "mrope-compile --fuse norm,cache --target cuda"},
-      {"fused", json::Array{"norm", "cache"}},
-      {"entry", info.entry},
-      {"chip", target.chip},
-      {"ptx_features", target.features},
-      {"semantics", semantics},
-      {"dtype", r.dtype()},
-      {"eps", kernel.eps},
-      {"head_dim", r.headDim},
-      {"position_axes", r.numAxes()},
-      {"q_heads", heads(r.qHeads)},
-      {"kv_heads", heads(r.kvHeads)},
-      {"num_tensors", 2},
-      {"block", json::Array{info.blockX, info.blockY, 1}},
-      {"tokens_per_block", info.blockY},
-      {"grid", "[ceil(batch * seq / tokens_per_block), 1, 1]; no launch when "
-               "batch * seq == 0"},
-      {"freqs_per_thread", info.freqsPerThread},
-      {"shared_memory_bytes", 0},
-      {"vector_alignment_bytes", info.vectorAlignment},
-      {"requirements",
-       "q, k: contiguous [batch, heads, seq, head_dim] " + r.dtype() +
-           "; q_weight, k_weight: [head_dim] " + r.dtype() +
-           "; k_cache: contiguous [batch, kv_heads, cache_len, head_dim] " +
-           r.dtype() +
-           "; positions: contiguous [axes, batch, seq] int64; device "
-           "pointers 16-byte aligned; q normalized and rotated in place, k "
-           "read only, its result written to k_cache[:, :, cache_offset + "
-           "s]; the block size is fixed (.maxntid)"},
-      {"num_params", info.numParams},
-      {"params", std::move(params)},
-      {"param_type", "every parameter is 64-bit (.u64): pointers and int64"},
-  };
+  json::Object root = launchJson(target, info);
+  root["generator"] = "mrope-compile --fuse norm,cache --target cuda";
+  root["fused"] = json::Array{"norm", "cache"};
+  root["semantics"] = semantics;
+  root["dtype"] = r.dtype();
+  root["eps"] = kernel.eps;
+  root["head_dim"] = r.headDim;
+  root["position_axes"] = r.numAxes();
+  root["q_heads"] = heads(r.qHeads);
+  root["kv_heads"] = heads(r.kvHeads);
+  root["num_tensors"] = 2;
+  root["requirements"] =
+      "q, k: contiguous [batch, heads, seq, head_dim] " + r.dtype() +
+      "; q_weight, k_weight: [head_dim] " + r.dtype() +
+      "; k_cache: contiguous [batch, kv_heads, cache_len, head_dim] " +
+      r.dtype() +
+      "; positions: contiguous [axes, batch, seq] int64; device "
+      "pointers 16-byte aligned; q normalized and rotated in place, k "
+      "read only, its result written to k_cache[:, :, cache_offset + "
+      "s]; the block size is fixed (.maxntid)";
+  root["params"] = std::move(params);
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::formatv("{0:2}", json::Value(std::move(root))) << "\n";

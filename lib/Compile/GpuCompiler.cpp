@@ -197,6 +197,25 @@ llvm::json::Object mrope::memrefParamsJson(StringRef name,
                       {"params", std::move(fields)}};
 }
 
+llvm::json::Object mrope::launchJson(const GpuTarget &target,
+                                     const GpuKernelInfo &info) {
+  namespace json = llvm::json;
+  return json::Object{
+      {"entry", info.entry},
+      {"chip", target.chip},
+      {"ptx_features", target.features},
+      {"block", json::Array{info.blockX, info.blockY, 1}},
+      {"tokens_per_block", info.blockY},
+      {"grid", "[ceil(batch * seq / tokens_per_block), 1, 1]; no launch when "
+               "batch * seq == 0"},
+      {"freqs_per_thread", info.freqsPerThread},
+      {"shared_memory_bytes", 0},
+      {"vector_alignment_bytes", info.vectorAlignment},
+      {"num_params", info.numParams},
+      {"param_type", "every parameter is 64-bit (.u64): pointers and int64"},
+  };
+}
+
 std::string mrope::emitKernelJson(const RopeKernel &kernel,
                                   const GpuTarget &target,
                                   const GpuKernelInfo &info) {
@@ -213,37 +232,24 @@ std::string mrope::emitKernelJson(const RopeKernel &kernel,
     params.push_back(memrefParamsJson("k", {"batch", "kv_heads", "seq", d}));
   params.push_back(memrefParamsJson("positions", {a, "batch", "seq"}));
 
-  json::Object root{
-      {"generator", "mrope-compile --target cuda"},
-      {"entry", info.entry},
-      {"chip", target.chip},
-      {"ptx_features", target.features},
-      {"semantics", semantics},
-      {"dtype", kernel.dtype()},
-      {"head_dim", kernel.headDim},
-      {"position_axes", axes},
-      {"q_heads",
-       kernel.qHeads > 0 ? json::Value(kernel.qHeads) : json::Value("any")},
-      {"kv_heads", !two                 ? json::Value(nullptr)
-                   : kernel.kvHeads > 0 ? json::Value(kernel.kvHeads)
-                                        : json::Value("any")},
-      {"num_tensors", kernel.numTensors()},
-      {"block", json::Array{info.blockX, info.blockY, 1}},
-      {"tokens_per_block", info.blockY},
-      {"grid", "[ceil(batch * seq / tokens_per_block), 1, 1]; no launch when "
-               "batch * seq == 0"},
-      {"freqs_per_thread", info.freqsPerThread},
-      {"shared_memory_bytes", 0},
-      {"vector_alignment_bytes", info.vectorAlignment},
-      {"requirements",
-       "q, k: contiguous [batch, heads, seq, head_dim] " + kernel.dtype() +
-           "; positions: contiguous [axes, batch, seq] int64; device "
-           "pointers 16-byte aligned; rotated in place; the block size is "
-           "fixed (.maxntid)"},
-      {"num_params", info.numParams},
-      {"params", std::move(params)},
-      {"param_type", "every parameter is 64-bit (.u64): pointers and int64"},
-  };
+  json::Object root = launchJson(target, info);
+  root["generator"] = "mrope-compile --target cuda";
+  root["semantics"] = semantics;
+  root["dtype"] = kernel.dtype();
+  root["head_dim"] = kernel.headDim;
+  root["position_axes"] = axes;
+  root["q_heads"] =
+      kernel.qHeads > 0 ? json::Value(kernel.qHeads) : json::Value("any");
+  root["kv_heads"] = !two                 ? json::Value(nullptr)
+                     : kernel.kvHeads > 0 ? json::Value(kernel.kvHeads)
+                                          : json::Value("any");
+  root["num_tensors"] = kernel.numTensors();
+  root["requirements"] =
+      "q, k: contiguous [batch, heads, seq, head_dim] " + kernel.dtype() +
+      "; positions: contiguous [axes, batch, seq] int64; device "
+      "pointers 16-byte aligned; rotated in place; the block size is "
+      "fixed (.maxntid)";
+  root["params"] = std::move(params);
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::formatv("{0:2}", json::Value(std::move(root))) << "\n";

@@ -73,6 +73,11 @@ mlir::FailureOr<std::string> extractPtx(mlir::ModuleOp module,
 llvm::json::Object memrefParamsJson(llvm::StringRef name,
                                     llvm::ArrayRef<std::string> sizes);
 
+/// The fields every kernel's JSON document shares: the entry point, the
+/// target, the launch shape and the parameter encoding.
+llvm::json::Object launchJson(const GpuTarget &target,
+                              const GpuKernelInfo &info);
+
 /// The JSON document describing the entry point (ABI, launch shape,
 /// semantics).
 std::string emitKernelJson(const RopeKernel &kernel, const GpuTarget &target,
