@@ -17,6 +17,7 @@ config.substitutions.append(("%mrope_src_root", config.mrope_src_root))
 config.substitutions.append(("%mrope_obj_root", config.mrope_obj_root))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%cxx", config.cxx_compiler))
 config.substitutions.append(("%mlir_cmake_dir", config.mlir_cmake_dir))
 config.substitutions.append(("%llvm_tools_dir", config.llvm_tools_dir))
 config.substitutions.append(

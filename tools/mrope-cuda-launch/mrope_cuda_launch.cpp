@@ -90,6 +90,27 @@ extern "C" mrope_cuda_kernel *mrope_cuda_load(const char *path,
   return k;
 }
 
+/// Launches `kernel` on `grid` x 1 x 1 blocks of block_x x block_y threads
+/// with `words` as its 64-bit parameters (kernelParams points into them).
+static int launch(mrope_cuda_kernel *kernel, int64_t grid, int block_x,
+                  int block_y, std::vector<uint64_t> &words, void *stream,
+                  char *err, size_t err_size) {
+  std::vector<void *> params;
+  for (uint64_t &w : words)
+    params.push_back(&w);
+  CUresult rc = cuCtxSetCurrent(kernel->context);
+  if (rc == CUDA_SUCCESS)
+    rc = cuLaunchKernel(kernel->function, unsigned(grid), 1, 1,
+                        unsigned(block_x), unsigned(block_y), 1, 0,
+                        reinterpret_cast<CUstream>(stream), params.data(),
+                        nullptr);
+  if (rc != CUDA_SUCCESS) {
+    say(err, err_size, "cuLaunchKernel failed: " + describe(rc));
+    return int(rc);
+  }
+  return 0;
+}
+
 extern "C" int mrope_cuda_launch(mrope_cuda_kernel *kernel, uint64_t q,
                                  uint64_t k, uint64_t positions, int64_t batch,
                                  int64_t seq, int64_t q_heads, int64_t kv_heads,
@@ -135,21 +156,7 @@ extern "C" int mrope_cuda_launch(mrope_cuda_kernel *kernel, uint64_t q,
   if (num_tensors == 2)
     descriptor(k, {batch, kv_heads, seq, head_dim});
   descriptor(positions, {axes, batch, seq});
-  std::vector<void *> params;
-  for (uint64_t &w : words)
-    params.push_back(&w);
-
-  CUresult rc = cuCtxSetCurrent(kernel->context);
-  if (rc == CUDA_SUCCESS)
-    rc = cuLaunchKernel(kernel->function, unsigned(grid), 1, 1,
-                        unsigned(block_x), unsigned(block_y), 1, 0,
-                        reinterpret_cast<CUstream>(stream), params.data(),
-                        nullptr);
-  if (rc != CUDA_SUCCESS) {
-    say(err, err_size, "cuLaunchKernel failed: " + describe(rc));
-    return int(rc);
-  }
-  return 0;
+  return launch(kernel, grid, block_x, block_y, words, stream, err, err_size);
 }
 
 extern "C" int mrope_cuda_launch_words(mrope_cuda_kernel *kernel,
@@ -163,20 +170,7 @@ extern "C" int mrope_cuda_launch_words(mrope_cuda_kernel *kernel,
     return -1;
   }
   std::vector<uint64_t> copy(words, words + num_words);
-  std::vector<void *> params;
-  for (uint64_t &w : copy)
-    params.push_back(&w);
-  CUresult rc = cuCtxSetCurrent(kernel->context);
-  if (rc == CUDA_SUCCESS)
-    rc = cuLaunchKernel(kernel->function, unsigned(grid_x), 1, 1,
-                        unsigned(block_x), unsigned(block_y), 1, 0,
-                        reinterpret_cast<CUstream>(stream), params.data(),
-                        nullptr);
-  if (rc != CUDA_SUCCESS) {
-    say(err, err_size, "cuLaunchKernel failed: " + describe(rc));
-    return int(rc);
-  }
-  return 0;
+  return launch(kernel, grid_x, block_x, block_y, copy, stream, err, err_size);
 }
 
 extern "C" void mrope_cuda_unload(mrope_cuda_kernel *kernel) {
