@@ -1,6 +1,8 @@
 //===- RunFix.cpp - the fix as one typed library call ---------------------===//
 #include "mrope/Fix/RunFix.h"
 
+#include "mrope/Analysis/ExplainMeaning.h"
+
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
@@ -224,6 +226,9 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
   // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
   // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
   std::vector<FusedRopeSite> fused = findFusedRopeSites(graph, arch);
+  if (request.explain)
+    for (std::string &line : explainByMeaning(graph, sites, fused))
+      report.explained.push_back(std::move(line));
   report.analysis = makeRopeReport(sites, fused, request.model, arch);
   phase.stop();
   if (request.onAnalysis && failed(request.onAnalysis(report)))
