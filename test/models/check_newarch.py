@@ -11,8 +11,11 @@ Per model of the zoo (each declared with its own --arch):
 4. a bug variant's ``-o`` (positions from an input) fed the arch's true
    positions (``mrope.position_ids(..., arch=...)`` of the multimodal batch
    of newarch.batch: images, videos, for qwen2.5-omni an audio span, a
-   left-padded row) equals the twin (the correct model, same weights) fed
-   the same positions;
+   left-padded row; for qwen2.5-omni also a batch with a video whose audio
+   is interleaved with its frames, use_audio_in_video) equals the twin (the correct model, same weights) fed
+   the same positions, and so does ``-o --emit ort`` (ORT's fused rotary
+   ops where the fix can use them; they may contract x*cos + rot(x)*sin
+   into an FMA, about one f32 ulp per value, far under the tolerance);
 5. a bug variant's ``--positions compute`` fed the raw batch (token ids,
    mask, grids, and second_per_grid_ts where the arch has temporal scaling)
    computes exactly the positions and rope_deltas ``mrope.position_ids``
@@ -94,6 +97,53 @@ def positions_output(fixed_input, computed):
     return path, out.name
 
 
+def check_batch(check, name, arch, kind, zoo, entry, desc, fixed, fused, computed):
+    """Checks 4 and 5 on one batch of the arch (newarch.batch(arch, kind)); a fix that was not
+    written is skipped here (its failure is already counted)."""
+    label = f" [{kind}]" if kind else ""
+    ids, mask, grids, extra = newarch.batch(arch, kind)
+    true_pos, true_deltas = newarch.true_positions(arch, kind)
+    B, S = ids.shape
+    hidden = int(desc["inputs"]["inputs_embeds"][2])
+    embeds = np.random.default_rng(0).standard_normal((B, S, hidden)).astype(np.float32)
+    given = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": true_pos}
+    want = ort.run(os.path.join(zoo, entry["twin"]), given)[desc["output"]]
+    if os.path.exists(fixed):
+        diff = float(np.abs(ort.run(fixed, given)[desc["output"]] - want).max())
+        check(name, f"-o == twin on true positions{label}", diff <= TOL, f"max |diff| {diff:.3g}")
+    if os.path.exists(fused):
+        ops = {n.op_type for n in onnx.load(fused).graph.node if n.domain == "com.microsoft"}
+        diff = float(np.abs(ort.run(fused, given)[desc["output"]] - want).max())
+        check(name, f"--emit ort == twin on true positions{label}", diff <= TOL,
+              f"max |diff| {diff:.3g}, {', '.join(sorted(ops)) or 'no fused op'}")
+    if not os.path.exists(computed):
+        return
+    probe = positions_output(fixed, computed) if os.path.exists(fixed) else None
+    feeds = {"inputs_embeds": embeds, "attention_mask": mask, "input_ids": ids, **grids}
+    if "second_per_grid_ts" in extra:
+        feeds["second_per_grid_ts"] = extra["second_per_grid_ts"]
+    names = [i.name for i in onnx.load(computed).graph.input]
+    missing = sorted(set(names) - set(feeds))
+    if missing:
+        check(name, f"--positions compute{label}", False, f"unexpected inputs {missing}")
+        return
+    out = ort.run(probe[0] if probe else computed, {k: v for k, v in feeds.items() if k in names})
+    diff = float(np.abs(out[desc["output"]] - want).max())
+    deltas = np.asarray(out["rope_deltas"])
+    same_deltas = deltas.shape == true_deltas.shape and bool((deltas == true_deltas).all())
+    if probe:
+        pos = np.asarray(out[probe[1]])
+        same_pos = pos.shape == true_pos.shape and bool((pos == true_pos).all())
+        pos_note = "positions == mrope.position_ids" if same_pos else \
+            f"positions {pos.tolist()} vs {true_pos.tolist()}"
+    else:
+        same_pos, pos_note = False, "the positions the rotary reads were not found"
+    check(name, f"--positions compute == mrope.position_ids and twin{label}",
+          same_pos and same_deltas and diff <= TOL,
+          f"{pos_note}, rope_deltas {deltas.ravel().tolist()} vs {true_deltas.ravel().tolist()}, "
+          f"max |diff| {diff:.3g}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("tool")
@@ -126,52 +176,19 @@ def main():
                 check(name, "-o writes it unchanged", same, p.stderr.strip() if p.returncode else "")
                 continue
 
-            ids, mask, grids, extra = newarch.batch(arch)
-            true_pos, true_deltas = newarch.true_positions(arch)
-            B, S = ids.shape
-            hidden = int(desc["inputs"]["inputs_embeds"][2])
-            embeds = np.random.default_rng(0).standard_normal((B, S, hidden)).astype(np.float32)
-            twin = os.path.join(a.zoo, entry["twin"])
-            want = ort.run(twin, {"inputs_embeds": embeds, "attention_mask": mask,
-                                  "position_ids": true_pos})[desc["output"]]
+            fused = os.path.join(tmp, "fused.onnx")
             if p.returncode != 0:
                 check(name, "-o", False, p.stderr.strip())
             else:
-                got = ort.run(fixed, {"inputs_embeds": embeds, "attention_mask": mask,
-                                      "position_ids": true_pos})[desc["output"]]
-                diff = float(np.abs(got - want).max())
-                check(name, "-o == twin on true positions", diff <= TOL, f"max |diff| {diff:.3g}")
-
+                q = run(a.tool, model, "--arch", arch, "-o", fused, "-q", "--emit", "ort")
+                if q.returncode != 0:
+                    check(name, "--emit ort", False, q.stderr.strip())
             computed = os.path.join(tmp, "computed.onnx")
-            p = run(a.tool, model, "--arch", arch, "-o", computed, "-q", "--positions", "compute")
-            if p.returncode != 0:
-                check(name, "--positions compute", False, p.stderr.strip())
-                continue
-            probe = positions_output(fixed, computed) if os.path.exists(fixed) else None
-            feeds = {"inputs_embeds": embeds, "attention_mask": mask, "input_ids": ids, **grids}
-            if "second_per_grid_ts" in extra:
-                feeds["second_per_grid_ts"] = extra["second_per_grid_ts"]
-            names = [i.name for i in onnx.load(computed).graph.input]
-            missing = sorted(set(names) - set(feeds))
-            if missing:
-                check(name, "--positions compute", False, f"unexpected inputs {missing}")
-                continue
-            feeds = {k: v for k, v in feeds.items() if k in names}
-            out = ort.run(probe[0] if probe else computed, feeds)
-            diff = float(np.abs(out[desc["output"]] - want).max())
-            deltas = np.asarray(out["rope_deltas"])
-            same_deltas = deltas.shape == true_deltas.shape and bool((deltas == true_deltas).all())
-            if probe:
-                pos = np.asarray(out[probe[1]])
-                same_pos = pos.shape == true_pos.shape and bool((pos == true_pos).all())
-                pos_note = "positions == mrope.position_ids" if same_pos else \
-                    f"positions {pos.tolist()} vs {true_pos.tolist()}"
-            else:
-                same_pos, pos_note = False, "the positions the rotary reads were not found"
-            check(name, "--positions compute == mrope.position_ids and twin",
-                  same_pos and same_deltas and diff <= TOL,
-                  f"{pos_note}, rope_deltas {deltas.ravel().tolist()} vs {true_deltas.ravel().tolist()}, "
-                  f"max |diff| {diff:.3g}")
+            q = run(a.tool, model, "--arch", arch, "-o", computed, "-q", "--positions", "compute")
+            if q.returncode != 0:
+                check(name, "--positions compute", False, q.stderr.strip())
+            for kind in newarch.batch_kinds(arch):
+                check_batch(check, name, arch, kind, a.zoo, entry, desc, fixed, fused, computed)
     print(f"{count} models, {check.failed} failed")
     return 1 if check.failed else 0
 

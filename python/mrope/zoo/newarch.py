@@ -173,9 +173,19 @@ def build(entry: NewArchEntry) -> NewArchDecoder:
 
 # -- the multimodal batch the checks feed -------------------------------------------------------------
 
-def batch(arch: str):
-    """(input_ids [2, L], attention_mask, grids and arch inputs) of a two-row batch with an image, a video
-    (and for qwen2.5-omni an audio span), as each arch's processor lays them out; row 1 left-padded."""
+def batch_kinds(arch: str) -> List[str]:
+    """The batches :func:`batch` has for ``arch``: "" (images, videos, Omni audio) and, for qwen2.5-omni,
+    "audio-in-video" (use_audio_in_video: a video whose audio is interleaved with its frames)."""
+    return ["", "audio-in-video"] if arch == "qwen2.5-omni" else [""]
+
+
+def batch(arch: str, kind: str = ""):
+    """(input_ids [2, L], attention_mask, grids, arch inputs) of a two-row batch with an image, a video
+    (and for qwen2.5-omni an audio span), as each arch's processor lays them out; row 1 left-padded.
+    ``kind`` "audio-in-video" (qwen2.5-omni): row 1 holds a 4-frame video with its audio, written as
+    the processor writes use_audio_in_video: <vision_start><audio_start>, the video's 2-second chunks
+    (2 frames = 8 tokens each at 25 positions per second) and the audio's (4 tokens, one chunk) in
+    time order, <audio_end><vision_end>."""
     from ..archs import arch_spec
     s = arch_spec(arch)
     I, V, VS, VE = s.image_token_id, s.video_token_id, s.vision_start_token_id, s.vision_end_token_id
@@ -194,6 +204,15 @@ def batch(arch: str):
         row1 = [5, 7, VS] + [V] * 4 + [VE, 8, VS] + [V] * 4 + [VE, 9]
         images = [[1, 4, 6]]
         videos = [[2, 4, 4]]
+    elif arch == "qwen2.5-omni" and kind == "audio-in-video":
+        AS, A, AE = s.audio_start_token_id, s.audio_token_id, s.audio_end_token_id
+        row0 = [1, 2, VS] + [I] * 6 + [VE, 3, 4]
+        row1 = [5, VS, AS] + [V] * 8 + [A] * 4 + [V] * 8 + [AE, VE, 9]
+        images = [[1, 4, 6]]
+        videos = [[4, 4, 4]]
+        extra["second_per_grid_ts"] = np.array([1.0], np.float32)
+        extra["audio_seqlens"] = np.array([16], np.int64)
+        extra["use_audio_in_video"] = True
     elif arch == "qwen2.5-omni":
         AS, A, AE = s.audio_start_token_id, s.audio_token_id, s.audio_end_token_id
         row0 = [1, 2, VS] + [I] * 6 + [VE, 3, AS] + [A] * 4 + [AE, 4]
@@ -214,10 +233,10 @@ def batch(arch: str):
     return ids, mask, grids, extra
 
 
-def true_positions(arch: str):
+def true_positions(arch: str, kind: str = ""):
     """(positions [3,2,L], rope_deltas) of :func:`batch` from :func:`mrope.position_ids`."""
     from ..positions import position_ids
-    ids, mask, grids, extra = batch(arch)
+    ids, mask, grids, extra = batch(arch, kind)
     pos, deltas = position_ids(ids, arch=arch, attention_mask=mask, **grids, **extra)
     return np.asarray(pos, np.int64), np.asarray(deltas, np.int64)
 
