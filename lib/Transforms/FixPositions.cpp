@@ -8,10 +8,10 @@
 //===----------------------------------------------------------------------===//
 #include "FixSitesImpl.h"
 
+#include "mrope/Analysis/ArchTraits.h"
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
-#include "mrope/Dialect/Rope/IR/QwenTokens.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringMap.h"
@@ -24,31 +24,12 @@ using namespace mrope::fix;
 using namespace mrope::match;
 using onnx::NodeOp;
 
-/// The get_rope_index rule of the declared architecture (Qwen2-VL's for
-/// Auto, as the fix's default sections are).
-static rope::IndexArch indexArch(Arch arch) {
-  switch (arch) {
-  case Arch::Qwen25VL:
-    return rope::IndexArch::qwen2_5_vl;
-  case Arch::Qwen3VL:
-    return rope::IndexArch::qwen3_vl;
-  default:
-    return rope::IndexArch::qwen2_vl;
-  }
-}
-
 std::optional<SmallVector<int64_t>> fix::defaultSections(Arch arch,
                                                          int64_t numFreqs) {
-  SmallVector<int64_t> base = arch == Arch::Qwen3VL
-                                  ? SmallVector<int64_t>{24, 20, 20}
-                                  : SmallVector<int64_t>{16, 24, 24};
-  SmallVector<int64_t> sections;
-  for (int64_t s : base) {
-    if ((s * numFreqs) % 64)
-      return std::nullopt;
-    sections.push_back(s * numFreqs / 64);
-  }
-  return sections;
+  std::optional<std::array<int64_t, 3>> scaled = scaledSections(arch, numFreqs);
+  if (!scaled)
+    return std::nullopt;
+  return SmallVector<int64_t>(scaled->begin(), scaled->end());
 }
 
 FailureOr<SmallVector<int64_t>>
@@ -185,14 +166,16 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   Value mask = input("attention_mask", tokens, {batch, seq});
   Value images = input("image_grid_thw", grids, {"num_images", ""});
   Value videos = input("video_grid_thw", grids, {"num_videos", ""});
+  // The declared arch's get_rope_index rule and token ids (ArchTraits.h).
+  const ArchTraits &traits = archTraits(options.arch);
   Value seconds;
   FloatAttr tokensPerSecond;
-  if (options.arch == Arch::Qwen25VL) {
+  if (traits.tokensPerSecond) {
     seconds =
         input("second_per_grid_ts",
               RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type()),
               {"num_videos"});
-    tokensPerSecond = b.getF32FloatAttr(2.0f); // released Qwen2.5-VL configs
+    tokensPerSecond = b.getF32FloatAttr(*traits.tokensPerSecond);
   }
   b.setInsertionPointToStart(&graph.getBodyBlock());
   int64_t dyn = ShapedType::kDynamic;
@@ -218,11 +201,11 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
       {shape[1], segments ? ShapedType::kDynamic : 1}, i64);
   auto index = rope::MRopeIndexOp::create(
       b, loc, RankedTensorType::get(shape, i64), deltasType, ids, indexMask,
-      images, videos, seconds, b.getI64IntegerAttr(kImageTokenId),
-      b.getI64IntegerAttr(kVideoTokenId),
-      b.getI64IntegerAttr(kVisionStartTokenId), b.getI64IntegerAttr(2),
+      images, videos, seconds, b.getI64IntegerAttr(traits.imageToken),
+      b.getI64IntegerAttr(traits.videoToken),
+      b.getI64IntegerAttr(traits.visionStartToken), b.getI64IntegerAttr(2),
       tokensPerSecond,
-      rope::IndexArchAttr::get(b.getContext(), indexArch(options.arch)));
+      rope::IndexArchAttr::get(b.getContext(), traits.indexArch));
   if (segments)
     index.getSegmentIdsMutable().assign(segments);
   if (!pastKey) {

@@ -15,6 +15,7 @@
 #include "mrope/Fix/RunFix.h"
 #include "mrope/Fix/WriteFixed.h"
 
+#include "mrope/Analysis/ArchTraits.h"
 #include "mrope/Analysis/Evaluate.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/InitAll.h"
@@ -74,8 +75,9 @@ static cl::list<int64_t> exampleVideos(
 static cl::opt<std::string> archOption(
     "arch",
     cl::desc("What the model is: auto (default: only degenerate M-RoPE is a "
-             "bug), qwen2-vl, qwen2.5-vl, qwen3-vl (plain 1D RoPE is a bug "
-             "too), text (1D RoPE is right)"),
+             "bug), qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, "
+             "glm4v (plain 1D RoPE is a bug too; a fix uses the arch's "
+             "sections, order and get_rope_index), text (1D RoPE is right)"),
     cl::init("auto"), cl::cat(category));
 static cl::list<int64_t> sections(
     "sections",
@@ -202,9 +204,8 @@ int main(int argc, char **argv) {
   FixRequest request;
   std::optional<Arch> arch = parseArch(archOption);
   if (!arch)
-    return fail("--arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text, "
-                "got '" +
-                archOption + "'");
+    return fail("--arch must be " + archChoices() + ", got '" + archOption +
+                "'");
   request.arch = *arch;
   std::optional<PositionsMode> positions = parsePositionsMode(positionsMode);
   if (!positions)

@@ -31,8 +31,18 @@
 
 namespace mrope {
 
-/// What the user says the model is (mrope-fix --arch).
-enum class Arch { Auto, Qwen2VL, Qwen25VL, Qwen3VL, Text };
+/// What the user says the model is (mrope-fix --arch); one row each in
+/// the table of ArchTraits.h.
+enum class Arch {
+  Auto,
+  Qwen2VL,
+  Qwen25VL,
+  Qwen3VL,
+  Qwen35,
+  Qwen25Omni,
+  Glm4v,
+  Text
+};
 std::optional<Arch> parseArch(llvm::StringRef name);
 /// parseArch for a pass option: an error on `op` naming the choices when the
 /// name is not one of them.

@@ -29,6 +29,9 @@ struct FixPipelineOptions : mlir::PassPipelineOptions<FixPipelineOptions> {
                        clEnumValN(Arch::Qwen2VL, "qwen2-vl", ""),
                        clEnumValN(Arch::Qwen25VL, "qwen2.5-vl", ""),
                        clEnumValN(Arch::Qwen3VL, "qwen3-vl", ""),
+                       clEnumValN(Arch::Qwen35, "qwen3.5", ""),
+                       clEnumValN(Arch::Qwen25Omni, "qwen2.5-omni", ""),
+                       clEnumValN(Arch::Glm4v, "glm4v", ""),
                        clEnumValN(Arch::Text, "text", ""))};
   ListOption<int64_t> sections{
       *this, "sections",
