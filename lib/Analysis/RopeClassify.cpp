@@ -5,13 +5,6 @@
 using namespace mlir;
 using namespace mrope;
 
-FailureOr<Arch> mrope::parseArchOption(Operation *op, StringRef name) {
-  if (std::optional<Arch> arch = parseArch(name))
-    return *arch;
-  return op->emitError() << "arch must be " << archChoices() << ", got '"
-                         << name << "'";
-}
-
 std::optional<Arch> mrope::parseArch(StringRef name) {
   for (const ArchTraits &row : allArchTraits())
     if (row.name == name)

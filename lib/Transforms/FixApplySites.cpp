@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "FixSitesImpl.h"
 
+#include "mrope/Analysis/ArchTraits.h"
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/PositionProbe.h"
 #include "mrope/Analysis/PositionWalk.h"
@@ -163,8 +164,7 @@ LogicalResult fix::fixTextApply(ApplySite &apply, const FixOptions &options,
       textSections(options, numFreqs, [&] { return apply.error(); });
   if (failed(sections))
     return failure();
-  auto order = options.arch == Arch::Qwen3VL ? rope::SectionOrder::interleaved
-                                             : rope::SectionOrder::contiguous;
+  rope::SectionOrder order = sectionOrderOf(options.arch);
   // Only the sections and their order change: rotary dim (partial rotary),
   // theta, pair layout and frequency indexing are the graph's.
   auto semantics = rope::SemanticsAttr::getChecked(

@@ -1,5 +1,6 @@
 //===- FixFusedSites.cpp - fused RoPE ops to true M-RoPE ------------------===//
 #include "mrope/Transforms/FixFusedSites.h"
+#include "mrope/Analysis/ArchTraits.h"
 
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
@@ -67,7 +68,9 @@ private:
 
   /// The architecture's sections for `site` (or --sections).
   FailureOr<SmallVector<int64_t>> sectionsFor(const FusedRopeSite &site);
-  bool interleaved() const { return options.arch == Arch::Qwen3VL; }
+  bool interleaved() const {
+    return sectionOrderOf(options.arch) == rope::SectionOrder::interleaved;
+  }
   /// The [3, B, S] positions input (added on first use); `old` is the 1D
   /// input it may replace.
   Value positions3(Value old);

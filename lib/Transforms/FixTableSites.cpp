@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "FixSitesImpl.h"
 
+#include "mrope/Analysis/ArchTraits.h"
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
@@ -98,8 +99,7 @@ LogicalResult fix::fixTextTables(RopeSite &site, const FixOptions &options,
                            << numFreqs
                            << " frequencies (neither one column per "
                               "frequency nor one per channel)";
-  auto order = options.arch == Arch::Qwen3VL ? rope::SectionOrder::interleaved
-                                             : rope::SectionOrder::contiguous;
+  rope::SectionOrder order = sectionOrderOf(options.arch);
   rope::PairLayout layout =
       perFrequency ? rope::PairLayout::neox : site.getLayout();
   auto semantics = rope::SemanticsAttr::getChecked(

@@ -22,12 +22,9 @@ struct RopeClassifyFusedPass
     : mrope::impl::RopeClassifyFusedBase<RopeClassifyFusedPass> {
   using Base::Base;
   void runOnOperation() override {
-    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
-    if (failed(parsed))
-      return signalPassFailure();
     std::vector<FusedRopeSite> all;
     getOperation().walk([&](onnx::GraphOp graph) {
-      for (FusedRopeSite &site : findFusedRopeSites(graph, *parsed)) {
+      for (FusedRopeSite &site : findFusedRopeSites(graph, arch)) {
         InFlightDiagnostic diag = mlir::emitRemark(site.nodes.front().getLoc())
                                   << "fused rope site: " << fusedOpName(site.op)
                                   << " " << fusedPositionsName(site.kind)
@@ -53,11 +50,8 @@ struct RopeClassifyFusedPass
 struct RopeFixFusedPass : mrope::impl::RopeFixFusedBase<RopeFixFusedPass> {
   using Base::Base;
   void runOnOperation() override {
-    FailureOr<Arch> parsed = parseArchOption(getOperation(), arch);
-    if (failed(parsed))
-      return signalPassFailure();
     FusedFixOptions options;
-    options.arch = *parsed;
+    options.arch = arch;
     options.sections.assign(sections.begin(), sections.end());
     SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
     for (onnx::GraphOp graph : graphs) {

@@ -1,5 +1,6 @@
 //===- Passes.cpp - rope-classify and rope-fix ----------------------------===//
 #include "mrope/Transforms/Passes.h"
+#include "mrope/Analysis/ArchTraits.h"
 
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/RopeSites.h"
@@ -67,8 +68,7 @@ static bool parseNamed(llvm::cl::Option &option, StringRef arg, T &value,
 template <>
 bool llvm::cl::parser<Arch>::parse(Option &option, StringRef, StringRef arg,
                                    Arch &value) {
-  return parseNamed(option, arg, value, parseArch(arg),
-                    "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text");
+  return parseNamed(option, arg, value, parseArch(arg), archChoices());
 }
 
 template <>

@@ -44,10 +44,6 @@ enum class Arch {
   Text
 };
 std::optional<Arch> parseArch(llvm::StringRef name);
-/// parseArch for a pass option: an error on `op` naming the choices when the
-/// name is not one of them.
-mlir::FailureOr<Arch> parseArchOption(mlir::Operation *op,
-                                      llvm::StringRef name);
 llvm::StringRef archName(Arch arch);
 /// Qwen2-VL, Qwen2.5-VL and Qwen3-VL: models whose decoder needs M-RoPE.
 bool isQwenVL(Arch arch);

@@ -3,6 +3,7 @@
 #define MROPE_TRANSFORMS_FUSEDPASSES_H
 
 #include "mrope/Dialect/Onnx/IR/OnnxDialect.h"
+#include "mrope/Transforms/FixModes.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

@@ -19,8 +19,24 @@ def RopeClassifyFused : Pass<"rope-classify-fused", "::mlir::ModuleOp"> {
     the format of `mrope-fix --report`. Nothing is changed.
   }];
   let options = [
-    Option<"arch", "arch", "std::string", /*default=*/"\"auto\"",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text">,
+    Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, glm4v "
+           "or text", [{::llvm::cl::values(
+             clEnumValN(::mrope::Arch::Auto, "auto",
+                        "only degenerate M-RoPE is a bug"),
+             clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
+                        "Qwen2-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25VL, "qwen2.5-vl",
+                        "Qwen2.5-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
+                        "Qwen3-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen35, "qwen3.5",
+                        "Qwen3.5: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25Omni, "qwen2.5-omni",
+                        "Qwen2.5-Omni: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Glm4v, "glm4v",
+                        "GLM-4V: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write the JSON site list to this file ('-' for stdout)">,
   ];
@@ -40,8 +56,24 @@ def RopeFixFused : Pass<"rope-fix-fused", "::mlir::ModuleOp"> {
     tensors, no bug left. Each change gets a remark.
   }];
   let options = [
-    Option<"arch", "arch", "std::string", /*default=*/"\"auto\"",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text">,
+    Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, glm4v "
+           "or text", [{::llvm::cl::values(
+             clEnumValN(::mrope::Arch::Auto, "auto",
+                        "only degenerate M-RoPE is a bug"),
+             clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
+                        "Qwen2-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25VL, "qwen2.5-vl",
+                        "Qwen2.5-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
+                        "Qwen3-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen35, "qwen3.5",
+                        "Qwen3.5: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25Omni, "qwen2.5-omni",
+                        "Qwen2.5-Omni: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Glm4v, "glm4v",
+                        "GLM-4V: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
     ListOption<"sections", "sections", "int64_t",
                "M-RoPE sections (default: the architecture's, scaled)">,
   ];

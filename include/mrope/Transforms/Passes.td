@@ -17,7 +17,8 @@ def RopeClassify : Pass<"rope-classify", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text", [{::llvm::cl::values(
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, glm4v "
+           "or text", [{::llvm::cl::values(
              clEnumValN(::mrope::Arch::Auto, "auto",
                         "only degenerate M-RoPE is a bug"),
              clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
@@ -26,6 +27,12 @@ def RopeClassify : Pass<"rope-classify", "::mlir::ModuleOp"> {
                         "Qwen2.5-VL: plain 1D RoPE is a bug too"),
              clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
                         "Qwen3-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen35, "qwen3.5",
+                        "Qwen3.5: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25Omni, "qwen2.5-omni",
+                        "Qwen2.5-Omni: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Glm4v, "glm4v",
+                        "GLM-4V: plain 1D RoPE is a bug too"),
              clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write the JSON report to this file ('-' for stdout)">,
@@ -120,7 +127,8 @@ def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl or text", [{::llvm::cl::values(
+           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, glm4v "
+           "or text", [{::llvm::cl::values(
              clEnumValN(::mrope::Arch::Auto, "auto",
                         "only degenerate M-RoPE is a bug"),
              clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
@@ -129,6 +137,12 @@ def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
                         "Qwen2.5-VL: plain 1D RoPE is a bug too"),
              clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
                         "Qwen3-VL: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen35, "qwen3.5",
+                        "Qwen3.5: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Qwen25Omni, "qwen2.5-omni",
+                        "Qwen2.5-Omni: plain 1D RoPE is a bug too"),
+             clEnumValN(::mrope::Arch::Glm4v, "glm4v",
+                        "GLM-4V: plain 1D RoPE is a bug too"),
              clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
     ListOption<"sections", "sections", "int64_t",
                "M-RoPE sections for sites without any (default: the "
