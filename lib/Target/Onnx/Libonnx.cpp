@@ -302,7 +302,8 @@ struct Request {
 struct Server {
   std::mutex mutex;
   bool tried = false;
-  int sock = -1; // ours; the server reads requests from the other end
+  int sock = -1;    // ours; the server reads requests from the other end
+  pid_t owner = -1; // a forked copy of the caller must not share the socket
 };
 
 /// Never destroyed: the socket closes with the process, which ends the
@@ -477,8 +478,12 @@ bool receiveRequest(int sock, Request &req, int (&pass)[2]) {
 #ifdef __linux__
   prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGPIPE})
+  for (int sig :
+       {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGPIPE, SIGALRM, SIGCHLD})
     std::signal(sig, SIG_DFL);
+  sigset_t none; // the caller's blocked signals would outlive a worker's alarm
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   int devnull = open("/dev/null", O_WRONLY);
   if (devnull >= 0) {
     dup2(devnull, 1);
@@ -559,6 +564,7 @@ void startServer(Server &s) {
   }
   close(sv[1]);
   s.sock = sv[0];
+  s.owner = getpid();
 }
 #endif
 
@@ -624,7 +630,7 @@ std::unique_ptr<LibonnxJob> LibonnxJob::submit(llvm::StringRef bytes,
   std::lock_guard<std::mutex> lock(s.mutex);
   if (!s.tried)
     startServer(s);
-  if (s.sock < 0)
+  if (s.sock < 0 || s.owner != getpid())
     return nullptr;
   int fds[2];
   if (pipe(fds) != 0)
@@ -757,7 +763,7 @@ void mrope::onnx::detail::prepareLibonnx() {
     std::lock_guard<std::mutex> lock(s.mutex);
     if (!s.tried)
       startServer(s);
-    if (s.sock >= 0)
+    if (s.sock >= 0 && s.owner == getpid())
       return;
   }
   startSchemaThread();

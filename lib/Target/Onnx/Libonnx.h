@@ -1,10 +1,11 @@
 //===- Libonnx.h - libonnx, contained in a child process --------*- C++ -*-===//
 //
 // libonnx 1.12 is trusted with nothing: its shape inference and checker run
-// on a validated, trimmed copy of the model, in a child process under a
-// memory ceiling and a time limit (ImportOptions::isolateLibonnx). A crash,
-// hang or out-of-memory there costs the inferred types or the checker's
-// findings, never the tool.
+// on a validated, trimmed copy of the model, in another process under a
+// memory ceiling and a time limit (ImportOptions::isolateLibonnx): a worker
+// of a server forked at the first import, or else a child forked per job. A
+// crash, hang or out-of-memory there costs the inferred types or the
+// checker's findings, never the tool.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_LIB_TARGET_ONNX_LIBONNX_H
