@@ -6,6 +6,13 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <onnx/defs/parser.h>
+#include <onnx/onnx_pb.h>
+
+#include <climits>
+
 using namespace mlir;
 
 namespace mrope::onnx::detail {
@@ -85,6 +92,36 @@ resolveExternalLocation(StringRef modelDir, StringRef location) {
   if (!llvm::sys::fs::is_regular_file(st))
     return fail("is not a regular file");
   return std::make_pair(std::string(path), (uint64_t)st.getSize());
+}
+
+std::optional<std::string> parseModelBytes(llvm::StringRef bytes, bool text,
+                                           ::onnx::ModelProto &model) {
+  if (text) {
+    std::string copy(bytes);
+    try {
+      ::onnx::OnnxParser parser(copy.c_str());
+      auto status = parser.Parse(model);
+      if (!status.IsOK())
+        return "cannot parse ONNX text: " +
+               llvm::StringRef(status.ErrorMessage()).trim().str();
+    } catch (const std::exception &e) {
+      return std::string("cannot parse ONNX text: ") + e.what();
+    }
+    return std::nullopt;
+  }
+  if (bytes.empty())
+    return std::string("empty file, not an ONNX model");
+  if (bytes.size() > (size_t)INT_MAX)
+    return std::string("file is over 2 GB, which protobuf cannot parse as one "
+                       "message; keep the weights in external data");
+  google::protobuf::io::ArrayInputStream input(bytes.data(), (int)bytes.size());
+  google::protobuf::io::CodedInputStream coded(&input);
+  coded.SetTotalBytesLimit(INT_MAX);
+  coded.SetRecursionLimit(100);
+  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
+    return std::string("cannot parse as an ONNX ModelProto (truncated, "
+                       "corrupt, or not an ONNX model)");
+  return std::nullopt;
 }
 
 } // namespace mrope::onnx::detail

@@ -10,9 +10,21 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+namespace onnx {
+class ModelProto;
+} // namespace onnx
+
 namespace mrope::onnx::detail {
+
+/// Parses `bytes`, a serialized ModelProto (or ONNX text when `text`), into
+/// `model` under the importer's limits (2 GB, messages nested 100 deep).
+/// Returns the one-line reason on failure. The importer and libonnx's
+/// worker process (Libonnx.cpp) both parse with it.
+std::optional<std::string> parseModelBytes(llvm::StringRef bytes, bool text,
+                                           ::onnx::ModelProto &model);
 
 /// Bytes that `numElements` elements of `dataType` take in raw_data
 /// (packed for 4-bit types); -1 for strings/unknown.

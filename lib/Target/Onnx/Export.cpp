@@ -64,8 +64,8 @@ public:
   LogicalResult run();
 
 private:
-  void startCheck(const ::onnx::ModelProto &model,
-                  std::optional<LibonnxJob> &job);
+  std::unique_ptr<LibonnxJob> startCheck(const ::onnx::ModelProto &model,
+                                         llvm::StringRef bytes);
   void finishCheck(LibonnxJob &job);
   ImportOptions libonnxOptions; // the checker's limits: the defaults
   [[noreturn]] void fail(Location loc, const Twine &msg) {
@@ -704,17 +704,24 @@ void Exporter::exportGraph(Operation *graphOp, ::onnx::GraphProto *g) {
 //===----------------------------------------------------------------------===//
 
 /// The writer's own check (ExportOptions::check), started: libonnx's checker
-/// in a child, where libonnx knows every op schema of the model's opset
-/// (else ONNX Runtime is the judge, docs/onnx-dialect.md, and `job` stays
-/// empty). The child sees the model as it is now.
-void Exporter::startCheck(const ::onnx::ModelProto &model,
-                          std::optional<LibonnxJob> &job) {
+/// in another process, where libonnx knows every op schema of the model's
+/// opset (else ONNX Runtime is the judge, docs/onnx-dialect.md, and no job
+/// starts). It checks `bytes`, `model` serialized, in a worker of libonnx's
+/// server, else `model` as it is now in a child forked from here.
+std::unique_ptr<LibonnxJob>
+Exporter::startCheck(const ::onnx::ModelProto &model, llvm::StringRef bytes) {
   int64_t opset = 0;
   for (const auto &o : model.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx")
       opset = o.version();
-  if (opset <= libonnxMaxOpset())
-    job.emplace(model, libonnxOptions, /*check=*/true, /*infer=*/false);
+  if (opset > libonnxMaxOpset())
+    return nullptr;
+  if (auto job = LibonnxJob::submit(bytes, LibonnxInput::Written,
+                                    libonnxOptions, /*check=*/true,
+                                    /*infer=*/false))
+    return job;
+  return std::make_unique<LibonnxJob>(model, libonnxOptions, /*check=*/true,
+                                      /*infer=*/false);
 }
 
 void Exporter::finishCheck(LibonnxJob &job) {
@@ -850,21 +857,20 @@ LogicalResult Exporter::run() {
       }
     }
     // From here on the model is not written to: the sizes cached now serve
-    // the serialization, and the checker's child shares its pages.
+    // the serialization (and a checker's child forked from here shares the
+    // model's pages).
     size_t size = model.ByteSizeLong();
     if (size > (size_t)INT_MAX)
       fail("the model is " + Twine(size) +
            " bytes inline, over protobuf's 2 GB limit; export with external "
            "data (--external-threshold)");
     if (buffer) {
-      std::optional<LibonnxJob> checker;
-      if (options.check)
-        startCheck(model, checker);
       buffer->assign(size, '\0');
       model.SerializeWithCachedSizesToArray(
           reinterpret_cast<uint8_t *>(buffer->data()));
-      if (checker)
-        finishCheck(*checker);
+      if (options.check)
+        if (auto checker = startCheck(model, *buffer))
+          finishCheck(*checker);
       return success();
     }
 
@@ -885,23 +891,23 @@ LogicalResult Exporter::run() {
         if (copier.joinable())
           copier.join();
       });
-      // The checker's child runs while the model is written to its
-      // temporary; nothing is renamed into place before its verdict.
-      std::optional<LibonnxJob> checker;
-      if (options.check)
-        startCheck(model, checker);
+      phase = nest("serialize");
+      std::string bytes(size, '\0');
+      model.SerializeWithCachedSizesToArray(
+          reinterpret_cast<uint8_t *>(bytes.data()));
+      // The checker runs while the model is written to its temporary;
+      // nothing is renamed into place before its verdict.
+      std::unique_ptr<LibonnxJob> checker;
+      if (options.check) {
+        phase = nest("start onnx checker");
+        checker = startCheck(model, bytes);
+      }
       phase = nest("write model");
       auto temp = llvm::sys::fs::TempFile::create(outPath + "-%%%%%%%%.tmp");
       if (!temp)
         fail("cannot create '" + outPath +
              "': " + llvm::toString(temp.takeError()));
       modelFile.emplace(std::move(*temp));
-      // With the sizes cached before the fork: serializing from scratch
-      // would write them into every message again, a copy-on-write fault
-      // per page the checker's child shares.
-      std::string bytes(size, '\0');
-      model.SerializeWithCachedSizesToArray(
-          reinterpret_cast<uint8_t *>(bytes.data()));
       if (!writeAll(modelFile->FD, bytes.data(), bytes.size(), 0))
         fail("cannot write '" + outPath + "': " + std::strerror(errno));
       if (checker) {
@@ -910,7 +916,7 @@ LogicalResult Exporter::run() {
       }
       phase = nest("write data file");
     }
-    phase.stop();
+    phase = nest("rename into place");
     if (copyError)
       fail("cannot write data file '" + dataPath + "': " + *copyError);
     if (dataFile) {

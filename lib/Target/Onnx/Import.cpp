@@ -31,13 +31,9 @@
 #include "llvm/Support/Path.h"
 
 #include <google/protobuf/arena.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
-#include <onnx/defs/parser.h>
 #include <onnx/onnx_pb.h>
 
-#include <climits>
 #include <queue>
 
 using namespace mlir;
@@ -71,7 +67,10 @@ public:
         modelDir(modelDir.str()), options(options),
         fileLoc(FileLineColLoc::get(ctx, displayName, 0, 0)) {}
 
-  FailureOr<OwningOpRef<ModuleOp>> run(::onnx::ModelProto &model);
+  /// `libonnx`: the job on the model file's bytes, when the server took
+  /// it before the parse (see importOnnxModelFromBuffer).
+  FailureOr<OwningOpRef<ModuleOp>> run(::onnx::ModelProto &model,
+                                       std::unique_ptr<LibonnxJob> libonnx);
   void startPrecopy(const ::onnx::GraphProto &graph);
 
 private:
@@ -924,7 +923,8 @@ void Importer::startPrecopy(const ::onnx::GraphProto &graph) {
       startForLargest(bytesPerLocation, modelDir, options.precopyFor);
 }
 
-FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
+FailureOr<OwningOpRef<ModuleOp>>
+Importer::run(::onnx::ModelProto &model, std::unique_ptr<LibonnxJob> libonnx) {
   try {
     if (!model.has_graph())
       fail("not an ONNX model: it has no graph");
@@ -949,12 +949,15 @@ FailureOr<OwningOpRef<ModuleOp>> Importer::run(::onnx::ModelProto &model) {
 
     // libonnx 1.12 has no schemas past its own opset: its checker would
     // call every newer op unknown, so such models go unchecked. It runs in
-    // a child while the IR is built here; inferred types come in after.
+    // another process while the IR is built here (the server's worker
+    // decides the same from its own parse); inferred types come in after.
     bool check = options.runChecker && *opset <= libonnxMaxOpset();
-    std::optional<LibonnxJob> libonnx;
-    if (check || options.inferShapes) {
+    if (!check && !options.inferShapes)
+      libonnx.reset();
+    else if (!libonnx) {
       phase = nest("start libonnx");
-      libonnx.emplace(model, options, check, options.inferShapes);
+      libonnx = std::make_unique<LibonnxJob>(model, options, check,
+                                             options.inferShapes);
     }
     phase = nest("build IR");
 
@@ -1047,8 +1050,22 @@ FailureOr<OwningOpRef<ModuleOp>> mrope::onnx::importOnnxModelFromBuffer(
     MLIRContext *context, const ImportOptions &options) {
   context->loadDialect<OnnxDialect>();
   Location loc = FileLineColLoc::get(context, displayName, 0, 0);
-  if (options.isolateLibonnx && (options.runChecker || options.inferShapes))
-    prepareLibonnx();
+  // libonnx's server takes the bytes before they are parsed here: its
+  // worker parses and validates them itself, on the other core, and shares
+  // none of the heap this import fills.
+  std::unique_ptr<LibonnxJob> libonnx;
+  if (options.runChecker || options.inferShapes) {
+    TimingScope submit = options.timing
+                             ? options.timing->nest("submit to libonnx")
+                             : TimingScope();
+    libonnx = LibonnxJob::submit(
+        bytes, options.text ? LibonnxInput::ModelText : LibonnxInput::Model,
+        options, options.runChecker, options.inferShapes);
+    // Without a server libonnx runs in a child forked from here later:
+    // its schemas are registered meanwhile.
+    if (!libonnx && options.isolateLibonnx)
+      prepareLibonnx();
+  }
   llvm::scope_exit registered([] { waitForLibonnx(); });
   TimingScope parse =
       options.timing ? options.timing->nest("parse") : TimingScope();
@@ -1057,36 +1074,18 @@ FailureOr<OwningOpRef<ModuleOp>> mrope::onnx::importOnnxModelFromBuffer(
   google::protobuf::Arena arena;
   ::onnx::ModelProto &model =
       *google::protobuf::Arena::CreateMessage<::onnx::ModelProto>(&arena);
-  if (options.text) {
-    std::string text(bytes);
-    try {
-      ::onnx::OnnxParser parser(text.c_str());
-      auto status = parser.Parse(model);
-      if (!status.IsOK())
-        return emitError(loc) << "cannot parse ONNX text: "
-                              << StringRef(status.ErrorMessage()).trim();
-    } catch (const std::exception &e) {
-      return emitError(loc) << "cannot parse ONNX text: " << e.what();
-    }
-  } else {
-    if (bytes.empty())
-      return emitError(loc) << "empty file, not an ONNX model";
-    if (bytes.size() > (size_t)INT_MAX)
-      return emitError(loc)
-             << "file is over 2 GB, which protobuf cannot parse as one "
-                "message; keep the weights in external data";
-    google::protobuf::io::ArrayInputStream input(bytes.data(),
-                                                 (int)bytes.size());
-    google::protobuf::io::CodedInputStream coded(&input);
-    coded.SetTotalBytesLimit(INT_MAX);
-    coded.SetRecursionLimit(100);
-    if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
-      return emitError(loc) << "cannot parse as an ONNX ModelProto "
-                               "(truncated, corrupt, or not an ONNX model)";
-  }
+  if (auto problem = parseModelBytes(bytes, options.text, model))
+    return emitError(loc) << *problem;
   parse.stop();
   Importer importer(context, displayName, modelDir, options);
-  return importer.run(model);
+  auto module = importer.run(model, std::move(libonnx));
+  // Freeing the parsed model is part of the import's time (--timing adds
+  // up).
+  TimingScope free = options.timing
+                         ? options.timing->nest("free the parsed model")
+                         : TimingScope();
+  arena.Reset();
+  return module;
 }
 
 FailureOr<OwningOpRef<ModuleOp>>
