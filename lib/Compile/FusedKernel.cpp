@@ -2,6 +2,7 @@
 #include "mrope/Compile/FusedKernel.h"
 
 #include "mrope/Conversion/Pipelines.h"
+#include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -22,6 +23,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -127,8 +129,11 @@ static std::string rmsNorm(StringRef x, StringRef w, StringRef out,
 
 /// The untiled chain on tensors, between memref arguments: q is read and
 /// written back in place; k is read; its normalized, rotated value goes to
-/// `slot` (the caller's view of the cache rows of these tokens).
-static std::string chainSource(const FusedKernel &kernel) {
+/// `slot` (the caller's view of the cache rows of these tokens). `suffix`
+/// names the function (`<name>_kernel<suffix>`); `streaming` marks it so that
+/// the lowering stores the slot's rows non-temporally (kStreamingOutAttr).
+static std::string chainFunc(const FusedKernel &kernel, StringRef suffix,
+                             bool streaming) {
   const RopeKernel &r = kernel.rope;
   int64_t d = r.headDim;
   std::string elem = r.dtype();
@@ -152,14 +157,11 @@ static std::string chainSource(const FusedKernel &kernel) {
 
   std::string body;
   llvm::raw_string_ostream os(body);
-  os << "#id = affine_map<(b, h, s, d) -> (b, h, s, d)>\n"
-     << "#row = affine_map<(b, h, s, d) -> (b, h, s)>\n"
-     << "#ch = affine_map<(b, h, s, d) -> (d)>\n"
-     << "#id3 = affine_map<(b, h, s) -> (b, h, s)>\n"
-     << "module {\n  func.func @" << r.options.name << "_kernel(%qm: " << mq
-     << ", %km: " << mk << ", %pm: " << mp << ", %wqm: " << mw
+  os << "  func.func @" << r.options.name << "_kernel" << suffix
+     << "(%qm: " << mq << ", %km: " << mk << ", %pm: " << mp << ", %wqm: " << mw
      << ", %wkm: " << mw << ", %cm: " << mk
-     << ") attributes {llvm.emit_c_interface} {\n"
+     << ") attributes {llvm.emit_c_interface"
+     << (streaming ? ", " + kStreamingOutAttr.str() : std::string()) << "} {\n"
      << "    %c0 = arith.constant 0 : index\n"
      << "    %c1 = arith.constant 1 : index\n"
      << "    %c2 = arith.constant 2 : index\n"
@@ -186,8 +188,36 @@ static std::string chainSource(const FusedKernel &kernel) {
      << "    bufferization.materialize_in_destination %k2 in restrict writable "
         "%cm : ("
      << tk << ", " << mk << ") -> ()\n"
-     << "    return\n  }\n}\n";
+     << "    return\n  }\n";
   return body;
+}
+
+/// Both functions of the kernel: `<name>_kernel` (plain stores: a decode
+/// step's cache row stays in cache for the attention that reads it next)
+/// and `<name>_kernel_nt` (the cache slot written with non-temporal stores:
+/// a prefill's slot is larger than the caches, and a plain store first reads
+/// each line it writes). The C wrapper picks one per call.
+static std::string chainSource(const FusedKernel &kernel) {
+  return "#id = affine_map<(b, h, s, d) -> (b, h, s, d)>\n"
+         "#row = affine_map<(b, h, s, d) -> (b, h, s)>\n"
+         "#ch = affine_map<(b, h, s, d) -> (d)>\n"
+         "#id3 = affine_map<(b, h, s) -> (b, h, s)>\n"
+         "module {\n" +
+         chainFunc(kernel, "", false) + chainFunc(kernel, "_nt", true) + "}\n";
+}
+
+int64_t mrope::fusedTokensPerBlock(const FusedKernel &kernel,
+                                   const CpuTarget &target) {
+  int64_t tokens = target.tokensPerBlock(kernel.rope);
+  if (kernel.rope.options.tokensPerBlock > 0)
+    return tokens;
+  // Two head blocks (the one rotated, the one summed ahead of it) in 16 KiB
+  // each, so both stay in a 32 KiB L1: 32 tokens at D = 128 in f32.
+  int64_t rowBytes =
+      kernel.rope.headDim * kernel.rope.elementType.getIntOrFloatBitWidth() / 8;
+  int64_t fit = static_cast<int64_t>(llvm::bit_floor(static_cast<uint64_t>(
+      std::max<int64_t>(1, (16 << 10) / std::max<int64_t>(1, rowBytes)))));
+  return std::clamp<int64_t>(std::min(tokens, fit), 8, 256);
 }
 
 OwningOpRef<ModuleOp> mrope::buildFusedKernelModule(MLIRContext &ctx,
@@ -214,9 +244,9 @@ OwningOpRef<ModuleOp> mrope::buildFusedKernelModule(MLIRContext &ctx,
   // Tile rope.apply over (batch row, token block) and fuse its producers,
   // the norms (fill, sum of squares, scale) and their empty tensors, into
   // the loop: each tile normalizes its tokens and rotates them at once.
-  rope::ApplyOp apply;
-  module->walk([&](rope::ApplyOp op) { apply = op; });
-  if (!apply) {
+  SmallVector<rope::ApplyOp> applies;
+  module->walk([&](rope::ApplyOp op) { applies.push_back(op); });
+  if (applies.empty()) {
     error = "the fused chain has no rope.apply (a bug)";
     return nullptr;
   }
@@ -224,19 +254,21 @@ OwningOpRef<ModuleOp> mrope::buildFusedKernelModule(MLIRContext &ctx,
   scf::SCFTileAndFuseOptions options;
   options.tilingOptions.setTileSizes(
       {rewriter.getIndexAttr(1), rewriter.getIndexAttr(tokensPerTile)});
-  FailureOr<scf::SCFTileAndFuseResult> tiled =
-      scf::tileConsumerAndFuseProducersUsingSCF(
-          rewriter, cast<TilingInterface>(apply.getOperation()), options);
-  if (failed(tiled)) {
-    error = "tile-and-fuse of rope.apply failed: " + diagnostics;
-    return nullptr;
+  for (rope::ApplyOp apply : applies) {
+    FailureOr<scf::SCFTileAndFuseResult> tiled =
+        scf::tileConsumerAndFuseProducersUsingSCF(
+            rewriter, cast<TilingInterface>(apply.getOperation()), options);
+    if (failed(tiled)) {
+      error = "tile-and-fuse of rope.apply failed: " + diagnostics;
+      return nullptr;
+    }
+    for (OpResult result : apply->getResults())
+      if (Value replacement = tiled->replacements.lookup(result))
+        rewriter.replaceAllUsesWith(result, replacement);
+    // The untiled producers are dead now; canonicalization drops them.
+    if (apply->use_empty())
+      rewriter.eraseOp(apply);
   }
-  for (OpResult result : apply->getResults())
-    if (Value replacement = tiled->replacements.lookup(result))
-      rewriter.replaceAllUsesWith(result, replacement);
-  // The untiled producers are dead now; canonicalization drops them.
-  if (apply->use_empty())
-    rewriter.eraseOp(apply);
   if (failed(mlir::verify(*module))) {
     error = "the tiled kernel does not verify (a bug): " + diagnostics;
     return nullptr;
@@ -263,7 +295,7 @@ LogicalResult mrope::lowerFusedToLLVMDialect(ModuleOp module,
   PassManager pm(module.getContext());
   CpuPipelineOptions options;
   options.bufferize = false;
-  options.tokensPerBlock = target.tokensPerBlock(kernel.rope);
+  options.tokensPerBlock = fusedTokensPerBlock(kernel, target);
   options.vectorWidth = target.vectorWidth;
   options.nativeF16 = target.nativeF16;
   buildCpuPipeline(pm, options);
@@ -312,8 +344,12 @@ std::string mrope::emitFusedCHeader(const FusedKernel &kernel) {
  *
  * @NAME@: the tokens are split over at most num_threads threads (<= 0:
  * one) of a pool the library keeps between calls, and over no more than
- * give each one @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k. Returns 0, or -1 on bad
- * sizes (cache_offset + seq > cache_len, ...).
+ * give each one @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k. A call whose
+ * slot (kv_heads * batch * seq rows of k_cache) is at least
+ * @UPPER@_STREAMING_MIN_BYTES bytes, with k_cache 64-byte aligned, writes the
+ * slot with non-temporal stores (it is not kept in the CPU caches; smaller
+ * calls, a decode step's, leave it there for the attention). Returns 0, or -1
+ * on bad sizes (cache_offset + seq > cache_len, ...).
  */
 #ifndef @UPPER@_H
 #define @UPPER@_H
@@ -328,6 +364,7 @@ extern "C" {
 #define @UPPER@_POSITION_AXES @AXES@
 #define @UPPER@_EPS @EPS@f
 #define @UPPER@_MIN_BYTES_PER_THREAD @MIN_BYTES@
+#define @UPPER@_STREAMING_MIN_BYTES @STREAM_BYTES@
 
 int @NAME@(@PARAMS@, int num_threads);
 
@@ -353,6 +390,7 @@ int @NAME@(@PARAMS@, int num_threads);
        {"NAME", r.options.name},
        {"UPPER", StringRef(r.options.name).upper()},
        {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
+       {"STREAM_BYTES", std::to_string(kStreamingMinBytes)},
        {"PARAMS", fusedParams(kernel)}});
 }
 
@@ -370,10 +408,13 @@ typedef struct { float *allocated, *aligned; int64_t offset, sizes[1], strides[1
 
 void _mlir_ciface_@NAME@_kernel(md4 *q, md4 *k, md3 *positions, md1 *q_weight,
                                 md1 *k_weight, md4 *slot);
+void _mlir_ciface_@NAME@_kernel_nt(md4 *q, md4 *k, md3 *positions, md1 *q_weight,
+                                   md1 *k_weight, md4 *slot);
 
 typedef struct {
   elem_t *q; const elem_t *k; const float *wq, *wk; elem_t *cache; const int64_t *pos;
   int64_t cache_len, cache_offset, hq, hk, batch, seq, s0, n;
+  int streaming; /* the cache slot with non-temporal stores (_kernel_nt) */
 } slice;
 
 /* Tokens [s0, s0 + n) of every batch row of a [B, H, rows, D] tensor. */
@@ -392,7 +433,25 @@ static void run_slice(const slice *w) {
            {w->batch * w->seq, w->seq, 1}};
   md1 wq = {(float *)w->wq, (float *)w->wq, 0, {@D@}, {1}};
   md1 wk = {(float *)w->wk, (float *)w->wk, 0, {@D@}, {1}};
-  _mlir_ciface_@NAME@_kernel(&q, &k, &p, &wq, &wk, &c);
+  if (!w->streaming) {
+    _mlir_ciface_@NAME@_kernel(&q, &k, &p, &wq, &wk, &c);
+    return;
+  }
+  _mlir_ciface_@NAME@_kernel_nt(&q, &k, &p, &wq, &wk, &c);
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_sfence(); /* non-temporal stores are visible before we return */
+#endif
+}
+
+/* The slot is written with non-temporal stores when it is at least
+   @STREAM_BYTES@ bytes (beyond what the caches would keep for the attention
+   that reads it next; a plain store reads each line before writing it) and
+   its rows are 64-byte aligned (the stores are aligned to their size). */
+static int streaming_for(const elem_t *cache, int64_t kv_heads, int64_t batch,
+                         int64_t seq) {
+  double slot = (double)kv_heads * (double)batch * (double)seq * @D@ * sizeof(elem_t);
+  return slot >= @STREAM_BYTES@.0 && ((uintptr_t)cache & 63) == 0 &&
+         (@D@ * sizeof(elem_t)) % 64 == 0;
 }
 
 @POOL@
@@ -407,11 +466,13 @@ int @NAME@(@PARAMS@, int num_threads) {
   /* Whole blocks of @BLOCK@ tokens per thread where there are enough. */
   int64_t chunk = (seq + num_threads - 1) / num_threads;
   if (chunk > @BLOCK@) chunk = (chunk + @BLOCK@ - 1) / @BLOCK@ * @BLOCK@;
+  int streaming = streaming_for(k_cache, kv_heads, batch, seq);
   slice work[POOL_MAX + 1];
   int n = 0;
   for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
     slice w = {q, k, q_weight, k_weight, k_cache, positions, cache_len, cache_offset,
-               q_heads, kv_heads, batch, seq, s0, seq - s0 < chunk ? seq - s0 : chunk};
+               q_heads, kv_heads, batch, seq, s0, seq - s0 < chunk ? seq - s0 : chunk,
+               streaming};
     work[n++] = w;
   }
   if (n == 1) run_slice(&work[0]);
@@ -423,17 +484,19 @@ int @NAME@(@PARAMS@, int num_threads) {
 std::string mrope::emitFusedCWrapper(const FusedKernel &kernel,
                                      const CpuTarget &target) {
   const RopeKernel &r = kernel.rope;
-  return fillTemplate(kFusedWrapper,
-                      {{"NAME", r.options.name},
-                       {"T", r.elementType.isF32() ? "float" : "uint16_t"},
-                       {"D", std::to_string(r.headDim)},
-                       {"AXES", std::to_string(r.numAxes())},
-                       {"Q_HEADS", std::to_string(r.qHeads)},
-                       {"KV_HEADS", std::to_string(r.kvHeads)},
-                       {"BLOCK", std::to_string(target.tokensPerBlock(r))},
-                       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
-                       {"PARAMS", fusedParams(kernel)},
-                       {"POOL", emitCThreadPool()}});
+  return fillTemplate(
+      kFusedWrapper,
+      {{"NAME", r.options.name},
+       {"T", r.elementType.isF32() ? "float" : "uint16_t"},
+       {"D", std::to_string(r.headDim)},
+       {"AXES", std::to_string(r.numAxes())},
+       {"Q_HEADS", std::to_string(r.qHeads)},
+       {"KV_HEADS", std::to_string(r.kvHeads)},
+       {"BLOCK", std::to_string(fusedTokensPerBlock(kernel, target))},
+       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
+       {"STREAM_BYTES", std::to_string(kStreamingMinBytes)},
+       {"PARAMS", fusedParams(kernel)},
+       {"POOL", emitCThreadPool()}});
 }
 
 LogicalResult mrope::compileFusedSharedLibrary(MLIRContext &ctx,
@@ -446,7 +509,7 @@ LogicalResult mrope::compileFusedSharedLibrary(MLIRContext &ctx,
   if (failed(target))
     return failure();
   OwningOpRef<ModuleOp> module = buildFusedKernelModule(
-      ctx, kernel, target->tokensPerBlock(kernel.rope), error);
+      ctx, kernel, fusedTokensPerBlock(kernel, *target), error);
   if (!module)
     return failure();
   return lowerAndLinkSharedLibrary(

@@ -10,6 +10,10 @@ q and k: the only one big enough for the work-size rule to really use two
 threads) and S = 16384 (1024 token blocks: the rotation's stack tables
 must not grow the stack per block; they overflowed 8 MiB before the
 pipeline hoisted them); each on 1 and on 2 threads, identical results.
+The cache is placed at a chosen address: 64-byte aligned, so the S = 4096
+and larger slots (>= NAME_STREAMING_MIN_BYTES) take the library's
+non-temporal-store path, and once 16 bytes off, where the same call must
+take the plain path; the line says which. Both must match the reference.
 The second thread comes from a pool the library keeps between calls: after
 the 2-thread calls the process has exactly one thread more than before the
 first call, and more calls do not add any (Linux /proc/self/task).
@@ -51,6 +55,7 @@ if dtype == "bf16":
     TOL = 2 * 2.0 ** -6
 header = open(header_path).read()
 eps = float(re.search(r"#define \w+_EPS ([0-9.e+-]+)f", header).group(1))
+stream_min = int(re.search(r"#define \w+_STREAMING_MIN_BYTES (\d+)", header).group(1))
 lib = ctypes.CDLL(lib_path)
 fn = lib.fused
 fn.restype = ctypes.c_int
@@ -90,8 +95,17 @@ def value(a):
     return a if dtype == "f32" else widen(a)
 
 
-def run(q, k, wq, wk, cache, off, pos, threads):
-    q, cache = q.copy(), cache.copy()
+def placed(a, shift):
+    """A copy of `a` whose data starts `shift` bytes past a 64-byte boundary."""
+    raw = np.empty(a.nbytes + 128, np.uint8)
+    start = (shift - raw.ctypes.data) % 64
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def run(q, k, wq, wk, cache, off, pos, threads, shift=0):
+    q, cache = q.copy(), placed(cache, shift)
     k_before = k.copy()
     B, _, S, _ = q.shape
     rc = fn(ptr(q), ptr(k), ptr(wq), ptr(wk), ptr(cache), cache.shape[2], off, HQ, HK,
@@ -107,12 +121,15 @@ def tasks():
 tasks_before = tasks()
 failed = 0
 rng = np.random.default_rng(22)
-CASES = [(1, 37, 64, 5), (2, 16, 48, 0), (1, 1, 64, 40), (3, 1, 32, 31),
-         (1, 300, 512, 100), (1, 4096, 4200, 50), (1, 16384, 16384, 0)]
+CASES = [(1, 37, 64, 5, 0), (2, 16, 48, 0, 0), (1, 1, 64, 40, 0), (3, 1, 32, 31, 0),
+         (1, 300, 512, 100, 0), (1, 4096, 4200, 50, 0), (1, 4096, 4200, 50, 16),
+         (1, 16384, 16384, 0, 0)]
 if dtype == "bf16":  # 2 bytes: twice the tokens for two threads' worth of bytes
-    CASES = CASES[:5] + [(1, 8192, 8200, 8)]
+    CASES = CASES[:5] + [(1, 8192, 8200, 8, 0), (1, 8192, 8200, 8, 16)]
 same_bits = total = 0
-for B, S, cache_len, off in CASES:
+for B, S, cache_len, off, shift in CASES:
+    slot_bytes = B * HK * S * D * (4 if dtype == "f32" else 2)
+    path = "streaming" if slot_bytes >= stream_min and shift == 0 else "plain"
     q, qv = storage(rng.uniform(-2, 2, size=(B, HQ, S, D)).astype(np.float32))
     k, kv = storage(rng.uniform(-2, 2, size=(B, HK, S, D)).astype(np.float32))
     wq = rng.uniform(0.5, 1.5, size=(D,)).astype(np.float32)
@@ -127,7 +144,7 @@ for B, S, cache_len, off in CASES:
     want_cache[:, :, off:off + S] = want_k
     results = []
     for threads in (1, 2):
-        rc, got_q, got_cache = run(q, k, wq, wk, cache, off, pos, threads)
+        rc, got_q, got_cache = run(q, k, wq, wk, cache, off, pos, threads, shift)
         got_q, got_cachev = value(got_q), value(got_cache)
         err = max(np.abs(got_q - want_q).max(), np.abs(got_cachev - want_cache).max())
         if threads == 1:
@@ -141,11 +158,11 @@ for B, S, cache_len, off in CASES:
         failed += not ok
         results.append((got_q, got_cache))
         print(f"{'ok' if ok else 'FAIL'} B={B} S={S} cache={cache_len} offset={off} "
-              f"threads={threads}: rc={rc} max |diff| = {err:.2e} (tol {TOL:g}), "
+              f"threads={threads} {path} stores: rc={rc} max |diff| = {err:.2e} (tol {TOL:g}), "
               f"other cache rows {'kept' if kept else 'CHANGED'}")
     same = all(np.array_equal(a, b) for a, b in zip(results[0], results[1]))
     failed += not same
-    print(f"{'ok' if same else 'FAIL'} B={B} S={S}: 1 and 2 threads identical")
+    print(f"{'ok' if same else 'FAIL'} B={B} S={S} {path}: 1 and 2 threads identical")
 
 # The pool: one worker alive between calls, none added by more calls.
 pooled = [tasks()]

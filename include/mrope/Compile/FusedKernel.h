@@ -25,12 +25,22 @@
 
 namespace mrope {
 
+/// A call whose cache slot (k's rows written into the cache) has at least
+/// this many bytes writes it with non-temporal stores (docs/compile.md).
+constexpr int64_t kStreamingMinBytes = 4 << 20;
+
 struct FusedKernel {
   RopeKernel rope;   ///< q and k, f32, [B, H, S, D]
   double eps = 1e-6; ///< rounded to f32 in the kernel
   /// Checks what the fused kernel supports; the message names the flag.
   mlir::LogicalResult verify(std::string &error) const;
 };
+
+/// Tokens per tile and cos/sin block of the fused kernel: the target's
+/// (CpuTarget::tokensPerBlock), at most what keeps two head blocks of rows in
+/// 16 KiB each (the norm's sums run a head ahead of the rotation); an explicit
+/// --tokens-per-block as given.
+int64_t fusedTokensPerBlock(const FusedKernel &kernel, const CpuTarget &target);
 
 /// `func.func @<name>_kernel(q, k, positions, q_weight, k_weight, slot)` on
 /// strided memrefs: the tensor chain, tiled by `tokensPerTile` tokens of one

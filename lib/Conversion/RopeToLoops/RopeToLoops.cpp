@@ -30,7 +30,10 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include "llvm/ADT/bit.h"
 
 namespace mrope {
 #define GEN_PASS_DEF_CONVERTROPETOLOOPS
@@ -90,7 +93,10 @@ private:
   Value loadF32(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
                 int64_t offset, int64_t width) const;
   void storeF32(ImplicitLocOpBuilder &b, Value value, Value buffer,
-                ValueRange prefix, int64_t offset) const;
+                ValueRange prefix, int64_t offset,
+                bool streaming = false) const;
+  void prefetchRow(ImplicitLocOpBuilder &b, Value buffer,
+                   ValueRange prefix) const;
 
   ApplyOp op;
   const RopeToLoopsOptions &options;
@@ -105,6 +111,9 @@ private:
   /// Per input: the RMSNorm to apply to each row as it is read.
   SmallVector<std::optional<RmsNormProducer>> norms;
   int64_t headDim;
+  /// Rows a norm writes out of place (the fused kernel's cache slot) are
+  /// stored non-temporally: the function asks for it (kStreamingAttr).
+  bool streamingOut = false;
 };
 
 /// A for loop without results whose body `body` builds.
@@ -140,6 +149,11 @@ LoopNest::LoopNest(ApplyOp op, const RopeToLoopsOptions &options,
   tokenMajor = llvm::all_of(op.getInputs(), [](Value input) {
     return isTokenMajor(cast<MemRefType>(input.getType()));
   });
+  for (Operation *p = op->getParentOp(); p; p = p->getParentOp())
+    if (p->hasAttr(kStreamingOutAttr)) {
+      streamingOut = true;
+      break;
+    }
 }
 
 // Two blocks' cos/sin tables (the block being rotated and the next one) and
@@ -157,7 +171,7 @@ void LoopNest::allocateTables(RewriterBase &rewriter, Operation *scope) {
       memref::AllocaOp::create(sb, MemRefType::get({numFreqs}, f32), align);
   if (llvm::any_of(norms, [](auto &norm) { return norm.has_value(); }))
     tables.rowScales =
-        memref::AllocaOp::create(sb, MemRefType::get({T}, f32), align);
+        memref::AllocaOp::create(sb, MemRefType::get({3 * T}, f32), align);
 }
 
 void LoopNest::emit(ImplicitLocOpBuilder &b) {
@@ -229,24 +243,68 @@ void LoopNest::emitHeadMajorBlock(ImplicitLocOpBuilder &b, Value bi, Value s0,
     total = arith::AddIOp::create(b, total, count);
   Value first = c0;
   for (auto [input, count] : llvm::enumerate(heads)) {
+    // With an RMSNorm, the rsqrt of every row of a head first, into a third
+    // of a buffer of 3T floats: its rows (16 KiB at T = 32, D = 128) are then
+    // rotated from L1. One loop over both would let LLVM keep a whole row in
+    // registers between the sum and the rotation, which spills with 16
+    // vector registers. The sums run A heads ahead of the rotation (heads
+    // [0, A) before the loop, head h + A in iteration h): a row's sum,
+    // reduction, sqrt and division are a long dependent chain, and a rotation
+    // waiting on it filled the scheduler so that the next head's sum could not
+    // start (a decode step, one row per head, ran at that chain's latency).
+    // A = 2 while the A + 1 live head blocks of n rows fit in 32 KiB of L1
+    // (decode), else 1. Each row summed prefetches the same row of the head
+    // after it.
+    const std::optional<RmsNormProducer> &norm = norms[input];
+    Value ahead = c1;
+    if (norm) {
+      int64_t rowBytes =
+          headDim *
+          cast<MemRefType>(norm->source.getType()).getElementTypeBitWidth() / 8;
+      int64_t few = std::max<int64_t>(1, (32 << 10) / (3 * rowBytes));
+      ahead = arith::SelectOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ule, n, idx(b, few)),
+          idx(b, 2), c1);
+    }
+    Value c3 = idx(b, 3);
+    auto slotOf = [&](ImplicitLocOpBuilder &at, Value head) -> Value {
+      return arith::MulIOp::create(at, arith::RemUIOp::create(at, head, c3),
+                                   cT);
+    };
+    auto sumRows = [&](ImplicitLocOpBuilder &at, Value head, Value rows) {
+      Value slot = slotOf(at, head);
+      Value after =
+          arith::MinSIOp::create(at, arith::AddIOp::create(at, head, c1),
+                                 arith::SubIOp::create(at, count, c1));
+      forLoop(at, c0, rows, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+        Value si = arith::AddIOp::create(tb, s0, t);
+        prefetchRow(tb, norm->source, ValueRange{bi, after, si});
+        memref::StoreOp::create(
+            tb, rowRsqrt(tb, *norm, ValueRange{bi, head, si}), tables.rowScales,
+            ValueRange{arith::AddIOp::create(tb, slot, t)});
+      });
+    };
+    if (norm)
+      forLoop(b, c0, arith::MinSIOp::create(b, count, ahead), c1,
+              [&](ImplicitLocOpBuilder &pb, Value h0) { sumRows(pb, h0, n); });
     forLoop(b, c0, count, c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
-      // With an RMSNorm, the head's rsqrt of every row first: its rows (16
-      // KiB at T = 32, D = 128) are then rotated from L1. One loop over both
-      // would let LLVM keep a whole row in registers between the sum and the
-      // rotation, which spills with 16 vector registers.
-      if (norms[input])
-        forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
-          Value si = arith::AddIOp::create(tb, s0, t);
-          memref::StoreOp::create(
-              tb, rowRsqrt(tb, *norms[input], ValueRange{bi, hi, si}),
-              tables.rowScales, ValueRange{t});
-        });
+      Value mine = slotOf(hb, hi);
+      if (norm) {
+        Value next = arith::AddIOp::create(hb, hi, ahead);
+        Value rows = arith::SelectOp::create(
+            hb,
+            arith::CmpIOp::create(hb, arith::CmpIPredicate::slt, next, count),
+            n, c0);
+        sumRows(hb, next, rows);
+      }
       forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
         Value si = arith::AddIOp::create(tb, s0, t);
-        Value r = norms[input] ? memref::LoadOp::create(tb, tables.rowScales,
-                                                        ValueRange{t})
-                                     .getResult()
-                               : Value();
+        Value r = norm ? memref::LoadOp::create(
+                             tb, tables.rowScales,
+                             ValueRange{arith::AddIOp::create(tb, mine, t)})
+                             .getResult()
+                       : Value();
         rotateRow(tb, input, ValueRange{bi, hi, si},
                   arith::AddIOp::create(tb, cur, t), r);
       });
@@ -370,12 +428,43 @@ Value LoopNest::loadF32(ImplicitLocOpBuilder &b, Value buffer,
 }
 
 void LoopNest::storeF32(ImplicitLocOpBuilder &b, Value value, Value buffer,
-                        ValueRange prefix, int64_t offset) const {
+                        ValueRange prefix, int64_t offset,
+                        bool streaming) const {
   Type elem = cast<MemRefType>(buffer.getType()).getElementType();
   value = emitTruncFromF32(b, value, elem, options.nativeF16);
   SmallVector<Value> indices(prefix);
   indices.push_back(arith::ConstantIndexOp::create(b, offset));
-  vector::StoreOp::create(b, value, buffer, indices);
+  if (!streaming) {
+    vector::StoreOp::create(b, value, buffer, indices);
+    return;
+  }
+  // The row starts 64-byte aligned (kStreamingOutAttr); the store is aligned
+  // to the largest power of two dividing its offset, at most its size (a
+  // non-temporal store needs its own size: x86 emits MOVNTPS only then).
+  int64_t bytes = cast<VectorType>(value.getType()).getNumElements() *
+                  elem.getIntOrFloatBitWidth() / 8;
+  uint64_t at = offset * elem.getIntOrFloatBitWidth() / 8;
+  uint64_t align =
+      std::min<uint64_t>({64, llvm::bit_floor(static_cast<uint64_t>(bytes)),
+                          at ? at & (~at + 1) : 64});
+  vector::StoreOp::create(b, value, buffer, indices, /*nontemporal=*/true,
+                          llvm::MaybeAlign(align));
+}
+
+/// A prefetch into L2 of every 64-byte line of row `prefix` of `buffer`: the
+/// next head's row while this one is summed. Heads of a [B,H,S,D] tile are
+/// S rows apart, too far for the hardware's stream prefetcher to follow
+/// from one head's block of T rows to the next.
+void LoopNest::prefetchRow(ImplicitLocOpBuilder &b, Value buffer,
+                           ValueRange prefix) const {
+  Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+  int64_t perLine = std::max<int64_t>(1, 512 / elem.getIntOrFloatBitWidth());
+  for (int64_t o = 0; o < headDim; o += perLine) {
+    SmallVector<Value> indices(prefix);
+    indices.push_back(arith::ConstantIndexOp::create(b, o));
+    memref::PrefetchOp::create(b, buffer, indices, /*isWrite=*/false,
+                               /*localityHint=*/2, /*isDataCache=*/true);
+  }
 }
 
 /// rsqrt(sum of squares of the source row / divisor + eps): the row is read
@@ -385,19 +474,31 @@ Value LoopNest::rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
                          ValueRange prefix) {
   auto f32 = b.getF32Type();
   auto fast = arith::FastMathFlags::contract | arith::FastMathFlags::reassoc;
-  Value acc, sum;
+  // Four accumulators (chunk i into i mod 4), then a tree: a quarter of the
+  // chain of D / W dependent multiply-adds. Their adds are `contract` only
+  // (fused with the squares into FMAs): with `reassoc` LLVM folds them back
+  // into one chain.
+  auto chain = arith::FastMathFlags::contract;
+  constexpr int kAccs = 4;
+  Value accs[kAccs], sum;
+  int chunk = 0;
   for (int64_t o = 0; o < headDim; o += W) {
     int64_t w = std::min(W, headDim - o);
     Value x = loadF32(b, norm.source, prefix, o, w);
-    Value sq = arith::MulFOp::create(b, x, x, fast);
+    Value sq = arith::MulFOp::create(b, x, x, chain);
     if (w == W) {
-      acc = acc ? arith::AddFOp::create(b, acc, sq, fast).getResult() : sq;
+      Value &acc = accs[chunk++ % kAccs];
+      acc = acc ? arith::AddFOp::create(b, acc, sq, chain).getResult() : sq;
       continue;
     }
     sum = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sq,
                                       Value(), fast);
   }
-  if (acc) {
+  for (int stride = 1; stride < kAccs; stride *= 2)
+    for (int i = 0; i + stride < kAccs; i += 2 * stride)
+      if (accs[i + stride])
+        accs[i] = arith::AddFOp::create(b, accs[i], accs[i + stride], chain);
+  if (Value acc = accs[0]) {
     Value part = vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc,
                                              Value(), fast);
     sum = sum ? arith::AddFOp::create(b, part, sum, fast).getResult() : part;
@@ -406,6 +507,14 @@ Value LoopNest::rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
     sum = arith::ConstantOp::create(b, b.getFloatAttr(f32, 0.0));
   Value mean = arith::DivFOp::create(b, sum, norm.divisor);
   return math::RsqrtOp::create(b, arith::AddFOp::create(b, mean, norm.eps));
+}
+
+/// The buffer `v` views (through subviews and casts): q's norm reads and
+/// writes different views of q.
+static Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
 }
 
 /// Rotates one row (b, h, s) of input `input` with table row t, W lanes at
@@ -421,6 +530,8 @@ void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
   const std::optional<RmsNormProducer> &norm = norms[input];
   if (norm && !r)
     r = rowRsqrt(b, *norm, prefix);
+  bool streaming =
+      streamingOut && norm && rootBuffer(norm->source) != rootBuffer(buffer);
   auto read = [&](int64_t o, int64_t w) -> Value {
     if (!norm)
       return loadF32(b, buffer, prefix, o, w);
@@ -450,16 +561,18 @@ void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
       Value x1 = read(o, w);
       Value x2 = read(numFreqs + o, w);
       auto [y1, y2] = emitRotateHalves(b, x1, x2, c, s);
-      storeF32(b, y1, buffer, prefix, o);
-      storeF32(b, y2, buffer, prefix, numFreqs + o);
+      storeF32(b, y1, buffer, prefix, o, streaming);
+      storeF32(b, y2, buffer, prefix, numFreqs + o, streaming);
       continue;
     }
-    storeF32(b, emitRotatePairs(b, read(o, w), c, s), buffer, prefix, o);
+    storeF32(b, emitRotatePairs(b, read(o, w), c, s), buffer, prefix, o,
+             streaming);
   }
   if (!norm)
     return;
   for (int64_t o = 2 * numFreqs; o < headDim; o += W)
-    storeF32(b, read(o, std::min(W, headDim - o)), buffer, prefix, o);
+    storeF32(b, read(o, std::min(W, headDim - o)), buffer, prefix, o,
+             streaming);
 }
 
 /// The loop nest above for an in-place rope.apply; the tables go on the

@@ -4,11 +4,16 @@
 // bufferization leave in the fused kernel's tile: fill, sum of squares,
 // rsqrt, scale) becomes part of the rotation's loops. Per head of a token
 // block: one loop takes each row's rsqrt (the 8 16-lane chunks of the source
-// summed as squares in one accumulator) into a stack buffer of T floats; the
-// next loop re-reads the rows (from L1), scales them by r and the weight,
-// rotates and stores them into the rope.apply input. Two loops, so that
-// LLVM does not keep a whole row in registers across them. q is normalized
-// in place; k's norm reads k and writes the cache slot. No linalg op is left.
+// squared into four accumulators, `contract` only so that LLVM keeps them
+// apart, then a tree and one reduction) into a stack buffer of 3T floats;
+// the next loop re-reads the rows (from L1), scales them by r and the
+// weight, rotates and stores them into the rope.apply input. Two loops, so
+// that LLVM does not keep a whole row in registers across them. The sums run
+// A heads ahead of the rotation (A = 2 for blocks of at most 21 rows, else
+// 1): heads [0, A) before the head loop, head h + A in iteration h, each row
+// summed prefetching the same row of the head after it. q is normalized in
+// place; k's norm reads k and writes the cache slot. No linalg op is left;
+// without the streaming attribute no store is non-temporal.
 #id = affine_map<(b, h, s, d) -> (b, h, s, d)>
 #row = affine_map<(b, h, s, d) -> (b, h, s)>
 #ch = affine_map<(b, h, s, d) -> (d)>
@@ -16,19 +21,27 @@
 // CHECK-LABEL: func.func @fused_tile
 // CHECK-SAME: (%[[Q:[^:]*]]: memref<1x4x?x128xf32>, %[[K:[^:]*]]: memref<1x2x?x128xf32>, %[[SLOT:[^:]*]]: memref<1x2x?x128xf32>, %{{[^:]*}}: memref<3x1x?xi64>, %[[WQ:[^:]*]]: memref<128xf32>, %[[WK:[^:]*]]: memref<128xf32>
 // CHECK-NOT: linalg.
-// CHECK: %[[RS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32xf32>
-// CHECK: scf.for %[[H:.*]] = %c0 to %c4 step %c1
-// CHECK-NEXT: scf.for %[[T:.*]] = %c0 to %[[N:.*]] step %c1
-// CHECK: %[[X0:.*]] = vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
-// CHECK: %[[SQ0:.*]] = arith.mulf %[[X0]], %[[X0]] fastmath<reassoc,contract> : vector<16xf32>
-// CHECK-COUNT-7: arith.addf %{{.*}} fastmath<reassoc,contract> : vector<16xf32>
+// CHECK: %[[RS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<96xf32>
+// CHECK: %[[AHEAD:.*]] = arith.select %{{.*}}, %c2, %c1 : index
+// CHECK: %[[PRO:.*]] = arith.minsi %[[AHEAD]], %c4
+// CHECK: scf.for %[[H0:.*]] = %c0 to %[[PRO]] step %c1
+// CHECK: scf.for %[[T0:.*]] = %c0 to %[[N:.*]] step %c1
+// CHECK-COUNT-8: memref.prefetch %[[Q]][%{{.*}}], read, locality<2>, data
+// CHECK: %[[X0:.*]] = vector.load %[[Q]][%{{.*}}, %[[H0]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
+// CHECK: %[[SQ0:.*]] = arith.mulf %[[X0]], %[[X0]] fastmath<contract> : vector<16xf32>
+// CHECK-COUNT-7: arith.addf %{{.*}} fastmath<contract> : vector<16xf32>
 // CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
 // CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %[[DIM:.*]] : f32
 // CHECK: %[[V:.*]] = arith.addf %[[MEAN]], %[[EPS:.*]] : f32
 // CHECK: %[[R0:.*]] = math.rsqrt %[[V]] : f32
-// CHECK: memref.store %[[R0]], %[[RS]][%[[T]]]
+// CHECK: memref.store %[[R0]], %[[RS]][%{{.*}}]
+// CHECK: scf.for %[[H:.*]] = %c0 to %c4 step %c1
+// CHECK: %[[NEXT:.*]] = arith.addi %[[H]], %[[AHEAD]] : index
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: vector.load %[[Q]][%{{.*}}, %[[NEXT]], %{{.*}}, %c0]
+// CHECK: math.rsqrt
 // CHECK: scf.for %[[T2:.*]] = %c0 to %[[N]] step %c1
-// CHECK: %[[R:.*]] = memref.load %[[RS]][%[[T2]]]
+// CHECK: %[[R:.*]] = memref.load %[[RS]][%{{.*}}]
 // CHECK: %[[XA:.*]] = vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0]
 // CHECK: %[[GA:.*]] = vector.load %[[WQ]][%c0] : memref<128xf32>, vector<16xf32>
 // CHECK: %[[RB:.*]] = vector.broadcast %[[R]] : f32 to vector<16xf32>
@@ -36,19 +49,98 @@
 // CHECK: arith.mulf %[[NA]], %[[GA]] : vector<16xf32>
 // CHECK: vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64]
 // CHECK: vector.load %[[WQ]][%c64]
-// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0]
-// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64]
+// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
+// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64] : memref<1x4x?x128xf32>, vector<16xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: vector.load %[[K]][%{{.*}}, %c0]
+// CHECK: math.rsqrt
 // CHECK: scf.for %[[HK:.*]] = %c0 to %c2 step %c1
-// CHECK: vector.load %[[K]][%{{.*}}, %[[HK]], %{{.*}}, %c0]
+// CHECK: vector.load %[[K]][%{{.*}}, %c0]
 // CHECK: math.rsqrt
 // CHECK: vector.load %[[K]][%{{.*}}, %[[HK]], %{{.*}}, %c0]
 // CHECK: vector.load %[[WK]][%c0]
-// CHECK: vector.store %{{.*}}, %[[SLOT]][%{{.*}}, %[[HK]], %{{.*}}, %c0]
+// CHECK: vector.store %{{.*}}, %[[SLOT]][%{{.*}}, %[[HK]], %{{.*}}, %c0] : memref<1x2x?x128xf32>, vector<16xf32>
+// CHECK-NOT: nontemporal
 // CHECK-NOT: linalg.
 // CHECK: return
 func.func @fused_tile(%q: memref<1x4x?x128xf32>, %k: memref<1x2x?x128xf32>,
                       %slot: memref<1x2x?x128xf32>, %pos: memref<3x1x?xi64>,
                       %wq: memref<128xf32>, %wk: memref<128xf32>, %n: index) {
+  %zero = arith.constant 0.0 : f32
+  %dim = arith.constant 128.0 : f32
+  %eps = arith.constant 1.0e-6 : f32
+  %ssq = memref.alloc(%n) : memref<1x4x?xf32>
+  %ssk = memref.alloc(%n) : memref<1x2x?xf32>
+  linalg.fill ins(%zero : f32) outs(%ssq : memref<1x4x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%q : memref<1x4x?x128xf32>) outs(%ssq : memref<1x4x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %o, %sq fastmath<reassoc> : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%ssq : memref<1x4x?xf32>) outs(%ssq : memref<1x4x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %m, %eps : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%q, %ssq, %wq : memref<1x4x?x128xf32>, memref<1x4x?xf32>, memref<128xf32>) outs(%q : memref<1x4x?x128xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x = arith.mulf %a, %r : f32
+    %y = arith.mulf %x, %g : f32
+    linalg.yield %y : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%ssk : memref<1x2x?xf32>)
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%k : memref<1x2x?x128xf32>) outs(%ssk : memref<1x2x?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sq = arith.mulf %a, %a : f32
+    %r = arith.addf %sq, %o fastmath<reassoc> : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%ssk : memref<1x2x?xf32>) outs(%ssk : memref<1x2x?xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.divf %s, %dim : f32
+    %v = arith.addf %eps, %m : f32
+    %r = math.rsqrt %v : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%k, %ssk, %wk : memref<1x2x?x128xf32>, memref<1x2x?xf32>, memref<128xf32>) outs(%slot : memref<1x2x?x128xf32>) {
+  ^bb0(%a: f32, %r: f32, %g: f32, %o: f32):
+    %x = arith.mulf %a, %r : f32
+    %y = arith.mulf %x, %g : f32
+    linalg.yield %y : f32
+  }
+  rope.apply %q, %slot by %pos : memref<1x4x?x128xf32>, memref<1x2x?x128xf32> by memref<3x1x?xi64>
+      with #rope.semantics<sections = [24, 20, 20], rotary_dim = 128, theta = 5.0e6, order = interleaved>
+  return
+}
+
+// -----
+
+// mrope.streaming_out on the function (the fused kernel's _nt variant): the
+// rows the norm writes out of place (k's, into the cache slot) are stored
+// non-temporally, aligned to the 64-byte store; q, normalized in place, is
+// stored as before.
+#id = affine_map<(b, h, s, d) -> (b, h, s, d)>
+#row = affine_map<(b, h, s, d) -> (b, h, s)>
+#ch = affine_map<(b, h, s, d) -> (d)>
+#id3 = affine_map<(b, h, s) -> (b, h, s)>
+// CHECK-LABEL: func.func @streaming
+// CHECK-SAME: (%[[Q:[^:]*]]: memref<1x4x?x128xf32>, %[[K:[^:]*]]: memref<1x2x?x128xf32>, %[[SLOT:[^:]*]]: memref<1x2x?x128xf32>
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[Q]][%{{.*}}] : memref<1x4x?x128xf32>, vector<16xf32>
+// CHECK-NOT: vector.store {{.*}}%[[Q]]{{.*}}nontemporal
+// CHECK-COUNT-8: vector.store %{{.*}}, %[[SLOT]][%{{.*}}] {alignment = 64 : i64, nontemporal = true} : memref<1x2x?x128xf32>, vector<16xf32>
+// CHECK: return
+func.func @streaming(%q: memref<1x4x?x128xf32>, %k: memref<1x2x?x128xf32>,
+                      %slot: memref<1x2x?x128xf32>, %pos: memref<3x1x?xi64>,
+                      %wq: memref<128xf32>, %wk: memref<128xf32>, %n: index) attributes {mrope.streaming_out} {
   %zero = arith.constant 0.0 : f32
   %dim = arith.constant 128.0 : f32
   %eps = arith.constant 1.0e-6 : f32

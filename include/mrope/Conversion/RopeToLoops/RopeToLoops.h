@@ -4,6 +4,7 @@
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/StringRef.h"
 
 namespace mrope {
 
@@ -19,6 +20,12 @@ struct RopeToLoopsOptions {
   /// would call __extendhfsf2/__truncsfhf2 from libgcc/compiler-rt).
   bool nativeF16 = false;
 };
+
+/// A unit attribute on an op enclosing a rope.apply (the fused kernel's
+/// function): rows that an absorbed RMSNorm writes out of place (the KV-cache
+/// slot) are stored non-temporally, aligned to the store's size (the caller
+/// guarantees 64-byte aligned rows). Other rows are untouched by it.
+inline constexpr llvm::StringLiteral kStreamingOutAttr = "mrope.streaming_out";
 
 /// Adds the pattern lowering in-place (memref) rope.apply to loops.
 void populateRopeToLoopsPatterns(mlir::RewritePatternSet &patterns,
