@@ -431,7 +431,7 @@ static int compileFused(MLIRContext &ctx, const RopeKernel &rope) {
   if (failed(cpuTarget))
     return fail(error);
   OwningOpRef<ModuleOp> module = buildFusedKernelModule(
-      ctx, kernel, cpuTarget->tokensPerBlock(rope), error);
+      ctx, kernel, fusedTokensPerBlock(kernel, *cpuTarget), error);
   if (!module)
     return fail(error);
   if (emit == "llvm-dialect" &&
