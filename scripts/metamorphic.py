@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Metamorphic suite: the same RoPE spelled differently must get the same report and fix.
 
-For every model of the zoos (test/models/zoo, zoo-fused, zoo-spellings) and N
+For every model of the zoos (test/models/zoo, zoo-fused, zoo-spellings, zoo-packed) and N
 rewritten variants of it (python/mrope/zoo/rewrite.py: each rewrite keeps the
 model's meaning and is checked equal to the original in ONNX Runtime first):
 
@@ -11,8 +11,8 @@ model's meaning and is checked equal to the original in ONNX Runtime first):
    original model's (for the original itself: the sites its JSON describes);
 2. ``mrope-fix -o`` on a bug model must give a model equal to the correct twin
    in ONNX Runtime (<= 1e-5) on multimodal feeds (the spelling zoo adds
-   positions >= B*S and Qwen2.5-VL time-scaled video) and equal to the model
-   itself on text; on a correct model ``-o`` must make no semantic change
+   positions >= B*S and Qwen2.5-VL time-scaled video, the packed zoo a packed
+   batch with per-sample positions) and equal to the model itself on text; on a correct model ``-o`` must make no semantic change
    (same inputs, same outputs within 1e-5, or nothing written).
 
 Expected failures: ``test/models/metamorphic-xfail.txt``, one ``MODEL LABEL  #
@@ -48,10 +48,11 @@ sys.path.insert(0, str(REPO / "python"))
 
 import onnx  # noqa: E402
 
+from mrope.zoo import feeds as zoo_feeds  # noqa: E402
 from mrope.zoo import rewrite as rw  # noqa: E402
 from mrope.zoo import spellings as sp  # noqa: E402
 
-ZOOS = ("zoo", "zoo-fused", "zoo-spellings")
+ZOOS = ("zoo", "zoo-fused", "zoo-spellings", "zoo-packed")
 FIX_TOL = 1e-5            # the issue's bar: fused kernels vs tables, same math, other order
 COMBO = "combo"
 
@@ -121,6 +122,15 @@ def _show(sites) -> str:
 # Models and feeds
 # --------------------------------------------------------------------------
 
+def feeds_of(desc: dict, kind: str, path) -> dict:
+    """Feeds of ``kind`` for the inputs of ``path`` (a zoo model or a rewritten / fixed copy):
+    the packed batches (``packed``, ``packed_text``: segment_ids and per-sample positions,
+    python/mrope/zoo/feeds.py) for any decoder, the zoos' own batches otherwise."""
+    if kind.startswith("packed"):
+        return zoo_feeds.decoder_feeds(dict(desc, **sp.inputs_of(path)), kind)[0]
+    return sp.model_feeds(desc, kind, path)
+
+
 class Model:
     def __init__(self, zoo: Path, desc_file: str):
         self.zoo = zoo
@@ -132,12 +142,22 @@ class Model:
         self.twin = str(zoo / self.desc["twin"]) if self.desc.get("twin") else None
         self.spellings = "zoo.spellings" in self.desc.get("generator", "")
         self.vision = "hidden_states" in self.desc["inputs"]
+        self.packed = "segment_ids" in self.desc["inputs"]
 
     def fix_kinds(self):
+        if self.packed:
+            return ["multimodal", "packed"]
         return ["multimodal", "late", "qwen25"] if self.spellings else ["multimodal"]
 
+    def text_kind(self):
+        return "packed_text" if self.packed else "text"
+
+    def equal_kinds(self):
+        """The feeds a variant must give the original's outputs on."""
+        return ["multimodal", "text"] + (["packed"] if self.packed else [])
+
     def feeds(self, kind, path=None):
-        return sp.model_feeds(self.desc, kind, path or self.path)
+        return feeds_of(self.desc, kind, path or self.path)
 
     def has_positions(self):
         return any(n in self.desc["inputs"] for n in ("position_ids", "cache_position"))
@@ -175,7 +195,7 @@ def check_fix(tool: str, m: Model, path: str, tmp: str, cache: dict) -> list:
         return [f"-o: exit {p.returncode}: " + _first_line(p.stderr)]
     kinds = m.fix_kinds()
     if "model" not in cache:
-        cache["model"] = outputs(m.path, [m.feeds(k) for k in kinds + ["text"]])
+        cache["model"] = outputs(m.path, [m.feeds(k) for k in kinds + [m.text_kind()]])
     if not m.bug:
         if not os.path.exists(fixed):
             return []                                  # nothing written: no change
@@ -183,20 +203,21 @@ def check_fix(tool: str, m: Model, path: str, tmp: str, cache: dict) -> list:
         if sig != {k: len(v) for k, v in sp.inputs_of(m.path)["inputs"].items()}:
             return [f"-o changed a correct model's inputs to {sig}"]
         try:
-            got = outputs(fixed, [m.feeds(k, fixed) for k in kinds + ["text"]])
+            got = outputs(fixed, [m.feeds(k, fixed) for k in kinds + [m.text_kind()]])
         except Exception as e:
             return [f"-o on a correct model: fixed model fails in ORT: {short_error(e)}"]
         d = rw.max_diff_sets(cache["model"], got)
         return [] if d <= FIX_TOL else [f"-o changed a correct model: |fixed - model| = {d:.3g}"]
     if not os.path.exists(fixed):
         return ["-o wrote nothing for a bug model"]
-    twin_desc = json.loads((m.zoo / (Path(m.twin).stem + ".json")).read_text())
+    twin_desc = json.loads(Path(m.twin).with_suffix(".json").read_text())   # the packed zoo's is the zoo's
     if "twin" not in cache:
-        cache["twin"] = outputs(m.twin, [sp.model_feeds(twin_desc, k, m.twin) for k in kinds])
+        cache["twin"] = outputs(m.twin, [feeds_of(twin_desc, k, m.twin) for k in kinds])
     # Text: only where the fixed model and the model are fed the same batch (the torch zoo pads
-    # the batch of a model with a position input and not of one without).
-    text = not m.vision and (m.has_positions() or m.spellings)
-    sets = [sp.model_feeds(twin_desc, k, fixed) for k in kinds] + ([m.feeds("text", fixed)] if text else [])
+    # the batch of a model with a position input and not of one without; the packed batch is
+    # the same for both).
+    text = not m.vision and (m.has_positions() or m.spellings or m.packed)
+    sets = [feeds_of(twin_desc, k, fixed) for k in kinds] + ([m.feeds(m.text_kind(), fixed)] if text else [])
     try:
         got = outputs(fixed, sets)
     except Exception as e:
@@ -207,7 +228,13 @@ def check_fix(tool: str, m: Model, path: str, tmp: str, cache: dict) -> list:
         if d > FIX_TOL:
             problems.append(f"|fixed - twin| = {d:.3g} on {k}")
     if text:
-        d = rw.max_diff(got[-1], cache["model"][-1])
+        a, b = got[-1], cache["model"][-1]
+        if m.packed:
+            # Padding tokens (segment 0) are no sample: the model counts them as one from 0, the
+            # feeds give them position 1 as get_rope_index does; compare the samples' tokens.
+            keep = m.feeds(m.text_kind())["attention_mask"].astype(bool)
+            a, b = ({k: v[keep] for k, v in x.items()} for x in (a, b))
+        d = rw.max_diff(a, b)
         if d > FIX_TOL:
             problems.append(f"|fixed - model| = {d:.3g} on text")
     return problems
@@ -252,7 +279,7 @@ class Runner:
             self.add(m, "original", [], [], "fail" if problems else "pass", problems)
             model = onnx.load(m.path)
             feeds = m.feeds("multimodal")
-            sets = [feeds, m.feeds("text")]
+            sets = [m.feeds(k) for k in m.equal_kinds()]
             ref_out = outputs(m.path, sets)
             info = rw.probe(model, feeds)
             for kinds, seed in self.plans(m):

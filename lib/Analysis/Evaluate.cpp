@@ -1632,6 +1632,67 @@ const Tensor *Evaluator::node(NodeOp op, unsigned resultIndex, bool needData) {
     return one(std::move(t));
   }
 
+  // CumSum(x, axis) (opset 11 on; `axis` is an input at every opset):
+  // running sums along one axis, in order (f32 sums as ONNX Runtime adds
+  // them), `exclusive` leaving out the element itself, `reverse` from the
+  // end. Exporters count positions with it (cumsum(mask) - 1).
+  if (name == "CumSum") {
+    if (opset < 11) {
+      fail(op, "CumSum does not exist before opset 11");
+      return nullptr;
+    }
+    const Tensor *x = arg(0, needData);
+    const Tensor *ax = x ? arg(1, true) : nullptr;
+    if (!ax)
+      return nullptr;
+    int64_t rank = x->shape.size();
+    if (ax->numElements() != 1) {
+      fail(op, "axis is not one value");
+      return nullptr;
+    }
+    int64_t a = normAxis(ax->asInt(0), rank);
+    if (a < 0 || a >= rank) {
+      fail(op, "axis out of range");
+      return nullptr;
+    }
+    Tensor t = like(*x, x->shape, needData && x->hasData);
+    if (!t.hasData)
+      return one(std::move(t));
+    if (x->kind == Kind::Bool) {
+      fail(op, "CumSum of booleans is not an ONNX op");
+      return nullptr;
+    }
+    bool exclusive = op.getIntAttr("exclusive").value_or(0) != 0;
+    bool reverse = op.getIntAttr("reverse").value_or(0) != 0;
+    int64_t len = x->shape[a], inner = 1, outer = 1;
+    for (int64_t d = a + 1; d < rank; ++d)
+      inner *= x->shape[d];
+    for (int64_t d = 0; d < a; ++d)
+      outer *= x->shape[d];
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        float accF = 0.f;
+        int64_t accI = 0;
+        for (int64_t j = 0; j < len; ++j) {
+          int64_t k = (o * len + (reverse ? len - 1 - j : j)) * inner + in;
+          if (x->isFloat()) {
+            if (exclusive)
+              t.f[k] = accF;
+            accF += x->f[k];
+            if (!exclusive)
+              t.f[k] = accF;
+          } else {
+            if (exclusive)
+              t.i[k] = accI;
+            accI += x->i[k];
+            if (!exclusive)
+              t.i[k] = accI;
+          }
+        }
+      }
+    return one(std::move(t));
+  }
+
   if (name.starts_with("Reduce") &&
       (name == "ReduceMax" || name == "ReduceMin" || name == "ReduceSum" ||
        name == "ReduceMean" || name == "ReduceProd")) {

@@ -178,6 +178,50 @@ std::optional<RowGather> mergedRows(Value cache) {
   return gather;
 }
 
+/// One row taken from a tensor along axis 0: Gather(x, j) of a one-element
+/// constant index, or its other spelling Squeeze(Slice(x, [j], [j + 1],
+/// [0]), [0]). (x, j), with value identities on the edges and the index
+/// looked through; nullopt otherwise.
+std::optional<std::pair<Value, int64_t>> rowTaken(Value v) {
+  using meaning::stripTransparent;
+  // Constant operand k of `n` (absent: nullopt).
+  auto ints = [](NodeOp n, unsigned k) -> std::optional<SmallVector<int64_t>> {
+    if (n.getInputs().size() <= k || isAbsent(n.getInputs()[k]))
+      return std::nullopt;
+    return onnx::getConstantInts(stripTransparent(n.getInputs()[k]));
+  };
+  NodeOp node = producer(stripTransparent(v));
+  if (node && node.isOnnx("Gather") &&
+      node.getIntAttr("axis").value_or(0) == 0 &&
+      node.getInputs().size() == 2) {
+    std::optional<SmallVector<int64_t>> index = ints(node, 1);
+    if (!index || index->size() != 1)
+      return std::nullopt;
+    return std::make_pair(stripTransparent(node.getInputs()[0]), (*index)[0]);
+  }
+  if (!node || !node.isOnnx("Squeeze") || node.getInputs().empty())
+    return std::nullopt;
+  std::optional<SmallVector<int64_t>> axes =
+      node.getInputs().size() > 1 ? ints(node, 1) : node.getIntsAttr("axes");
+  NodeOp slice = producer(stripTransparent(node.getInputs()[0]));
+  if (!axes || *axes != SmallVector<int64_t>{0} || !slice ||
+      !slice.isOnnx("Slice") || slice.getInputs().size() < 4)
+    return std::nullopt;
+  std::optional<SmallVector<int64_t>> starts = ints(slice, 1),
+                                      ends = ints(slice, 2),
+                                      sliceAxes = ints(slice, 3);
+  std::optional<SmallVector<int64_t>> steps =
+      slice.getInputs().size() > 4 && !isAbsent(slice.getInputs()[4])
+          ? ints(slice, 4)
+          : SmallVector<int64_t>{1};
+  if (!starts || !ends || !sliceAxes || !steps || starts->size() != 1 ||
+      ends->size() != 1 || *sliceAxes != SmallVector<int64_t>{0} ||
+      *steps != SmallVector<int64_t>{1} || (*starts)[0] < 0 ||
+      (*ends)[0] != (*starts)[0] + 1)
+    return std::nullopt;
+  return std::make_pair(stripTransparent(slice.getInputs()[0]), (*starts)[0]);
+}
+
 /// Hugging Face's section merge of gathered caches: Concat over j of
 /// Gather(chunk_j, j, axis 0), the chunks a Split of Gather(cache,
 /// positions [3, B, S]) along the last axis. The rows come out contiguous.
@@ -188,17 +232,14 @@ std::optional<RowGather> findSplitMerge(Value cache) {
   NodeOp split;
   RowGather found;
   for (auto [j, in] : llvm::enumerate(concat.getInputs())) {
-    // (Identity and same-type Casts on the edges change nothing.)
-    NodeOp row = producer(meaning::stripTransparent(in));
-    if (!row || !row.isOnnx("Gather") ||
-        row.getIntAttr("axis").value_or(0) != 0)
+    // (Identity and same-type Casts on the edges change nothing; a row is
+    // a Gather or a Slice + Squeeze.)
+    std::optional<std::pair<Value, int64_t>> row = rowTaken(in);
+    if (!row || row->second != (int64_t)j)
       return std::nullopt;
-    std::optional<SmallVector<int64_t>> index =
-        onnx::getConstantInts(row.getInputs()[1]);
-    Value chunkValue = meaning::stripTransparent(row.getInputs()[0]);
+    Value chunkValue = row->first;
     NodeOp chunk = producer(chunkValue);
-    if (!index || index->size() != 1 || (*index)[0] != (int64_t)j || !chunk ||
-        !chunk.isOnnx("Split") || (split && chunk != split))
+    if (!chunk || !chunk.isOnnx("Split") || (split && chunk != split))
       return std::nullopt;
     split = chunk;
     SmallVector<int64_t> shape = staticShape(chunkValue);
@@ -427,9 +468,20 @@ std::optional<FusedRopeSite> readNode(NodeOp node,
     site.kind = node.getIntAttr("mrope_layout").value_or(0) == 1
                     ? FusedPositions::MRopeInterleaved
                     : FusedPositions::MRope;
+    // Rows copied from one tensor: spelled as the matcher knows them, or
+    // whatever the spelling, as the lattice reads them (an Unsqueeze
+    // written as a Reshape to a computed shape leaves the copied tensor
+    // unranked).
+    meaning::Meaning pm;
+    if (site.positions)
+      pm = meanings.lookup(site.positions);
     if (Value one = degenerateRowsSource(site.positions)) {
       site.kind = FusedPositions::MRopeDegenerate;
       site.source = one;
+    } else if (pm.kind == meaning::Kind::Positions && pm.copiedAt &&
+               !pm.src3D && pm.src) {
+      site.kind = FusedPositions::MRopeDegenerate;
+      site.source = pm.src;
     } else {
       site.source = throughViews(site.positions);
     }

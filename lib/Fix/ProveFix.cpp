@@ -4,6 +4,7 @@
 #include "ProveProbe.h"
 
 #include "mrope/Analysis/Evaluate.h"
+#include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -82,10 +83,12 @@ bool tableOperands(const RopeSite &site, const Rotation &r,
                    std::string &why) {
   Operation *combine = onnx::NodeOp(r.combine).getOperation();
   // The tensor the pieces' operands are channels of: x1, x2 and rot are
-  // Slices/Splits of it.
+  // Slices/Splits of it. Value identities (Identity, same-type Cast) are
+  // peeled too: one on the edge into x * cos leaves rot reading x itself.
   Value x = r.source ? r.source : r.x;
   while (auto node = x.getDefiningOp<onnx::NodeOp>()) {
-    if (!(node.isOnnx("Slice") || node.isOnnx("Split")) ||
+    if (!(node.isOnnx("Slice") || node.isOnnx("Split") ||
+          match::isValueIdentity(node)) ||
         node->getNumOperands() == 0)
       break;
     x = node->getOperand(0);

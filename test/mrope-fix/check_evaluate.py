@@ -3,7 +3,7 @@ builds constant-only graphs spelling positions and tables the ways
 exporters do (torch.outer as Einsum, Range over ReduceMax of a grid, an
 [N, 2] Gather + Flatten + Concat(x, x), Tile, Expand, Split, negative-step
 Slice, GatherElements, ScatterND, Where, MatMul broadcasting, Reshape with
-0/-1, Shape, ConstantOfShape), at opset 17 (axes/split... as the opset
+0/-1, Shape, ConstantOfShape, CumSum), at opset 17 (axes/split... as the opset
 says) and 18 (ReduceMax axes input, Split num_outputs), evaluates every
 output with `mrope-fix --debug-evaluate` and compares with ONNX Runtime:
 integers exactly, floats within 1e-6. An op the evaluator does not know
@@ -27,7 +27,7 @@ def const(name, value, dtype):
                        value=numpy_helper.from_array(np.array(value, dtype)))
 
 
-INTS = {"hw", "maxhw", "rng", "casted", "shp", "cos_shape"}
+INTS = {"hw", "maxhw", "rng", "casted", "shp", "cos_shape", "counted"}
 
 
 def build(opset):
@@ -80,6 +80,12 @@ def build(opset):
         H.make_node("Unsqueeze", ["inv", "ax0"], ["unsq"], name="unsqueeze"),
         H.make_node("Squeeze", ["unsq", "ax0"], ["sq"], name="squeeze"),
         H.make_node("Softmax", ["inv"], ["softmax"], name="softmax"),
+        # Positions counted as exporters write them: cumsum(mask) - 1 (int64), and a float
+        # CumSum backwards, exclusive, along the inner axis.
+        const("mask", [[0, 1, 1, 1, 0, 1], [1, 1, 1, 1, 1, 1]], i64),
+        H.make_node("CumSum", ["mask", "one_i"], ["csum"], name="cumsum_i"),
+        H.make_node("Sub", ["csum", "one_i"], ["counted"], name="count_pos"),
+        H.make_node("CumSum", ["outer", "one_i"], ["csum_f"], name="cumsum_f", exclusive=1, reverse=1),
     ]
     if opset >= 18:
         n += [H.make_node("ReduceMax", ["hw", "ax0"], ["maxhw"], name="reducemax", keepdims=0),
@@ -93,7 +99,7 @@ def build(opset):
           H.make_node("Squeeze", ["wmax"], ["wmax_s"], name="squeeze_w"),
           H.make_node("Range", ["zero_i", "wmax_s", "one_i"], ["rng"], name="range_i")]
     outs = ["outer", "hw", "maxhw", "rng", "cos", "sin", "tiled", "tr", "rev", "ge", "where", "mm",
-            "casted", "reshaped", "shp", "cos_shape", "scattered", "sq", "sp0", "sp1"]
+            "casted", "reshaped", "shp", "cos_shape", "scattered", "sq", "sp0", "sp1", "counted", "csum_f"]
     g = H.make_graph(n, f"evaluate_op{opset}", [],
                      [H.make_tensor_value_info(o, TensorProto.INT64 if o in INTS else TensorProto.FLOAT, None)
                       for o in outs])

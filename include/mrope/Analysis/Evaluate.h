@@ -5,9 +5,9 @@
 // cos/sin tables (Constant, initializers, Range, Cast, Unsqueeze, Squeeze,
 // Reshape, Flatten, Expand, Tile, Transpose, Concat, Split, Slice, Gather,
 // GatherElements, MatMul, Einsum, Mul, Div, Add, Sub, Pow, Neg, Cos, Sin,
-// Where, Shape, ConstantOfShape, Reduce*, ...) and the fused rotary ops
-// (com.microsoft.RotaryEmbedding / MRotaryEmbedding, RotaryEmbedding-23),
-// on small concrete tensors.
+// Where, Shape, ConstantOfShape, Reduce*, CumSum, ...) and the fused
+// rotary ops (com.microsoft.RotaryEmbedding / MRotaryEmbedding,
+// RotaryEmbedding-23), on small concrete tensors.
 // mrope-fix uses it to prove a rewrite before writing it: the tables the
 // fixed graph computes on probe positions must equal the original's (text
 // positions) and the claimed semantics (multimodal positions).

@@ -201,8 +201,9 @@ static bool broadcastAxis(Meaning &m, int64_t i, int64_t to, Value result,
                           int64_t times) {
   Axis &a = m.axes[i];
   if (a.role == AxisRole::Bcast) {
+    // (The result's rank is the meaning's: an untyped result has it too.)
     if (m.kind == Kind::Positions && i == 0 && times == 3 && to == 3 &&
-        isIntValue(result) && dimsOf(result) && dimsOf(result)->size() == 3) {
+        isIntValue(result) && m.axes.size() == 3) {
       a = Axis::of(AxisRole::Row);
       for (int8_t i = 0; i < 3; ++i)
         a.rows.push_back(RowRef{i, m.row});
@@ -226,10 +227,22 @@ Meaning expand(NodeOp node, Ins ins) {
   Value data = node.getInputs()[0];
   std::optional<SmallVector<int64_t>> in = dimsOf(data, m);
   std::optional<SmallVector<int64_t>> out = dimsOf(node.getResult(0));
+  SmallVector<int64_t> target = knownDims(*ins[1]);
+  if (in && !out && !target.empty()) {
+    // An unranked result: numpy broadcast of the input's dims and the
+    // shape operand's (its rank is known when its length is).
+    size_t rank = std::max(in->size(), target.size());
+    out.emplace(rank, kDyn);
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t d = i < rank - in->size() ? 1 : (*in)[i - (rank - in->size())];
+      int64_t t =
+          i < rank - target.size() ? 1 : target[i - (rank - target.size())];
+      (*out)[i] = t == 1 ? d : t < 0 ? (d == 1 ? kDyn : d) : t;
+    }
+  }
   if (!in || !out || out->size() < in->size())
     return noRule(node, "unranked");
   // Dims the result type leaves open may be known from the shape operand.
-  SmallVector<int64_t> target = knownDims(*ins[1]);
   if (target.size() == out->size())
     for (auto [o, t] : llvm::zip(*out, target))
       if (o == kDyn && t > 1)
@@ -250,7 +263,12 @@ Meaning expand(NodeOp node, Ins ins) {
   SmallVector<int64_t> from(lead, 1);
   from.append(*in);
   for (size_t i = 0; i < out->size(); ++i) {
-    if (from[i] != 1 || (*out)[i] == 1)
+    // A broadcast axis of unknown size holds one value however long it is:
+    // expanding it copies that value (a unit axis an untyped view inserted).
+    bool unit =
+        from[i] == 1 || (from[i] == kDyn && r.axes[i].role == AxisRole::Bcast &&
+                         (*out)[i] != kDyn);
+    if (!unit || (*out)[i] == 1)
       continue;
     if (!broadcastAxis(r, i, (*out)[i], node.getResult(0), (*out)[i]))
       return noRule(node, "broadcasts an axis that is not unit");
@@ -361,6 +379,85 @@ Meaning squeeze(NodeOp node, Ins ins) {
   return r;
 }
 
+/// Where a Reshape only inserts unit axes into its input x, however the
+/// target spells x's dims: a Concat (axis 0) of x's dims in order, each a
+/// `Gather(Shape(x), j)` or a `Slice(Shape(x), a, b)` (x seen through value
+/// identities), and constant 1s. `isNew` marks the inserted axes of the
+/// result. (An exporter's `x.reshape(*x.shape[:a], 1, *x.shape[a:])`;
+/// shape inference cannot type its result when x's dims are dynamic.)
+static std::optional<SmallVector<bool>> insertedUnitAxes(NodeOp node,
+                                                         int64_t inRank) {
+  auto producerOf = [](Value v) {
+    return match::rootOf(v).getDefiningOp<NodeOp>();
+  };
+  if (node.getInputs().size() < 2)
+    return std::nullopt;
+  NodeOp concat = producerOf(node.getInputs()[1]);
+  if (!concat || !concat.isOnnx("Concat") ||
+      concat.getIntAttr("axis").value_or(0) != 0)
+    return std::nullopt;
+  Value x = match::rootOf(node.getInputs()[0]);
+  auto isShapeOfX = [&](Value v) {
+    NodeOp shape = producerOf(v);
+    return shape && shape.isOnnx("Shape") && !shape.getOnnxAttr("start") &&
+           !shape.getOnnxAttr("end") &&
+           match::rootOf(shape.getInputs()[0]) == x;
+  };
+  SmallVector<bool> isNew;
+  int64_t next = 0; // the next dim of x the target must take
+  for (Value piece : concat.getInputs()) {
+    if (std::optional<SmallVector<int64_t>> c =
+            onnx::getConstantInts(match::rootOf(piece))) {
+      for (int64_t d : *c) {
+        if (d != 1)
+          return std::nullopt;
+        isNew.push_back(true);
+      }
+      continue;
+    }
+    NodeOp part = producerOf(piece);
+    if (!part || part.getInputs().size() < 2 ||
+        !isShapeOfX(part.getInputs()[0]))
+      return std::nullopt;
+    int64_t from, to;
+    if (part.isOnnx("Gather") && part.getIntAttr("axis").value_or(0) == 0) {
+      std::optional<SmallVector<int64_t>> j =
+          onnx::getConstantInts(match::rootOf(part.getInputs()[1]));
+      if (!j || j->size() != 1)
+        return std::nullopt;
+      from = (*j)[0] < 0 ? (*j)[0] + inRank : (*j)[0];
+      to = from + 1;
+    } else if (part.isOnnx("Slice") && part.getInputs().size() >= 3 &&
+               (part.getInputs().size() < 4 ||
+                onnx::getConstantInts(match::rootOf(part.getInputs()[3])) ==
+                    SmallVector<int64_t>{0}) &&
+               (part.getInputs().size() < 5 ||
+                onnx::getConstantInts(match::rootOf(part.getInputs()[4])) ==
+                    SmallVector<int64_t>{1})) {
+      std::optional<SmallVector<int64_t>> a =
+          onnx::getConstantInts(match::rootOf(part.getInputs()[1]));
+      std::optional<SmallVector<int64_t>> b =
+          onnx::getConstantInts(match::rootOf(part.getInputs()[2]));
+      if (!a || !b || a->size() != 1 || b->size() != 1)
+        return std::nullopt;
+      auto clamp = [&](int64_t v) {
+        return std::clamp<int64_t>(v < 0 ? v + inRank : v, 0, inRank);
+      };
+      from = clamp((*a)[0]);
+      to = clamp((*b)[0]);
+    } else {
+      return std::nullopt;
+    }
+    if (from != next || to <= from)
+      return std::nullopt;
+    isNew.append(to - from, false);
+    next = to;
+  }
+  if (next != inRank)
+    return std::nullopt;
+  return isNew;
+}
+
 Meaning reshape(NodeOp node, Ins ins) {
   const Meaning &m = *ins[0];
   std::optional<SmallVector<int64_t>> in = dimsOf(node.getInputs()[0], m);
@@ -380,6 +477,18 @@ Meaning reshape(NodeOp node, Ins ins) {
         return p;
       };
       out = SmallVector<int64_t>{prod(0, *axis), prod(*axis, in->size())};
+    }
+  }
+  if (!out && node.getOpType() == "Reshape" && hasAxes(m) &&
+      m.axes.size() == in->size()) {
+    // Unit axes inserted by a target that spells the input's own dims.
+    if (std::optional<SmallVector<bool>> isNew =
+            insertedUnitAxes(node, in->size())) {
+      Meaning r = m;
+      for (auto [i, n] : llvm::enumerate(*isNew))
+        if (n)
+          r.axes.insert(r.axes.begin() + i, Axis::of(AxisRole::Bcast));
+      return r;
     }
   }
   if (!out)

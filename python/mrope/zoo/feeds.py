@@ -11,6 +11,11 @@ Batches (token ids only decide the positions; the decoders take ``inputs_embeds`
   S = 14.  Left padding is used only for models that take explicit positions
   and have no KV cache (an in-graph ``arange`` ignores padding by design).
 * ``text``: the same shapes with text tokens only.
+* ``packed`` / ``packed_text``: the packed batch of the packed-batch zoo
+  (:func:`packed_batch`, ``python/mrope/zoo/packed.py``): row 0 packs the
+  image sample above and a 3-token text sample, row 1 a 2-token text sample
+  and the video sample, then one padding token; S = 15. ``segment_ids [B,S]``
+  (0 = padding, 1..k = the samples) says which sample a token belongs to.
 * ``arch="qwen3-vl"`` (opt-in) writes row 1's video as the Qwen3-VL processor does: per frame a
   timestamp token, vision_start, the frame, vision_end: 2 pads, 1 text, [t0, VS, 2 tokens, VE],
   [t1, VS, 2 tokens, VE], 1 text, with video grid [2,2,4]; positions then follow Qwen3-VL's
@@ -20,7 +25,11 @@ Batches (token ids only decide the positions; the decoders take ``inputs_embeds`
 Positions fed to a decoder depend on its ``position_ids`` input:
 ``[3,B,S]`` -> :func:`mrope.reference.rope_index` (the correct 3D positions);
 ``[B,S]`` -> the 1D positions a text pipeline would pass (``cumsum(mask)-1``);
-absent -> nothing.  With a KV cache (past length 3, three earlier text tokens),
+absent -> nothing.  In a packed batch positions are per sample, as if each
+sample were alone (:func:`mrope.positions.position_ids` with ``segment_ids``;
+1D: each token's index in its sample).  A model that takes ``segment_ids``
+gets them: the packed batch's for the packed kinds, one sample per row
+(``segment_ids`` = the attention mask) for the others.  With a KV cache (past length 3, three earlier text tokens),
 positions are those of the whole sequence sliced to the new tokens.
 """
 
@@ -32,6 +41,7 @@ from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
+from .. import positions as mpos
 from .. import reference as ref
 
 V, I, VS = ref.VIDEO_TOKEN_ID, ref.IMAGE_TOKEN_ID, ref.VISION_START_TOKEN_ID
@@ -67,6 +77,27 @@ def batch(kind: str = "multimodal", padded: bool = True, arch: Optional[str] = N
     elif kind != "multimodal":
         raise ValueError(f"unknown batch kind {kind!r}")
     return ids, mask, grids
+
+
+def packed_batch(kind: str = "packed") -> Tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """(input_ids [2,15], attention_mask, segment_ids, grids) of the packed batch (module doc).
+
+    The same batch as ``mrope.zoo.packed.packed_batch`` (which needs torch to import);
+    ``packed_text``: the vision tokens replaced by text, no grids."""
+    row0 = [1, 2, VS] + [I] * 6 + [3, 4] + [9, 9, 9] + [10]
+    seg0 = [1] * 11 + [2] * 4
+    row1 = [5, 6] + [5, VS] + [V] * 8 + [7, 8] + [0]
+    seg1 = [1] * 2 + [2] * 12 + [0]
+    ids = np.array([row0, row1], np.int64)
+    seg = np.array([seg0, seg1], np.int64)
+    mask = (seg > 0).astype(np.int64)
+    grids = {"image_grid_thw": IMAGE_GRIDS, "video_grid_thw": VIDEO_GRIDS}
+    if kind == "packed_text":
+        ids = np.where((ids == I) | (ids == V) | (ids == VS), 42, ids)
+        grids = {}
+    elif kind != "packed":
+        raise ValueError(f"unknown packed batch kind {kind!r}")
+    return ids, mask, seg, grids
 
 
 def load_desc(desc: Union[str, Path, dict]) -> dict:
@@ -109,6 +140,7 @@ def decoder_feeds(desc, kind: str = "multimodal", *, padded: Optional[bool] = No
     ``"3d"`` (force rope_index positions into a ``[3,B,S]`` input), ``"1d-as-3d"``
     (1D positions broadcast to three identical rows: what the bug computes).
     ``arch``: see the module doc (default: the Qwen2-VL batch and rule).
+    ``kind``: ``multimodal``, ``text``, ``packed`` or ``packed_text`` (module doc).
     Returns ``(feeds, keep)`` where ``keep [B,S]`` marks unpadded tokens.
     """
     d = load_desc(desc)
@@ -117,22 +149,35 @@ def decoder_feeds(desc, kind: str = "multimodal", *, padded: Optional[bool] = No
     pos_shape = ins.get("position_ids")
     past_names = sorted(n for n in ins if n.startswith("past_key_values."))
     kv = bool(past_names)
+    packed = kind.startswith("packed")
+    if packed and kv:
+        raise ValueError("a packed batch has no KV-cache feeds")
     if padded is None:
         padded = pos_shape is not None and not kv
-    ids, mask, _ = batch(kind, padded, arch)
+    if packed:
+        ids, mask, seg, grids = packed_batch(kind)
+    else:
+        ids, mask, _ = batch(kind, padded, arch)
+        seg = mask
     B, S = ids.shape
     rng = np.random.default_rng(seed)
     feeds = {"inputs_embeds": rng.standard_normal((B, S, hidden)).astype(np.float32)}
     feeds["attention_mask"] = (np.concatenate([np.ones((B, PAST), np.int64), mask], axis=1) if kv else mask)
+    if "segment_ids" in ins:
+        feeds["segment_ids"] = seg.astype(np.int64)
     if pos_shape is not None:
         if positions == "auto":
             positions = "3d" if len(pos_shape) == 3 else "1d"
+        if packed:   # per sample, as if each were alone in its row
+            p3 = np.asarray(mpos.position_ids(ids, arch=arch or "qwen2-vl", attention_mask=mask,
+                                              segment_ids=seg, **grids)[0])
+            p1 = mpos.text_row(mask, seg)
         if positions == "3d":
-            p = positions_3d(kind, padded, kv, arch)[0]
+            p = p3 if packed else positions_3d(kind, padded, kv, arch)[0]
         elif positions == "1d":
-            p = positions_1d(kind, padded, kv, arch)
+            p = p1 if packed else positions_1d(kind, padded, kv, arch)
         elif positions == "1d-as-3d":
-            p = np.broadcast_to(positions_1d(kind, padded, kv, arch), (3, B, S)).copy()
+            p = np.broadcast_to(p1 if packed else positions_1d(kind, padded, kv, arch), (3, B, S)).copy()
         else:
             raise ValueError(positions)
         if len(pos_shape) == 2 and p.ndim == 3:
@@ -178,7 +223,7 @@ def main(argv=None) -> int:
     import argparse
     ap = argparse.ArgumentParser(description="write standard inputs of a zoo model to an .npz")
     ap.add_argument("json", help="the model's JSON description")
-    ap.add_argument("--kind", default="multimodal", choices=["multimodal", "text"])
+    ap.add_argument("--kind", default="multimodal", choices=["multimodal", "text", "packed", "packed_text"])
     ap.add_argument("--positions", default="auto", choices=["auto", "3d", "1d", "1d-as-3d"])
     ap.add_argument("--padded", choices=["auto", "yes", "no"], default="auto")
     ap.add_argument("--seed", type=int, default=0)

@@ -31,6 +31,8 @@ flatten_reshape    Flatten(axis 0/1) -> Reshape, Reshape(x, [0, -1]) -> Flatten
 cast_move          a Cast moved across the data-movement op it feeds (or that
                    feeds it): Unsqueeze, Squeeze, Reshape, Transpose, Expand,
                    Flatten, Tile, Slice, Gather
+slices_split       Slices of one tensor that tile its last axis (rotate_half's
+                   x[..., :h], x[..., h:]) -> one Split (split_slices reversed)
 =================  ==========================================================
 
 A rewrite is applied at one random applicable place (``random.Random(seed)``)
@@ -674,12 +676,88 @@ def rw_cast_move(g: G, rng, region) -> str:
     return f"Cast {c.name} moved before {m.op_type} {m.name}"
 
 
+def _last_axis_slice(g: G, n) -> Optional[Tuple[str, int, int]]:
+    """(x, start, end) when ``n`` is a step-1 Slice of one axis, the last, of ``x`` (known
+    shape), with bounds known (constants, or the probe's values: the channel axis is the
+    head dim, which no feed changes), clamped to ``[0, D]``."""
+    if n.op_type != "Slice" or g.opset() < 10 or len(n.input) < 3:
+        return None
+    x = n.input[0]
+    shp = g.shape(x)
+    if not shp:
+        return None
+    r, D = len(shp), shp[-1]
+    vals = [g.value(n.input[i]) if len(n.input) > i and n.input[i] else None for i in (1, 2, 3, 4)]
+    s, e, a, st = vals
+    if s is None or e is None or s.size != 1 or e.size != 1:
+        return None
+    if (a is not None and (a.size != 1 or int(a.reshape(-1)[0]) % r != r - 1)) or (a is None and r != 1):
+        return None
+    if st is not None and (st.size != 1 or int(st.reshape(-1)[0]) != 1):
+        return None
+
+    def clamp(v):
+        v = int(v.reshape(-1)[0])
+        return min(max(v + D if v < 0 else v, 0), D)
+    start, end = clamp(s), clamp(e)
+    return (x, start, end) if start < end else None
+
+
+def rw_slices_split(g: G, rng, region) -> str:
+    # Every Slice of the tensor, one in the region at least (the region follows rotate_half's
+    # Concat back through its first operand only: x[..., h:], not x[..., :h]).
+    groups: Dict[str, Dict[Tuple[int, int], list]] = {}
+    for n in g.g.node:
+        if n.op_type != "Slice" or n.output[0] in g.graph_outputs:
+            continue
+        piece = _last_axis_slice(g, n)
+        if piece:
+            groups.setdefault(piece[0], {}).setdefault(piece[1:], []).append(n)
+    places = []
+    for x, pieces in groups.items():
+        if not any(n.name in region for ns in pieces.values() for n in ns):
+            continue
+        D = g.shape(x)[-1]
+
+        def chain(cur, used):       # pieces that tile [cur, D), each once
+            if cur == D:
+                return used
+            for (a, b) in sorted(pieces):
+                if a == cur:
+                    got = chain(b, used + [(a, b)])
+                    if got and len(got) >= 2:
+                        return got
+            return None
+        c = chain(0, [])
+        if c:
+            places.append((x, c))
+    x, c = _pick(rng, sorted(places, key=lambda p: p[0]))
+    groups_x = groups[x]
+    outs = []
+    for bounds in c:
+        keep, *dups = groups_x[bounds]
+        outs.append(keep.output[0])
+        for d in dups:               # the same slice spelled twice: one Split output feeds both
+            for c2, i in g.consumers.get(d.output[0], []):
+                c2.input[i] = keep.output[0]
+            g.g.node.remove(d)
+        g.g.node.remove(keep)
+    sizes = [b - a for a, b in c]
+    r = len(g.shape(x))
+    if g.opset() >= 13:
+        g.node("Split", [x, g.add_const(np.array(sizes, np.int64), "split")], outs=outs, axis=r - 1)
+    else:
+        g.node("Split", [x], outs=outs, axis=r - 1, split=sizes)
+    return f"{len(c)} Slices of {x} -> Split {sizes}"
+
+
 KINDS: Dict[str, Callable] = {
     "identity": rw_identity, "cast_same": rw_cast_same, "commute": rw_commute,
     "unsqueeze_reshape": rw_unsqueeze_reshape, "gather_slice": rw_gather_slice,
     "split_slices": rw_split_slices, "concat_tile": rw_concat_tile, "init_constant": rw_init_constant,
     "rotate_half_sign": rw_rotate_half_sign, "rotate_half_sub": rw_rotate_half_sub, "sub_neg": rw_sub_neg,
     "outer_product": rw_outer_product, "flatten_reshape": rw_flatten_reshape, "cast_move": rw_cast_move,
+    "slices_split": rw_slices_split,
 }
 
 
