@@ -425,6 +425,11 @@ FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
   int64_t rank = match::rankOf(positions);
   if (rank == -1 && site.source == PositionSource::GetRopeIndex)
     rank = 3; // computedRows proved it
+  // Degenerate rows shape inference left unranked (an Unsqueeze spelled as
+  // a Reshape before their Concat): the ranks of the ops that stack them.
+  if (rank == -1 && site.kind == PositionKind::MRopeDegenerate &&
+      match::inferRank(positions) == 3)
+    rank = 3;
   bool fits = numAxes == 1 ? (rank == 1 || rank == 2 ||
                               (rank == 3 && match::dimOf(positions, 0) == 1))
                            : rank == 3;
