@@ -21,6 +21,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 #define DEBUG_TYPE "rope-sites"
@@ -865,6 +866,69 @@ rotationPiece(Value sum, const llvm::SetVector<Value> &cosCarriers,
   return std::nullopt;
 }
 
+/// The last dim of `v` where shape inference left it unknown, from how it
+/// is made: through value identities, Neg and Transposes that keep the last
+/// axis last, to a Reshape whose shape ends in a positive constant (a
+/// constant shape, or a Concat of one-element pieces, as torch writes
+/// `x.view(b, s, h, 128)`). ShapedType::kDynamic when not known.
+int64_t lastDimOf(Value v) {
+  for (int hops = 0; v && hops < 16; ++hops) {
+    if (int64_t d = dimOf(v, -1); !ShapedType::isDynamic(d))
+      return d;
+    NodeBinder n(v);
+    if (n.isAnyOf("Identity", "Cast", "Neg") && n.input(0)) {
+      v = n.input(0);
+      continue;
+    }
+    if (n.is("Transpose") && n.input(0)) {
+      std::optional<SmallVector<int64_t>> perm = n.intsAttr("perm");
+      if (!perm || perm->empty() ||
+          perm->back() != static_cast<int64_t>(perm->size()) - 1)
+        return ShapedType::kDynamic;
+      v = n.input(0);
+      continue;
+    }
+    if (!n.is("Reshape") || !n.input(1) || n.intAttr("allowzero", 0) != 0)
+      return ShapedType::kDynamic;
+    Value shape = n.input(1);
+    std::optional<SmallVector<int64_t>> c = intsOf(shape);
+    NodeBinder concat(shape);
+    if (!c && concat.is("Concat") && concat.numInputs() > 0) {
+      Value last = concat.input(concat.numInputs() - 1);
+      if (rankOf(last) == 1 && dimOf(last, 0) == 1)
+        c = intsOf(last);
+    }
+    return c && !c->empty() && c->back() > 0 ? c->back() : ShapedType::kDynamic;
+  }
+  return ShapedType::kDynamic;
+}
+
+/// Whether `v` is the last channels of a tensor up to its end: a Slice of
+/// the last axis with step 1 and an end past any width (torch's
+/// `x[..., d:]` writes INT64_MAX), or the last result of a Split of the
+/// last axis.
+bool runsToEnd(Value v) {
+  v = rootOf(v);
+  NodeBinder n(v);
+  if (!n.input(0))
+    return false;
+  int64_t rank = inferRank(n.input(0));
+  if (n.is("Split"))
+    return lastAxisOrRow(n.intAttr("axis", 0), rank) == -1 &&
+           cast<OpResult>(v).getResultNumber() + 1 ==
+               n.getNode()->getNumResults();
+  if (!n.is("Slice") || !n.input(2) || !n.input(3))
+    return false;
+  std::optional<SmallVector<int64_t>> ends = n.constInts(2),
+                                      axes = n.constInts(3);
+  std::optional<SmallVector<int64_t>> steps =
+      n.input(4) ? n.constInts(4) : SmallVector<int64_t>{1};
+  return ends && axes && steps && ends->size() == 1 && axes->size() == 1 &&
+         *steps == SmallVector<int64_t>{1} &&
+         ends->front() >= std::numeric_limits<int32_t>::max() &&
+         lastAxisOrRow(axes->front(), rank) == -1;
+}
+
 /// Proves `pieces` (concatenated on the last axis, or one piece) compute
 /// x * cos + rotate(x) * sin: each piece takes the table channels of its own
 /// output channels, and the rotated channels are rotate-half or GPT-J
@@ -923,10 +987,12 @@ bool proveRotation(ArrayRef<RotationPiece> pieces, int64_t width, Rotation &r) {
     r.x = pieces.front().x;
     return true;
   }
-  // Pieces: x is their base when they cover all of it in order.
-  int64_t baseWidth = dimOf(base, -1);
-  bool whole = !ShapedType::isDynamic(baseWidth) &&
-               baseWidth == static_cast<int64_t>(xs.size());
+  // Pieces: x is their base when they cover all of it in order: its width
+  // is known and theirs, or (unknown) the last piece runs to its end.
+  int64_t baseWidth = lastDimOf(base);
+  bool whole = ShapedType::isDynamic(baseWidth)
+                   ? runsToEnd(pieces.back().x)
+                   : baseWidth == static_cast<int64_t>(xs.size());
   for (size_t i = 0; whole && i < xs.size(); ++i)
     whole = xs[i].channel == static_cast<int64_t>(i);
   r.x = whole ? base : Value();
@@ -1115,7 +1181,7 @@ void findRotations(Value table, int64_t tableWidth, RopeSite &site,
       site.rotations.push_back(r);
       // The table broadcast against [tokens, heads, dim] (vision) has
       // rank 3; against [batch, heads, seq, dim] rank 4.
-      if (rankOf(v) == 3)
+      if (inferRank(v) == 3)
         site.vision = true;
     }
   }
@@ -1251,6 +1317,36 @@ NodeOp matchAxisTableGather(const PositionWalk &c) {
   return {};
 }
 
+/// Gathers on axis 0 of float rows regrouped by a Reshape, by a computed
+/// 1D integer index, that are not a per-axis table lookup by (h, w) pairs:
+/// they reorder the rows of angles already formed (Qwen2.5-VL's window
+/// index over merge units). The first is the one whose rows no other
+/// reorder reaches.
+SmallVector<NodeOp> rowReorders(const PositionWalk &c) {
+  SmallVector<NodeOp> reorders;
+  for (Operation *op : c.nodes) {
+    NodeBinder g(cast<NodeOp>(op));
+    if (!g.is("Gather") || g.intAttr("axis", 0) != 0)
+      continue;
+    Value data = g.input(0), idx = g.input(1);
+    if (data && idx && !isConstant(idx) && isIntTensor(idx) &&
+        rankOf(idx) == 1 && isFloatTensor(data) &&
+        NodeBinder(data).is("Reshape") && !isPairIndex(idx))
+      reorders.push_back(g.getNode());
+  }
+  for (size_t i = 0; i < reorders.size(); ++i) {
+    PositionWalk before;
+    before.walk(reorders[i].getInputs()[0]);
+    if (llvm::none_of(reorders, [&](NodeOp r) {
+          return before.nodes.contains(r.getOperation());
+        })) {
+      std::swap(reorders[0], reorders[i]);
+      break;
+    }
+  }
+  return reorders;
+}
+
 /// The [N, 3] integer grid input (grid_thw) `v` is computed from, through
 /// any node (Range bounds and shapes included); null when none.
 Value gridInputOf(Value v) {
@@ -1287,8 +1383,15 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
   if (!sin)
     return explain.reject(cosOp, "no Sin of the same angle");
 
-  PositionWalk c;
-  c.walk(angle);
+  // Rows of the angles reordered by data after they are formed (a window
+  // index): the positions are what the rows are formed from, so everything
+  // below reads the closure of the first reorder's rows, not its index.
+  PositionWalk full, rows;
+  full.walk(angle);
+  SmallVector<NodeOp> reorders = rowReorders(full);
+  if (!reorders.empty())
+    rows.walk(reorders.front().getInputs()[0]);
+  PositionWalk &c = reorders.empty() ? full : rows;
   // Tables built from activations or constants only are not positional.
   if (!c.floatInputs.empty())
     return explain.reject(
@@ -1423,8 +1526,9 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
                                  siteLayout(site), order, freqs, why);
   if (!site.semantics)
     return explain.reject(cosOp, "inconsistent semantics: " + why);
-  addNodes(site, c.nodes.getArrayRef());
+  addNodes(site, full.nodes.getArrayRef());
   addNodes(site, {cosOp, sin});
+  site.reorders = reorders;
   addNodes(site, chain);
   classify(site, arch);
   return site;

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "FixSitesImpl.h"
+#include "TokenReorder.h"
 
 #include "mrope/Analysis/ArchTraits.h"
 #include "mrope/Analysis/OnnxMatchers.h"
@@ -77,8 +78,12 @@ ApplySite fix::analyseApply(rope::ApplyOp op, Arch arch) {
     // [B, S] as the graph computes it: named by the input (or Range) it
     // comes from, which is what the fix may retype.
     site.kind = PositionKind::OneD;
+    // A window reorder rope-raise moved onto the positions: they are named
+    // by what it reorders, not by its index.
+    std::optional<raise::TokenReorder> reorder =
+        raise::positionsReorderOf(rows);
     PositionWalk walk;
-    walk.walk(rows);
+    walk.walk(reorder ? reorder->rows : rows);
     if (Value leaf = walk.positionsLeaf()) {
       site.positions = leaf;
       site.source = isa<BlockArgument>(leaf) ? PositionSource::GraphInput
@@ -233,7 +238,31 @@ LogicalResult fix::fixVisionApply(ApplySite &apply, const FixOptions &options,
       dead.push_back(producer);
   }
   Value oldRows = op.getPositions();
-  setPositions(op, visionRows);
+  Value rows = visionRows;
+  if (std::optional<raise::TokenReorder> reorder =
+          raise::positionsReorderOf(oldRows)) {
+    // The tokens stay in window order: the (h, w) rows [2, 1, N] as pairs
+    // [N, 2], reordered like the old positions, and back.
+    OpBuilder b(op);
+    onnx::OnnxBuilder emit(b, onnxGraph, op.getLoc(), "mrope_fix/window",
+                           "mrope_fix");
+    int64_t dyn = ShapedType::kDynamic;
+    Type elem = elementTypeOf(rows);
+    auto perm = b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 0}));
+    Value axis1 = emit.ints({1}, {1}, "axes");
+    Value pairs =
+        emit.node("Transpose", RankedTensorType::get({dyn, 2}, elem),
+                  {emit.node("Squeeze", RankedTensorType::get({2, dyn}, elem),
+                             {rows, axis1})},
+                  {perm});
+    pairs = raise::applyTokenReorder(emit, b, *reorder, pairs, 2);
+    rows =
+        emit.node("Unsqueeze", RankedTensorType::get({2, 1, dyn}, elem),
+                  {emit.node("Transpose", RankedTensorType::get({2, dyn}, elem),
+                             {pairs}, {perm}),
+                   axis1});
+  }
+  setPositions(op, rows);
   op.setSemanticsAttr(semantics);
   if (Operation *producer = oldRows.getDefiningOp())
     dead.push_back(producer);

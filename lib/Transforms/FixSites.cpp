@@ -1,15 +1,15 @@
 //===- FixSites.cpp - rewrite buggy RoPE sites to true M-RoPE -------------===//
 //
-// The driver: collects the raised sites (rope.apply, FixApplySites.cpp) and
-// the sites rope-raise left as ONNX nodes (findRopeSites, fixed on their
-// tables by FixTableSites.cpp), gives every buggy one true positions
-// (FixPositions.cpp), removes what only the old positions used, and settles
-// the positions input.
+// The driver: collects the raised sites (rope.apply, FixApplySites.cpp),
+// refuses a buggy site rope-raise left as ONNX nodes, gives every buggy
+// raised one true positions (FixPositions.cpp), removes what only the old
+// positions used, and settles the positions input.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Transforms/FixSites.h"
 
 #include "FixSitesImpl.h"
+#include "RaiseChecks.h"
 
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
@@ -129,14 +129,27 @@ computePositionsOfCorrectModel(onnx::GraphOp graph, ArrayRef<RopeSite *> sites,
 
 FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
                                          const FixOptions &options) {
-  // Raised sites first, then the ones rope-raise left as ONNX nodes: the
-  // analysis finds only those (a raised site has no Cos left).
+  // The raised sites are what the fix rewrites. The analysis finds only the
+  // sites rope-raise left as ONNX nodes (a raised site has no Cos left):
+  // a buggy one among them is refused, a correct one stays as it is.
   SmallVector<ApplySite, 4> applies;
   graph.walk([&](rope::ApplyOp op) {
     if (!op.hasBufferSemantics())
       applies.push_back(analyseApply(op, options.arch));
   });
   std::vector<RopeSite> tables = findRopeSites(graph, options.arch);
+  for (RopeSite &site : tables) {
+    if (!site.bug)
+      continue;
+    std::string why;
+    if (succeeded(raise::checkSite(site, why)))
+      why = "rope-raise did not run before rope-fix";
+    return mlir::emitError(site.cosNode.getLoc())
+           << "site " << nodeLabel(site.cosNode)
+           << ": rope-fix rewrites rope.apply only, and this site is not "
+              "raised: "
+           << why << "; no model written";
+  }
   SmallVector<RopeSite *> all;
   for (ApplySite &apply : applies)
     all.push_back(&apply.site);
@@ -186,30 +199,6 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
     ++result.fixedSites;
   }
   collapseRepeats(result.changes, firstApplyChange);
-  for (RopeSite &site : tables) {
-    if (!site.bug)
-      continue;
-    LogicalResult fixed = failure();
-    switch (site.kind) {
-    case PositionKind::MRopeDegenerate:
-      fixed = fixDegenerateTables(site, positions, dead);
-      break;
-    case PositionKind::OneD:
-      fixed = site.vision ? fixVisionTables(graph, site, options, result, dead)
-                          : fixTextTables(site, options, positions, dead);
-      break;
-    default:
-      fixed = siteError(site)
-              << "cannot fix a '" << positionKindName(site.kind) << "' site";
-    }
-    if (failed(fixed))
-      return failure();
-    ++result.fixedSites;
-    ++result.fallbackSites;
-    result.changes.back() += " [fallback: rope-raise left this site as ONNX "
-                             "nodes; its tables were rebuilt]";
-  }
-
   // Read the old positions before erasing: a Range that produced them may
   // be among what goes, and its result must not be touched after that.
   auto oldArg = dyn_cast_or_null<BlockArgument>(oldPositions);

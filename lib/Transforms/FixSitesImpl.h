@@ -4,9 +4,7 @@
 // - FixPositions.cpp: the new positions (a [3, B, S] input, rope.mrope_index
 //   under --positions compute, (h, w) per vision patch) and the model checks;
 // - FixApplySites.cpp: the fixers on rope.apply (what rope-raise made of a
-//   site): they change only the semantics and the positions operand;
-// - FixTableSites.cpp: the fallback for sites rope-raise left as ONNX nodes,
-//   which rebuilds their cos/sin tables as rope.cos_sin.
+//   site): they change only the semantics and the positions operand.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_LIB_TRANSFORMS_FIXSITESIMPL_H
@@ -119,23 +117,6 @@ mlir::LogicalResult
 fixVisionApply(ApplySite &apply, const FixOptions &options, FixResult &result,
                mlir::Value &visionRows,
                llvm::SmallVectorImpl<mlir::Operation *> &dead);
-
-//===-- Fallback: sites left as ONNX nodes --------------------------------===//
-
-mlir::LogicalResult
-fixDegenerateTables(RopeSite &site, DecoderPositions &positions,
-                    llvm::SmallVectorImpl<mlir::Operation *> &dead);
-mlir::LogicalResult
-fixTextTables(RopeSite &site, const FixOptions &options,
-              DecoderPositions &positions,
-              llvm::SmallVectorImpl<mlir::Operation *> &dead);
-mlir::LogicalResult
-fixVisionTables(onnx::GraphOp graph, RopeSite &site, const FixOptions &options,
-                FixResult &result,
-                llvm::SmallVectorImpl<mlir::Operation *> &dead);
-
-/// Errors at a site's Cos (or Gather) node, without dumping it.
-mlir::InFlightDiagnostic siteError(const RopeSite &site);
 
 } // namespace mrope::fix
 

@@ -198,7 +198,32 @@ Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b, onnx::GraphOp graph,
                      RopeSite &site, const RaisePlan &plan,
                      const RaisedRotation &r) {
   Value positions = plan.positions;
-  if (!plan.pairPositions && match::rankOf(positions) == -1) {
+  if (plan.reorder) {
+    // The window reorder on rows of positions, [N, 1] or (h, w) [N, 2],
+    // then one row per axis: [1, N'] (a Range: as [S] below), [2, 1, N'].
+    // Its shapes are computed next to the angles: the nodes go before the
+    // first rotation.
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(r.rotation.combine);
+    Type i64 = b.getI64Type();
+    int64_t dyn = ShapedType::kDynamic, width = plan.pairPositions ? 2 : 1;
+    if (match::isFloatTensor(positions))
+      positions =
+          emit.node("Cast", RankedTensorType::get({dyn}, i64), {positions},
+                    {emit.intAttr("to", onnx::DataType::INT64)});
+    Type elem = match::elementTypeOf(positions);
+    if (!plan.pairPositions)
+      positions = emit.node("Unsqueeze", RankedTensorType::get({dyn, 1}, elem),
+                            {positions, emit.ints({1}, {1}, "axes")});
+    positions = applyTokenReorder(emit, b, *plan.reorder, positions, width);
+    positions = emit.node(
+        "Transpose", RankedTensorType::get({width, dyn}, elem), {positions},
+        {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 0}))});
+    if (plan.pairPositions)
+      positions =
+          emit.node("Unsqueeze", RankedTensorType::get({2, 1, dyn}, elem),
+                    {positions, emit.ints({1}, {1}, "axes")});
+  } else if (!plan.pairPositions && match::rankOf(positions) == -1) {
     // Rows the graph computes but left unranked: [A, B, S] (checked).
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointAfterValue(positions);
@@ -209,8 +234,8 @@ Value positionsForOp(onnx::OnnxBuilder &emit, OpBuilder &b, onnx::GraphOp graph,
                                         match::elementTypeOf(positions)),
                   {positions});
   }
-  if (plan.pairPositions || match::rankOf(positions) == 1 ||
-      match::isFloatTensor(positions)) {
+  if (!plan.reorder && (plan.pairPositions || match::rankOf(positions) == 1 ||
+                        match::isFloatTensor(positions))) {
     OpBuilder::InsertionGuard guard(b);
     if (Operation *def = positions.getDefiningOp())
       b.setInsertionPointAfter(def);
@@ -348,6 +373,9 @@ struct RopeRaisePass : mrope::impl::RopeRaiseBase<RopeRaisePass> {
         << (fromCaches ? "; the constant caches are recomputed from the "
                          "frequencies"
                        : "")
+        << (plan.reorder ? "; the window reorder of its angles now reorders "
+                           "its positions"
+                         : "")
         << (norms || writes
                 ? "; neighbours: " + std::to_string(norms) +
                       " operand(s) normalised by an RMSNorm over the head "

@@ -308,15 +308,17 @@ bool isIntegralRange(Value v) {
   return true;
 }
 
-/// Gathers of float rows by a computed index among the site's nodes: the
-/// vision tower's lookup of its per-axis table by (h, w), and anything else
-/// that reorders angles by data (Qwen2.5-VL's window index).
+/// Gathers of float rows by a computed index among the site's nodes, but
+/// for the window reorders the analysis found: the vision tower's lookup of
+/// its per-axis table by (h, w), and anything else that moves angles by
+/// data.
 SmallVector<NodeOp> angleLookups(RopeSite &site) {
   SmallVector<NodeOp> lookups;
   for (Operation *op : site.nodes) {
     NodeBinder g(dyn_cast<NodeOp>(op));
     Value idx = g.input(1);
     if (g.is("Gather") && idx && !match::isConstant(idx) &&
+        !llvm::is_contained(site.reorders, g.getNode()) &&
         match::isIntTensor(idx) && match::isFloatTensor(g.input(0)))
       lookups.push_back(g.getNode());
   }
@@ -423,6 +425,11 @@ FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
   int64_t rank = match::rankOf(positions);
   if (rank == -1 && site.source == PositionSource::GetRopeIndex)
     rank = 3; // computedRows proved it
+  // Degenerate rows shape inference left unranked (an Unsqueeze spelled as
+  // a Reshape before their Concat): the ranks of the ops that stack them.
+  if (rank == -1 && site.kind == PositionKind::MRopeDegenerate &&
+      match::inferRank(positions) == 3)
+    rank = 3;
   bool fits = numAxes == 1 ? (rank == 1 || rank == 2 ||
                               (rank == 3 && match::dimOf(positions, 0) == 1))
                            : rank == 3;
@@ -523,8 +530,7 @@ bool raise::canShareOp(RankedTensorType a, RankedTensorType b) {
          same(a.getDimSize(2), b.getDimSize(2));
 }
 
-FailureOr<RaisePlan> raise::planSite(RopeSite &site, int64_t index) {
-  std::string why;
+FailureOr<RaisePlan> raise::checkSite(RopeSite &site, std::string &why) {
   auto check = [&]() -> FailureOr<RaisePlan> {
     if (!site.semantics) {
       why = "the recovered semantics are inconsistent";
@@ -537,18 +543,27 @@ FailureOr<RaisePlan> raise::planSite(RopeSite &site, int64_t index) {
     }
     if (isCacheSite(site) && !cachesMatch(site, why))
       return failure();
-    // Angles reordered by data after they are formed (beyond the vision
-    // tower's own (h, w) lookup): the positions alone do not say them.
+    // Angles gathered by data after they are formed, beyond the vision
+    // tower's own (h, w) lookup and one window reorder of whole rows (which
+    // moves onto the positions): the positions alone do not say them.
     size_t expectedLookups = site.kind == PositionKind::TwoD ? 1 : 0;
-    if (!isCacheSite(site) && angleLookups(site).size() > expectedLookups) {
-      why = "its angles are gathered by data beyond the positions (a window "
-            "reorder), which rope.apply's positions do not say";
+    if (!isCacheSite(site) && (angleLookups(site).size() > expectedLookups ||
+                               site.reorders.size() > 1)) {
+      why = "its angles are gathered by data beyond the positions and one "
+            "window reorder, which rope.apply's positions do not say";
       return failure();
+    }
+    RaisePlan plan;
+    if (!site.reorders.empty()) {
+      FailureOr<TokenReorder> reorder =
+          tokenReorderOf(site.reorders.front(), why);
+      if (failed(reorder))
+        return failure();
+      plan.reorder = *reorder;
     }
     FailureOr<Value> positions = positionsOf(site, why);
     if (failed(positions))
       return failure();
-    RaisePlan plan;
     plan.positions = *positions;
     plan.pairPositions = site.kind == PositionKind::TwoD;
     for (Rotation r : site.rotations) {
@@ -569,7 +584,12 @@ FailureOr<RaisePlan> raise::planSite(RopeSite &site, int64_t index) {
     }
     return plan;
   };
-  FailureOr<RaisePlan> plan = check();
+  return check();
+}
+
+FailureOr<RaisePlan> raise::planSite(RopeSite &site, int64_t index) {
+  std::string why;
+  FailureOr<RaisePlan> plan = checkSite(site, why);
   if (failed(plan))
     mlir::emitRemark(site.cosNode.getLoc())
         << "rope-raise: site " << index << " (" << nodeLabel(site.cosNode)

@@ -11,6 +11,8 @@
 #ifndef MROPE_LIB_TRANSFORMS_RAISECHECKS_H
 #define MROPE_LIB_TRANSFORMS_RAISECHECKS_H
 
+#include "TokenReorder.h"
+
 #include "mrope/Analysis/RopeSites.h"
 
 #include "mlir/IR/BuiltinTypes.h"
@@ -42,11 +44,17 @@ struct RaisePlan {
   /// A vision tower's (h, w) pairs [tokens, 2]: rope.apply takes them as
   /// [2, 1, tokens].
   bool pairPositions = false;
+  /// The window reorder of the site's angles (RopeSite::reorders), applied
+  /// to the positions instead.
+  std::optional<TokenReorder> reorder;
   llvm::SmallVector<RaisedRotation> rotations;
 };
 
-/// The plan for raising `site` (the `index`-th site), or failure after a
-/// remark at the site saying why it is left as is.
+/// The plan for raising `site`, or failure with `why` it cannot be raised.
+mlir::FailureOr<RaisePlan> checkSite(RopeSite &site, std::string &why);
+
+/// checkSite for the `index`-th site, with a remark at the site saying why
+/// it is left as is on failure.
 mlir::FailureOr<RaisePlan> planSite(RopeSite &site, int64_t index);
 
 /// Whether two rotated operands can be operands of one rope.apply: same

@@ -1,5 +1,7 @@
 // rope-fix on a 1D site (a bug under qwen2-vl) whose cos/sin tables are
-// unranked: one error at the site, no crash, nothing rewritten.
+// unranked, so that rope-raise cannot say where their heads axis is: one
+// error at the site saying why it is not raised, no crash, nothing
+// rewritten.
 // RUN: mrope-opt %s -verify-diagnostics --rope-fix="arch=qwen2-vl" -o %t.out
 
 module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
@@ -12,7 +14,7 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
     %pu = onnx.node "Unsqueeze"(%pf, %last) : (tensor<*xf32>, tensor<1xi64>) -> tensor<*xf32>
     %ang = onnx.node "Mul"(%pu, %inv) : (tensor<*xf32>, tensor<2xf32>) -> tensor<*xf32>
     %emb = onnx.node "Concat"(%ang, %ang) {attrs = {axis = -1 : i64}} : (tensor<*xf32>, tensor<*xf32>) -> tensor<*xf32>
-    // expected-error @+1 {{site /rotary/Cos: its cos/sin tables have no known float type}}
+    // expected-error @+1 {{site /rotary/Cos: rope-fix rewrites rope.apply only, and this site is not raised: the table at rotation an unnamed Add node broadcasts over no heads axis}}
     %c = onnx.node "Cos"(%emb) {name = "/rotary/Cos"} : (tensor<*xf32>) -> tensor<*xf32>
     %s = onnx.node "Sin"(%emb) : (tensor<*xf32>) -> tensor<*xf32>
     %cu = onnx.node "Unsqueeze"(%c, %ax1) : (tensor<*xf32>, tensor<1xi64>) -> tensor<*xf32>

@@ -123,6 +123,11 @@ struct RopeSite {
   /// The rotations act on [tokens, heads, dim] without a batch dim: the
   /// Qwen2-VL vision tower's layout.
   bool vision = false;
+  /// Gathers on axis 0 that reorder the rows of the angles by data after
+  /// they are formed (Qwen2.5-VL's window index): token j gets the angles of
+  /// row index[j]. `positions` are what the rows are formed from, before
+  /// the reorder; rope-raise moves the reorder onto the positions.
+  llvm::SmallVector<onnx::NodeOp> reorders;
   /// Every rotation the tables feed (q and k of every layer).
   llvm::SmallVector<Rotation> rotations;
   /// The nodes that make up the site (tables, merge, position walk).

@@ -33,8 +33,6 @@ struct FixResult {
   /// model).
   std::vector<std::string> notes;
   int64_t fixedSites = 0;
-  /// Of those, sites rope-raise left as ONNX nodes, fixed on their tables.
-  int64_t fallbackSites = 0;
 };
 
 /// Rewrites every buggy site of `graph` for `options.arch` to rotate by
@@ -43,16 +41,17 @@ struct FixResult {
 /// the positions operand change (degenerate M-RoPE: the built rows become a
 /// graph input `position_ids` [3, batch, seq] int64; 1D text RoPE under a
 /// Qwen VL arch: M-RoPE sections and those positions; the vision tower's
-/// flat patch index: 2D (h, w) RoPE). A site left as ONNX nodes (as
-/// findRopeSites reports it) is fixed on its tables instead (rope.cos_sin).
-/// New rope ops (rope.cos_sin, rope.mrope_index) are left for
-/// convert-rope-to-onnx. The old positions input is retyped in place when
-/// nothing else uses it; nodes only the old positions or tables used are
-/// removed; everything else is left as it was. With `computePositions` and
-/// no bug, a correct M-RoPE model's [3, B, S] positions input is replaced by
-/// the in-graph computation. Errors are emitted as diagnostics at the site
-/// (or the graph); nothing is rolled back, so a caller that fails must drop
-/// the module.
+/// flat patch index: 2D (h, w) RoPE, its window reorder kept). A buggy site
+/// left as ONNX nodes (as findRopeSites reports it: rope-raise could not
+/// express it, or did not run) is an error naming the site and why it is
+/// not raised; a correct one is left as it is. New rope ops
+/// (rope.mrope_index) are left for convert-rope-to-onnx. The old positions
+/// input is retyped in place when nothing else uses it; nodes only the old
+/// positions or tables used are removed; everything else is left as it was.
+/// With `computePositions` and no bug, a correct M-RoPE model's [3, B, S]
+/// positions input is replaced by the in-graph computation. Errors are emitted
+/// as diagnostics at the site (or the graph); nothing is rolled back, so a
+/// caller that fails must drop the module.
 mlir::FailureOr<FixResult> fixRopeSites(onnx::GraphOp graph,
                                         const FixOptions &options);
 
