@@ -26,6 +26,31 @@ using eval::Tensor;
 
 namespace {
 
+/// The window reorder of Qwen2.5-VL's tower (RopeSite::reorders) gathers
+/// rows by a graph input the probe does not give (window_index). Bound to
+/// the identity permutation of the rows it gathers, every token keeps its
+/// place, so the tables compare token for token; that the reorder moves
+/// whole rows only, and the fix keeps it, is rope-raise's check
+/// (TokenReorder.h). Call after the positions are seeded.
+bool bindReorderIndices(Evaluator &ev, const RopeSite &site, std::string &why) {
+  for (onnx::NodeOp gather : site.reorders) {
+    Value index = gather->getOperand(1);
+    if (!isa<BlockArgument>(index))
+      continue; // computed in the graph: the evaluator runs it
+    const Tensor *rows = ev.evaluate(gather->getOperand(0));
+    if (!rows || rows->shape.empty()) {
+      why = "the rows its window reorder " + nodeLabel(gather) +
+            " gathers cannot be evaluated: " + ev.why();
+      return false;
+    }
+    SmallVector<int64_t> identity(rows->shape[0]);
+    for (auto [k, v] : llvm::enumerate(identity))
+      v = k;
+    ev.bind(index, Tensor::ints({rows->shape[0]}, identity));
+  }
+  return true;
+}
+
 /// The operand of the Mul `mul` that is not computed from `x`.
 Value tableOperand(Operation *mul, Value x) {
   if (!mul || mul->getNumOperands() != 2)
@@ -244,6 +269,10 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
       why = label + ": " + why;
       return false;
     }
+    if (!bindReorderIndices(ev, site, why)) {
+      why = label + ": " + why;
+      return false;
+    }
     for (const Rotation &r : site.rotations) {
       ProbeTables tables;
       if (!rotationTables(ev, site, r, site.getLayout(),
@@ -340,6 +369,10 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
         why = label + ": " + why;
         return false;
       }
+      if (!bindReorderIndices(ev, site, why)) {
+        why = label + ": " + why;
+        return false;
+      }
       for (const Rotation &r : site.rotations) {
         std::string key = rotationKey(r);
         auto want = original.text.find(key);
@@ -406,6 +439,10 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
       why = label + ": " + why;
       return false;
     }
+    if (!bindReorderIndices(ev, site, why)) {
+      why = label + ": " + why;
+      return false;
+    }
     for (const Rotation &r : site.rotations) {
       ProbeTables got;
       if (!rotationTables(ev, site, r, claim.getLayout(), freqs, probe.tokens,
@@ -462,6 +499,10 @@ bool mrope::prove::evaluateOriginalRows(onnx::GraphOp graph,
       bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
       ArrayRef<int64_t> r(*row);
       if (!seedPositions(ev, site.positions, {r}, why)) {
+        why = label + ": " + why;
+        return false;
+      }
+      if (!bindReorderIndices(ev, site, why)) {
         why = label + ": " + why;
         return false;
       }

@@ -2,8 +2,7 @@
 //
 // True [3, B, S] decoder positions (a new input, or rope.mrope_index under
 // --positions compute), (h, w) per vision patch, and the checks a model must
-// pass before the fix rewrites it. Shared by the fixers on rope.apply and
-// the fallback table fixers.
+// pass before the fix rewrites it. Used by the fixers on rope.apply.
 //
 //===----------------------------------------------------------------------===//
 #include "FixSitesImpl.h"

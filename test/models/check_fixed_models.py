@@ -197,7 +197,7 @@ def check_emit_forms(tool, zoo, name, arch, twin, tmp, problems, before):
         # stays unfused whatever --emit says: say which it was.
         fused = any(n.op_type in ("RotaryEmbedding", "MRotaryEmbedding")
                     for n in onnx.load(out, load_external_data=False).graph.node)
-        diffs[emit] = (diffs[emit], "fused" if fused else "unfused: fallback site")
+        diffs[emit] = (diffs[emit], "fused" if fused else "unfused")
     return diffs
 
 
@@ -319,10 +319,11 @@ def check_correct_model(tool, zoo, desc):
     return same
 
 
-# Bug models the fix refuses, by design, with one error line and no file
-# (docs/mrope-fix.md, "Out of reach"): the window-reordered Qwen2.5-VL tower
-# would need its (h, w) in the window permutation.
-REFUSED = {"qwen25vl_vision_window_flat_bug.onnx": "site /Cos: its cos/sin tables have no known float type"}
+# Bug models -o refuses with one error line and no file (docs/mrope-fix.md,
+# "Not done yet"): the window-reordered Qwen2.5-VL tower is raised and fixed,
+# but the proof does not bind its window_index input, so nothing is written.
+REFUSED = {"qwen25vl_vision_window_flat_bug.onnx":
+           "the fix cannot be proven, so nothing is written: site 0 (/Cos)"}
 
 
 def check_refused(tool, zoo, desc):

@@ -118,9 +118,9 @@ def RopeFix : Pass<"rope-fix", "::mlir::ModuleOp"> {
     `input_ids`, `attention_mask` and the grids instead (and a correct
     M-RoPE model's `[3, batch, seq]` input is replaced by it).
 
-    A site left as ONNX nodes is fixed the old way, on its tables
-    (`rope.cos_sin`); the remark says "fallback". New rope ops are left for
-    `convert-rope-to-onnx`. The old `[batch, seq]` positions input is retyped
+    A buggy site left as ONNX nodes (rope-raise could not express it, or did
+    not run) is an error naming the site and why it is not raised; a correct
+    one is left as it is. New rope ops are left for `convert-rope-to-onnx`. The old `[batch, seq]` positions input is retyped
     in place when nothing else uses it; nodes only the old positions or
     tables used are removed. Correct sites and the rest of the graph are not
     touched.
