@@ -19,11 +19,13 @@ void mrope::bindProbeInputShapes(eval::Evaluator &ev, onnx::GraphOp graph,
     return "";
   };
   // The batch dim of a [B, S] or [A, B, S] positions input names the batch
-  // whatever its name (torch's dynamo writes s0, s1).
+  // whatever its name (torch's dynamo writes s0, s1); [S, 2] (h, w) pairs
+  // have none (their first dim is the patches).
   std::string batchParam;
   if (auto arg = dyn_cast_or_null<BlockArgument>(positions))
     if (auto type = dyn_cast<RankedTensorType>(arg.getType());
-        type && type.getRank() >= 2 && arg.getOwner() == &body)
+        type && type.getRank() >= 2 && arg.getOwner() == &body &&
+        !(type.getRank() == 2 && type.getDimSize(1) == 2))
       batchParam = paramOf(arg, type.getRank() - 2);
   for (BlockArgument arg : body.getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());

@@ -26,20 +26,43 @@ using eval::Tensor;
 
 namespace {
 
-/// The window reorder of Qwen2.5-VL's tower (RopeSite::reorders) gathers
-/// rows by a graph input the probe does not give (window_index). Bound to
-/// the identity permutation of the rows it gathers, every token keeps its
-/// place, so the tables compare token for token; that the reorder moves
-/// whole rows only, and the fix keeps it, is rope-raise's check
-/// (TokenReorder.h). Call after the positions are seeded.
-bool bindReorderIndices(Evaluator &ev, const RopeSite &site, std::string &why) {
-  for (onnx::NodeOp gather : site.reorders) {
+/// Whether `v` is computed from `target` (or is it).
+bool computedFrom(Value v, Value target) {
+  SmallVector<Value> stack{v};
+  llvm::DenseSet<Value> seen;
+  while (!stack.empty()) {
+    Value cur = stack.pop_back_val();
+    if (cur == target)
+      return true;
+    if (!seen.insert(cur).second)
+      continue;
+    if (Operation *def = cur.getDefiningOp())
+      llvm::append_range(stack, def->getOperands());
+  }
+  return false;
+}
+
+/// The window reorder of Qwen2.5-VL's tower gathers the rows computed from
+/// the positions by a graph input the probe does not give (window_index),
+/// in the original (RopeSite::reorders) and in the fixed graph (where the
+/// fix applies it to the new positions rows). Bound to the identity
+/// permutation of the rows it gathers, every token keeps its place, so the
+/// tables compare token for token; that the reorder moves whole rows only,
+/// and that the fix keeps it, is rope-raise's check (TokenReorder.h). Call
+/// after the positions are seeded.
+bool bindReorderIndices(Evaluator &ev, onnx::GraphOp graph,
+                        const RopeSite &site, std::string &why) {
+  for (auto gather : graph.getBodyBlock().getOps<onnx::NodeOp>()) {
+    if (!gather.isOnnx("Gather") || gather->getNumOperands() != 2)
+      continue;
     Value index = gather->getOperand(1);
-    if (!isa<BlockArgument>(index))
-      continue; // computed in the graph: the evaluator runs it
+    auto arg = dyn_cast<BlockArgument>(index);
+    if (!arg || index == site.positions ||
+        !computedFrom(gather->getOperand(0), site.positions))
+      continue;
     const Tensor *rows = ev.evaluate(gather->getOperand(0));
     if (!rows || rows->shape.empty()) {
-      why = "the rows its window reorder " + nodeLabel(gather) +
+      why = "the rows its reorder " + nodeLabel(gather) +
             " gathers cannot be evaluated: " + ev.why();
       return false;
     }
@@ -269,7 +292,7 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
       why = label + ": " + why;
       return false;
     }
-    if (!bindReorderIndices(ev, site, why)) {
+    if (!bindReorderIndices(ev, graph, site, why)) {
       why = label + ": " + why;
       return false;
     }
@@ -369,7 +392,7 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
         why = label + ": " + why;
         return false;
       }
-      if (!bindReorderIndices(ev, site, why)) {
+      if (!bindReorderIndices(ev, graph, site, why)) {
         why = label + ": " + why;
         return false;
       }
@@ -439,7 +462,7 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
       why = label + ": " + why;
       return false;
     }
-    if (!bindReorderIndices(ev, site, why)) {
+    if (!bindReorderIndices(ev, graph, site, why)) {
       why = label + ": " + why;
       return false;
     }
@@ -502,7 +525,7 @@ bool mrope::prove::evaluateOriginalRows(onnx::GraphOp graph,
         why = label + ": " + why;
         return false;
       }
-      if (!bindReorderIndices(ev, site, why)) {
+      if (!bindReorderIndices(ev, graph, site, why)) {
         why = label + ": " + why;
         return false;
       }

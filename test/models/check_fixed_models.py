@@ -250,6 +250,12 @@ def check_kv_compute(tool, zoo, name, arch, twin, tmp, problems):
     return diff
 
 
+def pick(pool, model):
+    """The entries of `pool` that `model` takes as inputs."""
+    names = [i.name for i in onnx.load(model, load_external_data=False).graph.input]
+    return {n: pool[n] for n in names if n in pool}
+
+
 def check_vision_model(tool, zoo, desc):
     """The vision tower's flattened patch index fixed to (h, w) positions:
     the fixed model fed vision_position_ids (mrope.reference.vision_positions
@@ -259,8 +265,11 @@ def check_vision_model(tool, zoo, desc):
         fixed = os.path.join(tmp, "fixed.onnx")
         fix(tool, os.path.join(zoo, name), arch, fixed)
         feeds = zoo_feeds.vision_feeds(twin)
+        # What each model takes, from one pool: the twin may compute (h, w)
+        # from grid_thw where the fixed model takes vision_position_ids.
+        pool = dict(feeds, vision_position_ids=reference.vision_positions([[1, 4, 6]]))
         want = ort.run(os.path.join(zoo, twin["model"]), feeds)
-        got = ort.run(fixed, feeds)
+        got = ort.run(fixed, pick(pool, fixed))
         diff = max_diff(got, want)
         before = report(tool, os.path.join(zoo, name), arch)["summary"]
         after = report(tool, fixed, arch)["summary"]
@@ -269,12 +278,19 @@ def check_vision_model(tool, zoo, desc):
         computed = os.path.join(tmp, "computed.onnx")
         fix(tool, os.path.join(zoo, name), arch, computed, positions="compute")
         grid = np.array([[2, 4, 4], [1, 6, 2]], np.int64)
+        if "window_index" in feeds:  # the window twin takes one image
+            grid = np.array([[1, 4, 6]], np.int64)
         hw = reference.vision_positions(grid)
         x = np.random.default_rng(3).standard_normal(
             (hw.shape[0], feeds["hidden_states"].shape[1])).astype(np.float32)
+        pool = {"hidden_states": x, "vision_position_ids": hw, "grid_thw": grid}
+        if "window_index" in feeds:  # Qwen2.5-VL: the window order of this grid
+            pool["window_index"] = reference.vision_window_index(
+                [list(g) for g in grid], window_size=zoo_feeds.WINDOW_SIZE,
+                patch_size=zoo_feeds.PATCH_SIZE)
         want = ort.run(os.path.join(zoo, twin["model"]),
-                       {"hidden_states": x, "vision_position_ids": hw})
-        got = ort.run(computed, {"hidden_states": x, "grid_thw": grid})
+                       pick(pool, os.path.join(zoo, twin["model"])))
+        got = ort.run(computed, pick(pool, computed))
         d_compute = max_diff(got, want)
         after_compute = report(tool, computed, arch)["summary"]
     problems = []
@@ -320,10 +336,8 @@ def check_correct_model(tool, zoo, desc):
 
 
 # Bug models -o refuses with one error line and no file (docs/mrope-fix.md,
-# "Not done yet"): the window-reordered Qwen2.5-VL tower is raised and fixed,
-# but the proof does not bind its window_index input, so nothing is written.
-REFUSED = {"qwen25vl_vision_window_flat_bug.onnx":
-           "the fix cannot be proven, so nothing is written: site 0 (/Cos)"}
+# "Not done yet"): none in the zoo today.
+REFUSED = {}
 
 
 def check_refused(tool, zoo, desc):
