@@ -28,7 +28,7 @@ from typing import List, Optional
 import numpy as np
 
 from .. import positions as mpos
-from ..reference import IMAGE_TOKEN_ID as I, VIDEO_TOKEN_ID as V, VISION_START_TOKEN_ID as VS
+from . import feeds as zoo_feeds
 from .spec import BIG, Entry, site
 
 DEGEN_BIG = site("mrope-degenerate", (16, 24, 24), 1e6, 128, 2 * BIG.layers)
@@ -43,17 +43,9 @@ BY_NAME = {e.name: e for e in ENTRIES}
 
 
 def packed_batch():
-    """(input_ids [2,15], attention_mask, segment_ids, grids) of the packed batch above."""
-    row0 = [1, 2, VS] + [I] * 6 + [3, 4] + [9, 9, 9] + [10]
-    seg0 = [1] * 11 + [2] * 4
-    row1 = [5, 6] + [5, VS] + [V] * 8 + [7, 8] + [0]
-    seg1 = [1] * 2 + [2] * 12 + [0]
-    ids = np.array([row0, row1], np.int64)
-    seg = np.array([seg0, seg1], np.int64)
-    mask = (seg > 0).astype(np.int64)
-    grids = {"image_grid_thw": np.array([[1, 4, 6]], np.int64),
-             "video_grid_thw": np.array([[2, 4, 4]], np.int64)}
-    return ids, mask, seg, grids
+    """(input_ids [2,15], attention_mask, segment_ids, grids) of the packed batch above
+    (the metamorphic suite's feeds build the same batch without torch)."""
+    return zoo_feeds.packed_batch("packed")
 
 
 def true_positions(arch: str = "qwen2-vl") -> np.ndarray:
