@@ -13,9 +13,9 @@
 // RUN: not %stock_mlir_opt %s 2>&1 | FileCheck %s --check-prefix=NOPLUGIN
 // NOPLUGIN: error: Dialect `rope' not found for custom op 'rope.apply'
 //
-// ONNX graphs: classify, fix, classify again.
-// RUN: %stock_mlir_opt --load-dialect-plugin=%mrope_plugin --load-pass-plugin=%mrope_plugin %S/Inputs/mrope-degenerate.mlir --pass-pipeline='builtin.module(rope-classify{arch=qwen2-vl},rope-fix{arch=qwen2-vl},rope-classify{arch=qwen2-vl})' -o %t.out 2>&1 | FileCheck %s --check-prefix=FIX
-// RUN: %stock_mlir_opt --load-dialect-plugin=%mrope_plugin --load-pass-plugin=%mrope_plugin %S/Inputs/mrope-degenerate.mlir --pass-pipeline='builtin.module(rope-fix{arch=qwen2-vl})' 2>/dev/null | FileCheck %s --check-prefix=FIXED
+// ONNX graphs: classify, raise, fix, lower, classify again.
+// RUN: %stock_mlir_opt --load-dialect-plugin=%mrope_plugin --load-pass-plugin=%mrope_plugin %S/Inputs/mrope-degenerate.mlir --pass-pipeline='builtin.module(rope-classify{arch=qwen2-vl},rope-raise,rope-fix{arch=qwen2-vl},convert-rope-to-onnx,rope-classify{arch=qwen2-vl})' -o %t.out 2>&1 | FileCheck %s --check-prefix=FIX
+// RUN: %stock_mlir_opt --load-dialect-plugin=%mrope_plugin --load-pass-plugin=%mrope_plugin %S/Inputs/mrope-degenerate.mlir --pass-pipeline='builtin.module(rope-raise,rope-fix{arch=qwen2-vl},convert-rope-to-onnx)' 2>/dev/null | FileCheck %s --check-prefix=FIXED
 // FIX: remark: rope site: mrope-degenerate [1, 2, 1] neox, rotary_dim 8, theta 1.000000e+04, 1 rotations; BUG
 // FIX: remark: fixed: input 'position_ids' is now int64 [3, batch, seq] (was [batch, seq])
 // FIX: remark: rope site: mrope [1, 2, 1] neox, rotary_dim 8, theta 1.000000e+04, 1 rotations; ok
