@@ -1518,9 +1518,9 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
     findRotations(m.merged, rotaryDim, site, explain);
   }
   if (site.rotations.empty())
-    return explain.reject(cosOp, "its tables rotate nothing (no Mul by the "
-                                 "table feeds an Add or Sub): absolute "
-                                 "embeddings, not RoPE");
+    return explain.reject(cosOp, "its tables rotate nothing here (no Mul by "
+                                 "the table feeds an Add or Sub): an absolute "
+                                 "embedding, or caches a fused op reads");
   std::string why;
   site.semantics = makeSemantics(cosOp.getContext(), sections, rotaryDim, theta,
                                  siteLayout(site), order, freqs, why);
