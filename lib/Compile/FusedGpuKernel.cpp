@@ -296,20 +296,7 @@ LogicalResult mrope::compileFusedGpuKernel(MLIRContext &ctx,
     error += diagnostics.empty() ? "" : ":\n" + diagnostics;
     return failure();
   }
-  FailureOr<std::string> binary = extractPtx(*module, error);
-  if (failed(binary))
-    return failure();
-  if (cubin && failed(binary = runPtxas(*ptxas, *binary, target, error)))
-    return failure();
-
-  llvm::SmallString<128> jsonPath(outPath), headerPath(outPath);
-  llvm::sys::path::replace_extension(jsonPath, "json");
-  llvm::sys::path::replace_extension(headerPath, "h");
-  if (failed(writeAtomically(outPath, *binary, error)) ||
-      failed(writeAtomically(jsonPath, emitFusedGpuJson(kernel, target, info),
-                             error)) ||
-      failed(writeAtomically(headerPath,
-                             emitFusedGpuHeader(kernel, target, info), error)))
-    return failure();
-  return success();
+  return writeGpuKernel(*module, target, *ptxas, outPath,
+                        emitFusedGpuJson(kernel, target, info),
+                        emitFusedGpuHeader(kernel, target, info), error);
 }

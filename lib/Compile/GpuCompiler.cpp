@@ -314,6 +314,26 @@ LogicalResult mrope::writeAtomically(StringRef path, StringRef contents,
   return success();
 }
 
+LogicalResult mrope::writeGpuKernel(ModuleOp module, const GpuTarget &target,
+                                    StringRef ptxas, StringRef outPath,
+                                    StringRef json,
+                                    std::optional<StringRef> header,
+                                    std::string &error) {
+  FailureOr<std::string> binary = extractPtx(module, error);
+  if (failed(binary))
+    return failure();
+  if (!ptxas.empty() &&
+      failed(binary = runPtxas(ptxas, *binary, target, error)))
+    return failure();
+  llvm::SmallString<128> jsonPath(outPath), headerPath(outPath);
+  llvm::sys::path::replace_extension(jsonPath, "json");
+  llvm::sys::path::replace_extension(headerPath, "h");
+  return success(
+      succeeded(writeAtomically(outPath, *binary, error)) &&
+      succeeded(writeAtomically(jsonPath, json, error)) &&
+      (!header || succeeded(writeAtomically(headerPath, *header, error))));
+}
+
 LogicalResult mrope::compileGpuKernel(MLIRContext &ctx,
                                       const RopeKernel &kernel,
                                       const GpuTarget &target,
@@ -336,23 +356,9 @@ LogicalResult mrope::compileGpuKernel(MLIRContext &ctx,
     error += diagnostics.empty() ? "" : ":\n" + diagnostics;
     return failure();
   }
-  FailureOr<std::string> ptx = extractPtx(*module, error);
-  if (failed(ptx))
-    return failure();
-
-  std::string binary = *ptx;
-  if (cubin) {
-    FailureOr<std::string> data = runPtxas(*ptxas, *ptx, target, error);
-    if (failed(data))
-      return failure();
-    binary = std::move(*data);
-  }
-
-  llvm::SmallString<128> jsonPath(outPath);
-  llvm::sys::path::replace_extension(jsonPath, "json");
-  if (failed(writeAtomically(outPath, binary, error)) ||
-      failed(writeAtomically(jsonPath, emitKernelJson(kernel, target, info),
-                             error)))
+  if (failed(writeGpuKernel(*module, target, *ptxas, outPath,
+                            emitKernelJson(kernel, target, info), std::nullopt,
+                            error)))
     return failure();
   return success();
 }

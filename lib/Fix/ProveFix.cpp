@@ -26,22 +26,6 @@ using eval::Tensor;
 
 namespace {
 
-/// Whether `v` is computed from `target` (or is it).
-bool computedFrom(Value v, Value target) {
-  SmallVector<Value> stack{v};
-  llvm::DenseSet<Value> seen;
-  while (!stack.empty()) {
-    Value cur = stack.pop_back_val();
-    if (cur == target)
-      return true;
-    if (!seen.insert(cur).second)
-      continue;
-    if (Operation *def = cur.getDefiningOp())
-      llvm::append_range(stack, def->getOperands());
-  }
-  return false;
-}
-
 /// The window reorder of Qwen2.5-VL's tower gathers the rows computed from
 /// the positions by a graph input the probe does not give (window_index),
 /// in the original (RopeSite::reorders) and in the fixed graph (where the
@@ -58,7 +42,7 @@ bool bindReorderIndices(Evaluator &ev, onnx::GraphOp graph,
     Value index = gather->getOperand(1);
     auto arg = dyn_cast<BlockArgument>(index);
     if (!arg || index == site.positions ||
-        !computedFrom(gather->getOperand(0), site.positions))
+        !dependsOn(gather->getOperand(0), site.positions))
       continue;
     const Tensor *rows = ev.evaluate(gather->getOperand(0));
     if (!rows || rows->shape.empty()) {
@@ -72,6 +56,17 @@ bool bindReorderIndices(Evaluator &ev, onnx::GraphOp graph,
     ev.bind(index, Tensor::ints({rows->shape[0]}, identity));
   }
   return true;
+}
+
+/// `ev` ready to evaluate `site`'s tables on the probe: the graph inputs'
+/// shapes for `tokens`, the positions seeded with `rows`, and a window
+/// reorder's index bound.
+bool seedProbe(Evaluator &ev, onnx::GraphOp graph, const RopeSite &site,
+               int64_t tokens, ArrayRef<ArrayRef<int64_t>> rows,
+               std::string &why) {
+  bindProbeInputShapes(ev, graph, tokens, site.positions);
+  return seedPositions(ev, site.positions, rows, why) &&
+         bindReorderIndices(ev, graph, site, why);
 }
 
 /// The operand of the Mul `mul` that is not computed from `x`.
@@ -278,7 +273,6 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
     out.sites.push_back(o);
     Probe probe(o.tokens);
     Evaluator ev(opset);
-    bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
     ArrayRef<int64_t> text(probe.text);
     SmallVector<int64_t> segments;
     if (site.source == PositionSource::Segments) {
@@ -288,11 +282,7 @@ bool mrope::prove::evaluateOriginal(onnx::GraphOp graph,
       }
       text = segments;
     }
-    if (!seedPositions(ev, site.positions, {text}, why)) {
-      why = label + ": " + why;
-      return false;
-    }
-    if (!bindReorderIndices(ev, graph, site, why)) {
+    if (!seedProbe(ev, graph, site, probe.tokens, {text}, why)) {
       why = label + ": " + why;
       return false;
     }
@@ -384,15 +374,10 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
     // fixed from a flat index to (h, w): there is no text case).
     if (!visionFix) {
       Evaluator ev(opset);
-      bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
       ArrayRef<int64_t> text(probe.text);
       if (!orig.textRow.empty())
         text = orig.textRow;
-      if (!seedPositions(ev, site.positions, {text}, why)) {
-        why = label + ": " + why;
-        return false;
-      }
-      if (!bindReorderIndices(ev, graph, site, why)) {
+      if (!seedProbe(ev, graph, site, probe.tokens, {text}, why)) {
         why = label + ": " + why;
         return false;
       }
@@ -457,12 +442,7 @@ bool mrope::prove::proveFixed(onnx::GraphOp graph, ArrayRef<RopeSite> after,
       }
     }
     Evaluator ev(opset);
-    bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
-    if (!seedPositions(ev, site.positions, rows, why)) {
-      why = label + ": " + why;
-      return false;
-    }
-    if (!bindReorderIndices(ev, graph, site, why)) {
+    if (!seedProbe(ev, graph, site, probe.tokens, rows, why)) {
       why = label + ": " + why;
       return false;
     }
@@ -519,13 +499,8 @@ bool mrope::prove::evaluateOriginalRows(onnx::GraphOp graph,
          {std::pair(&probe.text, &out.rowT), std::pair(&probe.rowH, &out.rowH),
           std::pair(&probe.rowW, &out.rowW)}) {
       Evaluator ev(opset);
-      bindProbeInputShapes(ev, graph, probe.tokens, site.positions);
       ArrayRef<int64_t> r(*row);
-      if (!seedPositions(ev, site.positions, {r}, why)) {
-        why = label + ": " + why;
-        return false;
-      }
-      if (!bindReorderIndices(ev, graph, site, why)) {
+      if (!seedProbe(ev, graph, site, probe.tokens, {r}, why)) {
         why = label + ": " + why;
         return false;
       }

@@ -14,6 +14,7 @@
 
 #include "llvm/Support/JSON.h"
 
+#include <optional>
 #include <string>
 
 namespace mrope {
@@ -62,6 +63,15 @@ mlir::LogicalResult finishGpuLowering(mlir::ModuleOp module,
 /// Just convert-rope-to-gpu (for --emit gpu).
 mlir::LogicalResult lowerToGpuDialect(mlir::ModuleOp module,
                                       const GpuTarget &target);
+
+/// Writes the kernel of the serialized `module` to `outPath`: its PTX, or
+/// the cubin `ptxas` makes of it when `ptxas` is not empty (--emit cubin);
+/// `json` goes to OUT.json and, when given, `header` to OUT.h.
+mlir::LogicalResult
+writeGpuKernel(mlir::ModuleOp module, const GpuTarget &target,
+               llvm::StringRef ptxas, llvm::StringRef outPath,
+               llvm::StringRef json, std::optional<llvm::StringRef> header,
+               std::string &error);
 
 /// The PTX text of the (single) gpu.binary in `module`.
 mlir::FailureOr<std::string> extractPtx(mlir::ModuleOp module,
