@@ -112,7 +112,7 @@ struct Errors {
 /// `mrope-fix -o` on `module` (a clone: the fix rewrites it), as the tool's
 /// main() runs it after the import.
 static void fixAndExport(ModuleOp module, mrope::Arch arch, bool compute,
-                         llvm::StringRef emit, Errors &errors,
+                         mrope::EmitMode emit, Errors &errors,
                          const Input &in) {
   mrope::onnx::GraphOp graph = mrope::onnx::getMainGraph(module);
   if (!graph)
@@ -128,7 +128,8 @@ static void fixAndExport(ModuleOp module, mrope::Arch arch, bool compute,
   int64_t fusedBugs = llvm::count_if(
       fused, [](const mrope::FusedRopeSite &s) { return s.bug; });
   int64_t bugs = ropeBugs + fusedBugs;
-  if (emit == "onnx23" && mrope::onnx::getOpsetVersion(graph).value_or(0) < 23)
+  if (emit == mrope::EmitMode::Onnx23 &&
+      mrope::onnx::getOpsetVersion(graph).value_or(0) < 23)
     return; // refused by the tool before anything runs
   if (bugs == 0 && !compute)
     return; // written as a byte-identical copy
@@ -145,7 +146,7 @@ static void fixAndExport(ModuleOp module, mrope::Arch arch, bool compute,
       return errors.checkSaid(in, "fixFusedSites");
     changed = true;
   }
-  bool prove = ropeBugs && !compute && emit == "plain";
+  bool prove = ropeBugs && !compute && emit == mrope::EmitMode::Plain;
   mrope::prove::Original original;
   std::string originalWhy;
   if (prove &&
@@ -154,9 +155,10 @@ static void fixAndExport(ModuleOp module, mrope::Arch arch, bool compute,
     originalWhy = "the original's tables cannot be evaluated";
   if (ropeBugs || (compute && !fusedBugs)) {
     mrope::FixPipelineOptions options;
-    options.arch = mrope::archName(arch).str();
-    options.positions = compute ? "compute" : "input";
-    options.emit = emit.str();
+    options.arch = arch;
+    options.positions =
+        compute ? mrope::PositionsMode::Compute : mrope::PositionsMode::Input;
+    options.emit = emit;
     PassManager pm(module.getContext());
     mrope::buildFixPipeline(pm, options);
     errors.lines.clear();
@@ -223,15 +225,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   MLIRContext ctx(*registry, MLIRContext::Threading::DISABLED);
   ctx.loadAllAvailableDialects();
   Errors errors;
-  std::string checkerFinding;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
-    std::string message = d.str();
-    if (d.getSeverity() == DiagnosticSeverity::Warning &&
-        llvm::StringRef(message).starts_with("onnx checker")) {
-      checkerFinding = message;
-    } else if (d.getSeverity() == DiagnosticSeverity::Error) {
-      errors.lines.push_back(message);
-    }
+    if (d.getSeverity() == DiagnosticSeverity::Error)
+      errors.lines.push_back(d.str());
     return success();
   });
   Input in;
@@ -243,6 +239,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mrope::onnx::ImportOptions importOptions;
   importOptions.isolateLibonnx = !inlineLibonnx;
   importOptions.runChecker = true; // as with -o
+  std::optional<std::string> checkerFinding;
+  importOptions.checkerFinding = &checkerFinding;
   auto module = mrope::onnx::importOnnxModelFromBuffer(
       in.bytes, workDir(), "fuzz.onnx", &ctx, importOptions);
   if (failed(module))
@@ -255,10 +253,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const mrope::Arch archs[] = {
       mrope::Arch::Qwen2VL,  mrope::Arch::Qwen2VL, mrope::Arch::Auto,
       mrope::Arch::Qwen25VL, mrope::Arch::Qwen3VL, mrope::Arch::Text};
-  static const char *emits[] = {"plain", "plain", "ort", "onnx23"};
+  static const mrope::EmitMode emits[] = {
+      mrope::EmitMode::Plain, mrope::EmitMode::Plain, mrope::EmitMode::Ort,
+      mrope::EmitMode::Onnx23};
   mrope::Arch arch = archs[(size ? data[size / 2] : 0) % 6];
-  llvm::StringRef emit = emits[(size ? data[size / 3] : 0) % 4];
-  if (!checkerFinding.empty()) {
+  mrope::EmitMode emit = emits[(size ? data[size / 3] : 0) % 4];
+  if (checkerFinding && !checkerFinding->empty()) {
     // Refused with -o; the analysis alone still runs on it.
     std::vector<mrope::RopeSite> sites = mrope::findRopeSites(graph, arch);
     std::vector<mrope::FusedRopeSite> fused =
@@ -270,13 +270,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   {
     OwningOpRef<ModuleOp> clone((*module)->clone());
-    in.mode = emit == "plain" ? "input, emit plain"
-              : emit == "ort" ? "input, emit ort"
-                              : "input, emit onnx23";
+    in.mode = emit == mrope::EmitMode::Plain ? "input, emit plain"
+              : emit == mrope::EmitMode::Ort ? "input, emit ort"
+                                             : "input, emit onnx23";
     fixAndExport(*clone, arch, /*compute=*/false, emit, errors, in);
   }
   in.mode = "compute, emit plain";
-  fixAndExport(**module, arch, /*compute=*/true, "plain", errors, in);
+  fixAndExport(**module, arch, /*compute=*/true, mrope::EmitMode::Plain, errors,
+               in);
   return 0;
 }
 
