@@ -32,26 +32,6 @@ std::optional<PositionsMode> mrope::parsePositionsMode(StringRef name) {
       .Default(std::nullopt);
 }
 
-StringRef mrope::emitModeName(EmitMode mode) {
-  switch (mode) {
-  case EmitMode::Plain:
-    return "plain";
-  case EmitMode::Ort:
-    return "ort";
-  case EmitMode::Onnx23:
-    return "onnx23";
-  }
-  llvm_unreachable("unknown emit mode");
-}
-
-std::optional<EmitMode> mrope::parseEmitMode(StringRef name) {
-  return llvm::StringSwitch<std::optional<EmitMode>>(name)
-      .Case("plain", EmitMode::Plain)
-      .Case("ort", EmitMode::Ort)
-      .Case("onnx23", EmitMode::Onnx23)
-      .Default(std::nullopt);
-}
-
 /// The one line an unknown spelling of an enum pass option gives.
 template <typename T>
 static bool parseNamed(llvm::cl::Option &option, StringRef arg, T &value,
@@ -77,13 +57,6 @@ bool llvm::cl::parser<PositionsMode>::parse(Option &option, StringRef,
                                             PositionsMode &value) {
   return parseNamed(option, arg, value, parsePositionsMode(arg),
                     "input or compute");
-}
-
-template <>
-bool llvm::cl::parser<EmitMode>::parse(Option &option, StringRef, StringRef arg,
-                                       EmitMode &value) {
-  return parseNamed(option, arg, value, parseEmitMode(arg),
-                    "plain, ort or onnx23");
 }
 
 LogicalResult mrope::writePassReport(Operation *op, StringRef path,

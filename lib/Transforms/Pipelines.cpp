@@ -21,7 +21,7 @@ void mrope::buildFixPipeline(OpPassManager &pm,
   pm.addPass(createRopeFixPass(fix, result));
   ConvertRopeToOnnxOptions lower;
   lower.prefix = "mrope_fix";
-  lower.emit = emitModeName(options.emit).str();
+  lower.emit = options.emit;
   pm.addPass(createConvertRopeToOnnx(lower));
 }
 

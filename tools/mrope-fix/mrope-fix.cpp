@@ -247,17 +247,8 @@ int main(int argc, char **argv) {
   ctx.loadAllAvailableDialects();
   // Diagnostics go to stderr as one line each, naming the file.
   request.model = llvm::sys::path::filename(inputPath).str();
-  // libonnx checker findings (warnings from the importer) are collected, not
-  // printed: with -o they decide whether a model may be written.
-  std::string checkerFinding;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
     std::string message = d.str();
-    if (d.getSeverity() == DiagnosticSeverity::Warning &&
-        StringRef(message).starts_with("onnx checker")) {
-      if (checkerFinding.empty())
-        checkerFinding = message;
-      return success();
-    }
     llvm::errs() << "mrope-fix: "
                  << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
                                                                   : "note: ");
@@ -273,6 +264,9 @@ int main(int argc, char **argv) {
   // models only, and what it writes is checked the same way.
   onnx::ImportOptions importOptions;
   importOptions.runChecker = !outputPath.empty();
+  // The checker's finding decides whether a model may be written.
+  std::optional<std::string> checkerFinding;
+  importOptions.checkerFinding = &checkerFinding;
   // The weights are copied to the output's data file on a thread of their
   // own as soon as the model is parsed, beside the rest of the import,
   // the analysis and the fix; the export takes the copy over (it is removed
@@ -287,12 +281,11 @@ int main(int argc, char **argv) {
   auto imported = onnx::importOnnxModel(inputPath, &ctx, importOptions);
   if (failed(imported))
     return 1;
-  if (!checkerFinding.empty())
+  if (checkerFinding && !checkerFinding->empty())
     return fail(inputPath +
                 ": the model fails the ONNX checker, so it is "
                 "not rewritten: " +
-                StringRef(checkerFinding)
-                    .drop_front(StringRef(checkerFinding).find(':') + 2));
+                *checkerFinding);
   ModuleOp module = imported->get();
   onnx::GraphOp graph = onnx::getMainGraph(module);
   if (!graph)

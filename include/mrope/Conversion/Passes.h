@@ -9,6 +9,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
+#include "mrope/Conversion/RopeToOnnx/RopeToOnnx.h"
 #include "mrope/Dialect/Onnx/IR/OnnxDialect.h"
 
 namespace mrope {

@@ -139,10 +139,15 @@ def ConvertRopeToOnnx : Pass<"convert-rope-to-onnx"> {
   let options = [
     Option<"prefix", "prefix", "std::string", /*default=*/"\"mrope\"",
            "Prefix of the names of new nodes and initializers">,
-    Option<"emit", "emit", "std::string", /*default=*/"\"plain\"",
-           "What rope.apply becomes: plain (standard ops), ort "
-           "(com.microsoft.RotaryEmbedding) or onnx23 (RotaryEmbedding, "
-           "opset 23)">,
+    Option<"emit", "emit", "::mrope::EmitMode",
+           /*default=*/"::mrope::EmitMode::Plain",
+           "What rope.apply becomes: plain, ort or onnx23",
+           [{::llvm::cl::values(
+             clEnumValN(::mrope::EmitMode::Plain, "plain", "standard ops"),
+             clEnumValN(::mrope::EmitMode::Ort, "ort",
+                        "com.microsoft.RotaryEmbedding"),
+             clEnumValN(::mrope::EmitMode::Onnx23, "onnx23",
+                        "RotaryEmbedding of opset 23"))}]>,
   ];
   let dependentDialects = ["::mrope::onnx::OnnxDialect"];
 }

@@ -1,6 +1,7 @@
 //===- FixModes.h - the fix's choices as enums ------------------*- C++ -*-===//
 //
-// The choices a user makes for the fix (`arch` is in RopeSites.h): typed
+// The choices a user makes for the fix (`arch` is in RopeSites.h, `emit`
+// (EmitMode) in mrope/Conversion/RopeToOnnx/RopeToOnnx.h): typed
 // for the library call (mrope/Fix/RunFix.h) and for the pass options of
 // rope-fix, rope-classify and mrope-fix-pipeline, which read the same
 // spellings users type (`arch=qwen2.5-vl`, `positions=compute`,
@@ -12,6 +13,7 @@
 #define MROPE_TRANSFORMS_FIXMODES_H
 
 #include "mrope/Analysis/RopeSites.h"
+#include "mrope/Conversion/RopeToOnnx/RopeToOnnx.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/CommandLine.h"
@@ -28,15 +30,6 @@ enum class PositionsMode {
 llvm::StringRef positionsModeName(PositionsMode mode);
 std::optional<PositionsMode> parsePositionsMode(llvm::StringRef name);
 
-/// How the fixed RoPE is written (mrope-fix --emit).
-enum class EmitMode {
-  Plain,  ///< standard ONNX ops, opset 13+
-  Ort,    ///< com.microsoft.RotaryEmbedding
-  Onnx23, ///< RotaryEmbedding of opset 23
-};
-llvm::StringRef emitModeName(EmitMode mode);
-std::optional<EmitMode> parseEmitMode(llvm::StringRef name);
-
 } // namespace mrope
 
 // Pass options of these types read the spellings above; an unknown one is
@@ -50,9 +43,6 @@ template <>
 bool parser<mrope::PositionsMode>::parse(Option &option, StringRef argName,
                                          StringRef arg,
                                          mrope::PositionsMode &value);
-template <>
-bool parser<mrope::EmitMode>::parse(Option &option, StringRef argName,
-                                    StringRef arg, mrope::EmitMode &value);
 } // namespace llvm::cl
 
 #endif // MROPE_TRANSFORMS_FIXMODES_H

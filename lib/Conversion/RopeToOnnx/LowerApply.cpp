@@ -29,19 +29,42 @@
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringSwitch.h"
 
 using namespace mlir;
 using namespace mrope;
 using namespace mrope::rope_to_onnx;
 
-std::optional<RopeEmit> mrope::parseRopeEmit(StringRef name) {
-  if (name == "plain")
-    return RopeEmit::Plain;
-  if (name == "ort")
-    return RopeEmit::Ort;
-  if (name == "onnx23")
-    return RopeEmit::Onnx23;
-  return std::nullopt;
+StringRef mrope::emitModeName(EmitMode mode) {
+  switch (mode) {
+  case EmitMode::Plain:
+    return "plain";
+  case EmitMode::Ort:
+    return "ort";
+  case EmitMode::Onnx23:
+    return "onnx23";
+  }
+  llvm_unreachable("unknown emit mode");
+}
+
+std::optional<EmitMode> mrope::parseEmitMode(StringRef name) {
+  return llvm::StringSwitch<std::optional<EmitMode>>(name)
+      .Case("plain", EmitMode::Plain)
+      .Case("ort", EmitMode::Ort)
+      .Case("onnx23", EmitMode::Onnx23)
+      .Default(std::nullopt);
+}
+
+template <>
+bool llvm::cl::parser<EmitMode>::parse(Option &option, StringRef, StringRef arg,
+                                       EmitMode &value) {
+  if (std::optional<EmitMode> parsed = parseEmitMode(arg)) {
+    value = *parsed;
+    return false;
+  }
+  llvm::errs() << "error: " << option.ArgStr
+               << " must be plain, ort or onnx23, got '" << arg << "'\n";
+  return true;
 }
 
 namespace {
@@ -68,7 +91,7 @@ struct Tables {
 };
 
 struct LowerApply : OpRewritePattern<rope::ApplyOp> {
-  LowerApply(MLIRContext *ctx, StringRef prefix, RopeEmit emit)
+  LowerApply(MLIRContext *ctx, StringRef prefix, EmitMode emit)
       : OpRewritePattern(ctx), prefix(prefix.str()), form(emit) {}
 
   LogicalResult matchAndRewrite(rope::ApplyOp op,
@@ -83,7 +106,7 @@ struct LowerApply : OpRewritePattern<rope::ApplyOp> {
         frequencyTable(op.getInvFreq(), sem);
     if (!table)
       return rewriter.notifyMatchFailure(op, "frequency table is not constant");
-    if (form == RopeEmit::Onnx23 && onnx::getOpsetVersion(op).value_or(0) < 23)
+    if (form == EmitMode::Onnx23 && onnx::getOpsetVersion(op).value_or(0) < 23)
       return rewriter.notifyMatchFailure(op, "opset older than 23");
 
     // Every layer rotates by the same positions: build the tables once,
@@ -101,7 +124,7 @@ struct LowerApply : OpRewritePattern<rope::ApplyOp> {
       SmallVector<Value> results;
       for (auto [j, x] : llvm::enumerate(member.getInputs()))
         results.push_back(
-            form == RopeEmit::Plain
+            form == EmitMode::Plain
                 ? rotatePlain(member, x, tables, emit)
                 : rotateFused(member, x, tables, emit, rewriter,
                               name + "/RotaryEmbedding" +
@@ -164,7 +187,7 @@ private:
     Value positions = op.getPositions();
     SmallVector<int64_t> rows;
     SmallVector<float> inv;
-    if (form == RopeEmit::Plain) {
+    if (form == EmitMode::Plain) {
       // One row per rotated channel, broadcast over heads: [B, 1, S, R].
       int64_t numFreqs = sem.getNumFreqs();
       bool neox = sem.getLayout() == rope::PairLayout::neox;
@@ -183,7 +206,7 @@ private:
               emit.node("Unsqueeze", headsType, {sin, axis1}), Value()};
     }
     perFreq(sem, table, rows, inv);
-    if (form == RopeEmit::Onnx23) {
+    if (form == EmitMode::Onnx23) {
       // Per-token caches [B, S, F], no position_ids.
       auto [cos, sin] = emitTokenTables(emit, b, positions, rows, inv, elem);
       return {cos, sin, Value()};
@@ -336,7 +359,7 @@ private:
                     {emit.intAttr("axis", 0)});
       return emit.node("Expand", type.clone(shape), {v, to});
     };
-    if (form == RopeEmit::Ort)
+    if (form == EmitMode::Ort)
       return {tables.cos, tables.sin, expand(tables.ids)};
     return {expand(tables.cos), expand(tables.sin), Value()};
   }
@@ -370,11 +393,11 @@ private:
       attrs.push_back(emit.intAttr("rotary_embedding_dim", sem.getRotaryDim()));
     // A [B, S, H * D] input needs num_heads, and ONNX Runtime's
     // com.microsoft kernel wants it with a partial rotary dim too.
-    if (!ShapedType::isDynamic(heads) && (source || form == RopeEmit::Ort))
+    if (!ShapedType::isDynamic(heads) && (source || form == EmitMode::Ort))
       attrs.push_back(emit.intAttr("num_heads", heads));
     Tables t = perBatchRow(op, input, tables, emit, b);
     Value y;
-    if (form == RopeEmit::Ort)
+    if (form == EmitMode::Ort)
       y = onnx::NodeOp::create(b, op.getLoc(), TypeRange{input.getType()},
                                "RotaryEmbedding",
                                ValueRange{input, t.ids, t.cos, t.sin}, attrs,
@@ -399,14 +422,14 @@ private:
   }
 
   std::string prefix;
-  RopeEmit form;
+  EmitMode form;
   mutable int64_t counter = 0;
 };
 
 } // namespace
 
-LogicalResult mrope::checkRopeEmitOpset(Operation *root, RopeEmit emit) {
-  if (emit != RopeEmit::Onnx23)
+LogicalResult mrope::checkRopeEmitOpset(Operation *root, EmitMode emit) {
+  if (emit != EmitMode::Onnx23)
     return success();
   WalkResult result = root->walk([](rope::ApplyOp op) {
     if (op.hasBufferSemantics() || !op->getParentOfType<onnx::GraphOp>())
@@ -423,6 +446,6 @@ LogicalResult mrope::checkRopeEmitOpset(Operation *root, RopeEmit emit) {
 }
 
 void mrope::populateRopeApplyToOnnxPatterns(RewritePatternSet &patterns,
-                                            StringRef prefix, RopeEmit emit) {
+                                            StringRef prefix, EmitMode emit) {
   patterns.add<LowerApply>(patterns.getContext(), prefix, emit);
 }

@@ -649,17 +649,10 @@ struct ConvertRopeToOnnxPass
     : mrope::impl::ConvertRopeToOnnxBase<ConvertRopeToOnnxPass> {
   using Base::Base;
   void runOnOperation() override {
-    std::optional<RopeEmit> form = parseRopeEmit(emit);
-    if (!form) {
-      getOperation()->emitError("convert-rope-to-onnx: emit must be plain, "
-                                "ort or onnx23, got '")
-          << emit << "'";
-      return signalPassFailure();
-    }
-    if (failed(checkRopeEmitOpset(getOperation(), *form)))
+    if (failed(checkRopeEmitOpset(getOperation(), emit)))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    populateRopeToOnnxPatterns(patterns, prefix, *form);
+    populateRopeToOnnxPatterns(patterns, prefix, emit);
     // Only rope ops are rewritten: the driver starts from them rather than
     // from every node of the graph (thousands in a real model).
     SmallVector<Operation *> ropeOps;
@@ -699,7 +692,7 @@ struct ConvertRopeToOnnxPass
 } // namespace
 
 void mrope::populateRopeToOnnxPatterns(RewritePatternSet &patterns,
-                                       StringRef prefix, RopeEmit emit) {
+                                       StringRef prefix, EmitMode emit) {
   patterns.add<LowerCosSin, LowerMRopeIndex>(patterns.getContext(), prefix);
   populateRopeApplyToOnnxPatterns(patterns, prefix, emit);
 }

@@ -1021,8 +1021,9 @@ Importer::run(::onnx::ModelProto &model, std::unique_ptr<LibonnxJob> libonnx) {
       libonnx->finish(check ? &finding : nullptr,
                       options.inferShapes ? &inferred : nullptr);
       if (check && !finding)
-        emitWarning(fileLoc) << "onnx checker (libonnx 1.12, best effort): "
-                                "did not run to the end";
+        finding = "did not run to the end";
+      if (check && options.checkerFinding)
+        *options.checkerFinding = *finding;
       else if (check && !finding->empty())
         emitWarning(fileLoc)
             << "onnx checker (libonnx 1.12, best effort): " << *finding;

@@ -4,14 +4,15 @@
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/Support/CommandLine.h"
 
 #include <optional>
 
 namespace mrope {
 
 /// Which ONNX ops rope.apply becomes (convert-rope-to-onnx{emit=...},
-/// mrope-fix --emit).
-enum class RopeEmit {
+/// mrope-fix-pipeline{emit=...}, mrope-fix --emit).
+enum class EmitMode {
   /// Standard ops only (Gather, Cos, Sin, Mul, Slice, Concat, ...); any
   /// runtime, any opset >= 13.
   Plain,
@@ -23,7 +24,8 @@ enum class RopeEmit {
   /// opset must be 23 or newer.
   Onnx23,
 };
-std::optional<RopeEmit> parseRopeEmit(llvm::StringRef name);
+llvm::StringRef emitModeName(EmitMode mode);
+std::optional<EmitMode> parseEmitMode(llvm::StringRef name);
 
 /// Patterns lowering rope.cos_sin and rope.mrope_index inside an onnx.graph
 /// to standard ONNX nodes, and rope.apply on tensors to the ops `emit`
@@ -31,16 +33,24 @@ std::optional<RopeEmit> parseRopeEmit(llvm::StringRef name);
 /// `<prefix>.<what>`.
 void populateRopeToOnnxPatterns(mlir::RewritePatternSet &patterns,
                                 llvm::StringRef prefix = "mrope",
-                                RopeEmit emit = RopeEmit::Plain);
+                                EmitMode emit = EmitMode::Plain);
 
 /// Fails, with an error on the first such op, when `emit` is onnx23 and a
 /// rope.apply to lower sits in a model older than opset 23.
-mlir::LogicalResult checkRopeEmitOpset(mlir::Operation *root, RopeEmit emit);
+mlir::LogicalResult checkRopeEmitOpset(mlir::Operation *root, EmitMode emit);
 
 /// The rope.apply pattern alone.
 void populateRopeApplyToOnnxPatterns(mlir::RewritePatternSet &patterns,
-                                     llvm::StringRef prefix, RopeEmit emit);
+                                     llvm::StringRef prefix, EmitMode emit);
 
 } // namespace mrope
+
+// Pass options of this type read the spellings above; an unknown one is
+// "error: emit must be plain, ort or onnx23, got '<value>'".
+namespace llvm::cl {
+template <>
+bool parser<mrope::EmitMode>::parse(Option &option, StringRef argName,
+                                    StringRef arg, mrope::EmitMode &value);
+} // namespace llvm::cl
 
 #endif // MROPE_CONVERSION_ROPETOONNX_ROPETOONNX_H

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mrope::onnx {
@@ -32,6 +33,11 @@ struct ImportOptions {
   bool inferShapes = true;
   /// Run the libonnx checker and report its findings as warnings.
   bool runChecker = false;
+  /// When set (with runChecker), the checker's finding is stored here
+  /// instead of warned about: empty when the model passes, "did not run to
+  /// the end" when libonnx stopped early, untouched when the checker could
+  /// not run (opset above libonnx's).
+  std::optional<std::string> *checkerFinding = nullptr;
   /// Parse the input as ONNX text (onnx::OnnxParser) instead of protobuf;
   /// chosen automatically for `.onnxtext` files.
   bool text = false;
