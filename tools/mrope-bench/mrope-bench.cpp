@@ -139,6 +139,16 @@ static double nowMs() {
   return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
+/// Busy-waits past the time the thread pools of the previous step spin
+/// before they sleep (~50 us: the kernels' pools and CopyPool), so that no
+/// step is timed while another's workers still hold a core. The calling
+/// thread keeps its core (and its caches) meanwhile.
+static void settle() {
+  double until = nowMs() + 0.1;
+  while (nowMs() < until)
+    ;
+}
+
 //===----------------------------------------------------------------------===//
 // Buffers and positions
 //===----------------------------------------------------------------------===//
@@ -674,21 +684,23 @@ static int runFused(MLIRContext &ctx) {
   std::vector<double> fusedMs, sepMs, memcpyMs, ntMs;
   CopyPool pool(threads);
   for (int r = 0; r < warmup + reps; ++r) {
-    double t0 = nowMs();
-    runFusedOnce();
-    double t1 = nowMs();
-    separate();
-    double t2 = nowMs();
-    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false);
-    double t3 = nowMs();
-    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true);
-    double t4 = nowMs();
+    double ms[4];
+    auto timed = [&](int i, auto &&step) {
+      settle();
+      double t0 = nowMs();
+      step();
+      ms[i] = nowMs() - t0;
+    };
+    timed(0, runFusedOnce);
+    timed(1, separate);
+    timed(2, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
+    timed(3, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
     if (r < warmup)
       continue;
-    fusedMs.push_back(t1 - t0);
-    sepMs.push_back(t2 - t1);
-    memcpyMs.push_back(t3 - t2);
-    ntMs.push_back(t4 - t3);
+    fusedMs.push_back(ms[0]);
+    sepMs.push_back(ms[1]);
+    memcpyMs.push_back(ms[2]);
+    ntMs.push_back(ms[3]);
   }
   double fMs = median(fusedMs), sMs = median(sepMs), mMs = median(memcpyMs),
          nMs = median(ntMs);
@@ -705,8 +717,8 @@ static int runFused(MLIRContext &ctx) {
         S, B, threads.getValue(), HQ, HK, D, secText, cacheLen.getValue(),
         offset, reps.getValue(), (int64_t)(q.bytes() + k.bytes()));
     llvm::outs() << llvm::formatv(
-        "\"fused_ms\": {0:f4}, \"separate_ms\": {1:f4}, \"memcpy_ms\": "
-        "{2:f4}, \"nt_copy_ms\": {3:f4}, \"fused_vs_memcpy\": {4:f4}, "
+        "\"fused_ms\": {0:f6}, \"separate_ms\": {1:f6}, \"memcpy_ms\": "
+        "{2:f6}, \"nt_copy_ms\": {3:f6}, \"fused_vs_memcpy\": {4:f6}, "
         "\"separate_vs_fused\": {5:f4}, \"max_abs_err\": {6:e3}, ",
         fMs, sMs, mMs, nMs, mMs / fMs, sMs / fMs, err);
     llvm::outs() << "\"cpu\": \"" << jsonEscape(cpuModelName())
@@ -925,18 +937,23 @@ int main(int argc, char **argv) {
       threadsFn ? threadsFn(qHeads, kvHeads, batch, seq, threads) : -1;
   CopyPool pool(threads);
   for (int r = 0; r < warmup + reps; ++r) {
-    double t0 = nowMs();
-    kernel(q.data, k.data, qHeads, kvHeads, positions.data(), B, S, threads);
-    double t1 = nowMs();
-    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false);
-    double t2 = nowMs();
-    pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true);
-    double t3 = nowMs();
+    double ms[3];
+    auto timed = [&](int i, auto &&step) {
+      settle();
+      double t0 = nowMs();
+      step();
+      ms[i] = nowMs() - t0;
+    };
+    timed(0, [&] {
+      kernel(q.data, k.data, qHeads, kvHeads, positions.data(), B, S, threads);
+    });
+    timed(1, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
+    timed(2, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
     if (r < warmup)
       continue;
-    kernelMs.push_back(t1 - t0);
-    memcpyMs.push_back(t2 - t1);
-    ntMs.push_back(t3 - t2);
+    kernelMs.push_back(ms[0]);
+    memcpyMs.push_back(ms[1]);
+    ntMs.push_back(ms[2]);
   }
   dlclose(handle);
   if (!tmpDir.empty())
@@ -962,9 +979,9 @@ int main(int argc, char **argv) {
         S, B, threads.getValue(), qHeads.getValue(), kvHeads.getValue(), D,
         secText, reps.getValue(), (int64_t)bytes);
     llvm::outs() << llvm::formatv(
-        "\"kernel_ms\": {0:f4}, \"memcpy_ms\": {1:f4}, \"nt_copy_ms\": "
-        "{2:f4}, \"kernel_min_ms\": {3:f4}, \"memcpy_min_ms\": {4:f4}, "
-        "\"nt_copy_min_ms\": {5:f4}, ",
+        "\"kernel_ms\": {0:f6}, \"memcpy_ms\": {1:f6}, \"nt_copy_ms\": "
+        "{2:f6}, \"kernel_min_ms\": {3:f6}, \"memcpy_min_ms\": {4:f6}, "
+        "\"nt_copy_min_ms\": {5:f6}, ",
         kMs, mMs, nMs, *std::min_element(kernelMs.begin(), kernelMs.end()),
         *std::min_element(memcpyMs.begin(), memcpyMs.end()),
         *std::min_element(ntMs.begin(), ntMs.end()));
