@@ -2,13 +2,12 @@
 //
 // One input is a serialized ModelProto. It goes the way `mrope-fix M --arch
 // A -o OUT [--positions P] [--emit E]` takes it (tools/mrope-fix): import
-// with the ONNX checker, the analysis (findRopeSites and findFusedRopeSites,
-// the text and JSON reports), the fused fix, the proof's evaluation of the
-// original, the fix pipeline (rope-raise, rope-fix, convert-rope-to-onnx),
-// the re-analysis, the proof of the fixed graph, the export to memory with
-// the writer's checker and the import of what was exported. Every input
-// runs in --positions input mode (emit plain, ort or onnx23, from the
-// input's bytes) and, on a clone, in compute mode.
+// with the ONNX checker, then the tool's own library call, runFix (the
+// analysis and its reports, the fused fix, the fix pipeline, the
+// re-analysis, the proof), the export to memory with the writer's checker
+// and the import of what was exported. Every input runs in --positions
+// input mode (emit plain, ort or onnx23, from the input's bytes) and, on a
+// clone, in compute mode; one the checker rejects gets the analysis only.
 //
 // A refusal with a diagnostic is fine; a crash, a sanitizer report or an
 // exported model that does not import back is a finding (abort). What the
@@ -30,11 +29,9 @@
 #include "mrope/Analysis/RopeSites.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
-#include "mrope/Fix/ProveFix.h"
+#include "mrope/Fix/RunFix.h"
 #include "mrope/Target/Onnx/Export.h"
 #include "mrope/Target/Onnx/Import.h"
-#include "mrope/Transforms/FixFusedSites.h"
-#include "mrope/Transforms/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -46,6 +43,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -89,16 +87,6 @@ static void save(const Input &in, llvm::StringRef kind,
     text << in.mode << ": " << why << "\n";
 }
 
-static int64_t countRotations(llvm::ArrayRef<mrope::RopeSite> sites,
-                              llvm::ArrayRef<mrope::FusedRopeSite> fused) {
-  int64_t n = 0;
-  for (const mrope::RopeSite &site : sites)
-    n += site.rotations.size();
-  for (const mrope::FusedRopeSite &site : fused)
-    n += site.nodes.size();
-  return n;
-}
-
 /// The errors emitted since the last reset (what the tool prints).
 struct Errors {
   std::vector<std::string> lines;
@@ -109,97 +97,49 @@ struct Errors {
   }
 };
 
-/// `mrope-fix -o` on `module` (a clone: the fix rewrites it), as the tool's
-/// main() runs it after the import.
+/// Where a refusal's line says the tool found a fault of its own (the
+/// re-analysis disagrees, the proof rejects the fix): triage buckets for
+/// the saved findings, not a decision of the tool's.
+static llvm::StringRef faultKind(llvm::StringRef line) {
+  if (line.contains("internal error"))
+    return "internal";
+  if (line.contains("the fix is not proven"))
+    return "unproven";
+  return "";
+}
+
+/// `mrope-fix -o` on `module` (a clone: the fix rewrites it): the tool's
+/// own library call (runFix: analysis and reports, fix, re-analysis,
+/// proof), then the export with the writer's checker and an import back.
 static void fixAndExport(ModuleOp module, mrope::Arch arch, bool compute,
                          mrope::EmitMode emit, Errors &errors,
                          const Input &in) {
-  mrope::onnx::GraphOp graph = mrope::onnx::getMainGraph(module);
-  if (!graph)
+  mrope::FixRequest request;
+  request.arch = arch;
+  request.positions =
+      compute ? mrope::PositionsMode::Compute : mrope::PositionsMode::Input;
+  request.emit = emit;
+  request.model = "fuzz.onnx";
+  request.onAnalysis = [](const mrope::FixReport &report) {
+    (void)mrope::renderReportText(report.analysis);
+    (void)mrope::renderReportJson(report.analysis);
+    return success();
+  };
+  errors.lines.clear();
+  FailureOr<mrope::FixReport> report = mrope::runFix(module, request);
+  if (failed(report)) {
+    errors.checkSaid(in, "runFix");
+    if (!errors.lines.empty())
+      if (llvm::StringRef kind = faultKind(errors.lines.front()); !kind.empty())
+        save(in, kind, errors.lines.front());
     return;
-  std::vector<mrope::RopeSite> sites = mrope::findRopeSites(graph, arch);
-  std::vector<mrope::FusedRopeSite> fused =
-      mrope::findFusedRopeSites(graph, arch);
-  (void)mrope::renderReportText(sites, "fuzz.onnx", arch, fused);
-  (void)mrope::addFusedSitesToReport(
-      mrope::renderReportJson(sites, "fuzz.onnx", arch), fused);
-  int64_t ropeBugs =
-      llvm::count_if(sites, [](const mrope::RopeSite &s) { return s.bug; });
-  int64_t fusedBugs = llvm::count_if(
-      fused, [](const mrope::FusedRopeSite &s) { return s.bug; });
-  int64_t bugs = ropeBugs + fusedBugs;
-  if (emit == mrope::EmitMode::Onnx23 &&
-      mrope::onnx::getOpsetVersion(graph).value_or(0) < 23)
-    return; // refused by the tool before anything runs
-  if (bugs == 0 && !compute)
-    return; // written as a byte-identical copy
-  if (fusedBugs && compute)
-    return; // refused: compute mode is not available for fused ops
-  bool changed = false;
-  if (fusedBugs) {
-    mrope::FusedFixOptions fusedOptions;
-    fusedOptions.arch = arch;
-    errors.lines.clear();
-    FailureOr<mrope::FusedFixResult> fixed =
-        mrope::fixFusedSites(graph, fusedOptions);
-    if (failed(fixed))
-      return errors.checkSaid(in, "fixFusedSites");
-    changed = true;
   }
-  bool prove = ropeBugs && !compute && emit == mrope::EmitMode::Plain;
-  mrope::prove::Original original;
-  std::string originalWhy;
-  if (prove &&
-      !mrope::prove::evaluateOriginal(graph, sites, original, originalWhy) &&
-      originalWhy.empty())
-    originalWhy = "the original's tables cannot be evaluated";
-  if (ropeBugs || (compute && !fusedBugs)) {
-    mrope::FixPipelineOptions options;
-    options.arch = arch;
-    options.positions =
-        compute ? mrope::PositionsMode::Compute : mrope::PositionsMode::Input;
-    options.emit = emit;
-    PassManager pm(module.getContext());
-    mrope::buildFixPipeline(pm, options);
-    errors.lines.clear();
-    // The pass manager verifies the module after every pass.
-    if (failed(pm.run(module)))
-      return errors.checkSaid(in, "the fix pipeline");
-    changed = true;
-    std::vector<mrope::RopeSite> after = mrope::findRopeSites(graph, arch);
-    std::vector<mrope::FusedRopeSite> afterFused =
-        mrope::findFusedRopeSites(graph, arch);
-    int64_t before = countRotations(sites, fused);
-    int64_t now = countRotations(after, afterFused);
-    if (now != before)
-      return save(in, "internal",
-                  "the analysis finds " + llvm::Twine(now) +
-                      " rotations in the fixed graph, " + llvm::Twine(before) +
-                      " before the fix");
-    for (mrope::RopeSite &site : after)
-      if (site.bug)
-        return save(in, "internal",
-                    "site " + mrope::nodeLabel(site.cosNode) +
-                        " is still a bug after the fix");
-    for (mrope::FusedRopeSite &site : afterFused)
-      if (site.bug)
-        return save(in, "internal",
-                    "fused node " + mrope::nodeLabel(site.nodes.front()) +
-                        " is still a bug after the fix");
-    if (prove && !originalWhy.empty())
-      return; // refused: the fix cannot be proven
-    if (prove) {
-      std::vector<std::string> proved;
-      std::string why;
-      if (!mrope::prove::proveFixed(graph, after, original, {}, proved, why))
-        return save(in, "unproven", why);
-    }
-  }
-  if (!changed)
-    return;
+  (void)mrope::renderFixText(*report, "fixed.onnx");
+  if (report->outcome != mrope::FixOutcome::Rewritten)
+    return; // the tool copies the input byte for byte
   std::string bytes;
   mrope::onnx::ExportOptions exportOptions;
-  exportOptions.check = bugs || compute;
+  exportOptions.check = report->checkOnExport;
   errors.lines.clear();
   if (failed(
           mrope::onnx::exportOnnxModelToBuffer(module, bytes, exportOptions))) {
@@ -251,21 +191,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // The architecture and the emit mode from the input, so that each gets
   // its share: qwen2-vl twice as often as the others, plain twice as often.
   static const mrope::Arch archs[] = {
-      mrope::Arch::Qwen2VL,  mrope::Arch::Qwen2VL, mrope::Arch::Auto,
-      mrope::Arch::Qwen25VL, mrope::Arch::Qwen3VL, mrope::Arch::Text};
+      mrope::Arch::Qwen2VL,    mrope::Arch::Qwen2VL, mrope::Arch::Auto,
+      mrope::Arch::Qwen25VL,   mrope::Arch::Qwen3VL, mrope::Arch::Qwen35,
+      mrope::Arch::Qwen25Omni, mrope::Arch::Glm4v,   mrope::Arch::Text};
   static const mrope::EmitMode emits[] = {
       mrope::EmitMode::Plain, mrope::EmitMode::Plain, mrope::EmitMode::Ort,
       mrope::EmitMode::Onnx23};
-  mrope::Arch arch = archs[(size ? data[size / 2] : 0) % 6];
+  mrope::Arch arch = archs[(size ? data[size / 2] : 0) % std::size(archs)];
   mrope::EmitMode emit = emits[(size ? data[size / 3] : 0) % 4];
   if (checkerFinding && !checkerFinding->empty()) {
-    // Refused with -o; the analysis alone still runs on it.
-    std::vector<mrope::RopeSite> sites = mrope::findRopeSites(graph, arch);
-    std::vector<mrope::FusedRopeSite> fused =
-        mrope::findFusedRopeSites(graph, arch);
-    (void)mrope::renderReportText(sites, "fuzz.onnx", arch, fused);
-    (void)mrope::addFusedSitesToReport(
-        mrope::renderReportJson(sites, "fuzz.onnx", arch), fused);
+    // Refused with -o; the analysis and its reports still run on it, as
+    // mrope-fix without -o.
+    mrope::FixRequest request;
+    request.arch = arch;
+    request.fix = false;
+    request.model = "fuzz.onnx";
+    request.explain = true;
+    if (succeeded(mrope::runFix(**module, request)))
+      return 0;
+    errors.checkSaid(in, "the analysis");
     return 0;
   }
   {
