@@ -629,6 +629,14 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     // Built from graph inputs of any type: check them before reading them.
     if (failed(verify(op, /*verifyRecursively=*/false)))
       return failure();
+    // Qwen3-Omni's f32 span rule chains one rounding per block from span to
+    // span; no loop-free form of it is built yet.
+    if (op.getArchRules().floatPositions)
+      return op.emitError("lowering rope.mrope_index to ONNX: arch "
+                          "qwen3_omni (f32 positions) is lowered to CPU loops "
+                          "only (convert-rope-index-to-loops); compute its "
+                          "positions with mrope.position_ids in the data "
+                          "pipeline");
     int64_t opset = onnx::getOpsetVersion(op).value_or(0);
     if (opset < 13)
       return op.emitError("lowering rope.mrope_index to ONNX needs opset 13 "
@@ -684,7 +692,10 @@ struct ConvertRopeToOnnxPass
                       "onnx.graph with a constant frequency table");
         return WalkResult::interrupt();
       }
-      if (isa<rope::MRopeIndexOp>(op)) {
+      if (auto index = dyn_cast<rope::MRopeIndexOp>(op)) {
+        // qwen3_omni: the pattern said why (no ONNX form yet).
+        if (index.getArch() == rope::IndexArch::qwen3_omni)
+          return WalkResult::interrupt();
         op->emitError("could not lower rope.mrope_index to ONNX: it must sit "
                       "in an onnx.graph of opset 13 or newer");
         return WalkResult::interrupt();
