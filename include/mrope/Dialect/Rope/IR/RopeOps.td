@@ -233,9 +233,9 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
       (`f32(max + 1 + n)`, then `+ j` per token), so the results equal
       the reference bit for bit; `rope_deltas` is the largest position
       + 1 - the kept tokens, rounded to f32 once. Padded slots hold 0.
-      Lowered to CPU loops only: `convert-rope-to-onnx` refuses it (a
-      loop-free graph cannot carry the chain of f32 roundings from span to
-      span). `mrope-fix --arch` does not take it: `rope.apply` reads
+      Lowered to CPU loops only: `convert-rope-to-onnx` refuses it (no
+      loop-free form of the chain of f32 roundings from span to span is
+      built yet). `mrope-fix --arch` does not take it: `rope.apply` reads
       integer positions.
 
     Token types: with `types` (`mm_token_type_ids`, `[B, S]` integers: 0
