@@ -47,18 +47,3 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
     onnx.return %pos, %delta : tensor<3x?x?xi64>, tensor<?x1xi64>
   }
 }
-
-// -----
-
-// qwen3_omni (f32 positions) has no ONNX form yet: one line says so and
-// where its positions are computed; the op is left alone.
-module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
-  onnx.graph @main(%ids: tensor<?x?xi64> {onnx.dim_params = ["batch", "seq"], onnx.name = "input_ids"})
-      -> (tensor<3x?x?xf32> {onnx.dim_params = ["", "batch", "seq"], onnx.name = "position_ids"},
-          tensor<?x1xf32> {onnx.dim_params = ["batch", ""], onnx.name = "rope_deltas"}) {
-    // expected-error @+1 {{lowering rope.mrope_index to ONNX: arch qwen3_omni (f32 positions) is lowered to CPU loops only (convert-rope-index-to-loops); compute its positions with mrope.position_ids in the data pipeline}}
-    %pos, %delta = rope.mrope_index %ids {arch = #rope.index_arch<qwen3_omni>}
-        : (tensor<?x?xi64>) -> (tensor<3x?x?xf32>, tensor<?x1xf32>)
-    onnx.return %pos, %delta : tensor<3x?x?xf32>, tensor<?x1xf32>
-  }
-}
