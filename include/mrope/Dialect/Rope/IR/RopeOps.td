@@ -233,10 +233,10 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
       (`f32(max + 1 + n)`, then `+ j` per token), so the results equal
       the reference bit for bit; `rope_deltas` is the largest position
       + 1 - the kept tokens, rounded to f32 once. Padded slots hold 0.
-      Lowered to CPU loops only: `convert-rope-to-onnx` refuses it (no
-      loop-free form of the chain of f32 roundings from span to span is
-      built yet). `mrope-fix --arch` does not take it: `rope.apply` reads
-      integer positions.
+      Both lowerings keep that order: the loops add as they go; the ONNX
+      nodes carry the span-to-span chain in one f32 `CumSum` (ONNX Runtime
+      adds it in order in float). `mrope-fix --arch` does not take it:
+      `rope.apply` reads integer positions.
 
     Token types: with `types` (`mm_token_type_ids`, `[B, S]` integers: 0
     text, 1 image, 2 video) a token's kind is its type and the token ids no
