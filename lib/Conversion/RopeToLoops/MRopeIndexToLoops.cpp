@@ -21,6 +21,10 @@
 // duplicate bos / eos tokens add 1 to the excess; the first kept token
 // after a block sits at its tail (one past the largest position of the
 // stream it ended with), which for plain blocks is what the excess gives.
+// Qwen3-Omni (the table's floatPositions) has no integer closed form: its
+// positions are f32 and each span starts one past the previous one's f32
+// maximum, so its rows carry that chain token by token (emitFloatRow and
+// the helpers after it), adding in the reference's order.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"

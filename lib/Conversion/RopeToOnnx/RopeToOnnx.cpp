@@ -114,6 +114,8 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
 /// block of t * h * w + n_audio tokens spanning the extent of the stream it
 /// ends with; its audio tokens sit at the offset plus their index among the
 /// block's audio tokens; the duplicate bos / eos tokens add 1 to the sum.
+/// Qwen3-Omni (the table's floatPositions): f32 positions from one f32
+/// CumSum of per-span increments instead (buildFloat).
 class IndexGraph {
 public:
   IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
