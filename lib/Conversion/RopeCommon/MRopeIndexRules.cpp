@@ -36,6 +36,7 @@ MRopeIndexRules mrope::getMRopeIndexRules(rope::MRopeIndexOp op) {
     audio.visionEnd = op.getVisionEnd().value_or(kVisionEndTokenId);
     rules.audio = audio;
   }
+  rules.floatPositions = row.floatPositions;
   rules.textRow = op.hasTextRow();
   rules.segmentIds = op.getSegmentIds();
   rules.tokenTypes = op.getTokenTypes();

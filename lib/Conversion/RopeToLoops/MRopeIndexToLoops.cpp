@@ -21,6 +21,10 @@
 // duplicate bos / eos tokens add 1 to the excess; the first kept token
 // after a block sits at its tail (one past the largest position of the
 // stream it ended with), which for plain blocks is what the excess gives.
+// Qwen3-Omni (the table's floatPositions) has no integer closed form: its
+// positions are f32 and each span starts one past the previous one's f32
+// maximum, so its rows carry that chain token by token (emitFloatRow and
+// the helpers after it), adding in the reference's order.
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
@@ -70,6 +74,40 @@ struct TokenState {
     return {v[0],  v[1],  v[2],  v[3],  v[4],  v[5],  v[6],  v[7],  v[8], v[9],
             v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18]};
   }
+};
+
+/// What the token loop of a row carries under Qwen3-Omni's f32 span rule
+/// (MRopeIndexRules::floatPositions): the kept index, segment and last kept
+/// id; the largest position so far; m, the largest position of the last
+/// eos block (-1 before the first: a sample starts at 0); the text tokens
+/// since then; the phase (0 text, 1 bos, 2 content, 3 second eos); the bos
+/// tokens of the open span; its content's start; the frame / audio tokens
+/// of the content so far; the largest position of the content's last
+/// piece and which stream that piece is (0 frames, 1 audio); the content's
+/// merged h, w, h * w and seconds per grid; the image / video grids
+/// consumed so far (across the batch).
+struct FloatState {
+  Value j, segId, prevId, maxPos, m, textLen, phase, bos, base, local, aud,
+      pieceMax, stream, h, w, hw, sec, imgIdx, vidIdx;
+
+  SmallVector<Value> values() const {
+    return {j,   segId, prevId, maxPos, m,        textLen, phase,
+            bos, base,  local,  aud,    pieceMax, stream,  h,
+            w,   hw,    sec,    imgIdx, vidIdx};
+  }
+  static FloatState from(ValueRange v) {
+    return {v[0],  v[1],  v[2],  v[3],  v[4],  v[5],  v[6],  v[7],  v[8], v[9],
+            v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18]};
+  }
+};
+
+/// What a kept token does under the f32 span rule (i1 each): text, the
+/// bos token opening a span or the second one of audio in video, the first
+/// content token or a later one, a frame's or an audio token, the first
+/// or second eos token, and whether it reads an image or a video grid.
+struct FloatStep {
+  Value text, opens, secondBos, startsContent, content, frame, audio, eos1,
+      eos2, readImg, readVid;
 };
 
 /// What a token is: kept (mask 1, segment > 0), image, video, vision,
@@ -123,12 +161,36 @@ private:
                   const BlockGrid &grid, TokenState &st);
   void storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
                       const TokenKind &k, TokenState &st);
+  // Qwen3-Omni's f32 span rule, one helper per step.
+  void emitFloatRow(ImplicitLocOpBuilder &rb, Value bi, ValueRange counters);
+  FloatState emitFloatToken(ImplicitLocOpBuilder &t, Value bi, Value si,
+                            FloatState st);
+  void enterFloatSegment(ImplicitLocOpBuilder &t, Value bi, const TokenKind &k,
+                         FloatState &st);
+  void storeFloatDelta(ImplicitLocOpBuilder &t, Value bi, Value col,
+                       Value maxPos, Value count);
+  FloatStep floatStep(ImplicitLocOpBuilder &t, const TokenKind &k,
+                      const FloatState &st);
+  void startContent(ImplicitLocOpBuilder &t, const FloatStep &s,
+                    FloatState &st);
+  SmallVector<Value> floatRows(ImplicitLocOpBuilder &t, const FloatStep &s,
+                               const FloatState &st);
+  void advanceFloat(ImplicitLocOpBuilder &t, const TokenKind &k,
+                    const FloatStep &s, ArrayRef<Value> row, FloatState &st);
+  void storeFloatRows(ImplicitLocOpBuilder &t, Value bi, Value si,
+                      const TokenKind &k, ArrayRef<Value> row, Value j);
 
   // Integer constants go before the op, outside the loops.
   Value c64(int64_t v) { return arith::ConstantIntOp::create(b, i64, v); }
   Value cIdx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   Value f32Const(ImplicitLocOpBuilder &at, float v) {
     return arith::ConstantFloatOp::create(at, at.getF32Type(), APFloat(v));
+  }
+  Value toF32(ImplicitLocOpBuilder &at, Value v) {
+    return arith::SIToFPOp::create(at, f32, v);
+  }
+  Value addF(ImplicitLocOpBuilder &at, Value x, Value y) {
+    return arith::AddFOp::create(at, x, y);
   }
   Value toI64(ImplicitLocOpBuilder &at, Value v) {
     return v.getType() == i64 ? v : arith::ExtSIOp::create(at, i64, v);
@@ -186,10 +248,13 @@ SmallVector<Value> IndexLoops::emit() {
     deltaDims.push_back(batch);
   if (deltaType.isDynamicDim(1))
     deltaDims.push_back(k);
+  // i64, or f32 under the f32 span rule (the verifier checked which).
   positions = memref::AllocOp::create(
-      b, MemRefType::get(posType.getShape(), i64), posDims);
+      b, MemRefType::get(posType.getShape(), posType.getElementType()),
+      posDims);
   deltas = memref::AllocOp::create(
-      b, MemRefType::get(deltaType.getShape(), i64), deltaDims);
+      b, MemRefType::get(deltaType.getShape(), deltaType.getElementType()),
+      deltaDims);
   if (segs)
     zeroDeltas(batch, memref::DimOp::create(b, deltas, 1));
   seqI64 = arith::IndexCastOp::create(b, i64, seq);
@@ -198,7 +263,10 @@ SmallVector<Value> IndexLoops::emit() {
       b, i0, batch, i1, ValueRange{zero, zero},
       [&](OpBuilder &ob, Location loc, Value bi, ValueRange counters) {
         ImplicitLocOpBuilder rb(loc, ob);
-        emitRow(rb, bi, counters);
+        if (rules.floatPositions)
+          emitFloatRow(rb, bi, counters);
+        else
+          emitRow(rb, bi, counters);
       });
   return {bufferization::ToTensorOp::create(b, posType, positions,
                                             b.getUnitAttr(), b.getUnitAttr()),
@@ -230,6 +298,8 @@ Value IndexLoops::segmentCount() {
 
 // Rows without segment k keep 0 in column k - 1.
 void IndexLoops::zeroDeltas(Value batch, Value k) {
+  Type elem = cast<MemRefType>(deltas.getType()).getElementType();
+  Value none = elem == f32 ? f32Const(b, 0.0f) : zero;
   scf::ForOp::create(
       b, i0, batch, i1, ValueRange{},
       [&](OpBuilder &ob, Location loc, Value bi, ValueRange) {
@@ -238,7 +308,7 @@ void IndexLoops::zeroDeltas(Value batch, Value k) {
             rb, i0, k, i1, ValueRange{},
             [&](OpBuilder &kb, Location kloc, Value ki, ValueRange) {
               ImplicitLocOpBuilder x(kloc, kb);
-              memref::StoreOp::create(x, zero, deltas, ValueRange{bi, ki});
+              memref::StoreOp::create(x, none, deltas, ValueRange{bi, ki});
               scf::YieldOp::create(x);
             });
         scf::YieldOp::create(rb);
@@ -644,6 +714,282 @@ void IndexLoops::storePositions(ImplicitLocOpBuilder &t, Value bi, Value si,
   st.local = sel(frame, arith::AddIOp::create(t, st.local, one), st.local);
   st.j = sel(k.kept, arith::AddIOp::create(t, st.j, one), st.j);
   st.prevKind = sel(k.kept, k.kind, st.prevKind);
+}
+
+// Qwen3-Omni's f32 span rule: the tokens of row bi in order, then the
+// rope_deltas rule (the largest position + 1 - the kept tokens; packed
+// rows: per segment).
+void IndexLoops::emitFloatRow(ImplicitLocOpBuilder &rb, Value bi,
+                              ValueRange counters) {
+  Value fZero = f32Const(rb, 0.0f), fMinusOne = f32Const(rb, -1.0f);
+  FloatState init{zero, zero,  minusOne, fMinusOne,   fMinusOne,  zero, zero,
+                  zero, fZero, zero,     zero,        fZero,      zero, one,
+                  one,  one,   fZero,    counters[0], counters[1]};
+  auto tokens = scf::ForOp::create(
+      rb, i0, seq, i1, init.values(),
+      [&](OpBuilder &tb, Location tloc, Value si, ValueRange st) {
+        ImplicitLocOpBuilder t(tloc, tb);
+        scf::YieldOp::create(
+            t, emitFloatToken(t, bi, si, FloatState::from(st)).values());
+      });
+  FloatState last = FloatState::from(tokens.getResults());
+  if (segs) {
+    Value any =
+        arith::CmpIOp::create(rb, arith::CmpIPredicate::ne, last.segId, zero);
+    auto ifAny = scf::IfOp::create(rb, any, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(rb);
+    rb.setInsertionPointToStart(&ifAny.getThenRegion().front());
+    storeFloatDelta(rb, bi, arith::SubIOp::create(rb, last.segId, one),
+                    last.maxPos, last.j);
+  } else {
+    storeFloatDelta(rb, bi, zero, last.maxPos, last.j);
+  }
+  scf::YieldOp::create(rb, ValueRange{last.imgIdx, last.vidIdx});
+}
+
+// rope_deltas[bi, col] = maxPos + 1 - count, the exact value rounded to f32
+// once (what the reference's numpy gives: a float32 scalar plus Python ints
+// is computed in float64, then stored as float32).
+void IndexLoops::storeFloatDelta(ImplicitLocOpBuilder &t, Value bi, Value col,
+                                 Value maxPos, Value count) {
+  FloatType f64 = t.getF64Type();
+  Value top = arith::ExtFOp::create(t, f64, maxPos);
+  Value plusOne = arith::AddFOp::create(
+      t, top, arith::ConstantFloatOp::create(t, f64, APFloat(1.0)));
+  Value delta = arith::TruncFOp::create(
+      t, f32,
+      arith::SubFOp::create(t, plusOne,
+                            arith::SIToFPOp::create(t, f64, count)));
+  memref::StoreOp::create(
+      t, delta, deltas,
+      ValueRange{bi, arith::IndexCastOp::create(t, t.getIndexType(), col)});
+}
+
+FloatState IndexLoops::emitFloatToken(ImplicitLocOpBuilder &t, Value bi,
+                                      Value si, FloatState st) {
+  TokenKind k = classify(t, bi, si);
+  if (segs)
+    enterFloatSegment(t, bi, k, st);
+  FloatStep s = floatStep(t, k, st);
+  startContent(t, s, st);
+  SmallVector<Value> row = floatRows(t, s, st);
+  storeFloatRows(t, bi, si, k, row, st.j);
+  advanceFloat(t, k, s, row, st);
+  return st;
+}
+
+// Packing rule: a kept token of a new segment closes the last one (its
+// rope_deltas column) and starts its own at position 0.
+void IndexLoops::enterFloatSegment(ImplicitLocOpBuilder &t, Value bi,
+                                   const TokenKind &k, FloatState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value change = arith::AndIOp::create(
+      t, k.kept,
+      arith::CmpIOp::create(t, arith::CmpIPredicate::ne, k.seg, st.segId));
+  Value closes = arith::AndIOp::create(
+      t, change,
+      arith::CmpIOp::create(t, arith::CmpIPredicate::ne, st.segId, zero));
+  auto ifCloses = scf::IfOp::create(t, closes, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard g(t);
+    t.setInsertionPointToStart(&ifCloses.getThenRegion().front());
+    storeFloatDelta(t, bi, arith::SubIOp::create(t, st.segId, one), st.maxPos,
+                    st.j);
+  }
+  Value fMinusOne = f32Const(t, -1.0f);
+  st.j = sel(change, zero, st.j);
+  st.segId = sel(change, k.seg, st.segId);
+  st.prevId = sel(change, minusOne, st.prevId);
+  st.maxPos = sel(change, fMinusOne, st.maxPos);
+  st.m = sel(change, fMinusOne, st.m);
+  st.textLen = sel(change, zero, st.textLen);
+  st.phase = sel(change, zero, st.phase);
+}
+
+// What this token is, from its id and the phase: <vision_start> or
+// <audio_start> after text opens a span; <audio_start> right after the
+// <vision_start> that opened it is audio in video's second bos token; the
+// next token starts the content, which runs while the tokens are frames
+// (image or video tokens) or audio; the first other token is the eos block
+// (two tokens under audio in video).
+FloatStep IndexLoops::floatStep(ImplicitLocOpBuilder &t, const TokenKind &k,
+                                const FloatState &st) {
+  auto both = [&](Value a, Value b) { return arith::AndIOp::create(t, a, b); };
+  auto either = [&](Value a, Value b) { return arith::OrIOp::create(t, a, b); };
+  auto no = [&](Value a) {
+    return arith::XOrIOp::create(
+        t, a, arith::ConstantIntOp::create(t, t.getI1Type(), 1));
+  };
+  const MRopeIndexRules::Audio &a = *rules.audio;
+  Value isAudioStart = eq(t, k.id, c64(a.start));
+  Value opensTok = either(eq(t, k.id, c64(a.visionStart)), isAudioStart);
+  Value isFrame = either(eq(t, k.id, imageToken), eq(t, k.id, videoToken));
+  Value isAudio = eq(t, k.id, c64(a.token));
+  Value inText = eq(t, st.phase, zero), inBos = eq(t, st.phase, one);
+  Value inContent = eq(t, st.phase, c64(2));
+  Value oneBos = eq(t, st.bos, one), twoBos = eq(t, st.bos, c64(2));
+  FloatStep s;
+  s.opens = both(inText, opensTok);
+  s.text = both(inText, no(opensTok));
+  s.secondBos = both(both(inBos, oneBos),
+                     both(isAudioStart, eq(t, st.prevId, c64(a.visionStart))));
+  s.startsContent = both(inBos, no(s.secondBos));
+  Value more = both(inContent, either(isFrame, isAudio));
+  s.content = either(s.startsContent, more);
+  s.frame = both(s.content, isFrame);
+  s.audio = both(s.content, isAudio);
+  s.eos1 = both(inContent, no(more));
+  s.eos2 = eq(t, st.phase, c64(3));
+  s.readImg = both(s.startsContent, eq(t, k.id, imageToken));
+  s.readVid = both(s.startsContent,
+                   either(eq(t, k.id, videoToken), both(isAudio, twoBos)));
+  return s;
+}
+
+// At the content's first token: its start f32(m + 1 + text + bos), and the
+// grid it reads (an image's, else a video's; plain audio reads none).
+void IndexLoops::startContent(ImplicitLocOpBuilder &t, const FloatStep &s,
+                              FloatState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value ahead = arith::AddIOp::create(
+      t, arith::AddIOp::create(t, st.textLen, one), st.bos);
+  st.base = sel(s.startsContent, addF(t, st.m, toF32(t, ahead)), st.base);
+  st.local = sel(s.startsContent, zero, st.local);
+  st.aud = sel(s.startsContent, zero, st.aud);
+  Value reads = arith::OrIOp::create(t, s.readImg, s.readVid);
+  SmallVector<Type> gridTypes = {i64, i64, f32};
+  auto ifReads = scf::IfOp::create(t, gridTypes, reads, true);
+  {
+    OpBuilder::InsertionGuard guard(t);
+    t.setInsertionPointToStart(&ifReads.getThenRegion().front());
+    auto pick = scf::IfOp::create(t, gridTypes, s.readImg, true);
+    {
+      OpBuilder::InsertionGuard g2(t);
+      t.setInsertionPointToStart(&pick.getThenRegion().front());
+      BlockGrid img = imageGrid(t, st.imgIdx);
+      scf::YieldOp::create(t, ValueRange{img.h, img.w, img.sec});
+      t.setInsertionPointToStart(&pick.getElseRegion().front());
+      BlockGrid vid = videoGrid(t, st.vidIdx);
+      scf::YieldOp::create(t, ValueRange{vid.h, vid.w, vid.sec});
+    }
+    scf::YieldOp::create(t, pick.getResults());
+    t.setInsertionPointToStart(&ifReads.getElseRegion().front());
+    scf::YieldOp::create(t, ValueRange{merge, merge, st.sec});
+  }
+  Value gh = arith::DivSIOp::create(t, ifReads.getResult(0), merge);
+  Value gw = arith::DivSIOp::create(t, ifReads.getResult(1), merge);
+  st.h = sel(reads, gh, st.h);
+  st.w = sel(reads, gw, st.w);
+  st.hw = sel(reads, arith::MulIOp::create(t, gh, gw), st.hw);
+  st.sec = sel(reads, ifReads.getResult(2), st.sec);
+  st.imgIdx =
+      sel(s.readImg, arith::AddIOp::create(t, st.imgIdx, one), st.imgIdx);
+  st.vidIdx =
+      sel(s.readVid, arith::AddIOp::create(t, st.vidIdx, one), st.vidIdx);
+}
+
+// The three rows of a kept token, each one f32 add from the block's start
+// in the reference's order: text f32(m + 1) + j, bos f32(m + 1 + text) + j,
+// a frame f32(f32(t * sec) * tps) + start (and h, w + start), audio start +
+// its index, eos f32(piece max + 1) + j.
+SmallVector<Value> IndexLoops::floatRows(ImplicitLocOpBuilder &t,
+                                         const FloatStep &s,
+                                         const FloatState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  Value fOne = f32Const(t, 1.0f), fZero = f32Const(t, 0.0f);
+  Value textPos = addF(t, addF(t, st.m, fOne), toF32(t, st.textLen));
+  Value bosStart =
+      addF(t, st.m, toF32(t, arith::AddIOp::create(t, st.textLen, one)));
+  Value bosPos = addF(t, bosStart, sel(s.secondBos, fOne, fZero));
+  Value eosPos = addF(t, addF(t, st.pieceMax, fOne), sel(s.eos2, fOne, fZero));
+  Value safeHw = arith::MaxSIOp::create(t, st.hw, one);
+  Value safeW = arith::MaxSIOp::create(t, st.w, one);
+  Value safeH = arith::MaxSIOp::create(t, st.h, one);
+  Value ti = toF32(t, arith::DivSIOp::create(t, st.local, safeHw));
+  Value time = arith::MulFOp::create(t, arith::MulFOp::create(t, ti, st.sec),
+                                     f32Const(t, *rules.tokensPerSecond));
+  Value hi = arith::RemSIOp::create(
+      t, arith::DivSIOp::create(t, st.local, safeW), safeH);
+  Value wi = arith::RemSIOp::create(t, st.local, safeW);
+  Value audioPos = addF(t, st.base, toF32(t, st.aud));
+  Value bos = arith::OrIOp::create(t, s.opens, s.secondBos);
+  SmallVector<Value> row;
+  for (Value part : {time, toF32(t, hi), toF32(t, wi)}) {
+    Value p = sel(s.frame, addF(t, part, st.base), eosPos);
+    p = sel(s.audio, audioPos, p);
+    p = sel(bos, bosPos, p);
+    row.push_back(sel(s.text, textPos, p));
+  }
+  return row;
+}
+
+// Stores the rows (padding 0; the text row, when there is one, the kept
+// index, 1 on padding).
+void IndexLoops::storeFloatRows(ImplicitLocOpBuilder &t, Value bi, Value si,
+                                const TokenKind &k, ArrayRef<Value> row,
+                                Value j) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  int64_t first = rules.textRow ? 1 : 0;
+  if (rules.textRow)
+    memref::StoreOp::create(t, sel(k.kept, toF32(t, j), f32Const(t, 1.0f)),
+                            positions, ValueRange{cIdx(0), bi, si});
+  Value pad = f32Const(t, static_cast<float>(rules.padValue));
+  for (auto [r, p] : llvm::enumerate(row))
+    memref::StoreOp::create(t, sel(k.kept, p, pad), positions,
+                            ValueRange{cIdx(first + r), bi, si});
+}
+
+// After a kept token: the content's last piece (a run of one stream) and
+// its maximum, the phase, m after the eos block, the counters.
+void IndexLoops::advanceFloat(ImplicitLocOpBuilder &t, const TokenKind &k,
+                              const FloatStep &s, ArrayRef<Value> row,
+                              FloatState &st) {
+  auto sel = [&](Value c, Value x, Value y) {
+    return arith::SelectOp::create(t, c, x, y);
+  };
+  auto kept = [&](Value c) { return arith::AndIOp::create(t, k.kept, c); };
+  Value rowMax = arith::MaximumFOp::create(
+      t, row[0], arith::MaximumFOp::create(t, row[1], row[2]));
+  Value stream = arith::ExtUIOp::create(t, i64, s.audio);
+  Value newPiece = arith::OrIOp::create(
+      t, s.startsContent,
+      arith::CmpIOp::create(t, arith::CmpIPredicate::ne, stream, st.stream));
+  Value piece =
+      sel(newPiece, rowMax, arith::MaximumFOp::create(t, st.pieceMax, rowMax));
+  st.pieceMax = sel(kept(s.content), piece, st.pieceMax);
+  st.stream = sel(kept(s.content), stream, st.stream);
+  st.local =
+      sel(kept(s.frame), arith::AddIOp::create(t, st.local, one), st.local);
+  st.aud = sel(kept(s.audio), arith::AddIOp::create(t, st.aud, one), st.aud);
+  // The span closes after its last eos token: m is that token's position.
+  Value twoBos = eq(t, st.bos, c64(2));
+  Value closes = arith::OrIOp::create(
+      t, s.eos2,
+      arith::AndIOp::create(
+          t, s.eos1,
+          arith::XOrIOp::create(
+              t, twoBos, arith::ConstantIntOp::create(t, t.getI1Type(), 1))));
+  st.m = sel(kept(closes), row[0], st.m);
+  Value text = arith::AddIOp::create(t, st.textLen, one);
+  st.textLen = sel(kept(closes), zero, sel(kept(s.text), text, st.textLen));
+  Value phase = sel(s.content, c64(2), zero);
+  phase = sel(arith::OrIOp::create(t, s.opens, s.secondBos), one, phase);
+  phase = sel(arith::AndIOp::create(t, s.eos1, twoBos), c64(3), phase);
+  st.phase = sel(k.kept, phase, st.phase);
+  Value bos = sel(s.secondBos, c64(2), sel(s.opens, one, st.bos));
+  st.bos = sel(k.kept, bos, st.bos);
+  st.maxPos =
+      sel(k.kept, arith::MaximumFOp::create(t, st.maxPos, rowMax), st.maxPos);
+  st.j = sel(k.kept, arith::AddIOp::create(t, st.j, one), st.j);
+  st.prevId = sel(k.kept, k.id, st.prevId);
 }
 
 struct LowerMRopeIndexToLoops : OpRewritePattern<MRopeIndexOp> {

@@ -114,12 +114,16 @@ struct LowerCosSin : OpRewritePattern<rope::CosSinOp> {
 /// block of t * h * w + n_audio tokens spanning the extent of the stream it
 /// ends with; its audio tokens sit at the offset plus their index among the
 /// block's audio tokens; the duplicate bos / eos tokens add 1 to the sum.
+/// Qwen3-Omni (the table's floatPositions): f32 positions from one f32
+/// CumSum of per-span increments instead (buildFloat).
 class IndexGraph {
 public:
   IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
              onnx::OnnxBuilder &emit, int64_t opset);
   /// The nodes at the rewriter's insertion point; {positions, rope_deltas}.
   SmallVector<Value> build();
+  /// The same under Qwen3-Omni's f32 span rule.
+  SmallVector<Value> buildFloat();
 
 private:
   void keptTokens();
@@ -147,6 +151,18 @@ private:
   }
   Value ropeDeltas(Value positions);
   Value segmentDeltas(Value rowMax);
+  // Qwen3-Omni's f32 span rule (MRopeIndexRules::floatPositions).
+  Value following(Value v);
+  Value before(Value v);
+  void floatTokens();
+  Value markerTable(Value x, Value marker);
+  Value perSpan(Value table, Value index);
+  void floatSpans();
+  void floatContent();
+  Value floatChain();
+  Value spanTailMax();
+  Value floatPositions(Value chain);
+  Value floatDeltas(Value positions);
   Value reduce(StringRef opType, Type result, Value x, ArrayRef<int64_t> axes);
 
   // Node builders over `emit`.
@@ -214,6 +230,14 @@ private:
   // eos tokens (i64), video-block tokens, and per video-block token its
   // block's audio token count and whether its last token is a frame's.
   Value aivAud, dup, isVidBlock, nAudio, lastVid;
+  // Qwen3-Omni only (i1 [B, S]): image, frame, audio tokens; the bos
+  // opening a span, the second bos of audio in video; content tokens and
+  // the first of a span; the eos tokens and the last of a span; text. Per
+  // token (i64): the last span opened before it (global), its text index,
+  // its index among its span's frames / audio tokens; (f32) its t, h, w
+  // and its value v.
+  Value fImg, fFrame, fAud, fBos, fSecondBos, fContent, fFirst, fEos1, fEos2,
+      fEosEnd, fText, fSpan, fTextIdx, fLocal, fAudIdx, fT, fH, fW, fV;
 };
 
 IndexGraph::IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
@@ -617,6 +641,394 @@ Value IndexGraph::segmentDeltas(Value tokenMax) {
   return node("Where", deltaType, {cmp("Greater", n, zero), delta, zero});
 }
 
+// Qwen3-Omni's f32 span rule, without loops. Every position is one or two
+// f32 adds from a value of one chain per sample: m (the last eos block's
+// largest position, -1 at the start), then per span k
+//   s_k = m + (1 + text_k + bos_k), top_k = s_k + vmax_k, e_k = top_k + 1,
+//   m' = e_k + (bos_k - 1),
+// vmax_k the largest (t, h, w) or audio index of the content's last piece.
+// The chain is one CumSum in f32 over four increment slots per token
+// (ONNX Runtime's CumSum adds in order in the input type, so each partial
+// sum is rounded as the reference rounds it; adding 0 is exact), per
+// segment through the one-hot. Text and bos tokens read m at their own
+// slot; content and eos tokens read s_k / e_k at their span's first
+// content token.
+SmallVector<Value> IndexGraph::buildFloat() {
+  one = scalar(1);
+  zero = scalar(0);
+  axis1 = scalar(1);
+  sliceStarts = ints({0}, {1});
+  sliceEnds = ints({-1}, {1});
+  pads = ints({0, 1, 0, 0}, {4});
+  flat = ints({-1}, {1});
+  axes0 = ints({0}, {1});
+  keptTokens();
+  if (rules.segmentIds)
+    segments();
+  shapeBS = node("Shape", RankedTensorType::get({2}, i64), {ids});
+  keptIdx = bin("Sub", cumsum(asI64(kept)), one);
+  floatTokens();
+  floatSpans();
+  floatContent();
+  Value chain = floatChain();
+  Value positions = floatPositions(chain);
+  Value deltas = floatDeltas(positions);
+  if (rules.textRow) {
+    Value text = node("Where", bs(f32),
+                      {kept, castTo(keptIdx, f32, onnx::DataType::FLOAT),
+                       floatConst(1.0f, {})});
+    positions =
+        node("Concat", RankedTensorType::get({4, bDim, sDim}, f32),
+             {node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, f32),
+                   {text, axes0}),
+              positions},
+             {attr("axis", 0)});
+  }
+  return {positions, deltas};
+}
+
+// v shifted one token left along the row (0 last); in packed rows 0 where
+// the next token is another segment's.
+Value IndexGraph::following(Value v) {
+  Value tail =
+      node("Slice", RankedTensorType::get({bDim, dyn}, i64),
+           {toI64(v), ints({1}, {1}), ints({INT64_MAX}, {1}), ints({1}, {1})});
+  Value next = node("Pad", bs(i64), {tail, ints({0, 0, 0, 1}, {4})});
+  if (sameSeg) // sameSeg of the next token
+    next = bin("Mul", next,
+               node("Pad", bs(i64),
+                    {node("Slice", RankedTensorType::get({bDim, dyn}, i64),
+                          {sameSeg, ints({1}, {1}), ints({INT64_MAX}, {1}),
+                           ints({1}, {1})}),
+                     ints({0, 0, 0, 1}, {4})}));
+  return next;
+}
+
+// v of the previous token of the same segment (0 at a segment's start).
+Value IndexGraph::before(Value v) {
+  Value prev = previous(v);
+  return sameSeg ? bin("Mul", prev, sameSeg) : prev;
+}
+
+// What each kept token is, from its id and its neighbours' (i1 each).
+void IndexGraph::floatTokens() {
+  const MRopeIndexRules::Audio &a = *rules.audio;
+  auto is = [&](int64_t id) {
+    return node("And", bs(i1), ValueRange{cmp("Equal", ids, scalar(id)), kept});
+  };
+  auto both = [&](Value x, Value y) { return node("And", bs(i1), {x, y}); };
+  auto either = [&](Value x, Value y) { return node("Or", bs(i1), {x, y}); };
+  auto no = [&](Value x) { return node("Not", bs(i1), {x}); };
+  auto on = [&](Value x) { return cmp("Equal", x, one); };
+  Value isVS = is(a.visionStart), isAS = is(a.start);
+  fImg = is(rules.imageToken);
+  fFrame = either(fImg, is(rules.videoToken));
+  fAud = is(a.token);
+  fSecondBos = both(isAS, on(before(asI64(isVS))));
+  fBos = both(either(isVS, isAS), no(fSecondBos));
+  fContent = either(fFrame, fAud);
+  fFirst = both(fContent, no(on(before(asI64(fContent)))));
+  fEos1 = both(both(kept, no(fContent)), on(before(asI64(fContent))));
+  fEos2 = both(both(is(a.visionEnd), on(before(asI64(is(a.end))))),
+               on(before(asI64(fEos1))));
+  fEosEnd = either(fEos2, both(fEos1, no(on(following(asI64(fEos2))))));
+  fText = both(kept, no(either(either(fBos, fSecondBos),
+                               either(fContent, either(fEos1, fEos2)))));
+}
+
+// x read at each `marker` token (in order across the batch), as a table;
+// one extra 0 keeps a Gather valid without markers.
+Value IndexGraph::markerTable(Value x, Value marker) {
+  Type elem = cast<ShapedType>(x.getType()).getElementType();
+  auto vec = RankedTensorType::get({dyn}, elem);
+  auto ivec = RankedTensorType::get({dyn}, i64);
+  Value where = node("NonZero", RankedTensorType::get({1, dyn}, i64),
+                     {node("Reshape", ivec, {asI64(marker), flat})});
+  Value at = node(
+      "Gather", vec,
+      {node("Reshape", vec, {x, flat}), node("Reshape", ivec, {where, flat})},
+      {attr("axis", 0)});
+  Value pad = elem == f32 ? floatConst(0.0f, {1}) : ints({0}, {1});
+  return node("Concat", vec, {at, pad}, {attr("axis", 0)});
+}
+
+// table[index] per token, index clamped to >= 0.
+Value IndexGraph::perSpan(Value table, Value index) {
+  Type elem = cast<ShapedType>(table.getType()).getElementType();
+  return node("Gather", bs(elem), {table, node("Max", bs(i64), {index, zero})},
+              {attr("axis", 0)});
+}
+
+// Span numbers: each span opens at its bos token; fSpan is the global
+// index (across the batch) of the last span opened before a token; the
+// text index of text (and bos) tokens counts from the last span's eos end
+// (or the segment's start), so a bos token's is its span's text length.
+void IndexGraph::floatSpans() {
+  Value bos = asI64(fBos);
+  Value f = node("Reshape", RankedTensorType::get({dyn}, i64), {bos, flat});
+  Value incl = node("Reshape", bs(i64),
+                    {node("CumSum", f.getType(), {f, zero}), shapeBS});
+  fSpan = bin("Sub", bin("Sub", incl, bos), one);
+  Value localBefore = bin("Sub", cumsum(bos), bos);
+  Value endKept = perSpan(markerTable(keptIdx, fEosEnd), fSpan);
+  Value base = node("Where", bs(i64),
+                    {cmp("Equal", localBefore, zero), scalar(-1), endKept});
+  fTextIdx = bin("Sub", bin("Sub", keptIdx, one), base);
+}
+
+// The content: each token's grid (its image's or its video's), seconds,
+// index among the span's frame / audio tokens, and its value v (the
+// largest of its f32 (t, h, w), or its audio index).
+void IndexGraph::floatContent() {
+  Value secondBefore = before(asI64(fSecondBos));
+  Value readsVid = node(
+      "And", bs(i1),
+      {fFirst,
+       node("Or", bs(i1),
+            {node("And", bs(i1), {fFrame, node("Not", bs(i1), {fImg})}),
+             node("And", bs(i1), {fAud, cmp("Equal", secondBefore, one)})})});
+  Value readsImg = node("And", bs(i1), {fFirst, fImg});
+  Value grid =
+      node("Where", bs3(i64),
+           {node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i1),
+                 {fImg, ints({-1}, {1})}),
+            gridRows(op.getImageGridThw(), asI64(readsImg)),
+            gridRows(op.getVideoGridThw(), asI64(readsVid))});
+  auto column = [&](int64_t c) {
+    return node("Gather", bs(i64), {grid, scalar(c)}, {attr("axis", 2)});
+  };
+  Value mScalar = scalar(rules.spatialMerge);
+  h = node("Max", bs(i64), {bin("Div", column(1), mScalar), one});
+  w = node("Max", bs(i64), {bin("Div", column(2), mScalar), one});
+  hw = bin("Mul", h, w);
+  Value secRows = floatConst(1.0f, {1});
+  if (Value sec = op.getSecondPerGridTs())
+    secRows = node("Concat", RankedTensorType::get({dyn}, f32), {sec, secRows},
+                   {attr("axis", 0)});
+  Value vidSec =
+      node("Gather", bs(f32), {secRows, globalIndex(asI64(readsVid))},
+           {attr("axis", 0)});
+  secTok = node("Where", bs(f32),
+                {fImg, floatConst(rules.imageSeconds, {}), vidSec});
+  // Index among the span's frames (audio tokens): a running count minus
+  // its value before the span's first content token.
+  auto indexIn = [&](Value is) {
+    Value count = cumsum(asI64(is));
+    Value start =
+        perSpan(markerTable(bin("Sub", count, asI64(is)), fFirst), fSpan);
+    return bin("Sub", bin("Sub", count, one), start);
+  };
+  fLocal = indexIn(fFrame);
+  fAudIdx = indexIn(fAud);
+  auto toF = [&](Value v) { return castTo(v, f32, onnx::DataType::FLOAT); };
+  Value ti = toF(bin("Div", fLocal, hw));
+  fT = bin("Mul", bin("Mul", ti, secTok),
+           floatConst(*rules.tokensPerSecond, {}));
+  fH = toF(bin("Mod", bin("Div", fLocal, w), h));
+  fW = toF(bin("Mod", fLocal, w));
+  Value frameV = node("Max", bs(f32), {fT, fH, fW});
+  fV = node("Where", bs(f32), {fFrame, frameV, toF(fAudIdx)});
+}
+
+// The chain: increments [c, vmax, 1, bos - 1] at each span's first content
+// token, -1 at each sample's first token, then one f32 CumSum; [B, S, 4].
+Value IndexGraph::floatChain() {
+  auto toF = [&](Value v) { return castTo(v, f32, onnx::DataType::FLOAT); };
+  Value fZero = floatConst(0.0f, {});
+  Value secondBefore = before(asI64(fSecondBos));
+  Value bosN = bin("Add", secondBefore, one);
+  // The span's text length, read at its bos token (one or two back).
+  Value textAtBos = bin("Mul", fTextIdx, asI64(fBos));
+  Value back1 = before(textAtBos), back2 = before(before(textAtBos));
+  Value text =
+      node("Where", bs(i64), {cmp("Equal", secondBefore, one), back2, back1});
+  Value c = toF(bin("Add", bin("Add", text, one), bosN));
+  Value first = node("And", bs(i1), {kept, cmp("Equal", keptIdx, zero)});
+  Value slot0 =
+      node("Where", bs(f32),
+           {fFirst, c,
+            node("Where", bs(f32), {first, floatConst(-1.0f, {}), fZero})});
+  Value slot1 = node("Where", bs(f32), {fFirst, spanTailMax(), fZero});
+  Value slot2 = node("Where", bs(f32), {fFirst, floatConst(1.0f, {}), fZero});
+  Value slot3 =
+      node("Where", bs(f32), {fFirst, toF(bin("Sub", bosN, one)), fZero});
+  auto bs1 = RankedTensorType::get({bDim, sDim, 1}, f32);
+  auto lift3 = [&](Value v) {
+    return node("Unsqueeze", bs1, {v, ints({-1}, {1})});
+  };
+  Value slots = node("Concat", RankedTensorType::get({bDim, sDim, 4}, f32),
+                     {lift3(slot0), lift3(slot1), lift3(slot2), lift3(slot3)},
+                     {attr("axis", 2)});
+  Value shape2 = ints({0, -1}, {2});
+  Value row =
+      node("Reshape", RankedTensorType::get({bDim, dyn}, f32), {slots, shape2});
+  Value summed;
+  if (onehot) {
+    // Per segment: each slot's segment id (its token's), then its one-hot.
+    Value seg4 =
+        node("Expand", RankedTensorType::get({bDim, sDim, 4}, i64),
+             {node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
+                   {seg, ints({-1}, {1})}),
+              node("Concat", RankedTensorType::get({3}, i64),
+                   {shapeBS, ints({4}, {1})}, {attr("axis", 0)})});
+    Value segRow = node("Reshape", RankedTensorType::get({bDim, dyn}, i64),
+                        {seg4, shape2});
+    Value ks = node(
+        "Range", RankedTensorType::get({dyn}, i64),
+        {one,
+         bin("Add",
+             node("Gather", RankedTensorType::get({}, i64),
+                  {node("Shape", RankedTensorType::get({3}, i64), {onehot}),
+                   scalar(2)},
+                  {attr("axis", 0)}),
+             one),
+         one});
+    auto bnk = RankedTensorType::get({bDim, dyn, dyn}, f32);
+    Value oh = castTo(
+        node("Equal", RankedTensorType::get({bDim, dyn, dyn}, i1),
+             {node("Unsqueeze", RankedTensorType::get({bDim, dyn, 1}, i64),
+                   {segRow, ints({-1}, {1})}),
+              ks}),
+        f32, onnx::DataType::FLOAT);
+    Value v3 = node("Unsqueeze", RankedTensorType::get({bDim, dyn, 1}, f32),
+                    {row, ints({-1}, {1})});
+    Value cs = node("CumSum", bnk, {node("Mul", bnk, {v3, oh}), axis1});
+    summed = reduce("ReduceSum", RankedTensorType::get({bDim, dyn}, f32),
+                    node("Mul", bnk, {cs, oh}), {-1});
+  } else {
+    summed = node("CumSum", row.getType(), {row, axis1});
+  }
+  return node("Reshape", RankedTensorType::get({bDim, sDim, 4}, f32),
+              {summed, node("Concat", RankedTensorType::get({3}, i64),
+                            {shapeBS, ints({4}, {1})}, {attr("axis", 0)})});
+}
+
+// vmax of each span, at its first content token: the largest v over the
+// content's last piece (a run of one stream: frames or audio), through a
+// one-hot over the spans of a row.
+Value IndexGraph::spanTailMax() {
+  // A new piece: the first content token or a stream change.
+  Value aud = asI64(fAud);
+  Value streamChange =
+      node("And", bs(i1),
+           {fContent, node("Not", bs(i1), {cmp("Equal", aud, before(aud))})});
+  Value pieceStart = asI64(node("Or", bs(i1), {fFirst, streamChange}));
+  Value piece = cumsum(pieceStart);
+  Value last = node("And", bs(i1),
+                    {fContent, cmp("Equal", following(asI64(fEos1)), one)});
+  Value tailPiece = perSpan(markerTable(piece, last), fSpan);
+  Value inTail =
+      node("And", bs(i1), {fContent, cmp("Equal", piece, tailPiece)});
+  // Row-local span numbers 1..K (K + 1 columns: never empty).
+  Value rowSpan = node("CumSum", bs(i64), {asI64(fBos), axis1});
+  Value k = bin(
+      "Add", reduce("ReduceMax", RankedTensorType::get({}, i64), rowSpan, {}),
+      one);
+  Value ks = node("Range", RankedTensorType::get({dyn}, i64),
+                  {one, bin("Add", k, one), one});
+  Value oh =
+      node("Equal", RankedTensorType::get({bDim, sDim, dyn}, i1),
+           {node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i64),
+                 {rowSpan, ints({-1}, {1})}),
+            ks});
+  Value tail3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, i1),
+                     {inTail, ints({-1}, {1})});
+  Value v3 = node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, f32),
+                  {fV, ints({-1}, {1})});
+  Value vals = node(
+      "Where", RankedTensorType::get({bDim, sDim, dyn}, f32),
+      {node("And", RankedTensorType::get({bDim, sDim, dyn}, i1), {oh, tail3}),
+       v3, floatConst(-1.0f, {})});
+  Value table =
+      reduce("ReduceMax", RankedTensorType::get({bDim, dyn}, f32), vals, {1});
+  Value col = node("Max", bs(i64), {bin("Sub", rowSpan, one), zero});
+  return node("GatherElements", bs(f32), {table, col}, {attr("axis", 1)});
+}
+
+// [3, B, S] f32 positions from the chain: text f32(m + 1) + j, bos
+// f32(m + 1 + text) + j, a frame (t, h, w) + s, audio s + its index, eos
+// e (+ 1 for the second), padding 0.
+Value IndexGraph::floatPositions(Value chain) {
+  auto toF = [&](Value v) { return castTo(v, f32, onnx::DataType::FLOAT); };
+  auto slot = [&](int64_t i) {
+    return node("Gather", bs(f32), {chain, scalar(i)}, {attr("axis", 2)});
+  };
+  Value m = slot(3);
+  Value s = perSpan(markerTable(slot(0), fFirst), fSpan);
+  Value e = perSpan(markerTable(slot(2), fFirst), fSpan);
+  Value fOne = floatConst(1.0f, {});
+  Value textPos = bin("Add", bin("Add", m, fOne), toF(fTextIdx));
+  Value second = asI64(fSecondBos);
+  // The second bos reads its span's text length at the first one.
+  Value text =
+      node("Where", bs(i64),
+           {fSecondBos, before(bin("Mul", fTextIdx, asI64(fBos))), fTextIdx});
+  Value bosStart = bin("Add", m, toF(bin("Add", text, one)));
+  Value bosPos = bin("Add", bosStart, toF(second));
+  Value eosPos = bin("Add", e, toF(asI64(fEos2)));
+  Value audPos = bin("Add", s, toF(fAudIdx));
+  Value bos = node("Or", bs(i1), {fBos, fSecondBos});
+  auto row = [&](Value part) {
+    Value p = node("Where", bs(f32), {fFrame, bin("Add", part, s), eosPos});
+    p = node("Where", bs(f32), {fAud, audPos, p});
+    p = node("Where", bs(f32), {bos, bosPos, p});
+    p = node("Where", bs(f32), {fText, textPos, p});
+    p = node("Where", bs(f32),
+             {kept, p, floatConst(static_cast<float>(rules.padValue), {})});
+    return node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, f32),
+                {p, axes0});
+  };
+  return node("Concat", RankedTensorType::get({3, bDim, sDim}, f32),
+              {row(fT), row(fH), row(fW)}, {attr("axis", 0)});
+}
+
+// rope_deltas: the exact max + 1 - n rounded to f32 once (in f64, as the
+// reference's numpy does); packed rows per segment.
+Value IndexGraph::floatDeltas(Value positions) {
+  Type f64 = rewriter.getF64Type();
+  auto deltaType = cast<RankedTensorType>(op.getRopeDeltas().getType());
+  Value kept3 = node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i1),
+                     {kept, axes0});
+  Value masked = node("Where", positions.getType(),
+                      {kept3, positions, floatConst(-1.0f, {})});
+  Value top, n;
+  if (onehot) {
+    Value tokenMax = reduce("ReduceMax", bs(f32), masked, {0});
+    auto bsk = RankedTensorType::get({bDim, sDim, dyn}, f32);
+    Value perSeg =
+        node("Where", bsk,
+             {cmp("Equal", onehot, one),
+              node("Unsqueeze", RankedTensorType::get({bDim, sDim, 1}, f32),
+                   {tokenMax, ints({-1}, {1})}),
+              floatConst(-1.0f, {})});
+    top = reduce("ReduceMax", RankedTensorType::get({bDim, dyn}, f32), perSeg,
+                 {1});
+    n = reduce("ReduceSum", RankedTensorType::get({bDim, dyn}, i64), onehot,
+               {1});
+  } else {
+    top = node("Unsqueeze", RankedTensorType::get({bDim, 1}, f32),
+               {reduce("ReduceMax", RankedTensorType::get({bDim}, f32), masked,
+                       {0, 2}),
+                ints({1}, {1})});
+    n = node("Unsqueeze", RankedTensorType::get({bDim, 1}, i64),
+             {reduce("ReduceSum", RankedTensorType::get({bDim}, i64),
+                     asI64(kept), {1}),
+              ints({1}, {1})});
+  }
+  auto asF64 = [&](Value v) { return castTo(v, f64, onnx::DataType::DOUBLE); };
+  Value exact = bin("Sub",
+                    bin("Add", asF64(top),
+                        emit.constant(DenseElementsAttr::get(
+                                          RankedTensorType::get({}, f64), 1.0),
+                                      "d")),
+                    asF64(n));
+  Value delta = castTo(exact, f32, onnx::DataType::FLOAT);
+  if (onehot)
+    delta = node("Where", deltaType.clone(f32),
+                 {cmp("Greater", n, zero), delta, floatConst(0.0f, {})});
+  return node("Identity", deltaType, {delta});
+}
+
 struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
   LowerMRopeIndex(MLIRContext *ctx, StringRef prefix)
       : OpRewritePattern(ctx), prefix(prefix.str()) {}
@@ -638,7 +1050,10 @@ struct LowerMRopeIndex : OpRewritePattern<rope::MRopeIndexOp> {
     onnx::OnnxBuilder emit(rewriter, graph, op.getLoc(), base,
                            prefix + ".index");
     rewriter.setInsertionPoint(op);
-    rewriter.replaceOp(op, IndexGraph(op, rewriter, emit, opset).build());
+    IndexGraph graphOf(op, rewriter, emit, opset);
+    rewriter.replaceOp(op, op.getArchRules().floatPositions
+                               ? graphOf.buildFloat()
+                               : graphOf.build());
     return success();
   }
 

@@ -2,7 +2,8 @@
 mlir-runner, against mrope.position_ids: the packed batches of
 ../RopeToOnnx/check_mrope_index_packed.py (segment_ids operand, rope_deltas
 [B, K]) or, with --unpacked, its one-sample-per-row batches (no segment
-ids, padding masked), under --arch. Exact equality (integers). --text-row:
+ids, padding masked), under --arch. Exact equality (integers; qwen3-omni's
+f32 results bit for bit, read as the i32 bits of its values). --text-row:
 [4, B, S] positions, the text row first.
 
 usage: check_mrope_index_packed_loops.py BIN_DIR LLVM_TOOLS_DIR LIB_DIR --arch A [--batches N] [--unpacked] [--text-row]
@@ -29,7 +30,11 @@ ATTRS = {"qwen2-vl": "",
                     "video_token = 248057 : i64, vision_start = 248053 : i64}",
          "glm4v": "{arch = #rope.index_arch<glm4v>, image_token = 151343 : i64, "
                   "video_token = 151344 : i64}",
-         "qwen2.5-omni": "{arch = #rope.index_arch<qwen2_5_omni>}"}
+         "qwen2.5-omni": "{arch = #rope.index_arch<qwen2_5_omni>}",
+         "qwen3-omni": "{arch = #rope.index_arch<qwen3_omni>}"}
+# Archs whose results are f32: printed as their bits (printMemrefI32 of a
+# bitcast), since printMemrefF32 rounds to 6 digits and equality is exact.
+FLOAT = ("qwen3-omni",)
 
 
 def dense(a, elem):
@@ -62,6 +67,8 @@ def index_func(arch, packed, rows=3, token_types=False):
         args.append("%sec: tensor<?xf32>")
         operands += " seconds %sec"
         types += ", tensor<?xf32>"
+    if arch in FLOAT:
+        return float_index_func(arch, packed, rows, args, operands, types)
     delta_t, delta_m = ("tensor<?x?xi64>", "memref<?x?xi64>") if packed else \
         ("tensor<?x1xi64>", "memref<?x1xi64>")
     pos_t = f"tensor<{rows}x?x?xi64>"
@@ -75,6 +82,34 @@ def index_func(arch, packed, rows=3, token_types=False):
         f"  %du = memref.cast %dm : {delta_m} to memref<*xi64>",
         "  call @printMemrefI64(%du) : (memref<*xi64>) -> ()",
         "  return", "}"])
+
+
+def float_index_func(arch, packed, rows, args, operands, types):
+    """index_func for f32 results: each printed as the i32 bits of its values (copied by a loop nest
+    that bitcasts element by element)."""
+    d2 = "?x?" if packed else "?x1"
+    pos_t, delta_t = f"tensor<{rows}x?x?xf32>", f"tensor<{d2}xf32>"
+    lines = [f"func.func @index({', '.join(args)}) {{",
+             f"  %p, %d = rope.mrope_index {operands} {ATTRS[arch]} : ({types}) -> ({pos_t}, {delta_t})",
+             "  %c0 = arith.constant 0 : index", "  %c1 = arith.constant 1 : index",
+             "  %c2 = arith.constant 2 : index"]
+    for name, shape, rank in (("p", f"{rows}x?x?", 3), ("d", d2, 2)):
+        lines.append(f"  %{name}m = bufferization.to_buffer %{name} : tensor<{shape}xf32> to memref<{shape}xf32>")
+        dims = [f"%{name}n{i}" for i in range(rank)]
+        lines += [f"  {d} = memref.dim %{name}m, %c{i} : memref<{shape}xf32>" for i, d in enumerate(dims)]
+        dyn = ", ".join(d for d, c in zip(dims, shape.split("x")) if c == "?")
+        lines.append(f"  %{name}b = memref.alloc({dyn}) : memref<{shape}xi32>")
+        iv = [f"%{name}i{i}" for i in range(rank)]
+        for i in range(rank):
+            lines.append(f"  scf.for {iv[i]} = %c0 to {dims[i]} step %c1 {{")
+        idx = ", ".join(iv)
+        lines += [f"  %{name}v = memref.load %{name}m[{idx}] : memref<{shape}xf32>",
+                  f"  %{name}x = arith.bitcast %{name}v : f32 to i32",
+                  f"  memref.store %{name}x, %{name}b[{idx}] : memref<{shape}xi32>"]
+        lines += ["  }"] * rank
+        lines += [f"  %{name}u = memref.cast %{name}b : memref<{shape}xi32> to memref<*xi32>",
+                  f"  call @printMemrefI32(%{name}u) : (memref<*xi32>) -> ()"]
+    return "\n".join(lines + ["  return", "}"])
 
 
 def case(k, ids, mask, seg, img, vid, sec, extra, arch, packed):
@@ -118,6 +153,7 @@ def main():
     packed = not a.unpacked
     cases = gen.cases(a.arch, a.batches, 2026, packed, a.types)
     module = ["func.func private @printMemrefI64(memref<*xi64>)",
+              "func.func private @printMemrefI32(memref<*xi32>)",
               index_func(a.arch, packed, 4 if a.text_row else 3, a.types)]
     module += [case(k, *c, a.arch, packed) for k, c in enumerate(cases)]
     module += ["func.func @main() {"] + [f"  call @case{k}() : () -> ()" for k in range(len(cases))]
@@ -134,9 +170,11 @@ def main():
               for p in printed]
     values = [np.array([int(v) for v in re.findall(r"-?\d+", p.split("data =", 1)[1])]).reshape(s)
               for p, s in zip(printed, shapes)]
+    if a.arch in FLOAT:   # the bits of f32 values
+        values = [v.astype(np.int32).view(np.float32) for v in values]
     pairs = [({"position_ids": values[2 * k], "rope_deltas": values[2 * k + 1]},
               gen.reference_positions(*c, a.arch, packed, a.text_row)) for k, c in enumerate(cases)]
-    return gen.report(pairs, a.batches, packed, gen.summary(cases))
+    return gen.report(pairs, a.batches, packed, gen.summary(cases, a.arch), a.arch)
 
 
 if __name__ == "__main__":

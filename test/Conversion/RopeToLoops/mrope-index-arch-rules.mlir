@@ -64,3 +64,24 @@ func.func @qwen3(%ids: tensor<1x?xi64>, %vthw: tensor<?x3xi64>)
       : (tensor<1x?xi64>, tensor<?x3xi64>) -> (tensor<3x1x?xi64>, tensor<1x1xi64>)
   return %pos, %delta : tensor<3x1x?xi64>, tensor<1x1xi64>
 }
+
+// -----
+
+// qwen3_omni: f32 results, positions added in f32 from each block's start
+// (no integer closed form: no fptosi of a time row), the time row
+// f32(f32(i * sec) * 13), rope_deltas rounded once from f64.
+// CHECK-LABEL: func.func @qwen3_omni
+// CHECK-DAG: memref.alloc(%{{.*}}) : memref<3x1x?xf32>
+// CHECK-DAG: memref.alloc() : memref<1x1xf32>
+// CHECK-DAG: arith.constant 1.300000e+01 : f32
+// CHECK-NOT: arith.fptosi
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: arith.truncf %{{.*}} : f64 to f32
+// CHECK: bufferization.to_tensor
+func.func @qwen3_omni(%ids: tensor<1x?xi64>, %vthw: tensor<?x3xi64>, %sec: tensor<?xf32>)
+    -> (tensor<3x1x?xf32>, tensor<1x1xf32>) {
+  %pos, %delta = rope.mrope_index %ids videos %vthw seconds %sec {arch = #rope.index_arch<qwen3_omni>}
+      : (tensor<1x?xi64>, tensor<?x3xi64>, tensor<?xf32>) -> (tensor<3x1x?xf32>, tensor<1x1xf32>)
+  return %pos, %delta : tensor<3x1x?xf32>, tensor<1x1xf32>
+}

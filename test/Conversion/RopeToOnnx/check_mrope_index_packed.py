@@ -40,10 +40,45 @@ import numpy as np
 import mrope
 from mrope import ort
 from mrope.archs import arch_spec
-from mrope.positions import _TOKEN_TYPES, _audio_len_pooled, _chunks, _scaled_t
+from mrope.positions import _TOKEN_TYPES, _audio_len_pooled, _audio_len_windowed, _chunks, _float_t, _scaled_t
 
 # Archs whose videos take seconds per grid.
-SECONDS = ("qwen2.5-vl", "qwen2.5-omni")
+SECONDS = ("qwen2.5-vl", "qwen2.5-omni", "qwen3-omni")
+# Archs with f32 positions: their cases start with rounding_example.
+ROUNDING = ("qwen3-omni",)
+# Seconds per grid the random videos draw; Qwen3-Omni's time rows
+# f32(f32(i * sec) * 13) are then fractional for 0.5, 0.7, 1.3 and 0.3.
+VIDEO_SECONDS = {"qwen3-omni": [0.5, 1.0, 0.7, 2.0, 1.3, 0.3]}
+
+
+def audio_tokens(spec, frames):
+    """Audio tokens of `frames` mel frames: Qwen3-Omni's windowed encoder, else Qwen2.5-Omni's."""
+    if spec.audio_window:
+        return _audio_len_windowed(frames, spec.audio_window)
+    return _audio_len_pooled(frames)
+
+
+def omni3_video(rng, spec, grid, sec, aiv, audios):
+    """A Qwen3-Omni video span; with audio, frame and audio tokens merged one by one by time row (video
+    first on a tie), as its processor writes them. The draws keep every frame's time row either an
+    integer or at least 0.09 away from one (t <= 3 frames, the seconds above), so the order by the raw
+    rows is the reference's order by the rows plus the span's start (f32 rounding of the sum can only
+    turn a gap below one ulp into a tie)."""
+    n = grid[0] * grid[1] * grid[2] // 4
+    if not aiv:
+        return [spec.vision_start_token_id] + [spec.video_token_id] * n + [spec.vision_end_token_id]
+    frames = int(rng.integers(5, 450))
+    audios.append(frames)
+    na = audio_tokens(spec, frames)
+    t_row = np.repeat(_float_t(grid[0], np.float32(sec), spec.position_id_per_seconds), n // grid[0])
+    near = np.abs(t_row - np.round(t_row))
+    assert ((near == 0) | (near > 0.05)).all(), "a time row too close to an integer"
+    rows = np.concatenate([t_row.astype(np.float64), np.arange(na, dtype=np.float64)])
+    stream = np.concatenate([np.zeros(n, np.int64), np.ones(na, np.int64)])
+    merged = stream[np.lexsort((stream, rows))]
+    toks = [spec.vision_start_token_id, spec.audio_start_token_id]
+    toks += [spec.audio_token_id if s else spec.video_token_id for s in merged.tolist()]
+    return toks + [spec.audio_end_token_id, spec.vision_end_token_id]
 
 
 def omni_video(rng, spec, grid, sec, aiv, audios):
@@ -76,7 +111,7 @@ def sample(rng, spec, arch, aiv=False, audios=None):
         if spec.has_audio and rng.random() < 0.3:
             frames = int(rng.integers(5, 450))
             audios.append(frames)
-            toks += [spec.audio_start_token_id] + [spec.audio_token_id] * _audio_len_pooled(frames) + \
+            toks += [spec.audio_start_token_id] + [spec.audio_token_id] * audio_tokens(spec, frames) + \
                 [spec.audio_end_token_id]
             toks += list(rng.integers(10, 1000, size=int(rng.integers(0, 3))))
             continue
@@ -85,7 +120,7 @@ def sample(rng, spec, arch, aiv=False, audios=None):
         h, w = 2 * int(rng.integers(1, 4)), 2 * int(rng.integers(1, 4))
         (videos if video else images).append([t, h, w])
         if video:
-            seconds.append(float(rng.choice([0.5, 1.0, 0.7, 2.0])))
+            seconds.append(float(rng.choice(VIDEO_SECONDS.get(arch, [0.5, 1.0, 0.7, 2.0]))))
         if video and spec.token_types == "glm4v":
             # <video_start> (<timestamp> <image_start> frame <image_end>)* <video_end>,
             # the frame written with image or video tokens
@@ -95,6 +130,8 @@ def sample(rng, spec, arch, aiv=False, audios=None):
                 toks += list(rng.integers(10, 1000, size=int(rng.integers(1, 3))))
                 toks += [vs] + [frame_tok] * (h * w // 4) + [ve]
             toks += [spec.video_end_token_id]
+        elif video and spec.audio_window:
+            toks += omni3_video(rng, spec, [t, h, w], seconds[-1], aiv, audios)
         elif video and spec.has_audio:
             toks += omni_video(rng, spec, [t, h, w], seconds[-1], aiv, audios)
         elif video and spec.split_video_frames:
@@ -162,6 +199,29 @@ def worked_example(arch):
     return (ids, np.ones_like(ids), seg, img, np.zeros((0, 3), np.int64), np.zeros(0, np.float32), {})
 
 
+def rounding_example(arch):
+    """Qwen3-Omni: two rows where f32 rounding order shows (found by search against the reference):
+    after a video of fractional time rows (0.37 s per grid: f32(f32(i * 0.37) * 13)), the text after
+    it crosses a power of two, so f32(f32(m + 1) + j) (the reference) differs from f32(m + 1 + j) at
+    one token of row 1, and the bos of the image after 192 text tokens sits at f32(m + 1 + 192), not
+    at f32(f32(m + 1) + 192) (row 0). A lowering that adds in another order fails here (the random
+    batches' positions are too small to show it)."""
+    spec = arch_spec(arch)
+    vs, ve, img_t, vid_t = (spec.vision_start_token_id, spec.vision_end_token_id, spec.image_token_id,
+                            spec.video_token_id)
+    rows = [[7] * 28 + [vs] + [vid_t] * 8 + [ve] + [7] * 192 + [vs, img_t, ve],
+            [7] + [vs] + [vid_t] * 2 + [ve] + [7] * 30]
+    S = max(len(r) for r in rows)
+    ids = np.zeros((2, S), np.int64)
+    seg = np.zeros((2, S), np.int64)
+    for b, r in enumerate(rows):
+        ids[b, :len(r)] = r
+        seg[b, :len(r)] = 1
+    extra = dict(audio_seqlens=np.zeros(0, np.int64), use_audio_in_video=False)
+    return (ids, np.ones_like(ids), seg, np.array([[1, 2, 2]], np.int64),
+            np.array([[8, 2, 2], [2, 2, 2]], np.int64), np.array([0.37, 0.37], np.float32), extra)
+
+
 def with_types(case, arch):
     """The case with mm_token_type_ids (the arch's front end, per row, segments as samples) in `extra`
     and its vision tokens' ids replaced by a text id."""
@@ -183,6 +243,7 @@ def reference_positions(ids, mask, seg, img, vid, sec, extra, arch, packed=True,
 def cases(arch, batches, seed, packed=True, types=False):
     rng = np.random.default_rng(seed)
     out = [worked_example(arch)] if packed else []
+    out += [rounding_example(arch)] if arch in ROUNDING else []
     out += [random_batch(rng, arch, packed) for _ in range(batches)]
     return [with_types(c, arch) for c in out] if types else out
 
@@ -214,10 +275,10 @@ def main():
     cs = cases(a.arch, a.batches, 2026, packed, a.types)
     outputs = ort.run_many(a.model, [feeds(*c, a.arch, packed) for c in cs])  # one session
     return report([(got, reference_positions(*c, a.arch, packed, a.text_row)) for got, c in zip(outputs, cs)],
-                  a.batches, packed, summary(cs))
+                  a.batches, packed, summary(cs, a.arch), a.arch)
 
 
-def summary(cs):
+def summary(cs, arch="qwen2.5-omni"):
     """What the random batches held (so a run shows it exercised audio, audio in video, ...)."""
     n = dict(batches=0, images=0, videos=0, audios=0, aiv=0, aiv_ending_with_frames=0,
              aiv_ending_with_audio=0, masked=0, packed=0)
@@ -228,7 +289,7 @@ def summary(cs):
         n["audios"] += len(extra.get("audio_seqlens", ()))
         n["aiv"] += int(bool(extra.get("use_audio_in_video")) and len(vid) > 0)
         if extra.get("use_audio_in_video"):
-            spec = arch_spec("qwen2.5-omni")
+            spec = arch_spec(arch)
             # <audio_end><vision_end> closes a span: the token before it is the span's last.
             ends = np.argwhere((ids[:, 1:-1] == spec.audio_end_token_id) &
                                (ids[:, 2:] == spec.vision_end_token_id))
@@ -240,15 +301,25 @@ def summary(cs):
     return n
 
 
-def report(pairs, batches, packed, counts=None):
+def report(pairs, batches, packed, counts=None, arch=None):
     """pairs: (got {position_ids, rope_deltas}, reference (positions, deltas)); prints the verdicts."""
     if counts:
         print("cases: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if pairs and pairs[0][1][0].dtype == np.float32:
+        # Float positions (qwen3-omni): how many batches hold a non-integer one.
+        print(f"fractional positions in {sum(bool((p % 1 != 0).any()) for _, (p, _) in pairs)} batches")
+
+    def same(x, y):  # exact: the same dtype and the same values (f32 bit for bit but the sign of 0)
+        x = np.asarray(x)
+        return x.dtype == y.dtype and np.array_equal(x, y)
     bad = [k for k, (got, (pos, delta)) in enumerate(pairs)
-           if not (np.array_equal(got["position_ids"], pos) and np.array_equal(got["rope_deltas"], delta))]
+           if not (same(got["position_ids"], pos) and same(got["rope_deltas"], delta))]
     checks = []
     if packed:
         checks.append(("worked example", 0 not in bad))
+        bad = [k - 1 for k in bad if k]
+    if arch in ROUNDING:
+        checks.append(("rounding example", 0 not in bad))
         bad = [k - 1 for k in bad if k]
     kind = "packed" if packed else "padded"
     checks.append((f"{batches} random {kind} batches" + (f": mismatches at {bad[:5]}" if bad else ""),

@@ -384,3 +384,19 @@ func.func @index_grid_rank(%ids: tensor<2x8xi64>, %g: tensor<1x1x1x3xi32>) {
   %p, %d = rope.mrope_index %ids videos %g : (tensor<2x8xi64>, tensor<1x1x1x3xi32>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
   return
 }
+
+// -----
+
+func.func @index_float_positions(%ids: tensor<2x8xi64>) {
+  // expected-error @+1 {{positions and rope_deltas are i64 (f32 only under arch qwen3_omni)}}
+  %p, %d = rope.mrope_index %ids {arch = #rope.index_arch<qwen2_5_omni>} : (tensor<2x8xi64>) -> (tensor<3x2x8xf32>, tensor<2x1xf32>)
+  return
+}
+
+// -----
+
+func.func @index_float_deltas(%ids: tensor<2x8xi64>) {
+  // expected-error @+1 {{positions and rope_deltas are i64 (f32 only under arch qwen3_omni)}}
+  %p, %d = rope.mrope_index %ids : (tensor<2x8xi64>) -> (tensor<3x2x8xi64>, tensor<2x1xf32>)
+  return
+}

@@ -1,6 +1,6 @@
 // rope.mrope_index under qwen2_5_omni and in the [4, B, S] form: what the
 // verifier accepts, and one diagnostic for each arch or attribute it must
-// refuse (qwen3_omni is named but not laid out: refused, never computed).
+// refuse; qwen3_omni with its f32 results.
 // RUN: mrope-opt %s -split-input-file -verify-diagnostics | FileCheck %s
 
 // CHECK-LABEL: func.func @omni
@@ -24,16 +24,47 @@ func.func @text_row(%ids: tensor<2x?xi64>, %seg: tensor<2x?xi64>) {
 
 // -----
 
-func.func @qwen3_omni(%ids: tensor<2x8xi64>) {
-  // expected-error @+1 {{arch qwen3_omni is not supported: its positions are float (time rows are not truncated); compute them with mrope.position_ids}}
+// qwen3_omni: f32 results (packed, [4, B, S], its token ids and seconds
+// per grid); they round-trip.
+// CHECK-LABEL: func.func @qwen3_omni
+// CHECK: arch = #rope.index_arch<qwen3_omni>
+// CHECK-SAME: -> (tensor<3x2x?xf32>, tensor<2x?xf32>)
+// CHECK: arch = #rope.index_arch<qwen3_omni>, audio_token = 10 : i64
+// CHECK-SAME: -> (tensor<4x2x?xf32>, tensor<2x1xf32>)
+func.func @qwen3_omni(%ids: tensor<2x?xi64>, %seg: tensor<2x?xi64>, %i: tensor<?x3xi64>, %v: tensor<?x3xi64>, %s: tensor<?xf32>) {
+  %p, %d = rope.mrope_index %ids segments %seg images %i videos %v seconds %s {arch = #rope.index_arch<qwen3_omni>} : (tensor<2x?xi64>, tensor<2x?xi64>, tensor<?x3xi64>, tensor<?x3xi64>, tensor<?xf32>) -> (tensor<3x2x?xf32>, tensor<2x?xf32>)
+  %p2, %d2 = rope.mrope_index %ids videos %v {arch = #rope.index_arch<qwen3_omni>, audio_token = 10 : i64, tokens_per_second = 25.0 : f32} : (tensor<2x?xi64>, tensor<?x3xi64>) -> (tensor<4x2x?xf32>, tensor<2x1xf32>)
+  return
+}
+
+// -----
+
+func.func @qwen3_omni_integer_positions(%ids: tensor<2x8xi64>) {
+  // expected-error @+1 {{under arch qwen3_omni positions and rope_deltas are f32 (its time rows are not truncated)}}
   %p, %d = rope.mrope_index %ids {arch = #rope.index_arch<qwen3_omni>} : (tensor<2x8xi64>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
   return
 }
 
 // -----
 
+func.func @qwen3_omni_integer_deltas(%ids: tensor<2x8xi64>) {
+  // expected-error @+1 {{under arch qwen3_omni positions and rope_deltas are f32 (its time rows are not truncated)}}
+  %p, %d = rope.mrope_index %ids {arch = #rope.index_arch<qwen3_omni>} : (tensor<2x8xi64>) -> (tensor<3x2x8xf32>, tensor<2x1xi64>)
+  return
+}
+
+// -----
+
+func.func @qwen3_omni_types(%ids: tensor<2x8xi64>, %t: tensor<2x8xi64>) {
+  // expected-error @+1 {{token types are not read under qwen3_omni: its spans come from the token ids}}
+  %p, %d = rope.mrope_index %ids types %t {arch = #rope.index_arch<qwen3_omni>} : (tensor<2x8xi64>, tensor<2x8xi64>) -> (tensor<3x2x8xf32>, tensor<2x1xf32>)
+  return
+}
+
+// -----
+
 func.func @audio_without_omni(%ids: tensor<2x8xi64>) {
-  // expected-error @+1 {{vision_end / audio_token / audio_start / audio_end are Omni's: only under arch qwen2_5_omni}}
+  // expected-error @+1 {{vision_end / audio_token / audio_start / audio_end are Omni's: only under arch qwen2_5_omni or qwen3_omni}}
   %p, %d = rope.mrope_index %ids {arch = #rope.index_arch<qwen2_5_vl>, audio_token = 10 : i64} : (tensor<2x8xi64>) -> (tensor<3x2x8xi64>, tensor<2x1xi64>)
   return
 }

@@ -56,6 +56,9 @@ struct MRopeIndexRules {
     int64_t token, start, end, visionStart, visionEnd;
   };
   std::optional<Audio> audio;
+  /// Qwen3-Omni's f32 span rule (see
+  /// rope::MRopeIndexArchRules::floatPositions).
+  bool floatPositions;
   /// positions is [4, B, S]: row 0 the text row (kept index per sample).
   bool textRow;
   /// The op's segment ids ([B, S], 0 padding, 1..k packed samples); null:

@@ -256,7 +256,7 @@ static LogicalResult verifyAudioTokens(MRopeIndexOp op,
     if (any)
       return op.emitOpError("vision_end / audio_token / audio_start / "
                             "audio_end are Omni's: only under arch "
-                            "qwen2_5_omni");
+                            "qwen2_5_omni or qwen3_omni");
     return success();
   }
   std::pair<StringRef, int64_t> roles[] = {
@@ -272,6 +272,24 @@ static LogicalResult verifyAudioTokens(MRopeIndexOp op,
       if (a.second == b.second)
         return op.emitOpError() << a.first << " and " << b.first
                                 << " are both token " << a.second;
+  return success();
+}
+
+/// Qwen3-Omni's positions are float (its time rows are not truncated), so
+/// both results are f32 under it and i64 under every other arch.
+static LogicalResult verifyElementTypes(MRopeIndexOp op,
+                                        const MRopeIndexArchRules &rules) {
+  Type pos = op.getPositions().getType().getElementType();
+  Type deltas = op.getRopeDeltas().getType().getElementType();
+  if (rules.floatPositions) {
+    if (!pos.isF32() || !deltas.isF32())
+      return op.emitOpError("under arch qwen3_omni positions and rope_deltas "
+                            "are f32 (its time rows are not truncated)");
+    return success();
+  }
+  if (!pos.isInteger(64) || !deltas.isInteger(64))
+    return op.emitOpError("positions and rope_deltas are i64 (f32 only under "
+                          "arch qwen3_omni)");
   return success();
 }
 
@@ -304,9 +322,6 @@ LogicalResult MRopeIndexOp::verify() {
   }
   const MRopeIndexArchRules &rules = getArchRules();
   std::optional<IndexArch> arch = getArch();
-  if (rules.unsupported)
-    return emitOpError() << "arch " << stringifyIndexArch(*arch)
-                         << " is not supported: " << rules.unsupported;
   if (failed(verifyAudioTokens(*this, rules)))
     return failure();
   if (getTokenTypes() && rules.audioTokens)
@@ -331,7 +346,7 @@ LogicalResult MRopeIndexOp::verify() {
     if (!getEffectiveTokensPerSecond())
       return emitOpError("seconds per grid need the tokens_per_second "
                          "attribute or arch qwen2_5_vl (Qwen2.5-VL temporal "
-                         "scaling) or qwen2_5_omni");
+                         "scaling), qwen2_5_omni or qwen3_omni");
     int64_t n = getSecondPerGridTs().getType().getDimSize(0);
     if (!compatible(n, getVideoGridThw().getType().getDimSize(0)))
       return emitOpError("needs one seconds-per-grid value per video");
@@ -347,6 +362,8 @@ LogicalResult MRopeIndexOp::verify() {
       !compatible(pos.getDimSize(2), seq))
     return emitOpError("positions result must be [3, B, S] or [4, B, S] "
                        "(text row first)");
+  if (failed(verifyElementTypes(*this, rules)))
+    return failure();
   auto deltas = getRopeDeltas().getType();
   if (!getSegmentIds()) {
     if (deltas.getRank() != 2 || !compatible(deltas.getDimSize(0), batch) ||

@@ -64,8 +64,16 @@ struct MRopeIndexArchRules {
   /// span opened by <vision_start><audio_start> holds its audio tokens
   /// interleaved with its frames (use_audio_in_video). nullopt: no audio.
   std::optional<std::array<int64_t, 3>> audioTokens = std::nullopt;
-  /// Why the op refuses this arch; nullptr: supported.
-  const char *unsupported = nullptr;
+  /// Qwen3-Omni's span rule: positions (and rope_deltas) are f32, not
+  /// integers, since a video's time row f32(f32(i * sec) * tps) is not
+  /// truncated; every span is text, a bos block (two tokens, two positions,
+  /// under audio in video), its content from one start, an eos block one
+  /// past the largest position of the content's last piece, each block
+  /// starting one past the previous one's largest position in f32
+  /// (mrope.position_ids' rounding order). Audio in video: the frames and
+  /// audio tokens in the order the processor merged them (by time row),
+  /// the last piece the final run of one stream.
+  bool floatPositions = false;
 };
 
 // Follows each arch's get_rope_index in transformers.
@@ -92,10 +100,13 @@ inline constexpr MRopeIndexArchRules kMRopeIndexArchTable[] = {
     // <|AUDIO|> 151646 between <|audio_bos|> 151647 and <|audio_eos|> 151648.
     {IndexArch::qwen2_5_omni, true,  25.0f,        false,     1,   true,  std::nullopt,
      /*imageSeconds=*/1.0f, std::array<int64_t, 3>{151646, 151647, 151648}},
-    {IndexArch::qwen3_omni, false,   std::nullopt, false,     0,   true,  std::nullopt,
-     0.0f, std::nullopt,
-     "its positions are float (time rows are not truncated); compute them "
-     "with mrope.position_ids"},
+    // Qwen3-Omni (transformers' audio_merged M-RoPE layout): the time row
+    // in position_id_per_seconds (13) units, images too, not truncated;
+    // audio <|audio_pad|> 151675 between <|audio_start|> 151669 and
+    // <|audio_end|> 151670 (the released Qwen3-Omni-30B-A3B config).
+    {IndexArch::qwen3_omni, true,    13.0f,        false,     0,   true,  std::nullopt,
+     /*imageSeconds=*/1.0f, std::array<int64_t, 3>{151675, 151669, 151670},
+     /*floatPositions=*/true},
 };
 // clang-format on
 

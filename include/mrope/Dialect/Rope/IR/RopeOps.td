@@ -213,18 +213,43 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
       (no flag) and an audio span's length from its tokens (no
       `audio_seqlens`: the processor wrote as many tokens as the audio
       encoder gives).
-    - `qwen3_omni`: refused by the verifier (its positions are float).
+    - `qwen3_omni`: Qwen3-Omni (transformers' `audio_merged` layout);
+      both results are `f32` (`i64` under every other arch): a video's
+      time row `f32(f32(i * second_per_grid_t) * tokens_per_second)` is
+      not truncated (`tokens_per_second` stands for
+      `position_id_per_seconds`, 13 when absent; an image's frame `i` at
+      `i * 13`). Audio tokens default to 151675 / 151669 / 151670 (audio /
+      audio_start / audio_end). Every span is laid out from the token ids:
+      text, then a bos block at the `<vision_start>` or `<audio_start>`
+      token (two tokens at two consecutive positions when
+      `<vision_start><audio_start>` opens audio in video), the span's
+      content from one start (frames at start + (t, h, w), audio 1D at
+      start + its index; audio in video: the frames and audio tokens in
+      the order the processor merged them by time row), and an eos block
+      as long as the bos block, one past the largest position of the
+      content's last piece (the final run of one stream under audio in
+      video). Each block starts one past the previous block's largest
+      position, added in f32 in the order `mrope.position_ids` adds
+      (`f32(max + 1 + n)`, then `+ j` per token), so the results equal
+      the reference bit for bit; `rope_deltas` is the largest position
+      + 1 - the kept tokens, rounded to f32 once. Padded slots hold 0.
+      Both lowerings keep that order: the loops add as they go; the ONNX
+      nodes carry the span-to-span chain in one f32 `CumSum` (ONNX Runtime
+      adds it in order in float). `mrope-fix --arch` does not take it:
+      `rope.apply` reads integer positions.
 
     Token types: with `types` (`mm_token_type_ids`, `[B, S]` integers: 0
     text, 1 image, 2 video) a token's kind is its type and the token ids no
     longer type vision tokens (the image / video ids and GLM-4V's video
     spans are not read; upstream's refactored get_rope_index). Not under
-    `qwen2_5_omni`, whose spans are read from the token ids.
+    `qwen2_5_omni` or `qwen3_omni`, whose spans are read from the token
+    ids.
 
     With a `[4, B, S]` positions result, row 0 is the text row of
     transformers' packed form: each token's index among the kept tokens of
     its sample (its segment; without segments, its row), 1 on padded slots
-    (mask 0 or segment 0); rows 1..3 are t, h, w.
+    (mask 0 or segment 0); rows 1..3 are t, h, w (under `qwen3_omni` all
+    four rows f32).
 
     Blocks are the runs of image (video) tokens; the lowerings assume each
     run holds as many tokens as its grid row says (what the processors
@@ -263,8 +288,9 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     OptionalAttr<I64Attr>:$audio_token,
     OptionalAttr<I64Attr>:$audio_start,
     OptionalAttr<I64Attr>:$audio_end);
-  let results = (outs RankedTensorOf<[I64]>:$positions,
-                      RankedTensorOf<[I64]>:$rope_deltas);
+  // i64, f32 under qwen3_omni (the verifier checks which).
+  let results = (outs RankedTensorOf<[I64, F32]>:$positions,
+                      RankedTensorOf<[I64, F32]>:$rope_deltas);
   let assemblyFormat = [{
     $input_ids (`mask` $attention_mask^)? (`segments` $segment_ids^)?
     (`types` $token_types^)? (`images` $image_grid_thw^)? (`videos` $video_grid_thw^)?
