@@ -151,10 +151,13 @@ bool mrope::prove::canProveFused(ArrayRef<FusedRopeSite> sites,
 
 bool mrope::prove::evaluateFusedOriginal(onnx::GraphOp graph,
                                          ArrayRef<FusedRopeSite> sites,
-                                         FusedOriginal &out, std::string &why) {
+                                         FusedOriginal &out, std::string &why,
+                                         bool correctToo) {
   int64_t opset = opsetOf(graph);
   for (auto [index, site] : llvm::enumerate(sites)) {
-    if (!site.bug)
+    bool mrope = site.kind == FusedPositions::MRope ||
+                 site.kind == FusedPositions::MRopeInterleaved;
+    if (!site.bug && !(correctToo && mrope && evaluable(site.op)))
       continue;
     std::string label = "fused site " + std::to_string(index) + " (" +
                         nodeLabel(site.nodes.front()) + ")";
@@ -195,7 +198,7 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
                                    const FusedOriginal &original,
                                    ArrayRef<int64_t> requestedSections,
                                    std::vector<std::string> &proved,
-                                   std::string &why) {
+                                   std::string &why, Value computed) {
   int64_t opset = opsetOf(graph);
   Probe probe(original.tokens);
   int64_t tokens = probe.tokens;
@@ -233,16 +236,37 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
             " are not the requested " + sectionsText(requestedSections);
       return false;
     }
-    Value positions = positionsInput(graph, site);
+    Value positions = computed ? computed : positionsInput(graph, site);
     if (!positions) {
       why = label + ": reads no single [3, batch, seq] positions input";
       return false;
     }
+    if (computed && llvm::any_of(nodes, [&](NodeOp node) {
+          return llvm::none_of(node->getOperands().drop_front(), [&](Value in) {
+            return dependsOn(in, computed);
+          });
+        })) {
+      why = label + ": a node does not read the positions the graph computes";
+      return false;
+    }
+    // Which dim of the graph inputs is the batch: a positions input names
+    // it; computed positions take it from the [B, S] token ids they are
+    // computed from.
+    Value shapes = positions;
+    if (computed)
+      for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
+        auto type = dyn_cast<RankedTensorType>(arg.getType());
+        if (type && type.getRank() == 2 && type.getDimSize(1) != 3 &&
+            type.getElementType().isInteger() && dependsOn(computed, arg)) {
+          shapes = arg;
+          break;
+        }
+      }
     ArrayRef<int64_t> rowT(probe.text), rowH(probe.rowH), rowW(probe.rowW);
     float maxDiff = 0;
     for (bool text : {true, false}) {
       Evaluator ev(opset);
-      bindProbeInputShapes(ev, graph, tokens, positions);
+      bindProbeInputShapes(ev, graph, tokens, shapes);
       SmallVector<ArrayRef<int64_t>> rows =
           text ? SmallVector<ArrayRef<int64_t>>{rowT, rowT, rowT}
                : SmallVector<ArrayRef<int64_t>>{rowT, rowH, rowW};
@@ -323,7 +347,8 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
   return true;
 }
 
-bool mrope::prove::perturbFusedFix(onnx::GraphOp graph, StringRef how) {
+bool mrope::prove::perturbFusedFix(onnx::GraphOp graph, StringRef how,
+                                   Value computed) {
   if (how == "scale") {
     // The first fused node's cos 1e-3 too large.
     for (auto node : graph.getBodyBlock().getOps<NodeOp>()) {
@@ -348,22 +373,37 @@ bool mrope::prove::perturbFusedFix(onnx::GraphOp graph, StringRef how) {
   }
   if (how != "shift" && how != "swap")
     return false;
+  // The [3, B, S] positions the fix feeds its nodes: wrapped after the
+  // point the proof gives the probe rows to.
+  auto wrap = [&](Value pos, RankedTensorType type) {
+    OpBuilder b(graph.getContext());
+    if (auto arg = dyn_cast<BlockArgument>(pos))
+      b.setInsertionPointToStart(arg.getOwner());
+    else
+      b.setInsertionPointAfterValue(pos);
+    onnx::OnnxBuilder emit(b, graph, graph.getLoc(), "mrope_perturb",
+                           "mrope_perturb");
+    Value wrapped =
+        how == "shift"
+            ? emit.node("Add", type, {pos, emit.ints({1}, {1}, "one")})
+            : emit.node("Gather", type,
+                        {pos, emit.ints({0, 2, 1}, {3}, "rows")},
+                        {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+    pos.replaceAllUsesExcept(wrapped, wrapped.getDefiningOp());
+  };
+  if (computed) {
+    auto type = dyn_cast<RankedTensorType>(computed.getType());
+    if (!type || computed.use_empty())
+      return false;
+    wrap(computed, type);
+    return true;
+  }
   for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (!type || type.getRank() != 3 || type.getDimSize(0) != 3 ||
         !type.getElementType().isInteger() || arg.use_empty())
       continue;
-    OpBuilder b(graph.getContext());
-    b.setInsertionPointToStart(&graph.getBodyBlock());
-    onnx::OnnxBuilder emit(b, graph, graph.getLoc(), "mrope_perturb",
-                           "mrope_perturb");
-    Value wrapped =
-        how == "shift"
-            ? emit.node("Add", type, {arg, emit.ints({1}, {1}, "one")})
-            : emit.node("Gather", type,
-                        {arg, emit.ints({0, 2, 1}, {3}, "rows")},
-                        {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
-    arg.replaceAllUsesExcept(wrapped, wrapped.getDefiningOp());
+    wrap(arg, type);
     return true;
   }
   return false;

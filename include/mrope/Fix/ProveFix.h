@@ -122,25 +122,36 @@ bool canProveEmitted(llvm::ArrayRef<RopeSite> sites);
 /// lives inside attention).
 bool canProveFused(llvm::ArrayRef<FusedRopeSite> sites, std::string &why);
 
-/// Evaluates the fused bug sites' nodes on the probe rows.
+/// Evaluates the fused bug sites' nodes on the probe rows; with
+/// `correctToo`, also the correct M-RoPE sites' (what --positions compute
+/// rewrites on a model without a bug: their positions input).
 bool evaluateFusedOriginal(onnx::GraphOp graph,
                            llvm::ArrayRef<FusedRopeSite> sites,
-                           FusedOriginal &out, std::string &why);
+                           FusedOriginal &out, std::string &why,
+                           bool correctToo = false);
 
 /// Checks (a) and (b) on every fused node of `after` (the fixed graph's
-/// fused sites) that rotates a tensor an original bug node rotated, and
-/// that every such tensor is still rotated. One line per site in `proved`.
+/// fused sites) that rotates a tensor an original node rotated, and that
+/// every such tensor is still rotated. One line per site in `proved`.
+/// The probe rows are given to `positions` when set: under --positions
+/// compute, the [3, B, S] value the graph computes (rope.mrope_index,
+/// lowered), which took the place of the input the fix read; the sites of
+/// `after` were read before that (their nodes are the same). Else to the
+/// one [3, B, S] graph input each site reads.
 bool proveFusedFixed(onnx::GraphOp graph, llvm::ArrayRef<FusedRopeSite> after,
                      const FusedOriginal &original,
                      llvm::ArrayRef<int64_t> requestedSections,
-                     std::vector<std::string> &proved, std::string &why);
+                     std::vector<std::string> &proved, std::string &why,
+                     mlir::Value positions = {});
 
 /// Test only (--debug-perturb-fix): breaks a fused fix where the
 /// re-analysis does not look. `how`: "shift" adds 1 to the [3, B, S]
-/// positions input where the fused fix reads it; "swap" swaps its h and w
-/// rows there; "scale" makes the first fused node's cos 1e-3 too large.
-/// False when there is nothing to perturb.
-bool perturbFusedFix(onnx::GraphOp graph, llvm::StringRef how);
+/// positions (`positions`, else the graph input) where the fused fix reads
+/// them; "swap" swaps their h and w rows there; "scale" makes the first
+/// fused node's cos 1e-3 too large. False when there is nothing to
+/// perturb.
+bool perturbFusedFix(onnx::GraphOp graph, llvm::StringRef how,
+                     mlir::Value positions = {});
 
 } // namespace mrope::prove
 
