@@ -62,8 +62,9 @@ Value operandOr(NodeOp node, unsigned i) {
 }
 
 /// Integer [3, B, S] tensors computed in the graph from an integer [N, 3]
-/// graph input (an image/video grid): the positions a graph computes
-/// itself, get_rope_index spelled as ONNX nodes (what `mrope-fix
+/// graph input named a grid (image_grid_thw, video_grid_thw, grid_thw): the
+/// positions a graph computes itself, get_rope_index spelled as ONNX nodes
+/// (what `mrope-fix
 /// --positions compute` writes). The unfused analysis reads such positions
 /// the same way (grids among the inputs the positions come from). One pass
 /// in graph order; a Shape reads no data, so it does not carry the grid.
@@ -76,10 +77,13 @@ struct GridPositions {
 GridPositions positionsComputedFromGrids(onnx::GraphOp graph) {
   GridPositions out;
   llvm::DenseSet<Value> &fromGrid = out.fromGrid, &computed = out.computed;
+  // A grid is named so (image_grid_thw, video_grid_thw, grid_thw): an
+  // integer [B, 3] positions input has the same type.
   for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (type && type.getRank() == 2 && type.getDimSize(1) == 3 &&
-        type.getElementType().isInteger())
+        type.getElementType().isInteger() &&
+        StringRef(graph.getInputName(arg.getArgNumber())).contains("grid"))
       fromGrid.insert(arg);
   }
   if (fromGrid.empty())
@@ -730,7 +734,8 @@ std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
     sites.push_back(std::move(*read));
   });
   for (FusedRopeSite &site : sites) {
-    if (site.sourceLabel.empty() && grid.fromGrid.contains(site.source))
+    if (site.sourceLabel.empty() && site.source &&
+        !isa<BlockArgument>(site.source) && grid.fromGrid.contains(site.source))
       site.sourceLabel = "get_rope_index computed in the graph from the "
                          "image/video grids (" +
                          describeSource(site.source) + ")";
