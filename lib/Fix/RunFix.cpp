@@ -278,7 +278,8 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
                            "(each fix would compute positions of its own); "
                            "use --positions input");
   bool changed = false;
-  // Whether the fused fix was proven (ProveFix.h: not GroupQueryAttention).
+  // Whether the fused fix was proven (ProveFix.h: every fused op it fixes;
+  // GroupQueryAttention through its rotation modelled as RotaryEmbedding).
   bool fusedProven = false;
   SmallVector<int64_t> requested(request.sections.begin(),
                                  request.sections.end());

@@ -106,6 +106,10 @@ struct FusedOriginal {
   /// Some of them may be rotated by unfused ops after the fix (checked
   /// by proveFixed): do not require a fused node for each.
   bool partial = false;
+  /// GroupQueryAttention nodes whose rotation (evaluated as
+  /// com.microsoft.RotaryEmbedding over their caches) the fix moves out:
+  /// after it they must not rotate and must read proven rotations.
+  std::vector<std::string> gqaNodes;
 };
 
 /// --emit ort / onnx23 write the fix as fused nodes: the original's
@@ -118,8 +122,11 @@ bool evaluateOriginalRows(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> sites,
 bool canProveEmitted(llvm::ArrayRef<RopeSite> sites);
 
 /// Whether the proof covers the fused sites the fix will rewrite (those
-/// with `bug`); false with `why` for GroupQueryAttention (its rotation
-/// lives inside attention).
+/// with `bug`); false with `why` for GroupQueryAttention with packed QKV.
+/// GroupQueryAttention's own rotation is evaluated as
+/// com.microsoft.RotaryEmbedding over its caches at its positions (ONNX
+/// Runtime's contract for do_rotary, which the fix rests on); the
+/// attention is not evaluated.
 bool canProveFused(llvm::ArrayRef<FusedRopeSite> sites, std::string &why);
 
 /// Evaluates the fused bug sites' nodes on the probe rows; with
