@@ -62,12 +62,12 @@ Value operandOr(NodeOp node, unsigned i) {
 }
 
 /// Integer [3, B, S] tensors computed in the graph from an integer [N, 3]
-/// graph input named a grid (image_grid_thw, video_grid_thw, grid_thw): the
-/// positions a graph computes itself, get_rope_index spelled as ONNX nodes
-/// (what `mrope-fix
-/// --positions compute` writes). The unfused analysis reads such positions
-/// the same way (grids among the inputs the positions come from). One pass
-/// in graph order; a Shape reads no data, so it does not carry the grid.
+/// graph input named a grid (image_grid_thw, video_grid_thw, grid_thw):
+/// the positions a graph computes itself, get_rope_index spelled as ONNX
+/// nodes (what `mrope-fix --positions compute` writes). The unfused
+/// analysis reads such positions the same way (grids among the inputs the
+/// positions come from). One pass in graph order; a Shape reads no data,
+/// so it does not carry the grid.
 struct GridPositions {
   /// Every value computed from a grid's data.
   llvm::DenseSet<Value> fromGrid;

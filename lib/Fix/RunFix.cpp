@@ -264,6 +264,12 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
     if (failed(input))
       return failure();
     correctInput = *input;
+    // Unfused sites reading it too: the pipeline computes the positions for
+    // all of them (unproven, as compute mode on unfused sites is).
+    if (llvm::any_of(sites, [&](const RopeSite &site) {
+          return correctInput && site.positions == correctInput;
+        }))
+      correctInput = Value();
   }
   bool fusedCompute = compute && (fusedBugs || correctInput);
   report.checkOnExport = ropeBugs || fusedBugs || compute;

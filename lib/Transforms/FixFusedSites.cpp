@@ -144,12 +144,22 @@ Value Fixer::positions3(Value old) {
     return newPositions;
   SmallVector<int64_t> shape{3, ShapedType::kDynamic, ShapedType::kDynamic};
   SmallVector<StringRef> params{"", "", ""};
-  if (oldInput) {
-    auto type = dyn_cast<RankedTensorType>(oldInput.getType());
-    if (type && type.getRank() == 2) {
+  // (batch, seq) of the old 1D input, else (under compute mode, where they
+  // name input_ids and the mask) of the first input of rank >= 2.
+  Value dimsOf = oldInput;
+  if (!dimsOf && options.computePositions)
+    for (BlockArgument arg : graph.getBodyBlock().getArguments())
+      if (auto type = dyn_cast<RankedTensorType>(arg.getType());
+          !dimsOf && type && type.getRank() >= 2)
+        dimsOf = arg;
+  if (dimsOf) {
+    auto dimsArg = cast<BlockArgument>(dimsOf);
+    auto type = dyn_cast<RankedTensorType>(dimsOf.getType());
+    if (type &&
+        (type.getRank() == 2 || (dimsOf != oldInput && type.getRank() > 2))) {
       shape[1] = type.getDimSize(0);
       shape[2] = type.getDimSize(1);
-      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(oldInput.getArgNumber(),
+      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(dimsArg.getArgNumber(),
                                                         onnx::attr::kDimParams))
         for (auto [i, d] : llvm::enumerate(dims.getAsValueRange<StringAttr>()))
           if (i < 2)
