@@ -3,6 +3,9 @@
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/ValueMeaning.h"
 
+#include "mlir/Analysis/DataFlow/ConstantPropagationAnalysis.h"
+#include "mlir/Analysis/DataFlow/DeadCodeAnalysis.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -57,6 +60,101 @@ Value operandOr(NodeOp node, unsigned i) {
   Value v = node.getInputs()[i];
   return isAbsent(v) ? Value() : v;
 }
+
+/// Integer [3, B, S] tensors computed in the graph from an integer [N, 3]
+/// graph input named a grid (image_grid_thw, video_grid_thw, grid_thw):
+/// the positions a graph computes itself, get_rope_index spelled as ONNX
+/// nodes (what `mrope-fix --positions compute` writes). The unfused
+/// analysis reads such positions the same way (grids among the inputs the
+/// positions come from). One pass in graph order; a Shape reads no data,
+/// so it does not carry the grid.
+struct GridPositions {
+  /// Every value computed from a grid's data.
+  llvm::DenseSet<Value> fromGrid;
+  /// Those that are integer [3, B, S] tensors.
+  llvm::DenseSet<Value> computed;
+};
+GridPositions positionsComputedFromGrids(onnx::GraphOp graph) {
+  GridPositions out;
+  llvm::DenseSet<Value> &fromGrid = out.fromGrid, &computed = out.computed;
+  // A grid is named so (image_grid_thw, video_grid_thw, grid_thw): an
+  // integer [B, 3] positions input has the same type.
+  for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (type && type.getRank() == 2 && type.getDimSize(1) == 3 &&
+        type.getElementType().isInteger() &&
+        StringRef(graph.getInputName(arg.getArgNumber())).contains("grid"))
+      fromGrid.insert(arg);
+  }
+  if (fromGrid.empty())
+    return out;
+  for (NodeOp node : graph.getBodyBlock().getOps<NodeOp>()) {
+    if (node.isOnnx("Shape") ||
+        llvm::none_of(node->getOperands(),
+                      [&](Value in) { return fromGrid.contains(in); }))
+      continue;
+    for (Value result : node->getResults()) {
+      fromGrid.insert(result);
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (type && type.getRank() == 3 && type.getDimSize(0) == 3 &&
+          type.getElementType().isInteger())
+        computed.insert(result);
+    }
+  }
+  return out;
+}
+
+/// The value-meaning analysis with positions computed from grids as leaves:
+/// three position rows, as a [3, B, S] positions input is.
+class FusedMeaningAnalysis : public meaning::ValueMeaningAnalysis {
+public:
+  FusedMeaningAnalysis(DataFlowSolver &solver,
+                       const llvm::DenseSet<Value> &computed)
+      : ValueMeaningAnalysis(solver), computed(computed) {}
+  LogicalResult
+  visitOperation(Operation *op,
+                 ArrayRef<const meaning::MeaningLattice *> operands,
+                 ArrayRef<meaning::MeaningLattice *> results) override {
+    if (op->getNumResults() != 1 || !computed.contains(op->getResult(0)))
+      return ValueMeaningAnalysis::visitOperation(op, operands, results);
+    using namespace meaning;
+    Meaning m;
+    m.kind = Kind::Positions;
+    m.src = op->getResult(0);
+    m.src3D = true;
+    Axis rows = Axis::of(AxisRole::Row);
+    rows.rows = {{0, 0}, {1, 1}, {2, 2}};
+    m.axes = {rows, Axis::of(AxisRole::Batch), Axis::of(AxisRole::Seq)};
+    propagateIfChanged(results[0], results[0]->join(m));
+    return success();
+  }
+
+private:
+  const llvm::DenseSet<Value> &computed;
+};
+
+/// ValueMeanings (ValueMeaning.h) run with FusedMeaningAnalysis.
+class FusedMeanings {
+public:
+  FusedMeanings(Operation *top, const llvm::DenseSet<Value> &computed)
+      : solver(DataFlowConfig().setInterprocedural(false)) {
+    solver.load<dataflow::DeadCodeAnalysis>();
+    solver.load<dataflow::SparseConstantPropagation>();
+    solver.load<FusedMeaningAnalysis>(computed);
+    (void)solver.initializeAndRun(top);
+  }
+  const meaning::Meaning &lookup(Value v) const {
+    const auto *l =
+        v ? solver.lookupState<meaning::MeaningLattice>(v) : nullptr;
+    if (!l || l->getValue().isUninit())
+      return notReached;
+    return l->getValue();
+  }
+
+private:
+  DataFlowSolver solver;
+  meaning::Meaning notReached = meaning::Meaning::unknown("not reached");
+};
 
 /// `v` seen through ops that keep its values: Cast, Identity, Reshape,
 /// Unsqueeze, Squeeze, Flatten (all on their data operand).
@@ -351,7 +449,7 @@ int64_t headSize(Value x, std::optional<int64_t> numHeads) {
 /// positions source and frequencies come from the lattice. Constant or input
 /// caches keep what readNode read.
 void applyMeaning(FusedRopeSite &site, NodeOp node,
-                  const meaning::ValueMeanings &meanings) {
+                  const FusedMeanings &meanings) {
   using namespace meaning;
   const Meaning &m = meanings.lookup(node->getResult(0));
   if (m.kind != Kind::Rotated ||
@@ -408,7 +506,7 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
 
 /// Reads one fused node; nullopt when it is not a RoPE node.
 std::optional<FusedRopeSite> readNode(NodeOp node,
-                                      const meaning::ValueMeanings &meanings) {
+                                      const FusedMeanings &meanings) {
   FusedRopeSite site;
   StringRef type = node.getOpType(), domain = node.getDomain();
   Value x;
@@ -622,7 +720,8 @@ std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
   });
   if (!anyFused)
     return sites;
-  meaning::ValueMeanings meanings(graph);
+  GridPositions grid = positionsComputedFromGrids(graph);
+  FusedMeanings meanings(graph, grid.computed);
   graph.walk([&](NodeOp node) {
     std::optional<FusedRopeSite> read = readNode(node, meanings);
     if (!read)
@@ -634,8 +733,14 @@ std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
       }
     sites.push_back(std::move(*read));
   });
-  for (FusedRopeSite &site : sites)
+  for (FusedRopeSite &site : sites) {
+    if (site.sourceLabel.empty() && site.source &&
+        !isa<BlockArgument>(site.source) && grid.fromGrid.contains(site.source))
+      site.sourceLabel = "get_rope_index computed in the graph from the "
+                         "image/video grids (" +
+                         describeSource(site.source) + ")";
     classify(site, arch);
+  }
   return sites;
 }
 

@@ -13,6 +13,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -137,12 +138,92 @@ Value positionsInput(onnx::GraphOp graph, const FusedRopeSite &site) {
   return found;
 }
 
+/// A GroupQueryAttention site whose nodes take query and key apart (not
+/// packed QKV): what the fix can rotate before the op.
+bool separateQk(const FusedRopeSite &site) {
+  return llvm::all_of(site.nodes, [](NodeOp node) {
+    auto in = node.getInputs();
+    return in.size() > 2 && !in[1].getDefiningOp<onnx::NoneOp>() &&
+           !in[2].getDefiningOp<onnx::NoneOp>();
+  });
+}
+
+/// GroupQueryAttention with do_rotary rotates query and key inside the op
+/// as com.microsoft.RotaryEmbedding does (ONNX Runtime's contract; the fix
+/// rests on it): over the op's caches, num_heads (query) and kv_num_heads
+/// (key) heads, rotary_interleaved pairs, at the positions the op uses.
+/// That rotation is evaluated on temporary RotaryEmbedding nodes fed the
+/// probe rows, erased afterwards; the attention itself is not evaluated.
+bool evaluateGqaOriginal(onnx::GraphOp graph, const FusedRopeSite &site,
+                         int64_t opset, FusedOriginal &out,
+                         const std::string &label, std::string &why) {
+  NodeOp first = site.nodes.front();
+  auto qType = dyn_cast<RankedTensorType>(first.getInputs()[0].getType());
+  int64_t tokens = 8;
+  if (qType && qType.getRank() == 3 && !qType.isDynamicDim(1) &&
+      qType.getDimSize(1) > 0 && qType.getDimSize(1) <= 4096)
+    tokens = qType.getDimSize(1);
+  out.tokens = tokens;
+  OpBuilder b(graph.getContext());
+  onnx::OnnxBuilder emit(b, graph, first.getLoc(), "mrope_prove",
+                         "mrope_prove");
+  Value positions =
+      emit.ints(std::vector<int64_t>(tokens, 0), {1, tokens}, "gqa_positions");
+  SmallVector<NodeOp> temps;
+  for (NodeOp node : site.nodes) {
+    b.setInsertionPoint(node);
+    for (auto [k, heads] : {std::pair(0u, node.getIntAttr("num_heads")),
+                            std::pair(1u, node.getIntAttr("kv_num_heads"))}) {
+      Value x = node.getInputs()[k];
+      SmallVector<NamedAttribute> attrs{
+          emit.intAttr("num_heads", heads.value_or(0)),
+          emit.intAttr("interleaved", site.gptj ? 1 : 0)};
+      if (site.rotaryDim > 0)
+        attrs.push_back(emit.intAttr("rotary_embedding_dim", site.rotaryDim));
+      temps.push_back(NodeOp::create(
+          b, node.getLoc(), TypeRange{x.getType()}, "RotaryEmbedding",
+          ValueRange{x, positions, site.cosCache, site.sinCache}, attrs,
+          "mrope_prove/gqa_rotary", "com.microsoft"));
+    }
+  }
+  Probe probe(tokens);
+  bool ok = true;
+  for (auto [row, tables] :
+       {std::pair(&probe.text, &out.rowT), std::pair(&probe.rowH, &out.rowH),
+        std::pair(&probe.rowW, &out.rowW)}) {
+    Evaluator ev(opset);
+    bindProbeInputShapes(ev, graph, tokens,
+                         site.positions ? site.positions : positions);
+    ArrayRef<int64_t> r(*row);
+    ok = seedPositions(ev, positions, {r}, why);
+    for (NodeOp temp : temps) {
+      ProbeTables t;
+      if (!ok || !(ok = nodeTables(ev, temp, tokens, t, why)))
+        break;
+      (*tables)[nodeKey(temp)] = std::move(t);
+    }
+    if (!ok)
+      break;
+  }
+  for (NodeOp temp : temps)
+    temp.erase();
+  positions.getDefiningOp()->erase();
+  if (!ok) {
+    why = label + ": " + why;
+    return false;
+  }
+  for (NodeOp node : site.nodes)
+    out.gqaNodes.push_back(node.getNodeName().str());
+  return true;
+}
+
 } // namespace
 
 bool mrope::prove::canProveFused(ArrayRef<FusedRopeSite> sites,
                                  std::string &why) {
   for (const FusedRopeSite &site : sites)
-    if (site.bug && !evaluable(site.op)) {
+    if (site.bug && !evaluable(site.op) &&
+        !(site.op == FusedOp::GroupQueryAttention && separateQk(site))) {
       why = fusedOpName(site.op).str();
       return false;
     }
@@ -151,13 +232,21 @@ bool mrope::prove::canProveFused(ArrayRef<FusedRopeSite> sites,
 
 bool mrope::prove::evaluateFusedOriginal(onnx::GraphOp graph,
                                          ArrayRef<FusedRopeSite> sites,
-                                         FusedOriginal &out, std::string &why) {
+                                         FusedOriginal &out, std::string &why,
+                                         bool correctToo) {
   int64_t opset = opsetOf(graph);
   for (auto [index, site] : llvm::enumerate(sites)) {
-    if (!site.bug)
+    bool mrope = site.kind == FusedPositions::MRope ||
+                 site.kind == FusedPositions::MRopeInterleaved;
+    if (!site.bug && !(correctToo && mrope && evaluable(site.op)))
       continue;
     std::string label = "fused site " + std::to_string(index) + " (" +
                         nodeLabel(site.nodes.front()) + ")";
+    if (site.op == FusedOp::GroupQueryAttention) {
+      if (!evaluateGqaOriginal(graph, site, opset, out, label, why))
+        return false;
+      continue;
+    }
     // The positions the site rotates by: the 1D tensor the fix replaces
     // (the rows' source for degenerate M-RoPE and per-token caches).
     Value positions = site.source ? site.source : site.positions;
@@ -195,11 +284,12 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
                                    const FusedOriginal &original,
                                    ArrayRef<int64_t> requestedSections,
                                    std::vector<std::string> &proved,
-                                   std::string &why) {
+                                   std::string &why, Value computed) {
   int64_t opset = opsetOf(graph);
   Probe probe(original.tokens);
   int64_t tokens = probe.tokens;
   llvm::StringSet<> seen;
+  llvm::DenseSet<Operation *> provedNodes;
   for (auto [index, site] : llvm::enumerate(after)) {
     std::string label =
         "fused site " + std::to_string(index) + " of the fixed graph";
@@ -233,16 +323,37 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
             " are not the requested " + sectionsText(requestedSections);
       return false;
     }
-    Value positions = positionsInput(graph, site);
+    Value positions = computed ? computed : positionsInput(graph, site);
     if (!positions) {
       why = label + ": reads no single [3, batch, seq] positions input";
       return false;
     }
+    if (computed && llvm::any_of(nodes, [&](NodeOp node) {
+          return llvm::none_of(node->getOperands().drop_front(), [&](Value in) {
+            return dependsOn(in, computed);
+          });
+        })) {
+      why = label + ": a node does not read the positions the graph computes";
+      return false;
+    }
+    // Which dim of the graph inputs is the batch: a positions input names
+    // it; computed positions take it from the [B, S] token ids they are
+    // computed from.
+    Value shapes = positions;
+    if (computed)
+      for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
+        auto type = dyn_cast<RankedTensorType>(arg.getType());
+        if (type && type.getRank() == 2 && type.getDimSize(1) != 3 &&
+            type.getElementType().isInteger() && dependsOn(computed, arg)) {
+          shapes = arg;
+          break;
+        }
+      }
     ArrayRef<int64_t> rowT(probe.text), rowH(probe.rowH), rowW(probe.rowW);
     float maxDiff = 0;
     for (bool text : {true, false}) {
       Evaluator ev(opset);
-      bindProbeInputShapes(ev, graph, tokens, positions);
+      bindProbeInputShapes(ev, graph, tokens, shapes);
       SmallVector<ArrayRef<int64_t>> rows =
           text ? SmallVector<ArrayRef<int64_t>>{rowT, rowT, rowT}
                : SmallVector<ArrayRef<int64_t>>{rowT, rowH, rowW};
@@ -300,8 +411,10 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
         }
       }
     }
-    for (NodeOp node : nodes)
+    for (NodeOp node : nodes) {
       seen.insert(keyOf(node));
+      provedNodes.insert(node);
+    }
     std::string line;
     llvm::raw_string_ostream os(line);
     os << "fused site " << index << ": " << nodes.size() << " "
@@ -313,6 +426,26 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
        << llvm::format("%.1e", maxDiff) << ")";
     proved.push_back(line);
   }
+  // GroupQueryAttention: the rotation moved out of the op into the nodes
+  // proven above; the op must no longer rotate.
+  for (const std::string &name : original.gqaNodes) {
+    NodeOp gqa;
+    for (auto node : graph.getBodyBlock().getOps<NodeOp>())
+      if (node.getNodeName() == name &&
+          node.getOpType() == "GroupQueryAttention")
+        gqa = node;
+    auto proven = [&](Value v) {
+      return v.getDefiningOp() && provedNodes.contains(v.getDefiningOp());
+    };
+    if (!gqa || gqa.getIntAttr("do_rotary").value_or(0) != 0 ||
+        gqa.getInputs().size() < 2 || !proven(gqa.getInputs()[0]) ||
+        !proven(gqa.getInputs()[1])) {
+      why = "GroupQueryAttention '" + name +
+            "' of the fixed graph still rotates, or its query and key are "
+            "not the proven rotations";
+      return false;
+    }
+  }
   if (!original.partial && seen.size() != original.rowT.size()) {
     why = "the fixed graph's fused nodes rotate " +
           std::to_string(seen.size()) + " of the " +
@@ -323,7 +456,8 @@ bool mrope::prove::proveFusedFixed(onnx::GraphOp graph,
   return true;
 }
 
-bool mrope::prove::perturbFusedFix(onnx::GraphOp graph, StringRef how) {
+bool mrope::prove::perturbFusedFix(onnx::GraphOp graph, StringRef how,
+                                   Value computed) {
   if (how == "scale") {
     // The first fused node's cos 1e-3 too large.
     for (auto node : graph.getBodyBlock().getOps<NodeOp>()) {
@@ -348,22 +482,37 @@ bool mrope::prove::perturbFusedFix(onnx::GraphOp graph, StringRef how) {
   }
   if (how != "shift" && how != "swap")
     return false;
+  // The [3, B, S] positions the fix feeds its nodes: wrapped after the
+  // point the proof gives the probe rows to.
+  auto wrap = [&](Value pos, RankedTensorType type) {
+    OpBuilder b(graph.getContext());
+    if (auto arg = dyn_cast<BlockArgument>(pos))
+      b.setInsertionPointToStart(arg.getOwner());
+    else
+      b.setInsertionPointAfterValue(pos);
+    onnx::OnnxBuilder emit(b, graph, graph.getLoc(), "mrope_perturb",
+                           "mrope_perturb");
+    Value wrapped =
+        how == "shift"
+            ? emit.node("Add", type, {pos, emit.ints({1}, {1}, "one")})
+            : emit.node("Gather", type,
+                        {pos, emit.ints({0, 2, 1}, {3}, "rows")},
+                        {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
+    pos.replaceAllUsesExcept(wrapped, wrapped.getDefiningOp());
+  };
+  if (computed) {
+    auto type = dyn_cast<RankedTensorType>(computed.getType());
+    if (!type || computed.use_empty())
+      return false;
+    wrap(computed, type);
+    return true;
+  }
   for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (!type || type.getRank() != 3 || type.getDimSize(0) != 3 ||
         !type.getElementType().isInteger() || arg.use_empty())
       continue;
-    OpBuilder b(graph.getContext());
-    b.setInsertionPointToStart(&graph.getBodyBlock());
-    onnx::OnnxBuilder emit(b, graph, graph.getLoc(), "mrope_perturb",
-                           "mrope_perturb");
-    Value wrapped =
-        how == "shift"
-            ? emit.node("Add", type, {arg, emit.ints({1}, {1}, "one")})
-            : emit.node("Gather", type,
-                        {arg, emit.ints({0, 2, 1}, {3}, "rows")},
-                        {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
-    arg.replaceAllUsesExcept(wrapped, wrapped.getDefiningOp());
+    wrap(arg, type);
     return true;
   }
   return false;

@@ -3,6 +3,8 @@
 
 #include "mrope/Analysis/ExplainMeaning.h"
 
+#include "mrope/Analysis/Evaluate.h"
+#include "mrope/Conversion/Passes.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
@@ -253,17 +255,37 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
   int64_t fusedBugs =
       llvm::count_if(fused, [](const FusedRopeSite &s) { return s.bug; });
   bool compute = request.positions == PositionsMode::Compute;
+  // --positions compute on a model without a bug whose fused M-RoPE sites
+  // read [3, B, S] positions from an input: they get them computed in the
+  // graph instead, as unfused sites do.
+  Value correctInput;
+  if (compute && !ropeBugs && !fusedBugs) {
+    FailureOr<Value> input = fusedPositionsInput(graph, fused);
+    if (failed(input))
+      return failure();
+    correctInput = *input;
+    // Unfused sites reading it too: the pipeline computes the positions for
+    // all of them (unproven, as compute mode on unfused sites is).
+    if (llvm::any_of(sites, [&](const RopeSite &site) {
+          return correctInput && site.positions == correctInput;
+        }))
+      correctInput = Value();
+  }
+  bool fusedCompute = compute && (fusedBugs || correctInput);
   report.checkOnExport = ropeBugs || fusedBugs || compute;
   if (ropeBugs + fusedBugs == 0 && !compute) {
     report.outcome = FixOutcome::NothingToFix;
     return report;
   }
-  if (fusedBugs && compute)
+  if (fusedBugs && ropeBugs && compute)
     return mlir::emitError(graph.getLoc(),
-                           "--positions compute is not available for fused "
-                           "RoPE ops; use --positions input");
+                           "--positions compute is not available for a model "
+                           "with both fused and unfused RoPE sites to fix "
+                           "(each fix would compute positions of its own); "
+                           "use --positions input");
   bool changed = false;
-  // Whether the fused fix was proven (ProveFix.h: not GroupQueryAttention).
+  // Whether the fused fix was proven (ProveFix.h: every fused op it fixes;
+  // GroupQueryAttention through its rotation modelled as RotaryEmbedding).
   bool fusedProven = false;
   SmallVector<int64_t> requested(request.sections.begin(),
                                  request.sections.end());
@@ -275,7 +297,7 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
     return mlir::emitError(graph.getLoc())
            << "the fix cannot be proven, so nothing is written: " << why;
   };
-  if (fusedBugs) {
+  if (fusedBugs || correctInput) {
     phase = nest(request.timing, "fused fix");
     std::string fusedOriginalWhy;
     fusedProven = prove::canProveFused(fused, fusedOriginalWhy);
@@ -283,32 +305,100 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
     fusedOriginalWhy.clear();
     if (fusedProven)
       prove::evaluateFusedOriginal(graph, fused, fusedOriginal,
-                                   fusedOriginalWhy);
-    FusedFixOptions fusedOptions;
-    fusedOptions.arch = arch;
-    fusedOptions.sections = request.sections;
-    FailureOr<FusedFixResult> fixedFused = fixFusedSites(graph, fusedOptions);
-    if (failed(fixedFused))
-      return failure(); // the fix emitted one error naming the node
-    changed = true;
-    for (const std::string &change : fixedFused->changes)
-      report.lines.push_back({FixLine::Kind::Fixed, change});
+                                   fusedOriginalWhy,
+                                   /*correctToo=*/!fusedBugs);
+    Value positionsInput = correctInput;
+    if (fusedBugs) {
+      FusedFixOptions fusedOptions;
+      fusedOptions.arch = arch;
+      fusedOptions.sections = request.sections;
+      fusedOptions.computePositions = compute;
+      FailureOr<FusedFixResult> fixedFused = fixFusedSites(graph, fusedOptions);
+      if (failed(fixedFused))
+        return failure(); // the fix emitted one error naming the node
+      changed = true;
+      for (const std::string &change : fixedFused->changes)
+        report.lines.push_back({FixLine::Kind::Fixed, change});
+      positionsInput = fixedFused->positions;
+    }
     if (fusedProven && !fusedOriginalWhy.empty())
       return cannotProve(fusedOriginalWhy);
+    // The fixed graph's sites, read while the positions are still an input
+    // (the analysis reads positions off graph inputs).
+    std::vector<FusedRopeSite> afterFused;
+    if (fusedProven)
+      afterFused = findFusedRopeSites(graph, arch);
+    // Compute mode: the positions input the fixed sites read is replaced
+    // by the computation unfused sites get (rope.mrope_index), lowered by
+    // the fix pipeline's own convert-rope-to-onnx; the proof gives its
+    // probe rows to the computed value, as it gives them to the input.
+    Value computed;
+    if (compute) {
+      std::vector<std::string> changes;
+      FailureOr<Value> positions = computeFusedPositions(
+          graph, positionsInput, arch, /*announce=*/!fusedBugs, changes);
+      if (failed(positions))
+        return failure();
+      // convert-rope-to-onnx lowers rope.mrope_index as the fix pipeline
+      // does; the computed positions are read through a named Identity,
+      // which the lowering leaves in place.
+      PassManager pm(module.getContext());
+      ConvertRopeToOnnxOptions lower;
+      lower.prefix = "mrope_fix";
+      pm.addPass(createConvertRopeToOnnx(lower));
+      if (failed(pm.run(module)))
+        return failure(); // the lowering emitted one error naming the op
+      computed = *positions;
+      // What is written is analysed again, as the pipeline's output is:
+      // every rotation found, none a bug (FusedRopeSites reads positions
+      // computed from the grids as [3, B, S] positions).
+      std::vector<FusedRopeSite> written = findFusedRopeSites(graph, arch);
+      auto rotated = [](ArrayRef<FusedRopeSite> sites) {
+        int64_t n = 0;
+        for (const FusedRopeSite &site : sites)
+          n += site.rotations();
+        return n;
+      };
+      int64_t before = rotated(fused), now = rotated(written);
+      if (now != before)
+        return mlir::emitError(graph.getLoc())
+               << "internal error: the analysis finds " << now
+               << " fused rotations in the fixed graph, " << before
+               << " before the fix";
+      for (FusedRopeSite &site : written)
+        if (site.bug)
+          return mlir::emitError(site.nodes.front().getLoc())
+                 << "internal error: fused RoPE node "
+                 << nodeLabel(site.nodes.front())
+                 << " is still a bug after the fix: " << site.reason;
+      changed = true;
+      for (std::string &change : changes)
+        report.lines.push_back({FixLine::Kind::Fixed, std::move(change)});
+    }
     if (fusedProven) {
-      std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, arch);
       // A wrong rewrite behind the re-analysis' back (the sites stay).
       if (!ropeBugs && request.perturb != DebugPerturb::None &&
-          !prove::perturbFusedFix(graph, debugPerturbName(request.perturb)))
+          !prove::perturbFusedFix(graph, debugPerturbName(request.perturb),
+                                  computed))
         return mlir::emitError(graph.getLoc(),
                                "--debug-perturb-fix: nothing to perturb");
       std::vector<std::string> proved;
       std::string why;
-      if (!prove::proveFusedFixed(graph, afterFused, fusedOriginal, requested,
-                                  proved, why))
+      if (!prove::proveFusedFixed(graph, afterFused, fusedOriginal,
+                                  fusedBugs ? ArrayRef<int64_t>(requested)
+                                            : ArrayRef<int64_t>(),
+                                  proved, why, computed))
         return notProven(why);
       for (std::string &line : proved)
         report.lines.push_back({FixLine::Kind::Proved, std::move(line)});
+      if (computed)
+        report.lines.push_back(
+            {FixLine::Kind::Proved,
+             "the probe rows were given to the positions the graph computes "
+             "(" +
+                 eval::describeValue(computed) +
+                 "); that computation (get_rope_index) is checked by tests, "
+                 "not by this proof"});
     }
   }
 
@@ -334,7 +424,7 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
       !prove::evaluateOriginalRows(graph, sites, emitOriginal, originalWhy) &&
       originalWhy.empty())
     originalWhy = "the original's tables cannot be evaluated";
-  if (ropeBugs || (compute && !fusedBugs)) {
+  if (ropeBugs || (compute && !fusedCompute)) {
     phase = nest(request.timing, "fix pipeline");
     // The pass manager verifies the module after every pass.
     bool pipelineChanged = false;
@@ -397,13 +487,15 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
     }
   }
   report.outcome = changed ? FixOutcome::Rewritten : FixOutcome::Unchanged;
-  bool unproven = compute || (ropeBugs && !prove && !proveEmit) ||
+  bool unprovenCompute = compute && !fusedCompute;
+  bool unproven = unprovenCompute || (ropeBugs && !prove && !proveEmit) ||
                   (fusedBugs && !fusedProven);
   if (changed && !unproven) {
     report.proof = ProofStatus::Proved;
   } else if (changed) {
     report.proof = ProofStatus::NotProven;
-    report.unprovenBecause = compute ? std::string("--positions compute")
+    report.unprovenBecause = unprovenCompute
+                                 ? std::string("--positions compute")
                              : fusedBugs && !fusedProven
                                  ? std::string("fused RoPE ops")
                                  : "--emit " + emitModeName(request.emit).str();

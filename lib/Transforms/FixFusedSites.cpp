@@ -2,6 +2,8 @@
 #include "mrope/Transforms/FixFusedSites.h"
 #include "mrope/Analysis/ArchTraits.h"
 
+#include "FixSitesImpl.h"
+
 #include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
@@ -74,6 +76,12 @@ private:
   /// The [3, B, S] positions input (added on first use); `old` is the 1D
   /// input it may replace.
   Value positions3(Value old);
+  /// How change lines name what positions3 gives.
+  StringRef newWords() const {
+    return options.computePositions
+               ? "the [3, batch, seq] positions the graph computes"
+               : "the [3, batch, seq] input";
+  }
   NamedAttribute intAttr(StringRef name, int64_t v) {
     return b.getNamedAttr(name, b.getI64IntegerAttr(v));
   }
@@ -136,12 +144,22 @@ Value Fixer::positions3(Value old) {
     return newPositions;
   SmallVector<int64_t> shape{3, ShapedType::kDynamic, ShapedType::kDynamic};
   SmallVector<StringRef> params{"", "", ""};
-  if (oldInput) {
-    auto type = dyn_cast<RankedTensorType>(oldInput.getType());
-    if (type && type.getRank() == 2) {
+  // (batch, seq) of the old 1D input, else (under compute mode, where they
+  // name input_ids and the mask) of the first input of rank >= 2.
+  Value dimsOf = oldInput;
+  if (!dimsOf && options.computePositions)
+    for (BlockArgument arg : graph.getBodyBlock().getArguments())
+      if (auto type = dyn_cast<RankedTensorType>(arg.getType());
+          !dimsOf && type && type.getRank() >= 2)
+        dimsOf = arg;
+  if (dimsOf) {
+    auto dimsArg = cast<BlockArgument>(dimsOf);
+    auto type = dyn_cast<RankedTensorType>(dimsOf.getType());
+    if (type &&
+        (type.getRank() == 2 || (dimsOf != oldInput && type.getRank() > 2))) {
       shape[1] = type.getDimSize(0);
       shape[2] = type.getDimSize(1);
-      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(oldInput.getArgNumber(),
+      if (auto dims = graph.getArgAttrOfType<ArrayAttr>(dimsArg.getArgNumber(),
                                                         onnx::attr::kDimParams))
         for (auto [i, d] : llvm::enumerate(dims.getAsValueRange<StringAttr>()))
           if (i < 2)
@@ -353,8 +371,8 @@ LogicalResult Fixer::fixDegenerate(const FusedRopeSite &site) {
     eraseDeadProducers(graph, {producer});
   result.changes.push_back(
       llvm::formatv("{0}: the three position rows built from {1} replaced by "
-                    "the [3, batch, seq] input",
-                    fusedOpName(site.op), site.positionsName())
+                    "{2}",
+                    fusedOpName(site.op), site.positionsName(), newWords())
           .str());
   return success();
 }
@@ -494,10 +512,10 @@ LogicalResult Fixer::fixPerToken(const FusedRopeSite &site) {
   // Worded before the copies (and maybe their source) are erased.
   result.changes.push_back(
       llvm::formatv("{0} {1}: the three position rows its per-token caches "
-                    "are built from (copies of {2}) replaced by the [3, batch, "
-                    "seq] input; the op still reads its caches per token",
+                    "are built from (copies of {2}) replaced by {3}; the op "
+                    "still reads its caches per token",
                     fusedOpName(site.op), nodeLabel(first),
-                    site.positionsName())
+                    site.positionsName(), newWords())
           .str());
   replacedRows.insert(built.getAsOpaquePointer());
   Operation *producer = built.getDefiningOp();
@@ -541,13 +559,26 @@ LogicalResult Fixer::fix(const FusedRopeSite &site) {
 LogicalResult Fixer::finish() {
   if (!newPositions)
     return success();
+  result.positions = newPositions;
+  std::string oldName =
+      oldInput ? graph.getInputName(oldInput.getArgNumber()).str() : "";
+  if (options.computePositions) {
+    // The new input is a placeholder computeFusedPositions fills; the old
+    // 1D input goes when nothing reads it any more.
+    if (!oldInput || !oldInput.use_empty())
+      return success();
+    if (failed(graph.eraseArgument(oldInput.getArgNumber())))
+      return graph.emitError("could not remove input '") << oldName << "'";
+    result.changes.push_back("removed input '" + oldName +
+                             "' (the graph computes its positions now)");
+    return success();
+  }
   // The new input takes the old 1D input's place when nothing reads that
   // any more.
   if (oldInput && oldInput.use_empty()) {
     unsigned oldIndex = oldInput.getArgNumber();
     auto newArg = cast<BlockArgument>(newPositions);
     unsigned newIndex = newArg.getArgNumber();
-    std::string oldName = graph.getInputName(oldIndex).str();
     SmallVector<std::string> params;
     if (auto dims =
             graph.getArgAttrOfType<ArrayAttr>(newIndex, onnx::attr::kDimParams))
@@ -558,6 +589,7 @@ LogicalResult Fixer::finish() {
     newArg.replaceAllUsesWith(oldInput);
     if (failed(graph.eraseArgument(newIndex)))
       return graph.emitError("could not remove a temporary input");
+    result.positions = oldInput;
     result.changes.push_back("input '" + oldName +
                              "' is now int64 [3, batch, seq]");
     return success();
@@ -568,6 +600,15 @@ LogicalResult Fixer::finish() {
           .str() +
       "' int64 [3, batch, seq]");
   return success();
+}
+
+/// Whether `v` is an int64 [3, batch, seq] input of `graph`.
+bool isPositions3Input(onnx::GraphOp graph, Value v) {
+  auto arg = dyn_cast_or_null<BlockArgument>(v);
+  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+  return arg && arg.getOwner() == &graph.getBodyBlock() && type &&
+         type.getRank() == 3 && type.getDimSize(0) == 3 &&
+         type.getElementType().isInteger(64);
 }
 
 } // namespace
@@ -598,4 +639,77 @@ FailureOr<FusedFixResult> mrope::fixFusedSites(onnx::GraphOp graph,
     return graph.emitError("internal error: the fixed graph rotates ")
            << now << " tensors with fused ops instead of " << before;
   return std::move(fixer.result);
+}
+
+FailureOr<Value> mrope::fusedPositionsInput(onnx::GraphOp graph,
+                                            ArrayRef<FusedRopeSite> sites) {
+  Value found;
+  for (const FusedRopeSite &site : sites) {
+    bool mrope = site.kind == FusedPositions::MRope ||
+                 site.kind == FusedPositions::MRopeInterleaved;
+    Value source = site.source;
+    auto arg = dyn_cast_or_null<BlockArgument>(source);
+    if (site.bug || !mrope || !arg || arg.getOwner() != &graph.getBodyBlock())
+      continue;
+    if (!isPositions3Input(graph, source))
+      return graph.emitError("--positions compute: input '")
+             << graph.getInputName(arg.getArgNumber())
+             << "' that fused RoPE sites read is not int64 [3, batch, seq]";
+    if (found && found != source)
+      return graph.emitError("--positions compute: the fused M-RoPE sites "
+                             "read their positions from different inputs");
+    found = source;
+  }
+  return found;
+}
+
+FailureOr<Value>
+mrope::computeFusedPositions(onnx::GraphOp graph, Value input, Arch arch,
+                             bool announce, std::vector<std::string> &changes) {
+  if (!isPositions3Input(graph, input))
+    return graph.emitError("--positions compute: the fused RoPE sites do not "
+                           "read one int64 [3, batch, seq] positions input");
+  if (failed(fix::checkModelForFix(graph)))
+    return failure();
+  graph.getContext()->getOrLoadDialect<rope::RopeDialect>();
+  auto arg = cast<BlockArgument>(input);
+  std::string name = graph.getInputName(arg.getArgNumber()).str();
+  // The same computation as unfused sites get (FixPositions.cpp).
+  FixOptions options;
+  options.arch = arch;
+  options.computePositions = true;
+  FixResult result;
+  fix::DecoderPositions positions(graph, options, result, input);
+  FailureOr<Value> computed = positions.get();
+  if (failed(computed))
+    return failure();
+  // One named, typed handle on the computed positions: what the fused
+  // nodes read, what the proof gives its probe rows to, and, recorded in
+  // value_info, what a later analysis of the written model reads as [3,
+  // batch, seq] positions whatever shape inference makes of the
+  // get_rope_index nodes (an Identity costs nothing at run time).
+  OpBuilder b(graph.getContext());
+  b.setInsertionPointAfterValue(*computed);
+  RankedTensorType type = positions.type();
+  auto handle =
+      NodeOp::create(b, graph.getLoc(), TypeRange{type}, "Identity",
+                     ValueRange{*computed}, {}, "mrope_fix/positions/computed");
+  std::string handleName = "mrope_fix/position_ids";
+  handle.setOutputsAttr(b.getStrArrayAttr({handleName}));
+  SmallVector<Attribute> infos;
+  if (ArrayAttr old = graph.getValueInfoAttr())
+    infos.append(old.begin(), old.end());
+  SmallVector<StringRef> dims(positions.params.begin(), positions.params.end());
+  infos.push_back(onnx::ValueInfoAttr::get(
+      graph.getContext(), handleName, type,
+      onnx::getDimParamsAttr(graph.getContext(), dims), StringAttr()));
+  graph.setValueInfoAttr(b.getArrayAttr(infos));
+  input.replaceAllUsesWith(handle.getResult(0));
+  if (failed(graph.eraseArgument(arg.getArgNumber())))
+    return graph.emitError("could not remove input '") << name << "'";
+  changes.insert(changes.end(), result.changes.begin(), result.changes.end());
+  if (announce)
+    changes.push_back("removed input '" + name +
+                      "' (the graph computes its positions now)");
+  return handle.getResult(0);
 }

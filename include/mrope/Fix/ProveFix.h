@@ -106,6 +106,10 @@ struct FusedOriginal {
   /// Some of them may be rotated by unfused ops after the fix (checked
   /// by proveFixed): do not require a fused node for each.
   bool partial = false;
+  /// GroupQueryAttention nodes whose rotation (evaluated as
+  /// com.microsoft.RotaryEmbedding over their caches) the fix moves out:
+  /// after it they must not rotate and must read proven rotations.
+  std::vector<std::string> gqaNodes;
 };
 
 /// --emit ort / onnx23 write the fix as fused nodes: the original's
@@ -118,29 +122,43 @@ bool evaluateOriginalRows(onnx::GraphOp graph, llvm::ArrayRef<RopeSite> sites,
 bool canProveEmitted(llvm::ArrayRef<RopeSite> sites);
 
 /// Whether the proof covers the fused sites the fix will rewrite (those
-/// with `bug`); false with `why` for GroupQueryAttention (its rotation
-/// lives inside attention).
+/// with `bug`); false with `why` for GroupQueryAttention with packed QKV.
+/// GroupQueryAttention's own rotation is evaluated as
+/// com.microsoft.RotaryEmbedding over its caches at its positions (ONNX
+/// Runtime's contract for do_rotary, which the fix rests on); the
+/// attention is not evaluated.
 bool canProveFused(llvm::ArrayRef<FusedRopeSite> sites, std::string &why);
 
-/// Evaluates the fused bug sites' nodes on the probe rows.
+/// Evaluates the fused bug sites' nodes on the probe rows; with
+/// `correctToo`, also the correct M-RoPE sites' (what --positions compute
+/// rewrites on a model without a bug: their positions input).
 bool evaluateFusedOriginal(onnx::GraphOp graph,
                            llvm::ArrayRef<FusedRopeSite> sites,
-                           FusedOriginal &out, std::string &why);
+                           FusedOriginal &out, std::string &why,
+                           bool correctToo = false);
 
 /// Checks (a) and (b) on every fused node of `after` (the fixed graph's
-/// fused sites) that rotates a tensor an original bug node rotated, and
-/// that every such tensor is still rotated. One line per site in `proved`.
+/// fused sites) that rotates a tensor an original node rotated, and that
+/// every such tensor is still rotated. One line per site in `proved`.
+/// The probe rows are given to `positions` when set: under --positions
+/// compute, the [3, B, S] value the graph computes (rope.mrope_index,
+/// lowered), which took the place of the input the fix read; the sites of
+/// `after` were read before that (their nodes are the same). Else to the
+/// one [3, B, S] graph input each site reads.
 bool proveFusedFixed(onnx::GraphOp graph, llvm::ArrayRef<FusedRopeSite> after,
                      const FusedOriginal &original,
                      llvm::ArrayRef<int64_t> requestedSections,
-                     std::vector<std::string> &proved, std::string &why);
+                     std::vector<std::string> &proved, std::string &why,
+                     mlir::Value positions = {});
 
 /// Test only (--debug-perturb-fix): breaks a fused fix where the
 /// re-analysis does not look. `how`: "shift" adds 1 to the [3, B, S]
-/// positions input where the fused fix reads it; "swap" swaps its h and w
-/// rows there; "scale" makes the first fused node's cos 1e-3 too large.
-/// False when there is nothing to perturb.
-bool perturbFusedFix(onnx::GraphOp graph, llvm::StringRef how);
+/// positions (`positions`, else the graph input) where the fused fix reads
+/// them; "swap" swaps their h and w rows there; "scale" makes the first
+/// fused node's cos 1e-3 too large. False when there is nothing to
+/// perturb.
+bool perturbFusedFix(onnx::GraphOp graph, llvm::StringRef how,
+                     mlir::Value positions = {});
 
 } // namespace mrope::prove
 
