@@ -62,9 +62,9 @@ Value operandOr(NodeOp node, unsigned i) {
 }
 
 /// Integer [3, B, S] tensors computed in the graph from an integer [N, 3]
-/// graph input named a grid (image_grid_thw, video_grid_thw, grid_thw):
-/// the positions a graph computes itself, get_rope_index spelled as ONNX
-/// nodes (what `mrope-fix --positions compute` writes). The unfused
+/// graph input (an image/video grid): the positions a graph computes
+/// itself, get_rope_index spelled as ONNX nodes (what `mrope-fix
+/// --positions compute` writes). The unfused
 /// analysis reads such positions the same way (grids among the inputs the
 /// positions come from). One pass in graph order; a Shape reads no data,
 /// so it does not carry the grid.
@@ -77,13 +77,14 @@ struct GridPositions {
 GridPositions positionsComputedFromGrids(onnx::GraphOp graph) {
   GridPositions out;
   llvm::DenseSet<Value> &fromGrid = out.fromGrid, &computed = out.computed;
-  // A grid is named so (image_grid_thw, video_grid_thw, grid_thw): an
-  // integer [B, 3] positions input has the same type.
+  // An integer [B, 3] positions input (three tokens) has a grid's type
+  // too: FusedMeaningAnalysis only reads as computed positions what the
+  // lattice itself cannot read (a copy of such an input into three rows is
+  // the degenerate bug, whatever the input is called).
   for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (type && type.getRank() == 2 && type.getDimSize(1) == 3 &&
-        type.getElementType().isInteger() &&
-        StringRef(graph.getInputName(arg.getArgNumber())).contains("grid"))
+        type.getElementType().isInteger())
       fromGrid.insert(arg);
   }
   if (fromGrid.empty())
@@ -105,7 +106,9 @@ GridPositions positionsComputedFromGrids(onnx::GraphOp graph) {
 }
 
 /// The value-meaning analysis with positions computed from grids as leaves:
-/// three position rows, as a [3, B, S] positions input is.
+/// three position rows, as a [3, B, S] positions input is. Only where the
+/// lattice's own transfer function gives up: what it reads (a copy of one
+/// positions tensor into three rows, say) keeps its meaning.
 class FusedMeaningAnalysis : public meaning::ValueMeaningAnalysis {
 public:
   FusedMeaningAnalysis(DataFlowSolver &solver,
@@ -115,9 +118,19 @@ public:
   visitOperation(Operation *op,
                  ArrayRef<const meaning::MeaningLattice *> operands,
                  ArrayRef<meaning::MeaningLattice *> results) override {
-    if (op->getNumResults() != 1 || !computed.contains(op->getResult(0)))
-      return ValueMeaningAnalysis::visitOperation(op, operands, results);
     using namespace meaning;
+    auto node = dyn_cast<NodeOp>(op);
+    if (!node || op->getNumResults() != 1 ||
+        !computed.contains(op->getResult(0)))
+      return ValueMeaningAnalysis::visitOperation(op, operands, results);
+    SmallVector<const Meaning *> ins;
+    for (const MeaningLattice *l : operands) {
+      if (l->getValue().isUninit())
+        return success(); // the solver comes back when one changes
+      ins.push_back(&l->getValue());
+    }
+    if (!transferNode(node, 0, ins).isUnknown())
+      return ValueMeaningAnalysis::visitOperation(op, operands, results);
     Meaning m;
     m.kind = Kind::Positions;
     m.src = op->getResult(0);
