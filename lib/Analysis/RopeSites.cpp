@@ -531,17 +531,27 @@ bool mergesLastTwo(const NodeBinder &n, int64_t rank) {
 /// float Casts, Neg, Slice/Split of the last axis, Concat on the last axis,
 /// Mul by a constant +-1 vector, Unsqueeze/Reshape/Flatten that keep the
 /// last axis, and the stack + flatten of pairs.
-std::optional<SignedChannels> signedChannels(Value v, Value &base,
-                                             int64_t widthHint,
-                                             int64_t rankHint = -1,
-                                             int depth = 0) {
+///
+/// With `known` (the table mode of carriedTable), the walk ends where
+/// `known` gives a value's channels, never at another leaf, and also passes
+/// what moves a table along the other axes only: Squeeze and Unsqueeze that
+/// keep the last axis, Expand and Tile that keep its width.
+using KnownChannels = llvm::function_ref<std::optional<SignedChannels>(Value)>;
+std::optional<SignedChannels>
+signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
+               int depth = 0, KnownChannels known = nullptr) {
   if (!v || depth > 32)
     return std::nullopt;
+  if (known)
+    if (std::optional<SignedChannels> k = known(v))
+      return k;
   NodeBinder n(v);
   auto recurse = [&](Value in) {
-    return signedChannels(in, base, widthHint, rankHint, depth + 1);
+    return signedChannels(in, base, widthHint, rankHint, depth + 1, known);
   };
   auto leaf = [&]() -> std::optional<SignedChannels> {
+    if (known)
+      return std::nullopt;
     int64_t width = dimOf(v, -1);
     bool assumed = ShapedType::isDynamic(width);
     if (assumed)
@@ -720,7 +730,93 @@ std::optional<SignedChannels> signedChannels(Value v, Value &base,
       return std::nullopt;
     return in;
   }
+  if (known && n.isAnyOf("Squeeze", "Expand", "Tile")) {
+    auto in = recurse(n.input(0));
+    if (!in || in->stacked)
+      return std::nullopt;
+    int64_t width = in->cols.front().size();
+    if (n.is("Squeeze")) {
+      // Axes that are not the last (a [.., 1] table squeezed to a scalar
+      // would drop its channels).
+      std::optional<SmallVector<int64_t>> axes =
+          n.input(1) ? n.constInts(1) : n.intsAttr("axes");
+      if (!axes || inRank < 0 ||
+          llvm::any_of(
+              *axes, [&](int64_t a) { return a == -1 || a == inRank - 1; }))
+        return std::nullopt;
+      return in;
+    }
+    // Expand to a last dim of 1 or the width, Tile by 1 on the last axis:
+    // the channels stay as they are.
+    std::optional<SmallVector<int64_t>> target =
+        n.input(1) ? n.constInts(1) : std::nullopt;
+    if (!target || target->empty())
+      return std::nullopt;
+    int64_t last = target->back();
+    bool keeps =
+        n.is("Tile")
+            ? last == 1 && static_cast<int64_t>(target->size()) == inRank
+            : last == 1 || last == width;
+    return keeps ? in : std::nullopt;
+  }
   return leaf();
+}
+
+/// The channels of the site table (`sin`: the sin table) that `v` carries
+/// along its last axis, or nullopt (see RopeSites.h).
+std::optional<SignedChannels> carriedChannels(Value v, const RopeSite &site,
+                                              bool sin) {
+  Value table = sin ? site.sinTable : site.cosTable;
+  int64_t width = dimOf(table, -1);
+  if (ShapedType::isDynamic(width))
+    width = site.getRotaryDim();
+  if (!table || width <= 0 || width > 4096)
+    return std::nullopt;
+  auto known = [&](Value u) -> std::optional<SignedChannels> {
+    SignedChannels out;
+    out.cols.emplace_back();
+    if (u == table) {
+      for (int64_t c = 0; c < width; ++c)
+        out.cols.front().push_back({1, c});
+      return out;
+    }
+    // The output of a proven section merge: channel c of the merge is
+    // channel c of the row that owns its frequency.
+    Operation *def = u.getDefiningOp();
+    if (!def || !llvm::is_contained(site.mergeNodes, def) ||
+        !NodeBinder(u).is("Concat"))
+      return std::nullopt;
+    // The merge reads the table past the casts and scalings that follow
+    // it (followTableChain); only casts and scalings by 1 keep the values.
+    SmallVector<Operation *> chain;
+    Value chained = followTableChain(table, chain);
+    auto isOne = [](Value x) {
+      std::optional<SmallVector<float>> c = x ? floatsOf(x) : std::nullopt;
+      return c && c->size() == 1 && c->front() == 1.0f;
+    };
+    for (Operation *op : chain) {
+      NodeBinder step(dyn_cast<NodeOp>(op));
+      if (!step.is("Cast") && !isOne(step.input(1)) &&
+          !(step.is("Mul") && isOne(step.input(0))))
+        return std::nullopt;
+    }
+    llvm::SetVector<Operation *> nodes;
+    std::optional<TableChannels> merged =
+        tableChannels(u, chained, width, nodes);
+    if (!merged)
+      return std::nullopt;
+    for (int64_t c : merged->channels)
+      out.cols.front().push_back({1, c});
+    return out;
+  };
+  Value base;
+  std::optional<SignedChannels> out =
+      signedChannels(v, base, width, inferRank(table), 0, known);
+  if (!out || out->stacked || out->cols.size() != 1 ||
+      llvm::any_of(out->cols.front(),
+                   [](SignedChannel c) { return c.sign != 1; }))
+    return std::nullopt;
+  return out;
 }
 
 /// Which of rotate-half (neox) or GPT-J pairs `rc` is of `xc`, channel for
@@ -1754,7 +1850,57 @@ void explainUnclaimedRotations(onnx::GraphOp graph, ArrayRef<RopeSite> sites,
   });
 }
 
+/// `v`'s type, or, for a Reshape/Flatten that merges the last two axes of
+/// a ranked value (GPT-J's flatten of a stack), the merged type.
+RankedTensorType typeThroughFlatten(Value v) {
+  if (RankedTensorType t = rankedTypeOf(v))
+    return t;
+  NodeBinder n(v);
+  RankedTensorType in =
+      n.isAnyOf("Reshape", "Flatten") ? rankedTypeOf(n.input(0)) : nullptr;
+  if (!in || in.getRank() < 2 || !mergesLastTwo(n, in.getRank()))
+    return nullptr;
+  SmallVector<int64_t> shape(in.getShape().drop_back());
+  int64_t a = shape.back(), b = in.getShape().back();
+  shape.back() = ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
+                     ? ShapedType::kDynamic
+                     : a * b;
+  return RankedTensorType::get(shape, in.getElementType());
+}
+
 } // namespace
+
+std::optional<CarriedTable> mrope::carriedTable(Value v, const RopeSite &site,
+                                                bool sin) {
+  NodeOp cosNode = site.cosNode;
+  if (!cosNode || !cosNode.isOnnx("Cos") || !site.semantics ||
+      site.semantics.getFreqs() != rope::FreqIndex::global)
+    return std::nullopt;
+  // The angle's channels as channels of one value F wide: the frequency
+  // table's channels in its order (the analysis picked it non-increasing
+  // from 1, so channel i is inv_freq[i]).
+  Value angleBase;
+  std::optional<SignedChannels> angle =
+      signedChannels(cosNode.getInputs()[0], angleBase, -1);
+  int64_t numFreqs = site.invFreq.size();
+  if (!angle || angle->stacked || angle->cols.size() != 1 ||
+      dimOf(angleBase, -1) != numFreqs ||
+      llvm::any_of(angle->cols.front(),
+                   [](SignedChannel c) { return c.sign != 1; }))
+    return std::nullopt;
+  std::optional<SignedChannels> carried = carriedChannels(v, site, sin);
+  if (!carried)
+    return std::nullopt;
+  CarriedTable out;
+  ArrayRef<SignedChannel> tableFreqs = angle->cols.front();
+  for (SignedChannel c : carried->cols.front()) {
+    if (c.channel < 0 || c.channel >= static_cast<int64_t>(tableFreqs.size()))
+      return std::nullopt;
+    out.freqs.push_back(tableFreqs[c.channel].channel);
+  }
+  out.type = typeThroughFlatten(v);
+  return out;
+}
 
 std::vector<RopeSite> mrope::findRopeSites(onnx::GraphOp graph,
                                            const FindOptions &options) {
