@@ -180,7 +180,7 @@ bool fitsLayout(const RopeSite &site, const Rotation &r,
     why = "the " + std::string(name) + " table at rotation " +
           nodeLabel(r.combine) + " holds frequency " + std::to_string(f) +
           " at channel " + std::to_string(k) + ", where " +
-          (pairs ? "GPT-J pairs" : "rotate-half") + " take frequency " +
+          (pairs ? "GPT-J pairs take" : "rotate-half takes") + " frequency " +
           std::to_string(want);
     return false;
   }
