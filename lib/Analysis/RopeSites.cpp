@@ -1309,9 +1309,44 @@ void addMergeNodes(RopeSite &site, ArrayRef<Operation *> cosMerge,
   }
 }
 
-/// The first value on the way from `leaf` to the angle that stacks rows:
-/// an Expand, Tile or Concat output inside the angle's closure.
-Value findBuiltRows(Value leaf, const PositionWalk &c) {
+/// The value on the way from `leaf` to the angle that stacks `rows` rows:
+/// following the integer positions only (not the float tables whose shape
+/// they set, nor a batch broadcast on the way), the first Expand, Tile or
+/// Concat inside the angle's closure whose integer result is [rows, B, S]
+/// (mobile exporters expand cache_position [S] to [B, S], then to three
+/// rows). Where no such value exists, the first Expand, Tile or Concat
+/// reached at all, as before.
+Value findFirstStack(Value leaf, const PositionWalk &c);
+Value findBuiltRows(Value leaf, const PositionWalk &c, int64_t rows) {
+  SmallVector<Value> work{leaf};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!seen.insert(v).second || !isIntTensor(v))
+      continue;
+    for (Operation *user : v.getUsers()) {
+      if (!c.nodes.contains(user))
+        continue;
+      NodeBinder node(cast<NodeOp>(user));
+      // Only data edges: the shape operand of Expand/Tile/Reshape is not
+      // where positions flow.
+      if (node.isAnyOf("Expand", "Tile", "Reshape") && node.input(0) != v)
+        continue;
+      Value r = node.result();
+      int64_t rank = r ? rankOf(r) : -1;
+      if (r && node.isAnyOf("Expand", "Tile", "Concat") && isIntTensor(r) &&
+          (rank == 3 || (rank == -1 && inferRank(r) == 3)) &&
+          (rank == -1 || ShapedType::isDynamic(dimOf(r, 0)) ||
+           dimOf(r, 0) == rows))
+        return r;
+      for (Value res : node.getNode().getResults())
+        work.push_back(res);
+    }
+  }
+  return findFirstStack(leaf, c);
+}
+
+Value findFirstStack(Value leaf, const PositionWalk &c) {
   SmallVector<Value> work{leaf};
   llvm::DenseSet<Value> seen;
   while (!work.empty()) {
@@ -1566,7 +1601,7 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
                       : PositionKind::MRope;
     } else {
       site.kind = PositionKind::MRopeDegenerate;
-      site.builtRows = findBuiltRows(site.positions, c);
+      site.builtRows = findBuiltRows(site.positions, c, rows);
       if (site.builtRows && probeLeafMeaning(site.positions, site.builtRows) ==
                                 LeafMeaning::Segments)
         site.source = PositionSource::Segments;
@@ -1759,7 +1794,7 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
       site.kind = PositionKind::MRope;
     } else {
       site.kind = PositionKind::MRopeDegenerate;
-      site.builtRows = findBuiltRows(site.positions, c);
+      site.builtRows = findBuiltRows(site.positions, c, rows);
       if (site.builtRows && probeLeafMeaning(site.positions, site.builtRows) ==
                                 LeafMeaning::Segments)
         site.source = PositionSource::Segments;
