@@ -730,7 +730,28 @@ signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
       return std::nullopt;
     return in;
   }
-  if (known && n.isAnyOf("Squeeze", "Expand", "Tile")) {
+  // Tile repeating the last axis r times is Concat(x, ..., x) of r copies
+  // (the angle's Concat(f, f) spelled as Tile); other axes only in the
+  // table mode, where they are broadcasts.
+  if (n.is("Tile")) {
+    std::optional<SmallVector<int64_t>> reps =
+        n.input(1) ? n.constInts(1) : std::nullopt;
+    bool fits = reps && !reps->empty() &&
+                (inRank < 0 || static_cast<int64_t>(reps->size()) == inRank);
+    bool othersOne = fits && llvm::all_of(ArrayRef<int64_t>(*reps).drop_back(),
+                                          [](int64_t r) { return r == 1; });
+    if (!fits || reps->back() < 1 || (!known && !othersOne) ||
+        (!known && reps->back() == 1))
+      return leaf();
+    auto in = recurse(n.input(0));
+    if (!in || in->stacked)
+      return std::nullopt;
+    SignedChannels out = *in;
+    for (int64_t r = 1; r < reps->back(); ++r)
+      out.cols.front().append(in->cols.front());
+    return out;
+  }
+  if (known && n.isAnyOf("Squeeze", "Expand")) {
     auto in = recurse(n.input(0));
     if (!in || in->stacked)
       return std::nullopt;
@@ -746,18 +767,14 @@ signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
         return std::nullopt;
       return in;
     }
-    // Expand to a last dim of 1 or the width, Tile by 1 on the last axis:
-    // the channels stay as they are.
+    // Expand to a last dim of 1 or the width: the channels stay as they
+    // are.
     std::optional<SmallVector<int64_t>> target =
         n.input(1) ? n.constInts(1) : std::nullopt;
     if (!target || target->empty())
       return std::nullopt;
     int64_t last = target->back();
-    bool keeps =
-        n.is("Tile")
-            ? last == 1 && static_cast<int64_t>(target->size()) == inRank
-            : last == 1 || last == width;
-    return keeps ? in : std::nullopt;
+    return last == 1 || last == width ? in : std::nullopt;
   }
   return leaf();
 }

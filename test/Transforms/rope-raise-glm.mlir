@@ -121,6 +121,61 @@ module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"
 
 // -----
 
+// The angle's Concat(f, f) spelled as Tile of the last axis: the same
+// channels, raised the same way.
+// CHECK-LABEL: onnx.graph @glm_tile
+// CHECK-NOT: onnx.node "Tile"
+// CHECK: rope.apply {{.*}} layout = gptj>
+module attributes {onnx.ir_version = 8 : i64, onnx.opset_import = [#onnx.opset<"", 17>]} {
+  onnx.graph @glm_tile(%q: tensor<?x?x?x16xf32> {onnx.name = "q"}, %position_ids: tensor<?x?xi64> {onnx.name = "position_ids"}) -> (tensor<?x?x?x16xf32> {onnx.name = "y"}) {
+    %inv = onnx.node "Constant"() {attrs = {value = dense<[1.000000e+00, 1.000000e-01, 0.00999999977, 1.000000e-03]> : tensor<4xf32>}, outputs = ["inv_freq"]} : () -> tensor<4xf32>
+    %last = onnx.node "Constant"() {attrs = {value = dense<-1> : tensor<1xi64>}, outputs = ["last"]} : () -> tensor<1xi64>
+    %one = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<1xi64>}, outputs = ["one"]} : () -> tensor<1xi64>
+    %two = onnx.node "Constant"() {attrs = {value = dense<2> : tensor<1xi64>}, outputs = ["two"]} : () -> tensor<1xi64>
+    %zero = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<1xi64>}, outputs = ["zero"]} : () -> tensor<1xi64>
+    %eight = onnx.node "Constant"() {attrs = {value = dense<8> : tensor<1xi64>}, outputs = ["eight"]} : () -> tensor<1xi64>
+    %end = onnx.node "Constant"() {attrs = {value = dense<9223372036854775807> : tensor<1xi64>}, outputs = ["end"]} : () -> tensor<1xi64>
+    %tb = onnx.node "Constant"() {attrs = {value = dense<0> : tensor<1xi64>}, outputs = ["tb"]} : () -> tensor<1xi64>
+    %te = onnx.node "Constant"() {attrs = {value = dense<4> : tensor<1xi64>}, outputs = ["te"]} : () -> tensor<1xi64>
+    %ts = onnx.node "Constant"() {attrs = {value = dense<1> : tensor<1xi64>}, outputs = ["ts"]} : () -> tensor<1xi64>
+    %flat = onnx.node "Constant"() {attrs = {value = dense<[0, 0, 0, -1]> : tensor<4xi64>}, outputs = ["flat"]} : () -> tensor<4xi64>
+    %p = onnx.node "Cast"(%position_ids) {attrs = {to = 1 : i64}, outputs = ["p"]} : (tensor<?x?xi64>) -> tensor<?x?xf32>
+    %pu = onnx.node "Unsqueeze"(%p, %last) {outputs = ["pu"]} : (tensor<?x?xf32>, tensor<1xi64>) -> tensor<?x?x1xf32>
+    %ang = onnx.node "Mul"(%pu, %inv) {outputs = ["ang"]} : (tensor<?x?x1xf32>, tensor<4xf32>) -> tensor<?x?x4xf32>
+    %reps = onnx.node "Constant"() {attrs = {value = dense<[1, 1, 2]> : tensor<3xi64>}, outputs = ["reps"]} : () -> tensor<3xi64>
+    %emb = onnx.node "Tile"(%ang, %reps) {outputs = ["emb"]} : (tensor<?x?x4xf32>, tensor<3xi64>) -> tensor<?x?x8xf32>
+    // expected-remark @+1 {{rope-raise: site 0 (output 'c') raised: 1 rotation(s) in 1 rope.apply}}
+    %c = onnx.node "Cos"(%emb) {outputs = ["c"]} : (tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+    %s = onnx.node "Sin"(%emb) {outputs = ["s"]} : (tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+    %cu = onnx.node "Unsqueeze"(%c, %one) {outputs = ["cu"]} : (tensor<?x?x8xf32>, tensor<1xi64>) -> tensor<?x1x?x8xf32>
+    %ch = onnx.node "Slice"(%cu, %tb, %te, %last, %ts) {outputs = ["ch"]} : (tensor<?x1x?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x1x?x4xf32>
+    %ca = onnx.node "Unsqueeze"(%ch, %last) {outputs = ["ca"]} : (tensor<?x1x?x4xf32>, tensor<1xi64>) -> tensor<?x1x?x4x1xf32>
+    %cst = onnx.node "Concat"(%ca, %ca) {attrs = {axis = -1 : i64}, outputs = ["cst"]} : (tensor<?x1x?x4x1xf32>, tensor<?x1x?x4x1xf32>) -> tensor<?x1x?x4x2xf32>
+    %ct = onnx.node "Reshape"(%cst, %flat) {outputs = ["ct"]} : (tensor<?x1x?x4x2xf32>, tensor<4xi64>) -> tensor<?x1x?x8xf32>
+    %su = onnx.node "Unsqueeze"(%s, %one) {outputs = ["su"]} : (tensor<?x?x8xf32>, tensor<1xi64>) -> tensor<?x1x?x8xf32>
+    %sh = onnx.node "Slice"(%su, %tb, %te, %last, %ts) {outputs = ["sh"]} : (tensor<?x1x?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x1x?x4xf32>
+    %sa = onnx.node "Unsqueeze"(%sh, %last) {outputs = ["sa"]} : (tensor<?x1x?x4xf32>, tensor<1xi64>) -> tensor<?x1x?x4x1xf32>
+    %sst = onnx.node "Concat"(%sa, %sa) {attrs = {axis = -1 : i64}, outputs = ["sst"]} : (tensor<?x1x?x4x1xf32>, tensor<?x1x?x4x1xf32>) -> tensor<?x1x?x4x2xf32>
+    %st = onnx.node "Reshape"(%sst, %flat) {outputs = ["st"]} : (tensor<?x1x?x4x2xf32>, tensor<4xi64>) -> tensor<?x1x?x8xf32>
+    %xr = onnx.node "Slice"(%q, %zero, %eight, %last) {outputs = ["xr"]} : (tensor<?x?x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x?x8xf32>
+    %xp = onnx.node "Slice"(%q, %eight, %end, %last) {outputs = ["xp"]} : (tensor<?x?x?x16xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x?x8xf32>
+    %xe = onnx.node "Slice"(%xr, %zero, %end, %last, %two) {outputs = ["xe"]} : (tensor<?x?x?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x?x4xf32>
+    %xo = onnx.node "Slice"(%xr, %one, %end, %last, %two) {outputs = ["xo"]} : (tensor<?x?x?x8xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x?x4xf32>
+    %nxo = onnx.node "Neg"(%xo) {outputs = ["nxo"]} : (tensor<?x?x?x4xf32>) -> tensor<?x?x?x4xf32>
+    %ro = onnx.node "Unsqueeze"(%nxo, %last) {outputs = ["ro"]} : (tensor<?x?x?x4xf32>, tensor<1xi64>) -> tensor<?x?x?x4x1xf32>
+    %re = onnx.node "Unsqueeze"(%xe, %last) {outputs = ["re"]} : (tensor<?x?x?x4xf32>, tensor<1xi64>) -> tensor<?x?x?x4x1xf32>
+    %rs = onnx.node "Concat"(%ro, %re) {attrs = {axis = -1 : i64}, outputs = ["rs"]} : (tensor<?x?x?x4x1xf32>, tensor<?x?x?x4x1xf32>) -> tensor<?x?x?x4x2xf32>
+    %rot = onnx.node "Reshape"(%rs, %flat) {outputs = ["rot"]} : (tensor<?x?x?x4x2xf32>, tensor<4xi64>) -> tensor<?x?x?x8xf32>
+    %qa = onnx.node "Mul"(%xr, %ct) {outputs = ["qa"]} : (tensor<?x?x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x?x?x8xf32>
+    %qb = onnx.node "Mul"(%rot, %st) {outputs = ["qb"]} : (tensor<?x?x?x8xf32>, tensor<?x1x?x8xf32>) -> tensor<?x?x?x8xf32>
+    %emb_q = onnx.node "Add"(%qa, %qb) {outputs = ["emb_q"]} : (tensor<?x?x?x8xf32>, tensor<?x?x?x8xf32>) -> tensor<?x?x?x8xf32>
+    %y = onnx.node "Concat"(%emb_q, %xp) {attrs = {axis = -1 : i64}, outputs = ["y"]} : (tensor<?x?x?x8xf32>, tensor<?x?x?x8xf32>) -> tensor<?x?x?x16xf32>
+    onnx.return %y : tensor<?x?x?x16xf32>
+  }
+}
+
+// -----
+
 // GLM-4V's M-RoPE: the section merge (sections doubled on Concat(f, f)) before
 // the Slice; channel c of the merge keeps its frequency, so the op takes the
 // [3, B, S] positions with the merge's sections and GPT-J pairs.
