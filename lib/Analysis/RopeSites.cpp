@@ -632,6 +632,17 @@ signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
       int64_t total = 0;
       for (int64_t size : *sizes)
         total += size;
+      // A Split of the untyped base itself says its width: the sum of
+      // the sizes.
+      if (in->assumedWidth && total != width && rootOf(n.input(0)) == base &&
+          total > 0 && total <= 4096) {
+        in->cols.front().clear();
+        for (int64_t c = 0; c < total; ++c)
+          in->cols.front().push_back({1, c});
+        in->assumedWidth = false;
+        chans = in->cols.front();
+        width = total;
+      }
       if (end > width || (in->assumedWidth && total != width))
         return std::nullopt;
     } else {
@@ -1102,13 +1113,46 @@ bool proveRotation(ArrayRef<RotationPiece> pieces, int64_t width, Rotation &r) {
   }
   // Pieces: x is their base when they cover all of it in order: its width
   // is known and theirs, or (unknown) the last piece runs to its end.
+  // A last piece running to the end of its own input says nothing about
+  // `base` unless that input is `base` itself.
   int64_t baseWidth = lastDimOf(base);
+  NodeBinder lastPiece(rootOf(pieces.back().x));
   bool whole = ShapedType::isDynamic(baseWidth)
-                   ? runsToEnd(pieces.back().x)
+                   ? runsToEnd(pieces.back().x) && lastPiece.input(0) &&
+                         rootOf(lastPiece.input(0)) == base
                    : baseWidth == static_cast<int64_t>(xs.size());
   for (size_t i = 0; whole && i < xs.size(); ++i)
     whole = xs[i].channel == static_cast<int64_t>(i);
   r.x = whole ? base : Value();
+  if (!whole) {
+    // Partial rotary in halves: the pieces slice the rotated slice of
+    // `base` (q[..., :R] then its halves); x is that slice when it holds
+    // exactly their channels in order and its width is certain (known, or
+    // an explicit Slice end within `base`).
+    NodeBinder first(rootOf(pieces.front().x));
+    Value parent = first.isAnyOf("Slice", "Split") && first.input(0)
+                       ? rootOf(first.input(0))
+                       : Value();
+    Value parentBase;
+    std::optional<SignedChannels> pc =
+        parent && parent != base
+            ? signedChannels(parent, parentBase, width, inferRank(parent))
+            : std::nullopt;
+    NodeBinder slice(parent);
+    std::optional<SmallVector<int64_t>> ends =
+        slice.is("Slice") && slice.input(2) ? slice.constInts(2) : std::nullopt;
+    bool sure = lastDimOf(parent) == static_cast<int64_t>(xs.size()) ||
+                (ends && ends->size() == 1 && ends->front() > 0 &&
+                 ends->front() < std::numeric_limits<int32_t>::max());
+    bool same = pc && parentBase == base && !pc->stacked && sure &&
+                pc->cols.front().size() == xs.size();
+    for (size_t i = 0; same && i < xs.size(); ++i)
+      same = pc->cols.front()[i] == SignedChannel{1, xs[i].channel};
+    if (same) {
+      whole = true;
+      r.x = parent;
+    }
+  }
   r.unproven = whole ? "" : "its pieces rotate no single tensor of the graph";
   return static_cast<bool>(r.x);
 }
@@ -1902,22 +1946,128 @@ void explainUnclaimedRotations(onnx::GraphOp graph, ArrayRef<RopeSite> sites,
   });
 }
 
-/// `v`'s type, or, for a Reshape/Flatten that merges the last two axes of
-/// a ranked value (GPT-J's flatten of a stack), the merged type.
+/// The shape of a value on a table's way to a rotation (kDynamic where not
+/// known), where shape inference left it open: through value identities,
+/// float Casts, Mul by a scalar, Unsqueeze by constant axes, Slice/Split of
+/// the last axis, Concat and the Reshape/Flatten that merges the last two
+/// axes (GPT-J's flatten of a stack); at other values, the rank
+/// inferRank says with every dim open. What matters here is where the unit
+/// (heads) axis is.
+std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth = 0) {
+  if (RankedTensorType t = rankedTypeOf(v))
+    return SmallVector<int64_t>(t.getShape());
+  NodeBinder n(v);
+  auto open = [&]() -> std::optional<SmallVector<int64_t>> {
+    int64_t rank = inferRank(v);
+    if (rank < 0)
+      return std::nullopt;
+    return SmallVector<int64_t>(rank, ShapedType::kDynamic);
+  };
+  if (!n || !n.input(0) || depth > 32)
+    return open();
+  auto input = [&]() { return openShapeOf(n.input(0), depth + 1); };
+  if (isValueIdentity(n.getNode()) || n.isAnyOf("Cast", "Cos", "Sin", "Neg") ||
+      (n.is("Mul") && n.input(1) && isScalarFloat(n.input(1))))
+    return input();
+  if (n.is("Transpose")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    std::optional<SmallVector<int64_t>> perm = n.intsAttr("perm");
+    if (!in || !perm || perm->size() != in->size())
+      return open();
+    SmallVector<int64_t> out;
+    for (int64_t p : *perm) {
+      if (p < 0 || p >= static_cast<int64_t>(in->size()))
+        return open();
+      out.push_back((*in)[p]);
+    }
+    return out;
+  }
+  if (n.is("Gather")) {
+    // A row by a scalar index drops its axis.
+    std::optional<SmallVector<int64_t>> in = input();
+    std::optional<DenseElementsAttr> idx =
+        n.input(1) ? constantOf(n.input(1), 1) : std::nullopt;
+    int64_t axis = n.intAttr("axis", 0);
+    if (!in || !idx || idx->getType().getRank() != 0)
+      return open();
+    if (axis < 0)
+      axis += in->size();
+    if (axis < 0 || axis >= static_cast<int64_t>(in->size()))
+      return open();
+    in->erase(in->begin() + axis);
+    return in;
+  }
+  if (n.is("MatMul") && n.input(1)) {
+    // [..., M, K] x [..., K, N]: batch dims open, M and N kept.
+    std::optional<SmallVector<int64_t>> a = input(),
+                                        b = openShapeOf(n.input(1), depth + 1);
+    if (!a || !b || a->size() < 2 || a->size() != b->size())
+      return open();
+    SmallVector<int64_t> out(a->size() - 2, ShapedType::kDynamic);
+    out.push_back((*a)[a->size() - 2]);
+    out.push_back(b->back());
+    return out;
+  }
+  if (n.isAnyOf("Slice", "Split")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (in && !in->empty())
+      in->back() = ShapedType::kDynamic; // only the last axis is cut here
+    return in;
+  }
+  if (n.is("Concat")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (in && !in->empty()) {
+      int64_t axis = n.intAttr("axis", 0);
+      int64_t rank = in->size();
+      if (axis < 0)
+        axis += rank;
+      if (axis >= 0 && axis < rank)
+        (*in)[axis] = ShapedType::kDynamic;
+    }
+    return in;
+  }
+  if (n.is("Unsqueeze")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    std::optional<SmallVector<int64_t>> axes =
+        n.input(1) ? n.constInts(1) : n.intsAttr("axes");
+    if (!in || !axes)
+      return open();
+    int64_t rank = in->size() + axes->size();
+    SmallVector<int64_t> sorted;
+    for (int64_t a : *axes)
+      sorted.push_back(a < 0 ? a + rank : a);
+    llvm::sort(sorted);
+    for (int64_t a : sorted) {
+      if (a < 0 || a > static_cast<int64_t>(in->size()))
+        return open();
+      in->insert(in->begin() + a, 1);
+    }
+    return in;
+  }
+  if (n.isAnyOf("Reshape", "Flatten")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (!in || in->size() < 2 ||
+        !mergesLastTwo(n, static_cast<int64_t>(in->size())))
+      return open();
+    int64_t a = (*in)[in->size() - 2], b = in->back();
+    in->pop_back();
+    in->back() = ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
+                     ? ShapedType::kDynamic
+                     : a * b;
+    return in;
+  }
+  return open();
+}
+
+/// `v`'s type, or the type openShapeOf proves for it (null: not known).
 RankedTensorType typeThroughFlatten(Value v) {
   if (RankedTensorType t = rankedTypeOf(v))
     return t;
-  NodeBinder n(v);
-  RankedTensorType in =
-      n.isAnyOf("Reshape", "Flatten") ? rankedTypeOf(n.input(0)) : nullptr;
-  if (!in || in.getRank() < 2 || !mergesLastTwo(n, in.getRank()))
+  std::optional<SmallVector<int64_t>> shape = openShapeOf(v);
+  Type elem = elementTypeOf(v);
+  if (!shape || !elem)
     return nullptr;
-  SmallVector<int64_t> shape(in.getShape().drop_back());
-  int64_t a = shape.back(), b = in.getShape().back();
-  shape.back() = ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
-                     ? ShapedType::kDynamic
-                     : a * b;
-  return RankedTensorType::get(shape, in.getElementType());
+  return RankedTensorType::get(*shape, elem);
 }
 
 } // namespace
@@ -1931,12 +2081,19 @@ std::optional<CarriedTable> mrope::carriedTable(Value v, const RopeSite &site,
   // The angle's channels as channels of one value F wide: the frequency
   // table's channels in its order (the analysis picked it non-increasing
   // from 1, so channel i is inv_freq[i]).
+  // Where shape inference left the angle untyped (an Identity on an
+  // Unsqueeze's axes hides them from it), the base is taken F wide when the
+  // angle then has the table's 2F channels (Concat(f, f)).
   Value angleBase;
-  std::optional<SignedChannels> angle =
-      signedChannels(cosNode.getInputs()[0], angleBase, -1);
   int64_t numFreqs = site.invFreq.size();
-  if (!angle || angle->stacked || angle->cols.size() != 1 ||
-      dimOf(angleBase, -1) != numFreqs ||
+  std::optional<SignedChannels> angle =
+      signedChannels(cosNode.getInputs()[0], angleBase, numFreqs);
+  bool widthKnown =
+      angle &&
+      (dimOf(angleBase, -1) == numFreqs ||
+       (angle->assumedWidth &&
+        static_cast<int64_t>(angle->cols.front().size()) == 2 * numFreqs));
+  if (!angle || angle->stacked || angle->cols.size() != 1 || !widthKnown ||
       llvm::any_of(angle->cols.front(),
                    [](SignedChannel c) { return c.sign != 1; }))
     return std::nullopt;
