@@ -537,6 +537,7 @@ bool mergesLastTwo(const NodeBinder &n, int64_t rank) {
 /// what moves a table along the other axes only: Squeeze and Unsqueeze that
 /// keep the last axis, Expand and Tile that keep its width.
 using KnownChannels = llvm::function_ref<std::optional<SignedChannels>(Value)>;
+std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth = 0);
 std::optional<SignedChannels>
 signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
                int depth = 0, KnownChannels known = nullptr) {
@@ -568,9 +569,13 @@ signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
   };
   if (!n || !n.input(0))
     return leaf();
-  // Untyped operands of a product with the table have the table's rank.
+  // Untyped operands of a product with the table have the table's rank;
+  // in the table mode, the rank the table's way proves (openShapeOf).
   int64_t inRank =
       inferRank(n.input(0)) >= 0 ? inferRank(n.input(0)) : rankHint;
+  if (known && inferRank(n.input(0)) < 0)
+    if (std::optional<SmallVector<int64_t>> shape = openShapeOf(n.input(0)))
+      inRank = shape->size();
   if (isValueIdentity(n.getNode()) ||
       (n.is("Cast") && isFloatTensor(n.input(0)) && isFloatTensor(v)))
     return recurse(n.input(0));
@@ -736,6 +741,26 @@ signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
       out.cols.push_back(flat);
       return out;
     }
+    // An Unsqueeze spelled as a Reshape (match::insertedAxis) that keeps
+    // the last axis last.
+    std::optional<int64_t> inserted = insertedAxis(v);
+    // Reshape to [0, ..., 0, 1] (ONNX's 0 copies the input's dim): a new
+    // last axis, x[..., None].
+    std::optional<SmallVector<int64_t>> target =
+        n.is("Reshape") && n.input(1) ? intsOf(n.input(1)) : std::nullopt;
+    if (!inserted && target && inRank >= 0 && n.intAttr("allowzero", 0) == 0 &&
+        static_cast<int64_t>(target->size()) == inRank + 1 &&
+        target->back() == 1 &&
+        llvm::all_of(ArrayRef<int64_t>(*target).drop_back(),
+                     [](int64_t d) { return d == 0; }))
+      inserted = inRank;
+    if (inserted && !in->stacked &&
+        (*inserted == -1 || (inRank >= 0 && *inserted == inRank))) {
+      in->stacked = true; // a new last axis: one column of a stack
+      return in;
+    }
+    if (ShapedType::isDynamic(outWidth) && inserted && !in->stacked)
+      return in;
     if (ShapedType::isDynamic(outWidth) ||
         outWidth != static_cast<int64_t>(in->cols.front().size()))
       return std::nullopt;
@@ -1953,7 +1978,7 @@ void explainUnclaimedRotations(onnx::GraphOp graph, ArrayRef<RopeSite> sites,
 /// axes (GPT-J's flatten of a stack); at other values, the rank
 /// inferRank says with every dim open. What matters here is where the unit
 /// (heads) axis is.
-std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth = 0) {
+std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth) {
   if (RankedTensorType t = rankedTypeOf(v))
     return SmallVector<int64_t>(t.getShape());
   NodeBinder n(v);
@@ -2042,6 +2067,17 @@ std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth = 0) {
         return open();
       in->insert(in->begin() + a, 1);
     }
+    return in;
+  }
+  if (std::optional<int64_t> inserted = insertedAxis(v);
+      inserted && n.is("Reshape")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (!in)
+      return open();
+    int64_t a = *inserted < 0 ? *inserted + in->size() + 1 : *inserted;
+    if (a < 0 || a > static_cast<int64_t>(in->size()))
+      return open();
+    in->insert(in->begin() + a, 1);
     return in;
   }
   if (n.isAnyOf("Reshape", "Flatten")) {
