@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Metamorphic suite: the same RoPE spelled differently must get the same report and fix.
 
-For every model of the zoos (test/models/zoo, zoo-fused, zoo-spellings, zoo-packed) and N
+For every model of the zoos (test/models/zoo, zoo-fused, zoo-spellings, zoo-packed,
+zoo-newarch) and N
 rewritten variants of it (python/mrope/zoo/rewrite.py: each rewrite keeps the
 model's meaning and is checked equal to the original in ONNX Runtime first):
 
@@ -12,7 +13,8 @@ model's meaning and is checked equal to the original in ONNX Runtime first):
 2. ``mrope-fix -o`` on a bug model must give a model equal to the correct twin
    in ONNX Runtime (<= 1e-5) on multimodal feeds (the spelling zoo adds
    positions >= B*S and Qwen2.5-VL time-scaled video, the packed zoo a packed
-   batch with per-sample positions) and equal to the model itself on text; on a correct model ``-o`` must make no semantic change
+   batch with per-sample positions, the new-arch zoo its arch's own batch and
+   positions) and equal to the model itself on text; on a correct model ``-o`` must make no semantic change
    (same inputs, same outputs within 1e-5, or nothing written).
 
 Expected failures: ``test/models/metamorphic-xfail.txt``, one ``MODEL LABEL  #
@@ -46,13 +48,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
+import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
+from mrope import positions as mpos  # noqa: E402
 from mrope.zoo import feeds as zoo_feeds  # noqa: E402
 from mrope.zoo import rewrite as rw  # noqa: E402
 from mrope.zoo import spellings as sp  # noqa: E402
 
-ZOOS = ("zoo", "zoo-fused", "zoo-spellings", "zoo-packed")
+ZOOS = ("zoo", "zoo-fused", "zoo-spellings", "zoo-packed", "zoo-newarch")
 FIX_TOL = 1e-5            # the issue's bar: fused kernels vs tables, same math, other order
 COMBO = "combo"
 
@@ -122,10 +126,36 @@ def _show(sites) -> str:
 # Models and feeds
 # --------------------------------------------------------------------------
 
+def newarch_feeds(desc: dict, kind: str, path) -> dict:
+    """The new-arch zoo's feeds (python/mrope/zoo/newarch.py): ``multimodal`` is the arch's own
+    batch (newarch.batch: images, videos, Omni's audio, a left-padded row) with the positions
+    mrope.position_ids gives for that arch; ``text`` the same mask with text tokens only. A
+    [B, S] position input gets the text row (what the bug feeds), a [3, B, S] one the 3D rows;
+    the fix kinds of the other zoos (``late``, ``qwen25``, ``packed``) are not asked of it."""
+    from mrope.zoo import newarch
+    arch = desc["arch"]
+    ids, mask, grids, extra = newarch.batch(arch)
+    if kind == "text":
+        ids = np.where(mask.astype(bool), 5, 0).astype(np.int64)
+        grids, extra = {}, {}
+    pos3 = np.asarray(mpos.position_ids(ids, arch=arch, attention_mask=mask, **grids, **extra)[0], np.int64)
+    ins = sp.inputs_of(path)["inputs"]
+    B, S = ids.shape
+    feeds = {"inputs_embeds": np.random.default_rng(0).standard_normal(
+        (B, S, int(ins["inputs_embeds"][2]))).astype(np.float32), "attention_mask": mask}
+    if "position_ids" in ins:
+        # On text the three rows are one (the arch's padding value included): its 1D positions.
+        one_d = pos3[0] if kind == "text" else mpos.text_row(mask)
+        feeds["position_ids"] = pos3 if len(ins["position_ids"]) == 3 else one_d
+    return feeds
+
+
 def feeds_of(desc: dict, kind: str, path) -> dict:
     """Feeds of ``kind`` for the inputs of ``path`` (a zoo model or a rewritten / fixed copy):
     the packed batches (``packed``, ``packed_text``: segment_ids and per-sample positions,
     python/mrope/zoo/feeds.py) for any decoder, the zoos' own batches otherwise."""
+    if "zoo.newarch" in desc.get("generator", ""):
+        return newarch_feeds(desc, "text" if kind.startswith("text") else "multimodal", path)
     if kind.startswith("packed"):
         return zoo_feeds.decoder_feeds(dict(desc, **sp.inputs_of(path)), kind)[0]
     return sp.model_feeds(desc, kind, path)

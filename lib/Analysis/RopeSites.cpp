@@ -531,17 +531,28 @@ bool mergesLastTwo(const NodeBinder &n, int64_t rank) {
 /// float Casts, Neg, Slice/Split of the last axis, Concat on the last axis,
 /// Mul by a constant +-1 vector, Unsqueeze/Reshape/Flatten that keep the
 /// last axis, and the stack + flatten of pairs.
-std::optional<SignedChannels> signedChannels(Value v, Value &base,
-                                             int64_t widthHint,
-                                             int64_t rankHint = -1,
-                                             int depth = 0) {
+///
+/// With `known` (the table mode of carriedTable), the walk ends where
+/// `known` gives a value's channels, never at another leaf, and also passes
+/// what moves a table along the other axes only: Squeeze and Unsqueeze that
+/// keep the last axis, Expand and Tile that keep its width.
+using KnownChannels = llvm::function_ref<std::optional<SignedChannels>(Value)>;
+std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth = 0);
+std::optional<SignedChannels>
+signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
+               int depth = 0, KnownChannels known = nullptr) {
   if (!v || depth > 32)
     return std::nullopt;
+  if (known)
+    if (std::optional<SignedChannels> k = known(v))
+      return k;
   NodeBinder n(v);
   auto recurse = [&](Value in) {
-    return signedChannels(in, base, widthHint, rankHint, depth + 1);
+    return signedChannels(in, base, widthHint, rankHint, depth + 1, known);
   };
   auto leaf = [&]() -> std::optional<SignedChannels> {
+    if (known)
+      return std::nullopt;
     int64_t width = dimOf(v, -1);
     bool assumed = ShapedType::isDynamic(width);
     if (assumed)
@@ -558,9 +569,13 @@ std::optional<SignedChannels> signedChannels(Value v, Value &base,
   };
   if (!n || !n.input(0))
     return leaf();
-  // Untyped operands of a product with the table have the table's rank.
+  // Untyped operands of a product with the table have the table's rank;
+  // in the table mode, the rank the table's way proves (openShapeOf).
   int64_t inRank =
       inferRank(n.input(0)) >= 0 ? inferRank(n.input(0)) : rankHint;
+  if (known && inferRank(n.input(0)) < 0)
+    if (std::optional<SmallVector<int64_t>> shape = openShapeOf(n.input(0)))
+      inRank = shape->size();
   if (isValueIdentity(n.getNode()) ||
       (n.is("Cast") && isFloatTensor(n.input(0)) && isFloatTensor(v)))
     return recurse(n.input(0));
@@ -622,6 +637,17 @@ std::optional<SignedChannels> signedChannels(Value v, Value &base,
       int64_t total = 0;
       for (int64_t size : *sizes)
         total += size;
+      // A Split of the untyped base itself says its width: the sum of
+      // the sizes.
+      if (in->assumedWidth && total != width && rootOf(n.input(0)) == base &&
+          total > 0 && total <= 4096) {
+        in->cols.front().clear();
+        for (int64_t c = 0; c < total; ++c)
+          in->cols.front().push_back({1, c});
+        in->assumedWidth = false;
+        chans = in->cols.front();
+        width = total;
+      }
       if (end > width || (in->assumedWidth && total != width))
         return std::nullopt;
     } else {
@@ -715,12 +741,135 @@ std::optional<SignedChannels> signedChannels(Value v, Value &base,
       out.cols.push_back(flat);
       return out;
     }
+    // An Unsqueeze spelled as a Reshape (match::insertedAxis) that keeps
+    // the last axis last.
+    std::optional<int64_t> inserted = insertedAxis(v);
+    // Reshape to [0, ..., 0, 1] (ONNX's 0 copies the input's dim): a new
+    // last axis, x[..., None].
+    std::optional<SmallVector<int64_t>> target =
+        n.is("Reshape") && n.input(1) ? intsOf(n.input(1)) : std::nullopt;
+    if (!inserted && target && inRank >= 0 && n.intAttr("allowzero", 0) == 0 &&
+        static_cast<int64_t>(target->size()) == inRank + 1 &&
+        target->back() == 1 &&
+        llvm::all_of(ArrayRef<int64_t>(*target).drop_back(),
+                     [](int64_t d) { return d == 0; }))
+      inserted = inRank;
+    if (inserted && !in->stacked &&
+        (*inserted == -1 || (inRank >= 0 && *inserted == inRank))) {
+      in->stacked = true; // a new last axis: one column of a stack
+      return in;
+    }
+    if (ShapedType::isDynamic(outWidth) && inserted && !in->stacked)
+      return in;
     if (ShapedType::isDynamic(outWidth) ||
         outWidth != static_cast<int64_t>(in->cols.front().size()))
       return std::nullopt;
     return in;
   }
+  // Tile repeating the last axis r times is Concat(x, ..., x) of r copies
+  // (the angle's Concat(f, f) spelled as Tile); other axes only in the
+  // table mode, where they are broadcasts.
+  if (n.is("Tile")) {
+    std::optional<SmallVector<int64_t>> reps =
+        n.input(1) ? n.constInts(1) : std::nullopt;
+    bool fits = reps && !reps->empty() &&
+                (inRank < 0 || static_cast<int64_t>(reps->size()) == inRank);
+    bool othersOne = fits && llvm::all_of(ArrayRef<int64_t>(*reps).drop_back(),
+                                          [](int64_t r) { return r == 1; });
+    if (!fits || reps->back() < 1 || (!known && !othersOne) ||
+        (!known && reps->back() == 1))
+      return leaf();
+    auto in = recurse(n.input(0));
+    if (!in || in->stacked)
+      return std::nullopt;
+    SignedChannels out = *in;
+    for (int64_t r = 1; r < reps->back(); ++r)
+      out.cols.front().append(in->cols.front());
+    return out;
+  }
+  if (known && n.isAnyOf("Squeeze", "Expand")) {
+    auto in = recurse(n.input(0));
+    if (!in || in->stacked)
+      return std::nullopt;
+    int64_t width = in->cols.front().size();
+    if (n.is("Squeeze")) {
+      // Axes that are not the last (a [.., 1] table squeezed to a scalar
+      // would drop its channels).
+      std::optional<SmallVector<int64_t>> axes =
+          n.input(1) ? n.constInts(1) : n.intsAttr("axes");
+      if (!axes || inRank < 0 ||
+          llvm::any_of(
+              *axes, [&](int64_t a) { return a == -1 || a == inRank - 1; }))
+        return std::nullopt;
+      return in;
+    }
+    // Expand to a last dim of 1 or the width: the channels stay as they
+    // are.
+    std::optional<SmallVector<int64_t>> target =
+        n.input(1) ? n.constInts(1) : std::nullopt;
+    if (!target || target->empty())
+      return std::nullopt;
+    int64_t last = target->back();
+    return last == 1 || last == width ? in : std::nullopt;
+  }
   return leaf();
+}
+
+/// The channels of the site table (`sin`: the sin table) that `v` carries
+/// along its last axis, or nullopt (see RopeSites.h).
+std::optional<SignedChannels> carriedChannels(Value v, const RopeSite &site,
+                                              bool sin) {
+  Value table = sin ? site.sinTable : site.cosTable;
+  int64_t width = dimOf(table, -1);
+  if (ShapedType::isDynamic(width))
+    width = site.getRotaryDim();
+  if (!table || width <= 0 || width > 4096)
+    return std::nullopt;
+  auto known = [&](Value u) -> std::optional<SignedChannels> {
+    SignedChannels out;
+    out.cols.emplace_back();
+    if (u == table) {
+      for (int64_t c = 0; c < width; ++c)
+        out.cols.front().push_back({1, c});
+      return out;
+    }
+    // The output of a proven section merge: channel c of the merge is
+    // channel c of the row that owns its frequency.
+    Operation *def = u.getDefiningOp();
+    if (!def || !llvm::is_contained(site.mergeNodes, def) ||
+        !NodeBinder(u).is("Concat"))
+      return std::nullopt;
+    // The merge reads the table past the casts and scalings that follow
+    // it (followTableChain); only casts and scalings by 1 keep the values.
+    SmallVector<Operation *> chain;
+    Value chained = followTableChain(table, chain);
+    auto isOne = [](Value x) {
+      std::optional<SmallVector<float>> c = x ? floatsOf(x) : std::nullopt;
+      return c && c->size() == 1 && c->front() == 1.0f;
+    };
+    for (Operation *op : chain) {
+      NodeBinder step(dyn_cast<NodeOp>(op));
+      if (!step.is("Cast") && !isOne(step.input(1)) &&
+          !(step.is("Mul") && isOne(step.input(0))))
+        return std::nullopt;
+    }
+    llvm::SetVector<Operation *> nodes;
+    std::optional<TableChannels> merged =
+        tableChannels(u, chained, width, nodes);
+    if (!merged)
+      return std::nullopt;
+    for (int64_t c : merged->channels)
+      out.cols.front().push_back({1, c});
+    return out;
+  };
+  Value base;
+  std::optional<SignedChannels> out =
+      signedChannels(v, base, width, inferRank(table), 0, known);
+  if (!out || out->stacked || out->cols.size() != 1 ||
+      llvm::any_of(out->cols.front(),
+                   [](SignedChannel c) { return c.sign != 1; }))
+    return std::nullopt;
+  return out;
 }
 
 /// Which of rotate-half (neox) or GPT-J pairs `rc` is of `xc`, channel for
@@ -989,13 +1138,46 @@ bool proveRotation(ArrayRef<RotationPiece> pieces, int64_t width, Rotation &r) {
   }
   // Pieces: x is their base when they cover all of it in order: its width
   // is known and theirs, or (unknown) the last piece runs to its end.
+  // A last piece running to the end of its own input says nothing about
+  // `base` unless that input is `base` itself.
   int64_t baseWidth = lastDimOf(base);
+  NodeBinder lastPiece(rootOf(pieces.back().x));
   bool whole = ShapedType::isDynamic(baseWidth)
-                   ? runsToEnd(pieces.back().x)
+                   ? runsToEnd(pieces.back().x) && lastPiece.input(0) &&
+                         rootOf(lastPiece.input(0)) == base
                    : baseWidth == static_cast<int64_t>(xs.size());
   for (size_t i = 0; whole && i < xs.size(); ++i)
     whole = xs[i].channel == static_cast<int64_t>(i);
   r.x = whole ? base : Value();
+  if (!whole) {
+    // Partial rotary in halves: the pieces slice the rotated slice of
+    // `base` (q[..., :R] then its halves); x is that slice when it holds
+    // exactly their channels in order and its width is certain (known, or
+    // an explicit Slice end within `base`).
+    NodeBinder first(rootOf(pieces.front().x));
+    Value parent = first.isAnyOf("Slice", "Split") && first.input(0)
+                       ? rootOf(first.input(0))
+                       : Value();
+    Value parentBase;
+    std::optional<SignedChannels> pc =
+        parent && parent != base
+            ? signedChannels(parent, parentBase, width, inferRank(parent))
+            : std::nullopt;
+    NodeBinder slice(parent);
+    std::optional<SmallVector<int64_t>> ends =
+        slice.is("Slice") && slice.input(2) ? slice.constInts(2) : std::nullopt;
+    bool sure = lastDimOf(parent) == static_cast<int64_t>(xs.size()) ||
+                (ends && ends->size() == 1 && ends->front() > 0 &&
+                 ends->front() < std::numeric_limits<int32_t>::max());
+    bool same = pc && parentBase == base && !pc->stacked && sure &&
+                pc->cols.front().size() == xs.size();
+    for (size_t i = 0; same && i < xs.size(); ++i)
+      same = pc->cols.front()[i] == SignedChannel{1, xs[i].channel};
+    if (same) {
+      whole = true;
+      r.x = parent;
+    }
+  }
   r.unproven = whole ? "" : "its pieces rotate no single tensor of the graph";
   return static_cast<bool>(r.x);
 }
@@ -1213,9 +1395,44 @@ void addMergeNodes(RopeSite &site, ArrayRef<Operation *> cosMerge,
   }
 }
 
-/// The first value on the way from `leaf` to the angle that stacks rows:
-/// an Expand, Tile or Concat output inside the angle's closure.
-Value findBuiltRows(Value leaf, const PositionWalk &c) {
+/// The value on the way from `leaf` to the angle that stacks `rows` rows:
+/// following the integer positions only (not the float tables whose shape
+/// they set, nor a batch broadcast on the way), the first Expand, Tile or
+/// Concat inside the angle's closure whose integer result is [rows, B, S]
+/// (mobile exporters expand cache_position [S] to [B, S], then to three
+/// rows). Where no such value exists, the first Expand, Tile or Concat
+/// reached at all, as before.
+Value findFirstStack(Value leaf, const PositionWalk &c);
+Value findBuiltRows(Value leaf, const PositionWalk &c, int64_t rows) {
+  SmallVector<Value> work{leaf};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!seen.insert(v).second || !isIntTensor(v))
+      continue;
+    for (Operation *user : v.getUsers()) {
+      if (!c.nodes.contains(user))
+        continue;
+      NodeBinder node(cast<NodeOp>(user));
+      // Only data edges: the shape operand of Expand/Tile/Reshape is not
+      // where positions flow.
+      if (node.isAnyOf("Expand", "Tile", "Reshape") && node.input(0) != v)
+        continue;
+      Value r = node.result();
+      int64_t rank = r ? rankOf(r) : -1;
+      if (r && node.isAnyOf("Expand", "Tile", "Concat") && isIntTensor(r) &&
+          (rank == 3 || (rank == -1 && inferRank(r) == 3)) &&
+          (rank == -1 || ShapedType::isDynamic(dimOf(r, 0)) ||
+           dimOf(r, 0) == rows))
+        return r;
+      for (Value res : node.getNode().getResults())
+        work.push_back(res);
+    }
+  }
+  return findFirstStack(leaf, c);
+}
+
+Value findFirstStack(Value leaf, const PositionWalk &c) {
   SmallVector<Value> work{leaf};
   llvm::DenseSet<Value> seen;
   while (!work.empty()) {
@@ -1470,7 +1687,7 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
                       : PositionKind::MRope;
     } else {
       site.kind = PositionKind::MRopeDegenerate;
-      site.builtRows = findBuiltRows(site.positions, c);
+      site.builtRows = findBuiltRows(site.positions, c, rows);
       if (site.builtRows && probeLeafMeaning(site.positions, site.builtRows) ==
                                 LeafMeaning::Segments)
         site.source = PositionSource::Segments;
@@ -1663,7 +1880,7 @@ std::optional<RopeSite> matchCachedSite(NodeOp gatherOp, Arch arch,
       site.kind = PositionKind::MRope;
     } else {
       site.kind = PositionKind::MRopeDegenerate;
-      site.builtRows = findBuiltRows(site.positions, c);
+      site.builtRows = findBuiltRows(site.positions, c, rows);
       if (site.builtRows && probeLeafMeaning(site.positions, site.builtRows) ==
                                 LeafMeaning::Segments)
         site.source = PositionSource::Segments;
@@ -1754,7 +1971,181 @@ void explainUnclaimedRotations(onnx::GraphOp graph, ArrayRef<RopeSite> sites,
   });
 }
 
+/// The shape of a value on a table's way to a rotation (kDynamic where not
+/// known), where shape inference left it open: through value identities,
+/// float Casts, Mul by a scalar, Unsqueeze by constant axes, Slice/Split of
+/// the last axis, Concat and the Reshape/Flatten that merges the last two
+/// axes (GPT-J's flatten of a stack); at other values, the rank
+/// inferRank says with every dim open. What matters here is where the unit
+/// (heads) axis is.
+std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth) {
+  if (RankedTensorType t = rankedTypeOf(v))
+    return SmallVector<int64_t>(t.getShape());
+  NodeBinder n(v);
+  auto open = [&]() -> std::optional<SmallVector<int64_t>> {
+    int64_t rank = inferRank(v);
+    if (rank < 0)
+      return std::nullopt;
+    return SmallVector<int64_t>(rank, ShapedType::kDynamic);
+  };
+  if (!n || !n.input(0) || depth > 32)
+    return open();
+  auto input = [&]() { return openShapeOf(n.input(0), depth + 1); };
+  if (isValueIdentity(n.getNode()) || n.isAnyOf("Cast", "Cos", "Sin", "Neg") ||
+      (n.is("Mul") && n.input(1) && isScalarFloat(n.input(1))))
+    return input();
+  if (n.is("Transpose")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    std::optional<SmallVector<int64_t>> perm = n.intsAttr("perm");
+    if (!in || !perm || perm->size() != in->size())
+      return open();
+    SmallVector<int64_t> out;
+    for (int64_t p : *perm) {
+      if (p < 0 || p >= static_cast<int64_t>(in->size()))
+        return open();
+      out.push_back((*in)[p]);
+    }
+    return out;
+  }
+  if (n.is("Gather")) {
+    // A row by a scalar index drops its axis.
+    std::optional<SmallVector<int64_t>> in = input();
+    std::optional<DenseElementsAttr> idx =
+        n.input(1) ? constantOf(n.input(1), 1) : std::nullopt;
+    int64_t axis = n.intAttr("axis", 0);
+    if (!in || !idx || idx->getType().getRank() != 0)
+      return open();
+    if (axis < 0)
+      axis += in->size();
+    if (axis < 0 || axis >= static_cast<int64_t>(in->size()))
+      return open();
+    in->erase(in->begin() + axis);
+    return in;
+  }
+  if (n.is("MatMul") && n.input(1)) {
+    // [..., M, K] x [..., K, N]: batch dims open, M and N kept.
+    std::optional<SmallVector<int64_t>> a = input(),
+                                        b = openShapeOf(n.input(1), depth + 1);
+    if (!a || !b || a->size() < 2 || a->size() != b->size())
+      return open();
+    SmallVector<int64_t> out(a->size() - 2, ShapedType::kDynamic);
+    out.push_back((*a)[a->size() - 2]);
+    out.push_back(b->back());
+    return out;
+  }
+  if (n.isAnyOf("Slice", "Split")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (in && !in->empty())
+      in->back() = ShapedType::kDynamic; // only the last axis is cut here
+    return in;
+  }
+  if (n.is("Concat")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (in && !in->empty()) {
+      int64_t axis = n.intAttr("axis", 0);
+      int64_t rank = in->size();
+      if (axis < 0)
+        axis += rank;
+      if (axis >= 0 && axis < rank)
+        (*in)[axis] = ShapedType::kDynamic;
+    }
+    return in;
+  }
+  if (n.is("Unsqueeze")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    std::optional<SmallVector<int64_t>> axes =
+        n.input(1) ? n.constInts(1) : n.intsAttr("axes");
+    if (!in || !axes)
+      return open();
+    int64_t rank = in->size() + axes->size();
+    SmallVector<int64_t> sorted;
+    for (int64_t a : *axes)
+      sorted.push_back(a < 0 ? a + rank : a);
+    llvm::sort(sorted);
+    for (int64_t a : sorted) {
+      if (a < 0 || a > static_cast<int64_t>(in->size()))
+        return open();
+      in->insert(in->begin() + a, 1);
+    }
+    return in;
+  }
+  if (std::optional<int64_t> inserted = insertedAxis(v);
+      inserted && n.is("Reshape")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (!in)
+      return open();
+    int64_t a = *inserted < 0 ? *inserted + in->size() + 1 : *inserted;
+    if (a < 0 || a > static_cast<int64_t>(in->size()))
+      return open();
+    in->insert(in->begin() + a, 1);
+    return in;
+  }
+  if (n.isAnyOf("Reshape", "Flatten")) {
+    std::optional<SmallVector<int64_t>> in = input();
+    if (!in || in->size() < 2 ||
+        !mergesLastTwo(n, static_cast<int64_t>(in->size())))
+      return open();
+    int64_t a = (*in)[in->size() - 2], b = in->back();
+    in->pop_back();
+    in->back() = ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
+                     ? ShapedType::kDynamic
+                     : a * b;
+    return in;
+  }
+  return open();
+}
+
+/// `v`'s type, or the type openShapeOf proves for it (null: not known).
+RankedTensorType typeThroughFlatten(Value v) {
+  if (RankedTensorType t = rankedTypeOf(v))
+    return t;
+  std::optional<SmallVector<int64_t>> shape = openShapeOf(v);
+  Type elem = elementTypeOf(v);
+  if (!shape || !elem)
+    return nullptr;
+  return RankedTensorType::get(*shape, elem);
+}
+
 } // namespace
+
+std::optional<CarriedTable> mrope::carriedTable(Value v, const RopeSite &site,
+                                                bool sin) {
+  NodeOp cosNode = site.cosNode;
+  if (!cosNode || !cosNode.isOnnx("Cos") || !site.semantics ||
+      site.semantics.getFreqs() != rope::FreqIndex::global)
+    return std::nullopt;
+  // The angle's channels as channels of one value F wide: the frequency
+  // table's channels in its order (the analysis picked it non-increasing
+  // from 1, so channel i is inv_freq[i]).
+  // Where shape inference left the angle untyped (an Identity on an
+  // Unsqueeze's axes hides them from it), the base is taken F wide when the
+  // angle then has the table's 2F channels (Concat(f, f)).
+  Value angleBase;
+  int64_t numFreqs = site.invFreq.size();
+  std::optional<SignedChannels> angle =
+      signedChannels(cosNode.getInputs()[0], angleBase, numFreqs);
+  bool widthKnown =
+      angle &&
+      (dimOf(angleBase, -1) == numFreqs ||
+       (angle->assumedWidth &&
+        static_cast<int64_t>(angle->cols.front().size()) == 2 * numFreqs));
+  if (!angle || angle->stacked || angle->cols.size() != 1 || !widthKnown ||
+      llvm::any_of(angle->cols.front(),
+                   [](SignedChannel c) { return c.sign != 1; }))
+    return std::nullopt;
+  std::optional<SignedChannels> carried = carriedChannels(v, site, sin);
+  if (!carried)
+    return std::nullopt;
+  CarriedTable out;
+  ArrayRef<SignedChannel> tableFreqs = angle->cols.front();
+  for (SignedChannel c : carried->cols.front()) {
+    if (c.channel < 0 || c.channel >= static_cast<int64_t>(tableFreqs.size()))
+      return std::nullopt;
+    out.freqs.push_back(tableFreqs[c.channel].channel);
+  }
+  out.type = typeThroughFlatten(v);
+  return out;
+}
 
 std::vector<RopeSite> mrope::findRopeSites(onnx::GraphOp graph,
                                            const FindOptions &options) {

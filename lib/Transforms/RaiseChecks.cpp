@@ -157,6 +157,36 @@ bool unsqueezesAxisOne(Value v, int64_t rank) {
   return axis && (*axis == 1 || *axis == -rank);
 }
 
+/// Whether the tables reaching a rotation hold, channel by channel, the
+/// frequencies rope.apply gives those channels in the site's layout:
+/// rotate-half channel k frequency k % (R/2), GPT-J pairs k / 2. How the
+/// graph moved the channels there (a Concat(f, f) table sliced to its first
+/// half and repeated pairwise, as GLM-4V does, or not moved at all) does
+/// not matter.
+bool fitsLayout(const RopeSite &site, const Rotation &r,
+                const CarriedTable &table, const char *name, std::string &why) {
+  int64_t rotary = site.getRotaryDim(), half = rotary / 2;
+  bool pairs = site.getLayout() == rope::PairLayout::gptj;
+  if (static_cast<int64_t>(table.freqs.size()) != rotary) {
+    why = "the " + std::string(name) + " table at rotation " +
+          nodeLabel(r.combine) + " has " + std::to_string(table.freqs.size()) +
+          " channels, not rotary_dim " + std::to_string(rotary);
+    return false;
+  }
+  for (auto [k, f] : llvm::enumerate(table.freqs)) {
+    int64_t want = pairs ? k / 2 : k % half;
+    if (f == want)
+      continue;
+    why = "the " + std::string(name) + " table at rotation " +
+          nodeLabel(r.combine) + " holds frequency " + std::to_string(f) +
+          " at channel " + std::to_string(k) + ", where " +
+          (pairs ? "GPT-J pairs take" : "rotate-half takes") + " frequency " +
+          std::to_string(want);
+    return false;
+  }
+  return true;
+}
+
 /// Checks one rotation and says how rope.apply takes it.
 FailureOr<RaisedRotation> checkRotation(RopeSite &site, Rotation r,
                                         std::string &why) {
@@ -165,10 +195,23 @@ FailureOr<RaisedRotation> checkRotation(RopeSite &site, Rotation r,
   // spelling: Add of Concat(-x2, x1), Sub of Concat(x2, -x1), a sign
   // vector, GPT-J pairs) or could not: then nothing here can prove it.
   Value cosTable = r.cosFactor;
+  std::optional<CarriedTable> cosMeaning;
   if (r.proven && r.sinMul && r.cosFactor && r.sinFactor) {
-    if (!carriesTable(cosTable, site.cosTable, site.mergeNodes, why) ||
-        !carriesTable(r.sinFactor, site.sinTable, site.mergeNodes, why))
+    // By meaning where the tables' channels can be read: each channel's
+    // frequency, whatever moved it there. Otherwise the structural walk.
+    cosMeaning = carriedTable(cosTable, site, /*sin=*/false);
+    std::optional<CarriedTable> sinMeaning =
+        cosMeaning ? carriedTable(r.sinFactor, site, /*sin=*/true)
+                   : std::nullopt;
+    if (cosMeaning && sinMeaning) {
+      if (!fitsLayout(site, r, *cosMeaning, "cos", why) ||
+          !fitsLayout(site, r, *sinMeaning, "sin", why))
+        return failure();
+    } else if (!carriesTable(cosTable, site.cosTable, site.mergeNodes, why) ||
+               !carriesTable(r.sinFactor, site.sinTable, site.mergeNodes,
+                             why)) {
       return failure();
+    }
   } else {
     // What the algebra could not read (untyped operands it cannot size):
     // the structural check, x * cos + Concat(-x2, x1) * sin with an Add.
@@ -212,6 +255,10 @@ FailureOr<RaisedRotation> checkRotation(RopeSite &site, Rotation r,
   // of x are: [B, 1, S, R] over [B, H, S, R], [B, S, 1, R] over
   // [B, S, H, R] (GPT-J), [S, 1, R] over the vision tower's [S, H, R].
   RankedTensorType tableType = match::rankedTypeOf(cosTable);
+  // A table shape inference left open (GPT-J's flatten of a stack): the
+  // type its channel walk proves.
+  if (!tableType && cosMeaning)
+    tableType = cosMeaning->type;
   // A vision tower's table that shape inference left unranked: [S, R] with
   // the heads axis inserted by Unsqueeze(axes = [1]).
   if (!tableType && (site.kind == PositionKind::TwoD || site.vision) &&

@@ -156,6 +156,27 @@ struct RopeSite {
   }
 };
 
+/// What a value that carries a site's cos (or sin) table to a rotation
+/// holds, by meaning: channel k of its last axis is cos (sin) of
+/// position x inv_freq[freqs[k]]. `type` is the value's type, or the type
+/// the walk proves where shape inference left it open (null: not known).
+struct CarriedTable {
+  llvm::SmallVector<int64_t> freqs;
+  mlir::RankedTensorType type;
+};
+
+/// `v` read as channels of `site`'s table (computed sites with global
+/// frequencies only): the frequency of each table channel comes from how
+/// the angle is built (inv_freq's channels moved by Concat, Slice, Split:
+/// Concat(f, f) gives channel c frequency c % F), then the channels move to
+/// `v` through the proven section merge (channel-preserving), value
+/// identities, float Casts, Mul by 1, Unsqueeze/Squeeze/Expand/Tile that
+/// keep the last axis, Slice/Split/Concat of the last axis, and the
+/// stack + flatten of GPT-J's repeat_interleave. Nullopt where any step is
+/// something else: then the caller cannot say what `v` means.
+std::optional<CarriedTable> carriedTable(mlir::Value v, const RopeSite &site,
+                                         bool sin);
+
 /// How the analysis runs.
 struct FindOptions {
   Arch arch = Arch::Auto;
