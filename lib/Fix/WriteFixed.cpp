@@ -17,6 +17,16 @@ namespace {
 /// failure leaves nothing at `to`.
 LogicalResult copyAtomically(const llvm::Twine &from, StringRef to,
                              std::string &error) {
+  // The copy is renamed into place: over a device such as /dev/null that
+  // would replace the device itself (as root), as the export refuses too.
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(to, status) && llvm::sys::fs::exists(status) &&
+      !llvm::sys::fs::is_regular_file(status)) {
+    error = "cannot write '" + to.str() +
+            "': it exists and is not a regular file (models are written to "
+            "files)";
+    return failure();
+  }
   auto temp = llvm::sys::fs::TempFile::create(to + ".tmp-%%%%%%");
   if (!temp) {
     error = to.str() + ": " + llvm::toString(temp.takeError());

@@ -238,14 +238,17 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
   if (oldUnused) {
     unsigned oldIndex = oldArg.getArgNumber();
     std::string oldName = graph.getInputName(oldIndex).str();
+    auto oldType = dyn_cast<RankedTensorType>(oldArg.getType());
+    std::string was =
+        oldType && oldType.getRank() == 1 ? "[seq]" : "[batch, seq]";
     graph.setInputType(oldIndex, positions.type(), paramRefs);
     positions.value.replaceAllUsesWith(oldArg);
     if (failed(graph.eraseArgument(newIndex)))
       return mlir::emitError(graph.getLoc())
              << "could not remove a temporary input";
-    result.changes.push_back(
-        "input '" + oldName +
-        "' is now int64 [3, batch, seq] (was [batch, seq])");
+    result.changes.push_back("input '" + oldName +
+                             "' is now int64 [3, batch, seq] (was " + was +
+                             ")");
   } else {
     std::string name = positionsInputName(graph, options.positionsName);
     graph.setArgAttr(newIndex, onnx::attr::kName,
