@@ -126,6 +126,7 @@ public:
   SmallVector<Value> buildFloat();
 
 private:
+  void commonConstants();
   void keptTokens();
   void segments();
   Value segCumsum(Value v);
@@ -251,13 +252,18 @@ IndexGraph::IndexGraph(rope::MRopeIndexOp op, PatternRewriter &rewriter,
   sDim = idsType.getDimSize(1);
 }
 
-SmallVector<Value> IndexGraph::build() {
+/// The small constants both builds read.
+void IndexGraph::commonConstants() {
   one = scalar(1);
   zero = scalar(0);
   axis1 = scalar(1);
   sliceStarts = ints({0}, {1});
   sliceEnds = ints({-1}, {1});
   pads = ints({0, 1, 0, 0}, {4});
+}
+
+SmallVector<Value> IndexGraph::build() {
+  commonConstants();
   keptTokens();
   if (rules.segmentIds)
     segments();
@@ -654,12 +660,7 @@ Value IndexGraph::segmentDeltas(Value tokenMax) {
 // slot; content and eos tokens read s_k / e_k at their span's first
 // content token.
 SmallVector<Value> IndexGraph::buildFloat() {
-  one = scalar(1);
-  zero = scalar(0);
-  axis1 = scalar(1);
-  sliceStarts = ints({0}, {1});
-  sliceEnds = ints({-1}, {1});
-  pads = ints({0, 1, 0, 0}, {4});
+  commonConstants();
   flat = ints({-1}, {1});
   axes0 = ints({0}, {1});
   keptTokens();
