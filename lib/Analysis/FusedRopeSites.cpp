@@ -3,8 +3,6 @@
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/ValueMeaning.h"
 
-#include "mlir/Analysis/DataFlow/ConstantPropagationAnalysis.h"
-#include "mlir/Analysis/DataFlow/DeadCodeAnalysis.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -60,114 +58,6 @@ Value operandOr(NodeOp node, unsigned i) {
   Value v = node.getInputs()[i];
   return isAbsent(v) ? Value() : v;
 }
-
-/// Integer [3, B, S] tensors computed in the graph from an integer [N, 3]
-/// graph input (an image/video grid): the positions a graph computes
-/// itself, get_rope_index spelled as ONNX nodes (what `mrope-fix
-/// --positions compute` writes). The unfused
-/// analysis reads such positions the same way (grids among the inputs the
-/// positions come from). One pass in graph order; a Shape reads no data,
-/// so it does not carry the grid.
-struct GridPositions {
-  /// Every value computed from a grid's data.
-  llvm::DenseSet<Value> fromGrid;
-  /// Those that are integer [3, B, S] tensors.
-  llvm::DenseSet<Value> computed;
-};
-GridPositions positionsComputedFromGrids(onnx::GraphOp graph) {
-  GridPositions out;
-  llvm::DenseSet<Value> &fromGrid = out.fromGrid, &computed = out.computed;
-  // An integer [B, 3] positions input (three tokens) has a grid's type
-  // too: FusedMeaningAnalysis only reads as computed positions what the
-  // lattice itself cannot read (a copy of such an input into three rows is
-  // the degenerate bug, whatever the input is called).
-  for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
-    auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (type && type.getRank() == 2 && type.getDimSize(1) == 3 &&
-        type.getElementType().isInteger())
-      fromGrid.insert(arg);
-  }
-  if (fromGrid.empty())
-    return out;
-  for (NodeOp node : graph.getBodyBlock().getOps<NodeOp>()) {
-    if (node.isOnnx("Shape") ||
-        llvm::none_of(node->getOperands(),
-                      [&](Value in) { return fromGrid.contains(in); }))
-      continue;
-    for (Value result : node->getResults()) {
-      fromGrid.insert(result);
-      auto type = dyn_cast<RankedTensorType>(result.getType());
-      if (type && type.getRank() == 3 && type.getDimSize(0) == 3 &&
-          type.getElementType().isInteger())
-        computed.insert(result);
-    }
-  }
-  return out;
-}
-
-/// The value-meaning analysis with positions computed from grids as leaves:
-/// three position rows, as a [3, B, S] positions input is. Only where the
-/// lattice's own transfer function gives up: what it reads (a copy of one
-/// positions tensor into three rows, say) keeps its meaning.
-class FusedMeaningAnalysis : public meaning::ValueMeaningAnalysis {
-public:
-  FusedMeaningAnalysis(DataFlowSolver &solver,
-                       const llvm::DenseSet<Value> &computed)
-      : ValueMeaningAnalysis(solver), computed(computed) {}
-  LogicalResult
-  visitOperation(Operation *op,
-                 ArrayRef<const meaning::MeaningLattice *> operands,
-                 ArrayRef<meaning::MeaningLattice *> results) override {
-    using namespace meaning;
-    auto node = dyn_cast<NodeOp>(op);
-    if (!node || op->getNumResults() != 1 ||
-        !computed.contains(op->getResult(0)))
-      return ValueMeaningAnalysis::visitOperation(op, operands, results);
-    SmallVector<const Meaning *> ins;
-    for (const MeaningLattice *l : operands) {
-      if (l->getValue().isUninit())
-        return success(); // the solver comes back when one changes
-      ins.push_back(&l->getValue());
-    }
-    if (!transferNode(node, 0, ins).isUnknown())
-      return ValueMeaningAnalysis::visitOperation(op, operands, results);
-    Meaning m;
-    m.kind = Kind::Positions;
-    m.src = op->getResult(0);
-    m.src3D = true;
-    Axis rows = Axis::of(AxisRole::Row);
-    rows.rows = {{0, 0}, {1, 1}, {2, 2}};
-    m.axes = {rows, Axis::of(AxisRole::Batch), Axis::of(AxisRole::Seq)};
-    propagateIfChanged(results[0], results[0]->join(m));
-    return success();
-  }
-
-private:
-  const llvm::DenseSet<Value> &computed;
-};
-
-/// ValueMeanings (ValueMeaning.h) run with FusedMeaningAnalysis.
-class FusedMeanings {
-public:
-  FusedMeanings(Operation *top, const llvm::DenseSet<Value> &computed)
-      : solver(DataFlowConfig().setInterprocedural(false)) {
-    solver.load<dataflow::DeadCodeAnalysis>();
-    solver.load<dataflow::SparseConstantPropagation>();
-    solver.load<FusedMeaningAnalysis>(computed);
-    (void)solver.initializeAndRun(top);
-  }
-  const meaning::Meaning &lookup(Value v) const {
-    const auto *l =
-        v ? solver.lookupState<meaning::MeaningLattice>(v) : nullptr;
-    if (!l || l->getValue().isUninit())
-      return notReached;
-    return l->getValue();
-  }
-
-private:
-  DataFlowSolver solver;
-  meaning::Meaning notReached = meaning::Meaning::unknown("not reached");
-};
 
 /// `v` seen through ops that keep its values: Cast, Identity, Reshape,
 /// Unsqueeze, Squeeze, Flatten (all on their data operand).
@@ -462,7 +352,7 @@ int64_t headSize(Value x, std::optional<int64_t> numHeads) {
 /// positions source and frequencies come from the lattice. Constant or input
 /// caches keep what readNode read.
 void applyMeaning(FusedRopeSite &site, NodeOp node,
-                  const FusedMeanings &meanings) {
+                  const meaning::ValueMeanings &meanings) {
   using namespace meaning;
   const Meaning &m = meanings.lookup(node->getResult(0));
   if (m.kind != Kind::Rotated ||
@@ -519,7 +409,7 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
 
 /// Reads one fused node; nullopt when it is not a RoPE node.
 std::optional<FusedRopeSite> readNode(NodeOp node,
-                                      const FusedMeanings &meanings) {
+                                      const meaning::ValueMeanings &meanings) {
   FusedRopeSite site;
   StringRef type = node.getOpType(), domain = node.getDomain();
   Value x;
@@ -733,8 +623,8 @@ std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
   });
   if (!anyFused)
     return sites;
-  GridPositions grid = positionsComputedFromGrids(graph);
-  FusedMeanings meanings(graph, grid.computed);
+  meaning::ValueMeanings meanings(graph);
+  llvm::DenseSet<Value> fromGrid = meaning::valuesFromGridData(graph);
   graph.walk([&](NodeOp node) {
     std::optional<FusedRopeSite> read = readNode(node, meanings);
     if (!read)
@@ -748,7 +638,7 @@ std::vector<FusedRopeSite> mrope::findFusedRopeSites(onnx::GraphOp graph,
   });
   for (FusedRopeSite &site : sites) {
     if (site.sourceLabel.empty() && site.source &&
-        !isa<BlockArgument>(site.source) && grid.fromGrid.contains(site.source))
+        !isa<BlockArgument>(site.source) && fromGrid.contains(site.source))
       site.sourceLabel = "get_rope_index computed in the graph from the "
                          "image/video grids (" +
                          describeSource(site.source) + ")";

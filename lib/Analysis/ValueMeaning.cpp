@@ -244,8 +244,64 @@ Meaning meaning::meaningOfLeaf(Value v) {
 }
 
 //===----------------------------------------------------------------------===//
+// Positions computed from grids
+//===----------------------------------------------------------------------===//
+
+static bool isIntegerTensor(Value v, int64_t rank, int64_t dim, int64_t size) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && type.getElementType().isInteger() && type.getRank() == rank &&
+         type.getDimSize(dim) == size;
+}
+
+llvm::DenseSet<Value> meaning::valuesFromGridData(Operation *top) {
+  llvm::DenseSet<Value> fromGrid;
+  top->walk([&](onnx::GraphOp graph) {
+    bool any = false;
+    for (BlockArgument arg : graph.getBodyBlock().getArguments())
+      if (isIntegerTensor(arg, 2, 1, 3))
+        any |= fromGrid.insert(arg).second;
+    if (!any)
+      return;
+    // Nodes come in graph order: operands before their users.
+    for (NodeOp node : graph.getBodyBlock().getOps<NodeOp>()) {
+      if (node.isOnnx("Shape") || node.isOnnx("Size") ||
+          llvm::none_of(node->getOperands(),
+                        [&](Value in) { return fromGrid.contains(in); }))
+        continue;
+      fromGrid.insert(node->result_begin(), node->result_end());
+    }
+  });
+  return fromGrid;
+}
+
+std::optional<Meaning>
+meaning::positionsFromGrids(Value v, const Meaning &transferred,
+                            const llvm::DenseSet<Value> &fromGrid) {
+  if (!fromGrid.contains(v) || isa<BlockArgument>(v) ||
+      !isIntegerTensor(v, 3, 0, 3))
+    return std::nullopt;
+  // What a transfer function reads keeps its meaning: three copies of a
+  // [B, 3] positions input are the degenerate bug, not computed rows.
+  if (!transferred.isUnknown())
+    return transferred;
+  Meaning m;
+  m.kind = Kind::Positions;
+  m.src = v;
+  m.src3D = true;
+  Axis rows = Axis::of(AxisRole::Row);
+  rows.rows = {{0, 0}, {1, 1}, {2, 2}};
+  m.axes = {rows, Axis::of(AxisRole::Batch), Axis::of(AxisRole::Seq)};
+  return m;
+}
+
+//===----------------------------------------------------------------------===//
 // The analysis
 //===----------------------------------------------------------------------===//
+
+LogicalResult ValueMeaningAnalysis::initialize(Operation *top) {
+  fromGrid = valuesFromGridData(top);
+  return SparseForwardDataFlowAnalysis::initialize(top);
+}
 
 LogicalResult
 ValueMeaningAnalysis::visitOperation(Operation *op,
@@ -272,9 +328,13 @@ ValueMeaningAnalysis::visitOperation(Operation *op,
       return success();
     ins.push_back(&l->getValue());
   }
-  for (auto [i, r] : llvm::enumerate(results))
-    propagateIfChanged(
-        r, r->join(transferNode(node, static_cast<unsigned>(i), ins)));
+  for (auto [i, r] : llvm::enumerate(results)) {
+    Meaning m = transferNode(node, static_cast<unsigned>(i), ins);
+    if (std::optional<Meaning> computed =
+            positionsFromGrids(node->getResult(i), m, fromGrid))
+      m = std::move(*computed);
+    propagateIfChanged(r, r->join(m));
+  }
   return success();
 }
 

@@ -50,15 +50,40 @@ struct RopeClassifyFusedPass
 struct RopeFixFusedPass : mrope::impl::RopeFixFusedBase<RopeFixFusedPass> {
   using Base::Base;
   void runOnOperation() override {
+    bool compute = positions == PositionsMode::Compute;
     FusedFixOptions options;
     options.arch = arch;
     options.sections.assign(sections.begin(), sections.end());
+    options.computePositions = compute;
     SmallVector<onnx::GraphOp> graphs(getOperation().getOps<onnx::GraphOp>());
     for (onnx::GraphOp graph : graphs) {
+      // The correct M-RoPE sites' [3, B, S] input, for compute mode on a
+      // model with no bug (read before the fix changes the graph).
+      Value correctInput;
+      if (compute) {
+        std::vector<FusedRopeSite> sites = findFusedRopeSites(graph, arch);
+        if (llvm::none_of(sites,
+                          [](const FusedRopeSite &s) { return s.bug; })) {
+          FailureOr<Value> input = fusedPositionsInput(graph, sites);
+          if (failed(input))
+            return signalPassFailure();
+          correctInput = *input;
+        }
+      }
       FailureOr<FusedFixResult> result = fixFusedSites(graph, options);
       if (failed(result))
         return signalPassFailure();
-      for (const std::string &change : result->changes)
+      std::vector<std::string> changes = std::move(result->changes);
+      // Compute mode: the positions input the fixed (or correct) sites read
+      // becomes the computation unfused sites get; a placeholder the fix
+      // added is not announced as removed, a user's input is.
+      Value input = result->fixedSites ? result->positions : correctInput;
+      if (compute && input &&
+          failed(computeFusedPositions(graph, input, arch,
+                                       /*announce=*/!result->fixedSites,
+                                       changes)))
+        return signalPassFailure();
+      for (const std::string &change : changes)
         mlir::emitRemark(graph.getLoc()) << "fixed: " << change;
     }
   }

@@ -5,7 +5,10 @@
 // in RoPE terms, whatever the exporter's spelling:
 //
 //   positions(src)   int or float positions: row r of a [3, B, S] input, a
-//                    [B, S] input, or the index of a Range (arange);
+//                    [B, S] input, the index of a Range (arange), or an
+//                    integer [3, B, S] tensor the graph computes from an
+//                    integer [N, 3] input's data (get_rope_index from the
+//                    image/video grids) that no transfer function reads;
 //   iota(src)        a Range(0, N) in any shape: element = its row-major
 //                    linear index (Range(0, B*S) reshaped [B, S] is the flat
 //                    token index b*S + s);
@@ -33,9 +36,11 @@
 #include "mlir/Analysis/DataFlow/SparseAnalysis.h"
 #include "mlir/Analysis/DataFlowFramework.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mrope::meaning {
@@ -177,15 +182,37 @@ Meaning transferNode(onnx::NodeOp node, unsigned index,
 /// The meaning of an onnx.initializer or a graph input.
 Meaning meaningOfLeaf(mlir::Value v);
 
+/// Values computed from the data of an integer [N, 3] graph input (an
+/// image/video grid; a Shape or Size reads no data, so it does not carry
+/// it), found in graph order in every onnx.graph under `top`.
+llvm::DenseSet<mlir::Value> valuesFromGridData(mlir::Operation *top);
+
+/// The meaning of `v`, an integer [3, B, S] tensor computed in the graph
+/// from grid data whose own transfer function gave `transferred`: three
+/// position rows with `v` as their source where `transferred` is Unknown
+/// (get_rope_index spelled as ONNX nodes), `transferred` otherwise (a copy
+/// of one positions tensor into three rows stays a copy: an integer [B, 3]
+/// positions input has a grid's type too). nullopt when `v` is not such a
+/// tensor.
+std::optional<Meaning>
+positionsFromGrids(mlir::Value v, const Meaning &transferred,
+                   const llvm::DenseSet<mlir::Value> &fromGrid);
+
 class ValueMeaningAnalysis
     : public mlir::dataflow::SparseForwardDataFlowAnalysis<MeaningLattice> {
 public:
   using SparseForwardDataFlowAnalysis::SparseForwardDataFlowAnalysis;
+  /// Finds the values computed from grid data, then runs the framework's.
+  mlir::LogicalResult initialize(mlir::Operation *top) override;
   mlir::LogicalResult
   visitOperation(mlir::Operation *op,
                  llvm::ArrayRef<const MeaningLattice *> operands,
                  llvm::ArrayRef<MeaningLattice *> results) override;
   void setToEntryState(MeaningLattice *lattice) override;
+
+private:
+  /// valuesFromGridData of the analysed op.
+  llvm::DenseSet<mlir::Value> fromGrid;
 };
 
 /// Runs the analysis (with the dead code and constant propagation analyses

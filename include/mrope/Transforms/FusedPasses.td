@@ -54,6 +54,15 @@ def RopeFixFused : Pass<"rope-fix-fused", "::mlir::ModuleOp"> {
     become int64 `[3, batch, seq]` (the old `[batch, seq]` input retyped when
     nothing else reads it). Then the graph is analysed again: same rotated
     tensors, no bug left. Each change gets a remark.
+
+    With `positions=compute` the `[3, batch, seq]` input the sites read is
+    then replaced by `rope.mrope_index` over `input_ids`, `attention_mask`
+    and the grids (added as inputs where missing; `rope_deltas` becomes an
+    output), read through an Identity named `mrope_fix/position_ids`, as
+    `mrope-fix --positions compute` does; a correct M-RoPE model's
+    `[3, batch, seq]` input is replaced the same way. The `rope.mrope_index`
+    op is left for `convert-rope-to-onnx`. Unlike `mrope-fix`, the pass does
+    not prove the fix on probe positions.
   }];
   let options = [
     Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
@@ -76,8 +85,17 @@ def RopeFixFused : Pass<"rope-fix-fused", "::mlir::ModuleOp"> {
              clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
     ListOption<"sections", "sections", "int64_t",
                "M-RoPE sections (default: the architecture's, scaled)">,
+    Option<"positions", "positions", "::mrope::PositionsMode",
+           /*default=*/"::mrope::PositionsMode::Input",
+           "input: a [3, batch, seq] graph input; compute: rope.mrope_index "
+           "from the token ids and grids", [{::llvm::cl::values(
+             clEnumValN(::mrope::PositionsMode::Input, "input",
+                        "a [3, batch, seq] graph input"),
+             clEnumValN(::mrope::PositionsMode::Compute, "compute",
+                        "rope.mrope_index from the token ids and grids"))}]>,
   ];
-  let dependentDialects = ["::mrope::onnx::OnnxDialect"];
+  let dependentDialects = ["::mrope::rope::RopeDialect",
+                           "::mrope::onnx::OnnxDialect"];
 }
 
 #endif // MROPE_TRANSFORMS_FUSEDPASSES_TD
