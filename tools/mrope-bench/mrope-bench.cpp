@@ -149,6 +149,14 @@ static void settle() {
     ;
 }
 
+/// The time of one `step` in ms, started after settle().
+template <typename Step> static double settledMs(Step &&step) {
+  settle();
+  double t0 = nowMs();
+  step();
+  return nowMs() - t0;
+}
+
 //===----------------------------------------------------------------------===//
 // Buffers and positions
 //===----------------------------------------------------------------------===//
@@ -685,16 +693,11 @@ static int runFused(MLIRContext &ctx) {
   CopyPool pool(threads);
   for (int r = 0; r < warmup + reps; ++r) {
     double ms[4];
-    auto timed = [&](int i, auto &&step) {
-      settle();
-      double t0 = nowMs();
-      step();
-      ms[i] = nowMs() - t0;
-    };
-    timed(0, runFusedOnce);
-    timed(1, separate);
-    timed(2, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
-    timed(3, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
+    ms[0] = settledMs(runFusedOnce);
+    ms[1] = settledMs(separate);
+    ms[2] =
+        settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
+    ms[3] = settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
     if (r < warmup)
       continue;
     fusedMs.push_back(ms[0]);
@@ -938,17 +941,12 @@ int main(int argc, char **argv) {
   CopyPool pool(threads);
   for (int r = 0; r < warmup + reps; ++r) {
     double ms[3];
-    auto timed = [&](int i, auto &&step) {
-      settle();
-      double t0 = nowMs();
-      step();
-      ms[i] = nowMs() - t0;
-    };
-    timed(0, [&] {
+    ms[0] = settledMs([&] {
       kernel(q.data, k.data, qHeads, kvHeads, positions.data(), B, S, threads);
     });
-    timed(1, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
-    timed(2, [&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
+    ms[1] =
+        settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
+    ms[2] = settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
     if (r < warmup)
       continue;
     kernelMs.push_back(ms[0]);
