@@ -121,15 +121,6 @@ std::vector<FusedRopeSite> findFusedRopeSites(onnx::GraphOp graph, Arch arch);
 /// `fused_op` and `caches`.
 llvm::json::Array renderFusedSitesJson(llvm::ArrayRef<FusedRopeSite> sites);
 
-/// Adds `sites` to a report renderReportJson wrote (its "sites" and
-/// "summary"); returns the new report text.
-std::string addFusedSitesToReport(llvm::StringRef reportJson,
-                                  llvm::ArrayRef<FusedRopeSite> sites);
-
-/// Lines for mrope-fix's human summary, numbered from `firstIndex`.
-std::string renderFusedSitesText(llvm::ArrayRef<FusedRopeSite> sites,
-                                 int64_t firstIndex = 0);
-
 } // namespace mrope
 
 #endif // MROPE_ANALYSIS_FUSEDROPESITES_H
