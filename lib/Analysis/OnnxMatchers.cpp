@@ -94,18 +94,6 @@ bool match::isFloatTensor(Value v) {
   return elem && isa<FloatType>(elem);
 }
 
-Value match::skipViews(Value v) {
-  while (v) {
-    NodeBinder node(v);
-    if (!node.isAnyOf("Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten",
-                      "Identity") ||
-        !node.input(0))
-      return v;
-    v = node.input(0);
-  }
-  return v;
-}
-
 bool match::isValueIdentity(NodeOp node) {
   NodeBinder n(node);
   if (!n.input(0) || !n.result())
@@ -501,13 +489,6 @@ int64_t NodeBinder::intAttr(StringRef name, int64_t dflt) const {
 
 std::optional<SmallVector<int64_t>> NodeBinder::intsAttr(StringRef name) const {
   return node ? node.getIntsAttr(name) : std::nullopt;
-}
-
-NodeBinder NodeBinder::soleUser(unsigned i) const {
-  Value r = result(i);
-  if (!r || !r.hasOneUse())
-    return NodeBinder(NodeOp());
-  return NodeBinder(dyn_cast<NodeOp>(*r.getUsers().begin()));
 }
 
 /// A constant cache under the views that keep its rows 0 and 1 (all the

@@ -68,10 +68,6 @@ GraphSnapshot mrope::snapshotGraph(onnx::GraphOp graph, int64_t &nextId) {
   return snapshot;
 }
 
-void mrope::clearSnapshotIds(onnx::GraphOp graph) {
-  graph.walk([](onnx::NodeOp node) { node->removeAttr(kIdAttr); });
-}
-
 /// The changed nodes of one panel and their direct neighbours.
 static std::vector<int64_t>
 neighbourhood(const GraphSnapshot &snapshot,

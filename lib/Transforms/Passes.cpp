@@ -21,10 +21,6 @@ namespace mrope {
 using namespace mlir;
 using namespace mrope;
 
-StringRef mrope::positionsModeName(PositionsMode mode) {
-  return mode == PositionsMode::Compute ? "compute" : "input";
-}
-
 std::optional<PositionsMode> mrope::parsePositionsMode(StringRef name) {
   return llvm::StringSwitch<std::optional<PositionsMode>>(name)
       .Case("input", PositionsMode::Input)

@@ -47,10 +47,6 @@ mlir::RankedTensorType rankedTypeOf(mlir::Value v);
 bool isIntTensor(mlir::Value v);
 bool isFloatTensor(mlir::Value v);
 
-/// `v` with the value-preserving views above it peeled off: Cast, Reshape,
-/// Unsqueeze, Squeeze, Flatten and Identity nodes of the default domain.
-mlir::Value skipViews(mlir::Value v);
-
 /// Whether `node` passes its input on unchanged, element for element and in
 /// shape: an Identity, or a Cast to the type its input already has (an
 /// exporter's `.float()` of a float tensor).
@@ -133,8 +129,6 @@ public:
     mlir::Value v = input(i);
     return v ? foldInts(v) : std::nullopt;
   }
-  /// The single user of result `i` when it has exactly one, as a binder.
-  NodeBinder soleUser(unsigned i = 0) const;
 
 private:
   mutable onnx::NodeOp node;

@@ -38,9 +38,6 @@ struct GraphSnapshot {
 /// nodes a pass created), then records the graph.
 GraphSnapshot snapshotGraph(onnx::GraphOp graph, int64_t &nextId);
 
-/// Removes the id attributes again.
-void clearSnapshotIds(onnx::GraphOp graph);
-
 struct GraphDiff {
   std::vector<SnapshotNode> removed, added;
   /// Graph inputs whose type changed, or that are new: "name: before -> after".

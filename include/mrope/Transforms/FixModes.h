@@ -27,7 +27,6 @@ enum class PositionsMode {
   Input,   ///< a graph input position_ids int64 [3, batch, seq]
   Compute, ///< rope.mrope_index from the token ids and grids, in the graph
 };
-llvm::StringRef positionsModeName(PositionsMode mode);
 std::optional<PositionsMode> parsePositionsMode(llvm::StringRef name);
 
 } // namespace mrope
