@@ -128,49 +128,70 @@ static void batchFromPositionShapes(onnx::GraphOp graph, Value positions,
     const eval::Tensor *t = v ? ev.evaluate(v) : nullptr;
     return t && !t->shape.empty() ? t : nullptr;
   };
-  SmallVector<Value> work{positions};
-  llvm::SmallPtrSet<Operation *, 32> seen;
-  for (size_t k = 0; k < work.size() && k < 256; ++k) {
-    Value v = work[k];
-    if (const eval::Tensor *t = isIntTensor(v) ? shapeOf(v) : nullptr;
-        t && t->shape.size() >= 2) {
-      std::string token = keyAt(*t, t->shape.size() - 1),
-                  batch = keyAt(*t, t->shape.size() - 2);
-      if (!token.empty() && !batch.empty() && token != batch)
-        batches.push_back(batch);
-    }
-    for (Operation *user : v.getUsers()) {
-      auto node = dyn_cast<onnx::NodeOp>(user);
-      if (!node || !seen.insert(user).second)
-        continue;
-      StringRef op = node.getOpType();
-      bool fused = op == "RotaryEmbedding" || op == "MRotaryEmbedding";
-      if (fused && node->getNumOperands() > 0)
-        if (const eval::Tensor *x = shapeOf(node->getOperand(0));
-            x && x->shape.size() >= 3 && !keyAt(*x, 0).empty())
-          batches.push_back(keyAt(*x, 0));
-      if (!fused && node->getNumOperands() == 2 &&
-          (op == "Mul" || op == "Add" || op == "Sub" || op == "Div")) {
-        const eval::Tensor *a = shapeOf(node->getOperand(0));
-        const eval::Tensor *b = a ? shapeOf(node->getOperand(1)) : nullptr;
-        for (size_t i = 1; b && i <= std::min(a->shape.size(), b->shape.size());
-             ++i) {
-          std::string ka = keyAt(*a, a->shape.size() - i),
-                      kb = keyAt(*b, b->shape.size() - i);
-          if (!ka.empty() && !kb.empty())
-            parent[find(ka)] = find(kb);
-        }
+  // First the integer values only (cheap: positions and their rows); the
+  // float values the positions reach (tables, x * cos) only while a dim is
+  // left that is neither past, batch nor the token count.
+  llvm::StringSet<> tokenKeys;
+  auto walk = [&](bool floats) {
+    SmallVector<Value> work{positions};
+    llvm::SmallPtrSet<Operation *, 32> seen;
+    for (size_t k = 0; k < work.size() && k < 256; ++k) {
+      Value v = work[k];
+      if (const eval::Tensor *t = isIntTensor(v) ? shapeOf(v) : nullptr) {
+        std::string token = keyAt(*t, t->shape.size() - 1);
+        if (!token.empty())
+          tokenKeys.insert(token);
+        std::string batch =
+            t->shape.size() >= 2 ? keyAt(*t, t->shape.size() - 2) : "";
+        if (!token.empty() && !batch.empty() && token != batch)
+          batches.push_back(batch);
       }
-      for (Value r : user->getResults())
-        work.push_back(r);
+      for (Operation *user : v.getUsers()) {
+        auto node = dyn_cast<onnx::NodeOp>(user);
+        if (!node || !seen.insert(user).second)
+          continue;
+        StringRef op = node.getOpType();
+        bool fused = op == "RotaryEmbedding" || op == "MRotaryEmbedding";
+        if (floats && fused && node->getNumOperands() > 0)
+          if (const eval::Tensor *x = shapeOf(node->getOperand(0));
+              x && x->shape.size() >= 3 && !keyAt(*x, 0).empty())
+            batches.push_back(keyAt(*x, 0));
+        if (floats && !fused && node->getNumOperands() == 2 &&
+            (op == "Mul" || op == "Add" || op == "Sub" || op == "Div")) {
+          const eval::Tensor *a = shapeOf(node->getOperand(0));
+          const eval::Tensor *b = a ? shapeOf(node->getOperand(1)) : nullptr;
+          for (size_t i = 1;
+               b && i <= std::min(a->shape.size(), b->shape.size()); ++i) {
+            std::string ka = keyAt(*a, a->shape.size() - i),
+                        kb = keyAt(*b, b->shape.size() - i);
+            if (!ka.empty() && !kb.empty())
+              parent[find(ka)] = find(kb);
+          }
+        }
+        for (Value r : user->getResults())
+          if (floats || isIntTensor(r))
+            work.push_back(r);
+      }
     }
+  };
+  auto settle = [&] {
+    llvm::StringSet<> batchRoots;
+    for (const std::string &b : batches)
+      batchRoots.insert(find(b));
+    bool open = false;
+    for (auto &[size, key] : keyOfSize) {
+      if (batchRoots.contains(find(key)))
+        roles.try_emplace(key, DimRole::Batch);
+      else if (!roles.count(key) && !tokenKeys.contains(key))
+        open = true;
+    }
+    return open;
+  };
+  walk(/*floats=*/false);
+  if (settle()) {
+    walk(/*floats=*/true);
+    settle();
   }
-  llvm::StringSet<> batchRoots;
-  for (const std::string &b : batches)
-    batchRoots.insert(find(b));
-  for (auto &[size, key] : keyOfSize)
-    if (batchRoots.contains(find(key)))
-      roles.try_emplace(key, DimRole::Batch);
 }
 
 void mrope::bindProbeInputShapes(eval::Evaluator &ev, onnx::GraphOp graph,
