@@ -21,7 +21,12 @@ Only models whose names the probe used to read are worth this: the KV-cache
 decoders (past_key_values.*, a past dim), the GenAI builder's spelling
 (batch_size) and torch dynamo's (s0, s1). `--models` picks them by name.
 
-usage: check_names_probe.py MROPE_FIX ZOO_DIR [ZOO_DIR...] [--models a,b]
+With --compute, a KV-cache bug model is also fixed with --positions compute,
+renamed and not, and the two fixes must agree on a prefill and a decode
+step (the decode step reads the past length off the past cache, which the
+fix must find by meaning).
+
+usage: check_names_probe.py MROPE_FIX ZOO_DIR [ZOO_DIR...] [--models a,b] [--compute]
 """
 import argparse
 import json
@@ -34,6 +39,7 @@ import numpy as np
 import onnx
 
 from mrope import ort
+from mrope.zoo import feeds as zoo_feeds
 from mrope.zoo import spellings
 
 TOL = 1e-5
@@ -137,7 +143,7 @@ def max_diff(a, b):
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
-def check(tool, zoo, desc, style, tmp):
+def check(tool, zoo, desc, style, tmp, compute=False):
     arch = desc["declared_arch"]
     src = os.path.join(zoo, desc["model"])
     model = onnx.load(src)
@@ -179,7 +185,50 @@ def check(tool, zoo, desc, style, tmp):
         problems.append(f"fixed vs twin: {d_twin:.2e} > {TOL}")
     if d_orig > TOL:
         problems.append(f"fixed vs the original-named fix: {d_orig:.2e} > {TOL}")
-    return problems, f"|fixed - twin| = {d_twin:.1e}, |fixed - original's fix| = {d_orig:.1e}"
+    note = f"|fixed - twin| = {d_twin:.1e}, |fixed - original's fix| = {d_orig:.1e}"
+    if compute and any(n.startswith("past_key_values.") for n in names):
+        d, why = kv_compute(tool, src, ren, back, arch, tmp)
+        if d is None:
+            problems.append(why)
+        elif d > TOL:
+            problems.append(f"--positions compute vs the original-named fix: {d:.2e} > {TOL}")
+        else:
+            note += f", --positions compute (prefill + decode) {d:.1e}"
+    return problems, note
+
+
+def kv_compute(tool, src, ren, back, arch, tmp):
+    """--positions compute on a KV-cache decoder: the renamed model's fix
+    equals the original-named model's fix on a prefill (empty past) and on
+    a decode step fed the prefill's cache: both must find the past cache
+    (the decode step continues at past + arange + past_rope_deltas)."""
+    fixed = {}
+    for which, path in (("orig", src), ("ren", ren)):
+        fixed[which] = os.path.join(tmp, f"compute_{which}.onnx")
+        p = run_tool(tool, path, arch, "-o", fixed[which], "--positions", "compute")
+        if p.returncode != 0:
+            return None, f"--positions compute ({which}): {p.stderr.strip()[:300]}"
+    model = onnx.load(src, load_external_data=False)
+    ins = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in inputs_of(model)}
+    ids, mask, grids = zoo_feeds.batch("multimodal", padded=False)
+    B, S = ids.shape
+    rng = np.random.default_rng(5)
+    pasts = sorted(n for n in ins if n.startswith("past_key_values."))
+    hidden = ins["inputs_embeds"][2]
+    pool = {"inputs_embeds": rng.standard_normal((B, S, hidden)).astype(np.float32),
+            "attention_mask": mask, "input_ids": ids,
+            "past_rope_deltas": np.zeros((B, 1), np.int64), **grids}
+    pool.update({n: np.zeros((B, ins[n][1], 0, ins[n][3]), np.float32) for n in pasts})
+    got = {w: ort.run(f, feeds_for(f, pool, back)) for w, f in fixed.items()}
+    diff = max_diff(got["ren"], got["orig"])
+    # one decode step: a text token, the prefill's cache as the past
+    step = dict(pool, inputs_embeds=rng.standard_normal((B, 1, hidden)).astype(np.float32),
+                input_ids=np.full((B, 1), 77, np.int64),
+                attention_mask=np.concatenate([mask, np.ones((B, 1), np.int64)], axis=1),
+                past_rope_deltas=got["orig"]["rope_deltas"])
+    step.update({n: got["orig"][n.replace("past_key_values", "present")] for n in pasts})
+    got2 = {w: ort.run(f, feeds_for(f, step, back)) for w, f in fixed.items()}
+    return max(diff, max_diff(got2["ren"], got2["orig"])), ""
 
 
 def main():
@@ -187,6 +236,8 @@ def main():
     ap.add_argument("tool")
     ap.add_argument("zoos", nargs="+")
     ap.add_argument("--models", default="")
+    ap.add_argument("--compute", action="store_true",
+                    help="also --positions compute on the KV-cache decoders")
     a = ap.parse_args()
     pick = set(filter(None, a.models.split(",")))
     passed = failed = 0
@@ -203,9 +254,9 @@ def main():
             for style in ("dynamo", "misleading", "lying"):
                 with tempfile.TemporaryDirectory() as tmp:
                     try:
-                        problems, note = check(a.tool, zoo, desc, style, tmp)
+                        problems, note = check(a.tool, zoo, desc, style, tmp, a.compute)
                     except Exception as e:  # a failing tool or runtime fails the model
-                        problems, note = [f"{type(e).__name__}: {e}"], ""
+                        problems, note = [f"{type(e).__name__}: " + " ".join(str(e).split())[:400]], ""
                 tag = f"{desc['model']} ({style} names)"
                 if problems:
                     failed += 1
