@@ -5,6 +5,7 @@
 #include "mrope/Analysis/OnnxMatchers.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <cmath>
@@ -247,4 +248,83 @@ std::optional<CacheWriteNeighbour> mrope::findCacheWriteAfter(Value y,
     }
   }
   return std::nullopt;
+}
+
+/// `v` traced back through value identities and Transposes to a graph
+/// input of `body`, with `axis` of v carried to the input's axis.
+static std::optional<std::pair<BlockArgument, int64_t>>
+inputAxisOf(Value v, int64_t axis, Block &body) {
+  for (int step = 0; step < 8; ++step) {
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return arg.getOwner() == &body ? std::optional(std::pair(arg, axis))
+                                     : std::nullopt;
+    auto node = v.getDefiningOp<NodeOp>();
+    if (!node || node->getNumOperands() < 1)
+      return std::nullopt;
+    if (node.isOnnx("Transpose")) {
+      std::optional<SmallVector<int64_t>> perm = node.getIntsAttr("perm");
+      if (!perm || axis >= static_cast<int64_t>(perm->size()))
+        return std::nullopt;
+      axis = (*perm)[axis];
+    } else if (!isValueIdentity(node)) {
+      return std::nullopt;
+    }
+    v = node->getOperand(0);
+  }
+  return std::nullopt;
+}
+
+/// Whether the graph returns `v`, through value identities and Transposes.
+static bool isReturned(Value v) {
+  SmallVector<Value> work{v};
+  for (int step = 0; step < 16 && !work.empty(); ++step) {
+    Value x = work.pop_back_val();
+    for (Operation *user : x.getUsers()) {
+      if (isa<onnx::ReturnOp>(user))
+        return true;
+      if (auto node = dyn_cast<NodeOp>(user);
+          node && node->getNumResults() == 1 &&
+          (node.isOnnx("Transpose") || isValueIdentity(node)))
+        work.push_back(node->getResult(0));
+    }
+  }
+  return false;
+}
+
+SmallVector<PastCacheInput> mrope::pastCacheInputs(onnx::GraphOp graph) {
+  Block &body = graph.getBodyBlock();
+  llvm::MapVector<BlockArgument, PastCacheInput> found;
+  auto add = [&](Value v, int64_t axis, int64_t batchAxis) {
+    if (auto at = inputAxisOf(v, axis, body))
+      found.insert({at->first, {at->first, at->second, batchAxis}});
+  };
+  for (NodeOp node : body.getOps<NodeOp>()) {
+    if (node.getOpType() == "GroupQueryAttention" &&
+        node.getDomain() == "com.microsoft") {
+      // past_key and past_value: [batch, kv_heads, past, head_dim].
+      for (unsigned i : {3u, 4u})
+        if (i < node->getNumOperands() && node->getOperand(i) &&
+            rankOf(node->getOperand(i)) == 4)
+          add(node->getOperand(i), 2, 0);
+      continue;
+    }
+    if (!node.isOnnx("Concat") || node->getNumOperands() != 2 ||
+        node->getNumResults() != 1)
+      continue;
+    Value past = node->getOperand(0), step = node->getOperand(1);
+    int64_t rank = rankOf(past), axis = node.getIntAttr("axis").value_or(0);
+    if (axis < 0 && rank > 0)
+      axis += rank;
+    if (axis < 0 || isConstant(step) || rootOf(step) == rootOf(past) ||
+        !isReturned(node->getResult(0)))
+      continue;
+    add(past, axis, -1);
+  }
+  SmallVector<PastCacheInput> out;
+  for (auto &[arg, cache] : found)
+    out.push_back(cache);
+  llvm::sort(out, [](const PastCacheInput &a, const PastCacheInput &b) {
+    return a.input.getArgNumber() < b.input.getArgNumber();
+  });
+  return out;
 }

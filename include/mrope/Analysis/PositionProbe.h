@@ -31,9 +31,18 @@ enum class LeafMeaning {
 /// compared). Unknown unless one probe matches exactly on every row.
 LeafMeaning probeLeafMeaning(mlir::Value leaf, mlir::Value rows);
 
-/// Shapes of the graph inputs for a probe of `tokens` tokens: batch 1 (by
-/// the dim names, and the batch dim of `positions` whatever its name), past
-/// length 0, every other dynamic dim `tokens`.
+/// Shapes of the graph inputs for a probe of `tokens` tokens, by what each
+/// dynamic dim means, never by its name (exporters write batch_size, s0,
+/// n ...; dims with one dim_param are one dim):
+///  - past length 0: the past axis of the past KV caches
+///    (pastCacheInputs, RopeNeighbours.h);
+///  - batch 1: the batch dim of a [B, S] / [A, B, S] `positions` input, the
+///    batch axis of a cache where the op reading it says (GroupQueryAttention),
+///    and the dim the positions are laid out by when the graph computes
+///    them (found by giving each dim a distinct size and reading the
+///    positions' shapes back);
+///  - `tokens` for every other dynamic dim (a mask over past + new tokens
+///    has `tokens` entries, as the past is empty).
 void bindProbeInputShapes(eval::Evaluator &ev, onnx::GraphOp graph,
                           int64_t tokens, mlir::Value positions = {});
 

@@ -13,6 +13,8 @@
 //  - the cache write: a Concat, reached through Transposes (the axis is
 //    followed through their permutations), whose last operand is the
 //    rotated value and whose axis is its sequence axis.
+// And the graph inputs that are past KV caches, by what the graph does with
+// them (pastCacheInputs), never by their names.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_ANALYSIS_ROPENEIGHBOURS_H
@@ -49,6 +51,25 @@ findRmsNormBefore(mlir::Value x, int64_t headDim, int64_t rank);
 /// `seqAxis` of y's shape, if any.
 std::optional<CacheWriteNeighbour> findCacheWriteAfter(mlir::Value y,
                                                        int64_t seqAxis);
+
+/// A graph input that is the past of a KV cache.
+struct PastCacheInput {
+  mlir::BlockArgument input;
+  int64_t axis = 0;       ///< its past-length (sequence) axis
+  int64_t batchAxis = -1; ///< its batch axis where an op's signature says
+};
+
+/// The graph inputs that are past KV caches, by meaning, in input order:
+///  - the first operand of a two-operand Concat (reached through value
+///    identities and Transposes, whose permutations the axis follows) that
+///    appends a non-constant value of this step along one axis and whose
+///    result the graph returns (through the same views): the cache the next
+///    step is fed, grown by this step's keys or values;
+///  - the past_key / past_value operands of com.microsoft
+///    GroupQueryAttention, [batch, kv_heads, past, head_dim] by its
+///    signature.
+/// An input's name plays no part.
+llvm::SmallVector<PastCacheInput> pastCacheInputs(onnx::GraphOp graph);
 
 } // namespace mrope
 
