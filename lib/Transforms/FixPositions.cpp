@@ -9,6 +9,7 @@
 
 #include "mrope/Analysis/ArchTraits.h"
 #include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/RopeNeighbours.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 
@@ -137,11 +138,15 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
                                          Value segments, FixResult &result) {
   OpBuilder b(graph.getContext());
   Location loc = graph.getLoc();
-  // A KV-cache decoder: [batch, kv_heads, past, dim] past keys.
+  // A KV-cache decoder: a past cache by what the graph does with it
+  // (pastCacheInputs), whatever its name; its past axis is the past length.
   Value pastKey;
-  for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
-    if (graph.getInputName(i).starts_with("past_key_values") && !pastKey)
-      pastKey = graph.getArgument(i);
+  int64_t pastAxis = 0;
+  if (SmallVector<PastCacheInput> caches = pastCacheInputs(graph);
+      !caches.empty()) {
+    pastKey = caches.front().input;
+    pastAxis = caches.front().axis;
+  }
   auto input = [&](StringRef name, Type type,
                    ArrayRef<StringRef> dims) -> Value {
     for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
@@ -230,10 +235,14 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   Value pastDeltas =
       input("past_rope_deltas", RankedTensorType::get({shape[1], 1}, i64),
             {batch, ""});
+  int64_t pastRank = rankOf(pastKey);
   Value pastShape =
-      emit.node("Shape", RankedTensorType::get({4}, i64), {pastKey});
+      emit.node("Shape",
+                RankedTensorType::get(
+                    {pastRank >= 0 ? pastRank : ShapedType::kDynamic}, i64),
+                {pastKey});
   Value pastLen =
-      emit.node("Gather", scalarType, {pastShape, emit.ints({2}, {})},
+      emit.node("Gather", scalarType, {pastShape, emit.ints({pastAxis}, {})},
                 {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
   Value steps = emit.node("Range", RankedTensorType::get({shape[2]}, i64),
                           {emit.ints({0}, {}), seqLen, emit.ints({1}, {})});
