@@ -31,8 +31,9 @@ namespace mrope {
 constexpr int64_t kStreamingMinBytes = 4 << 20;
 
 /// The least q and k bytes a pooled thread of the fused kernel's wrapper
-/// gets (the plain kernel's kMinBytesPerThread, measured for the fused
-/// kernel in docs/benchmarks.md "Threads by work size").
+/// gets: the plain kernel's kMinBytesPerThread, measured for the fused
+/// kernel too (docs/benchmarks.md "The fused kernel's floor": below 16 MiB
+/// two threads were slower than one in every run).
 constexpr int64_t kFusedMinBytesPerThread = 8 << 20;
 
 struct FusedKernel {
