@@ -415,9 +415,9 @@ static int threads_for(double bytes, int64_t seq, int num_threads) {
 }
 )";
 
-std::string mrope::emitCThreadPool() {
+std::string mrope::emitCThreadPool(int64_t minBytesPerThread) {
   return fillTemplate(kPoolTemplate,
-                      {{"MIN_BYTES", std::to_string(kMinBytesPerThread)}});
+                      {{"MIN_BYTES", std::to_string(minBytesPerThread)}});
 }
 
 /// The C wrapper: memref descriptors for a token slice, argument checks, a
@@ -526,7 +526,7 @@ std::string mrope::emitCWrapper(const RopeKernel &kernel,
        {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
        {"NO_K", two ? "" : "  elem_t *k = 0;\n  int64_t kv_heads = 0;\n"},
        {"NO_KV", two ? "" : "  kv_heads = 0;\n"},
-       {"POOL", emitCThreadPool()}});
+       {"POOL", emitCThreadPool(kMinBytesPerThread)}});
 }
 
 //===----------------------------------------------------------------------===//

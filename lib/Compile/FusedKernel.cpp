@@ -343,13 +343,15 @@ std::string mrope::emitFusedCHeader(const FusedKernel &kernel) {
  * The same as RMSNorm, then RoPE, then copying k into the cache.
  *
  * @NAME@: the tokens are split over at most num_threads threads (<= 0:
- * one) of a pool the library keeps between calls, and over no more than
- * give each one @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k. A call whose
- * slot (kv_heads * batch * seq rows of k_cache) is at least
- * @UPPER@_STREAMING_MIN_BYTES bytes, with k_cache 64-byte aligned, writes the
- * slot with non-temporal stores (it is not kept in the CPU caches; smaller
- * calls, a decode step's, leave it there for the attention). Returns 0, or -1
- * on bad sizes (cache_offset + seq > cache_len, ...).
+ * one) of a pool the library keeps between calls, and over no more threads
+ * than give each one at least @UPPER@_MIN_BYTES_PER_THREAD bytes of q and k
+ * (@NAME@_threads says how many a call uses). A call whose k_cache
+ * (batch * kv_heads * cache_len rows) is at least
+ * @UPPER@_STREAMING_MIN_BYTES bytes and 64-byte aligned writes the slot with
+ * non-temporal stores (not kept in the CPU caches: the attention streams a
+ * cache that large from memory anyway, and a plain store would first read
+ * each line it writes); a smaller cache keeps its new rows in cache.
+ * Returns 0, or -1 on bad sizes (cache_offset + seq > cache_len, ...).
  */
 #ifndef @UPPER@_H
 #define @UPPER@_H
@@ -367,6 +369,9 @@ extern "C" {
 #define @UPPER@_STREAMING_MIN_BYTES @STREAM_BYTES@
 
 int @NAME@(@PARAMS@, int num_threads);
+/* How many threads a call with these sizes uses (-1: bad sizes). */
+int @NAME@_threads(int64_t q_heads, int64_t kv_heads, int64_t batch,
+    int64_t seq, int num_threads);
 
 #ifdef __cplusplus
 }
@@ -389,7 +394,7 @@ int @NAME@(@PARAMS@, int num_threads);
        {"AXES", std::to_string(r.numAxes())},
        {"NAME", r.options.name},
        {"UPPER", StringRef(r.options.name).upper()},
-       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
+       {"MIN_BYTES", std::to_string(kFusedMinBytesPerThread)},
        {"STREAM_BYTES", std::to_string(kStreamingMinBytes)},
        {"PARAMS", fusedParams(kernel)}});
 }
@@ -443,30 +448,47 @@ static void run_slice(const slice *w) {
 #endif
 }
 
-/* The slot is written with non-temporal stores when it is at least
-   @STREAM_BYTES@ bytes (beyond what the caches would keep for the attention
-   that reads it next; a plain store reads each line before writing it) and
-   its rows are 64-byte aligned (the stores are aligned to their size). */
+/* The slot is written with non-temporal stores when the whole cache is at
+   least @STREAM_BYTES@ bytes (the attention that reads it next streams it
+   from memory, so the new rows gain nothing from staying in cache, and a
+   plain store reads each line before writing it; a decode step's rows,
+   cache_len * D apart, also all fall into the same cache sets) and its rows
+   are 64-byte aligned (the stores are aligned to their size). */
 static int streaming_for(const elem_t *cache, int64_t kv_heads, int64_t batch,
-                         int64_t seq) {
-  double slot = (double)kv_heads * (double)batch * (double)seq * @D@ * sizeof(elem_t);
-  return slot >= @STREAM_BYTES@.0 && ((uintptr_t)cache & 63) == 0 &&
+                         int64_t cache_len) {
+  double bytes = (double)kv_heads * (double)batch * (double)cache_len * @D@ *
+                 sizeof(elem_t);
+  return bytes >= @STREAM_BYTES@.0 && ((uintptr_t)cache & 63) == 0 &&
          (@D@ * sizeof(elem_t)) % 64 == 0;
 }
 
-@POOL@
-int @NAME@(@PARAMS@, int num_threads) {
-  if (batch < 0 || seq < 0 || q_heads < 0 || kv_heads < 0 || cache_offset < 0 ||
-      cache_len < 0 || seq > cache_len - cache_offset) return -1;
+static int check(int64_t q_heads, int64_t kv_heads, int64_t batch, int64_t seq) {
+  if (batch < 0 || seq < 0 || q_heads < 0 || kv_heads < 0) return -1;
   if (@Q_HEADS@ > 0 && q_heads != @Q_HEADS@) return -1;
   if (@KV_HEADS@ > 0 && kv_heads != @KV_HEADS@) return -1;
-  double bytes = (double)(q_heads + kv_heads) * (double)batch * (double)seq *
-                 @D@ * sizeof(elem_t);
-  num_threads = threads_for(bytes, seq, num_threads);
+  return 0;
+}
+
+static double qk_bytes(int64_t q_heads, int64_t kv_heads, int64_t batch, int64_t seq) {
+  return (double)(q_heads + kv_heads) * (double)batch * (double)seq * @D@ *
+         sizeof(elem_t);
+}
+
+@POOL@
+int @NAME@_threads(int64_t q_heads, int64_t kv_heads, int64_t batch,
+                   int64_t seq, int num_threads) {
+  if (check(q_heads, kv_heads, batch, seq)) return -1;
+  return threads_for(qk_bytes(q_heads, kv_heads, batch, seq), seq, num_threads);
+}
+
+int @NAME@(@PARAMS@, int num_threads) {
+  if (check(q_heads, kv_heads, batch, seq) || cache_offset < 0 || cache_len < 0 ||
+      seq > cache_len - cache_offset) return -1;
+  num_threads = threads_for(qk_bytes(q_heads, kv_heads, batch, seq), seq, num_threads);
   /* Whole blocks of @BLOCK@ tokens per thread where there are enough. */
   int64_t chunk = (seq + num_threads - 1) / num_threads;
   if (chunk > @BLOCK@) chunk = (chunk + @BLOCK@ - 1) / @BLOCK@ * @BLOCK@;
-  int streaming = streaming_for(k_cache, kv_heads, batch, seq);
+  int streaming = streaming_for(k_cache, kv_heads, batch, cache_len);
   slice work[POOL_MAX + 1];
   int n = 0;
   for (int64_t s0 = 0; s0 < seq; s0 += chunk) {
@@ -493,10 +515,10 @@ std::string mrope::emitFusedCWrapper(const FusedKernel &kernel,
        {"Q_HEADS", std::to_string(r.qHeads)},
        {"KV_HEADS", std::to_string(r.kvHeads)},
        {"BLOCK", std::to_string(fusedTokensPerBlock(kernel, target))},
-       {"MIN_BYTES", std::to_string(kMinBytesPerThread)},
+       {"MIN_BYTES", std::to_string(kFusedMinBytesPerThread)},
        {"STREAM_BYTES", std::to_string(kStreamingMinBytes)},
        {"PARAMS", fusedParams(kernel)},
-       {"POOL", emitCThreadPool()}});
+       {"POOL", emitCThreadPool(kFusedMinBytesPerThread)}});
 }
 
 LogicalResult mrope::compileFusedSharedLibrary(MLIRContext &ctx,

@@ -10,10 +10,10 @@ q and k: the only one big enough for the work-size rule to really use two
 threads) and S = 16384 (1024 token blocks: the rotation's stack tables
 must not grow the stack per block; they overflowed 8 MiB before the
 pipeline hoisted them); each on 1 and on 2 threads, identical results.
-The cache is placed at a chosen address: 64-byte aligned, so the S = 4096
-and larger slots (>= NAME_STREAMING_MIN_BYTES) take the library's
-non-temporal-store path, and once 16 bytes off, where the same call must
-take the plain path; the line says which. Both must match the reference.
+The cache is placed at a chosen address: 64-byte aligned, so the calls
+with caches of >= NAME_STREAMING_MIN_BYTES (S = 4096 and larger) take the
+library's non-temporal-store path, and once 16 bytes off, where the same
+call must take the plain path; the line says which. Both must match the reference.
 The second thread comes from a pool the library keeps between calls: after
 the 2-thread calls the process has exactly one thread more than before the
 first call, and more calls do not add any (Linux /proc/self/task).
@@ -128,8 +128,8 @@ if dtype == "bf16":  # 2 bytes: twice the tokens for two threads' worth of bytes
     CASES = CASES[:5] + [(1, 8192, 8200, 8, 0), (1, 8192, 8200, 8, 16)]
 same_bits = total = 0
 for B, S, cache_len, off, shift in CASES:
-    slot_bytes = B * HK * S * D * (4 if dtype == "f32" else 2)
-    path = "streaming" if slot_bytes >= stream_min and shift == 0 else "plain"
+    cache_bytes = B * HK * cache_len * D * (4 if dtype == "f32" else 2)
+    path = "streaming" if cache_bytes >= stream_min and shift == 0 else "plain"
     q, qv = storage(rng.uniform(-2, 2, size=(B, HQ, S, D)).astype(np.float32))
     k, kv = storage(rng.uniform(-2, 2, size=(B, HK, S, D)).astype(np.float32))
     wq = rng.uniform(0.5, 1.5, size=(D,)).astype(np.float32)
@@ -187,5 +187,20 @@ rc = fn(ptr(q), ptr(k), ptr(w), ptr(w), ptr(cache), 8, 5, HQ, HK, ptr(pos), 1, 4
 bad_ok = rc == -1 and not cache.any()
 failed += not bad_ok
 print(f"{'ok' if bad_ok else 'FAIL'} offset 5 + 4 tokens > cache 8: rc={rc}")
+# fused_threads: the header's rule (one thread per MIN_BYTES_PER_THREAD
+# bytes of q and k, at most the asked count, at most one per token).
+min_bytes = int(re.search(r"#define \w+_MIN_BYTES_PER_THREAD (\d+)", header).group(1))
+threads_fn = lib.fused_threads
+threads_fn.restype = ctypes.c_int
+threads_fn.argtypes = [I, I, I, I, ctypes.c_int]
+esize = 4 if dtype == "f32" else 2
+for B, S, asked in ((1, 1, 8), (64, 1, 16), (1, 4096, 2), (1, 4096, 64)):
+    want = max(1, min(asked, S, int((HQ + HK) * B * S * D * esize / min_bytes)))
+    got = threads_fn(HQ, HK, B, S, asked)
+    failed += got != want
+    print(f"{'ok' if got == want else 'FAIL'} fused_threads B={B} S={S} asked {asked}: {got} (want {want})")
+got = threads_fn(HQ + 1, HK, 1, 1, 1)
+failed += got != -1
+print(f"{'ok' if got == -1 else 'FAIL'} fused_threads with the wrong q heads: {got}")
 print(f"{'FAIL' if failed else 'ok'}: {failed} failed")
 sys.exit(1 if failed else 0)

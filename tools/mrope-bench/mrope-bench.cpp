@@ -122,7 +122,8 @@ static cl::opt<std::string>
          cl::desc("norm,cache: time the fused QK-norm + M-RoPE (Qwen3-VL "
                   "interleaved sections) + KV-cache write against our three "
                   "separate kernels (norm, rope, cache copy); --json prints "
-                  "fused_ms, separate_ms, memcpy_ms, nt_copy_ms, max_abs_err"),
+                  "fused_ms, separate_ms, memcpy_ms, nt_copy_ms, max_abs_err, "
+                  "kernel_threads"),
          cl::init(""), cl::cat(category));
 static cl::opt<int64_t> cacheLen("cache-len",
                                  cl::desc("--fuse: KV-cache positions Smax"),
@@ -612,8 +613,12 @@ static int runFused(MLIRContext &ctx) {
     return fail(llvm::Twine("cannot load a kernel: ") + dlerror());
   auto rope = reinterpret_cast<KernelFn>(dlsym(ropeLib, "bench_rope"));
   auto fused = reinterpret_cast<FusedFn>(dlsym(fusedLib, "bench_fused"));
-  if (!rope || !fused)
+  using ThreadsFn = int (*)(int64_t, int64_t, int64_t, int64_t, int);
+  auto fusedThreads =
+      reinterpret_cast<ThreadsFn>(dlsym(fusedLib, "bench_fused_threads"));
+  if (!rope || !fused || !fusedThreads)
     return fail("a kernel symbol is missing");
+  const int kernelThreads = fusedThreads(HQ, HK, B, S, threads);
 
   // Data: q and k in [-1, 1), weights in [0.5, 1.5), one cache. Cache pages
   // outside the slot are never touched (B = 64 x 32768 positions would be
@@ -722,8 +727,9 @@ static int runFused(MLIRContext &ctx) {
     llvm::outs() << llvm::formatv(
         "\"fused_ms\": {0:f6}, \"separate_ms\": {1:f6}, \"memcpy_ms\": "
         "{2:f6}, \"nt_copy_ms\": {3:f6}, \"fused_vs_memcpy\": {4:f6}, "
-        "\"separate_vs_fused\": {5:f4}, \"max_abs_err\": {6:e3}, ",
-        fMs, sMs, mMs, nMs, mMs / fMs, sMs / fMs, err);
+        "\"separate_vs_fused\": {5:f4}, \"max_abs_err\": {6:e3}, "
+        "\"kernel_threads\": {7}, ",
+        fMs, sMs, mMs, nMs, mMs / fMs, sMs / fMs, err, kernelThreads);
     llvm::outs() << "\"cpu\": \"" << jsonEscape(cpuModelName())
                  << "\", \"llvm_cpu\": \""
                  << jsonEscape(llvm::sys::getHostCPUName().str()) << "\"}\n";

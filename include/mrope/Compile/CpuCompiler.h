@@ -66,9 +66,11 @@ std::string emitCWrapper(const RopeKernel &kernel, const CpuTarget &target);
 /// plain and the fused one): `pool_run(slice *work, int n)` runs work[0] on
 /// the caller and the rest on workers kept between calls (they spin ~50 us,
 /// then sleep; a library destructor stops them), and
-/// `threads_for(bytes, seq, num_threads)` applies kMinBytesPerThread. The
-/// source including it defines `slice` and `run_slice(const slice *)` first.
-std::string emitCThreadPool();
+/// `threads_for(bytes, seq, num_threads)` gives each thread at least
+/// `minBytesPerThread` bytes of q and k (kMinBytesPerThread for the plain
+/// kernel). The source including it defines `slice` and
+/// `run_slice(const slice *)` first.
+std::string emitCThreadPool(int64_t minBytesPerThread);
 
 /// Writes `<outPath>` (.so) and the header next to it (same stem, .h),
 /// both via temporary files renamed on success. Needs a C compiler

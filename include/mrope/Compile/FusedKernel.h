@@ -25,9 +25,16 @@
 
 namespace mrope {
 
-/// A call whose cache slot (k's rows written into the cache) has at least
-/// this many bytes writes it with non-temporal stores (docs/compile.md).
+/// A call whose whole k cache has at least this many bytes writes its slot
+/// (k's rows written into the cache) with non-temporal stores
+/// (docs/compile.md).
 constexpr int64_t kStreamingMinBytes = 4 << 20;
+
+/// The least q and k bytes a pooled thread of the fused kernel's wrapper
+/// gets: the plain kernel's kMinBytesPerThread, measured for the fused
+/// kernel too (docs/benchmarks.md "The fused kernel's floor": below 16 MiB
+/// two threads were slower than one in every run).
+constexpr int64_t kFusedMinBytesPerThread = 8 << 20;
 
 struct FusedKernel {
   RopeKernel rope;   ///< q and k, f32, [B, H, S, D]

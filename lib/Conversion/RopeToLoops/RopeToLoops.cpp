@@ -55,7 +55,8 @@ struct Chunk {
 /// ([2T, F] or [2T, 2F] for gptj) and the angles of one token ([F]).
 struct Tables {
   Value cos, sin, angles;
-  /// With an RMSNorm: the rsqrt of each of a head's T rows ([B,H,S,D]).
+  /// With an RMSNorm: two slots of rows' sums of squares, then their
+  /// rsqrt, for a group of heads ([B,H,S,D]; emitNormedHeads).
   Value rowScales;
 };
 
@@ -87,8 +88,17 @@ private:
                      int64_t width);
   void rotateRow(ImplicitLocOpBuilder &b, unsigned input, ValueRange prefix,
                  Value t, Value r = {});
-  Value rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
-                 ValueRange prefix);
+  void emitNormedHeads(
+      ImplicitLocOpBuilder &b, unsigned input, Value count, Value bi, Value s0,
+      Value n,
+      function_ref<void(ImplicitLocOpBuilder &, Value, Value)> rotateHead);
+  Value rowSumOfSquares(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
+                        ValueRange prefix);
+  Value rowScaleOf(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
+                   Value sum);
+  /// Floats per slot of rowScales: a group of at most W + T - 1 rows,
+  /// rounded up to whole W-lane vectors.
+  int64_t scaleSlotSize() const { return (W + T + W - 1) / W * W; }
   void buildInvFreq(ImplicitLocOpBuilder &b);
   Value loadF32(ImplicitLocOpBuilder &b, Value buffer, ValueRange prefix,
                 int64_t offset, int64_t width) const;
@@ -169,9 +179,21 @@ void LoopNest::allocateTables(RewriterBase &rewriter, Operation *scope) {
   tables.sin = memref::AllocaOp::create(sb, tableType, align);
   tables.angles =
       memref::AllocaOp::create(sb, MemRefType::get({numFreqs}, f32), align);
-  if (llvm::any_of(norms, [](auto &norm) { return norm.has_value(); }))
+  if (llvm::any_of(norms, [](auto &norm) { return norm.has_value(); })) {
+    // Zeroed once: the rsqrt of a slot reads whole vectors, past the rows
+    // of a short group too (never garbage, which could be a slow subnormal).
+    int64_t size = 2 * scaleSlotSize();
     tables.rowScales =
-        memref::AllocaOp::create(sb, MemRefType::get({3 * T}, f32), align);
+        memref::AllocaOp::create(sb, MemRefType::get({size}, f32), align);
+    auto vec = VectorType::get({W}, f32);
+    Value zeros = arith::ConstantOp::create(
+        sb, DenseElementsAttr::get(vec, sb.getF32FloatAttr(0.0f)));
+    forLoop(sb, idx(sb, 0), idx(sb, size), idx(sb, W),
+            [&](ImplicitLocOpBuilder &zb, Value i) {
+              vector::StoreOp::create(zb, zeros, tables.rowScales,
+                                      ValueRange{i});
+            });
+  }
 }
 
 void LoopNest::emit(ImplicitLocOpBuilder &b) {
@@ -243,68 +265,17 @@ void LoopNest::emitHeadMajorBlock(ImplicitLocOpBuilder &b, Value bi, Value s0,
     total = arith::AddIOp::create(b, total, count);
   Value first = c0;
   for (auto [input, count] : llvm::enumerate(heads)) {
-    // With an RMSNorm, the rsqrt of every row of a head first, into a third
-    // of a buffer of 3T floats: its rows (16 KiB at T = 32, D = 128) are then
-    // rotated from L1. One loop over both would let LLVM keep a whole row in
-    // registers between the sum and the rotation, which spills with 16
-    // vector registers. The sums run A heads ahead of the rotation (heads
-    // [0, A) before the loop, head h + A in iteration h): a row's sum,
-    // reduction, sqrt and division are a long dependent chain, and a rotation
-    // waiting on it filled the scheduler so that the next head's sum could not
-    // start (a decode step, one row per head, ran at that chain's latency).
-    // A = 2 while the A + 1 live head blocks of n rows fit in 32 KiB of L1
-    // (decode), else 1. Each row summed prefetches the same row of the head
-    // after it.
-    const std::optional<RmsNormProducer> &norm = norms[input];
-    Value ahead = c1;
-    if (norm) {
-      int64_t rowBytes =
-          headDim *
-          cast<MemRefType>(norm->source.getType()).getElementTypeBitWidth() / 8;
-      int64_t few = std::max<int64_t>(1, (32 << 10) / (3 * rowBytes));
-      ahead = arith::SelectOp::create(
-          b,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ule, n, idx(b, few)),
-          idx(b, 2), c1);
-    }
-    Value c3 = idx(b, 3);
-    auto slotOf = [&](ImplicitLocOpBuilder &at, Value head) -> Value {
-      return arith::MulIOp::create(at, arith::RemUIOp::create(at, head, c3),
-                                   cT);
-    };
-    auto sumRows = [&](ImplicitLocOpBuilder &at, Value head, Value rows) {
-      Value slot = slotOf(at, head);
-      Value after =
-          arith::MinSIOp::create(at, arith::AddIOp::create(at, head, c1),
-                                 arith::SubIOp::create(at, count, c1));
-      forLoop(at, c0, rows, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
-        Value si = arith::AddIOp::create(tb, s0, t);
-        prefetchRow(tb, norm->source, ValueRange{bi, after, si});
-        memref::StoreOp::create(
-            tb, rowRsqrt(tb, *norm, ValueRange{bi, head, si}), tables.rowScales,
-            ValueRange{arith::AddIOp::create(tb, slot, t)});
-      });
-    };
-    if (norm)
-      forLoop(b, c0, arith::MinSIOp::create(b, count, ahead), c1,
-              [&](ImplicitLocOpBuilder &pb, Value h0) { sumRows(pb, h0, n); });
-    forLoop(b, c0, count, c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
-      Value mine = slotOf(hb, hi);
-      if (norm) {
-        Value next = arith::AddIOp::create(hb, hi, ahead);
-        Value rows = arith::SelectOp::create(
-            hb,
-            arith::CmpIOp::create(hb, arith::CmpIPredicate::slt, next, count),
-            n, c0);
-        sumRows(hb, next, rows);
-      }
+    // Rotates head `hi`'s n rows (with a norm, row t scaled by
+    // rowScales[scales + t]), then fills its share of the next table.
+    auto rotateHead = [&, input = input](ImplicitLocOpBuilder &hb, Value hi,
+                                         Value scales) {
       forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
         Value si = arith::AddIOp::create(tb, s0, t);
-        Value r = norm ? memref::LoadOp::create(
-                             tb, tables.rowScales,
-                             ValueRange{arith::AddIOp::create(tb, mine, t)})
-                             .getResult()
-                       : Value();
+        Value r = scales ? memref::LoadOp::create(
+                               tb, tables.rowScales,
+                               ValueRange{arith::AddIOp::create(tb, scales, t)})
+                               .getResult()
+                         : Value();
         rotateRow(tb, input, ValueRange{bi, hi, si},
                   arith::AddIOp::create(tb, cur, t), r);
       });
@@ -315,9 +286,94 @@ void LoopNest::emitHeadMajorBlock(ImplicitLocOpBuilder &b, Value bi, Value s0,
       };
       fillRows(hb, bi, nextS0, nextBase, share(g),
                share(arith::AddIOp::create(hb, g, c1)));
-    });
+    };
+    if (norms[input])
+      emitNormedHeads(b, input, count, bi, s0, n, rotateHead);
+    else
+      forLoop(b, c0, count, c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
+        rotateHead(hb, hi, Value());
+      });
     first = arith::AddIOp::create(b, first, count);
   }
+}
+
+// With an RMSNorm, the heads go in groups of ceil(W / n) (at least W rows:
+// one head of a prefill block, W heads of a decode step's single token).
+// A group's rows are summed into a slot of rowScales, the slot's rsqrt is
+// taken W lanes at a time (one vector sqrt and division for W rows: scalar,
+// each row's sqrt and division ended a long dependent chain that the
+// rotation waited on, a quarter of a decode call's time), then the group's
+// rows are scaled and rotated, re-read from L1. Sums and rotation stay two
+// loops: one loop over both would let LLVM keep a whole row in registers
+// between them, which spills with 16 vector registers. The sums run one
+// group ahead of the rotation (two slots, group 0 before the loop) so that
+// the rotation never waits on them; each row summed prefetches the same row
+// of the head a group later: heads of a [B,H,S,D] tile are S rows apart, too
+// far for the hardware's stream prefetcher.
+void LoopNest::emitNormedHeads(
+    ImplicitLocOpBuilder &b, unsigned input, Value count, Value bi, Value s0,
+    Value n,
+    function_ref<void(ImplicitLocOpBuilder &, Value, Value)> rotateHead) {
+  const RmsNormProducer &norm = *norms[input];
+  Value cW = idx(b, W);
+  Value group = arith::MinSIOp::create(
+      b, count,
+      arith::DivUIOp::create(
+          b, arith::AddIOp::create(b, cW, arith::SubIOp::create(b, n, c1)), n));
+  Value slotSize = idx(b, scaleSlotSize());
+  auto slotOf = [&](ImplicitLocOpBuilder &at, Value g0) -> Value {
+    return arith::MulIOp::create(
+        at,
+        arith::RemUIOp::create(at, arith::DivUIOp::create(at, g0, group),
+                               idx(at, 2)),
+        slotSize);
+  };
+  auto groupEnd = [&](ImplicitLocOpBuilder &at, Value g0) -> Value {
+    return arith::MinSIOp::create(at, count,
+                                  arith::AddIOp::create(at, g0, group));
+  };
+  // Heads [g0, end) summed into their slot, then the slot's rsqrt. Past
+  // the last group the loops are empty.
+  auto sumGroup = [&](ImplicitLocOpBuilder &at, Value g0) {
+    Value slot = slotOf(at, g0), end = groupEnd(at, g0);
+    Value last = arith::SubIOp::create(at, count, c1);
+    forLoop(at, g0, end, c1, [&](ImplicitLocOpBuilder &hb, Value h) {
+      Value row0 = arith::AddIOp::create(
+          hb, slot,
+          arith::MulIOp::create(hb, arith::SubIOp::create(hb, h, g0), n));
+      Value later =
+          arith::MinSIOp::create(hb, arith::AddIOp::create(hb, h, group), last);
+      forLoop(hb, c0, n, c1, [&](ImplicitLocOpBuilder &tb, Value t) {
+        Value si = arith::AddIOp::create(tb, s0, t);
+        prefetchRow(tb, norm.source, ValueRange{bi, later, si});
+        memref::StoreOp::create(
+            tb, rowSumOfSquares(tb, norm, ValueRange{bi, h, si}),
+            tables.rowScales, ValueRange{arith::AddIOp::create(tb, row0, t)});
+      });
+    });
+    Value rows =
+        arith::MulIOp::create(at, arith::SubIOp::create(at, end, g0), n);
+    forLoop(at, c0, rows, cW, [&](ImplicitLocOpBuilder &vb, Value j) {
+      auto vec = VectorType::get({W}, vb.getF32Type());
+      Value at0 = arith::AddIOp::create(vb, slot, j);
+      Value sums =
+          vector::LoadOp::create(vb, vec, tables.rowScales, ValueRange{at0});
+      vector::StoreOp::create(vb, rowScaleOf(vb, norm, sums), tables.rowScales,
+                              ValueRange{at0});
+    });
+  };
+  sumGroup(b, c0);
+  forLoop(b, c0, count, group, [&](ImplicitLocOpBuilder &gb, Value g0) {
+    sumGroup(gb, arith::AddIOp::create(gb, g0, group));
+    Value slot = slotOf(gb, g0);
+    forLoop(
+        gb, g0, groupEnd(gb, g0), c1, [&](ImplicitLocOpBuilder &hb, Value hi) {
+          Value scales = arith::AddIOp::create(
+              hb, slot,
+              arith::MulIOp::create(hb, arith::SubIOp::create(hb, hi, g0), n));
+          rotateHead(hb, hi, scales);
+        });
+  });
 }
 
 // Table rows [lo, hi) of the block at s0 into rows base + .. .
@@ -467,17 +523,16 @@ void LoopNest::prefetchRow(ImplicitLocOpBuilder &b, Value buffer,
   }
 }
 
-/// rsqrt(sum of squares of the source row / divisor + eps): the row is read
-/// W lanes at a time into one accumulator (reassociated: a tree at the end),
-/// so the rotation that follows reads it again from L1, not from memory.
-Value LoopNest::rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
-                         ValueRange prefix) {
+/// The sum of squares of the source row: read W lanes at a time into four
+/// accumulators (chunk i into i mod 4), then a tree and one reduction, so
+/// the rotation that follows reads the row again from L1, not from memory.
+/// The accumulators' adds are `contract` only (fused with the squares into
+/// FMAs): with `reassoc` LLVM folds them back into one chain.
+Value LoopNest::rowSumOfSquares(ImplicitLocOpBuilder &b,
+                                const RmsNormProducer &norm,
+                                ValueRange prefix) {
   auto f32 = b.getF32Type();
   auto fast = arith::FastMathFlags::contract | arith::FastMathFlags::reassoc;
-  // Four accumulators (chunk i into i mod 4), then a tree: a quarter of the
-  // chain of D / W dependent multiply-adds. Their adds are `contract` only
-  // (fused with the squares into FMAs): with `reassoc` LLVM folds them back
-  // into one chain.
   auto chain = arith::FastMathFlags::contract;
   constexpr int kAccs = 4;
   Value accs[kAccs], sum;
@@ -505,8 +560,37 @@ Value LoopNest::rowRsqrt(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
   }
   if (!sum)
     sum = arith::ConstantOp::create(b, b.getFloatAttr(f32, 0.0));
-  Value mean = arith::DivFOp::create(b, sum, norm.divisor);
-  return math::RsqrtOp::create(b, arith::AddFOp::create(b, mean, norm.eps));
+  return sum;
+}
+
+/// rsqrt(sum / divisor + eps), the linalg op's order, of a scalar or of each
+/// lane of a vector of sums.
+Value LoopNest::rowScaleOf(ImplicitLocOpBuilder &b, const RmsNormProducer &norm,
+                           Value sum) {
+  Value divisor = norm.divisor, eps = norm.eps;
+  if (auto vec = dyn_cast<VectorType>(sum.getType())) {
+    divisor = vector::BroadcastOp::create(b, vec, divisor);
+    eps = vector::BroadcastOp::create(b, vec, eps);
+  }
+  Value mean = arith::DivFOp::create(b, sum, divisor);
+  return math::RsqrtOp::create(b, arith::AddFOp::create(b, mean, eps));
+}
+
+/// x1 c - x2 s, x2 c + x1 s with each product of x2 (x1) fused into the
+/// sum (`contract`: one FMA each; more exact than the two roundings of a
+/// product and a sum). For the normalized rows only: the plain kernel keeps
+/// the rounding of emitRotateHalves.
+static std::pair<Value, Value> rotateHalvesFused(ImplicitLocOpBuilder &b,
+                                                 Value x1, Value x2, Value cos,
+                                                 Value sin) {
+  auto fma = arith::FastMathFlags::contract;
+  Value x1c = arith::MulFOp::create(b, x1, cos, fma);
+  Value x2s = arith::MulFOp::create(b, x2, sin, fma);
+  Value y1 = arith::SubFOp::create(b, x1c, x2s, fma);
+  Value x2c = arith::MulFOp::create(b, x2, cos, fma);
+  Value x1s = arith::MulFOp::create(b, x1, sin, fma);
+  Value y2 = arith::AddFOp::create(b, x2c, x1s, fma);
+  return {y1, y2};
 }
 
 /// The buffer `v` views (through subviews and casts): q's norm reads and
@@ -529,7 +613,7 @@ void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
   Value buffer = op.getInputs()[input];
   const std::optional<RmsNormProducer> &norm = norms[input];
   if (norm && !r)
-    r = rowRsqrt(b, *norm, prefix);
+    r = rowScaleOf(b, *norm, rowSumOfSquares(b, *norm, prefix));
   bool streaming =
       streamingOut && norm && rootBuffer(norm->source) != rootBuffer(buffer);
   auto read = [&](int64_t o, int64_t w) -> Value {
@@ -560,7 +644,8 @@ void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
     if (neox) {
       Value x1 = read(o, w);
       Value x2 = read(numFreqs + o, w);
-      auto [y1, y2] = emitRotateHalves(b, x1, x2, c, s);
+      auto [y1, y2] = norm ? rotateHalvesFused(b, x1, x2, c, s)
+                           : emitRotateHalves(b, x1, x2, c, s);
       storeF32(b, y1, buffer, prefix, o, streaming);
       storeF32(b, y2, buffer, prefix, numFreqs + o, streaming);
       continue;

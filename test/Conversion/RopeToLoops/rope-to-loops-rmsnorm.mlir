@@ -2,18 +2,21 @@
 
 // An RMSNorm tiled into the rope.apply's loop (what tile-and-fuse and
 // bufferization leave in the fused kernel's tile: fill, sum of squares,
-// rsqrt, scale) becomes part of the rotation's loops. Per head of a token
-// block: one loop takes each row's rsqrt (the 8 16-lane chunks of the source
-// squared into four accumulators, `contract` only so that LLVM keeps them
-// apart, then a tree and one reduction) into a stack buffer of 3T floats;
-// the next loop re-reads the rows (from L1), scales them by r and the
-// weight, rotates and stores them into the rope.apply input. Two loops, so
-// that LLVM does not keep a whole row in registers across them. The sums run
-// A heads ahead of the rotation (A = 2 for blocks of at most 21 rows, else
-// 1): heads [0, A) before the head loop, head h + A in iteration h, each row
-// summed prefetching the same row of the head after it. q is normalized in
-// place; k's norm reads k and writes the cache slot. No linalg op is left;
-// without the streaming attribute no store is non-temporal.
+// rsqrt, scale) becomes part of the rotation's loops. The heads of a token
+// block go in groups of ceil(W / n) (n rows per head: one head of a prefill
+// block, W heads of a one-token decode step). Per group: one loop sums each
+// row's squares (the 8 16-lane chunks of the source into four
+// accumulators, `contract` only so that LLVM keeps them apart, then a tree
+// and one reduction) into a slot of a zeroed stack buffer (two slots of
+// round_up(W + T, W) floats); one loop takes the slot's rsqrt 16 lanes at a
+// time (divf, addf eps, rsqrt: the linalg op's order, on a vector); then the
+// rows are re-read (from L1), scaled by r and the weight, rotated (products
+// fused into the sums: fastmath<contract>) and stored into the rope.apply
+// input. The sums run one group ahead of the rotation (group 0 before the
+// group loop); each row summed prefetches the same row of the head a group
+// later. q is normalized in place; k's
+// norm reads k and writes the cache slot. No linalg op is left; without the
+// streaming attribute no store is non-temporal.
 #id = affine_map<(b, h, s, d) -> (b, h, s, d)>
 #row = affine_map<(b, h, s, d) -> (b, h, s)>
 #ch = affine_map<(b, h, s, d) -> (d)>
@@ -22,46 +25,67 @@
 // CHECK-SAME: (%[[Q:[^:]*]]: memref<1x4x?x128xf32>, %[[K:[^:]*]]: memref<1x2x?x128xf32>, %[[SLOT:[^:]*]]: memref<1x2x?x128xf32>, %{{[^:]*}}: memref<3x1x?xi64>, %[[WQ:[^:]*]]: memref<128xf32>, %[[WK:[^:]*]]: memref<128xf32>
 // CHECK-NOT: linalg.
 // CHECK: %[[RS:.*]] = memref.alloca() {alignment = 64 : i64} : memref<96xf32>
-// CHECK: %[[AHEAD:.*]] = arith.select %{{.*}}, %c2, %c1 : index
-// CHECK: %[[PRO:.*]] = arith.minsi %[[AHEAD]], %c4
-// CHECK: scf.for %[[H0:.*]] = %c0 to %[[PRO]] step %c1
-// CHECK: scf.for %[[T0:.*]] = %c0 to %[[N:.*]] step %c1
+// CHECK: scf.for %[[Z:.*]] = %c0 to %c96 step %c16
+// CHECK-NEXT: vector.store %{{.*}}, %[[RS]][%[[Z]]] : memref<96xf32>, vector<16xf32>
+// CHECK: scf.for %[[S0:.*]] = %c0 to %{{.*}} step %c32
+// CHECK: %[[LEFT:.*]] = arith.subi %{{.*}}, %[[S0]] : index
+// CHECK: %[[N:.*]] = arith.minsi %[[LEFT]], %c32 : index
+// CHECK: %[[NM1:.*]] = arith.subi %[[N]], %c1 : index
+// CHECK: %[[NW:.*]] = arith.addi %[[NM1]], %c16 : index
+// CHECK: %[[PER:.*]] = arith.divui %[[NW]], %[[N]] : index
+// CHECK: %[[G:.*]] = arith.minsi %[[PER]], %c4 : index
+// CHECK: scf.for %[[H0:.*]] = %c0 to %{{.*}} step %c1
+// CHECK: scf.for %{{.*}} = %c0 to %[[N]] step %c1
 // CHECK-COUNT-8: memref.prefetch %[[Q]][%{{.*}}], read, locality<2>, data
 // CHECK: %[[X0:.*]] = vector.load %[[Q]][%{{.*}}, %[[H0]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
 // CHECK: %[[SQ0:.*]] = arith.mulf %[[X0]], %[[X0]] fastmath<contract> : vector<16xf32>
 // CHECK-COUNT-7: arith.addf %{{.*}} fastmath<contract> : vector<16xf32>
 // CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
-// CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %[[DIM:.*]] : f32
-// CHECK: %[[V:.*]] = arith.addf %[[MEAN]], %[[EPS:.*]] : f32
-// CHECK: %[[R0:.*]] = math.rsqrt %[[V]] : f32
-// CHECK: memref.store %[[R0]], %[[RS]][%{{.*}}]
-// CHECK: scf.for %[[H:.*]] = %c0 to %c4 step %c1
-// CHECK: %[[NEXT:.*]] = arith.addi %[[H]], %[[AHEAD]] : index
-// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
-// CHECK: vector.load %[[Q]][%{{.*}}, %[[NEXT]], %{{.*}}, %c0]
-// CHECK: math.rsqrt
+// CHECK: memref.store %[[SUM]], %[[RS]][%{{.*}}]
+// CHECK-NOT: math.rsqrt %{{.*}} : f32
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c16
+// CHECK: %[[SUMS:.*]] = vector.load %[[RS]][%{{.*}}] : memref<96xf32>, vector<16xf32>
+// CHECK: %[[MEAN:.*]] = arith.divf %[[SUMS]], %{{.*}} : vector<16xf32>
+// CHECK: %[[V:.*]] = arith.addf %[[MEAN]], %{{.*}} : vector<16xf32>
+// CHECK: %[[R16:.*]] = math.rsqrt %[[V]] : vector<16xf32>
+// CHECK: vector.store %[[R16]], %[[RS]][%{{.*}}] : memref<96xf32>, vector<16xf32>
+// CHECK: scf.for %[[GQ:.*]] = %c0 to %c4 step %[[G]]
+// CHECK: %[[NEXT:.*]] = arith.addi %[[GQ]], %[[G]] : index
+// CHECK: scf.for %[[HN:.*]] = %[[NEXT]] to %{{.*}} step %c1
+// CHECK: vector.load %[[Q]][%{{.*}}, %[[HN]], %{{.*}}, %c0]
+// CHECK: memref.store %{{.*}}, %[[RS]]
+// CHECK: math.rsqrt %{{.*}} : vector<16xf32>
+// CHECK: scf.for %[[H:.*]] = %[[GQ]] to %{{.*}} step %c1
 // CHECK: scf.for %[[T2:.*]] = %c0 to %[[N]] step %c1
 // CHECK: %[[R:.*]] = memref.load %[[RS]][%{{.*}}]
 // CHECK: %[[XA:.*]] = vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0]
 // CHECK: %[[GA:.*]] = vector.load %[[WQ]][%c0] : memref<128xf32>, vector<16xf32>
 // CHECK: %[[RB:.*]] = vector.broadcast %[[R]] : f32 to vector<16xf32>
 // CHECK: %[[NA:.*]] = arith.mulf %[[XA]], %[[RB]] : vector<16xf32>
-// CHECK: arith.mulf %[[NA]], %[[GA]] : vector<16xf32>
+// CHECK: %[[YA:.*]] = arith.mulf %[[NA]], %[[GA]] : vector<16xf32>
 // CHECK: vector.load %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64]
-// CHECK: vector.load %[[WQ]][%c64]
-// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
-// CHECK: vector.store %{{.*}}, %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64] : memref<1x4x?x128xf32>, vector<16xf32>
-// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: %[[GB:.*]] = vector.load %[[WQ]][%c64]
+// CHECK: %[[NB:.*]] = arith.mulf %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK: %[[YB:.*]] = arith.mulf %[[NB]], %[[GB]] : vector<16xf32>
+// CHECK: %[[X1C:.*]] = arith.mulf %[[YA]], %[[C:.*]] fastmath<contract> : vector<16xf32>
+// CHECK: %[[X2S:.*]] = arith.mulf %[[YB]], %[[S:.*]] fastmath<contract> : vector<16xf32>
+// CHECK: %[[Y1:.*]] = arith.subf %[[X1C]], %[[X2S]] fastmath<contract> : vector<16xf32>
+// CHECK: %[[X2C:.*]] = arith.mulf %[[YB]], %[[C]] fastmath<contract> : vector<16xf32>
+// CHECK: %[[X1S:.*]] = arith.mulf %[[YA]], %[[S]] fastmath<contract> : vector<16xf32>
+// CHECK: %[[Y2:.*]] = arith.addf %[[X2C]], %[[X1S]] fastmath<contract> : vector<16xf32>
+// CHECK: vector.store %[[Y1]], %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c0] : memref<1x4x?x128xf32>, vector<16xf32>
+// CHECK: vector.store %[[Y2]], %[[Q]][%{{.*}}, %[[H]], %{{.*}}, %c64] : memref<1x4x?x128xf32>, vector<16xf32>
 // CHECK: vector.load %[[K]][%{{.*}}, %c0]
-// CHECK: math.rsqrt
-// CHECK: scf.for %[[HK:.*]] = %c0 to %c2 step %c1
+// CHECK: math.rsqrt %{{.*}} : vector<16xf32>
 // CHECK: vector.load %[[K]][%{{.*}}, %c0]
-// CHECK: math.rsqrt
+// CHECK: math.rsqrt %{{.*}} : vector<16xf32>
+// CHECK: scf.for %[[HK:.*]] = %{{.*}} to %{{.*}} step %c1
 // CHECK: vector.load %[[K]][%{{.*}}, %[[HK]], %{{.*}}, %c0]
 // CHECK: vector.load %[[WK]][%c0]
 // CHECK: vector.store %{{.*}}, %[[SLOT]][%{{.*}}, %[[HK]], %{{.*}}, %c0] : memref<1x2x?x128xf32>, vector<16xf32>
 // CHECK-NOT: nontemporal
 // CHECK-NOT: linalg.
+// CHECK-NOT: math.rsqrt %{{.*}} : f32
 // CHECK: return
 func.func @fused_tile(%q: memref<1x4x?x128xf32>, %k: memref<1x2x?x128xf32>,
                       %slot: memref<1x2x?x128xf32>, %pos: memref<3x1x?xi64>,
