@@ -126,6 +126,7 @@ def check_batch(check, name, arch, kind, zoo, entry, desc, fixed, fused, compute
                 check(name, "-o refuses int64 positions", False, "ONNX Runtime ran it")
             except ort.OrtError as e:
                 msg = " ".join(str(e).split())
+                msg = msg[msg.find("Error:"):] if "Error:" in msg else msg   # past the temporary path
                 check(name, "-o refuses int64 positions", "position_ids" in msg or "type" in msg.lower(),
                       msg[:160])
     if os.path.exists(fused):
