@@ -54,6 +54,15 @@ const ArchTraits kArchTable[] = {
      true, {16, 24, 24}, 128, kContiguous, kNeox, 1e6, 128, 1.0,
      IndexArch::qwen2_5_omni, kImageTokenId, kVideoTokenId,
      kVisionStartTokenId, 25.0f},
+    // Qwen3-Omni thinker: Qwen3-VL's text rotary (interleaved [24, 20,
+    // 20], head_dim 128, rope_theta 1e6); f32 positions from its
+    // get_rope_index (time rows in position_id_per_seconds (13) units, not
+    // truncated), so its fixed sites read an f32 [3, B, S] input.
+    {Arch::Qwen3Omni, "qwen3-omni",
+     "Qwen3-Omni thinker: plain 1D RoPE is a bug too (f32 positions)",
+     true, {24, 20, 20}, 128, kInterleaved, kNeox, 1e6, 128, 1.0,
+     IndexArch::qwen3_omni, kImageTokenId, kVideoTokenId,
+     kVisionStartTokenId, 13.0f},
     // GLM-4V (GLM-4.1V): contiguous [8, 12, 12] on head_dim 128 x
     // partial_rotary_factor 0.5 = 64 channels rotated in interleaved pairs,
     // rope_theta 1e4; <|image|> 151343, <|video|> 151344,

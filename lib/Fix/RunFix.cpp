@@ -1,12 +1,13 @@
 //===- RunFix.cpp - the fix as one typed library call ---------------------===//
 #include "mrope/Fix/RunFix.h"
 
-#include "mrope/Analysis/ExplainMeaning.h"
-
+#include "mrope/Analysis/ArchTraits.h"
 #include "mrope/Analysis/Evaluate.h"
+#include "mrope/Analysis/ExplainMeaning.h"
 #include "mrope/Conversion/Passes.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
+#include "mrope/Dialect/Rope/IR/MRopeIndexRules.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 #include "mrope/Fix/ProveFix.h"
 #include "mrope/Target/Onnx/OpsetSignatures.h"
@@ -205,6 +206,35 @@ TimingScope nest(TimingScope *parent, StringRef name) {
   return parent ? parent->nest(name) : TimingScope();
 }
 
+/// Under an arch whose positions are float (Qwen3-Omni), its f32 [3, B, S]
+/// graph inputs are positions, but the analysis takes only integer graph
+/// inputs as positions (a float input in an angle's closure is an
+/// activation to it). While one of these is alive such inputs read as i64;
+/// their f32 type comes back when it goes. Nothing is rewritten meanwhile:
+/// the analysis only reads.
+class FloatPositionsAsInt {
+public:
+  FloatPositionsAsInt(onnx::GraphOp graph, Arch arch) {
+    if (!rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions)
+      return;
+    for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      if (type && type.getElementType().isF32() && type.getRank() == 3 &&
+          type.getDimSize(0) == 3) {
+        retyped.push_back({arg, type});
+        arg.setType(type.clone(IntegerType::get(arg.getContext(), 64)));
+      }
+    }
+  }
+  ~FloatPositionsAsInt() {
+    for (auto [arg, type] : retyped)
+      arg.setType(type);
+  }
+
+private:
+  SmallVector<std::pair<BlockArgument, Type>> retyped;
+};
+
 } // namespace
 
 FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
@@ -221,13 +251,18 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
   llvm::raw_string_ostream explainStream(explained);
   if (request.explain)
     findOptions.explain = &explainStream;
-  std::vector<RopeSite> sites = findRopeSites(graph, findOptions);
+  std::vector<RopeSite> sites;
+  std::vector<FusedRopeSite> fused;
+  {
+    FloatPositionsAsInt view(graph, arch);
+    sites = findRopeSites(graph, findOptions);
+    // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
+    // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
+    fused = findFusedRopeSites(graph, arch);
+  }
   for (StringRef line : llvm::split(StringRef(explained), '\n'))
     if (!line.empty())
       report.explained.push_back(line.str());
-  // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
-  // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
-  std::vector<FusedRopeSite> fused = findFusedRopeSites(graph, arch);
   if (request.explain)
     for (std::string &line : explainByMeaning(graph, sites, fused))
       report.explained.push_back(std::move(line));
@@ -255,6 +290,17 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
   int64_t fusedBugs =
       llvm::count_if(fused, [](const FusedRopeSite &s) { return s.bug; });
   bool compute = request.positions == PositionsMode::Compute;
+  // Qwen3-Omni's positions are f32; the fused ops the fused fix writes or
+  // keeps (com.microsoft RotaryEmbedding, GQA) index caches by int64 ids.
+  if (rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions &&
+      (fusedBugs || (compute && !ropeBugs)))
+    for (FusedRopeSite &site : fused)
+      if (site.bug || compute)
+        return mlir::emitError(site.nodes.front().getLoc())
+               << "fused RoPE node " << nodeLabel(site.nodes.front())
+               << " takes int64 position ids, and " << archName(arch)
+               << " positions are float32: fusing sites of this arch is not "
+                  "supported (export the decoder with unfused RoPE)";
   // --positions compute on a model without a bug whose fused M-RoPE sites
   // read [3, B, S] positions from an input: they get them computed in the
   // graph instead, as unfused sites do.
@@ -407,8 +453,12 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
   // writes against the original's tables on the three probe rows;
   // elsewhere the report says it did not run.
   bool prove = ropeBugs && !compute && request.emit == EmitMode::Plain;
-  bool proveEmit = ropeBugs && !compute && request.emit != EmitMode::Plain &&
-                   prove::canProveEmitted(sites);
+  // The fused-op proof reads int64 position inputs only: under float
+  // positions (Qwen3-Omni) --emit ort/onnx23 is checked by the re-analysis.
+  bool proveEmit =
+      ropeBugs && !compute && request.emit != EmitMode::Plain &&
+      !rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions &&
+      prove::canProveEmitted(sites);
   prove::FusedOriginal emitOriginal;
   prove::Original original;
   // Why the original's tables cannot be evaluated: reported once the
@@ -444,8 +494,13 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
       // each rope.apply has tables of its own, or as fused nodes) and no
       // bug among them.
       phase = nest(request.timing, "re-analysis");
-      std::vector<RopeSite> after = findRopeSites(graph, arch);
-      std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, arch);
+      std::vector<RopeSite> after;
+      std::vector<FusedRopeSite> afterFused;
+      {
+        FloatPositionsAsInt view(graph, arch);
+        after = findRopeSites(graph, arch);
+        afterFused = findFusedRopeSites(graph, arch);
+      }
       int64_t before = countRotations(sites, fused);
       int64_t now = countRotations(after, afterFused);
       if (now != before)

@@ -12,6 +12,7 @@
 #include "mrope/Analysis/RopeNeighbours.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Dialect/Onnx/IR/OnnxBuilder.h"
+#include "mrope/Dialect/Rope/IR/MRopeIndexRules.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringMap.h"
@@ -155,6 +156,17 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
     result.changes.push_back("added input '" + name.str() + "'");
     return graph.addInput(name, type, dims);
   };
+  // Qwen3-Omni: its float positions come out of float arithmetic on the
+  // f32 second_per_grid_ts input, which the analysis that checks the fixed
+  // graph reads as an activation (it takes integer inputs as positions).
+  if (floatPositions(options.arch))
+    return mlir::emitError(graph.getLoc())
+           << "--positions compute is not available under --arch "
+           << archName(options.arch)
+           << " (float positions computed from the float input "
+              "second_per_grid_ts cannot be checked in the fixed graph); "
+              "use --positions input and feed position_ids from "
+              "mrope.position_ids";
   if (segments && pastKey)
     return mlir::emitError(graph.getLoc())
            << "--positions compute: the positions restart per packed sample "
@@ -354,14 +366,26 @@ DecoderPositions::DecoderPositions(onnx::GraphOp graph,
   positionDims(graph, oldPositions, shape, params);
 }
 
+bool fix::floatPositions(Arch arch) {
+  return rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions;
+}
+
+Type fix::positionsElementType(MLIRContext *ctx, Arch arch) {
+  if (floatPositions(arch))
+    return Float32Type::get(ctx);
+  return IntegerType::get(ctx, 64);
+}
+
 RankedTensorType DecoderPositions::type() {
-  return RankedTensorType::get(shape, IntegerType::get(graph.getContext(), 64));
+  return RankedTensorType::get(
+      shape, positionsElementType(graph.getContext(), options.arch));
 }
 
 std::string DecoderPositions::describe() const {
   return options.computePositions
              ? std::string("the positions computed in the graph")
-             : "input '" + options.positionsName + "' [3, batch, seq]";
+             : "input '" + options.positionsName + "' [3, batch, seq]" +
+                   (floatPositions(options.arch) ? " float32" : "");
 }
 
 FailureOr<Value> DecoderPositions::get() {

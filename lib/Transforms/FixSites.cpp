@@ -110,11 +110,13 @@ computePositionsOfCorrectModel(onnx::GraphOp graph, ArrayRef<RopeSite *> sites,
   }
   auto arg = cast<BlockArgument>(input);
   std::string name = graph.getInputName(arg.getArgNumber()).str();
+  std::string elemText = floatPositions(options.arch) ? "float32" : "int64";
   if (rankOf(input) != 3 || dimOf(input, 0) != 3 ||
-      !elementTypeOf(input).isInteger(64))
+      elementTypeOf(input) !=
+          positionsElementType(graph.getContext(), options.arch))
     return mlir::emitError(graph.getLoc())
-           << "--positions compute: input '" << name
-           << "' is not int64 [3, batch, seq]";
+           << "--positions compute: input '" << name << "' is not " << elemText
+           << " [3, batch, seq]";
   if (failed(checkModelForFix(graph)))
     return failure();
   DecoderPositions positions(graph, options, result, input);
@@ -246,18 +248,21 @@ FailureOr<FixResult> mrope::fixRopeSites(onnx::GraphOp graph,
     if (failed(graph.eraseArgument(newIndex)))
       return mlir::emitError(graph.getLoc())
              << "could not remove a temporary input";
-    result.changes.push_back("input '" + oldName +
-                             "' is now int64 [3, batch, seq] (was " + was +
-                             ")");
+    result.changes.push_back(
+        "input '" + oldName + "' is now " +
+        (floatPositions(options.arch) ? "float32" : "int64") +
+        " [3, batch, seq] (was " + was + ")");
   } else {
     std::string name = positionsInputName(graph, options.positionsName);
     graph.setArgAttr(newIndex, onnx::attr::kName,
                      StringAttr::get(graph.getContext(), name));
-    result.changes.push_back("added input '" + name +
-                             "' int64 [3, batch, seq]" +
-                             (oldArg ? " (the old positions input is still "
-                                       "used elsewhere and stays)"
-                                     : ""));
+    result.changes.push_back(
+        "added input '" + name + "' " +
+        (floatPositions(options.arch) ? "float32" : "int64") +
+        " [3, batch, seq]" +
+        (oldArg ? " (the old positions input is still "
+                  "used elsewhere and stays)"
+                : ""));
   }
   return result;
 }

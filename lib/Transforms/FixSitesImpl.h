@@ -31,6 +31,12 @@ mlir::FailureOr<llvm::SmallVector<int64_t>>
 textSections(const FixOptions &options, int64_t numFreqs,
              llvm::function_ref<mlir::InFlightDiagnostic()> error);
 
+/// Whether `arch`'s get_rope_index gives f32 positions (Qwen3-Omni): the
+/// fix then writes f32 [3, B, S] decoder positions (input or computed).
+bool floatPositions(Arch arch);
+/// f32 under such an arch, i64 otherwise.
+mlir::Type positionsElementType(mlir::MLIRContext *ctx, Arch arch);
+
 /// The model as the fix may rewrite it: one default-domain opset import of
 /// version 13 or newer, every node in a domain the model imports.
 mlir::LogicalResult checkModelForFix(onnx::GraphOp graph);

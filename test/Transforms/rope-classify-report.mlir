@@ -1,7 +1,7 @@
 // rope-classify's JSON report (report=-), and a bad arch option.
 // RUN: mrope-opt %s --rope-classify="report=-" -o %t.out 2>/dev/null | FileCheck %s --check-prefix=JSON
 // RUN: not mrope-opt %s --rope-classify=arch=llama -o %t.out 2>&1 | FileCheck %s --check-prefix=BADARCH
-// BADARCH: error: arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, glm4v or text, got 'llama'
+// BADARCH: error: arch must be auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, qwen3-omni, glm4v or text, got 'llama'
 // JSON: "sites": [
 // JSON: "bug": true,
 // JSON: "layout": "neox",

@@ -11,20 +11,27 @@ Per model of the zoo (each declared with its own --arch):
 4. a bug variant's ``-o`` (positions from an input) fed the arch's true
    positions (``mrope.position_ids(..., arch=...)`` of the multimodal batch
    of newarch.batch: images, videos, for qwen2.5-omni an audio span, a
-   left-padded row; for qwen2.5-omni also a batch with a video whose audio
-   is interleaved with its frames, use_audio_in_video) equals the twin (the correct model, same weights) fed
+   left-padded row; for the Omni archs also a batch with a video whose audio
+   is interleaved with its frames, use_audio_in_video; for qwen3-omni
+   float32 positions with fractional time rows, up to past B*S) equals the
+   twin (the correct model, same weights) fed
    the same positions, and so does ``-o --emit ort`` (ORT's fused rotary
    ops where the fix can use them; they may contract x*cos + rot(x)*sin
    into an FMA, about one f32 ulp per value, far under the tolerance);
-5. a bug variant's ``--positions compute`` fed the raw batch (token ids,
+5. a bug variant's ``--positions compute`` (refused in one line under
+   qwen3-omni, nothing written) fed the raw batch (token ids,
    mask, grids, and second_per_grid_ts where the arch has temporal scaling)
    computes exactly the positions and rope_deltas ``mrope.position_ids``
    gives (the positions tensor the rotary reads is made a graph output),
-   and its logits equal the twin's on them.
+   and its logits equal the twin's on them;
+6. under qwen3-omni (float32 positions), the ``-o`` model fed the same
+   positions as int64 is refused by ONNX Runtime (its input is float32);
+   the line shows what a user sees.
 
 Tolerance 1e-5 on the logits (check_fixed_models.py's: fixed and twin run
 the same f32 ops on equal positions; observed differences are printed);
-positions and rope_deltas are integers and must be equal.
+positions and rope_deltas must be equal (integers; qwen3-omni's float32
+ones bit for bit, which the op and its lowering claim).
 
 usage: check_newarch.py MROPE_FIX ZOO_NEWARCH_DIR [--only NAME,...] [--skip NAME,...]
 """
@@ -42,6 +49,8 @@ from mrope import ort
 from mrope.zoo import newarch
 
 TOL = 1e-5
+# Archs whose positions are float32 (mrope.position_ids gives float32 for them).
+FLOAT_ARCHS = ("qwen3-omni",)
 
 
 def run(tool, *args):
@@ -111,6 +120,15 @@ def check_batch(check, name, arch, kind, zoo, entry, desc, fixed, fused, compute
     if os.path.exists(fixed):
         diff = float(np.abs(ort.run(fixed, given)[desc["output"]] - want).max())
         check(name, f"-o == twin on true positions{label}", diff <= TOL, f"max |diff| {diff:.3g}")
+        if true_pos.dtype == np.float32 and not kind:
+            try:
+                ort.run(fixed, {**given, "position_ids": true_pos.astype(np.int64)})
+                check(name, "-o refuses int64 positions", False, "ONNX Runtime ran it")
+            except ort.OrtError as e:
+                msg = " ".join(str(e).split())
+                msg = msg[msg.find("Error:"):] if "Error:" in msg else msg   # past the temporary path
+                check(name, "-o refuses int64 positions", "position_ids" in msg or "type" in msg.lower(),
+                      msg[:160])
     if os.path.exists(fused):
         ops = {n.op_type for n in onnx.load(fused).graph.node if n.domain == "com.microsoft"}
         diff = float(np.abs(ort.run(fused, given)[desc["output"]] - want).max())
@@ -185,7 +203,12 @@ def main():
                     check(name, "--emit ort", False, q.stderr.strip())
             computed = os.path.join(tmp, "computed.onnx")
             q = run(a.tool, model, "--arch", arch, "-o", computed, "-q", "--positions", "compute")
-            if q.returncode != 0:
+            if arch in FLOAT_ARCHS:
+                # Refused in one line, nothing written (docs/mrope-fix.md, Qwen3-Omni).
+                err = q.stderr.strip()
+                check(name, "--positions compute refused", q.returncode == 1 and len(err.splitlines()) == 1
+                      and "not available under --arch" in err and not os.path.exists(computed), err[-120:])
+            elif q.returncode != 0:
                 check(name, "--positions compute", False, q.stderr.strip())
             for kind in newarch.batch_kinds(arch):
                 check_batch(check, name, arch, kind, a.zoo, entry, desc, fixed, fused, computed)

@@ -76,8 +76,9 @@ static cl::opt<std::string> archOption(
     "arch",
     cl::desc("What the model is: auto (default: only degenerate M-RoPE is a "
              "bug), qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, "
-             "glm4v (plain 1D RoPE is a bug too; a fix uses the arch's "
-             "sections, order and get_rope_index), text (1D RoPE is right)"),
+             "qwen3-omni, glm4v (plain 1D RoPE is a bug too; a fix uses the "
+             "arch's sections, order and get_rope_index; qwen3-omni's "
+             "positions are float32), text (1D RoPE is right)"),
     cl::init("auto"), cl::cat(category));
 static cl::list<int64_t> sections(
     "sections",
@@ -87,7 +88,8 @@ static cl::list<int64_t> sections(
 static cl::opt<std::string> positionsMode(
     "positions",
     cl::desc("input (default): FIXED.onnx takes position_ids int64 [3, batch, "
-             "seq]; compute: FIXED.onnx computes them from input_ids, "
+             "seq] (float32 under qwen3-omni); compute: FIXED.onnx computes "
+             "them from input_ids, "
              "attention_mask, image_grid_thw, video_grid_thw (added as inputs "
              "where missing) and outputs rope_deltas"),
     cl::init("input"), cl::cat(category));

@@ -40,6 +40,7 @@ enum class Arch {
   Qwen3VL,
   Qwen35,
   Qwen25Omni,
+  Qwen3Omni,
   Glm4v,
   Text
 };

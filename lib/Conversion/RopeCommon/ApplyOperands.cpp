@@ -36,6 +36,9 @@ Value mrope::loadPositionF32(ImplicitLocOpBuilder &b, Value positions,
     indices.push_back(arith::ConstantIndexOp::create(b, axis));
   indices.append({bi, si});
   Value p = memref::LoadOp::create(b, positions, indices);
+  // f32 positions (Qwen3-Omni) are used as they are; integers are signed.
+  if (p.getType().isF32())
+    return p;
   return arith::SIToFPOp::create(b, b.getF32Type(), p);
 }
 

@@ -16,6 +16,12 @@ MRopeIndexRules mrope::getMRopeIndexRules(rope::MRopeIndexOp op) {
     rules.tokensPerSecond = tps->convertToFloat();
   rules.blockPerFrame = row.blockPerFrame;
   rules.padValue = row.padValue;
+  // Upstream's get_rope_index takes its text-only branch when neither grid
+  // is passed: cumsum(mask) - 1 with padded slots 1 under every arch (the
+  // arch's pad value is its vision branch's). Packed rows have no such
+  // branch.
+  if (op.isTextOnly())
+    rules.padValue = 1;
   rules.deltasOverKept = row.deltasOverKept;
   rules.videoSpan = row.videoSpanTokens;
   if (rules.videoSpan) {

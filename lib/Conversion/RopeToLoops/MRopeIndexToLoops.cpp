@@ -445,8 +445,14 @@ void IndexLoops::emitRow(ImplicitLocOpBuilder &rb, Value bi,
     storeSegmentDelta(rb, bi, last.segId, last.maxPos, last.j);
   } else {
     Value n = rules.deltasOverKept ? last.j : seqI64;
-    Value delta = arith::SubIOp::create(
-        rb, arith::AddIOp::create(rb, last.maxPos, one), n);
+    Value top = last.maxPos;
+    if (op.isTextOnly()) // upstream's max reads the padded 1s too
+      top = arith::SelectOp::create(
+          rb,
+          arith::CmpIOp::create(rb, arith::CmpIPredicate::slt, last.j, seqI64),
+          arith::MaxSIOp::create(rb, top, one), top);
+    Value delta =
+        arith::SubIOp::create(rb, arith::AddIOp::create(rb, top, one), n);
     memref::StoreOp::create(rb, delta, deltas, ValueRange{bi, i0});
   }
   scf::YieldOp::create(rb, ValueRange{last.imgIdx, last.vidIdx});
@@ -742,7 +748,13 @@ void IndexLoops::emitFloatRow(ImplicitLocOpBuilder &rb, Value bi,
     storeFloatDelta(rb, bi, arith::SubIOp::create(rb, last.segId, one),
                     last.maxPos, last.j);
   } else {
-    storeFloatDelta(rb, bi, zero, last.maxPos, last.j);
+    Value top = last.maxPos;
+    if (op.isTextOnly()) // upstream's max reads the padded 1s too
+      top = arith::SelectOp::create(
+          rb,
+          arith::CmpIOp::create(rb, arith::CmpIPredicate::slt, last.j, seqI64),
+          arith::MaximumFOp::create(rb, top, f32Const(rb, 1.0f)), top);
+    storeFloatDelta(rb, bi, zero, top, last.j);
   }
   scf::YieldOp::create(rb, ValueRange{last.imgIdx, last.vidIdx});
 }

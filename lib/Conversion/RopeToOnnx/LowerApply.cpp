@@ -7,9 +7,10 @@
 //           Slice/Neg/Concat (rotate-half) or Reshape/Slice/Concat (GPT-J
 //           pairs), untouched channels concatenated back;
 //   ort     com.microsoft.RotaryEmbedding: over [max_pos + 1, F] caches
-//           built from the positions for 1D, over merged per-token caches
-//           [B*S, F] indexed by b * S + s for M-RoPE, 2D and per-section
-//           frequencies;
+//           built from the positions for integer 1D, over merged per-token
+//           caches [B*S, F] indexed by b * S + s for M-RoPE, 2D,
+//           per-section frequencies and f32 positions (the op's position
+//           ids are int64, so fractional positions cannot index a cache);
 //   onnx23  RotaryEmbedding (opset 23) over merged per-token caches [B, S, F]
 //           without position_ids.
 //
@@ -213,7 +214,10 @@ private:
     }
     importOpset(op, "com.microsoft", 1);
     auto posType = cast<RankedTensorType>(positions.getType());
-    if (sem.getFreqs() == rope::FreqIndex::global && sem.getNumAxes() == 1) {
+    // f32 positions cannot index position caches (com.microsoft ops take
+    // int64 position ids): they take the per-token caches below.
+    if (sem.getFreqs() == rope::FreqIndex::global && sem.getNumAxes() == 1 &&
+        !posType.getElementType().isF32()) {
       // 1D: position-indexed caches [max_pos + 1, F] and the positions.
       auto [cos, sin] = emitPositionCaches(emit, b, positions, inv, elem);
       Value ids = positions;

@@ -611,13 +611,15 @@ Value IndexGraph::textRow() {
 }
 
 // rope_deltas = max over kept tokens + 1 - n, n the padded row length S or
-// (deltasOverKept) the kept tokens; packed rows: per segment.
+// (deltasOverKept) the kept tokens; packed rows: per segment. Text only:
+// the max over the whole row, its padded 1s included (upstream's branch).
 Value IndexGraph::ropeDeltas(Value positions) {
   Value minusOne = scalar(-1);
   Value kept3 = node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i1),
                      {kept, axes0});
-  Value masked =
-      node("Where", positions.getType(), {kept3, positions, minusOne});
+  Value masked = op.isTextOnly() ? positions
+                                 : node("Where", positions.getType(),
+                                        {kept3, positions, minusOne});
   if (onehot)
     return segmentDeltas(reduce("ReduceMax", bs(i64), masked, {0}));
   Value rowMax =
@@ -990,8 +992,10 @@ Value IndexGraph::floatDeltas(Value positions) {
   auto deltaType = cast<RankedTensorType>(op.getRopeDeltas().getType());
   Value kept3 = node("Unsqueeze", RankedTensorType::get({1, bDim, sDim}, i1),
                      {kept, axes0});
-  Value masked = node("Where", positions.getType(),
-                      {kept3, positions, floatConst(-1.0f, {})});
+  Value masked = op.isTextOnly()
+                     ? positions
+                     : node("Where", positions.getType(),
+                            {kept3, positions, floatConst(-1.0f, {})});
   Value top, n;
   if (onehot) {
     Value tokenMax = reduce("ReduceMax", bs(f32), masked, {0});

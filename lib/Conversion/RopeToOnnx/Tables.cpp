@@ -59,8 +59,11 @@ rope_to_onnx::emitTokenTables(onnx::OnnxBuilder &emit, OpBuilder &b,
       {gathered}, {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 2, 0}))});
   auto angleType =
       RankedTensorType::get({bDim, sDim, channels}, b.getF32Type());
-  Value asFloat = emit.node("Cast", angleType, {perToken},
-                            {emit.intAttr("to", onnx::DataType::FLOAT)});
+  // f32 positions (Qwen3-Omni) are used as they are: no Cast.
+  Value asFloat = posElem.isF32()
+                      ? perToken
+                      : emit.node("Cast", angleType, {perToken},
+                                  {emit.intAttr("to", onnx::DataType::FLOAT)});
   Value angle = emit.node("Mul", angleType, {asFloat, invInit});
   return cosSinOf(emit, b, angle, elem);
 }

@@ -1,4 +1,4 @@
-"""Zoo for the archs past Qwen-VL: Qwen3.5, GLM-4V, Qwen2.5-Omni.
+"""Zoo for the archs past Qwen-VL: Qwen3.5, GLM-4V, Qwen2.5-Omni, Qwen3-Omni.
 
 ``python -m mrope.zoo.newarch --out test/models/zoo-newarch``
 
@@ -27,6 +27,15 @@ Upstream facts the models follow (transformers, read not copied):
 * ``qwen2.5-omni``: the thinker's text decoder is Qwen2.5-VL's
   (contiguous [16, 24, 24], head dim 128, ``rope_theta`` 1e6, rotate-half);
   what differs is get_rope_index (audio, time in position_id_per_seconds).
+* ``qwen3-omni``: Qwen3OmniMoeThinkerTextRotaryEmbedding is Qwen3-VL(-MoE)'s
+  text rotary (models/qwen3_omni_moe): interleaved M-RoPE, released thinker
+  text config ``mrope_section`` [24, 20, 20], ``mrope_interleaved`` true,
+  ``head_dim`` 128, ``rope_theta`` 1e6, q/k RMSNorm, no qkv bias (the MoE
+  MLP is left out: it does not touch positions). Its get_rope_index gives
+  float positions (time rows ``i * seconds * position_id_per_seconds``, not
+  truncated) and the rotary reads them with ``position_ids.float()``, so the
+  correct twin takes ``position_ids`` float32 [3,B,S]; the bug variants take
+  int64 [B,S] (a text-style arange), as the other archs' do.
 """
 
 from __future__ import annotations
@@ -57,6 +66,12 @@ GLM4V = DecoderConfig(hidden=32, layers=2, q_heads=2, kv_heads=1, head_dim=128, 
                       merge_per_layer=True, qkv_bias=True)
 OMNI = DecoderConfig(hidden=32, layers=2, q_heads=2, kv_heads=1, head_dim=128, intermediate=64, vocab=64,
                      theta=1e6, rope="mrope", sections=(16, 24, 24), positions="input3", merge_per_layer=True)
+OMNI3 = DecoderConfig(hidden=32, layers=2, q_heads=2, kv_heads=1, head_dim=128, intermediate=64, vocab=64,
+                      theta=1e6, rope="mrope-interleaved", sections=(24, 20, 20), positions="input3",
+                      qkv_bias=False, qk_norm=True)
+
+# Models whose position_ids input is float32 (Qwen3-Omni's correct decoder).
+_FLOAT_POSITIONS = {"qwen3omni_mrope"}
 
 # Which decoders rotate GLM's way (interleaved pairs on the repeated first half of the table).
 _GLM_NAMES = set()
@@ -147,6 +162,12 @@ def _entries() -> List[NewArchEntry]:
            site("mrope", (16, 24, 24), 1e6, 128, r),
            site("1d", (64,), 1e6, 128, r),
            site("mrope-degenerate", (16, 24, 24), 1e6, 128, r))
+    family("qwen3omni", "qwen3-omni", OMNI3, 24,
+           "Qwen3-Omni thinker text decoder (Qwen3-VL's rotary: interleaved [24,20,20], head dim 128, "
+           "theta 1e6, q/k RMSNorm; float32 positions)",
+           site("mrope-interleaved", (24, 20, 20), 1e6, 128, r, interleaved=True),
+           site("1d", (64,), 1e6, 128, r),
+           site("mrope-degenerate", (24, 20, 20), 1e6, 128, r, interleaved=True))
     return E
 
 
@@ -174,9 +195,9 @@ def build(entry: NewArchEntry) -> NewArchDecoder:
 # -- the multimodal batch the checks feed -------------------------------------------------------------
 
 def batch_kinds(arch: str) -> List[str]:
-    """The batches :func:`batch` has for ``arch``: "" (images, videos, Omni audio) and, for qwen2.5-omni,
+    """The batches :func:`batch` has for ``arch``: "" (images, videos, Omni audio) and, for the Omni archs,
     "audio-in-video" (use_audio_in_video: a video whose audio is interleaved with its frames)."""
-    return ["", "audio-in-video"] if arch == "qwen2.5-omni" else [""]
+    return ["", "audio-in-video"] if arch in ("qwen2.5-omni", "qwen3-omni") else [""]
 
 
 def batch(arch: str, kind: str = ""):
@@ -213,6 +234,29 @@ def batch(arch: str, kind: str = ""):
         extra["second_per_grid_ts"] = np.array([1.0], np.float32)
         extra["audio_seqlens"] = np.array([16], np.int64)
         extra["use_audio_in_video"] = True
+    elif arch == "qwen3-omni" and kind == "audio-in-video":
+        # Qwen3-Omni merges the video's tokens and its audio's token by token by row t (video first on
+        # a tie): frames at t = 0, 19.5, 39, 58.5 (1.5 s per grid step x 13 positions per second), 4
+        # tokens each, and 4 audio tokens at t = 0..3: V*4, A*4, V*12. Fractional time rows, and
+        # positions past B*S (62.5 > 2 * 23).
+        AS, A, AE = s.audio_start_token_id, s.audio_token_id, s.audio_end_token_id
+        row0 = [1, 2, VS] + [I] * 6 + [VE, 3, 4]
+        row1 = [5, VS, AS] + [V] * 4 + [A] * 4 + [V] * 12 + [AE, VE, 9]
+        images = [[1, 4, 6]]
+        videos = [[4, 4, 4]]
+        extra["second_per_grid_ts"] = np.array([1.5], np.float32)
+        extra["audio_seqlens"] = np.array([32], np.int64)      # 32 mel frames -> 4 audio tokens
+        extra["use_audio_in_video"] = True
+    elif arch == "qwen3-omni":
+        # An image and an audio span in row 0; a 4-frame video in row 1 at 1.5 s per grid step: time
+        # rows 0, 19.5, 39, 58.5 from its start (fractional, and past B*S = 2 * 20).
+        AS, A, AE = s.audio_start_token_id, s.audio_token_id, s.audio_end_token_id
+        row0 = [1, 2, VS] + [I] * 6 + [VE, 3, AS] + [A] * 4 + [AE, 4]
+        row1 = [5, VS] + [V] * 16 + [VE, 9]
+        images = [[1, 4, 6]]
+        videos = [[4, 4, 4]]
+        extra["second_per_grid_ts"] = np.array([1.5], np.float32)
+        extra["audio_seqlens"] = np.array([32], np.int64)      # 32 mel frames -> 4 audio tokens
     elif arch == "qwen2.5-omni":
         AS, A, AE = s.audio_start_token_id, s.audio_token_id, s.audio_end_token_id
         row0 = [1, 2, VS] + [I] * 6 + [VE, 3, AS] + [A] * 4 + [AE, 4]
@@ -234,11 +278,14 @@ def batch(arch: str, kind: str = ""):
 
 
 def true_positions(arch: str, kind: str = ""):
-    """(positions [3,2,L], rope_deltas) of :func:`batch` from :func:`mrope.position_ids`."""
+    """(positions [3,2,L], rope_deltas) of :func:`batch` from :func:`mrope.position_ids`: int64, float32
+    for qwen3-omni (its upstream positions are float)."""
+    from ..archs import arch_spec
     from ..positions import position_ids
     ids, mask, grids, extra = batch(arch, kind)
     pos, deltas = position_ids(ids, arch=arch, attention_mask=mask, **grids, **extra)
-    return np.asarray(pos, np.int64), np.asarray(deltas, np.int64)
+    dtype = np.float32 if arch_spec(arch).dtype == np.float32 else np.int64
+    return np.asarray(pos, dtype), np.asarray(deltas, dtype)
 
 
 # -- export ------------------------------------------------------------------------------------------------
@@ -248,6 +295,8 @@ def export(entry: NewArchEntry, out_dir: Path) -> Path:
     from .generate import describe, dumps, example_inputs
     model = build(entry)
     args = example_inputs(entry, model)
+    if entry.name in _FLOAT_POSITIONS:   # position_ids is the third input
+        args = args[:2] + (args[2].to(torch.float32),) + args[3:]
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

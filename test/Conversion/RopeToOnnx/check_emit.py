@@ -17,7 +17,8 @@ kernels and Cos/Sin take them in f32 (error about 1 ulp of values <= 1, so
 2e-6): 1e-5 leaves ~5x headroom and is far below what a wrong frequency,
 row or pair (differences of order 1) gives. Each lowered graph
 must also hold exactly one set of tables (the two layers share it).
-Positions reach 5000, so the caches ORT gets are 5001 rows deep.
+Positions reach 5000, so the caches ORT gets are 5001 rows deep. The
+`_f32` cases feed f32 positions with quarter fractions (one of them 2.5).
 
 usage: check_emit.py MROPE_OPT MROPE_TRANSLATE WORKDIR
 """
@@ -48,7 +49,16 @@ CASES = [
     # row per batch row).
     ("text_broadcast_batch", [16], 32, 32, "neox", "contiguous", "global", 1e6),
     ("mrope_broadcast_batch", [4, 6, 6], 32, 32, "neox", "contiguous", "global", 1e6),
+    # f32 positions with fractional parts (Qwen3-Omni's time rows): used as
+    # they are, so 2.5 rotates by 2.5 * inv_freq. 1D too: emit=ort cannot
+    # index position caches by them and takes per-token caches instead.
+    ("text_f32", [16], 32, 32, "neox", "contiguous", "global", 1e6),
+    ("mrope_interleaved_f32", [6, 5, 5], 32, 32, "neox", "interleaved", "global", 1e6),
 ]
+
+
+def is_f32(name):
+    return name.endswith("_f32")
 
 
 def pos_batch(name):
@@ -75,7 +85,7 @@ def module(case, opset, order_in):
     # rope.apply broadcasts positions over a batch it does not know.
     b = B if pos_batch(name) == B else "?"
     q, k = f"tensor<{b}x4x{S}x{head}xf32>", f"tensor<{b}x2x{S}x{head}xf32>"
-    p = f"tensor<{A}x{pos_batch(name)}x{S}xi64>"
+    p = f"tensor<{A}x{pos_batch(name)}x{S}x{'f32' if is_f32(name) else 'i64'}>"
     qs, ks = f"tensor<{b}x{S}x4x{head}xf32>", f"tensor<{b}x{S}x2x{head}xf32>"
     sem = semantics(sections, rotary, layout, order, freqs, theta)
     perm = "{attrs = {perm = array<i64: 0, 2, 1, 3>}"
@@ -134,6 +144,11 @@ def main():
         top = 3 if name.endswith("low_positions") else 5000
         pos = rng.integers(0, top + 1, (A, pos_batch(name), S)).astype(np.int64)
         pos[:, 0, 0] = top
+        if is_f32(name):
+            # Quarter steps (exact in f32); a truncating lowering is off by
+            # up to 0.75 rad on the first frequency, far above TOL.
+            pos = (pos + rng.integers(0, 4, pos.shape) * 0.25).astype(np.float32)
+            pos[:, 0, 1] = 2.5
         full = np.ascontiguousarray(np.broadcast_to(pos, (A, B, S)))
         q1 = expected(case, q, full)
         want = {"q_out": q1, "k_out": expected(case, k, full), "q_twice": expected(case, q1, full)}

@@ -202,9 +202,35 @@ func.func @table_length(%x: tensor<1x2x4x128xf32>, %p: tensor<3x1x4xi64>, %inv: 
 
 // -----
 
-func.func @float_positions(%x: tensor<1x2x4x128xf32>, %p: tensor<1x4xf32>) {
-  // expected-error @+1 {{operand #1 must be ranked tensor or memref of integers}}
-  %y = rope.apply %x by %p : tensor<1x2x4x128xf32> by tensor<1x4xf32> with #rope.semantics<sections = [64], rotary_dim = 128, theta = 1.0e6>
+// f32 positions are taken (f32-positions.mlir); narrower or wider floats
+// are not.
+func.func @f16_positions(%x: tensor<1x2x4x128xf32>, %p: tensor<1x4xf16>) {
+  // expected-error @+1 {{positions must be integers or f32, got 'f16' (it would round positions before the angle is formed)}}
+  %y = rope.apply %x by %p : tensor<1x2x4x128xf32> by tensor<1x4xf16> with #rope.semantics<sections = [64], rotary_dim = 128, theta = 1.0e6>
+  return
+}
+
+// -----
+
+func.func @bf16_positions_buffers(%x: memref<1x2x4x128xf32>, %p: memref<3x1x4xbf16>) {
+  // expected-error @+1 {{positions must be integers or f32, got 'bf16'}}
+  rope.apply %x by %p : memref<1x2x4x128xf32> by memref<3x1x4xbf16> with #rope.semantics<sections = [16, 24, 24], rotary_dim = 128, theta = 1.0e6>
+  return
+}
+
+// -----
+
+func.func @f64_positions_tables(%p: tensor<3x1x4xf64>) {
+  // expected-error @+1 {{positions must be integers or f32, got 'f64'}}
+  %c, %s = rope.cos_sin %p : tensor<3x1x4xf64> -> tensor<1x4x128xf32> with #rope.semantics<sections = [16, 24, 24], rotary_dim = 128, theta = 1.0e6>
+  return
+}
+
+// -----
+
+func.func @complex_positions(%x: tensor<1x2x4x128xf32>, %p: tensor<1x4xcomplex<f32>>) {
+  // expected-error @+1 {{operand #1 must be ranked tensor or memref of integers or f32}}
+  %y = rope.apply %x by %p : tensor<1x2x4x128xf32> by tensor<1x4xcomplex<f32>> with #rope.semantics<sections = [64], rotary_dim = 128, theta = 1.0e6>
   return
 }
 

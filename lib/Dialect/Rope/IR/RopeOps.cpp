@@ -48,6 +48,11 @@ static std::string dimStr(int64_t d) {
 static LogicalResult verifyPositions(Operation *op, ShapedType positions,
                                      SemanticsAttr semantics, int64_t batch,
                                      int64_t seq) {
+  Type elem = positions.getElementType();
+  if (isa<FloatType>(elem) && !elem.isF32())
+    return op->emitOpError()
+           << "positions must be integers or f32, got " << elem
+           << " (it would round positions before the angle is formed)";
   int64_t numAxes = semantics.getNumAxes();
   ArrayRef<int64_t> shape = positions.getShape();
   if (shape.size() == 2) {

@@ -16,9 +16,11 @@ class Rope_Op<string mnemonic, list<Trait> traits = []>
 def Rope_RotatedType : AnyTypeOf<[RankedTensorOf<[AnyFloat]>,
                                   MemRefRankOf<[AnyFloat], [4]>],
     "ranked tensor or memref of floats">;
-def Rope_PositionsType : AnyTypeOf<[RankedTensorOf<[AnySignlessInteger]>,
-                                    MemRefOf<[AnySignlessInteger]>],
-    "ranked tensor or memref of integers">;
+// Integer positions, or f32 ones (Qwen3-Omni's time rows are fractional);
+// other float types are refused by the verifiers with their own line.
+def Rope_PositionsType : AnyTypeOf<[RankedTensorOf<[AnySignlessInteger, AnyFloat]>,
+                                    MemRefOf<[AnySignlessInteger, AnyFloat]>],
+    "ranked tensor or memref of integers or f32">;
 def Rope_FreqTableType : AnyTypeOf<[1DTensorOf<[F32]>, MemRefRankOf<[F32], [1]>],
     "1-D f32 tensor or memref">;
 
@@ -45,6 +47,15 @@ def Rope_ApplyOp : Rope_Op<"apply", [
     sin are taken in f32 and the rotation of each channel pair is done in the
     element type. `inv_freq` is the optional `freqs` table; without it the
     table is recomputed from `theta` in f32.
+
+    Positions are signless integers (converted as signed) or `f32`, used as
+    they are: Qwen3-Omni's `get_rope_index` gives fractional time positions
+    (`mrope_index` under `qwen3_omni`), and position 2.5 rotates by
+    `2.5 * inv_freq[i]`, not `2 * inv_freq[i]`. Other float types (f16,
+    bf16, f64) are refused: they would round positions before the angle is
+    formed. The ONNX lowering with `emit=ort` builds per-token caches for
+    f32 positions even for one axis (its position-indexed caches need
+    integer ids).
 
     On tensors the op returns the rotated tensors. On memrefs it has no
     results and rotates in place.
@@ -101,7 +112,8 @@ def Rope_CosSinOp : Rope_Op<"cos_sin", [Pure, AllTypesMatch<["cos", "sin"]>]> {
     `[B, S, R]` (R = rotary_dim), already merged across position axes (what
     Hugging Face's `apply_multimodal_rotary_pos_emb` builds from its
     `[3, B, S, R]` tables). Channel `c` holds frequency `c mod R/2` in the
-    `neox` layout and `c / 2` in the `gptj` layout.
+    `neox` layout and `c / 2` in the `gptj` layout. Positions are integers or
+    `f32` (used as they are), as for `rope.apply`.
 
     ```mlir
     %cos, %sin = rope.cos_sin %pos : tensor<3x1x?xi64> -> tensor<1x?x128xf32>
@@ -109,7 +121,7 @@ def Rope_CosSinOp : Rope_Op<"cos_sin", [Pure, AllTypesMatch<["cos", "sin"]>]> {
     ```
   }];
   let arguments = (ins
-    RankedTensorOf<[AnySignlessInteger]>:$positions,
+    RankedTensorOf<[AnySignlessInteger, AnyFloat]>:$positions,
     Optional<1DTensorOf<[F32]>>:$inv_freq,
     Rope_SemanticsAttr:$semantics);
   let results = (outs RankedTensorOf<[AnyFloat]>:$cos,
@@ -161,9 +173,12 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     `(t, h / m, w / m)` grid offset by the text before it (`m` =
     `spatial_merge`); text after a block resumes at the maximum so far plus
     one; padded tokens (mask 0) get the arch's pad value (1; 0 under
-    `qwen3_5`). Blocks consume the rows of `image_grid_thw` /
+    `qwen3_5` and `qwen3_omni`), and 1 under every arch when neither grid is
+    passed and nothing is packed (upstream's text-only branch). Blocks consume the rows of `image_grid_thw` /
     `video_grid_thw` in order across the batch. `rope_deltas` (`[B, 1]`) is
-    a row's largest position + 1 - S (`qwen3_5`: - its unpadded length).
+    a row's largest position + 1 - S (`qwen3_5`: - its unpadded length);
+    without grids (text only) the largest value of the whole row, its
+    padded 1s included, as upstream takes it.
 
     Packed rows: with `segments` (`segment_ids`, `[B, S]` integers, 0 =
     padding, 1..k = the samples packed into a row), each segment is laid out
@@ -232,11 +247,12 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
       position, added in f32 in the order `mrope.position_ids` adds
       (`f32(max + 1 + n)`, then `+ j` per token), so the results equal
       the reference bit for bit; `rope_deltas` is the largest position
-      + 1 - the kept tokens, rounded to f32 once. Padded slots hold 0.
+      + 1 - the kept tokens, rounded to f32 once. Padded slots hold 0 (1
+      without grids, as above).
       Both lowerings keep that order: the loops add as they go; the ONNX
       nodes carry the span-to-span chain in one f32 `CumSum` (ONNX Runtime
-      adds it in order in float). `mrope-fix --arch` does not take it:
-      `rope.apply` reads integer positions.
+      adds it in order in float). `rope.apply` reads these f32 positions
+      as they are (`mrope-fix --arch qwen3-omni`).
 
     Token types: with `types` (`mm_token_type_ids`, `[B, S]` integers: 0
     text, 1 image, 2 video) a token's kind is its type and the token ids no
@@ -327,6 +343,12 @@ def Rope_MRopeIndexOp : Rope_Op<"mrope_index", [Pure, AttrSizedOperandSegments]>
     bool splitsVideoFrames();
     /// Whether positions is [4, B, S]: the text row, then t, h, w.
     bool hasTextRow();
+    /// Upstream's text-only branch: no grid passed and nothing packed.
+    /// Padded slots hold 1 under every arch, and rope_deltas take the
+    /// largest value of the whole row, padded slots included.
+    bool isTextOnly() {
+      return !getImageGridThw() && !getVideoGridThw() && !getSegmentIds();
+    }
   }];
   let hasVerifier = 1;
 }
