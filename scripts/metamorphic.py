@@ -104,8 +104,10 @@ def report(tool: str, model: str, arch: str) -> dict:
 
 
 def _first_line(text: str) -> str:
-    """A tool's first error line without the model's folder (the list must not depend on it)."""
-    line = (text.strip().splitlines() or [""])[0]
+    """A tool's first error line (past its notes) without the model's folder (the list must not
+    depend on it)."""
+    lines = text.strip().splitlines() or [""]
+    line = next((l for l in lines if "error:" in l), lines[0])
     return re.sub(r"(/[^ :]*/)([^/ :]+\.onnx)", r"\2", line)[:200]
 
 
