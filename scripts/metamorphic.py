@@ -16,6 +16,12 @@ model's meaning and is checked equal to the original in ONNX Runtime first):
    batch with per-sample positions, the new-arch zoo its arch's own batch and
    positions) and equal to the model itself on text; on a correct model ``-o`` must make no semantic change
    (same inputs, same outputs within 1e-5, or nothing written).
+3. on the fused-site models mrope.zoo.fused_harness has compute cases for (the fused
+   zoo; the spelling zoo's GenAI builder and dynamo models), ``mrope-fix --positions
+   compute -o`` on the first ``--compute`` variants (one arch per variant, in turn) must
+   pass test/mrope-fix/check_fused_compute.py's checks: a bug model's fix equals the twin
+   fed reference positions (Qwen2.5-VL time-scaled video: past B*S), a correct model's
+   computed positions give its outputs on reference positions, the result re-analyses clean.
 
 Expected failures: ``test/models/metamorphic-xfail.txt``, one ``MODEL LABEL  #
 reason`` per line; LABEL is ``original``, a rewrite kind (its single-kind
@@ -26,7 +32,7 @@ error: the list can only shrink.  A rewrite whose output differs from the
 original is a rewriter bug, never expected.
 
 usage: scripts/metamorphic.py [--tool build/bin/mrope-fix] [--variants N]
-       [--seed S] [--seconds T] [--jobs J] [--models REGEX] [--kinds K,K]
+       [--seed S] [--seconds T] [--jobs J] [--compute N] [--models REGEX] [--kinds K,K]
        [--xfail FILE | --no-xfail] [--write-xfail FILE] [-v]
 """
 
@@ -53,6 +59,7 @@ import onnx  # noqa: E402
 
 from mrope import positions as mpos  # noqa: E402
 from mrope.zoo import feeds as zoo_feeds  # noqa: E402
+from mrope.zoo import fused_harness as fh  # noqa: E402
 from mrope.zoo import rewrite as rw  # noqa: E402
 from mrope.zoo import spellings as sp  # noqa: E402
 
@@ -97,8 +104,10 @@ def report(tool: str, model: str, arch: str) -> dict:
 
 
 def _first_line(text: str) -> str:
-    """A tool's first error line without the model's folder (the list must not depend on it)."""
-    line = (text.strip().splitlines() or [""])[0]
+    """A tool's first error line (past its notes) without the model's folder (the list must not
+    depend on it)."""
+    lines = text.strip().splitlines() or [""]
+    line = next((l for l in lines if "error:" in l), lines[0])
     return re.sub(r"(/[^ :]*/)([^/ :]+\.onnx)", r"\2", line)[:200]
 
 
@@ -270,6 +279,28 @@ def check_fix(tool: str, m: Model, path: str, tmp: str, cache: dict) -> list:
     return problems
 
 
+def check_compute(tool: str, m: Model, path: str, j: int, cache: dict) -> list:
+    """``mrope-fix --positions compute -o`` on ``path`` (variant ``j`` of a model
+    mrope.zoo.fused_harness has compute cases for), the checks of
+    test/mrope-fix/check_fused_compute.py: a bug model's fix equals the twin on
+    reference positions (Qwen2.5-VL time-scaled video: past B*S), its rope_deltas the
+    reference's, the model itself on text; a correct model's computed positions give
+    the model's outputs on reference positions; the result re-analyses clean. Variant
+    ``j`` takes the model's ``j % n``-th case (arch), so consecutive variants cover
+    every arch."""
+    cases = fh.compute_cases_of(m.name)
+    what, zoo, twin, arch = cases[j % len(cases)]
+    try:
+        if what == "bug":
+            problems, _ = fh.check_compute_bug(tool, zoo, path, str(m.zoo / (twin + ".onnx")), arch,
+                                               original=m.path, cache=cache)
+        else:
+            problems, _ = fh.check_compute_correct(tool, zoo, path, arch, original=m.path, cache=cache)
+    except Exception as e:            # the tool's refusal or ORT's error: one line
+        problems = [_first_line(str(e)) if "mrope-fix" in str(e) else short_error(e)]
+    return [f"compute --arch {arch}: {p}" for p in problems]
+
+
 class Runner:
     def __init__(self, a):
         self.a = a
@@ -298,7 +329,7 @@ class Runner:
             else:
                 import random
                 r = random.Random(seed)
-                out.append((r.sample(kinds, r.choice([2, 3])), seed))
+                out.append((r.sample(kinds, min(len(kinds), r.choice([2, 3]))), seed))
         return out
 
     def run_model(self, m: Model):
@@ -312,6 +343,9 @@ class Runner:
             sets = [m.feeds(k) for k in m.equal_kinds()]
             ref_out = outputs(m.path, sets)
             info = rw.probe(model, feeds)
+            compute = bool(fh.compute_cases_of(m.name)) and m.zoo.name in ("zoo-fused", "zoo-spellings")
+            compute_cache = {}
+            applied_n = 0                  # variants that applied: the compute bound counts these
             for kinds, seed in self.plans(m):
                 if self.out_of_time():
                     return
@@ -338,6 +372,9 @@ class Runner:
                 for arch_key, arch in (("auto", "auto"), ("declared", m.arch)):
                     problems += meaning_diff(report(self.a.tool, vpath, arch), base[arch_key], f"--arch {arch}")
                 problems += check_fix(self.a.tool, m, vpath, tmp, cache)
+                if compute and applied_n < self.a.compute:
+                    problems += check_compute(self.a.tool, m, vpath, applied_n, compute_cache)
+                applied_n += 1
                 self.add(m, label, kinds, applied, "fail" if problems else "pass", problems)
 
     def add(self, m, label, kinds, applied, status, problems):
@@ -382,6 +419,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=0, help="stop starting variants after this long (0: no limit)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--compute", type=int, default=10 ** 6, metavar="N",
+                    help="check --positions compute on the first N applicable variants of each fused-site model "
+                         "(mrope.zoo.fused_harness's cases; default: every variant; 0: none)")
     ap.add_argument("--models", default="", help="regex on model names")
     ap.add_argument("--kinds", default=",".join(rw.KINDS))
     ap.add_argument("--xfail", default=str(REPO / "test" / "models" / "metamorphic-xfail.txt"))

@@ -23,13 +23,11 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-import onnx
-
 from mrope import ort
 from mrope.zoo import fused
+from mrope.zoo import fused_harness as fh
 
-TOL = 1e-5
+TOL = fh.TOL
 
 
 # mrope-fix, when given: fix with the tool instead of rope-fix-fused.
@@ -70,18 +68,11 @@ def compare_sites(got, want):
     return problems
 
 
-def inputs_of(path):
-    m = onnx.load(path)
-    return {"inputs": {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
-                       for i in m.graph.input}}
-
-
 def run(path, kind):
-    return ort.run(path, fused.feeds(inputs_of(path), kind))
+    return ort.run(path, fused.feeds({"inputs": fh.inputs_of(path)}, kind))
 
 
-def max_diff(a, b):
-    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+max_diff = fh.max_diff
 
 
 def check(translate, opt, zoo, desc):
@@ -136,22 +127,11 @@ def main():
     FIXER = sys.argv[4] if len(sys.argv) > 4 else None
     with open(os.path.join(zoo, "index.json")) as f:
         index = json.load(f)["models"]
-    passed = failed = 0
+    descs = []
     for entry in index:
         with open(os.path.join(zoo, entry["json"])) as f:
-            desc = json.load(f)
-        try:
-            problems, detail = check(translate, opt, zoo, desc)
-        except Exception as e:  # a failing tool is a failed model, not a crash
-            problems, detail = [str(e)], ""
-        if problems:
-            failed += 1
-            print(f"FAIL {desc['model']}: " + "; ".join(problems))
-        else:
-            passed += 1
-            print(f"ok {desc['model']}{detail}")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+            descs.append(json.load(f))
+    return fh.run_cases(((d["model"], check, (translate, opt, zoo, d)) for d in descs), sep="")
 
 
 if __name__ == "__main__":

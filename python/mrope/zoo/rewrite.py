@@ -33,7 +33,15 @@ cast_move          a Cast moved across the data-movement op it feeds (or that
                    Flatten, Tile, Slice, Gather
 slices_split       Slices of one tensor that tile its last axis (rotate_half's
                    x[..., :h], x[..., h:]) -> one Split (split_slices reversed)
+fused_input        an Identity and a Cast to the value's own type inserted on
+                   one input of a fused rotary op (com.microsoft.RotaryEmbedding
+                   / MRotaryEmbedding, RotaryEmbedding-23, GroupQueryAttention)
 =================  ==========================================================
+
+A Cast's ``to`` is the value's element type found from its producers
+(:mod:`mrope.zoo.elemtype`: graph inputs, initializers, each op's typing rule),
+else the probe's: shape inference leaves everything a contrib op reads or
+writes untyped, so a missing ``value_info`` never decides it.
 
 A rewrite is applied at one random applicable place (``random.Random(seed)``)
 inside the model's RoPE region (:func:`rope_region`: everything the Cos/Sin and
@@ -56,6 +64,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from . import elemtype
 
 INT64_MAX = 2 ** 63 - 1
 # Exact rewrites give bit-identical outputs (observed: 0 on every zoo model and kind).
@@ -103,6 +113,7 @@ class G:
         self.graph_outputs = {o.name for o in self.g.output}
         names = set(self.producer) | set(self.inits) | {i.name for i in self.g.input}
         self.names = names | {n.name for n in self.g.node}
+        self.types = elemtype.elem_types(self.m)
 
     def fresh(self, base: str) -> str:
         while True:
@@ -159,10 +170,11 @@ class G:
         return None
 
     def dtype(self, name) -> Optional[int]:
+        """The element type from the producers (elemtype), else the one ORT gave the probe."""
+        if name in self.types:
+            return self.types[name]
         if name in self.info:
             return _NP2ONNX.get(np.dtype(self.info[name][0]))
-        if name in self.inits:
-            return self.inits[name].data_type
         return None
 
 
@@ -322,6 +334,19 @@ def rw_cast_same(g: G, rng, region) -> str:
     new = g.node("Cast", [x], to=g.dtype(x)).output[0]
     n.input[i] = new
     return f"Cast to own type on {x} -> {n.name}"
+
+
+def rw_fused_input(g: G, rng, region) -> str:
+    """Identity + same-type Cast on one input of a fused rotary op (x, position_ids, the
+    caches; GroupQueryAttention's q/k/v, past, seqlens_k, total_sequence_length)."""
+    places = [(n, i) for n in g.g.node if n.op_type in ROTARY_OPS
+              for i, x in enumerate(n.input) if x and g.dtype(x) is not None]
+    n, i = _pick(rng, places)
+    x = n.input[i]
+    to = g.dtype(x)
+    ident = g.node("Identity", [x]).output[0]
+    n.input[i] = g.node("Cast", [ident], to=to).output[0]
+    return f"Identity + Cast to {TensorProto.DataType.Name(to)} on {x} -> {n.op_type} {n.name} input {i}"
 
 
 def rw_commute(g: G, rng, region) -> str:
@@ -757,7 +782,7 @@ KINDS: Dict[str, Callable] = {
     "split_slices": rw_split_slices, "concat_tile": rw_concat_tile, "init_constant": rw_init_constant,
     "rotate_half_sign": rw_rotate_half_sign, "rotate_half_sub": rw_rotate_half_sub, "sub_neg": rw_sub_neg,
     "outer_product": rw_outer_product, "flatten_reshape": rw_flatten_reshape, "cast_move": rw_cast_move,
-    "slices_split": rw_slices_split,
+    "slices_split": rw_slices_split, "fused_input": rw_fused_input,
 }
 
 
