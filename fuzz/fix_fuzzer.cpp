@@ -191,9 +191,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // The architecture and the emit mode from the input, so that each gets
   // its share: qwen2-vl twice as often as the others, plain twice as often.
   static const mrope::Arch archs[] = {
-      mrope::Arch::Qwen2VL,    mrope::Arch::Qwen2VL, mrope::Arch::Auto,
-      mrope::Arch::Qwen25VL,   mrope::Arch::Qwen3VL, mrope::Arch::Qwen35,
-      mrope::Arch::Qwen25Omni, mrope::Arch::Glm4v,   mrope::Arch::Text};
+      mrope::Arch::Qwen2VL,    mrope::Arch::Qwen2VL,   mrope::Arch::Auto,
+      mrope::Arch::Qwen25VL,   mrope::Arch::Qwen3VL,   mrope::Arch::Qwen35,
+      mrope::Arch::Qwen25Omni, mrope::Arch::Qwen3Omni, mrope::Arch::Glm4v,
+      mrope::Arch::Text};
   static const mrope::EmitMode emits[] = {
       mrope::EmitMode::Plain, mrope::EmitMode::Plain, mrope::EmitMode::Ort,
       mrope::EmitMode::Onnx23};

@@ -3,6 +3,7 @@
 #define MROPE_TRANSFORMS_FUSEDPASSES_TD
 
 include "mlir/Pass/PassBase.td"
+include "mrope/Transforms/ArchOption.td"
 
 def RopeClassifyFused : Pass<"rope-classify-fused", "::mlir::ModuleOp"> {
   let summary = "Find RoPE done by fused ONNX ops and say what their positions are";
@@ -19,24 +20,7 @@ def RopeClassifyFused : Pass<"rope-classify-fused", "::mlir::ModuleOp"> {
     the format of `mrope-fix --report`. Nothing is changed.
   }];
   let options = [
-    Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, glm4v "
-           "or text", [{::llvm::cl::values(
-             clEnumValN(::mrope::Arch::Auto, "auto",
-                        "only degenerate M-RoPE is a bug"),
-             clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
-                        "Qwen2-VL: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen25VL, "qwen2.5-vl",
-                        "Qwen2.5-VL: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
-                        "Qwen3-VL: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen35, "qwen3.5",
-                        "Qwen3.5: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen25Omni, "qwen2.5-omni",
-                        "Qwen2.5-Omni: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Glm4v, "glm4v",
-                        "GLM-4V: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
+    RopeArchOption,
     Option<"report", "report", "std::string", /*default=*/"\"\"",
            "Write the JSON site list to this file ('-' for stdout)">,
   ];
@@ -65,24 +49,7 @@ def RopeFixFused : Pass<"rope-fix-fused", "::mlir::ModuleOp"> {
     not prove the fix on probe positions.
   }];
   let options = [
-    Option<"arch", "arch", "::mrope::Arch", /*default=*/"::mrope::Arch::Auto",
-           "auto, qwen2-vl, qwen2.5-vl, qwen3-vl, qwen3.5, qwen2.5-omni, glm4v "
-           "or text", [{::llvm::cl::values(
-             clEnumValN(::mrope::Arch::Auto, "auto",
-                        "only degenerate M-RoPE is a bug"),
-             clEnumValN(::mrope::Arch::Qwen2VL, "qwen2-vl",
-                        "Qwen2-VL: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen25VL, "qwen2.5-vl",
-                        "Qwen2.5-VL: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen3VL, "qwen3-vl",
-                        "Qwen3-VL: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen35, "qwen3.5",
-                        "Qwen3.5: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Qwen25Omni, "qwen2.5-omni",
-                        "Qwen2.5-Omni: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Glm4v, "glm4v",
-                        "GLM-4V: plain 1D RoPE is a bug too"),
-             clEnumValN(::mrope::Arch::Text, "text", "1D RoPE is right"))}]>,
+    RopeArchOption,
     ListOption<"sections", "sections", "int64_t",
                "M-RoPE sections (default: the architecture's, scaled)">,
     Option<"positions", "positions", "::mrope::PositionsMode",

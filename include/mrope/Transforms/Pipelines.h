@@ -31,6 +31,7 @@ struct FixPipelineOptions : mlir::PassPipelineOptions<FixPipelineOptions> {
                        clEnumValN(Arch::Qwen3VL, "qwen3-vl", ""),
                        clEnumValN(Arch::Qwen35, "qwen3.5", ""),
                        clEnumValN(Arch::Qwen25Omni, "qwen2.5-omni", ""),
+                       clEnumValN(Arch::Qwen3Omni, "qwen3-omni", ""),
                        clEnumValN(Arch::Glm4v, "glm4v", ""),
                        clEnumValN(Arch::Text, "text", ""))};
   ListOption<int64_t> sections{
