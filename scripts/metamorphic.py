@@ -147,14 +147,14 @@ def newarch_feeds(desc: dict, kind: str, path) -> dict:
     if kind == "text":
         ids = np.where(mask.astype(bool), 5, 0).astype(np.int64)
         grids, extra = {}, {}
-    pos3 = np.asarray(mpos.position_ids(ids, arch=arch, attention_mask=mask, **grids, **extra)[0], np.int64)
+    pos3 = np.asarray(mpos.position_ids(ids, arch=arch, attention_mask=mask, **grids, **extra)[0])
     ins = sp.inputs_of(path)["inputs"]
     B, S = ids.shape
     feeds = {"inputs_embeds": np.random.default_rng(0).standard_normal(
         (B, S, int(ins["inputs_embeds"][2]))).astype(np.float32), "attention_mask": mask}
     if "position_ids" in ins:
         # On text the three rows are one (the arch's padding value included): its 1D positions.
-        one_d = pos3[0] if kind == "text" else mpos.text_row(mask)
+        one_d = (pos3[0] if kind == "text" else mpos.text_row(mask)).astype(np.int64)
         feeds["position_ids"] = pos3 if len(ins["position_ids"]) == 3 else one_d
     return feeds
 

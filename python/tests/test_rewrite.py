@@ -20,6 +20,7 @@ MODELS = REPO / "test" / "models"
 # Neg+Concat rotate-half with shape-computed halves, the TorchScript tower for Einsum and
 # Flatten, the GenAI builder spelling for Gather+Squeeze of a [1] index).
 WHERE = {
+    "fused_input": "zoo-fused/fused_gqa_mrope",
     "slices_split": "zoo/qwen2vl_mrope",
     "identity": "zoo-spellings/genai_mrope", "cast_same": "zoo-spellings/dynamo_mrope",
     "commute": "zoo/qwen2vl_mrope", "unsqueeze_reshape": "zoo-spellings/genai_mrope",
