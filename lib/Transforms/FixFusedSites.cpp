@@ -556,10 +556,28 @@ LogicalResult Fixer::fix(const FusedRopeSite &site) {
   return fixed;
 }
 
+/// Erases the nodes that read `input` (directly or through others) and are
+/// dead now: an Identity or Cast the exporter put between the old positions
+/// and the fused ops keeps the old input alive otherwise.
+static void eraseDeadReaders(onnx::GraphOp graph, BlockArgument input) {
+  SmallVector<Operation *> readers;
+  llvm::DenseSet<Operation *> seen;
+  SmallVector<Value> work{input};
+  while (!work.empty())
+    for (Operation *user : work.pop_back_val().getUsers())
+      if (isa<NodeOp>(user) && seen.insert(user).second) {
+        readers.push_back(user);
+        llvm::append_range(work, user->getResults());
+      }
+  eraseDeadProducers(graph, readers);
+}
+
 LogicalResult Fixer::finish() {
   if (!newPositions)
     return success();
   result.positions = newPositions;
+  if (oldInput)
+    eraseDeadReaders(graph, oldInput);
   std::string oldName =
       oldInput ? graph.getInputName(oldInput.getArgNumber()).str() : "";
   if (options.computePositions) {
