@@ -486,8 +486,11 @@ LogicalResult Fixer::fixPerToken(const FusedRopeSite &site) {
             .str());
     return success();
   }
-  auto type = dyn_cast<RankedTensorType>(built.getType());
-  if (!type || type.getRank() != 3 || !type.getElementType().isInteger())
+  // Unranked is fine: the analysis read these as [3, batch, seq] rows (shape
+  // inference gives up on an Unsqueeze spelled as a Reshape of Shape dims).
+  auto type = dyn_cast<TensorType>(built.getType());
+  if (!type || (type.hasRank() && type.getRank() != 3) ||
+      !type.getElementType().isInteger())
     return first.emitError()
            << "cannot fix " << fusedOpName(site.op) << " " << nodeLabel(first)
            << ": the copied position rows are not an integer [3, batch, seq] "

@@ -87,13 +87,24 @@ struct Axis {
   AxisRole role = AxisRole::Other;
   llvm::SmallVector<RowRef> rows;   ///< Row: slot and source row per index
   llvm::SmallVector<Channel> chans; ///< Chan: channel per index
+  /// Bcast: the axis is known to be 1 long (an Unsqueeze's, or a Reshape's
+  /// 1), not only constant along; an Expand to another length clears it.
+  /// Where shape inference gave up, this is what says a MatMul's inner
+  /// dim is 1.
+  bool unit = false;
   static Axis of(AxisRole role) {
     Axis a;
     a.role = role;
     return a;
   }
+  static Axis unitAxis() {
+    Axis a = of(AxisRole::Bcast);
+    a.unit = true;
+    return a;
+  }
   bool operator==(const Axis &o) const {
-    return role == o.role && rows == o.rows && chans == o.chans;
+    return role == o.role && rows == o.rows && chans == o.chans &&
+           unit == o.unit;
   }
 };
 

@@ -102,14 +102,18 @@ Meaning mul(NodeOp node, Ins ins) {
 Meaning matmul(NodeOp node, Ins ins) {
   // With an inner dimension of 1, A @ B is the broadcast product of
   // A[..., i, 0] and B[..., 0, j]: an outer product.
-  std::optional<SmallVector<int64_t>> da = dimsOf(node.getInputs()[0]);
-  std::optional<SmallVector<int64_t>> db = dimsOf(node.getInputs()[1]);
-  std::optional<SmallVector<int64_t>> out = dimsOf(node.getResult(0));
-  if (!da || !db || !out || da->size() < 2 || db->size() < 2 ||
+  // The two inner dims are one dim, so one operand known to be 1 there is
+  // enough. Dims and ranks come from the meanings where shape inference
+  // gave up (positions reshaped by a target it cannot read); the result has
+  // the larger rank (the batch dims broadcast).
+  std::optional<SmallVector<int64_t>> da = dimsOf(node.getInputs()[0], *ins[0]);
+  std::optional<SmallVector<int64_t>> db = dimsOf(node.getInputs()[1], *ins[1]);
+  if (!da || !db || da->size() < 2 || db->size() < 2 ||
       (da->back() != 1 && (*db)[db->size() - 2] != 1))
     return noRule(node, "not an outer product (inner dimension not 1)");
-  std::optional<Meaning> a = alignTo(*ins[0], out->size(), da);
-  std::optional<Meaning> b = alignTo(*ins[1], out->size(), db);
+  size_t rank = std::max(da->size(), db->size());
+  std::optional<Meaning> a = alignTo(*ins[0], rank, da);
+  std::optional<Meaning> b = alignTo(*ins[1], rank, db);
   if (!a || !b)
     return noRule(node, "operands without tracked axes");
   // A's last axis and B's second-to-last (both unit) are summed away.

@@ -41,6 +41,8 @@ std::optional<SmallVector<int64_t>> dimsOf(Value v, const Meaning &m) {
       continue;
     if (a.role == AxisRole::Chan)
       d = static_cast<int64_t>(a.chans.size());
+    else if (a.role == AxisRole::Bcast && a.unit)
+      d = 1;
     else if (a.role == AxisRole::Row)
       d = static_cast<int64_t>(a.rows.size());
   }

@@ -89,7 +89,7 @@ static std::optional<Meaning> reshapeMeaning(Meaning m, ArrayRef<int64_t> in,
   m.axes.clear();
   auto it = mapped.begin();
   for (int64_t d : out)
-    m.axes.push_back(d == 1 ? Axis::of(AxisRole::Bcast) : *it++);
+    m.axes.push_back(d == 1 ? Axis::unitAxis() : *it++);
   return m;
 }
 
@@ -201,6 +201,7 @@ static bool broadcastAxis(Meaning &m, int64_t i, int64_t to, Value result,
                           int64_t times) {
   Axis &a = m.axes[i];
   if (a.role == AxisRole::Bcast) {
+    a.unit = to == 1;
     // (The result's rank is the meaning's: an untyped result has it too.)
     if (m.kind == Kind::Positions && i == 0 && times == 3 && to == 3 &&
         isIntValue(result) && m.axes.size() == 3) {
@@ -339,7 +340,7 @@ Meaning unsqueeze(NodeOp node, Ins ins) {
     return noRule(node, "rank mismatch");
   for (auto [i, n] : llvm::enumerate(isNew))
     if (n)
-      r.axes.insert(r.axes.begin() + i, Axis::of(AxisRole::Bcast));
+      r.axes.insert(r.axes.begin() + i, Axis::unitAxis());
   return r;
 }
 
@@ -487,7 +488,7 @@ Meaning reshape(NodeOp node, Ins ins) {
       Meaning r = m;
       for (auto [i, n] : llvm::enumerate(*isNew))
         if (n)
-          r.axes.insert(r.axes.begin() + i, Axis::of(AxisRole::Bcast));
+          r.axes.insert(r.axes.begin() + i, Axis::unitAxis());
       return r;
     }
   }
