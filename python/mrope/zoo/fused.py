@@ -279,6 +279,23 @@ def describe(e: Fused, model: onnx.ModelProto) -> dict:
     }
 
 
+def decoder_feeds(inputs: Dict[str, list], B: int, S: int, seed: int = 0) -> Dict[str, np.ndarray]:
+    """The decoder's own inputs among ``inputs`` (name -> dims), positions left out:
+    embeddings, GroupQueryAttention's sequence lengths, empty past KV caches."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, shape in inputs.items():
+        if name == "inputs_embeds":
+            out[name] = rng.standard_normal((B, S, HIDDEN)).astype(np.float32)
+        elif name == "seqlens_k":
+            out[name] = np.full((B,), S - 1, np.int32)
+        elif name == "total_sequence_length":
+            out[name] = np.array(S, np.int32)
+        elif name.startswith("past_key_values"):
+            out[name] = np.zeros((B, shape[1], 0, shape[3]), np.float32)
+    return out
+
+
 def feeds(desc: dict, kind: str = "multimodal", seed: int = 0) -> Dict[str, np.ndarray]:
     """Inputs for a model of this module (or a fixed copy) from its declared inputs.
 
@@ -289,20 +306,11 @@ def feeds(desc: dict, kind: str = "multimodal", seed: int = 0) -> Dict[str, np.n
     """
     pos3, _ = zoo_feeds.positions_3d(kind, padded=False, kv=False)
     B, S = pos3.shape[1:]
-    rng = np.random.default_rng(seed)
-    out = {}
+    out = decoder_feeds(desc["inputs"], B, S, seed)
     for name, shape in desc["inputs"].items():
-        if name == "inputs_embeds":
-            out[name] = rng.standard_normal((B, S, HIDDEN)).astype(np.float32)
-        elif name.startswith("position_ids"):
+        if name.startswith("position_ids"):
             out[name] = pos3 if len(shape) == 3 else np.tile(np.arange(S, dtype=np.int64), (B, 1))
-        elif name == "seqlens_k":
-            out[name] = np.full((B,), S - 1, np.int32)
-        elif name == "total_sequence_length":
-            out[name] = np.array(S, np.int32)
-        elif name.startswith("past_key_values"):
-            out[name] = np.zeros((B, shape[1], 0, shape[3]), np.float32)
-        else:
+        elif name not in out:
             raise KeyError(f"no feed for input {name!r}")
     return out
 

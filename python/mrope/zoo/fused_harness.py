@@ -32,9 +32,10 @@ import onnx
 
 from .. import ort, reference
 from . import feeds as zoo_feeds
+from . import fused as zoo_fused
 
 TOL = 1e-5
-HIDDEN = 32
+HIDDEN = zoo_fused.HIDDEN
 
 # Compute mode: (zoo, bug model, twin, arch) and (zoo, correct model, arch).
 COMPUTE_CASES = [
@@ -153,22 +154,6 @@ def batch(kind, arch, zoo, kv):
     return ids, mask, model_grids, ref_kw
 
 
-def common_feeds(inputs, B, S, seed=0):
-    """The decoder's own inputs (not positions)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in inputs.items():
-        if name == "inputs_embeds":
-            out[name] = rng.standard_normal((B, S, HIDDEN)).astype(np.float32)
-        elif name == "seqlens_k":
-            out[name] = np.full((B,), S - 1, np.int32)
-        elif name == "total_sequence_length":
-            out[name] = np.array(S, np.int32)
-        elif name.startswith("past_key_values"):
-            out[name] = np.zeros((B, shape[1], 0, shape[3]), np.float32)
-    return out
-
-
 def decode_step(fixed, twin, outs_fixed, outs_twin, ids, mask, inputs, problems):
     """One text token after the prefill, KV caches and rope_deltas fed back."""
     B, S = ids.shape
@@ -228,7 +213,7 @@ def check_compute_bug(tool, zoo, model, twin, arch, original=None, cache=None):
         ids, mask, grids, ref_kw = batch("multimodal", arch, zoo, kv)
         B, S = ids.shape
         pos, deltas = reference.rope_index(ids, attention_mask=mask, **ref_kw)
-        common = common_feeds(orig_in, B, S)
+        common = zoo_fused.decoder_feeds(orig_in, B, S)
         one_d = ({"position_ids": np.tile(np.arange(S, dtype=np.int64), (B, 1))}
                  if "position_ids" in orig_in else {})
         feeds = {**common, "input_ids": ids, "attention_mask": mask, **grids}
@@ -236,7 +221,7 @@ def check_compute_bug(tool, zoo, model, twin, arch, original=None, cache=None):
             feeds["past_rope_deltas"] = np.zeros((B, 1), np.int64)
         got = ort.run(fixed, {k: v for k, v in feeds.items() if k in fixed_in})
         want = _cached(cache, ("twin", twin, arch), lambda: ort.run(
-            twin, {**common_feeds(inputs_of(twin), B, S), "position_ids": pos}))
+            twin, {**zoo_fused.decoder_feeds(inputs_of(twin), B, S), "position_ids": pos}))
         d_twin = max_diff(got, want, want.keys())
         if d_twin > TOL:
             problems.append(f"multimodal: |fixed - twin| = {d_twin:.2e} > {TOL}")
@@ -289,7 +274,7 @@ def check_compute_correct(tool, zoo, model, arch, original=None, cache=None):
         ids, mask, grids, ref_kw = batch("multimodal", arch, zoo, kv)
         B, S = ids.shape
         pos, deltas = reference.rope_index(ids, attention_mask=mask, **ref_kw)
-        common = common_feeds(orig_in, B, S)
+        common = zoo_fused.decoder_feeds(orig_in, B, S)
         feeds = {**common, "input_ids": ids, "attention_mask": mask, **grids,
                  "past_rope_deltas": np.zeros((B, 1), np.int64)}
         got = ort.run(fixed, {k: v for k, v in feeds.items() if k in fixed_in})
