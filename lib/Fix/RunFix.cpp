@@ -206,6 +206,11 @@ TimingScope nest(TimingScope *parent, StringRef name) {
   return parent ? parent->nest(name) : TimingScope();
 }
 
+/// Whether `arch`'s positions are float (Qwen3-Omni's get_rope_index).
+bool hasFloatPositions(Arch arch) {
+  return rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions;
+}
+
 /// Under an arch whose positions are float (Qwen3-Omni), its f32 [3, B, S]
 /// graph inputs are positions, but the analysis takes only integer graph
 /// inputs as positions (a float input in an angle's closure is an
@@ -215,7 +220,7 @@ TimingScope nest(TimingScope *parent, StringRef name) {
 class FloatPositionsAsInt {
 public:
   FloatPositionsAsInt(onnx::GraphOp graph, Arch arch) {
-    if (!rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions)
+    if (!hasFloatPositions(arch))
       return;
     for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
       auto type = dyn_cast<RankedTensorType>(arg.getType());
@@ -292,8 +297,7 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
   bool compute = request.positions == PositionsMode::Compute;
   // Qwen3-Omni's positions are f32; the fused ops the fused fix writes or
   // keeps (com.microsoft RotaryEmbedding, GQA) index caches by int64 ids.
-  if (rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions &&
-      (fusedBugs || (compute && !ropeBugs)))
+  if (hasFloatPositions(arch) && (fusedBugs || (compute && !ropeBugs)))
     for (FusedRopeSite &site : fused)
       if (site.bug || compute)
         return mlir::emitError(site.nodes.front().getLoc())
@@ -455,10 +459,8 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
   bool prove = ropeBugs && !compute && request.emit == EmitMode::Plain;
   // The fused-op proof reads int64 position inputs only: under float
   // positions (Qwen3-Omni) --emit ort/onnx23 is checked by the re-analysis.
-  bool proveEmit =
-      ropeBugs && !compute && request.emit != EmitMode::Plain &&
-      !rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions &&
-      prove::canProveEmitted(sites);
+  bool proveEmit = ropeBugs && !compute && request.emit != EmitMode::Plain &&
+                   !hasFloatPositions(arch) && prove::canProveEmitted(sites);
   prove::FusedOriginal emitOriginal;
   prove::Original original;
   // Why the original's tables cannot be evaluated: reported once the
