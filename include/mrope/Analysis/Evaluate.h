@@ -39,6 +39,10 @@
 
 namespace mrope::eval {
 
+namespace detail {
+class NodeEval;
+} // namespace detail
+
 /// A concrete tensor, row-major. `hasData` false: only the shape is known.
 struct Tensor {
   enum class Kind { F32, I64, Bool };
@@ -79,8 +83,10 @@ public:
   const std::string &why() const { return reason; }
 
 private:
+  /// One node's evaluation, by op family (lib/Analysis/Evaluate/).
+  friend class detail::NodeEval;
+
   const Tensor *get(mlir::Value v, bool needData);
-  const Tensor *node(onnx::NodeOp op, unsigned result, bool needData);
   bool fail(mlir::Operation *op, const llvm::Twine &msg);
 
   int64_t opset, maxElements;
