@@ -178,7 +178,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const bool inlineLibonnx = std::getenv("MROPE_FUZZ_INLINE_LIBONNX");
   mrope::onnx::ImportOptions importOptions;
   importOptions.isolateLibonnx = !inlineLibonnx;
-  importOptions.runChecker = true; // as with -o
+  importOptions.runChecker = true;      // as with -o
+  importOptions.inlineFunctions = true; // as mrope-fix
   std::optional<std::string> checkerFinding;
   importOptions.checkerFinding = &checkerFinding;
   auto module = mrope::onnx::importOnnxModelFromBuffer(

@@ -266,6 +266,9 @@ int main(int argc, char **argv) {
   // models only, and what it writes is checked the same way.
   onnx::ImportOptions importOptions;
   importOptions.runChecker = !outputPath.empty();
+  // RoPE inside model-local functions is analysed (and fixed) as nodes of
+  // the graph; a fixed model is written with those calls inlined.
+  importOptions.inlineFunctions = true;
   // The checker's finding decides whether a model may be written.
   std::optional<std::string> checkerFinding;
   importOptions.checkerFinding = &checkerFinding;

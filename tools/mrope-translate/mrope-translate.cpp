@@ -63,6 +63,12 @@ static cl::opt<bool> noShapeInference(
     "no-shape-inference",
     cl::desc("Import: do not run libonnx shape inference to type node outputs"),
     cl::cat(category));
+static cl::opt<bool> inlineFunctions(
+    "inline-functions",
+    cl::desc("Import: replace calls of model-local functions by their bodies "
+             "(nodes named CALL/NODE), as mrope-fix does, so that passes see "
+             "the nodes inside them"),
+    cl::cat(category));
 static cl::opt<bool> checkOnnx(
     "check-onnx",
     cl::desc("Import: run the libonnx 1.12 checker and print what it finds as "
@@ -141,6 +147,7 @@ static mrope::onnx::ImportOptions importOptions() {
   o.runChecker = checkOnnx;
   o.isolateLibonnx = !libonnxInProcess;
   o.text = onnxText;
+  o.inlineFunctions = inlineFunctions;
   return o;
 }
 

@@ -11,6 +11,7 @@
 #include "mrope/Target/Onnx/Import.h"
 #include "Common.h"
 #include "DataFile.h"
+#include "InlineFunctions.h"
 #include "Libonnx.h"
 #include "Validate.h"
 #include "mrope/Dialect/Onnx/IR/OnnxOps.h"
@@ -23,6 +24,7 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -74,6 +76,11 @@ public:
   void startPrecopy(const ::onnx::GraphProto &graph);
 
 private:
+  /// ImportOptions::inlineFunctions; a libonnx job on the calls is
+  /// replaced by one on the inlined model.
+  void inlineFunctionCalls(::onnx::ModelProto &model,
+                           std::unique_ptr<LibonnxJob> &libonnx);
+
   // Diagnostics ------------------------------------------------------------
   [[noreturn]] void fail(const Twine &msg) {
     emitError(fileLoc) << msg.str();
@@ -923,6 +930,29 @@ void Importer::startPrecopy(const ::onnx::GraphProto &graph) {
       startForLargest(bytesPerLocation, modelDir, options.precopyFor);
 }
 
+void Importer::inlineFunctionCalls(::onnx::ModelProto &model,
+                                   std::unique_ptr<LibonnxJob> &libonnx) {
+  mrope::onnx::detail::InlinedFunctions inlined =
+      mrope::onnx::detail::inlineLocalFunctions(model);
+  for (const std::string &line : inlined.kept)
+    emitWarning(fileLoc) << line << "; the nodes inside it are not analysed";
+  if (!inlined.calls)
+    return;
+  emitRemark(fileLoc) << "inlined " << inlined.calls
+                      << (inlined.calls == 1 ? " call" : " calls")
+                      << " of model-local functions ("
+                      << llvm::join(inlined.functions, ", ")
+                      << "): their nodes are graph nodes named CALL/NODE";
+  // libonnx was given the calls: it runs again, on the inlined model.
+  if (libonnx) {
+    libonnx.reset();
+    std::string bytes;
+    if (model.SerializeToString(&bytes))
+      libonnx = LibonnxJob::submit(bytes, LibonnxInput::Model, options,
+                                   options.runChecker, options.inferShapes);
+  }
+}
+
 FailureOr<OwningOpRef<ModuleOp>>
 Importer::run(::onnx::ModelProto &model, std::unique_ptr<LibonnxJob> libonnx) {
   try {
@@ -939,6 +969,8 @@ Importer::run(::onnx::ModelProto &model, std::unique_ptr<LibonnxJob> libonnx) {
     auto opset = checkOpsetImports(model, options);
     if (!opset)
       fail(llvm::toString(opset.takeError()));
+    if (options.inlineFunctions && model.functions_size())
+      inlineFunctionCalls(model, libonnx);
     // The copy needs only its file's location checked (as resolving it
     // does: relative, no '..', no symlink, a regular file), so it starts
     // before the rest is validated; a failed import discards it.

@@ -41,6 +41,13 @@ struct ImportOptions {
   /// Parse the input as ONNX text (onnx::OnnxParser) instead of protobuf;
   /// chosen automatically for `.onnxtext` files.
   bool text = false;
+  /// Replace every call of a model-local function (torch's
+  /// `export_modules_as_functions`, onnxscript functions) by the function's
+  /// body, so that the nodes inside are imported as nodes of the graph
+  /// (named `call/node`). A remark says how many calls were inlined; a call
+  /// that cannot be inlined exactly stays a call, with a warning naming it.
+  /// Off: functions stay opaque (lossless round trip).
+  bool inlineFunctions = false;
 
   /// Default-domain opset versions accepted (see kMinOpset).
   int64_t minOpset = kMinOpset;
