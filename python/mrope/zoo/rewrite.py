@@ -776,13 +776,65 @@ def rw_slices_split(g: G, rng, region) -> str:
     return f"{len(c)} Slices of {x} -> Split {sizes}"
 
 
+FUNCTION_DOMAIN = "mm.functions"
+
+
+def rw_as_function(g: G, rng, region) -> str:
+    """A run of 2-8 consecutive nodes (in topological order) that starts in the RoPE region
+    becomes a model-local function, called once where the run was (what torch's
+    export_modules_as_functions and onnxscript write). Its inputs: what the run reads from
+    outside; its outputs: what the run computes and something outside reads. A model of IR
+    version 7 becomes 8, the first with functions (nothing else changes meaning)."""
+    nodes = list(g.g.node)
+    ok_domains = ("", "ai.onnx", "com.microsoft")
+    starts = [i for i, n in enumerate(nodes) if n.name in region]
+    rng.shuffle(starts)
+    for start in starts:
+        run = nodes[start:start + rng.randint(2, 8)]
+        if len(run) < 2 or any(n.domain not in ok_domains or
+                               any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                                   for a in n.attribute) for n in run):
+            continue
+        inside = {n.name for n in run}
+        made = [o for n in run for o in n.output if o]
+        reads = []
+        for n in run:
+            for x in n.input:
+                if x and x not in made and x not in reads:
+                    reads.append(x)
+        outs = [o for o in made if o in g.graph_outputs or
+                any(c.name not in inside for c, _ in g.consumers.get(o, []))]
+        if not outs:
+            continue
+        name = g.fresh("Fn").split("/")[-1]
+        domains = sorted({"" if n.domain in ("", "ai.onnx") else n.domain for n in run})
+        opsets = [helper.make_opsetid(d, g.opset() if d == "" else 1) for d in domains]
+        g.m.functions.append(helper.make_function(FUNCTION_DOMAIN, name, reads, outs,
+                                                  [copy_node(n) for n in run], opsets))
+        g.m.ir_version = max(g.m.ir_version, 8)
+        if not any(o.domain == FUNCTION_DOMAIN for o in g.m.opset_import):
+            g.m.opset_import.append(helper.make_opsetid(FUNCTION_DOMAIN, 1))
+        for n in run:
+            g.g.node.remove(n)
+        call = helper.make_node(name, reads, outs, domain=FUNCTION_DOMAIN, name=g.fresh("call"))
+        g.g.node.append(call)
+        return f"{len(run)} nodes {run[0].name} .. {run[-1].name} -> function {name}"
+    raise NotApplicable()
+
+
+def copy_node(n: onnx.NodeProto) -> onnx.NodeProto:
+    c = onnx.NodeProto()
+    c.CopyFrom(n)
+    return c
+
+
 KINDS: Dict[str, Callable] = {
     "identity": rw_identity, "cast_same": rw_cast_same, "commute": rw_commute,
     "unsqueeze_reshape": rw_unsqueeze_reshape, "gather_slice": rw_gather_slice,
     "split_slices": rw_split_slices, "concat_tile": rw_concat_tile, "init_constant": rw_init_constant,
     "rotate_half_sign": rw_rotate_half_sign, "rotate_half_sub": rw_rotate_half_sub, "sub_neg": rw_sub_neg,
     "outer_product": rw_outer_product, "flatten_reshape": rw_flatten_reshape, "cast_move": rw_cast_move,
-    "slices_split": rw_slices_split, "fused_input": rw_fused_input,
+    "slices_split": rw_slices_split, "fused_input": rw_fused_input, "as_function": rw_as_function,
 }
 
 
