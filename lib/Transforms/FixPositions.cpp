@@ -130,9 +130,9 @@ void positionDims(onnx::GraphOp graph, Value oldPositions,
       return;
 }
 
-/// The graph inputs the positions of rope.apply ops and fused rotary nodes
-/// are computed from: positions, never token ids, whatever table they
-/// index.
+/// The graph inputs whose values the positions of rope.apply ops and fused
+/// rotary nodes are computed from: positions, never token ids, whatever
+/// table they index.
 llvm::DenseSet<Value> inputsReadAsPositions(onnx::GraphOp graph) {
   SmallVector<Value> work;
   graph.walk([&](rope::ApplyOp op) { work.push_back(op.getPositions()); });
@@ -156,8 +156,12 @@ llvm::DenseSet<Value> inputsReadAsPositions(onnx::GraphOp graph) {
         inputs.insert(arg);
       continue;
     }
+    // Shape and Size read no values: the token count of Range(0, S) is no
+    // reason to call the embedded token ids positions.
     Operation *op = v.getDefiningOp();
-    if (op && seen.insert(op).second)
+    auto node = dyn_cast_or_null<NodeOp>(op);
+    if (op && seen.insert(op).second &&
+        !(node && (node.isOnnx("Shape") || node.isOnnx("Size"))))
       work.append(op->operand_begin(), op->operand_end());
   }
   return inputs;
@@ -244,18 +248,10 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   // An input the graph reads as token ids or mask is taken whatever its
   // name; only when none is there does the name decide (today's inputs),
   // and an input another meaning took is not taken by its name.
-  auto byMeaning = [&](BlockArgument arg, StringRef name, StringRef what,
-                       Type type, ArrayRef<StringRef> dims) -> Value {
-    if (arg) {
-      StringRef argName = graph.getInputName(arg.getArgNumber());
-      if (argName != name)
-        result.notes.push_back("--positions compute: input '" + argName.str() +
-                               "' is " + what.str() +
-                               " (by what the graph does with it); "
-                               "get_rope_index reads it as " +
-                               name.str());
+  auto byMeaning = [&](BlockArgument arg, StringRef name, Type type,
+                       ArrayRef<StringRef> dims) -> Value {
+    if (arg)
       return arg;
-    }
     for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
       if (graph.getInputName(i) == name &&
           !found->claimed.contains(graph.getArgument(i)))
@@ -303,15 +299,17 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
              << "' is an integer [N, 3] grid, and whether it holds image or "
                 "video grids is not something the graph says; name it "
                 "image_grid_thw or video_grid_thw";
-  Value ids =
-      byMeaning(found->ids, "input_ids", "the token ids", tokens, {batch, seq});
-  Value mask = byMeaning(found->mask, "attention_mask", "the attention mask",
-                         tokens, {batch, seq});
-  // The change lines name the inputs read, by their names in this model.
-  auto nameOf = [&](Value v) {
-    return graph.getInputName(cast<BlockArgument>(v).getArgNumber()).str();
+  Value ids = byMeaning(found->ids, "input_ids", tokens, {batch, seq});
+  Value mask = byMeaning(found->mask, "attention_mask", tokens, {batch, seq});
+  // The change lines name the inputs read, and what they are where their
+  // names do not say it.
+  auto nameOf = [&](Value v, StringRef usual, StringRef what) {
+    std::string name =
+        graph.getInputName(cast<BlockArgument>(v).getArgNumber()).str();
+    return name == usual ? name : "'" + name + "' (" + what.str() + ")";
   };
-  std::string idsAndMask = nameOf(ids) + ", " + nameOf(mask);
+  std::string idsAndMask = nameOf(ids, "input_ids", "the token ids") + ", " +
+                           nameOf(mask, "attention_mask", "the attention mask");
   Value images = input("image_grid_thw", grids, {"num_images", ""});
   Value videos = input("video_grid_thw", grids, {"num_videos", ""});
   // The declared arch's get_rope_index rule and token ids (ArchTraits.h).
