@@ -169,8 +169,9 @@ llvm::DenseSet<Value> inputsReadAsPositions(onnx::GraphOp graph) {
 
 /// The token ids and attention mask the graph already has, by what it does
 /// with them (RopeNeighbours.h); null where there is none. `claimed`: the
-/// inputs that have a meaning (those two, positions, packed segments, past
-/// caches, grids), which no name lookup may take for another.
+/// inputs that have a meaning (those two, packed segments, past caches,
+/// grids), which no name lookup may take for another. (Positions are not
+/// claimed: a mask the positions are counted from is still the mask.)
 struct ComputeInputs {
   BlockArgument ids, mask;
   llvm::DenseSet<Value> claimed;
@@ -204,7 +205,6 @@ FailureOr<ComputeInputs> findComputeInputs(onnx::GraphOp graph,
       failed(
           pick(attentionMaskInputs(graph), "the attention mask", found.mask)))
     return failure();
-  found.claimed.insert(positions.begin(), positions.end());
   if (segments)
     found.claimed.insert(segments);
   for (const PastCacheInput &cache : pastCacheInputs(graph))
@@ -330,10 +330,11 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   auto scalarType = RankedTensorType::get({}, i64);
   auto bsType = RankedTensorType::get({shape[1], shape[2]}, i64);
   // A bool or float mask (or another integer width) read as int64 0/1.
-  if (Type maskElem = elementTypeOf(mask); maskElem != i64)
-    mask = emit.node(
-        "Cast", RankedTensorType::get(rankedTypeOf(mask).getShape(), i64),
-        {mask}, {b.getNamedAttr("to", b.getI64IntegerAttr(7 /*INT64*/))});
+  if (RankedTensorType maskType = rankedTypeOf(mask);
+      maskType && maskType.getElementType() != i64)
+    mask = emit.node("Cast", RankedTensorType::get(maskType.getShape(), i64),
+                     {mask},
+                     {b.getNamedAttr("to", b.getI64IntegerAttr(7 /*INT64*/))});
   Value seqLen, indexMask = mask;
   if (pastKey) {
     // The mask covers past and new tokens; the index wants the new ones.
