@@ -25,6 +25,9 @@ copy fixed with `--positions compute -o` must:
    fixed graphs are the same nodes reading differently named inputs). KV
    decoders are run on a prefill (empty past) and a step with a past.
 
+And the vision tower: the 1D vision bug given an integer [N, 3] input `thw`
+fixes to a model reading it, equal in ORT to the fix that adds `grid_thw`.
+
 --write-cases DIR writes the refusals the lit test checks: a decoder with two
 inputs both read as the attention mask (two_masks.onnx), one with two
 inputs both indexing the embedding table (two_ids.onnx), and one with an
@@ -210,6 +213,36 @@ def check(tool, models_dir, name, arch, embedded, style, mapping, tmp, cache, bo
     return problems, f"|renamed fix - original's fix| = {diff:.1e} ({runs}; {named})"
 
 
+def check_vision(tool, models_dir, tmp):
+    """The vision tower's grid is its integer [N, 3] input whatever its
+    name: the 1D vision bug with an input `thw` fixes to the same graph as
+    with none (where compute mode adds `grid_thw`), equal in ORT."""
+    path = os.path.join(models_dir, "zoo", "vision_rope1d_bug.onnx")
+    desc = os.path.join(models_dir, "zoo", "vision_rope1d_bug.json")
+    base = onnx.load(path)
+    named = onnx.ModelProto()
+    named.CopyFrom(base)
+    named.graph.input.append(helper.make_tensor_value_info("thw", TensorProto.INT64, ["n", 3]))
+    src = os.path.join(tmp, "vision_thw.onnx")
+    onnx.save(named, src)
+    ref_out, out = os.path.join(tmp, "vision.fixed.onnx"), os.path.join(tmp, "vision_thw.fixed.onnx")
+    for model, fixed in ((path, ref_out), (src, out)):
+        rc, err = fix(tool, model, "qwen2-vl", fixed)
+        if rc:
+            return [f"{os.path.basename(model)} not written: {err}"], ""
+    ref_in, got_in = inputs_of(ref_out), inputs_of(out)
+    if len(got_in) != len(ref_in):
+        return [f"inputs {got_in} instead of {ref_in}"], ""
+    grid = np.array([[1, 4, 6]], np.int64)
+    feeds = {"hidden_states": zoo_feeds.vision_feeds(desc)["hidden_states"], "grid_thw": grid}
+    want = ort.run(ref_out, {n: feeds[n] for n in ref_in})
+    got = ort.run(out, dict(zip(got_in, (feeds[n] for n in ref_in))))
+    diff = max(float(np.abs(want[k] - got[k]).max()) for k in want)
+    if diff != 0.0:
+        return [f"|thw fix - grid_thw fix| = {diff:.1e}"], ""
+    return [], f"|fix reading thw - fix adding grid_thw| = {diff:.1e} (inputs {got_in})"
+
+
 def write_cases(models_dir, out_dir):
     """Two inputs with one meaning: refused, naming both."""
     os.makedirs(out_dir, exist_ok=True)
@@ -277,6 +310,14 @@ def main():
                 passed += 1
                 print(f"ok {tag} ({style}): {detail}")
             sys.stdout.flush()
+        try:
+            problems, detail = check_vision(args.tool, args.models_dir, tmp)
+        except Exception as e:
+            problems, detail = [f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"], ""
+        failed += bool(problems)
+        passed += not problems
+        print(f"FAIL vision_rope1d_bug (grid named thw): {'; '.join(problems)}" if problems
+              else f"ok vision_rope1d_bug (grid named thw): {detail}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
