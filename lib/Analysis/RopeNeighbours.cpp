@@ -328,3 +328,157 @@ SmallVector<PastCacheInput> mrope::pastCacheInputs(onnx::GraphOp graph) {
   });
   return out;
 }
+
+/// Whether constant `v` holds -1e4 or less everywhere (-inf included): the
+/// bias a masked fill writes into the attention scores (torch's finfo.min,
+/// fp16's -65504, -1e9, -10000).
+static bool isLargeNegative(Value v) {
+  std::optional<SmallVector<float>> values = floatsOf(v, 1 << 16);
+  return values && !values->empty() &&
+         llvm::all_of(*values, [](float x) { return x <= -1e4f; });
+}
+
+namespace {
+/// What one node does with a mask-derived operand.
+enum class MaskUse { flow, sink, stop };
+} // namespace
+
+static MaskUse maskUse(NodeOp node, unsigned operand) {
+  StringRef op = node.getOpType(), domain = node.getDomain();
+  unsigned numOperands = node->getNumOperands();
+  auto other = [&]() -> Value {
+    return numOperands == 2 ? node->getOperand(1 - operand) : Value();
+  };
+  if (domain == "com.microsoft") {
+    // seqlens_k / total_sequence_length: the mask summed per row.
+    if (op == "GroupQueryAttention")
+      return operand == 5 || operand == 6 ? MaskUse::sink : MaskUse::stop;
+    if (op == "Attention")
+      return operand == 3 ? MaskUse::sink : MaskUse::stop;
+    if (op == "MultiHeadAttention")
+      return operand == 4 ? MaskUse::sink : MaskUse::stop;
+    return MaskUse::stop;
+  }
+  if (!domain.empty() && domain != "ai.onnx")
+    return MaskUse::stop;
+  if (op == "Attention") // opset 23: attn_mask
+    return operand == 3 ? MaskUse::sink : MaskUse::stop;
+  if (op == "CumSum")
+    return operand == 0 ? MaskUse::sink : MaskUse::stop;
+  if (op == "Softmax")
+    return MaskUse::sink;
+  if (op == "Where") {
+    if (operand == 0 && numOperands == 3 &&
+        (isLargeNegative(node->getOperand(1)) ||
+         isLargeNegative(node->getOperand(2))))
+      return MaskUse::sink;
+    return MaskUse::flow;
+  }
+  if (op == "Mul" && other() && isLargeNegative(other()))
+    return MaskUse::sink;
+  // Comparisons with a constant (mask == 0, mask > 0) keep the meaning;
+  // against another tensor (positions <= arange: a causal mask) they
+  // make a new one.
+  if (llvm::is_contained({StringRef("Equal"), StringRef("Greater"),
+                          StringRef("Less"), StringRef("GreaterOrEqual"),
+                          StringRef("LessOrEqual")},
+                         op))
+    return other() && isConstant(other()) ? MaskUse::flow : MaskUse::stop;
+  if (llvm::is_contained({StringRef("Identity"), StringRef("Cast"),
+                          StringRef("Transpose"), StringRef("Not"),
+                          StringRef("And"), StringRef("Or"), StringRef("Xor"),
+                          StringRef("Mul"), StringRef("Add"), StringRef("Sub"),
+                          StringRef("Neg"), StringRef("Min"), StringRef("Max"),
+                          StringRef("Concat")},
+                         op))
+    return MaskUse::flow;
+  // Views and reductions of the data operand, not of a shape or axes.
+  if (llvm::is_contained({StringRef("Unsqueeze"), StringRef("Squeeze"),
+                          StringRef("Reshape"), StringRef("Expand"),
+                          StringRef("Slice"), StringRef("Tile"),
+                          StringRef("ReduceSum"), StringRef("ReduceMax")},
+                         op))
+    return operand == 0 ? MaskUse::flow : MaskUse::stop;
+  return MaskUse::stop;
+}
+
+/// Whether `arg`'s values reach a mask sink through mask flow (maskUse).
+static bool readsAsAttentionMask(BlockArgument arg) {
+  SmallVector<Value> work{arg};
+  llvm::SmallPtrSet<Operation *, 32> seen;
+  while (!work.empty() && seen.size() < 512) {
+    Value v = work.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      auto node = dyn_cast<NodeOp>(use.getOwner());
+      if (!node || !seen.insert(node).second)
+        continue;
+      switch (maskUse(node, use.getOperandNumber())) {
+      case MaskUse::sink:
+        return true;
+      case MaskUse::flow:
+        work.append(node->result_begin(), node->result_end());
+        break;
+      case MaskUse::stop:
+        break;
+      }
+    }
+  }
+  return false;
+}
+
+/// Whether `arg`'s values index the rows of a float [V, hidden] constant
+/// whose gathered rows the graph reads (through views of the ids).
+static bool readsAsTokenIds(BlockArgument arg) {
+  SmallVector<Value> work{arg};
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  while (!work.empty() && seen.size() < 64) {
+    Value v = work.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      auto node = dyn_cast<NodeOp>(use.getOwner());
+      if (!node || !seen.insert(node).second)
+        continue;
+      unsigned at = use.getOperandNumber();
+      if (node.getDomain() == "com.microsoft" &&
+          node.getOpType() == "EmbedLayerNormalization" && at == 0)
+        return true;
+      NodeBinder n(node);
+      if (n.is("Gather") && at == 1 && n.intAttr("axis", 0) == 0) {
+        Value table = node->getOperand(0);
+        if (isFloatTensor(table) && rankOf(table) == 2 && isConstant(table) &&
+            !node->getResult(0).use_empty())
+          return true;
+        continue;
+      }
+      if ((n.isAnyOf("Identity", "Cast", "Flatten") ||
+           (n.isAnyOf("Reshape", "Unsqueeze", "Squeeze") && at == 0)) &&
+          node->getNumResults() == 1)
+        work.push_back(node->getResult(0));
+    }
+  }
+  return false;
+}
+
+SmallVector<BlockArgument> mrope::tokenIdsInputs(onnx::GraphOp graph) {
+  SmallVector<BlockArgument> out;
+  for (BlockArgument arg : graph.getBodyBlock().getArguments())
+    if (isIntTensor(arg) && rankOf(arg) == 2 && readsAsTokenIds(arg))
+      out.push_back(arg);
+  return out;
+}
+
+SmallVector<BlockArgument> mrope::attentionMaskInputs(onnx::GraphOp graph) {
+  SmallVector<BlockArgument> out;
+  for (BlockArgument arg : graph.getBodyBlock().getArguments())
+    if ((isIntTensor(arg) || isFloatTensor(arg)) && rankOf(arg) == 2 &&
+        readsAsAttentionMask(arg))
+      out.push_back(arg);
+  return out;
+}
+
+SmallVector<BlockArgument> mrope::gridInputs(onnx::GraphOp graph) {
+  SmallVector<BlockArgument> out;
+  for (BlockArgument arg : graph.getBodyBlock().getArguments())
+    if (isIntTensor(arg) && rankOf(arg) == 2 && dimOf(arg, 1) == 3)
+      out.push_back(arg);
+  return out;
+}

@@ -130,8 +130,94 @@ void positionDims(onnx::GraphOp graph, Value oldPositions,
       return;
 }
 
-/// --positions compute: rope.mrope_index over graph inputs (found by name
-/// or added), rope_deltas as a new output; returns the [3, B, S] positions.
+/// The graph inputs whose values the positions of rope.apply ops and fused
+/// rotary nodes are computed from: positions, never token ids, whatever
+/// table they index.
+llvm::DenseSet<Value> inputsReadAsPositions(onnx::GraphOp graph) {
+  SmallVector<Value> work;
+  graph.walk([&](rope::ApplyOp op) { work.push_back(op.getPositions()); });
+  graph.walk([&](NodeOp node) {
+    unsigned at = 0;
+    if (node.getDomain() == "com.microsoft" &&
+        (node.getOpType() == "RotaryEmbedding" ||
+         node.getOpType() == "MRotaryEmbedding"))
+      at = 1; // (x, position_ids, cos_cache, sin_cache)
+    else if (node.isOnnx("RotaryEmbedding"))
+      at = 3; // opset 23: (x, cos, sin, position_ids?)
+    if (at && at < node->getNumOperands() && node->getOperand(at))
+      work.push_back(node->getOperand(at));
+  });
+  llvm::DenseSet<Value> inputs;
+  llvm::SmallPtrSet<Operation *, 32> seen;
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      if (arg.getOwner() == &graph.getBodyBlock())
+        inputs.insert(arg);
+      continue;
+    }
+    // Shape and Size read no values: the token count of Range(0, S) is no
+    // reason to call the embedded token ids positions.
+    Operation *op = v.getDefiningOp();
+    auto node = dyn_cast_or_null<NodeOp>(op);
+    if (op && seen.insert(op).second &&
+        !(node && (node.isOnnx("Shape") || node.isOnnx("Size"))))
+      work.append(op->operand_begin(), op->operand_end());
+  }
+  return inputs;
+}
+
+/// The token ids and attention mask the graph already has, by what it does
+/// with them (RopeNeighbours.h); null where there is none. `claimed`: the
+/// inputs that have a meaning (those two, packed segments, past caches,
+/// grids), which no name lookup may take for another. (Positions are not
+/// claimed: a mask the positions are counted from is still the mask.)
+struct ComputeInputs {
+  BlockArgument ids, mask;
+  llvm::DenseSet<Value> claimed;
+};
+
+FailureOr<ComputeInputs> findComputeInputs(onnx::GraphOp graph,
+                                           Value segments) {
+  ComputeInputs found;
+  llvm::DenseSet<Value> positions = inputsReadAsPositions(graph);
+  auto pick = [&](SmallVector<BlockArgument> candidates, StringRef what,
+                  BlockArgument &into) -> LogicalResult {
+    llvm::erase_if(candidates, [&](BlockArgument a) {
+      return a == segments || found.claimed.contains(a);
+    });
+    if (candidates.size() > 1)
+      return mlir::emitError(graph.getLoc())
+             << "--positions compute: inputs '"
+             << graph.getInputName(candidates[0].getArgNumber()) << "' and '"
+             << graph.getInputName(candidates[1].getArgNumber())
+             << "' are both read as " << what
+             << "; which one get_rope_index should read is not clear";
+    if (!candidates.empty())
+      into = candidates.front();
+    found.claimed.insert(into);
+    return success();
+  };
+  // A RoPE cache gathered by positions looks like an embedding lookup.
+  SmallVector<BlockArgument> ids = tokenIdsInputs(graph);
+  llvm::erase_if(ids, [&](BlockArgument a) { return positions.contains(a); });
+  if (failed(pick(ids, "token ids (rows of an embedding table)", found.ids)) ||
+      failed(
+          pick(attentionMaskInputs(graph), "the attention mask", found.mask)))
+    return failure();
+  if (segments)
+    found.claimed.insert(segments);
+  for (const PastCacheInput &cache : pastCacheInputs(graph))
+    found.claimed.insert(cache.input);
+  for (BlockArgument grid : gridInputs(graph))
+    found.claimed.insert(grid);
+  found.claimed.erase(Value());
+  return found;
+}
+
+/// --positions compute: rope.mrope_index over graph inputs (found by
+/// meaning, else by name, else added), rope_deltas as a new output; returns
+/// the [3, B, S] positions.
 FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
                                          const FixOptions &options,
                                          ArrayRef<int64_t> shape,
@@ -156,6 +242,31 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
     result.changes.push_back("added input '" + name.str() + "'");
     return graph.addInput(name, type, dims);
   };
+  FailureOr<ComputeInputs> found = findComputeInputs(graph, segments);
+  if (failed(found))
+    return failure();
+  // An input the graph reads as token ids or mask is taken whatever its
+  // name; only when none is there does the name decide (today's inputs),
+  // and an input another meaning took is not taken by its name.
+  auto byMeaning = [&](BlockArgument arg, StringRef name, Type type,
+                       ArrayRef<StringRef> dims) -> Value {
+    if (arg)
+      return arg;
+    for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+      if (graph.getInputName(i) == name &&
+          !found->claimed.contains(graph.getArgument(i)))
+        return graph.getArgument(i);
+    std::string unique = name.str();
+    for (int k = 2;
+         llvm::any_of(graph.getBodyBlock().getArguments(),
+                      [&](BlockArgument a) {
+                        return graph.getInputName(a.getArgNumber()) == unique;
+                      });
+         ++k)
+      unique = name.str() + "_" + std::to_string(k);
+    result.changes.push_back("added input '" + unique + "'");
+    return graph.addInput(unique, type, dims);
+  };
   // Qwen3-Omni: its float positions come out of float arithmetic on the
   // f32 second_per_grid_ts input, which the analysis that checks the fixed
   // graph reads as an activation (it takes integer inputs as positions).
@@ -178,8 +289,27 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
   StringRef batch = params[1], seq = params[2];
   auto tokens = RankedTensorType::get({shape[1], shape[2]}, i64);
   auto grids = RankedTensorType::get({ShapedType::kDynamic, 3}, i64);
-  Value ids = input("input_ids", tokens, {batch, seq});
-  Value mask = input("attention_mask", tokens, {batch, seq});
+  // Grids are told apart by their names only: nothing in a decoder says
+  // whether an [N, 3] input holds image or video grids.
+  for (BlockArgument grid : gridInputs(graph))
+    if (StringRef name = graph.getInputName(grid.getArgNumber());
+        name != "image_grid_thw" && name != "video_grid_thw")
+      return mlir::emitError(graph.getLoc())
+             << "--positions compute: input '" << name
+             << "' is an integer [N, 3] grid, and whether it holds image or "
+                "video grids is not something the graph says; name it "
+                "image_grid_thw or video_grid_thw";
+  Value ids = byMeaning(found->ids, "input_ids", tokens, {batch, seq});
+  Value mask = byMeaning(found->mask, "attention_mask", tokens, {batch, seq});
+  // The change lines name the inputs read, and what they are where their
+  // names do not say it.
+  auto nameOf = [&](Value v, StringRef usual, StringRef what) {
+    std::string name =
+        graph.getInputName(cast<BlockArgument>(v).getArgNumber()).str();
+    return name == usual ? name : "'" + name + "' (" + what.str() + ")";
+  };
+  std::string idsAndMask = nameOf(ids, "input_ids", "the token ids") + ", " +
+                           nameOf(mask, "attention_mask", "the attention mask");
   Value images = input("image_grid_thw", grids, {"num_images", ""});
   Value videos = input("video_grid_thw", grids, {"num_videos", ""});
   // The declared arch's get_rope_index rule and token ids (ArchTraits.h).
@@ -199,6 +329,12 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
                          "mrope_fix.positions");
   auto scalarType = RankedTensorType::get({}, i64);
   auto bsType = RankedTensorType::get({shape[1], shape[2]}, i64);
+  // A bool or float mask (or another integer width) read as int64 0/1.
+  if (RankedTensorType maskType = rankedTypeOf(mask);
+      maskType && maskType.getElementType() != i64)
+    mask = emit.node("Cast", RankedTensorType::get(maskType.getShape(), i64),
+                     {mask},
+                     {b.getNamedAttr("to", b.getI64IntegerAttr(7 /*INT64*/))});
   Value seqLen, indexMask = mask;
   if (pastKey) {
     // The mask covers past and new tokens; the index wants the new ones.
@@ -229,16 +365,16 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
                     {batch, segments ? "segments" : ""});
     result.changes.push_back(
         segments
-            ? "positions computed in the graph from input_ids, "
-              "attention_mask, the grids and the packed samples of '" +
+            ? "positions computed in the graph from " + idsAndMask +
+                  ", the grids and the packed samples of '" +
                   graph
                       .getInputName(
                           cast<BlockArgument>(segments).getArgNumber())
                       .str() +
                   "' (get_rope_index per sample); added output 'rope_deltas'"
-            : "positions computed in the graph from input_ids, "
-              "attention_mask and the grids (get_rope_index); added output "
-              "'rope_deltas'");
+            : "positions computed in the graph from " + idsAndMask +
+                  " and the grids (get_rope_index); added output "
+                  "'rope_deltas'");
     return index.getPositions();
   }
   // Decode steps (past > 0) continue as text: past + arange(S) + the
@@ -277,7 +413,8 @@ FailureOr<Value> computePositionsInGraph(onnx::GraphOp graph,
                            {prefill, index.getRopeDeltas(), pastDeltas});
   graph.addOutput("rope_deltas", deltas, {batch, ""});
   result.changes.push_back(
-      "positions computed in the graph: from input_ids, attention_mask and "
+      "positions computed in the graph: from " + idsAndMask +
+      " and "
       "the grids (get_rope_index) when the past is empty, else past length + "
       "arange + input 'past_rope_deltas'; added output 'rope_deltas' (feed it "
       "back as past_rope_deltas)");
@@ -428,13 +565,27 @@ fix::visionPositions(onnx::GraphOp graph, int64_t patches, bool compute,
     return error() << "no float [patches, ...] graph input gives the "
                       "patch count of the vision tables";
   if (compute) {
+    // The grid: the integer [N, 3] input (grid data by its type, as the
+    // analysis reads it), whatever its name; else the input so named.
     Value grid;
-    for (unsigned i = 0, e = graph.getNumArguments(); i < e; ++i)
+    SmallVector<BlockArgument> grids = gridInputs(graph);
+    if (grids.size() > 1)
+      return error() << "--positions compute: inputs '"
+                     << graph.getInputName(grids[0].getArgNumber()) << "' and '"
+                     << graph.getInputName(grids[1].getArgNumber())
+                     << "' are both integer [N, 3] grids; which one the "
+                        "patches are laid out by is not clear";
+    if (!grids.empty())
+      grid = grids.front();
+    for (unsigned i = 0, e = graph.getNumArguments(); i < e && !grid; ++i)
       if (graph.getInputName(i) == "grid_thw")
         grid = graph.getArgument(i);
     if (grid && (!isIntTensor(grid) || rankOf(grid) != 2 ||
                  dimOf(grid, 1) != 3 || elementTypeOf(grid) != i64))
-      return error() << "input 'grid_thw' is not int64 [images, 3]";
+      return error() << "input '"
+                     << graph.getInputName(
+                            cast<BlockArgument>(grid).getArgNumber())
+                     << "' is not int64 [images, 3]";
     if (!grid) {
       grid = graph.addInput(
           "grid_thw", RankedTensorType::get({ShapedType::kDynamic, 3}, i64),

@@ -13,8 +13,9 @@
 //  - the cache write: a Concat, reached through Transposes (the axis is
 //    followed through their permutations), whose last operand is the
 //    rotated value and whose axis is its sequence axis.
-// And the graph inputs that are past KV caches, by what the graph does with
-// them (pastCacheInputs), never by their names.
+// And graph inputs by what the graph does with them, never by their names:
+// past KV caches (pastCacheInputs), and what get_rope_index reads (the
+// token ids, the attention mask, [N, 3] grids).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MROPE_ANALYSIS_ROPENEIGHBOURS_H
@@ -70,6 +71,33 @@ struct PastCacheInput {
 ///    signature.
 /// An input's name plays no part.
 llvm::SmallVector<PastCacheInput> pastCacheInputs(onnx::GraphOp graph);
+
+/// The graph inputs that are token ids, by meaning, in input order: integer
+/// [B, S] inputs whose values index rows of a float [V, hidden] constant
+/// (the indices of an embedding Gather whose result the graph reads,
+/// through Identity, Cast, Reshape, Unsqueeze, Squeeze or Flatten), or the
+/// input_ids of com.microsoft EmbedLayerNormalization. A RoPE cos/sin cache
+/// gathered by positions has that form too: the caller sets aside the
+/// inputs it knows to be positions.
+llvm::SmallVector<mlir::BlockArgument> tokenIdsInputs(onnx::GraphOp graph);
+
+/// The graph inputs that are attention masks, by meaning, in input order:
+/// rank-2 inputs (integer, bool or float) that reach, through the ops a
+/// mask computation is made of (views, casts, Not/And/Or, arithmetic,
+/// comparisons with a constant, ReduceSum), one of
+///  - a Where whose condition they are and that selects a constant of
+///    -1e4 or less (a masked fill of the attention scores), or a Mul by such
+///    a constant (the (1 - mask) * min bias), or a Softmax;
+///  - CumSum (positions counted over the unpadded tokens);
+///  - seqlens_k / total_sequence_length of com.microsoft
+///    GroupQueryAttention (after a ReduceSum), the mask operand of
+///    com.microsoft Attention / MultiHeadAttention or of ONNX Attention.
+/// Under a KV cache its length axis is past + new tokens.
+llvm::SmallVector<mlir::BlockArgument> attentionMaskInputs(onnx::GraphOp graph);
+
+/// The graph inputs that are [N, 3] integer grids (t, h, w per image or
+/// video), in input order.
+llvm::SmallVector<mlir::BlockArgument> gridInputs(onnx::GraphOp graph);
 
 } // namespace mrope
 
