@@ -89,9 +89,10 @@ static cl::opt<std::string> positionsMode(
     "positions",
     cl::desc("input (default): FIXED.onnx takes position_ids int64 [3, batch, "
              "seq] (float32 under qwen3-omni); compute: FIXED.onnx computes "
-             "them from input_ids, "
-             "attention_mask, image_grid_thw, video_grid_thw (added as inputs "
-             "where missing) and outputs rope_deltas"),
+             "them from the model's token ids and attention mask (found by "
+             "what the graph does with them, else added as input_ids / "
+             "attention_mask), image_grid_thw, video_grid_thw (added where "
+             "missing) and outputs rope_deltas"),
     cl::init("input"), cl::cat(category));
 static cl::opt<std::string> emitMode(
     "emit",
@@ -198,7 +199,8 @@ int main(int argc, char **argv) {
       "rows, as\ntransformers' get_rope_index computes them; python: "
       "mrope.reference.rope_index).\nFor decode steps with a KV cache, pass "
       "past_length + rope_delta + arange on\nall three rows. With --positions "
-      "compute the model computes them from input_ids,\nattention_mask and the "
+      "compute the model computes them from its token ids,\nattention mask and "
+      "the "
       "grids and outputs rope_deltas (KV decoders: feed it back\nas "
       "past_rope_deltas).\n");
 

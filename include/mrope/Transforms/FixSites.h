@@ -19,10 +19,10 @@ struct FixOptions {
   std::vector<int64_t> sections;
   /// Name of the [3, batch, seq] positions input.
   std::string positionsName = "position_ids";
-  /// --positions compute: the graph computes its 3D positions from
-  /// input_ids, attention_mask, image_grid_thw and video_grid_thw (added as
-  /// inputs where missing; Qwen2.5-VL also second_per_grid_ts) and outputs
-  /// rope_deltas. Not for KV-cache decoders.
+  /// --positions compute: the graph computes its 3D positions from its
+  /// token ids and attention mask (found by meaning, else added as input_ids
+  /// / attention_mask), image_grid_thw and video_grid_thw (added where
+  /// missing; Qwen2.5-VL also second_per_grid_ts) and outputs rope_deltas.
   bool computePositions = false;
 };
 
