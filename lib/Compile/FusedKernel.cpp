@@ -2,6 +2,7 @@
 #include "mrope/Compile/FusedKernel.h"
 
 #include "mrope/Conversion/Pipelines.h"
+#include "mrope/Conversion/RopeToLoops/NativeBF16.h"
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
 #include "mrope/Dialect/Rope/IR/RopeOps.h"
 
@@ -292,6 +293,12 @@ LogicalResult mrope::lowerFusedToLLVMDialect(ModuleOp module,
   bufferize.addPass(createCanonicalizerPass());
   if (failed(bufferize.run(module)))
     return failure();
+  // bf16 rows rounded by the hardware where it can (VCVTNEPS2BF16): the
+  // integer rounding code was a third of a bf16 decode call.
+  if (target.nativeBF16)
+    module.walk([](func::FuncOp f) {
+      f->setAttr(kNativeBF16Attr, UnitAttr::get(f.getContext()));
+    });
   PassManager pm(module.getContext());
   CpuPipelineOptions options;
   options.bufferize = false;
