@@ -324,7 +324,8 @@ static std::string fusedParams(const FusedKernel &kernel) {
       {{"T", kernel.rope.elementType.isF32() ? "float" : "uint16_t"}});
 }
 
-std::string mrope::emitFusedCHeader(const FusedKernel &kernel) {
+std::string mrope::emitFusedCHeader(const FusedKernel &kernel,
+                                    const CpuTarget *target) {
   const RopeKernel &r = kernel.rope;
   std::string semantics, eps;
   llvm::raw_string_ostream(semantics) << r.semantics;
@@ -391,9 +392,14 @@ int @NAME@_threads(int64_t q_heads, int64_t kv_heads, int64_t batch,
        {"ROUND",
         r.elementType.isF32()
             ? ""
-            : "\n *   in f32 from the widened bf16 x, y rounded to bf16 "
-              "(as a bf16\n *   RMSNorm stores it); the rotation in f32, "
-              "rounded once,"},
+            : std::string("\n *   in f32 from the widened bf16 x, y rounded "
+                          "to bf16 (as a bf16\n *   RMSNorm stores it); the "
+                          "rotation in f32, rounded once,") +
+                  (target && target->nativeBF16
+                       ? "\n *   both to nearest even by the CPU's "
+                         "VCVTNEPS2BF16 (values below\n *   2^-126 in "
+                         "magnitude become zero),"
+                       : "")},
        {"D", std::to_string(r.headDim)},
        {"QH", heads(r.qHeads)},
        {"KH", heads(r.kvHeads)},
@@ -545,6 +551,6 @@ LogicalResult mrope::compileFusedSharedLibrary(MLIRContext &ctx,
       *module,
       [&] { return lowerFusedToLLVMDialect(*module, kernel, *target); },
       "lowering the fused kernel failed: ", cpu,
-      emitFusedCWrapper(kernel, *target), emitFusedCHeader(kernel), outPath,
-      error);
+      emitFusedCWrapper(kernel, *target), emitFusedCHeader(kernel, &*target),
+      outPath, error);
 }
