@@ -106,6 +106,7 @@ FailureOr<CpuTarget> mrope::describeCpu(StringRef cpu, std::string &error) {
   if ((*machine)->getTargetTriple().isX86()) {
     target.vectorWidth = has("+avx512f") ? 16 : has("+avx") ? 8 : 4;
     target.nativeF16 = has("+f16c");
+    target.nativeBF16 = has("+avx512bf16,+avx512vl");
     target.isaLevel = has("+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl") &&
                               has("+avx2,+bmi2,+fma,+f16c,+movbe")
                           ? "x86-64-v4"

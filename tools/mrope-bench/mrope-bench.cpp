@@ -128,6 +128,24 @@ static cl::opt<std::string>
 static cl::opt<int64_t> cacheLen("cache-len",
                                  cl::desc("--fuse: KV-cache positions Smax"),
                                  cl::init(32768), cl::cat(category));
+static cl::opt<std::string>
+    fusedDtype("dtype",
+               cl::desc("--fuse: storage of q, k and the cache, f32 or bf16 "
+                        "(the norm and rotation compute in f32)"),
+               cl::init("f32"), cl::cat(category));
+static cl::opt<std::string> compareFused(
+    "compare-fused",
+    cl::desc("--fuse: also time this fused library (mrope-compile --fuse "
+             "norm,cache --name bench_fused with the same shapes and dtype, "
+             "e.g. from another build) in the same rounds: fused_b_ms, "
+             "fused_b_vs_memcpy, fused_b_max_abs_err"),
+    cl::value_desc("path"), cl::init(""), cl::cat(category));
+static cl::opt<std::string> keepLibraries(
+    "keep-libraries",
+    cl::desc("--fuse: build the two kernel libraries in this folder and keep "
+             "them (libfused.so, librope.so), so a profiler can name their "
+             "code"),
+    cl::value_desc("dir"), cl::init(""), cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "mrope-bench: error: " << message << "\n";
@@ -512,6 +530,21 @@ using KernelFn = int (*)(float *, float *, int64_t, int64_t, const int64_t *,
 // --fuse norm,cache
 //===----------------------------------------------------------------------===//
 
+/// bf16 bits of x, rounded to nearest even (x is finite here).
+static uint16_t toBf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+static float fromBf16(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
 /// The separate norm: RMSNorm of every [D] row in place, rows [r0, r1).
 /// Eight partial sums so the compiler vectorizes the reduction without
 /// fast-math (the order differs from the fused kernel's: the comparison
@@ -535,6 +568,21 @@ static void normRows(float *x, const float *w, int64_t r0, int64_t r1,
   }
 }
 
+/// normRows on bf16 storage: each row widened to f32, normalized there and
+/// rounded back to bf16 (what a bf16 RMSNorm stores).
+static void normRowsBf16(uint16_t *x, const float *w, int64_t r0, int64_t r1,
+                         int64_t D, float eps) {
+  std::vector<float> row(D);
+  for (int64_t r = r0; r < r1; ++r) {
+    uint16_t *bits = x + r * D;
+    for (int64_t d = 0; d < D; ++d)
+      row[d] = fromBf16(bits[d]);
+    normRows(row.data(), w, 0, 1, D, eps);
+    for (int64_t d = 0; d < D; ++d)
+      bits[d] = toBf16(row[d]);
+  }
+}
+
 /// Runs f(part) for part in [0, parts) on `parts` threads (started per
 /// call: the separate chain pays that where the fused wrapper does too).
 template <typename F> static void onThreads(int parts, F f) {
@@ -546,15 +594,23 @@ template <typename F> static void onThreads(int parts, F f) {
     t.join();
 }
 
-using FusedFn = int (*)(float *, const float *, const float *, const float *,
-                        float *, int64_t, int64_t, int64_t, int64_t,
+/// The fused kernel's C signature; q, k and the cache are float or bf16
+/// bits (uint16_t), passed as void pointers here.
+using FusedFn = int (*)(void *, const void *, const float *, const float *,
+                        void *, int64_t, int64_t, int64_t, int64_t,
                         const int64_t *, int64_t, int64_t, int);
+using RopeFn = int (*)(void *, void *, int64_t, int64_t, const int64_t *,
+                       int64_t, int64_t, int);
 
 static int runFused(MLIRContext &ctx) {
   if (fuse != "norm,cache" && fuse != "cache,norm")
     return fail("--fuse takes norm,cache, got '" + fuse + "'");
   if (tensorLayout != "bhsd")
     return fail("--fuse takes --layout bhsd");
+  if (fusedDtype != "f32" && fusedDtype != "bf16")
+    return fail("--fuse takes --dtype f32 or bf16, got '" + fusedDtype + "'");
+  const bool bf16 = fusedDtype == "bf16";
+  const size_t elemBytes = bf16 ? 2 : 4;
   std::vector<int64_t> sections = {24, 20, 20};
   if (!sectionsOpt.empty())
     sections.assign(sectionsOpt.begin(), sectionsOpt.end());
@@ -577,7 +633,8 @@ static int runFused(MLIRContext &ctx) {
       mrope::rope::SectionOrder::interleaved, mrope::rope::FreqIndex::global);
   if (!rotation.semantics)
     return fail("--sections/--theta do not make a rotation");
-  rotation.elementType = mlir::Float32Type::get(&ctx);
+  rotation.elementType = bf16 ? mlir::Type(mlir::BFloat16Type::get(&ctx))
+                              : mlir::Type(mlir::Float32Type::get(&ctx));
   rotation.headDim = D;
   rotation.qHeads = HQ;
   rotation.kvHeads = HK;
@@ -595,23 +652,32 @@ static int runFused(MLIRContext &ctx) {
   fusedSpec.rope.options.name = "bench_fused";
 
   llvm::SmallString<128> tmpDir;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueDirectory("mrope-bench", tmpDir))
+  if (!keepLibraries.empty()) {
+    tmpDir = keepLibraries;
+    if (std::error_code ec = llvm::sys::fs::create_directories(tmpDir))
+      return fail("cannot create " + keepLibraries + ": " + ec.message());
+  } else if (std::error_code ec =
+                 llvm::sys::fs::createUniqueDirectory("mrope-bench", tmpDir)) {
     return fail("cannot create a temporary folder: " + ec.message());
+  }
+  auto dropTmp = [&] {
+    if (keepLibraries.empty())
+      llvm::sys::fs::remove_directories(tmpDir);
+  };
   std::string ropePath = (tmpDir + "/librope.so").str();
   std::string fusedPath = (tmpDir + "/libfused.so").str();
   if (failed(mrope::compileSharedLibrary(ctx, *spec, ropePath, cpu, error)) ||
       failed(mrope::compileFusedSharedLibrary(ctx, fusedSpec, fusedPath, cpu,
                                               error))) {
-    llvm::sys::fs::remove_directories(tmpDir);
+    dropTmp();
     return fail(error);
   }
   void *ropeLib = dlopen(ropePath.c_str(), RTLD_NOW | RTLD_LOCAL);
   void *fusedLib = dlopen(fusedPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-  llvm::sys::fs::remove_directories(tmpDir);
+  dropTmp();
   if (!ropeLib || !fusedLib)
     return fail(llvm::Twine("cannot load a kernel: ") + dlerror());
-  auto rope = reinterpret_cast<KernelFn>(dlsym(ropeLib, "bench_rope"));
+  auto rope = reinterpret_cast<RopeFn>(dlsym(ropeLib, "bench_rope"));
   auto fused = reinterpret_cast<FusedFn>(dlsym(fusedLib, "bench_fused"));
   using ThreadsFn = int (*)(int64_t, int64_t, int64_t, int64_t, int);
   auto fusedThreads =
@@ -619,20 +685,44 @@ static int runFused(MLIRContext &ctx) {
   if (!rope || !fused || !fusedThreads)
     return fail("a kernel symbol is missing");
   const int kernelThreads = fusedThreads(HQ, HK, B, S, threads);
+  FusedFn fusedB = nullptr;
+  void *fusedBLib = nullptr;
+  if (!compareFused.empty()) {
+    fusedBLib = dlopen(compareFused.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!fusedBLib)
+      return fail(llvm::Twine("cannot load --compare-fused: ") + dlerror());
+    fusedB = reinterpret_cast<FusedFn>(dlsym(fusedBLib, "bench_fused"));
+    if (!fusedB)
+      return fail("--compare-fused has no bench_fused (build it with --name "
+                  "bench_fused)");
+  }
 
   // Data: q and k in [-1, 1), weights in [0.5, 1.5), one cache. Cache pages
   // outside the slot are never touched (B = 64 x 32768 positions would be
-  // 8 GiB resident otherwise).
+  // 8 GiB resident otherwise). A buffer of n elements holds n * elemBytes
+  // bytes (AlignedBuffer counts 4-byte words, which the copies move).
   size_t qCount = B * HQ * S * D, kCount = B * HK * S * D;
-  AlignedBuffer q0(qCount), k0(kCount), q(qCount), k(kCount), qd(qCount),
-      kd(kCount), wq(D), wk(D), qSep(qCount), slotSep(kCount);
-  AlignedBuffer cache(static_cast<size_t>(B * HK) * cacheLen * D);
+  auto words = [&](size_t n) { return (n * elemBytes + 3) / 4; };
+  AlignedBuffer q0(words(qCount)), k0(words(kCount)), q(words(qCount)),
+      k(words(kCount)), qd(words(qCount)), kd(words(kCount)), wq(D), wk(D),
+      qSep(words(qCount)), slotSep(words(kCount));
+  AlignedBuffer cache(words(static_cast<size_t>(B * HK) * cacheLen * D));
+  auto get = [&](const AlignedBuffer &buf, size_t i) -> float {
+    return bf16 ? fromBf16(reinterpret_cast<const uint16_t *>(buf.data)[i])
+                : buf.data[i];
+  };
+  auto set = [&](AlignedBuffer &buf, size_t i, float v) {
+    if (bf16)
+      reinterpret_cast<uint16_t *>(buf.data)[i] = toBf16(v);
+    else
+      buf.data[i] = v;
+  };
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (size_t i = 0; i < qCount; ++i)
-    q0.data[i] = uniform(rng);
+    set(q0, i, uniform(rng));
   for (size_t i = 0; i < kCount; ++i)
-    k0.data[i] = uniform(rng);
+    set(k0, i, uniform(rng));
   for (int64_t d = 0; d < D; ++d) {
     wq.data[d] = 1.0f + 0.5f * uniform(rng);
     wk.data[d] = 1.0f + 0.5f * uniform(rng);
@@ -646,8 +736,20 @@ static int runFused(MLIRContext &ctx) {
   // The separate chain: norm of q and k in place (rows split over the
   // threads), the rope kernel in place, then k's rows copied into the
   // cache slot.
+  const size_t rowBytes = S * D * elemBytes;
+  auto at = [&](AlignedBuffer &buf, size_t elem) {
+    return reinterpret_cast<char *>(buf.data) + elem * elemBytes;
+  };
   auto slotRow = [&](int64_t bh) {
-    return cache.data + (bh * cacheLen + offset) * D;
+    return at(cache, (bh * cacheLen + offset) * D);
+  };
+  auto norm = [&](AlignedBuffer &x, const AlignedBuffer &w, int64_t r0,
+                  int64_t r1) {
+    if (bf16)
+      normRowsBf16(reinterpret_cast<uint16_t *>(x.data), w.data, r0, r1, D,
+                   eps);
+    else
+      normRows(x.data, w.data, r0, r1, D, eps);
   };
   auto separate = [&] {
     int parts = static_cast<int>(std::min<int64_t>(threads, B * S));
@@ -657,19 +759,19 @@ static int runFused(MLIRContext &ctx) {
                                            rows * (i + 1) / parts);
       };
       auto [q0r, q1r] = span(B * HQ * S);
-      normRows(q.data, wq.data, q0r, q1r, D, eps);
+      norm(q, wq, q0r, q1r);
       auto [k0r, k1r] = span(B * HK * S);
-      normRows(k.data, wk.data, k0r, k1r, D, eps);
+      norm(k, wk, k0r, k1r);
     });
     rope(q.data, k.data, HQ, HK, positions.data(), B, S, threads);
     onThreads(parts, [&](int i) {
       for (int64_t bh = B * HK * i / parts; bh < B * HK * (i + 1) / parts; ++bh)
-        std::memcpy(slotRow(bh), k.data + bh * S * D, S * D * sizeof(float));
+        std::memcpy(slotRow(bh), at(k, bh * S * D), rowBytes);
     });
   };
-  auto runFusedOnce = [&] {
-    return fused(q.data, k.data, wq.data, wk.data, cache.data, cacheLen, offset,
-                 HQ, HK, positions.data(), B, S, threads);
+  auto runFusedWith = [&](FusedFn fn) {
+    return fn(q.data, k.data, wq.data, wk.data, cache.data, cacheLen, offset,
+              HQ, HK, positions.data(), B, S, threads);
   };
 
   // Accuracy: both chains from the same q0/k0; q and the slot compared.
@@ -678,37 +780,53 @@ static int runFused(MLIRContext &ctx) {
   separate();
   std::memcpy(qSep.data, q.data, q.bytes());
   for (int64_t bh = 0; bh < B * HK; ++bh)
-    std::memcpy(slotSep.data + bh * S * D, slotRow(bh), S * D * sizeof(float));
-  std::memcpy(q.data, q0.data, q.bytes());
-  std::memcpy(k.data, k0.data, k.bytes());
-  if (runFusedOnce() != 0)
+    std::memcpy(at(slotSep, bh * S * D), slotRow(bh), rowBytes);
+  // The error of one fused library against the separate chain.
+  auto fusedErr = [&](FusedFn fn, double &err) {
+    std::memcpy(q.data, q0.data, q.bytes());
+    std::memcpy(k.data, k0.data, k.bytes());
+    if (runFusedWith(fn) != 0)
+      return false;
+    err = 0;
+    for (size_t i = 0; i < qCount; ++i)
+      err = std::max(err, (double)std::fabs(get(q, i) - get(qSep, i)));
+    for (int64_t bh = 0; bh < B * HK; ++bh)
+      for (int64_t i = 0; i < S * D; ++i) {
+        size_t c = (bh * cacheLen + offset) * D + i;
+        err = std::max(err, (double)std::fabs(get(cache, c) -
+                                              get(slotSep, bh * S * D + i)));
+      }
+    return true;
+  };
+  double err = 0, errB = 0;
+  if (!fusedErr(fused, err) || (fusedB && !fusedErr(fusedB, errB)))
     return fail("the fused kernel rejected the sizes");
-  double err = 0;
-  for (size_t i = 0; i < qCount; ++i)
-    err = std::max(err, (double)std::fabs(q.data[i] - qSep.data[i]));
-  for (int64_t bh = 0; bh < B * HK; ++bh)
-    for (int64_t i = 0; i < S * D; ++i)
-      err = std::max(err, (double)std::fabs(slotRow(bh)[i] -
-                                            slotSep.data[bh * S * D + i]));
 
   // Timing, interleaved per round. Both chains run in place on q (and k):
   // values stay bounded (a norm of a normed row is the row times w), and
   // the work does not depend on the values.
-  std::vector<double> fusedMs, sepMs, memcpyMs, ntMs;
+  // With --compare-fused a round is two half rounds, one per library, each
+  // fused call after the same three steps (separate, memcpy, nt copy).
+  std::vector<double> fusedMs, fusedBMs, sepMs, memcpyMs, ntMs;
   CopyPool pool(threads);
   for (int r = 0; r < warmup + reps; ++r) {
-    double ms[4];
-    ms[0] = settledMs(runFusedOnce);
-    ms[1] = settledMs(separate);
-    ms[2] =
-        settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
-    ms[3] = settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
-    if (r < warmup)
-      continue;
-    fusedMs.push_back(ms[0]);
-    sepMs.push_back(ms[1]);
-    memcpyMs.push_back(ms[2]);
-    ntMs.push_back(ms[3]);
+    for (FusedFn fn : {fused, fusedB}) {
+      if (!fn)
+        continue;
+      double ms[4];
+      ms[0] = settledMs([&] { runFusedWith(fn); });
+      ms[1] = settledMs(separate);
+      ms[2] =
+          settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/false); });
+      ms[3] =
+          settledMs([&] { pool.copy(q0, k0, qd, kd, /*nonTemporal=*/true); });
+      if (r < warmup)
+        continue;
+      (fn == fused ? fusedMs : fusedBMs).push_back(ms[0]);
+      sepMs.push_back(ms[1]);
+      memcpyMs.push_back(ms[2]);
+      ntMs.push_back(ms[3]);
+    }
   }
   double fMs = median(fusedMs), sMs = median(sepMs), mMs = median(memcpyMs),
          nMs = median(ntMs);
@@ -717,32 +835,43 @@ static int runFused(MLIRContext &ctx) {
       ",");
   if (json) {
     llvm::outs() << llvm::formatv(
-        "{{\"fuse\": \"norm,cache\", \"seq\": {0}, \"batch\": {1}, "
+        "{{\"fuse\": \"norm,cache\", \"dtype\": \"{11}\", \"seq\": {0}, "
+        "\"batch\": {1}, "
         "\"threads\": {2}, \"q_heads\": {3}, \"kv_heads\": {4}, "
         "\"head_dim\": {5}, \"sections\": [{6}], \"order\": \"interleaved\", "
         "\"cache_len\": {7}, \"cache_offset\": {8}, \"reps\": {9}, "
         "\"qk_bytes\": {10}, ",
         S, B, threads.getValue(), HQ, HK, D, secText, cacheLen.getValue(),
-        offset, reps.getValue(), (int64_t)(q.bytes() + k.bytes()));
+        offset, reps.getValue(), (int64_t)((qCount + kCount) * elemBytes),
+        fusedDtype.getValue());
     llvm::outs() << llvm::formatv(
         "\"fused_ms\": {0:f6}, \"separate_ms\": {1:f6}, \"memcpy_ms\": "
         "{2:f6}, \"nt_copy_ms\": {3:f6}, \"fused_vs_memcpy\": {4:f6}, "
         "\"separate_vs_fused\": {5:f4}, \"max_abs_err\": {6:e3}, "
         "\"kernel_threads\": {7}, ",
         fMs, sMs, mMs, nMs, mMs / fMs, sMs / fMs, err, kernelThreads);
+    if (fusedB) {
+      double bMs = median(fusedBMs);
+      llvm::outs() << llvm::formatv(
+          "\"fused_b_ms\": {0:f6}, \"fused_b_vs_memcpy\": {1:f6}, "
+          "\"fused_b_max_abs_err\": {2:e3}, ",
+          bMs, mMs / bMs, errB);
+    }
     llvm::outs() << "\"cpu\": \"" << jsonEscape(cpuModelName())
                  << "\", \"llvm_cpu\": \""
                  << jsonEscape(llvm::sys::getHostCPUName().str()) << "\"}\n";
   } else {
     llvm::outs() << llvm::formatv(
-        "fused norm+rope+cache B={0} S={1} threads={2}: fused {3:f3} ms, "
+        "fused norm+rope+cache {10} B={0} S={1} threads={2}: fused {3:f3} ms, "
         "separate {4:f3} ms ({5:f2}x), memcpy {6:f3} ms, nt copy {7:f3} ms "
         "(memcpy/fused {8:f3}); max abs err {9:e2}\n",
-        B, S, threads.getValue(), fMs, sMs, sMs / fMs, mMs, nMs, mMs / fMs,
-        err);
+        B, S, threads.getValue(), fMs, sMs, sMs / fMs, mMs, nMs, mMs / fMs, err,
+        fusedDtype.getValue());
   }
   dlclose(ropeLib);
   dlclose(fusedLib);
+  if (fusedBLib)
+    dlclose(fusedBLib);
   return 0;
 }
 

@@ -423,8 +423,12 @@ static int compileFused(MLIRContext &ctx, const RopeKernel &rope) {
                  << "\n";
     return 0;
   }
-  if (emit == "header")
-    return writeText(emitFusedCHeader(kernel));
+  if (emit == "header") {
+    FailureOr<CpuTarget> headerTarget = describeCpu(cpu, error);
+    if (failed(headerTarget))
+      return fail(error);
+    return writeText(emitFusedCHeader(kernel, &*headerTarget));
+  }
   if (emit != "mlir" && emit != "llvm-dialect")
     return fail("--emit with --fuse must be so, mlir, llvm-dialect or header");
   FailureOr<CpuTarget> cpuTarget = describeCpu(cpu, error);

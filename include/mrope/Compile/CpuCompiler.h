@@ -33,6 +33,7 @@ struct CpuTarget {
   std::string isaLevel;    ///< x86-64, x86-64-v2/v3/v4, or "" (not x86)
   int64_t vectorWidth = 4; ///< f32 lanes of its vector registers
   bool nativeF16 = false;  ///< f16 <-> f32 conversions in hardware (F16C)
+  bool nativeBF16 = false; ///< f32 -> bf16 vector rounding (AVX512_BF16)
   int64_t l2Bytes = 0;     ///< per-core L2 (host: sysfs; else 256 KiB)
   /// Tokens per cos/sin block for `kernel` (its own choice when set).
   int64_t tokensPerBlock(const RopeKernel &kernel) const;

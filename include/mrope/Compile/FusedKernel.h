@@ -64,7 +64,9 @@ mlir::LogicalResult lowerFusedToLLVMDialect(mlir::ModuleOp module,
                                             const FusedKernel &kernel,
                                             const CpuTarget &target);
 
-std::string emitFusedCHeader(const FusedKernel &kernel);
+/// The C header; with `target`, it also says how that target rounds bf16.
+std::string emitFusedCHeader(const FusedKernel &kernel,
+                             const CpuTarget *target = nullptr);
 std::string emitFusedCWrapper(const FusedKernel &kernel,
                               const CpuTarget &target);
 

@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "mrope/Conversion/RopeToLoops/RopeToLoops.h"
+#include "mrope/Conversion/RopeToLoops/NativeBF16.h"
 #include "mrope/Conversion/RopeToLoops/RmsNormProducer.h"
 
 #include "mrope/Conversion/Passes.h"
@@ -124,6 +125,9 @@ private:
   /// Rows a norm writes out of place (the fused kernel's cache slot) are
   /// stored non-temporally: the function asks for it (kStreamingAttr).
   bool streamingOut = false;
+  /// f32 -> bf16 with arith.truncf (kNativeBF16Attr), not integer code.
+  bool nativeBF16 = false;
+  Value truncFromF32(ImplicitLocOpBuilder &b, Value v, Type elem) const;
 };
 
 /// A for loop without results whose body `body` builds.
@@ -159,11 +163,18 @@ LoopNest::LoopNest(ApplyOp op, const RopeToLoopsOptions &options,
   tokenMajor = llvm::all_of(op.getInputs(), [](Value input) {
     return isTokenMajor(cast<MemRefType>(input.getType()));
   });
-  for (Operation *p = op->getParentOp(); p; p = p->getParentOp())
-    if (p->hasAttr(kStreamingOutAttr)) {
-      streamingOut = true;
-      break;
-    }
+  for (Operation *p = op->getParentOp(); p; p = p->getParentOp()) {
+    streamingOut |= p->hasAttr(kStreamingOutAttr);
+    nativeBF16 |= p->hasAttr(kNativeBF16Attr);
+  }
+}
+
+Value LoopNest::truncFromF32(ImplicitLocOpBuilder &b, Value v,
+                             Type elem) const {
+  if (nativeBF16 && elem.isBF16())
+    return arith::TruncFOp::create(b, cast<VectorType>(v.getType()).clone(elem),
+                                   v);
+  return emitTruncFromF32(b, v, elem, options.nativeF16);
 }
 
 // Two blocks' cos/sin tables (the block being rotated and the next one) and
@@ -487,7 +498,7 @@ void LoopNest::storeF32(ImplicitLocOpBuilder &b, Value value, Value buffer,
                         ValueRange prefix, int64_t offset,
                         bool streaming) const {
   Type elem = cast<MemRefType>(buffer.getType()).getElementType();
-  value = emitTruncFromF32(b, value, elem, options.nativeF16);
+  value = truncFromF32(b, value, elem);
   SmallVector<Value> indices(prefix);
   indices.push_back(arith::ConstantIndexOp::create(b, offset));
   if (!streaming) {
@@ -631,8 +642,7 @@ void LoopNest::rotateRow(ImplicitLocOpBuilder &b, unsigned input,
     Type elem = cast<MemRefType>(buffer.getType()).getElementType();
     if (elem.isF32())
       return y;
-    return emitExtToF32(b, emitTruncFromF32(b, y, elem, options.nativeF16),
-                        options.nativeF16);
+    return emitExtToF32(b, truncFromF32(b, y, elem), options.nativeF16);
   };
   for (Chunk chunk : chunks) {
     int64_t o = neox ? chunk.offset : 2 * chunk.offset;
