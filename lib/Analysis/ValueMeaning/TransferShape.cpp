@@ -196,7 +196,8 @@ Meaning shapeArithmetic(NodeOp node, Ins ins) {
 }
 
 /// Copies along a new or unit axis: for positions, a unit axis that becomes
-/// 3 long at the front of a [3, B, S] int tensor is three copies of its row.
+/// 3 long at the front of a [3, B, S] tensor is three copies of its row
+/// (int or float: Qwen3-Omni's positions are float32).
 static bool broadcastAxis(Meaning &m, int64_t i, int64_t to, Value result,
                           int64_t times) {
   Axis &a = m.axes[i];
@@ -204,7 +205,7 @@ static bool broadcastAxis(Meaning &m, int64_t i, int64_t to, Value result,
     a.unit = to == 1;
     // (The result's rank is the meaning's: an untyped result has it too.)
     if (m.kind == Kind::Positions && i == 0 && times == 3 && to == 3 &&
-        isIntValue(result) && m.axes.size() == 3) {
+        (isIntValue(result) || isFloatValue(result)) && m.axes.size() == 3) {
       a = Axis::of(AxisRole::Row);
       for (int8_t i = 0; i < 3; ++i)
         a.rows.push_back(RowRef{i, m.row});
