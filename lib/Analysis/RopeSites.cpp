@@ -742,9 +742,9 @@ signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
       out.cols.push_back(flat);
       return out;
     }
-    // An Unsqueeze spelled as a Reshape (match::insertedAxis) that keeps
+    // An Unsqueeze spelled as a Reshape (meaning::insertedAxisOf) that keeps
     // the last axis last.
-    std::optional<int64_t> inserted = insertedAxis(v);
+    std::optional<int64_t> inserted = meaning::insertedAxisOf(v);
     // Reshape to [0, ..., 0, 1] (ONNX's 0 copies the input's dim): a new
     // last axis, x[..., None].
     std::optional<SmallVector<int64_t>> target =
@@ -1502,7 +1502,7 @@ bool isPairIndex(Value idx) {
       // A column [N] made [N, 1] by Unsqueeze or a Reshape that inserts
       // the axis, or any value typed as a column [N, 1] (a Reshape to
       // [0, 1] of an unranked value).
-      std::optional<int64_t> inserted = insertedAxis(node.input(i));
+      std::optional<int64_t> inserted = meaning::insertedAxisOf(node.input(i));
       bool column = rankOf(node.input(i)) == 2 && dimOf(node.input(i), -1) == 1;
       if (!(column || (inserted && (*inserted == -1 || *inserted == 1))) ||
           !(axis == -1 || axis == 1))
@@ -2120,7 +2120,7 @@ std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth) {
     }
     return in;
   }
-  if (std::optional<int64_t> inserted = insertedAxis(v);
+  if (std::optional<int64_t> inserted = meaning::insertedAxisOf(v);
       inserted && n.is("Reshape")) {
     std::optional<SmallVector<int64_t>> in = input();
     if (!in)

@@ -387,8 +387,7 @@ Meaning squeeze(NodeOp node, Ins ins) {
 /// identities), and constant 1s. `isNew` marks the inserted axes of the
 /// result. (An exporter's `x.reshape(*x.shape[:a], 1, *x.shape[a:])`;
 /// shape inference cannot type its result when x's dims are dynamic.)
-static std::optional<SmallVector<bool>> insertedUnitAxes(NodeOp node,
-                                                         int64_t inRank) {
+std::optional<SmallVector<bool>> insertedUnitAxes(NodeOp node, int64_t inRank) {
   auto producerOf = [](Value v) {
     return match::rootOf(v).getDefiningOp<NodeOp>();
   };
@@ -549,3 +548,27 @@ Meaning shapeOnly(NodeOp node, Ins ins) {
 }
 
 } // namespace mrope::meaning::transfer
+
+std::optional<int64_t> mrope::meaning::insertedAxisOf(Value v) {
+  if (std::optional<int64_t> axis = match::insertedAxis(v))
+    return axis;
+  auto node = match::rootOf(v).getDefiningOp<NodeOp>();
+  if (!node || !node.isOnnx("Reshape") || node.getInputs().size() < 2)
+    return std::nullopt;
+  // The input's rank from its type or the ops that made it; else the
+  // number of dims the target takes one by one (Gather pieces).
+  SmallVector<int64_t> ranks;
+  if (int64_t r = match::inferRank(node.getInputs()[0]); r >= 0)
+    ranks.push_back(r);
+  else if (auto concat =
+               match::rootOf(node.getInputs()[1]).getDefiningOp<NodeOp>())
+    ranks.push_back(static_cast<int64_t>(concat.getInputs().size()) - 1);
+  for (int64_t rank : ranks) {
+    std::optional<SmallVector<bool>> isNew =
+        transfer::insertedUnitAxes(node, rank);
+    if (!isNew || llvm::count(*isNew, true) != 1)
+      continue;
+    return static_cast<int64_t>(llvm::find(*isNew, true) - isNew->begin());
+  }
+  return std::nullopt;
+}
