@@ -248,7 +248,8 @@ static bool everyRowIs(const eval::Tensor &rows, ArrayRef<int64_t> expected,
   return true;
 }
 
-LeafMeaning mrope::probeLeafMeaning(Value leaf, Value rows) {
+LeafMeaning mrope::probeLeafMeaning(Value leaf, Value rows,
+                                    SmallVectorImpl<int64_t> *shape) {
   auto arg = dyn_cast_or_null<BlockArgument>(leaf);
   auto type = leaf ? dyn_cast<RankedTensorType>(leaf.getType()) : nullptr;
   if (!arg || !rows || !type || type.getRank() != 2 ||
@@ -265,7 +266,11 @@ LeafMeaning mrope::probeLeafMeaning(Value leaf, Value rows) {
     bindProbeInputShapes(ev, graph, kTokens, leaf);
     ev.bind(leaf, eval::Tensor::ints({1, kTokens}, probe));
     const eval::Tensor *out = ev.evaluate(rows);
-    return out && everyRowIs(*out, expected, compared);
+    if (!out || !everyRowIs(*out, expected, compared))
+      return false;
+    if (shape)
+      shape->assign(out->shape.begin(), out->shape.end());
+    return true;
   };
   const int64_t positions[kTokens] = {3, 4, 5, 6, 7, 8, 9, 10};
   const bool all[kTokens] = {true, true, true, true, true, true, true, true};

@@ -39,6 +39,17 @@ Value PositionWalk::positionsLeaf() const {
   return ranges.empty() ? Value() : ranges.front()->getResult(0);
 }
 
+void PositionWalk::adoptFloatPositions(ArrayRef<Value> positions) {
+  SmallVector<Value> adopted;
+  llvm::erase_if(floatInputs, [&](Value in) {
+    if (!llvm::is_contained(positions, in))
+      return false;
+    adopted.push_back(in);
+    return true;
+  });
+  intInputs.insert(intInputs.begin(), adopted.begin(), adopted.end());
+}
+
 void PositionWalk::walk(Value root) {
   SmallVector<Value> work{root};
   while (!work.empty()) {

@@ -13,6 +13,7 @@
 #include "mrope/Analysis/PositionWalk.h"
 #include "mrope/Analysis/RopeClassify.h"
 #include "mrope/Analysis/RopeReport.h"
+#include "mrope/Analysis/ValueMeaning.h"
 #include "mrope/Dialect/Rope/IR/RopeDialect.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -741,9 +742,9 @@ signedChannels(Value v, Value &base, int64_t widthHint, int64_t rankHint = -1,
       out.cols.push_back(flat);
       return out;
     }
-    // An Unsqueeze spelled as a Reshape (match::insertedAxis) that keeps
+    // An Unsqueeze spelled as a Reshape (meaning::insertedAxisOf) that keeps
     // the last axis last.
-    std::optional<int64_t> inserted = insertedAxis(v);
+    std::optional<int64_t> inserted = meaning::insertedAxisOf(v);
     // Reshape to [0, ..., 0, 1] (ONNX's 0 copies the input's dim): a new
     // last axis, x[..., None].
     std::optional<SmallVector<int64_t>> target =
@@ -1501,7 +1502,7 @@ bool isPairIndex(Value idx) {
       // A column [N] made [N, 1] by Unsqueeze or a Reshape that inserts
       // the axis, or any value typed as a column [N, 1] (a Reshape to
       // [0, 1] of an unranked value).
-      std::optional<int64_t> inserted = insertedAxis(node.input(i));
+      std::optional<int64_t> inserted = meaning::insertedAxisOf(node.input(i));
       bool column = rankOf(node.input(i)) == 2 && dimOf(node.input(i), -1) == 1;
       if (!(column || (inserted && (*inserted == -1 || *inserted == 1))) ||
           !(axis == -1 || axis == 1))
@@ -1586,7 +1587,49 @@ Value gridInputOf(Value v) {
 }
 
 /// A site whose tables are computed on the fly: Cos/Sin of an angle.
+/// The graph's value meanings, computed on first use: only an angle whose
+/// closure reaches a float graph input needs them.
+class LazyMeanings {
+public:
+  explicit LazyMeanings(onnx::GraphOp graph) : graph(graph) {}
+  const meaning::ValueMeanings &get() {
+    if (!meanings)
+      meanings = std::make_unique<meaning::ValueMeanings>(graph);
+    return *meanings;
+  }
+
+private:
+  onnx::GraphOp graph;
+  std::unique_ptr<meaning::ValueMeanings> meanings;
+};
+
+/// The float graph inputs of the closure `c` that are positions by what
+/// they mean, whatever their element type: a value of the closure is an
+/// angle (positions x inv_freq, by MatMul, broadcast Mul or Einsum) formed
+/// from them (Qwen3-Omni's float32 get_rope_index). The rotated activation
+/// is multiplied by cos/sin, never by frequencies, and is not in an angle's
+/// closure. `copiedAt` gets where such an angle's three rows were copied
+/// from one tensor (degenerate M-RoPE), null when never.
+SmallVector<Value> floatPositionsOf(const PositionWalk &c, LazyMeanings &lazy,
+                                    Value &copiedAt) {
+  SmallVector<Value> out;
+  const meaning::ValueMeanings &meanings = lazy.get();
+  for (Operation *op : c.nodes)
+    for (Value r : op->getResults()) {
+      const meaning::Meaning &m = meanings.lookup(r);
+      if (m.kind != meaning::Kind::Angle || !m.src ||
+          !llvm::is_contained(c.floatInputs, m.src))
+        continue;
+      if (!llvm::is_contained(out, m.src))
+        out.push_back(m.src);
+      if (!copiedAt)
+        copiedAt = m.copiedAt;
+    }
+  return out;
+}
+
 std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
+                                          LazyMeanings &meanings,
                                           const Explain &explain) {
   NodeBinder cos(cosOp);
   Value angle = cos.input(0);
@@ -1609,6 +1652,10 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
   if (!reorders.empty())
     rows.walk(reorders.front().getInputs()[0]);
   PositionWalk &c = reorders.empty() ? full : rows;
+  // Float positions are positions by their role, not their type.
+  Value floatCopiedAt;
+  if (!c.floatInputs.empty())
+    c.adoptFloatPositions(floatPositionsOf(c, meanings, floatCopiedAt));
   // Tables built from activations or constants only are not positional.
   if (!c.floatInputs.empty())
     return explain.reject(
@@ -1687,7 +1734,11 @@ std::optional<RopeSite> matchComputedSite(NodeOp cosOp, Arch arch,
                       : PositionKind::MRope;
     } else {
       site.kind = PositionKind::MRopeDegenerate;
-      site.builtRows = findBuiltRows(site.positions, c, rows);
+      // Float positions: the lattice says where their rows were copied
+      // (findBuiltRows follows integer positions only).
+      site.builtRows = isFloatTensor(site.positions) && floatCopiedAt
+                           ? floatCopiedAt
+                           : findBuiltRows(site.positions, c, rows);
       if (site.builtRows && probeLeafMeaning(site.positions, site.builtRows) ==
                                 LeafMeaning::Segments)
         site.source = PositionSource::Segments;
@@ -2069,7 +2120,7 @@ std::optional<SmallVector<int64_t>> openShapeOf(Value v, int depth) {
     }
     return in;
   }
-  if (std::optional<int64_t> inserted = insertedAxis(v);
+  if (std::optional<int64_t> inserted = meaning::insertedAxisOf(v);
       inserted && n.is("Reshape")) {
     std::optional<SmallVector<int64_t>> in = input();
     if (!in)
@@ -2156,13 +2207,14 @@ std::vector<RopeSite> mrope::findRopeSites(onnx::GraphOp graph,
   // The table producers of sites found so far (a sin cache's Gather is not
   // a candidate of its own).
   llvm::DenseSet<Operation *> claimed;
+  LazyMeanings meanings(graph);
   for (Operation &op : graph.getBodyBlock()) {
     NodeBinder node(dyn_cast<NodeOp>(op));
     if (claimed.contains(&op))
       continue;
     std::optional<RopeSite> site;
     if (node.is("Cos"))
-      site = matchComputedSite(node.getNode(), options.arch, explain);
+      site = matchComputedSite(node.getNode(), options.arch, meanings, explain);
     else if (node.is("Gather"))
       site = matchCachedSite(node.getNode(), options.arch, explain);
     if (site) {

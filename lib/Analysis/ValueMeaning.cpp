@@ -193,13 +193,20 @@ Meaning meaning::meaningOfLeaf(Value v) {
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     if (!isa<onnx::GraphOp>(arg.getOwner()->getParentOp()))
       return Meaning::unknown("subgraph input");
-    if (!type || !type.getElementType().isInteger())
+    // What a value means does not depend on its element type: Qwen3-Omni's
+    // get_rope_index gives float32 positions. An integer or float [B, S]
+    // input may hold positions (or token ids, a float mask: only what reads
+    // it as positions, a product with frequencies, makes it so); [3, B, S]
+    // holds three rows. Other float inputs are activations.
+    bool isFloat = type && isa<FloatType>(type.getElementType());
+    if (!type || !(type.getElementType().isInteger() || isFloat))
+      return Meaning::unknown("graph input");
+    if (isFloat && !(type.getRank() == 2 ||
+                     (type.getRank() == 3 && type.getDimSize(0) == 3)))
       return Meaning::unknown("graph input");
     Meaning m;
     m.kind = Kind::Positions;
     m.src = v;
-    // An integer [B, S] input may hold positions (or token ids: only what
-    // reads it as positions makes it so); [3, B, S] holds three rows.
     if (type.getRank() == 2) {
       m.axes = {Axis::of(AxisRole::Batch), Axis::of(AxisRole::Seq)};
       return m;
@@ -226,16 +233,25 @@ Meaning meaning::meaningOfLeaf(Value v) {
     return Meaning::unknown("large or opaque constant");
   Meaning m;
   auto shaped = cast<ShapedType>(value->getType());
-  if (isa<FloatType>(shaped.getElementType()) && shaped.getRank() == 1) {
-    // A 1D float constant is read as frequencies; only a product with
-    // positions makes it an angle.
+  // A float constant with one axis that is not 1 long (a 1D vector, or one
+  // already unsqueezed: torch folds inv_freq[None, :, None] into a [1, F, 1]
+  // initializer) is read as frequencies along that axis; only a product
+  // with positions makes it an angle. A splat of higher rank stays a
+  // constant (a scaling).
+  auto longAxes =
+      llvm::count_if(shaped.getShape(), [](int64_t d) { return d != 1; });
+  if (isa<FloatType>(shaped.getElementType()) &&
+      (shaped.getRank() == 1 ||
+       (longAxes == 1 && !value->isSplat() && shaped.hasStaticShape()))) {
     m.kind = Kind::InvFreq;
     Axis chan = Axis::of(AxisRole::Chan);
     for (auto [i, f] : llvm::enumerate(value->getValues<APFloat>())) {
       m.invFreq.push_back(f.convertToDouble());
       chan.chans.push_back(Channel{static_cast<int32_t>(i), -1, -1});
     }
-    m.axes = {chan};
+    for (int64_t d : shaped.getShape())
+      m.axes.push_back(d == 1 && shaped.getRank() > 1 ? Axis::unitAxis()
+                                                      : chan);
     return m;
   }
   m.kind = Kind::Const;

@@ -211,35 +211,6 @@ bool hasFloatPositions(Arch arch) {
   return rope::lookupMRopeIndexArch(archTraits(arch).indexArch).floatPositions;
 }
 
-/// Under an arch whose positions are float (Qwen3-Omni), its f32 [3, B, S]
-/// graph inputs are positions, but the analysis takes only integer graph
-/// inputs as positions (a float input in an angle's closure is an
-/// activation to it). While one of these is alive such inputs read as i64;
-/// their f32 type comes back when it goes. Nothing is rewritten meanwhile:
-/// the analysis only reads.
-class FloatPositionsAsInt {
-public:
-  FloatPositionsAsInt(onnx::GraphOp graph, Arch arch) {
-    if (!hasFloatPositions(arch))
-      return;
-    for (BlockArgument arg : graph.getBodyBlock().getArguments()) {
-      auto type = dyn_cast<RankedTensorType>(arg.getType());
-      if (type && type.getElementType().isF32() && type.getRank() == 3 &&
-          type.getDimSize(0) == 3) {
-        retyped.push_back({arg, type});
-        arg.setType(type.clone(IntegerType::get(arg.getContext(), 64)));
-      }
-    }
-  }
-  ~FloatPositionsAsInt() {
-    for (auto [arg, type] : retyped)
-      arg.setType(type);
-  }
-
-private:
-  SmallVector<std::pair<BlockArgument, Type>> retyped;
-};
-
 } // namespace
 
 FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
@@ -258,13 +229,12 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
     findOptions.explain = &explainStream;
   std::vector<RopeSite> sites;
   std::vector<FusedRopeSite> fused;
-  {
-    FloatPositionsAsInt view(graph, arch);
-    sites = findRopeSites(graph, findOptions);
-    // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
-    // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
-    fused = findFusedRopeSites(graph, arch);
-  }
+  // (Float positions, Qwen3-Omni's, are read as positions by what they
+  // mean whatever the arch.)
+  sites = findRopeSites(graph, findOptions);
+  // Fused ops (ORT's RotaryEmbedding family, RotaryEmbedding-23, GQA with
+  // do_rotary) have no Cos/Mul to analyse: they are sites of their own.
+  fused = findFusedRopeSites(graph, arch);
   for (StringRef line : llvm::split(StringRef(explained), '\n'))
     if (!line.empty())
       report.explained.push_back(line.str());
@@ -496,13 +466,8 @@ FailureOr<FixReport> mrope::runFix(ModuleOp module, const FixRequest &request) {
       // each rope.apply has tables of its own, or as fused nodes) and no
       // bug among them.
       phase = nest(request.timing, "re-analysis");
-      std::vector<RopeSite> after;
-      std::vector<FusedRopeSite> afterFused;
-      {
-        FloatPositionsAsInt view(graph, arch);
-        after = findRopeSites(graph, arch);
-        afterFused = findFusedRopeSites(graph, arch);
-      }
+      std::vector<RopeSite> after = findRopeSites(graph, arch);
+      std::vector<FusedRopeSite> afterFused = findFusedRopeSites(graph, arch);
       int64_t before = countRotations(sites, fused);
       int64_t now = countRotations(after, afterFused);
       if (now != before)

@@ -2,7 +2,9 @@
 #include "RaiseChecks.h"
 
 #include "mrope/Analysis/OnnxMatchers.h"
+#include "mrope/Analysis/PositionProbe.h"
 #include "mrope/Analysis/RopeReport.h"
+#include "mrope/Analysis/ValueMeaning.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseSet.h"
@@ -149,11 +151,11 @@ bool rotates(Value rot, Value x, std::string &why) {
 }
 
 /// Whether `v` is an Unsqueeze (under Casts and Identities), or a Reshape
-/// that inserts one axis (match::insertedAxis), inserting axis 1 into a
+/// that inserts one axis (meaning::insertedAxisOf), inserting axis 1 into a
 /// rank-`rank` table: axis 1 or, counted from the back as torch writes
 /// `unsqueeze(-2)` for [S, R], -rank.
 bool unsqueezesAxisOne(Value v, int64_t rank) {
-  std::optional<int64_t> axis = match::insertedAxis(v);
+  std::optional<int64_t> axis = meaning::insertedAxisOf(v);
   return axis && (*axis == 1 || *axis == -rank);
 }
 
@@ -412,7 +414,7 @@ Value computedRows(RopeSite &site) {
       Value rows = node.input(0);
       // Hugging Face's position_ids[:, :, None, :]: unranked rows (the fix's
       // in-graph get_rope_index) are [A, B, S] by that Unsqueeze.
-      std::optional<int64_t> axis = match::insertedAxis(rows);
+      std::optional<int64_t> axis = meaning::insertedAxisOf(rows);
       std::optional<SmallVector<int64_t>> axes;
       if (axis == 2) {
         axes = SmallVector<int64_t>{2};
@@ -435,6 +437,32 @@ Value computedRows(RopeSite &site) {
       work.push_back(operand);
   }
   return {};
+}
+
+/// Whether the rows degenerate M-RoPE builds from `leaf`, which shape
+/// inference left unranked (an Unsqueeze spelled as a Reshape of Shape dims
+/// before their Expand), are `numAxes` rows [A, B, S] of it: by what they
+/// mean (the lattice's row axis), or else by what they evaluate to on a
+/// probe of the leaf (every row the input itself, shape [A, 1, tokens] at
+/// batch 1), through shape arithmetic the lattice does not read (torch's
+/// expand(3, B, -1) target is a Where over an Equal).
+bool builtRowsAreRows(Value leaf, Value rows, int64_t numAxes) {
+  auto graph = rows ? rows.getParentRegion()->getParentOfType<onnx::GraphOp>()
+                    : onnx::GraphOp();
+  if (!graph)
+    return false;
+  meaning::ValueMeanings meanings(graph);
+  const meaning::Meaning &m = meanings.lookup(rows);
+  if (m.kind == meaning::Kind::Positions && m.src == leaf &&
+      m.axes.size() == 3 && m.axes[0].role == meaning::AxisRole::Row &&
+      static_cast<int64_t>(m.axes[0].rows.size()) == numAxes &&
+      m.axes[1].role == meaning::AxisRole::Batch &&
+      m.axes[2].role == meaning::AxisRole::Seq)
+    return true;
+  SmallVector<int64_t> shape;
+  return probeLeafMeaning(leaf, rows, &shape) != LeafMeaning::Unknown &&
+         shape.size() == 3 && shape[0] == numAxes && shape[1] == 1 &&
+         shape[2] > 1;
 }
 
 /// The positions rope.apply takes, or a reason: the rows the angles are
@@ -476,6 +504,12 @@ FailureOr<Value> positionsOf(RopeSite &site, std::string &why) {
   // a Reshape before their Concat): the ranks of the ops that stack them.
   if (rank == -1 && site.kind == PositionKind::MRopeDegenerate &&
       match::inferRank(positions) == 3)
+    rank = 3;
+  // Where the ops do not say it (an Expand of an untyped Reshape), what the
+  // rows mean does.
+  if (rank == -1 && site.kind == PositionKind::MRopeDegenerate &&
+      match::isIntTensor(positions) &&
+      builtRowsAreRows(site.positions, positions, numAxes))
     rank = 3;
   bool fits = numAxes == 1 ? (rank == 1 || rank == 2 ||
                               (rank == 3 && match::dimOf(positions, 0) == 1))

@@ -39,7 +39,8 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
 // CHECK: meaning Tile node tiled #0: angle of Range node arange (1d), 2 freqs [seq, chan{f0-1, f0-1}]
 // CHECK: meaning Cos node cos_table #0: cos of Range node arange (1d), 2 freqs [seq, chan{f0-1, f0-1}]
 // CHECK: meaning Gather node cos_read #0: cos of input 'position_ids' (1d), 2 freqs [batch, seq, chan{f0-1, f0-1}]
-// A Gather by something that is not positions is not a read.
+// A Gather by something that is not positions (an index computed from
+// activations) is not a read.
 // CHECK: meaning Gather node by_ids #0: unknown (Gather: table read by an index that is not positions)
 module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
   onnx.graph @cache_read(%pos: tensor<1x4xi64> {onnx.name = "position_ids"}, %ids: tensor<1x4xf32> {onnx.name = "x"}) -> (tensor<1x4x4xf32> {onnx.name = "c"}, tensor<1x4x4xf32> {onnx.name = "d"}) {
@@ -54,7 +55,8 @@ module attributes {onnx.opset_import = [#onnx.opset<"", 17>]} {
     %t = onnx.node "Tile"(%o, %reps) {name = "tiled"} : (tensor<64x2xf32>, tensor<2xi64>) -> tensor<64x4xf32>
     %c = onnx.node "Cos"(%t) {name = "cos_table"} : (tensor<64x4xf32>) -> tensor<64x4xf32>
     %g = onnx.node "Gather"(%c, %pos) {attrs = {axis = 0 : i64}, name = "cos_read"} : (tensor<64x4xf32>, tensor<1x4xi64>) -> tensor<1x4x4xf32>
-    %xi = onnx.node "Cast"(%ids) {attrs = {to = 7 : i64}, name = "x_int"} : (tensor<1x4xf32>) -> tensor<1x4xi64>
+    %xs = onnx.node "Softmax"(%ids) {name = "x_soft"} : (tensor<1x4xf32>) -> tensor<1x4xf32>
+    %xi = onnx.node "Cast"(%xs) {attrs = {to = 7 : i64}, name = "x_int"} : (tensor<1x4xf32>) -> tensor<1x4xi64>
     %h = onnx.node "Gather"(%c, %xi) {attrs = {axis = 0 : i64}, name = "by_ids"} : (tensor<64x4xf32>, tensor<1x4xi64>) -> tensor<1x4x4xf32>
     onnx.return %g, %h : tensor<1x4x4xf32>, tensor<1x4x4xf32>
   }

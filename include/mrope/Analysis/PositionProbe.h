@@ -29,7 +29,11 @@ enum class LeafMeaning {
 /// Runs `rows` on two probes of `leaf` (batch 1, 8 tokens): positions
 /// 3..10, and segments [1, 1, 1, 2, 2, 2, 2, 0] (the padding token is not
 /// compared). Unknown unless one probe matches exactly on every row.
-LeafMeaning probeLeafMeaning(mlir::Value leaf, mlir::Value rows);
+/// `shape` (when given) gets the shape `rows` evaluated to on the probe
+/// that matched: what the rows are, where shape inference left them
+/// untyped (batch 1 and 8 tokens: [A, 1, 8] for A rows [A, B, S]).
+LeafMeaning probeLeafMeaning(mlir::Value leaf, mlir::Value rows,
+                             llvm::SmallVectorImpl<int64_t> *shape = nullptr);
 
 /// Shapes of the graph inputs for a probe of `tokens` tokens, by what each
 /// dynamic dim means, never by its name (exporters write batch_size, s0,

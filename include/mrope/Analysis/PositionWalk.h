@@ -21,7 +21,8 @@ namespace mrope {
 struct PositionWalk {
   /// Every node the value depends on (data inputs only).
   llvm::SetVector<mlir::Operation *> nodes;
-  /// Graph inputs reached, by element type.
+  /// Graph inputs reached: integer ones (and float ones read as positions,
+  /// see adoptFloatPositions) and the other float ones (activations).
   llvm::SmallVector<mlir::Value> intInputs, floatInputs;
   /// Range nodes reached (arange in the graph).
   llvm::SmallVector<onnx::NodeOp> ranges;
@@ -35,6 +36,11 @@ struct PositionWalk {
 
   /// Walks `v` and everything it depends on.
   void walk(mlir::Value v);
+
+  /// Moves the float inputs in `positions` (read as positions by what they
+  /// mean: the lattice forms an angle from them) from floatInputs to the
+  /// front of intInputs, so that they are the positions leaf.
+  void adoptFloatPositions(llvm::ArrayRef<mlir::Value> positions);
 
   /// The positions the closure depends on: an integer graph input wins
   /// over a Range (a Range may only index a table); null when neither.

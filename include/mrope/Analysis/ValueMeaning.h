@@ -242,6 +242,13 @@ private:
   Meaning notReached;
 };
 
+/// The axis an Unsqueeze of one axis inserts into its input, or a Reshape
+/// that only inserts one unit axis, however its target spells the input's
+/// dims: a constant, Slices of Shape(x) (match::insertedAxis) or
+/// Gather(Shape(x), j) pieces (what the lattice reads, TransferShape.cpp).
+/// Negative axes count from the back, as written. nullopt when neither.
+std::optional<int64_t> insertedAxisOf(mlir::Value v);
+
 /// How reports name a value: "input 'x'", "Range node r", ...
 std::string describeValue(mlir::Value v);
 

@@ -71,6 +71,11 @@ std::optional<Meaning> iotaAsPositions(const Meaning &m,
 
 /// Reshape and Flatten.
 Meaning reshape(onnx::NodeOp node, Ins ins);
+/// Where a Reshape only inserts unit axes into its rank-`inRank` input,
+/// however its target spells the input's dims: true at each inserted axis
+/// of the result; nullopt when it does more.
+std::optional<llvm::SmallVector<bool>> insertedUnitAxes(onnx::NodeOp node,
+                                                        int64_t inRank);
 Meaning unsqueeze(onnx::NodeOp node, Ins ins);
 Meaning squeeze(onnx::NodeOp node, Ins ins);
 Meaning expand(onnx::NodeOp node, Ins ins);

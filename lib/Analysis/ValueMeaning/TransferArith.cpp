@@ -41,7 +41,21 @@ static Meaning product(NodeOp node, Meaning a, Meaning b) {
   Meaning r = a;
   r.kind = Kind::Angle;
   r.invFreq = b.invFreq;
+  // A row axis that lines up with the channels, one position row per
+  // channel (convert-rope-to-onnx gathers the rows by a per-channel index):
+  // each channel takes its row's slot and source row.
+  int64_t perChannelRows = -1;
   for (size_t i = 0; i < a.axes.size(); ++i) {
+    if (a.axes[i].role == AxisRole::Row && b.axes[i].role == AxisRole::Chan &&
+        a.axes[i].rows.size() == b.axes[i].chans.size() && perChannelRows < 0) {
+      r.axes[i] = b.axes[i];
+      for (auto [c, ref] : llvm::zip(r.axes[i].chans, a.axes[i].rows)) {
+        c.slot = ref.slot;
+        c.row = ref.row;
+      }
+      perChannelRows = static_cast<int64_t>(i);
+      continue;
+    }
     std::optional<Axis> c = combineAxis(a.axes[i], b.axes[i]);
     if (!c)
       return noRule(node, "axes of positions and frequencies clash");
@@ -50,10 +64,11 @@ static Meaning product(NodeOp node, Meaning a, Meaning b) {
   int64_t chan = r.axisOf(AxisRole::Chan);
   if (chan < 0)
     return noRule(node, "no channel axis");
-  for (Channel &c : r.axes[chan].chans) {
-    c.slot = a.slot;
-    c.row = a.row;
-  }
+  if (perChannelRows < 0)
+    for (Channel &c : r.axes[chan].chans) {
+      c.slot = a.slot;
+      c.row = a.row;
+    }
   r.row = -1;
   r.slot = -1;
   return r;

@@ -196,7 +196,8 @@ Meaning shapeArithmetic(NodeOp node, Ins ins) {
 }
 
 /// Copies along a new or unit axis: for positions, a unit axis that becomes
-/// 3 long at the front of a [3, B, S] int tensor is three copies of its row.
+/// 3 long at the front of a [3, B, S] tensor is three copies of its row
+/// (int or float: Qwen3-Omni's positions are float32).
 static bool broadcastAxis(Meaning &m, int64_t i, int64_t to, Value result,
                           int64_t times) {
   Axis &a = m.axes[i];
@@ -204,7 +205,7 @@ static bool broadcastAxis(Meaning &m, int64_t i, int64_t to, Value result,
     a.unit = to == 1;
     // (The result's rank is the meaning's: an untyped result has it too.)
     if (m.kind == Kind::Positions && i == 0 && times == 3 && to == 3 &&
-        isIntValue(result) && m.axes.size() == 3) {
+        (isIntValue(result) || isFloatValue(result)) && m.axes.size() == 3) {
       a = Axis::of(AxisRole::Row);
       for (int8_t i = 0; i < 3; ++i)
         a.rows.push_back(RowRef{i, m.row});
@@ -386,8 +387,7 @@ Meaning squeeze(NodeOp node, Ins ins) {
 /// identities), and constant 1s. `isNew` marks the inserted axes of the
 /// result. (An exporter's `x.reshape(*x.shape[:a], 1, *x.shape[a:])`;
 /// shape inference cannot type its result when x's dims are dynamic.)
-static std::optional<SmallVector<bool>> insertedUnitAxes(NodeOp node,
-                                                         int64_t inRank) {
+std::optional<SmallVector<bool>> insertedUnitAxes(NodeOp node, int64_t inRank) {
   auto producerOf = [](Value v) {
     return match::rootOf(v).getDefiningOp<NodeOp>();
   };
@@ -548,3 +548,27 @@ Meaning shapeOnly(NodeOp node, Ins ins) {
 }
 
 } // namespace mrope::meaning::transfer
+
+std::optional<int64_t> mrope::meaning::insertedAxisOf(Value v) {
+  if (std::optional<int64_t> axis = match::insertedAxis(v))
+    return axis;
+  auto node = match::rootOf(v).getDefiningOp<NodeOp>();
+  if (!node || !node.isOnnx("Reshape") || node.getInputs().size() < 2)
+    return std::nullopt;
+  // The input's rank from its type or the ops that made it; else the
+  // number of dims the target takes one by one (Gather pieces).
+  SmallVector<int64_t> ranks;
+  if (int64_t r = match::inferRank(node.getInputs()[0]); r >= 0)
+    ranks.push_back(r);
+  else if (auto concat =
+               match::rootOf(node.getInputs()[1]).getDefiningOp<NodeOp>())
+    ranks.push_back(static_cast<int64_t>(concat.getInputs().size()) - 1);
+  for (int64_t rank : ranks) {
+    std::optional<SmallVector<bool>> isNew =
+        transfer::insertedUnitAxes(node, rank);
+    if (!isNew || llvm::count(*isNew, true) != 1)
+      continue;
+    return static_cast<int64_t>(llvm::find(*isNew, true) - isNew->begin());
+  }
+  return std::nullopt;
+}
