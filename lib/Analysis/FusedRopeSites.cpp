@@ -1,5 +1,7 @@
 //===- FusedRopeSites.cpp - RoPE done by one fused ONNX op ----------------===//
 #include "mrope/Analysis/FusedRopeSites.h"
+#include "mrope/Analysis/Evaluate.h"
+#include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/ValueMeaning.h"
 
@@ -223,14 +225,141 @@ std::optional<std::pair<Value, int64_t>> rowTaken(Value v) {
   return std::make_pair(stripTransparent(slice.getInputs()[0]), (*starts)[0]);
 }
 
-/// Hugging Face's section merge of gathered caches: Concat over j of
-/// Gather(chunk_j, j, axis 0), the chunks a Split of Gather(cache,
-/// positions [3, B, S]) along the last axis. The rows come out contiguous.
+/// A row Gather (axis 0) of a constant [M, F] cache: the cache's width F,
+/// the rank of the gathered tensor and the indices; nullopt otherwise.
+struct GatheredCache {
+  int64_t width, rank;
+  Value indices;
+};
+std::optional<GatheredCache> gatheredCache(Value whole) {
+  NodeOp gather = producer(whole);
+  if (!gather || !gather.isOnnx("Gather") ||
+      gather.getIntAttr("axis").value_or(0) != 0 ||
+      gather.getInputs().size() != 2)
+    return std::nullopt;
+  Value table = throughViews(gather.getInputs()[0]);
+  auto type = dyn_cast<RankedTensorType>(table.getType());
+  bool constant = table.getDefiningOp<onnx::InitializerOp>() ||
+                  (producer(table) && producer(table).isOnnx("Constant"));
+  int64_t indexRank = match::rankOf(gather.getInputs()[1]);
+  if (!constant || !type || type.getRank() != 2 || type.isDynamicDim(1) ||
+      indexRank < 0)
+    return std::nullopt;
+  return GatheredCache{type.getDimSize(1), indexRank + 1,
+                       gather.getInputs()[1]};
+}
+
+/// Integers held by `v`: a constant seen through value identities, or what
+/// the evaluator computes from constants and static shapes (a bound written
+/// as Shape arithmetic).
+std::optional<SmallVector<int64_t>> intsOf(Value v, eval::Evaluator &ev) {
+  if (isAbsent(v))
+    return std::nullopt;
+  if (auto ints = onnx::getConstantInts(meaning::stripTransparent(v)))
+    return ints;
+  const eval::Tensor *t = ev.evaluate(v);
+  if (!t || t->isFloat() || t->numElements() > 16)
+    return std::nullopt;
+  return SmallVector<int64_t>(t->i.begin(), t->i.end());
+}
+
+/// What channels `v` holds: [begin, end) of the last axis of `whole`, a row
+/// Gather of a constant cache. Whatever cut them out, a Split along that
+/// axis or a Slice of it with step 1 (negative bounds and bounds past the
+/// end read as ONNX reads them), they are the same channels.
+struct ChannelRange {
+  Value whole;
+  int64_t begin = 0, end = 0;
+};
+std::optional<ChannelRange> channelRange(Value v, eval::Evaluator &ev) {
+  v = meaning::stripTransparent(v);
+  NodeOp sel = producer(v);
+  if (!sel || sel.getInputs().empty() ||
+      !(sel.isOnnx("Split") || sel.isOnnx("Slice")))
+    return std::nullopt;
+  ChannelRange range;
+  range.whole = meaning::stripTransparent(sel.getInputs()[0]);
+  std::optional<GatheredCache> cache = gatheredCache(range.whole);
+  if (!cache)
+    return std::nullopt;
+  int64_t width = cache->width, rank = cache->rank;
+  auto isLastAxis = [&](int64_t axis) {
+    return axis == rank - 1 || axis == -1;
+  };
+  auto operandInts = [&](unsigned i) -> std::optional<SmallVector<int64_t>> {
+    if (i >= sel.getInputs().size())
+      return std::nullopt;
+    return intsOf(sel.getInputs()[i], ev);
+  };
+  if (sel.isOnnx("Split")) {
+    if (!isLastAxis(sel.getIntAttr("axis").value_or(0)))
+      return std::nullopt;
+    // Sizes: the `split` operand (opset 13+) or attribute, else equal parts.
+    int64_t parts = sel->getNumResults();
+    std::optional<SmallVector<int64_t>> sizes =
+        sel.getInputs().size() > 1 ? operandInts(1) : sel.getIntsAttr("split");
+    if (!sizes) {
+      if (sel.getInputs().size() > 1 || width % parts)
+        return std::nullopt;
+      sizes = SmallVector<int64_t>(parts, width / parts);
+    }
+    int64_t k = cast<OpResult>(v).getResultNumber(), sum = 0;
+    if (static_cast<int64_t>(sizes->size()) != parts)
+      return std::nullopt;
+    for (auto [i, n] : llvm::enumerate(*sizes)) {
+      if (static_cast<int64_t>(i) == k)
+        range.begin = sum;
+      sum += n;
+      if (static_cast<int64_t>(i) == k)
+        range.end = sum;
+    }
+    if (sum != width)
+      return std::nullopt;
+    return range;
+  }
+  // Slice: bounds as operands (opset 10+) or attributes.
+  bool attrs = sel.getInputs().size() == 1;
+  std::optional<SmallVector<int64_t>> starts =
+      attrs ? sel.getIntsAttr("starts") : operandInts(1);
+  std::optional<SmallVector<int64_t>> ends =
+      attrs ? sel.getIntsAttr("ends") : operandInts(2);
+  std::optional<SmallVector<int64_t>> axes =
+      attrs ? sel.getIntsAttr("axes") : operandInts(3);
+  bool noAxes =
+      attrs ? !axes
+            : sel.getInputs().size() < 4 || isAbsent(sel.getInputs()[3]);
+  if (noAxes)
+    axes = SmallVector<int64_t>{0};
+  std::optional<SmallVector<int64_t>> steps = SmallVector<int64_t>{1};
+  if (!attrs && sel.getInputs().size() > 4 && !isAbsent(sel.getInputs()[4]))
+    steps = operandInts(4);
+  if (!starts || !ends || !axes || !steps || starts->size() != 1 ||
+      ends->size() != 1 || axes->size() != 1 || !isLastAxis((*axes)[0]) ||
+      *steps != SmallVector<int64_t>{1})
+    return std::nullopt;
+  auto clampBound = [&](int64_t b) {
+    if (b < 0)
+      b = b < -width ? 0 : b + width;
+    return std::min(b, width);
+  };
+  range.begin = clampBound((*starts)[0]);
+  range.end = clampBound((*ends)[0]);
+  if (range.end <= range.begin)
+    return std::nullopt;
+  return range;
+}
+
+/// Hugging Face's section merge of gathered caches: Concat over j of row j
+/// of chunk j, the chunks consecutive channel ranges (channelRange: a Split
+/// or Slices) that cover a Gather(cache, positions [3, B, S]) along its last
+/// axis. The rows come out contiguous.
 std::optional<RowGather> findSplitMerge(Value cache) {
   NodeOp concat = producer(throughViews(cache));
   if (!concat || !concat.isOnnx("Concat") || concat.getInputs().size() < 2)
     return std::nullopt;
-  NodeOp split;
+  eval::Evaluator ev(onnx::getOpsetVersion(concat).value_or(17));
+  Value whole;
+  int64_t next = 0;
   RowGather found;
   for (auto [j, in] : llvm::enumerate(concat.getInputs())) {
     // (Identity and same-type Casts on the edges change nothing; a row is
@@ -238,21 +367,17 @@ std::optional<RowGather> findSplitMerge(Value cache) {
     std::optional<std::pair<Value, int64_t>> row = rowTaken(in);
     if (!row || row->second != (int64_t)j)
       return std::nullopt;
-    Value chunkValue = row->first;
-    NodeOp chunk = producer(chunkValue);
-    if (!chunk || !chunk.isOnnx("Split") || (split && chunk != split))
+    std::optional<ChannelRange> chunk = channelRange(row->first, ev);
+    if (!chunk || (whole && chunk->whole != whole) || chunk->begin != next)
       return std::nullopt;
-    split = chunk;
-    SmallVector<int64_t> shape = staticShape(chunkValue);
-    if (shape.empty() || shape.back() < 0)
-      return std::nullopt;
-    found.rows.append(shape.back(), static_cast<int64_t>(j));
+    whole = chunk->whole;
+    next = chunk->end;
+    found.rows.append(chunk->end - chunk->begin, static_cast<int64_t>(j));
   }
-  NodeOp gather = producer(meaning::stripTransparent(split.getInputs()[0]));
-  if (!gather || !gather.isOnnx("Gather") ||
-      gather.getIntAttr("axis").value_or(0) != 0)
+  std::optional<GatheredCache> gathered = gatheredCache(whole);
+  if (!gathered || next != gathered->width)
     return std::nullopt;
-  found.positions = gather.getInputs()[1];
+  found.positions = gathered->indices;
   return found;
 }
 
@@ -347,6 +472,30 @@ int64_t headSize(Value x, std::optional<int64_t> numHeads) {
   return 0;
 }
 
+/// The caches' shape as their meaning gives it, where their type does not:
+/// one dim per axis of the lattice, the channel axis as long as its
+/// channels, unit axes 1, the rest dynamic. Shape inference gives up on
+/// the same values spelled otherwise (an Identity on a Slice bound leaves
+/// the sliced caches unranked); their meaning does not change.
+void completeCacheShape(FusedRopeSite &site, const meaning::Meaning &cache) {
+  using namespace meaning;
+  if (cache.axes.empty() ||
+      (!site.cacheShape.empty() && site.cacheShape.size() != cache.axes.size()))
+    return;
+  SmallVector<int64_t> shape(cache.axes.size(), -1);
+  for (auto [i, axis] : llvm::enumerate(cache.axes)) {
+    if (axis.role == AxisRole::Chan)
+      shape[i] = static_cast<int64_t>(axis.chans.size());
+    else if (axis.role == AxisRole::Bcast && axis.unit)
+      shape[i] = 1;
+    // A dim the type knows wins; one it contradicts leaves the type's
+    // (the fix refuses what does not fit, it never trusts a guess).
+    if (!site.cacheShape.empty() && site.cacheShape[i] >= 0)
+      shape[i] = site.cacheShape[i];
+  }
+  site.cacheShape = shape;
+}
+
 /// What the value-meaning lattice says `node` rotates by, when its caches
 /// are computed in the graph (cos of an angle table): kind, sections,
 /// positions source and frequencies come from the lattice. Constant or input
@@ -374,6 +523,7 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
                     (site.cacheShape.size() >= 2 && site.cacheShape.back() > 0);
   if (!widthKnown && !m.channels().empty())
     site.rotaryDim = 2 * static_cast<int64_t>(m.channels().size());
+  completeCacheShape(site, meanings.lookup(site.cosCache));
   site.theta = fitTheta(m.invFreq, site.rotaryDim);
   site.source = m.src;
   site.sourceLabel.clear();
