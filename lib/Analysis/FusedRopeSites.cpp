@@ -142,7 +142,8 @@ struct RowGather {
   Value positions;
   SmallVector<int64_t> rows;
 };
-std::optional<RowGather> findRowGather(Value cache) {
+std::optional<RowGather> findRowGather(Value cache,
+                                       const meaning::ValueMeanings &meanings) {
   SmallVector<std::pair<Value, int>> work{{cache, 0}};
   llvm::SmallPtrSet<Operation *, 16> seen;
   while (!work.empty()) {
@@ -156,8 +157,11 @@ std::optional<RowGather> findRowGather(Value cache) {
       auto type = dyn_cast<RankedTensorType>(data.getType());
       std::optional<SmallVector<int64_t>> rows =
           onnx::getConstantInts(node.getInputs()[1]);
+      // (Dims of a Shape are no positions: a Reshape of the caches to a
+      // computed target gathers them.)
       if (type && isa<IntegerType>(type.getElementType()) && rows &&
-          !data.getDefiningOp<onnx::InitializerOp>())
+          !data.getDefiningOp<onnx::InitializerOp>() &&
+          meanings.lookup(data).kind != meaning::Kind::Shape)
         return RowGather{data, *rows};
     }
     for (Value in : node.getInputs())
@@ -170,8 +174,9 @@ std::optional<RowGather> findRowGather(Value cache) {
 /// Merged per-token caches [B * S, F]: a row Gather of [A, B, S] positions
 /// with one row per frequency (what findRowGather finds, narrowed so that
 /// the Gather of a Shape that sizes position-indexed caches is not one).
-std::optional<RowGather> mergedRows(Value cache) {
-  std::optional<RowGather> gather = findRowGather(cache);
+std::optional<RowGather> mergedRows(Value cache,
+                                    const meaning::ValueMeanings &meanings) {
+  std::optional<RowGather> gather = findRowGather(cache, meanings);
   auto type = gather ? dyn_cast<RankedTensorType>(gather->positions.getType())
                      : RankedTensorType();
   SmallVector<int64_t> shape = staticShape(cache);
@@ -496,6 +501,91 @@ void completeCacheShape(FusedRopeSite &site, const meaning::Meaning &cache) {
   site.cacheShape = shape;
 }
 
+/// `v` seen through Reshapes that give back their data's shape, where the
+/// lattice does not know it (a target computed from the data's Shape):
+/// each target is evaluated (Evaluate.h) for the data bound to two shapes
+/// of the rank its meaning says, with different sizes on every axis it does
+/// not fix (channels, unit axes), and must resolve to that shape both times.
+/// A target that needs anything else is not evaluated: never a guess.
+Value throughShapeKeepingReshapes(Value v,
+                                  const meaning::ValueMeanings &meanings) {
+  using namespace meaning;
+  for (v = stripTransparent(v);; v = stripTransparent(v)) {
+    NodeOp reshape = producer(v);
+    if (!reshape || !reshape.isOnnx("Reshape") ||
+        reshape.getInputs().size() < 2)
+      return v;
+    Value data = reshape.getInputs()[0];
+    const Meaning &dm = meanings.lookup(data);
+    if (!dm.isTable() || dm.axes.empty())
+      return v;
+    bool allowZero = reshape.getIntAttr("allowzero").value_or(0) != 0;
+    for (int64_t base : {2, 5}) {
+      SmallVector<int64_t> shape;
+      for (auto [i, axis] : llvm::enumerate(dm.axes))
+        shape.push_back(axis.role == AxisRole::Chan
+                            ? static_cast<int64_t>(axis.chans.size())
+                        : axis.role == AxisRole::Bcast && axis.unit
+                            ? 1
+                            : base + static_cast<int64_t>(i));
+      eval::Evaluator ev(onnx::getOpsetVersion(reshape).value_or(17));
+      eval::Tensor bound;
+      bound.shape = shape;
+      bound.hasData = false;
+      ev.bind(data, bound);
+      const eval::Tensor *target = ev.evaluate(reshape.getInputs()[1]);
+      if (!target || target->isFloat() || target->shape.size() != 1)
+        return v;
+      // ONNX's reading: 0 copies the data's dim (unless allowzero), -1 is
+      // what the element count leaves.
+      SmallVector<int64_t> out(target->i.begin(), target->i.end());
+      int64_t total = 1, known = 1, open = -1;
+      for (int64_t d : shape)
+        total *= d;
+      for (auto [k, d] : llvm::enumerate(out)) {
+        if (d == 0 && !allowZero && k < shape.size())
+          d = shape[k];
+        if (d == -1 && open < 0)
+          open = static_cast<int64_t>(k);
+        else if (d > 0)
+          known *= d;
+        else
+          return v;
+      }
+      if (open >= 0 && known > 0 && total % known == 0)
+        out[open] = total / known;
+      if (out != shape)
+        return v;
+    }
+    v = data;
+  }
+}
+
+/// The meanings of a fused node and of its cos cache with its caches seen
+/// through Reshapes that keep their shape (throughShapeKeepingReshapes);
+/// nullopt when there are none.
+std::optional<std::pair<meaning::Meaning, meaning::Meaning>>
+meaningThroughReshapes(const FusedRopeSite &site, NodeOp node,
+                       const meaning::ValueMeanings &meanings) {
+  unsigned cosAt = site.op == FusedOp::OnnxRotary            ? 1
+                   : site.op == FusedOp::GroupQueryAttention ? 7
+                                                             : 2;
+  if (!site.cosCache || !site.sinCache || node.getInputs().size() <= cosAt + 1)
+    return std::nullopt;
+  Value cos = throughShapeKeepingReshapes(site.cosCache, meanings);
+  Value sin = throughShapeKeepingReshapes(site.sinCache, meanings);
+  if (cos == meaning::stripTransparent(site.cosCache) &&
+      sin == meaning::stripTransparent(site.sinCache))
+    return std::nullopt;
+  SmallVector<const meaning::Meaning *> operands;
+  for (Value in : node.getInputs())
+    operands.push_back(&meanings.lookup(in));
+  operands[cosAt] = &meanings.lookup(cos);
+  operands[cosAt + 1] = &meanings.lookup(sin);
+  return std::make_pair(meaning::transferNode(node, 0, operands),
+                        meanings.lookup(cos));
+}
+
 /// What the value-meaning lattice says `node` rotates by, when its caches
 /// are computed in the graph (cos of an angle table): kind, sections,
 /// positions source and frequencies come from the lattice. Constant or input
@@ -503,9 +593,15 @@ void completeCacheShape(FusedRopeSite &site, const meaning::Meaning &cache) {
 void applyMeaning(FusedRopeSite &site, NodeOp node,
                   const meaning::ValueMeanings &meanings) {
   using namespace meaning;
-  const Meaning &m = meanings.lookup(node->getResult(0));
-  if (m.kind != Kind::Rotated ||
-      meanings.lookup(site.cosCache).kind != Kind::Cos)
+  Meaning m = meanings.lookup(node->getResult(0));
+  Meaning cosMeaning = meanings.lookup(site.cosCache);
+  if (m.kind != Kind::Rotated)
+    if (std::optional<std::pair<Meaning, Meaning>> seen =
+            meaningThroughReshapes(site, node, meanings)) {
+      m = seen->first;
+      cosMeaning = seen->second;
+    }
+  if (m.kind != Kind::Rotated || cosMeaning.kind != Kind::Cos)
     return;
   site.fromLattice = true;
   site.perTokenCaches = m.perToken;
@@ -523,7 +619,7 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
                     (site.cacheShape.size() >= 2 && site.cacheShape.back() > 0);
   if (!widthKnown && !m.channels().empty())
     site.rotaryDim = 2 * static_cast<int64_t>(m.channels().size());
-  completeCacheShape(site, meanings.lookup(site.cosCache));
+  completeCacheShape(site, cosMeaning);
   site.theta = fitTheta(m.invFreq, site.rotaryDim);
   site.source = m.src;
   site.sourceLabel.clear();
@@ -611,8 +707,9 @@ std::optional<FusedRopeSite> readNode(NodeOp node,
   // com.microsoft.RotaryEmbedding over merged per-token caches
   // (convert-rope-to-onnx{emit=ort}): its position_ids only index the
   // caches' rows b * S + s; the caches say which positions rotate.
-  std::optional<RowGather> merged =
-      site.op == FusedOp::MsRotary ? mergedRows(site.cosCache) : std::nullopt;
+  std::optional<RowGather> merged = site.op == FusedOp::MsRotary
+                                        ? mergedRows(site.cosCache, meanings)
+                                        : std::nullopt;
   if (site.op == FusedOp::MsMRotary) {
     site.sections.assign(
         node.getIntsAttr("mrope_section").value_or(SmallVector<int64_t>{}));
@@ -647,8 +744,8 @@ std::optional<FusedRopeSite> readNode(NodeOp node,
                          "length + token index)";
   } else if (std::optional<RowGather> gather =
                  merged ? merged
-                 : findRowGather(site.cosCache)
-                     ? findRowGather(site.cosCache)
+                 : findRowGather(site.cosCache, meanings)
+                     ? findRowGather(site.cosCache, meanings)
                      : findSplitMerge(site.cosCache)) {
     // Opset-23 RotaryEmbedding with per-token caches, or
     // com.microsoft.RotaryEmbedding over merged ones.

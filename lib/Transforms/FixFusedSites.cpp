@@ -641,6 +641,20 @@ bool isPositions3Input(onnx::GraphOp graph, Value v) {
 FailureOr<FusedFixResult> mrope::fixFusedSites(onnx::GraphOp graph,
                                                const FusedFixOptions &options) {
   std::vector<FusedRopeSite> sites = findFusedRopeSites(graph, options.arch);
+  // A fix must not leave beside it a site whose caches the graph computes
+  // from positions it could not follow: that site may be the same bug, and
+  // the written model would still have it.
+  if (llvm::any_of(sites, [](const FusedRopeSite &s) { return s.bug; }))
+    for (const FusedRopeSite &site : sites)
+      if (site.kind == FusedPositions::PerToken &&
+          (computedInGraph(site.cosCache) || computedInGraph(site.sinCache)))
+        return NodeOp(site.nodes.front())
+                   .emitError("cannot fix the fused "
+                              "sites: ")
+               << fusedOpName(site.op) << " " << nodeLabel(site.nodes.front())
+               << " reads caches computed in the graph from positions that "
+                  "could not be followed (whether it has the bug too is not "
+                  "known)";
   Fixer fixer(graph, options);
   for (const FusedRopeSite &site : sites)
     if (site.bug && failed(fixer.fix(site)))

@@ -19,12 +19,14 @@ cut, merged or viewed differently, and the values stay the same. Per variant:
    test/mrope-fix/check_fused_compute.py's checks (mrope.zoo.fused_harness)
    under the first arch they list for the model.
 
-``--not-mrope`` variants change the meaning on purpose (a section merge whose
-chunks are not consecutive channels of the gathered caches): the report must
-not read M-RoPE there.
+``--kinds`` only prints what the report (under the declared arch) reads each
+site as, for variants that change the meaning on purpose (a section merge
+whose chunks are not consecutive channels of the gathered caches, caches
+reshaped with batch and sequence swapped): the test says what must not be
+read there.
 
 usage: check_fusedxf_respelled.py [--compute] MROPE_FIX ZOO_DIR MODEL:VARIANT...
-       check_fusedxf_respelled.py --not-mrope MROPE_FIX ZOO_DIR MODEL:VARIANT...
+       check_fusedxf_respelled.py --kinds MROPE_FIX ZOO_DIR MODEL:VARIANT...
        check_fusedxf_respelled.py --write OUT.onnx ZOO_DIR MODEL:VARIANT
 """
 import importlib.util
@@ -76,18 +78,19 @@ def split_as_slices(g, name, bounds, axis):
     return f"Split {name} -> {len(n.output)} Slices {bounds} on axis {axis}"
 
 
-def reshape_unknown(g, name, i):
+def reshape_unknown(g, name, i, order=(0, 1)):
     """Input ``i`` of ``name`` (a [B, S, F] cache) reshaped to
-    Concat(Shape(x)[0], Shape(x)[1], [-1]): the same tensor, a shape onnx's
-    shape inference cannot read (the cache turns unranked)."""
+    Concat(Shape(x)[order[0]], Shape(x)[order[1]], [-1]): with (0, 1) the
+    same tensor, a shape onnx's shape inference cannot read (the cache turns
+    unranked); with (1, 0) the tokens laid out [S, B] (another tensor)."""
     n = node(g, name)
     x = n.input[i]
     shape = g.node("Shape", [x]).output[0]
     dims = [g.node("Gather", [shape, g.add_const(np.array([k], np.int64), "dim")], axis=0).output[0]
-            for k in range(2)]
+            for k in order]
     target = g.node("Concat", dims + [g.add_const(np.array([-1], np.int64), "rest")], axis=0).output[0]
     n.input[i] = g.node("Reshape", [x, target]).output[0]
-    return f"Reshape of {x} to a computed [B, S, -1] -> {name} input {i}"
+    return f"Reshape of {x} to a computed [{', '.join('BS'[k] for k in order)}, -1] -> {name} input {i}"
 
 
 # dynamo_1d_bug: RotaryEmbedding-23 over per-token caches cut to D/2 by
@@ -117,6 +120,11 @@ def dyn_second_half(g):
 
 def dyn_reshape_unknown(g):
     return "; ".join(reshape_unknown(g, n, i) for n, i in
+                     (("node/RotaryEmbedding_17", 1), ("node/RotaryEmbedding_17", 2)))
+
+
+def dyn_reshape_swapped(g):
+    return "; ".join(reshape_unknown(g, n, i, (1, 0)) for n, i in
                      (("node/RotaryEmbedding_17", 1), ("node/RotaryEmbedding_17", 2)))
 
 
@@ -172,6 +180,7 @@ VARIANTS = {
     "negative_ends": dyn_negative_ends,
     "second_half": dyn_second_half,
     "reshape_unknown": dyn_reshape_unknown,
+    "reshape_swapped": dyn_reshape_swapped,
     "merge_slices": merge_slices,
     "merge_slices_cos": merge_slices_cos,
     "merge_slices_negative": merge_slices_negative,
@@ -210,7 +219,7 @@ def check(tool, zoo, spec_, compute):
     return problems, what
 
 
-def check_not_mrope(tool, zoo, spec_):
+def check_kinds(tool, zoo, spec_):
     m, model, what = make(zoo, spec_)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "variant.onnx")
@@ -218,9 +227,7 @@ def check_not_mrope(tool, zoo, spec_):
         r = mm.report(tool, path, m.arch)
     if "error" in r:
         return [r["error"]], what
-    kinds = sorted({s[0] for s in r["sites"]})
-    if any(k.startswith("mrope") for k in kinds):
-        return [f"read as {kinds}"], what
+    kinds = [f"{s[0]} {list(s[2])}" for s in r["sites"]]
     return [], what + f"; read as {', '.join(kinds)}"
 
 
@@ -231,10 +238,10 @@ def main(argv):
         onnx.save(model, args[1])
         print(what)
         return 0
-    mode = args.pop(0) if args[0] in ("--compute", "--not-mrope") else ""
+    mode = args.pop(0) if args[0] in ("--compute", "--kinds") else ""
     tool, zoo, specs = shutil.which(args[0]) or args[0], args[1], args[2:]
-    if mode == "--not-mrope":
-        jobs = ((s, check_not_mrope, (tool, zoo, s)) for s in specs)
+    if mode == "--kinds":
+        jobs = ((s, check_kinds, (tool, zoo, s)) for s in specs)
     else:
         jobs = ((s, check, (tool, zoo, s, mode == "--compute")) for s in specs)
     return fh.run_cases(jobs)
