@@ -1,5 +1,7 @@
 //===- FusedRopeSites.cpp - RoPE done by one fused ONNX op ----------------===//
 #include "mrope/Analysis/FusedRopeSites.h"
+#include "mrope/Analysis/Evaluate.h"
+#include "mrope/Analysis/OnnxMatchers.h"
 #include "mrope/Analysis/RopeReport.h"
 #include "mrope/Analysis/ValueMeaning.h"
 
@@ -140,7 +142,8 @@ struct RowGather {
   Value positions;
   SmallVector<int64_t> rows;
 };
-std::optional<RowGather> findRowGather(Value cache) {
+std::optional<RowGather> findRowGather(Value cache,
+                                       const meaning::ValueMeanings &meanings) {
   SmallVector<std::pair<Value, int>> work{{cache, 0}};
   llvm::SmallPtrSet<Operation *, 16> seen;
   while (!work.empty()) {
@@ -154,8 +157,11 @@ std::optional<RowGather> findRowGather(Value cache) {
       auto type = dyn_cast<RankedTensorType>(data.getType());
       std::optional<SmallVector<int64_t>> rows =
           onnx::getConstantInts(node.getInputs()[1]);
+      // (Dims of a Shape are no positions: a Reshape of the caches to a
+      // computed target gathers them.)
       if (type && isa<IntegerType>(type.getElementType()) && rows &&
-          !data.getDefiningOp<onnx::InitializerOp>())
+          !data.getDefiningOp<onnx::InitializerOp>() &&
+          meanings.lookup(data).kind != meaning::Kind::Shape)
         return RowGather{data, *rows};
     }
     for (Value in : node.getInputs())
@@ -168,8 +174,9 @@ std::optional<RowGather> findRowGather(Value cache) {
 /// Merged per-token caches [B * S, F]: a row Gather of [A, B, S] positions
 /// with one row per frequency (what findRowGather finds, narrowed so that
 /// the Gather of a Shape that sizes position-indexed caches is not one).
-std::optional<RowGather> mergedRows(Value cache) {
-  std::optional<RowGather> gather = findRowGather(cache);
+std::optional<RowGather> mergedRows(Value cache,
+                                    const meaning::ValueMeanings &meanings) {
+  std::optional<RowGather> gather = findRowGather(cache, meanings);
   auto type = gather ? dyn_cast<RankedTensorType>(gather->positions.getType())
                      : RankedTensorType();
   SmallVector<int64_t> shape = staticShape(cache);
@@ -223,14 +230,141 @@ std::optional<std::pair<Value, int64_t>> rowTaken(Value v) {
   return std::make_pair(stripTransparent(slice.getInputs()[0]), (*starts)[0]);
 }
 
-/// Hugging Face's section merge of gathered caches: Concat over j of
-/// Gather(chunk_j, j, axis 0), the chunks a Split of Gather(cache,
-/// positions [3, B, S]) along the last axis. The rows come out contiguous.
+/// A row Gather (axis 0) of a constant [M, F] cache: the cache's width F,
+/// the rank of the gathered tensor and the indices; nullopt otherwise.
+struct GatheredCache {
+  int64_t width, rank;
+  Value indices;
+};
+std::optional<GatheredCache> gatheredCache(Value whole) {
+  NodeOp gather = producer(whole);
+  if (!gather || !gather.isOnnx("Gather") ||
+      gather.getIntAttr("axis").value_or(0) != 0 ||
+      gather.getInputs().size() != 2)
+    return std::nullopt;
+  Value table = throughViews(gather.getInputs()[0]);
+  auto type = dyn_cast<RankedTensorType>(table.getType());
+  bool constant = table.getDefiningOp<onnx::InitializerOp>() ||
+                  (producer(table) && producer(table).isOnnx("Constant"));
+  int64_t indexRank = match::rankOf(gather.getInputs()[1]);
+  if (!constant || !type || type.getRank() != 2 || type.isDynamicDim(1) ||
+      indexRank < 0)
+    return std::nullopt;
+  return GatheredCache{type.getDimSize(1), indexRank + 1,
+                       gather.getInputs()[1]};
+}
+
+/// Integers held by `v`: a constant seen through value identities, or what
+/// the evaluator computes from constants and static shapes (a bound written
+/// as Shape arithmetic).
+std::optional<SmallVector<int64_t>> intsOf(Value v, eval::Evaluator &ev) {
+  if (isAbsent(v))
+    return std::nullopt;
+  if (auto ints = onnx::getConstantInts(meaning::stripTransparent(v)))
+    return ints;
+  const eval::Tensor *t = ev.evaluate(v);
+  if (!t || t->isFloat() || t->numElements() > 16)
+    return std::nullopt;
+  return SmallVector<int64_t>(t->i.begin(), t->i.end());
+}
+
+/// What channels `v` holds: [begin, end) of the last axis of `whole`, a row
+/// Gather of a constant cache. Whatever cut them out, a Split along that
+/// axis or a Slice of it with step 1 (negative bounds and bounds past the
+/// end read as ONNX reads them), they are the same channels.
+struct ChannelRange {
+  Value whole;
+  int64_t begin = 0, end = 0;
+};
+std::optional<ChannelRange> channelRange(Value v, eval::Evaluator &ev) {
+  v = meaning::stripTransparent(v);
+  NodeOp sel = producer(v);
+  if (!sel || sel.getInputs().empty() ||
+      !(sel.isOnnx("Split") || sel.isOnnx("Slice")))
+    return std::nullopt;
+  ChannelRange range;
+  range.whole = meaning::stripTransparent(sel.getInputs()[0]);
+  std::optional<GatheredCache> cache = gatheredCache(range.whole);
+  if (!cache)
+    return std::nullopt;
+  int64_t width = cache->width, rank = cache->rank;
+  auto isLastAxis = [&](int64_t axis) {
+    return axis == rank - 1 || axis == -1;
+  };
+  auto operandInts = [&](unsigned i) -> std::optional<SmallVector<int64_t>> {
+    if (i >= sel.getInputs().size())
+      return std::nullopt;
+    return intsOf(sel.getInputs()[i], ev);
+  };
+  if (sel.isOnnx("Split")) {
+    if (!isLastAxis(sel.getIntAttr("axis").value_or(0)))
+      return std::nullopt;
+    // Sizes: the `split` operand (opset 13+) or attribute, else equal parts.
+    int64_t parts = sel->getNumResults();
+    std::optional<SmallVector<int64_t>> sizes =
+        sel.getInputs().size() > 1 ? operandInts(1) : sel.getIntsAttr("split");
+    if (!sizes) {
+      if (sel.getInputs().size() > 1 || width % parts)
+        return std::nullopt;
+      sizes = SmallVector<int64_t>(parts, width / parts);
+    }
+    int64_t k = cast<OpResult>(v).getResultNumber(), sum = 0;
+    if (static_cast<int64_t>(sizes->size()) != parts)
+      return std::nullopt;
+    for (auto [i, n] : llvm::enumerate(*sizes)) {
+      if (static_cast<int64_t>(i) == k)
+        range.begin = sum;
+      sum += n;
+      if (static_cast<int64_t>(i) == k)
+        range.end = sum;
+    }
+    if (sum != width)
+      return std::nullopt;
+    return range;
+  }
+  // Slice: bounds as operands (opset 10+) or attributes.
+  bool attrs = sel.getInputs().size() == 1;
+  std::optional<SmallVector<int64_t>> starts =
+      attrs ? sel.getIntsAttr("starts") : operandInts(1);
+  std::optional<SmallVector<int64_t>> ends =
+      attrs ? sel.getIntsAttr("ends") : operandInts(2);
+  std::optional<SmallVector<int64_t>> axes =
+      attrs ? sel.getIntsAttr("axes") : operandInts(3);
+  bool noAxes =
+      attrs ? !axes
+            : sel.getInputs().size() < 4 || isAbsent(sel.getInputs()[3]);
+  if (noAxes)
+    axes = SmallVector<int64_t>{0};
+  std::optional<SmallVector<int64_t>> steps = SmallVector<int64_t>{1};
+  if (!attrs && sel.getInputs().size() > 4 && !isAbsent(sel.getInputs()[4]))
+    steps = operandInts(4);
+  if (!starts || !ends || !axes || !steps || starts->size() != 1 ||
+      ends->size() != 1 || axes->size() != 1 || !isLastAxis((*axes)[0]) ||
+      *steps != SmallVector<int64_t>{1})
+    return std::nullopt;
+  auto clampBound = [&](int64_t b) {
+    if (b < 0)
+      b = b < -width ? 0 : b + width;
+    return std::min(b, width);
+  };
+  range.begin = clampBound((*starts)[0]);
+  range.end = clampBound((*ends)[0]);
+  if (range.end <= range.begin)
+    return std::nullopt;
+  return range;
+}
+
+/// Hugging Face's section merge of gathered caches: Concat over j of row j
+/// of chunk j, the chunks consecutive channel ranges (channelRange: a Split
+/// or Slices) that cover a Gather(cache, positions [3, B, S]) along its last
+/// axis. The rows come out contiguous.
 std::optional<RowGather> findSplitMerge(Value cache) {
   NodeOp concat = producer(throughViews(cache));
   if (!concat || !concat.isOnnx("Concat") || concat.getInputs().size() < 2)
     return std::nullopt;
-  NodeOp split;
+  eval::Evaluator ev(onnx::getOpsetVersion(concat).value_or(17));
+  Value whole;
+  int64_t next = 0;
   RowGather found;
   for (auto [j, in] : llvm::enumerate(concat.getInputs())) {
     // (Identity and same-type Casts on the edges change nothing; a row is
@@ -238,21 +372,17 @@ std::optional<RowGather> findSplitMerge(Value cache) {
     std::optional<std::pair<Value, int64_t>> row = rowTaken(in);
     if (!row || row->second != (int64_t)j)
       return std::nullopt;
-    Value chunkValue = row->first;
-    NodeOp chunk = producer(chunkValue);
-    if (!chunk || !chunk.isOnnx("Split") || (split && chunk != split))
+    std::optional<ChannelRange> chunk = channelRange(row->first, ev);
+    if (!chunk || (whole && chunk->whole != whole) || chunk->begin != next)
       return std::nullopt;
-    split = chunk;
-    SmallVector<int64_t> shape = staticShape(chunkValue);
-    if (shape.empty() || shape.back() < 0)
-      return std::nullopt;
-    found.rows.append(shape.back(), static_cast<int64_t>(j));
+    whole = chunk->whole;
+    next = chunk->end;
+    found.rows.append(chunk->end - chunk->begin, static_cast<int64_t>(j));
   }
-  NodeOp gather = producer(meaning::stripTransparent(split.getInputs()[0]));
-  if (!gather || !gather.isOnnx("Gather") ||
-      gather.getIntAttr("axis").value_or(0) != 0)
+  std::optional<GatheredCache> gathered = gatheredCache(whole);
+  if (!gathered || next != gathered->width)
     return std::nullopt;
-  found.positions = gather.getInputs()[1];
+  found.positions = gathered->indices;
   return found;
 }
 
@@ -347,6 +477,115 @@ int64_t headSize(Value x, std::optional<int64_t> numHeads) {
   return 0;
 }
 
+/// The caches' shape as their meaning gives it, where their type does not:
+/// one dim per axis of the lattice, the channel axis as long as its
+/// channels, unit axes 1, the rest dynamic. Shape inference gives up on
+/// the same values spelled otherwise (an Identity on a Slice bound leaves
+/// the sliced caches unranked); their meaning does not change.
+void completeCacheShape(FusedRopeSite &site, const meaning::Meaning &cache) {
+  using namespace meaning;
+  if (cache.axes.empty() ||
+      (!site.cacheShape.empty() && site.cacheShape.size() != cache.axes.size()))
+    return;
+  SmallVector<int64_t> shape(cache.axes.size(), -1);
+  for (auto [i, axis] : llvm::enumerate(cache.axes)) {
+    if (axis.role == AxisRole::Chan)
+      shape[i] = static_cast<int64_t>(axis.chans.size());
+    else if (axis.role == AxisRole::Bcast && axis.unit)
+      shape[i] = 1;
+    // A dim the type knows wins; one it contradicts leaves the type's
+    // (the fix refuses what does not fit, it never trusts a guess).
+    if (!site.cacheShape.empty() && site.cacheShape[i] >= 0)
+      shape[i] = site.cacheShape[i];
+  }
+  site.cacheShape = shape;
+}
+
+/// `v` seen through Reshapes that give back their data's shape, where the
+/// lattice does not know it (a target computed from the data's Shape):
+/// each target is evaluated (Evaluate.h) for the data bound to two shapes
+/// of the rank its meaning says, with different sizes on every axis it does
+/// not fix (channels, unit axes), and must resolve to that shape both times.
+/// A target that needs anything else is not evaluated: never a guess.
+Value throughShapeKeepingReshapes(Value v,
+                                  const meaning::ValueMeanings &meanings) {
+  using namespace meaning;
+  for (v = stripTransparent(v);; v = stripTransparent(v)) {
+    NodeOp reshape = producer(v);
+    if (!reshape || !reshape.isOnnx("Reshape") ||
+        reshape.getInputs().size() < 2)
+      return v;
+    Value data = reshape.getInputs()[0];
+    const Meaning &dm = meanings.lookup(data);
+    if (!dm.isTable() || dm.axes.empty())
+      return v;
+    bool allowZero = reshape.getIntAttr("allowzero").value_or(0) != 0;
+    for (int64_t base : {2, 5}) {
+      SmallVector<int64_t> shape;
+      for (auto [i, axis] : llvm::enumerate(dm.axes))
+        shape.push_back(axis.role == AxisRole::Chan
+                            ? static_cast<int64_t>(axis.chans.size())
+                        : axis.role == AxisRole::Bcast && axis.unit
+                            ? 1
+                            : base + static_cast<int64_t>(i));
+      eval::Evaluator ev(onnx::getOpsetVersion(reshape).value_or(17));
+      eval::Tensor bound;
+      bound.shape = shape;
+      bound.hasData = false;
+      ev.bind(data, bound);
+      const eval::Tensor *target = ev.evaluate(reshape.getInputs()[1]);
+      if (!target || target->isFloat() || target->shape.size() != 1)
+        return v;
+      // ONNX's reading: 0 copies the data's dim (unless allowzero), -1 is
+      // what the element count leaves.
+      SmallVector<int64_t> out(target->i.begin(), target->i.end());
+      int64_t total = 1, known = 1, open = -1;
+      for (int64_t d : shape)
+        total *= d;
+      for (auto [k, d] : llvm::enumerate(out)) {
+        if (d == 0 && !allowZero && k < shape.size())
+          d = shape[k];
+        if (d == -1 && open < 0)
+          open = static_cast<int64_t>(k);
+        else if (d > 0)
+          known *= d;
+        else
+          return v;
+      }
+      if (open >= 0 && known > 0 && total % known == 0)
+        out[open] = total / known;
+      if (out != shape)
+        return v;
+    }
+    v = data;
+  }
+}
+
+/// The meanings of a fused node and of its cos cache with its caches seen
+/// through Reshapes that keep their shape (throughShapeKeepingReshapes);
+/// nullopt when there are none.
+std::optional<std::pair<meaning::Meaning, meaning::Meaning>>
+meaningThroughReshapes(const FusedRopeSite &site, NodeOp node,
+                       const meaning::ValueMeanings &meanings) {
+  unsigned cosAt = site.op == FusedOp::OnnxRotary            ? 1
+                   : site.op == FusedOp::GroupQueryAttention ? 7
+                                                             : 2;
+  if (!site.cosCache || !site.sinCache || node.getInputs().size() <= cosAt + 1)
+    return std::nullopt;
+  Value cos = throughShapeKeepingReshapes(site.cosCache, meanings);
+  Value sin = throughShapeKeepingReshapes(site.sinCache, meanings);
+  if (cos == meaning::stripTransparent(site.cosCache) &&
+      sin == meaning::stripTransparent(site.sinCache))
+    return std::nullopt;
+  SmallVector<const meaning::Meaning *> operands;
+  for (Value in : node.getInputs())
+    operands.push_back(&meanings.lookup(in));
+  operands[cosAt] = &meanings.lookup(cos);
+  operands[cosAt + 1] = &meanings.lookup(sin);
+  return std::make_pair(meaning::transferNode(node, 0, operands),
+                        meanings.lookup(cos));
+}
+
 /// What the value-meaning lattice says `node` rotates by, when its caches
 /// are computed in the graph (cos of an angle table): kind, sections,
 /// positions source and frequencies come from the lattice. Constant or input
@@ -354,9 +593,15 @@ int64_t headSize(Value x, std::optional<int64_t> numHeads) {
 void applyMeaning(FusedRopeSite &site, NodeOp node,
                   const meaning::ValueMeanings &meanings) {
   using namespace meaning;
-  const Meaning &m = meanings.lookup(node->getResult(0));
-  if (m.kind != Kind::Rotated ||
-      meanings.lookup(site.cosCache).kind != Kind::Cos)
+  Meaning m = meanings.lookup(node->getResult(0));
+  Meaning cosMeaning = meanings.lookup(site.cosCache);
+  if (m.kind != Kind::Rotated)
+    if (std::optional<std::pair<Meaning, Meaning>> seen =
+            meaningThroughReshapes(site, node, meanings)) {
+      m = seen->first;
+      cosMeaning = seen->second;
+    }
+  if (m.kind != Kind::Rotated || cosMeaning.kind != Kind::Cos)
     return;
   site.fromLattice = true;
   site.perTokenCaches = m.perToken;
@@ -374,6 +619,7 @@ void applyMeaning(FusedRopeSite &site, NodeOp node,
                     (site.cacheShape.size() >= 2 && site.cacheShape.back() > 0);
   if (!widthKnown && !m.channels().empty())
     site.rotaryDim = 2 * static_cast<int64_t>(m.channels().size());
+  completeCacheShape(site, cosMeaning);
   site.theta = fitTheta(m.invFreq, site.rotaryDim);
   site.source = m.src;
   site.sourceLabel.clear();
@@ -461,8 +707,9 @@ std::optional<FusedRopeSite> readNode(NodeOp node,
   // com.microsoft.RotaryEmbedding over merged per-token caches
   // (convert-rope-to-onnx{emit=ort}): its position_ids only index the
   // caches' rows b * S + s; the caches say which positions rotate.
-  std::optional<RowGather> merged =
-      site.op == FusedOp::MsRotary ? mergedRows(site.cosCache) : std::nullopt;
+  std::optional<RowGather> merged = site.op == FusedOp::MsRotary
+                                        ? mergedRows(site.cosCache, meanings)
+                                        : std::nullopt;
   if (site.op == FusedOp::MsMRotary) {
     site.sections.assign(
         node.getIntsAttr("mrope_section").value_or(SmallVector<int64_t>{}));
@@ -497,8 +744,8 @@ std::optional<FusedRopeSite> readNode(NodeOp node,
                          "length + token index)";
   } else if (std::optional<RowGather> gather =
                  merged ? merged
-                 : findRowGather(site.cosCache)
-                     ? findRowGather(site.cosCache)
+                 : findRowGather(site.cosCache, meanings)
+                     ? findRowGather(site.cosCache, meanings)
                      : findSplitMerge(site.cosCache)) {
     // Opset-23 RotaryEmbedding with per-token caches, or
     // com.microsoft.RotaryEmbedding over merged ones.

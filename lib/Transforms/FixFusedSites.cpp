@@ -395,12 +395,16 @@ LogicalResult Fixer::fixPerToken1D(const FusedRopeSite &site) {
            << "cannot fix " << fusedOpName(site.op) << " " << nodeLabel(first)
            << ": its per-token caches come from 1D positions (" << why << ")";
   };
-  auto type = dyn_cast<RankedTensorType>(site.cosCache.getType());
+  // Rank and width as the analysis read them (the type's, or the lattice's
+  // where shape inference lost the caches' shape); the element type of the
+  // caches, else of the angle table they are the cos/sin of.
   int64_t numFreqs = static_cast<int64_t>(site.channelFreqs.size());
-  if (!type || !type.getElementType().isF32() ||
-      (type.getRank() != 2 && type.getRank() != 3) ||
-      (!type.isDynamicDim(type.getRank() - 1) &&
-       type.getDimSize(type.getRank() - 1) != numFreqs))
+  ArrayRef<int64_t> shape = site.cacheShape;
+  Type elem = match::elementTypeOf(site.cosCache);
+  if (!elem && site.table)
+    elem = match::elementTypeOf(site.table);
+  if (!elem || !elem.isF32() || (shape.size() != 2 && shape.size() != 3) ||
+      (shape.back() >= 0 && shape.back() != numFreqs))
     return refuse("caches that are not f32 [B, S, F] or [B*S, F]");
   if (llvm::any_of(site.channelFreqs, [&](int32_t f) {
         return f < 0 || f >= static_cast<int32_t>(site.invFreq.size());
@@ -438,7 +442,7 @@ LogicalResult Fixer::fixPerToken1D(const FusedRopeSite &site) {
                                "inv_freq")});
   auto cache = [&](StringRef fn) {
     Value v = emit.node(fn, bsf(f32), {angle});
-    if (type.getRank() == 2)
+    if (shape.size() == 2)
       v = emit.node("Reshape", RankedTensorType::get({dyn, numFreqs}, f32),
                     {v, emit.ints({-1, numFreqs}, {2}, "flat")});
     return v;
@@ -637,6 +641,20 @@ bool isPositions3Input(onnx::GraphOp graph, Value v) {
 FailureOr<FusedFixResult> mrope::fixFusedSites(onnx::GraphOp graph,
                                                const FusedFixOptions &options) {
   std::vector<FusedRopeSite> sites = findFusedRopeSites(graph, options.arch);
+  // A fix must not leave beside it a site whose caches the graph computes
+  // from positions it could not follow: that site may be the same bug, and
+  // the written model would still have it.
+  if (llvm::any_of(sites, [](const FusedRopeSite &s) { return s.bug; }))
+    for (const FusedRopeSite &site : sites)
+      if (site.kind == FusedPositions::PerToken &&
+          (computedInGraph(site.cosCache) || computedInGraph(site.sinCache)))
+        return NodeOp(site.nodes.front())
+                   .emitError("cannot fix the fused "
+                              "sites: ")
+               << fusedOpName(site.op) << " " << nodeLabel(site.nodes.front())
+               << " reads caches computed in the graph from positions that "
+                  "could not be followed (whether it has the bug too is not "
+                  "known)";
   Fixer fixer(graph, options);
   for (const FusedRopeSite &site : sites)
     if (site.bug && failed(fixer.fix(site)))

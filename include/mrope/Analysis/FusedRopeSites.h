@@ -79,7 +79,10 @@ struct FusedRopeSite {
   /// attribute (or the per-token gather rows) for M-RoPE.
   llvm::SmallVector<int64_t> sections;
   mlir::Value cosCache, sinCache;
-  /// Static cache shape (-1 for dynamic dims), empty when unknown.
+  /// Static cache shape (-1 for dynamic dims), empty when unknown: the
+  /// type's, completed by the lattice for caches computed in the graph (its
+  /// axes give the rank, its channels the width) where shape inference gave
+  /// up on them.
   llvm::SmallVector<int64_t> cacheShape;
   /// The frequency base, fitted to constant caches (0 when they are not
   /// constants); `invFreq` the frequencies read from row 1 of the caches.
