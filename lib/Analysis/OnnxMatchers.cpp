@@ -3,6 +3,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <limits>
 
@@ -335,12 +336,15 @@ static std::optional<SmallVector<int64_t>> fold(Value v, int depth,
     for (size_t i = 0; i < size; ++i) {
       int64_t x = (*a)[a->size() == 1 ? 0 : i],
               y = (*b)[b->size() == 1 ? 0 : i];
-      if (n.is("Div") && y == 0)
+      // A shape constant that overflows int64 is no shape: not folded.
+      int64_t r;
+      bool overflow = n.is("Add")   ? llvm::AddOverflow(x, y, r)
+                      : n.is("Sub") ? llvm::SubOverflow(x, y, r)
+                      : n.is("Mul") ? llvm::MulOverflow(x, y, r)
+                                    : (y == 0 || (x == INT64_MIN && y == -1));
+      if (overflow)
         return std::nullopt;
-      out.push_back(n.is("Add")   ? x + y
-                    : n.is("Sub") ? x - y
-                    : n.is("Mul") ? x * y
-                                  : x / y); // ONNX truncates, as C++ does
+      out.push_back(n.is("Div") ? x / y : r); // ONNX truncates, as C++ does
     }
     return out;
   }
