@@ -22,6 +22,7 @@ MODELS = REPO / "test" / "models"
 WHERE = {
     "fused_input": "zoo-fused/fused_gqa_mrope",
     "slices_split": "zoo/qwen2vl_mrope",
+    "as_function": "zoo/qwen2vl_1d_bug",
     "identity": "zoo-spellings/genai_mrope", "cast_same": "zoo-spellings/dynamo_mrope",
     "commute": "zoo/qwen2vl_mrope", "unsqueeze_reshape": "zoo-spellings/genai_mrope",
     "gather_slice": "zoo-spellings/genai_mrope", "split_slices": "zoo-spellings/dynamo_mrope",
